@@ -1,0 +1,326 @@
+"""The contract every channel follows, and the errors a channel may raise.
+
+Exception tree (every channel maps its SDK's exceptions onto exactly one of these)::
+
+    ChannelError
+    ├── RateLimited        the platform refused for now; retry after ``reset_at``, no attempt charged
+    ├── TransientError     failed before anything was written; retry with backoff
+    ├── AmbiguousError     the platform may have published (timeout or 5xx after sending); never
+    │                      retry blindly, reconcile first
+    ├── PermanentError     the content or request is refused; a person must change something
+    └── AuthError          the credentials are refused; the account is unhealthy until re-tested
+
+The orchestrator alone decides what to do with each (retries live in one place).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, ClassVar
+
+import requests
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+class ChannelError(Exception):
+    """Base of every error a channel raises. ``message_fr``/``message_en`` are for people."""
+
+    kind: ClassVar[str] = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        message_fr: str | None = None,
+        platform_code: str | int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message_en = message
+        self.message_fr = message_fr or message
+        self.platform_code = platform_code
+
+    def message(self, language: str = "fr") -> str:
+        return self.message_fr if language == "fr" else self.message_en
+
+
+class RateLimited(ChannelError):
+    kind = "rate_limited"
+
+    def __init__(
+        self,
+        message: str = "Rate limited by the platform",
+        *,
+        reset_at: dt.datetime | None = None,
+        message_fr: str | None = None,
+        platform_code: str | int | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            message_fr=message_fr or "La plateforme limite le débit ; nouvel essai après la remise à zéro.",
+            platform_code=platform_code,
+        )
+        self.reset_at = reset_at
+
+
+class TransientError(ChannelError):
+    kind = "transient"
+
+
+class AmbiguousError(ChannelError):
+    kind = "ambiguous"
+
+
+class PermanentError(ChannelError):
+    kind = "permanent"
+
+
+class AuthError(ChannelError):
+    kind = "auth"
+
+
+ERROR_KINDS: dict[str, type[ChannelError]] = {
+    cls.kind: cls for cls in (RateLimited, TransientError, AmbiguousError, PermanentError, AuthError)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Values exchanged with the orchestrator
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    """An image to attach. ``alt`` is required: campaign content is for everyone."""
+
+    data: bytes
+    mime_type: str
+    alt: str
+    filename: str = "image"
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishRequest:
+    """What to publish. ``key`` identifies the delivery and is stable across retries: channels
+    derive their idempotency key (Mastodon) or record key (Bluesky) from it."""
+
+    key: str
+    text: str
+    link: str | None = None
+    images: tuple[Image, ...] = ()
+    language: str = "fr"
+
+
+@dataclasses.dataclass(frozen=True)
+class Published:
+    platform_id: str
+    url: str | None
+    published_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+    """Normalised figures for one post; ``None`` where the platform does not give the figure."""
+
+    platform_id: str
+    likes: int | None = None
+    shares: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    views: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """Result of reconciling: ``published`` is the post when found, ``absent`` is True when the
+    platform proves the post does not exist; both falsy means undecidable (``reason`` says why)."""
+
+    published: Published | None = None
+    absent: bool = False
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    code: str
+    fr: str
+    en: str
+
+    def text(self, language: str = "fr") -> str:
+        return self.fr if language == "fr" else self.en
+
+
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    kind: str
+    length: int
+    limit: int
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def as_dict(self, language: str = "fr") -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "length": self.length,
+            "limit": self.limit,
+            "valid": self.valid,
+            "problems": [p.text(language) for p in self.problems],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class RateInfo:
+    """What a response told us about the remaining budget of an endpoint."""
+
+    endpoint: str
+    remaining: int | None
+    limit: int | None
+    reset_at: dt.datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountConfig:
+    """How to reach one account. ``credentials`` are decrypted only in memory."""
+
+    kind: str
+    name: str
+    credentials: dict[str, str]
+    base_url: str | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits common to image checks
+
+
+def check_images(
+    images: Sequence[Image],
+    *,
+    max_count: int,
+    max_bytes: int,
+    mime_types: Iterable[str],
+    platform: str,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    allowed = set(mime_types)
+    if len(images) > max_count:
+        problems.append(
+            Problem(
+                "too_many_images",
+                f"{platform} accepte au plus {max_count} image(s) par publication ; il y en a {len(images)}.",
+                f"{platform} accepts at most {max_count} image(s) per post; this one has {len(images)}.",
+            )
+        )
+    for i, img in enumerate(images, start=1):
+        if not img.alt.strip():
+            problems.append(
+                Problem(
+                    "missing_alt",
+                    f"L'image {i} n'a pas de texte alternatif : décrivez-la pour les personnes qui ne la voient pas.",
+                    f"Image {i} has no alt text: describe it for people who cannot see it.",
+                )
+            )
+        if img.mime_type not in allowed:
+            problems.append(
+                Problem(
+                    "image_type",
+                    f"L'image {i} est de type {img.mime_type}, que {platform} refuse (acceptés : {', '.join(sorted(allowed))}).",
+                    f"Image {i} is {img.mime_type}, which {platform} refuses (accepted: {', '.join(sorted(allowed))}).",
+                )
+            )
+        if len(img.data) > max_bytes:
+            problems.append(
+                Problem(
+                    "image_size",
+                    f"L'image {i} pèse {len(img.data) / 1e6:.1f} Mo ; {platform} accepte au plus {max_bytes / 1e6:.1f} Mo.",
+                    f"Image {i} is {len(img.data) / 1e6:.1f} MB; {platform} accepts at most {max_bytes / 1e6:.1f} MB.",
+                )
+            )
+    return problems
+
+
+def too_long(platform: str, length: int, limit: int, unit_fr: str, unit_en: str) -> Problem:
+    return Problem(
+        "too_long",
+        f"Le texte compte {length} {unit_fr} pour {platform}, au-delà de la limite de {limit} : retirez-en {length - limit}.",
+        f"The text counts {length} {unit_en} on {platform}, over the limit of {limit}: remove {length - limit}.",
+    )
+
+
+def empty_text(platform: str) -> Problem:
+    return Problem(
+        "empty",
+        f"Le texte est vide : {platform} n'accepte pas une publication sans texte ni image.",
+        f"The text is empty: {platform} does not accept a post with neither text nor image.",
+    )
+
+
+def chunked(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------------
+# The channel base class
+
+
+class Channel(abc.ABC):
+    """One platform. Subclasses set the class attributes and override the five methods.
+
+    A channel is built from an :class:`AccountConfig`; tests and the sandbox pass a ``base_url``
+    (and optionally an HTTP ``session``) so the unchanged client reaches the emulator.
+    """
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    metrics_batch_size: ClassVar[int]
+    #: Default request budgets per endpoint: (capacity, window seconds), from the platform docs.
+    rate_limits: ClassVar[dict[str, tuple[int, int]]] = {}
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        self.account = account
+        self.session = session
+        self.timeout = timeout
+        self.rate_info: list[RateInfo] = []
+
+    # -- what a channel does ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def validate(self, text: str, images: Sequence[Image] = ()) -> Validation:
+        """Check a rendered text and its media against this platform's rules, offline."""
+
+    @abc.abstractmethod
+    def publish(self, request: PublishRequest) -> Published:
+        """Publish; raise a :class:`ChannelError` subclass on failure."""
+
+    @abc.abstractmethod
+    def fetch_metrics(self, platform_ids: Sequence[str]) -> list[Metrics]:
+        """Figures for many posts, in batches of ``metrics_batch_size`` (one call per batch)."""
+
+    @abc.abstractmethod
+    def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
+        """Look for a post whose outcome is unknown (published after ``since``)."""
+
+    @abc.abstractmethod
+    def whoami(self) -> str:
+        """Check the credentials; return the account's handle or raise :class:`AuthError`."""
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def note_rate(self, info: RateInfo) -> None:
+        self.rate_info.append(info)
+
+    def take_rate_info(self) -> list[RateInfo]:
+        infos, self.rate_info = self.rate_info, []
+        return infos

@@ -1,0 +1,526 @@
+"""Bluesky (AT Protocol) through the ``atproto`` client (0.0.73, pinned: the API is still 0.0.x).
+
+What is particular to this channel:
+
+- **Sessions are reused.** ``createSession`` is limited to 30 per 5 min and 300 per day per handle
+  (https://docs.bsky.app/docs/advanced-guides/rate-limits). The channel logs in lazily, exposes the
+  session as :attr:`BlueskyChannel.session_string` (kept current through
+  ``Client.on_session_change``; the client refreshes the token itself 15 min before expiry), and
+  starts from a stored one (``options["session_string"]`` or ``credentials["session_string"]``)
+  without any ``createSession`` call.
+- **Publishing is idempotent.** The post is created with a record key derived from
+  ``PublishRequest.key`` (:func:`record_key_for`), so a second ``createRecord`` for the same delivery
+  can only fail: it never makes a duplicate. Retrying after an :class:`AmbiguousError` is therefore
+  safe (:attr:`BlueskyChannel.publish_is_idempotent`), and :meth:`BlueskyChannel.find` is exact.
+- Links and hashtags become facets (UTF-8 byte offsets, https://docs.bsky.app/docs/advanced-guides/post-richtext);
+  a link given apart from the text is appended shortened, like the Bluesky app does, and shown as a
+  link card (no thumbnail: the channel fetches nothing from the web).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import regex
+import requests
+from atproto import Client, Request, Session, SessionEvent, models
+from atproto_client import exceptions as at_exc
+from atproto_client.models.common import XrpcError
+from atproto_client.utils.facet_detection import detect_facets
+from atproto_core.exceptions import AtProtocolError
+
+from channels.base import (
+    AccountConfig,
+    AmbiguousError,
+    AuthError,
+    Channel,
+    ChannelError,
+    Found,
+    Image,
+    Metrics,
+    PermanentError,
+    Problem,
+    Published,
+    PublishRequest,
+    RateInfo,
+    RateLimited,
+    TransientError,
+    Validation,
+    check_images,
+    chunked,
+    empty_text,
+    too_long,
+)
+
+T = TypeVar("T")
+POST = "app.bsky.feed.post"
+DEFAULT_SERVICE = "https://bsky.social"
+_TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
+_TID_START_US = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z
+_TID_SPAN_US = 2**46  # about 2.2 years: every derived key lies in 2023-2025, in the past
+# Errors the PDS answers with status 400 that are about the token, not the request
+# (https://docs.bsky.app/docs/advanced-guides/auth, xrpc-server auth verifier).
+_TOKEN_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AccountTakedown"}
+
+
+def record_key_for(key: str) -> str:
+    """A valid TID (https://atproto.com/specs/tid) derived from a delivery key, always the same.
+
+    ``app.bsky.feed.post`` records need a TID record key: 64 bits, top bit 0, 53 bits of
+    microseconds and 10 bits of clock id, in sortable base32 (13 characters). The microseconds are
+    taken from a hash of the key inside a window in the past, so the key looks like any TID and two
+    deliveries collide with odds of about 2**-56.
+    """
+    n = int.from_bytes(hashlib.sha256(f"porte-voix:{key}".encode()).digest()[:8], "big")
+    micros = _TID_START_US + (n >> 10) % _TID_SPAN_US
+    value = (micros << 10) | (n & 0x3FF)
+    return "".join(_TID_CHARS[(value >> (60 - 5 * i)) & 31] for i in range(13))
+
+
+def graphemes(text: str) -> int:
+    return len(regex.findall(r"\X", text))
+
+
+def short_url(url: str, limit: int = 30) -> str:
+    """What the Bluesky app shows for a link: no scheme, no "www.", cut with an ellipsis."""
+    parts = urlsplit(url)
+    shown = parts.netloc.removeprefix("www.") + parts.path.rstrip("/")
+    if parts.query:
+        shown += "?" + parts.query
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _xrpc(exc: at_exc.RequestErrorBase) -> tuple[int, str, str]:
+    """(status, error name, message) of an XRPC error response."""
+    assert exc.response is not None
+    content = exc.response.content
+    if isinstance(content, XrpcError):
+        return exc.response.status_code, content.error or "", content.message or ""
+    return exc.response.status_code, "", str(content or "")[:200]
+
+
+_FRENCH = {  # the PDS's lexicon messages a campaign worker may meet, in plain French
+    "graphemes": "le texte dépasse la limite de graphèmes de Bluesky",
+    "characters": "le texte dépasse 3000 octets",
+    "file too big": "une image dépasse la taille acceptée par Bluesky",
+    "must not have more than 4": "Bluesky accepte au plus 4 images",
+    "PayloadTooLarge": "un fichier est trop lourd pour Bluesky",
+}
+
+
+def map_error(exc: BaseException, *, write: bool) -> ChannelError:
+    """The one place where atproto/httpx failures become the channel's error kinds."""
+    # 429: every response of the PDS carries RateLimit-* headers; ratelimit-reset is epoch seconds
+    # (https://docs.bsky.app/docs/advanced-guides/rate-limits). atproto reads it for us.
+    if isinstance(exc, at_exc.RateLimitExceededError):
+        reset_at = exc.reset_at
+        if reset_at is None and exc.retry_after is not None:
+            reset_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=exc.retry_after)
+        return RateLimited(
+            f"Bluesky rate limit reached (policy {exc.policy or '?'}); retry after {reset_at}.",
+            reset_at=reset_at,
+            message_fr=f"Bluesky limite le débit (politique {exc.policy or '?'}) ; nouvel essai après {reset_at}.",
+            platform_code=429,
+        )
+    # An answer arrived: decide on its status and XRPC error name
+    # (https://atproto.com/specs/xrpc#error-responses).
+    if isinstance(exc, at_exc.RequestErrorBase) and exc.response is not None:
+        status, name, message = _xrpc(exc)
+        detail = f"{status} {name}: {message}".strip()
+        if status in (401, 403) or name in _TOKEN_ERRORS:
+            # Bad, expired or revoked tokens and wrong app passwords; ExpiredToken comes as 400.
+            return AuthError(
+                f"Bluesky refused the account's credentials ({detail}). Create a new app password "
+                "and test the account again.",
+                message_fr=f"Bluesky refuse les identifiants du compte ({detail}). Créez un nouveau "
+                "mot de passe d'application et testez de nouveau le compte.",
+                platform_code=name or status,
+            )
+        if status >= 500:
+            # A 5xx on a write: the PDS may have committed the record before failing. On a read
+            # nothing changed, so it is worth retrying.
+            cls = AmbiguousError if write else TransientError
+            return cls(
+                f"Bluesky answered {detail}." + (" The post may be online." if write else ""),
+                message_fr=f"Bluesky a répondu {detail}."
+                + (" La publication est peut-être en ligne." if write else ""),
+                platform_code=status,
+            )
+        # Other 4xx (400 InvalidRequest from lexicon validation, 404, 409, 413 blob too large):
+        # the request itself is refused; a person must change it.
+        french = next((fr for hint, fr in _FRENCH.items() if hint in detail), "demande refusée")
+        return PermanentError(
+            f"Bluesky refused the request: {message or detail}",
+            message_fr=f"Bluesky a refusé la demande : {french} ({message or detail}).",
+            platform_code=name or status,
+        )
+    # No answer. atproto wraps httpx timeouts as InvokeTimeoutError and network errors as
+    # NetworkError (request.py _handle_request_errors); protocol errors pass through raw.
+    cause = exc.__cause__ if isinstance(exc, at_exc.NetworkError) else exc
+    if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        # Nothing left the machine: safe to retry.
+        return TransientError(
+            f"Could not reach Bluesky, nothing was sent: {cause!r}",
+            message_fr=f"Impossible de joindre Bluesky, rien n'a été envoyé : {cause!r}",
+        )
+    if isinstance(cause, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return PermanentError(
+            f"The account's Bluesky address is wrong: {cause}",
+            message_fr=f"L'adresse Bluesky du compte est erronée : {cause}",
+        )
+    if isinstance(cause, httpx.TransportError | at_exc.NetworkError):
+        # Read/write timeout, reset or closed connection after the request left: a write may
+        # have been applied. Retrying is still safe here (fixed record key, see publish()).
+        if write:
+            return AmbiguousError(
+                f"Bluesky did not confirm the post ({cause!r}); it may be online. A retry cannot "
+                "duplicate it: its record key is fixed.",
+                message_fr=f"Bluesky n'a pas confirmé la publication ({cause!r}) ; elle est peut-être "
+                "en ligne. Un nouvel essai ne peut pas la dupliquer : sa clé d'enregistrement est fixe.",
+            )
+        return TransientError(
+            f"Bluesky did not answer: {cause!r}", message_fr=f"Bluesky n'a pas répondu : {cause!r}"
+        )
+    if isinstance(exc, at_exc.LoginRequiredError) or type(exc).__module__.startswith("atproto_server"):
+        # No session, or a stored session string whose tokens cannot be decoded.
+        return AuthError(
+            f"No usable Bluesky session: {exc}",
+            message_fr=f"Aucune session Bluesky utilisable : {exc}",
+        )
+    # The client could not build the request or parse the answer (atproto ModelError, pydantic).
+    # After a write the answer was lost, not the post.
+    cls = AmbiguousError if write else PermanentError
+    return cls(
+        f"The Bluesky client failed: {exc!r}", message_fr=f"Le client Bluesky a échoué : {exc!r}"
+    )
+
+
+class BlueskyChannel(Channel):
+    kind = "bluesky"
+    label = "Bluesky"
+    metrics_batch_size = 25  # app.bsky.feed.getPosts: "uris" maxLength 25
+    # https://docs.bsky.app/docs/advanced-guides/rate-limits: 5,000 write points per hour with a
+    # create costing 3 (≈ 1,666 posts/h), 3,000 requests per 5 min per IP, createSession 30/5 min.
+    rate_limits: ClassVar[dict[str, tuple[int, int]]] = {
+        "publish": (1666, 3600),
+        "metrics": (3000, 300),
+        "read": (3000, 300),
+        "login": (30, 300),
+    }
+    #: A retry of ``publish`` with the same ``PublishRequest.key`` can never make a second post.
+    publish_is_idempotent: ClassVar[bool] = True
+
+    max_graphemes = 300  # lexicons/app/bsky/feed/post.json: text maxGraphemes
+    max_bytes = 3000  # ... and maxLength, counted in UTF-8 bytes
+    max_images = 4  # lexicons/app/bsky/embed/images.json: images maxLength
+    # image blob maxSize in the lexicon; some generated docs now say "up to 2 MB, formerly 1 MB":
+    # keep the lexicon's figure unless options["max_image_bytes"] says otherwise.
+    max_image_bytes = 1_000_000
+    image_types = ("image/jpeg", "image/png", "image/webp", "image/gif")
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        session: requests.Session | None = None,  # unused: atproto speaks httpx
+        timeout: float = 15.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(account, session=session, timeout=timeout)
+        self.transport = transport
+        opts = account.options
+        self.max_graphemes = int(opts.get("max_graphemes", self.max_graphemes))
+        self.max_image_bytes = int(opts.get("max_image_bytes", self.max_image_bytes))
+        self.session_string: str | None = opts.get("session_string") or account.credentials.get(
+            "session_string"
+        )
+        self.did: str | None = None
+        self.handle: str | None = None
+        self._client: Client | None = None
+        self._password_logins = 0
+
+    # -- session ------------------------------------------------------------------------------
+
+    def _new_client(self) -> Client:
+        hooks = {"response": [self._note_headers]}
+        request = Request(timeout=self.timeout, transport=self.transport, event_hooks=hooks)
+        client = Client(self.account.base_url or DEFAULT_SERVICE, request=request)
+        client.on_session_change(self._session_changed)
+        return client
+
+    def _session_changed(self, event: SessionEvent, session: Session) -> None:
+        self.session_string = session.export()
+        self.did, self.handle = session.did, session.handle
+
+    def _pinned(self, session_string: str) -> str:
+        """A stored session keeps its PDS address; an explicit non-default base URL wins (sandbox,
+        self-hosted PDS), so a session saved against one sandbox port still works on the next."""
+        base = (self.account.base_url or "").rstrip("/")
+        if not base or base.removesuffix("/xrpc") == DEFAULT_SERVICE:
+            return session_string
+        session = Session.decode(session_string)
+        session.pds_endpoint = base
+        return session.export()
+
+    def _connect(self, *, fresh: bool = False) -> Client:
+        if self._client is not None and not fresh:
+            return self._client
+        if self._client is not None:
+            self._client.request.close()
+        client = self._new_client()
+        try:
+            if self.session_string and not fresh:
+                try:
+                    stored = self._pinned(self.session_string)
+                except ValueError as exc:  # a damaged stored session: same as a refused token
+                    raise AuthError(
+                        f"The stored Bluesky session is damaged: {exc}",
+                        message_fr=f"La session Bluesky enregistrée est abîmée : {exc}",
+                    ) from exc
+                client.login(session_string=stored, fetch_bsky_profile=False)
+            else:
+                handle = self.account.credentials.get("handle")
+                password = self.account.credentials.get("app_password")
+                if not handle or not password:
+                    raise AuthError(
+                        "The Bluesky account needs a handle and an app password.",
+                        message_fr="Le compte Bluesky a besoin d'un identifiant et d'un mot de passe d'application.",
+                    )
+                self._password_logins += 1
+                client.login(handle, password, fetch_bsky_profile=False)
+        except AtProtocolError as exc:
+            raise map_error(exc, write=False) from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise map_error(exc, write=False) from exc
+        self._client = client
+        return client
+
+    def _call(self, fn: Callable[[Client], T], *, write: bool) -> T:
+        """Run one client call, mapping its failure; on a refused stored token, log in again once."""
+        logins = self._password_logins
+        try:
+            return fn(self._connect())
+        except AuthError:
+            if not self._may_relogin(logins):
+                raise
+        except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
+            err = map_error(exc, write=write)
+            if not (isinstance(err, AuthError) and self._may_relogin(logins)):
+                raise err from exc
+        # The token was refused before anything was written: a new session, then one retry.
+        client = self._connect(fresh=True)
+        try:
+            return fn(client)
+        except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
+            raise map_error(exc, write=write) from exc
+
+    def _may_relogin(self, logins_before: int) -> bool:
+        # Not when the password itself was just refused: createSession is scarce (30 / 5 min).
+        password = self.account.credentials.get("app_password")
+        return bool(password) and self._password_logins == logins_before
+
+    def _note_headers(self, response: httpx.Response) -> None:
+        remaining = response.headers.get("ratelimit-remaining", "")
+        limit = response.headers.get("ratelimit-limit", "")
+        reset = response.headers.get("ratelimit-reset", "")
+        if not remaining.isdigit():
+            return
+        nsid = response.request.url.path.rsplit("/", 1)[-1]
+        # createRecord answers with the account's write points (a create costs 3); "publish" in
+        # rate_limits counts posts, so convert. Everything else shares the per-IP budget.
+        cost = 3 if nsid == "com.atproto.repo.createRecord" else 1
+        endpoint = {
+            "com.atproto.repo.createRecord": "publish",
+            "app.bsky.feed.getPosts": "metrics",
+            "com.atproto.server.createSession": "login",
+        }.get(nsid, "read")
+        self.note_rate(
+            RateInfo(
+                endpoint=endpoint,
+                remaining=int(remaining) // cost,
+                limit=int(limit) // cost if limit.isdigit() else None,
+                reset_at=dt.datetime.fromtimestamp(int(reset), dt.UTC) if reset.isdigit() else None,
+            )
+        )
+
+    # -- validate -----------------------------------------------------------------------------
+
+    def validate(self, text: str, images: Sequence[Image] = ()) -> Validation:
+        length = graphemes(text)
+        problems: list[Problem] = []
+        if not text.strip() and not images:
+            problems.append(empty_text(self.label))
+        if length > self.max_graphemes:
+            problems.append(too_long(self.label, length, self.max_graphemes, "graphèmes", "graphemes"))
+        size = len(text.encode("utf-8"))
+        if size > self.max_bytes:
+            problems.append(too_long(self.label, size, self.max_bytes, "octets", "bytes"))
+        problems += check_images(
+            images,
+            max_count=self.max_images,
+            max_bytes=self.max_image_bytes,
+            mime_types=self.image_types,
+            platform=self.label,
+        )
+        return Validation(self.kind, length, self.max_graphemes, tuple(problems))
+
+    def compose(self, request: PublishRequest) -> tuple[str, list[models.AppBskyRichtextFacet.Main]]:
+        """The text as it will be posted, with its link and hashtag facets.
+
+        A ``request.link`` not already in the text is appended in its short form (as the Bluesky
+        app shows links), the facet pointing at the full address; validate this text, not the raw one.
+        """
+        text = request.text
+        facets = detect_facets(text)
+        if request.link and request.link not in text:
+            shown = short_url(request.link)
+            text = f"{text.rstrip()}\n\n{shown}" if text.strip() else shown
+            end = len(text.encode("utf-8"))
+            facets.append(
+                models.AppBskyRichtextFacet.Main(
+                    features=[models.AppBskyRichtextFacet.Link(uri=request.link)],
+                    index=models.AppBskyRichtextFacet.ByteSlice(
+                        byte_start=end - len(shown.encode("utf-8")), byte_end=end
+                    ),
+                )
+            )
+        return text, facets
+
+    # -- publish ------------------------------------------------------------------------------
+
+    def publish(self, request: PublishRequest) -> Published:
+        """Create the post at its fixed record key; never a duplicate, whatever happened before.
+
+        A ``createRecord`` at a key already used fails: with a 500 on the reference PDS (its MST
+        insert throws) or a 400 "already exists" elsewhere. Both, and any 5xx, are settled by
+        reading the record back: if it is there, the delivery is done.
+        """
+        text, facets = self.compose(request)
+        check = self.validate(text, request.images)
+        if not check.valid:
+            raise PermanentError(
+                " ".join(p.en for p in check.problems),
+                message_fr=" ".join(p.fr for p in check.problems),
+                platform_code="validation",
+            )
+        rkey = record_key_for(request.key)
+        embed: Any = None
+        if request.images:
+            embed = models.AppBskyEmbedImages.Main(
+                images=[
+                    models.AppBskyEmbedImages.Image(alt=img.alt, image=self._upload(img))
+                    for img in request.images
+                ]
+            )
+        elif request.link:
+            embed = models.AppBskyEmbedExternal.Main(
+                external=models.AppBskyEmbedExternal.External(
+                    uri=request.link, title=urlsplit(request.link).netloc.removeprefix("www."), description=""
+                )
+            )
+        now = dt.datetime.now(dt.UTC)
+        record = models.AppBskyFeedPost.Record(
+            text=text,
+            created_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            facets=facets or None,
+            embed=embed,
+            langs=[request.language],
+        )
+
+        def create(client: Client) -> Any:
+            data = models.ComAtprotoRepoCreateRecord.Data(
+                repo=self.did, collection=POST, rkey=rkey, record=record
+            )
+            return client.com.atproto.repo.create_record(data)
+
+        try:
+            created = self._call(create, write=True)
+        except (AmbiguousError, PermanentError) as err:
+            taken = isinstance(err, PermanentError) and "already exist" in err.message_en.lower()
+            if not (taken or isinstance(err.platform_code, int) and err.platform_code >= 500):
+                raise
+            try:
+                found = self._get(rkey)
+            except ChannelError:
+                raise err from None
+            if found is None:
+                raise
+            return found
+        return Published(created.uri, self._web_url(rkey), now)
+
+    def _upload(self, image: Image) -> Any:
+        def upload(client: Client) -> Any:
+            # The Content-Type is the image's own: the client would send "*/*".
+            return client.com.atproto.repo.upload_blob(
+                image.data, headers={"Content-Type": image.mime_type}
+            ).blob
+
+        # An upload creates nothing visible (an unreferenced blob is garbage-collected), so a
+        # failed one is never ambiguous.
+        return self._call(upload, write=False)
+
+    def _web_url(self, rkey: str) -> str:
+        return f"https://bsky.app/profile/{self.handle or self.did}/post/{rkey}"
+
+    def _get(self, rkey: str) -> Published | None:
+        """The post at ``rkey`` in this account's repository, or None when the PDS says it is absent."""
+
+        def get(client: Client) -> Any:
+            params = models.ComAtprotoRepoGetRecord.Params(repo=self.did, collection=POST, rkey=rkey)
+            return client.com.atproto.repo.get_record(params)
+
+        try:
+            got = self._call(get, write=False)
+        except PermanentError as err:
+            if err.platform_code == "RecordNotFound":
+                return None
+            raise
+        created = getattr(got.value, "created_at", None)
+        when = dt.datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
+        return Published(got.uri, self._web_url(rkey), when)
+
+    # -- metrics, find, whoami ----------------------------------------------------------------
+
+    def fetch_metrics(self, platform_ids: Sequence[str]) -> list[Metrics]:
+        """Figures from app.bsky.feed.getPosts, 25 posts per call. Bluesky gives no view count;
+        a deleted post is left out of the answer, and so out of the list."""
+        metrics: list[Metrics] = []
+        for batch in chunked(list(platform_ids), self.metrics_batch_size):
+            posts = self._call(lambda c, b=batch: c.get_posts(list(b)).posts, write=False)
+            for post in posts:
+                metrics.append(
+                    Metrics(
+                        platform_id=post.uri,
+                        likes=post.like_count,
+                        shares=post.repost_count,
+                        replies=post.reply_count,
+                        quotes=post.quote_count,
+                        views=None,
+                    )
+                )
+        return metrics
+
+    def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
+        """Exact: the post can only be at the record key derived from ``request.key``, so
+        ``getRecord`` either returns it or proves it absent (``since`` is not needed). A late
+        arrival of the lost request cannot duplicate a retry either: it would hit the same key.
+
+        Raises :class:`AuthError` and :class:`RateLimited` (the account needs attention or time);
+        other failures make the answer undecidable."""
+        try:
+            found = self._get(record_key_for(request.key))
+        except (AuthError, RateLimited):
+            raise
+        except ChannelError as err:
+            return Found(reason=err.message_en)
+        return Found(published=found) if found else Found(absent=True)
+
+    def whoami(self) -> str:
+        session = self._call(lambda c: c.com.atproto.server.get_session(), write=False)
+        self.did, self.handle = session.did, session.handle
+        return str(session.handle)

@@ -1,0 +1,457 @@
+"""A Bluesky PDS + AppView, close enough that the unchanged ``atproto`` client talks to it.
+
+Served under ``/xrpc/``. Wire formats follow the lexicons (github.com/bluesky-social/atproto,
+``lexicons/``) and the reference PDS:
+
+- sessions: ``com.atproto.server.createSession`` / ``refreshSession`` / ``getSession``. Tokens are
+  unsigned but parseable JWTs (the client decodes ``exp`` to decide when to refresh, and refreshes
+  15 min before it). No ``didDoc`` is returned, so the client stays on the sandbox URL.
+- records: ``com.atproto.repo.createRecord`` / ``getRecord`` / ``deleteRecord`` / ``uploadBlob``,
+  validating ``app.bsky.feed.post`` as the PDS does (300 graphemes, 3000 bytes, ≤ 4 images with
+  alt, blobs ≤ 1,000,000 bytes).
+- views: ``app.bsky.feed.getPosts`` (≤ 25 URIs), ``app.bsky.feed.getAuthorFeed``,
+  ``app.bsky.actor.getProfile``, with engagement from ``sandbox.metrics_for``.
+
+Tokens are checked against the real clock (``time.time()``), not the sandbox clock: the client
+decides when to refresh from the real clock, so advancing the sandbox clock must not expire them.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import time
+from typing import Any
+
+import regex
+
+from channels.sandbox.core import Emulator, Request, Response, json_response
+
+POST = "app.bsky.feed.post"
+TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
+TID_RE = regex.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+
+# https://docs.bsky.app/docs/advanced-guides/rate-limits (policy header is "limit;w=window")
+POLICIES = {
+    "createSession": (30, 300),
+    "createRecord": (5000, 3600),  # write points per DID per hour; a create costs 3
+    "global": (3000, 300),  # per IP
+}
+
+
+def cid_for(data: bytes, codec: int) -> str:
+    """A CIDv1 (sha2-256) in base32, like the PDS returns: codec 0x55 raw (blobs), 0x71 dag-cbor."""
+    raw = bytes([0x01, codec, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+
+
+def did_for(handle: str) -> str:
+    """A stable did:plc per handle, so a session string survives an emulator reset."""
+    digest = hashlib.sha256(handle.lower().encode()).digest()
+    return "did:plc:" + base64.b32encode(digest).decode().lower()[:24]
+
+
+def iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def make_jwt(claims: dict[str, Any]) -> str:
+    return f"{_b64({'typ': 'at+jwt', 'alg': 'ES256K'})}.{_b64(claims)}.c2FuZGJveA"
+
+
+def read_jwt(token: str) -> dict[str, Any] | None:
+    try:
+        payload = token.split(".")[1]
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def xrpc_error(status: int, error: str, message: str, **headers: str) -> Response:
+    return json_response({"error": error, "message": message}, status, **headers)
+
+
+def invalid_post(detail: str) -> Response:
+    # The PDS wraps lexicon errors this way (pds/src/repo/prepare.ts, assertValidRecord).
+    return xrpc_error(400, "InvalidRequest", f"Invalid app.bsky.feed.post record: {detail}")
+
+
+@dataclasses.dataclass
+class StoredPost:
+    uri: str
+    cid: str
+    did: str
+    handle: str
+    rkey: str
+    record: dict[str, Any]
+    created: float  # sandbox clock
+
+
+class BlueskyEmulator(Emulator):
+    platform = "bluesky"
+    prefixes = ("/xrpc/",)
+
+    max_graphemes = 300
+    max_bytes = 3000
+    max_images = 4
+    max_image_bytes = 1_000_000  # lexicons/app/bsky/embed/images.json "maxSize"
+    max_blob_bytes = 5 * 1024 * 1024  # PDS_BLOB_UPLOAD_LIMIT default of the reference PDS
+    refused_passwords = frozenset({"wrong"})
+    default_handle = "sandbox.bsky.social"
+
+    def __init__(self, sandbox: Any) -> None:
+        super().__init__(sandbox)
+        self.reset()
+
+    def reset(self) -> None:
+        with self.sandbox.lock:
+            self.records: dict[str, dict[str, StoredPost]] = {}  # did -> rkey -> post
+            self.blobs: dict[str, dict[str, Any]] = {}  # cid -> {"mimeType", "size"}
+            self.handles: dict[str, str] = {}  # did -> handle
+            self.sessions_created = 0
+            self.usage: dict[tuple[str, str, int], int] = {}  # (policy, who, window) -> points
+
+    # -- the platform's errors ---------------------------------------------------------------
+
+    def _rate_headers(self, policy: str, used: int) -> dict[str, str]:
+        limit, window = POLICIES[policy]
+        start = int(self.sandbox.now()) // window * window
+        return {
+            "RateLimit-Limit": str(limit),
+            "RateLimit-Remaining": str(max(0, limit - used)),
+            "RateLimit-Reset": str(start + window),
+            "RateLimit-Policy": f"{limit};w={window}",
+        }
+
+    def _policy(self, req: Request) -> str:
+        nsid = req.path.removeprefix("/xrpc/")
+        return nsid.rsplit(".", 1)[-1] if nsid.endswith((".createSession", ".createRecord")) else "global"
+
+    def rate_limited(self, req: Request) -> Response:
+        policy = self._policy(req)
+        return xrpc_error(
+            429,
+            "RateLimitExceeded",
+            "Rate Limit Exceeded",
+            **self._rate_headers(policy, POLICIES[policy][0]),
+        )
+
+    def bad_token(self, req: Request) -> Response:
+        return xrpc_error(401, "InvalidToken", "Token could not be verified")
+
+    def _count(self, policy: str, who: str, points: int = 1) -> dict[str, str]:
+        limit, window = POLICIES[policy]
+        key = (policy, who, int(self.sandbox.now()) // window)
+        with self.sandbox.lock:
+            self.usage[key] = self.usage.get(key, 0) + points
+            return self._rate_headers(policy, self.usage[key])
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def handle(self, req: Request) -> Response:
+        nsid = req.path.removeprefix("/xrpc/").rstrip("/")
+        handler = getattr(self, "x_" + nsid.replace(".", "_"), None)
+        if handler is None:
+            return xrpc_error(501, "MethodNotImplemented", f"Method Not Implemented: {nsid}")
+        resp: Response = handler(req)
+        if resp.status < 400 and not any(h.lower() == "ratelimit-limit" for h in resp.headers):
+            resp.headers.update(self._count("global", "127.0.0.1"))
+        return resp
+
+    def _requester(self, req: Request, scope: str = "access") -> tuple[str, str] | Response:
+        """(did, handle) of the token's owner, or the PDS's auth error."""
+        token = req.bearer()
+        if not token:
+            return xrpc_error(401, "AuthenticationRequired", "Authentication Required")
+        if token in self.sandbox.revoked:
+            return self.bad_token(req)
+        claims = read_jwt(token)
+        if claims is None:  # an opaque sandbox token: accepted, as the sandbox convention says
+            return did_for(self.default_handle), self.default_handle
+        if claims.get("exp") and claims["exp"] < time.time():
+            return xrpc_error(400, "ExpiredToken", "Token has expired")
+        is_refresh = claims.get("scope") == "com.atproto.refresh"
+        if is_refresh != (scope == "refresh"):
+            return xrpc_error(400, "InvalidToken", "Bad token scope")
+        did = str(claims.get("sub") or did_for(self.default_handle))
+        handle = str(claims.get("handle") or self.handles.get(did) or self.default_handle)
+        return did, handle
+
+    def _session(self, did: str, handle: str) -> dict[str, Any]:
+        now = int(time.time())
+        with self.sandbox.lock:
+            self.handles[did] = handle
+            serial = self.sandbox.next_id()
+        common = {"sub": did, "handle": handle, "aud": "did:web:sandbox.invalid", "iat": now}
+        return {
+            "did": did,
+            "handle": handle,
+            "active": True,
+            "accessJwt": make_jwt({**common, "scope": "com.atproto.appPass", "exp": now + 7200}),
+            "refreshJwt": make_jwt(
+                {**common, "scope": "com.atproto.refresh", "exp": now + 90 * 86400, "jti": f"r{serial}"}
+            ),
+        }
+
+    def _handle_of(self, actor: str) -> tuple[str, str]:
+        if actor.startswith("did:"):
+            return actor, self.handles.get(actor, self.default_handle)
+        return did_for(actor), actor
+
+    # -- com.atproto.server -------------------------------------------------------------------
+
+    def x_com_atproto_server_createSession(self, req: Request) -> Response:
+        body = req.json()
+        identifier = str(body.get("identifier") or "")
+        password = str(body.get("password") or "")
+        if (
+            not identifier
+            or not password
+            or password in self.refused_passwords
+            or password in self.sandbox.revoked
+            or identifier in self.sandbox.revoked
+        ):
+            return xrpc_error(401, "AuthenticationRequired", "Invalid identifier or password")
+        if identifier.startswith("did:"):
+            did, handle = self._handle_of(identifier)
+        else:
+            handle = identifier.split("@")[0] + ".bsky.social" if "@" in identifier else identifier
+            did = did_for(handle)
+        with self.sandbox.lock:
+            self.sessions_created += 1
+        headers = self._count("createSession", handle)
+        return json_response(self._session(did, handle), **headers)
+
+    def x_com_atproto_server_refreshSession(self, req: Request) -> Response:
+        who = self._requester(req, scope="refresh")
+        if isinstance(who, Response):
+            return who
+        return json_response(self._session(*who))
+
+    def x_com_atproto_server_getSession(self, req: Request) -> Response:
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        return json_response({"did": who[0], "handle": who[1], "active": True})
+
+    # -- app.bsky.actor -----------------------------------------------------------------------
+
+    def x_app_bsky_actor_getProfile(self, req: Request) -> Response:
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        did, handle = self._handle_of(req.arg("actor") or who[1])
+        with self.sandbox.lock:
+            count = len(self.records.get(did, {}))
+        return json_response(
+            {"did": did, "handle": handle, "displayName": handle.split(".")[0], "postsCount": count}
+        )
+
+    # -- com.atproto.repo ---------------------------------------------------------------------
+
+    def x_com_atproto_repo_uploadBlob(self, req: Request) -> Response:
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        if len(req.body) > self.max_blob_bytes:
+            return xrpc_error(413, "PayloadTooLarge", "request entity too large")
+        mime = req.headers.get("content-type", "").split(";")[0].strip()
+        if not mime or "*" in mime:
+            mime = sniff_mime(req.body)
+        cid = cid_for(req.body, 0x55)
+        with self.sandbox.lock:
+            self.blobs[cid] = {"mimeType": mime, "size": len(req.body)}
+        blob = {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(req.body)}
+        return json_response({"blob": blob})
+
+    def x_com_atproto_repo_createRecord(self, req: Request) -> Response:
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        did, handle = who
+        body = req.json()
+        if body.get("repo") not in (did, handle):
+            return xrpc_error(401, "AuthenticationRequired", "Input/repo must be the requester")
+        if body.get("collection") != POST:
+            return xrpc_error(400, "InvalidRequest", "The sandbox only keeps app.bsky.feed.post")
+        record = body.get("record")
+        if not isinstance(record, dict):
+            return invalid_post("Record must be an object")
+        rkey = str(body.get("rkey") or self._next_tid())
+        if not TID_RE.match(rkey):  # the post lexicon says "key": "tid"
+            return xrpc_error(400, "InvalidRequest", f"Invalid record key for {POST}: {rkey}")
+        problem = self._check_post(record)
+        if problem is not None:
+            return problem
+        record = {**record, "$type": POST}
+        uri = f"at://{did}/{POST}/{rkey}"
+        cid = cid_for(json.dumps(record, sort_keys=True).encode(), 0x71)
+        with self.sandbox.lock:
+            repo = self.records.setdefault(did, {})
+            if rkey in repo:
+                # The reference PDS has no "exists" check: the MST insert throws "There is already
+                # a value at key" (packages/repo/src/mst/mst.ts) and xrpc-server answers a bare 500.
+                return xrpc_error(500, "InternalServerError", "Internal Server Error")
+            repo[rkey] = StoredPost(uri, cid, did, handle, rkey, record, self.sandbox.now())
+            self.handles.setdefault(did, handle)
+        headers = self._count("createRecord", did, 3)
+        commit = {"cid": cid_for(uri.encode(), 0x71), "rev": self._next_tid()}
+        return json_response({"uri": uri, "cid": cid, "commit": commit, "validationStatus": "valid"}, **headers)
+
+    def x_com_atproto_repo_getRecord(self, req: Request) -> Response:
+        did, _ = self._handle_of(req.arg("repo") or "")
+        rkey = req.arg("rkey") or ""
+        with self.sandbox.lock:
+            post = self.records.get(did, {}).get(rkey) if req.arg("collection") == POST else None
+        if post is None:
+            uri = f"at://{did}/{req.arg('collection')}/{rkey}"
+            return xrpc_error(400, "RecordNotFound", f"Could not locate record: {uri}")
+        return json_response({"uri": post.uri, "cid": post.cid, "value": post.record})
+
+    def x_com_atproto_repo_deleteRecord(self, req: Request) -> Response:
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        body = req.json()
+        with self.sandbox.lock:
+            self.records.get(who[0], {}).pop(str(body.get("rkey")), None)
+        return json_response({})
+
+    # -- app.bsky.feed ------------------------------------------------------------------------
+
+    def x_app_bsky_feed_getPosts(self, req: Request) -> Response:
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        uris = req.query.get("uris", [])
+        if len(uris) > 25:
+            return xrpc_error(400, "InvalidRequest", "Error: uris must not have more than 25 elements")
+        views = []
+        with self.sandbox.lock:
+            for uri in uris:
+                parts = uri.removeprefix("at://").split("/")
+                if len(parts) == 3 and parts[1] == POST:
+                    post = self.records.get(parts[0], {}).get(parts[2])
+                    if post is not None:  # the AppView leaves unknown or deleted posts out
+                        views.append(self._view(post))
+        return json_response({"posts": views})
+
+    def x_app_bsky_feed_getAuthorFeed(self, req: Request) -> Response:
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        did, _ = self._handle_of(req.arg("actor") or who[0])
+        limit = min(100, max(1, int(req.arg("limit") or 50)))
+        offset = int(req.arg("cursor") or 0)
+        with self.sandbox.lock:
+            posts = sorted(self.records.get(did, {}).values(), key=lambda p: p.created, reverse=True)
+            page = [{"post": self._view(p)} for p in posts[offset : offset + limit]]
+        body: dict[str, Any] = {"feed": page}
+        if offset + limit < len(posts):
+            body["cursor"] = str(offset + limit)
+        return json_response(body)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _view(self, post: StoredPost) -> dict[str, Any]:
+        figures = self.sandbox.metrics_for(self.platform, post.uri, post.created)
+        return {
+            "uri": post.uri,
+            "cid": post.cid,
+            "author": {"did": post.did, "handle": post.handle},
+            "record": post.record,
+            "indexedAt": iso(post.created),
+            "likeCount": figures["likes"],
+            "repostCount": figures["shares"],
+            "replyCount": figures["replies"],
+            "quoteCount": figures["quotes"],
+            "bookmarkCount": 0,
+        }
+
+    def _next_tid(self) -> str:
+        value = (int(self.sandbox.now() * 1_000_000) << 10) | (self.sandbox.next_id() & 0x3FF)
+        return "".join(TID_CHARS[(value >> (60 - 5 * i)) & 31] for i in range(13))
+
+    def _check_post(self, record: dict[str, Any]) -> Response | None:
+        """The lexicon checks the PDS applies to app.bsky.feed.post (lexicons/app/bsky/feed/post.json)."""
+        text = record.get("text")
+        if not isinstance(text, str):
+            return invalid_post('Record must have the property "text"')
+        if not isinstance(record.get("createdAt"), str):
+            return invalid_post('Record must have the property "createdAt"')
+        if len(text.encode("utf-8")) > self.max_bytes:
+            return invalid_post(f"Record/text must not be longer than {self.max_bytes} characters")
+        if len(regex.findall(r"\X", text)) > self.max_graphemes:
+            return invalid_post(f"Record/text must not be longer than {self.max_graphemes} graphemes")
+        if len(record.get("langs") or []) > 3:
+            return invalid_post("Record/langs must not have more than 3 elements")
+        embed = record.get("embed")
+        if not embed:
+            return None
+        kind = embed.get("$type")
+        if kind == "app.bsky.embed.external":
+            external = embed.get("external") or {}
+            for field in ("uri", "title", "description"):
+                if not isinstance(external.get(field), str):
+                    return invalid_post(f'Record/embed/external must have the property "{field}"')
+            return None
+        if kind != "app.bsky.embed.images":
+            return None
+        images = embed.get("images") or []
+        if len(images) > self.max_images:
+            return invalid_post(f"Record/embed/images must not have more than {self.max_images} elements")
+        for i, image in enumerate(images):
+            if not isinstance(image.get("alt"), str):
+                return invalid_post(f'Record/embed/images/{i} must have the property "alt"')
+            ref = (image.get("image") or {}).get("ref") or {}
+            blob = self.blobs.get(ref.get("$link", "") if isinstance(ref, dict) else str(ref))
+            if blob is None:
+                return xrpc_error(400, "InvalidRequest", f"Could not find blob: {ref}")
+            if not blob["mimeType"].startswith("image/"):
+                return invalid_post(f"Record/embed/images/{i}/image mimeType is not accepted: {blob['mimeType']}")
+            if blob["size"] > self.max_image_bytes:
+                return invalid_post(
+                    f"Record/embed/images/{i}/image file too big (max {self.max_image_bytes} bytes)"
+                )
+        return None
+
+    def posts(self) -> list[dict[str, Any]]:
+        with self.sandbox.lock:
+            everything = [p for repo in self.records.values() for p in repo.values()]
+        return [
+            {
+                "id": p.uri,
+                "rkey": p.rkey,
+                "did": p.did,
+                "handle": p.handle,
+                "text": p.record.get("text", ""),
+                "created": p.created,
+                "langs": p.record.get("langs") or [],
+                "facets": p.record.get("facets") or [],
+                "embed": (p.record.get("embed") or {}).get("$type"),
+                "link": ((p.record.get("embed") or {}).get("external") or {}).get("uri"),
+                "alts": [i.get("alt") for i in (p.record.get("embed") or {}).get("images") or []],
+            }
+            for p in sorted(everything, key=lambda p: p.created)
+        ]
+
+
+def sniff_mime(data: bytes) -> str:
+    """The PDS sniffs the type of uploaded blobs when the client sends none."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"

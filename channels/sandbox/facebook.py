@@ -1,0 +1,444 @@
+"""A stateful emulator of the Facebook Graph API (Pages), good enough for the unchanged facebook-sdk.
+
+What it serves, under any ``/vNN.N/`` version prefix (Meta routes every live version the same way
+for these calls):
+
+- ``POST /{page}/feed``: text and link posts, and posts whose ``attached_media[i]`` are photos
+  uploaded unpublished first (https://developers.facebook.com/docs/pages-api/posts).
+- ``POST /{page}/photos``: multipart ``source`` upload; ``published=false`` returns only the photo
+  id, otherwise a photo post is created (https://developers.facebook.com/docs/graph-api/reference/page/photos/).
+- ``GET /{post-id}``, ``GET /?ids=a,b`` (at most 50 ids), ``GET /{page}/feed`` (newest first,
+  ``since``/``until``/``limit`` and cursor paging), ``GET /me``, ``GET /{page-id}``,
+  ``DELETE /{post-id}``.
+
+Errors use Graph's JSON error object (always ``application/json``, which facebook-sdk needs to
+raise ``GraphAPIError``) with the codes of
+https://developers.facebook.com/docs/graph-api/guides/error-handling.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from channels.sandbox.core import Emulator, Request, Response, json_response
+
+VERSION_PREFIX = re.compile(r"^/(v\d+\.\d+)/")
+MAX_MESSAGE = 63_206
+MAX_IDS = 50  # documented maximum for ?ids= lookups
+MAX_ATTACHED = 10
+MAX_PHOTO_BYTES = 4 * 1024 * 1024
+DUPLICATE_WINDOW = 24 * 3600.0  # Meta does not publish the window; a day is what users report
+#: Pages BUC budget: 4800 calls x engaged users per 24 h; the sandbox pretends 100 engaged users.
+BUC_CAPACITY = 4800 * 100
+REGAIN_MINUTES = 5  # what the sandbox's rate-limit answer tells clients to wait
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM", "image/bmp"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+)
+
+
+def _time_str(epoch: float) -> str:
+    # Graph's own format, e.g. 2025-10-08T14:03:00+0000
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _parse_time(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+class GraphError(Exception):
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        status: int = 400,
+        subcode: int | None = None,
+        type_: str = "OAuthException",
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+        self.subcode, self.type, self.transient = subcode, type_, transient
+
+
+class FacebookEmulator(Emulator):
+    platform = "facebook"
+    prefixes = ("/v",)  # narrowed by owns(): only /vNN.N/ paths
+
+    def __init__(self, sandbox: Any) -> None:
+        super().__init__(sandbox)
+        self.reset()
+
+    def owns(self, path: str) -> bool:
+        return VERSION_PREFIX.match(path) is not None
+
+    def reset(self) -> None:
+        with self.sandbox.lock:
+            self._posts: dict[str, dict[str, Any]] = {}
+            self._photos: dict[str, dict[str, Any]] = {}
+            self._feeds: dict[
+                str, list[tuple[float, str]]
+            ] = {}  # page -> [(created, id)] ascending
+            self._recent: dict[tuple[str, str], float] = {}  # (page, message) -> created
+            self._usage: dict[str, tuple[int, int]] = {}  # page -> (day bucket, calls)
+            self._token_pages: dict[str, str] = {}
+
+    # -- errors in Graph's shape ------------------------------------------------------------------
+
+    def _error(self, err: GraphError, headers: dict[str, str] | None = None) -> Response:
+        body: dict[str, Any] = {
+            "message": err.message,
+            "type": err.type,
+            "code": err.code,
+            "fbtrace_id": f"Sbx{self.sandbox.next_id():08d}",
+        }
+        if err.subcode is not None:
+            body["error_subcode"] = err.subcode
+        if err.transient:
+            body["is_transient"] = True
+        return json_response({"error": body}, err.status, **(headers or {}))
+
+    def rate_limited(self, req: Request) -> Response:
+        # Page access tokens fall under Business Use Case limits; Graph answers 400 with a
+        # throttling code and the usage headers, never 429
+        # (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/).
+        page = self._page_of(req) or "0"
+        usage = {"call_count": 100, "total_cputime": 40, "total_time": 60}
+        buc = {
+            page: [{"type": "pages", **usage, "estimated_time_to_regain_access": REGAIN_MINUTES}]
+        }
+        return self._error(
+            GraphError(32, "(#32) Page request limit reached", transient=True),
+            {"X-Business-Use-Case-Usage": json.dumps(buc), "X-Page-Usage": json.dumps(usage)},
+        )
+
+    def bad_token(self, req: Request) -> Response:
+        message = (
+            "Error validating access token: The session has been invalidated because the user "
+            "changed their password or Facebook has changed the session for security reasons."
+        )
+        return self._error(
+            GraphError(190, message, subcode=460),
+            {"WWW-Authenticate": f'OAuth "Facebook Platform" "invalid_token" "{message}"'},
+        )
+
+    # -- dispatch ---------------------------------------------------------------------------------
+
+    def handle(self, req: Request) -> Response:
+        match = VERSION_PREFIX.match(req.path)
+        assert match is not None
+        version, rest = match.group(1), req.path[match.end() :].strip("/")
+        fields, files = self._fields(req)
+        token = fields.get("access_token") or req.bearer()
+        if not token:
+            return self._error(
+                GraphError(104, "An access token is required to request this resource.")
+            )
+        if token in self.sandbox.revoked:
+            return self.bad_token(req)
+        parts = rest.split("/") if rest else []
+        route: Callable[[], Any]
+        if req.method == "GET" and not parts:
+            route = lambda: self._read_many(fields)  # noqa: E731
+        elif req.method == "GET" and parts == ["me"]:
+            route = lambda: self._me(token)  # noqa: E731
+        elif req.method == "GET" and len(parts) == 1:
+            route = lambda: self._read_one(parts[0], fields)  # noqa: E731
+        elif req.method == "DELETE" and len(parts) == 1:
+            route = lambda: self._delete(parts[0])  # noqa: E731
+        elif len(parts) == 2 and req.method == "POST" and parts[1] == "feed":
+            route = lambda: self._create_post(parts[0], token, fields)  # noqa: E731
+        elif len(parts) == 2 and req.method == "POST" and parts[1] == "photos":
+            route = lambda: self._upload_photo(parts[0], token, fields, files)  # noqa: E731
+        elif (
+            len(parts) == 2
+            and req.method == "GET"
+            and parts[1] in ("feed", "posts", "published_posts")
+        ):
+            route = lambda: self._read_feed(version, parts[0], parts[1], token, fields)  # noqa: E731
+        else:
+            return self._error(
+                GraphError(100, f"Unsupported {req.method.lower()} request.", subcode=33)
+            )
+        try:
+            with self.sandbox.lock:
+                body = route()
+                headers = self._usage_headers(self._page_of(req))
+        except GraphError as err:
+            return self._error(err)
+        return json_response(body, 200, **headers)
+
+    @staticmethod
+    def _fields(req: Request) -> tuple[dict[str, str], dict[str, Any]]:
+        merged = {k: v[0] for k, v in req.query.items() if v}
+        files: dict[str, Any] = {}
+        if req.body:
+            form, files = req.form()
+            merged.update({k: v[0] for k, v in form.items() if v})
+        return merged, files
+
+    def _page_of(self, req: Request) -> str | None:
+        match = VERSION_PREFIX.match(req.path)
+        rest = req.path[match.end() :] if match else req.path
+        first = rest.split("/")[0] or (req.arg("ids") or "").split(",")[0]
+        return first.split("_")[0] if first and first != "me" else None
+
+    def _usage_headers(self, page: str | None) -> dict[str, str]:
+        if page is None:
+            return {}
+        day = int(self.sandbox.now() // 86400)
+        bucket, calls = self._usage.get(page, (day, 0))
+        calls = calls + 1 if bucket == day else 1
+        self._usage[page] = (day, calls)
+        pct = min(100, calls * 100 // BUC_CAPACITY)
+        entry = {
+            "type": "pages",
+            "call_count": pct,
+            "total_cputime": pct // 2,
+            "total_time": pct // 2,
+            "estimated_time_to_regain_access": 0,
+        }
+        return {"X-Business-Use-Case-Usage": json.dumps({page: [entry]})}
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def _bind(self, token: str, page: str) -> None:
+        self._token_pages[token] = page
+
+    def _new_post(self, page: str, message: str, **extra: Any) -> dict[str, Any]:
+        n = self.sandbox.next_id()
+        post = {
+            "id": f"{page}_{n}",
+            "page_id": page,
+            "n": n,
+            "message": message,
+            "created": self.sandbox.now(),
+            "link": None,
+            "photos": [],
+            **extra,
+        }
+        self._posts[post["id"]] = post
+        self._feeds.setdefault(page, []).append((post["created"], post["id"]))
+        return post
+
+    def _check_message(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            raise GraphError(
+                100, f"(#100) Param message must be at most {MAX_MESSAGE} characters long."
+            )
+
+    def _create_post(self, page: str, token: str, fields: dict[str, str]) -> dict[str, Any]:
+        self._bind(token, page)
+        message, link = fields.get("message", ""), fields.get("link")
+        self._check_message(message)
+        media_ids = []
+        for i in range(len(fields)):
+            raw = fields.get(f"attached_media[{i}]")
+            if raw is None:
+                break
+            try:
+                media_ids.append(str(json.loads(raw)["media_fbid"]))
+            except (ValueError, KeyError, TypeError):
+                raise GraphError(
+                    100, f"(#100) param attached_media[{i}] must be an object with media_fbid"
+                ) from None
+        if len(media_ids) > MAX_ATTACHED:
+            raise GraphError(100, f"(#100) At most {MAX_ATTACHED} attached_media are allowed.")
+        for i, media_id in enumerate(media_ids):
+            photo = self._photos.get(media_id)
+            if photo is None or photo["page_id"] != page or photo["post_id"] is not None:
+                raise GraphError(
+                    100,
+                    f"(#100) param attached_media[{i}] must be a valid unpublished photo of this Page.",
+                )
+        if not message.strip() and not link and not media_ids:
+            raise GraphError(100, "(#100) Missing message or attachment.")
+        if link and media_ids:
+            raise GraphError(100, "(#100) A post cannot have both a link and attached_media.")
+        now = self.sandbox.now()
+        if message.strip():
+            seen = self._recent.get((page, message))
+            if seen is not None and now - seen < DUPLICATE_WINDOW:
+                raise GraphError(506, "(#506) Duplicate status message")
+            self._recent[(page, message)] = now
+        post = self._new_post(page, message, link=link)
+        for media_id in media_ids:
+            self._photos[media_id]["post_id"] = post["id"]
+            post["photos"].append(media_id)
+        return {"id": post["id"]}
+
+    def _upload_photo(
+        self, page: str, token: str, fields: dict[str, str], files: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._bind(token, page)
+        source = files.get("source")
+        if source is None:
+            raise GraphError(324, "(#324) Requires upload file")
+        mime = next((m for magic, m in _MAGIC if source.data.startswith(magic)), None)
+        if mime is None:
+            raise GraphError(324, "(#324) Missing or invalid image file")
+        if len(source.data) > MAX_PHOTO_BYTES:
+            raise GraphError(100, "(#100) The photo is larger than the 4 MB limit.")
+        message = fields.get("message") or fields.get("caption") or ""
+        self._check_message(message)
+        photo_id = str(self.sandbox.next_id())
+        photo = {
+            "id": photo_id,
+            "page_id": page,
+            "mime": mime,
+            "size": len(source.data),
+            "alt": fields.get("alt_text_custom"),
+            "post_id": None,
+        }
+        self._photos[photo_id] = photo
+        if fields.get("published", "true").lower() in ("false", "0"):
+            return {"id": photo_id}
+        post = self._new_post(page, message, photos=[photo_id])
+        photo["post_id"] = post["id"]
+        return {"id": photo_id, "post_id": post["id"]}
+
+    def _delete(self, object_id: str) -> dict[str, Any]:
+        post = self._post(object_id)
+        del self._posts[object_id]
+        feed = self._feeds[post["page_id"]]
+        feed.remove((post["created"], object_id))
+        return {"success": True}
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def _post(self, object_id: str) -> dict[str, Any]:
+        post = self._posts.get(object_id)
+        if post is None:
+            raise GraphError(
+                100,
+                f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
+                "loaded due to missing permissions, or does not support this operation.",
+                subcode=33,
+                type_="GraphMethodException",
+            )
+        return post
+
+    def _render(self, post: dict[str, Any], fields: str | None) -> dict[str, Any]:
+        wanted = fields or "id,message,created_time"
+        out: dict[str, Any] = {"id": post["id"]}
+        if "created_time" in wanted:
+            out["created_time"] = _time_str(post["created"])
+        if re.search(r"(^|,)message", wanted) and post["message"]:
+            out["message"] = post["message"]  # Graph omits an empty message
+        if "permalink_url" in wanted:
+            out["permalink_url"] = f"https://www.facebook.com/{post['page_id']}/posts/{post['n']}"
+        if any(f in wanted for f in ("shares", "reactions", "comments")):
+            figures = self.sandbox.metrics_for(self.platform, post["id"], post["created"])
+            if "shares" in wanted and figures["shares"] > 0:
+                out["shares"] = {"count": figures["shares"]}  # absent when nobody shared
+            if "reactions" in wanted:
+                out["reactions"] = {
+                    "data": [],
+                    "summary": {"total_count": figures["likes"], "viewer_reaction": "NONE"},
+                }
+            if "comments" in wanted:
+                out["comments"] = {
+                    "data": [],
+                    "summary": {
+                        "order": "ranked",
+                        "total_count": figures["replies"],
+                        "can_comment": True,
+                    },
+                }
+        return out
+
+    def _read_one(self, object_id: str, fields: dict[str, str]) -> dict[str, Any]:
+        if "_" in object_id:
+            return self._render(self._post(object_id), fields.get("fields"))
+        if object_id in self._photos:
+            photo = self._photos[object_id]
+            return {"id": photo["id"], "alt_text_custom": photo["alt"]}
+        return {"id": object_id, "name": f"Page sandbox {object_id}"}
+
+    def _read_many(self, fields: dict[str, str]) -> dict[str, Any]:
+        ids = [i for i in (fields.get("ids") or "").split(",") if i]
+        if not ids:
+            raise GraphError(100, "(#100) The parameter ids is required")
+        if len(ids) > MAX_IDS:
+            raise GraphError(100, f"(#100) Too many IDs. Maximum: {MAX_IDS}.")
+        missing = [i for i in ids if i not in self._posts]
+        if missing:
+            # Graph fails the whole lookup when one alias is unknown (code 803).
+            raise GraphError(
+                803, f"(#803) Some of the aliases you requested do not exist: {','.join(missing)}"
+            )
+        return {i: self._render(self._posts[i], fields.get("fields")) for i in ids}
+
+    def _me(self, token: str) -> dict[str, Any]:
+        page = self._token_pages.get(token) or str(1_000_000 + sum(token.encode()) % 1_000_000)
+        return {"id": page, "name": f"Page sandbox {page}"}
+
+    def _read_feed(
+        self, version: str, page: str, edge: str, token: str, fields: dict[str, str]
+    ) -> dict[str, Any]:
+        self._bind(token, page)
+        feed = self._feeds.get(page, [])
+        try:
+            limit = max(1, min(100, int(fields.get("limit", "25"))))
+        except ValueError:
+            raise GraphError(100, "(#100) Param limit must be an integer") from None
+        since = _parse_time(fields["since"]) if "since" in fields else None
+        until = _parse_time(fields["until"]) if "until" in fields else None
+        lo = bisect.bisect_left(feed, (since, "")) if since is not None else 0
+        hi = bisect.bisect_right(feed, (until, "\uffff")) if until is not None else len(feed)
+        # the cursor is the position (from the newest end) of the next post to give
+        start = int(fields.get("after", "0") or 0)
+        window = feed[lo:hi][::-1]
+        chunk = window[start : start + limit]
+        data = [self._render(self._posts[pid], fields.get("fields")) for _, pid in chunk]
+        body: dict[str, Any] = {"data": data}
+        if chunk:
+            body["paging"] = {"cursors": {"before": str(start), "after": str(start + len(chunk))}}
+            if start + len(chunk) < len(window):
+                query = {k: v for k, v in fields.items() if k != "after"}
+                query["after"] = str(start + len(chunk))
+                body["paging"]["next"] = (
+                    f"https://graph.facebook.com/{version}/{page}/{edge}?{urlencode(query)}"
+                )
+        return body
+
+    # -- inspection -------------------------------------------------------------------------------
+
+    def posts(self) -> list[dict[str, Any]]:
+        with self.sandbox.lock:
+            return [
+                {
+                    "id": p["id"],
+                    "text": p["message"],
+                    "created": p["created"],
+                    "page_id": p["page_id"],
+                    "link": p["link"],
+                    "photos": list(p["photos"]),
+                    "alts": [self._photos[m]["alt"] for m in p["photos"]],
+                    "url": f"https://www.facebook.com/{p['page_id']}/posts/{p['n']}",
+                }
+                for p in self._posts.values()
+            ]

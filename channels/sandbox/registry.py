@@ -1,0 +1,30 @@
+"""The emulators the sandbox serves (each platform module registers its class here)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from channels.sandbox.core import Emulator
+
+EMULATORS: dict[str, str] = {
+    "x": "channels.sandbox.x.XEmulator",
+    "facebook": "channels.sandbox.facebook.FacebookEmulator",
+    "mastodon": "channels.sandbox.mastodon.MastodonEmulator",
+    "bluesky": "channels.sandbox.bluesky.BlueskyEmulator",
+}
+
+
+def emulator_classes() -> list[type[Emulator]]:
+    classes = []
+    for dotted in EMULATORS.values():
+        module_name, _, class_name = dotted.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # not written yet
+                continue
+            raise
+        classes.append(getattr(module, class_name))
+    return classes

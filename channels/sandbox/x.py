@@ -1,0 +1,549 @@
+"""A stateful emulator of the X API v2, good enough for the unchanged tweepy ``Client``.
+
+What it serves (https://docs.x.com/x-api/introduction):
+
+- ``POST /2/tweets``: text, ``media.media_ids``; links are shortened to ``https://t.co/…`` in the
+  stored text as X does, duplicates from one account are refused with X's real 403 problem body.
+- ``GET /2/tweets?ids=…`` (at most 100 ids) and ``GET /2/tweets/:id`` with ``tweet.fields``
+  (``public_metrics``, ``created_at``, ``author_id``, ``entities``, ``attachments``).
+- ``GET /2/users/me`` and ``GET /2/users/:id/tweets`` (newest first, ``start_time``/``end_time``,
+  ``since_id``/``until_id``, ``max_results`` 5–100, ``pagination_token``).
+- ``POST /2/media/upload`` (multipart ``media``, or JSON base64) and ``POST /2/media/metadata``
+  (alt text).
+
+Every answer carries ``x-rate-limit-limit/remaining/reset`` (epoch seconds) per user and endpoint,
+as https://docs.x.com/x-api/fundamentals/rate-limits describes; a 429 always carries the reset
+(tweepy 4.17 retries at once without it). The per-user budgets are enforced unless
+``XEmulator.enforce_limits`` is False or ``PORTEVOIX_SANDBOX_X_LIMITS=off`` (benchmarks push
+10,000 posts through one account).
+
+OAuth 1.0a signatures are not verified (the sandbox does not know consumer secrets); the header
+must be complete and its token not revoked. Bearer tokens: any non-empty, non-revoked token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import html
+import os
+import re
+import unicodedata
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+import twitter_text
+from twitter_text.config import config as _tt_config
+
+from channels.sandbox.core import Emulator, Request, Response, json_response
+
+TEXT_LIMIT = 280
+MAX_IDS = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
+MAX_MEDIA = 4
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # https://docs.x.com/x-api/media: "Image: 5 MB"
+MAX_ALT = 1000  # media metadata: alt text "Must be <= 1000 chars"
+DUPLICATE_WINDOW = 24 * 3600.0  # X does not publish the window; a day is what people report
+ID_BASE = 1_900_000_000_000_000_000  # snowflake-sized ids, newest is largest
+WINDOW = 15 * 60
+
+#: (method, route) -> per-user requests per 15 minutes, from the rate-limit tables. Media figures
+#: are not in the published Posts table; 500 is the sandbox's own choice.
+LIMITS: dict[str, int] = {
+    "POST /2/tweets": 100,
+    "GET /2/tweets": 5000,
+    "GET /2/tweets/:id": 900,
+    "GET /2/users/me": 75,
+    "GET /2/users/:id/tweets": 900,
+    "POST /2/media/upload": 500,
+    "POST /2/media/metadata": 500,
+}
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+_OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_NO_EMOJI_PARSING = dict(_tt_config["defaults"], emoji_parsing_enabled=False)
+
+
+def weighted_length(text: str) -> int:
+    """X's weighted length (twitter-text v3), fast for texts that cannot hold an emoji.
+
+    twitter-text's emoji scan costs ~2.5 ms a call; every emoji sequence holds a code point at
+    or above U+2000 or is © / ®, so below that the scan cannot change the count (checked on
+    thousands of random texts against the full parser).
+    """
+    if any(ord(c) >= 0x2000 or c in "\u00a9\u00ae" for c in text):
+        return twitter_text.parse_tweet(text).weightedLength
+    return twitter_text.parse_tweet(text, _NO_EMOJI_PARSING).weightedLength
+
+
+def _iso(epoch: float) -> str:
+    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def _parse_iso(value: str) -> float | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()
+
+
+def _sniff(data: bytes) -> str | None:
+    for magic, mime in _MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank") -> Response:
+    """X's RFC 7807 problem body (https://docs.x.com/x-api/fundamentals/response-codes-and-errors)."""
+    return json_response({"title": title, "detail": detail, "type": type_, "status": status}, status)
+
+
+def invalid_request(message: str, parameters: dict[str, list[str]] | None = None) -> Response:
+    body: dict[str, Any] = {
+        "errors": [{"parameters": parameters or {}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+    return json_response(body, 400)
+
+
+def _not_found(tweet_id: str) -> dict[str, Any]:
+    return {
+        "value": tweet_id,
+        "detail": f"Could not find tweet with id: [{tweet_id}].",
+        "title": "Not Found Error",
+        "resource_type": "tweet",
+        "parameter": "id",
+        "resource_id": tweet_id,
+        "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }
+
+
+class XEmulator(Emulator):
+    platform = "x"
+    prefixes = ("/2/",)
+
+    #: True/False to force; None follows PORTEVOIX_SANDBOX_X_LIMITS (on unless "off"/"0"/"false").
+    #: When off, budgets are still counted in the headers but 429 comes only from fault injection.
+    enforce_limits: bool | None = None
+    limits: ClassVar[dict[str, int]] = LIMITS
+
+    def __init__(self, sandbox: Any) -> None:
+        super().__init__(sandbox)
+        self.reset()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        with self.sandbox.lock:
+            self._posts: dict[str, dict[str, Any]] = {}
+            self._timelines: dict[str, list[dict[str, Any]]] = {}  # author id -> oldest first
+            self._recent_texts: dict[tuple[str, str], float] = {}  # (author, text) -> created
+            self._media: dict[str, dict[str, Any]] = {}
+            self._windows: dict[tuple[str, str], list[float]] = {}  # (user, route) -> [start, used]
+
+    def posts(self) -> list[dict[str, Any]]:
+        with self.sandbox.lock:
+            return [
+                {
+                    "id": p["id"],
+                    "text": p["text"],
+                    "display_text": p["display_text"],
+                    "author_id": p["author_id"],
+                    "username": p["username"],
+                    "created": p["created"],
+                    "created_at": _iso(p["created"]),
+                    "media": [dict(m) for m in p["media"]],
+                    "alts": [m["alt"] for m in p["media"]],
+                }
+                for p in self._posts.values()
+            ]
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def _token(self, req: Request) -> str | None:
+        """The user token of a request: Bearer, or OAuth 1.0a ``oauth_token``."""
+        bearer = req.bearer()
+        if bearer is not None:
+            return bearer or None
+        auth = req.headers.get("authorization", "")
+        if not auth.startswith("OAuth "):
+            return None
+        params = {k: unquote(v) for k, v in _OAUTH_PARAM.findall(auth)}
+        if not all(params.get(k) for k in ("oauth_consumer_key", "oauth_token", "oauth_signature")):
+            return None
+        if params["oauth_consumer_key"] in self.sandbox.revoked:
+            return None
+        return params["oauth_token"]
+
+    @staticmethod
+    def user_for(token: str) -> dict[str, str]:
+        """A stable account per token; OAuth 1.0a tokens start with the user id, as on X."""
+        head, sep, _ = token.partition("-")
+        if sep and head.isdigit():
+            user_id = head
+        else:
+            user_id = str(int(hashlib.sha256(token.encode()).hexdigest()[:12], 16))
+        username = re.sub(r"[^A-Za-z0-9_]", "_", token)[:15] or "sandbox"
+        return {"id": user_id, "name": f"Sandbox {username}", "username": username}
+
+    # -- rate limits --------------------------------------------------------------------------
+
+    def _spend(self, user: str, route: str) -> tuple[dict[str, str], bool]:
+        """Charge one request; return the headers to send and whether the budget was exceeded."""
+        limit = self.limits.get(route, 900)
+        now = self.sandbox.now()
+        with self.sandbox.lock:
+            window = self._windows.get((user, route))
+            if window is None or now >= window[0] + WINDOW:
+                window = self._windows[(user, route)] = [now, 0]
+            window[1] += 1
+            used = int(window[1])
+            reset = int(window[0] + WINDOW)
+        over = self._enforcing() and used > limit
+        headers = {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(max(0, limit - used)),
+            "x-rate-limit-reset": str(reset),
+        }
+        return headers, over
+
+    def _enforcing(self) -> bool:
+        if self.enforce_limits is not None:
+            return self.enforce_limits
+        return os.environ.get("PORTEVOIX_SANDBOX_X_LIMITS", "on").lower() not in {"off", "0", "false", "no"}
+
+    def rate_limited(self, req: Request) -> Response:
+        route = self._route(req)[0]
+        token = self._token(req)
+        reset = int(self.sandbox.now()) + WINDOW
+        if token is not None:
+            with self.sandbox.lock:
+                window = self._windows.get((self.user_for(token)["id"], route))
+                if window is not None and window[0] + WINDOW > self.sandbox.now():
+                    reset = int(window[0] + WINDOW)
+        resp = problem(429, "Too Many Requests", "Too Many Requests")
+        resp.headers.update(
+            {
+                "x-rate-limit-limit": str(self.limits.get(route, 900)),
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(reset),
+            }
+        )
+        return resp
+
+    def bad_token(self, req: Request) -> Response:
+        return problem(401, "Unauthorized", "Unauthorized")
+
+    # -- routing ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _route(req: Request) -> tuple[str, dict[str, str]]:
+        path = req.path.rstrip("/")
+        if m := re.fullmatch(r"/2/tweets/(\w+)", path):
+            return f"{req.method} /2/tweets/:id", {"id": m.group(1)}
+        if m := re.fullmatch(r"/2/users/(\d+)/tweets", path):
+            return f"{req.method} /2/users/:id/tweets", {"id": m.group(1)}
+        return f"{req.method} {path}", {}
+
+    def handle(self, req: Request) -> Response:
+        route, args = self._route(req)
+        handler = {
+            "POST /2/tweets": self._create_tweet,
+            "GET /2/tweets": self._lookup,
+            "GET /2/tweets/:id": self._lookup_one,
+            "GET /2/users/me": self._me,
+            "GET /2/users/:id/tweets": self._timeline,
+            "POST /2/media/upload": self._upload,
+            "POST /2/media/metadata": self._metadata,
+        }.get(route)
+        if handler is None:
+            return problem(404, "Not Found Error", f"Sorry, that page does not exist: {req.path}")
+        token = self._token(req)
+        if token is None or token in self.sandbox.revoked:
+            return self.bad_token(req)
+        user = self.user_for(token)
+        headers, over = self._spend(user["id"], route)
+        resp = self.rate_limited(req) if over else handler(req, user, **args)
+        resp.headers.update(headers)
+        return resp
+
+    # -- posts --------------------------------------------------------------------------------
+
+    def _create_tweet(self, req: Request, user: dict[str, str]) -> Response:
+        try:
+            body = req.json()
+        except ValueError:
+            return invalid_request("Request body is not valid JSON")
+        text = unicodedata.normalize("NFC", str(body.get("text") or ""))
+        media_ids = [str(m) for m in (body.get("media") or {}).get("media_ids", [])]
+        if not text.strip() and not media_ids:
+            return invalid_request("Post text is required when no media is attached", {"text": [text]})
+        if weighted_length(text) > TEXT_LIMIT:
+            return invalid_request(
+                "Your Tweet text is too long. For more information on how X determines text "
+                "length see https://github.com/twitter/twitter-text.",
+                {"text": [text]},
+            )
+        if len(media_ids) > MAX_MEDIA:
+            return invalid_request(f"Up to {MAX_MEDIA} media ids are allowed", {"media.media_ids": media_ids})
+        with self.sandbox.lock:
+            media = []
+            for media_id in media_ids:
+                item = self._media.get(media_id)
+                if item is None or item["owner"] != user["id"]:
+                    return invalid_request(
+                        f"Your media IDs are invalid: [{media_id}]", {"media.media_ids": media_ids}
+                    )
+                media.append(item)
+            now = self.sandbox.now()
+            last = self._recent_texts.get((user["id"], text))
+            if text and last is not None and now - last < DUPLICATE_WINDOW:
+                return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
+            post_id = str(ID_BASE + self.sandbox.next_id())
+            display, urls = self._shorten(post_id, text, user["username"], bool(media))
+            post = {
+                "id": post_id,
+                "text": text,
+                "display_text": display,
+                "urls": urls,
+                "author_id": user["id"],
+                "username": user["username"],
+                "created": now,
+                "media": [
+                    {"media_key": m["media_key"], "alt": m["alt"], "mime_type": m["mime_type"]} for m in media
+                ],
+            }
+            self._posts[post_id] = post
+            self._timelines.setdefault(user["id"], []).append(post)
+            if text:
+                self._recent_texts[(user["id"], text)] = now
+        data = {"id": post_id, "text": display, "edit_history_tweet_ids": [post_id]}
+        return json_response({"data": data}, 201)
+
+    @staticmethod
+    def _shorten(post_id: str, text: str, username: str, has_media: bool) -> tuple[str, list[dict[str, Any]]]:
+        """X rewrites every link to t.co, escapes &<> and appends a t.co link for attached media
+        (https://docs.x.com/x-api/fundamentals/data-dictionary, ``entities.urls``)."""
+        pieces: list[str] = []
+        urls: list[dict[str, Any]] = []
+        cursor = 0
+
+        def tco(n: int) -> str:
+            return "https://t.co/" + hashlib.sha256(f"{post_id}:{n}".encode()).hexdigest()[:10]
+
+        def add_url(short: str, entity: dict[str, Any]) -> None:
+            start = len("".join(pieces))
+            pieces.append(short)
+            urls.append({"start": start, "end": start + len(short), "url": short, **entity})
+
+        for n, found in enumerate(twitter_text.extract_urls_with_indices(text)):
+            start, end = found["indices"]
+            pieces.append(html.escape(text[cursor:start], quote=False))
+            expanded = found["url"] if "://" in found["url"] else "http://" + found["url"]
+            add_url(tco(n), {"expanded_url": expanded, "display_url": found["url"].split("://")[-1][:25]})
+            cursor = end
+        pieces.append(html.escape(text[cursor:], quote=False))
+        if has_media:
+            if pieces and pieces[-1] and not pieces[-1].endswith(" "):
+                pieces.append(" ")
+            add_url(
+                tco(99),
+                {
+                    "expanded_url": f"https://x.com/{username}/status/{post_id}/photo/1",
+                    "display_url": "pic.x.com/" + post_id[-10:],
+                    "media_key": "3_" + post_id,
+                },
+            )
+        return "".join(pieces), urls
+
+    def _render(self, post: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": post["id"],
+            "text": post["display_text"],
+            "edit_history_tweet_ids": [post["id"]],
+        }
+        if "created_at" in fields:
+            out["created_at"] = _iso(post["created"])
+        if "author_id" in fields:
+            out["author_id"] = post["author_id"]
+        if "entities" in fields and post["urls"]:
+            out["entities"] = {"urls": [dict(u) for u in post["urls"]]}
+        if "attachments" in fields and post["media"]:
+            out["attachments"] = {"media_keys": [m["media_key"] for m in post["media"]]}
+        if "public_metrics" in fields:
+            figures = self.sandbox.metrics_for("x", post["id"], post["created"])
+            out["public_metrics"] = {
+                "retweet_count": figures["shares"],
+                "reply_count": figures["replies"],
+                "like_count": figures["likes"],
+                "quote_count": figures["quotes"],
+                "bookmark_count": figures["likes"] // 8,
+                "impression_count": figures["views"],
+            }
+        return out
+
+    @staticmethod
+    def _fields(req: Request) -> set[str]:
+        return {f for f in (req.arg("tweet.fields") or "").split(",") if f}
+
+    def _lookup(self, req: Request, user: dict[str, str]) -> Response:
+        ids = [i for i in (req.arg("ids") or "").split(",") if i]
+        if not ids:
+            return invalid_request("The `ids` query parameter can not be empty", {"ids": []})
+        if len(ids) > MAX_IDS:
+            return invalid_request(
+                f"The `ids` query parameter value [{len(ids)}] is not between 1 and {MAX_IDS}", {"ids": ids}
+            )
+        bad = [i for i in ids if not i.isdigit()]
+        if bad:
+            return invalid_request(f"The `ids` query parameter value [{bad[0]}] is not valid", {"ids": bad})
+        fields = self._fields(req)
+        body: dict[str, Any] = {}
+        with self.sandbox.lock:
+            data = [self._render(self._posts[i], fields) for i in ids if i in self._posts]
+            errors = [dict(_not_found(i), parameter="ids") for i in ids if i not in self._posts]
+        if data:
+            body["data"] = data
+        if errors:
+            body["errors"] = errors
+        return json_response(body)
+
+    def _lookup_one(self, req: Request, user: dict[str, str], id: str) -> Response:  # noqa: A002
+        if not id.isdigit():
+            return invalid_request(f"The `id` query parameter value [{id}] is not valid", {"id": [id]})
+        with self.sandbox.lock:
+            post = self._posts.get(id)
+            if post is None:
+                return json_response({"errors": [_not_found(id)]})
+            return json_response({"data": self._render(post, self._fields(req))})
+
+    def _me(self, req: Request, user: dict[str, str]) -> Response:
+        return json_response({"data": dict(user)})
+
+    def _timeline(self, req: Request, user: dict[str, str], id: str) -> Response:  # noqa: A002
+        try:
+            max_results = int(req.arg("max_results") or 10)
+        except ValueError:
+            max_results = 0
+        if not 5 <= max_results <= 100:
+            return invalid_request(
+                f"The `max_results` query parameter value [{req.arg('max_results')}] is not between 5 and 100"
+            )
+        bounds: dict[str, float | None] = {}
+        for name in ("start_time", "end_time"):
+            value = req.arg(name)
+            bounds[name] = _parse_iso(value) if value else None
+            if value and bounds[name] is None:
+                return invalid_request(f"Invalid '{name}':'{value}'. '{name}' must be a valid ISO 8601 timestamp")
+        since, until = req.arg("since_id") or "0", req.arg("until_id") or "0"
+        if not (since.isdigit() and until.isdigit()):
+            return invalid_request("The `since_id` and `until_id` query parameters must be post ids")
+        since_id, until_id = int(since), int(until)
+        token = req.arg("pagination_token")
+        before = int(token, 16) if token and re.fullmatch(r"[0-9a-f]+", token) else None
+        fields = self._fields(req)
+        with self.sandbox.lock:
+            selected: list[dict[str, Any]] = []
+            more = False
+            for post in reversed(self._timelines.get(id, [])):  # newest first
+                pid = int(post["id"])
+                start, end = bounds["start_time"], bounds["end_time"]
+                if before is not None and pid >= before:
+                    continue
+                if until_id and pid >= until_id:
+                    continue
+                if end is not None and post["created"] >= end:
+                    continue
+                # X's start_time is inclusive at the second the client sent
+                if (start is not None and post["created"] < start) or pid <= since_id:
+                    break
+                if len(selected) == max_results:
+                    more = True
+                    break
+                selected.append(self._render(post, fields))
+        meta: dict[str, Any] = {"result_count": len(selected)}
+        if selected:
+            meta["newest_id"], meta["oldest_id"] = selected[0]["id"], selected[-1]["id"]
+        if more:
+            meta["next_token"] = format(int(selected[-1]["id"]), "x")
+        body: dict[str, Any] = {"meta": meta}
+        if selected:
+            body["data"] = selected
+        return json_response(body)
+
+    # -- media --------------------------------------------------------------------------------
+
+    def _upload(self, req: Request, user: dict[str, str]) -> Response:
+        ctype = req.headers.get("content-type", "")
+        if ctype.startswith("multipart/form-data"):
+            fields, files = req.form()
+            upload = files.get("media")
+            data = upload.data if upload else None
+            if data is None and fields.get("media"):  # a part sent without a filename
+                data = fields["media"][0].encode("latin-1")
+            category = (fields.get("media_category") or ["tweet_image"])[0]
+        else:
+            try:
+                payload = req.json()
+                data = base64.b64decode(payload.get("media") or "", validate=True) or None
+            except (ValueError, binascii.Error):
+                return invalid_request("The `media` field must be base64-encoded in a JSON body")
+            category = str(payload.get("media_category") or "tweet_image")
+        if not data:
+            return invalid_request("The `media` field is required", {"media": []})
+        mime = _sniff(data)
+        if mime is None:
+            return invalid_request("Unsupported media type: the file is not a JPEG, PNG, GIF or WEBP image")
+        if len(data) > MAX_IMAGE_BYTES:
+            return invalid_request(f"File size exceeds {MAX_IMAGE_BYTES} bytes.", {"media": [str(len(data))]})
+        media_id = str(ID_BASE + self.sandbox.next_id())
+        item = {
+            "id": media_id,
+            "media_key": "3_" + media_id,
+            "owner": user["id"],
+            "mime_type": mime,
+            "size": len(data),
+            "category": category,
+            "alt": "",
+        }
+        with self.sandbox.lock:
+            self._media[media_id] = item
+        data_out = {
+            "id": media_id,
+            "media_key": item["media_key"],
+            "size": len(data),
+            "expires_after_secs": 86400,
+            "image": {"image_type": mime},
+        }
+        return json_response({"data": data_out})
+
+    def _metadata(self, req: Request, user: dict[str, str]) -> Response:
+        try:
+            body = req.json()
+        except ValueError:
+            return invalid_request("Request body is not valid JSON")
+        media_id = str(body.get("id") or "")
+        alt = str(((body.get("metadata") or {}).get("alt_text") or {}).get("text") or "")
+        if len(alt) > MAX_ALT:
+            return invalid_request(f"Alt text must be at most {MAX_ALT} characters", {"alt_text": [str(len(alt))]})
+        with self.sandbox.lock:
+            item = self._media.get(media_id)
+            if item is None or item["owner"] != user["id"]:
+                return invalid_request(f"Your media ID is invalid: [{media_id}]", {"id": [media_id]})
+            item["alt"] = alt
+        return json_response({"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}})

@@ -1,0 +1,497 @@
+"""X (Twitter) through tweepy 4.17's v2 ``Client``, plus our own small v2 media upload.
+
+Credentials (``AccountConfig.credentials``), either:
+
+- OAuth 1.0a user context: ``consumer_key``, ``consumer_secret``, ``access_token``,
+  ``access_token_secret`` (every call signed, ``user_auth=True``); or
+- an OAuth 2.0 user access token: ``bearer_token`` (every call, writes included, with
+  ``user_auth=False``, so tweepy sends ``Authorization: Bearer``).
+
+tweepy hard-codes ``https://api.twitter.com`` (client.py ``BaseClient.request``), so a sandbox or
+proxy is reached by mounting an adapter on ``client.session``; OAuth 1.0a signatures stay computed
+over the real URL. tweepy has no v2 media upload (tweepy/tweepy#2217): :meth:`_upload` posts to
+``/2/media/upload`` and ``/2/media/metadata`` on the same session, signed the same way.
+
+X has no idempotency key: after an ambiguous outcome, :meth:`find` reads the account's timeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+import tweepy
+import twitter_text
+from requests.adapters import HTTPAdapter
+from twitter_text.has_invalid_characters import has_invalid_characters
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from channels.base import (
+    AccountConfig,
+    AmbiguousError,
+    AuthError,
+    Channel,
+    ChannelError,
+    Found,
+    Image,
+    Metrics,
+    PermanentError,
+    Problem,
+    Published,
+    PublishRequest,
+    RateInfo,
+    RateLimited,
+    TransientError,
+    Validation,
+    check_images,
+    chunked,
+    empty_text,
+    too_long,
+)
+from channels.http import RedirectAdapter
+
+API = "https://api.twitter.com"  # the host tweepy uses; production accepts it and api.x.com
+HOSTS = ("api.twitter.com", "api.x.com", "upload.twitter.com")
+OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+#: Problem types of a 403 that mean "these credentials cannot do this", not "this content":
+#: https://docs.x.com/x-api/fundamentals/response-codes-and-errors
+AUTH_PROBLEMS = ("client-forbidden", "oauth1-permissions", "unsupported-authentication", "not-authorized-for-resource")
+CLOCK_SLACK = dt.timedelta(minutes=2)  # X's clock and ours may differ; read a little earlier
+MAX_TIMELINE_PAGES = 32  # the user timeline serves the 3,200 most recent posts, 100 a page
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """tweepy never passes ``timeout``; give every request on its hosts ours."""
+
+    def __init__(self, timeout: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.default_timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().send(request, **kwargs)
+
+
+class _RedirectTimeoutAdapter(RedirectAdapter):
+    def __init__(self, target: str, timeout: float, **kwargs: Any) -> None:
+        super().__init__(target, **kwargs)
+        self.default_timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().send(request, **kwargs)  # type: ignore[no-any-return]
+
+
+def _endpoint(method: str, url: str) -> str | None:
+    """Our budget name for an X route (see ``XChannel.rate_limits``)."""
+    path = urlsplit(url).path.rstrip("/")
+    if method == "POST" and path.endswith("/2/tweets"):
+        return "publish"
+    if method == "GET" and path.endswith("/2/tweets"):
+        return "metrics"
+    if method == "GET" and re.search(r"/2/users/\d+/tweets$", path):
+        return "read"
+    return None
+
+
+def _canonical(text: str) -> str:
+    """Text as compared by :meth:`XChannel.find`: X stores NFC, escapes &<> and may add a
+    scheme to bare links; whitespace may be trimmed."""
+    text = html.unescape(unicodedata.normalize("NFC", text))
+    text = re.sub(r"https?://", "", text)
+    return " ".join(text.split())
+
+
+def _restore_links(text: str, entities: dict[str, Any] | None) -> str:
+    """Undo X's t.co rewriting with ``entities.urls``; drop the link X appends for media."""
+    for url in (entities or {}).get("urls", []):
+        short = url.get("url")
+        if not short:
+            continue
+        is_media = "media_key" in url or re.search(r"/status/\d+/(photo|video)/\d+$", url.get("expanded_url", ""))
+        text = text.replace(short, "" if is_media else url.get("expanded_url", short))
+    return text
+
+
+def _nothing_sent(exc: BaseException) -> bool:
+    """True when the connection was never made (refused, DNS, connect timeout)."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (NewConnectionError, ConnectTimeoutError, requests.ConnectTimeout)):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
+    return False
+
+
+class XChannel(Channel):
+    kind = "x"
+    label = "X (Twitter)"
+    metrics_batch_size = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
+    #: Per-user budgets, https://docs.x.com/x-api/fundamentals/rate-limits (per 15 minutes).
+    rate_limits: ClassVar[dict[str, tuple[int, int]]] = {
+        "publish": (100, 900),  # POST /2/tweets
+        "metrics": (5000, 900),  # GET /2/tweets
+        "read": (900, 900),  # GET /2/users/:id/tweets
+    }
+    text_limit = 280  # https://docs.x.com/fundamentals/counting-characters
+    max_images = 4
+    max_image_bytes = 5 * 1024 * 1024  # https://docs.x.com/x-api/media: "Image: 5 MB"
+    #: The simple v2 upload takes still images; GIF needs the chunked upload, not implemented.
+    image_types = ("image/jpeg", "image/png", "image/webp")
+    max_alt = 1000  # media metadata: alt text "Must be <= 1000 chars"
+
+    def __init__(
+        self, account: AccountConfig, *, session: requests.Session | None = None, timeout: float = 15.0
+    ) -> None:
+        super().__init__(account, session=session, timeout=timeout)
+        creds = account.credentials
+        self.user_auth = all(creds.get(k) for k in OAUTH1_KEYS)
+        self.text_limit = int(account.options.get("text_limit", self.text_limit))
+        self.client = tweepy.Client(
+            bearer_token=creds.get("bearer_token"),
+            **{k: creds.get(k) for k in OAUTH1_KEYS},
+            wait_on_rate_limit=False,  # the orchestrator owns waiting; see RateLimited.reset_at
+        )
+        http = session or requests.Session()
+        for host in HOSTS:
+            adapter: HTTPAdapter = (
+                _RedirectTimeoutAdapter(account.base_url, timeout, pool_maxsize=32)
+                if account.base_url
+                else _TimeoutAdapter(timeout, pool_maxsize=32)
+            )
+            http.mount(f"https://{host}/", adapter)
+        # tweepy's Response drops headers: read the budgets off every answer here.
+        http.hooks["response"].append(self._note_headers)
+        self.client.session = http
+        self._user: dict[str, str] | None = None
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def validate(self, text: str, images: Sequence[Image] = ()) -> Validation:
+        length = twitter_text.parse_tweet(text).weightedLength
+        problems: list[Problem] = []
+        if not text.strip() and not images:
+            problems.append(empty_text("X"))
+        if length > self.text_limit:
+            problems.append(
+                too_long(
+                    "X", length, self.text_limit,
+                    "caractères au sens de X (un lien compte 23, un emoji ou un caractère chinois, japonais ou coréen 2)",
+                    "characters as X counts them (a link counts 23, an emoji or a Chinese, Japanese or Korean character 2)",
+                )
+            )
+        if has_invalid_characters(text):
+            problems.append(
+                Problem(
+                    "invalid_characters",
+                    "Le texte contient un caractère invisible que X refuse (souvent copié depuis un traitement de texte) : retapez le passage.",
+                    "The text holds an invisible character X refuses (often pasted from a word processor): retype that passage.",
+                )
+            )
+        problems += check_images(
+            images, max_count=self.max_images, max_bytes=self.max_image_bytes,
+            mime_types=self.image_types, platform="X",
+        )
+        for i, img in enumerate(images, start=1):
+            if len(img.alt) > self.max_alt:
+                problems.append(
+                    Problem(
+                        "alt_too_long",
+                        f"Le texte alternatif de l'image {i} compte {len(img.alt)} caractères ; X en accepte au plus {self.max_alt}.",
+                        f"The alt text of image {i} has {len(img.alt)} characters; X accepts at most {self.max_alt}.",
+                    )
+                )
+        return Validation(kind=self.kind, length=length, limit=self.text_limit, problems=tuple(problems))
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    @staticmethod
+    def compose(request: PublishRequest) -> str:
+        """The text sent: the link goes last, after a blank line, unless the text already has it."""
+        if request.link and request.link not in request.text:
+            return f"{request.text}\n\n{request.link}" if request.text.strip() else request.link
+        return request.text
+
+    def publish(self, request: PublishRequest) -> Published:
+        text = self.compose(request)
+        check = self.validate(text, request.images)
+        if not check.valid:
+            raise PermanentError(
+                " ".join(p.en for p in check.problems),
+                message_fr=" ".join(p.fr for p in check.problems),
+                platform_code=check.problems[0].code,
+            )
+        # Media first: a failed upload leaves no post behind, so it is never ambiguous.
+        media_ids = [self._upload(image) for image in request.images]
+        with self._mapped(write=True):
+            response = self.client.create_tweet(
+                text=text or None, media_ids=media_ids or None, user_auth=self.user_auth
+            )
+        post_id = str(response.data["id"])
+        return Published(post_id, self._url(post_id), dt.datetime.now(dt.UTC))
+
+    def _upload(self, image: Image) -> str:
+        """Upload one image and set its alt text (https://docs.x.com/x-api/media/upload-media,
+        https://docs.x.com/x-api/media/create-media-metadata)."""
+        with self._mapped(write=False):
+            answer = self._send(
+                "POST", "/2/media/upload",
+                files={"media": (image.filename, image.data, image.mime_type)},
+                data={"media_category": "tweet_image", "media_type": image.mime_type},
+            )
+            media_id = str(answer.json()["data"]["id"])
+            self._send(
+                "POST", "/2/media/metadata",
+                json={"id": media_id, "metadata": {"alt_text": {"text": image.alt}}},
+            )
+        return media_id
+
+    def _send(self, method: str, route: str, **kwargs: Any) -> requests.Response:
+        """One call outside tweepy, authenticated and checked exactly as ``BaseClient.request``."""
+        headers = {"User-Agent": self.client.user_agent}
+        auth = None
+        if self.user_auth:
+            auth = tweepy.OAuth1UserHandler(
+                self.client.consumer_key, self.client.consumer_secret,
+                self.client.access_token, self.client.access_token_secret,
+            ).apply_auth()
+        else:
+            headers["Authorization"] = f"Bearer {self.client.bearer_token}"
+        response = self.client.session.request(
+            method, API + route, headers=headers, auth=auth, timeout=self.timeout, **kwargs
+        )
+        status = response.status_code
+        errors: dict[int, type[tweepy.HTTPException]] = {
+            400: tweepy.BadRequest, 401: tweepy.Unauthorized, 403: tweepy.Forbidden, 404: tweepy.NotFound
+        }
+        if status == 429:
+            reset = response.headers.get("x-rate-limit-reset")
+            raise tweepy.TooManyRequests(response, reset_time=int(reset) if reset else None)
+        if status in errors:
+            raise errors[status](response)
+        if status >= 500:
+            raise tweepy.TwitterServerError(response)
+        if not 200 <= status < 300:
+            raise tweepy.HTTPException(response)
+        return response
+
+    # -- metrics ------------------------------------------------------------------------------
+
+    def fetch_metrics(self, platform_ids: Sequence[str]) -> list[Metrics]:
+        """``public_metrics`` works with any user token (docs.x.com/x-api/fundamentals/metrics).
+        Deleted or unknown posts come back in ``errors`` and are left out."""
+        results: list[Metrics] = []
+        for batch in chunked(list(platform_ids), self.metrics_batch_size):
+            with self._mapped(write=False):
+                response = self.client.get_tweets(
+                    ids=list(batch), tweet_fields=["public_metrics", "created_at"], user_auth=self.user_auth
+                )
+            for tweet in response.data or []:
+                figures = tweet.public_metrics or {}
+                results.append(
+                    Metrics(
+                        platform_id=str(tweet.id),
+                        likes=figures.get("like_count"),
+                        shares=figures.get("retweet_count"),
+                        replies=figures.get("reply_count"),
+                        quotes=figures.get("quote_count"),
+                        views=figures.get("impression_count"),
+                    )
+                )
+        return results
+
+    # -- reconciling --------------------------------------------------------------------------
+
+    def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
+        """Read the account's posts since ``since`` and match the text (links restored from
+        ``entities``, whitespace and HTML escapes normalised).
+
+        Rate limits and refused credentials are raised (the orchestrator acts on them); any
+        other failure is undecidable. X's timeline can lag a few seconds behind a write: call
+        this some time after the attempt, not at once.
+        """
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        wanted = _canonical(self.compose(request))
+        token: str | None = None
+        try:
+            user_id = self._me()["id"]
+            for _page in range(MAX_TIMELINE_PAGES):
+                with self._mapped(write=False):
+                    response = self.client.get_users_tweets(
+                        user_id, start_time=since - CLOCK_SLACK, max_results=100, pagination_token=token,
+                        tweet_fields=["created_at", "entities"], user_auth=self.user_auth,
+                    )
+                for tweet in response.data or []:
+                    if _canonical(_restore_links(tweet.text, tweet.entities)) == wanted:
+                        return Found(published=Published(str(tweet.id), self._url(str(tweet.id)), tweet.created_at))
+                token = (response.meta or {}).get("next_token")
+                if not token:
+                    return Found(absent=True)
+        except (AuthError, RateLimited):
+            raise
+        except ChannelError as exc:
+            return Found(reason=f"X timeline could not be read: {exc.message_en}")
+        return Found(reason=f"more than {MAX_TIMELINE_PAGES * 100} posts since {since.isoformat()}; not all read")
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def _me(self) -> dict[str, str]:
+        if self._user is None:
+            with self._mapped(write=False):
+                data = self.client.get_me(user_auth=self.user_auth).data
+            if data is None:
+                raise AuthError("X did not say which account these credentials belong to.",
+                                message_fr="X n'a pas indiqué à quel compte appartiennent ces identifiants.")
+            self._user = {"id": str(data.id), "username": str(data.username)}
+        return self._user
+
+    def whoami(self) -> str:
+        self._user = None  # re-test the credentials every time
+        return "@" + self._me()["username"]
+
+    @staticmethod
+    def _url(post_id: str) -> str:
+        return f"https://x.com/i/web/status/{post_id}"  # resolves without knowing the handle
+
+    def _note_headers(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        endpoint = _endpoint(response.request.method or "", response.request.url or "")
+        headers = response.headers
+        if endpoint is None or "x-rate-limit-remaining" not in headers:
+            return
+        reset = headers.get("x-rate-limit-reset")
+        limit = headers.get("x-rate-limit-limit")
+        self.note_rate(
+            RateInfo(
+                endpoint=endpoint,
+                remaining=int(headers["x-rate-limit-remaining"]),
+                limit=int(limit) if limit else None,
+                reset_at=dt.datetime.fromtimestamp(int(reset), dt.UTC) if reset else None,
+            )
+        )
+
+    # -- errors -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _mapped(self, *, write: bool) -> Iterator[None]:
+        if not self.user_auth and not self.account.credentials.get("bearer_token"):
+            raise AuthError(
+                "The X account has no credentials: give the four OAuth 1.0a keys or an OAuth 2.0 user token.",
+                message_fr="Le compte X n'a pas d'identifiants : donnez les quatre clés OAuth 1.0a ou un jeton OAuth 2.0.",
+            )
+        try:
+            yield
+        except ChannelError:
+            raise
+        except (tweepy.TweepyException, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            raise self.map_error(exc, write=write) from exc
+
+    @staticmethod
+    def map_error(exc: BaseException, *, write: bool) -> ChannelError:
+        """Every failure of a call to X, as exactly one error of the taxonomy.
+
+        ``write`` is True only for ``POST /2/tweets``: a media upload publishes nothing.
+        """
+        if isinstance(exc, tweepy.HTTPException):
+            response = exc.response
+            status = getattr(response, "status_code", 0)
+            said = "; ".join(str(m) for m in exc.api_messages) or f"HTTP {status}"
+            try:
+                kind = str(response.json().get("type", ""))
+            except ValueError:
+                kind = ""
+            if isinstance(exc, tweepy.TooManyRequests):
+                # https://docs.x.com/x-api/fundamentals/rate-limits: 429 until x-rate-limit-reset
+                # (epoch seconds); X sends no Retry-After.
+                reset = exc.reset_time
+                return RateLimited(
+                    f"X rate limit reached: {said}",
+                    reset_at=dt.datetime.fromtimestamp(reset, dt.UTC) if reset else None,
+                    message_fr="X limite le nombre d'appels ; nouvel essai après la remise à zéro.",
+                    platform_code=429,
+                )
+            if isinstance(exc, tweepy.Unauthorized) or (
+                isinstance(exc, tweepy.Forbidden) and any(p in kind for p in AUTH_PROBLEMS)
+            ):
+                # https://docs.x.com/x-api/fundamentals/response-codes-and-errors: 401 = missing,
+                # invalid or revoked token; these 403 problem types = the app or token lacks the
+                # permission (e.g. "Read" only), fixed only by regenerating credentials.
+                return AuthError(
+                    f"X refused the credentials: {said}",
+                    message_fr=f"X refuse les identifiants du compte (jeton révoqué, expiré ou sans droit d'écriture) : {said}",
+                    platform_code=status,
+                )
+            if status == 402:
+                # Pay-per-use accounts out of credits get 402 (https://docs.x.com/x-api/getting-started/pricing):
+                # every post on this account would fail the same way, so hold its queue.
+                return AuthError(
+                    f"X refused for billing: {said}",
+                    message_fr=f"X refuse pour une raison de facturation (crédits épuisés ?) : {said}",
+                    platform_code=402,
+                )
+            if isinstance(exc, tweepy.TwitterServerError):
+                # 5xx: on a write X may have created the post before failing
+                # (https://docs.x.com/x-api/fundamentals/response-codes-and-errors: 503 "over capacity").
+                if write:
+                    return AmbiguousError(
+                        f"X answered {status} after the post was sent; it may exist.",
+                        message_fr=f"X a répondu {status} après l'envoi : la publication existe peut-être ; vérification avant tout nouvel essai.",
+                        platform_code=status,
+                    )
+                return TransientError(
+                    f"X is unavailable ({status}).",
+                    message_fr=f"X est momentanément indisponible ({status}).",
+                    platform_code=status,
+                )
+            duplicate = "duplicate content" in said
+            # 400/403/404 and other 4xx: the request or content is refused as it stands
+            # (https://docs.x.com/x-api/fundamentals/response-codes-and-errors). A duplicate-content
+            # 403 after an ambiguous first attempt may mean that attempt went through: the
+            # orchestrator reconciles (find) before any retry, so it never reaches here blindly.
+            return PermanentError(
+                f"X refused the post: {said}",
+                message_fr=(
+                    "X refuse un texte identique à une publication récente du même compte : modifiez le texte."
+                    if duplicate
+                    else f"X refuse la demande : {said}"
+                ),
+                platform_code="duplicate" if duplicate else status,
+            )
+        if isinstance(exc, requests.RequestException) and _nothing_sent(exc):
+            # Connection refused, DNS failure or connect timeout: the request never left.
+            return TransientError(
+                f"X could not be reached: {exc}",
+                message_fr="Impossible de joindre X (réseau) ; rien n'a été envoyé.",
+            )
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, ValueError, KeyError)):
+            # Read timeout, reset after sending, or an unreadable answer: on a write the post may
+            # exist (https://docs.x.com/x-api/posts/manage-tweets/integrate: no idempotency key).
+            if write:
+                return AmbiguousError(
+                    f"No usable answer from X after the post was sent: {exc}",
+                    message_fr="X n'a pas confirmé la publication (délai dépassé ou connexion coupée) : elle existe peut-être ; vérification avant tout nouvel essai.",
+                )
+            return TransientError(
+                f"No usable answer from X: {exc}",
+                message_fr="X n'a pas répondu à temps ; nouvel essai plus tard.",
+            )
+        # Anything else (malformed credentials, bad base URL): a person must fix the account.
+        return PermanentError(
+            f"X call could not be made: {exc}",
+            message_fr=f"L'appel à X est impossible en l'état (configuration du compte ?) : {exc}",
+        )

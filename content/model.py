@@ -1,0 +1,471 @@
+"""Plain, immutable objects for one campaign edition: the campaign, its cases, calls to action
+and post templates.
+
+Everything here is data that campaign staff edit in YAML (see ``content/campaigns/README.md``);
+nothing about a case is a constant in code. Validation messages are bilingual: a custom error
+carries ``fr``/``en`` in its context so the loader can show French first to staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import string
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from content.errors import ContentError
+
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")  # French first, always
+
+SolidarityKind = Literal["letter", "card", "drawing", "photo", "message"]
+CaseStatus = Literal["active", "paused", "good_news", "closed"]
+ActionKind = Literal["letter", "signature", "solidarity", "event"]
+
+# Placeholders a template body may use; anything else is refused at load time so a typo such as
+# {persone} is caught by `porte-voix content validate`, not on the morning of 10 December.
+PLACEHOLDERS: tuple[str, ...] = (
+    "person",
+    "country",
+    "authority",
+    "ask",
+    "link",
+    "hashtags",
+    "action",
+    "date",
+    "solidarity_to",
+)
+LINK_RULE_PLACEHOLDERS: tuple[str, ...] = ("channel", "case", "source")
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HASHTAG = re.compile(r"^#\w+$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
+_PARAM_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# Canadian postal codes: solidarity addresses must point to an office or a case page, never to a
+# street address (people featured can be targeted; see reference §4.3, point 4).
+_POSTAL_CODE = re.compile(r"\b[A-Za-z]\d[A-Za-z][ -]?\d[A-Za-z]\d\b")
+# Territory codes babel knows that are not countries.
+_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO"})
+
+
+def problem(fr: str, en: str) -> PydanticCustomError:
+    """A validation error with both wordings (the loader reads ``ctx['fr']``/``ctx['en']``)."""
+    return PydanticCustomError("porte_voix", "{en}", {"fr": fr, "en": en})
+
+
+# ---------------------------------------------------------------------------------------------
+# Small value types
+
+
+def _check_slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise problem(
+            f"identifiant invalide « {value} » : lettres minuscules sans accents, chiffres et "
+            "traits d'union seulement (ex. : juan-lopez)",
+            f"invalid identifier '{value}': lowercase letters without accents, digits and "
+            "hyphens only (e.g. juan-lopez)",
+        )
+    return value
+
+
+def _parse_date(value: Any) -> Any:
+    # YAML timestamps are read as text on purpose (see yamlio); we accept only ISO dates so that
+    # "06/12/2025" (day first? month first?) can never be misread.
+    if isinstance(value, dt.datetime):
+        raise problem("date invalide : attendu AAAA-MM-JJ, sans heure", "invalid date: expected YYYY-MM-DD, without a time")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise problem(
+        f"date invalide : attendu AAAA-MM-JJ (reçu « {value} »)",
+        f"invalid date: expected YYYY-MM-DD (got '{value}')",
+    )
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+\.[^\s/]+(?:/\S*)?$", value):
+        raise problem(
+            f"adresse web invalide « {value} » : elle doit commencer par https:// et ne contenir "
+            "aucune espace",
+            f"invalid web address '{value}': it must start with https:// and contain no spaces",
+        )
+    return value
+
+
+def _check_hashtag(value: str) -> str:
+    if not _HASHTAG.match(value):
+        raise problem(
+            f"mot-clic invalide « {value} » : un # suivi de lettres ou de chiffres, sans espace",
+            f"invalid hashtag '{value}': a # followed by letters or digits, no spaces",
+        )
+    return value
+
+
+def _check_country_code(value: str) -> str:
+    code = value.strip().upper()
+    known: frozenset[str] | None = None
+    try:  # babel ships the CLDR territory list offline; without it, check the shape only
+        from babel import Locale
+
+        known = frozenset(k for k in Locale("en").territories if len(k) == 2 and k.isalpha())
+    except ImportError:  # pragma: no cover - babel is a declared dependency
+        pass
+    if not re.match(r"^[A-Z]{2}$", code) or (known is not None and code not in known) or code in _NOT_COUNTRIES:
+        raise problem(
+            f"code de pays inconnu « {value} » : attendu un code ISO 3166 à deux lettres (ex. : MG, HN)",
+            f"unknown country code '{value}': expected a two-letter ISO 3166 code (e.g. MG, HN)",
+        )
+    return code
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise problem(
+            f"fuseau horaire inconnu « {value} » : attendu un nom comme America/Toronto",
+            f"unknown time zone '{value}': expected a name such as America/Toronto",
+        ) from None
+    return value
+
+
+NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_slug)]
+IsoDate = Annotated[dt.date, BeforeValidator(_parse_date)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_url)]
+Hashtag = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_hashtag)]
+CountryCode = Annotated[str, AfterValidator(_check_country_code)]
+TimeZoneName = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_timezone)]
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]  # strict: "12 000" or 12.5 is a typo, not a number
+
+
+class _Model(BaseModel):
+    # extra="forbid" turns a misspelt key (e.g. "autority") into a problem instead of silence.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bilingual text and links
+
+
+class Bilingual(_Model):
+    """The same text in French and English; both are required and non-empty."""
+
+    fr: NonEmptyStr
+    en: NonEmptyStr
+
+    def get(self, language: Language) -> str:
+        return self.fr if language == "fr" else self.en
+
+
+class LocalizedUrl(_Model):
+    """A link that may exist in one language only (AICF pages are often French only)."""
+
+    fr: Url | None = None
+    en: Url | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> LocalizedUrl:
+        if self.fr is None and self.en is None:
+            raise problem("donnez au moins une adresse (fr ou en)", "give at least one address (fr or en)")
+        return self
+
+    def get(self, language: Language, *, fallback: bool = True) -> str | None:
+        """The link in ``language``, else (with ``fallback``) the other language's."""
+        first, second = (self.fr, self.en) if language == "fr" else (self.en, self.fr)
+        return first or (second if fallback else None)
+
+
+class LinkRules(_Model):
+    """How links in posts are tagged so actions can be credited to a case, channel and post.
+
+    ``utm_*`` values may use {channel}, {case} and {source}; a parameter whose value comes out
+    empty (e.g. {case} on a campaign-wide post) is left out. Only links whose host is one of
+    ``domains`` (or a subdomain) are tagged; an empty list tags every link.
+    """
+
+    source_param: str = "source"
+    utm_source: str = "{channel}"
+    utm_medium: str = "social"
+    utm_campaign: NonEmptyStr
+    utm_content: str = "{case}"
+    domains: list[str] = Field(default_factory=list)
+
+    @field_validator("source_param")
+    @classmethod
+    def _param_name(cls, value: str) -> str:
+        if not _PARAM_NAME.match(value):
+            raise problem(
+                f"nom de paramètre invalide « {value} » (lettres, chiffres, _ . - seulement)",
+                f"invalid parameter name '{value}' (letters, digits, _ . - only)",
+            )
+        return value
+
+    @field_validator("utm_source", "utm_medium", "utm_campaign", "utm_content")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        unknown = sorted(set(placeholders_in(value)) - set(LINK_RULE_PLACEHOLDERS))
+        if unknown:
+            allowed = ", ".join("{" + p + "}" for p in LINK_RULE_PLACEHOLDERS)
+            raise problem(
+                f"espace réservé inconnu {{{unknown[0]}}} ; permis : {allowed}",
+                f"unknown placeholder {{{unknown[0]}}}; allowed: {allowed}",
+            )
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for domain in value:
+            host = domain.strip().lower().strip(".")
+            if not _HOSTNAME.match(host):
+                raise problem(
+                    f"nom de domaine invalide « {domain} » (ex. : amnistie.ca, sans https://)",
+                    f"invalid domain name '{domain}' (e.g. amnistie.ca, without https://)",
+                )
+            cleaned.append(host)
+        return cleaned
+
+    def matches(self, host: str | None) -> bool:
+        """True if links to ``host`` should be tagged (subdomains included)."""
+        if not self.domains:
+            return True
+        if not host:
+            return False
+        host = host.lower().rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+    def parameters(self, *, source_code: str, channel: str, case_slug: str | None) -> list[tuple[str, str]]:
+        """The (name, value) pairs to add, in a stable order, empty values left out."""
+        values = {"channel": channel, "case": case_slug or "", "source": source_code}
+        pairs = [
+            (self.source_param, source_code),
+            ("utm_source", self.utm_source.format_map(values)),
+            ("utm_medium", self.utm_medium.format_map(values)),
+            ("utm_campaign", self.utm_campaign.format_map(values)),
+            ("utm_content", self.utm_content.format_map(values)),
+        ]
+        return [(name, value) for name, value in pairs if value]
+
+
+def placeholders_in(text: str) -> list[str]:
+    """Field names used in a str.format text, in order (raises ValueError on broken braces)."""
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Campaign
+
+
+class KeyDate(_Model):
+    slug: Slug
+    date: IsoDate
+    name: Bilingual
+
+
+class Campaign(_Model):
+    slug: Slug
+    name: Bilingual
+    timezone: TimeZoneName
+    starts_on: IsoDate
+    ends_on: IsoDate
+    key_dates: list[KeyDate] = Field(default_factory=list)
+    hashtags: dict[Language, list[Hashtag]]
+    goal: PositiveInt
+    link_rules: LinkRules
+    url: LocalizedUrl | None = None  # the campaign's public page, used when a case has none
+
+    @field_validator("ends_on")
+    @classmethod
+    def _ends_after_start(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        starts_on = info.data.get("starts_on")
+        if starts_on is not None and value < starts_on:
+            raise problem(
+                f"la campagne finit ({value}) avant de commencer ({starts_on})",
+                f"the campaign ends ({value}) before it starts ({starts_on})",
+            )
+        return value
+
+    @field_validator("key_dates")
+    @classmethod
+    def _key_dates_in_window(cls, value: list[KeyDate], info: ValidationInfo) -> list[KeyDate]:
+        starts_on, ends_on = info.data.get("starts_on"), info.data.get("ends_on")
+        seen: set[str] = set()
+        for key_date in value:
+            if key_date.slug in seen:
+                raise problem(
+                    f"date clé en double : « {key_date.slug} »", f"duplicate key date: '{key_date.slug}'"
+                )
+            seen.add(key_date.slug)
+            if starts_on and ends_on and not starts_on <= key_date.date <= ends_on:
+                raise problem(
+                    f"la date clé « {key_date.slug} » ({key_date.date}) tombe hors de la campagne "
+                    f"({starts_on} au {ends_on})",
+                    f"key date '{key_date.slug}' ({key_date.date}) falls outside the campaign "
+                    f"({starts_on} to {ends_on})",
+                )
+        return value
+
+    @field_validator("hashtags")
+    @classmethod
+    def _both_languages(cls, value: dict[Language, list[str]]) -> dict[Language, list[str]]:
+        missing = [lang for lang in LANGUAGES if lang not in value]
+        if missing:
+            raise problem(
+                f"mots-clics manquants pour la langue : {', '.join(missing)}",
+                f"hashtags missing for language: {', '.join(missing)}",
+            )
+        return {lang: value[lang] for lang in LANGUAGES}
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def key_date(self, slug: str) -> KeyDate | None:
+        return next((k for k in self.key_dates if k.slug == slug), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases
+
+
+class CaseLinks(_Model):
+    petition: LocalizedUrl | None = None
+    page: LocalizedUrl | None = None
+
+
+class Case(_Model):
+    slug: Slug
+    position: PositiveInt  # order on the dashboard and in lists, 1 = first
+    person: Bilingual  # person or group; usually the same name in both languages
+    country: Bilingual
+    country_code: CountryCode  # ISO 3166-1 alpha-2
+    status: CaseStatus = "active"
+    goal: PositiveInt  # actions hoped for this case
+    story: Bilingual  # 2 to 4 sentences per language
+    authority: Bilingual  # who to write to, with the title, as on an envelope's first line
+    ask: Bilingual  # what we ask; reads after « Exigez » / "Demand"
+    solidarity_kind: SolidarityKind
+    solidarity_to: Bilingual  # who receives solidarity messages; reads after « pour » / "for"
+    solidarity_address: Bilingual  # how messages get there (an office, never a private address)
+    image_alt: Bilingual
+    links: CaseLinks = Field(default_factory=CaseLinks)
+    tags: list[Slug] = Field(default_factory=list)
+
+    @field_validator("solidarity_address")
+    @classmethod
+    def _no_postal_address(cls, value: Bilingual) -> Bilingual:
+        if _POSTAL_CODE.search(value.fr) or _POSTAL_CODE.search(value.en):
+            raise problem(
+                "pas d'adresse postale ici : indiquez le bureau ou la page du cas par lesquels passent "
+                "les messages",
+                "no postal address here: name the office or case page the messages go through",
+            )
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Calls to action and templates
+
+
+class CallToAction(_Model):
+    slug: Slug
+    kind: ActionKind
+    label: Bilingual  # short, e.g. « Écrire une lettre »
+    text: Bilingual  # one or two sentences explaining the action
+    url: LocalizedUrl | None = None
+    key_date: Slug | None = None  # a campaign key date (events); gives templates their {date}
+
+
+class Template(_Model):
+    slug: Slug
+    action: Slug  # a CallToAction slug
+    language: Language
+    body: NonEmptyStr
+
+    @field_validator("body")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        try:
+            parsed = list(string.Formatter().parse(value))
+        except ValueError:
+            raise problem(
+                "accolades mal fermées : écrivez {person}, ou doublez-les ({{ }}) pour une accolade seule",
+                "unbalanced braces: write {person}, or double them ({{ }}) for a literal brace",
+            ) from None
+        allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        for _, name, spec, conversion in parsed:
+            if name is None:
+                continue
+            if name not in PLACEHOLDERS:
+                raise problem(
+                    f"espace réservé inconnu {{{name}}} ; permis : {allowed}",
+                    f"unknown placeholder {{{name}}}; allowed: {allowed}",
+                )
+            if spec or conversion:
+                raise problem(
+                    f"mise en forme non prise en charge dans {{{name}}} : retirez ce qui suit « : » ou « ! »",
+                    f"formatting is not supported in {{{name}}}: remove what follows ':' or '!'",
+                )
+        return value
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return frozenset(placeholders_in(self.body))
+
+
+# ---------------------------------------------------------------------------------------------
+# One edition, loaded
+
+
+class CampaignContent(_Model):
+    campaign: Campaign
+    cases: list[Case]  # sorted by position
+    actions: list[CallToAction]
+    templates: list[Template]
+    source: Path | None = None  # the folder it was loaded from; not part of equality
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CampaignContent):
+            return NotImplemented
+        fields = ("campaign", "cases", "actions", "templates")
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
+
+    __hash__ = None  # type: ignore[assignment]  # holds lists: not hashable
+
+    def case(self, slug: str) -> Case:
+        return _find(self.cases, slug, "cas", "case")
+
+    def action(self, slug: str) -> CallToAction:
+        return _find(self.actions, slug, "appel à l'action", "call to action")
+
+    def templates_for(self, action: str, language: Language) -> list[Template]:
+        return [t for t in self.templates if t.action == action and t.language == language]
+
+
+def _find(items: list[Any], slug: str, what_fr: str, what_en: str) -> Any:
+    for item in items:
+        if item.slug == slug:
+            return item
+    raise ContentError(f"{what_fr} inconnu : « {slug} »", f"unknown {what_en}: '{slug}'")

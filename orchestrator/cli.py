@@ -1,0 +1,424 @@
+"""The ``porte-voix`` command. Each command is a thin call into the service layer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+
+from orchestrator import db, logs
+from orchestrator.services.auth import SYSTEM, ServiceError
+from orchestrator.settings import get_settings
+from orchestrator.timeutil import parse_when
+
+app = typer.Typer(help="Porte-voix : l'orchestrateur de la campagne Écrire, ça libère !", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+account_app = typer.Typer(help="Comptes des plateformes (X, Facebook, Mastodon, Bluesky).", no_args_is_help=True)
+post_app = typer.Typer(help="Publications : écrire, approuver.", no_args_is_help=True)
+content_app = typer.Typer(help="Contenu de campagne (dossiers YAML).", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(post_app, name="post")
+app.add_typer(content_app, name="content")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"Erreur : {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _setup_logging() -> None:
+    s = get_settings()
+    logs.setup(s.log_level, s.log_format)
+
+
+def engine() -> sa.Engine:
+    eng = db.get_engine()
+    if not sa.inspect(eng).has_table("alembic_version"):
+        fail("la base de données n'est pas initialisée : lancez « porte-voix init ». "
+             "(The database is not initialised: run `porte-voix init`.)")
+    return eng
+
+
+def bundled_campaigns() -> Path:
+    return Path(str(resources.files("content") / "campaigns"))
+
+
+def content_root() -> Path:
+    return get_settings().content_dir or bundled_campaigns()
+
+
+def run_service(fn: Any) -> Any:
+    """Call a service function in one transaction; refusals become a clear message, not a trace."""
+    try:
+        with db.session_scope(engine()) as session:
+            return fn(session)
+    except ServiceError as exc:
+        fail(str(exc))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    content: Annotated[Path | None, typer.Option(help="Dossier des campagnes (un sous-dossier par édition).")] = None,
+) -> None:
+    """Crée ou met à jour le schéma, puis charge les campagnes (sans effet si rien n'a changé)."""
+    from content.loader import ContentInvalid, load_all
+    from orchestrator import secrets
+    from orchestrator.services.campaigns import load_content
+
+    _setup_logging()
+    settings = get_settings()
+    if not settings.secret_key:
+        secrets.ensure_key_file(settings.key_file())
+    eng = db.get_engine()
+    db.upgrade(eng)
+    root = content or content_root()
+    try:
+        editions = load_all(root)
+    except ContentInvalid as exc:
+        fail(f"contenu invalide, rien n'a été chargé :\n{exc}")
+    with db.session_scope(eng) as session:
+        for edition in editions:
+            campaign = load_content(session, content=edition)
+            typer.echo(f"Campagne {campaign.slug} : {len(edition.cases)} cas, {len(edition.actions)} appels à l'action.")
+    typer.echo(f"Base prête : {eng.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def worker(once: Annotated[bool, typer.Option("--once", help="Fait ce qui est dû maintenant, puis s'arrête.")] = False) -> None:
+    """Le travailleur : publie ce qui est dû, vérifie, relève les statistiques."""
+    from orchestrator.worker import Worker
+
+    _setup_logging()
+    w = Worker(engine())
+    if once:
+        w.run_once()
+        w.pool.shutdown(wait=True)
+    else:
+        w.run_forever()
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port d'écoute.")] = 0,
+    seed: Annotated[int, typer.Option(help="Graine du public simulé.")] = 1,
+    speed: Annotated[float, typer.Option(help="Vitesse du public simulé (secondes simulées par seconde).")] = 30.0,
+) -> None:
+    """Lance seuls les émulateurs des quatre plateformes sur 127.0.0.1."""
+    from channels.sandbox import Sandbox, SandboxServer
+
+    _setup_logging()
+    server = SandboxServer(Sandbox(seed=seed, speed=speed), port=port or get_settings().sandbox_port)
+    typer.echo(f"Bac à sable : {server.url} (Ctrl-C pour arrêter)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+@app.command()
+def up(
+    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Sans émulateurs : comptes réels seulement.")] = False,
+    port: Annotated[int, typer.Option(help="Port du tableau de bord.")] = 8501,
+) -> None:
+    """Tout lancer : émulateurs, un travailleur et le tableau de bord. Ctrl-C arrête tout."""
+    from channels.sandbox import Sandbox, SandboxServer
+    from orchestrator import demo
+
+    init(content=None)
+    settings = get_settings()
+    children: list[subprocess.Popen[bytes]] = []
+    server = None
+    if not no_sandbox:
+        try:
+            server = SandboxServer(Sandbox(seed=int(time.time()) % 1000, speed=30.0), port=settings.sandbox_port).start()
+        except OSError as exc:
+            fail(f"le port {settings.sandbox_port} du bac à sable est pris ({exc}) : "
+                 "un autre « porte-voix up » tourne-t-il ? Changez PORTEVOIX_SANDBOX_PORT.")
+        assert server is not None
+        typer.echo(f"Bac à sable : {server.url}")
+        with db.session_scope(engine()) as session:
+            if not demo.has_real_accounts(session):
+                accounts = demo.ensure_sandbox_accounts(session, base_url=server.url)
+                made = demo.schedule_demo(session, accounts=accounts)
+                typer.echo(f"Démo : {len(accounts)} comptes bac à sable, {made} publications programmées.")
+    env = dict(os.environ)
+    children.append(subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"], env=env))
+    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    children.append(subprocess.Popen([
+        sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ], env=env))
+    typer.echo(f"Tableau de bord : http://127.0.0.1:{port}  (Ctrl-C pour tout arrêter)")
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        fail("un des processus s'est arrêté ; arrêt de tout.")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if server is not None:
+            server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# accounts
+
+_CRED_HELP = "Aussi par la variable d'environnement PORTEVOIX_<KIND>_<OPTION>."
+
+
+@account_app.command("add")
+def account_add(
+    kind: Annotated[str, typer.Argument(help="x, facebook, mastodon ou bluesky")],
+    name: Annotated[str, typer.Argument(help="Nom du compte dans Porte-voix")],
+    base_url: Annotated[str | None, typer.Option(help="Autre hôte (instance Mastodon, PDS Bluesky, bac à sable).")] = None,
+    language: Annotated[str | None, typer.Option(help="fr ou en")] = None,
+    consumer_key: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+    consumer_secret: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+    access_token: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+    access_token_secret: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+    bearer_token: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+    page_id: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+    page_token: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+    graph_version: Annotated[str | None, typer.Option(help="Version de l'API Graph, ex. 24.0")] = None,
+    handle: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+    app_password: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
+) -> None:
+    """Ajoute un compte ; les identifiants sont chiffrés et jamais réaffichés."""
+    from orchestrator.services.accounts import CREDENTIALS, add_account
+
+    given = {"consumer_key": consumer_key, "consumer_secret": consumer_secret, "access_token": access_token,
+             "access_token_secret": access_token_secret, "bearer_token": bearer_token, "page_id": page_id,
+             "page_token": page_token, "handle": handle, "app_password": app_password}
+    fields = CREDENTIALS.get(kind)
+    if fields is None:
+        fail(f"type de compte inconnu « {kind} » (x, facebook, mastodon, bluesky).")
+    assert fields is not None
+    stray = [k for k, v in given.items() if v and k not in fields]
+    if stray:
+        fail(f"options sans objet pour {kind} : {', '.join('--' + s.replace('_', '-') for s in stray)}")
+    creds = {}
+    for field in fields:
+        value = given.get(field) or os.environ.get(f"PORTEVOIX_{kind.upper()}_{field.upper()}")
+        if value:
+            creds[field] = value
+    options: dict[str, Any] = {}
+    version = graph_version or os.environ.get("PORTEVOIX_FACEBOOK_GRAPH_VERSION")
+    if kind == "facebook" and version:
+        options["graph_version"] = version.removeprefix("v")
+    account = run_service(lambda s: add_account(s, kind=kind, name=name, credentials=creds, base_url=base_url,
+                                                language=language, options=options))
+    typer.echo(f"Compte {account.name} ({account.kind}) ajouté. Vérifiez-le : porte-voix account test {account.name}")
+
+
+@account_app.command("list")
+def account_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Liste les comptes, leur état de santé et leur dernière erreur."""
+    from orchestrator.services.accounts import list_accounts
+
+    rows = run_service(lambda s: [
+        {"name": a.name, "kind": a.kind, "language": a.language, "handle": a.handle, "base_url": a.base_url,
+         "healthy": a.healthy, "last_error": a.last_error, "sandbox": a.is_sandbox} for a in list_accounts(s)
+    ])
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("Aucun compte. Ajoutez-en un : porte-voix account add KIND NAME …")
+    for r in rows:
+        health = "ok" if r["healthy"] else f"EN PANNE : {r['last_error']}"
+        typer.echo(f"{r['name']:<24} {r['kind']:<9} {r['language'] or '--':<3} {r['handle'] or '':<28} {health}")
+
+
+@account_app.command("test")
+def account_test(name: str) -> None:
+    """Vérifie les identifiants auprès de la plateforme."""
+    from orchestrator.services.accounts import test_account
+
+    _setup_logging()
+    ok, message = run_service(lambda s: test_account(s, name=name))
+    if ok:
+        typer.echo(f"OK : {name} publie en tant que {message}")
+    else:
+        fail(f"{name} : {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# posts and schedule
+
+
+@post_app.command("add")
+def post_add(
+    case: Annotated[str, typer.Option(help="Identifiant du cas (ex. juan-lopez)")],
+    text: Annotated[str, typer.Option(help="Texte de la publication")],
+    language: Annotated[str, typer.Option(help="fr ou en")] = "fr",
+    link: Annotated[str | None, typer.Option(help="Lien (reçoit le code source de chaque envoi)")] = None,
+    action: Annotated[str | None, typer.Option(help="Appel à l'action (ex. ecrire)")] = None,
+) -> None:
+    """Écrit une publication (en attente d'approbation) et affiche son numéro."""
+    from orchestrator.services.posts import create_post
+
+    post = run_service(lambda s: create_post(s, case_slug=case, language=language, text=text, link=link,
+                                             action_slug=action, submit=True))
+    typer.echo(post.id)
+
+
+@post_app.command("approve")
+def post_approve(post_id: int) -> None:
+    """Approuve une publication : son texte est figé pour chaque envoi."""
+    from orchestrator.services.posts import approve_post
+
+    run_service(lambda s: approve_post(s, post_id=post_id))
+    typer.echo(f"Publication {post_id} approuvée.")
+
+
+@app.command()
+def schedule(
+    post_id: Annotated[int | None, typer.Argument(help="Numéro de la publication")] = None,
+    account: Annotated[str | None, typer.Option(help="Nom du compte")] = None,
+    at: Annotated[str | None, typer.Option(help="Quand : ISO-8601 avec décalage, ou « now »")] = None,
+) -> None:
+    """Programme une publication sur un compte ; affiche le numéro de l'envoi."""
+    from orchestrator.services.deliveries import schedule as schedule_delivery
+
+    if post_id is None or account is None or at is None:
+        fail("il faut POST_ID, --account et --at (ex. : porte-voix schedule 3 --account x-fr --at now).")
+    assert at is not None and account is not None and post_id is not None
+    try:
+        when = parse_when(at)
+    except ValueError as exc:
+        fail(str(exc))
+    delivery = run_service(lambda s: schedule_delivery(s, post_id=post_id, account_name=account, at=when))
+    typer.echo(delivery.id)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Code de sortie non nul si quelque chose ne va pas")] = False,
+) -> None:
+    """État des envois, des travailleurs et de ce qui attend une personne."""
+    from orchestrator.services.status import health_problems, summary
+
+    data = run_service(lambda s: summary(s))
+    problems = health_problems(data)
+    if as_json:
+        typer.echo(json.dumps({**data, "problems": problems}, ensure_ascii=False, indent=2))
+    else:
+        typer.echo("Envois : " + (", ".join(f"{k} {v}" for k, v in sorted(data["deliveries"].items())) or "aucun"))
+        typer.echo(f"Prochain envoi dû : {data['next_due'] or '—'}")
+        for w in data["workers"]:
+            typer.echo(f"Travailleur {w['id']} vu {w['last_seen']}{'' if w['fresh'] else ' (silencieux)'}")
+        for item in data["attention"]:
+            typer.echo(f"À voir : envoi {item['id']} {item['state']} — {item['reason']}")
+        for s in data["stuck"]:
+            typer.echo(f"Bloqué : envoi {s['id']} (travailleur {s['worker_id']}, bail expiré {s['lease_until']})")
+        for p in problems:
+            typer.echo(f"ALERTE : {p}")
+    if check and problems:
+        raise typer.Exit(2)
+
+
+@app.command()
+def check(
+    kind: Annotated[str, typer.Argument(help="x, facebook, mastodon ou bluesky")],
+    text: Annotated[str | None, typer.Argument(help="Texte à vérifier")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Lire le texte dans un fichier")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    language: Annotated[str, typer.Option(help="Langue des messages : fr ou en")] = "fr",
+) -> None:
+    """Vérifie un texte selon les règles d'une plateforme (longueur, liens…)."""
+    from channels.base import AccountConfig
+    from channels.registry import UnknownKind, channel_class
+
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"fichier illisible : {exc}")
+    if text is None:
+        fail("donnez un TEXTE ou --file CHEMIN.")
+    assert text is not None
+    try:
+        cls = channel_class(kind)
+    except UnknownKind as exc:
+        fail(str(exc))
+    channel = cls(AccountConfig(kind=kind, name="check", credentials={}))
+    result = channel.validate(text.rstrip("\n") if file is not None else text)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(language), ensure_ascii=False))
+    else:
+        typer.echo(f"{kind} : {result.length}/{result.limit} — {'valide' if result.valid else 'invalide'}")
+        for p in result.problems:
+            typer.echo(f"  - {p.text(language)}")
+    if not result.valid:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# content
+
+
+@content_app.command("validate")
+def content_validate(path: Annotated[Path | None, typer.Argument(help="Dossier d'une édition, ou des éditions")] = None) -> None:
+    """Vérifie un dossier de campagne : chaque problème avec son fichier et son champ."""
+    from content.loader import validate_campaign
+
+    root = path or content_root()
+    folders = [root] if (root / "campaign.yaml").exists() else sorted(p for p in root.iterdir() if (p / "campaign.yaml").exists())
+    if not folders:
+        fail(f"aucun campaign.yaml dans {root}")
+    bad = 0
+    for folder in folders:
+        problems = validate_campaign(folder)
+        if problems:
+            bad += len(problems)
+            typer.echo(f"{folder} : {len(problems)} problème(s)")
+            for p in problems:
+                typer.echo(f"  {p}")
+        else:
+            typer.echo(f"{folder} : valide")
+    if bad:
+        raise typer.Exit(1)
+
+
+@content_app.command("load")
+def content_load(path: Path) -> None:
+    """Charge (ou met à jour) une édition depuis son dossier."""
+    from content.loader import ContentInvalid, load_campaign
+    from orchestrator.services.campaigns import load_content
+
+    try:
+        edition = load_campaign(path)
+    except ContentInvalid as exc:
+        fail(f"contenu invalide, rien n'a été chargé :\n{exc}")
+    campaign = run_service(lambda s: load_content(s, content=edition))
+    typer.echo(f"Campagne {campaign.slug} chargée ({len(edition.cases)} cas).")
+
+
+if __name__ == "__main__":
+    app()

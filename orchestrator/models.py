@@ -1,0 +1,268 @@
+"""Every table, in one module. The schema is created only by the Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from orchestrator.timeutil import UTC, require_aware, utcnow
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out; a naive datetime is refused, not guessed."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        value = require_aware(value)
+        if dialect.name == "sqlite":  # SQLite keeps no offset: store UTC wall time
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False, default: bool = False) -> Any:
+    kwargs: dict[str, Any] = {"sa_type": UTCDateTime, "nullable": nullable, "index": index}
+    if default:
+        kwargs["default_factory"] = utcnow
+    return Field(**kwargs)
+
+
+def _json(default: Any = None) -> Any:
+    factory = (lambda: dict(default)) if isinstance(default, dict) else (lambda: list(default or []))
+    return Field(default_factory=factory, sa_type=sa.JSON, nullable=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Content
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=64)
+    name: dict[str, str] = _json({})
+    timezone: str = Field(default="America/Toronto", max_length=64)
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    key_dates: list[dict[str, Any]] = _json([])
+    hashtags: dict[str, list[str]] = _json({})
+    goal: int = 0
+    link_rules: dict[str, Any] = _json({})
+    is_current: bool = False
+    archived_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts(default=True)
+    updated_at: dt.datetime = _ts(default=True)
+
+
+class Case(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "slug"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    slug: str = Field(max_length=64)
+    position: int = 0
+    status: str = Field(default="active", max_length=16)  # active, paused, good_news, closed
+    status_note: str = ""
+    status_changed_at: dt.datetime | None = _ts(nullable=True)
+    person: dict[str, str] = _json({})
+    country: dict[str, str] = _json({})
+    country_code: str = Field(default="", max_length=2)
+    story: dict[str, str] = _json({})
+    authority: dict[str, str] = _json({})
+    ask: dict[str, str] = _json({})
+    solidarity_kind: str = Field(default="letter", max_length=16)
+    solidarity_address: dict[str, str] = _json({})
+    goal: int = 0
+    image_alt: dict[str, str] = _json({})
+    links: dict[str, Any] = _json({})
+    tags: list[str] = _json([])
+    created_at: dt.datetime = _ts(default=True)
+    updated_at: dt.datetime = _ts(default=True)
+
+    def label(self, language: str = "fr") -> str:
+        return self.person.get(language) or self.person.get("fr") or self.slug
+
+
+class CallToAction(SQLModel, table=True):
+    __tablename__ = "call_to_action"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "slug"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    slug: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # letter, signature, solidarity, event
+    label: dict[str, str] = _json({})
+    text: dict[str, str] = _json({})
+    url: dict[str, str] = _json({})
+
+
+class Template(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "slug", "language"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    slug: str = Field(max_length=64)
+    action_slug: str = Field(max_length=64)
+    language: str = Field(max_length=2)
+    body: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Posts and their deliveries
+
+
+class Post(SQLModel, table=True):
+    """What staff write and approve: one text in one language about a case."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    action_id: int | None = Field(default=None, foreign_key="call_to_action.id")
+    sibling_id: int | None = Field(default=None, foreign_key="post.id")
+    language: str = Field(default="fr", max_length=2)
+    text: str
+    link: str | None = None
+    images: list[dict[str, Any]] = _json([])
+    status: str = Field(default="draft", max_length=16, index=True)  # draft, pending, approved, rejected
+    author: str = Field(default="system", max_length=64)
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_at: dt.datetime | None = _ts(nullable=True)
+    review_comment: str = ""
+    created_at: dt.datetime = _ts(default=True)
+    updated_at: dt.datetime = _ts(default=True)
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=64)
+    kind: str = Field(max_length=16)
+    base_url: str | None = None
+    language: str | None = Field(default=None, max_length=2)
+    handle: str | None = None
+    credentials: str = ""  # Fernet token of a JSON object; never decrypted outside memory
+    options: dict[str, Any] = _json({})
+    is_sandbox: bool = False
+    healthy: bool = True
+    last_error: str = ""
+    last_checked_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts(default=True)
+
+
+class Delivery(SQLModel, table=True):
+    """One post going to one account at one time."""
+
+    __table_args__ = (sa.Index("ix_delivery_due", "state", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    state: str = Field(default="scheduled", max_length=16)
+    scheduled_at: dt.datetime = _ts()
+    #: When the delivery is next eligible to be claimed (scheduled_at, then each retry's time).
+    due_at: dt.datetime = _ts()
+    source_code: str = Field(unique=True, max_length=16)
+    rendered_text: str | None = None  # frozen when the post is approved
+    rendered_link: str | None = None
+    worker_id: str | None = Field(default=None, max_length=64)
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    attempts: int = 0
+    last_error: str = ""
+    last_error_kind: str = Field(default="", max_length=16)
+    held_reason: str = ""
+    platform_id: str | None = Field(default=None, index=True)
+    platform_url: str | None = None
+    published_at: dt.datetime | None = _ts(nullable=True)
+    likes: int | None = None
+    shares: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    views: int | None = None
+    metrics_at: dt.datetime | None = _ts(nullable=True)
+    next_metrics_at: dt.datetime | None = _ts(nullable=True, index=True)
+    created_at: dt.datetime = _ts(default=True)
+    updated_at: dt.datetime = _ts(default=True)
+
+
+class Attempt(SQLModel, table=True):
+    """Every transition of a delivery, with who made it and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    at: dt.datetime = _ts(default=True)
+    actor: str = Field(default="", max_length=64)  # worker id or username
+    from_state: str = Field(max_length=16)
+    to_state: str = Field(max_length=16)
+    outcome: str = Field(default="", max_length=16)
+    detail: str = ""
+    duration_ms: int | None = None
+
+
+class MetricSnapshot(SQLModel, table=True):
+    __tablename__ = "metric_snapshot"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    taken_at: dt.datetime = _ts(default=True, index=True)
+    likes: int | None = None
+    shares: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    views: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Operations
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    __tablename__ = "worker_heartbeat"
+    id: str = Field(primary_key=True, max_length=64)
+    host: str = ""
+    pid: int = 0
+    version: str = ""
+    started_at: dt.datetime = _ts(default=True)
+    last_seen: dt.datetime = _ts(default=True)
+
+
+class RateBucket(SQLModel, table=True):
+    """A token bucket per account and endpoint, shared by every worker through the database."""
+
+    __tablename__ = "rate_bucket"
+    __table_args__ = (sa.UniqueConstraint("account_id", "endpoint"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    endpoint: str = Field(max_length=32)
+    capacity: int
+    window_seconds: int
+    tokens: float
+    updated_at: dt.datetime = _ts(default=True)
+    blocked_until: dt.datetime | None = _ts(nullable=True)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    password_hash: str = ""
+    role: str = Field(default="viewer", max_length=16)
+    language: str = Field(default="fr", max_length=2)
+    disabled: bool = False
+    created_at: dt.datetime = _ts(default=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _ts(default=True, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    target_type: str = Field(max_length=32)
+    target_id: str = Field(default="", max_length=64)
+    detail: dict[str, Any] = _json({})

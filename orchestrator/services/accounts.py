@@ -1,0 +1,193 @@
+"""Channel accounts: credentials encrypted at rest, health, and building a channel to use one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import requests
+from sqlmodel import Session, select
+
+from channels.base import AccountConfig, AuthError, Channel, ChannelError
+from channels.registry import CHANNELS, channel_class
+from orchestrator import secrets
+from orchestrator.models import Account, RateBucket
+from orchestrator.services.auth import SYSTEM, Actor, NotFound, ServiceError, audit, require
+from orchestrator.timeutil import utcnow
+
+#: Credential fields per kind (secret) and the non-secret options each kind understands.
+CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "x": ("consumer_key", "consumer_secret", "access_token", "access_token_secret", "bearer_token"),
+    "facebook": ("page_id", "page_token"),
+    "mastodon": ("access_token",),
+    "bluesky": ("handle", "app_password"),
+}
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    # any one of these groups must be complete
+    "x": (("bearer_token",), ("consumer_key", "consumer_secret", "access_token", "access_token_secret")),
+    "facebook": (("page_id", "page_token"),),
+    "mastodon": (("access_token",),),
+    "bluesky": (("handle", "app_password"),),
+}
+#: Credentials the sandbox accepts, used for demo and training accounts.
+SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
+    "x": {"bearer_token": "sandbox-x-token"},
+    "facebook": {"page_id": "1000001", "page_token": "sandbox-fb-token"},
+    "mastodon": {"access_token": "sandbox-mastodon-token"},
+    "bluesky": {"handle": "ecrire.sandbox.bsky", "app_password": "sandbox-app-password"},
+}
+
+
+def add_account(
+    session: Session,
+    *,
+    actor: Actor = SYSTEM,
+    kind: str,
+    name: str,
+    credentials: dict[str, str],
+    base_url: str | None = None,
+    language: str | None = None,
+    options: dict[str, Any] | None = None,
+    is_sandbox: bool = False,
+) -> Account:
+    require(actor, "admin", "ajouter un compte", "add an account")
+    if kind not in CHANNELS:
+        raise ServiceError(
+            f"Type de compte inconnu « {kind} » (connus : {', '.join(sorted(CHANNELS))}).",
+            f"Unknown account kind '{kind}' (known: {', '.join(sorted(CHANNELS))}).",
+        )
+    if not name.strip():
+        raise ServiceError("Le compte doit avoir un nom.", "The account needs a name.")
+    if language not in (None, "fr", "en"):
+        raise ServiceError("Langue du compte : fr ou en.", "Account language: fr or en.")
+    creds = {k: v for k, v in credentials.items() if v}
+    unknown = set(creds) - set(CREDENTIALS[kind])
+    if unknown:
+        raise ServiceError(
+            f"Identifiants inattendus pour {kind} : {', '.join(sorted(unknown))}.",
+            f"Unexpected credentials for {kind}: {', '.join(sorted(unknown))}.",
+        )
+    if not any(all(f in creds for f in group) for group in REQUIRED[kind]):
+        groups = " ou ".join("+".join(g) for g in REQUIRED[kind])
+        raise ServiceError(
+            f"Identifiants incomplets pour {kind} : il faut {groups}.",
+            f"Incomplete credentials for {kind}: need {groups.replace(' ou ', ' or ')}.",
+        )
+    if session.exec(select(Account).where(Account.name == name)).first() is not None:
+        raise ServiceError(f"Un compte nommé « {name} » existe déjà.", f"An account named '{name}' already exists.")
+    account = Account(
+        kind=kind,
+        name=name,
+        base_url=base_url or None,
+        language=language,
+        credentials=secrets.encrypt(creds),
+        options=dict(options or {}),
+        is_sandbox=is_sandbox,
+    )
+    session.add(account)
+    session.flush()
+    seed_rate_buckets(session, account=account)
+    audit(session, actor=actor, action="account_add", target_type="account", target_id=name, kind=kind)
+    return account
+
+
+def update_credentials(
+    session: Session, *, actor: Actor, name: str, credentials: dict[str, str], base_url: str | None = None
+) -> Account:
+    require(actor, "admin", "modifier les identifiants d'un compte", "edit an account's credentials")
+    account = get_account(session, name=name)
+    merged = {**secrets.decrypt(account.credentials), **{k: v for k, v in credentials.items() if v}}
+    account.credentials = secrets.encrypt(merged)
+    if base_url is not None:
+        account.base_url = base_url or None
+    session.add(account)
+    audit(session, actor=actor, action="account_credentials", target_type="account", target_id=name,
+          fields=sorted(k for k, v in credentials.items() if v))
+    return account
+
+
+def get_account(session: Session, *, name: str) -> Account:
+    account = session.exec(select(Account).where(Account.name == name)).first()
+    if account is None:
+        known = ", ".join(a.name for a in session.exec(select(Account).order_by(Account.name)))
+        raise NotFound(
+            f"Compte inconnu « {name} » (comptes : {known or 'aucun'}).",
+            f"Unknown account '{name}' (accounts: {known or 'none'}).",
+        )
+    return account
+
+
+def list_accounts(session: Session) -> list[Account]:
+    return list(session.exec(select(Account).order_by(Account.kind, Account.name)))
+
+
+def account_config(account: Account) -> AccountConfig:
+    return AccountConfig(
+        kind=account.kind,
+        name=account.name,
+        credentials=secrets.decrypt(account.credentials),
+        base_url=account.base_url,
+        options=dict(account.options or {}),
+    )
+
+
+def build_channel(
+    account: Account, *, timeout: float = 20.0, session: requests.Session | None = None
+) -> Channel:
+    cls = channel_class(account.kind)
+    return cls(account_config(account), session=session, timeout=timeout)
+
+
+def seed_rate_buckets(session: Session, *, account: Account) -> None:
+    """One bucket per endpoint the platform limits, full at first."""
+    assert account.id is not None
+    limits = channel_class(account.kind).rate_limits
+    overrides = (account.options or {}).get("rate_limits", {})
+    have = {b.endpoint for b in session.exec(select(RateBucket).where(RateBucket.account_id == account.id))}
+    for endpoint, (capacity, window) in {**limits, **{k: tuple(v) for k, v in overrides.items()}}.items():
+        if endpoint in have:
+            continue
+        session.add(RateBucket(account_id=account.id, endpoint=endpoint, capacity=int(capacity),
+                               window_seconds=int(window), tokens=float(capacity)))
+
+
+def test_account(session: Session, *, actor: Actor = SYSTEM, name: str, timeout: float = 20.0) -> tuple[bool, str]:
+    """Check the credentials against the platform. Success makes the account healthy again and
+    releases the deliveries held because of it."""
+    from orchestrator.services import deliveries
+
+    require(actor, "editor", "tester un compte", "test an account")
+    account = get_account(session, name=name)
+    channel = build_channel(account, timeout=timeout)
+    try:
+        handle = channel.whoami()
+    except ChannelError as exc:
+        account.last_error = exc.message("fr")
+        if isinstance(exc, AuthError):
+            account.healthy = False
+        ok, message = False, exc.message("fr")
+    else:
+        account.handle = handle
+        account.last_error = ""
+        was_unhealthy = not account.healthy
+        account.healthy = True
+        ok, message = True, handle
+        if was_unhealthy:
+            deliveries.release_account(session, account=account, actor=actor)
+        options = getattr(channel, "stored_options", None)
+        if callable(options):
+            account.options = {**(account.options or {}), **options()}
+    account.last_checked_at = utcnow()
+    session.add(account)
+    audit(session, actor=actor, action="account_test", target_type="account", target_id=name, ok=ok)
+    return ok, message
+
+
+def mark_unhealthy(session: Session, *, account: Account, reason: str, at: dt.datetime | None = None) -> None:
+    from orchestrator.services import deliveries
+
+    account.healthy = False
+    account.last_error = reason
+    account.last_checked_at = at or utcnow()
+    session.add(account)
+    deliveries.hold_account(session, account=account, reason=reason)

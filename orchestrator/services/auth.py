@@ -1,0 +1,76 @@
+"""Who is acting, and what each role may do."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlmodel import Session
+
+from orchestrator.models import AuditEntry
+from orchestrator.timeutil import utcnow
+
+ROLES = ("viewer", "editor", "approver", "admin")
+ROLE_LABELS = {
+    "viewer": {"fr": "Lecture seule", "en": "Viewer"},
+    "editor": {"fr": "Rédaction", "en": "Editor"},
+    "approver": {"fr": "Approbation", "en": "Approver"},
+    "admin": {"fr": "Administration", "en": "Admin"},
+}
+
+
+class ServiceError(ValueError):
+    """A refusal a person can act on; ``str()`` is French, ``en`` is English."""
+
+    def __init__(self, fr: str, en: str | None = None) -> None:
+        super().__init__(fr)
+        self.fr = fr
+        self.en = en or fr
+
+    def message(self, language: str = "fr") -> str:
+        return self.fr if language == "fr" else self.en
+
+
+class PermissionDenied(ServiceError):
+    pass
+
+
+class NotFound(ServiceError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    username: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+#: The operator at the command line (the machine's owner) and the worker.
+SYSTEM = Actor("system", "admin")
+
+
+def require(actor: Actor, role: str, what_fr: str, what_en: str) -> None:
+    if actor.role not in ROLES or not actor.can(role):
+        raise PermissionDenied(
+            f"{actor.username} ({ROLE_LABELS.get(actor.role, {}).get('fr', actor.role)}) n'a pas le droit de {what_fr} : "
+            f"il faut le rôle « {ROLE_LABELS[role]['fr']} ».",
+            f"{actor.username} ({actor.role}) may not {what_en}: the {role} role is needed.",
+        )
+
+
+def audit(
+    session: Session, *, actor: Actor, action: str, target_type: str, target_id: object = "", **detail: Any
+) -> None:
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            actor=actor.username,
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id),
+            detail=detail,
+        )
+    )

@@ -1,0 +1,268 @@
+"""Deliveries: schedule a post on an account, cancel, retry, hold and release."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets as pysecrets
+
+from sqlmodel import Session, col, select
+
+from channels.base import Image
+from orchestrator import states
+from orchestrator.models import Account, Campaign, Case, Delivery, Post
+from orchestrator.services.accounts import build_channel, get_account
+from orchestrator.services.auth import SYSTEM, Actor, NotFound, ServiceError, audit, require
+from orchestrator.settings import get_settings
+from orchestrator.timeutil import require_aware, utcnow
+
+_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: codes are read aloud and retyped
+
+
+def new_source_code(session: Session, length: int = 7) -> str:
+    for _ in range(20):
+        code = "".join(pysecrets.choice(_ALPHABET) for _ in range(length))
+        if session.exec(select(Delivery.id).where(Delivery.source_code == code)).first() is None:
+            return code
+    raise RuntimeError("could not draw a unique source code")
+
+
+def rendered(post: Post, *, campaign: Campaign, case: Case | None, account: Account, source_code: str) -> tuple[str, str | None]:
+    """The exact text and link that will go out: links carry the delivery's source code."""
+    from content.model import LinkRules
+    from content.render import decorate_links, decorate_url
+
+    rules = LinkRules(**(campaign.link_rules or {}))
+    case_slug = case.slug if case else ""
+    text = decorate_links(post.text, source_code=source_code, channel=account.kind, case_slug=case_slug, rules=rules)
+    link = None
+    if post.link:
+        link = decorate_url(post.link, source_code=source_code, channel=account.kind, case_slug=case_slug, rules=rules)
+        if post.link not in post.text:
+            text = f"{text}\n\n{link}"
+    return text, link
+
+
+def render_delivery(session: Session, *, delivery: Delivery, post: Post) -> None:
+    campaign = session.get(Campaign, post.campaign_id)
+    account = session.get(Account, delivery.account_id)
+    case = session.get(Case, post.case_id) if post.case_id else None
+    assert campaign is not None and account is not None
+    delivery.rendered_text, delivery.rendered_link = rendered(
+        post, campaign=campaign, case=case, account=account, source_code=delivery.source_code
+    )
+    session.add(delivery)
+
+
+def post_images(post: Post) -> list[Image]:
+    from orchestrator.services.media import load_image
+
+    return [load_image(item) for item in post.images]
+
+
+def check_for_account(session: Session, *, post: Post, account: Account, language: str = "fr") -> list[str]:
+    """The platform's own rules applied to the text as it will go out; [] when it passes."""
+    campaign = session.get(Campaign, post.campaign_id)
+    case = session.get(Case, post.case_id) if post.case_id else None
+    assert campaign is not None
+    text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code="x" * 7)
+    channel = build_channel(account)
+    result = channel.validate(text, post_images(post))
+    return [p.text(language) for p in result.problems]
+
+
+def schedule(
+    session: Session,
+    *,
+    actor: Actor = SYSTEM,
+    post_id: int,
+    account_name: str,
+    at: dt.datetime,
+) -> Delivery:
+    require(actor, "editor", "programmer une publication", "schedule a post")
+    at = require_aware(at)
+    post = session.get(Post, post_id)
+    if post is None:
+        raise NotFound(f"Publication {post_id} introuvable.", f"Post {post_id} not found.")
+    if post.status == "rejected":
+        raise ServiceError("Cette publication a été refusée : modifiez-la d'abord.", "This post was rejected: edit it first.")
+    account = get_account(session, name=account_name)
+    problems = check_for_account(session, post=post, account=account)
+    if problems:
+        raise ServiceError(
+            f"Le texte ne convient pas à {account.name} ({account.kind}) : " + " ".join(problems),
+            f"The text does not fit {account.name} ({account.kind}): " + " ".join(check_for_account(session, post=post, account=account, language="en")),
+        )
+    case = session.get(Case, post.case_id) if post.case_id else None
+    delivery = Delivery(
+        post_id=post.id,  # type: ignore[arg-type]
+        account_id=account.id,  # type: ignore[arg-type]
+        scheduled_at=at,
+        due_at=at,
+        source_code=new_source_code(session),
+        state=states.SCHEDULED,
+    )
+    if case is not None and case.status in ("paused", "good_news", "closed"):
+        delivery.state = states.HELD
+        delivery.held_reason = f"case {case.status}"
+    elif not account.healthy:
+        delivery.state = states.HELD
+        delivery.held_reason = f"account unhealthy: {account.last_error}"
+    session.add(delivery)
+    session.flush()
+    if post.status == "approved":
+        render_delivery(session, delivery=delivery, post=post)
+    audit(session, actor=actor, action="schedule", target_type="delivery", target_id=delivery.id,
+          post=post.id, account=account.name, at=at.isoformat())
+    return delivery
+
+
+def get_delivery(session: Session, *, delivery_id: int) -> Delivery:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise NotFound(f"Livraison {delivery_id} introuvable.", f"Delivery {delivery_id} not found.")
+    return delivery
+
+
+def cancel(session: Session, *, actor: Actor, delivery_id: int) -> Delivery:
+    require(actor, "editor", "annuler une publication programmée", "cancel a delivery")
+    delivery = get_delivery(session, delivery_id=delivery_id)
+    if delivery.state == states.PUBLISHING:
+        raise ServiceError("Cette publication part en ce moment : attendez son résultat.",
+                           "This delivery is being published right now: wait for its outcome.")
+    states.transition(session, delivery, states.CANCELLED, actor=actor.username, outcome="cancelled")
+    audit(session, actor=actor, action="cancel", target_type="delivery", target_id=delivery.id)
+    return delivery
+
+
+def reschedule(session: Session, *, actor: Actor, delivery_id: int, at: dt.datetime) -> Delivery:
+    require(actor, "editor", "déplacer une publication", "move a delivery")
+    at = require_aware(at)
+    delivery = get_delivery(session, delivery_id=delivery_id)
+    if delivery.state not in (states.SCHEDULED, states.HELD, states.RETRYING, states.FAILED):
+        raise ServiceError("Cette publication ne peut plus être déplacée.", "This delivery can no longer be moved.")
+    delivery.scheduled_at = at
+    delivery.due_at = at
+    delivery.updated_at = utcnow()
+    session.add(delivery)
+    audit(session, actor=actor, action="reschedule", target_type="delivery", target_id=delivery.id, at=at.isoformat())
+    return delivery
+
+
+def retry(session: Session, *, actor: Actor, delivery_id: int) -> Delivery:
+    """A person asks for a failed delivery to be tried again now."""
+    require(actor, "editor", "relancer une publication", "retry a delivery")
+    delivery = get_delivery(session, delivery_id=delivery_id)
+    if delivery.state != states.FAILED:
+        raise ServiceError("Seule une publication en échec peut être relancée.", "Only a failed delivery can be retried.")
+    account = session.get(Account, delivery.account_id)
+    if account is not None and not account.healthy:
+        raise ServiceError(
+            f"Le compte {account.name} est en panne ({account.last_error}) : testez-le d'abord.",
+            f"Account {account.name} is unhealthy ({account.last_error}): test it first.",
+        )
+    states.transition(session, delivery, states.RETRYING, actor=actor.username, outcome="manual_retry",
+                      due_at=utcnow(), attempts=0, last_error="", last_error_kind="")
+    audit(session, actor=actor, action="retry", target_type="delivery", target_id=delivery.id)
+    return delivery
+
+
+def retry_all_failed(session: Session, *, actor: Actor) -> int:
+    require(actor, "editor", "relancer les publications en échec", "retry failed deliveries")
+    count = 0
+    for delivery in session.exec(select(Delivery).where(Delivery.state == states.FAILED)):
+        account = session.get(Account, delivery.account_id)
+        if account is not None and account.healthy:
+            retry(session, actor=actor, delivery_id=delivery.id)  # type: ignore[arg-type]
+            count += 1
+    return count
+
+
+def resolve_unconfirmed(
+    session: Session, *, actor: Actor, delivery_id: int, published: bool, platform_url: str | None = None
+) -> Delivery:
+    """A person checked the platform: the post is there (published) or not (tried again)."""
+    require(actor, "editor", "trancher une publication non confirmée", "resolve an unconfirmed delivery")
+    delivery = get_delivery(session, delivery_id=delivery_id)
+    if delivery.state != states.UNCONFIRMED:
+        raise ServiceError("Cette publication n'est pas « non confirmée ».", "This delivery is not unconfirmed.")
+    if published:
+        now = utcnow()
+        states.transition(session, delivery, states.PUBLISHED, actor=actor.username, outcome="confirmed_by_person",
+                          platform_url=platform_url or delivery.platform_url, published_at=delivery.published_at or now,
+                          lease_until=None, worker_id=None)
+    else:
+        states.transition(session, delivery, states.RETRYING, actor=actor.username, outcome="absent_per_person",
+                          due_at=utcnow(), lease_until=None, worker_id=None)
+    audit(session, actor=actor, action="resolve", target_type="delivery", target_id=delivery.id, published=published)
+    return delivery
+
+
+# ---------------------------------------------------------------------------------------------
+# Holding and releasing
+
+
+def _hold(session: Session, deliveries: list[Delivery], *, actor: str, reason: str) -> int:
+    for delivery in deliveries:
+        states.transition(session, delivery, states.HELD, actor=actor, outcome="held", detail=reason, held_reason=reason)
+    return len(deliveries)
+
+
+def _release(session: Session, deliveries: list[Delivery], *, actor: str, force: bool = False) -> int:
+    """Held deliveries go back to the queue; one whose time passed more than the lateness limit
+    ago waits for a person (``force``)."""
+    limit = dt.timedelta(minutes=get_settings().lateness_limit_minutes)
+    now = utcnow()
+    released = 0
+    for delivery in deliveries:
+        if not force and delivery.scheduled_at < now - limit:
+            delivery.held_reason = "late: waiting for a person"
+            session.add(delivery)
+            continue
+        target = states.RETRYING if delivery.attempts else states.SCHEDULED
+        states.transition(session, delivery, target, actor=actor, outcome="released",
+                          held_reason="", due_at=max(delivery.due_at, now) if delivery.due_at < now else delivery.due_at)
+        released += 1
+    return released
+
+
+def _queued_for(session: Session, *, case_id: int | None = None, account_id: int | None = None,
+                state_in: tuple[str, ...]) -> list[Delivery]:
+    query = select(Delivery).where(col(Delivery.state).in_(state_in))
+    if account_id is not None:
+        query = query.where(Delivery.account_id == account_id)
+    if case_id is not None:
+        query = query.join(Post, col(Post.id) == Delivery.post_id).where(Post.case_id == case_id)
+    return list(session.exec(query))
+
+
+def hold_case(session: Session, *, case: Case, actor: Actor, reason: str) -> int:
+    return _hold(session, _queued_for(session, case_id=case.id, state_in=(states.SCHEDULED, states.RETRYING)),
+                 actor=actor.username, reason=f"case {case.status}: {reason}".strip(": "))
+
+
+def release_case(session: Session, *, case: Case, actor: Actor, force: bool = False) -> int:
+    held = [d for d in _queued_for(session, case_id=case.id, state_in=(states.HELD,))
+            if d.held_reason.startswith("case") or d.held_reason.startswith("late")]
+    return _release(session, held, actor=actor.username, force=force)
+
+
+def hold_account(session: Session, *, account: Account, reason: str) -> int:
+    return _hold(session, _queued_for(session, account_id=account.id, state_in=(states.SCHEDULED, states.RETRYING)),
+                 actor="system", reason=f"account unhealthy: {reason}")
+
+
+def release_account(session: Session, *, account: Account, actor: Actor = SYSTEM) -> int:
+    held = [d for d in _queued_for(session, account_id=account.id, state_in=(states.HELD,))
+            if d.held_reason.startswith("account")]
+    return _release(session, held, actor=actor.username)
+
+
+def release_late(session: Session, *, actor: Actor, delivery_id: int) -> Delivery:
+    """A person sends a held, late delivery anyway."""
+    require(actor, "editor", "envoyer une publication en retard", "send a late delivery")
+    delivery = get_delivery(session, delivery_id=delivery_id)
+    if delivery.state != states.HELD:
+        raise ServiceError("Cette publication n'est pas retenue.", "This delivery is not held.")
+    _release(session, [delivery], actor=actor.username, force=True)
+    audit(session, actor=actor, action="release", target_type="delivery", target_id=delivery.id)
+    return delivery

@@ -1,0 +1,67 @@
+"""What is happening: deliveries by state, workers, what is next, what needs a person."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from orchestrator import states
+from orchestrator.models import Account, Delivery, WorkerHeartbeat
+from orchestrator.settings import get_settings
+from orchestrator.timeutil import isoformat, utcnow
+
+
+def summary(session: Session, *, now: dt.datetime | None = None, problems_limit: int = 20) -> dict[str, Any]:
+    now = now or utcnow()
+    settings = get_settings()
+    counts = {
+        state: n
+        for state, n in session.exec(select(Delivery.state, sa.func.count()).group_by(Delivery.state))  # type: ignore[call-overload]
+    }
+    next_due = session.exec(
+        select(sa.func.min(Delivery.due_at)).where(col(Delivery.state).in_(states.CLAIMABLE))
+    ).one()
+    workers = [
+        {
+            "id": w.id,
+            "host": w.host,
+            "pid": w.pid,
+            "version": w.version,
+            "last_seen": isoformat(w.last_seen),
+            "fresh": (now - w.last_seen).total_seconds() <= settings.heartbeat_stale_seconds,
+        }
+        for w in session.exec(select(WorkerHeartbeat).order_by(col(WorkerHeartbeat.last_seen).desc()))
+    ]
+    stuck = list(session.exec(
+        select(Delivery).where(Delivery.state == states.PUBLISHING, Delivery.lease_until < now).limit(problems_limit)
+    ))
+    attention = list(session.exec(
+        select(Delivery).where(col(Delivery.state).in_((states.FAILED, states.UNCONFIRMED)))
+        .order_by(col(Delivery.updated_at).desc()).limit(problems_limit)
+    ))
+    unhealthy = list(session.exec(select(Account).where(Account.healthy == sa.false())))
+    return {
+        "deliveries": counts,
+        "workers": workers,
+        "next_due": isoformat(next_due),
+        "stuck": [{"id": d.id, "worker_id": d.worker_id, "lease_until": isoformat(d.lease_until)} for d in stuck],
+        "attention": [
+            {"id": d.id, "state": d.state, "reason": d.last_error, "kind": d.last_error_kind} for d in attention
+        ],
+        "unhealthy_accounts": [{"name": a.name, "kind": a.kind, "reason": a.last_error} for a in unhealthy],
+    }
+
+
+def health_problems(data: dict[str, Any]) -> list[str]:
+    """What ``status --check`` alerts on."""
+    problems = []
+    if not any(w["fresh"] for w in data["workers"]):
+        problems.append("Aucun travailleur actif : rien ne sera publié. (No worker has a fresh heartbeat.)")
+    if data["stuck"]:
+        problems.append(f"{len(data['stuck'])} publication(s) bloquée(s) en cours d'envoi. (Deliveries stuck in publishing.)")
+    for account in data["unhealthy_accounts"]:
+        problems.append(f"Compte en panne : {account['name']} ({account['reason']}). (Unhealthy account.)")
+    return problems

@@ -1,0 +1,63 @@
+"""Configuration, from ``PORTEVOIX_*`` environment variables (and an optional ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTEVOIX_", env_file=".env", extra="ignore")
+
+    #: Where data lives by default (SQLite file, key file, media).
+    home: Path = Path("var")
+    #: SQLAlchemy URL; default: a SQLite file under ``home``.
+    database_url: str = ""
+    #: Fernet key (url-safe base64) for credentials at rest; else the key file under ``home``.
+    secret_key: str = ""
+    secret_key_file: Path | None = None
+    #: Where the content folders live (one folder per edition); default: the bundled sample.
+    content_dir: Path | None = None
+
+    # worker -------------------------------------------------------------------------------
+    dispatch_interval: float = 0.5
+    claim_batch: int = 50
+    lease_seconds: int = 120
+    publish_threads: int = 8
+    request_timeout: float = 20.0
+    max_attempts: int = 5
+    backoff_base: float = 30.0
+    backoff_max: float = 3600.0
+    #: Deliveries whose time passed while held go out when released if at most this late.
+    lateness_limit_minutes: int = 120
+    heartbeat_seconds: float = 5.0
+    heartbeat_stale_seconds: float = 60.0
+    #: Metrics cadence: (age in seconds up to which, poll every seconds) pairs, then stop.
+    metrics_cadence: list[tuple[int, int]] = Field(
+        default_factory=lambda: [(3600, 300), (6 * 3600, 900), (48 * 3600, 3600), (14 * 86400, 21600)]
+    )
+    metrics_horizon_days: int = 30
+    metrics_first_poll_seconds: int = 60
+
+    # dashboard ----------------------------------------------------------------------------
+    dashboard_port: int = 8501
+    sandbox_port: int = 8765
+    default_language: str = "fr"
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'porte-voix.db').resolve()}"
+
+    def key_file(self) -> Path:
+        return self.secret_key_file or self.home / "secret.key"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

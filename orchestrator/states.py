@@ -1,0 +1,125 @@
+"""The delivery state machine: the only place a delivery's state changes.
+
+::
+
+             ┌──── held (case paused, account unhealthy) ◄─────────────────┐
+             ▼                                                             │
+  scheduled ──► publishing ──► published                                   │
+      ▲   │         │ ├──► retrying ──► publishing                         │
+      │   │         │ ├──► failed                                          │
+      │   │         │ └──► unconfirmed ──► published | retrying | failed   │
+      │   └─────────┴──────────────────────────────────────────────────────┘
+      └── cancelled (staff, from any state before published)
+
+Every transition goes through :func:`transition`, which refuses one not in the diagram and writes
+an :class:`~orchestrator.models.Attempt` row.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlmodel import Session
+
+from orchestrator.models import Attempt, Delivery
+from orchestrator.timeutil import utcnow
+
+log = logging.getLogger("porte_voix.delivery")
+
+SCHEDULED = "scheduled"
+HELD = "held"
+PUBLISHING = "publishing"
+PUBLISHED = "published"
+RETRYING = "retrying"
+FAILED = "failed"
+UNCONFIRMED = "unconfirmed"
+CANCELLED = "cancelled"
+
+STATES = (SCHEDULED, HELD, PUBLISHING, PUBLISHED, RETRYING, FAILED, UNCONFIRMED, CANCELLED)
+#: States a worker may claim from.
+CLAIMABLE = (SCHEDULED, RETRYING)
+#: States that will not change without a person.
+FINAL = (PUBLISHED, CANCELLED)
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SCHEDULED: frozenset({PUBLISHING, HELD, CANCELLED}),
+    RETRYING: frozenset({PUBLISHING, HELD, CANCELLED}),
+    HELD: frozenset({SCHEDULED, RETRYING, CANCELLED}),
+    PUBLISHING: frozenset({PUBLISHED, RETRYING, FAILED, UNCONFIRMED, SCHEDULED}),
+    # reconcile: found -> published; proved absent -> retrying; a person may give up -> failed
+    UNCONFIRMED: frozenset({PUBLISHED, RETRYING, FAILED, CANCELLED}),
+    # a person retries a failure
+    FAILED: frozenset({RETRYING, SCHEDULED, CANCELLED}),
+    PUBLISHED: frozenset(),
+    CANCELLED: frozenset(),
+}
+
+LABELS: dict[str, dict[str, str]] = {
+    SCHEDULED: {"fr": "Programmée", "en": "Scheduled"},
+    HELD: {"fr": "Retenue", "en": "Held"},
+    PUBLISHING: {"fr": "En cours d'envoi", "en": "Publishing"},
+    PUBLISHED: {"fr": "Publiée", "en": "Published"},
+    RETRYING: {"fr": "Nouvel essai prévu", "en": "Retrying"},
+    FAILED: {"fr": "Échec", "en": "Failed"},
+    UNCONFIRMED: {"fr": "Non confirmée", "en": "Unconfirmed"},
+    CANCELLED: {"fr": "Annulée", "en": "Cancelled"},
+}
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, delivery_id: int | None, current: str, target: str) -> None:
+        super().__init__(
+            f"La livraison {delivery_id} ne peut pas passer de « {LABELS[current]['fr']} » à "
+            f"« {LABELS[target]['fr']} ». (Delivery {delivery_id} cannot go from {current} to {target}.)"
+        )
+        self.current = current
+        self.target = target
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def transition(
+    session: Session,
+    delivery: Delivery,
+    target: str,
+    *,
+    actor: str,
+    outcome: str = "",
+    detail: str = "",
+    duration_ms: int | None = None,
+    **changes: Any,
+) -> Attempt:
+    """Move ``delivery`` to ``target``, apply ``changes`` to it, and record the attempt row."""
+    current = delivery.state
+    if not can_transition(current, target):
+        raise InvalidTransition(delivery.id, current, target)
+    now = utcnow()
+    delivery.state = target
+    for name, value in changes.items():
+        setattr(delivery, name, value)
+    delivery.updated_at = now
+    session.add(delivery)
+    assert delivery.id is not None
+    attempt = Attempt(
+        delivery_id=delivery.id,
+        at=now,
+        actor=actor,
+        from_state=current,
+        to_state=target,
+        outcome=outcome,
+        detail=detail[:2000],
+        duration_ms=duration_ms,
+    )
+    session.add(attempt)
+    log.info(
+        "delivery %s: %s -> %s",
+        delivery.id,
+        current,
+        target,
+        extra={"event": "transition", "delivery_id": delivery.id, "from": current, "to": target,
+               "outcome": outcome, "actor": actor},
+    )
+    return attempt
