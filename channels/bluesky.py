@@ -20,7 +20,9 @@ What is particular to this channel:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import ssl
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -82,6 +84,12 @@ def record_key_for(key: str) -> str:
     return "".join(_TID_CHARS[(value >> (60 - 5 * i)) & 31] for i in range(13))
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # httpx builds a new context (reading the CA bundle, ~0.2 s) for every client otherwise.
+    return httpx.create_ssl_context()
+
+
 def graphemes(text: str) -> int:
     return len(regex.findall(r"\X", text))
 
@@ -93,6 +101,10 @@ def short_url(url: str, limit: int = 30) -> str:
     if parts.query:
         shown += "?" + parts.query
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _get_posts(uris: list[str]) -> Callable[[Client], list[Any]]:
+    return lambda client: list(client.get_posts(uris).posts)
 
 
 def _xrpc(exc: at_exc.RequestErrorBase) -> tuple[int, str, str]:
@@ -144,7 +156,7 @@ def map_error(exc: BaseException, *, write: bool) -> ChannelError:
         if status >= 500:
             # A 5xx on a write: the PDS may have committed the record before failing. On a read
             # nothing changed, so it is worth retrying.
-            cls = AmbiguousError if write else TransientError
+            cls: type[ChannelError] = AmbiguousError if write else TransientError
             return cls(
                 f"Bluesky answered {detail}." + (" The post may be online." if write else ""),
                 message_fr=f"Bluesky a répondu {detail}."
@@ -186,7 +198,9 @@ def map_error(exc: BaseException, *, write: bool) -> ChannelError:
         return TransientError(
             f"Bluesky did not answer: {cause!r}", message_fr=f"Bluesky n'a pas répondu : {cause!r}"
         )
-    if isinstance(exc, at_exc.LoginRequiredError) or type(exc).__module__.startswith("atproto_server"):
+    if isinstance(exc, at_exc.LoginRequiredError) or type(exc).__module__.startswith(
+        "atproto_server"
+    ):
         # No session, or a stored session string whose tokens cannot be decoded.
         return AuthError(
             f"No usable Bluesky session: {exc}",
@@ -194,8 +208,8 @@ def map_error(exc: BaseException, *, write: bool) -> ChannelError:
         )
     # The client could not build the request or parse the answer (atproto ModelError, pydantic).
     # After a write the answer was lost, not the post.
-    cls = AmbiguousError if write else PermanentError
-    return cls(
+    fallback: type[ChannelError] = AmbiguousError if write else PermanentError
+    return fallback(
         f"The Bluesky client failed: {exc!r}", message_fr=f"Le client Bluesky a échoué : {exc!r}"
     )
 
@@ -248,7 +262,9 @@ class BlueskyChannel(Channel):
 
     def _new_client(self) -> Client:
         hooks = {"response": [self._note_headers]}
-        request = Request(timeout=self.timeout, transport=self.transport, event_hooks=hooks)
+        request = Request(
+            timeout=self.timeout, transport=self.transport, event_hooks=hooks, verify=_tls()
+        )
         client = Client(self.account.base_url or DEFAULT_SERVICE, request=request)
         client.on_session_change(self._session_changed)
         return client
@@ -257,14 +273,20 @@ class BlueskyChannel(Channel):
         self.session_string = session.export()
         self.did, self.handle = session.did, session.handle
 
-    def _pinned(self, session_string: str) -> str:
-        """A stored session keeps its PDS address; an explicit non-default base URL wins (sandbox,
-        self-hosted PDS), so a session saved against one sandbox port still works on the next."""
+    def _stored_session(self, session_string: str) -> str:
+        """The stored session, checked. It keeps its PDS address, except that an explicit
+        non-default base URL wins (sandbox, self-hosted PDS): a session saved against one sandbox
+        port still works on the next."""
+        try:
+            session = Session.decode(session_string)
+        except ValueError as exc:  # a damaged stored session: same as a refused token
+            raise AuthError(
+                f"The stored Bluesky session is damaged: {exc}",
+                message_fr=f"La session Bluesky enregistrée est abîmée : {exc}",
+            ) from exc
         base = (self.account.base_url or "").rstrip("/")
-        if not base or base.removesuffix("/xrpc") == DEFAULT_SERVICE:
-            return session_string
-        session = Session.decode(session_string)
-        session.pds_endpoint = base
+        if base and base.removesuffix("/xrpc") != DEFAULT_SERVICE:
+            session.pds_endpoint = base
         return session.export()
 
     def _connect(self, *, fresh: bool = False) -> Client:
@@ -273,29 +295,22 @@ class BlueskyChannel(Channel):
         if self._client is not None:
             self._client.request.close()
         client = self._new_client()
+        handle = self.account.credentials.get("handle")
+        password = self.account.credentials.get("app_password")
         try:
             if self.session_string and not fresh:
-                try:
-                    stored = self._pinned(self.session_string)
-                except ValueError as exc:  # a damaged stored session: same as a refused token
-                    raise AuthError(
-                        f"The stored Bluesky session is damaged: {exc}",
-                        message_fr=f"La session Bluesky enregistrée est abîmée : {exc}",
-                    ) from exc
+                stored = self._stored_session(self.session_string)
                 client.login(session_string=stored, fetch_bsky_profile=False)
-            else:
-                handle = self.account.credentials.get("handle")
-                password = self.account.credentials.get("app_password")
-                if not handle or not password:
-                    raise AuthError(
-                        "The Bluesky account needs a handle and an app password.",
-                        message_fr="Le compte Bluesky a besoin d'un identifiant et d'un mot de passe d'application.",
-                    )
+            elif handle and password:
                 self._password_logins += 1
                 client.login(handle, password, fetch_bsky_profile=False)
-        except AtProtocolError as exc:
-            raise map_error(exc, write=False) from exc
-        except (httpx.HTTPError, ValueError) as exc:
+            else:
+                raise AuthError(
+                    "The Bluesky account needs a handle and an app password.",
+                    message_fr="Le compte Bluesky a besoin d'un identifiant et d'un mot de passe "
+                    "d'application.",
+                )
+        except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
             raise map_error(exc, write=False) from exc
         self._client = client
         return client
@@ -356,7 +371,9 @@ class BlueskyChannel(Channel):
         if not text.strip() and not images:
             problems.append(empty_text(self.label))
         if length > self.max_graphemes:
-            problems.append(too_long(self.label, length, self.max_graphemes, "graphèmes", "graphemes"))
+            problems.append(
+                too_long(self.label, length, self.max_graphemes, "graphèmes", "graphemes")
+            )
         size = len(text.encode("utf-8"))
         if size > self.max_bytes:
             problems.append(too_long(self.label, size, self.max_bytes, "octets", "bytes"))
@@ -369,7 +386,13 @@ class BlueskyChannel(Channel):
         )
         return Validation(self.kind, length, self.max_graphemes, tuple(problems))
 
-    def compose(self, request: PublishRequest) -> tuple[str, list[models.AppBskyRichtextFacet.Main]]:
+    def validate_request(self, request: PublishRequest) -> Validation:
+        """Validate what :meth:`publish` will post: the text with its appended link."""
+        return self.validate(self.compose(request)[0], request.images)
+
+    def compose(
+        self, request: PublishRequest
+    ) -> tuple[str, list[models.AppBskyRichtextFacet.Main]]:
         """The text as it will be posted, with its link and hashtag facets.
 
         A ``request.link`` not already in the text is appended in its short form (as the Bluesky
@@ -401,7 +424,7 @@ class BlueskyChannel(Channel):
         reading the record back: if it is there, the delivery is done.
         """
         text, facets = self.compose(request)
-        check = self.validate(text, request.images)
+        check = self.validate(text, request.images)  # == validate_request(request)
         if not check.valid:
             raise PermanentError(
                 " ".join(p.en for p in check.problems),
@@ -420,7 +443,9 @@ class BlueskyChannel(Channel):
         elif request.link:
             embed = models.AppBskyEmbedExternal.Main(
                 external=models.AppBskyEmbedExternal.External(
-                    uri=request.link, title=urlsplit(request.link).netloc.removeprefix("www."), description=""
+                    uri=request.link,
+                    title=urlsplit(request.link).netloc.removeprefix("www."),
+                    description="",
                 )
             )
         now = dt.datetime.now(dt.UTC)
@@ -471,7 +496,9 @@ class BlueskyChannel(Channel):
         """The post at ``rkey`` in this account's repository, or None when the PDS says it is absent."""
 
         def get(client: Client) -> Any:
-            params = models.ComAtprotoRepoGetRecord.Params(repo=self.did, collection=POST, rkey=rkey)
+            params = models.ComAtprotoRepoGetRecord.Params(
+                repo=self.did, collection=POST, rkey=rkey
+            )
             return client.com.atproto.repo.get_record(params)
 
         try:
@@ -491,7 +518,7 @@ class BlueskyChannel(Channel):
         a deleted post is left out of the answer, and so out of the list."""
         metrics: list[Metrics] = []
         for batch in chunked(list(platform_ids), self.metrics_batch_size):
-            posts = self._call(lambda c, b=batch: c.get_posts(list(b)).posts, write=False)
+            posts = self._call(_get_posts(list(batch)), write=False)
             for post in posts:
                 metrics.append(
                     Metrics(

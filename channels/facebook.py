@@ -285,15 +285,19 @@ class FacebookChannel(Channel):
         if isinstance(exc, requests.RequestException) and not isinstance(
             exc, requests.JSONDecodeError
         ):
-            # Refused, DNS or connect timeout: nothing was sent, retrying is safe.
+            # Refused, DNS or connect timeout: nothing was sent, retrying is safe
+            # (https://requests.readthedocs.io/en/latest/api/#exceptions: ConnectTimeout "is safe
+            # to retry"; a NewConnectionError means no connection was ever made).
             if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
                 return TransientError(
-                    f"Graph API unreachable: {exc}",
+                    f"Graph API unreachable: {_redact(exc)}",
                     message_fr="Facebook est injoignable (rien n'a été envoyé).",
                 )
-            # Read timeout, reset after sending, truncated answer: Meta may have acted on it.
+            # Read timeout, reset after sending, truncated answer: the request left, Meta may
+            # have acted on it (ReadTimeout: "The server did not send any data in the allotted
+            # amount of time", same page). Only a read can be retried blindly.
             return unsure(
-                f"No complete answer from the Graph API: {exc}",
+                f"No complete answer from the Graph API: {_redact(exc)}",
                 message_fr="Facebook n'a pas répondu jusqu'au bout : la publication a peut-être eu lieu.",
             )
 
@@ -307,7 +311,8 @@ class FacebookChannel(Channel):
         message = str(error.get("message") or exc)
 
         # Throttling answers carry codes 4/17/32/613 (Platform), 80001 (Pages BUC) or 341
-        # (posting limit) with HTTP 400/403, not 429 (rate-limiting page above).
+        # (posting limit) with HTTP 400/403, not 429:
+        # https://developers.facebook.com/docs/graph-api/overview/rate-limiting/
         if code in RATE_LIMIT_CODES or status == 429:
             return RateLimited(
                 f"Facebook rate limit ({code}): {message}",
@@ -315,7 +320,8 @@ class FacebookChannel(Channel):
                 platform_code=code,
             )
         # 190 invalid/expired token, 102 session, 104 no token, 10 and 200-299 missing permission:
-        # a person must renew the token or re-grant permissions (error-handling page above).
+        # a person must renew the token or re-grant permissions
+        # (https://developers.facebook.com/docs/graph-api/guides/error-handling#errorcodes).
         if code in AUTH_CODES or (code is not None and 200 <= code < 300) or status == 401:
             return AuthError(
                 f"Facebook refused the Page token ({code}): {message}",
@@ -323,7 +329,7 @@ class FacebookChannel(Channel):
                 platform_code=code,
             )
         # 5xx, codes 1/2, is_transient, or an answer facebook-sdk could not read: Meta's side
-        # failed; after a write the post may exist (error-handling page: "retry").
+        # failed and says "retry" (same error-handling page); after a write the post may exist.
         if (
             (status is not None and status >= 500)
             or code in SERVER_CODES
@@ -335,6 +341,8 @@ class FacebookChannel(Channel):
                 message_fr=f"Erreur du côté de Facebook ({status}) : la publication a peut-être eu lieu si c'était un envoi.",
                 platform_code=code,
             )
+        # Everything else (100, 324, 368, 506, 1609005, other 4xx): the content or the request is
+        # refused; retrying the same thing cannot succeed (same error-handling page).
         return _refusal(code, message)
 
 
@@ -420,6 +428,12 @@ def _never_connected(exc: requests.RequestException) -> bool:
     reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
     # NameResolutionError subclasses NewConnectionError (urllib3 2.x); SSL fails before sending.
     return isinstance(reason, NewConnectionError) or isinstance(exc, requests.exceptions.SSLError)
+
+
+def _redact(exc: Exception) -> str:
+    # requests names the URL in its messages, and GET URLs carry the token (facebook-sdk puts
+    # access_token in the query string): never let it reach a stored error.
+    return re.sub(r"access_token=[^&\s'\"]+", "access_token=***", str(exc))
 
 
 def _usage(headers: Any) -> tuple[int, int] | None:

@@ -80,13 +80,19 @@ class InstanceLimits:
     version: str | None = None  # the server's version, e.g. "4.3.0" (None: ask it when needed)
 
     OPTION_KEYS: ClassVar[tuple[str, ...]] = (
-        "max_characters", "characters_reserved_per_url", "max_media_attachments",
-        "image_size_limit", "image_mime_types", "description_limit",
+        "max_characters",
+        "characters_reserved_per_url",
+        "max_media_attachments",
+        "image_size_limit",
+        "image_mime_types",
+        "description_limit",
     )
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> InstanceLimits:
-        values: dict[str, Any] = {k: options[k] for k in cls.OPTION_KEYS if options.get(k) is not None}
+        values: dict[str, Any] = {
+            k: options[k] for k in cls.OPTION_KEYS if options.get(k) is not None
+        }
         if "image_mime_types" in values:
             values["image_mime_types"] = tuple(values["image_mime_types"])
         version = options.get("mastodon_version")
@@ -104,7 +110,9 @@ class InstanceLimits:
             characters_reserved_per_url=int(
                 statuses.get("characters_reserved_per_url") or d.characters_reserved_per_url
             ),
-            max_media_attachments=int(statuses.get("max_media_attachments") or d.max_media_attachments),
+            max_media_attachments=int(
+                statuses.get("max_media_attachments") or d.max_media_attachments
+            ),
             image_size_limit=int(media.get("image_size_limit") or d.image_size_limit),
             image_mime_types=images or d.image_mime_types,
             description_limit=int(media.get("description_limit") or d.description_limit),
@@ -176,7 +184,9 @@ def compose(text: str, link: str | None) -> str:
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"</p>\s*<p[^>]*>", re.IGNORECASE)
-_REMOTE_MENTION = regex.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)@[\w.-]+\w", regex.IGNORECASE)
+_REMOTE_MENTION = regex.compile(
+    r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)@[\w.-]+\w", regex.IGNORECASE
+)
 
 
 def comparable(text: str) -> str:
@@ -257,7 +267,9 @@ class MastodonChannel(Channel):
 
     kind = "mastodon"
     label = "Mastodon"
-    metrics_batch_size = 20  # GET /api/v1/statuses: more than 20 ids is refused (DEFAULT_STATUSES_LIMIT)
+    # GET /api/v1/statuses refuses more than 20 ids (Api::BaseController::DEFAULT_STATUSES_LIMIT,
+    # https://docs.joinmastodon.org/methods/statuses/#index).
+    metrics_batch_size = 20
     # https://docs.joinmastodon.org/api/rate-limits/ : 300 requests / 5 min per account for every
     # call; statuses created are also limited to 300 / 3 h (RateLimiter family :statuses) and media
     # uploads to 30 / 30 min.
@@ -271,7 +283,8 @@ class MastodonChannel(Channel):
     idempotency_window: ClassVar[dt.timedelta] = dt.timedelta(hours=1)
     #: How far back of ``since`` :meth:`find` looks, for clock skew between us and the server.
     find_margin: ClassVar[dt.timedelta] = dt.timedelta(minutes=2)
-    find_page_size: ClassVar[int] = 40  # the documented maximum of GET /api/v1/accounts/:id/statuses
+    # The documented maximum of GET /api/v1/accounts/:id/statuses.
+    find_page_size: ClassVar[int] = 40
     find_max_pages: ClassVar[int] = 10
 
     def __init__(
@@ -314,7 +327,9 @@ class MastodonChannel(Channel):
         if length == 0 and not images:
             problems.append(empty_text(self.label))
         if length > limits.max_characters:
-            problems.append(too_long(self.label, length, limits.max_characters, "caractères", "characters"))
+            problems.append(
+                too_long(self.label, length, limits.max_characters, "caractères", "characters")
+            )
         problems += check_images(
             images,
             max_count=limits.max_media_attachments,
@@ -368,7 +383,11 @@ class MastodonChannel(Channel):
         return self._published(status)
 
     def _published(self, status: Any) -> Published:
-        return Published(str(status["id"]), status.get("url") or status.get("uri"), _aware(status.get("created_at")))
+        return Published(
+            str(status["id"]),
+            status.get("url") or status.get("uri"),
+            _aware(status.get("created_at")),
+        )
 
     # -- metrics ------------------------------------------------------------------------------
 
@@ -447,7 +466,11 @@ class MastodonChannel(Channel):
         for _ in range(self.find_max_pages):
             with self._errors(write=False):
                 page = self.client.account_statuses(
-                    me, since_id=lower, max_id=max_id, limit=self.find_page_size, exclude_reblogs=True
+                    me,
+                    since_id=lower,
+                    max_id=max_id,
+                    limit=self.find_page_size,
+                    exclude_reblogs=True,
                 )
             for status in page:
                 if comparable(html_to_text(status.get("content") or "")) == expected:
@@ -483,7 +506,9 @@ class MastodonChannel(Channel):
             return
         self.note_rate(
             RateInfo(
-                endpoint=_endpoint(response.request.method or "GET", urlsplit(response.request.url or "").path),
+                endpoint=_endpoint(
+                    response.request.method or "GET", urlsplit(response.request.url or "").path
+                ),
                 remaining=_int_or_none(headers.get("X-RateLimit-Remaining")),
                 limit=_int_or_none(headers.get("X-RateLimit-Limit")),
                 reset_at=_parse_reset(self._last_reset),
@@ -583,9 +608,13 @@ class MastodonChannel(Channel):
     def _network(self, exc: MastodonNetworkError, write: bool) -> ChannelError:
         cause = exc.__cause__ or exc.__context__
         # Nothing was sent: DNS failure, connection refused, connect timeout, TLS handshake.
-        connect_failed = isinstance(cause, requests.ConnectTimeout | requests.exceptions.SSLError) or (
+        connect_failed = isinstance(
+            cause, requests.ConnectTimeout | requests.exceptions.SSLError
+        ) or (
             isinstance(cause, requests.ConnectionError)
-            and isinstance(getattr(cause.args[0] if cause.args else None, "reason", None), NewConnectionError)
+            and isinstance(
+                getattr(cause.args[0] if cause.args else None, "reason", None), NewConnectionError
+            )
         )
         if connect_failed:
             return TransientError(
@@ -640,10 +669,16 @@ def _reason_of(exc: MastodonAPIError) -> str:
 
 
 _REASONS_FR: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"character limit of (\d+) exceeded", re.I), r"le texte dépasse la limite de \1 caractères"),
+    (
+        re.compile(r"character limit of (\d+) exceeded", re.I),
+        r"le texte dépasse la limite de \1 caractères",
+    ),
     (re.compile(r"Text can't be blank", re.I), "le texte est vide"),
     (re.compile(r"Record not found", re.I), "publication introuvable"),
-    (re.compile(r"Cannot attach more than (\d+) files", re.I), r"pas plus de \1 fichiers par publication"),
+    (
+        re.compile(r"Cannot attach more than (\d+) files", re.I),
+        r"pas plus de \1 fichiers par publication",
+    ),
     (re.compile(r"file type", re.I), "type de fichier refusé"),
     (re.compile(r"file size", re.I), "fichier trop lourd"),
     (re.compile(r"Description is too long", re.I), "texte alternatif trop long"),

@@ -30,7 +30,14 @@ from content.model import (
     LocalizedUrl,
     Template,
 )
-from content.render import decorate_links, decorate_url, default_link, format_date, render_template
+from content.render import (
+    decorate_links,
+    decorate_url,
+    default_link,
+    format_date,
+    render_template,
+    render_template_text,
+)
 
 __all__ = [
     "LANGUAGES",
@@ -60,5 +67,6 @@ __all__ = [
     "load_all",
     "load_campaign",
     "render_template",
+    "render_template_text",
     "validate_campaign",
 ]

@@ -15,6 +15,7 @@ the whole edition or raises ``ContentInvalid`` with the full list.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -70,10 +71,19 @@ def load_all(root: str | os.PathLike[str] | None = None) -> list[CampaignContent
     campaigns_dir = bundled_campaigns_root() if root is None else Path(root) / "campaigns"
     if not campaigns_dir.is_dir():
         raise ContentInvalid(
-            [ContentProblem("campaigns", "", "dossier des campagnes introuvable", "campaigns folder not found")]
+            [
+                ContentProblem(
+                    "campaigns",
+                    "",
+                    "dossier des campagnes introuvable",
+                    "campaigns folder not found",
+                )
+            ]
         )
     editions, problems = [], []
-    for folder in sorted(p for p in campaigns_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+    for folder in sorted(
+        p for p in campaigns_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    ):
         found, content = _read_folder(folder)
         problems += [_prefixed(problem, folder.name) for problem in found]
         if content is not None:
@@ -83,7 +93,9 @@ def load_all(root: str | os.PathLike[str] | None = None) -> list[CampaignContent
     return editions
 
 
-def dump_campaign(content: CampaignContent, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def dump_campaign(
+    content: CampaignContent, path: str | os.PathLike[str], *, overwrite: bool = False
+) -> Path:
     """Write ``content`` to ``path`` in the folder layout ``load_campaign`` reads.
 
     Refuses to replace an existing edition unless ``overwrite``; with it, case files that are no
@@ -91,7 +103,9 @@ def dump_campaign(content: CampaignContent, path: str | os.PathLike[str], *, ove
     """
     folder = Path(path)
     if (folder / CAMPAIGN_FILE).exists() and not overwrite:
-        raise FileExistsError(f"{folder / CAMPAIGN_FILE} existe déjà (overwrite=True pour le remplacer)")
+        raise FileExistsError(
+            f"{folder / CAMPAIGN_FILE} existe déjà (overwrite=True pour le remplacer)"
+        )
     (folder / CASES_DIR).mkdir(parents=True, exist_ok=True)
     header = "Écrit par Porte-voix (dump_campaign). Format : content/campaigns/README.md"
     dump_yaml(_plain(content.campaign), folder / CAMPAIGN_FILE, header=header)
@@ -102,8 +116,14 @@ def dump_campaign(content: CampaignContent, path: str | os.PathLike[str], *, ove
     for stale in (folder / CASES_DIR).glob("*.y*ml"):
         if stale.name not in keep:
             stale.unlink()
-    dump_yaml({"actions": [_plain(a) for a in content.actions]}, folder / ACTIONS_FILE, header=header)
-    dump_yaml({"templates": [_plain(t) for t in content.templates]}, folder / TEMPLATES_FILE, header=header)
+    dump_yaml(
+        {"actions": [_plain(a) for a in content.actions]}, folder / ACTIONS_FILE, header=header
+    )
+    dump_yaml(
+        {"templates": [_plain(t) for t in content.templates]},
+        folder / TEMPLATES_FILE,
+        header=header,
+    )
     return folder
 
 
@@ -112,7 +132,9 @@ def _plain(model: BaseModel) -> Any:
 
 
 def _prefixed(problem: ContentProblem, folder: str) -> ContentProblem:
-    return ContentProblem(f"{folder}/{problem.file}", problem.field, problem.message, problem.message_en, problem.line)
+    return ContentProblem(
+        f"{folder}/{problem.file}", problem.field, problem.message, problem.message_en, problem.line
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,8 +149,11 @@ class _Reader:
         # entries written in each list file, valid or not: a template pointing at an action that
         # is merely invalid should not also be reported as "unknown" (one mistake, one problem)
         self.written: dict[str, list[dict[str, Any]]] = {}
+        self.roots: dict[str, Any] = {}  # parsed YAML trees, so cross-file problems get a line too
 
     def add(self, file: str, field: str, fr: str, en: str, line: int | None = None) -> None:
+        if line is None and file in self.roots and field:
+            line = line_of(self.roots[file], _loc(field))
         self.problems.append(ContentProblem(file, field, fr, en, line))
 
     def parse(self, relative: str) -> ParsedYaml | None:
@@ -140,7 +165,12 @@ class _Reader:
         try:
             parsed = parse_yaml(path.read_text(encoding="utf-8"))
         except UnicodeDecodeError:
-            self.add(relative, "", "le fichier n'est pas encodé en UTF-8", "the file is not UTF-8 encoded")
+            self.add(
+                relative,
+                "",
+                "le fichier n'est pas encodé en UTF-8",
+                "the file is not UTF-8 encoded",
+            )
             return None
         except yaml.YAMLError as error:
             self._syntax_error(relative, error)
@@ -150,9 +180,19 @@ class _Reader:
                 relative, key, f"clé « {key} » écrite deux fois (une seule compte)",
                 f"key '{key}' written twice (only one counts)", line,
             )  # fmt: skip
+        self.roots[relative] = parsed.root
         if not isinstance(parsed.data, dict):
-            what = "le fichier est vide" if parsed.data is None else "le fichier doit contenir des lignes « clé: valeur »"
-            self.add(relative, "", what, "the file is empty" if parsed.data is None else "expected 'key: value' lines")
+            what = (
+                "le fichier est vide"
+                if parsed.data is None
+                else "le fichier doit contenir des lignes « clé: valeur »"
+            )
+            self.add(
+                relative,
+                "",
+                what,
+                "the file is empty" if parsed.data is None else "expected 'key: value' lines",
+            )
             return None
         return parsed
 
@@ -172,7 +212,14 @@ class _Reader:
             line,
         )
 
-    def model(self, cls: type[M], data: Any, relative: str, parsed: ParsedYaml, prefix: tuple[Any, ...] = ()) -> M | None:
+    def model(
+        self,
+        cls: type[M],
+        data: Any,
+        relative: str,
+        parsed: ParsedYaml,
+        prefix: tuple[Any, ...] = (),
+    ) -> M | None:
         try:
             return cls.model_validate(data)
         except ValidationError as error:
@@ -203,6 +250,11 @@ class _Reader:
             if item is not None:
                 out.append((index, item))
         return out
+
+
+def _loc(field: str) -> tuple[str | int, ...]:
+    """'templates[4].action' -> ('templates', 4, 'action'), to find the line of a dotted field."""
+    return tuple(int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", field))
 
 
 def _read_folder(folder: Path) -> tuple[list[ContentProblem], CampaignContent | None]:
@@ -238,7 +290,12 @@ def _read_cases(reader: _Reader) -> list[tuple[str, Case]]:
     cases_dir = reader.folder / CASES_DIR
     files = sorted(cases_dir.glob("*.y*ml")) if cases_dir.is_dir() else []
     if not files:
-        reader.add(CASES_DIR, "", "aucun cas : ajoutez un fichier par cas dans cases/", "no cases: add one file per case in cases/")
+        reader.add(
+            CASES_DIR,
+            "",
+            "aucun cas : ajoutez un fichier par cas dans cases/",
+            "no cases: add one file per case in cases/",
+        )
         return []
     cases: list[tuple[str, Case]] = []
     for path in files:
@@ -286,8 +343,19 @@ def _duplicates(
             first[value] = name
 
 
-def _check_actions(reader: _Reader, campaign: Campaign | None, actions: list[tuple[int, CallToAction]]) -> None:
-    _duplicates(reader, actions, "slug", lambda a: a.slug, "identifiant", "slug", file=ACTIONS_FILE, list_name="actions")
+def _check_actions(
+    reader: _Reader, campaign: Campaign | None, actions: list[tuple[int, CallToAction]]
+) -> None:
+    _duplicates(
+        reader,
+        actions,
+        "slug",
+        lambda a: a.slug,
+        "identifiant",
+        "slug",
+        file=ACTIONS_FILE,
+        list_name="actions",
+    )
     if campaign is None:
         return
     for index, action in actions:
@@ -303,12 +371,25 @@ def _check_actions(reader: _Reader, campaign: Campaign | None, actions: list[tup
 def _check_templates(
     reader: _Reader, actions: list[tuple[int, CallToAction]], templates: list[tuple[int, Template]]
 ) -> None:
-    _duplicates(reader, templates, "slug", lambda t: t.slug, "identifiant", "slug", file=TEMPLATES_FILE, list_name="templates")
+    _duplicates(
+        reader,
+        templates,
+        "slug",
+        lambda t: t.slug,
+        "identifiant",
+        "slug",
+        file=TEMPLATES_FILE,
+        list_name="templates",
+    )
     by_slug = {action.slug: action for _, action in actions}
     written_actions = {str(e.get("slug")) for e in reader.written.get("actions", [])}
     for index, template in templates:
         action = by_slug.get(template.action)
-        if action is None and "actions" in reader.written and template.action not in written_actions:
+        if (
+            action is None
+            and "actions" in reader.written
+            and template.action not in written_actions
+        ):
             known = ", ".join(by_slug) or "aucun"
             reader.add(
                 TEMPLATES_FILE, f"templates[{index}].action",

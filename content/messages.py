@@ -3,6 +3,7 @@ first and English second."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,17 +18,38 @@ _PLAIN: dict[str, tuple[str, str]] = {
         "texte attendu (mettez la valeur entre guillemets)",
         "text expected (put the value in quotes)",
     ),
-    "int_type": ("nombre entier attendu (sans espace ni décimale)", "whole number expected (no spaces or decimals)"),
-    "int_parsing": ("nombre entier attendu (sans espace ni décimale)", "whole number expected (no spaces or decimals)"),
-    "int_from_float": ("nombre entier attendu (sans décimale)", "whole number expected (no decimals)"),
+    "int_type": (
+        "nombre entier attendu (sans espace ni décimale)",
+        "whole number expected (no spaces or decimals)",
+    ),
+    "int_parsing": (
+        "nombre entier attendu (sans espace ni décimale)",
+        "whole number expected (no spaces or decimals)",
+    ),
+    "int_from_float": (
+        "nombre entier attendu (sans décimale)",
+        "whole number expected (no decimals)",
+    ),
     "extra_forbidden": (
         "champ inconnu (faute de frappe ? voir content/campaigns/README.md)",
         "unknown field (typo? see content/campaigns/README.md)",
     ),
-    "model_type": ("section attendue (des lignes « clé: valeur »)", "section expected ('key: value' lines)"),
-    "model_attributes_type": ("section attendue (des lignes « clé: valeur »)", "section expected ('key: value' lines)"),
-    "dict_type": ("section attendue (des lignes « clé: valeur »)", "section expected ('key: value' lines)"),
-    "list_type": ("liste attendue (des lignes qui commencent par « - »)", "list expected (lines starting with '- ')"),
+    "model_type": (
+        "section attendue (des lignes « clé: valeur »)",
+        "section expected ('key: value' lines)",
+    ),
+    "model_attributes_type": (
+        "section attendue (des lignes « clé: valeur »)",
+        "section expected ('key: value' lines)",
+    ),
+    "dict_type": (
+        "section attendue (des lignes « clé: valeur »)",
+        "section expected ('key: value' lines)",
+    ),
+    "list_type": (
+        "liste attendue (des lignes qui commencent par « - »)",
+        "list expected (lines starting with '- ')",
+    ),
     "date_type": ("date invalide : attendu AAAA-MM-JJ", "invalid date: expected YYYY-MM-DD"),
     "date_parsing": ("date invalide : attendu AAAA-MM-JJ", "invalid date: expected YYYY-MM-DD"),
 }
@@ -44,7 +66,7 @@ def dotted(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _wording(error: dict[str, Any]) -> tuple[str, str]:
+def _wording(error: Mapping[str, Any]) -> tuple[str, str]:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "porte_voix":
@@ -72,6 +94,8 @@ def problems_from(
         loc = prefix + tuple(item["loc"])
         fr, en = _wording(item)
         problems.append(
-            ContentProblem(file=file, field=dotted(loc), message=fr, message_en=en, line=line_of(root, loc))
+            ContentProblem(
+                file=file, field=dotted(loc), message=fr, message_en=en, line=line_of(root, loc)
+            )
         )
     return problems

@@ -9,26 +9,28 @@ carries ``fr``/``en`` in its context so the loader can show French first to staf
 from __future__ import annotations
 
 import datetime as dt
-import re
 import string
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from content.errors import ContentError
+from content.fields import (
+    HOSTNAME,
+    PARAM_NAME,
+    POSTAL_CODE,
+    CountryCode,
+    Hashtag,
+    IsoDate,
+    NonEmptyStr,
+    PositiveInt,
+    Slug,
+    TimeZoneName,
+    Url,
+    problem,
+)
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")  # French first, always
@@ -51,112 +53,6 @@ PLACEHOLDERS: tuple[str, ...] = (
     "solidarity_to",
 )
 LINK_RULE_PLACEHOLDERS: tuple[str, ...] = ("channel", "case", "source")
-
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_HASHTAG = re.compile(r"^#\w+$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
-_PARAM_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
-# Canadian postal codes: solidarity addresses must point to an office or a case page, never to a
-# street address (people featured can be targeted; see reference §4.3, point 4).
-_POSTAL_CODE = re.compile(r"\b[A-Za-z]\d[A-Za-z][ -]?\d[A-Za-z]\d\b")
-# Territory codes babel knows that are not countries.
-_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO"})
-
-
-def problem(fr: str, en: str) -> PydanticCustomError:
-    """A validation error with both wordings (the loader reads ``ctx['fr']``/``ctx['en']``)."""
-    return PydanticCustomError("porte_voix", "{en}", {"fr": fr, "en": en})
-
-
-# ---------------------------------------------------------------------------------------------
-# Small value types
-
-
-def _check_slug(value: str) -> str:
-    if not _SLUG.match(value):
-        raise problem(
-            f"identifiant invalide « {value} » : lettres minuscules sans accents, chiffres et "
-            "traits d'union seulement (ex. : juan-lopez)",
-            f"invalid identifier '{value}': lowercase letters without accents, digits and "
-            "hyphens only (e.g. juan-lopez)",
-        )
-    return value
-
-
-def _parse_date(value: Any) -> Any:
-    # YAML timestamps are read as text on purpose (see yamlio); we accept only ISO dates so that
-    # "06/12/2025" (day first? month first?) can never be misread.
-    if isinstance(value, dt.datetime):
-        raise problem("date invalide : attendu AAAA-MM-JJ, sans heure", "invalid date: expected YYYY-MM-DD, without a time")
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise problem(
-        f"date invalide : attendu AAAA-MM-JJ (reçu « {value} »)",
-        f"invalid date: expected YYYY-MM-DD (got '{value}')",
-    )
-
-
-def _check_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+\.[^\s/]+(?:/\S*)?$", value):
-        raise problem(
-            f"adresse web invalide « {value} » : elle doit commencer par https:// et ne contenir "
-            "aucune espace",
-            f"invalid web address '{value}': it must start with https:// and contain no spaces",
-        )
-    return value
-
-
-def _check_hashtag(value: str) -> str:
-    if not _HASHTAG.match(value):
-        raise problem(
-            f"mot-clic invalide « {value} » : un # suivi de lettres ou de chiffres, sans espace",
-            f"invalid hashtag '{value}': a # followed by letters or digits, no spaces",
-        )
-    return value
-
-
-def _check_country_code(value: str) -> str:
-    code = value.strip().upper()
-    known: frozenset[str] | None = None
-    try:  # babel ships the CLDR territory list offline; without it, check the shape only
-        from babel import Locale
-
-        known = frozenset(k for k in Locale("en").territories if len(k) == 2 and k.isalpha())
-    except ImportError:  # pragma: no cover - babel is a declared dependency
-        pass
-    if not re.match(r"^[A-Z]{2}$", code) or (known is not None and code not in known) or code in _NOT_COUNTRIES:
-        raise problem(
-            f"code de pays inconnu « {value} » : attendu un code ISO 3166 à deux lettres (ex. : MG, HN)",
-            f"unknown country code '{value}': expected a two-letter ISO 3166 code (e.g. MG, HN)",
-        )
-    return code
-
-
-def _check_timezone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise problem(
-            f"fuseau horaire inconnu « {value} » : attendu un nom comme America/Toronto",
-            f"unknown time zone '{value}': expected a name such as America/Toronto",
-        ) from None
-    return value
-
-
-NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Slug = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_slug)]
-IsoDate = Annotated[dt.date, BeforeValidator(_parse_date)]
-Url = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_url)]
-Hashtag = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_hashtag)]
-CountryCode = Annotated[str, AfterValidator(_check_country_code)]
-TimeZoneName = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_timezone)]
-PositiveInt = Annotated[int, Field(gt=0, strict=True)]  # strict: "12 000" or 12.5 is a typo, not a number
 
 
 class _Model(BaseModel):
@@ -187,7 +83,9 @@ class LocalizedUrl(_Model):
     @model_validator(mode="after")
     def _at_least_one(self) -> LocalizedUrl:
         if self.fr is None and self.en is None:
-            raise problem("donnez au moins une adresse (fr ou en)", "give at least one address (fr or en)")
+            raise problem(
+                "donnez au moins une adresse (fr ou en)", "give at least one address (fr or en)"
+            )
         return self
 
     def get(self, language: Language, *, fallback: bool = True) -> str | None:
@@ -214,7 +112,7 @@ class LinkRules(_Model):
     @field_validator("source_param")
     @classmethod
     def _param_name(cls, value: str) -> str:
-        if not _PARAM_NAME.match(value):
+        if not PARAM_NAME.match(value):
             raise problem(
                 f"nom de paramètre invalide « {value} » (lettres, chiffres, _ . - seulement)",
                 f"invalid parameter name '{value}' (letters, digits, _ . - only)",
@@ -239,7 +137,7 @@ class LinkRules(_Model):
         cleaned = []
         for domain in value:
             host = domain.strip().lower().strip(".")
-            if not _HOSTNAME.match(host):
+            if not HOSTNAME.match(host):
                 raise problem(
                     f"nom de domaine invalide « {domain} » (ex. : amnistie.ca, sans https://)",
                     f"invalid domain name '{domain}' (e.g. amnistie.ca, without https://)",
@@ -256,7 +154,9 @@ class LinkRules(_Model):
         host = host.lower().rstrip(".")
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
-    def parameters(self, *, source_code: str, channel: str, case_slug: str | None) -> list[tuple[str, str]]:
+    def parameters(
+        self, *, source_code: str, channel: str, case_slug: str | None
+    ) -> list[tuple[str, str]]:
         """The (name, value) pairs to add, in a stable order, empty values left out."""
         values = {"channel": channel, "case": case_slug or "", "source": source_code}
         pairs = [
@@ -315,7 +215,8 @@ class Campaign(_Model):
         for key_date in value:
             if key_date.slug in seen:
                 raise problem(
-                    f"date clé en double : « {key_date.slug} »", f"duplicate key date: '{key_date.slug}'"
+                    f"date clé en double : « {key_date.slug} »",
+                    f"duplicate key date: '{key_date.slug}'",
                 )
             seen.add(key_date.slug)
             if starts_on and ends_on and not starts_on <= key_date.date <= ends_on:
@@ -376,7 +277,7 @@ class Case(_Model):
     @field_validator("solidarity_address")
     @classmethod
     def _no_postal_address(cls, value: Bilingual) -> Bilingual:
-        if _POSTAL_CODE.search(value.fr) or _POSTAL_CODE.search(value.en):
+        if POSTAL_CODE.search(value.fr) or POSTAL_CODE.search(value.en):
             raise problem(
                 "pas d'adresse postale ici : indiquez le bureau ou la page du cas par lesquels passent "
                 "les messages",

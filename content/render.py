@@ -8,10 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import string
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from content.errors import ContentError
-from content.model import PLACEHOLDERS, Campaign, CallToAction, Case, Language, LinkRules, Template
+from content.model import (
+    PLACEHOLDERS,
+    Bilingual,
+    CallToAction,
+    Campaign,
+    Case,
+    Language,
+    LinkRules,
+    LocalizedUrl,
+    Template,
+)
 
 # French and English date words, written out so rendering does not depend on the system locale.
 _DAYS = {
@@ -19,8 +32,34 @@ _DAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
 _MONTHS = {
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"),
+    "fr": [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
 }
 
 
@@ -34,23 +73,63 @@ def format_date(day: dt.date, language: Language) -> str:
     return f"{weekday}, {month} {day.day}"
 
 
-def default_link(*, case: Case, action: CallToAction, campaign: Campaign, language: Language) -> str | None:
+# Rendering works on the content models and, duck-typed, on the orchestrator's database rows,
+# where bilingual text is a plain {"fr": ..., "en": ...} dict and some optional fields may be
+# missing. Both offer ``.get(language)``; links and key dates need a little more care.
+
+_OTHER = {"fr": "en", "en": "fr"}
+
+
+def _localized(value: Any, language: str, *, fallback: bool) -> str | None:
+    """Text of a Bilingual / LocalizedUrl / dict in ``language`` (or the other one, if allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, LocalizedUrl):
+        return value.get(language, fallback=fallback)  # type: ignore[arg-type]
+    if isinstance(value, Bilingual):
+        return value.get(language)  # type: ignore[arg-type]
+    if isinstance(value, Mapping):
+        return value.get(language) or (value.get(_OTHER.get(language, "fr")) if fallback else None)
+    return None
+
+
+def _case_link(case: Any, kind: str) -> Any:
+    links = getattr(case, "links", None)
+    if isinstance(links, Mapping):
+        return links.get(kind)
+    return getattr(links, kind, None)
+
+
+def default_link(*, case: Any, action: Any, campaign: Any, language: Language) -> str | None:
     """The page a post should send people to when staff did not choose one.
 
     A petition post goes to the petition, an event post to the event page, anything else to the
     case page; then whatever exists, the campaign page last. A link in the post's language is
     preferred, but a French-only AICF page is better than no link at all.
     """
-    petition = case.links.petition
-    page = case.links.page
+    petition, page = _case_link(case, "petition"), _case_link(case, "page")
+    action_url, campaign_url = getattr(action, "url", None), getattr(campaign, "url", None)
     order = {
-        "signature": (petition, page, action.url, campaign.url),
-        "event": (action.url, campaign.url, page),
-    }.get(action.kind, (page, petition, action.url, campaign.url))
+        "signature": (petition, page, action_url, campaign_url),
+        "event": (action_url, campaign_url, page),
+    }.get(getattr(action, "kind", ""), (page, petition, action_url, campaign_url))
     for fallback in (False, True):
         for candidate in order:
-            if candidate is not None and (url := candidate.get(language, fallback=fallback)):
+            if url := _localized(candidate, language, fallback=fallback):
                 return url
+    return None
+
+
+def _key_date(campaign: Any, slug: str | None) -> dt.date | None:
+    if not slug:
+        return None
+    for item in getattr(campaign, "key_dates", None) or []:
+        item_slug = item.get("slug") if isinstance(item, Mapping) else item.slug
+        if item_slug == slug:
+            value = item.get("date") if isinstance(item, Mapping) else item.date
+            return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     return None
 
 
@@ -63,6 +142,11 @@ class _Values(dict[str, str]):
                 "{date} est utilisé, mais cet appel à l'action n'a pas de date clé (key_date)",
                 "{date} is used, but this call to action has no key date (key_date)",
             )
+        if key in PLACEHOLDERS:
+            raise ContentError(
+                f"{{{key}}} est utilisé, mais aucun cas n'est choisi pour cette publication",
+                f"{{{key}}} is used, but no case is chosen for this post",
+            )
         allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
         raise ContentError(
             f"espace réservé inconnu {{{key}}} dans le modèle ; permis : {allowed}",
@@ -71,31 +155,85 @@ class _Values(dict[str, str]):
 
 
 def placeholder_values(
-    *, case: Case, action: CallToAction, campaign: Campaign, language: Language, link: str | None = None
+    *,
+    case: Any,
+    action: Any,
+    campaign: Any,
+    language: Language,
+    link: str | None = None,
 ) -> dict[str, str]:
-    """What each placeholder becomes for this case, action and language."""
-    if link is None:
-        link = default_link(case=case, action=action, campaign=campaign, language=language) or ""
+    """What each placeholder becomes for this case (None: a campaign-wide post), action and language."""
+    hashtags = getattr(campaign, "hashtags", None) or {}
     values = {
-        "person": case.person.get(language),
-        "country": case.country.get(language),
-        "authority": case.authority.get(language),
-        "ask": case.ask.get(language),
-        "link": link,
-        "hashtags": " ".join(campaign.hashtags.get(language, [])),
-        "action": action.label.get(language),
-        "solidarity_to": case.solidarity_to.get(language),
+        "hashtags": " ".join(hashtags.get(language, [])),
+        "action": _localized(getattr(action, "label", None), language, fallback=True) or "",
     }
-    key_date = campaign.key_date(action.key_date) if action.key_date else None
+    if case is not None:
+        if link is None:
+            link = default_link(case=case, action=action, campaign=campaign, language=language)
+        person = _localized(case.person, language, fallback=True) or ""
+        values |= {
+            "person": person,
+            "country": _localized(case.country, language, fallback=True) or "",
+            "authority": _localized(case.authority, language, fallback=True) or "",
+            "ask": _localized(case.ask, language, fallback=True) or "",
+            # database rows written before solidarity_to existed: the person is the next best
+            "solidarity_to": _localized(
+                getattr(case, "solidarity_to", None), language, fallback=True
+            )
+            or person,
+        }
+    elif link is None:
+        link = _localized(getattr(action, "url", None), language, fallback=True) or _localized(
+            getattr(campaign, "url", None), language, fallback=True
+        )
+    values["link"] = link or ""
+    key_date = _key_date(campaign, getattr(action, "key_date", None))
     if key_date is not None:
-        values["date"] = format_date(key_date.date, language)
+        values["date"] = format_date(key_date, language)
     return values
+
+
+def render_template_text(
+    body: str,
+    *,
+    case: Any,
+    action: Any,
+    campaign: Any,
+    language: Language,
+    link: str | None = None,
+    name: str = "",
+) -> str:
+    """Fill ``body``'s placeholders. Accepts content models or objects shaped like them (the
+    orchestrator's rows); ``case`` may be None for a campaign-wide post without case placeholders.
+    """
+    values = _Values(
+        placeholder_values(
+            case=case, action=action, campaign=campaign, language=language, link=link
+        )
+    )
+    try:
+        for _, field, spec, conversion in string.Formatter().parse(body):
+            # {person.__class__} or {person[0]} would reach into Python objects: only plain
+            # names are placeholders (text built in code skips the model's validation).
+            if field is not None and (not field.isidentifier() or spec or conversion):
+                raise ValueError(field)
+        text = body.format_map(values)
+    except (AttributeError, IndexError, KeyError, ValueError) as error:
+        raise ContentError(
+            f"espace réservé mal formé dans le modèle « {name} » ({error})",
+            f"malformed placeholder in template '{name}' ({error})",
+        ) from error
+    # An empty value (no link, no hashtags) must not leave double spaces or blank line ends.
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return text.strip()
 
 
 def render_template(
     template: Template,
     *,
-    case: Case,
+    case: Case | None,
     action: CallToAction,
     campaign: Campaign,
     language: Language,
@@ -113,22 +251,20 @@ def render_template(
         )
     if template.action != action.slug:
         raise ContentError(
-            f"le modèle « {template.slug} » est pour l'appel à l'action « {template.action} », pas « {action.slug} »",
-            f"template '{template.slug}' is for call to action '{template.action}', not '{action.slug}'",
+            f"le modèle « {template.slug} » est pour l'appel à l'action « {template.action} », "
+            f"pas « {action.slug} »",
+            f"template '{template.slug}' is for call to action '{template.action}', "
+            f"not '{action.slug}'",
         )
-    values = _Values(placeholder_values(case=case, action=action, campaign=campaign, language=language, link=link))
-    try:
-        text = template.body.format_map(values)
-    except (AttributeError, IndexError, KeyError, ValueError) as error:
-        # e.g. {person.name} or {person[0]} in a template built without validation
-        raise ContentError(
-            f"espace réservé mal formé dans le modèle « {template.slug} » ({error})",
-            f"malformed placeholder in template '{template.slug}' ({error})",
-        ) from error
-    # An empty value (no link, no hashtags) must not leave double spaces or blank line ends.
-    text = re.sub(r"[ \t]{2,}", " ", text)
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return text.strip()
+    return render_template_text(
+        template.body,
+        case=case,
+        action=action,
+        campaign=campaign,
+        language=language,
+        link=link,
+        name=template.slug,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +326,15 @@ def decorate_links(
     out, cursor = [], 0
     for start, end in find_urls(text):
         out.append(text[cursor:start])
-        out.append(decorate_url(text[start:end], source_code=source_code, channel=channel, case_slug=case_slug, rules=rules))
+        out.append(
+            decorate_url(
+                text[start:end],
+                source_code=source_code,
+                channel=channel,
+                case_slug=case_slug,
+                rules=rules,
+            )
+        )
         cursor = end
     out.append(text[cursor:])
     return "".join(out)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import typer
 
 from orchestrator import db, logs
-from orchestrator.services.auth import SYSTEM, ServiceError
+from orchestrator.services.auth import ServiceError
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import parse_when
 
@@ -56,6 +56,33 @@ def content_root() -> Path:
     return get_settings().content_dir or bundled_campaigns()
 
 
+def edition_folders(root: Path) -> list[Path]:
+    """An edition folder itself, or every edition folder below ``root``."""
+    if (root / "campaign.yaml").exists():
+        return [root]
+    if (root / "campaigns").is_dir():
+        root = root / "campaigns"
+    return sorted(p for p in root.iterdir() if (p / "campaign.yaml").exists()) if root.is_dir() else []
+
+
+def load_editions(root: Path) -> list[Any]:
+    """Every edition below ``root``; one invalid edition stops all (nothing half-loaded)."""
+    from content.loader import ContentInvalid, load_campaign
+
+    editions, problems = [], []
+    folders = edition_folders(root)
+    if not folders:
+        fail(f"aucune édition (campaign.yaml) dans {root}")
+    for folder in folders:
+        try:
+            editions.append(load_campaign(folder))
+        except ContentInvalid as exc:
+            problems.append(f"{folder.name} :\n{exc}")
+    if problems:
+        fail("contenu invalide, rien n'a été chargé :\n" + "\n".join(problems))
+    return editions
+
+
 def run_service(fn: Any) -> Any:
     """Call a service function in one transaction; refusals become a clear message, not a trace."""
     try:
@@ -73,7 +100,6 @@ def init(
     content: Annotated[Path | None, typer.Option(help="Dossier des campagnes (un sous-dossier par édition).")] = None,
 ) -> None:
     """Crée ou met à jour le schéma, puis charge les campagnes (sans effet si rien n'a changé)."""
-    from content.loader import ContentInvalid, load_all
     from orchestrator import secrets
     from orchestrator.services.campaigns import load_content
 
@@ -83,11 +109,7 @@ def init(
         secrets.ensure_key_file(settings.key_file())
     eng = db.get_engine()
     db.upgrade(eng)
-    root = content or content_root()
-    try:
-        editions = load_all(root)
-    except ContentInvalid as exc:
-        fail(f"contenu invalide, rien n'a été chargé :\n{exc}")
+    editions = load_editions(content or content_root())
     with db.session_scope(eng) as session:
         for edition in editions:
             campaign = load_content(session, content=edition)
@@ -389,7 +411,7 @@ def content_validate(path: Annotated[Path | None, typer.Argument(help="Dossier d
     from content.loader import validate_campaign
 
     root = path or content_root()
-    folders = [root] if (root / "campaign.yaml").exists() else sorted(p for p in root.iterdir() if (p / "campaign.yaml").exists())
+    folders = edition_folders(root)
     if not folders:
         fail(f"aucun campaign.yaml dans {root}")
     bad = 0

@@ -61,6 +61,7 @@ class Campaign(SQLModel, table=True):
     hashtags: dict[str, list[str]] = _json({})
     goal: int = 0
     link_rules: dict[str, Any] = _json({})
+    url: dict[str, str] = _json({})
     is_current: bool = False
     archived_at: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
@@ -84,6 +85,7 @@ class Case(SQLModel, table=True):
     ask: dict[str, str] = _json({})
     solidarity_kind: str = Field(default="letter", max_length=16)
     solidarity_address: dict[str, str] = _json({})
+    solidarity_to: dict[str, str] = _json({})
     goal: int = 0
     image_alt: dict[str, str] = _json({})
     links: dict[str, Any] = _json({})
@@ -105,6 +107,7 @@ class CallToAction(SQLModel, table=True):
     label: dict[str, str] = _json({})
     text: dict[str, str] = _json({})
     url: dict[str, str] = _json({})
+    key_date: str | None = Field(default=None, max_length=64)
 
 
 class Template(SQLModel, table=True):
@@ -176,7 +179,7 @@ class Delivery(SQLModel, table=True):
     lease_until: dt.datetime | None = _ts(nullable=True)
     attempts: int = 0
     last_error: str = ""
-    last_error_kind: str = Field(default="", max_length=16)
+    last_error_kind: str = Field(default="", max_length=32)
     held_reason: str = ""
     platform_id: str | None = Field(default=None, index=True)
     platform_url: str | None = None
@@ -201,7 +204,7 @@ class Attempt(SQLModel, table=True):
     actor: str = Field(default="", max_length=64)  # worker id or username
     from_state: str = Field(max_length=16)
     to_state: str = Field(max_length=16)
-    outcome: str = Field(default="", max_length=16)
+    outcome: str = Field(default="", max_length=32)
     detail: str = ""
     duration_ms: int | None = None
 

@@ -46,7 +46,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     SCHEDULED: frozenset({PUBLISHING, HELD, CANCELLED}),
     RETRYING: frozenset({PUBLISHING, HELD, CANCELLED}),
     HELD: frozenset({SCHEDULED, RETRYING, CANCELLED}),
-    PUBLISHING: frozenset({PUBLISHED, RETRYING, FAILED, UNCONFIRMED, SCHEDULED}),
+    PUBLISHING: frozenset({PUBLISHED, RETRYING, FAILED, UNCONFIRMED, SCHEDULED, HELD}),
     # reconcile: found -> published; proved absent -> retrying; a person may give up -> failed
     UNCONFIRMED: frozenset({PUBLISHED, RETRYING, FAILED, CANCELLED}),
     # a person retries a failure

@@ -30,15 +30,22 @@ from channels.base import (
     Channel,
     ChannelError,
     Found,
-    PermanentError,
-    PublishRequest,
     Published,
+    PublishRequest,
     RateLimited,
     TransientError,
 )
 from orchestrator import __version__, budgets, states
 from orchestrator.db import session_scope
-from orchestrator.models import Account, Attempt, Case, Delivery, MetricSnapshot, Post, WorkerHeartbeat
+from orchestrator.models import (
+    Account,
+    Attempt,
+    Case,
+    Delivery,
+    MetricSnapshot,
+    Post,
+    WorkerHeartbeat,
+)
 from orchestrator.services.accounts import build_channel, mark_unhealthy
 from orchestrator.services.deliveries import post_images
 from orchestrator.settings import Settings, get_settings
@@ -255,8 +262,14 @@ class Worker:
             return
         with session_scope(self.engine) as session:
             for delivery_id in delivery_ids:
-                delivery = session.get(Delivery, delivery_id)
+                delivery = self._locked(session, delivery_id)
                 if delivery is None or delivery.state != states.PUBLISHING or delivery.worker_id != self.id:
+                    continue
+                account = session.get(Account, delivery.account_id)
+                if account is not None and not account.healthy:
+                    states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
+                                      worker_id=None, lease_until=None,
+                                      held_reason=f"account unhealthy: {account.last_error}")
                     continue
                 target = states.RETRYING if delivery.attempts else states.SCHEDULED
                 states.transition(session, delivery, target, actor=self.id, outcome="released",
@@ -350,7 +363,6 @@ class Worker:
                 mark_unhealthy(session, account=fresh, reason=reason)
                 keep_going = False
             else:  # PermanentError and anything else a channel calls final
-                assert isinstance(exc, PermanentError) or isinstance(exc, ChannelError)
                 states.transition(session, delivery, states.FAILED, attempts=delivery.attempts + 1, **common)
         return keep_going
 

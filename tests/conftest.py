@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from channels.sandbox import SandboxServer, start_sandbox
+
+TEST_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +28,102 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
     sandbox_server.sandbox.clear()
     yield sandbox_server
     sandbox_server.sandbox.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# Databases: every test that takes ``database_url`` runs on SQLite, and on PostgreSQL when a
+# server is reachable (CI sets PORTEVOIX_REQUIRE_POSTGRES=1, which turns a skip into a failure).
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("PORTEVOIX_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_unavailable() -> str | None:
+    url = sa.engine.make_url(postgres_admin_url())
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=1):
+            pass
+    except OSError as exc:
+        return f"no PostgreSQL server at {url.host}:{url.port} ({exc}); set PORTEVOIX_TEST_DATABASE_URL"
+    return None
+
+
+def _require_or_skip(reason: str) -> None:
+    if os.environ.get("PORTEVOIX_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL is required in CI but unavailable: {reason}")
+    pytest.skip(f"PostgreSQL tests skipped: {reason}")
+
+
+def fresh_postgres_database() -> tuple[str, object]:
+    """Create an empty database; return its URL and a function that drops it."""
+    reason = postgres_unavailable()
+    if reason:
+        _require_or_skip(reason)
+    admin_url = sa.engine.make_url(postgres_admin_url())
+    name = f"pv_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            )
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()
+
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'porte-voix.db'}"
+        return
+    url, drop = fresh_postgres_database()
+    try:
+        yield url
+    finally:
+        from orchestrator import db
+
+        db._cached_engine.cache_clear()
+        drop()  # type: ignore[operator]
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
+    """PORTEVOIX_* settings for one test (a fresh database and home), caches cleared."""
+    from orchestrator import db
+    from orchestrator.settings import get_settings
+
+    values = {
+        "PORTEVOIX_DATABASE_URL": database_url,
+        "PORTEVOIX_HOME": str(tmp_path / "home"),
+        "PORTEVOIX_SECRET_KEY": TEST_KEY,
+        "PORTEVOIX_LOG_LEVEL": "WARNING",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    db._cached_engine.cache_clear()
+    yield values
+    get_settings.cache_clear()
+    db._cached_engine.cache_clear()
+
+
+@pytest.fixture
+def engine(env: dict[str, str]) -> Iterator[sa.Engine]:
+    """A database built through the migrations, with the 2025 sample campaign loaded."""
+    from content.loader import load_all
+    from orchestrator import db
+    from orchestrator.services.campaigns import load_content
+
+    eng = db.get_engine()
+    db.upgrade(eng)
+    with db.session_scope(eng) as session:
+        for edition in load_all():
+            load_content(session, content=edition)
+    yield eng
+    eng.dispose()

@@ -55,7 +55,11 @@ def did_for(handle: str) -> str:
 
 
 def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        dt.datetime.fromtimestamp(ts, dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -133,7 +137,11 @@ class BlueskyEmulator(Emulator):
 
     def _policy(self, req: Request) -> str:
         nsid = req.path.removeprefix("/xrpc/")
-        return nsid.rsplit(".", 1)[-1] if nsid.endswith((".createSession", ".createRecord")) else "global"
+        return (
+            nsid.rsplit(".", 1)[-1]
+            if nsid.endswith((".createSession", ".createRecord"))
+            else "global"
+        )
 
     def rate_limited(self, req: Request) -> Response:
         policy = self._policy(req)
@@ -195,9 +203,16 @@ class BlueskyEmulator(Emulator):
             "did": did,
             "handle": handle,
             "active": True,
-            "accessJwt": make_jwt({**common, "scope": "com.atproto.appPass", "exp": now + 7200}),
+            "accessJwt": make_jwt(
+                {**common, "scope": "com.atproto.appPass", "exp": now + 7200, "jti": f"a{serial}"}
+            ),
             "refreshJwt": make_jwt(
-                {**common, "scope": "com.atproto.refresh", "exp": now + 90 * 86400, "jti": f"r{serial}"}
+                {
+                    **common,
+                    "scope": "com.atproto.refresh",
+                    "exp": now + 90 * 86400,
+                    "jti": f"r{serial}",
+                }
             ),
         }
 
@@ -228,7 +243,7 @@ class BlueskyEmulator(Emulator):
         with self.sandbox.lock:
             self.sessions_created += 1
         headers = self._count("createSession", handle)
-        return json_response(self._session(did, handle), **headers)
+        return Response(body=self._session(did, handle), headers=headers)
 
     def x_com_atproto_server_refreshSession(self, req: Request) -> Response:
         who = self._requester(req, scope="refresh")
@@ -304,7 +319,8 @@ class BlueskyEmulator(Emulator):
             self.handles.setdefault(did, handle)
         headers = self._count("createRecord", did, 3)
         commit = {"cid": cid_for(uri.encode(), 0x71), "rev": self._next_tid()}
-        return json_response({"uri": uri, "cid": cid, "commit": commit, "validationStatus": "valid"}, **headers)
+        body = {"uri": uri, "cid": cid, "commit": commit, "validationStatus": "valid"}
+        return Response(body=body, headers=headers)
 
     def x_com_atproto_repo_getRecord(self, req: Request) -> Response:
         did, _ = self._handle_of(req.arg("repo") or "")
@@ -333,7 +349,9 @@ class BlueskyEmulator(Emulator):
             return who
         uris = req.query.get("uris", [])
         if len(uris) > 25:
-            return xrpc_error(400, "InvalidRequest", "Error: uris must not have more than 25 elements")
+            return xrpc_error(
+                400, "InvalidRequest", "Error: uris must not have more than 25 elements"
+            )
         views = []
         with self.sandbox.lock:
             for uri in uris:
@@ -352,7 +370,9 @@ class BlueskyEmulator(Emulator):
         limit = min(100, max(1, int(req.arg("limit") or 50)))
         offset = int(req.arg("cursor") or 0)
         with self.sandbox.lock:
-            posts = sorted(self.records.get(did, {}).values(), key=lambda p: p.created, reverse=True)
+            posts = sorted(
+                self.records.get(did, {}).values(), key=lambda p: p.created, reverse=True
+            )
             page = [{"post": self._view(p)} for p in posts[offset : offset + limit]]
         body: dict[str, Any] = {"feed": page}
         if offset + limit < len(posts):
@@ -390,7 +410,9 @@ class BlueskyEmulator(Emulator):
         if len(text.encode("utf-8")) > self.max_bytes:
             return invalid_post(f"Record/text must not be longer than {self.max_bytes} characters")
         if len(regex.findall(r"\X", text)) > self.max_graphemes:
-            return invalid_post(f"Record/text must not be longer than {self.max_graphemes} graphemes")
+            return invalid_post(
+                f"Record/text must not be longer than {self.max_graphemes} graphemes"
+            )
         if len(record.get("langs") or []) > 3:
             return invalid_post("Record/langs must not have more than 3 elements")
         embed = record.get("embed")
@@ -407,7 +429,9 @@ class BlueskyEmulator(Emulator):
             return None
         images = embed.get("images") or []
         if len(images) > self.max_images:
-            return invalid_post(f"Record/embed/images must not have more than {self.max_images} elements")
+            return invalid_post(
+                f"Record/embed/images must not have more than {self.max_images} elements"
+            )
         for i, image in enumerate(images):
             if not isinstance(image.get("alt"), str):
                 return invalid_post(f'Record/embed/images/{i} must have the property "alt"')
@@ -416,7 +440,9 @@ class BlueskyEmulator(Emulator):
             if blob is None:
                 return xrpc_error(400, "InvalidRequest", f"Could not find blob: {ref}")
             if not blob["mimeType"].startswith("image/"):
-                return invalid_post(f"Record/embed/images/{i}/image mimeType is not accepted: {blob['mimeType']}")
+                return invalid_post(
+                    f"Record/embed/images/{i}/image mimeType is not accepted: {blob['mimeType']}"
+                )
             if blob["size"] > self.max_image_bytes:
                 return invalid_post(
                     f"Record/embed/images/{i}/image file too big (max {self.max_image_bytes} bytes)"

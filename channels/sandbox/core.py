@@ -6,6 +6,7 @@ with :class:`Response` objects; this module owns sockets, routing, faults and th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.parser
 import email.policy
@@ -420,10 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
         # SO_LINGER 0 makes close() send RST: the client sees a connection reset.
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.close()
-        except OSError:
-            pass
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _serve
 

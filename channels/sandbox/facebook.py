@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -162,23 +163,23 @@ class FacebookEmulator(Emulator):
         parts = rest.split("/") if rest else []
         route: Callable[[], Any]
         if req.method == "GET" and not parts:
-            route = lambda: self._read_many(fields)  # noqa: E731
+            route = partial(self._read_many, fields)
         elif req.method == "GET" and parts == ["me"]:
-            route = lambda: self._me(token)  # noqa: E731
+            route = partial(self._me, token)
         elif req.method == "GET" and len(parts) == 1:
-            route = lambda: self._read_one(parts[0], fields)  # noqa: E731
+            route = partial(self._read_one, parts[0], fields)
         elif req.method == "DELETE" and len(parts) == 1:
-            route = lambda: self._delete(parts[0])  # noqa: E731
+            route = partial(self._delete, parts[0])
         elif len(parts) == 2 and req.method == "POST" and parts[1] == "feed":
-            route = lambda: self._create_post(parts[0], token, fields)  # noqa: E731
+            route = partial(self._create_post, parts[0], token, fields)
         elif len(parts) == 2 and req.method == "POST" and parts[1] == "photos":
-            route = lambda: self._upload_photo(parts[0], token, fields, files)  # noqa: E731
+            route = partial(self._upload_photo, parts[0], token, fields, files)
         elif (
             len(parts) == 2
             and req.method == "GET"
             and parts[1] in ("feed", "posts", "published_posts")
         ):
-            route = lambda: self._read_feed(version, parts[0], parts[1], token, fields)  # noqa: E731
+            route = partial(self._read_feed, version, parts[0], parts[1], token, fields)
         else:
             return self._error(
                 GraphError(100, f"Unsupported {req.method.lower()} request.", subcode=33)

@@ -38,15 +38,27 @@ MAX_IDS = 20  # Api::BaseController::DEFAULT_STATUSES_LIMIT, checked by Statuses
 MAX_PAGE = 40
 IMAGE_LIMIT = 16 * 1024 * 1024
 DESCRIPTION_LIMIT = 1500
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "image/avif")
+IMAGE_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+)
 IDEMPOTENCY_SECONDS = 3600.0  # PostStatusService keeps the key for one hour
 WINDOW_SECONDS = 300
 WINDOW_REQUESTS = 300
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 # A second, simpler opinion on Mastodon's counting than the channel's (so tests compare two).
-_URL = regex.compile(r"(?<![\w/@])https?://[^\s<>\"]+?(?=[.,;:!?'\")\]]*(?:\s|$))", regex.IGNORECASE)
-_REMOTE_MENTION = regex.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)@([\w.-]+\w)", regex.IGNORECASE)
+_URL = regex.compile(
+    r"(?<![\w/@])https?://[^\s<>\"]+?(?=[.,;:!?'\")\]]*(?:\s|$))", regex.IGNORECASE
+)
+_REMOTE_MENTION = regex.compile(
+    r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)@([\w.-]+\w)", regex.IGNORECASE
+)
 _HASHTAG = regex.compile(r"(?<![=/\w])#(\w+)")
 _ENTITY = regex.compile(
     f"(?:{_URL.pattern})|(?:{_REMOTE_MENTION.pattern})|(?:{_HASHTAG.pattern})", regex.IGNORECASE
@@ -89,7 +101,9 @@ def render_html(text: str, base: str) -> str:
             token = m.group(0)
             if token.startswith("#"):
                 tag = token[1:]
-                out.append(f'<a href="{base}/tags/{tag.lower()}" class="mention hashtag" rel="tag">#<span>{html.escape(tag)}</span></a>')
+                out.append(
+                    f'<a href="{base}/tags/{tag.lower()}" class="mention hashtag" rel="tag">#<span>{html.escape(tag)}</span></a>'
+                )
             elif token.startswith("@"):
                 user, _, domain = token[1:].partition("@")
                 out.append(
@@ -103,7 +117,9 @@ def render_html(text: str, base: str) -> str:
         return "".join(out)
 
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p]
-    return "".join("<p>" + "<br />".join(piece(line) for line in p.split("\n")) + "</p>" for p in paragraphs)
+    return "".join(
+        "<p>" + "<br />".join(piece(line) for line in p.split("\n")) + "</p>" for p in paragraphs
+    )
 
 
 class MastodonError(Exception):
@@ -164,8 +180,10 @@ class MastodonEmulator(Emulator):
         return json_response(
             {"error": "The access token is invalid"},
             401,
-            **{"WWW-Authenticate": 'Bearer realm="Doorkeeper", error="invalid_token", '
-               'error_description="The access token is invalid"'},
+            **{
+                "WWW-Authenticate": 'Bearer realm="Doorkeeper", error="invalid_token", '
+                'error_description="The access token is invalid"'
+            },
         )
 
     # -- dispatch -----------------------------------------------------------------------------
@@ -195,7 +213,11 @@ class MastodonEmulator(Emulator):
         if req.method == "GET" and (path == "/api/v1/statuses" or m or a):
             if a:
                 return self._account_statuses(req, a.group(1), base)
-            return self._many(req, base) if m is None else self._status_json(self._get(m.group(1)), base)
+            return (
+                self._many(req, base)
+                if m is None
+                else self._status_json(self._get(m.group(1)), base)
+            )
         if not token:
             raise MastodonError(401, "The access token is invalid")
         account = self._account(token)
@@ -217,22 +239,44 @@ class MastodonEmulator(Emulator):
         number = int(hashlib.sha256(token.encode()).hexdigest()[:12], 16)
         return {"id": str(number), "username": username}
 
-    def _account_json(self, account: dict[str, Any], base: str, *, source: bool = False) -> dict[str, Any]:
+    def _account_json(
+        self, account: dict[str, Any], base: str, *, source: bool = False
+    ) -> dict[str, Any]:
         u = account["username"]
         with self.sandbox.lock:
             count = len(self.by_account.get(account["id"], ()))
         body: dict[str, Any] = {
-            "id": account["id"], "username": u, "acct": u, "display_name": f"{u} (sandbox)",
-            "locked": False, "bot": False, "discoverable": True, "group": False,
-            "created_at": "2024-09-01T00:00:00.000Z", "note": "<p>Porte-voix sandbox account</p>",
-            "url": f"{base}/@{u}", "uri": f"{base}/users/{u}",
-            "avatar": f"{base}/avatars/original/missing.png", "avatar_static": f"{base}/avatars/original/missing.png",
-            "header": f"{base}/headers/original/missing.png", "header_static": f"{base}/headers/original/missing.png",
-            "followers_count": 1200, "following_count": 80, "statuses_count": count,
-            "last_status_at": None, "emojis": [], "fields": [],
+            "id": account["id"],
+            "username": u,
+            "acct": u,
+            "display_name": f"{u} (sandbox)",
+            "locked": False,
+            "bot": False,
+            "discoverable": True,
+            "group": False,
+            "created_at": "2024-09-01T00:00:00.000Z",
+            "note": "<p>Porte-voix sandbox account</p>",
+            "url": f"{base}/@{u}",
+            "uri": f"{base}/users/{u}",
+            "avatar": f"{base}/avatars/original/missing.png",
+            "avatar_static": f"{base}/avatars/original/missing.png",
+            "header": f"{base}/headers/original/missing.png",
+            "header_static": f"{base}/headers/original/missing.png",
+            "followers_count": 1200,
+            "following_count": 80,
+            "statuses_count": count,
+            "last_status_at": None,
+            "emojis": [],
+            "fields": [],
         }
         if source:
-            body["source"] = {"privacy": "public", "sensitive": False, "language": "fr", "note": "", "fields": []}
+            body["source"] = {
+                "privacy": "public",
+                "sensitive": False,
+                "language": "fr",
+                "note": "",
+                "fields": [],
+            }
         return body
 
     # -- statuses -----------------------------------------------------------------------------
@@ -253,7 +297,7 @@ class MastodonEmulator(Emulator):
             text = (params.get("status") or [""])[0]
             media_ids = params.get("media_ids[]") or params.get("media_ids") or []
             visibility = (params.get("visibility") or ["public"])[0]
-            language = (params.get("language") or [None])[0]
+            language = (params.get("language") or [""])[0] or None
         key = req.headers.get("idempotency-key")
         now = self.sandbox.now()
         with self.sandbox.lock:
@@ -262,22 +306,36 @@ class MastodonEmulator(Emulator):
                 if known and now - known[1] < IDEMPOTENCY_SECONDS and known[0] in self.statuses:
                     return self._status_json(self.statuses[known[0]], base)
             if visibility not in VISIBILITIES:
-                raise MastodonError(422, "Validation failed: Visibility is not included in the list")
+                raise MastodonError(
+                    422, "Validation failed: Visibility is not included in the list"
+                )
             if len(media_ids) > MAX_MEDIA:
                 raise MastodonError(422, f"Cannot attach more than {MAX_MEDIA} files")
             # PostStatusService takes the account's own, unattached media and ignores the rest.
             media = [
-                self.media[i] for i in media_ids
-                if i in self.media and self.media[i]["account_id"] == account["id"] and not self.media[i]["status_id"]
+                self.media[i]
+                for i in media_ids
+                if i in self.media
+                and self.media[i]["account_id"] == account["id"]
+                and not self.media[i]["status_id"]
             ]
             if not text.strip() and not media:
                 raise MastodonError(422, "Validation failed: Text can't be blank")
             if text_length(text) > self.max_characters:
-                raise MastodonError(422, f"Validation failed: Text character limit of {self.max_characters} exceeded")
+                raise MastodonError(
+                    422,
+                    f"Validation failed: Text character limit of {self.max_characters} exceeded",
+                )
             sid = self._snowflake()
             record = {
-                "id": sid, "account": account, "text": text, "content": render_html(text, base),
-                "created": now, "visibility": visibility, "language": language, "media": media,
+                "id": sid,
+                "account": account,
+                "text": text,
+                "content": render_html(text, base),
+                "created": now,
+                "visibility": visibility,
+                "language": language,
+                "media": media,
             }
             for item in media:
                 item["status_id"] = sid
@@ -322,7 +380,9 @@ class MastodonEmulator(Emulator):
         max_id, since_id, min_id = number("max_id"), number("since_id"), number("min_id")
         with self.sandbox.lock:
             ids = [int(i) for i in self.by_account.get(account_id, [])]
-        ids = [i for i in ids if (max_id is None or i < max_id) and (since_id is None or i > since_id)]
+        ids = [
+            i for i in ids if (max_id is None or i < max_id) and (since_id is None or i > since_id)
+        ]
         # min_id asks for the page just after it (still shown newest first); else the newest page.
         chosen = [i for i in ids if i > min_id][:limit] if min_id is not None else ids[-limit:]
         with self.sandbox.lock:
@@ -333,19 +393,38 @@ class MastodonEmulator(Emulator):
         figures = self.sandbox.metrics_for(self.platform, record["id"], record["created"])
         u = record["account"]["username"]
         return {
-            "id": record["id"], "created_at": _iso(record["created"]),
-            "in_reply_to_id": None, "in_reply_to_account_id": None,
-            "sensitive": False, "spoiler_text": "", "visibility": record["visibility"],
+            "id": record["id"],
+            "created_at": _iso(record["created"]),
+            "in_reply_to_id": None,
+            "in_reply_to_account_id": None,
+            "sensitive": False,
+            "spoiler_text": "",
+            "visibility": record["visibility"],
             "language": record["language"],
-            "uri": f"{base}/users/{u}/statuses/{record['id']}", "url": f"{base}/@{u}/{record['id']}",
-            "replies_count": figures["replies"], "reblogs_count": figures["shares"],
-            "favourites_count": figures["likes"], "quotes_count": figures["quotes"],
-            "edited_at": None, "favourited": False, "reblogged": False, "muted": False,
-            "bookmarked": False, "pinned": False, "content": record["content"], "filtered": [],
-            "reblog": None, "application": {"name": "Porte-voix", "website": None},
+            "uri": f"{base}/users/{u}/statuses/{record['id']}",
+            "url": f"{base}/@{u}/{record['id']}",
+            "replies_count": figures["replies"],
+            "reblogs_count": figures["shares"],
+            "favourites_count": figures["likes"],
+            "quotes_count": figures["quotes"],
+            "edited_at": None,
+            "favourited": False,
+            "reblogged": False,
+            "muted": False,
+            "bookmarked": False,
+            "pinned": False,
+            "content": record["content"],
+            "filtered": [],
+            "reblog": None,
+            "application": {"name": "Porte-voix", "website": None},
             "account": self._account_json(record["account"], base),
             "media_attachments": [self._media_json(m, base) for m in record["media"]],
-            "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None, "quote": None,
+            "mentions": [],
+            "tags": [],
+            "emojis": [],
+            "card": None,
+            "poll": None,
+            "quote": None,
         }
 
     # -- media --------------------------------------------------------------------------------
@@ -357,15 +436,26 @@ class MastodonEmulator(Emulator):
             raise MastodonError(422, "Validation failed: File can't be blank")
         description = (fields.get("description") or [""])[0]
         if upload.content_type not in IMAGE_TYPES:
-            raise MastodonError(422, "Validation failed: File content type is invalid, File file type is not supported")
+            raise MastodonError(
+                422,
+                "Validation failed: File content type is invalid, File file type is not supported",
+            )
         if len(upload.data) > IMAGE_LIMIT:
             raise MastodonError(422, "Validation failed: File file size must be less than 16 MB")
         if len(description) > DESCRIPTION_LIMIT:
-            raise MastodonError(422, f"Validation failed: Description is too long (maximum is {DESCRIPTION_LIMIT} characters)")
+            raise MastodonError(
+                422,
+                f"Validation failed: Description is too long (maximum is {DESCRIPTION_LIMIT} characters)",
+            )
         mid = self._snowflake()
         item = {
-            "id": mid, "account_id": account["id"], "status_id": None, "description": description,
-            "filename": upload.filename, "content_type": upload.content_type, "size": len(upload.data),
+            "id": mid,
+            "account_id": account["id"],
+            "status_id": None,
+            "description": description,
+            "filename": upload.filename,
+            "content_type": upload.content_type,
+            "size": len(upload.data),
         }
         with self.sandbox.lock:
             self.media[mid] = item
@@ -376,11 +466,16 @@ class MastodonEmulator(Emulator):
     def _media_json(item: dict[str, Any], base: str) -> dict[str, Any]:
         ext = item["content_type"].split("/")[-1]
         return {
-            "id": item["id"], "type": "image",
+            "id": item["id"],
+            "type": "image",
             "url": f"{base}/system/media_attachments/files/{item['id']}/original.{ext}",
             "preview_url": f"{base}/system/media_attachments/files/{item['id']}/small.{ext}",
-            "remote_url": None, "preview_remote_url": None, "text_url": None,
-            "meta": {}, "description": item["description"] or None, "blurhash": None,
+            "remote_url": None,
+            "preview_remote_url": None,
+            "text_url": None,
+            "meta": {},
+            "description": item["description"] or None,
+            "blurhash": None,
         }
 
     # -- instance -----------------------------------------------------------------------------
@@ -402,30 +497,48 @@ class MastodonEmulator(Emulator):
                 "video_frame_rate_limit": 120,
                 "video_matrix_limit": 8294400,
             },
-            "polls": {"max_options": 4, "max_characters_per_option": 50,
-                      "min_expiration": 300, "max_expiration": 2629746},
+            "polls": {
+                "max_options": 4,
+                "max_characters_per_option": 50,
+                "min_expiration": 300,
+                "max_expiration": 2629746,
+            },
         }
 
     def _instance_v1(self, base: str) -> dict[str, Any]:
         host = base.split("://", 1)[1]
         return {
-            "uri": host, "title": "Porte-voix sandbox", "short_description": "Bac à sable",
-            "description": "", "email": "sandbox@example.org", "version": VERSION,
-            "urls": {"streaming_api": f"ws://{host}"}, "stats": {"user_count": 1, "status_count": len(self.statuses), "domain_count": 1},
-            "languages": ["fr", "en"], "registrations": False, "approval_required": False,
-            "invites_enabled": False, "configuration": self._configuration(), "rules": [],
+            "uri": host,
+            "title": "Porte-voix sandbox",
+            "short_description": "Bac à sable",
+            "description": "",
+            "email": "sandbox@example.org",
+            "version": VERSION,
+            "urls": {"streaming_api": f"ws://{host}"},
+            "stats": {"user_count": 1, "status_count": len(self.statuses), "domain_count": 1},
+            "languages": ["fr", "en"],
+            "registrations": False,
+            "approval_required": False,
+            "invites_enabled": False,
+            "configuration": self._configuration(),
+            "rules": [],
         }
 
     def _instance_v2(self, base: str) -> dict[str, Any]:
         host = base.split("://", 1)[1]
         return {
-            "domain": host, "title": "Porte-voix sandbox", "version": VERSION,
-            "source_url": "https://github.com/mastodon/mastodon", "description": "Bac à sable",
-            "usage": {"users": {"active_month": 1}}, "languages": ["fr", "en"],
+            "domain": host,
+            "title": "Porte-voix sandbox",
+            "version": VERSION,
+            "source_url": "https://github.com/mastodon/mastodon",
+            "description": "Bac à sable",
+            "usage": {"users": {"active_month": 1}},
+            "languages": ["fr", "en"],
             "api_versions": {"mastodon": 2},
             "configuration": {"urls": {"streaming": f"ws://{host}"}, **self._configuration()},
             "registrations": {"enabled": False, "approval_required": False, "message": None},
-            "contact": {"email": "sandbox@example.org", "account": None}, "rules": [],
+            "contact": {"email": "sandbox@example.org", "account": None},
+            "rules": [],
         }
 
     # -- inspection ---------------------------------------------------------------------------
@@ -435,11 +548,17 @@ class MastodonEmulator(Emulator):
             records = list(self.statuses.values())
         return [
             {
-                "id": r["id"], "text": r["text"], "created": r["created"], "account": r["account"]["username"],
-                "visibility": r["visibility"], "language": r["language"],
+                "id": r["id"],
+                "text": r["text"],
+                "created": r["created"],
+                "account": r["account"]["username"],
+                "visibility": r["visibility"],
+                "language": r["language"],
                 "alts": [m["description"] for m in r["media"]],
-                "media": [{"id": m["id"], "type": m["content_type"], "alt": m["description"]} for m in r["media"]],
+                "media": [
+                    {"id": m["id"], "type": m["content_type"], "alt": m["description"]}
+                    for m in r["media"]
+                ],
             }
             for r in records
         ]
-

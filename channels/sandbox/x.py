@@ -31,13 +31,14 @@ import html
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 import twitter_text
-from twitter_text.config import config as _tt_config
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.x import weighted_length
 
 TEXT_LIMIT = 280
 MAX_IDS = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
@@ -67,19 +68,6 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "image/gif"),
 )
 _OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
-_NO_EMOJI_PARSING = dict(_tt_config["defaults"], emoji_parsing_enabled=False)
-
-
-def weighted_length(text: str) -> int:
-    """X's weighted length (twitter-text v3), fast for texts that cannot hold an emoji.
-
-    twitter-text's emoji scan costs ~2.5 ms a call; every emoji sequence holds a code point at
-    or above U+2000 or is © / ®, so below that the scan cannot change the count (checked on
-    thousands of random texts against the full parser).
-    """
-    if any(ord(c) >= 0x2000 or c in "\u00a9\u00ae" for c in text):
-        return twitter_text.parse_tweet(text).weightedLength
-    return twitter_text.parse_tweet(text, _NO_EMOJI_PARSING).weightedLength
 
 
 def _iso(epoch: float) -> str:
@@ -108,7 +96,9 @@ def _sniff(data: bytes) -> str | None:
 
 def problem(status: int, title: str, detail: str, type_: str = "about:blank") -> Response:
     """X's RFC 7807 problem body (https://docs.x.com/x-api/fundamentals/response-codes-and-errors)."""
-    return json_response({"title": title, "detail": detail, "type": type_, "status": status}, status)
+    return json_response(
+        {"title": title, "detail": detail, "type": type_, "status": status}, status
+    )
 
 
 def invalid_request(message: str, parameters: dict[str, list[str]] | None = None) -> Response:
@@ -225,7 +215,12 @@ class XEmulator(Emulator):
     def _enforcing(self) -> bool:
         if self.enforce_limits is not None:
             return self.enforce_limits
-        return os.environ.get("PORTEVOIX_SANDBOX_X_LIMITS", "on").lower() not in {"off", "0", "false", "no"}
+        return os.environ.get("PORTEVOIX_SANDBOX_X_LIMITS", "on").lower() not in {
+            "off",
+            "0",
+            "false",
+            "no",
+        }
 
     def rate_limited(self, req: Request) -> Response:
         route = self._route(req)[0]
@@ -262,7 +257,7 @@ class XEmulator(Emulator):
 
     def handle(self, req: Request) -> Response:
         route, args = self._route(req)
-        handler = {
+        routes: dict[str, Callable[..., Response]] = {
             "POST /2/tweets": self._create_tweet,
             "GET /2/tweets": self._lookup,
             "GET /2/tweets/:id": self._lookup_one,
@@ -270,7 +265,8 @@ class XEmulator(Emulator):
             "GET /2/users/:id/tweets": self._timeline,
             "POST /2/media/upload": self._upload,
             "POST /2/media/metadata": self._metadata,
-        }.get(route)
+        }
+        handler = routes.get(route)
         if handler is None:
             return problem(404, "Not Found Error", f"Sorry, that page does not exist: {req.path}")
         token = self._token(req)
@@ -292,7 +288,9 @@ class XEmulator(Emulator):
         text = unicodedata.normalize("NFC", str(body.get("text") or ""))
         media_ids = [str(m) for m in (body.get("media") or {}).get("media_ids", [])]
         if not text.strip() and not media_ids:
-            return invalid_request("Post text is required when no media is attached", {"text": [text]})
+            return invalid_request(
+                "Post text is required when no media is attached", {"text": [text]}
+            )
         if weighted_length(text) > TEXT_LIMIT:
             return invalid_request(
                 "Your Tweet text is too long. For more information on how X determines text "
@@ -300,7 +298,9 @@ class XEmulator(Emulator):
                 {"text": [text]},
             )
         if len(media_ids) > MAX_MEDIA:
-            return invalid_request(f"Up to {MAX_MEDIA} media ids are allowed", {"media.media_ids": media_ids})
+            return invalid_request(
+                f"Up to {MAX_MEDIA} media ids are allowed", {"media.media_ids": media_ids}
+            )
         with self.sandbox.lock:
             media = []
             for media_id in media_ids:
@@ -313,7 +313,11 @@ class XEmulator(Emulator):
             now = self.sandbox.now()
             last = self._recent_texts.get((user["id"], text))
             if text and last is not None and now - last < DUPLICATE_WINDOW:
-                return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
+                return problem(
+                    403,
+                    "Forbidden",
+                    "You are not allowed to create a Tweet with duplicate content.",
+                )
             post_id = str(ID_BASE + self.sandbox.next_id())
             display, urls = self._shorten(post_id, text, user["username"], bool(media))
             post = {
@@ -325,7 +329,8 @@ class XEmulator(Emulator):
                 "username": user["username"],
                 "created": now,
                 "media": [
-                    {"media_key": m["media_key"], "alt": m["alt"], "mime_type": m["mime_type"]} for m in media
+                    {"media_key": m["media_key"], "alt": m["alt"], "mime_type": m["mime_type"]}
+                    for m in media
                 ],
             }
             self._posts[post_id] = post
@@ -336,7 +341,9 @@ class XEmulator(Emulator):
         return json_response({"data": data}, 201)
 
     @staticmethod
-    def _shorten(post_id: str, text: str, username: str, has_media: bool) -> tuple[str, list[dict[str, Any]]]:
+    def _shorten(
+        post_id: str, text: str, username: str, has_media: bool
+    ) -> tuple[str, list[dict[str, Any]]]:
         """X rewrites every link to t.co, escapes &<> and appends a t.co link for attached media
         (https://docs.x.com/x-api/fundamentals/data-dictionary, ``entities.urls``)."""
         pieces: list[str] = []
@@ -355,11 +362,15 @@ class XEmulator(Emulator):
             start, end = found["indices"]
             pieces.append(html.escape(text[cursor:start], quote=False))
             expanded = found["url"] if "://" in found["url"] else "http://" + found["url"]
-            add_url(tco(n), {"expanded_url": expanded, "display_url": found["url"].split("://")[-1][:25]})
+            add_url(
+                tco(n),
+                {"expanded_url": expanded, "display_url": found["url"].split("://")[-1][:25]},
+            )
             cursor = end
         pieces.append(html.escape(text[cursor:], quote=False))
         if has_media:
-            if pieces and pieces[-1] and not pieces[-1].endswith(" "):
+            so_far = "".join(pieces)
+            if so_far and not so_far[-1].isspace():
                 pieces.append(" ")
             add_url(
                 tco(99),
@@ -407,11 +418,14 @@ class XEmulator(Emulator):
             return invalid_request("The `ids` query parameter can not be empty", {"ids": []})
         if len(ids) > MAX_IDS:
             return invalid_request(
-                f"The `ids` query parameter value [{len(ids)}] is not between 1 and {MAX_IDS}", {"ids": ids}
+                f"The `ids` query parameter value [{len(ids)}] is not between 1 and {MAX_IDS}",
+                {"ids": ids},
             )
         bad = [i for i in ids if not i.isdigit()]
         if bad:
-            return invalid_request(f"The `ids` query parameter value [{bad[0]}] is not valid", {"ids": bad})
+            return invalid_request(
+                f"The `ids` query parameter value [{bad[0]}] is not valid", {"ids": bad}
+            )
         fields = self._fields(req)
         body: dict[str, Any] = {}
         with self.sandbox.lock:
@@ -425,7 +439,9 @@ class XEmulator(Emulator):
 
     def _lookup_one(self, req: Request, user: dict[str, str], id: str) -> Response:  # noqa: A002
         if not id.isdigit():
-            return invalid_request(f"The `id` query parameter value [{id}] is not valid", {"id": [id]})
+            return invalid_request(
+                f"The `id` query parameter value [{id}] is not valid", {"id": [id]}
+            )
         with self.sandbox.lock:
             post = self._posts.get(id)
             if post is None:
@@ -449,10 +465,14 @@ class XEmulator(Emulator):
             value = req.arg(name)
             bounds[name] = _parse_iso(value) if value else None
             if value and bounds[name] is None:
-                return invalid_request(f"Invalid '{name}':'{value}'. '{name}' must be a valid ISO 8601 timestamp")
+                return invalid_request(
+                    f"Invalid '{name}':'{value}'. '{name}' must be a valid ISO 8601 timestamp"
+                )
         since, until = req.arg("since_id") or "0", req.arg("until_id") or "0"
         if not (since.isdigit() and until.isdigit()):
-            return invalid_request("The `since_id` and `until_id` query parameters must be post ids")
+            return invalid_request(
+                "The `since_id` and `until_id` query parameters must be post ids"
+            )
         since_id, until_id = int(since), int(until)
         token = req.arg("pagination_token")
         before = int(token, 16) if token and re.fullmatch(r"[0-9a-f]+", token) else None
@@ -508,9 +528,13 @@ class XEmulator(Emulator):
             return invalid_request("The `media` field is required", {"media": []})
         mime = _sniff(data)
         if mime is None:
-            return invalid_request("Unsupported media type: the file is not a JPEG, PNG, GIF or WEBP image")
+            return invalid_request(
+                "Unsupported media type: the file is not a JPEG, PNG, GIF or WEBP image"
+            )
         if len(data) > MAX_IMAGE_BYTES:
-            return invalid_request(f"File size exceeds {MAX_IMAGE_BYTES} bytes.", {"media": [str(len(data))]})
+            return invalid_request(
+                f"File size exceeds {MAX_IMAGE_BYTES} bytes.", {"media": [str(len(data))]}
+            )
         media_id = str(ID_BASE + self.sandbox.next_id())
         item = {
             "id": media_id,
@@ -540,10 +564,16 @@ class XEmulator(Emulator):
         media_id = str(body.get("id") or "")
         alt = str(((body.get("metadata") or {}).get("alt_text") or {}).get("text") or "")
         if len(alt) > MAX_ALT:
-            return invalid_request(f"Alt text must be at most {MAX_ALT} characters", {"alt_text": [str(len(alt))]})
+            return invalid_request(
+                f"Alt text must be at most {MAX_ALT} characters", {"alt_text": [str(len(alt))]}
+            )
         with self.sandbox.lock:
             item = self._media.get(media_id)
             if item is None or item["owner"] != user["id"]:
-                return invalid_request(f"Your media ID is invalid: [{media_id}]", {"id": [media_id]})
+                return invalid_request(
+                    f"Your media ID is invalid: [{media_id}]", {"id": [media_id]}
+                )
             item["alt"] = alt
-        return json_response({"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}})
+        return json_response(
+            {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}}
+        )

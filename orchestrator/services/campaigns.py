@@ -43,6 +43,7 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor = S
     campaign.hashtags = {k: list(v) for k, v in data.hashtags.items()}
     campaign.goal = data.goal
     campaign.link_rules = data.link_rules.model_dump(mode="json")
+    campaign.url = _bi(data.url)
     campaign.updated_at = utcnow()
     if session.exec(select(Campaign).where(Campaign.is_current)).first() is None:
         campaign.is_current = True
@@ -62,6 +63,7 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor = S
         case.ask = _bi(item.ask)
         case.solidarity_kind = item.solidarity_kind
         case.solidarity_address = _bi(item.solidarity_address)
+        case.solidarity_to = _bi(item.solidarity_to)
         case.goal = item.goal
         case.image_alt = _bi(item.image_alt)
         case.links = item.links.model_dump(mode="json") if item.links is not None else {}
@@ -78,6 +80,7 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor = S
         action.label = _bi(act.label)
         action.text = _bi(act.text)
         action.url = _bi(act.url)
+        action.key_date = act.key_date
         session.add(action)
 
     existing_templates = {

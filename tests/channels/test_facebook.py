@@ -289,8 +289,14 @@ def test_it_reports_connection_refused_as_transient() -> None:
         base_url=f"http://127.0.0.1:{port}",
     )
 
+    fb = FacebookChannel(account, timeout=2)
+
     with pytest.raises(TransientError):
-        FacebookChannel(account, timeout=2).publish(PublishRequest("k", "Personne"))
+        fb.publish(PublishRequest("k", "Personne"))
+    with pytest.raises(TransientError) as read:
+        fb.whoami()
+    assert "access_token=***" in read.value.message_en  # requests names the URL...
+    assert TOKEN not in read.value.message_en  # ...but the token never reaches a stored error
 
 
 def test_it_rejects_invalid_content_as_permanent(sandbox: SandboxServer) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:08:50.611709
+Create Date: 2026-11-27 21:15:44.845160
 """
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('hashtags', sa.JSON(), nullable=False),
     sa.Column('goal', sa.Integer(), nullable=False),
     sa.Column('link_rules', sa.JSON(), nullable=False),
+    sa.Column('url', sa.JSON(), nullable=False),
     sa.Column('is_current', sa.Boolean(), nullable=False),
     sa.Column('archived_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
@@ -103,6 +104,7 @@ def upgrade() -> None:
     sa.Column('label', sa.JSON(), nullable=False),
     sa.Column('text', sa.JSON(), nullable=False),
     sa.Column('url', sa.JSON(), nullable=False),
+    sa.Column('key_date', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('campaign_id', 'slug')
@@ -126,6 +128,7 @@ def upgrade() -> None:
     sa.Column('ask', sa.JSON(), nullable=False),
     sa.Column('solidarity_kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('solidarity_address', sa.JSON(), nullable=False),
+    sa.Column('solidarity_to', sa.JSON(), nullable=False),
     sa.Column('goal', sa.Integer(), nullable=False),
     sa.Column('image_alt', sa.JSON(), nullable=False),
     sa.Column('links', sa.JSON(), nullable=False),
@@ -211,7 +214,7 @@ def upgrade() -> None:
     sa.Column('lease_until', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('last_error_kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('last_error_kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('held_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('platform_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('platform_url', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -244,7 +247,7 @@ def upgrade() -> None:
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('from_state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('to_state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('duration_ms', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['delivery_id'], ['delivery.id'], ),

@@ -1,0 +1,84 @@
+"""Porte-voix staff dashboard. Run with ``streamlit run dashboard/app.py`` (or ``porte-voix up``).
+
+This script only signs people in, offers the language switch and lists the pages their role may
+open; each page in ``views/`` is a short script over ``orchestrator.services``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts dashboard/ on the path, not the project root that holds the packages.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import common  # noqa: E402
+from dashboard.i18n import LANGUAGE_NAMES, LANGUAGES, t  # noqa: E402
+from dashboard.login import current_actor, login_form, logout  # noqa: E402
+from orchestrator.services.auth import ROLE_LABELS  # noqa: E402
+
+st.set_page_config(page_title="Porte-voix", page_icon=":material/campaign:", layout="wide")
+
+
+def _language_changed() -> None:
+    st.session_state["lang_chosen"] = True
+    data = st.session_state.get("actor")
+    if data:
+        from orchestrator.services.auth import Actor
+        from orchestrator.services.users import set_language
+
+        common.run(lambda s: set_language(s, actor=Actor(data["username"], data["role"]),
+                                          language=st.session_state["lang"]))
+
+
+st.session_state.setdefault("lang", "fr")
+if "lang_pending" in st.session_state:
+    st.session_state["lang"] = st.session_state.pop("lang_pending")
+st.sidebar.radio(
+    "Langue · Language", LANGUAGES, key="lang", horizontal=True, format_func=LANGUAGE_NAMES.__getitem__,
+    on_change=_language_changed,
+)
+
+actor = current_actor()
+if actor is None:
+    login_form()
+    st.stop()
+assert actor is not None
+
+st.sidebar.caption(t("app.signed_in_as", user=actor.username, role=ROLE_LABELS[actor.role][st.session_state["lang"]]))
+if st.sidebar.button(t("login.logout"), key="logout", icon=":material/logout:"):
+    logout()
+    st.rerun()
+
+_VIEWS = Path(__file__).parent / "views"
+
+
+def page(name: str, icon: str, *, default: bool = False) -> st.Page:  # type: ignore[name-defined]
+    return st.Page(str(_VIEWS / f"{name}.py"), title=t(f"nav.{name}"), icon=icon, url_path=name, default=default)
+
+
+pages = {
+    t("nav.section.follow"): [
+        page("overview", ":material/dashboard:", default=True),
+        page("queue", ":material/list:"),
+        page("calendar", ":material/calendar_month:"),
+    ],
+    t("nav.section.write"): [
+        page("compose", ":material/edit:"),
+        page("approvals", ":material/fact_check:"),
+        page("series", ":material/repeat:"),
+    ],
+    t("nav.section.campaign"): [
+        page("cases", ":material/person:"),
+        page("channels", ":material/hub:"),
+        page("exports", ":material/download:"),
+    ],
+}
+if actor.can("admin"):
+    pages[t("nav.section.admin")] = [page("users", ":material/group:"), page("audit", ":material/history:")]
+
+st.navigation(pages).run()

@@ -1,0 +1,143 @@
+"""What every page shares: the engine, the person acting, running a service call, state badges.
+
+Pages stay thin: they read through ``orchestrator.services`` and act through it, and every refusal
+(roles, four eyes, validation) comes back as a ``ServiceError`` shown in the chosen language.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+import streamlit as st
+from sqlmodel import Session
+
+from dashboard.i18n import lang, t
+from orchestrator import db, states
+from orchestrator.models import Campaign
+from orchestrator.services.auth import Actor, ServiceError
+from orchestrator.settings import get_settings
+
+T = TypeVar("T")
+
+#: Colour AND icon AND label for each state: never colour alone (WCAG 1.4.1).
+STATE_STYLE: dict[str, tuple[str, str, str]] = {
+    states.SCHEDULED: ("blue", ":material/schedule:", "🔵"),
+    states.HELD: ("orange", ":material/pause_circle:", "🟠"),
+    states.PUBLISHING: ("violet", ":material/send:", "🟣"),
+    states.PUBLISHED: ("green", ":material/check_circle:", "🟢"),
+    states.RETRYING: ("yellow", ":material/refresh:", "🟡"),
+    states.FAILED: ("red", ":material/error:", "🔴"),
+    states.UNCONFIRMED: ("orange", ":material/help:", "🟤"),
+    states.CANCELLED: ("gray", ":material/block:", "⚪"),
+}
+
+
+def database_url() -> str:
+    return get_settings().resolved_database_url()
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> sa.Engine:
+    return db.get_engine(url)
+
+
+def engine() -> sa.Engine:
+    return _engine(database_url())
+
+
+@contextlib.contextmanager
+def session() -> Iterator[Session]:
+    with db.session_scope(engine()) as s:
+        yield s
+
+
+def actor() -> Actor:
+    data = st.session_state.get("actor")
+    if not data:
+        st.stop()
+    return Actor(data["username"], data["role"])
+
+
+def can(role: str) -> bool:
+    data = st.session_state.get("actor")
+    return bool(data) and Actor(data["username"], data["role"]).can(role)
+
+
+def run(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
+    """One service call in one transaction. A refusal is shown, not raised; nothing is half-saved."""
+    try:
+        with session() as s:
+            result = fn(s)
+    except ServiceError as exc:
+        st.error(exc.message(lang()), icon=":material/block:")
+        return None
+    except states.InvalidTransition as exc:
+        st.error(str(exc), icon=":material/block:")
+        return None
+    if success:
+        st.toast(success, icon=":material/check:")
+        st.session_state["flash"] = success
+    return result
+
+
+def flash() -> None:
+    """The confirmation of the last action, kept across the rerun that follows it."""
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.success(message, icon=":material/check:")
+
+
+def campaign() -> Campaign | None:
+    from orchestrator.services.campaigns import current_campaign
+
+    try:
+        with session() as s:
+            return current_campaign(s)
+    except ServiceError as exc:
+        st.warning(exc.message(lang()))
+        return None
+
+
+def require_campaign() -> Campaign:
+    found = campaign()
+    if found is None:
+        st.stop()
+    assert found is not None
+    return found
+
+
+def state_label(state: str) -> str:
+    return states.LABELS[state][lang()]
+
+
+def state_text(state: str) -> str:
+    """For tables: a coloured dot AND the words."""
+    return f"{STATE_STYLE[state][2]} {state_label(state)}"
+
+
+def state_badge(state: str) -> None:
+    colour, icon, _ = STATE_STYLE[state]
+    st.badge(state_label(state), color=colour, icon=icon)  # type: ignore[arg-type]
+
+
+def case_name(person: dict[str, str], slug: str = "") -> str:
+    return person.get(lang()) or person.get("fr") or slug
+
+
+def plain(text: str) -> str:
+    """Staff and platform text shown through Markdown with its markup neutralised."""
+    for char in "\\`*_{}[]<>()#+-.!|~$":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def viewer_notice() -> None:
+    st.info(t("common.read_only"), icon=":material/visibility:")
+
+
+def options_with_labels(items: dict[Any, str]) -> tuple[list[Any], Callable[[Any], str]]:
+    keys = list(items)
+    return keys, lambda k: items.get(k, str(k))

@@ -1,0 +1,65 @@
+"""Every string the dashboard shows, in French (the default) and English, and the formatting of
+dates and numbers for the chosen locale, in the campaign's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_decimal, format_percent
+
+from dashboard.strings import STRINGS
+
+LANGUAGES = ("fr", "en")
+LOCALES = {"fr": "fr_CA", "en": "en_CA"}
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+def lang() -> str:
+    import streamlit as st
+
+    value = st.session_state.get("lang", "fr")
+    return value if value in LANGUAGES else "fr"
+
+
+def t(key: str, language: str | None = None, **values: object) -> str:
+    """The text for ``key``; a missing English text falls back to French, a missing key shows
+    itself (and tests/dashboard/test_i18n.py fails)."""
+    entry = STRINGS.get(key)
+    if entry is None:
+        return key
+    text = entry.get(language or lang()) or entry["fr"]
+    return text.format(**values) if values else text
+
+
+def locale() -> str:
+    return LOCALES[lang()]
+
+
+def fmt_datetime(value: dt.datetime | None, tz: str, fmt: str = "medium") -> str:
+    if value is None:
+        return "—"
+    return format_datetime(value, format=fmt, tzinfo=ZoneInfo(tz), locale=locale())
+
+
+def fmt_time(value: dt.datetime | None, tz: str) -> str:
+    if value is None:
+        return "—"
+    return format_time(value.astimezone(ZoneInfo(tz)), format="short", locale=locale())
+
+
+def fmt_date(value: dt.date | None, fmt: str = "long") -> str:
+    if value is None:
+        return "—"
+    return format_date(value, format=fmt, locale=locale())
+
+
+def fmt_number(value: float | int | None) -> str:
+    if value is None:
+        return "—"
+    return format_decimal(value, locale=locale())
+
+
+def fmt_percent(value: float) -> str:
+    return format_percent(value, locale=locale())

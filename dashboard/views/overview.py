@@ -1,0 +1,83 @@
+"""Overview: is anything going out, how far each case is from its goal, what comes next."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import common, data
+from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, lang, t
+from orchestrator import states
+from orchestrator.services import reports
+from orchestrator.settings import get_settings
+from orchestrator.timeutil import local, utcnow
+
+campaign = common.require_campaign()
+tz = campaign.timezone
+st.title(t("overview.title", name=campaign.name.get(lang()) or campaign.slug))
+
+# The one failure that makes everything else moot comes first, uncached: it must be live.
+with common.session() as s:
+    worker = reports.worker_status(s, stale_seconds=get_settings().heartbeat_stale_seconds)
+    upcoming = reports.upcoming(s, campaign_id=campaign.id or 0, limit=10)
+if not worker.alive:
+    st.error(t("overview.no_worker"), icon=":material/warning:")
+    if worker.last_seen:
+        st.caption(t("overview.worker_last_seen", when=fmt_datetime(worker.last_seen, tz)))
+else:
+    st.caption(t("overview.worker_ok", n=worker.workers, when=fmt_datetime(worker.last_seen, tz)))
+
+today = local(utcnow(), tz).date()
+cols = st.columns(3)
+for col, item in zip(cols, reports.countdowns(campaign, today=today), strict=False):
+    days = item["days"]
+    value = t("overview.days", n=fmt_number(days)) if days > 0 else t("overview.today") if days == 0 else t("overview.past")
+    col.metric(item["name"].get(lang()) or item["slug"], value, help=fmt_date(item["date"]))
+
+since = dt.datetime.combine(campaign.starts_on or (today - dt.timedelta(days=60)), dt.time(), tzinfo=dt.UTC)
+figures = data.overview(common.database_url(), campaign.id or 0, tz, since)
+
+counts = figures["counts"]
+metric_cols = st.columns(5)
+for col, state in zip(metric_cols, (states.SCHEDULED, states.PUBLISHED, states.HELD, states.FAILED, states.UNCONFIRMED), strict=True):
+    col.metric(common.state_text(state), fmt_number(counts.get(state, 0)))
+
+st.subheader(t("overview.progress"))
+st.caption(t("overview.progress_help"))
+for row in figures["progress"]:
+    name = common.case_name(row["person"], row["slug"])
+    goal = row["goal"] or 0
+    done = row["engagement"]
+    status = "" if row["status"] == "active" else f" · {t('case.status.' + row['status'])}"
+    label = t("overview.goal_line", name=name, done=fmt_number(done), goal=fmt_number(goal)) + status
+    st.progress(min(1.0, done / goal) if goal else 0.0, text=label)
+
+st.subheader(t("overview.engagement"))
+series = pd.DataFrame(figures["series"])
+if series.empty:
+    st.info(t("overview.no_metrics"))
+else:
+    by = st.radio(t("overview.group_by"), ["case", "kind"], horizontal=True, key="overview_group",
+                  format_func=lambda k: t(f"overview.by_{k}"))
+    names = {r["slug"]: common.case_name(r["person"], r["slug"]) for r in figures["progress"]}
+    if by == "case":
+        series["case"] = series["case"].map(lambda slug: names.get(slug, slug or "—"))
+    wide = series.pivot_table(index="day", columns=by, values="engagement", aggfunc="sum").fillna(0).cumsum()
+    st.line_chart(wide, x_label=t("overview.day"), y_label=t("overview.engagement_axis"))
+
+st.subheader(t("overview.next"))
+if not upcoming:
+    st.info(t("overview.nothing_next"))
+else:
+    st.dataframe(
+        pd.DataFrame([{
+            t("col.when"): fmt_datetime(r["due_at"], tz, "short"),
+            t("col.state"): common.state_text(r["state"]),
+            t("col.case"): common.case_name(r["case_person"], r["case"]),
+            t("col.account"): f"{r['account']} ({r['kind']})",
+            t("col.text"): r["text"][:120],
+        } for r in upcoming]),
+        hide_index=True, width="stretch",
+    )

@@ -1,0 +1,116 @@
+"""Queue: every delivery with filters; retry, cancel, resolve what needs a person."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import common
+from dashboard.i18n import fmt_datetime, fmt_number, t
+from orchestrator import states
+from orchestrator.services import accounts as account_service
+from orchestrator.services import deliveries, reports
+from orchestrator.services.campaigns import list_cases
+
+PAGE = 100
+
+campaign = common.require_campaign()
+tz = campaign.timezone
+st.title(t("queue.title"))
+common.flash()
+
+with common.session() as s:
+    cases = list_cases(s, campaign=campaign)
+    accounts = account_service.list_accounts(s)
+
+f1, f2, f3, f4 = st.columns(4)
+state_in = f1.multiselect(t("col.state"), states.STATES, key="queue_states", format_func=common.state_text)
+case_ids = f2.multiselect(t("col.case"), [c.id for c in cases], key="queue_cases",
+                          format_func=lambda i: next(common.case_name(c.person, c.slug) for c in cases if c.id == i))
+kinds = f3.multiselect(t("col.channel"), sorted({a.kind for a in accounts}), key="queue_kinds")
+account_ids = f4.multiselect(t("col.account"), [a.id for a in accounts], key="queue_accounts",
+                             format_func=lambda i: next(a.name for a in accounts if a.id == i))
+filters = {"state_in": state_in, "case_ids": case_ids, "kinds": kinds, "account_ids": account_ids}
+
+with common.session() as s:
+    total = reports.count_deliveries(s, campaign_id=campaign.id or 0, **filters)
+    failed = reports.count_deliveries(s, campaign_id=campaign.id or 0, state_in=[states.FAILED])
+pages = max(1, -(-total // PAGE))
+page = st.number_input(t("queue.page", pages=pages), min_value=1, max_value=pages, value=1, key="queue_page") if pages > 1 else 1
+with common.session() as s:
+    rows = reports.list_deliveries(s, campaign_id=campaign.id or 0, limit=PAGE, offset=(int(page) - 1) * PAGE,
+                                   newest_first=True, **filters)
+st.caption(t("queue.count", n=fmt_number(total)))
+
+if common.can("editor") and failed:
+    if st.button(t("queue.retry_all", n=failed), key="queue_retry_all", icon=":material/refresh:"):
+        n = common.run(lambda s: deliveries.retry_all_failed(s, actor=common.actor()))
+        if n is not None:
+            st.session_state["flash"] = t("queue.retried_all", n=n)
+            st.rerun()
+
+if not rows:
+    st.info(t("queue.empty"))
+    st.stop()
+
+st.dataframe(pd.DataFrame([{
+    "#": r["id"],
+    t("col.when"): fmt_datetime(r["scheduled_at"], tz, "short"),
+    t("col.state"): common.state_text(r["state"]),
+    t("col.case"): common.case_name(r["case_person"], r["case"]),
+    t("col.account"): f"{r['account']} ({r['kind']})",
+    t("col.attempts"): r["attempts"],
+    t("col.problem"): r["last_error"] or r["held_reason"],
+    t("col.text"): r["text"][:100],
+} for r in rows]), hide_index=True, width="stretch")
+
+st.subheader(t("queue.act"))
+by_id = {r["id"]: r for r in rows}
+picked = st.selectbox(
+    t("queue.pick"), list(by_id), key="queue_pick",
+    format_func=lambda i: f"#{i} · {common.state_label(by_id[i]['state'])} · {by_id[i]['account']} · "
+                          f"{fmt_datetime(by_id[i]['scheduled_at'], tz, 'short')}",
+)
+row = by_id[picked]
+common.state_badge(row["state"])
+st.text(row["text"])
+if row["last_error"]:
+    st.warning(t("queue.last_error", kind=row["last_error_kind"] or "—", error=row["last_error"]))
+if row["held_reason"]:
+    st.info(t("queue.held_reason", reason=row["held_reason"]))
+if row["platform_url"]:
+    st.link_button(t("queue.open_post"), row["platform_url"], icon=":material/open_in_new:")
+
+if not common.can("editor"):
+    common.viewer_notice()
+    st.stop()
+
+delivery_id = row["id"]
+me = common.actor()
+buttons = st.columns(4)
+if row["state"] == states.FAILED and buttons[0].button(t("queue.retry"), key=f"queue_retry_{delivery_id}", icon=":material/refresh:"):
+    if common.run(lambda s: deliveries.retry(s, actor=me, delivery_id=delivery_id), success=t("queue.retried")):
+        st.rerun()
+if row["state"] not in (*states.FINAL, states.PUBLISHING) and buttons[1].button(
+        t("queue.cancel"), key=f"queue_cancel_{delivery_id}", icon=":material/block:"):
+    if common.run(lambda s: deliveries.cancel(s, actor=me, delivery_id=delivery_id), success=t("queue.cancelled")):
+        st.rerun()
+if row["state"] == states.HELD and row["held_reason"].startswith("late") and buttons[2].button(
+        t("queue.send_late"), key=f"queue_late_{delivery_id}", icon=":material/send:"):
+    if common.run(lambda s: deliveries.release_late(s, actor=me, delivery_id=delivery_id), success=t("queue.released")):
+        st.rerun()
+
+if row["state"] == states.UNCONFIRMED:
+    st.markdown(t("queue.unconfirmed_help"))
+    if row["profile_url"]:
+        st.link_button(t("queue.check_platform"), row["profile_url"], icon=":material/open_in_new:")
+    url = st.text_input(t("queue.found_url"), key=f"queue_url_{delivery_id}")
+    a, b = st.columns(2)
+    if a.button(t("queue.is_published"), key=f"queue_found_{delivery_id}", icon=":material/check:"):
+        if common.run(lambda s: deliveries.resolve_unconfirmed(s, actor=me, delivery_id=delivery_id, published=True,
+                                                               platform_url=url or None), success=t("queue.resolved")):
+            st.rerun()
+    if b.button(t("queue.is_absent"), key=f"queue_absent_{delivery_id}", icon=":material/refresh:"):
+        if common.run(lambda s: deliveries.resolve_unconfirmed(s, actor=me, delivery_id=delivery_id, published=False),
+                      success=t("queue.resolved")):
+            st.rerun()

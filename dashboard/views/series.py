@@ -1,0 +1,86 @@
+"""Series: a recurring plan (every N days at a time, rotating through cases, on these accounts),
+previewed, then expanded into posts and deliveries. Applying twice adds nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+import yaml
+from sqlmodel import select
+
+from dashboard import common
+from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, t
+from orchestrator.models import Template
+from orchestrator.services import accounts as account_service
+from orchestrator.services import series
+from orchestrator.services.campaigns import list_cases
+from orchestrator.timeutil import local, utcnow
+
+campaign = common.require_campaign()
+tz = campaign.timezone
+st.title(t("series.title"))
+st.caption(t("series.help"))
+common.flash()
+
+with common.session() as s:
+    cases = list_cases(s, campaign=campaign)
+    accounts = account_service.list_accounts(s)
+    templates = list(s.exec(select(Template).where(Template.campaign_id == campaign.id)))
+    applied = series.applied_plans(s, limit=20)
+
+today = local(utcnow(), tz).date()
+c1, c2, c3 = st.columns(3)
+name = c1.text_input(t("series.name"), key="series_name", value=t("series.default_name"))
+start = c2.date_input(t("series.start"), value=campaign.starts_on or today, key="series_start", format="YYYY-MM-DD")
+end = c3.date_input(t("series.end"), value=(campaign.starts_on or today) + dt.timedelta(days=9), key="series_end",
+                    format="YYYY-MM-DD")
+d1, d2, d3 = st.columns(3)
+at_time = d1.time_input(t("series.time"), value=dt.time(12, 0), key="series_time", step=300)
+every = d2.number_input(t("series.every"), min_value=1, max_value=30, value=1, key="series_every")
+language = d3.radio(t("compose.language"), ["fr", "en"], key="series_language", horizontal=True,
+                    format_func=LANGUAGE_NAMES.__getitem__)
+names = st.multiselect(t("compose.accounts"), [a.name for a in accounts if a.language in (None, language)],
+                       key="series_accounts")
+rotation = st.multiselect(t("series.cases"), [c.slug for c in cases if c.status == "active"], key="series_cases",
+                          format_func=lambda slug: next(common.case_name(c.person, c.slug) for c in cases if c.slug == slug),
+                          help=t("series.cases_help"))
+slugs = [tp.slug for tp in templates if tp.language == language]
+template = st.selectbox(t("compose.template"), [None] + slugs, key="series_template",
+                        format_func=lambda v: t("series.own_text") if v is None else v)
+text = st.text_area(t("series.text"), key="series_text", help=t("series.text_help")) if template is None else None
+
+plan = series.SeriesPlan(name=name.strip() or "plan", start=start, end=end, time=at_time, accounts=names,
+                         language=language, cases=rotation, every_days=int(every), template=template, text=text or None)
+
+a, b = st.columns(2)
+if a.button(t("series.preview"), key="series_preview", icon=":material/visibility:"):
+    occurrences = common.run(lambda s: series.expand(s, plan=plan))
+    if occurrences:
+        st.dataframe(pd.DataFrame([{
+            t("col.when"): fmt_datetime(o.at, tz, "short"),
+            t("col.case"): o.case_slug,
+            t("compose.accounts"): ", ".join(o.accounts),
+            t("series.already"): ", ".join(o.existing),
+            t("col.text"): o.text,
+        } for o in occurrences]), hide_index=True, width="stretch")
+        st.caption(t("series.yaml_help"))
+        st.code(yaml.safe_dump(plan.as_dict(), allow_unicode=True, sort_keys=False), language="yaml")
+if common.can("editor"):
+    if b.button(t("series.apply"), key="series_apply", type="primary", icon=":material/playlist_add:"):
+        result = common.run(lambda s: series.apply(s, actor=common.actor(), plan=plan))
+        if result is not None:
+            st.session_state["flash"] = t("series.applied", **result)
+            st.rerun()
+else:
+    common.viewer_notice()
+
+st.subheader(t("series.history"))
+if not applied:
+    st.caption(t("series.none"))
+for entry in applied:
+    detail = entry.detail or {}
+    st.markdown(t("series.history_line", name=common.plain(entry.target_id), who=entry.actor,
+                  when=fmt_datetime(entry.at, tz, "short"), posts=detail.get("posts", 0),
+                  deliveries=detail.get("deliveries", 0), skipped=detail.get("skipped", 0)))

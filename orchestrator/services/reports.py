@@ -1,0 +1,419 @@
+"""Read-only figures for the dashboard, computed in SQL (GROUP BY, date buckets), never by
+loading every row: the overview must stay fast with 100,000 deliveries and millions of snapshots.
+
+Nothing here changes the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from orchestrator import states
+from orchestrator.models import (
+    Account,
+    AuditEntry,
+    Campaign,
+    Case,
+    Delivery,
+    MetricSnapshot,
+    Post,
+    RateBucket,
+    WorkerHeartbeat,
+)
+from orchestrator.timeutil import UTC, utcnow
+
+ENGAGEMENT = (
+    sa.func.coalesce(Delivery.likes, 0)
+    + sa.func.coalesce(Delivery.shares, 0)
+    + sa.func.coalesce(Delivery.replies, 0)
+    + sa.func.coalesce(Delivery.quotes, 0)
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Health
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerStatus:
+    alive: bool
+    last_seen: dt.datetime | None
+    workers: int
+
+
+def worker_status(session: Session, *, now: dt.datetime | None = None, stale_seconds: float = 60.0) -> WorkerStatus:
+    """Is any worker alive? The dashboard shows a red banner when not: nothing would go out."""
+    now = now or utcnow()
+    last_seen, count = session.exec(
+        select(sa.func.max(WorkerHeartbeat.last_seen), sa.func.count())  # type: ignore[call-overload]
+    ).one()
+    if last_seen is not None and last_seen.tzinfo is None or isinstance(last_seen, str):  # aggregates bypass the column type
+        last_seen = _parse_utc(last_seen)
+    alive = last_seen is not None and (now - last_seen).total_seconds() <= stale_seconds
+    return WorkerStatus(alive=alive, last_seen=last_seen, workers=int(count or 0))
+
+
+def _parse_utc(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def state_counts(session: Session, *, campaign_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Delivery.state, sa.func.count())  # type: ignore[call-overload]
+        .join(Post, col(Post.id) == Delivery.post_id)
+        .where(Post.campaign_id == campaign_id)
+        .group_by(Delivery.state)
+    )
+    return {state: int(n) for state, n in rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+
+
+def case_progress(session: Session, *, campaign_id: int) -> list[dict[str, Any]]:
+    """Each case with its goal and the engagement its posts earned so far (latest figures, kept
+    on the delivery row by the worker, so this reads deliveries, not snapshots)."""
+    totals = {
+        case_id: (int(engagement or 0), int(published or 0))
+        for case_id, engagement, published in session.exec(
+            select(  # type: ignore[call-overload]
+                Post.case_id,
+                sa.func.sum(ENGAGEMENT),
+                sa.func.sum(sa.case((Delivery.state == states.PUBLISHED, 1), else_=0)),
+            )
+            .join(Delivery, col(Delivery.post_id) == Post.id)
+            .where(Post.campaign_id == campaign_id)
+            .group_by(Post.case_id)
+        )
+    }
+    cases = session.exec(select(Case).where(Case.campaign_id == campaign_id).order_by(Case.position))
+    return [
+        {
+            "case_id": c.id,
+            "slug": c.slug,
+            "person": dict(c.person),
+            "status": c.status,
+            "goal": c.goal,
+            "engagement": totals.get(c.id, (0, 0))[0],
+            "published": totals.get(c.id, (0, 0))[1],
+        }
+        for c in cases
+    ]
+
+
+def _bucket_expr(dialect: str, tz: str, at: dt.datetime) -> Any:
+    """The local calendar day of a snapshot. PostgreSQL converts per row; SQLite has no zone
+    database, so it shifts by the zone's offset at the campaign's start (one offset per campaign
+    is right for Write for Rights, which runs within standard time)."""
+    taken = MetricSnapshot.__table__.c.taken_at  # type: ignore[attr-defined]
+    if dialect == "postgresql":
+        return sa.func.date(sa.func.timezone(tz, taken))
+    offset = ZoneInfo(tz).utcoffset(at.replace(tzinfo=None)) or dt.timedelta(0)
+    hours = offset.total_seconds() / 3600
+    return sa.func.date(taken, f"{hours:+g} hours")
+
+
+def engagement_series(
+    session: Session, *, campaign_id: int, tz: str, since: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Engagement gained per local day, case and channel kind.
+
+    A snapshot holds running totals, so summing snapshots would count the same likes many times.
+    Instead: each delivery's highest total per day (one GROUP BY over the snapshots), minus its
+    highest total the day before (a window function), then summed by day, case and kind. The
+    caller adds up the gains for a running curve.
+    """
+    since = since or (utcnow() - dt.timedelta(days=60))
+    dialect = session.get_bind().dialect.name
+    ms = MetricSnapshot.__table__.c  # type: ignore[attr-defined]
+    total = (
+        sa.func.coalesce(ms.likes, 0) + sa.func.coalesce(ms.shares, 0)
+        + sa.func.coalesce(ms.replies, 0) + sa.func.coalesce(ms.quotes, 0)
+    )
+    day = _bucket_expr(dialect, tz, since).label("day")
+    per_day = (
+        sa.select(ms.delivery_id.label("delivery_id"), day, sa.func.max(total).label("total"))
+        .where(ms.taken_at >= since)  # uses ix_metric_snapshot_taken_at
+        .group_by(ms.delivery_id, day)
+        .subquery("per_day")
+    )
+    gained = (
+        sa.select(
+            per_day.c.delivery_id,
+            per_day.c.day,
+            (per_day.c.total - sa.func.coalesce(
+                sa.func.lag(per_day.c.total).over(partition_by=per_day.c.delivery_id, order_by=per_day.c.day), 0
+            )).label("gain"),
+        ).subquery("gained")
+    )
+    d, p, a, c = (Delivery.__table__.c, Post.__table__.c, Account.__table__.c,  # type: ignore[attr-defined]
+                  Case.__table__.c)  # type: ignore[attr-defined]
+    query = (
+        sa.select(gained.c.day, c.slug, a.kind, sa.func.sum(gained.c.gain))
+        .select_from(gained)
+        .join(Delivery.__table__, d.id == gained.c.delivery_id)  # type: ignore[attr-defined]
+        .join(Post.__table__, p.id == d.post_id)  # type: ignore[attr-defined]
+        .join(Account.__table__, a.id == d.account_id)  # type: ignore[attr-defined]
+        .outerjoin(Case.__table__, c.id == p.case_id)  # type: ignore[attr-defined]
+        .where(p.campaign_id == campaign_id)
+        .group_by(gained.c.day, c.slug, a.kind)
+        .order_by(gained.c.day)
+    )
+    return [
+        {"day": dt.date.fromisoformat(str(day)[:10]), "case": slug or "", "kind": kind, "engagement": int(gain or 0)}
+        for day, slug, kind, gain in session.execute(query)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Deliveries, for the queue, the calendar and the overview
+
+
+def _delivery_query(
+    *,
+    campaign_id: int,
+    state_in: list[str] | None = None,
+    case_ids: list[int] | None = None,
+    kinds: list[str] | None = None,
+    account_ids: list[int] | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> Any:
+    query = (
+        select(Delivery, Post, Account, Case)
+        .join(Post, col(Post.id) == Delivery.post_id)
+        .join(Account, col(Account.id) == Delivery.account_id)
+        .outerjoin(Case, col(Case.id) == Post.case_id)
+        .where(Post.campaign_id == campaign_id)
+    )
+    if state_in:
+        query = query.where(col(Delivery.state).in_(state_in))
+    if case_ids:
+        query = query.where(col(Post.case_id).in_(case_ids))
+    if kinds:
+        query = query.where(col(Account.kind).in_(kinds))
+    if account_ids:
+        query = query.where(col(Delivery.account_id).in_(account_ids))
+    if start is not None:
+        query = query.where(Delivery.scheduled_at >= start)
+    if end is not None:
+        query = query.where(Delivery.scheduled_at < end)
+    return query
+
+
+def _row(delivery: Delivery, post: Post, account: Account, case: Case | None) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "state": delivery.state,
+        "scheduled_at": delivery.scheduled_at,
+        "due_at": delivery.due_at,
+        "published_at": delivery.published_at,
+        "account": account.name,
+        "account_id": account.id,
+        "kind": account.kind,
+        "case": case.slug if case else "",
+        "case_person": dict(case.person) if case else {},
+        "post_id": post.id,
+        "post_status": post.status,
+        "language": post.language,
+        "text": delivery.rendered_text or post.text,
+        "attempts": delivery.attempts,
+        "last_error": delivery.last_error,
+        "last_error_kind": delivery.last_error_kind,
+        "held_reason": delivery.held_reason,
+        "platform_url": delivery.platform_url,
+        "profile_url": profile_url(account),
+        "source_code": delivery.source_code,
+        "likes": delivery.likes,
+        "shares": delivery.shares,
+        "replies": delivery.replies,
+        "quotes": delivery.quotes,
+        "views": delivery.views,
+    }
+
+
+def profile_url(account: Account) -> str | None:
+    """Where a person can look for a post whose outcome is unknown: the account's public page."""
+    handle = (account.handle or "").lstrip("@")
+    if not handle:
+        return None
+    if account.kind == "x":
+        return f"https://x.com/{handle}"
+    if account.kind == "bluesky":
+        return f"https://bsky.app/profile/{handle}"
+    if account.kind == "mastodon":
+        base = (account.base_url or "").rstrip("/")
+        return f"{base}/@{handle.split('@')[0]}" if base else None
+    if account.kind == "facebook":
+        return f"https://www.facebook.com/{handle}"
+    return None
+
+
+def list_deliveries(
+    session: Session, *, campaign_id: int, limit: int = 200, offset: int = 0, newest_first: bool = False,
+    **filters: Any,
+) -> list[dict[str, Any]]:
+    order = col(Delivery.scheduled_at).desc() if newest_first else col(Delivery.scheduled_at)
+    query = _delivery_query(campaign_id=campaign_id, **filters).order_by(order, col(Delivery.id)).offset(offset).limit(limit)
+    return [_row(*row) for row in session.exec(query)]
+
+
+def count_deliveries(session: Session, *, campaign_id: int, **filters: Any) -> int:
+    sub = _delivery_query(campaign_id=campaign_id, **filters).with_only_columns(col(Delivery.id)).subquery()
+    return int(session.exec(select(sa.func.count()).select_from(sub)).one())  # type: ignore[call-overload]
+
+
+def upcoming(session: Session, *, campaign_id: int, limit: int = 10, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """What goes out next (claimable, by due time: the ix_delivery_due index)."""
+    query = (
+        _delivery_query(campaign_id=campaign_id, state_in=list(states.CLAIMABLE) + [states.HELD])
+        .where(Delivery.due_at >= (now or utcnow()) - dt.timedelta(minutes=10))
+        .order_by(col(Delivery.due_at))
+        .limit(limit)
+    )
+    return [_row(*row) for row in session.exec(query)]
+
+
+def next_free_slot(
+    session: Session,
+    *,
+    account_names: list[str],
+    tz: str,
+    after: dt.datetime | None = None,
+    spacing_minutes: int = 60,
+    day_start: int = 8,
+    day_end: int = 21,
+    horizon_days: int = 60,
+) -> dt.datetime:
+    """The first time on the hour grid (local day_start..day_end) when none of these accounts has
+    anything within ``spacing_minutes``: posts spread out instead of landing together."""
+    zone = ZoneInfo(tz)
+    after = (after or utcnow()) + dt.timedelta(minutes=5)
+    ids = [a for a in session.exec(select(Account.id).where(col(Account.name).in_(account_names)))]
+    horizon = after + dt.timedelta(days=horizon_days)
+    taken = [
+        t for t in session.exec(
+            select(Delivery.scheduled_at).where(
+                col(Delivery.account_id).in_(ids),
+                col(Delivery.state).not_in((states.CANCELLED,)),
+                Delivery.scheduled_at >= after - dt.timedelta(minutes=spacing_minutes),
+                Delivery.scheduled_at < horizon,
+            )
+        )
+    ] if ids else []
+    spacing = dt.timedelta(minutes=spacing_minutes)
+    local = after.astimezone(zone)
+    candidate = local.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    while candidate.astimezone(UTC) < horizon:
+        if day_start <= candidate.hour < day_end:
+            at = candidate.astimezone(UTC)
+            if all(abs(at - t) >= spacing for t in taken):
+                return at
+        candidate = (candidate + dt.timedelta(hours=1)).astimezone(zone)
+    return after
+
+
+# ---------------------------------------------------------------------------------------------
+# Posts waiting for a person
+
+
+def post_previews(session: Session, *, post: Post, language: str = "fr") -> list[dict[str, Any]]:
+    """How a post will look on each account it is scheduled on, with that platform's verdict.
+    Validation is offline (channels' validate), so no credentials are decrypted here."""
+    from channels.base import AccountConfig
+    from channels.registry import channel_class
+    from orchestrator.services.deliveries import post_images, rendered
+
+    campaign = session.get(Campaign, post.campaign_id)
+    case = session.get(Case, post.case_id) if post.case_id else None
+    assert campaign is not None
+    result = []
+    rows = session.exec(
+        select(Delivery, Account).join(Account, col(Account.id) == Delivery.account_id)
+        .where(Delivery.post_id == post.id).order_by(col(Delivery.scheduled_at))
+    )
+    try:
+        images = post_images(post)
+    except Exception:  # a broken image must not hide the text from the approver
+        images = []
+    for delivery, account in rows:
+        text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=delivery.source_code)
+        check = channel_class(account.kind)(AccountConfig(kind=account.kind, name=account.name, credentials={})).validate(text, images)
+        result.append({
+            "delivery_id": delivery.id, "account": account.name, "kind": account.kind, "state": delivery.state,
+            "scheduled_at": delivery.scheduled_at, "text": text, "length": check.length, "limit": check.limit,
+            "problems": [p.text(language) for p in check.problems],
+        })
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts
+
+
+def rate_budgets(session: Session, *, now: dt.datetime | None = None) -> dict[int, list[dict[str, Any]]]:
+    """Remaining calls per account and endpoint, refilled to ``now`` on paper (nothing is written:
+    the worker alone spends tokens)."""
+    now = now or utcnow()
+    result: dict[int, list[dict[str, Any]]] = {}
+    for bucket in session.exec(select(RateBucket).order_by(RateBucket.account_id, RateBucket.endpoint)):
+        elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
+        rate = bucket.capacity / max(1, bucket.window_seconds)
+        remaining = min(float(bucket.capacity), bucket.tokens + elapsed * rate)
+        blocked = bucket.blocked_until if bucket.blocked_until and bucket.blocked_until > now else None
+        result.setdefault(bucket.account_id, []).append({
+            "endpoint": bucket.endpoint, "remaining": 0 if blocked else int(remaining),
+            "capacity": bucket.capacity, "window_seconds": bucket.window_seconds, "blocked_until": blocked,
+        })
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit
+
+
+def audit_entries(
+    session: Session, *, limit: int = 200, offset: int = 0, actor: str | None = None, action: str | None = None
+) -> list[AuditEntry]:
+    query = select(AuditEntry)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    return list(session.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).offset(offset).limit(limit)))
+
+
+def audit_actions(session: Session) -> list[str]:
+    return list(session.exec(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates that matter
+
+
+def countdowns(campaign: Campaign, *, today: dt.date) -> list[dict[str, Any]]:
+    """Days left to the marathon and to 10 December (Human Rights Day), from the campaign's key
+    dates; 10 December is always shown, even if the content forgot it."""
+    found: list[dict[str, Any]] = []
+    for item in campaign.key_dates or []:
+        slug = str(item.get("slug", ""))
+        day = dt.date.fromisoformat(str(item["date"]))
+        if "marathon" in slug or (day.month == 12 and day.day == 10):
+            found.append({"slug": slug, "date": day, "name": dict(item.get("name") or {}), "days": (day - today).days})
+    if not any(f["date"].month == 12 and f["date"].day == 10 for f in found):
+        year = campaign.starts_on.year if campaign.starts_on else today.year
+        day = dt.date(year, 12, 10)
+        found.append({"slug": "journee-droits-humains", "date": day,
+                      "name": {"fr": "Journée des droits humains", "en": "Human Rights Day"}, "days": (day - today).days})
+    return sorted(found, key=lambda f: f["date"])

@@ -1,0 +1,121 @@
+"""Shared fixtures: a database built through the migrations, the 2025 campaign, four people (one
+per role), an X account, and AppTest runs signed in as any of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import streamlit as st
+from cryptography.fernet import Fernet
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from orchestrator import db
+from orchestrator.services.auth import SYSTEM
+from orchestrator.settings import get_settings
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+PASSWORD = "motdepasse-solide"
+PEOPLE = {"victor": "viewer", "edith": "editor", "alain": "approver", "ada": "admin"}
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'porte-voix.db'}"
+    monkeypatch.setenv("PORTEVOIX_DATABASE_URL", url)
+    monkeypatch.setenv("PORTEVOIX_HOME", str(tmp_path))
+    monkeypatch.setenv("PORTEVOIX_SECRET_KEY", Fernet.generate_key().decode())
+    get_settings.cache_clear()
+    db._cached_engine.cache_clear()
+    st.cache_data.clear()
+    db.upgrade(url)
+    yield url
+    db._cached_engine(url).dispose()
+    get_settings.cache_clear()
+    db._cached_engine.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def engine(db_url: str) -> sa.Engine:
+    return db.get_engine(db_url)
+
+
+@pytest.fixture
+def campaign(engine: sa.Engine) -> int:
+    from content.loader import bundled_campaign, load_campaign
+    from orchestrator.services.campaigns import load_content
+
+    with db.session_scope(engine) as s:
+        return load_content(s, content=load_campaign(bundled_campaign("2025"))).id  # type: ignore[return-value]
+
+
+@pytest.fixture
+def people(engine: sa.Engine) -> dict[str, str]:
+    from orchestrator.services.users import add_user
+
+    with db.session_scope(engine) as s:
+        for name, role in PEOPLE.items():
+            add_user(s, username=name, password=PASSWORD, role=role)
+    return PEOPLE
+
+
+@pytest.fixture
+def account(engine: sa.Engine, campaign: int) -> str:
+    from orchestrator.services.accounts import add_account
+
+    with db.session_scope(engine) as s:
+        add_account(s, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"})
+    return "x-fr"
+
+
+@pytest.fixture
+def session(engine: sa.Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def app(people: dict[str, str], campaign: int) -> Callable[..., AppTest]:
+    """``app("edith", "queue")``: the dashboard signed in as that person, on that page."""
+
+    def open_as(username: str, page: str | None = None, *, lang: str = "fr") -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["lang"] = lang
+        at.session_state["actor"] = {"username": username, "role": people[username]}
+        at.run()
+        if page is not None:
+            at.switch_page(f"views/{page}.py")
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_as
+
+
+@pytest.fixture
+def scheduled(engine: sa.Engine, account: str) -> Callable[..., int]:
+    """``scheduled(state="failed")``: an approved post on x-fr in a given delivery state."""
+    from orchestrator.services import deliveries, posts
+
+    def make(state: str = "scheduled", case: str = "juan-lopez", text: str = "Écrivez pour Juan !",
+             in_hours: float = 2.0, **changes: object) -> int:
+        with db.session_scope(engine) as s:
+            post = posts.create_post(s, case_slug=case, text=text, submit=True)
+            post.author = "someone"
+            posts.approve_post(s, actor=SYSTEM, post_id=post.id)  # type: ignore[arg-type]
+            delivery = deliveries.schedule(s, post_id=post.id, account_name=account,  # type: ignore[arg-type]
+                                           at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=in_hours))
+            delivery.state = state
+            for name, value in changes.items():
+                setattr(delivery, name, value)
+            s.add(delivery)
+            s.flush()
+            return delivery.id  # type: ignore[return-value]
+
+    return make

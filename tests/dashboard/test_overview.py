@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from orchestrator import db
+from orchestrator.models import MetricSnapshot, WorkerHeartbeat
+from tests.dashboard.helpers import texts
+
+
+def test_it_shows_a_red_banner_without_a_worker(app):
+    at = app("victor", "overview")
+    assert "Aucun travailleur actif : rien ne sera publié." in [e.value for e in at.error]
+
+
+def test_the_banner_goes_away_with_a_fresh_heartbeat(app, engine):
+    with db.session_scope(engine) as s:
+        s.add(WorkerHeartbeat(id="w1", host="h", pid=1, last_seen=dt.datetime.now(dt.UTC)))
+    at = app("victor", "overview")
+    assert not at.error
+    assert "Travailleurs : 1" in texts(at)
+
+
+def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled):
+    scheduled(text="Écrivez pour Juan López !")
+    at = app("victor", "overview")
+    shown = texts(at)
+    assert "Grand marathon d'écriture de Montréal" in shown
+    assert "Journée des droits humains" in shown
+    assert "Juan López — 0 / " in shown  # the goal bar's label
+    assert len(at.dataframe) == 1
+    assert "Écrivez pour Juan López" in at.dataframe[0].value.to_csv()
+
+
+def test_engagement_counts_gains_not_running_totals(app, scheduled, engine):
+    """Three snapshots of 5, 8 and 10 likes mean 10 likes, not 23."""
+    delivery_id = scheduled(state="published", likes=10)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    with db.session_scope(engine) as s:
+        for i, likes in enumerate((5, 8, 10)):
+            s.add(MetricSnapshot(delivery_id=delivery_id, taken_at=start + dt.timedelta(days=i), likes=likes))
+    from orchestrator.services import reports
+
+    with db.session_scope(engine) as s:
+        rows = reports.engagement_series(s, campaign_id=1, tz="America/Toronto",
+                                         since=start - dt.timedelta(days=1))
+    assert sum(r["engagement"] for r in rows) == 10
+    assert {r["kind"] for r in rows} == {"x"}
+    at = app("victor", "overview")
+    assert len(at.get("arrow_vega_lite_chart")) == 1 or at.get("line_chart") or "Interactions" in texts(at)
+    assert "Juan López — 10 / " in texts(at)
+
+
+def test_it_is_english_a_switch_away(app):
+    at = app("victor", "overview", lang="en")
+    assert "No active worker: nothing will be published." in [e.value for e in at.error]

@@ -1,0 +1,51 @@
+"""Small builders for orchestrator tests: they go through the service layer, like staff do."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from orchestrator import db
+from orchestrator.models import Delivery
+from orchestrator.services import accounts, deliveries, posts
+from orchestrator.timeutil import utcnow
+
+CREDS = {
+    "x": {"bearer_token": "tok-x"},
+    "mastodon": {"access_token": "tok-mastodon"},
+    "bluesky": {"handle": "w4r.test", "app_password": "pw-bluesky"},
+    "facebook": {"page_id": "4242", "page_token": "tok-facebook"},
+}
+
+
+def add_account(engine: sa.Engine, base_url: str, kind: str = "x", name: str | None = None,
+                options: dict | None = None) -> str:
+    name = name or f"{kind}-test"
+    with db.session_scope(engine) as session:
+        accounts.add_account(session, kind=kind, name=name, credentials=CREDS[kind], base_url=base_url,
+                             language="fr", options=options)
+    return name
+
+
+def approved_post(engine: sa.Engine, text: str = "Écrivez pour Juan López. #ÉcrireÇaLibère",
+                  case: str = "juan-lopez", link: str | None = "https://amnistie.ca/ecrire") -> int:
+    with db.session_scope(engine) as session:
+        post = posts.create_post(session, case_slug=case, text=text, link=link, submit=True)
+        posts.approve_post(session, post_id=post.id)
+        assert post.id is not None
+        return post.id
+
+
+def schedule(engine: sa.Engine, post_id: int, account: str, at: dt.datetime | None = None) -> int:
+    with db.session_scope(engine) as session:
+        delivery = deliveries.schedule(session, post_id=post_id, account_name=account, at=at or utcnow())
+        assert delivery.id is not None
+        return delivery.id
+
+
+def delivery(engine: sa.Engine, delivery_id: int) -> Delivery:
+    with db.session_scope(engine) as session:
+        found = session.get(Delivery, delivery_id)
+        assert found is not None
+        return found

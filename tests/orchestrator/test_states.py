@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from orchestrator import db, states
+from orchestrator.models import Attempt, Delivery
+from orchestrator.timeutil import NaiveDatetimeError, at_local, parse_when
+from tests.orchestrator.helpers import add_account, approved_post, schedule
+
+
+def test_every_state_has_its_transitions_and_labels() -> None:
+    assert set(states.TRANSITIONS) == set(states.STATES)
+    for state in states.STATES:
+        assert states.LABELS[state]["fr"] and states.LABELS[state]["en"]
+    assert not states.TRANSITIONS[states.PUBLISHED]  # nothing leaves published
+    assert states.CANCELLED in states.TRANSITIONS[states.UNCONFIRMED]
+
+
+def test_a_transition_outside_the_diagram_is_impossible_and_leaves_nothing(engine: sa.Engine, sandbox) -> None:
+    account = add_account(engine, sandbox.url)
+    delivery_id = schedule(engine, approved_post(engine), account)
+    with pytest.raises(states.InvalidTransition, match="ne peut pas passer"), db.session_scope(engine) as session:
+        row = session.get(Delivery, delivery_id)
+        states.transition(session, row, states.PUBLISHED, actor="test")
+    with db.session_scope(engine) as session:
+        assert session.get(Delivery, delivery_id).state == states.SCHEDULED
+        assert session.scalar(sa.select(sa.func.count()).select_from(Attempt)) == 0
+
+
+def test_each_transition_is_recorded(engine: sa.Engine, sandbox) -> None:
+    account = add_account(engine, sandbox.url)
+    delivery_id = schedule(engine, approved_post(engine), account)
+    with db.session_scope(engine) as session:
+        row = session.get(Delivery, delivery_id)
+        states.transition(session, row, states.CANCELLED, actor="alice", outcome="cancelled")
+    with db.session_scope(engine) as session:
+        attempts = session.exec(sa.select(Attempt.from_state, Attempt.to_state, Attempt.actor)).all()
+    assert [tuple(a) for a in attempts] == [("scheduled", "cancelled", "alice")]
+
+
+def test_naive_datetimes_are_refused_at_the_boundary(engine: sa.Engine, sandbox) -> None:
+    account = add_account(engine, sandbox.url)
+    post_id = approved_post(engine)
+    with pytest.raises(NaiveDatetimeError, match="fuseau horaire"):
+        schedule(engine, post_id, account, at=dt.datetime(2025, 12, 6, 12, 0))
+    with pytest.raises(NaiveDatetimeError):
+        parse_when("2025-12-06T12:00")
+    assert parse_when("2025-12-06T12:00-05:00") == dt.datetime(2025, 12, 6, 17, 0, tzinfo=dt.UTC)
+
+
+def test_times_survive_the_round_trip_as_aware_utc(engine: sa.Engine, sandbox) -> None:
+    account = add_account(engine, sandbox.url)
+    at = dt.datetime(2025, 12, 6, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    delivery_id = schedule(engine, approved_post(engine), account, at=at)
+    with db.session_scope(engine) as session:
+        stored = session.get(Delivery, delivery_id).scheduled_at
+    assert stored.tzinfo is not None and stored.utcoffset() == dt.timedelta(0)
+    assert stored == at
+
+
+def test_local_noon_across_the_dst_change_in_montreal() -> None:
+    # DST ended on 2025-11-02 in America/Toronto: noon is 16:00 UTC before, 17:00 UTC after.
+    before = at_local(dt.date(2025, 11, 1), dt.time(12), "America/Toronto")
+    after = at_local(dt.date(2025, 11, 3), dt.time(12), "America/Toronto")
+    assert before == dt.datetime(2025, 11, 1, 16, tzinfo=dt.UTC)
+    assert after == dt.datetime(2025, 11, 3, 17, tzinfo=dt.UTC)
