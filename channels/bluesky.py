@@ -103,6 +103,16 @@ def short_url(url: str, limit: int = 30) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
+_URL = regex.compile(r"https?://[^\s<>\"]+")
+
+
+def _link_facet(uri: str, start: int, end: int) -> models.AppBskyRichtextFacet.Main:
+    return models.AppBskyRichtextFacet.Main(
+        features=[models.AppBskyRichtextFacet.Link(uri=uri)],
+        index=models.AppBskyRichtextFacet.ByteSlice(byte_start=start, byte_end=end),
+    )
+
+
 def _get_posts(uris: list[str]) -> Callable[[Client], list[Any]]:
     return lambda client: list(client.get_posts(uris).posts)
 
@@ -366,6 +376,8 @@ class BlueskyChannel(Channel):
     # -- validate -----------------------------------------------------------------------------
 
     def validate(self, text: str, images: Sequence[Image] = ()) -> Validation:
+        """Counted on the text as posted: links shown in their short form, like the app does."""
+        text = self.compose(PublishRequest(key="validate", text=text))[0] if text else text
         length = graphemes(text)
         problems: list[Problem] = []
         if not text.strip() and not images:
@@ -398,21 +410,40 @@ class BlueskyChannel(Channel):
         A ``request.link`` not already in the text is appended in its short form (as the Bluesky
         app shows links), the facet pointing at the full address; validate this text, not the raw one.
         """
-        text = request.text
-        facets = detect_facets(text)
-        if request.link and request.link not in text:
+        text, facets = self._shorten_links(request.text)
+        if request.link and request.link not in request.text:
             shown = short_url(request.link)
             text = f"{text.rstrip()}\n\n{shown}" if text.strip() else shown
             end = len(text.encode("utf-8"))
-            facets.append(
-                models.AppBskyRichtextFacet.Main(
-                    features=[models.AppBskyRichtextFacet.Link(uri=request.link)],
-                    index=models.AppBskyRichtextFacet.ByteSlice(
-                        byte_start=end - len(shown.encode("utf-8")), byte_end=end
-                    ),
-                )
-            )
+            facets.append(_link_facet(request.link, end - len(shown.encode("utf-8")), end))
         return text, facets
+
+    @staticmethod
+    def _shorten_links(text: str) -> tuple[str, list[models.AppBskyRichtextFacet.Main]]:
+        """Every web address in the text shown short, its facet carrying the full address (with
+        its tracking fields): a long campaign link would otherwise eat the 300 graphemes."""
+        out: list[str] = []
+        facets: list[models.AppBskyRichtextFacet.Main] = []
+        position = 0
+        size = 0
+        for match in _URL.finditer(text):
+            url = match.group(0).rstrip(".,;:!?)»\"'")
+            before = text[position : match.start()]
+            out.append(before)
+            size += len(before.encode("utf-8"))
+            shown = short_url(url)
+            out.append(shown)
+            facets.append(_link_facet(url, size, size + len(shown.encode("utf-8"))))
+            size += len(shown.encode("utf-8"))
+            position = match.start() + len(url)
+        out.append(text[position:])
+        shortened = "".join(out)
+        # hashtags (and nothing else) from the library's offline detector
+        for facet in detect_facets(shortened) or []:
+            if any(isinstance(f, models.AppBskyRichtextFacet.Tag) for f in facet.features):
+                facets.append(facet)
+        facets.sort(key=lambda f: f.index.byte_start)
+        return shortened, facets
 
     # -- publish ------------------------------------------------------------------------------
 

@@ -128,8 +128,9 @@ def case_name(person: dict[str, str], slug: str = "") -> str:
 
 
 def plain(text: str) -> str:
-    """Staff and platform text shown through Markdown with its markup neutralised."""
-    for char in "\\`*_{}[]<>()#+-.!|~$":
+    """Staff and platform text shown through Markdown with its markup neutralised (the characters
+    that open emphasis, code, links, HTML-looking tags, tables, maths and strike-through)."""
+    for char in "\\`*_[]<>#|~$:":
         text = text.replace(char, "\\" + char)
     return text
 

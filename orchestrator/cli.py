@@ -175,6 +175,11 @@ def up(
                 accounts = demo.ensure_sandbox_accounts(session, base_url=server.url)
                 made = demo.schedule_demo(session, accounts=accounts)
                 typer.echo(f"Démo : {len(accounts)} comptes bac à sable, {made} publications programmées.")
+                logins = demo.ensure_demo_users(session, home=settings.home)
+                if logins:
+                    names = ", ".join(f"{u} ({r})" for u, r, _ in logins)
+                    typer.echo(f"Comptes de démonstration : {names} ; mots de passe dans "
+                               f"{settings.home / 'demo-logins.txt'} (lisible par vous seul).")
     env = dict(os.environ)
     children.append(subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"], env=env))
     app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -440,6 +445,15 @@ def content_load(path: Path) -> None:
         fail(f"contenu invalide, rien n'a été chargé :\n{exc}")
     campaign = run_service(lambda s: load_content(s, content=edition))
     typer.echo(f"Campagne {campaign.slug} chargée ({len(edition.cases)} cas).")
+
+
+# Sub-apps kept in their own modules (dashboard staff, plans and exports).
+from orchestrator.cli_plans import export_app, plan_app  # noqa: E402
+from orchestrator.cli_users import user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+app.add_typer(plan_app, name="plan")
+app.add_typer(export_app, name="export")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
+import secrets
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
@@ -87,4 +90,30 @@ def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, 
                 except Exception:  # a template too long for one platform must not stop the demo
                     continue
                 made += 1
+    return made
+
+
+DEMO_USERS = [("redaction", "editor"), ("approbation", "approver"), ("admin", "admin")]
+
+
+def ensure_demo_users(session: Session, *, home: Path) -> list[tuple[str, str, str]]:
+    """On a machine with no staff account yet, demo logins for each role. Their passwords are
+    drawn at random, shown once by ``up`` and kept in ``home/demo-logins.txt`` (mode 0600)."""
+    from orchestrator.models import User
+    from orchestrator.services import users
+
+    if session.exec(select(User.id)).first() is not None:
+        return []
+    made = []
+    for username, role in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        users.add_user(session, username=username, password=password, role=role)
+        made.append((username, role, password))
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "demo-logins.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("Comptes de démonstration (bac à sable) / demo logins\n")
+        for username, role, password in made:
+            handle.write(f"{username}\t{role}\t{password}\n")
     return made

@@ -269,3 +269,70 @@ class AuditEntry(SQLModel, table=True):
     target_type: str = Field(max_length=32)
     target_id: str = Field(default="", max_length=64)
     detail: dict[str, Any] = _json({})
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses and attribution (counts only: nobody who acted is ever stored)
+
+RESPONSE_KINDS = ("letter", "solidarity", "signature", "email", "postcard", "social_action", "other")
+RESPONSE_SOURCE_TYPES = ("delivery", "channel", "event", "import", "tally")
+
+
+class ResponseImport(SQLModel, table=True):
+    """One imported file. Its SHA-256 makes a second import of the same bytes count nothing."""
+
+    __tablename__ = "response_import"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    sha256: str = Field(unique=True, max_length=64)
+    filename: str = Field(default="", max_length=255)
+    encoding: str = Field(default="", max_length=16)
+    delimiter: str = Field(default=",", max_length=1)
+    lines: int = 0
+    lines_skipped: int = 0
+    keys_written: int = 0
+    keys_replaced: int = 0
+    total: int = 0
+    #: [{"position": 3, "reason": "email"}]: positions and reasons only, never headers or values.
+    dropped_columns: list[dict[str, Any]] = _json([])
+    imported_by: str = Field(default="system", max_length=64)
+    created_at: dt.datetime = _ts(default=True)
+
+
+class Response(SQLModel, table=True):
+    """So many actions of one kind for one case on one day, credited to one source.
+
+    Rows from imports carry a natural key (case, kind, day, source type, source) that is unique
+    among imported rows: a corrected export replaces the earlier figure instead of adding to it.
+    Tallies entered by hand are additive, one row per entry.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_response_case_day", "case_id", "day"),
+        sa.Index("ix_response_source", "source_type", "source"),
+        sa.Index(
+            "ux_response_imported_key", "case_id", "kind", "day", "source_type", "source",
+            unique=True,
+            sqlite_where=sa.text("import_id IS NOT NULL"),
+            postgresql_where=sa.text("import_id IS NOT NULL"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id")
+    kind: str = Field(max_length=16)
+    count: int
+    day: dt.date
+    source_type: str = Field(max_length=16)
+    source: str = Field(default="", max_length=64)
+    import_id: int | None = Field(default=None, foreign_key="response_import.id", index=True)
+    entered_by: str = Field(default="system", max_length=64)
+    created_at: dt.datetime = _ts(default=True)
+
+
+class LinkClickHour(SQLModel, table=True):
+    """Clicks on one short link in one UTC hour. No IP address, no user agent: a count."""
+
+    __tablename__ = "link_click_hour"
+    source_code: str = Field(primary_key=True, max_length=16)
+    hour: dt.datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    count: int = 0

@@ -20,11 +20,5 @@ def emulator_classes() -> list[type[Emulator]]:
     classes = []
     for dotted in EMULATORS.values():
         module_name, _, class_name = dotted.rpartition(".")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # not written yet
-                continue
-            raise
-        classes.append(getattr(module, class_name))
+        classes.append(getattr(importlib.import_module(module_name), class_name))
     return classes

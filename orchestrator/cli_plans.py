@@ -1,0 +1,90 @@
+"""``porte-voix plan apply FILE`` (recurring plans in YAML) and ``porte-voix export …``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+plan_app = typer.Typer(help="Plans récurrents (séries de publications).", no_args_is_help=True)
+export_app = typer.Typer(help="Exports : calendrier (ICS), envois et statistiques (CSV).", no_args_is_help=True)
+
+
+@plan_app.command("apply")
+def plan_apply(
+    file: Annotated[Path, typer.Argument(help="Fichier YAML : un plan, ou « plans: » et une liste")],
+    approve: Annotated[bool, typer.Option("--approve", help="Approuver aussitôt (opératrice ou opérateur de confiance).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Montrer ce qui serait créé, sans rien créer.")] = False,
+) -> None:
+    """Crée les publications et envois d'un plan ; l'appliquer deux fois ne crée rien de plus.
+
+    Exemple de fichier ::
+
+        name: midi-decembre
+        start: 2025-12-01
+        end: 2025-12-10
+        time: "12:00"
+        accounts: [x-fr, mastodon-fr]
+        template: lettre-fr
+        cases: []          # vide : tous les cas actifs, à tour de rôle
+    """
+    import yaml
+
+    from orchestrator.cli import fail, run_service
+    from orchestrator.services import series
+    from orchestrator.services.auth import SYSTEM
+
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        fail(f"plan illisible : {exc}")
+    items = data.get("plans", [data]) if isinstance(data, dict) else data
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        fail("le fichier doit contenir un plan, ou « plans: » suivi d'une liste de plans.")
+    for item in items:
+        plan = run_service(lambda s, i=item: series.SeriesPlan.from_dict(i))
+        if dry_run:
+            occurrences = run_service(lambda s, p=plan: series.expand(s, plan=p))
+            for o in occurrences:
+                state = "déjà là" if len(o.existing) == len(o.accounts) else "à créer"
+                typer.echo(f"{o.at.isoformat()}  {o.case_slug:<28} {state}")
+            continue
+        result = run_service(lambda s, p=plan: series.apply(s, actor=SYSTEM, plan=p, approve=approve))
+        typer.echo(f"{plan.name} : {result['posts']} publication(s), {result['deliveries']} envoi(s), "
+                   f"{result['skipped']} déjà là.")
+
+
+@export_app.command("ics")
+def export_ics(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier ; sinon la sortie standard")] = None,
+    language: Annotated[str, typer.Option(help="fr ou en")] = "fr",
+) -> None:
+    """Le calendrier des envois de la campagne courante (iCalendar)."""
+    from orchestrator.cli import run_service
+    from orchestrator.services.campaigns import current_campaign
+    from orchestrator.services.exports import schedule_ics
+
+    text = run_service(lambda s: schedule_ics(s, campaign=current_campaign(s), language=language))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8", newline="")
+        typer.echo(f"Calendrier écrit : {output}")
+
+
+@export_app.command("csv")
+def export_csv(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier ; sinon la sortie standard")] = None,
+) -> None:
+    """Chaque envoi de la campagne courante avec ses derniers chiffres (CSV)."""
+    from orchestrator.cli import run_service
+    from orchestrator.services.campaigns import current_campaign
+    from orchestrator.services.exports import deliveries_csv
+
+    text = run_service(lambda s: deliveries_csv(s, campaign=current_campaign(s)))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8", newline="")
+        typer.echo(f"Export écrit : {output}")

@@ -1,0 +1,191 @@
+"""Rotating the credentials key without stopping the worker.
+
+Every process reads its key set on each encryption or decryption (orchestrator.secrets): the first
+key encrypts, every key decrypts. A rotation therefore goes in three steps, each safe for a worker
+that keeps running:
+
+1. **stage** — a new key is put *in front of* the old one (``NEW,OLD``). Processes that read the
+   key file pick it up at their next decryption; processes that take the key from
+   ``PORTEVOIX_SECRET_KEY`` are given the new set in a file and restarted by the operator.
+2. **re-encrypt** — in one transaction, every stored token is rotated to the new key
+   (``MultiFernet.rotate``). Readers with ``NEW,OLD`` decrypt both before and after.
+3. **finish** — the old key is dropped (``NEW`` alone). Nothing stored is readable with it any more;
+   old backups still need it (see docs/security.md).
+
+Which step runs is decided by the key set in force: one key → stage; several keys → re-encrypt and
+finish. With a key file both happen in one command (``rotate``), separated by a short grace so a
+process that read the old set just before the stage has finished its write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlmodel import Session, SQLModel, col, select
+
+from orchestrator import secrets
+from orchestrator.models import Account
+from orchestrator.services.auth import SYSTEM, Actor, ServiceError, audit, require
+from orchestrator.settings import Settings, get_settings
+
+#: Every column that holds a Fernet token. A new encrypted column must be added here, or a rotation
+#: would leave it readable only with the old key (the tests check every row after a rotation).
+ENCRYPTED_COLUMNS: list[tuple[type[SQLModel], str]] = [(Account, "credentials")]
+
+
+def write_key_file(path: Path, keys: list[bytes]) -> None:
+    """Replace ``path`` atomically: a reader sees the old set or the new one, never half a file.
+    The file is created 0600 before any byte of key is written to it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".key-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(b",".join(keys) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself survives a power cut
+    finally:
+        os.close(dir_fd)
+
+
+@dataclasses.dataclass
+class RotationReport:
+    step: str  # "staged", "finished"
+    rotated: int = 0
+    key_written_to: str = ""
+    next_action_fr: str = ""
+    next_action_en: str = ""
+
+
+def _tokens(session: Session, *, lock: bool) -> list[tuple[Any, str, str]]:
+    """(row, column, token) for every non-empty encrypted value."""
+    found = []
+    for model, column in ENCRYPTED_COLUMNS:
+        query = select(model).where(getattr(model, column) != "")
+        if lock and session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()  # a concurrent edit waits for the rotation
+        for row in session.exec(query):
+            found.append((row, column, getattr(row, column)))
+    return found
+
+
+def undecryptable(session: Session, keys: list[bytes]) -> list[str]:
+    """The rows no key of ``keys`` can read, as ``table:id``."""
+    fernet = MultiFernet([Fernet(k) for k in keys])
+    bad = []
+    for row, column, token in _tokens(session, lock=False):
+        try:
+            fernet.decrypt(token.encode())
+        except InvalidToken:
+            bad.append(f"{row.__tablename__}.{column}:{row.id}")
+    return bad
+
+
+def reencrypt(session: Session, keys: list[bytes], *, actor: Actor = SYSTEM) -> int:
+    """Step 2: every token under ``keys[0]``, in the caller's transaction. Refuses, changing
+    nothing, if a token is readable by none of ``keys``."""
+    require(actor, "admin", "changer la clé de chiffrement", "rotate the encryption key")
+    if len(keys) < 2:
+        raise ServiceError("Il faut la nouvelle clé et l'ancienne pour rechiffrer.",
+                           "Re-encrypting needs the new key and the old one.")
+    fernet = MultiFernet([Fernet(k) for k in keys])
+    count = 0
+    for row, column, token in _tokens(session, lock=True):
+        try:
+            setattr(row, column, fernet.rotate(token.encode()).decode())
+        except InvalidToken:
+            raise ServiceError(
+                f"Identifiants illisibles avec les clés actuelles ({row.__tablename__} {row.id}) : rien n'a été changé.",
+                f"Credentials unreadable with the current keys ({row.__tablename__} {row.id}): nothing was changed.",
+            ) from None
+        session.add(row)
+        count += 1
+    audit(session, actor=actor, action="secrets.rotate", target_type="secret_key", rotated=count)
+    return count
+
+
+def _run(engine: sa.Engine, fn: Callable[[Session], Any]) -> Any:
+    from orchestrator import db
+
+    with db.session_scope(engine) as session:
+        return fn(session)
+
+
+def rotate(
+    engine: sa.Engine,
+    *,
+    settings: Settings | None = None,
+    new_key_file: Path | None = None,
+    stage_only: bool = False,
+    grace_seconds: float = 2.0,
+    new_key: bytes | None = None,
+) -> list[RotationReport]:
+    """Run the steps the key set in force calls for (see the module docstring)."""
+    settings = settings or get_settings()
+    from_env = bool(settings.secret_key.strip())
+    if from_env and new_key_file is None:
+        raise ServiceError(
+            "La clé vient de PORTEVOIX_SECRET_KEY : indiquez --new-key-file CHEMIN, où la nouvelle valeur "
+            "sera écrite (elle n'est jamais affichée).",
+            "The key comes from PORTEVOIX_SECRET_KEY: give --new-key-file PATH, where the new value is "
+            "written (it is never printed).",
+        )
+    target = new_key_file if from_env else settings.key_file()
+    assert target is not None
+    keys = secrets.load_keys(settings)
+    reports: list[RotationReport] = []
+    if len(keys) == 1:
+        staged = [new_key or Fernet.generate_key(), keys[0]]
+        write_key_file(target, staged)
+        if from_env or stage_only:
+            return [RotationReport(
+                "staged", key_written_to=str(target),
+                next_action_fr=(f"Mettez le contenu de {target} dans PORTEVOIX_SECRET_KEY de chaque service "
+                                "(travailleurs, tableau de bord), redémarrez-les, puis relancez "
+                                "« porte-voix secrets rotate »." if from_env else
+                                f"Copiez {target} sur chaque machine qui fait tourner Porte-voix, puis relancez "
+                                "« porte-voix secrets rotate »."),
+                next_action_en=(f"Put the content of {target} in PORTEVOIX_SECRET_KEY for every service, restart "
+                                "them, then run `porte-voix secrets rotate` again." if from_env else
+                                f"Copy {target} to every machine running Porte-voix, then run "
+                                "`porte-voix secrets rotate` again."),
+            )]
+        reports.append(RotationReport("staged", key_written_to=str(target)))
+        time.sleep(grace_seconds)  # a process that read the one-key file just before has written by now
+        keys = staged
+    count = _run(engine, lambda s: reencrypt(s, keys))
+    # A process that still held the old set could have written under the old key after the
+    # re-encryption committed; catch such rows before the old key is dropped.
+    for _ in range(3):
+        if not _run(engine, lambda s: undecryptable(s, keys[:1])):
+            break
+        count += _run(engine, lambda s: reencrypt(s, keys))
+    else:
+        raise ServiceError("Des identifiants restent chiffrés avec l'ancienne clé ; elle est gardée. Réessayez.",
+                           "Some credentials are still under the old key; it is kept. Try again.")
+    write_key_file(target, keys[:1])
+    reports.append(RotationReport(
+        "finished", rotated=count, key_written_to=str(target),
+        next_action_fr=(f"Mettez le contenu de {target} dans PORTEVOIX_SECRET_KEY de chaque service et "
+                        "redémarrez-les ; l'ancienne clé ne déchiffre plus rien." if from_env else
+                        "L'ancienne clé ne déchiffre plus rien. Les sauvegardes antérieures demandent encore l'ancienne clé."),
+        next_action_en=(f"Put the content of {target} in PORTEVOIX_SECRET_KEY for every service and restart them; "
+                        "the old key no longer decrypts anything." if from_env else
+                        "The old key no longer decrypts anything. Earlier backups still need the old key."),
+    ))
+    return reports
