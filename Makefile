@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench lint typecheck audit clean browser
+.PHONY: run test test-fast bench lint typecheck audit lock clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy orchestrator channels content dashboard
+	$(BIN)/mypy orchestrator channels content
+
+# Known vulnerabilities in the locked dependencies; says SKIPPED when the data cannot be reached.
+audit: $(STAMP)
+	$(BIN)/python scripts/audit.py
+
+# Pin every installed package (after changing pyproject.toml's dependencies).
+lock: $(STAMP)
+	{ echo "# Every installed package, pinned: pip freeze --exclude-editable of the dev venv (make lock)."; \
+	  echo "# Audited by 'make audit' (pip-audit). Regenerate after changing pyproject.toml's dependencies."; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

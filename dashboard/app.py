@@ -23,6 +23,13 @@ from orchestrator.services.auth import ROLE_LABELS  # noqa: E402
 
 st.set_page_config(page_title="Porte-voix", page_icon=":material/campaign:", layout="wide")
 
+# The marathon counter opens with its secret link and no login, and shows nothing else.
+if st.query_params.get("counter"):
+    from dashboard.counter_page import show_counter  # noqa: E402
+
+    show_counter(st.query_params["counter"])
+    st.stop()
+
 
 def _language_changed() -> None:
     st.session_state["lang_chosen"] = True
@@ -54,6 +61,8 @@ if st.sidebar.button(t("login.logout"), key="logout", icon=":material/logout:"):
     logout()
     st.rerun()
 
+common.edition_selector()
+
 _VIEWS = Path(__file__).parent / "views"
 
 
@@ -74,6 +83,10 @@ pages = {
     ],
     t("nav.section.campaign"): [
         page("cases", ":material/person:"),
+        page("campaigns", ":material/event_note:"),
+        page("media", ":material/photo_library:"),
+        page("templates", ":material/article:"),
+        page("counter", ":material/scoreboard:"),
         page("channels", ":material/hub:"),
         page("exports", ":material/download:"),
     ],
@@ -81,4 +94,4 @@ pages = {
 if actor.can("admin"):
     pages[t("nav.section.admin")] = [page("users", ":material/group:"), page("audit", ":material/history:")]
 
-st.navigation(pages).run()
+st.navigation(pages, expanded=True).run()

@@ -48,6 +48,16 @@ def engine() -> sa.Engine:
     return _engine(database_url())
 
 
+@st.cache_resource(show_spinner=False)
+def read_engine(url: str) -> sa.Engine:
+    """For the cached aggregates. The main SQLite engine opens every transaction with BEGIN
+    IMMEDIATE (one writer at a time), which would make a long read hold the worker's writes;
+    this one reads a WAL snapshot without taking the write lock. PostgreSQL needs no such care."""
+    if not db.is_sqlite(url):
+        return _engine(url)
+    return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+
 @contextlib.contextmanager
 def session() -> Iterator[Session]:
     with db.session_scope(engine()) as s:
@@ -91,14 +101,44 @@ def flash() -> None:
 
 
 def campaign() -> Campaign | None:
+    """The edition chosen in the sidebar (``campaign_id`` in the session), else the current one."""
     from orchestrator.services.campaigns import current_campaign
 
     try:
         with session() as s:
-            return current_campaign(s)
+            chosen = st.session_state.get("campaign_id")
+            found = s.get(Campaign, chosen) if isinstance(chosen, int) else None
+            return found or current_campaign(s)
     except ServiceError as exc:
         st.warning(exc.message(lang()))
         return None
+
+
+def edition_selector() -> None:
+    """The sidebar menu every page shares: which edition the pages show."""
+    from orchestrator.services.editions import list_editions
+
+    with session() as s:
+        editions = list_editions(s)
+    if not editions:
+        return
+    if "campaign_pending" in st.session_state:  # a page chose an edition (a widget's value is set before it is drawn)
+        st.session_state["campaign_id"] = st.session_state.pop("campaign_pending")
+    chosen = st.session_state.get("campaign_id")
+    if chosen not in {e.id for e in editions}:
+        current = next((e for e in editions if e.is_current), editions[0])
+        st.session_state["campaign_id"] = current.id
+        chosen = current.id
+    shown = [e for e in editions if e.archived_at is None or e.id == chosen]
+    labels = {}
+    for e in shown:
+        name = e.name.get(lang()) or e.name.get("fr") or e.slug
+        labels[e.id] = (t("app.edition_current", name=name) if e.is_current else
+                        t("app.edition_archived", name=name) if e.archived_at else name)
+    st.sidebar.selectbox(t("app.edition"), list(labels), key="campaign_id", format_func=labels.__getitem__)
+    picked = next(e for e in shown if e.id == st.session_state["campaign_id"])
+    if not picked.is_current:
+        st.sidebar.info(t("app.edition_other", name=labels[picked.id]), icon=":material/info:")
 
 
 def require_campaign() -> Campaign:

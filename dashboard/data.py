@@ -10,22 +10,29 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.common import _engine
+from dashboard.common import read_engine
 from orchestrator import db
 from orchestrator.services import reports
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def overview(url: str, campaign_id: int, tz: str, since: dt.datetime) -> dict[str, Any]:
-    with db.session_scope(_engine(url)) as s:
+def overview(url: str, campaign_id: int, tz: str) -> dict[str, Any]:
+    with db.session_scope(read_engine(url)) as s:
         return {
             "progress": reports.case_progress(s, campaign_id=campaign_id),
-            "series": reports.engagement_series(s, campaign_id=campaign_id, tz=tz, since=since),
+            "by_day": reports.engagement_by_day(s, campaign_id=campaign_id, tz=tz),
             "counts": reports.state_counts(s, campaign_id=campaign_id),
         }
 
 
+@st.cache_data(ttl=300, show_spinner=True)
+def snapshot_series(url: str, campaign_id: int, tz: str, since: dt.datetime) -> list[dict[str, Any]]:
+    """The curve from every snapshot: heavier, so only on request and kept five minutes."""
+    with db.session_scope(read_engine(url)) as s:
+        return reports.engagement_series(s, campaign_id=campaign_id, tz=tz, since=since)
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def rate_budgets(url: str) -> dict[int, list[dict[str, Any]]]:
-    with db.session_scope(_engine(url)) as s:
+    with db.session_scope(read_engine(url)) as s:
         return reports.rate_budgets(s)

@@ -23,13 +23,13 @@ def lang() -> str:
     return value if value in LANGUAGES else "fr"
 
 
-def t(key: str, language: str | None = None, **values: object) -> str:
+def t(key: str, /, **values: object) -> str:
     """The text for ``key``; a missing English text falls back to French, a missing key shows
     itself (and tests/dashboard/test_i18n.py fails)."""
     entry = STRINGS.get(key)
     if entry is None:
         return key
-    text = entry.get(language or lang()) or entry["fr"]
+    text = entry.get(lang()) or entry["fr"]
     return text.format(**values) if values else text
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import typer
 
 from orchestrator import db, logs
+from orchestrator.secrets import SecretKeyError
 from orchestrator.services.auth import ServiceError
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import parse_when
@@ -89,6 +90,8 @@ def run_service(fn: Any) -> Any:
         with db.session_scope(engine()) as session:
             return fn(session)
     except ServiceError as exc:
+        fail(str(exc))
+    except SecretKeyError as exc:  # wrong or missing key: a clear message, not a trace
         fail(str(exc))
 
 
@@ -185,7 +188,7 @@ def up(
     app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     children.append(subprocess.Popen([
         sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
     ], env=env))
     typer.echo(f"Tableau de bord : http://127.0.0.1:{port}  (Ctrl-C pour tout arrêter)")
 
@@ -328,10 +331,24 @@ def schedule(
     post_id: Annotated[int | None, typer.Argument(help="Numéro de la publication")] = None,
     account: Annotated[str | None, typer.Option(help="Nom du compte")] = None,
     at: Annotated[str | None, typer.Option(help="Quand : ISO-8601 avec décalage, ou « now »")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Plan CSV, une ligne par envoi (docs/bulk-scheduling.md)")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Avec --file : approuver les publications créées.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Avec --file : vérifier seulement, rien n'est enregistré.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Avec --file : langue des messages, fr ou en")] = "fr",
 ) -> None:
-    """Programme une publication sur un compte ; affiche le numéro de l'envoi."""
+    """Programme une publication sur un compte (affiche le numéro de l'envoi), ou tout un plan
+    avec --file PLAN.csv."""
     from orchestrator.services.deliveries import schedule as schedule_delivery
 
+    if file is not None:
+        if post_id is not None or account is not None or at is not None:
+            fail("soit POST_ID --account --at, soit --file PLAN.csv, pas les deux.")
+        from orchestrator.cli_plan import schedule_file
+
+        schedule_file(file, approve=approve, dry_run=dry_run, language=lang)
+        return
+    if approve or dry_run:
+        fail("--approve et --dry-run vont avec --file PLAN.csv.")
     if post_id is None or account is None or at is None:
         fail("il faut POST_ID, --account et --at (ex. : porte-voix schedule 3 --account x-fr --at now).")
     assert at is not None and account is not None and post_id is not None
@@ -455,6 +472,17 @@ app.add_typer(user_app, name="user")
 app.add_typer(plan_app, name="plan")
 app.add_typer(export_app, name="export")
 
+from orchestrator.cli_ops import register as register_ops  # noqa: E402
+
+register_ops(app)  # secrets rotate, backup, restore
+
+from orchestrator import cli_plan  # noqa: E402,F401  (adds `export deliveries` to export_app)
+from orchestrator.cli_responses import links_app, responses_app  # noqa: E402
+
+app.add_typer(responses_app, name="responses")
+app.add_typer(links_app, name="links")
+
+from orchestrator import cli_editions  # noqa: E402,F401  (adds `content dump` to content_app)
 
 if __name__ == "__main__":
     app()

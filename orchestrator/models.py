@@ -336,3 +336,65 @@ class LinkClickHour(SQLModel, table=True):
     source_code: str = Field(primary_key=True, max_length=16)
     hour: dt.datetime = Field(sa_type=UTCDateTime, primary_key=True)
     count: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Editions run from the dashboard: media library, status history, the marathon counter
+
+
+class MediaItem(SQLModel, table=True):
+    """One image in the library, uploaded once per case (or for the whole edition) and picked
+    by posts as ``{"media_id": id, "alt": ...}``. The bytes live in ``media_blob`` (storage
+    "db") or in a file under the media folder (storage "disk"), never in this row: listing the
+    library must not read every image."""
+
+    __tablename__ = "media_item"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    filename: str = Field(default="", max_length=255)
+    mime_type: str = Field(max_length=32)
+    size: int = 0
+    width: int = 0
+    height: int = 0
+    sha256: str = Field(max_length=64, index=True)
+    alt: dict[str, str] = _json({})
+    credit: str = ""
+    storage: str = Field(default="db", max_length=8)  # db, disk
+    path: str = ""  # relative to the media folder when storage is "disk"
+    uploaded_by: str = Field(default="system", max_length=64)
+    created_at: dt.datetime = _ts(default=True)
+    updated_at: dt.datetime = _ts(default=True)
+
+
+class MediaBlob(SQLModel, table=True):
+    __tablename__ = "media_blob"
+    media_id: int = Field(foreign_key="media_item.id", primary_key=True)
+    data: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+
+
+class CaseStatusNote(SQLModel, table=True):
+    """Every status change of a case, dated, with its note: the history staff read later."""
+
+    __tablename__ = "case_status_note"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: dt.datetime = _ts(default=True)
+    from_status: str = Field(default="", max_length=16)
+    status: str = Field(max_length=16)
+    note: str = ""
+    actor: str = Field(default="system", max_length=64)
+
+
+class CounterLink(SQLModel, table=True):
+    """The marathon counter published for a projector. Only the SHA-256 of the secret token is
+    kept: whoever reads the database cannot open the page. Revoked rows stay for the record."""
+
+    __tablename__ = "counter_link"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    day_goal: int = 0
+    published_by: str = Field(default="system", max_length=64)
+    published_at: dt.datetime = _ts(default=True)
+    revoked_at: dt.datetime | None = _ts(nullable=True)

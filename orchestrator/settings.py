@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     )
     metrics_horizon_days: int = 30
     metrics_first_poll_seconds: int = 60
+    #: A post whose outcome is unknown is looked for after this delay (X's timeline can lag a
+    #: few seconds behind a write; a slow request of a live worker ends meanwhile) ...
+    reconcile_delay_seconds: float = 25.0
+    #: ... again this often while the platform cannot tell ...
+    reconcile_interval_seconds: float = 300.0
+    #: ... and after this many undecidable looks it is left for a person, with the reason.
+    reconcile_max_tries: int = 6
+
+    # media library --------------------------------------------------------------------------
+    #: Where uploaded images go when ``media_storage`` is "disk"; default: ``home``/media.
+    media_dir: Path | None = None
+    #: "db" keeps images in the database (the embedded SQLite default: one file to back up);
+    #: "disk" writes them under ``media_dir`` (better for a large library on PostgreSQL).
+    media_storage: str = "db"
+    media_max_bytes: int = 10 * 1024 * 1024
 
     # dashboard ----------------------------------------------------------------------------
     dashboard_port: int = 8501
@@ -53,6 +68,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'porte-voix.db').resolve()}"
+
+    def resolved_media_dir(self) -> Path:
+        return self.media_dir or self.home / "media"
 
     def key_file(self) -> Path:
         return self.secret_key_file or self.home / "secret.key"

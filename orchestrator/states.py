@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from orchestrator.models import Attempt, Delivery
@@ -123,3 +124,44 @@ def transition(
                "outcome": outcome, "actor": actor},
     )
     return attempt
+
+
+def transition_many(
+    session: Session,
+    rows: list[tuple[int, str, dict[str, Any]]],
+    target: str,
+    *,
+    actor: str,
+    outcome: str = "",
+    **common: Any,
+) -> None:
+    """Many transitions to one ``target`` at once, for the worker's hot path (claiming a batch,
+    recording a batch of publications): ``rows`` are (delivery id, current state, its own
+    changes). Each is checked against the diagram exactly like :func:`transition`, then all are
+    written with one UPDATE and one INSERT of attempt rows. Objects of these deliveries already
+    in ``session`` are not refreshed: load them again to read the new values."""
+    if not rows:
+        return
+    for delivery_id, current, _ in rows:
+        if not can_transition(current, target):
+            raise InvalidTransition(delivery_id, current, target)
+    now = utcnow()
+    durations = {delivery_id: changes.pop("duration_ms", None) for delivery_id, _, changes in rows}
+    session.execute(
+        sa.update(Delivery),
+        [{"id": delivery_id, "state": target, "updated_at": now, **common, **changes} for delivery_id, _, changes in rows],
+    )
+    session.execute(
+        sa.insert(Attempt),
+        [{"delivery_id": delivery_id, "at": now, "actor": actor, "from_state": current, "to_state": target,
+          "outcome": outcome, "detail": "", "duration_ms": durations[delivery_id]} for delivery_id, current, _ in rows],
+    )
+    for delivery_id, current, _ in rows:
+        log.info(
+            "delivery %s: %s -> %s",
+            delivery_id,
+            current,
+            target,
+            extra={"event": "transition", "delivery_id": delivery_id, "from": current, "to": target,
+                   "outcome": outcome, "actor": actor},
+        )

@@ -3,15 +3,29 @@
 APScheduler only ticks; what is scheduled lives in our tables, and several workers coordinate
 through row claims (PostgreSQL ``FOR UPDATE SKIP LOCKED`` plus a per-account advisory lock; on
 SQLite every transaction is ``BEGIN IMMEDIATE``, a single writer).
+
+How one delivery travels (the rules are in ``design/architecture.md``):
+
+1. ``dispatch`` claims due deliveries, at most one runner per account and, when several workers
+   share the database, at most this worker's fair share of the accounts that have work (counted
+   from the heartbeats), so workers split the accounts instead of one taking them all.
+2. A runner publishes its account's batch in order, renewing the batch's lease before each call
+   while it has less than half left, and never starting a call without enough lease to finish it:
+   an expired lease is swept to ``unconfirmed`` by anyone, and must not be racing a live call.
+   When the batch is done it claims the account's next due deliveries at once (no tick wait).
+3. A success is handed to the recorder thread, which writes outcomes in batches (one transaction
+   for many) while the runner goes on with the next call. If the process dies in between, the
+   lease expires and reconciling finds the post: the platform's answer is never needed twice.
+   Failures are recorded at once: they decide what the runner does next.
+4. Sweeping, reconciling and metrics live in :mod:`orchestrator.worker_jobs`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
+import math
 import os
-import random
 import socket
 import threading
 import time
@@ -21,56 +35,25 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from channels.base import (
-    AmbiguousError,
-    AuthError,
-    Channel,
-    ChannelError,
-    Found,
-    Published,
-    PublishRequest,
-    RateLimited,
-    TransientError,
-)
+from channels.base import AmbiguousError, ChannelError, PublishRequest
 from orchestrator import __version__, budgets, states
 from orchestrator.db import session_scope
-from orchestrator.models import (
-    Account,
-    Attempt,
-    Case,
-    Delivery,
-    MetricSnapshot,
-    Post,
-    WorkerHeartbeat,
-)
-from orchestrator.services.accounts import build_channel, mark_unhealthy
-from orchestrator.services.deliveries import post_images
+from orchestrator.models import Account, Attempt, Case, Delivery, Post, WorkerHeartbeat
 from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
+from orchestrator.worker_jobs import Claimed, JobsMixin, backoff, retry_db
+from orchestrator.worker_record import RecorderMixin, Success
 
 log = logging.getLogger("porte_voix.worker")
 
 _ADVISORY_NAMESPACE = 0x5056  # "PV": keeps our advisory locks apart from anyone else's
 
-
-@dataclasses.dataclass
-class Claimed:
-    delivery_id: int
-    account_id: int
-    request: PublishRequest
-    lease_until: dt.datetime
-    attempts: int
+__all__ = ["Claimed", "Worker", "backoff"]
 
 
-def backoff(attempts: int, settings: Settings) -> float:
-    base = min(settings.backoff_max, settings.backoff_base * (2 ** max(0, attempts - 1)))
-    return base * random.uniform(0.5, 1.5)  # jitter: retries of a burst do not land together
-
-
-class Worker:
+class Worker(RecorderMixin, JobsMixin):
     def __init__(
         self,
         engine: sa.Engine,
@@ -81,43 +64,37 @@ class Worker:
     ) -> None:
         self.engine = engine
         self.settings = settings or get_settings()
+        if self.settings.lease_seconds < 2 * (self.settings.request_timeout + 1):
+            raise ValueError(
+                "Le bail (PORTEVOIX_LEASE_SECONDS) doit durer au moins deux fois le délai d'une requête "
+                f"plus une seconde ({2 * (self.settings.request_timeout + 1):.0f} s). "
+                "(The lease must last at least twice the request timeout plus one second.)"
+            )
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.postgres = engine.dialect.name == "postgresql"
         self.pool = ThreadPoolExecutor(max_workers=self.settings.publish_threads, thread_name_prefix="publish")
-        self._channels: dict[tuple[int, str, str], Channel] = {}
-        self._channels_lock = threading.Lock()
         self._inflight: set[Future[None]] = set()
         self._inflight_lock = threading.Lock()
-        self._channel_factory = channel_factory or (lambda account: build_channel(account, timeout=self.settings.request_timeout))
-        self.postgres = engine.dialect.name == "postgresql"
-
-    # ------------------------------------------------------------------------------------------
-    # channels
-
-    def channel(self, account: Account, purpose: str) -> Channel:
-        """One client per account and purpose (publishing, metrics and reconciling run in
-        different threads), rebuilt when the credentials change."""
-        assert account.id is not None
-        key = (account.id, purpose, account.credentials + str(account.base_url) + str(account.options))
-        with self._channels_lock:
-            channel = self._channels.get(key)
-            if channel is None:
-                for stale in [k for k in self._channels if k[:2] == key[:2]]:
-                    del self._channels[stale]
-                channel = self._channels[key] = self._channel_factory(account)
-            return channel
+        self._active: set[int] = set()  # accounts with a runner in this process
+        self._fair_share = self.settings.publish_threads
+        self._claims = ThreadPoolExecutor(max_workers=self.settings.publish_threads, thread_name_prefix="claim")
+        self._stopping = threading.Event()
+        self._init_recorder()
+        self._init_channels(channel_factory)
 
     # ------------------------------------------------------------------------------------------
     # claiming
 
-    def _due_query(self, now: dt.datetime, limit: int) -> Any:
-        other = aliased(Delivery)
-        busy = (
-            select(other.id)
-            .where(other.account_id == Delivery.account_id, other.state == states.PUBLISHING)
-            .exists()
-        )
+    def _due_query(self, session: Any, now: dt.datetime, limit: int, account_id: int | None,
+                   exclude: set[int]) -> Any:
+        """Ids and accounts of what is due, earliest first (light rows: most are not taken)."""
+        # an account another worker is publishing on stays with it: one account, one order
+        busy = set(session.exec(
+            select(Delivery.account_id).where(Delivery.state == states.PUBLISHING, Delivery.worker_id != self.id)
+            .distinct()
+        ))
         query = (
-            select(Delivery)
+            select(Delivery.id, Delivery.account_id)
             .join(Post, col(Post.id) == Delivery.post_id)
             .join(Account, col(Account.id) == Delivery.account_id)
             .where(
@@ -126,81 +103,131 @@ class Worker:
                 Post.status == "approved",
                 col(Delivery.rendered_text).is_not(None),
                 Account.healthy == sa.true(),
-                ~busy,
             )
-            .order_by(Delivery.due_at, Delivery.scheduled_at, Delivery.id)
+            .order_by(col(Delivery.due_at), col(Delivery.scheduled_at), col(Delivery.id))
             .limit(limit)
         )
+        if account_id is not None:
+            query = query.where(Delivery.account_id == account_id)
+        if exclude | busy:
+            query = query.where(col(Delivery.account_id).not_in(sorted(exclude | busy)))
         if self.postgres:
             query = query.with_for_update(skip_locked=True, of=Delivery)  # type: ignore[arg-type]
         return query
 
-    def claim(self, now: dt.datetime | None = None) -> list[Claimed]:
+    def claim(self, now: dt.datetime | None = None, *, account_id: int | None = None,
+              max_accounts: int | None = None, exclude: set[int] | None = None) -> list[Claimed]:
+        """Claim what is due: one account's next batch (``account_id``), or batches of up to
+        ``max_accounts`` accounts not in ``exclude`` (those with the earliest due first)."""
         now = now or utcnow()
-        per_account = max(1, self.settings.lease_seconds // max(1, int(self.settings.request_timeout)) - 1)
+        per_account = max(1, self.settings.claim_batch)
+        accounts_wanted = 1 if account_id is not None else (max_accounts or self.settings.publish_threads)
         claimed: list[Claimed] = []
         with session_scope(self.engine) as session:
-            candidates = list(session.exec(self._due_query(now, self.settings.claim_batch)))
-            by_account: dict[int, list[Delivery]] = defaultdict(list)
-            for delivery in candidates:
-                by_account[delivery.account_id].append(delivery)
-            for account_id in sorted(by_account):
-                if self.postgres:
-                    got = session.exec(  # type: ignore[call-overload]
-                        sa.select(sa.func.pg_try_advisory_xact_lock(_ADVISORY_NAMESPACE, account_id))
-                    ).scalar()
-                    if not got:
-                        continue  # another worker is claiming this account right now
-                    still_busy = session.exec(
-                        select(Delivery.id).where(Delivery.account_id == account_id, Delivery.state == states.PUBLISHING).limit(1)
-                    ).first()
-                    if still_busy is not None:
-                        continue
-                batch = by_account[account_id][:per_account]
-                batch = self._apply_gates(session, batch)
-                if not batch:
+            due = session.exec(self._due_query(session, now, per_account * accounts_wanted, account_id,
+                                               exclude or set()))
+            chosen: dict[int, list[int]] = {}
+            for delivery_id, acc_id in due:
+                ids = chosen.setdefault(acc_id, []) if len(chosen) < accounts_wanted else chosen.get(acc_id)
+                if ids is not None and len(ids) < per_account:
+                    ids.append(delivery_id)
+            if not chosen:
+                return []
+            wanted = [i for ids in chosen.values() for i in ids]
+            loaded = {
+                d.id: (d, p, c)
+                for d, p, c in session.exec(
+                    select(Delivery, Post, Case.status)
+                    .join(Post, col(Post.id) == Delivery.post_id)
+                    .outerjoin(Case, col(Case.id) == Post.case_id)
+                    .where(col(Delivery.id).in_(wanted))
+                )
+            }
+            for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
+                if self.postgres and not self._lock_account(session, acc_id):
                     continue
-                bucket = budgets.lock_bucket(session, account_id=account_id, endpoint="publish")
-                allowed = len(batch)
-                next_free = None
-                if bucket is not None:
-                    allowed, next_free = budgets.take(bucket, now, len(batch))
-                    session.add(bucket)
-                for delivery in batch[allowed:]:
-                    # spread the burst: wait for the budget instead of being refused
-                    delivery.due_at = next_free or now + dt.timedelta(seconds=1)
-                    session.add(delivery)
-                for i, delivery in enumerate(batch[:allowed]):
-                    lease = now + dt.timedelta(seconds=self.settings.lease_seconds + i * self.settings.request_timeout)
-                    states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="claimed",
-                                      worker_id=self.id, lease_until=lease)
-                    claimed.append(
-                        Claimed(
-                            delivery_id=delivery.id,  # type: ignore[arg-type]
-                            account_id=account_id,
-                            request=self._request(session, delivery),
-                            lease_until=lease,
-                            attempts=delivery.attempts,
-                        )
-                    )
+                batch = self._apply_gates(session, [loaded[i] for i in chosen[acc_id]])
+                if batch:
+                    claimed.extend(self._claim_batch(session, acc_id, batch, now))
         return claimed
 
-    def _apply_gates(self, session: Session, batch: list[Delivery]) -> list[Delivery]:
+    def _lock_account(self, session: Any, account_id: int) -> bool:
+        got = session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_ADVISORY_NAMESPACE, account_id))).scalar()
+        if not got:
+            return False  # another worker is claiming this account right now
+        busy = session.exec(
+            select(Delivery.id).where(Delivery.account_id == account_id, Delivery.state == states.PUBLISHING,
+                                      Delivery.worker_id != self.id).limit(1)
+        ).first()
+        return busy is None
+
+    def _apply_gates(self, session: Any, batch: list[tuple[Delivery, Post, str | None]]) -> list[tuple[Delivery, Post]]:
         """A paused case holds its deliveries even if the pause raced the claim."""
         kept = []
-        for delivery in batch:
-            post = session.get(Post, delivery.post_id)
-            case = session.get(Case, post.case_id) if post and post.case_id else None
-            if case is not None and case.status != "active":
+        for delivery, post, case_status in batch:
+            if case_status is not None and case_status != "active":
                 states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
-                                  detail=f"case {case.status}", held_reason=f"case {case.status}")
+                                  detail=f"case {case_status}", held_reason=f"case {case_status}")
                 continue
-            kept.append(delivery)
+            kept.append((delivery, post))
         return kept
 
-    def _request(self, session: Session, delivery: Delivery) -> PublishRequest:
-        post = session.get(Post, delivery.post_id)
-        assert post is not None and delivery.rendered_text is not None
+    def _claim_batch(self, session: Any, account_id: int, batch: list[tuple[Delivery, Post]],
+                     now: dt.datetime) -> list[Claimed]:
+        bucket = budgets.lock_bucket(session, account_id=account_id, endpoint="publish")
+        allowed, next_free = len(batch), None
+        if bucket is not None:
+            allowed, next_free = budgets.take(bucket, now, len(batch))
+            session.add(bucket)
+        for delivery, _post in batch[allowed:]:
+            # spread the burst: wait for the budget instead of being refused
+            delivery.due_at = next_free or now + dt.timedelta(seconds=1)
+            session.add(delivery)
+        taken = batch[:allowed]
+        history = self._history(session, [d.id for d, _ in taken if d.attempts])  # type: ignore[misc]
+        lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
+        claimed = []
+        for delivery, post in taken:
+            try:
+                request = self._request(delivery, post)
+            except Exception as exc:  # e.g. an image file gone: a person must fix the post
+                states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="claimed",
+                                  worker_id=self.id, lease_until=lease)
+                reason = getattr(exc, "fr", None) or str(exc)
+                states.transition(session, delivery, states.FAILED, actor=self.id, outcome="permanent",
+                                  detail=reason, worker_id=None, lease_until=None, last_error=reason,
+                                  last_error_kind="permanent")
+                continue
+            states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="claimed",
+                              worker_id=self.id, lease_until=lease)
+            first_try, was_ambiguous = history.get(delivery.id, (None, False))  # type: ignore[arg-type]
+            claimed.append(Claimed(
+                delivery_id=delivery.id,  # type: ignore[arg-type]
+                account_id=account_id, request=request, lease_until=lease, attempts=delivery.attempts,
+                first_try_at=first_try or now, was_ambiguous=was_ambiguous,
+            ))
+        return claimed
+
+    def _history(self, session: Any, ids: list[int]) -> dict[int, tuple[dt.datetime, bool]]:
+        """For deliveries tried before: when the first try was claimed, and whether any try may
+        have gone out (a safe retry with the same key only holds within the platform's window)."""
+        if not ids:
+            return {}
+        rows = session.exec(
+            select(Attempt.delivery_id, sa.func.min(Attempt.at),
+                   sa.func.max(sa.case((col(Attempt.to_state) == states.UNCONFIRMED, 1),
+                                       (col(Attempt.outcome).like("ambiguous%"), 1), else_=0)))
+            .where(col(Attempt.delivery_id).in_(ids), col(Attempt.to_state).in_(
+                (states.PUBLISHING, states.UNCONFIRMED, states.RETRYING)))
+            .group_by(col(Attempt.delivery_id))
+        )
+        return {delivery_id: (first, bool(flag)) for delivery_id, first, flag in rows}
+
+    @staticmethod
+    def _request(delivery: Delivery, post: Post) -> PublishRequest:
+        from orchestrator.services.deliveries import post_images
+
+        assert delivery.rendered_text is not None
         return PublishRequest(
             key=f"pv-{delivery.source_code}-{delivery.id}",
             text=delivery.rendered_text,
@@ -210,18 +237,28 @@ class Worker:
         )
 
     # ------------------------------------------------------------------------------------------
-    # publishing
+    # dispatching and running accounts
 
     def dispatch(self, *, wait: bool = False) -> int:
-        """Claim what is due and hand each account's batch to the pool (in order within one
-        account, in parallel across accounts)."""
-        claimed = self.claim()
+        """Claim what is due for accounts without a runner, up to this worker's share, and start
+        one runner per account (in order within an account, in parallel across accounts)."""
+        if self._stopping.is_set():
+            return 0
+        self._fair_share = self._compute_fair_share()
+        with self._inflight_lock:
+            active = set(self._active)
+        slots = min(self.settings.publish_threads, self._fair_share) - len(active)
+        if slots <= 0:
+            return 0
+        claimed = self.claim(max_accounts=slots, exclude=active)
         by_account: dict[int, list[Claimed]] = defaultdict(list)
         for item in claimed:
             by_account[item.account_id].append(item)
         futures = []
-        for items in by_account.values():
-            future = self.pool.submit(self._publish_batch, items)
+        for account_id, items in by_account.items():
+            with self._inflight_lock:
+                self._active.add(account_id)
+            future = self.pool.submit(self._run_account, account_id, items)
             with self._inflight_lock:
                 self._inflight.add(future)
             future.add_done_callback(self._done)
@@ -229,13 +266,33 @@ class Worker:
         if wait:
             for future in futures:
                 future.result()
+            self.flush()
         return len(claimed)
+
+    def _compute_fair_share(self) -> int:
+        """How many accounts this worker may run at once: all of them when alone; a fair part
+        of the accounts that have work when other workers' heartbeats are fresh."""
+        now = utcnow()
+        stale = now - dt.timedelta(seconds=self.settings.heartbeat_stale_seconds)
+        with session_scope(self.engine) as session:
+            live = session.exec(
+                select(sa.func.count()).select_from(WorkerHeartbeat)
+                .where(WorkerHeartbeat.last_seen >= stale, WorkerHeartbeat.id != self.id)
+            ).one() + 1
+            if live == 1:
+                return self.settings.publish_threads
+            with_work = session.exec(
+                select(sa.func.count(sa.distinct(col(Delivery.account_id)))).where(
+                    sa.or_(sa.and_(col(Delivery.state).in_(states.CLAIMABLE), col(Delivery.due_at) <= now),
+                           col(Delivery.state) == states.PUBLISHING))
+            ).one()
+        return max(1, math.ceil(with_work / live))
 
     def _done(self, future: Future[None]) -> None:
         with self._inflight_lock:
             self._inflight.discard(future)
         if future.exception() is not None:
-            log.error("publish batch crashed", exc_info=future.exception())
+            log.error("publish runner crashed", exc_info=future.exception())
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -243,256 +300,136 @@ class Worker:
             with self._inflight_lock:
                 pending = list(self._inflight)
             if not pending:
-                return
+                break
             for future in pending:
                 try:
                     future.result(timeout=max(0.0, deadline - time.monotonic()))
                 except Exception:  # logged by _done
                     pass
+        self.flush(max(0.0, deadline - time.monotonic()))
 
-    def _publish_batch(self, items: list[Claimed]) -> None:
-        for index, item in enumerate(items):
-            if not self._publish_one(item):
-                # the account cannot take more now (auth, rate limit): give the rest back
-                self._release([i.delivery_id for i in items[index + 1 :]])
-                return
+    def _run_account(self, account_id: int, items: list[Claimed]) -> None:
+        """Publish an account's batches one after the other. The next batch is claimed while
+        this one is being published (off the publishing thread), so the account never waits
+        for the database between two calls; it is given back if the account has to stop."""
+        upcoming: Future[list[Claimed]] | None = None
+        try:
+            while items:
+                upcoming = self._claims.submit(
+                    retry_db, lambda: self.claim(account_id=account_id), "claim", tries=3)
+                went_well = self._publish_batch(items)
+                try:
+                    items = upcoming.result()
+                except Exception:
+                    log.exception("claiming more for account %s failed", account_id)
+                    items = []
+                upcoming = None
+                if not went_well or self._stopping.is_set() or len(self._active) > self._fair_share:
+                    # let the next tick (or another worker) take this account
+                    retry_db(lambda: self._release([i.delivery_id for i in items]), "release", tries=3)
+                    return
+        finally:
+            with self._inflight_lock:
+                self._active.discard(account_id)
 
-    def _release(self, delivery_ids: list[int]) -> None:
-        if not delivery_ids:
-            return
-        with session_scope(self.engine) as session:
-            for delivery_id in delivery_ids:
-                delivery = self._locked(session, delivery_id)
-                if delivery is None or delivery.state != states.PUBLISHING or delivery.worker_id != self.id:
-                    continue
-                account = session.get(Account, delivery.account_id)
-                if account is not None and not account.healthy:
-                    states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
-                                      worker_id=None, lease_until=None,
-                                      held_reason=f"account unhealthy: {account.last_error}")
-                    continue
-                target = states.RETRYING if delivery.attempts else states.SCHEDULED
-                states.transition(session, delivery, target, actor=self.id, outcome="released",
-                                  worker_id=None, lease_until=None)
+    def _publish_batch(self, items: list[Claimed]) -> bool:
+        """Publish in order; True when every item went out (the runner may go on with the
+        account's next due deliveries), False after a failure or when the account must stop
+        (auth, rate limit, crash): what follows waits for the next tick."""
+        done, clean = 0, True
+        try:
+            account = self._load_account(items[0].account_id)
+            for index, item in enumerate(items):
+                done = index  # from here on, nothing was started
+                if self._stopping.is_set():
+                    break
+                ours = self._ensure_lease(items[index:])
+                # From now on this item's fate is its outcome or, if that is lost, its lease:
+                # it is never given back blindly.
+                done = index + 1
+                if not ours:
+                    clean = False
+                    continue  # swept meanwhile: reconciling decides its fate
+                outcome = self._publish_one(item, account)
+                clean = clean and outcome == "ok"
+                if outcome == "stop":
+                    break
+            else:
+                return clean
+        except Exception:
+            log.exception("runner for account %s stopped", items[0].account_id)
+        # the account cannot take more now: give the rest back
+        retry_db(lambda: self._release([i.delivery_id for i in items[done:]]), "release", tries=3)
+        return False
 
-    def _publish_one(self, item: Claimed) -> bool:
-        """Publish one claimed delivery; False when the account should stop for now."""
-        margin = self.settings.request_timeout + 5
-        if (item.lease_until - utcnow()).total_seconds() < margin:
-            self._release([item.delivery_id])  # not enough lease left to be sure of the outcome
+    def _ensure_lease(self, remaining: list[Claimed]) -> bool:
+        """Renew the batch's lease when less than half is left; True when the first item is
+        still ours with enough lease to finish a call."""
+        item = remaining[0]
+        now = utcnow()
+        margin = self._margin(item)
+        left = (item.lease_until - now).total_seconds()
+        if left >= max(margin, self.settings.lease_seconds / 2):
             return True
-        with Session(self.engine, expire_on_commit=False) as session:
-            account = session.get(Account, item.account_id)
-        assert account is not None
+        ids = [i.delivery_id for i in remaining]
+        lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
+
+        def renew() -> set[int]:
+            with session_scope(self.engine) as session:
+                session.execute(
+                    sa.update(Delivery)
+                    .where(col(Delivery.id).in_(ids), col(Delivery.state) == states.PUBLISHING,
+                           col(Delivery.worker_id) == self.id)
+                    .values(lease_until=lease)
+                )
+                renewed = session.exec(
+                    select(col(Delivery.id)).where(col(Delivery.id).in_(ids), Delivery.state == states.PUBLISHING,
+                                                   Delivery.worker_id == self.id)
+                )
+                return {i for i in renewed if i is not None}
+
+        try:
+            ours = retry_db(renew, "renew lease", tries=2)
+        except Exception:
+            ours = set()
+        for i in remaining:
+            if i.delivery_id in ours:
+                i.lease_until = lease
+        return item.delivery_id in ours and (lease - utcnow()).total_seconds() >= margin
+
+    def _margin(self, item: Claimed) -> float:
+        """Lease needed to start a publish call: its requests (one per image, one for the post)
+        each bounded by the request timeout, plus a second for clocks and scheduling."""
+        return self.settings.request_timeout * (1 + len(item.request.images)) + 1.0
+
+    def _publish_one(self, item: Claimed, account: Account) -> str:
+        """Publish one claimed delivery: "ok", "failed", or "stop" when the account should stop
+        for now."""
         channel = self.channel(account, "publish")
+        if self._outside_idempotency_window(item, channel):
+            exc: ChannelError = AmbiguousError(
+                "An earlier try may have gone out and the platform no longer deduplicates it: look first.",
+                message_fr="Un essai précédent est peut-être parti et la plateforme ne le dédoublonne "
+                "plus : vérification avant tout nouvel essai.")
+            return self._failed(item, account, exc, 0, channel)
         started = time.monotonic()
         try:
             published = channel.publish(item.request)
         except ChannelError as exc:
             duration = int((time.monotonic() - started) * 1000)
-            return self._record_failure(item, account, exc, duration, channel)
+            self._persist_session(account, "publish", channel)
+            return self._failed(item, account, exc, duration, channel)
         except Exception as exc:  # a bug of ours or the SDK's: we cannot know whether it posted
             duration = int((time.monotonic() - started) * 1000)
             log.exception("unexpected error while publishing delivery %s", item.delivery_id)
-            return self._record_failure(item, account, AmbiguousError(f"unexpected error: {exc!r}"), duration, channel)
+            return self._failed(item, account, AmbiguousError(f"unexpected error: {exc!r}"), duration, channel)
         duration = int((time.monotonic() - started) * 1000)
-        self._record_published(item, published, duration, channel)
-        return True
+        self._enqueue(Success(item, published, duration, channel.take_rate_info()))
+        self._persist_session(account, "publish", channel)
+        return "ok"
 
-    def _locked(self, session: Session, delivery_id: int) -> Delivery | None:
-        query = select(Delivery).where(Delivery.id == delivery_id)
-        if self.postgres:
-            query = query.with_for_update()
-        return session.exec(query).first()
-
-    def _record_published(self, item: Claimed, published: Published, duration: int, channel: Channel) -> None:
-        now = utcnow()
-        with session_scope(self.engine) as session:
-            delivery = self._locked(session, item.delivery_id)
-            assert delivery is not None
-            if delivery.state not in (states.PUBLISHING, states.UNCONFIRMED):
-                log.error("delivery %s published while %s", delivery.id, delivery.state)
-            if delivery.state in (states.PUBLISHING, states.UNCONFIRMED):
-                states.transition(
-                    session, delivery, states.PUBLISHED, actor=self.id, outcome="published", duration_ms=duration,
-                    platform_id=published.platform_id, platform_url=published.url,
-                    published_at=published.published_at or now, worker_id=None, lease_until=None,
-                    attempts=delivery.attempts + 1, last_error="", last_error_kind="", next_metrics_at=now,
-                )
-            else:  # keep the platform id whatever happened: it is the proof the post exists
-                delivery.platform_id = published.platform_id
-                delivery.platform_url = published.url
-                session.add(delivery)
-            budgets.correct(session, account_id=item.account_id, infos=channel.take_rate_info())
-
-    def _record_failure(self, item: Claimed, account: Account, exc: ChannelError, duration: int, channel: Channel) -> bool:
-        now = utcnow()
-        reason = exc.message("fr")
-        keep_going = True
-        with session_scope(self.engine) as session:
-            delivery = self._locked(session, item.delivery_id)
-            assert delivery is not None
-            budgets.correct(session, account_id=item.account_id, infos=channel.take_rate_info())
-            if delivery.state != states.PUBLISHING or delivery.worker_id != self.id:
-                log.warning("delivery %s changed while publishing (now %s); outcome %s dropped",
-                            delivery.id, delivery.state, exc.kind)
-                return True
-            common: dict[str, Any] = {"actor": self.id, "outcome": exc.kind, "detail": reason, "duration_ms": duration,
-                                      "worker_id": None, "lease_until": None, "last_error": reason,
-                                      "last_error_kind": exc.kind}
-            if isinstance(exc, RateLimited):
-                reset = exc.reset_at or now + dt.timedelta(seconds=60)
-                target = states.RETRYING if delivery.attempts else states.SCHEDULED
-                states.transition(session, delivery, target, due_at=reset, **common)
-                budgets.block_until(session, account_id=item.account_id, endpoint="publish", until=reset)
-                keep_going = False
-            elif isinstance(exc, TransientError):
-                attempts = delivery.attempts + 1
-                if attempts >= self.settings.max_attempts:
-                    states.transition(session, delivery, states.FAILED, attempts=attempts, **common)
-                else:
-                    due = now + dt.timedelta(seconds=backoff(attempts, self.settings))
-                    states.transition(session, delivery, states.RETRYING, attempts=attempts, due_at=due, **common)
-            elif isinstance(exc, AmbiguousError):
-                states.transition(session, delivery, states.UNCONFIRMED, attempts=delivery.attempts + 1,
-                                  due_at=now + dt.timedelta(seconds=5), **common)
-            elif isinstance(exc, AuthError):
-                states.transition(session, delivery, states.FAILED, attempts=delivery.attempts + 1, **common)
-                fresh = session.get(Account, account.id)
-                assert fresh is not None
-                mark_unhealthy(session, account=fresh, reason=reason)
-                keep_going = False
-            else:  # PermanentError and anything else a channel calls final
-                states.transition(session, delivery, states.FAILED, attempts=delivery.attempts + 1, **common)
-        return keep_going
-
-    # ------------------------------------------------------------------------------------------
-    # sweeping and reconciling
-
-    def sweep(self, now: dt.datetime | None = None) -> int:
-        """Expired leases become ``unconfirmed``: the worker may have posted before it died."""
-        now = now or utcnow()
-        with session_scope(self.engine) as session:
-            query = select(Delivery).where(Delivery.state == states.PUBLISHING, Delivery.lease_until < now)
-            if self.postgres:
-                query = query.with_for_update(skip_locked=True)
-            expired = list(session.exec(query))
-            for delivery in expired:
-                states.transition(session, delivery, states.UNCONFIRMED, actor=self.id, outcome="lease_expired",
-                                  detail=f"lease of {delivery.worker_id} expired", worker_id=None,
-                                  lease_until=None, due_at=now, last_error_kind="ambiguous",
-                                  last_error="Le travailleur s'est arrêté pendant l'envoi : vérification en cours.")
-        return len(expired)
-
-    def reconcile(self, now: dt.datetime | None = None, limit: int = 50) -> int:
-        """Look for each due ``unconfirmed`` delivery on its account."""
-        now = now or utcnow()
-        todo: list[tuple[int, int, PublishRequest, dt.datetime]] = []
-        with session_scope(self.engine) as session:
-            query = (select(Delivery).where(Delivery.state == states.UNCONFIRMED, Delivery.due_at <= now)
-                     .order_by(Delivery.due_at).limit(limit))
-            if self.postgres:
-                query = query.with_for_update(skip_locked=True)
-            for delivery in session.exec(query):
-                delivery.due_at = now + dt.timedelta(seconds=60)  # others skip it meanwhile
-                session.add(delivery)
-                since = session.exec(
-                    select(sa.func.min(Attempt.at)).where(Attempt.delivery_id == delivery.id,
-                                                           Attempt.to_state == states.PUBLISHING)
-                ).one()
-                since = (since or delivery.scheduled_at) - dt.timedelta(minutes=2)
-                todo.append((delivery.id, delivery.account_id, self._request(session, delivery), since))  # type: ignore[arg-type]
-        for delivery_id, account_id, request, since in todo:
-            with Session(self.engine, expire_on_commit=False) as session:
-                account = session.get(Account, account_id)
-            assert account is not None
-            try:
-                found = self.channel(account, "reconcile").find(request, since=since)
-            except ChannelError as exc:
-                found = Found(reason=exc.message("fr"))
-            except Exception as exc:
-                log.exception("reconcile failed for delivery %s", delivery_id)
-                found = Found(reason=repr(exc))
-            self._record_reconcile(delivery_id, found)
-        return len(todo)
-
-    def _record_reconcile(self, delivery_id: int, found: Found) -> None:
-        now = utcnow()
-        with session_scope(self.engine) as session:
-            delivery = self._locked(session, delivery_id)
-            if delivery is None or delivery.state != states.UNCONFIRMED:
-                return
-            if found.published is not None:
-                states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="reconciled_found",
-                                  platform_id=found.published.platform_id, platform_url=found.published.url,
-                                  published_at=found.published.published_at or now, last_error="",
-                                  last_error_kind="", next_metrics_at=now)
-            elif found.absent:
-                if delivery.attempts >= self.settings.max_attempts:
-                    states.transition(session, delivery, states.FAILED, actor=self.id, outcome="reconciled_absent",
-                                      last_error="Absente de la plateforme après plusieurs essais.")
-                else:
-                    states.transition(session, delivery, states.RETRYING, actor=self.id, outcome="reconciled_absent",
-                                      due_at=now, last_error="")
-            else:
-                delivery.last_error = f"Impossible de vérifier sur la plateforme : {found.reason}"
-                delivery.due_at = now + dt.timedelta(minutes=5)
-                session.add(delivery)
-
-    # ------------------------------------------------------------------------------------------
-    # metrics
-
-    def next_poll(self, published_at: dt.datetime, now: dt.datetime) -> dt.datetime | None:
-        age = (now - published_at).total_seconds()
-        if age > self.settings.metrics_horizon_days * 86400:
-            return None
-        if age < self.settings.metrics_first_poll_seconds:
-            return published_at + dt.timedelta(seconds=self.settings.metrics_first_poll_seconds)
-        for up_to, every in self.settings.metrics_cadence:
-            if age < up_to:
-                return now + dt.timedelta(seconds=every)
-        return now + dt.timedelta(days=1)
-
-    def poll_metrics(self, now: dt.datetime | None = None, limit: int = 2000) -> int:
-        now = now or utcnow()
-        batches: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        with session_scope(self.engine) as session:
-            query = (select(Delivery).where(Delivery.state == states.PUBLISHED, Delivery.next_metrics_at <= now,
-                                            col(Delivery.platform_id).is_not(None))
-                     .order_by(Delivery.next_metrics_at).limit(limit))
-            if self.postgres:
-                query = query.with_for_update(skip_locked=True)
-            for delivery in session.exec(query):
-                delivery.next_metrics_at = now + dt.timedelta(minutes=5)  # claimed for this round
-                session.add(delivery)
-                batches[delivery.account_id].append((delivery.id, delivery.platform_id))  # type: ignore[arg-type]
-        done = 0
-        for account_id, items in batches.items():
-            with Session(self.engine, expire_on_commit=False) as session:
-                account = session.get(Account, account_id)
-            assert account is not None
-            try:
-                metrics = self.channel(account, "metrics").fetch_metrics([pid for _, pid in items])
-            except Exception as exc:  # never lets a metrics problem touch publishing
-                log.warning("metrics for account %s failed: %s", account.name, exc)
-                continue
-            by_pid = {m.platform_id: m for m in metrics}
-            with session_scope(self.engine) as session:
-                for delivery_id, pid in items:
-                    delivery = session.get(Delivery, delivery_id)
-                    if delivery is None:
-                        continue
-                    m = by_pid.get(pid)
-                    if m is not None:
-                        for field in ("likes", "shares", "replies", "quotes", "views"):
-                            setattr(delivery, field, getattr(m, field))
-                        delivery.metrics_at = now
-                        session.add(MetricSnapshot(delivery_id=delivery_id, taken_at=now, likes=m.likes,
-                                                   shares=m.shares, replies=m.replies, quotes=m.quotes, views=m.views))
-                        done += 1
-                    delivery.next_metrics_at = self.next_poll(delivery.published_at or now, now)
-                    session.add(delivery)
-        return done
+    def _failed(self, item: Claimed, account: Account, exc: ChannelError, duration: int, channel: Any) -> str:
+        return "failed" if self._record_failure(item, account, exc, duration, channel) else "stop"
 
     # ------------------------------------------------------------------------------------------
     # heartbeat and loops
@@ -519,20 +456,25 @@ class Worker:
         """Everything that is due now, then return (cron-style deployments and tests)."""
         self.heartbeat()
         self.sweep()
-        self.reconcile()
-        for _ in range(max_rounds):
-            if self.dispatch(wait=True) == 0:
-                break
-        self.wait_idle()
-        self.reconcile()
-        for _ in range(max_rounds):
-            if self.dispatch(wait=True) == 0:
-                break
-        self.wait_idle()
+        for _ in range(2):  # publish, then what reconciling sent back to the queue
+            self.reconcile()
+            for _ in range(max_rounds):
+                if self.dispatch(wait=True) == 0:
+                    break
+            self.wait_idle()
         self.poll_metrics()
         self.heartbeat()
 
+    def stop(self) -> None:
+        """Finish the calls in flight, give back what was not started, record everything."""
+        self._stopping.set()
+        self.pool.shutdown(wait=True)
+        self._claims.shutdown(wait=True)
+        self.flush(60.0)
+
     def run_forever(self) -> None:
+        import signal
+
         from apscheduler.schedulers.blocking import BlockingScheduler
 
         scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
@@ -541,17 +483,23 @@ class Worker:
             # a missed dispatch tick is simply replaced by the next one
             ("dispatch", lambda: self.dispatch(), s.dispatch_interval, 5),
             ("heartbeat", self.heartbeat, s.heartbeat_seconds, 30),
-            ("sweep", self.sweep, 30, 60),
-            ("reconcile", self.reconcile, 15, 60),
+            ("sweep", self.sweep, max(1.0, min(30.0, s.lease_seconds / 2)), 60),
+            ("reconcile", self.reconcile, max(1.0, min(15.0, s.reconcile_delay_seconds / 2)), 60),
             ("metrics", self.poll_metrics, 20, 120),
         ]
         for job_id, fn, seconds, grace in jobs:
             scheduler.add_job(self.safe, "interval", args=(job_id, fn), seconds=seconds, id=job_id,
                               replace_existing=True, misfire_grace_time=grace, next_run_time=utcnow())
+
+        def on_term(*_: object) -> None:
+            scheduler.shutdown(wait=False)
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_term)
         log.info("worker %s started", self.id, extra={"event": "worker_start", "worker_id": self.id})
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
-            self.pool.shutdown(wait=True)
+            self.stop()

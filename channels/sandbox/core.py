@@ -67,7 +67,8 @@ class Request:
             for part in msg.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 filename = part.get_filename()
-                payload = part.get_payload(decode=True) or b""
+                raw = part.get_payload(decode=True)
+                payload = raw if isinstance(raw, bytes) else b""
                 if filename is not None:
                     files[str(name)] = UploadedFile(
                         filename, part.get_content_type(), payload
@@ -443,7 +444,8 @@ class SandboxServer:
     def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sandbox = sandbox
         self._server = _Server((host, port), sandbox)
-        self.host, self.port = self._server.server_address[:2]  # type: ignore[misc]
+        address = self._server.server_address
+        self.host, self.port = str(address[0]), int(address[1])
         self.url = f"http://{self.host}:{self.port}"
         self._thread: threading.Thread | None = None
 

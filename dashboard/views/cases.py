@@ -1,12 +1,16 @@
-"""Cases: story and ask per language, status and goal; pause one with a reason, and resume."""
+"""Cases: story and ask per language, status with a dated note (pausing or marking good news
+holds everything queued at once), order, the good-news post, and a form to create or edit a
+case in both languages."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, t
-from orchestrator.services import case_admin
+from orchestrator.services import case_edit
 from orchestrator.services.campaigns import list_cases
 
 campaign = common.require_campaign()
@@ -20,11 +24,44 @@ with common.session() as s:
 editor, approver = common.can("editor"), common.can("approver")
 me = common.actor()
 
-for case in cases:
+
+def _history(case_id: int) -> None:
+    with common.session() as s:
+        notes = case_edit.status_history(s, case_id=case_id)
+    if notes:
+        st.markdown(f"*{t('cases.history')}*")
+        for note in notes[:10]:
+            st.caption(t("cases.history_line", when=fmt_datetime(note.at, tz), actor=note.actor,
+                         before=t(f"case.status.{note.from_status}") if note.from_status else "—",
+                         after=t(f"case.status.{note.status}"), note=common.plain(note.note or "—")))
+
+
+def _good_news(case: Any, name: str) -> None:
+    st.info(t("cases.good_news_offer"), icon=":material/celebration:")
+    language = st.radio(t("compose.language"), ["fr", "en"], key=f"case_gn_lang_{case.slug}", horizontal=True,
+                        format_func=LANGUAGE_NAMES.__getitem__)
+    key = f"case_gn_text_{case.slug}_{language}"
+    if key not in st.session_state:
+        with common.session() as s:
+            try:
+                st.session_state[key] = case_edit.good_news_text(s, case_id=case.id, language=language)
+            except Exception as exc:  # a template that cannot be filled: say which, leave the text empty
+                st.warning(getattr(exc, "fr", str(exc)))
+                st.session_state[key] = ""
+    text = st.text_area(t("cases.good_news_text"), key=key, height=120)
+    if st.button(t("cases.good_news_create"), key=f"case_gn_create_{case.slug}", icon=":material/edit:"):
+        post = common.run(lambda s: case_edit.offer_good_news_post(s, actor=me, case_id=case.id, language=language,
+                                                                    text=text))
+        if post is not None:
+            st.session_state["flash"] = t("cases.good_news_made", id=post.id)
+            st.rerun()
+
+
+for index, case in enumerate(cases):
     name = common.case_name(case.person, case.slug)
     status = t(f"case.status.{case.status}")
-    icon = "▶️" if case.status == "active" else "⏸️"
-    with st.expander(f"{icon} {name} · {status}", expanded=case.status != "active"):
+    icon = "▶️" if case.status == "active" else "🎉" if case.status == "good_news" else "⏸️"
+    with st.expander(f"{icon} {case.position}. {name} · {status}", expanded=case.status != "active"):
         if case.status != "active":
             st.warning(t("cases.stopped", status=status, note=case.status_note or "—",
                          when=fmt_datetime(case.status_changed_at, tz)))
@@ -33,27 +70,122 @@ for case in cases:
             st.markdown(f"**{LANGUAGE_NAMES[language]}**")
             st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language, '—'))}")
             st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language, '—'))}")
+        _history(case.id)  # type: ignore[arg-type]
+        if editor:
+            up, down, _ = st.columns([1, 1, 4])
+            moved = None
+            if index > 0 and up.button(t("cases.up"), key=f"case_up_{case.slug}", icon=":material/arrow_upward:"):
+                moved = -1
+            if index < len(cases) - 1 and down.button(t("cases.down"), key=f"case_down_{case.slug}",
+                                                       icon=":material/arrow_downward:"):
+                moved = 1
+            if moved and common.run(lambda s, i=case.id, m=moved: case_edit.move(s, actor=me, case_id=i, offset=m)):
+                st.rerun()
+        if case.status == "good_news" and editor:
+            _good_news(case, name)
         if case.status == "active":
             if not editor:
                 continue
             a, b = st.columns([1, 2])
-            stop_as = a.selectbox(t("cases.stop_as"), list(case_admin.STOPPED), key=f"case_status_{case.slug}",
+            stop_as = a.selectbox(t("cases.stop_as"), list(case_edit.STOPPED), key=f"case_status_{case.slug}",
                                   format_func=lambda k: t(f"case.status.{k}"))
             reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
             if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
-                done = common.run(lambda s, slug=case.slug, r=reason, st_=stop_as:
-                                  case_admin.pause_case(s, actor=me, case_slug=slug, reason=r, status=st_))
+                done = common.run(lambda s, i=case.id, r=reason, st_=stop_as:
+                                  case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
                 if done is not None:
                     st.session_state["flash"] = t("cases.paused", name=name, n=done[1])
                     st.rerun()
-        elif approver:
-            note = st.text_input(t("cases.resume_note"), key=f"case_note_{case.slug}")
-            late = st.checkbox(t("cases.send_late"), key=f"case_late_{case.slug}")
-            if st.button(t("cases.resume"), key=f"case_resume_{case.slug}", icon=":material/play_arrow:"):
-                done = common.run(lambda s, slug=case.slug, n=note, lt=late:
-                                  case_admin.resume_case(s, actor=me, case_slug=slug, note=n, send_late=lt))
-                if done is not None:
-                    st.session_state["flash"] = t("cases.resumed", name=name, n=done[1])
-                    st.rerun()
         elif editor:
-            st.caption(t("cases.resume_needs_approver"))
+            # another stop status (e.g. paused -> good news, or closed), with its own note
+            others = [k for k in case_edit.STOPPED if k != case.status]
+            a, b = st.columns([1, 2])
+            move_to = a.selectbox(t("cases.stop_as"), others, key=f"case_status_{case.slug}",
+                                  format_func=lambda k: t(f"case.status.{k}"))
+            reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
+            if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
+                done = common.run(lambda s, i=case.id, r=reason, st_=move_to:
+                                  case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
+                if done is not None:
+                    st.session_state["flash"] = t("cases.paused", name=name, n=done[1])
+                    st.rerun()
+            if approver:
+                note = st.text_input(t("cases.resume_note"), key=f"case_note_{case.slug}")
+                late = st.checkbox(t("cases.send_late"), key=f"case_late_{case.slug}")
+                if st.button(t("cases.resume"), key=f"case_resume_{case.slug}", icon=":material/play_arrow:"):
+                    done = common.run(lambda s, i=case.id, n=note, lt=late:
+                                      case_edit.set_status(s, actor=me, case_id=i, status="active", note=n,
+                                                           send_late=lt))
+                    if done is not None:
+                        st.session_state["flash"] = t("cases.resumed", name=name, n=done[1])
+                        st.rerun()
+            else:
+                st.caption(t("cases.resume_needs_approver"))
+
+if not editor:
+    st.stop()
+
+# ---------------------------------------------------------------------------------------------
+# Create or edit, both languages side by side
+
+st.subheader(t("cases.edit_section"))
+by_slug = {c.slug: c for c in cases}
+which = st.selectbox(t("cases.edit_which"), [None, *by_slug], key="case_edit_which",
+                     format_func=lambda k: t("cases.new") if k is None else common.case_name(by_slug[k].person, k))
+current = by_slug.get(which) if which else None
+prefix = f"case_form_{which or '_new'}"
+
+
+def _bi(field: str, label: str, *, area: bool = False) -> dict[str, str]:
+    values = {}
+    columns = st.columns(2)
+    for column, language in zip(columns, ("fr", "en"), strict=True):
+        value = (getattr(current, field) or {}).get(language, "") if current else ""
+        widget = column.text_area if area else column.text_input
+        values[language] = widget(f"{label} ({language})", value=value, key=f"{prefix}_{field}_{language}")
+    return values
+
+
+def _link(kind: str, label: str) -> dict[str, str | None] | None:
+    links = (current.links or {}).get(kind) or {} if current else {}
+    columns = st.columns(2)
+    values = {language: column.text_input(f"{label} ({language})", value=links.get(language) or "",
+                                          key=f"{prefix}_{kind}_{language}").strip() or None
+              for column, language in zip(columns, ("fr", "en"), strict=True)}
+    return values if any(values.values()) else None
+
+
+with st.form(prefix):
+    slug = st.text_input(t("cases.slug"), value=current.slug if current else "", key=f"{prefix}_slug",
+                         disabled=current is not None)
+    fields: dict[str, Any] = {
+        "person": _bi("person", t("cases.person")), "country": _bi("country", t("cases.country")),
+        "story": _bi("story", t("cases.story"), area=True), "authority": _bi("authority", t("cases.authority")),
+        "ask": _bi("ask", t("cases.ask"), area=True), "solidarity_to": _bi("solidarity_to", t("cases.solidarity_to")),
+        "solidarity_address": _bi("solidarity_address", t("cases.solidarity_address")),
+        "image_alt": _bi("image_alt", t("cases.image_alt")),
+    }
+    a, b, c = st.columns(3)
+    fields["country_code"] = a.text_input(t("cases.country_code"), value=current.country_code if current else "",
+                                          key=f"{prefix}_country_code").strip().upper()
+    fields["goal"] = int(b.number_input(t("cases.case_goal"), min_value=0, step=500, value=current.goal if current else 0,
+                                        key=f"{prefix}_goal"))
+    kinds = ["letter", "card", "drawing", "photo", "message"]
+    fields["solidarity_kind"] = c.selectbox(t("cases.solidarity_kind"), kinds, key=f"{prefix}_kind",
+                                            index=kinds.index(current.solidarity_kind) if current and
+                                            current.solidarity_kind in kinds else 0)
+    fields["links"] = {"page": _link("page", t("cases.page")), "petition": _link("petition", t("cases.petition"))}
+    fields["tags"] = st.text_input(t("cases.tags"), value=" ".join(current.tags) if current else "",
+                                   key=f"{prefix}_tags").split()
+    if current is not None:
+        st.caption(t("cases.frozen_note"))
+    if st.form_submit_button(t("cases.save")):
+        if current is None:
+            saved = common.run(lambda s: case_edit.create_case(s, actor=me, campaign_id=campaign.id,  # type: ignore[arg-type]
+                                                               data=fields | {"slug": slug}))
+        else:
+            saved = common.run(lambda s: case_edit.update_case(s, actor=me, case_id=current.id,  # type: ignore[arg-type]
+                                                               changes=fields))
+        if saved is not None:
+            st.session_state["flash"] = t("cases.saved", name=common.case_name(saved.person, saved.slug))
+            st.rerun()

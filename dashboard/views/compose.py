@@ -83,9 +83,20 @@ with st.expander(t("compose.images", n=len(st.session_state["compose_images"])))
             st.session_state["compose_images"].append({
                 "data": base64.b64encode(upload.getvalue()).decode(), "mime_type": upload.type or "image/jpeg",
                 "filename": upload.name, "alt": alt.strip()})
+    # Or pick one from the media library: the post keeps a reference and the alt text in its language.
+    from orchestrator.services import media_library
+
+    with common.session() as s:
+        library = media_library.list_images(s, campaign_id=campaign.id, case_slug=case_slug)  # type: ignore[arg-type]
+    if library:
+        by_id = {item.id: item for item in library}
+        picked = st.selectbox(t("compose.library"), list(by_id), key="compose_library",
+                              format_func=lambda i: f"n° {i} · {by_id[i].filename} — {by_id[i].alt.get(language, '')}")
+        if st.button(t("compose.add_library"), key="compose_add_library"):
+            st.session_state["compose_images"].append(media_library.reference(by_id[picked], language))
     for i, image in enumerate(list(st.session_state["compose_images"])):
         a, b = st.columns([4, 1])
-        a.text(f"{image['filename']} — {image['alt']}")
+        a.text(f"{image.get('filename', '')} — {image['alt']}")
         if b.button(t("compose.remove"), key=f"compose_remove_{i}"):
             st.session_state["compose_images"].pop(i)
             st.rerun()

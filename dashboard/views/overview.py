@@ -36,8 +36,7 @@ for col, item in zip(cols, reports.countdowns(campaign, today=today), strict=Fal
     value = t("overview.days", n=fmt_number(days)) if days > 0 else t("overview.today") if days == 0 else t("overview.past")
     col.metric(item["name"].get(lang()) or item["slug"], value, help=fmt_date(item["date"]))
 
-since = dt.datetime.combine(campaign.starts_on or (today - dt.timedelta(days=60)), dt.time(), tzinfo=dt.UTC)
-figures = data.overview(common.database_url(), campaign.id or 0, tz, since)
+figures = data.overview(common.database_url(), campaign.id or 0, tz)
 
 counts = figures["counts"]
 metric_cols = st.columns(5)
@@ -55,7 +54,14 @@ for row in figures["progress"]:
     st.progress(min(1.0, done / goal) if goal else 0.0, text=label)
 
 st.subheader(t("overview.engagement"))
-series = pd.DataFrame(figures["series"])
+detailed = st.toggle(t("overview.detailed"), key="overview_detailed", help=t("overview.detailed_help"))
+if detailed:
+    since = dt.datetime.combine(campaign.starts_on or (today - dt.timedelta(days=60)), dt.time(), tzinfo=dt.UTC)
+    rows = data.snapshot_series(common.database_url(), campaign.id or 0, tz, since)
+else:
+    rows = figures["by_day"]
+    st.caption(t("overview.by_publication_day"))
+series = pd.DataFrame(rows)
 if series.empty:
     st.info(t("overview.no_metrics"))
 else:

@@ -97,6 +97,8 @@ def update_credentials(
     require(actor, "admin", "modifier les identifiants d'un compte", "edit an account's credentials")
     account = get_account(session, name=name)
     merged = {**secrets.decrypt(account.credentials), **{k: v for k, v in credentials.items() if v}}
+    if any(credentials.get(k) for k in ("handle", "app_password")):
+        merged.pop("session_string", None)  # a session of the old login must not outlive it
     account.credentials = secrets.encrypt(merged)
     if base_url is not None:
         account.base_url = base_url or None
@@ -191,3 +193,22 @@ def mark_unhealthy(session: Session, *, account: Account, reason: str, at: dt.da
     account.last_checked_at = at or utcnow()
     session.add(account)
     deliveries.hold_account(session, account=account, reason=reason)
+
+
+def store_session(session: Session, *, account_id: int, session_string: str) -> str | None:
+    """Keep a platform session (Bluesky's, which holds tokens) inside the account's encrypted
+    credentials, so every worker process reuses it instead of logging in again. Returns the new
+    encrypted credentials, or None when that session was already stored."""
+    query = select(Account).where(Account.id == account_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    account = session.exec(query).first()
+    if account is None:
+        return None
+    creds = secrets.decrypt(account.credentials)
+    if creds.get("session_string") == session_string:
+        return None
+    creds["session_string"] = session_string
+    account.credentials = secrets.encrypt(creds)
+    session.add(account)
+    return account.credentials

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from orchestrator.models import CallToAction, Campaign, Case, Template
 from orchestrator.services.auth import SYSTEM, Actor, NotFound, audit, require
@@ -115,7 +115,7 @@ def get_case(session: Session, *, slug: str, campaign: Campaign | None = None) -
     campaign = campaign or current_campaign(session)
     case = session.exec(select(Case).where(Case.campaign_id == campaign.id, Case.slug == slug)).first()
     if case is None:
-        known = ", ".join(c.slug for c in session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(Case.position)))
+        known = ", ".join(c.slug for c in session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(col(Case.position))))
         raise NotFound(
             f"Cas inconnu « {slug} » dans la campagne {campaign.slug} (cas connus : {known}).",
             f"Unknown case '{slug}' in campaign {campaign.slug} (known: {known}).",
@@ -125,4 +125,4 @@ def get_case(session: Session, *, slug: str, campaign: Campaign | None = None) -
 
 def list_cases(session: Session, *, campaign: Campaign | None = None) -> list[Case]:
     campaign = campaign or current_campaign(session)
-    return list(session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(Case.position)))
+    return list(session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(col(Case.position))))

@@ -12,6 +12,7 @@ from orchestrator.models import Case
 from orchestrator.services import deliveries
 from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import get_case
+from orchestrator.services.case_edit import record_note
 from orchestrator.timeutil import utcnow
 
 #: Statuses that stop publication; "active" lets it go on.
@@ -35,12 +36,14 @@ def pause_case(session: Session, *, actor: Actor, case_slug: str, reason: str, s
         raise ServiceError("Indiquez la raison de la pause : l'équipe la lira.",
                            "Give the reason for the pause: the team will read it.")
     case = get_case(session, slug=case_slug)
+    previous = case.status
     case.status = status
     case.status_note = reason.strip()
     case.status_changed_at = utcnow()
     case.updated_at = utcnow()
     session.add(case)
     held = deliveries.hold_case(session, case=case, actor=actor, reason=reason.strip())
+    record_note(session, case=case, from_status=previous, actor=actor)  # the dated history
     audit(session, actor=actor, action="case_pause", target_type="case", target_id=case.slug,
           status=status, reason=reason.strip(), held=held)
     return case, held
@@ -60,6 +63,7 @@ def resume_case(session: Session, *, actor: Actor, case_slug: str, note: str = "
     case.updated_at = utcnow()
     session.add(case)
     released = deliveries.release_case(session, case=case, actor=actor, force=send_late)
+    record_note(session, case=case, from_status=previous, actor=actor)
     audit(session, actor=actor, action="case_resume", target_type="case", target_id=case.slug,
           previous=previous, released=released, note=note.strip())
     return case, released

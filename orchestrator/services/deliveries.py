@@ -56,7 +56,9 @@ def render_delivery(session: Session, *, delivery: Delivery, post: Post) -> None
 def post_images(post: Post) -> list[Image]:
     from orchestrator.services.media import load_image
 
-    return [load_image(item) for item in post.images]
+    # the post's own session reads library images inside the caller's transaction
+    # (object_session is typed as SQLAlchemy's Session; the instance is sqlmodel's subclass)
+    return [load_image(item, Session.object_session(post)) for item in post.images]  # type: ignore[arg-type]
 
 
 def check_for_account(session: Session, *, post: Post, account: Account, language: str = "fr") -> list[str]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from orchestrator import states
+from orchestrator import csvsafe, states
 from orchestrator.models import Account, Campaign, Case, Delivery, Post
 from orchestrator.timeutil import UTC, utcnow
 
@@ -29,7 +28,7 @@ def deliveries_csv(session: Session, *, campaign: Campaign, batch: int = 5000) -
     batches by id so memory stays flat however many deliveries there are."""
     zone = ZoneInfo(campaign.timezone)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)  # cells a spreadsheet would run as formulas are neutralised
     writer.writerow(CSV_COLUMNS)
     last_id = 0
     while True:
@@ -65,7 +64,8 @@ def _ics_escape(text: str) -> str:
 
 def _fold(line: str) -> list[str]:
     """Lines longer than 75 octets are folded (RFC 5545 §3.1), never inside a UTF-8 sequence."""
-    out, current = [], ""
+    out: list[str] = []
+    current = ""
     for char in line:
         limit = 75 if not out else 74  # continuation lines start with a space
         if len((current + char).encode()) > limit:

@@ -19,6 +19,7 @@ process that read the old set just before the stage has finished its write.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -29,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, select
 
 from orchestrator import secrets
 from orchestrator.models import Account
@@ -45,9 +46,15 @@ def write_key_file(path: Path, keys: list[bytes]) -> None:
     """Replace ``path`` atomically: a reader sees the old set or the new one, never half a file.
     The file is created 0600 before any byte of key is written to it."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    previous = path.stat() if path.exists() else None
     fd, tmp = tempfile.mkstemp(prefix=".key-", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
+        # A replaced file keeps its owner, group and group-read bit (e.g. root:porte-voix 0640 on a
+        # server, so the services still read it); never anything for others. A new file is 0600.
+        os.fchmod(fd, (previous.st_mode & 0o640) | 0o600 if previous else 0o600)
+        if previous is not None:
+            with contextlib.suppress(PermissionError):
+                os.fchown(fd, previous.st_uid, previous.st_gid)
         with os.fdopen(fd, "wb") as handle:
             handle.write(b",".join(keys) + b"\n")
             handle.flush()

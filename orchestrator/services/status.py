@@ -36,7 +36,7 @@ def summary(session: Session, *, now: dt.datetime | None = None, problems_limit:
         for w in session.exec(select(WorkerHeartbeat).order_by(col(WorkerHeartbeat.last_seen).desc()))
     ]
     stuck = list(session.exec(
-        select(Delivery).where(Delivery.state == states.PUBLISHING, Delivery.lease_until < now).limit(problems_limit)
+        select(Delivery).where(Delivery.state == states.PUBLISHING, col(Delivery.lease_until) < now).limit(problems_limit)
     ))
     attention = list(session.exec(
         select(Delivery).where(col(Delivery.state).in_((states.FAILED, states.UNCONFIRMED)))
@@ -62,6 +62,10 @@ def health_problems(data: dict[str, Any]) -> list[str]:
         problems.append("Aucun travailleur actif : rien ne sera publié. (No worker has a fresh heartbeat.)")
     if data["stuck"]:
         problems.append(f"{len(data['stuck'])} publication(s) bloquée(s) en cours d'envoi. (Deliveries stuck in publishing.)")
+    undecidable = [a for a in data["attention"] if a.get("kind") == "undecidable"]
+    if undecidable:
+        problems.append(f"{len(undecidable)} publication(s) non confirmée(s) attendent une vérification à la main. "
+                        "(Unconfirmed deliveries the platform cannot settle: a person must check.)")
     for account in data["unhealthy_accounts"]:
         problems.append(f"Compte en panne : {account['name']} ({account['reason']}). (Unhealthy account.)")
     return problems

@@ -45,6 +45,7 @@ def test_plan_apply_cli_reads_yaml(account, session, tmp_path):
     assert result.exit_code == 0, result.output
     assert "2 publication(s)" in result.output
     assert {p.status for p in session.query(Post)} == {"approved"}
+    session.rollback()  # SQLite: every transaction takes the write lock (BEGIN IMMEDIATE); let go
     again = CliRunner().invoke(cli, ["plan", "apply", str(path)])
     assert "0 publication(s)" in again.output
 

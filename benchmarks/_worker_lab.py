@@ -1,0 +1,244 @@
+"""What the worker benchmarks stand on: fresh databases, a sandbox in its own process with the
+platforms' budgets lifted (zero latency, nothing refused), queues built in bulk, worker
+processes started as in production, and timings read back from the attempt rows."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("PORTEVOIX_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+KEY = Fernet.generate_key().decode()
+WIDE = {"rate_limits": {"publish": [10**7, 900], "read": [10**7, 300], "metrics": [10**7, 300]}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def postgres_available() -> bool:
+    url = sa.engine.make_url(ADMIN_URL)
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def database(kind: str) -> Iterator[str]:
+    """A fresh, migrated database with the sample campaign; its URL."""
+    from content.loader import load_all
+    from orchestrator import db
+    from orchestrator.services.campaigns import load_content
+
+    os.environ["PORTEVOIX_SECRET_KEY"] = KEY
+    from orchestrator.settings import get_settings
+
+    get_settings.cache_clear()
+    drop = None
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "sqlite":
+            url = f"sqlite:///{tmp}/bench.db"
+        else:
+            name = f"pv_bench_{uuid.uuid4().hex[:8]}"
+            admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+            def drop() -> None:
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+                admin.dispose()
+
+            url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        with db.session_scope(engine) as session:
+            for edition in load_all():
+                load_content(session, content=edition)
+        engine.dispose()
+        try:
+            yield url
+        finally:
+            if drop is not None:
+                drop()
+
+
+SANDBOX_MAIN = """
+import sys
+from channels.sandbox import Sandbox, SandboxServer, bluesky, x
+bluesky.POLICIES.update({k: (10**9, w) for k, (_, w) in bluesky.POLICIES.items()})
+sandbox = Sandbox(seed=1)
+sandbox.emulator("x").limits = {k: 10**9 for k in x.LIMITS}
+sandbox.emulator("mastodon").window_requests = 10**9
+SandboxServer(sandbox, port=int(sys.argv[1])).serve_forever()
+"""
+
+
+@contextlib.contextmanager
+def sandbox_process() -> Iterator[str]:
+    """The four emulators in their own process, as ``porte-voix sandbox`` runs them."""
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SANDBOX_MAIN, str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/_sandbox/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the sandbox did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def credentials(kind: str, n: int) -> dict[str, str]:
+    return {
+        "x": {"bearer_token": f"bench-x-{n}"},
+        "mastodon": {"access_token": f"bench-mastodon-{n}"},
+        "bluesky": {"handle": f"bench-{n}.test", "app_password": f"bench-pw-{n}"},
+        "facebook": {"page_id": str(7000 + n), "page_token": f"bench-fb-{n}"},
+    }[kind]
+
+
+def build_queue(url: str, base_url: str, *, n: int, accounts: list[str], start: dt.datetime | None = None,
+                spread_seconds: float = 0.0) -> list[int]:
+    """Accounts through the service layer; ``n`` deliveries (one insert) round-robin over them,
+    due from ``start`` over ``spread_seconds``, each with its own text."""
+    from orchestrator import db
+    from orchestrator.models import Delivery
+    from orchestrator.services import accounts as account_service
+    from orchestrator.services import posts
+    from orchestrator.timeutil import utcnow
+
+    engine = db.make_engine(url)
+    with db.session_scope(engine) as session:
+        ids = []
+        for i, kind in enumerate(accounts):
+            account = account_service.add_account(session, kind=kind, name=f"{kind}-{i}", credentials=credentials(kind, i),
+                                                  base_url=base_url, language="fr", options=WIDE, is_sandbox=True)
+            ids.append(account.id)
+        post = posts.create_post(session, case_slug="juan-lopez", text="Écrivez pour Juan López", submit=True)
+        posts.approve_post(session, post_id=post.id)
+        post_id = post.id
+    start = start or utcnow()
+    now = utcnow()
+    rows = [{
+        "post_id": post_id, "account_id": ids[i % len(ids)], "state": "scheduled",
+        "scheduled_at": start + dt.timedelta(seconds=spread_seconds * i / max(1, n)),
+        "due_at": start + dt.timedelta(seconds=spread_seconds * i / max(1, n)),
+        "source_code": f"b{i:07d}", "rendered_text": f"Écrivez pour Juan López, réf. {i:07d} #ÉcrireÇaLibère",
+        "created_at": now, "updated_at": now, "attempts": 0, "last_error": "", "last_error_kind": "", "held_reason": "",
+    } for i in range(n)]
+    with engine.begin() as conn:
+        for chunk in range(0, len(rows), 5000):
+            conn.execute(sa.insert(Delivery), rows[chunk:chunk + 5000])
+    engine.dispose()
+    return ids  # type: ignore[return-value]
+
+
+def worker_env(url: str, **overrides: object) -> dict[str, str]:
+    env = {**os.environ, "PORTEVOIX_DATABASE_URL": url, "PORTEVOIX_SECRET_KEY": KEY, "PORTEVOIX_LOG_LEVEL": "INFO",
+           "PORTEVOIX_LOG_FORMAT": "json", "PORTEVOIX_METRICS_FIRST_POLL_SECONDS": "86400"}
+    env.update({f"PORTEVOIX_{k.upper()}": str(v) for k, v in overrides.items()})
+    return env
+
+
+@contextlib.contextmanager
+def workers(url: str, count: int, **overrides: object) -> Iterator[list[subprocess.Popen[bytes]]]:
+    log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+    procs = [subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"], env=worker_env(url, **overrides),
+                              cwd=ROOT, stdout=log, stderr=log) for _ in range(count)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+def count_state(url: str, state: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM delivery WHERE state = :s"), {"s": state}).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def wait_published(url: str, total: int, timeout: float, procs: list[subprocess.Popen[bytes]] | None = None) -> int:
+    deadline = time.monotonic() + timeout
+    published = 0
+    while time.monotonic() < deadline:
+        published = count_state(url, "published")
+        if published >= total:
+            break
+        if procs and any(p.poll() is not None for p in procs):
+            raise RuntimeError("a worker process died")
+        time.sleep(0.2)
+    return published
+
+
+def timings(url: str) -> dict[str, float]:
+    """From the attempt rows: the span from the first claim to the last publication, and each
+    delivery's lateness (first claim minus its scheduled time)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT d.scheduled_at, min(a.at) FROM delivery d JOIN attempt a ON a.delivery_id = d.id "
+            "WHERE a.to_state = 'publishing' GROUP BY d.id, d.scheduled_at")).all()
+        last = conn.execute(sa.text("SELECT max(at) FROM attempt WHERE to_state = 'published'")).scalar_one()
+    engine.dispose()
+
+    def aware(value: object) -> dt.datetime:
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        assert isinstance(value, dt.datetime)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+    late = sorted(max(0.0, (aware(first) - aware(sched)).total_seconds()) for sched, first in rows)
+    first_claim = min(aware(first) for _, first in rows)
+    return {
+        "span": (aware(last) - first_claim).total_seconds(),
+        "p50": late[len(late) // 2] if late else 0.0,
+        "p99": late[min(len(late) - 1, int(len(late) * 0.99))] if late else 0.0,
+        "count": float(len(rows)),
+    }
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the most resident memory the process ever had."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")

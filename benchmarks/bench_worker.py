@@ -1,0 +1,179 @@
+"""The worker (issue 4): throughput, lateness, overhead against a bare client loop, metrics calls,
+memory. Emulators run in their own process with zero latency and the platforms' budgets lifted;
+workers run as ``python -m orchestrator worker`` processes with the default settings; times come
+from the attempt rows (first claim to last publication), so process start-up is not counted.
+
+- Throughput and lateness: a backlog of N deliveries due at once over 8 accounts (two per
+  platform), on SQLite with one worker and on PostgreSQL with one and three workers. Lateness in a
+  backlog is queueing, reported for information; punctuality is measured on a stream of
+  deliveries due over a minute at a rate the worker can follow (target: p99 ≤ 2 s).
+- Overhead: seconds per delivery through the orchestrator versus a bare loop calling the same X
+  client against the same emulator (target ≤ 1.25× on one account; below 1× with 8 accounts).
+- Metrics: HTTP calls of one refresh per account equal ceil(N / batch).
+- Memory: the worker's peak RSS while 100,000 scheduled deliveries wait in the database.
+
+Run alone: ``python -m benchmarks.bench_worker [--quick]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+import time
+
+from benchmarks import _worker_lab as lab
+
+MIXED = ["x", "x", "mastodon", "mastodon", "bluesky", "bluesky", "facebook", "facebook"]
+
+
+def _row(case: str, metric: str, value: float, unit: str, target: str = "", ok: bool | None = None) -> dict:
+    return {"case": case, "metric": metric, "value": round(value, 3), "unit": unit, "target": target, "ok": ok}
+
+
+def backlog(kind: str, workers: int, n: int) -> dict[str, float]:
+    with lab.database(kind) as url, lab.sandbox_process() as sandbox:
+        lab.build_queue(url, sandbox, n=n, accounts=MIXED)
+        with lab.workers(url, workers) as procs:
+            published = lab.wait_published(url, n, timeout=max(300, n / 10), procs=procs)
+        if published < n:
+            raise RuntimeError(f"only {published}/{n} published")
+        result = lab.timings(url)
+    result["rate"] = n / result["span"]
+    return result
+
+
+def stream(kind: str, n: int, seconds: float) -> dict[str, float]:
+    from orchestrator.timeutil import utcnow
+
+    with lab.database(kind) as url, lab.sandbox_process() as sandbox:
+        start = utcnow() + dt.timedelta(seconds=8)  # the worker is up before the first is due
+        lab.build_queue(url, sandbox, n=n, accounts=MIXED, start=start, spread_seconds=seconds)
+        with lab.workers(url, 1) as procs:
+            published = lab.wait_published(url, n, timeout=seconds + 120, procs=procs)
+        if published < n:
+            raise RuntimeError(f"only {published}/{n} published")
+        return lab.timings(url)
+
+
+def bare_loop(sandbox: str, n: int) -> float:
+    """Seconds per post for the X client alone, publishing one post after the other."""
+    import requests
+
+    from channels.base import AccountConfig, PublishRequest
+    from channels.x import XChannel
+
+    http = requests.Session()
+    http.trust_env = False  # as the worker does for sandbox accounts
+    channel = XChannel(AccountConfig("x", "bare", lab.credentials("x", 99), base_url=sandbox), session=http, timeout=20)
+    run = time.time_ns()  # texts differ from any earlier run: X refuses duplicates
+    channel.publish(PublishRequest(key="warm", text=f"Échauffement {run}"))
+    started = time.perf_counter()
+    for i in range(n):
+        channel.publish(PublishRequest(key=f"bare-{i}", text=f"Écrivez pour Juan López, boucle {i:07d} {run}"))
+    return (time.perf_counter() - started) / n
+
+
+def orchestrated(n: int, accounts: list[str]) -> float:
+    with lab.database("sqlite") as url, lab.sandbox_process() as sandbox:
+        lab.build_queue(url, sandbox, n=n, accounts=accounts)
+        with lab.workers(url, 1) as procs:
+            if lab.wait_published(url, n, timeout=600, procs=procs) < n:
+                raise RuntimeError("not everything was published")
+        return lab.timings(url)["span"] / n
+
+
+def metrics_calls(per_account: int) -> list[dict]:
+    """One account per platform, ``per_account`` posts each, one refresh: calls per account."""
+    from channels.registry import channel_class
+    from channels.sandbox import start_sandbox
+    from orchestrator import db
+    from orchestrator.settings import get_settings
+    from orchestrator.timeutil import utcnow
+    from orchestrator.worker import Worker
+
+    server = start_sandbox()
+    server.sandbox.emulator("x").limits = {k: 10**9 for k in server.sandbox.emulator("x").limits}
+    server.sandbox.emulator("mastodon").window_requests = 10**9
+    rows = []
+    try:
+        with lab.database("sqlite") as url:
+            kinds = ["x", "mastodon", "bluesky", "facebook"]
+            lab.build_queue(url, server.url, n=per_account * 4, accounts=kinds)
+            engine = db.make_engine(url)
+            worker = Worker(engine, settings=get_settings().model_copy(update={"database_url": url}))
+            worker.run_once()
+            server.sandbox.request_log.clear()
+            worker.poll_metrics(now=utcnow() + dt.timedelta(minutes=5))
+            paths = {"x": r"^/2/tweets$", "mastodon": r"^/api/v1/statuses$", "bluesky": r"getPosts$",
+                     "facebook": r"^/v\d+\.\d+/?$"}
+            for kind in kinds:
+                calls = server.sandbox.calls(kind, paths[kind])
+                minimum = math.ceil(per_account / channel_class(kind).metrics_batch_size)
+                rows.append(_row(f"metrics refresh, {kind}, {per_account} posts", "HTTP calls", calls, "calls",
+                                 f"= {minimum}", calls == minimum))
+            worker.pool.shutdown()
+            engine.dispose()
+    finally:
+        server.stop()
+    return rows
+
+
+def memory(n: int) -> list[dict]:
+    from orchestrator.timeutil import utcnow
+
+    rows = []
+    for held in (0, n):
+        with lab.database("sqlite") as url, lab.sandbox_process() as sandbox:
+            lab.build_queue(url, sandbox, n=held, accounts=MIXED, start=utcnow() + dt.timedelta(days=1),
+                            spread_seconds=30 * 86400)
+            with lab.workers(url, 1, dispatch_interval=0.5) as procs:
+                time.sleep(15)  # every job has ticked several times over the whole queue
+                peak = lab.peak_rss_mb(procs[0].pid)
+        rows.append(_row(f"worker idle, {held:,} scheduled deliveries (SQLite)", "peak RSS", peak, "MB",
+                         "≤ 250" if held else "", peak <= 250 if held else None))
+    rows.append(_row(f"worker memory growth for {n:,} scheduled", "peak RSS difference",
+                     rows[1]["value"] - rows[0]["value"], "MB", "≤ 25", rows[1]["value"] - rows[0]["value"] <= 25))
+    return rows
+
+
+def run(quick: bool = False) -> list[dict]:
+    n = 2_000 if quick else 10_000
+    rows: list[dict] = []
+    databases = ["sqlite"] + (["postgresql"] if lab.postgres_available() else [])
+    rates: dict[tuple[str, int], float] = {}
+    for kind in databases:
+        for count in (1, 3) if kind == "postgresql" else (1,):
+            result = backlog(kind, count, n)
+            rates[(kind, count)] = result["rate"]
+            case = f"{n:,} due at once, 8 accounts, {kind}, {count} worker{'s' if count > 1 else ''}"
+            rows.append(_row(case, "throughput", result["rate"], "deliveries/s"))
+            rows.append(_row(case, "lateness p50 (queueing)", result["p50"], "s"))
+            rows.append(_row(case, "lateness p99 (queueing)", result["p99"], "s"))
+    if ("postgresql", 3) in rates:
+        gain = rates[("postgresql", 3)] / rates[("postgresql", 1)]
+        rows.append(_row("PostgreSQL, 3 workers vs 1", "throughput ratio", gain, "×", "> 1", gain > 1))
+    count, seconds = (600, 20) if quick else (2_400, 60)
+    for kind in databases:
+        result = stream(kind, count, seconds)
+        case = f"{count:,} due over {seconds} s ({count / seconds:.0f}/s), 8 accounts, {kind}, 1 worker"
+        rows.append(_row(case, "lateness p50", result["p50"], "s", "", None))
+        rows.append(_row(case, "lateness p99", result["p99"], "s", "≤ 2", result["p99"] <= 2.0))
+    m = 500 if quick else 2_000
+    with lab.sandbox_process() as sandbox:
+        bare = bare_loop(sandbox, m)
+    one = orchestrated(m, ["x"])
+    eight = orchestrated(m, ["x"] * 8)
+    rows.append(_row(f"bare loop, X client, {m:,} posts", "time per post", bare * 1000, "ms"))
+    rows.append(_row(f"orchestrator, 1 X account, {m:,} deliveries, SQLite", "time per delivery", one * 1000, "ms"))
+    rows.append(_row("orchestrator vs bare loop, 1 account", "ratio", one / bare, "×", "≤ 1.25", one / bare <= 1.25))
+    rows.append(_row(f"orchestrator, 8 X accounts, {m:,} deliveries, SQLite", "time per delivery", eight * 1000, "ms"))
+    rows.append(_row("orchestrator vs bare loop, 8 accounts", "ratio", eight / bare, "×", "< 1", eight / bare < 1))
+    rows.extend(metrics_calls(60 if quick else 250))
+    rows.extend(memory(20_000 if quick else 100_000))
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv):
+        print(row)

@@ -1,0 +1,125 @@
+"""Editions: see them all, make one current, archive, edit the one chosen in the sidebar, create
+a new one or copy the chosen one's settings into a new one (admins act; others read)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import common
+from dashboard.i18n import fmt_date, fmt_number, lang, t
+from orchestrator.services import editions
+
+chosen = common.require_campaign()
+st.title(t("campaigns.title"))
+st.caption(t("campaigns.help"))
+common.flash()
+admin = common.can("admin")
+me = common.actor()
+
+with common.session() as s:
+    all_editions = editions.list_editions(s)
+
+
+def _name(names: dict[str, str], slug: str) -> str:
+    return names.get(lang()) or names.get("fr") or slug
+
+
+for edition in all_editions:
+    name = _name(edition.name, edition.slug)
+    badges = [t("campaigns.current")] if edition.is_current else []
+    badges += [t("campaigns.archived")] if edition.archived_at else []
+    with st.container(border=True):
+        st.markdown(f"**{common.plain(name)}** · `{edition.slug}`" + (f" · {' · '.join(badges)}" if badges else ""))
+        st.caption(t("campaigns.dates", start=fmt_date(edition.starts_on), end=fmt_date(edition.ends_on),
+                     goal=fmt_number(edition.goal), tz=edition.timezone))
+        if not admin:
+            continue
+        a, b, _ = st.columns([2, 2, 3])
+        if not edition.is_current and edition.archived_at is None and a.button(
+                t("campaigns.set_current"), key=f"edition_current_{edition.slug}", icon=":material/star:"):
+            if common.run(lambda s, i=edition.id: editions.set_current(s, actor=me, campaign_id=i),
+                          success=t("campaigns.saved", name=name)) is not None:
+                st.rerun()
+        archived = edition.archived_at is not None
+        if not edition.is_current and b.button(t("campaigns.restore") if archived else t("campaigns.archive"),
+                                               key=f"edition_archive_{edition.slug}"):
+            if common.run(lambda s, i=edition.id, a_=not archived: editions.archive_edition(
+                    s, actor=me, campaign_id=i, archived=a_), success=t("campaigns.saved", name=name)) is not None:
+                st.rerun()
+
+st.caption(t("campaigns.dump_help", slug=chosen.slug))
+if not admin:
+    common.viewer_notice()
+    st.stop()
+
+
+def _tags(text: str) -> list[str]:
+    return [w for w in text.replace(",", " ").split() if w]
+
+
+chosen_name = _name(chosen.name, chosen.slug)
+with st.expander(t("campaigns.edit", name=chosen_name)), st.form(f"edition_edit_{chosen.slug}"):
+    a, b = st.columns(2)
+    name_fr = a.text_input(t("campaigns.name_fr"), value=chosen.name.get("fr", ""), key="edition_name_fr")
+    name_en = b.text_input(t("campaigns.name_en"), value=chosen.name.get("en", ""), key="edition_name_en")
+    tz = a.text_input(t("campaigns.timezone"), value=chosen.timezone, key="edition_tz")
+    goal = b.number_input(t("campaigns.goal"), min_value=0, value=chosen.goal, step=1000, key="edition_goal")
+    starts = a.date_input(t("campaigns.starts_on"), value=chosen.starts_on, key="edition_start")
+    ends = b.date_input(t("campaigns.ends_on"), value=chosen.ends_on, key="edition_end")
+    tags_fr = a.text_input(t("campaigns.hashtags_fr"), value=" ".join(chosen.hashtags.get("fr", [])), key="edition_tags_fr")
+    tags_en = b.text_input(t("campaigns.hashtags_en"), value=" ".join(chosen.hashtags.get("en", [])), key="edition_tags_en")
+    url_fr = a.text_input(t("campaigns.url_fr"), value=chosen.url.get("fr", ""), key="edition_url_fr")
+    url_en = b.text_input(t("campaigns.url_en"), value=chosen.url.get("en", ""), key="edition_url_en")
+    key_dates = st.text_area(t("campaigns.key_dates"), value=editions.key_dates_text(chosen), key="edition_key_dates",
+                             help=t("campaigns.key_dates_help"))
+    if st.form_submit_button(t("campaigns.save")):
+        def _save(s):  # type: ignore[no-untyped-def]
+            return editions.update_edition(s, actor=me, campaign_id=chosen.id, changes={  # type: ignore[arg-type]
+                "name": {"fr": name_fr, "en": name_en}, "timezone": tz.strip(), "goal": int(goal),
+                "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
+                "url": {"fr": url_fr or None, "en": url_en or None} if (url_fr or url_en) else None,
+                "key_dates": editions.parse_key_dates(key_dates)})
+        if common.run(_save, success=t("campaigns.saved", name=name_fr or chosen.slug)) is not None:
+            st.rerun()
+
+with st.expander(t("campaigns.copy", name=chosen_name)):
+    st.caption(t("campaigns.copy_help"))
+    with st.form("edition_copy"):
+        year = dt.date.today().year
+        a, b = st.columns(2)
+        slug = a.text_input(t("campaigns.slug"), key="copy_slug")
+        include = b.checkbox(t("campaigns.include_cases"), key="copy_cases")
+        name_fr = a.text_input(t("campaigns.name_fr"), key="copy_name_fr")
+        name_en = b.text_input(t("campaigns.name_en"), key="copy_name_en")
+        starts = a.date_input(t("campaigns.starts_on"), value=dt.date(year, 11, 1), key="copy_start")
+        ends = b.date_input(t("campaigns.ends_on"), value=dt.date(year + 1, 1, 31), key="copy_end")
+        if st.form_submit_button(t("campaigns.copy_button")):
+            made = common.run(lambda s: editions.copy_edition(
+                s, actor=me, source_id=chosen.id, slug=slug.strip(), name={"fr": name_fr, "en": name_en},  # type: ignore[arg-type]
+                starts_on=starts, ends_on=ends, include_cases=include), success=t("campaigns.saved", name=name_fr))
+            if made is not None:
+                st.session_state["campaign_pending"] = made.id
+                st.rerun()
+
+with st.expander(t("campaigns.create")), st.form("edition_create"):
+    a, b = st.columns(2)
+    slug = a.text_input(t("campaigns.slug"), key="new_slug")
+    tz = b.text_input(t("campaigns.timezone"), value="America/Toronto", key="new_tz")
+    name_fr = a.text_input(t("campaigns.name_fr"), key="new_name_fr")
+    name_en = b.text_input(t("campaigns.name_en"), key="new_name_en")
+    starts = a.date_input(t("campaigns.starts_on"), value=None, key="new_start")
+    ends = b.date_input(t("campaigns.ends_on"), value=None, key="new_end")
+    tags_fr = a.text_input(t("campaigns.hashtags_fr"), key="new_tags_fr")
+    tags_en = b.text_input(t("campaigns.hashtags_en"), key="new_tags_en")
+    goal = a.number_input(t("campaigns.goal"), min_value=0, value=0, step=1000, key="new_goal")
+    if st.form_submit_button(t("campaigns.create_button")):
+        made = common.run(lambda s: editions.create_edition(s, actor=me, data={
+            "slug": slug.strip(), "name": {"fr": name_fr, "en": name_en}, "timezone": tz.strip(),
+            "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
+            "goal": int(goal), "link_rules": {"utm_campaign": slug.strip() or "-"}}),
+            success=t("campaigns.saved", name=name_fr or slug))
+        if made is not None:
+            st.session_state["campaign_pending"] = made.id
+            st.rerun()

@@ -1,0 +1,83 @@
+"""The media library: upload an image once for a case (or the whole edition) with alt text in
+both languages and a credit line; edit those; delete an image no post that may go out uses."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import common
+from dashboard.i18n import fmt_number, t
+from orchestrator.services import media_library
+from orchestrator.services.campaigns import list_cases
+
+campaign = common.require_campaign()
+st.title(t("media.title"))
+st.caption(t("media.help"))
+common.flash()
+editor = common.can("editor")
+me = common.actor()
+
+with common.session() as s:
+    cases = list_cases(s, campaign=campaign)
+names = {c.slug: common.case_name(c.person, c.slug) for c in cases}
+ids = {c.id: c.slug for c in cases}
+
+if editor:
+    with st.expander(t("media.add"), icon=":material/add_photo_alternate:"), st.form("media_add", clear_on_submit=True):
+        case_slug = st.selectbox(t("media.case"), [None, *names], key="media_case",
+                                 format_func=lambda k: t("media.whole_edition") if k is None else names[k])
+        upload = st.file_uploader(t("media.file"), type=["png", "jpg", "jpeg", "gif", "webp"], key="media_file")
+        a, b = st.columns(2)
+        alt_fr = a.text_area(t("media.alt_fr"), key="media_alt_fr", height=80)
+        alt_en = b.text_area(t("media.alt_en"), key="media_alt_en", height=80)
+        credit = st.text_input(t("media.credit"), key="media_credit")
+        if st.form_submit_button(t("media.upload")) and upload is not None:
+            common.run(lambda s: media_library.add_image(
+                s, actor=me, campaign_id=campaign.id, case_slug=case_slug, data=upload.getvalue(),  # type: ignore[arg-type]
+                filename=upload.name, alt={"fr": alt_fr, "en": alt_en}, credit=credit), success=t("media.added"))
+else:
+    common.viewer_notice()
+
+shown = st.selectbox(t("media.filter"), [None, "", *names], key="media_filter",
+                     format_func=lambda k: t("media.all") if k is None else t("media.whole_edition") if k == "" else names[k])
+with common.session() as s:
+    items = media_library.list_images(s, campaign_id=campaign.id, case_slug=shown or None,  # type: ignore[arg-type]
+                                      with_shared=shown == "")
+    if shown == "":
+        items = [i for i in items if i.case_id is None]
+    previews = {}
+    for item in items:
+        try:
+            previews[item.id] = media_library.read_bytes(s, item)
+        except Exception as exc:  # a file gone from the media folder: say so, keep the page
+            st.warning(getattr(exc, "fr", str(exc)))
+    used = {item.id: media_library.users_of(s, media_id=item.id) for item in items}  # type: ignore[arg-type]
+
+if not items:
+    st.info(t("media.empty"))
+for item in items:
+    with st.container(border=True):
+        left, right = st.columns([1, 2])
+        if item.id in previews:
+            left.image(previews[item.id], caption=item.alt.get("fr", ""))
+        owner = names.get(ids.get(item.case_id, ""), t("media.whole_edition")) if item.case_id else t("media.whole_edition")
+        right.markdown(f"**{common.plain(owner)}** · `{common.plain(item.filename)}` · n° {item.id}")
+        right.caption(t("media.caption", w=item.width, h=item.height, size=fmt_number(round(item.size / 1024)),
+                        credit=item.credit or "—"))
+        if used[item.id]:
+            right.caption(t("media.used_by", ids=", ".join(str(p.id) for p, _ in used[item.id])))
+        if not editor:
+            right.markdown(f"*fr* — {common.plain(item.alt.get('fr', ''))}  \n*en* — {common.plain(item.alt.get('en', ''))}")
+            continue
+        with right.form(f"media_edit_{item.id}"):
+            alt_fr = st.text_input(t("media.alt_fr"), value=item.alt.get("fr", ""), key=f"media_alt_fr_{item.id}")
+            alt_en = st.text_input(t("media.alt_en"), value=item.alt.get("en", ""), key=f"media_alt_en_{item.id}")
+            credit = st.text_input(t("media.credit"), value=item.credit, key=f"media_credit_{item.id}")
+            if st.form_submit_button(t("media.save")):
+                if common.run(lambda s, i=item.id, f=alt_fr, e=alt_en, c=credit: media_library.update_image(
+                        s, actor=me, media_id=i, alt={"fr": f, "en": e}, credit=c), success=t("media.saved")):
+                    st.rerun()
+        if right.button(t("media.delete"), key=f"media_delete_{item.id}", icon=":material/delete:"):
+            if common.run(lambda s, i=item.id: media_library.delete_image(s, actor=me, media_id=i) or True,
+                          success=t("media.deleted")):
+                st.rerun()

@@ -1,0 +1,266 @@
+"""The worker's other jobs: sweeping expired leases, reconciling unknown outcomes, polling metrics.
+
+Reconciling: an ``unconfirmed`` delivery is looked for on its account ``reconcile_delay_seconds``
+after the doubt arose (a timeline can lag behind a write, and a slow call of a live worker ends
+meanwhile). Found → ``published``; proved absent → ``retrying`` (or ``failed`` once attempts ran
+out); undecidable → looked for again every ``reconcile_interval_seconds``, and after
+``reconcile_max_tries`` looks left ``unconfirmed`` for a person with the reason
+(``last_error_kind = "undecidable"``; each look is an audit row). A refused token marks the
+account unhealthy (its queue is held, reconciling resumes once ``account test`` succeeds); a rate
+limit moves the look to the platform's reset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import math
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from channels.base import AuthError, ChannelError, Found, RateInfo, RateLimited
+from channels.registry import channel_class
+from orchestrator import budgets, states
+from orchestrator.db import session_scope
+from orchestrator.models import Account, Attempt, AuditEntry, Delivery, MetricSnapshot, Post
+from orchestrator.services.accounts import mark_unhealthy
+from orchestrator.services.auth import SYSTEM, audit
+from orchestrator.timeutil import utcnow
+from orchestrator.worker_outcomes import Claimed, OutcomesMixin, backoff, retry_db
+
+log = logging.getLogger("porte_voix.worker")
+
+__all__ = ["Claimed", "JobsMixin", "backoff", "retry_db"]
+
+
+class JobsMixin(OutcomesMixin):
+    # ------------------------------------------------------------------------------------------
+    # sweeping
+
+    def sweep(self, now: dt.datetime | None = None) -> int:
+        """Expired leases become ``unconfirmed``: the worker may have posted before it died."""
+        now = now or utcnow()
+        # a call of a slow but live worker ends within a request timeout: look after that
+        look_at = now + dt.timedelta(seconds=max(self.settings.reconcile_delay_seconds,
+                                                 self.settings.request_timeout + 1))
+        with session_scope(self.engine) as session:
+            query = select(Delivery).where(Delivery.state == states.PUBLISHING, col(Delivery.lease_until) < now)
+            if self.postgres:
+                query = query.with_for_update(skip_locked=True)
+            expired = list(session.exec(query))
+            for delivery in expired:
+                states.transition(session, delivery, states.UNCONFIRMED, actor=self.id, outcome="lease_expired",
+                                  detail=f"lease of {delivery.worker_id} expired", worker_id=None,
+                                  lease_until=None, due_at=look_at, last_error_kind="ambiguous",
+                                  last_error="Le travailleur s'est arrêté pendant l'envoi : vérification en cours.")
+        return len(expired)
+
+    # ------------------------------------------------------------------------------------------
+    # reconciling
+
+    def reconcile(self, now: dt.datetime | None = None, limit: int = 50) -> int:
+        """Look for each due ``unconfirmed`` delivery on its account."""
+        now = now or utcnow()
+        todo = retry_db(lambda: self._take_unconfirmed(now, limit), "reconcile claim")
+        for delivery_id, account_id, request, since in todo:
+            account = self._load_account(account_id)
+            channel = self.channel(account, "reconcile")
+            found, error = Found(), None
+            try:
+                found = channel.find(request, since=since)
+            except (AuthError, RateLimited) as exc:
+                error = exc
+            except ChannelError as exc:
+                found = Found(reason=exc.message("fr"))
+            except Exception as exc:
+                log.exception("reconcile failed for delivery %s", delivery_id)
+                found = Found(reason=repr(exc))
+            infos = channel.take_rate_info()
+            self._persist_session(account, "reconcile", channel)
+            retry_db(functools.partial(self._record_reconcile, delivery_id, account, found, error, infos),
+                     "record reconcile")
+        return len(todo)
+
+    def _take_unconfirmed(self, now: dt.datetime, limit: int) -> list[tuple[int, int, Any, dt.datetime]]:
+        todo = []
+        with session_scope(self.engine) as session:
+            query = (
+                select(Delivery, Post)
+                .join(Post, col(Post.id) == Delivery.post_id)
+                .join(Account, col(Account.id) == Delivery.account_id)
+                .where(Delivery.state == states.UNCONFIRMED, Delivery.due_at <= now,
+                       Delivery.last_error_kind != "undecidable", Account.healthy == sa.true())
+                .order_by(col(Delivery.due_at)).limit(limit)
+            )
+            if self.postgres:
+                query = query.with_for_update(skip_locked=True, of=Delivery)  # type: ignore[arg-type]
+            rows = list(session.exec(query))
+            ids = [d.id for d, _ in rows]
+            first_try = dict(session.exec(  # type: ignore[arg-type]
+                select(Attempt.delivery_id, sa.func.min(Attempt.at))
+                .where(col(Attempt.delivery_id).in_(ids), Attempt.to_state == states.PUBLISHING)
+                .group_by(col(Attempt.delivery_id))
+            ).all()) if ids else {}
+            for delivery, post in rows:
+                ok, retry_at = budgets.spend(session, account_id=delivery.account_id, endpoint="read", now=now)
+                if not ok:
+                    delivery.due_at = retry_at or now + dt.timedelta(seconds=60)
+                    session.add(delivery)
+                    continue
+                # others skip it meanwhile; if we die, it is looked at again after this
+                delivery.due_at = now + dt.timedelta(seconds=self.settings.reconcile_interval_seconds)
+                session.add(delivery)
+                assert delivery.id is not None
+                since = (first_try.get(delivery.id) or delivery.scheduled_at) - dt.timedelta(minutes=2)
+                todo.append((delivery.id, delivery.account_id, self._request(delivery, post), since))  # type: ignore[attr-defined]
+        return todo
+
+    def _record_reconcile(self, delivery_id: int, account: Account, found: Found,
+                          error: ChannelError | None, infos: list[RateInfo]) -> None:
+        now = utcnow()
+        with session_scope(self.engine) as session:
+            query = select(Delivery).where(Delivery.id == delivery_id)
+            if self.postgres:
+                query = query.with_for_update()
+            delivery = session.exec(query).first()
+            budgets.correct(session, account_id=account.id or 0, infos=infos)
+            if delivery is None or delivery.state != states.UNCONFIRMED:
+                return  # a person settled it meanwhile
+            if isinstance(error, AuthError):
+                fresh = session.get(Account, account.id)
+                assert fresh is not None
+                mark_unhealthy(session, account=fresh, reason=error.message("fr"))
+                delivery.due_at = now  # looked at as soon as the account works again
+                delivery.last_error = f"Vérification impossible, compte refusé : {error.message('fr')}"
+                session.add(delivery)
+            elif isinstance(error, RateLimited):
+                reset = error.reset_at or now + dt.timedelta(seconds=60)
+                budgets.block_until(session, account_id=delivery.account_id, endpoint="read", until=reset)
+                delivery.due_at = reset
+                session.add(delivery)
+            elif found.published is not None:
+                states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="reconciled_found",
+                                  platform_id=found.published.platform_id, platform_url=found.published.url,
+                                  published_at=found.published.published_at or now, last_error="",
+                                  last_error_kind="", next_metrics_at=now)
+            elif found.absent:
+                if delivery.attempts >= self.settings.max_attempts:
+                    states.transition(session, delivery, states.FAILED, actor=self.id, outcome="reconciled_absent",
+                                      last_error="Absente de la plateforme après plusieurs essais.",
+                                      last_error_kind="transient")
+                else:
+                    states.transition(session, delivery, states.RETRYING, actor=self.id, outcome="reconciled_absent",
+                                      due_at=now, last_error="")
+            else:
+                self._undecidable(session, delivery, account, found.reason, now)
+
+    def _undecidable(self, session: Any, delivery: Delivery, account: Account, reason: str,
+                     now: dt.datetime) -> None:
+        since = session.exec(
+            select(sa.func.max(Attempt.at)).where(Attempt.delivery_id == delivery.id,
+                                                  Attempt.to_state == states.UNCONFIRMED)
+        ).one()
+        looks = session.exec(
+            select(sa.func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "reconcile_undecidable", AuditEntry.target_type == "delivery",
+                AuditEntry.target_id == str(delivery.id), AuditEntry.at >= (since or delivery.created_at))
+        ).one() + 1
+        audit(session, actor=SYSTEM, action="reconcile_undecidable", target_type="delivery",
+              target_id=delivery.id, worker=self.id, look=looks, reason=reason[:500])
+        if looks >= self.settings.reconcile_max_tries:
+            delivery.last_error_kind = "undecidable"
+            delivery.last_error = (
+                f"Impossible de savoir si la publication est partie ({reason}) après {looks} vérifications : "
+                f"vérifiez sur le compte {account.name} puis indiquez si elle est publiée ou à refaire."
+            )
+            log.warning("delivery %s left for a person after %d looks", delivery.id, looks,
+                        extra={"event": "undecidable", "delivery_id": delivery.id, "worker": self.id})
+        else:
+            delivery.last_error = f"Vérification impossible pour l'instant ({reason}) ; nouvel essai prévu."
+            delivery.due_at = now + dt.timedelta(seconds=self.settings.reconcile_interval_seconds)
+        session.add(delivery)
+
+    # ------------------------------------------------------------------------------------------
+    # metrics
+
+    def next_poll(self, published_at: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+        age = (now - published_at).total_seconds()
+        if age > self.settings.metrics_horizon_days * 86400:
+            return None
+        if age < self.settings.metrics_first_poll_seconds:
+            return published_at + dt.timedelta(seconds=self.settings.metrics_first_poll_seconds)
+        for up_to, every in self.settings.metrics_cadence:
+            if age < up_to:
+                return now + dt.timedelta(seconds=every)
+        return now + dt.timedelta(days=1)
+
+    def poll_metrics(self, now: dt.datetime | None = None, limit: int = 50_000) -> int:
+        """Refresh every due figure, all of an account's posts in one ``fetch_metrics`` call
+        (the channel splits it into the platform's largest batches): ceil(N / batch) requests."""
+        now = now or utcnow()
+        batches = retry_db(lambda: self._take_metrics(now, limit), "metrics claim")
+        done = 0
+        for account_id, items in batches.items():
+            account = self._load_account(account_id)
+            channel = self.channel(account, "metrics")
+            try:
+                metrics = channel.fetch_metrics([pid for _, pid in items])
+            except Exception as exc:  # never lets a metrics problem touch publishing
+                log.warning("metrics for account %s failed: %s", account.name, exc)
+                channel.take_rate_info()
+                continue
+            finally:
+                self._persist_session(account, "metrics", channel)
+            infos = channel.take_rate_info()
+            done += retry_db(functools.partial(self._record_metrics, account_id, items, metrics, infos, now),
+                             "record metrics")
+        return done
+
+    def _take_metrics(self, now: dt.datetime, limit: int) -> dict[int, list[tuple[int, str]]]:
+        batches: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        with session_scope(self.engine) as session:
+            query = (select(Delivery).where(Delivery.state == states.PUBLISHED, col(Delivery.next_metrics_at) <= now,
+                                            col(Delivery.platform_id).is_not(None))
+                     .order_by(col(Delivery.next_metrics_at)).limit(limit))
+            if self.postgres:
+                query = query.with_for_update(skip_locked=True)
+            by_account: dict[int, list[Delivery]] = defaultdict(list)
+            for delivery in session.exec(query):
+                by_account[delivery.account_id].append(delivery)
+            kinds = dict(session.exec(select(Account.id, Account.kind).where(  # type: ignore[arg-type]
+                col(Account.id).in_(list(by_account)))).all()) if by_account else {}
+            for account_id in sorted(by_account):
+                rows = by_account[account_id]
+                calls = math.ceil(len(rows) / channel_class(kinds[account_id]).metrics_batch_size)
+                ok, retry_at = budgets.spend(session, account_id=account_id, endpoint="metrics", n=calls, now=now)
+                for delivery in rows:
+                    # claimed for this round; a crash only delays the figures a little
+                    delivery.next_metrics_at = now + dt.timedelta(minutes=5) if ok else retry_at
+                    session.add(delivery)
+                if ok:
+                    batches[account_id] = [(d.id, d.platform_id) for d in rows]  # type: ignore[misc]
+        return batches
+
+    def _record_metrics(self, account_id: int, items: list[tuple[int, str]], metrics: list[Any],
+                        infos: list[RateInfo], now: dt.datetime) -> int:
+        by_pid = {m.platform_id: m for m in metrics}
+        done = 0
+        with session_scope(self.engine) as session:
+            ids = [delivery_id for delivery_id, _ in items]
+            for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(ids))):
+                m = by_pid.get(delivery.platform_id or "")
+                if m is not None:
+                    for field in ("likes", "shares", "replies", "quotes", "views"):
+                        setattr(delivery, field, getattr(m, field))
+                    delivery.metrics_at = now
+                    session.add(MetricSnapshot(delivery_id=delivery.id, taken_at=now, likes=m.likes,  # type: ignore[arg-type]
+                                               shares=m.shares, replies=m.replies, quotes=m.quotes, views=m.views))
+                    done += 1
+                delivery.next_metrics_at = self.next_poll(delivery.published_at or now, now)
+                session.add(delivery)
+            budgets.correct(session, account_id=account_id, infos=infos)
+        return done

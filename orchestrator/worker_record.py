@@ -1,0 +1,145 @@
+"""Recording successes in batches, off the publishing thread.
+
+A runner hands each success (the platform's id and answer) to one recorder thread per process
+and goes on with its next call; the recorder writes whatever has accumulated in one transaction.
+If the process dies before a success is written, its lease expires and reconciling finds the
+post on the platform: nothing is lost, and nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from channels.base import Published, RateInfo
+from orchestrator import budgets, states
+from orchestrator.db import session_scope
+from orchestrator.models import Delivery
+from orchestrator.timeutil import utcnow
+from orchestrator.worker_outcomes import Claimed
+
+log = logging.getLogger("porte_voix.worker")
+
+#: How long the recorder lets successes accumulate before writing them (one transaction for all).
+GATHER_SECONDS = 0.02
+MAX_BATCH = 500
+
+
+@dataclasses.dataclass
+class Success:
+    item: Claimed
+    published: Published
+    duration_ms: int
+    infos: list[RateInfo]
+
+
+class RecorderMixin:
+    engine: sa.Engine
+    id: str
+    postgres: bool
+    _stopping: threading.Event
+
+    def _init_recorder(self) -> None:
+        self._recorded = threading.Condition()
+        self._unrecorded = 0
+        self._outbox: queue.Queue[Success] = queue.Queue()
+        self._recorder: threading.Thread | None = None
+
+    def _enqueue(self, success: Success) -> None:
+        with self._recorded:
+            self._unrecorded += 1
+            if self._recorder is None or not self._recorder.is_alive():
+                self._recorder = threading.Thread(target=self._record_loop, name="recorder", daemon=True)
+                self._recorder.start()
+        self._outbox.put(success)
+
+    def flush(self, timeout: float = 120.0) -> bool:
+        """Wait until every success handed to the recorder is in the database."""
+        deadline = time.monotonic() + timeout
+        with self._recorded:
+            while self._unrecorded:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._recorded.wait(min(left, 0.5))
+        return True
+
+    def _gather(self) -> list[Success] | None:
+        try:
+            batch = [self._outbox.get(timeout=5.0)]
+        except queue.Empty:
+            return None
+        until = time.monotonic() + GATHER_SECONDS
+        while len(batch) < MAX_BATCH:
+            left = until - time.monotonic()
+            try:
+                batch.append(self._outbox.get(timeout=left) if left > 0 else self._outbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _record_loop(self) -> None:
+        pause = 0.05
+        while True:
+            batch = self._gather()
+            if batch is None:
+                if self._stopping.is_set():
+                    return
+                continue
+            while True:  # never drop an outcome while the process lives
+                try:
+                    self._record_published(batch)
+                    pause = 0.05
+                    break
+                except Exception:
+                    log.exception("recording %d outcome(s) failed; trying again", len(batch))
+                    time.sleep(pause)
+                    pause = min(pause * 2, 5.0)
+            with self._recorded:
+                self._unrecorded -= len(batch)
+                self._recorded.notify_all()
+
+    def _record_published(self, batch: list[Success]) -> None:
+        now = utcnow()
+        ids = sorted(s.item.delivery_id for s in batch)
+        with session_scope(self.engine) as session:
+            query = select(Delivery).where(col(Delivery.id).in_(ids)).order_by(Delivery.id)
+            if self.postgres:
+                query = query.with_for_update()
+            rows = {d.id: d for d in session.exec(query)}
+            infos: dict[int, list[RateInfo]] = defaultdict(list)
+            for success in batch:
+                infos[success.item.account_id].extend(success.infos)
+                self._record_one(session, rows[success.item.delivery_id], success, now)
+            for account_id in sorted(infos):  # buckets after deliveries, in account order
+                budgets.correct(session, account_id=account_id, infos=infos[account_id])
+
+    def _record_one(self, session: sa.orm.Session, delivery: Delivery, success: Success, now: object) -> None:
+        published = success.published
+        facts = {"platform_id": published.platform_id, "platform_url": published.url,
+                 "published_at": published.published_at or now, "next_metrics_at": now}
+        if delivery.last_error or delivery.last_error_kind:
+            facts.update(last_error="", last_error_kind="")
+        if delivery.state in (states.PUBLISHING, states.UNCONFIRMED):
+            states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="published",  # type: ignore[arg-type]
+                              duration_ms=success.duration_ms, worker_id=None, lease_until=None,
+                              attempts=delivery.attempts + 1, **facts)
+        elif delivery.state in states.CLAIMABLE:
+            # Our lease ran out (a stalled process, a skewed clock) and it went back to the
+            # queue: record the truth so it is not sent again.
+            log.error("delivery %s published after its lease ran out", delivery.id)
+            states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="late_outcome")  # type: ignore[arg-type]
+            states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="published",  # type: ignore[arg-type]
+                              worker_id=None, lease_until=None, **facts)
+        else:  # keep the platform id whatever happened: it is the proof the post exists
+            log.error("delivery %s published while %s", delivery.id, delivery.state)
+            delivery.platform_id = published.platform_id
+            delivery.platform_url = published.url
+            session.add(delivery)

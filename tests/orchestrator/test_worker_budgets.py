@@ -1,0 +1,201 @@
+"""Budgets from headers, metrics in the fewest calls, one Bluesky session for every worker, logs
+without secrets, local time across the DST change, and workers sharing accounts fairly."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import logging
+import math
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from channels.base import Image, PublishRequest, RateInfo
+from channels.registry import channel_class
+from channels.sandbox import x as x_emulator
+from orchestrator import budgets, db, logs, secrets, states
+from orchestrator.models import Account, RateBucket, WorkerHeartbeat
+from orchestrator.services import deliveries
+from orchestrator.settings import get_settings
+from orchestrator.timeutil import at_local, utcnow
+from orchestrator.worker import Worker
+from tests.conftest import TEST_KEY
+from tests.orchestrator.helpers import CREDS, add_account, approved_post, delivery, schedule
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def make_worker(engine: sa.Engine, name: str = "test-worker", **overrides) -> Worker:
+    settings = get_settings().model_copy(update={"request_timeout": 2.0, "backoff_base": 0.01, **overrides})
+    return Worker(engine, settings=settings, worker_id=name)
+
+
+def buckets(engine: sa.Engine, account: str) -> dict[str, RateBucket]:
+    with db.session_scope(engine) as session:
+        acc = session.exec(select(Account).where(Account.name == account)).one()
+        return {b.endpoint: b for b in session.exec(select(RateBucket).where(RateBucket.account_id == acc.id))}
+
+
+@pytest.mark.parametrize("kind", ["x", "mastodon", "bluesky", "facebook"])
+def test_every_budget_a_channel_reports_has_a_bucket_and_is_corrected(engine, sandbox, kind) -> None:
+    name = add_account(engine, sandbox.url, kind=kind)
+    with db.session_scope(engine) as session:
+        account = session.exec(select(Account)).one()
+    channel = make_worker(engine).channel(account, "check")
+    image = Image(PNG, "image/png", "Un carré", "carre.png")
+    published = channel.publish(PublishRequest(key="k1", text=f"Écrivez ! {kind}", images=(image,)))
+    channel.fetch_metrics([published.platform_id])
+    channel.find(PublishRequest(key="k1", text=f"Écrivez ! {kind}"), since=utcnow() - dt.timedelta(minutes=5))
+    infos = channel.take_rate_info()
+    reported = {i.endpoint for i in infos}
+    expected = {"x": {"publish", "metrics", "read"}, "mastodon": {"publish", "media", "metrics", "read"},
+                "bluesky": {"publish", "metrics", "read", "login"}, "facebook": {"publish", "metrics", "read"}}[kind]
+    assert expected <= reported, f"{kind} reports {sorted(reported)}"
+    assert reported <= set(buckets(engine, name)), "a reported budget has no bucket: it would be ignored"
+    last = budgets.latest(infos)
+    with db.session_scope(engine) as session:
+        budgets.correct(session, account_id=account.id, infos=infos)
+    for endpoint, bucket in buckets(engine, name).items():
+        info = last.get(endpoint)
+        if info is not None and info.remaining is not None:
+            scale = bucket.capacity / info.limit if info.limit else 1
+            assert bucket.tokens <= max(0, info.remaining) * scale + 1
+
+
+def test_a_correction_scales_a_percent_budget_and_blocks_at_zero(engine, sandbox) -> None:
+    name = add_account(engine, sandbox.url, kind="facebook")
+    reset = utcnow() + dt.timedelta(minutes=5)
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        budgets.correct(session, account_id=account_id, infos=[
+            RateInfo("publish", 40, 100, None), RateInfo("publish", 10, 100, None),  # the last word wins
+            RateInfo("read", 0, 100, reset), RateInfo("unknown", 0, 5, reset),
+        ])
+    got = buckets(engine, name)
+    assert got["publish"].tokens == pytest.approx(got["publish"].capacity * 0.10, abs=1)
+    assert got["read"].tokens == 0 and got["read"].blocked_until == reset
+    assert got["metrics"].blocked_until is None
+
+
+def test_a_metrics_refresh_makes_ceil_n_over_batch_calls_per_account(engine, sandbox, monkeypatch) -> None:
+    monkeypatch.setattr(sandbox.sandbox.emulator("x"), "limits", {**x_emulator.LIMITS, "POST /2/tweets": 10_000})
+    wide = {"rate_limits": {"publish": [1000, 900]}}
+    counts = {"x": 101, "mastodon": 21, "bluesky": 26, "facebook": 51}
+    for kind, n in counts.items():
+        account = add_account(engine, sandbox.url, kind=kind, options=wide)
+        for i in range(n):
+            schedule(engine, approved_post(engine, text=f"Message {i} pour {kind} #W4R", link=None), account)
+    worker = make_worker(engine)
+    worker.run_once()
+    with db.session_scope(engine) as session:
+        assert {s for (s,) in session.execute(sa.text("SELECT DISTINCT state FROM delivery"))} == {"published"}
+    sandbox.sandbox.request_log.clear()
+    assert worker.poll_metrics(now=utcnow() + dt.timedelta(minutes=2)) == sum(counts.values())
+    paths = {"x": r"^/2/tweets$", "mastodon": r"^/api/v1/statuses$", "bluesky": r"getPosts$",
+             "facebook": r"^/v\d+\.\d+/?$"}
+    for kind, n in counts.items():
+        batch = channel_class(kind).metrics_batch_size
+        assert sandbox.sandbox.calls(kind, paths[kind]) == math.ceil(n / batch), kind
+
+
+def test_one_bluesky_session_serves_every_worker(engine, sandbox) -> None:
+    account = add_account(engine, sandbox.url, kind="bluesky")
+    first = schedule(engine, approved_post(engine, text="Un"), account)
+    make_worker(engine, name="w-1").run_once()
+    assert delivery(engine, first).state == states.PUBLISHED
+    assert sandbox.sandbox.calls("bluesky", "createSession") == 1
+    with db.session_scope(engine) as session:
+        stored = secrets.decrypt(session.exec(select(Account)).one().credentials)
+    assert stored["session_string"] and stored["app_password"] == CREDS["bluesky"]["app_password"]
+    second = schedule(engine, approved_post(engine, text="Deux"), account)
+    make_worker(engine, name="w-2").run_once()  # another process: nothing shared but the database
+    assert delivery(engine, second).state == states.PUBLISHED
+    assert sandbox.sandbox.calls("bluesky", "createSession") == 1
+    assert len(sandbox.sandbox.posts("bluesky")) == 2
+
+
+def test_logs_have_one_line_per_transition_and_no_secret(engine, sandbox) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(logs.RedactingFilter())
+    handler.setFormatter(logs.JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        for kind in ("x", "bluesky", "mastodon", "facebook"):
+            schedule(engine, approved_post(engine, text=f"Bonjour {kind}"), add_account(engine, sandbox.url, kind=kind))
+        sandbox.add_fault("error_after_write", platform="x", method="POST", path=r"^/2/tweets$", status=503)
+        worker = make_worker(engine, reconcile_delay_seconds=0)
+        worker.run_once()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    moves = [line for line in lines if line.get("event") == "transition"]
+    assert len([m for m in moves if m["to"] == "published"]) == 4
+    for move in moves:
+        assert {"delivery_id", "from", "to", "outcome", "actor"} <= set(move)
+    assert any(m["to"] == "unconfirmed" for m in moves)
+    with db.session_scope(engine) as session:
+        bsky = session.exec(select(Account).where(Account.kind == "bluesky")).one()
+        session_string = secrets.decrypt(bsky.credentials)["session_string"]
+    text = stream.getvalue()
+    secret_values = [v for creds in CREDS.values() for k, v in creds.items() if k not in ("handle", "page_id")]
+    for secret in [*secret_values, TEST_KEY, *session_string.split(":::")[2:4]]:
+        assert secret not in text
+
+
+def test_noon_in_montreal_stays_noon_across_the_dst_change(engine, sandbox) -> None:
+    account = add_account(engine, sandbox.url)
+    days = [dt.date(2025, 11, 1), dt.date(2025, 11, 2), dt.date(2025, 11, 3)]
+    ids = [schedule(engine, approved_post(engine, text=f"Midi le {d.day}"), account,
+                    at=at_local(d, dt.time(12), "America/Toronto")) for d in days]
+    stored = [delivery(engine, i).scheduled_at for i in ids]
+    assert [s.hour for s in stored] == [16, 17, 17]  # EDT (UTC-4) before, EST (UTC-5) after
+    worker = make_worker(engine)
+
+    def claimed_at(utc: dt.datetime) -> list[int]:
+        items = worker.claim(now=utc)
+        worker._release([i.delivery_id for i in items])
+        return [i.delivery_id for i in items]
+
+    assert claimed_at(dt.datetime(2025, 11, 1, 15, 59, tzinfo=dt.UTC)) == []
+    assert claimed_at(dt.datetime(2025, 11, 1, 16, 0, 1, tzinfo=dt.UTC)) == ids[:1]
+    # 16:30 UTC on 2 Nov is 11:30 in Montréal: the clock went back, noon has not come yet
+    assert claimed_at(dt.datetime(2025, 11, 2, 16, 30, tzinfo=dt.UTC)) == ids[:1]
+    assert claimed_at(dt.datetime(2025, 11, 2, 17, 0, 1, tzinfo=dt.UTC)) == ids[:2]
+    assert claimed_at(dt.datetime(2025, 11, 3, 17, 0, 1, tzinfo=dt.UTC)) == ids  # in order
+
+
+def test_workers_split_the_accounts_that_have_work(engine, sandbox) -> None:
+    for n in range(4):
+        account = add_account(engine, sandbox.url, name=f"x-{n}")
+        schedule(engine, approved_post(engine, text=f"Compte {n}"), account)
+    alone = make_worker(engine, name="w-1", publish_threads=8)
+    alone.heartbeat()
+    assert alone._compute_fair_share() == 8
+    with db.session_scope(engine) as session:
+        session.add(WorkerHeartbeat(id="w-2", last_seen=utcnow()))
+        session.add(WorkerHeartbeat(id="w-gone", last_seen=utcnow() - dt.timedelta(hours=1)))
+    assert alone._compute_fair_share() == 2
+    assert alone.dispatch(wait=True) == 2  # two accounts now; the rest is the other worker's share
+    with db.session_scope(engine) as session:
+        session.delete(session.get(WorkerHeartbeat, "w-2"))
+    alone.run_once()
+    assert len(sandbox.sandbox.posts("x")) == 4
+
+
+def test_a_held_late_delivery_is_not_claimed(engine, sandbox) -> None:
+    account = add_account(engine, sandbox.url)
+    delivery_id = schedule(engine, approved_post(engine), account, at=utcnow() - dt.timedelta(hours=5))
+    with db.session_scope(engine) as session:
+        deliveries._hold(session, [session.get(deliveries.Delivery, delivery_id)], actor="t", reason="case paused")
+    assert make_worker(engine).claim() == []

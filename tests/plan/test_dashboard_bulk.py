@@ -1,0 +1,64 @@
+"""The dashboard page: upload, the check shown before anything is saved, then confirm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.plan.helpers import add_accounts, counts, csv_text, later
+
+PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "views" / "bulk.py")
+
+
+#: The service under the page runs on both databases in test_import; the page itself, once.
+SQLITE_ONLY = "dashboard page: its service is tested on PostgreSQL in test_import"
+
+
+@pytest.fixture
+def page(env, engine):
+    add_accounts(engine, "x")
+    st.cache_resource.clear()  # the page's engine is cached per URL; each module has its own database
+
+    def open_as(role: str, lang: str = "fr") -> AppTest:
+        at = AppTest.from_file(PAGE, default_timeout=60)
+        at.session_state["lang"] = lang
+        at.session_state["actor"] = {"username": "edith", "role": role}
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    yield open_as
+    st.cache_resource.clear()
+
+
+def test_the_check_is_shown_and_nothing_is_saved_until_confirmed(page, engine):
+    at = page("editor")
+    plan = csv_text(f"juan-lopez,fr,Écrivez pour Juan.,,x-fr,{later()}", f"sonia-dahmani,fr,Pour Sonia.,,x-fr,{later(3)}")
+    at.file_uploader[0].set_value(("plan.csv", plan, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert list(table["Résultat"]) == ["à créer", "à créer"] and list(table["Ligne"]) == [2, 3]
+    assert "Envois : 2 créé(s)" in at.info[0].value
+    assert counts(engine) == (0, 0)
+    at.button(key="bulk_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert counts(engine) == (2, 2)
+    assert "Envois : 2 créé(s), 0 déplacé(s), 0 inchangé(s)" in at.success[0].value
+
+
+def test_problems_are_listed_in_english_with_their_lines(page, engine):
+    at = page("editor", lang="en")
+    at.file_uploader[0].set_value(("plan.csv", csv_text("nobody,fr,Text.,,x-fr,now"), "text/csv")).run()
+    assert "1 problem(s)" in at.error[0].value
+    problems = at.dataframe[1].value
+    assert list(problems["Line"]) == [2] and "unknown case 'nobody'" in problems["Problem"][0]
+    assert not any(b.key == "bulk_confirm" for b in at.button)
+    assert counts(engine) == (0, 0)
+
+
+def test_a_viewer_sees_no_upload(page):
+    at = page("viewer")
+    assert not at.file_uploader
