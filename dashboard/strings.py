@@ -68,11 +68,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "overview.past": {"fr": "passé", "en": "past"},
     "overview.progress": {"fr": "Progression par cas", "en": "Progress by case"},
     "overview.progress_help": {
-        "fr": "Pour l'instant : la somme des interactions (j'aime, partages, réponses, citations) de toutes les "
-              "publications du cas ; les actions reçues s'y ajouteront.",
-        "en": "For now: the sum of engagement (likes, shares, replies, quotes) on all of the case's posts; "
-              "actions received will be added."},
-    "overview.goal_line": {"fr": "{name} — {done} / {goal}", "en": "{name} — {done} / {goal}"},
+        "fr": "Actions reçues (lettres, signatures, messages de solidarité, cartes…) par rapport à l'objectif du cas, "
+              "projection à la fin de la campagne au rythme actuel, et interactions des publications.",
+        "en": "Actions received (letters, signatures, solidarity messages, cards…) against the case's goal, "
+              "projection at the campaign's end at the current pace, and engagement on its posts."},
+    "overview.goal_line": {"fr": "{name} — {done} / {goal} actions · projection {projected} · {engagement} interactions",
+                           "en": "{name} — {done} / {goal} actions · projected {projected} · {engagement} engagements"},
+    "overview.behind": {"fr": "⚠ en retard sur l'objectif", "en": "⚠ behind its goal"},
     "overview.engagement": {"fr": "Interactions au fil du temps", "en": "Engagement over time"},
     "overview.detailed": {"fr": "Courbe détaillée (chaque relevé)", "en": "Detailed curve (every reading)"},
     "overview.detailed_help": {

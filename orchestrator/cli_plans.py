@@ -72,19 +72,3 @@ def export_ics(
         output.write_text(text, encoding="utf-8", newline="")
         typer.echo(f"Calendrier écrit : {output}")
 
-
-@export_app.command("csv")
-def export_csv(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier ; sinon la sortie standard")] = None,
-) -> None:
-    """Chaque envoi de la campagne courante avec ses derniers chiffres (CSV)."""
-    from orchestrator.cli import run_service
-    from orchestrator.services.campaigns import current_campaign
-    from orchestrator.services.exports import deliveries_csv
-
-    text = run_service(lambda s: deliveries_csv(s, campaign=current_campaign(s)))
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8", newline="")
-        typer.echo(f"Export écrit : {output}")

@@ -24,6 +24,13 @@ def cell(value: Any) -> Any:
     return value
 
 
+def uncell(value: str) -> str:
+    """What :func:`cell` wrote, read back: our own export imports to the same text."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 class SafeWriter:
     """``csv.writer`` with every cell passed through :func:`cell`."""
 

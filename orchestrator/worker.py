@@ -32,6 +32,7 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -187,6 +188,7 @@ class Worker(RecorderMixin, JobsMixin):
         history = self._history(session, [d.id for d, _ in taken if d.attempts])  # type: ignore[misc]
         lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
         claimed = []
+        moves: list[tuple[int, str, dict[str, Any]]] = []
         for delivery, post in taken:
             try:
                 request = self._request(delivery, post)
@@ -198,14 +200,15 @@ class Worker(RecorderMixin, JobsMixin):
                                   detail=reason, worker_id=None, lease_until=None, last_error=reason,
                                   last_error_kind="permanent")
                 continue
-            states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="claimed",
-                              worker_id=self.id, lease_until=lease)
+            moves.append((delivery.id, delivery.state, {}))  # type: ignore[arg-type]
             first_try, was_ambiguous = history.get(delivery.id, (None, False))  # type: ignore[arg-type]
             claimed.append(Claimed(
                 delivery_id=delivery.id,  # type: ignore[arg-type]
                 account_id=account_id, request=request, lease_until=lease, attempts=delivery.attempts,
                 first_try_at=first_try or now, was_ambiguous=was_ambiguous,
             ))
+        states.transition_many(session, moves, states.PUBLISHING, actor=self.id, outcome="claimed",
+                               worker_id=self.id, lease_until=lease)
         return claimed
 
     def _history(self, session: Any, ids: list[int]) -> dict[int, tuple[dt.datetime, bool]]:
@@ -315,8 +318,7 @@ class Worker(RecorderMixin, JobsMixin):
         upcoming: Future[list[Claimed]] | None = None
         try:
             while items:
-                upcoming = self._claims.submit(
-                    retry_db, lambda: self.claim(account_id=account_id), "claim", tries=3)
+                upcoming = self._claims.submit(retry_db, partial(self.claim, account_id=account_id), "claim", tries=3)
                 went_well = self._publish_batch(items)
                 try:
                     items = upcoming.result()
@@ -326,7 +328,7 @@ class Worker(RecorderMixin, JobsMixin):
                 upcoming = None
                 if not went_well or self._stopping.is_set() or len(self._active) > self._fair_share:
                     # let the next tick (or another worker) take this account
-                    retry_db(lambda: self._release([i.delivery_id for i in items]), "release", tries=3)
+                    retry_db(partial(self._release, [i.delivery_id for i in items]), "release", tries=3)
                     return
         finally:
             with self._inflight_lock:

@@ -110,36 +110,39 @@ class RecorderMixin:
         now = utcnow()
         ids = sorted(s.item.delivery_id for s in batch)
         with session_scope(self.engine) as session:
-            query = select(Delivery).where(col(Delivery.id).in_(ids)).order_by(Delivery.id)
+            query = (select(Delivery.id, Delivery.state, Delivery.attempts, Delivery.last_error)
+                     .where(col(Delivery.id).in_(ids)).order_by(Delivery.id))
             if self.postgres:
                 query = query.with_for_update()
-            rows = {d.id: d for d in session.exec(query)}
+            current = {row[0]: row for row in session.exec(query)}
             infos: dict[int, list[RateInfo]] = defaultdict(list)
+            moves: list[tuple[int, str, dict[str, object]]] = []
             for success in batch:
                 infos[success.item.account_id].extend(success.infos)
-                self._record_one(session, rows[success.item.delivery_id], success, now)
+                delivery_id, state, attempts, last_error = current[success.item.delivery_id]
+                published = success.published
+                facts = {"platform_id": published.platform_id, "platform_url": published.url,
+                         "published_at": published.published_at or now, "next_metrics_at": now,
+                         "last_error": "", "last_error_kind": ""}
+                if state in (states.PUBLISHING, states.UNCONFIRMED):  # the usual case, written together
+                    moves.append((delivery_id, state, {**facts, "attempts": attempts + 1,
+                                                       "duration_ms": success.duration_ms}))
+                    continue
+                delivery = session.get(Delivery, delivery_id)
+                assert delivery is not None
+                if state in states.CLAIMABLE:
+                    # Our lease ran out (a stalled process, a skewed clock) and it went back to
+                    # the queue: record the truth so it is not sent again.
+                    log.error("delivery %s published after its lease ran out", delivery_id)
+                    states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="late_outcome")
+                    states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="published",
+                                      worker_id=None, lease_until=None, **facts)
+                else:  # keep the platform id whatever happened: it is the proof the post exists
+                    log.error("delivery %s published while %s", delivery_id, state)
+                    delivery.platform_id = published.platform_id
+                    delivery.platform_url = published.url
+                    session.add(delivery)
+            states.transition_many(session, moves, states.PUBLISHED, actor=self.id, outcome="published",
+                                   worker_id=None, lease_until=None)
             for account_id in sorted(infos):  # buckets after deliveries, in account order
                 budgets.correct(session, account_id=account_id, infos=infos[account_id])
-
-    def _record_one(self, session: sa.orm.Session, delivery: Delivery, success: Success, now: object) -> None:
-        published = success.published
-        facts = {"platform_id": published.platform_id, "platform_url": published.url,
-                 "published_at": published.published_at or now, "next_metrics_at": now}
-        if delivery.last_error or delivery.last_error_kind:
-            facts.update(last_error="", last_error_kind="")
-        if delivery.state in (states.PUBLISHING, states.UNCONFIRMED):
-            states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="published",  # type: ignore[arg-type]
-                              duration_ms=success.duration_ms, worker_id=None, lease_until=None,
-                              attempts=delivery.attempts + 1, **facts)
-        elif delivery.state in states.CLAIMABLE:
-            # Our lease ran out (a stalled process, a skewed clock) and it went back to the
-            # queue: record the truth so it is not sent again.
-            log.error("delivery %s published after its lease ran out", delivery.id)
-            states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="late_outcome")  # type: ignore[arg-type]
-            states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="published",  # type: ignore[arg-type]
-                              worker_id=None, lease_until=None, **facts)
-        else:  # keep the platform id whatever happened: it is the proof the post exists
-            log.error("delivery %s published while %s", delivery.id, delivery.state)
-            delivery.platform_id = published.platform_id
-            delivery.platform_url = published.url
-            session.add(delivery)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import lang, t
-from orchestrator.services import exports
+from orchestrator.services import exports, plan_io
 
 campaign = common.require_campaign()
 st.title(t("exports.title"))
@@ -16,7 +16,7 @@ st.caption(t("exports.csv_help"))
 # Built on demand: a CSV of 100,000 rows is not worth computing on every visit.
 if st.button(t("exports.prepare"), key="export_prepare", icon=":material/table:"):
     with common.session() as s:
-        st.session_state["export_csv_data"] = exports.deliveries_csv(s, campaign=campaign)
+        st.session_state["export_csv_data"] = plan_io.export_deliveries(s, campaign=campaign, fmt="csv")
 if "export_csv_data" in st.session_state:
     st.download_button(t("exports.download_csv"), st.session_state["export_csv_data"],
                        file_name=f"{campaign.slug}-envois.csv", mime="text/csv", key="export_csv",

@@ -48,9 +48,12 @@ st.caption(t("overview.progress_help"))
 for row in figures["progress"]:
     name = common.case_name(row["person"], row["slug"])
     goal = row["goal"] or 0
-    done = row["engagement"]
+    done = row["actions"]
     status = "" if row["status"] == "active" else f" · {t('case.status.' + row['status'])}"
-    label = t("overview.goal_line", name=name, done=fmt_number(done), goal=fmt_number(goal)) + status
+    label = t("overview.goal_line", name=name, done=fmt_number(done), goal=fmt_number(goal),
+              projected=fmt_number(row["projected"]), engagement=fmt_number(row["engagement"])) + status
+    if row["behind"]:
+        label += " · " + t("overview.behind")
     st.progress(min(1.0, done / goal) if goal else 0.0, text=label)
 
 st.subheader(t("overview.engagement"))

@@ -1,56 +1,19 @@
-"""Exports: deliveries with their latest figures (CSV) and the schedule as a calendar (ICS)."""
+"""The schedule as a calendar (ICS). Deliveries as CSV/JSON: ``plan_io.export_deliveries``."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from orchestrator import csvsafe, states
+from orchestrator import states
 from orchestrator.models import Account, Campaign, Case, Delivery, Post
 from orchestrator.timeutil import UTC, utcnow
-
-CSV_COLUMNS = (
-    "delivery_id", "post_id", "case", "language", "account", "kind", "state", "scheduled_local",
-    "published_local", "source_code", "platform_url", "attempts", "last_error", "likes", "shares",
-    "replies", "quotes", "views", "metrics_at_local", "text",
-)
 
 
 def _local(value: dt.datetime | None, zone: ZoneInfo) -> str:
     return value.astimezone(zone).isoformat(timespec="minutes") if value else ""
-
-
-def deliveries_csv(session: Session, *, campaign: Campaign, batch: int = 5000) -> str:
-    """Every delivery of the campaign with the figures the worker last stored on it. Read in
-    batches by id so memory stays flat however many deliveries there are."""
-    zone = ZoneInfo(campaign.timezone)
-    out = io.StringIO()
-    writer = csvsafe.writer(out)  # cells a spreadsheet would run as formulas are neutralised
-    writer.writerow(CSV_COLUMNS)
-    last_id = 0
-    while True:
-        rows = list(session.exec(
-            select(Delivery, Post, Account, Case)
-            .join(Post, col(Post.id) == Delivery.post_id)
-            .join(Account, col(Account.id) == Delivery.account_id)
-            .outerjoin(Case, col(Case.id) == Post.case_id)
-            .where(Post.campaign_id == campaign.id, col(Delivery.id) > last_id)
-            .order_by(col(Delivery.id)).limit(batch)
-        ))
-        if not rows:
-            break
-        for d, p, a, c in rows:
-            writer.writerow([
-                d.id, p.id, c.slug if c else "", p.language, a.name, a.kind, d.state,
-                _local(d.scheduled_at, zone), _local(d.published_at, zone), d.source_code, d.platform_url or "",
-                d.attempts, d.last_error, d.likes, d.shares, d.replies, d.quotes, d.views,
-                _local(d.metrics_at, zone), d.rendered_text or p.text,
-            ])
-        last_id = rows[-1][0].id  # type: ignore[assignment]
-    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------

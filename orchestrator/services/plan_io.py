@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from orchestrator import csvsafe
 from orchestrator.models import Account, Campaign, Case, Delivery, Post
 
 #: Header names (English and French) and the field each one fills.
@@ -74,7 +75,7 @@ class RawRow:
 def _row(line: int, values: dict[str, Any]) -> RawRow:
     def get(name: str) -> str:
         value = values.get(name)
-        return "" if value is None else str(value).strip()
+        return "" if value is None else csvsafe.uncell(str(value).strip())
 
     # Spreadsheets save line breaks inside a cell as CRLF; posts keep LF.
     text = get("text").replace("\r\n", "\n").replace("\r", "\n")
@@ -245,8 +246,9 @@ def export_deliveries(session: Session, *, campaign: Campaign, fmt: str = "csv")
 
         raise ServiceError(f"Format inconnu « {fmt} » : csv ou json.", f"Unknown format '{fmt}': csv or json.")
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    # cells a spreadsheet would run as formulas are neutralised; the import undoes it
+    writer = csvsafe.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
     for record in records:
-        writer.writerow({k: "" if v is None else v for k, v in record.items()})
+        writer.writerow(["" if record.get(k) is None else record[k] for k in EXPORT_COLUMNS])
     return out.getvalue()

@@ -94,8 +94,12 @@ def state_counts(session: Session, *, campaign_id: int) -> dict[str, int]:
 
 
 def case_progress(session: Session, *, campaign_id: int) -> list[dict[str, Any]]:
-    """Each case with its goal and the engagement its posts earned so far (latest figures, kept
-    on the delivery row by the worker, so this reads deliveries, not snapshots)."""
+    """Each case with its goal, the actions it received (letters, signatures, solidarity
+    messages…: the goal counts those), the projection at the campaign's end at the current pace,
+    and the engagement its posts earned (latest figures kept on the delivery row, so this reads
+    deliveries, not snapshots)."""
+    from orchestrator.services.responses import pace
+
     case_id = _case_of_post().label("case_id")
     totals = {
         case: (int(engagement or 0), int(published or 0))
@@ -109,6 +113,10 @@ def case_progress(session: Session, *, campaign_id: int) -> list[dict[str, Any]]
             .group_by(case_id)
         )
     }
+    campaign = session.get(Campaign, campaign_id)
+    assert campaign is not None
+    _, per_case = pace(session, campaign=campaign)
+    paces = {p.slug: p for p in per_case}
     cases = session.exec(select(Case).where(Case.campaign_id == campaign_id).order_by(col(Case.position)))
     return [
         {
@@ -117,6 +125,9 @@ def case_progress(session: Session, *, campaign_id: int) -> list[dict[str, Any]]
             "person": dict(c.person),
             "status": c.status,
             "goal": c.goal,
+            "actions": paces[c.slug].total if c.slug in paces else 0,
+            "projected": paces[c.slug].projected if c.slug in paces else 0,
+            "behind": paces[c.slug].behind if c.slug in paces else False,
             "engagement": totals.get(c.id, (0, 0))[0],
             "published": totals.get(c.id, (0, 0))[1],
         }

@@ -46,3 +46,85 @@ def test_resuming_takes_an_approver_and_releases_them(app, scheduled, session):
 def test_a_viewer_cannot_pause(app):
     at = app("victor", "cases")
     assert not [b for b in at.button if b.key and b.key.startswith("case_pause_")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Editing, order, status history and the good-news post (issue 8)
+
+
+def test_an_editor_creates_a_case_in_both_languages(app, session):
+    at = app("edith", "cases")
+    prefix = "case_form__new"
+    at.text_input(key=f"{prefix}_slug").input("nadia-exemple")
+    for field, (fr, en) in {
+        "person": ("Nadia Exemple", "Nadia Example"), "country": ("Pérou", "Peru"),
+        "authority": ("Procureur général", "Attorney General"), "solidarity_to": ("Nadia", "Nadia"),
+        "solidarity_address": ("Remis par Amnistie", "Delivered by Amnesty"),
+        "image_alt": ("Nadia sourit.", "Nadia smiles."),
+    }.items():
+        at.text_input(key=f"{prefix}_{field}_fr").input(fr)
+        at.text_input(key=f"{prefix}_{field}_en").input(en)
+    at.text_area(key=f"{prefix}_story_fr").input("Défenseure des terres.")
+    at.text_area(key=f"{prefix}_story_en").input("A land defender.")
+    at.text_area(key=f"{prefix}_ask_fr").input("sa libération")
+    # the English ask is missing: nothing is saved and the field is named
+    at.text_input(key=f"{prefix}_country_code").input("pe")
+    at.number_input(key=f"{prefix}_goal").set_value(4000)
+    submit = next(b for b in at.button if b.label == "Enregistrer le cas")
+    submit.click().run()
+    assert any("ask.en" in e.value for e in at.error)
+    assert session.query(Case).filter_by(slug="nadia-exemple").first() is None
+    session.rollback()  # SQLite: a reading session holds the single writer's lock until it ends
+    at.text_area(key=f"{prefix}_ask_en").input("her release")
+    next(b for b in at.button if b.label == "Enregistrer le cas").click().run()
+    assert not at.exception
+    case = session.query(Case).filter_by(slug="nadia-exemple").one()
+    assert (case.country_code, case.goal, case.position, case.ask["en"]) == ("PE", 4000, 9, "her release")
+    assert "Cas Nadia Exemple enregistré." in texts(at)
+
+
+def test_editing_a_case_keeps_approved_text_frozen(app, scheduled, session):
+    delivery_id = scheduled()
+    before = session.get(Delivery, delivery_id).rendered_text
+    session.rollback()
+    at = app("edith", "cases")
+    at.selectbox(key="case_edit_which").set_value("juan-lopez").run()
+    at.text_area(key="case_form_juan-lopez_ask_fr").input("une demande toute neuve")
+    assert "Les publications déjà approuvées gardent leur texte" in texts(at)
+    next(b for b in at.button if b.label == "Enregistrer le cas").click().run()
+    assert not at.exception and not at.error
+    session.expire_all()
+    assert _case(session).ask["fr"] == "une demande toute neuve"
+    assert session.get(Delivery, delivery_id).rendered_text == before
+
+
+def test_moving_a_case_down(app, session):
+    first = session.query(Case).order_by(Case.position).first().slug
+    session.rollback()
+    at = app("edith", "cases")
+    at.button(key=f"case_down_{first}").click().run()
+    session.expire_all()
+    assert session.query(Case).filter_by(slug=first).one().position == 2
+    assert f"case_up_{first}" in {b.key for b in at.button}
+
+
+def test_good_news_holds_the_queue_keeps_a_dated_note_and_offers_a_post(app, scheduled, session):
+    from orchestrator.models import Post
+
+    delivery_id = scheduled(case="sonia-dahmani", text="Écrivez pour Sonia !")
+    at = app("edith", "cases")
+    at.selectbox(key="case_status_sonia-dahmani").set_value("good_news")
+    at.text_input(key="case_reason_sonia-dahmani").input("Libérée le 27 novembre 2025")
+    at.button(key="case_pause_sonia-dahmani").click().run()
+    assert not at.exception
+    assert session.get(Delivery, delivery_id).state == "held"
+    session.rollback()
+    shown = texts(at)
+    assert "Historique du statut" in shown and "Libérée le 27 novembre 2025" in shown
+    text = at.text_area(key="case_gn_text_sonia-dahmani_fr").value
+    assert text.startswith("🎉 Bonne nouvelle pour Sonia Dahmani")
+    at.button(key="case_gn_create_sonia-dahmani").click().run()
+    assert not at.exception
+    post = session.query(Post).filter(Post.text.startswith("🎉")).one()
+    assert (post.status, post.case_id) == ("pending", None)
+    assert f"Publication n° {post.id} créée" in texts(at)

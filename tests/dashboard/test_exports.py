@@ -15,7 +15,7 @@ def test_csv_has_each_delivery_with_its_latest_figures(app, scheduled):
     rows = list(csv.DictReader(io.StringIO(data)))
     assert len(rows) == 1
     assert (rows[0]["case"], rows[0]["likes"], rows[0]["shares"], rows[0]["state"]) == ("juan-lopez", "7", "2", "published")
-    assert rows[0]["scheduled_local"].endswith("-05:00")  # campaign time zone
+    assert rows[0]["at"].endswith("-05:00")  # campaign time zone
 
 
 def test_export_ics_cli(scheduled, tmp_path):

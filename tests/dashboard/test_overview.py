@@ -52,7 +52,19 @@ def test_engagement_counts_gains_not_running_totals(app, scheduled, engine):
     assert "Pas encore de statistiques." not in texts(at)  # the chart is drawn
     at.toggle(key="overview_detailed").set_value(True).run()
     assert not at.exception
-    assert "Juan López — 10 / " in texts(at)
+    assert "Juan López — 0 / 12\xa0000 actions · projection 0 · 10 interactions" in texts(at)
+
+
+def test_progress_counts_actions_against_the_goal(app, engine):
+    from orchestrator.services import responses
+    from orchestrator.services.auth import SYSTEM
+
+    with db.session_scope(engine) as s:
+        responses.record_tally(s, actor=SYSTEM, case_slug="juan-lopez", kind="letter", count=1234,
+                               day=dt.date.today(), event="marathon-montreal")
+    at = app("victor", "overview")
+    assert not at.exception
+    assert "Juan López — 1\xa0234 / 12\xa0000 actions" in texts(at)
 
 
 def test_it_is_english_a_switch_away(app):

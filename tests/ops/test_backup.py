@@ -144,6 +144,7 @@ def test_restore_refuses_when_the_key_does_not_decrypt_and_changes_nothing(
     assert stat.S_IMODE(os.stat(result.key_installed).st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_backup_and_restore_from_the_command_line(sqlite_env: dict[str, str], tmp_path: Path) -> None:
     cli(sqlite_env, "init")
     cli(sqlite_env, "account", "add", "mastodon", "masto-fr", "--base-url", "http://127.0.0.1:9",

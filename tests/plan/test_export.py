@@ -84,3 +84,17 @@ def test_an_unknown_format_is_refused(engine):
 
     with pytest.raises(ServiceError, match="csv ou json"):
         _export(engine, "xlsx")
+
+
+def test_a_text_a_spreadsheet_would_run_is_neutralised_and_still_reads_back(engine):
+    add_accounts(engine, "x")
+    formula = '=HYPERLINK("https://evil.example","Signez ici")'
+    result = run(engine, csv_text(f'juan-lopez,fr,"{formula.replace(chr(34), chr(34) * 2)}",,x-fr,{later()}'),
+                 approve=True)
+    assert result.ok, [p.text() for p in result.problems]
+    exported = _export(engine, "csv")
+    [row] = list(csv.DictReader(io.StringIO(exported)))
+    assert row["text"] == "'" + formula  # shown as text by Excel, LibreOffice and Google Sheets
+    again = run(engine, exported.encode())
+    assert again.ok and again.count("unchanged") == 1 and again.posts_created == 0
+    assert counts(engine) == (1, 1)
