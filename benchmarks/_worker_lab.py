@@ -117,6 +117,14 @@ def sandbox_process() -> Iterator[str]:
         proc.wait(timeout=30)
 
 
+def add_latency(sandbox: str, seconds: float) -> None:
+    """Every write waits ``seconds`` before it is handled, as a real platform makes us wait."""
+    import httpx
+
+    httpx.post(f"{sandbox}/_sandbox/faults", json={"action": "slow", "method": "POST", "delay": seconds,
+                                                   "count": 10**9}, timeout=5).raise_for_status()
+
+
 def credentials(kind: str, n: int) -> dict[str, str]:
     return {
         "x": {"bearer_token": f"bench-x-{n}"},
@@ -185,6 +193,20 @@ def workers(url: str, count: int, **overrides: object) -> Iterator[list[subproce
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()
+
+
+def wait_heartbeat(url: str, timeout: float = 120.0) -> None:
+    engine = sa.create_engine(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(sa.text("SELECT count(*) FROM worker_heartbeat")).scalar_one():
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("no worker started")
+    finally:
+        engine.dispose()
 
 
 def count_state(url: str, state: str) -> int:

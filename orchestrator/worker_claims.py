@@ -1,0 +1,206 @@
+"""Claiming: which due deliveries a worker takes, in what order, and how many accounts at once.
+
+PostgreSQL: the due rows are locked with ``FOR UPDATE SKIP LOCKED`` and each account with a
+transaction-scoped advisory lock, then checked again for a publication in flight elsewhere, so two
+workers never run one account (its posts go out in order). SQLite: every transaction is
+``BEGIN IMMEDIATE``, one writer at a time. A claim spends the account's publish budget for the
+whole batch; what the budget cannot cover waits for its next token instead of being refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from channels.base import PublishRequest
+from orchestrator import budgets, states
+from orchestrator.db import session_scope
+from orchestrator.models import Account, Attempt, Case, Delivery, Post, WorkerHeartbeat
+from orchestrator.settings import Settings
+from orchestrator.timeutil import utcnow
+from orchestrator.worker_outcomes import Claimed
+
+_ADVISORY_NAMESPACE = 0x5056  # "PV": keeps our advisory locks apart from anyone else's
+
+
+class ClaimsMixin:
+    engine: sa.Engine
+    settings: Settings
+    id: str
+    postgres: bool
+
+    def _due_query(self, session: Any, now: dt.datetime, limit: int, account_id: int | None,
+                   exclude: set[int]) -> Any:
+        """Ids and accounts of what is due, earliest first (light rows: most are not taken)."""
+        # an account another worker is publishing on stays with it: one account, one order
+        busy = set(session.exec(
+            select(Delivery.account_id).where(Delivery.state == states.PUBLISHING, Delivery.worker_id != self.id)
+            .distinct()
+        ))
+        query = (
+            select(Delivery.id, Delivery.account_id)
+            .join(Post, col(Post.id) == Delivery.post_id)
+            .join(Account, col(Account.id) == Delivery.account_id)
+            .where(
+                col(Delivery.state).in_(states.CLAIMABLE),
+                Delivery.due_at <= now,
+                Post.status == "approved",
+                col(Delivery.rendered_text).is_not(None),
+                Account.healthy == sa.true(),
+            )
+            .order_by(col(Delivery.due_at), col(Delivery.scheduled_at), col(Delivery.id))
+            .limit(limit)
+        )
+        if account_id is not None:
+            query = query.where(Delivery.account_id == account_id)
+        if exclude | busy:
+            query = query.where(col(Delivery.account_id).not_in(sorted(exclude | busy)))
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True, of=Delivery)  # type: ignore[arg-type]
+        return query
+
+    def claim(self, now: dt.datetime | None = None, *, account_id: int | None = None,
+              max_accounts: int | None = None, exclude: set[int] | None = None) -> list[Claimed]:
+        """Claim what is due: one account's next batch (``account_id``), or batches of up to
+        ``max_accounts`` accounts not in ``exclude`` (those with the earliest due first)."""
+        now = now or utcnow()
+        per_account = max(1, self.settings.claim_batch)
+        accounts_wanted = 1 if account_id is not None else (max_accounts or self.settings.publish_threads)
+        claimed: list[Claimed] = []
+        with session_scope(self.engine) as session:
+            due = session.exec(self._due_query(session, now, per_account * accounts_wanted, account_id,
+                                               exclude or set()))
+            chosen: dict[int, list[int]] = {}
+            for delivery_id, acc_id in due:
+                ids = chosen.setdefault(acc_id, []) if len(chosen) < accounts_wanted else chosen.get(acc_id)
+                if ids is not None and len(ids) < per_account:
+                    ids.append(delivery_id)
+            if not chosen:
+                return []
+            wanted = [i for ids in chosen.values() for i in ids]
+            loaded = {
+                d.id: (d, p, c)
+                for d, p, c in session.exec(
+                    select(Delivery, Post, Case.status)
+                    .join(Post, col(Post.id) == Delivery.post_id)
+                    .outerjoin(Case, col(Case.id) == Post.case_id)
+                    .where(col(Delivery.id).in_(wanted))
+                )
+            }
+            for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
+                if self.postgres and not self._lock_account(session, acc_id):
+                    continue
+                batch = self._apply_gates(session, [loaded[i] for i in chosen[acc_id]])
+                if batch:
+                    claimed.extend(self._claim_batch(session, acc_id, batch, now))
+        return claimed
+
+    def _lock_account(self, session: Any, account_id: int) -> bool:
+        got = session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_ADVISORY_NAMESPACE, account_id))).scalar()
+        if not got:
+            return False  # another worker is claiming this account right now
+        busy = session.exec(
+            select(Delivery.id).where(Delivery.account_id == account_id, Delivery.state == states.PUBLISHING,
+                                      Delivery.worker_id != self.id).limit(1)
+        ).first()
+        return busy is None
+
+    def _apply_gates(self, session: Any, batch: list[tuple[Delivery, Post, str | None]]) -> list[tuple[Delivery, Post]]:
+        """A paused case holds its deliveries even if the pause raced the claim."""
+        kept = []
+        for delivery, post, case_status in batch:
+            if case_status is not None and case_status != "active":
+                states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
+                                  detail=f"case {case_status}", held_reason=f"case {case_status}")
+                continue
+            kept.append((delivery, post))
+        return kept
+
+    def _claim_batch(self, session: Any, account_id: int, batch: list[tuple[Delivery, Post]],
+                     now: dt.datetime) -> list[Claimed]:
+        bucket = budgets.lock_bucket(session, account_id=account_id, endpoint="publish")
+        allowed, next_free = len(batch), None
+        if bucket is not None:
+            allowed, next_free = budgets.take(bucket, now, len(batch))
+            session.add(bucket)
+        for delivery, _post in batch[allowed:]:
+            # spread the burst: wait for the budget instead of being refused
+            delivery.due_at = next_free or now + dt.timedelta(seconds=1)
+            session.add(delivery)
+        taken = batch[:allowed]
+        history = self._history(session, [d.id for d, _ in taken if d.attempts])  # type: ignore[misc]
+        lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
+        claimed = []
+        moves: list[tuple[int, str, dict[str, Any]]] = []
+        for delivery, post in taken:
+            try:
+                request = self._request(delivery, post)
+            except Exception as exc:  # e.g. an image file gone: a person must fix the post
+                states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="claimed",
+                                  worker_id=self.id, lease_until=lease)
+                reason = getattr(exc, "fr", None) or str(exc)
+                states.transition(session, delivery, states.FAILED, actor=self.id, outcome="permanent",
+                                  detail=reason, worker_id=None, lease_until=None, last_error=reason,
+                                  last_error_kind="permanent")
+                continue
+            moves.append((delivery.id, delivery.state, {}))  # type: ignore[arg-type]
+            first_try, was_ambiguous = history.get(delivery.id, (None, False))  # type: ignore[arg-type]
+            claimed.append(Claimed(
+                delivery_id=delivery.id,  # type: ignore[arg-type]
+                account_id=account_id, request=request, lease_until=lease, attempts=delivery.attempts,
+                first_try_at=first_try or now, was_ambiguous=was_ambiguous,
+            ))
+        states.transition_many(session, moves, states.PUBLISHING, actor=self.id, outcome="claimed",
+                               worker_id=self.id, lease_until=lease)
+        return claimed
+
+    def _history(self, session: Any, ids: list[int]) -> dict[int, tuple[dt.datetime, bool]]:
+        """For deliveries tried before: when the first try was claimed, and whether any try may
+        have gone out (a safe retry with the same key only holds within the platform's window)."""
+        if not ids:
+            return {}
+        rows = session.exec(
+            select(Attempt.delivery_id, sa.func.min(Attempt.at),
+                   sa.func.max(sa.case((col(Attempt.to_state) == states.UNCONFIRMED, 1),
+                                       (col(Attempt.outcome).like("ambiguous%"), 1), else_=0)))
+            .where(col(Attempt.delivery_id).in_(ids), col(Attempt.to_state).in_(
+                (states.PUBLISHING, states.UNCONFIRMED, states.RETRYING)))
+            .group_by(col(Attempt.delivery_id))
+        )
+        return {delivery_id: (first, bool(flag)) for delivery_id, first, flag in rows}
+
+    @staticmethod
+    def _request(delivery: Delivery, post: Post) -> PublishRequest:
+        from orchestrator.services.deliveries import post_images
+
+        assert delivery.rendered_text is not None
+        return PublishRequest(
+            key=f"pv-{delivery.source_code}-{delivery.id}",
+            text=delivery.rendered_text,
+            link=delivery.rendered_link,
+            images=tuple(post_images(post)),
+            language=post.language,
+        )
+
+    def _compute_fair_share(self) -> int:
+        """How many accounts this worker may run at once: all of them when alone; a fair part
+        of the accounts that have work when other workers' heartbeats are fresh."""
+        now = utcnow()
+        stale = now - dt.timedelta(seconds=self.settings.heartbeat_stale_seconds)
+        with session_scope(self.engine) as session:
+            live = session.exec(
+                select(sa.func.count()).select_from(WorkerHeartbeat)
+                .where(WorkerHeartbeat.last_seen >= stale, WorkerHeartbeat.id != self.id)
+            ).one() + 1
+            if live == 1:
+                return self.settings.publish_threads
+            with_work = session.exec(
+                select(sa.func.count(sa.distinct(col(Delivery.account_id)))).where(
+                    sa.or_(sa.and_(col(Delivery.state).in_(states.CLAIMABLE), col(Delivery.due_at) <= now),
+                           col(Delivery.state) == states.PUBLISHING))
+            ).one()
+        return max(1, math.ceil(with_work / live))
