@@ -80,9 +80,11 @@ pages = {
         page("compose", ":material/edit:"),
         page("approvals", ":material/fact_check:"),
         page("series", ":material/repeat:"),
+        page("bulk", ":material/upload_file:"),
     ],
     t("nav.section.campaign"): [
         page("cases", ":material/person:"),
+        page("responses", ":material/how_to_vote:"),
         page("campaigns", ":material/event_note:"),
         page("media", ":material/photo_library:"),
         page("templates", ":material/article:"),

@@ -7,6 +7,7 @@ Pages stay thin: they read through ``orchestrator.services`` and act through it,
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -21,6 +22,8 @@ from orchestrator.services.auth import Actor, ServiceError
 from orchestrator.settings import get_settings
 
 T = TypeVar("T")
+#: "www." starts a link in GitHub-style Markdown even without "https://".
+_WWW = re.compile(r"www\.", re.IGNORECASE)
 
 #: Colour AND icon AND label for each state: never colour alone (WCAG 1.4.1).
 STATE_STYLE: dict[str, tuple[str, str, str]] = {
@@ -82,10 +85,10 @@ def run(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
         with session() as s:
             result = fn(s)
     except ServiceError as exc:
-        st.error(exc.message(lang()), icon=":material/block:")
+        st.error(plain(exc.message(lang())), icon=":material/block:")  # messages quote what people typed
         return None
     except states.InvalidTransition as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(plain(str(exc)), icon=":material/block:")
         return None
     if success:
         st.toast(success, icon=":material/check:")
@@ -169,10 +172,12 @@ def case_name(person: dict[str, str], slug: str = "") -> str:
 
 def plain(text: str) -> str:
     """Staff and platform text shown through Markdown with its markup neutralised (the characters
-    that open emphasis, code, links, HTML-looking tags, tables, maths and strike-through)."""
-    for char in "\\`*_[]<>#|~$:":
+    that open emphasis, code, links, HTML-looking tags, tables, maths, strike-through, Streamlit's
+    colours and icons, and the bare addresses GitHub-style Markdown turns into links: ``https://``,
+    ``www.`` and e-mail addresses). Tested in tests/security/test_safe_text.py."""
+    for char in "\\`*_[]<>#|~$:@!&":
         text = text.replace(char, "\\" + char)
-    return text
+    return _WWW.sub(lambda m: m.group(0)[:-1] + "\\.", text)
 
 
 def viewer_notice() -> None:

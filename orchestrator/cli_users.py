@@ -39,12 +39,13 @@ def user_add(
     typer.echo(f"{user.username} ajouté·e ({user.role}).")
 
 
-@user_app.command("password")
+@user_app.command("passwd")
+@user_app.command("password", hidden=True)  # the first name it had; scripts may still use it
 def user_password(
     username: str,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")] = False,
 ) -> None:
-    """Change le mot de passe d'une personne."""
+    """Change le mot de passe d'une personne (assez long, et pas un des plus courants)."""
     from orchestrator.cli import run_service
     from orchestrator.services.auth import SYSTEM
     from orchestrator.services.users import set_password
@@ -74,6 +75,17 @@ def user_disable(username: str, enable: Annotated[bool, typer.Option("--enable",
 
     run_service(lambda s: set_disabled(s, actor=SYSTEM, username=username, disabled=not enable))
     typer.echo(f"{username} {'réactivé·e' if enable else 'désactivé·e'}.")
+
+
+@user_app.command("unlock")
+def user_unlock(username: str) -> None:
+    """Lève tout de suite le blocage d'une personne après trop d'essais de connexion manqués."""
+    from orchestrator.cli import run_service
+    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.login_guard import unlock
+
+    lifted = run_service(lambda s: unlock(s, actor=SYSTEM, username=username))
+    typer.echo(f"{username} : {'blocage levé' if lifted else 'aucun blocage en cours'}.")
 
 
 @user_app.command("list")

@@ -398,3 +398,23 @@ class CounterLink(SQLModel, table=True):
     published_by: str = Field(default="system", max_length=64)
     published_at: dt.datetime = _ts(default=True)
     revoked_at: dt.datetime | None = _ts(nullable=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sign-in throttling (shared by every dashboard process, so it lives in the database)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins counted per username and per browser session. ``key`` is the SHA-256 of
+    the scope and the name (or session id): what a person typed in the username field is never
+    kept as such (it is sometimes a password typed in the wrong box), nor is any password."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(primary_key=True, max_length=64)
+    scope: str = Field(default="user", max_length=8)  # user, session
+    failures: int = 0
+    first_failure_at: dt.datetime | None = _ts(nullable=True)
+    last_failure_at: dt.datetime | None = _ts(nullable=True, index=True)
+    #: No attempt is checked before this instant (a growing delay, or a lock).
+    not_before: dt.datetime | None = _ts(nullable=True)
+    locked: bool = False

@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     log_format: str = "text"
     log_level: str = "INFO"
 
+    # sign-in and sessions (docs/security.md) ----------------------------------------------
+    #: Failures older than this (with none since) are forgotten.
+    login_window_minutes: float = 15.0
+    #: From this many failures in the window, each next try waits: delay, 2×delay, 4×delay …
+    login_slowdown_after: int = 5
+    login_delay_seconds: float = 2.0
+    #: At this many failures the username (or the browser session) is locked for a while.
+    login_lock_after: int = 10
+    login_lock_minutes: float = 15.0
+    #: A signed-in session with no activity for this long is signed out.
+    session_idle_minutes: float = 60.0
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

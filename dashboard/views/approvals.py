@@ -42,7 +42,7 @@ for post in shown:
     with st.container(border=True):
         who = common.case_name(case.person, case.slug) if case else t("approvals.no_case")
         st.markdown(f"**#{post_id} · {common.plain(who)}** · {post.language.upper()} · "
-                    + t("approvals.by", author=post.author, when=fmt_datetime(post.updated_at, tz, "short")))
+                    + t("approvals.by", author=common.plain(post.author), when=fmt_datetime(post.updated_at, tz, "short")))
         if post.author == me.username:
             st.caption(t("approvals.yours"))
         st.text(post.text)
@@ -59,7 +59,7 @@ for post in shown:
                              + f" · {fmt_datetime(item['scheduled_at'], tz, 'short')}"):
                 st.text(item["text"])
                 for problem in item["problems"]:
-                    st.warning(problem)
+                    st.warning(common.plain(problem))
         if not approver:
             continue
         a, b = st.columns([1, 3], vertical_alignment="bottom")

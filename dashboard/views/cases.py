@@ -31,7 +31,7 @@ def _history(case_id: int) -> None:
     if notes:
         st.markdown(f"*{t('cases.history')}*")
         for note in notes[:10]:
-            st.caption(t("cases.history_line", when=fmt_datetime(note.at, tz), actor=note.actor,
+            st.caption(t("cases.history_line", when=fmt_datetime(note.at, tz), actor=common.plain(note.actor),
                          before=t(f"case.status.{note.from_status}") if note.from_status else "—",
                          after=t(f"case.status.{note.status}"), note=common.plain(note.note or "—")))
 
@@ -63,7 +63,7 @@ for index, case in enumerate(cases):
     icon = "▶️" if case.status == "active" else "🎉" if case.status == "good_news" else "⏸️"
     with st.expander(f"{icon} {case.position}. {name} · {status}", expanded=case.status != "active"):
         if case.status != "active":
-            st.warning(t("cases.stopped", status=status, note=case.status_note or "—",
+            st.warning(t("cases.stopped", status=status, note=common.plain(case.status_note or "—"),
                          when=fmt_datetime(case.status_changed_at, tz)))
         st.caption(t("cases.goal", goal=fmt_number(case.goal)) + f" · {common.case_name(case.country)} · `{case.slug}`")
         for language in ("fr", "en"):

@@ -28,11 +28,11 @@ for account in accounts:
     health = t("channels.healthy") if account.healthy else t("channels.unhealthy")
     icon = "🟢" if account.healthy else "🔴"
     with st.expander(f"{icon} {account.name} · {account.kind} · {health}", expanded=not account.healthy):
-        st.markdown(t("channels.details", handle=account.handle or "—", language=account.language or "—",
+        st.markdown(t("channels.details", handle=common.plain(account.handle or "—"), language=account.language or "—",
                       checked=fmt_datetime(account.last_checked_at, tz))
                     + (f" · {t('channels.sandbox')}" if account.is_sandbox else ""))
         if account.last_error:
-            st.error(t("channels.last_error", error=account.last_error))
+            st.error(t("channels.last_error", error=common.plain(account.last_error)))
             if not account.healthy:
                 st.caption(t("channels.reconnect_first"))
         rows = budgets.get(account.id or 0, [])

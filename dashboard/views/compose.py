@@ -124,7 +124,7 @@ if account_names and text.strip():
                     + t("compose.counter", length=fmt_number(item["length"]), limit=fmt_number(item["limit"])))
         st.text(item["text"])
         for problem in item["problems"]:
-            st.warning(problem)
+            st.warning(common.plain(problem))
 
 st.subheader(t("compose.when"))
 when = st.radio(t("compose.when"), ["none", "at", "next"], key="compose_when", horizontal=True,
@@ -171,7 +171,7 @@ for post in mine:
                     f"{fmt_datetime(post.updated_at, tz, 'short')}")
         st.text(post.text)
         if post.review_comment:
-            st.warning(t("compose.review_comment", comment=post.review_comment))
+            st.warning(t("compose.review_comment", comment=common.plain(post.review_comment)))
         if post.status in (post_service.DRAFT, post_service.REJECTED):
             edited = st.text_area(t("compose.edit"), value=post.text, key=f"mine_text_{post.id}")
             if st.button(t("compose.resubmit"), key=f"mine_submit_{post.id}"):

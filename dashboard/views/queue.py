@@ -75,11 +75,14 @@ row = by_id[picked]
 common.state_badge(row["state"])
 st.text(row["text"])
 if row["last_error"]:
-    st.warning(t("queue.last_error", kind=row["last_error_kind"] or "—", error=row["last_error"]))
+    st.warning(t("queue.last_error", kind=row["last_error_kind"] or "—", error=common.plain(row["last_error"])))
 if row["held_reason"]:
-    st.info(t("queue.held_reason", reason=row["held_reason"]))
-if row["platform_url"]:
-    st.link_button(t("queue.open_post"), row["platform_url"], icon=":material/open_in_new:")
+    st.info(t("queue.held_reason", reason=common.plain(row["held_reason"])))
+if row["platform_link"]:  # checked: https on the platform's own host (services/safe_links.py)
+    st.link_button(t("queue.open_post"), row["platform_link"], icon=":material/open_in_new:")
+elif row["platform_url"]:
+    st.caption(t("queue.unchecked_url"))
+    st.code(row["platform_url"], language=None)
 
 if not common.can("editor"):
     common.viewer_notice()
@@ -102,8 +105,8 @@ if row["state"] == states.HELD and row["held_reason"].startswith("late") and but
 
 if row["state"] == states.UNCONFIRMED:
     st.markdown(t("queue.unconfirmed_help"))
-    if row["profile_url"]:
-        st.link_button(t("queue.check_platform"), row["profile_url"], icon=":material/open_in_new:")
+    if row["profile_link"]:
+        st.link_button(t("queue.check_platform"), row["profile_link"], icon=":material/open_in_new:")
     url = st.text_input(t("queue.found_url"), key=f"queue_url_{delivery_id}")
     a, b = st.columns(2)
     if a.button(t("queue.is_published"), key=f"queue_found_{delivery_id}", icon=":material/check:"):

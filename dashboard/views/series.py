@@ -81,6 +81,6 @@ if not applied:
     st.caption(t("series.none"))
 for entry in applied:
     detail = entry.detail or {}
-    st.markdown(t("series.history_line", name=common.plain(entry.target_id), who=entry.actor,
+    st.markdown(t("series.history_line", name=common.plain(entry.target_id), who=common.plain(entry.actor),
                   when=fmt_datetime(entry.at, tz, "short"), posts=detail.get("posts", 0),
                   deliveries=detail.get("deliveries", 0), skipped=detail.get("skipped", 0)))

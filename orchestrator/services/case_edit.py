@@ -110,6 +110,7 @@ def reorder(session: Session, *, actor: Actor, campaign_id: int, slugs: list[str
 
 def move(session: Session, *, actor: Actor, case_id: int, offset: int) -> list[Case]:
     """Move one case up (-1) or down (+1) in its edition's list."""
+    require(actor, "editor", "réordonner les cas", "reorder cases")
     case = get_case_by_id(session, case_id=case_id)
     order = [c.slug for c in session.exec(select(Case).where(Case.campaign_id == case.campaign_id)
                                           .order_by(col(Case.position), col(Case.id)))]
@@ -160,6 +161,7 @@ def set_status(session: Session, *, actor: Actor, case_id: int, status: str, not
 
 
 def record_note(session: Session, *, case: Case, from_status: str, actor: Actor) -> CaseStatusNote:
+    require(actor, "editor", "noter un changement de statut", "record a status change")
     note = CaseStatusNote(case_id=case.id, at=case.status_changed_at or utcnow(), from_status=from_status,  # type: ignore[arg-type]
                           status=case.status, note=case.status_note, actor=actor.username)
     session.add(note)

@@ -243,6 +243,7 @@ def hold_case(session: Session, *, case: Case, actor: Actor, reason: str) -> int
 
 
 def release_case(session: Session, *, case: Case, actor: Actor, force: bool = False) -> int:
+    require(actor, "editor", "relâcher les publications d'un cas", "release a case's deliveries")
     held = [d for d in _queued_for(session, case_id=case.id, state_in=(states.HELD,))
             if d.held_reason.startswith("case") or d.held_reason.startswith("late")]
     return _release(session, held, actor=actor.username, force=force)
@@ -254,6 +255,7 @@ def hold_account(session: Session, *, account: Account, reason: str) -> int:
 
 
 def release_account(session: Session, *, account: Account, actor: Actor = SYSTEM) -> int:
+    require(actor, "editor", "relâcher les publications d'un compte", "release an account's deliveries")
     held = [d for d in _queued_for(session, account_id=account.id, state_in=(states.HELD,))
             if d.held_reason.startswith("account")]
     return _release(session, held, actor=actor.username)

@@ -26,6 +26,7 @@ from orchestrator.models import (
     RateBucket,
     WorkerHeartbeat,
 )
+from orchestrator.services import safe_links
 from orchestrator.timeutil import UTC, utcnow
 
 ENGAGEMENT = (
@@ -302,6 +303,9 @@ def _row(delivery: Delivery, post: Post, account: Account, case: Case | None) ->
         "held_reason": delivery.held_reason,
         "platform_url": delivery.platform_url,
         "profile_url": profile_url(account),
+        # The same addresses when they may be shown as links (safe_links), else None.
+        "platform_link": safe_links.for_account(delivery.platform_url, account),
+        "profile_link": safe_links.for_account(profile_url(account), account),
         "source_code": delivery.source_code,
         "likes": delivery.likes,
         "shares": delivery.shares,

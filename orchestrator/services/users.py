@@ -7,12 +7,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from orchestrator.models import User
+from orchestrator.services import passwords
 from orchestrator.services.auth import ROLES, SYSTEM, Actor, NotFound, ServiceError, audit, require
 
 _hasher = PasswordHasher()
 #: Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("porte-voix: no such user")
-MIN_PASSWORD = 10
+MIN_PASSWORD = passwords.MIN_PASSWORD
 
 
 def _check_role(role: str) -> None:
@@ -22,12 +23,8 @@ def _check_role(role: str) -> None:
         )
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise ServiceError(
-            f"Le mot de passe doit compter au moins {MIN_PASSWORD} caractères.",
-            f"The password must be at least {MIN_PASSWORD} characters long.",
-        )
+def _check_password(password: str, username: str) -> None:
+    passwords.check_password(password, username=username)  # length, common passwords, guessability
 
 
 def get_user(session: Session, *, username: str) -> User:
@@ -49,7 +46,7 @@ def add_user(
     if language not in ("fr", "en"):
         raise ServiceError("Langue : fr ou en.", "Language: fr or en.")
     if password is not None:
-        _check_password(password)
+        _check_password(password, username)
     if session.exec(select(User).where(User.username == username)).first() is not None:
         raise ServiceError(f"« {username} » existe déjà.", f"'{username}' already exists.")
     user = User(username=username, role=role, language=language,
@@ -64,7 +61,7 @@ def set_password(session: Session, *, actor: Actor, username: str, password: str
     user = get_user(session, username=username)
     if actor.username != user.username:  # everyone may change their own password
         require(actor, "admin", "changer le mot de passe d'une autre personne", "change someone else's password")
-    _check_password(password)
+    _check_password(password, user.username)
     user.password_hash = _hasher.hash(password)
     session.add(user)
     audit(session, actor=actor, action="user_password", target_type="user", target_id=user.username)
@@ -124,8 +121,10 @@ def authenticate(session: Session, *, username: str, password: str) -> Actor | N
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None:
-        audit(session, actor=Actor(name[:64] or "?", "viewer"), action="login_failed", target_type="user",
-              target_id=name[:64])
+        # A name that matches nobody is not written down: it is sometimes a password typed in the
+        # wrong box. The attempt is still counted (login_guard), under a hash of what was typed.
+        known = user.username if user is not None else "?"
+        audit(session, actor=Actor(known, "viewer"), action="login_failed", target_type="user", target_id=known)
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)

@@ -26,10 +26,19 @@ def test_every_literal_key_used_exists():
     assert not missing
 
 
+VIEWS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "dashboard" / "views").glob("*.py")
+               if p.stem != "__init__")
+
+
+def test_every_page_is_in_the_navigation():
+    app = (Path(__file__).resolve().parents[2] / "dashboard" / "app.py").read_text(encoding="utf-8")
+    missing = [name for name in VIEWS if f'page("{name}"' not in app]
+    assert not missing, f"pages written but not reachable from the sidebar: {missing}"
+
+
 def test_dynamic_keys_exist():
     for prefix, names in {
-        "nav.": ["overview", "queue", "calendar", "compose", "approvals", "series", "cases", "channels",
-                 "exports", "users", "audit"],
+        "nav.": VIEWS,
         "case.status.": ["active", "paused", "good_news", "closed"],
         "compose.when_": ["none", "at", "next"],
         "overview.by_": ["case", "kind"],
