@@ -24,6 +24,7 @@ from orchestrator.settings import get_settings
 T = TypeVar("T")
 #: "www." starts a link in GitHub-style Markdown even without "https://".
 _WWW = re.compile(r"www\.", re.IGNORECASE)
+_EMAIL_AT = re.compile(r"(?<=[\w.+-])@(?=[\w-]+\.)")
 
 #: Colour AND icon AND label for each state: never colour alone (WCAG 1.4.1).
 STATE_STYLE: dict[str, tuple[str, str, str]] = {
@@ -175,8 +176,9 @@ def plain(text: str) -> str:
     that open emphasis, code, links, HTML-looking tags, tables, maths, strike-through, Streamlit's
     colours and icons, and the bare addresses GitHub-style Markdown turns into links: ``https://``,
     ``www.`` and e-mail addresses). Tested in tests/security/test_safe_text.py."""
-    for char in "\\`*_[]<>#|~$:@!&":
+    for char in "\\`*_[]<>#|~$:":
         text = text.replace(char, "\\" + char)
+    text = _EMAIL_AT.sub("\\\\@", text)  # name@host.tld, not a lone @handle
     return _WWW.sub(lambda m: m.group(0)[:-1] + "\\.", text)
 
 

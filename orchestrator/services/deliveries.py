@@ -238,6 +238,7 @@ def _queued_for(session: Session, *, case_id: int | None = None, account_id: int
 
 
 def hold_case(session: Session, *, case: Case, actor: Actor, reason: str) -> int:
+    require(actor, "editor", "retenir les publications d'un cas", "hold a case's deliveries")
     return _hold(session, _queued_for(session, case_id=case.id, state_in=(states.SCHEDULED, states.RETRYING)),
                  actor=actor.username, reason=f"case {case.status}: {reason}".strip(": "))
 

@@ -65,7 +65,15 @@ FUNCTIONS = service_functions()
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, sqlite_sample: Path) -> Iterator[dict[str, Any]]:
     """One database for the module: nothing may change it, which is the point."""
-    from orchestrator.services import accounts, case_edit, deliveries, media_library, posts, responses, templates_admin
+    from orchestrator.services import (
+        accounts,
+        case_edit,
+        deliveries,
+        media_library,
+        posts,
+        responses,
+        templates_admin,
+    )
     from orchestrator.services.users import add_user
 
     path = tmp_path_factory.mktemp("roles") / "roles.db"
@@ -189,7 +197,7 @@ def test_the_allowlist_names_real_functions() -> None:
     assert not set(ALLOWED) - names, "remove stale entries from ALLOWED"
 
 
-@pytest.mark.parametrize(("qualname", "fn"), [f for f in FUNCTIONS if f[0] not in ALLOWED], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(("qualname", "fn"), [pytest.param(*f, id=f[0]) for f in FUNCTIONS if f[0] not in ALLOWED])
 def test_a_viewer_is_refused_and_nothing_changes(qualname: str, fn: Callable[..., Any], world: dict[str, Any]) -> None:
     engine = world["engine"]
     before = snapshot(engine)
