@@ -3,7 +3,9 @@
 Each module exposes ``run(quick: bool = False) -> list[dict]``; a row has ``case``, ``metric``,
 ``value``, ``unit``, ``target`` and, when the module judged it, ``ok``. A target like "≤ 2" or
 "> 1" is judged here when the module did not. A module that fails is reported as failed, and the
-others still run.
+others still run. With ``--only``, the sections of the other benchmarks already in the output
+file are kept (each section says when and how it was measured), so one benchmark can be re-run
+without losing the others' results.
 
 Usage: ``python -m benchmarks.run [--quick] [--only worker,bulk] [--output docs/benchmarks.md]``
 """
@@ -94,6 +96,36 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def kept_sections(path: Path, replaced: set[str]) -> dict[str, list[str]]:
+    """topic -> lines of each ``## topic`` section of an earlier output file, minus the machine
+    section and the topics being measured again. A section that does not say when it was
+    measured gets the earlier file's date, command and load average."""
+    if not path.exists():
+        return {}
+    sections: list[list[str]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            sections.append([line])
+        elif sections:
+            sections[-1].append(line)
+    earlier = {}
+    for line in next((sec for sec in sections if sec[0] == "## Machine and command"), []):
+        if line.startswith("- **") and ":** " in line:
+            key, value = line[4:].split(":** ", 1)
+            earlier[key] = value
+    kept: dict[str, list[str]] = {}
+    for section in sections:
+        topic = section[0][3:].strip().removeprefix("bench_")
+        if topic == "Machine and command" or topic in replaced:
+            continue
+        body = "\n".join(section).rstrip().splitlines()
+        if "load average at start" not in body[-1]:
+            body += ["", f"_Kept from an earlier run: {earlier.get('Date', '?')}, load average at start "
+                         f"{earlier.get('Load average at start (1/5/15 min)', '?')}, {earlier.get('Command', '?')}._"]
+        kept[topic] = [*body, ""]
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the benchmarks and write docs/benchmarks.md.")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (minutes, not tens of minutes)")
@@ -103,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     only = {t.strip() for t in args.only.split(",") if t.strip()} or None
     info = machine()
     command = "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --only {args.only}" if only else "")
-    sections: list[str] = []
+    sections: dict[str, list[str]] = {}
     failed = crashed = 0
     for name in modules(only):
         print(f"== {name}", flush=True)
@@ -113,21 +145,25 @@ def main(argv: list[str] | None = None) -> int:
             rows = module.run(quick=args.quick)
         except Exception:
             crashed += 1
-            sections += [f"## {name}", "", "The benchmark failed:", "", "```", traceback.format_exc().strip(), "```", ""]
+            sections[name.removeprefix("bench_")] = [f"## {name}", "", "The benchmark failed:", "", "```",
+                                                     traceback.format_exc().strip(), "```", ""]
             print(traceback.format_exc(), file=sys.stderr, flush=True)
             continue
         took = time.monotonic() - started
         doc = (module.__doc__ or "").strip()
         verdicts = [judge(r) for r in rows]
         failed += sum(1 for v in verdicts if v is False)
-        sections += [f"## {name.removeprefix('bench_')}", "", doc, "", *table(rows), "",
-                     f"_{len(rows)} rows in {took:.0f} s._", ""]
+        sections[name.removeprefix("bench_")] = [f"## {name.removeprefix('bench_')}", "", doc, "", *table(rows), "",
+                     f"_{len(rows)} rows in {took:.0f} s; {info['Date']}, load average at start "
+                     f"{info['Load average at start (1/5/15 min)']}, `{command}`._", ""]
         for row in rows:
             print("  ", row, flush=True)
+    out = Path(args.output)
+    if only:  # keep the other benchmarks' results from the last full run
+        sections = {**kept_sections(out, set(sections)), **sections}
     lines = ["# Benchmarks", "", "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.", "",
              "## Machine and command", "", *[f"- **{k}:** {v}" for k, v in info.items()],
-             f"- **Command:** `{command}`", "", *sections]
-    out = Path(args.output)
+             f"- **Command:** `{command}`", "", *[line for topic in sorted(sections) for line in sections[topic]]]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     print(f"written {out}: {failed} target(s) missed, {crashed} benchmark(s) crashed")

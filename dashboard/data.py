@@ -17,12 +17,10 @@ from orchestrator.services import reports
 
 @st.cache_data(ttl=30, show_spinner=False)
 def overview(url: str, campaign_id: int, tz: str) -> dict[str, Any]:
+    """Goal bars, state counts and the engagement curve: two passes over the delivery figures'
+    covering index, about a quarter of a second at 100,000 deliveries (docs/benchmarks.md)."""
     with db.session_scope(read_engine(url)) as s:
-        return {
-            "progress": reports.case_progress(s, campaign_id=campaign_id),
-            "by_day": reports.engagement_by_day(s, campaign_id=campaign_id, tz=tz),
-            "counts": reports.state_counts(s, campaign_id=campaign_id),
-        }
+        return reports.overview(s, campaign_id=campaign_id, tz=tz)
 
 
 @st.cache_data(ttl=300, show_spinner=True)

@@ -64,8 +64,10 @@ def _expired() -> bool:
     idle = dt.timedelta(minutes=get_settings().session_idle_minutes)
     signed_in = bool(st.session_state.get("actor")) or bool(getattr(st.user, "is_logged_in", False))
     if signed_in and isinstance(last, dt.datetime) and now - last > idle:
-        logout()
-        st.session_state["session_expired"] = True
+        _clear_session()
+        st.session_state["session_expired"] = True  # before st.logout(), which may rerun at once
+        if oidc_providers() and getattr(st.user, "is_logged_in", False):
+            st.logout()
         return True
     st.session_state["last_active"] = now
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -23,9 +24,15 @@ def redact(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
+def _redact_short(text: str) -> str:
+    """Extra fields repeat (event names, states, worker ids): clean each distinct one once."""
+    return redact(text)
+
+
 def _redact_value(value: object) -> object:
     if isinstance(value, str):
-        return redact(value)
+        return _redact_short(value) if len(value) <= 200 else redact(value)
     if isinstance(value, dict):
         return {k: "«masqué»" if isinstance(v, str) and _SECRET_KEY.search(str(k)) else _redact_value(v)
                 for k, v in value.items()}

@@ -164,7 +164,11 @@ class Account(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     """One post going to one account at one time."""
 
-    __table_args__ = (sa.Index("ix_delivery_due", "state", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_delivery_due", "state", "due_at"),
+        # Covering index for the overview's sums per post and state (migration 0006).
+        sa.Index("ix_delivery_figures", "post_id", "state", "likes", "shares", "replies", "quotes"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="post.id", index=True)
     account_id: int = Field(foreign_key="account.id", index=True)
@@ -183,7 +187,7 @@ class Delivery(SQLModel, table=True):
     held_reason: str = ""
     platform_id: str | None = Field(default=None, index=True)
     platform_url: str | None = None
-    published_at: dt.datetime | None = _ts(nullable=True)
+    published_at: dt.datetime | None = _ts(nullable=True, index=True)
     likes: int | None = None
     shares: int | None = None
     replies: int | None = None
@@ -418,3 +422,21 @@ class LoginThrottle(SQLModel, table=True):
     #: No attempt is checked before this instant (a growing delay, or a lock).
     not_before: dt.datetime | None = _ts(nullable=True)
     locked: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# The overview's engagement curve, kept small (migration 0006)
+
+
+class EngagementHour(SQLModel, table=True):
+    """Engagement of the deliveries published in one UTC hour, per case and account: the sum of
+    their latest figures. The worker recomputes the hours it touched when it records metrics
+    (orchestrator.services.metrics_rollup), so the overview reads a few thousand rows instead of
+    every delivery. ``case_id`` 0 stands for posts without a case (a key column cannot be NULL)."""
+
+    __tablename__ = "engagement_hour"
+    campaign_id: int = Field(primary_key=True)
+    hour: dt.datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    case_id: int = Field(default=0, primary_key=True)
+    account_id: int = Field(primary_key=True)
+    engagement: int = 0

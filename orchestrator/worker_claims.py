@@ -82,21 +82,21 @@ class ClaimsMixin:
             if not chosen:
                 return []
             wanted = [i for ids in chosen.values() for i in ids]
-            loaded = {
-                d.id: (d, p, c)
-                for d, p, c in session.exec(
-                    select(Delivery, Post, Case.status)
-                    .join(Post, col(Post.id) == Delivery.post_id)
-                    .outerjoin(Case, col(Case.id) == Post.case_id)
-                    .where(col(Delivery.id).in_(wanted))
-                )
-            }
+            # plain columns, not ORM objects: the claim is on the hot path of every delivery
+            d, p, c = Delivery.__table__, Post.__table__, Case.__table__  # type: ignore[attr-defined]
+            loaded = {row.id: row for row in session.execute(
+                sa.select(d.c.id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text, d.c.rendered_link,
+                          d.c.post_id, p.c.language, p.c.images, c.c.status.label("case_status"))
+                .select_from(d.join(p, p.c.id == d.c.post_id).outerjoin(c, c.c.id == p.c.case_id))
+                .where(d.c.id.in_(wanted))
+            )}
+            images: dict[int, tuple[Any, ...]] = {}  # per post, within this claim
             for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
                 if self.postgres and not self._lock_account(session, acc_id):
                     continue
                 batch = self._apply_gates(session, [loaded[i] for i in chosen[acc_id]])
                 if batch:
-                    claimed.extend(self._claim_batch(session, acc_id, batch, now))
+                    claimed.extend(self._claim_batch(session, acc_id, batch, now, images))
         return claimed
 
     def _lock_account(self, session: Any, account_id: int) -> bool:
@@ -109,37 +109,47 @@ class ClaimsMixin:
         ).first()
         return busy is None
 
-    def _apply_gates(self, session: Any, batch: list[tuple[Delivery, Post, str | None]]) -> list[tuple[Delivery, Post]]:
+    def _apply_gates(self, session: Any, batch: list[Any]) -> list[Any]:
         """A paused case holds its deliveries even if the pause raced the claim."""
         kept = []
-        for delivery, post, case_status in batch:
-            if case_status is not None and case_status != "active":
+        for row in batch:
+            if row.case_status is not None and row.case_status != "active":
+                delivery = session.get(Delivery, row.id)
                 states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
-                                  detail=f"case {case_status}", held_reason=f"case {case_status}")
+                                  detail=f"case {row.case_status}", held_reason=f"case {row.case_status}")
                 continue
-            kept.append((delivery, post))
+            kept.append(row)
         return kept
 
-    def _claim_batch(self, session: Any, account_id: int, batch: list[tuple[Delivery, Post]],
-                     now: dt.datetime) -> list[Claimed]:
+    def _claim_batch(self, session: Any, account_id: int, batch: list[Any], now: dt.datetime,
+                     images: dict[int, tuple[Any, ...]]) -> list[Claimed]:
         bucket = budgets.lock_bucket(session, account_id=account_id, endpoint="publish")
         allowed, next_free = len(batch), None
         if bucket is not None:
             allowed, next_free = budgets.take(bucket, now, len(batch))
             session.add(bucket)
-        for delivery, _post in batch[allowed:]:
+        if batch[allowed:]:
             # spread the burst: wait for the budget instead of being refused
-            delivery.due_at = next_free or now + dt.timedelta(seconds=1)
-            session.add(delivery)
+            table = Delivery.__table__  # type: ignore[attr-defined]
+            session.execute(table.update().where(table.c.id.in_([row.id for row in batch[allowed:]]))
+                            .values(due_at=next_free or now + dt.timedelta(seconds=1)))
         taken = batch[:allowed]
-        history = self._history(session, [d.id for d, _ in taken if d.attempts])  # type: ignore[misc]
+        history = self._history(session, [row.id for row in taken if row.attempts])
         lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
         claimed = []
         moves: list[tuple[int, str, dict[str, Any]]] = []
-        for delivery, post in taken:
+        for row in taken:
             try:
-                request = self._request(delivery, post)
+                if row.images and row.post_id not in images:
+                    from orchestrator.services.deliveries import post_images
+
+                    images[row.post_id] = tuple(post_images(session.get(Post, row.post_id)))
+                request = PublishRequest(
+                    key=f"pv-{row.source_code}-{row.id}", text=row.rendered_text, link=row.rendered_link,
+                    images=images.get(row.post_id, ()) if row.images else (), language=row.language,
+                )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
+                delivery = session.get(Delivery, row.id)
                 states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="claimed",
                                   worker_id=self.id, lease_until=lease)
                 reason = getattr(exc, "fr", None) or str(exc)
@@ -147,12 +157,11 @@ class ClaimsMixin:
                                   detail=reason, worker_id=None, lease_until=None, last_error=reason,
                                   last_error_kind="permanent")
                 continue
-            moves.append((delivery.id, delivery.state, {}))  # type: ignore[arg-type]
-            first_try, was_ambiguous = history.get(delivery.id, (None, False))  # type: ignore[arg-type]
+            moves.append((row.id, row.state, {}))
+            first_try, was_ambiguous = history.get(row.id, (None, False))
             claimed.append(Claimed(
-                delivery_id=delivery.id,  # type: ignore[arg-type]
-                account_id=account_id, request=request, lease_until=lease, attempts=delivery.attempts,
-                first_try_at=first_try or now, was_ambiguous=was_ambiguous,
+                delivery_id=row.id, account_id=account_id, request=request, lease_until=lease,
+                attempts=row.attempts, first_try_at=first_try or now, was_ambiguous=was_ambiguous,
             ))
         states.transition_many(session, moves, states.PUBLISHING, actor=self.id, outcome="claimed",
                                worker_id=self.id, lease_until=lease)

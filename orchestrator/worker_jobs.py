@@ -27,6 +27,7 @@ from channels.registry import channel_class
 from orchestrator import budgets, states
 from orchestrator.db import session_scope
 from orchestrator.models import Account, Attempt, AuditEntry, Delivery, MetricSnapshot, Post
+from orchestrator.services import metrics_rollup
 from orchestrator.services.accounts import mark_unhealthy
 from orchestrator.services.auth import SYSTEM, audit
 from orchestrator.timeutil import utcnow
@@ -262,5 +263,6 @@ class JobsMixin(OutcomesMixin):
                     done += 1
                 delivery.next_metrics_at = self.next_poll(delivery.published_at or now, now)
                 session.add(delivery)
+            metrics_rollup.refresh(session, ids)  # the overview's curve: hours whose figures changed
             budgets.correct(session, account_id=account_id, infos=infos)
         return done

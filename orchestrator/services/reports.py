@@ -21,6 +21,7 @@ from orchestrator.models import (
     Campaign,
     Case,
     Delivery,
+    EngagementHour,
     MetricSnapshot,
     Post,
     RateBucket,
@@ -151,27 +152,32 @@ def case_progress(
 
 
 def _hour(column: Any, dialect: str) -> Any:
-    """A UTC hour bucket whose text starts 'YYYY-MM-DD HH', computed cheaply per row (SQLite's
-    date() with modifiers costs microseconds a row; a substring of the stored text costs nothing;
-    PostgreSQL's date_trunc is a third cheaper than to_char). Local days are made from hours in
-    Python, on a result of a few thousand rows."""
+    """A UTC hour bucket (text 'YYYY-MM-DD HH' on SQLite, a UTC timestamp on PostgreSQL),
+    computed cheaply per row (SQLite's date() with modifiers costs microseconds a row; a
+    substring of the stored text costs nothing; PostgreSQL's date_trunc is a third cheaper than
+    to_char). Local days are made from hours in Python, on a result of a few thousand rows."""
     if dialect == "postgresql":
         return sa.func.date_trunc("hour", sa.func.timezone("UTC", column))
     return sa.func.substr(column, 1, 13)
 
 
 def _by_local_day(rows: Any, tz: str) -> list[dict[str, Any]]:
+    """Sum (hour, case slug, kind, value) rows per local day; an hour is a UTC datetime, text
+    starting 'YYYY-MM-DD HH' (UTC), or already a local date. A few hundred distinct hours for thousands of rows, so each
+    hour's day is worked out once."""
     zone = ZoneInfo(tz)
     totals: dict[tuple[dt.date, str, str], int] = {}
-    days: dict[str, dt.date] = {}  # a few hundred distinct hours for thousands of rows
+    days: dict[Any, dt.date] = {}
     for hour, slug, kind, value in rows:
         if hour is None:
             continue
-        key_hour = str(hour)[:13]
-        day = days.get(key_hour)
-        if day is None:
-            day = days[key_hour] = (dt.datetime.strptime(key_hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
-                                    .astimezone(zone).date())
+        day = days.get(hour)
+        if day is None and isinstance(hour, dt.date) and not isinstance(hour, dt.datetime):
+            day = hour  # already a local day
+        elif day is None:
+            at = (hour if isinstance(hour, dt.datetime)
+                  else dt.datetime.fromisoformat(str(hour)[:13] + ":00"))
+            day = days[hour] = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(zone).date()
         key = (day, slug or "", kind)
         totals[key] = totals.get(key, 0) + int(value or 0)
     return [{"day": day, "case": slug, "kind": kind, "engagement": value}
@@ -180,30 +186,29 @@ def _by_local_day(rows: Any, tz: str) -> list[dict[str, Any]]:
 
 def engagement_by_day(session: Session, *, campaign_id: int, tz: str) -> list[dict[str, Any]]:
     """Engagement per local day of publication, case and channel kind: each delivery's latest
-    figures (kept on its row) counted on the day it went out. One pass over deliveries, so it
-    stays fast however many snapshots there are; the overview draws its curve from this.
-
-    The campaign's posts are the outer loop and each one's deliveries are read from
-    ix_delivery_figures (covering: the delivery rows themselves are never read); grouping by
-    account id, not kind, keeps accounts out of the join (a handful, mapped in Python)."""
-    dialect = session.get_bind().dialect.name
-    d = Delivery.__table__.c  # type: ignore[attr-defined]
-    hour = _hour(d.published_at, dialect).label("hour")
-    query = (
-        sa.select(hour, Post.case_id, d.account_id, sa.func.sum(ENGAGEMENT))
-        .select_from(Post)
-        .join(Delivery, col(Delivery.post_id) == Post.id)
-        .where(Post.campaign_id == campaign_id, d.published_at.is_not(None))
-        .group_by(hour, Post.case_id, d.account_id)
-    )
-    kinds = dict(session.exec(select(Account.id, Account.kind)).all())
+    figures counted on the day it went out, read from ``engagement_hour`` (a few thousand rows,
+    kept by the worker: orchestrator.services.metrics_rollup) rather than from every delivery.
+    The overview draws its curve from this."""
     slugs = dict(session.exec(select(Case.id, Case.slug).where(Case.campaign_id == campaign_id)).all())
-    rows = [(h, slugs.get(c), kinds.get(a, "?"), v) for h, c, a, v in session.execute(query)]
-    return _by_local_day(rows, tz)
+    # A handful of accounts: their kind as a CASE on account_id groups by kind without a join.
+    kinds = dict(session.exec(select(Account.id, Account.kind)).all())
+    t = EngagementHour.__table__.c  # type: ignore[attr-defined]
+    kind = sa.case(kinds, value=t.account_id, else_="?") if kinds else sa.literal("?")
+    if session.get_bind().dialect.name == "postgresql":  # local days in SQL: a few hundred rows
+        hour = sa.cast(sa.func.timezone(tz, t.hour), sa.Date)
+    else:  # the hour as stored, text: _by_local_day parses each distinct hour once
+        hour = sa.type_coerce(t.hour, sa.String)
+    rows = session.connection().execute(
+        sa.select(hour, t.case_id, kind, sa.func.sum(t.engagement))
+        .where(t.campaign_id == campaign_id, t.engagement != 0)
+        .group_by(hour, t.case_id, kind)
+    )
+    return _by_local_day(((h, slugs.get(c), k, v) for h, c, k, v in rows), tz)
 
 
 def overview(session: Session, *, campaign_id: int, tz: str) -> dict[str, Any]:
-    """Everything the overview page caches, deliveries read twice in all (see docs/benchmarks.md)."""
+    """Everything the overview page caches: one pass over the delivery figures' covering index
+    and a read of the hourly engagement (docs/benchmarks.md has the timings)."""
     totals = delivery_totals(session, campaign_id=campaign_id)
     return {
         "progress": case_progress(session, campaign_id=campaign_id, totals=totals),

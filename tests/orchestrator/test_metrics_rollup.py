@@ -1,0 +1,115 @@
+"""The overview's engagement curve (table engagement_hour) follows the deliveries' figures: the
+worker recomputes the hours it refreshed, a repeated refresh replaces instead of adding, and a
+full rebuild gives the same rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from orchestrator import db
+from orchestrator.models import Delivery, EngagementHour
+from orchestrator.services import metrics_rollup, reports
+from orchestrator.timeutil import UTC, utcnow
+from tests.orchestrator.helpers import add_account, approved_post, schedule
+from tests.orchestrator.test_worker import make_worker
+
+TZ = "America/Toronto"
+
+
+def _curve_total(engine: sa.Engine) -> int:
+    with db.session_scope(engine) as s:
+        return sum(r["engagement"] for r in reports.engagement_by_day(s, campaign_id=1, tz=TZ))
+
+
+def _figures_total(engine: sa.Engine) -> int:
+    with db.session_scope(engine) as s:
+        return sum((d.likes or 0) + (d.shares or 0) + (d.replies or 0) + (d.quotes or 0)
+                   for d in s.exec(select(Delivery)))
+
+
+def _rows(engine: sa.Engine) -> set[tuple]:
+    with db.session_scope(engine) as s:
+        return {(r.campaign_id, r.hour, r.case_id, r.account_id, r.engagement) for r in s.exec(select(EngagementHour))}
+
+
+def test_the_worker_keeps_the_curve_in_step_with_the_figures(engine, sandbox) -> None:
+    account = add_account(engine, sandbox.url)
+    for i in range(3):
+        schedule(engine, approved_post(engine, text=f"Message {i} #W4R"), account)
+    worker = make_worker(engine)
+    worker.run_once()
+    sandbox.sandbox.advance(3600)  # an hour of simulated public: the figures grow
+    assert worker.poll_metrics(now=utcnow() + dt.timedelta(hours=1)) == 3
+    first = _figures_total(engine)
+    assert first > 0
+    assert _curve_total(engine) == first
+    sandbox.sandbox.advance(86400)
+    assert worker.poll_metrics(now=utcnow() + dt.timedelta(days=2)) == 3
+    later = _figures_total(engine)
+    assert later > first
+    assert _curve_total(engine) == later  # replaced, not added to the earlier figures
+
+
+def _published(engine: sa.Engine, account: str, at: dt.datetime, likes: int) -> int:
+    delivery_id = schedule(engine, approved_post(engine, text=f"Publié {at:%d %H:%M}"), account, at=at)
+    with db.session_scope(engine) as s:
+        d = s.get(Delivery, delivery_id)
+        assert d is not None
+        d.state, d.published_at, d.likes, d.shares = "published", at, likes, 1
+        s.add(d)
+    return delivery_id
+
+
+def test_a_refresh_recomputes_only_the_hours_it_is_given_and_is_idempotent(engine) -> None:
+    account = add_account(engine, "http://127.0.0.1:9")
+    base = dt.datetime(2025, 12, 5, 14, 10, tzinfo=UTC)
+    first = _published(engine, account, base, likes=10)
+    same_hour = _published(engine, account, base + dt.timedelta(minutes=40), likes=5)
+    next_week = _published(engine, account, base + dt.timedelta(days=7), likes=100)
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, [first])
+    # The whole hour of `first` is summed (same_hour included); the week after is not there yet.
+    assert {(r[1], r[4]) for r in _rows(engine)} == {(base.replace(minute=0), 17)}
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, [first, same_hour, next_week])
+        metrics_rollup.refresh(s, [next_week])
+    assert {(r[1], r[4]) for r in _rows(engine)} == {(base.replace(minute=0), 17),
+                                                     (base.replace(minute=0) + dt.timedelta(days=7), 101)}
+    with db.session_scope(engine) as s:
+        by_day = reports.engagement_by_day(s, campaign_id=1, tz=TZ)
+    assert [(r["day"], r["case"], r["kind"], r["engagement"]) for r in by_day] == [
+        (dt.date(2025, 12, 5), "juan-lopez", "x", 17), (dt.date(2025, 12, 12), "juan-lopez", "x", 101)]
+
+
+def test_the_local_day_is_the_campaigns_not_utcs(engine) -> None:
+    """02:30 UTC on 6 December is still 5 December in Montréal (UTC-5)."""
+    account = add_account(engine, "http://127.0.0.1:9")
+    late = _published(engine, account, dt.datetime(2025, 12, 6, 2, 30, tzinfo=UTC), likes=7)
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, [late])
+        days = [r["day"] for r in reports.engagement_by_day(s, campaign_id=1, tz=TZ)]
+    assert days == [dt.date(2025, 12, 5)]
+
+
+def test_a_rebuild_gives_the_rows_the_refreshes_gave(engine) -> None:
+    account = add_account(engine, "http://127.0.0.1:9")
+    base = dt.datetime(2025, 11, 20, 9, 0, tzinfo=UTC)
+    ids = [_published(engine, account, base + dt.timedelta(hours=5 * i), likes=i) for i in range(1, 6)]
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, ids)
+    refreshed = _rows(engine)
+    assert len(refreshed) == 5
+    with db.session_scope(engine) as s:
+        s.execute(sa.update(EngagementHour).values(engagement=999))  # a wrong figure…
+        metrics_rollup.rebuild(s)  # …put right
+    assert _rows(engine) == refreshed
+
+
+def test_close_hours_are_merged_into_one_range() -> None:
+    h = dt.datetime(2025, 12, 1, tzinfo=UTC)
+    hours = [h, h + dt.timedelta(hours=3), h + dt.timedelta(days=5)]
+    assert metrics_rollup._ranges(hours) == [(h, h + dt.timedelta(hours=4)),
+                                             (h + dt.timedelta(days=5), h + dt.timedelta(days=5, hours=1))]
