@@ -5,14 +5,25 @@ A fresh migrated database gets the 2025 campaign, eight accounts (two of each ki
 over the eight cases and 100,000 deliveries (eight in ten published, with their latest figures;
 the rest scheduled, failed, held, unconfirmed or cancelled), 25 snapshots per published delivery
 (2,000,000 rows) and a few hundred response tallies, all written by INSERT … SELECT in the
-database. Then, signed in as a viewer through ``streamlit.testing.v1.AppTest``:
+database; then the hourly engagement table the worker keeps (``engagement_hour``) is rebuilt
+from them. Then, signed in as a viewer through ``streamlit.testing.v1.AppTest``:
 
 - cold render: the overview with Streamlit's data cache emptied first (every aggregate computed);
 - warm render: the same page again, aggregates from the 30-second cache;
 - each aggregate the page runs, timed alone (median of three).
 
+Both renders are the median of five, each in a new AppTest session (cold) and then rerun in that
+session (warm).
+
+What makes it fast: the sums per case and state come from one pass over ``ix_delivery_figures``
+(post, state and the figures: the wide delivery rows are never read); the engagement curve
+comes from ``engagement_hour``, which the worker recomputes for the hours whose figures it
+refreshed (``orchestrator/services/metrics_rollup.py``); the chart is a Vega-Lite spec given to
+``st.vega_lite_chart`` (``st.line_chart`` spent 0.2-0.4 s in Altair's schema validation); nothing
+reads the snapshots unless "detailed" is switched on. Before (same machine, busy): about 3 s cold.
+
 Timings are wall-clock: on a loaded machine they grow with the other load (see the load average
-in the machine section). Run alone: ``python -m benchmarks.bench_dashboard [--quick]`` (quick:
+in the machine section and the last row). Run alone: ``python -m benchmarks.bench_dashboard [--quick]`` (quick:
 ten times smaller).
 """
 
@@ -40,6 +51,7 @@ CREDS = {"x": {"bearer_token": "t"}, "facebook": {"page_id": "1", "page_token": 
          "mastodon": {"access_token": "t"}, "bluesky": {"handle": "b.test", "app_password": "p"}}
 SNAPSHOTS_PER_DELIVERY = 25
 TARGET_SECONDS = 1.0
+RENDERS = 5  # renders of each kind; the median is judged (a loaded machine makes outliers)
 
 
 @contextlib.contextmanager
@@ -171,6 +183,22 @@ def generate(url: str, *, deliveries: int, posts: int) -> dict[str, int]:
                 for t in ("post", "delivery", "metric_snapshot", "response")}
 
 
+def rebuild(url: str) -> float:
+    """The overview's hourly table, which the worker keeps as it records figures, filled at once
+    (the deliveries above were written behind its back); returns the seconds it took."""
+    from orchestrator import db
+    from orchestrator.models import EngagementHour
+    from orchestrator.services import metrics_rollup
+
+    start = time.perf_counter()
+    with db.session_scope(db.get_engine(url)) as s:
+        metrics_rollup.rebuild(s)
+    took = time.perf_counter() - start
+    with db.session_scope(db.get_engine(url)) as s:
+        assert s.exec(sa.select(sa.func.count()).select_from(EngagementHour)).one()[0] > 0  # type: ignore[call-overload]
+    return took
+
+
 # ---------------------------------------------------------------------------------------------
 # Measurements
 
@@ -243,7 +271,7 @@ def time_render(url: str, home: Path) -> dict[str, float]:
     st.cache_data.clear()
     first = render(page())  # imports pandas, the views' modules… once per process
     cold, warm = [], []
-    for _ in range(3):
+    for _ in range(RENDERS):
         st.cache_data.clear()
         at = page()
         cold.append(render(at))
@@ -272,14 +300,16 @@ def measure(kind: str, *, deliveries: int, posts: int) -> list[dict]:
         assert counts["delivery"] == deliveries, counts
         rows.append({"case": case, "metric": f"data generation ({counts['post']:,} posts, {counts['response']:,} "
                      "responses)", "value": round(generated, 1), "unit": "s", "target": ""})
+        rows.append({"case": case, "metric": "engagement_hour rebuilt from every delivery (the worker refreshes "
+                     "only the hours it polled)", "value": round(rebuild(url), 2), "unit": "s", "target": ""})
         render = time_render(url, Path(tmp))
         target = f"< {TARGET_SECONDS:g}"
         rows += [
-            {"case": case, "metric": "overview, cold render (cache emptied; median of 3)", "value": round(render["cold"], 3),
+            {"case": case, "metric": f"overview, cold render (cache emptied; median of {RENDERS})", "value": round(render["cold"], 3),
              "unit": "s", "target": target},
-            {"case": case, "metric": "overview, cold render (slowest of 3)", "value": round(render["cold_max"], 3),
+            {"case": case, "metric": f"overview, cold render (slowest of {RENDERS})", "value": round(render["cold_max"], 3),
              "unit": "s", "target": ""},
-            {"case": case, "metric": "overview, warm render (30-second cache)", "value": round(render["warm"], 3),
+            {"case": case, "metric": f"overview, warm render (30-second cache; median of {RENDERS})", "value": round(render["warm"], 3),
              "unit": "s", "target": target},
             {"case": case, "metric": "overview, first render in a new process (imports included)",
              "value": round(render["first"], 3), "unit": "s", "target": ""},

@@ -37,8 +37,10 @@ def _hour(dialect: str) -> Any:
     return sa.func.substr(published, 1, 13).concat(":00:00.000000")  # SQLAlchemy's SQLite text format
 
 
-def _recompute(session: Session, start: dt.datetime | None = None, end: dt.datetime | None = None) -> None:
-    """Replace the rows of the hours in [start, end) (all of them without bounds)."""
+def _recompute(session: Session, start: dt.datetime | None = None, end: dt.datetime | None = None,
+               account_id: int | None = None) -> None:
+    """Replace the rows of the hours in [start, end) (all of them without bounds), for one
+    account or for all."""
     dialect = session.get_bind().dialect.name
     hour = _hour(dialect)
     delete = sa.delete(EngagementHour)
@@ -46,6 +48,9 @@ def _recompute(session: Session, start: dt.datetime | None = None, end: dt.datet
     if start is not None and end is not None:
         delete = delete.where(col(EngagementHour.hour) >= start, col(EngagementHour.hour) < end)
         where += [col(Delivery.published_at) >= start, col(Delivery.published_at) < end]
+    if account_id is not None:
+        delete = delete.where(EngagementHour.account_id == account_id)
+        where.append(Delivery.account_id == account_id)
     case_id = sa.func.coalesce(Post.case_id, 0)
     sums = (
         sa.select(Post.campaign_id, hour, case_id, Delivery.account_id, sa.func.sum(ENGAGEMENT))
@@ -71,22 +76,25 @@ def _ranges(hours: list[dt.datetime]) -> list[tuple[dt.datetime, dt.datetime]]:
 
 
 def refresh(session: Session, delivery_ids: Iterable[int]) -> int:
-    """Recompute the hours in which these deliveries were published; returns how many ranges
-    were recomputed. Unpublished deliveries are ignored."""
+    """Recompute, for the accounts of these deliveries, the hours in which they were published;
+    returns how many (account, range) pairs were recomputed. Unpublished deliveries are ignored.
+    The worker refreshes one account's batch at a time, so each call sums that account's
+    deliveries only."""
     ids = list(delivery_ids)
     session.flush()  # the figures just set on these deliveries must be what is summed
-    hours: list[dt.datetime] = []
+    hours: dict[int, list[dt.datetime]] = {}
     for i in range(0, len(ids), _CHUNK):
-        for published in session.exec(
-            select(Delivery.published_at).where(col(Delivery.id).in_(ids[i:i + _CHUNK]),
-                                                col(Delivery.published_at).is_not(None))
+        for account_id, published in session.exec(
+            select(Delivery.account_id, Delivery.published_at)  # type: ignore[call-overload]
+            .where(col(Delivery.id).in_(ids[i:i + _CHUNK]), col(Delivery.published_at).is_not(None))
         ):
-            assert published is not None
-            hours.append(published.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
-    ranges = _ranges(hours)
-    for start, end in ranges:
-        _recompute(session, start, end)
-    return len(ranges)
+            hours.setdefault(account_id, []).append(published.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
+    done = 0
+    for account_id, account_hours in sorted(hours.items()):
+        for start, end in _ranges(account_hours):
+            _recompute(session, start, end, account_id)
+            done += 1
+    return done
 
 
 def rebuild(session: Session) -> None:

@@ -174,6 +174,8 @@ def _by_local_day(rows: Any, tz: str) -> list[dict[str, Any]]:
         day = days.get(hour)
         if day is None and isinstance(hour, dt.date) and not isinstance(hour, dt.datetime):
             day = hour  # already a local day
+        elif day is None and isinstance(hour, str) and len(hour) == 10:
+            day = days[hour] = dt.date.fromisoformat(hour)  # a local day, as SQLite's date() writes it
         elif day is None:
             at = (hour if isinstance(hour, dt.datetime)
                   else dt.datetime.fromisoformat(str(hour)[:13] + ":00"))
@@ -182,6 +184,27 @@ def _by_local_day(rows: Any, tz: str) -> list[dict[str, Any]]:
         totals[key] = totals.get(key, 0) + int(value or 0)
     return [{"day": day, "case": slug, "kind": kind, "engagement": value}
             for (day, slug, kind), value in sorted(totals.items())]
+
+
+def _sqlite_local_day(column: Any, tz: str, first: Any, last: Any) -> Any:
+    """The local day of a stored UTC time, for SQLite, which knows no time zones: date() shifted
+    by the zone's offset, one CASE branch per offset in force between ``first`` and ``last``
+    (one, or two across a change of time). Offsets are found hour by hour in Python."""
+    if first is None or last is None:
+        return sa.type_coerce(column, sa.String)
+    zone = ZoneInfo(tz)
+    start, end = (_parse_utc(first), _parse_utc(last))
+    assert start is not None and end is not None
+    at, spans = start, []  # [(offset in minutes, in force from)]
+    while at <= end + dt.timedelta(hours=1):
+        offset = int(at.astimezone(zone).utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+        if not spans or spans[-1][0] != offset:
+            spans.append((offset, at))
+        at += dt.timedelta(hours=1)
+    shifted = [sa.func.date(column, f"{offset:+d} minutes") for offset, _ in spans]
+    if len(spans) == 1:
+        return shifted[0]
+    return sa.case(*[(column < spans[i + 1][1], shifted[i]) for i in range(len(spans) - 1)], else_=shifted[-1])
 
 
 def engagement_by_day(session: Session, *, campaign_id: int, tz: str) -> list[dict[str, Any]]:
@@ -194,10 +217,13 @@ def engagement_by_day(session: Session, *, campaign_id: int, tz: str) -> list[di
     kinds = dict(session.exec(select(Account.id, Account.kind)).all())
     t = EngagementHour.__table__.c  # type: ignore[attr-defined]
     kind = sa.case(kinds, value=t.account_id, else_="?") if kinds else sa.literal("?")
-    if session.get_bind().dialect.name == "postgresql":  # local days in SQL: a few hundred rows
-        hour = sa.cast(sa.func.timezone(tz, t.hour), sa.Date)
-    else:  # the hour as stored, text: _by_local_day parses each distinct hour once
-        hour = sa.type_coerce(t.hour, sa.String)
+    # Local days in SQL, so a few hundred rows come back rather than one per hour.
+    if session.get_bind().dialect.name == "postgresql":
+        hour: Any = sa.cast(sa.func.timezone(tz, t.hour), sa.Date)
+    else:
+        first, last = session.connection().execute(
+            sa.select(sa.func.min(t.hour), sa.func.max(t.hour)).where(t.campaign_id == campaign_id)).one()
+        hour = _sqlite_local_day(t.hour, tz, first, last)
     rows = session.connection().execute(
         sa.select(hour, t.case_id, kind, sa.func.sum(t.engagement))
         .where(t.campaign_id == campaign_id, t.engagement != 0)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from orchestrator import db
 from orchestrator.models import MetricSnapshot, WorkerHeartbeat
@@ -58,7 +59,9 @@ def test_engagement_counts_gains_not_running_totals(app, scheduled, engine):
     at = app("victor", "overview")
     assert "Pas encore de statistiques." not in texts(at)  # the chart is drawn
     (chart,) = at.get("vega_lite_chart")
-    assert "Interactions cumulées" in chart.proto.spec and "Juan López" in str(chart.proto)
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["y"]["title"] == "Interactions cumulées"
+    assert "Juan López" in chart.proto.data.data.decode("utf-8", "replace")  # the series, named per case
     at.toggle(key="overview_detailed").set_value(True).run()
     assert not at.exception
     assert "Juan López — 0 / 12\xa0000 actions · projection 0 · 10 interactions" in texts(at)

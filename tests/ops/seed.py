@@ -66,7 +66,7 @@ def fill_empty_tables(conn: sa.Connection) -> list[str]:
         row = {}
         for column in table.columns:
             if (column.primary_key and not column.foreign_keys and column.autoincrement in (True, "auto")
-                    and isinstance(column.type, sa.Integer)):
+                    and isinstance(column.type, sa.Integer) and len(table.primary_key.columns) == 1):
                 continue
             if column.nullable and not column.foreign_keys and column.server_default is None:
                 row[column.name] = _value(column, n, conn) if not isinstance(column.type, sa.JSON) else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -94,6 +95,17 @@ def test_the_local_day_is_the_campaigns_not_utcs(engine) -> None:
     assert days == [dt.date(2025, 12, 5)]
 
 
+def test_local_days_follow_the_change_of_time(engine) -> None:
+    """Montréal leaves summer time on 2 November 2025: 04:30 UTC is 00:30 on 1 November (UTC-4)
+    but 23:30 on 2 November two days later (UTC-5). One fixed offset gets one of them wrong."""
+    account = add_account(engine, "http://127.0.0.1:9")
+    ids = [_published(engine, account, dt.datetime(2025, 11, day, 4, 30, tzinfo=UTC), likes=day) for day in (1, 3)]
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, ids)
+        days = [(r["day"], r["engagement"]) for r in reports.engagement_by_day(s, campaign_id=1, tz=TZ)]
+    assert days == [(dt.date(2025, 11, 1), 2), (dt.date(2025, 11, 2), 4)]
+
+
 def test_a_rebuild_gives_the_rows_the_refreshes_gave(engine) -> None:
     account = add_account(engine, "http://127.0.0.1:9")
     base = dt.datetime(2025, 11, 20, 9, 0, tzinfo=UTC)
@@ -113,3 +125,42 @@ def test_close_hours_are_merged_into_one_range() -> None:
     hours = [h, h + dt.timedelta(hours=3), h + dt.timedelta(days=5)]
     assert metrics_rollup._ranges(hours) == [(h, h + dt.timedelta(hours=4)),
                                              (h + dt.timedelta(days=5), h + dt.timedelta(days=5, hours=1))]
+
+
+def test_the_overview_sums_read_the_covering_index_not_the_delivery_rows(engine) -> None:
+    """On SQLite (no planner statistics, as deployed) the per-post sums are answered from
+    ix_delivery_figures alone; reading the wide rows instead made the overview seconds long."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by table size: benchmarks/bench_dashboard.py measures 100,000 rows")
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if "per_post" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with db.session_scope(engine) as s:
+            reports.delivery_totals(s, campaign_id=1)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    (statement, parameters), = seen
+    with engine.connect() as conn:
+        plan = " / ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+    assert "USING COVERING INDEX ix_delivery_figures" in plan, plan
+
+
+def test_a_refresh_sums_only_the_accounts_of_its_deliveries(engine) -> None:
+    """The worker refreshes one account's batch at a time: the other accounts' rows of the same
+    hour are neither summed again nor lost."""
+    x = add_account(engine, "http://127.0.0.1:9")
+    mastodon = add_account(engine, "http://127.0.0.1:9", kind="mastodon")
+    at = dt.datetime(2025, 12, 3, 18, 5, tzinfo=UTC)
+    on_x, on_mastodon = _published(engine, x, at, likes=3), _published(engine, mastodon, at, likes=30)
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, [on_mastodon])
+    assert {r[4] for r in _rows(engine)} == {31}
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, [on_x])
+    assert sorted(r[4] for r in _rows(engine)) == [4, 31]
+    assert _curve_total(engine) == 35
