@@ -292,7 +292,8 @@ def measure(kind: str, *, deliveries: int, posts: int) -> list[dict]:
     get_settings.cache_clear()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, _database(kind, Path(tmp)) as url:
-        case = f"{deliveries:,} deliveries, {deliveries * 8 // 10 * SNAPSHOTS_PER_DELIVERY:,} snapshots — {kind}".replace(",", " ")
+        snapshots = deliveries * 8 // 10 * SNAPSHOTS_PER_DELIVERY
+        case = f"{deliveries:,} deliveries · {snapshots:,} snapshots — {kind}".replace(",", " ")
         db.upgrade(url)
         start = time.perf_counter()
         counts = generate(url, deliveries=deliveries, posts=posts)

@@ -49,15 +49,15 @@ def _recompute(session: Session, start: dt.datetime | None = None, end: dt.datet
         delete = delete.where(col(EngagementHour.hour) >= start, col(EngagementHour.hour) < end)
         where += [col(Delivery.published_at) >= start, col(Delivery.published_at) < end]
     if account_id is not None:
-        delete = delete.where(EngagementHour.account_id == account_id)
-        where.append(Delivery.account_id == account_id)
+        delete = delete.where(col(EngagementHour.account_id) == account_id)
+        where.append(col(Delivery.account_id) == account_id)
     case_id = sa.func.coalesce(Post.case_id, 0)
     sums = (
-        sa.select(Post.campaign_id, hour, case_id, Delivery.account_id, sa.func.sum(ENGAGEMENT))
+        sa.select(col(Post.campaign_id), hour, case_id, col(Delivery.account_id), sa.func.sum(ENGAGEMENT))
         .select_from(Delivery)
         .join(Post, col(Post.id) == Delivery.post_id)
         .where(*where)
-        .group_by(Post.campaign_id, hour, case_id, Delivery.account_id)
+        .group_by(col(Post.campaign_id), hour, case_id, col(Delivery.account_id))
     )
     session.execute(delete)
     session.execute(sa.insert(EngagementHour).from_select(
@@ -88,6 +88,7 @@ def refresh(session: Session, delivery_ids: Iterable[int]) -> int:
             select(Delivery.account_id, Delivery.published_at)  # type: ignore[call-overload]
             .where(col(Delivery.id).in_(ids[i:i + _CHUNK]), col(Delivery.published_at).is_not(None))
         ):
+            assert published is not None  # filtered above
             hours.setdefault(account_id, []).append(published.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
     done = 0
     for account_id, account_hours in sorted(hours.items()):

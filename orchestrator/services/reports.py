@@ -86,14 +86,14 @@ def delivery_totals(session: Session, *, campaign_id: int) -> dict[tuple[int | N
             Delivery.post_id, Delivery.state, sa.func.count().label("n"), sa.func.sum(ENGAGEMENT).label("engagement"),
         )
         .where(col(Delivery.post_id).in_(_campaign_posts(campaign_id)))
-        .group_by(Delivery.post_id, Delivery.state)
+        .group_by(col(Delivery.post_id), col(Delivery.state))
         .subquery("per_post")
     )
     rows = session.execute(
-        sa.select(Post.case_id, per_post.c.state, sa.func.sum(per_post.c.n), sa.func.sum(per_post.c.engagement))
+        sa.select(col(Post.case_id), per_post.c.state, sa.func.sum(per_post.c.n), sa.func.sum(per_post.c.engagement))
         .select_from(per_post)
         .join(Post, col(Post.id) == per_post.c.post_id)
-        .group_by(Post.case_id, per_post.c.state)
+        .group_by(col(Post.case_id), per_post.c.state)
     )
     return {(case_id, state): (int(n or 0), int(engagement or 0)) for case_id, state, n, engagement in rows}
 
@@ -195,7 +195,8 @@ def _sqlite_local_day(column: Any, tz: str, first: Any, last: Any) -> Any:
     zone = ZoneInfo(tz)
     start, end = (_parse_utc(first), _parse_utc(last))
     assert start is not None and end is not None
-    at, spans = start, []  # [(offset in minutes, in force from)]
+    at = start
+    spans: list[tuple[int, dt.datetime]] = []  # (offset in minutes, in force from)
     while at <= end + dt.timedelta(hours=1):
         offset = int(at.astimezone(zone).utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
         if not spans or spans[-1][0] != offset:
