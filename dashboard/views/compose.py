@@ -114,7 +114,8 @@ if account_names and text.strip():
             previews = []
             for name in account_names:
                 previews += compose_service.preview(s, text=variants.get(name) or text, link=link, case_slug=case_slug,
-                                                    account_names=[name], images=images, language=lang())
+                                                    account_names=[name], images=images, language=lang(),
+                                                    campaign=campaign)
     except Exception as exc:  # an unreadable image or an unknown account: show it, keep the form
         st.error(str(exc))
         previews = []
@@ -151,7 +152,7 @@ if save or submit:
     result = common.run(lambda s: compose_service.compose(
         s, actor=me, case_slug=case_slug, language=language, text=text, link=link, action_slug=action_slug,
         images=images, account_names=account_names, variants=variants, at=at, next_free=when == "next",
-        submit=submit, sibling_id=sibling))
+        submit=submit, sibling_id=sibling, campaign=campaign))
     if result is not None:
         when_text = fmt_datetime(result.at, tz) if result.at else t("compose.unscheduled")
         st.session_state["flash"] = t("compose.saved_submitted" if submit else "compose.saved",
@@ -162,7 +163,7 @@ if save or submit:
 st.divider()
 st.subheader(t("compose.mine"))
 with common.session() as s:
-    mine: list[Post] = compose_service.my_posts(s, actor=me, limit=20)
+    mine: list[Post] = compose_service.my_posts(s, actor=me, limit=20, campaign=campaign)
 if not mine:
     st.caption(t("compose.mine_empty"))
 for post in mine:

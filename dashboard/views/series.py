@@ -56,7 +56,7 @@ plan = series.SeriesPlan(name=name.strip() or "plan", start=start, end=end, time
 
 a, b = st.columns(2)
 if a.button(t("series.preview"), key="series_preview", icon=":material/visibility:"):
-    occurrences = common.run(lambda s: series.expand(s, plan=plan))
+    occurrences = common.run(lambda s: series.expand(s, plan=plan, campaign=campaign))
     if occurrences:
         st.dataframe(pd.DataFrame([{
             t("col.when"): fmt_datetime(o.at, tz, "short"),
@@ -69,7 +69,7 @@ if a.button(t("series.preview"), key="series_preview", icon=":material/visibilit
         st.code(yaml.safe_dump(plan.as_dict(), allow_unicode=True, sort_keys=False), language="yaml")
 if common.can("editor"):
     if b.button(t("series.apply"), key="series_apply", type="primary", icon=":material/playlist_add:"):
-        result = common.run(lambda s: series.apply(s, actor=common.actor(), plan=plan))
+        result = common.run(lambda s: series.apply(s, actor=common.actor(), plan=plan, campaign=campaign))
         if result is not None:
             st.session_state["flash"] = t("series.applied", **result)
             st.rerun()

@@ -26,6 +26,7 @@ def preview(
     account_names: list[str],
     images: list[dict[str, Any]] | None = None,
     language: str = "fr",
+    campaign: Campaign | None = None,
 ) -> list[dict[str, Any]]:
     """The text as it will go out on each account (links tagged), with length and problems.
     Offline: no credentials are read, no platform is called."""
@@ -33,7 +34,7 @@ def preview(
     from channels.registry import channel_class
     from orchestrator.services.media import load_image
 
-    campaign = current_campaign(session)
+    campaign = campaign or current_campaign(session)
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     draft = Post(campaign_id=campaign.id or 0, text=text, link=link or None)
     loaded = [load_image(i) for i in images or []]
@@ -72,6 +73,7 @@ def compose(
     next_free: bool = False,
     submit: bool = False,
     sibling_id: int | None = None,
+    campaign: Campaign | None = None,
 ) -> Composed:
     """One post for the common text, one more per distinct adjusted text, each scheduled on its
     accounts. ``variants`` maps an account name to the text adjusted for it.
@@ -80,7 +82,7 @@ def compose(
     require(actor, "editor", "écrire une publication", "write a post")
     if (at is not None or next_free) and not account_names:
         raise ServiceError("Choisissez au moins un compte pour programmer.", "Pick at least one account to schedule.")
-    campaign = current_campaign(session)
+    campaign = campaign or current_campaign(session)  # the edition chosen in the dashboard
     if next_free:
         at = next_free_slot(session, account_names=list(account_names), tz=campaign.timezone)
     groups: dict[str, list[str]] = {text.strip(): []}
@@ -120,8 +122,8 @@ def link_siblings(session: Session, *, actor: Actor, post_id: int, sibling_id: i
     audit(session, actor=actor, action="link_siblings", target_type="post", target_id=first.id, sibling=second.id)
 
 
-def my_posts(session: Session, *, actor: Actor, limit: int = 50) -> list[Post]:
-    campaign: Campaign = current_campaign(session)
+def my_posts(session: Session, *, actor: Actor, limit: int = 50, campaign: Campaign | None = None) -> list[Post]:
+    campaign = campaign or current_campaign(session)
     return list(session.exec(
         select(Post).where(Post.campaign_id == campaign.id, Post.author == actor.username)
         .order_by(Post.updated_at.desc()).limit(limit)  # type: ignore[attr-defined]

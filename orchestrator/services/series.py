@@ -115,7 +115,7 @@ def fill(body: str, *, case: Case, campaign: Campaign, action: CallToAction | No
     return re.sub(r"[ \t]+\n", "\n", text).strip()
 
 
-def expand(session: Session, *, plan: SeriesPlan) -> list[Occurrence]:
+def expand(session: Session, *, plan: SeriesPlan, campaign: Campaign | None = None) -> list[Occurrence]:
     """Every occurrence of the plan, with the accounts that already have it. Changes nothing."""
     if plan.end < plan.start:
         raise ServiceError("La fin du plan précède son début.", "The plan ends before it starts.")
@@ -125,7 +125,7 @@ def expand(session: Session, *, plan: SeriesPlan) -> list[Occurrence]:
         raise ServiceError("Choisissez au moins un compte.", "Pick at least one account.")
     if not (plan.template or plan.text):
         raise ServiceError("Donnez un modèle ou un texte.", "Give a template or a text.")
-    campaign = current_campaign(session)
+    campaign = campaign or current_campaign(session)
     accounts = [get_account(session, name=n) for n in plan.accounts]
     cases = ([get_case(session, slug=s, campaign=campaign) for s in plan.cases] if plan.cases
              else [c for c in list_cases(session, campaign=campaign) if c.status == "active"])
@@ -168,7 +168,9 @@ def expand(session: Session, *, plan: SeriesPlan) -> list[Occurrence]:
     return occurrences
 
 
-def apply(session: Session, *, actor: Actor, plan: SeriesPlan, approve: bool = False) -> dict[str, int]:
+def apply(
+    session: Session, *, actor: Actor, plan: SeriesPlan, approve: bool = False, campaign: Campaign | None = None
+) -> dict[str, int]:
     """Create what the plan needs and is not there yet. Posts wait for approval unless
     ``approve`` (only the operator at the command line, who is trusted, may skip the four eyes)."""
     require(actor, "editor", "appliquer un plan récurrent", "apply a recurring plan")
@@ -176,13 +178,13 @@ def apply(session: Session, *, actor: Actor, plan: SeriesPlan, approve: bool = F
         raise ServiceError("Seule la ligne de commande peut approuver un plan d'un coup ; les publications "
                            "attendent une autre personne.",
                            "Only the command line may approve a plan at once; the posts wait for someone else.")
-    campaign = current_campaign(session)
+    campaign = campaign or current_campaign(session)
     made_posts = made_deliveries = skipped = 0
     action_slug = plan.action
     if plan.template and not action_slug:
         template = session.exec(select(Template).where(Template.campaign_id == campaign.id, Template.slug == plan.template)).first()
         action_slug = template.action_slug if template else None
-    for occurrence in expand(session, plan=plan):
+    for occurrence in expand(session, plan=plan, campaign=campaign):
         missing = [a for a in occurrence.accounts if a not in occurrence.existing]
         skipped += len(occurrence.existing)
         if not missing:

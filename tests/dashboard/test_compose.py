@@ -94,3 +94,27 @@ def test_a_post_links_its_sibling(app, session, engine):
     french = session.exec(select(Post).where(Post.language == "fr")).one()
     assert french.sibling_id == english
     assert session.get(Post, english).sibling_id == french.id
+
+
+def test_a_post_goes_to_the_edition_chosen_in_the_sidebar(app, session, engine):
+    import datetime as dt
+
+    from orchestrator import db
+    from orchestrator.models import Campaign
+    from orchestrator.services import editions
+    from orchestrator.services.auth import SYSTEM
+
+    with db.session_scope(engine) as s:
+        current = s.exec(select(Campaign)).one()
+        copy = editions.copy_edition(s, actor=SYSTEM, source_id=current.id, slug="ecrire-2026",
+                                     name={"fr": "Écrire, ça libère ! 2026", "en": "Write for Rights 2026"},
+                                     starts_on=dt.date(2026, 11, 2), ends_on=dt.date(2027, 1, 31), include_cases=True)
+        copy_id, current_id = copy.id, current.id
+    at = app("edith", "compose")
+    at.session_state["campaign_id"] = copy_id
+    at.run()
+    _write(at, "Pour l'édition suivante")
+    at.button(key="compose_save").click().run()
+    assert not at.exception
+    post = session.exec(select(Post)).one()
+    assert post.campaign_id == copy_id != current_id
