@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -111,7 +112,7 @@ class RecorderMixin:
         ids = sorted(s.item.delivery_id for s in batch)
         with session_scope(self.engine) as session:
             query = (select(Delivery.id, Delivery.state, Delivery.attempts, Delivery.last_error)
-                     .where(col(Delivery.id).in_(ids)).order_by(Delivery.id))
+                     .where(col(Delivery.id).in_(ids)).order_by(col(Delivery.id)))
             if self.postgres:
                 query = query.with_for_update()
             current = {row[0]: row for row in session.exec(query)}
@@ -120,8 +121,9 @@ class RecorderMixin:
             for success in batch:
                 infos[success.item.account_id].extend(success.infos)
                 delivery_id, state, attempts, last_error = current[success.item.delivery_id]
+                assert delivery_id is not None
                 published = success.published
-                facts = {"platform_id": published.platform_id, "platform_url": published.url,
+                facts: dict[str, Any] = {"platform_id": published.platform_id, "platform_url": published.url,
                          "published_at": published.published_at or now, "next_metrics_at": now,
                          "last_error": "", "last_error_kind": ""}
                 if state in (states.PUBLISHING, states.UNCONFIRMED):  # the usual case, written together
