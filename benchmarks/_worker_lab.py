@@ -134,6 +134,11 @@ def credentials(kind: str, n: int) -> dict[str, str]:
     }[kind]
 
 
+def delivery_text(i: int) -> str:
+    """The text of the benchmark's ``i``-th delivery (the bare loop posts the same ones)."""
+    return f"Écrivez pour Juan López, réf. {i:07d} #ÉcrireÇaLibère"
+
+
 def build_queue(url: str, base_url: str, *, n: int, accounts: list[str], start: dt.datetime | None = None,
                 spread_seconds: float = 0.0) -> list[int]:
     """Accounts through the service layer; ``n`` deliveries (one insert) round-robin over them,
@@ -160,7 +165,7 @@ def build_queue(url: str, base_url: str, *, n: int, accounts: list[str], start: 
         "post_id": post_id, "account_id": ids[i % len(ids)], "state": "scheduled",
         "scheduled_at": start + dt.timedelta(seconds=spread_seconds * i / max(1, n)),
         "due_at": start + dt.timedelta(seconds=spread_seconds * i / max(1, n)),
-        "source_code": f"b{i:07d}", "rendered_text": f"Écrivez pour Juan López, réf. {i:07d} #ÉcrireÇaLibère",
+        "source_code": f"b{i:07d}", "rendered_text": delivery_text(i),
         "created_at": now, "updated_at": now, "attempts": 0, "last_error": "", "last_error_kind": "", "held_reason": "",
     } for i in range(n)]
     with engine.begin() as conn:
@@ -195,13 +200,14 @@ def workers(url: str, count: int, **overrides: object) -> Iterator[list[subproce
         log.close()
 
 
-def wait_heartbeat(url: str, timeout: float = 120.0) -> None:
+def wait_heartbeat(url: str, timeout: float = 120.0, count: int = 1) -> None:
+    """Until ``count`` workers have said they are up."""
     engine = sa.create_engine(url)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                if conn.execute(sa.text("SELECT count(*) FROM worker_heartbeat")).scalar_one():
+                if conn.execute(sa.text("SELECT count(*) FROM worker_heartbeat")).scalar_one() >= count:
                     return
             time.sleep(0.1)
         raise RuntimeError("no worker started")

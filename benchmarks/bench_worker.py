@@ -59,7 +59,8 @@ def stream(kind: str, n: int, seconds: float) -> dict[str, float]:
 
 
 def bare_loop(sandbox: str, n: int) -> float:
-    """Seconds per post for the X client alone, publishing one post after the other."""
+    """Seconds per post for the X client alone, publishing one post after the other: the same
+    texts as the orchestrator's deliveries (``lab.delivery_text``), against the same emulator."""
     import requests
 
     from channels.base import AccountConfig, PublishRequest
@@ -68,20 +69,24 @@ def bare_loop(sandbox: str, n: int) -> float:
     http = requests.Session()
     http.trust_env = False  # as the worker does for sandbox accounts
     channel = XChannel(AccountConfig("x", "bare", lab.credentials("x", 99), base_url=sandbox), session=http, timeout=20)
-    run = time.time_ns()  # texts differ from any earlier run: X refuses duplicates
-    channel.publish(PublishRequest(key="warm", text=f"Échauffement {run}"))
+    channel.publish(PublishRequest(key="warm", text=f"Échauffement {time.time_ns()}"))
     started = time.perf_counter()
     for i in range(n):
-        channel.publish(PublishRequest(key=f"bare-{i}", text=f"Écrivez pour Juan López, boucle {i:07d} {run}"))
+        channel.publish(PublishRequest(key=f"bare-{i}", text=lab.delivery_text(i)))
     return (time.perf_counter() - started) / n
 
 
-def orchestrated(n: int, accounts: list[str], latency: float = 0.0) -> float:
+def orchestrated(n: int, accounts: list[str], latency: float = 0.0, workers: int = 1) -> float:
+    """Seconds per delivery through running workers: they are started and warm (modules
+    imported, first ticks done) before the deliveries arrive, as a long-running worker is when
+    a burst comes due; the span runs from the first claim to the last publication recorded."""
     with lab.database("sqlite") as url, lab.sandbox_process() as sandbox:
         if latency:
             lab.add_latency(sandbox, latency)
-        lab.build_queue(url, sandbox, n=n, accounts=accounts)
-        with lab.workers(url, 1) as procs:
+        with lab.workers(url, workers) as procs:
+            lab.wait_heartbeat(url, count=workers)
+            time.sleep(2)
+            lab.build_queue(url, sandbox, n=n, accounts=accounts)
             if lab.wait_published(url, n, timeout=600, procs=procs) < n:
                 raise RuntimeError("not everything was published")
         return lab.timings(url)["span"] / n

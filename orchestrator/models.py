@@ -161,6 +161,11 @@ class Account(SQLModel, table=True):
     created_at: dt.datetime = _ts(default=True)
 
 
+#: The claimable states (``states.CLAIMABLE``) as SQL, written out literally: a partial index is
+#: only used when the query repeats its condition with constants, not bound parameters.
+CLAIMABLE_SQL = "state IN ('scheduled', 'retrying')"
+
+
 class Delivery(SQLModel, table=True):
     """One post going to one account at one time."""
 
@@ -168,6 +173,11 @@ class Delivery(SQLModel, table=True):
         sa.Index("ix_delivery_due", "state", "due_at"),
         # Covering index for the overview's sums per post and state (migration 0006).
         sa.Index("ix_delivery_figures", "post_id", "state", "likes", "shares", "replies", "quotes"),
+        # Claimable rows only, in claiming order (migration 0007): a claim reads what it takes.
+        sa.Index("ix_delivery_claim_order", "due_at", "scheduled_at", "id",
+                 sqlite_where=sa.text(CLAIMABLE_SQL), postgresql_where=sa.text(CLAIMABLE_SQL)),
+        sa.Index("ix_delivery_claim_account", "account_id", "due_at", "scheduled_at", "id",
+                 sqlite_where=sa.text(CLAIMABLE_SQL), postgresql_where=sa.text(CLAIMABLE_SQL)),
     )
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="post.id", index=True)

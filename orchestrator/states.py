@@ -17,6 +17,7 @@ an :class:`~orchestrator.models.Attempt` row.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -147,34 +148,48 @@ def transition_many(
             raise InvalidTransition(delivery_id, current, target)
     now = utcnow()
     durations = {delivery_id: changes.pop("duration_ms", None) for delivery_id, _, changes in rows}
-    # Core executemany by primary key (the ORM's bulk path costs more per row than the write
-    # itself); one statement per distinct set of columns, since an executemany binds the same ones.
+    # Core by primary key (the ORM's bulk path costs more per row than the write itself), with
+    # statements built once per set of columns: the hot path neither rebuilds nor re-keys them.
     session.flush()  # pending ORM changes first, as the ORM's own bulk path would
-    table = Delivery.__table__  # type: ignore[attr-defined]
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for delivery_id, _, changes in rows:
-        values = {"state": target, "updated_at": now, **common, **changes}
-        groups.setdefault(tuple(sorted(values)), []).append({"_id": delivery_id, **values})
-    for names, params in groups.items():
-        if all(not changes for _, _, changes in rows):  # a claim: the same values for all, one UPDATE
-            values = {n: v for n, v in params[0].items() if n != "_id"}
-            session.execute(table.update().where(table.c.id.in_([p["_id"] for p in params])).values(values))
-            continue
-        session.execute(
-            table.update().where(table.c.id == sa.bindparam("_id")).values({n: sa.bindparam(n) for n in names}),
-            params,
-        )
+    if all(not changes for _, _, changes in rows):  # a claim: the same values for all, one UPDATE
+        values = {"state": target, "updated_at": now, **common}
+        session.execute(_update_by_ids(tuple(sorted(values))), {**values, "_ids": [r[0] for r in rows]})
+    else:
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for delivery_id, _, changes in rows:
+            values = {"state": target, "updated_at": now, **common, **changes}
+            groups.setdefault(tuple(sorted(values)), []).append({"_id": delivery_id, **values})
+        for names, params in groups.items():
+            session.execute(_update_each(names), params)
     session.execute(
-        sa.insert(Attempt.__table__),  # type: ignore[attr-defined]
+        _INSERT_ATTEMPT,
         [{"delivery_id": delivery_id, "at": now, "actor": actor, "from_state": current, "to_state": target,
           "outcome": outcome, "detail": "", "duration_ms": durations[delivery_id]} for delivery_id, current, _ in rows],
     )
-    for delivery_id, current, _ in rows:
+    if log.isEnabledFor(logging.INFO):  # one record for the batch, one line per transition
         log.info(
-            "delivery %s: %s -> %s",
-            delivery_id,
-            current,
+            "%d deliveries -> %s",
+            len(rows),
             target,
-            extra={"event": "transition", "delivery_id": delivery_id, "from": current, "to": target,
-                   "outcome": outcome, "actor": actor},
+            extra={"event": "transition", "event_message": "delivery {delivery_id}: {from} -> {to}",
+                   "events": [{"delivery_id": delivery_id, "from": current, "to": target, "outcome": outcome,
+                               "actor": actor} for delivery_id, current, _ in rows]},
         )
+
+
+_INSERT_ATTEMPT = sa.insert(Attempt.__table__)  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=64)
+def _update_by_ids(names: tuple[str, ...]) -> Any:
+    """UPDATE delivery SET <names> WHERE id IN (:_ids): one row of values for many deliveries."""
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    return (table.update().where(table.c.id.in_(sa.bindparam("_ids", expanding=True)))
+            .values({n: sa.bindparam(n) for n in names}))
+
+
+@functools.lru_cache(maxsize=64)
+def _update_each(names: tuple[str, ...]) -> Any:
+    """UPDATE delivery SET <names> WHERE id = :_id, for an executemany (its own values per row)."""
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    return table.update().where(table.c.id == sa.bindparam("_id")).values({n: sa.bindparam(n) for n in names})

@@ -18,8 +18,16 @@ from sqlmodel import col, select
 
 from channels.base import PublishRequest
 from orchestrator import budgets, states
-from orchestrator.db import session_scope
-from orchestrator.models import Account, Attempt, Case, Delivery, Post, WorkerHeartbeat
+from orchestrator.db import SQLITE_INDEXED_BY, session_scope
+from orchestrator.models import (
+    CLAIMABLE_SQL,
+    Account,
+    Attempt,
+    Case,
+    Delivery,
+    Post,
+    WorkerHeartbeat,
+)
 from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker_outcomes import Claimed
@@ -35,32 +43,41 @@ class ClaimsMixin:
 
     def _due_query(self, session: Any, now: dt.datetime, limit: int, account_id: int | None,
                    exclude: set[int]) -> Any:
-        """Ids and accounts of what is due, earliest first (light rows: most are not taken)."""
+        """What is due, earliest first, with everything a claim needs (one query: most claims
+        take every row they read). The claimable condition is written as the partial indexes
+        write it, so the database walks ``ix_delivery_claim_order`` (or ``_account``) in order
+        and stops at ``limit`` instead of sorting the whole backlog."""
         # an account another worker is publishing on stays with it: one account, one order
         busy = set(session.exec(
             select(Delivery.account_id).where(Delivery.state == states.PUBLISHING, Delivery.worker_id != self.id)
             .distinct()
         ))
+        d, p, a, c = (Delivery.__table__, Post.__table__, Account.__table__,  # type: ignore[attr-defined]
+                      Case.__table__)  # type: ignore[attr-defined]
         query = (
-            select(Delivery.id, Delivery.account_id)
-            .join(Post, col(Post.id) == Delivery.post_id)
-            .join(Account, col(Account.id) == Delivery.account_id)
+            sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
+                      d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, c.c.status.label("case_status"))
+            .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
+                         .outerjoin(c, c.c.id == p.c.case_id))
             .where(
-                col(Delivery.state).in_(states.CLAIMABLE),
-                Delivery.due_at <= now,
-                Post.status == "approved",
-                col(Delivery.rendered_text).is_not(None),
-                Account.healthy == sa.true(),
+                sa.text(f"delivery.{CLAIMABLE_SQL}"),
+                d.c.due_at <= now,
+                p.c.status == "approved",
+                d.c.rendered_text.is_not(None),
+                a.c.healthy == sa.true(),
             )
-            .order_by(col(Delivery.due_at), col(Delivery.scheduled_at), col(Delivery.id))
+            .order_by(d.c.due_at, d.c.scheduled_at, d.c.id)
             .limit(limit)
         )
+        index = "ix_delivery_claim_order"
         if account_id is not None:
-            query = query.where(Delivery.account_id == account_id)
+            query = query.where(d.c.account_id == account_id)
+            index = "ix_delivery_claim_account"
+        query = query.execution_options(**{SQLITE_INDEXED_BY: ("delivery", index)})
         if exclude | busy:
-            query = query.where(col(Delivery.account_id).not_in(sorted(exclude | busy)))
+            query = query.where(d.c.account_id.not_in(sorted(exclude | busy)))
         if self.postgres:
-            query = query.with_for_update(skip_locked=True, of=Delivery)  # type: ignore[arg-type]
+            query = query.with_for_update(skip_locked=True, of=d)
         return query
 
     def claim(self, now: dt.datetime | None = None, *, account_id: int | None = None,
@@ -72,29 +89,19 @@ class ClaimsMixin:
         accounts_wanted = 1 if account_id is not None else (max_accounts or self.settings.publish_threads)
         claimed: list[Claimed] = []
         with session_scope(self.engine) as session:
-            due = session.exec(self._due_query(session, now, per_account * accounts_wanted, account_id,
-                                               exclude or set()))
-            chosen: dict[int, list[int]] = {}
-            for delivery_id, acc_id in due:
-                ids = chosen.setdefault(acc_id, []) if len(chosen) < accounts_wanted else chosen.get(acc_id)
-                if ids is not None and len(ids) < per_account:
-                    ids.append(delivery_id)
-            if not chosen:
-                return []
-            wanted = [i for ids in chosen.values() for i in ids]
-            # plain columns, not ORM objects: the claim is on the hot path of every delivery
-            d, p, c = Delivery.__table__, Post.__table__, Case.__table__  # type: ignore[attr-defined]
-            loaded = {row.id: row for row in session.execute(
-                sa.select(d.c.id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text, d.c.rendered_link,
-                          d.c.post_id, p.c.language, p.c.images, c.c.status.label("case_status"))
-                .select_from(d.join(p, p.c.id == d.c.post_id).outerjoin(c, c.c.id == p.c.case_id))
-                .where(d.c.id.in_(wanted))
-            )}
+            due = session.execute(self._due_query(session, now, per_account * accounts_wanted, account_id,
+                                                  exclude or set()))
+            chosen: dict[int, list[Any]] = {}
+            for row in due:
+                rows = chosen.setdefault(row.account_id, []) if len(chosen) < accounts_wanted else \
+                    chosen.get(row.account_id)
+                if rows is not None and len(rows) < per_account:
+                    rows.append(row)
             images: dict[int, tuple[Any, ...]] = {}  # per post, within this claim
             for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
                 if self.postgres and not self._lock_account(session, acc_id):
                     continue
-                batch = self._apply_gates(session, [loaded[i] for i in chosen[acc_id]])
+                batch = self._apply_gates(session, chosen[acc_id])
                 if batch:
                     claimed.extend(self._claim_batch(session, acc_id, batch, now, images))
         return claimed

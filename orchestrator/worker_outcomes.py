@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from channels.base import (
     AmbiguousError,
@@ -36,7 +36,7 @@ from channels.base import (
     TransientError,
 )
 from orchestrator import budgets, states
-from orchestrator.db import session_scope
+from orchestrator.db import read_scope, session_scope
 from orchestrator.models import Account, Delivery, RateBucket
 from orchestrator.services.accounts import build_channel, mark_unhealthy, store_session
 from orchestrator.settings import Settings
@@ -127,7 +127,7 @@ class OutcomesMixin:
             return channel
 
     def _load_account(self, account_id: int) -> Account:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with read_scope(self.engine) as session:
             account = session.get(Account, account_id)
         assert account is not None
         return account

@@ -73,15 +73,18 @@ class RecorderMixin:
         return True
 
     def _gather(self) -> list[Success] | None:
+        """Wait for a first success, then let more accumulate for ``GATHER_SECONDS`` without
+        waking up for each one (a wake-up per success would take the interpreter from the
+        publishing threads at every call), and take them all."""
         try:
             batch = [self._outbox.get(timeout=5.0)]
         except queue.Empty:
             return None
-        until = time.monotonic() + GATHER_SECONDS
+        if not self._stopping.is_set():
+            self._stopping.wait(GATHER_SECONDS)
         while len(batch) < MAX_BATCH:
-            left = until - time.monotonic()
             try:
-                batch.append(self._outbox.get(timeout=left) if left > 0 else self._outbox.get_nowait())
+                batch.append(self._outbox.get_nowait())
             except queue.Empty:
                 break
         return batch
