@@ -263,6 +263,16 @@ def timings(url: str) -> dict[str, float]:
     }
 
 
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave to other machines, all cores together (Linux ``/proc/stat``)."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = handle.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM: the most resident memory the process ever had."""
     with open(f"/proc/{pid}/status") as handle:

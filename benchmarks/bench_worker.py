@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import statistics
 import sys
 import time
 
@@ -32,11 +33,15 @@ def _row(case: str, metric: str, value: float, unit: str, target: str = "", ok: 
 
 
 def backlog(kind: str, workers: int, n: int, accounts: list[str] = MIXED, latency: float = 0.0) -> dict[str, float]:
+    """Workers started and warm first (every one has said it is up), then ``n`` deliveries due
+    at once: the span is the burst's, not the processes' start-up."""
     with lab.database(kind) as url, lab.sandbox_process() as sandbox:
         if latency:
             lab.add_latency(sandbox, latency)
-        lab.build_queue(url, sandbox, n=n, accounts=accounts)
         with lab.workers(url, workers) as procs:
+            lab.wait_heartbeat(url, count=workers)
+            time.sleep(2)
+            lab.build_queue(url, sandbox, n=n, accounts=accounts)
             published = lab.wait_published(url, n, timeout=max(300, n / 10), procs=procs)
         if published < n:
             raise RuntimeError(f"only {published}/{n} published")
@@ -90,6 +95,57 @@ def orchestrated(n: int, accounts: list[str], latency: float = 0.0, workers: int
             if lab.wait_published(url, n, timeout=600, procs=procs) < n:
                 raise RuntimeError("not everything was published")
         return lab.timings(url)["span"] / n
+
+
+def overhead(quick: bool) -> list[dict]:
+    """The orchestrator against a bare client loop, in rounds: each round measures the bare loop
+    just before and just after the orchestrated runs, and the ratio is taken within the round.
+    This machine is a shared virtual machine whose speed drifts by tens of percent from one
+    minute to the next (the hypervisor's steal time is reported beside the figures), so a ratio
+    of two measurements taken minutes apart says more about the neighbours than about us. The
+    target is checked on the median of the rounds' ratios; the best round is shown as well."""
+    rounds, m = (3, 500) if quick else (5, 1_000)
+    cases = {"1 X account, 1 worker": (["x"], 1), "8 X accounts, 1 worker": (["x"] * 8, 1),
+             "8 X accounts, 2 workers (one per core)": (["x"] * 8, 2)}
+    ratios: dict[str, list[float]] = {name: [] for name in cases}
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    bares: list[float] = []
+    steal_before = lab.steal_seconds()
+    started = time.monotonic()
+    for _ in range(rounds):
+        with lab.sandbox_process() as sandbox:
+            before = bare_loop(sandbox, m // 2)
+        runs = {name: orchestrated(m, accounts, workers=count) for name, (accounts, count) in cases.items()}
+        with lab.sandbox_process() as sandbox:
+            after = bare_loop(sandbox, m // 2)
+        bare = (before + after) / 2
+        bares.extend([before, after])
+        for name, seconds in runs.items():
+            times[name].append(seconds)
+            ratios[name].append(seconds / bare)
+    steal = (lab.steal_seconds() - steal_before) / max(1e-9, time.monotonic() - started) * 100
+    rows = [_row(f"bare loop, X client, {m // 2:,} posts, {2 * rounds} runs", "time per post (median)",
+                 statistics.median(bares) * 1000, "ms"),
+            _row(f"overhead rounds: hypervisor steal while measuring ({rounds} rounds)", "steal", steal,
+                 "% of one core")]
+    for name in cases:
+        rows.append(_row(f"orchestrator, {name}, {m:,} deliveries, SQLite", "time per delivery (median)",
+                         statistics.median(times[name]) * 1000, "ms"))
+        median, best = statistics.median(ratios[name]), min(ratios[name])
+        target, ok = ("≤ 1.25", median <= 1.25) if name.startswith("1 ") else ("< 1", median < 1)
+        rows.append(_row(f"orchestrator vs bare loop, {name}", "ratio (median of rounds)", median, "×", target, ok))
+        rows.append(_row(f"orchestrator vs bare loop, {name}", "ratio (best round)", best, "×"))
+    m = 200 if quick else 800
+    with lab.sandbox_process() as sandbox:
+        lab.add_latency(sandbox, 0.05)
+        bare = bare_loop(sandbox, m)
+    eight = orchestrated(m, ["x"] * 8, latency=0.05)
+    rows.append(_row(f"bare loop, X client, 50 ms per write, {m:,} posts", "time per post", bare * 1000, "ms"))
+    rows.append(_row(f"orchestrator, 8 X accounts, 50 ms per write, {m:,} deliveries, SQLite", "time per delivery",
+                     eight * 1000, "ms"))
+    rows.append(_row("orchestrator vs bare loop, 8 accounts, 50 ms per write", "ratio", eight / bare, "×", "< 1",
+                     eight / bare < 1))
+    return rows
 
 
 def metrics_calls(per_account: int) -> list[dict]:
@@ -177,31 +233,16 @@ def run(quick: bool = False) -> list[dict]:
         case = f"{count:,} due over {seconds} s ({count / seconds:.0f}/s), 8 accounts, {kind}, 1 worker"
         rows.append(_row(case, "lateness p50", result["p50"], "s", "", None))
         rows.append(_row(case, "lateness p99", result["p99"], "s", "≤ 2", result["p99"] <= 2.0))
-    m = 500 if quick else 2_000
-    with lab.sandbox_process() as sandbox:
-        bare = bare_loop(sandbox, m)
-    one = orchestrated(m, ["x"])
-    eight = orchestrated(m, ["x"] * 8)
-    rows.append(_row(f"bare loop, X client, {m:,} posts", "time per post", bare * 1000, "ms"))
-    rows.append(_row(f"orchestrator, 1 X account, {m:,} deliveries, SQLite", "time per delivery", one * 1000, "ms"))
-    rows.append(_row("orchestrator vs bare loop, 1 account", "ratio", one / bare, "×", "≤ 1.25", one / bare <= 1.25))
-    rows.append(_row(f"orchestrator, 8 X accounts, {m:,} deliveries, SQLite", "time per delivery", eight * 1000, "ms"))
-    rows.append(_row("orchestrator vs bare loop, 8 accounts", "ratio", eight / bare, "×", "< 1", eight / bare < 1))
-    m = 200 if quick else 800
-    with lab.sandbox_process() as sandbox:
-        lab.add_latency(sandbox, 0.05)
-        bare = bare_loop(sandbox, m)
-    eight = orchestrated(m, ["x"] * 8, latency=0.05)
-    rows.append(_row(f"bare loop, X client, 50 ms per write, {m:,} posts", "time per post", bare * 1000, "ms"))
-    rows.append(_row(f"orchestrator, 8 X accounts, 50 ms per write, {m:,} deliveries, SQLite", "time per delivery",
-                     eight * 1000, "ms"))
-    rows.append(_row("orchestrator vs bare loop, 8 accounts, 50 ms per write", "ratio", eight / bare, "×", "< 1",
-                     eight / bare < 1))
+    rows.extend(overhead(quick))
     rows.extend(metrics_calls(60 if quick else 250))
     rows.extend(memory(20_000 if quick else 100_000))
     return rows
 
 
 if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv):
-        print(row)
+    if "--overhead" in sys.argv:  # the overhead rounds alone
+        for row in overhead(quick="--quick" in sys.argv):
+            print(row)
+    else:
+        for row in run(quick="--quick" in sys.argv):
+            print(row)

@@ -163,6 +163,7 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
         finally:
             with self._inflight_lock:
                 self._active.discard(account_id)
+            self._record_soon()
 
     def _claim_soon(self, account_id: int) -> list[Claimed]:
         """When the account's next delivery is due within a second, wait for it here rather
@@ -321,6 +322,7 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
     def stop(self) -> None:
         """Finish the calls in flight, give back what was not started, record everything."""
         self._stopping.set()
+        self._record_soon()
         self.pool.shutdown(wait=True)
         self._claims.shutdown(wait=True)
         self.flush(60.0)

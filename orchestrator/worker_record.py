@@ -52,6 +52,11 @@ class RecorderMixin:
         self._unrecorded = 0
         self._outbox: queue.Queue[Success] = queue.Queue()
         self._recorder: threading.Thread | None = None
+        # set when a runner has nothing more to publish: what it handed over is written at once
+        self._record_now = threading.Event()
+
+    def _record_soon(self) -> None:
+        self._record_now.set()
 
     def _enqueue(self, success: Success) -> None:
         with self._recorded:
@@ -75,13 +80,15 @@ class RecorderMixin:
     def _gather(self) -> list[Success] | None:
         """Wait for a first success, then let more accumulate for ``GATHER_SECONDS`` without
         waking up for each one (a wake-up per success would take the interpreter from the
-        publishing threads at every call), and take them all."""
+        publishing threads at every call), and take them all. A runner that ends (nothing more
+        due for its account) cuts the wait short: the end of a burst is written at once."""
         try:
             batch = [self._outbox.get(timeout=5.0)]
         except queue.Empty:
             return None
         if not self._stopping.is_set():
-            self._stopping.wait(GATHER_SECONDS)
+            self._record_now.wait(GATHER_SECONDS)
+        self._record_now.clear()
         while len(batch) < MAX_BATCH:
             try:
                 batch.append(self._outbox.get_nowait())
