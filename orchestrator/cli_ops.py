@@ -1,4 +1,4 @@
-"""Operations at the command line: ``secrets rotate``, ``backup``, ``restore``.
+"""Operations at the command line: ``secrets rotate``, ``backup``, ``restore``, ``metrics rebuild``.
 
 Secrets are never printed: a new key goes to a file the operator names, created 0600.
 """
@@ -103,7 +103,29 @@ def restore_command(
     typer.echo("Ensuite : porte-voix init (met le schéma à jour si la sauvegarde est plus ancienne).")
 
 
+metrics_app = typer.Typer(help="Chiffres d'engagement.", no_args_is_help=True)
+
+
+@metrics_app.command("rebuild")
+def metrics_rebuild() -> None:
+    """Recalcule la courbe d'engagement par heure du tableau de bord à partir des chiffres de chaque
+    publication (après une correction faite à la main dans la base ou une restauration)."""
+    from sqlmodel import func, select
+
+    from orchestrator import db
+    from orchestrator.models import EngagementHour
+    from orchestrator.services import metrics_rollup
+
+    engine = db.get_engine()
+    with db.session_scope(engine) as session:
+        metrics_rollup.rebuild(session)
+        hours = session.exec(select(func.count()).select_from(EngagementHour)).one()
+    typer.echo(f"Courbe d'engagement recalculée : {hours} ligne(s) par heure, campagne et compte. "
+               f"(Engagement rollup rebuilt: {hours} row(s).)")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(secrets_app, name="secrets")
+    app.add_typer(metrics_app, name="metrics")
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)

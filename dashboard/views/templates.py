@@ -1,32 +1,125 @@
-"""Post templates per call to action and language, each checked against every platform in use
-with the edition's longest case, so one that is too long says so before anyone uses it."""
+"""Calls to action and the post templates tied to them. Each template is checked against every
+platform in use with the edition's longest case, so one that is too long says so before anyone
+uses it; calls to action are listed for everyone and edited by editors."""
 
 from __future__ import annotations
 
-import streamlit as st
-from sqlmodel import select
+import datetime as dt
+import re
+from typing import get_args
 
-from content.model import PLACEHOLDERS
+import pandas as pd
+import streamlit as st
+from sqlmodel import Session
+
+from content.model import PLACEHOLDERS, ActionKind
 from dashboard import common
-from dashboard.i18n import LANGUAGE_NAMES, fmt_number, lang, t
-from orchestrator.models import CallToAction
-from orchestrator.services import templates_admin
+from dashboard.i18n import LANGUAGE_NAMES, fmt_date, fmt_number, lang, t
+from orchestrator.services import actions_admin, templates_admin
 from orchestrator.services.auth import ServiceError
+
+ACTION_KINDS: tuple[str, ...] = get_args(ActionKind)
 
 campaign = common.require_campaign()
 st.title(t("templates.title"))
-st.caption(t("templates.help", placeholders=" ".join("{" + p + "}" for p in PLACEHOLDERS)))
 common.flash()
 editor = common.can("editor")
 me = common.actor()
 
 with common.session() as s:
-    actions = list(s.exec(select(CallToAction).where(CallToAction.campaign_id == campaign.id)))
+    actions = actions_admin.list_actions(s, campaign_id=campaign.id)  # type: ignore[arg-type]
     templates = templates_admin.list_templates(s, campaign_id=campaign.id)  # type: ignore[arg-type]
+labels = {a.slug: a.label.get(lang()) or a.label.get("fr") or a.slug for a in actions}
+kind_names = {k: t(f"actions.kind.{k}") for k in ACTION_KINDS}
+key_dates = {str(k["slug"]): f"{k['name'].get(lang()) or k['name'].get('fr') or k['slug']} · "
+                             f"{fmt_date(dt.date.fromisoformat(str(k['date'])), 'medium')}"
+             for k in campaign.key_dates}
+
+# ---------------------------------------------------------------------------------------------
+# Calls to action
+
+st.header(t("actions.heading"))
+st.caption(t("actions.help"))
+if actions:
+    st.dataframe(pd.DataFrame([{
+        t("actions.col.label"): labels[a.slug],
+        t("actions.col.kind"): kind_names.get(a.kind, a.kind),
+        t("actions.col.link"): a.url.get(lang()) or a.url.get("en" if lang() == "fr" else "fr") or None,
+        t("actions.col.key_date"): key_dates.get(a.key_date, a.key_date) if a.key_date else "—",
+        t("actions.col.slug"): a.slug,
+    } for a in actions]), hide_index=True, width="stretch",
+        column_config={t("actions.col.link"): st.column_config.LinkColumn()})
+else:
+    st.info(t("actions.none"))
+
+
+def _action_form() -> None:
+    """One form for a new call to action or the one picked; a new one stays picked once saved."""
+    st.subheader(t("actions.edit_section"))
+    by_id = {a.id: a for a in actions}
+    if st.session_state.pop("actions_reset", False):  # the action shown was deleted
+        st.session_state.pop("actions_which", None)
+    if "actions_pending" in st.session_state:  # just created: show it, and empty the new form
+        st.session_state["actions_which"] = st.session_state.pop("actions_pending")
+        for key in [k for k in st.session_state if str(k).startswith("action_new_")]:
+            del st.session_state[key]
+    which = st.selectbox(t("actions.which"), [None, *by_id], key="actions_which",
+                         format_func=lambda k: t("actions.new") if k is None else f"{by_id[k].slug} · {labels[by_id[k].slug]}")
+    current = by_id.get(which) if which else None
+    prefix = f"action_{which or 'new'}"
+    a, b = st.columns(2)
+    slug = a.text_input(t("actions.slug"), value=current.slug if current else "", key=f"{prefix}_slug",
+                        help=t("actions.slug_help") if current else None)
+    kind = b.selectbox(t("actions.kind"), list(ACTION_KINDS), key=f"{prefix}_kind",
+                       index=ACTION_KINDS.index(current.kind) if current and current.kind in ACTION_KINDS else 0,
+                       format_func=kind_names.__getitem__)
+    fields: dict[str, dict[str, str]] = {"label": {}, "text": {}, "url": {}}
+    for name in fields:
+        columns = st.columns(2)
+        for column, language in zip(columns, ("fr", "en"), strict=True):
+            value = getattr(current, name).get(language, "") if current else ""
+            widget = column.text_area if name == "text" else column.text_input
+            fields[name][language] = widget(t(f"actions.{name}_{language}"), value=value,  # type: ignore[operator]
+                                            key=f"{prefix}_{name}_{language}")
+    dates = [None, *key_dates]
+    if current and current.key_date and current.key_date not in key_dates:
+        dates.append(current.key_date)  # shown as it is, so saving says what is wrong with it
+    key_date = st.selectbox(t("actions.key_date"), dates, key=f"{prefix}_key_date",
+                            index=dates.index(current.key_date) if current and current.key_date in dates else 0,
+                            format_func=lambda k: t("actions.no_key_date") if k is None else key_dates.get(k, k))
+    c1, c2 = st.columns(2)
+    if c1.button(t("actions.save"), key="actions_save", icon=":material/save:"):
+        saved = common.run(lambda s: actions_admin.save_action(
+            s, actor=me, campaign_id=campaign.id, slug=slug, kind=kind, label=fields["label"],  # type: ignore[arg-type]
+            text=fields["text"], url=fields["url"], key_date=key_date, action_id=current.id if current else None))
+        if saved is not None:
+            if current is None:
+                st.session_state["actions_pending"] = saved.id
+            st.session_state["flash"] = t("actions.saved", slug=saved.slug)
+            st.rerun()
+    if current is not None and c2.button(t("actions.delete"), key="actions_delete", icon=":material/delete:"):
+        doomed: int = current.id  # type: ignore[assignment]
+
+        def delete(s: Session) -> bool:
+            actions_admin.delete_action(s, actor=me, action_id=doomed)
+            return True
+
+        if common.run(delete, success=t("actions.deleted")):
+            st.session_state["actions_reset"] = True
+            st.rerun()
+
+
+if editor:
+    _action_form()
+
+# ---------------------------------------------------------------------------------------------
+# Templates
+
+st.header(t("templates.heading"))
+st.caption(t("templates.help", placeholders=" ".join("{" + p + "}" for p in PLACEHOLDERS)))
 if not actions:
     st.info(t("templates.none"))
     st.stop()
-labels = {a.slug: a.label.get(lang()) or a.slug for a in actions}
 
 
 def _verdict(body: str, language: str, action_slug: str) -> None:
@@ -45,6 +138,11 @@ def _verdict(body: str, language: str, action_slug: str) -> None:
                      limit=fmt_number(row["limit"])) + " " + " ".join(row["problems"][lang()]), icon=":material/warning:")
 
 
+# A call to action renamed or deleted above leaves its old slug in these menus' state: forget it,
+# so they fall back to the template's own (renamed) action instead of one that no longer exists.
+for key in [k for k in st.session_state if k == "templates_action" or re.fullmatch(r"template_\w+_action", str(k))]:
+    if st.session_state[key] is not None and st.session_state[key] not in labels:
+        del st.session_state[key]
 a, b = st.columns(2)
 action_filter = a.selectbox(t("templates.action"), [None, *labels], key="templates_action",
                             format_func=lambda k: t("media.all") if k is None else labels[k])

@@ -120,6 +120,23 @@ def test_a_rebuild_gives_the_rows_the_refreshes_gave(engine) -> None:
     assert _rows(engine) == refreshed
 
 
+def test_the_rebuild_command_puts_a_figure_changed_by_hand_into_the_curve(engine) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    account = add_account(engine, "http://127.0.0.1:9")
+    ids = [_published(engine, account, dt.datetime(2025, 11, 21, 9 + i, 0, tzinfo=UTC), likes=2) for i in range(2)]
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, ids)
+        s.execute(sa.update(Delivery).where(Delivery.id == ids[0]).values(likes=40))  # corrected by hand
+    assert _curve_total(engine) == 6  # likes 2 + 2, shares 1 + 1
+    result = CliRunner().invoke(app, ["metrics", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "2 ligne(s)" in result.output
+    assert _curve_total(engine) == _figures_total(engine) == 44
+
+
 def test_close_hours_are_merged_into_one_range() -> None:
     h = dt.datetime(2025, 12, 1, tzinfo=UTC)
     hours = [h, h + dt.timedelta(hours=3), h + dt.timedelta(days=5)]

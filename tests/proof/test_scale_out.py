@@ -1,5 +1,6 @@
 """Proof 3: three worker processes racing over one PostgreSQL database publish each of a few
-thousand deliveries exactly once, and all three take part."""
+thousand deliveries exactly once, and all three take part; two workers sharing one SQLite file
+(one per core on one machine) do the same on a smaller queue."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlmodel import select
 from channels.sandbox import bluesky as bluesky_emulator
 from channels.sandbox import x as x_emulator
 from orchestrator import db
-from orchestrator.models import Attempt
+from orchestrator.models import Attempt, WorkerHeartbeat
 from tests.proof.helpers import (
     build_queue,
     check_exactly_once,
@@ -51,3 +52,38 @@ def test_three_workers_on_postgresql_publish_each_delivery_once(engine, sandbox,
     assert len(set(by_worker)) == 3, f"not every worker published: {sorted(set(by_worker))}"
     print(f"{DELIVERIES} deliveries by 3 workers in {elapsed:.1f} s "
           f"({DELIVERIES / elapsed:.0f}/s, startup included)")
+
+
+@pytest.mark.slow
+def test_two_workers_on_one_sqlite_file_publish_each_delivery_once(engine, sandbox, tmp_path, monkeypatch) -> None:
+    """One worker per core on one machine: SQLite's writers take turns (BEGIN IMMEDIATE), a
+    claim skips accounts another worker is publishing, and nothing goes out twice."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the PostgreSQL race is the test above")
+    monkeypatch.setattr(sandbox.sandbox.emulator("x"), "limits", {k: 10**6 for k in x_emulator.LIMITS})
+    monkeypatch.setattr(sandbox.sandbox.emulator("mastodon"), "window_requests", 10**6)
+    monkeypatch.setitem(bluesky_emulator.POLICIES, "global", (10**6, 300))
+    total = 400
+    env = worker_env(lease_seconds=30, request_timeout=5, claim_batch=10, reconcile_delay_seconds=10)
+    procs = [start_worker(env, tmp_path / f"worker-{n}.log") for n in range(2)]
+    try:
+        # both up before anything is due: a queue this small could otherwise be done by the
+        # first worker while the second is still importing its modules
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with db.session_scope(engine) as session:
+                if len(session.exec(select(WorkerHeartbeat)).all()) >= 2:
+                    break
+            time.sleep(0.2)
+        kinds = build_queue(engine, sandbox.url, n=total, per_kind=2)
+        published = wait_until_settled(engine, total, timeout=120)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    assert published == total, f"{published}/{total}; logs in {tmp_path}"
+    check_exactly_once(engine, sandbox, kinds)
+    with db.session_scope(engine) as session:
+        by_worker = {a.actor for a in session.exec(select(Attempt).where(Attempt.outcome == "published"))}
+    assert len(by_worker) == 2, f"not every worker published: {sorted(by_worker)}"
