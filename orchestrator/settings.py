@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     content_dir: Path | None = None
 
     # worker -------------------------------------------------------------------------------
-    dispatch_interval: float = 0.5
+    dispatch_interval: float = 0.25
     claim_batch: int = 50
     lease_seconds: int = 120
     publish_threads: int = 8

@@ -27,7 +27,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -336,10 +335,10 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
 
         for kind in CHANNELS:  # import every SDK now: the first due post must not wait for it
             channel_class(kind)
-        # Publishing threads mostly wait on the network; when an answer arrives, a thread busy
-        # with the database (claims, recording) should give the interpreter back within a
-        # millisecond, not the default five: otherwise every call pays for the bookkeeping.
-        sys.setswitchinterval(0.001)
+        # The interpreter's own switch interval (5 ms) is kept. Measured in paired rounds against
+        # the bare client loop (8 accounts, zero latency, 2 cores): median 0.96x at 5 ms, 1.06x
+        # at 1 ms, 1.32x at 0.2 ms; shorter intervals cost more in forced switches between the
+        # publishing threads than they save in waits behind the bookkeeping.
         scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         s = self.settings
         jobs = [

@@ -198,3 +198,53 @@ def test_a_claimed_batch_is_published_and_logged_once_per_delivery(engine, sandb
     moves = [m for m in moves if m.get("event") == "transition"]
     assert sorted(m["to"] for m in moves) == ["published"] * 5 + ["publishing"] * 5
     assert len(sandbox.sandbox.posts("x")) == 5
+
+
+_WRITER_CHILD = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from orchestrator import db
+engine = db.make_engine(sys.argv[1])
+for _ in range(150):
+    with engine.begin() as conn:
+        n = conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one()
+        conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
+"""
+
+
+def test_writers_of_two_processes_take_turns(tmp_path: Path) -> None:
+    """Each child reads the count and writes it back in one transaction: were two transactions
+    ever interleaved, two rows would carry the same number."""
+    import subprocess
+    import sys
+
+    engine = _sqlite_engine(tmp_path)
+    root = str(Path(__file__).resolve().parents[2])
+    children = [subprocess.Popen([sys.executable, "-c", _WRITER_CHILD, str(engine.url), root]) for _ in range(2)]
+    for child in children:
+        assert child.wait(timeout=120) == 0
+    with engine.connect() as conn:
+        numbers = [row[0] for row in conn.exec_driver_sql("SELECT n FROM t ORDER BY n")]
+    assert numbers == list(range(300))
+    assert (tmp_path / "w.db.writer-lock").exists()
+    engine.dispose()
+
+
+def test_a_writer_gives_up_after_the_timeout_when_another_process_holds_the_lock(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    path = tmp_path / "x.db.writer-lock"
+    holder = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another open file description: as another process would
+    try:
+        lock = db._WriterLock(str(path))
+        started = time.monotonic()
+        assert lock.acquire(timeout=0.3) is False
+        assert 0.25 <= time.monotonic() - started < 5
+        assert not lock.locked()  # the thread lock is given back too
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+    assert lock.acquire(timeout=1) is True
+    lock.release()
