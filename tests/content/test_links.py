@@ -148,6 +148,10 @@ def test_decorated_urls_parse_and_keep_their_parameters(generated, source_code):
         == decorated
     )
     # inside a sentence, followed by punctuation, the same link is found and tagged the same way
+    # (a link that itself ends with a period, as "?q=." may, reads as ending a sentence: no
+    # linkifier can tell, and twitter-text trims it too)
+    if url.endswith("."):
+        return
     text = f"Agissez : {url}."
     assert decorate_links(
         text, source_code=source_code, channel="mastodon", case_slug="damisoa", rules=RULES

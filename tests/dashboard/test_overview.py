@@ -8,6 +8,16 @@ from orchestrator.models import MetricSnapshot, WorkerHeartbeat
 from tests.dashboard.helpers import texts
 
 
+def _montreal_today() -> dt.date:
+    """The campaign's date (America/Toronto), not the machine's: from 19:00 or 20:00 in Montréal,
+    UTC is already on the next day, which a tally may not be dated."""
+    from zoneinfo import ZoneInfo
+
+    from orchestrator.timeutil import utcnow
+
+    return utcnow().astimezone(ZoneInfo("America/Toronto")).date()
+
+
 def test_it_shows_a_red_banner_without_a_worker(app):
     at = app("victor", "overview")
     assert "Aucun travailleur actif : rien ne sera publié." in [e.value for e in at.error]
@@ -73,7 +83,7 @@ def test_progress_counts_actions_against_the_goal(app, engine):
 
     with db.session_scope(engine) as s:
         responses.record_tally(s, actor=SYSTEM, case_slug="juan-lopez", kind="letter", count=1234,
-                               day=dt.date.today(), event="marathon-montreal")
+                               day=_montreal_today(), event="marathon-montreal")
     at = app("victor", "overview")
     assert not at.exception
     assert "Juan López — 1\xa0234 / 12\xa0000 actions" in texts(at)

@@ -30,7 +30,7 @@ from sqlmodel import Session, SQLModel, select
 
 import orchestrator.services as services_pkg
 from orchestrator import db
-from orchestrator.models import Account, Campaign, Case, Delivery
+from orchestrator.models import Account, CallToAction, Campaign, Case, Delivery
 from orchestrator.services.auth import SYSTEM, Actor, PermissionDenied
 
 VIEWER = Actor("victor", "viewer")
@@ -105,7 +105,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_sample: Path) -> Iter
                                         data=_png(), filename="juan.png", alt={"fr": "Juan", "en": "Juan"})
         tally = responses.record_tally(s, actor=SYSTEM, case_slug="juan-lopez", kind="letter", count=3,
                                        day=dt.date(2025, 12, 6))
-        ids = {"campaign": campaign.id, "case": case.id, "post": draft.id, "approved": post.id,
+        action = s.exec(select(CallToAction).where(CallToAction.campaign_id == campaign.id)).first()
+        assert action is not None
+        ids = {"campaign": campaign.id, "case": case.id, "post": draft.id, "approved": post.id, "action": action.id,
                "delivery": delivery.id, "template": template.id, "media": image.id, "response": tally.id}
         assert case_edit  # imported for the samples below
     yield {"engine": engine, **ids}
@@ -131,7 +133,7 @@ def _samples(s: Session, w: dict[str, Any]) -> dict[str, Any]:
     return {
         "post_id": w["post"], "delivery_id": w["delivery"], "campaign_id": w["campaign"], "case_id": w["case"],
         "source_id": w["campaign"], "template_id": w["template"], "media_id": w["media"],
-        "response_id": w["response"], "sibling_id": w["approved"],
+        "response_id": w["response"], "sibling_id": w["approved"], "action_id": w["action"],
         "case": s.get(Case, w["case"]), "account": s.exec(select(Account)).first(),
         "case_slug": "juan-lopez", "account_name": "x-fr", "account_names": ["x-fr"], "name": "x-fr",
         "kind": "x", "credentials": {"bearer_token": "autre"}, "base_url": None,
@@ -158,6 +160,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "plan_import.import_plan": {"data": b"case,account,at,text\n"},
     "responses_import.import_responses": {"data": io.BytesIO(b"case,kind,count,day\n")},
     "case_edit.set_status": {"status": "active"},
+    "actions_admin.save_action": {"kind": "letter", "label": {"fr": "Écrire", "en": "Write"},
+                                  "text": {"fr": "Écrivez.", "en": "Write."}, "url": None, "key_date": None},
     "reports.audit_entries": {"actor": "victor"},  # a filter there, not the person acting
 }
 
