@@ -12,15 +12,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from benchmarks._databases import ADMIN_URL, empty_database
+
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("PORTEVOIX_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 KEY = Fernet.generate_key().decode()
 WIDE = {"rate_limits": {"publish": [10**7, 900], "read": [10**7, 300], "metrics": [10**7, 300]}}
 
@@ -51,34 +51,14 @@ def database(kind: str) -> Iterator[str]:
     from orchestrator.settings import get_settings
 
     get_settings.cache_clear()
-    drop = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if kind == "sqlite":
-            url = f"sqlite:///{tmp}/bench.db"
-        else:
-            name = f"pv_bench_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-
-            def drop() -> None:
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-                admin.dispose()
-
-            url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with tempfile.TemporaryDirectory() as tmp, empty_database(kind, Path(tmp)) as url:
         engine = db.make_engine(url)
         db.upgrade(engine)
         with db.session_scope(engine) as session:
             for edition in load_all():
                 load_content(session, content=edition)
         engine.dispose()
-        try:
-            yield url
-        finally:
-            if drop is not None:
-                drop()
+        yield url
 
 
 SANDBOX_MAIN = """

@@ -22,11 +22,12 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from benchmarks._databases import empty_database
 
 CASES = ["juan-lopez", "sonia-dahmani", "damisoa", "sai-zaw-thaike", "unecebo-mboteni",
          "ellinor-guttorm-utsi", "mother-nature-cambodia", "guerreras-por-la-amazonia"]
@@ -61,24 +62,12 @@ def write_plan(folder: Path, rows: int, *, shift_hours: int = 0) -> bytes:
 def _database(kind: str, folder: Path) -> Iterator[sa.Engine]:
     from orchestrator import db
 
-    if kind == "sqlite":
-        engine = db.make_engine(f"sqlite:///{folder / 'bench.db'}")
-        yield engine
-        engine.dispose()
-        return
-    admin_url = os.environ.get("PORTEVOIX_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    name = f"pv_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = db.make_engine(sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with empty_database(kind, folder) as url:
+        engine = db.make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _timed(engine: sa.Engine, data: bytes, folder: Path, **options: object) -> tuple[tuple[float, float], object]:

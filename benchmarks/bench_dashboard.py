@@ -29,7 +29,6 @@ ten times smaller).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -37,12 +36,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
+from benchmarks._databases import empty_database
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -54,26 +54,6 @@ TARGET_SECONDS = 1.0
 RENDERS = 5  # renders of each kind; the median is judged (a loaded machine makes outliers)
 
 
-@contextlib.contextmanager
-def _database(kind: str, folder: Path) -> Iterator[str]:
-    """A URL to an empty database, dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    admin_url = os.environ.get("PORTEVOIX_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    name = f"pv_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        from orchestrator import db
-
-        db._cached_engine.cache_clear()  # its pool holds connections DROP DATABASE would wait on
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,7 +271,7 @@ def measure(kind: str, *, deliveries: int, posts: int) -> list[dict]:
     os.environ.setdefault("PORTEVOIX_SECRET_KEY", Fernet.generate_key().decode())
     get_settings.cache_clear()
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp, _database(kind, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, empty_database(kind, Path(tmp)) as url:
         snapshots = deliveries * 8 // 10 * SNAPSHOTS_PER_DELIVERY
         case = f"{deliveries:,} deliveries · {snapshots:,} snapshots — {kind}".replace(",", " ")
         db.upgrade(url)

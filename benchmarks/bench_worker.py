@@ -48,7 +48,7 @@ def backlog(kind: str, workers: int, n: int, accounts: list[str] = MIXED, latenc
             lab.wait_heartbeat(url, count=workers)
             time.sleep(2)
             lab.build_queue(url, sandbox, n=n, accounts=accounts)
-            published = lab.wait_published(url, n, timeout=max(300, n / 10), procs=procs)
+            published = lab.wait_published(url, n, timeout=max(600, n / 10), procs=procs)
         if published < n:
             raise RuntimeError(f"only {published}/{n} published")
         result = lab.timings(url)
@@ -88,19 +88,8 @@ def bare_loop(sandbox: str, n: int) -> float:
 
 
 def orchestrated(n: int, accounts: list[str], latency: float = 0.0, workers: int = 1) -> float:
-    """Seconds per delivery through running workers: they are started and warm (modules
-    imported, first ticks done) before the deliveries arrive, as a long-running worker is when
-    a burst comes due; the span runs from the first claim to the last publication recorded."""
-    with lab.database("sqlite") as url, lab.sandbox_process() as sandbox:
-        if latency:
-            lab.add_latency(sandbox, latency)
-        with lab.workers(url, workers) as procs:
-            lab.wait_heartbeat(url, count=workers)
-            time.sleep(2)
-            lab.build_queue(url, sandbox, n=n, accounts=accounts)
-            if lab.wait_published(url, n, timeout=600, procs=procs) < n:
-                raise RuntimeError("not everything was published")
-        return lab.timings(url)["span"] / n
+    """Seconds per delivery through running workers on SQLite (a burst, as in ``backlog``)."""
+    return backlog("sqlite", workers, n, accounts, latency)["span"] / n
 
 
 def overhead(quick: bool) -> list[dict]:
