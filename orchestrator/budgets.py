@@ -12,9 +12,12 @@ so two workers correcting several accounts at once cannot deadlock each other.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from channels.base import RateInfo
@@ -22,14 +25,51 @@ from orchestrator.models import RateBucket
 from orchestrator.timeutil import utcnow
 
 
-def refill(bucket: RateBucket, now: dt.datetime) -> None:
+@dataclasses.dataclass
+class Bucket:
+    """A bucket's row read with Core for the worker's hot path (claims and corrections), where
+    loading and flushing an ORM object cost more than the arithmetic; :func:`refill` and
+    :func:`take` work on it as on a :class:`RateBucket`."""
+
+    id: int
+    capacity: int
+    window_seconds: int
+    tokens: float
+    updated_at: dt.datetime
+    blocked_until: dt.datetime | None
+
+
+_TABLE: Any = RateBucket.__table__  # type: ignore[attr-defined]
+_READ = sa.select(_TABLE.c.id, _TABLE.c.capacity, _TABLE.c.window_seconds, _TABLE.c.tokens, _TABLE.c.updated_at,
+                  _TABLE.c.blocked_until).where(_TABLE.c.account_id == sa.bindparam("account_id"),
+                                                _TABLE.c.endpoint == sa.bindparam("endpoint"))
+_WRITE = _TABLE.update().where(_TABLE.c.id == sa.bindparam("_id")).values(
+    tokens=sa.bindparam("tokens"), updated_at=sa.bindparam("updated_at"), blocked_until=sa.bindparam("blocked_until"))
+
+
+def read_bucket(session: Session, *, account_id: int, endpoint: str) -> Bucket | None:
+    """The bucket, locked until the end of the transaction (PostgreSQL; SQLite has one writer).
+    Pending ORM changes (a bucket blocked earlier in this transaction) are written first."""
+    session.flush()
+    connection = session.connection()
+    query = _READ.with_for_update() if connection.dialect.name == "postgresql" else _READ
+    row = connection.execute(query, {"account_id": account_id, "endpoint": endpoint}).first()
+    return Bucket(*row) if row is not None else None
+
+
+def write_bucket(session: Session, bucket: Bucket) -> None:
+    session.connection().execute(_WRITE, {"_id": bucket.id, "tokens": bucket.tokens, "updated_at": bucket.updated_at,
+                                          "blocked_until": bucket.blocked_until})
+
+
+def refill(bucket: RateBucket | Bucket, now: dt.datetime) -> None:
     elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
     rate = bucket.capacity / max(1, bucket.window_seconds)
     bucket.tokens = min(float(bucket.capacity), bucket.tokens + elapsed * rate)
     bucket.updated_at = max(bucket.updated_at, now)
 
 
-def take(bucket: RateBucket, now: dt.datetime, n: int = 1) -> tuple[int, dt.datetime | None]:
+def take(bucket: RateBucket | Bucket, now: dt.datetime, n: int = 1) -> tuple[int, dt.datetime | None]:
     """Take up to ``n`` tokens; return how many were taken and, if short, when the next frees."""
     if bucket.blocked_until is not None and bucket.blocked_until > now:
         return 0, bucket.blocked_until
@@ -88,18 +128,22 @@ def correct(session: Session, *, account_id: int, infos: Iterable[RateInfo]) -> 
     platform's reset."""
     now = utcnow()
     for endpoint, info in sorted(latest(infos).items()):
-        bucket = lock_bucket(session, account_id=account_id, endpoint=endpoint)
+        bucket = read_bucket(session, account_id=account_id, endpoint=endpoint)
         if bucket is None:
             continue
         refill(bucket, now)
         remaining = info.remaining
         if remaining is not None and info.limit and info.limit != bucket.capacity:
             remaining = int(bucket.capacity * remaining / info.limit)
+        changed = False
         if remaining is not None and remaining < bucket.tokens:
             bucket.tokens = float(max(0, remaining))
+            changed = True
         if info.remaining == 0 and info.reset_at is not None and info.reset_at > now:
             bucket.blocked_until = info.reset_at
-        session.add(bucket)
+            changed = True
+        if changed:  # a refill alone need not be written: refilling later from the old row gives the same
+            write_bucket(session, bucket)
 
 
 def block_until(session: Session, *, account_id: int, endpoint: str, until: dt.datetime) -> None:

@@ -42,10 +42,13 @@ def _redact_value(value: object) -> object:
 
 
 #: A record may carry a batch of events of one kind (the transitions written by one statement):
-#: ``events`` is a list of dicts and ``event_message`` a ``str.format`` template for each. Our
-#: formatters write one line per event, so a batch costs one record and one write instead of one
-#: per delivery, and the output is the same as if each had been logged alone.
+#: ``events`` is a list of dicts, ``event_common`` the fields they all share (cleaned once) and
+#: ``event_message`` a ``str.format`` template for each. Our formatters write one line per event,
+#: so a batch costs one record and one write instead of one per delivery, and the output is the
+#: same as if each had been logged alone.
 EVENTS = "events"
+COMMON = "event_common"
+_BATCH_KEYS = (EVENTS, COMMON, "event_message")
 
 #: Extra fields whose very name says they hold a secret are masked whatever their value looks like.
 _SECRET_KEY = re.compile(r"(?i)token|secret|password|authorization|jwt|credential|cookie")
@@ -66,7 +69,9 @@ def _lines(record: logging.LogRecord) -> list[tuple[str, dict[str, object]]]:
     events = getattr(record, EVENTS, None)
     if isinstance(events, list):
         template = str(getattr(record, "event_message", "{}"))
-        return [(template.format_map(_Missing(event)), event) for event in events]
+        common = getattr(record, COMMON, None) or {}
+        merged = [{**common, **event} for event in events] if common else events
+        return [(template.format_map(_Missing(event)), event) for event in merged]
     return [(record.getMessage(), {})]
 
 
@@ -86,6 +91,8 @@ class RedactingFilter(logging.Filter):
         for key, value in list(vars(record).items()):
             if key == EVENTS and isinstance(value, list):
                 record.events = [_redact_event(event) for event in value]
+            elif key == COMMON and isinstance(value, dict):
+                record.event_common = _redact_event(value)
             elif key not in _STANDARD and not key.startswith("_"):
                 secret = isinstance(value, str) and _SECRET_KEY.search(key)
                 setattr(record, key, "«masqué»" if secret else _redact_value(value))
@@ -114,7 +121,7 @@ class JsonFormatter(logging.Formatter):
             "message": "",
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and key not in (EVENTS, "event_message") and not key.startswith("_"):
+            if key not in _STANDARD and key not in _BATCH_KEYS and not key.startswith("_"):
                 base[key] = value
         if record.exc_info:
             base["error"] = record.exc_text or redact(self.formatException(record.exc_info))

@@ -148,20 +148,23 @@ def transition_many(
             raise InvalidTransition(delivery_id, current, target)
     now = utcnow()
     durations = {delivery_id: changes.pop("duration_ms", None) for delivery_id, _, changes in rows}
-    # Core by primary key (the ORM's bulk path costs more per row than the write itself), with
-    # statements built once per set of columns: the hot path neither rebuilds nor re-keys them.
+    # Statements built once per set of columns; the per-row statements go to the driver's
+    # executemany with values converted once per distinct value (SQLAlchemy's own executemany
+    # converts every parameter of every row again, which cost more than the write itself).
     session.flush()  # pending ORM changes first, as the ORM's own bulk path would
+    connection = session.connection()
     if all(not changes for _, _, changes in rows):  # a claim: the same values for all, one UPDATE
         values = {"state": target, "updated_at": now, **common}
-        session.execute(_update_by_ids(tuple(sorted(values))), {**values, "_ids": [r[0] for r in rows]})
+        connection.execute(_update_by_ids(tuple(sorted(values))), {**values, "_ids": [r[0] for r in rows]})
     else:
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for delivery_id, _, changes in rows:
             values = {"state": target, "updated_at": now, **common, **changes}
             groups.setdefault(tuple(sorted(values)), []).append({"_id": delivery_id, **values})
         for names, params in groups.items():
-            session.execute(_update_each(names), params)
-    session.execute(
+            _driver_many(connection, _update_each(names), params)
+    _driver_many(
+        connection,
         _INSERT_ATTEMPT,
         [{"delivery_id": delivery_id, "at": now, "actor": actor, "from_state": current, "to_state": target,
           "outcome": outcome, "detail": "", "duration_ms": durations[delivery_id]} for delivery_id, current, _ in rows],
@@ -172,12 +175,58 @@ def transition_many(
             len(rows),
             target,
             extra={"event": "transition", "event_message": "delivery {delivery_id}: {from} -> {to}",
-                   "events": [{"delivery_id": delivery_id, "from": current, "to": target, "outcome": outcome,
-                               "actor": actor} for delivery_id, current, _ in rows]},
+                   "event_common": {"to": target, "outcome": outcome, "actor": actor},
+                   "events": [{"delivery_id": delivery_id, "from": current} for delivery_id, current, _ in rows]},
         )
 
 
-_INSERT_ATTEMPT = sa.insert(Attempt.__table__)  # type: ignore[attr-defined]
+_ATTEMPT_COLUMNS = ("delivery_id", "at", "actor", "from_state", "to_state", "outcome", "detail", "duration_ms")
+_INSERT_ATTEMPT = sa.insert(Attempt.__table__).values(  # type: ignore[attr-defined]
+    {name: sa.bindparam(name) for name in _ATTEMPT_COLUMNS})
+
+
+class _Compiled:
+    """A statement compiled for one dialect, with each parameter's conversion to the driver's
+    value (the column type's own bind processor: aware datetimes checked and stored as UTC)."""
+
+    def __init__(self, statement: Any, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.order = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+        self.processors: dict[str, Any] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+
+
+@functools.lru_cache(maxsize=128)
+def _compiled(statement: Any, dialect: sa.Dialect) -> _Compiled:
+    return _Compiled(statement, dialect)
+
+
+def _driver_many(connection: sa.Connection, statement: Any, params: list[dict[str, Any]]) -> None:
+    """``statement`` (no expanding parameters) once per row of ``params`` through the driver's
+    executemany, inside ``connection``'s transaction and through its event hooks."""
+    compiled = _compiled(statement, connection.dialect)
+    columns: list[list[Any]] = []
+    for name in compiled.order:
+        values = [row[name] for row in params]
+        processor = compiled.processors.get(name)
+        if processor is not None:
+            converted: dict[Any, Any] = {}  # many rows share a value (now, the actor, a state)
+            try:
+                values = [None if v is None else converted[v] if v in converted else
+                          converted.setdefault(v, processor(v)) for v in values]
+            except TypeError:  # a value that cannot be a dict key (JSON): converted one by one
+                values = [None if v is None else processor(v) for v in values]
+        columns.append(values)
+    if compiled.positional:
+        rows: list[Any] = list(zip(*columns, strict=True))
+    else:
+        rows = [dict(zip(compiled.order, row, strict=True)) for row in zip(*columns, strict=True)]
+    connection.exec_driver_sql(compiled.sql, rows)
 
 
 @functools.lru_cache(maxsize=64)

@@ -40,7 +40,7 @@ from sqlmodel import col, select
 
 from channels.base import AmbiguousError, ChannelError
 from orchestrator import __version__, states
-from orchestrator.db import session_scope
+from orchestrator.db import read_scope, session_scope
 from orchestrator.models import Account, Delivery, WorkerHeartbeat
 from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
@@ -167,7 +167,7 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
     def _claim_soon(self, account_id: int) -> list[Claimed]:
         """When the account's next delivery is due within a second, wait for it here rather
         than for the next tick: a steady stream goes out on time."""
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             due = session.exec(select(sa.func.min(Delivery.due_at)).where(
                 Delivery.account_id == account_id, col(Delivery.state).in_(states.CLAIMABLE))).one()
         if due is None:

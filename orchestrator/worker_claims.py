@@ -10,6 +10,7 @@ whole batch; what the budget cannot cover waits for its next token instead of be
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlmodel import col, select
 
 from channels.base import PublishRequest
 from orchestrator import budgets, states
-from orchestrator.db import SQLITE_INDEXED_BY, session_scope
+from orchestrator.db import SQLITE_INDEXED_BY, read_scope, session_scope
 from orchestrator.models import (
     CLAIMABLE_SQL,
     Account,
@@ -41,44 +42,38 @@ class ClaimsMixin:
     id: str
     postgres: bool
 
-    def _due_query(self, session: Any, now: dt.datetime, limit: int, account_id: int | None,
-                   exclude: set[int]) -> Any:
+    def _busy_elsewhere(self, session: Any) -> set[int]:
+        """Accounts another worker is publishing on: they stay with it (one account, one order)."""
+        d = Delivery.__table__  # type: ignore[attr-defined]
+        return set(session.connection().execute(
+            sa.select(d.c.account_id).where(d.c.state == states.PUBLISHING, d.c.worker_id != self.id).distinct()
+        ).scalars())
+
+    def _due_query(self, now: dt.datetime, limit: int, account_id: int | None, skip: set[int]) -> Any:
         """What is due, earliest first, with everything a claim needs (one query: most claims
-        take every row they read). The claimable condition is written as the partial indexes
-        write it, so the database walks ``ix_delivery_claim_order`` (or ``_account``) in order
-        and stops at ``limit`` instead of sorting the whole backlog."""
-        # an account another worker is publishing on stays with it: one account, one order
-        busy = set(session.exec(
-            select(Delivery.account_id).where(Delivery.state == states.PUBLISHING, Delivery.worker_id != self.id)
-            .distinct()
-        ))
-        d, p, a, c = (Delivery.__table__, Post.__table__, Account.__table__,  # type: ignore[attr-defined]
-                      Case.__table__)  # type: ignore[attr-defined]
-        query = (
-            sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
-                      d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, c.c.status.label("case_status"))
-            .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
-                         .outerjoin(c, c.c.id == p.c.case_id))
-            .where(
-                sa.text(f"delivery.{CLAIMABLE_SQL}"),
-                d.c.due_at <= now,
-                p.c.status == "approved",
-                d.c.rendered_text.is_not(None),
-                a.c.healthy == sa.true(),
-            )
-            .order_by(d.c.due_at, d.c.scheduled_at, d.c.id)
-            .limit(limit)
-        )
-        index = "ix_delivery_claim_order"
+        take every row they read): the statement and its parameters."""
+        params: dict[str, Any] = {"now": now, "limit": limit}
         if account_id is not None:
-            query = query.where(d.c.account_id == account_id)
-            index = "ix_delivery_claim_account"
-        query = query.execution_options(**{SQLITE_INDEXED_BY: ("delivery", index)})
-        if exclude | busy:
-            query = query.where(d.c.account_id.not_in(sorted(exclude | busy)))
-        if self.postgres:
-            query = query.with_for_update(skip_locked=True, of=d)
-        return query
+            params["account_id"] = account_id
+        if skip:
+            params["skip"] = sorted(skip)
+        return _due_statement(account_id is not None, bool(skip), self.postgres), params
+
+    def _due_accounts(self, session: Any, now: dt.datetime, skip: set[int]) -> list[int]:
+        """Healthy accounts outside ``skip`` with something due, the earliest first. Each account's
+        earliest due time is read from the head of ``ix_delivery_claim_account``: a dispatch tick
+        while some accounts are busy costs a few index probes, where walking the claiming order
+        would read the busy accounts' whole backlog to skip it."""
+        d, a = Delivery.__table__, Account.__table__  # type: ignore[attr-defined]
+        first_due = (sa.select(sa.func.min(d.c.due_at))
+                     .where(d.c.account_id == a.c.id, sa.text(f"delivery.{CLAIMABLE_SQL}"), d.c.due_at <= now)
+                     .scalar_subquery())
+        query = (sa.select(a.c.id, first_due.label("first_due")).where(a.c.healthy == sa.true())
+                 .execution_options(**{SQLITE_INDEXED_BY: ("delivery", "ix_delivery_claim_account")}))
+        if skip:
+            query = query.where(a.c.id.not_in(sorted(skip)))
+        rows = [(due, account_id) for account_id, due in session.connection().execute(query) if due is not None]
+        return [account_id for _, account_id in sorted(rows)]
 
     def claim(self, now: dt.datetime | None = None, *, account_id: int | None = None,
               max_accounts: int | None = None, exclude: set[int] | None = None) -> list[Claimed]:
@@ -89,14 +84,25 @@ class ClaimsMixin:
         accounts_wanted = 1 if account_id is not None else (max_accounts or self.settings.publish_threads)
         claimed: list[Claimed] = []
         with session_scope(self.engine) as session:
-            due = session.execute(self._due_query(session, now, per_account * accounts_wanted, account_id,
-                                                  exclude or set()))
+            skip = (exclude or set()) | self._busy_elsewhere(session)
             chosen: dict[int, list[Any]] = {}
-            for row in due:
-                rows = chosen.setdefault(row.account_id, []) if len(chosen) < accounts_wanted else \
-                    chosen.get(row.account_id)
-                if rows is not None and len(rows) < per_account:
-                    rows.append(row)
+            if account_id is not None or not skip:
+                # one walk of the claiming order (or of one account's part of it)
+                due = session.connection().execute(*self._due_query(now, per_account * accounts_wanted, account_id,
+                                                                     skip))
+                for row in due:
+                    rows = chosen.setdefault(row.account_id, []) if len(chosen) < accounts_wanted else \
+                        chosen.get(row.account_id)
+                    if rows is not None and len(rows) < per_account:
+                        rows.append(row)
+            else:
+                # some accounts are taken: ask the others one by one, earliest due first
+                for candidate in self._due_accounts(session, now, skip):
+                    if len(chosen) >= accounts_wanted:
+                        break
+                    rows = list(session.connection().execute(*self._due_query(now, per_account, candidate, set())))
+                    if rows:
+                        chosen[candidate] = rows
             images: dict[int, tuple[Any, ...]] = {}  # per post, within this claim
             for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
                 if self.postgres and not self._lock_account(session, acc_id):
@@ -130,11 +136,11 @@ class ClaimsMixin:
 
     def _claim_batch(self, session: Any, account_id: int, batch: list[Any], now: dt.datetime,
                      images: dict[int, tuple[Any, ...]]) -> list[Claimed]:
-        bucket = budgets.lock_bucket(session, account_id=account_id, endpoint="publish")
+        bucket = budgets.read_bucket(session, account_id=account_id, endpoint="publish")
         allowed, next_free = len(batch), None
         if bucket is not None:
             allowed, next_free = budgets.take(bucket, now, len(batch))
-            session.add(bucket)
+            budgets.write_bucket(session, bucket)
         if batch[allowed:]:
             # spread the burst: wait for the budget instead of being refused
             table = Delivery.__table__  # type: ignore[attr-defined]
@@ -207,7 +213,7 @@ class ClaimsMixin:
         of the accounts that have work when other workers' heartbeats are fresh."""
         now = utcnow()
         stale = now - dt.timedelta(seconds=self.settings.heartbeat_stale_seconds)
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:  # advice only: it need not wait for a writer
             live = session.exec(
                 select(sa.func.count()).select_from(WorkerHeartbeat)
                 .where(WorkerHeartbeat.last_seen >= stale, WorkerHeartbeat.id != self.id)
@@ -220,3 +226,38 @@ class ClaimsMixin:
                            col(Delivery.state) == states.PUBLISHING))
             ).one()
         return max(1, math.ceil(with_work / live))
+
+
+@functools.lru_cache(maxsize=16)
+def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
+    """The claim's query, built once per shape (parameters ``now``, ``limit``, ``account_id``,
+    ``skip``). The claimable condition is written as the partial indexes write it, so the
+    database walks ``ix_delivery_claim_order`` (or ``_account``) in order and stops at ``limit``
+    instead of sorting the whole backlog."""
+    d, p, a, c = (Delivery.__table__, Post.__table__, Account.__table__,  # type: ignore[attr-defined]
+                  Case.__table__)  # type: ignore[attr-defined]
+    query = (
+        sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
+                  d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, c.c.status.label("case_status"))
+        .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
+                     .outerjoin(c, c.c.id == p.c.case_id))
+        .where(
+            sa.text(f"delivery.{CLAIMABLE_SQL}"),
+            d.c.due_at <= sa.bindparam("now"),
+            p.c.status == "approved",
+            d.c.rendered_text.is_not(None),
+            a.c.healthy == sa.true(),
+        )
+        .order_by(d.c.due_at, d.c.scheduled_at, d.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+    index = "ix_delivery_claim_order"
+    if per_account:
+        query = query.where(d.c.account_id == sa.bindparam("account_id"))
+        index = "ix_delivery_claim_account"
+    query = query.execution_options(**{SQLITE_INDEXED_BY: ("delivery", index)})
+    if skipping:
+        query = query.where(d.c.account_id.not_in(sa.bindparam("skip", expanding=True)))
+    if postgres:
+        query = query.with_for_update(skip_locked=True, of=d)
+    return query

@@ -17,7 +17,6 @@ from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
 
 from channels.base import Published, RateInfo
 from orchestrator import budgets, states
@@ -121,11 +120,11 @@ class RecorderMixin:
         now = utcnow()
         ids = sorted(s.item.delivery_id for s in batch)
         with session_scope(self.engine) as session:
-            query = (select(Delivery.id, Delivery.state, Delivery.attempts, Delivery.last_error)
-                     .where(col(Delivery.id).in_(ids)).order_by(col(Delivery.id)))
+            d = Delivery.__table__  # type: ignore[attr-defined]
+            query = sa.select(d.c.id, d.c.state, d.c.attempts, d.c.last_error).where(d.c.id.in_(ids)).order_by(d.c.id)
             if self.postgres:
                 query = query.with_for_update()
-            current = {row[0]: row for row in session.exec(query)}
+            current = {row[0]: row for row in session.connection().execute(query)}
             infos: dict[int, list[RateInfo]] = defaultdict(list)
             moves: list[tuple[int, str, dict[str, object]]] = []
             for success in batch:

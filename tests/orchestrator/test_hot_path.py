@@ -5,6 +5,7 @@ transition."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 
 from orchestrator import db, logs, states
 from orchestrator.models import CLAIMABLE_SQL
-from orchestrator.timeutil import utcnow
+from orchestrator.timeutil import NaiveDatetimeError, utcnow
 from tests.orchestrator.helpers import add_account, approved_post, schedule
 from tests.orchestrator.test_worker import make_worker
 
@@ -56,6 +57,107 @@ def test_a_claim_walks_a_partial_index_in_order_without_sorting(engine, sandbox,
     assert any(index in line for line in seen), seen
     assert not any("TEMP B-TREE" in line for line in seen), seen
 
+
+
+def _account_id(engine: sa.Engine, name: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT id FROM account WHERE name = :n"), {"n": name}).scalar_one()
+
+
+def test_a_tick_while_an_account_is_busy_claims_the_others_without_reading_its_backlog(engine, sandbox) -> None:
+    busy = add_account(engine, sandbox.url, name="x-occupe")
+    free = add_account(engine, sandbox.url, kind="mastodon", name="m-libre")
+    late = utcnow() - dt.timedelta(minutes=5)
+    for i in range(40):  # the busy account's backlog comes first in the claiming order
+        schedule(engine, approved_post(engine, text=f"Occupé {i}"), busy, at=late)
+    waiting = [schedule(engine, approved_post(engine, text=f"Libre {i}"), free) for i in range(3)]
+    worker = make_worker(engine)
+    statements: list[str] = []
+    plans: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith("EXPLAIN"):
+            return
+        statements.append(statement)
+        if engine.dialect.name == "sqlite" and "FROM delivery" in statement and statement.startswith("SELECT"):
+            plans.extend(str(r[-1]) for r in cursor.connection.execute("EXPLAIN QUERY PLAN " + statement,
+                                                                        parameters).fetchall())
+
+    sa.event.listen(engine, "after_cursor_execute", seen)
+    try:
+        claimed = worker.claim(max_accounts=4, exclude={_account_id(engine, busy)})
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", seen)
+    assert sorted(c.delivery_id for c in claimed) == waiting
+    assert {c.account_id for c in claimed} == {_account_id(engine, free)}
+    if engine.dialect.name == "sqlite":
+        # every read of the delivery table goes through an index: none walks the busy backlog
+        assert not any(line.startswith("SCAN delivery") for line in plans), plans
+        assert any("ix_delivery_claim_account" in line for line in plans), plans
+
+
+def test_an_account_with_nothing_claimable_does_not_take_a_slot(engine, sandbox) -> None:
+    """The accounts are asked one by one, earliest due first: one whose due post cannot go (its
+    approval was withdrawn) does not keep a later account from being claimed in the same tick."""
+    first = add_account(engine, sandbox.url, name="x-premier")
+    second = add_account(engine, sandbox.url, kind="bluesky", name="b-second")
+    other = add_account(engine, sandbox.url, kind="mastodon", name="m-occupe")
+    schedule(engine, approved_post(engine, text="Autre"), other)
+    withdrawn = approved_post(engine, text="Retiré")
+    stuck = schedule(engine, withdrawn, first, at=utcnow() - dt.timedelta(minutes=2))
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE post SET status = 'submitted' WHERE id = :p"), {"p": withdrawn})
+    fine = schedule(engine, approved_post(engine, text="Part"), second)
+    claimed = make_worker(engine).claim(max_accounts=1, exclude={_account_id(engine, other)})
+    assert [c.delivery_id for c in claimed] == [fine]
+    assert stuck not in [c.delivery_id for c in claimed]
+
+
+def test_rows_written_by_the_driver_read_back_as_the_orm_wrote_them(engine, sandbox) -> None:
+    """The batch statements go to the driver with values converted by the columns' own types:
+    what the ORM reads back is what it would have written itself."""
+    from orchestrator.models import Attempt, Delivery
+
+    account = add_account(engine, sandbox.url)
+    ids = [schedule(engine, approved_post(engine, text=f"Pilote {i}"), account) for i in range(3)]
+    at = utcnow().replace(microsecond=0) + dt.timedelta(microseconds=1)
+    with db.session_scope(engine) as session:
+        states.transition_many(session, [(i, states.SCHEDULED, {}) for i in ids], states.PUBLISHING,
+                               actor="w1", outcome="claimed", worker_id="w1", lease_until=at)
+    with db.session_scope(engine) as session:
+        states.transition_many(session, [(i, states.PUBLISHING, {"platform_id": f"p{i}", "published_at": at,
+                                                                  "duration_ms": 7 + n})
+                                         for n, i in enumerate(ids)],
+                               states.PUBLISHED, actor="w1", outcome="published", worker_id=None, lease_until=None)
+    with db.session_scope(engine) as session:
+        for n, i in enumerate(ids):
+            delivery = session.get(Delivery, i)
+            assert delivery is not None
+            assert (delivery.state, delivery.platform_id, delivery.published_at, delivery.lease_until) == (
+                states.PUBLISHED, f"p{i}", at, None)
+            rows = session.exec(sa.select(Attempt).where(Attempt.delivery_id == i).order_by(Attempt.id)).scalars().all()
+            assert [(r.from_state, r.to_state, r.actor) for r in rows][-2:] == [
+                (states.SCHEDULED, states.PUBLISHING, "w1"), (states.PUBLISHING, states.PUBLISHED, "w1")]
+            assert rows[-1].duration_ms == 7 + n and rows[-2].duration_ms is None
+            assert rows[-1].at.tzinfo is not None and abs((rows[-1].at - utcnow()).total_seconds()) < 60
+        # the stored times compare with bound times as the claim's query compares them
+        due = session.exec(sa.select(sa.func.count()).select_from(Delivery).where(
+            Delivery.published_at == at, Delivery.id.in_(ids))).scalar_one()
+        assert due == 3
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["shared-values", "own-values"])
+def test_a_naive_time_is_refused_on_the_driver_path_too(engine, sandbox, own: bool) -> None:
+    account = add_account(engine, sandbox.url)
+    delivery_id = schedule(engine, approved_post(engine, text="Naïf"), account)
+    naive = {"lease_until": dt.datetime(2026, 12, 1)}
+    with pytest.raises((NaiveDatetimeError, sa.exc.StatementError)) as raised, db.session_scope(engine) as session:
+        states.transition_many(session, [(delivery_id, states.SCHEDULED, naive if own else {})], states.PUBLISHING,
+                               actor="w1", outcome="claimed", worker_id="w1", **({} if own else naive))
+    assert "fuseau" in str(raised.value)
+    with engine.connect() as conn:
+        state = conn.execute(sa.text("SELECT state FROM delivery WHERE id = :i"), {"i": delivery_id}).scalar_one()
+    assert state == states.SCHEDULED  # nothing half-saved
 
 def _sqlite_engine(tmp_path: Path) -> sa.Engine:
     engine = db.make_engine(f"sqlite:///{tmp_path}/w.db")
@@ -178,6 +280,22 @@ def test_events_of_a_batch_are_cleaned_like_extra_fields() -> None:
     text = stream.getvalue()
     assert "s3cret" not in text and "abcdef123456" not in text
     assert len(text.splitlines()) == 2
+
+
+def test_fields_shared_by_a_batch_are_cleaned_once_and_written_on_every_line() -> None:
+    handler, stream = _capture(logs.JsonFormatter())
+    record = logging.makeLogRecord({
+        "name": "porte_voix.test", "levelno": logging.INFO, "levelname": "INFO", "msg": "2 events",
+        "event_message": "{n} {where}", "event_common": {"where": "https://x.test/?access_token=zz9secret",
+                                                         "page_token": "tok"},
+        "events": [{"n": 1}, {"n": 2, "where": "ici"}],
+    })
+    handler.handle(record)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert "zz9secret" not in stream.getvalue() and '"tok"' not in stream.getvalue()
+    assert [line["n"] for line in lines] == [1, 2]
+    assert lines[0]["page_token"] == "«masqué»" and lines[1]["where"] == "ici"  # an event's own field wins
+    assert lines[1]["message"] == "2 ici"
 
 
 def test_a_claimed_batch_is_published_and_logged_once_per_delivery(engine, sandbox) -> None:

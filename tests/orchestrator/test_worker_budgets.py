@@ -199,3 +199,29 @@ def test_a_held_late_delivery_is_not_claimed(engine, sandbox) -> None:
     with db.session_scope(engine) as session:
         deliveries._hold(session, [session.get(deliveries.Delivery, delivery_id)], actor="t", reason="case paused")
     assert make_worker(engine).claim() == []
+
+
+def test_a_correction_that_changes_nothing_writes_nothing_and_refills_the_same(engine, sandbox) -> None:
+    """Only a correction that lowers the tokens or blocks is written: refilling later from the
+    untouched row gives what refilling from a written refill would have given."""
+    name = add_account(engine, sandbox.url, kind="x")
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        bucket = session.exec(select(RateBucket).where(RateBucket.account_id == account_id,
+                                                       RateBucket.endpoint == "publish")).one()
+        bucket.tokens, bucket.updated_at = 3.0, utcnow() - dt.timedelta(seconds=30)
+        session.add(bucket)
+    before = buckets(engine, name)["publish"]
+    with db.session_scope(engine) as session:
+        budgets.correct(session, account_id=account_id, infos=[RateInfo("publish", before.capacity, None, None)])
+    after = buckets(engine, name)["publish"]
+    assert (after.tokens, after.updated_at) == (before.tokens, before.updated_at)
+    now = utcnow()
+    budgets.refill(before, now)
+    stepwise = budgets.Bucket(0, after.capacity, after.window_seconds, after.tokens, after.updated_at, None)
+    budgets.refill(stepwise, now - dt.timedelta(seconds=10))
+    budgets.refill(stepwise, now)
+    assert stepwise.tokens == pytest.approx(before.tokens)
+    with db.session_scope(engine) as session:  # a lower figure is written
+        budgets.correct(session, account_id=account_id, infos=[RateInfo("publish", 1, after.capacity, None)])
+    assert buckets(engine, name)["publish"].tokens == 1.0
