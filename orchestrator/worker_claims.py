@@ -83,6 +83,12 @@ class ClaimsMixin:
         per_account = max(1, self.settings.claim_batch)
         accounts_wanted = 1 if account_id is not None else (max_accounts or self.settings.publish_threads)
         claimed: list[Claimed] = []
+        if account_id is None and exclude:
+            # A tick while runners are busy usually finds nothing for the other accounts: look
+            # first without the write lock, which the runners' claims and records are waiting for.
+            with read_scope(self.engine) as session:
+                if not self._due_accounts(session, now, exclude | self._busy_elsewhere(session)):
+                    return []
         with session_scope(self.engine) as session:
             skip = (exclude or set()) | self._busy_elsewhere(session)
             chosen: dict[int, list[Any]] = {}
