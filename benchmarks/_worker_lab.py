@@ -253,6 +253,16 @@ def steal_seconds() -> float:
         return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used, all its threads (Linux ``/proc/<pid>/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM: the most resident memory the process ever had."""
     with open(f"/proc/{pid}/status") as handle:

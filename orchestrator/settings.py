@@ -24,7 +24,7 @@ class Settings(BaseSettings):
 
     # worker -------------------------------------------------------------------------------
     dispatch_interval: float = 0.25
-    claim_batch: int = 50
+    claim_batch: int = 100
     lease_seconds: int = 120
     publish_threads: int = 8
     request_timeout: float = 20.0

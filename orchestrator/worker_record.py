@@ -28,7 +28,7 @@ from orchestrator.worker_outcomes import Claimed
 log = logging.getLogger("porte_voix.worker")
 
 #: How long the recorder lets successes accumulate before writing them (one transaction for all).
-GATHER_SECONDS = 0.1
+GATHER_SECONDS = 0.25
 MAX_BATCH = 500
 
 
