@@ -215,10 +215,9 @@ def _driver_many(connection: sa.Connection, statement: Any, params: list[dict[st
         values = [row[name] for row in params]
         processor = compiled.processors.get(name)
         if processor is not None:
-            converted: dict[Any, Any] = {}  # many rows share a value (now, the actor, a state)
-            try:
-                values = [None if v is None else converted[v] if v in converted else
-                          converted.setdefault(v, processor(v)) for v in values]
+            try:  # many rows share a value (now, the actor, a state): convert each once
+                converted = {v: processor(v) for v in set(values) if v is not None}
+                values = [None if v is None else converted[v] for v in values]
             except TypeError:  # a value that cannot be a dict key (JSON): converted one by one
                 values = [None if v is None else processor(v) for v in values]
         columns.append(values)

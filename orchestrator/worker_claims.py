@@ -91,24 +91,7 @@ class ClaimsMixin:
                     return []
         with session_scope(self.engine) as session:
             skip = (exclude or set()) | self._busy_elsewhere(session)
-            chosen: dict[int, list[Any]] = {}
-            if account_id is not None or not skip:
-                # one walk of the claiming order (or of one account's part of it)
-                due = session.connection().execute(*self._due_query(now, per_account * accounts_wanted, account_id,
-                                                                     skip))
-                for row in due:
-                    rows = chosen.setdefault(row.account_id, []) if len(chosen) < accounts_wanted else \
-                        chosen.get(row.account_id)
-                    if rows is not None and len(rows) < per_account:
-                        rows.append(row)
-            else:
-                # some accounts are taken: ask the others one by one, earliest due first
-                for candidate in self._due_accounts(session, now, skip):
-                    if len(chosen) >= accounts_wanted:
-                        break
-                    rows = list(session.connection().execute(*self._due_query(now, per_account, candidate, set())))
-                    if rows:
-                        chosen[candidate] = rows
+            chosen = self._choose(session, now, account_id, skip, per_account, accounts_wanted)
             images: dict[int, tuple[Any, ...]] = {}  # per post, within this claim
             for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
                 if self.postgres and not self._lock_account(session, acc_id):
@@ -117,6 +100,28 @@ class ClaimsMixin:
                 if batch:
                     claimed.extend(self._claim_batch(session, acc_id, batch, now, images))
         return claimed
+
+    def _choose(self, session: Any, now: dt.datetime, account_id: int | None, skip: set[int], per_account: int,
+                accounts_wanted: int) -> dict[int, list[Any]]:
+        """The due rows to claim, per account: one walk of the claiming order (or of one
+        account's part of it); when some accounts are taken, the others asked one by one,
+        earliest due first."""
+        connection = session.connection()
+        chosen: dict[int, list[Any]] = {}
+        if account_id is None and skip:
+            for candidate in self._due_accounts(session, now, skip):
+                if len(chosen) >= accounts_wanted:
+                    break
+                rows = list(connection.execute(*self._due_query(now, per_account, candidate, set())))
+                if rows:
+                    chosen[candidate] = rows
+            return chosen
+        for row in connection.execute(*self._due_query(now, per_account * accounts_wanted, account_id, skip)):
+            taken = chosen.setdefault(row.account_id, []) if len(chosen) < accounts_wanted else \
+                chosen.get(row.account_id)
+            if taken is not None and len(taken) < per_account:
+                taken.append(row)
+        return chosen
 
     def _lock_account(self, session: Any, account_id: int) -> bool:
         got = session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_ADVISORY_NAMESPACE, account_id))).scalar()

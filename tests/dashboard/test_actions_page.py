@@ -18,19 +18,25 @@ def _table(at) -> str:
     return at.dataframe[0].value.to_csv()
 
 
+
+def _fill_and_save(at, slug: str, labels: tuple[str, str], texts_: tuple[str, str]) -> None:  # noqa: ANN001
+    """The new call to action's identifier, labels and texts (French, English), then save."""
+    at.text_input(key="action_new_slug").input(slug)
+    at.text_input(key="action_new_label_fr").input(labels[0])
+    at.text_input(key="action_new_label_en").input(labels[1])
+    at.text_area(key="action_new_text_fr").input(texts_[0])
+    at.text_area(key="action_new_text_en").input(texts_[1])
+    at.button(key="actions_save").click().run()
+
 def test_an_editor_creates_a_call_to_action_and_it_is_listed_and_saved(app, session):
     at = app("edith", "templates")
     assert "Appels à l'action" in texts(at) and "Signer la pétition" in _table(at)
     assert "partager-le-cas" not in _table(at)
-    at.text_input(key="action_new_slug").input("partager-le-cas")
     at.selectbox(key="action_new_kind").set_value("event")
-    at.text_input(key="action_new_label_fr").input("Partager le cas")
-    at.text_input(key="action_new_label_en").input("Share the case")
-    at.text_area(key="action_new_text_fr").input("Parlez du cas autour de vous.")
-    at.text_area(key="action_new_text_en").input("Tell people around you about the case.")
     at.text_input(key="action_new_url_fr").input("https://amnistie.ca/partager")
     at.selectbox(key="action_new_key_date").set_value("marathon-montreal")
-    at.button(key="actions_save").click().run()
+    _fill_and_save(at, "partager-le-cas", ("Partager le cas", "Share the case"),
+                   ("Parlez du cas autour de vous.", "Tell people around you about the case."))
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Appel à l'action partager-le-cas enregistré." in [s.value for s in at.success]
     table = _table(at)
@@ -104,12 +110,8 @@ def test_an_edition_without_actions_still_offers_the_new_action_form(app, engine
     shown = texts(at)
     assert "Aucun appel à l'action dans cette édition pour l'instant." in shown
     assert "créez-en un ci-dessus" in shown and not at.dataframe
-    at.text_input(key="action_new_slug").input("ecrire-une-lettre")
-    at.text_input(key="action_new_label_fr").input("Écrire une lettre")
-    at.text_input(key="action_new_label_en").input("Write a letter")
-    at.text_area(key="action_new_text_fr").input("Écrivez à l'autorité.")
-    at.text_area(key="action_new_text_en").input("Write to the authority.")
-    at.button(key="actions_save").click().run()
+    _fill_and_save(at, "ecrire-une-lettre", ("Écrire une lettre", "Write a letter"),
+                   ("Écrivez à l'autorité.", "Write to the authority."))
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Écrire une lettre" in _table(at)
     created = session.exec(select(CallToAction).where(CallToAction.campaign_id == empty_id)).one()
