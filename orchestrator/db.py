@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
+import functools
+import json
 import os
 import sqlite3
 import threading
@@ -172,6 +175,48 @@ def _sqlite_single_writer(engine: sa.Engine) -> None:
             table, index = hint
             statement = statement.replace(f"FROM {table} ", f"FROM {table} INDEXED BY {index} ", 1)
         return statement, parameters
+
+
+class _Packed:
+    """A SELECT wrapped to come back from SQLite as one JSON array (see :func:`fetch_rows`)."""
+
+    def __init__(self, query: Any) -> None:
+        inner = query.subquery("packed")
+        self.columns = list(inner.c)
+        self.statement = (sa.select(sa.func.json_group_array(sa.func.json_array(*self.columns)))
+                          .execution_options(**query.get_execution_options()))
+        self.row = collections.namedtuple("PackedRow", [c.key for c in self.columns])  # type: ignore[misc]
+        self._processors: dict[Any, list[Any]] = {}
+
+    def processors(self, dialect: sa.Dialect) -> list[Any]:
+        if dialect not in self._processors:
+            self._processors[dialect] = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                                         for c in self.columns]
+        return self._processors[dialect]
+
+
+@functools.lru_cache(maxsize=64)
+def _packed(query: Any) -> _Packed:
+    return _Packed(query)
+
+
+def fetch_rows(connection: sa.Connection, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
+    """All rows of ``query`` (a Core SELECT built once and reused), in its order, as named tuples.
+
+    On SQLite they come back packed in one JSON array: the driver then steps once instead of
+    once per row. It lets go of the interpreter at every step, and while the worker's publishing
+    threads keep the interpreter busy each step waits its turn to get it back; a claim reading
+    a hundred rows row by row held the database's write lock for a fifth of a second, most of it
+    waiting. Values go through the columns' own result processing (dates, JSON, booleans), and
+    the rows keep the query's order (SQLite aggregates an ordered subquery in that order)."""
+    if connection.dialect.name != "sqlite":
+        return list(connection.execute(query, params or {}))
+    packed = _packed(query)
+    text = connection.execute(packed.statement, params or {}).scalar_one()
+    processors = packed.processors(connection.dialect)
+    return [packed.row(*[value if process is None or value is None else process(value)
+                         for process, value in zip(processors, values, strict=True)])
+            for values in json.loads(text)]
 
 
 @cache

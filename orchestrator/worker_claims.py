@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from channels.base import PublishRequest
 from orchestrator import budgets, states
-from orchestrator.db import SQLITE_INDEXED_BY, read_scope, session_scope
+from orchestrator.db import SQLITE_INDEXED_BY, fetch_rows, read_scope, session_scope
 from orchestrator.models import (
     CLAIMABLE_SQL,
     Account,
@@ -112,11 +112,11 @@ class ClaimsMixin:
             for candidate in self._due_accounts(session, now, skip):
                 if len(chosen) >= accounts_wanted:
                     break
-                rows = list(connection.execute(*self._due_query(now, per_account, candidate, set())))
+                rows = fetch_rows(connection, *self._due_query(now, per_account, candidate, set()))
                 if rows:
                     chosen[candidate] = rows
             return chosen
-        for row in connection.execute(*self._due_query(now, per_account * accounts_wanted, account_id, skip)):
+        for row in fetch_rows(connection, *self._due_query(now, per_account * accounts_wanted, account_id, skip)):
             taken = chosen.setdefault(row.account_id, []) if len(chosen) < accounts_wanted else \
                 chosen.get(row.account_id)
             if taken is not None and len(taken) < per_account:

@@ -9,6 +9,7 @@ post on the platform: nothing is lost, and nothing is sent twice.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import queue
 import threading
@@ -45,6 +46,8 @@ class RecorderMixin:
     id: str
     postgres: bool
     _stopping: threading.Event
+    _inflight_lock: threading.Lock
+    _active: set[int]  # accounts with a runner in this process
 
     def _init_recorder(self) -> None:
         self._recorded = threading.Condition()
@@ -77,17 +80,24 @@ class RecorderMixin:
         return True
 
     def _gather(self) -> list[Success] | None:
-        """Wait for a first success, then let more accumulate for ``GATHER_SECONDS`` without
-        waking up for each one (a wake-up per success would take the interpreter from the
-        publishing threads at every call), and take them all. A runner that ends (nothing more
-        due for its account) cuts the wait short: the end of a burst is written at once."""
+        """Wait for a first success, then let more accumulate for up to ``GATHER_SECONDS``
+        without waking up for each one (a wake-up per success would take the interpreter from
+        the publishing threads at every call), and take them all. No waiting when no runner is
+        left in this process (the end of a burst, a single post) or when a full batch is
+        already waiting: what has been published is written at once."""
         try:
             batch = [self._outbox.get(timeout=5.0)]
         except queue.Empty:
             return None
-        if not self._stopping.is_set():
-            self._record_now.wait(GATHER_SECONDS)
-        self._record_now.clear()
+        deadline = time.monotonic() + GATHER_SECONDS
+        while not self._stopping.is_set() and self._outbox.qsize() < MAX_BATCH - 1:
+            with self._inflight_lock:
+                publishing = bool(self._active)
+            left = deadline - time.monotonic()
+            if not publishing or left <= 0:
+                break
+            self._record_now.wait(left)  # set when a runner ends: look again
+            self._record_now.clear()
         while len(batch) < MAX_BATCH:
             try:
                 batch.append(self._outbox.get_nowait())
@@ -120,17 +130,13 @@ class RecorderMixin:
         now = utcnow()
         ids = sorted(s.item.delivery_id for s in batch)
         with session_scope(self.engine) as session:
-            d = Delivery.__table__  # type: ignore[attr-defined]
-            query = sa.select(d.c.id, d.c.state, d.c.attempts, d.c.last_error).where(d.c.id.in_(ids)).order_by(d.c.id)
-            if self.postgres:
-                query = query.with_for_update()
-            current = {row[0]: row for row in session.connection().execute(query)}
+            current = _current(session.connection(), ids, lock=self.postgres)
             infos: dict[int, list[RateInfo]] = defaultdict(list)
             moves: list[tuple[int, str, dict[str, object]]] = []
             for success in batch:
                 infos[success.item.account_id].extend(success.infos)
-                delivery_id, state, attempts, last_error = current[success.item.delivery_id]
-                assert delivery_id is not None
+                delivery_id = success.item.delivery_id
+                state, attempts = current[delivery_id]
                 published = success.published
                 facts: dict[str, Any] = {"platform_id": published.platform_id, "platform_url": published.url,
                          "published_at": published.published_at or now, "next_metrics_at": now,
@@ -157,3 +163,18 @@ class RecorderMixin:
                                    worker_id=None, lease_until=None)
             for account_id in sorted(infos):  # buckets after deliveries, in account order
                 budgets.correct(session, account_id=account_id, infos=infos[account_id])
+
+
+def _current(connection: sa.Connection, ids: list[int], *, lock: bool) -> dict[int, tuple[str, int]]:
+    """State and attempts of deliveries ``ids``, locked on PostgreSQL. On SQLite the rows come
+    back as one JSON value: one step of the driver instead of one per row, each of which would
+    wait for the interpreter while publishing threads hold it (see ``states._Compiled``)."""
+    d = Delivery.__table__  # type: ignore[attr-defined]
+    if connection.dialect.name == "sqlite":
+        packed = sa.func.json_group_array(sa.func.json_array(d.c.id, d.c.state, d.c.attempts))
+        text = connection.execute(sa.select(packed).where(d.c.id.in_(ids))).scalar_one()
+        return {int(i): (str(state), int(attempts)) for i, state, attempts in json.loads(text)}
+    query = sa.select(d.c.id, d.c.state, d.c.attempts).where(d.c.id.in_(ids)).order_by(d.c.id)
+    if lock:
+        query = query.with_for_update()
+    return {int(i): (str(state), int(attempts)) for i, state, attempts in connection.execute(query)}

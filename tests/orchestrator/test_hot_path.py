@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from orchestrator import db, logs, states
 from orchestrator.models import CLAIMABLE_SQL
 from orchestrator.timeutil import NaiveDatetimeError, utcnow
-from tests.orchestrator.helpers import add_account, approved_post, schedule
+from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
 from tests.orchestrator.test_worker import make_worker
 
 
@@ -366,3 +366,120 @@ def test_a_writer_gives_up_after_the_timeout_when_another_process_holds_the_lock
         os.close(holder)
     assert lock.acquire(timeout=1) is True
     lock.release()
+
+
+def _bulk_deliveries(engine: sa.Engine, sandbox_url: str, n: int) -> list[int]:
+    """``n`` scheduled deliveries of one approved post, due in a shuffled order (one insert)."""
+    from orchestrator.models import Delivery
+
+    account = add_account(engine, sandbox_url)
+    post_id = approved_post(engine, text="En nombre")
+    with engine.connect() as conn:
+        account_id = conn.execute(sa.text("SELECT id FROM account WHERE name = :n"), {"n": account}).scalar_one()
+    now = utcnow()
+    rows = [{"post_id": post_id, "account_id": account_id, "state": states.SCHEDULED, "attempts": 0,
+             "scheduled_at": now - dt.timedelta(seconds=(i * 7919) % n), "due_at": now - dt.timedelta(seconds=(i * 7919) % n),
+             "source_code": f"n{i:05d}", "rendered_text": f"Texte {i}", "rendered_link": None if i % 3 else f"https://a.ca/{i}",
+             "created_at": now, "updated_at": now, "last_error": "", "last_error_kind": "", "held_reason": ""}
+            for i in range(n)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Delivery), rows)
+        return [r[0] for r in conn.execute(sa.text("SELECT id FROM delivery WHERE post_id = :p ORDER BY id"),
+                                          {"p": post_id})]
+
+
+def _count_statements(engine: sa.Engine, words: str, counted: list[str]):  # noqa: ANN202
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith(words):
+            counted.append("many" if executemany else "one")
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    return lambda: sa.event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_many_rows_go_in_a_few_statements_on_sqlite_and_read_back_as_written(engine, sandbox) -> None:
+    """On SQLite a batch is written a few hundred rows per statement (the driver steps once per
+    statement, not once per row); every row gets its own values and its attempt row."""
+    from orchestrator.models import Attempt, Delivery
+
+    ids = _bulk_deliveries(engine, sandbox.url, 450)
+    inserts: list[str] = []
+    updates: list[str] = []
+    stop = [_count_statements(engine, "INSERT INTO attempt", inserts), _count_statements(engine, "UPDATE delivery", updates)]
+    try:
+        with db.session_scope(engine) as session:
+            states.transition_many(session, [(i, states.SCHEDULED, {}) for i in ids], states.PUBLISHING,
+                                   actor="w1", outcome="claimed", worker_id="w1", lease_until=utcnow())
+        with db.session_scope(engine) as session:
+            states.transition_many(session, [(i, states.PUBLISHING, {"platform_id": f"p{i}", "attempts": n % 5,
+                                                                      "duration_ms": n})
+                                             for n, i in enumerate(ids)],
+                                   states.PUBLISHED, actor="w1", outcome="published", worker_id=None, lease_until=None)
+    finally:
+        for remove in stop:
+            remove()
+    if engine.dialect.name == "sqlite":
+        per = states.SQLITE_ROWS_PER_STATEMENT
+        assert inserts == ["one"] * (2 * -(-450 // per))  # claimed and published, in chunks
+        assert updates == ["one"] * (1 + -(-450 // per))  # the claim: one UPDATE for all
+    with db.session_scope(engine) as session:
+        got = {d.id: (d.state, d.platform_id, d.attempts, d.worker_id)
+               for d in session.exec(sa.select(Delivery).where(Delivery.id.in_(ids))).scalars()}
+        assert got == {i: (states.PUBLISHED, f"p{i}", n % 5, None) for n, i in enumerate(ids)}
+        durations = dict(session.exec(sa.select(Attempt.delivery_id, Attempt.duration_ms).where(
+            Attempt.to_state == states.PUBLISHED, Attempt.delivery_id.in_(ids))).all())
+        assert durations == {i: n for n, i in enumerate(ids)}
+
+
+def test_rows_fetched_at_once_are_the_rows_of_the_query_in_its_order(engine, sandbox) -> None:
+    """``db.fetch_rows`` gives what the driver gives row by row (dates, JSON, booleans, nulls), in
+    the query's order; on SQLite in one statement step."""
+    from orchestrator.worker_claims import _due_statement
+
+    _bulk_deliveries(engine, sandbox.url, 300)
+    query = _due_statement(False, False, engine.dialect.name == "postgresql")
+    params = {"now": utcnow(), "limit": 250}
+    statements: list[str] = []
+    stop = _count_statements(engine, "SELECT", statements)
+    try:
+        with db.read_scope(engine) as session:
+            fetched = db.fetch_rows(session.connection(), query, params)
+    finally:
+        stop()
+    with db.read_scope(engine) as session:
+        plain = list(session.connection().execute(query, params))
+    assert len(fetched) == 250
+    assert [tuple(row) for row in fetched] == [tuple(row) for row in plain]
+    assert [row.rendered_link for row in fetched[:3]] == [row.rendered_link for row in plain[:3]]
+    assert {type(row.images) for row in fetched} == {list}
+    if engine.dialect.name == "sqlite":
+        assert statements == ["one"]
+
+
+def test_the_recorder_writes_at_once_when_no_runner_is_publishing(engine, sandbox, monkeypatch) -> None:
+    """Successes wait to be written together only while runners of the process are publishing;
+    the last ones of a burst, or a single post's, are written at once."""
+    from channels.base import Published
+    from orchestrator import worker_record
+    from orchestrator.worker_outcomes import Claimed
+
+    monkeypatch.setattr(worker_record, "GATHER_SECONDS", 60.0)
+    account = add_account(engine, sandbox.url)
+    first, second = (schedule(engine, approved_post(engine, text=f"Seul {i}"), account) for i in range(2))
+    worker = make_worker(engine)
+    claimed = {c.delivery_id: c for c in worker.claim()}
+    assert set(claimed) == {first, second}
+
+    def success(delivery_id: int) -> worker_record.Success:
+        item: Claimed = claimed[delivery_id]
+        return worker_record.Success(item, Published(platform_id=f"id-{delivery_id}", url=None), 5, [])
+
+    worker._active.add(claimed[first].account_id)  # a runner is publishing: the recorder gathers
+    worker._enqueue(success(first))
+    assert not worker.flush(timeout=0.5)
+    worker._active.clear()  # the runner ends, and says so
+    worker._record_soon()
+    assert worker.flush(timeout=10)
+    worker._enqueue(success(second))  # nothing publishing: written without gathering
+    assert worker.flush(timeout=10)
+    assert delivery(engine, first).state == delivery(engine, second).state == states.PUBLISHED
+    worker.stop()

@@ -102,12 +102,14 @@ def test_a_429_storm_waits_for_each_reset_and_charges_no_attempt(engine, sandbox
         assert worker.dispatch(wait=True) == 0  # nobody hammers a platform that said stop
         for kind, path in PUBLISH_PATHS.items():  # one refused call per platform, not one per post
             assert sandbox.sandbox.calls(kind, path) - calls[kind] == 1, kind
-        with db.session_scope(engine) as session:  # time passes: every reset comes
+        with db.session_scope(engine) as session:  # time passes: every reset comes, budgets full again
             past = utcnow() - dt.timedelta(seconds=1)
             for d in session.exec(select(Delivery)):
                 d.due_at = past
             for b in session.exec(select(RateBucket)):
                 b.blocked_until = None
+                b.tokens = float(b.capacity)  # a reset opens a new window (left empty, the budget
+                # would spread the burst over the next few milliseconds instead of calling)
     settle(worker, rounds=2)
     check_exactly_once(engine, sandbox, kinds)
     with db.session_scope(engine) as session:
