@@ -237,8 +237,10 @@ def _compiled(statement: Any, dialect: sa.Dialect) -> _Compiled:
     return _Compiled(statement, dialect)
 
 
-#: Rows per statement when SQLite writes many at once (well under its limit of parameters).
+#: Rows per statement when SQLite writes many at once, within its limit of parameters per
+#: statement (32,766 since SQLite 3.32, 999 before).
 SQLITE_ROWS_PER_STATEMENT = 200
+_SQLITE_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 def _driver_many(connection: sa.Connection, statement: Any, params: list[dict[str, Any]]) -> None:
@@ -259,8 +261,9 @@ def _driver_many(connection: sa.Connection, statement: Any, params: list[dict[st
         columns.append(values)
     if compiled.many is not None:
         rows = list(zip(*columns, strict=True))
-        for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
-            chunk = rows[start:start + SQLITE_ROWS_PER_STATEMENT]
+        per = max(1, min(SQLITE_ROWS_PER_STATEMENT, _SQLITE_PARAMETERS // len(compiled.order)))
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
             connection.exec_driver_sql(compiled.rows_sql(len(chunk)), tuple(v for row in chunk for v in row))
         return
     if compiled.positional:
