@@ -72,14 +72,37 @@ SandboxServer(sandbox, port=int(sys.argv[1])).serve_forever()
 """
 
 
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(the emulator's processor, the client's processor): a processor each, as when the platform
+    runs on its own machines; None on a single-processor machine."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return ({allowed[-1]}, {allowed[0]}) if len(allowed) >= 2 else None
+
+
 @contextlib.contextmanager
-def sandbox_process() -> Iterator[str]:
-    """The four emulators in their own process, as ``porte-voix sandbox`` runs them."""
+def pinned_thread(cpus: set[int] | None) -> Iterator[None]:
+    """The calling thread kept to ``cpus`` for the block (nothing when None)."""
+    if not cpus:
+        yield
+        return
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+@contextlib.contextmanager
+def sandbox_process(cpus: set[int] | None = None) -> Iterator[str]:
+    """The four emulators in their own process, as ``porte-voix sandbox`` runs them; kept to
+    ``cpus`` when given."""
     import httpx
 
     port = free_port()
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     proc = subprocess.Popen([sys.executable, "-c", SANDBOX_MAIN, str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

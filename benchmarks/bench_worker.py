@@ -48,13 +48,17 @@ def _row(case: str, metric: str, value: float, unit: str, target: str = "", ok: 
     return {"case": case, "metric": metric, "value": round(value, 3), "unit": unit, "target": target, "ok": ok}
 
 
-def backlog(kind: str, workers: int, n: int, accounts: list[str] = MIXED, latency: float = 0.0) -> dict[str, float]:
+def backlog(kind: str, workers: int, n: int, accounts: list[str] = MIXED, latency: float = 0.0,
+            split: tuple[set[int], set[int]] | None = None) -> dict[str, float]:
     """Workers started and warm first (every one has said it is up), then ``n`` deliveries due
-    at once: the span is the burst's, not the processes' start-up."""
-    with lab.database(kind) as url, lab.sandbox_process() as sandbox:
+    at once: the span is the burst's, not the processes' start-up. With ``split``, the emulator
+    and the workers each keep to their own processor (``PORTEVOIX_WORKER_CPUS``)."""
+    emulator_cpus, worker_cpus = split or (None, None)
+    overrides = {"worker_cpus": ",".join(map(str, sorted(worker_cpus)))} if worker_cpus else {}
+    with lab.database(kind) as url, lab.sandbox_process(emulator_cpus) as sandbox:
         if latency:
             lab.add_latency(sandbox, latency)
-        with lab.workers(url, workers) as procs:
+        with lab.workers(url, workers, **overrides) as procs:
             lab.wait_heartbeat(url, count=workers)
             time.sleep(2)
             cpu_before = sum(lab.cpu_seconds(proc.pid) for proc in procs)
@@ -88,8 +92,9 @@ def bare_loop(sandbox: str, n: int) -> float:
     return _bare(sandbox, n)[0]
 
 
-def _bare(sandbox: str, n: int) -> tuple[float, float]:
-    """The bare loop's seconds per post, and its CPU seconds per post (this process's)."""
+def _bare(sandbox: str, n: int, cpus: set[int] | None = None) -> tuple[float, float]:
+    """The bare loop's seconds per post, and its CPU seconds per post (this process's); on
+    ``cpus`` only when given."""
     import requests
 
     from channels.base import AccountConfig, PublishRequest
@@ -98,11 +103,12 @@ def _bare(sandbox: str, n: int) -> tuple[float, float]:
     http = requests.Session()
     http.trust_env = False  # as the worker does for sandbox accounts
     channel = XChannel(AccountConfig("x", "bare", lab.credentials("x", 99), base_url=sandbox), session=http, timeout=20)
-    channel.publish(PublishRequest(key="warm", text=f"Échauffement {time.time_ns()}"))
-    started, cpu = time.perf_counter(), time.process_time()
-    for i in range(n):
-        channel.publish(PublishRequest(key=f"bare-{i}", text=lab.delivery_text(i)))
-    return (time.perf_counter() - started) / n, (time.process_time() - cpu) / n
+    with lab.pinned_thread(cpus):
+        channel.publish(PublishRequest(key="warm", text=f"Échauffement {time.time_ns()}"))
+        started, cpu = time.perf_counter(), time.process_time()
+        for i in range(n):
+            channel.publish(PublishRequest(key=f"bare-{i}", text=lab.delivery_text(i)))
+        return (time.perf_counter() - started) / n, (time.process_time() - cpu) / n
 
 
 def orchestrated(n: int, accounts: list[str], latency: float = 0.0, workers: int = 1) -> float:
@@ -116,34 +122,54 @@ def overhead(quick: bool) -> list[dict]:
     This machine is a shared virtual machine whose speed drifts by tens of percent from one
     minute to the next (the hypervisor's steal time is reported beside the figures), so a ratio
     of two measurements taken minutes apart says more about the neighbours than about us. The
-    target is checked on the median of the rounds' ratios; the best round is shown as well."""
+    target is checked on the median of the rounds' ratios; the best round is shown as well.
+
+    Two placements: the system's own (emulator and client share the processors), and a
+    processor each for the emulator and for the client side (the bare loop, or the worker kept
+    there with ``PORTEVOIX_WORKER_CPUS``), as when the platform runs on its own machines."""
     rounds, m = (3, 500) if quick else (5, 1_000)
-    cases = {"1 X account, 1 worker": (["x"], 1), "8 X accounts, 1 worker": (["x"] * 8, 1),
-             "8 X accounts, 2 workers (one per core)": (["x"] * 8, 2)}
+    split = lab.split_cpus()
+    cases: dict[str, tuple[list[str], int, tuple[set[int], set[int]] | None]] = {
+        "1 X account, 1 worker": (["x"], 1, None), "8 X accounts, 1 worker": (["x"] * 8, 1, None),
+        "8 X accounts, 2 workers (one per core)": (["x"] * 8, 2, None)}
+    if split:
+        cases["1 X account, 1 worker, emulator and worker on a processor each"] = (["x"], 1, split)
+        cases["8 X accounts, 1 worker, emulator and worker on a processor each"] = (["x"] * 8, 1, split)
     ratios: dict[str, list[float]] = {name: [] for name in cases}
     times: dict[str, list[float]] = {name: [] for name in cases}
     cpu_ratios: dict[str, list[float]] = {name: [] for name in cases}
-    bares: list[float] = []
+    bares: dict[bool, list[float]] = {False: [], True: []}
     steal_before = lab.steal_seconds()
     started = time.monotonic()
     for _ in range(rounds):
-        with lab.sandbox_process() as sandbox:
-            before, cpu_before = _bare(sandbox, m // 2)
-        runs = {name: backlog("sqlite", count, m, accounts) for name, (accounts, count) in cases.items()}
-        with lab.sandbox_process() as sandbox:
-            after, cpu_after = _bare(sandbox, m // 2)
-        bare, bare_cpu = (before + after) / 2, (cpu_before + cpu_after) / 2
-        bares.extend([before, after])
+        before = {}
+        for placed in (False, True) if split else (False,):
+            emulator_cpus, client_cpus = split if placed and split else (None, None)
+            with lab.sandbox_process(emulator_cpus) as sandbox:
+                before[placed] = _bare(sandbox, m // 2, client_cpus)
+        runs = {name: backlog("sqlite", count, m, accounts, split=placement)
+                for name, (accounts, count, placement) in cases.items()}
+        reference = {}
+        for placed, (wall, cpu) in before.items():
+            emulator_cpus, client_cpus = split if placed and split else (None, None)
+            with lab.sandbox_process(emulator_cpus) as sandbox:
+                after, cpu_after = _bare(sandbox, m // 2, client_cpus)
+            bares[placed].extend([wall, after])
+            reference[placed] = ((wall + after) / 2, (cpu + cpu_after) / 2)
         for name, run in runs.items():
+            bare, bare_cpu = reference[cases[name][2] is not None]
             seconds = run["span"] / m
             times[name].append(seconds)
             ratios[name].append(seconds / bare)
             cpu_ratios[name].append(run["cpu"] / m / bare_cpu)
     steal = (lab.steal_seconds() - steal_before) / max(1e-9, time.monotonic() - started) * 100
     rows = [_row(f"bare loop, X client, {m // 2:,} posts, {2 * rounds} runs", "time per post (median)",
-                 statistics.median(bares) * 1000, "ms"),
-            _row(f"overhead rounds: hypervisor steal while measuring ({rounds} rounds)", "steal", steal,
-                 "% of one core")]
+                 statistics.median(bares[False]) * 1000, "ms")]
+    if split:
+        rows.append(_row(f"bare loop, X client, emulator and loop on a processor each, {m // 2:,} posts, "
+                         f"{2 * rounds} runs", "time per post (median)", statistics.median(bares[True]) * 1000, "ms"))
+    rows.append(_row(f"overhead rounds: hypervisor steal while measuring ({rounds} rounds)", "steal", steal,
+                     "% of one core"))
     for name in cases:
         rows.append(_row(f"orchestrator, {name}, {m:,} deliveries, SQLite", "time per delivery (median)",
                          statistics.median(times[name]) * 1000, "ms"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -121,11 +122,22 @@ def init(
 
 
 @app.command()
-def worker(once: Annotated[bool, typer.Option("--once", help="Fait ce qui est dû maintenant, puis s'arrête.")] = False) -> None:
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Fait ce qui est dû maintenant, puis s'arrête.")] = False,
+    cpus: Annotated[str | None, typer.Option(
+        "--cpus", help="Processeurs où garder le travailleur (0, 0,2 ou 1-3) ; par défaut PORTEVOIX_WORKER_CPUS.")] = None,
+) -> None:
     """Le travailleur : publie ce qui est dû, vérifie, relève les statistiques."""
+    from orchestrator import cpus as processors
     from orchestrator.worker import Worker
 
     _setup_logging()
+    try:  # before any thread starts: every thread of the worker inherits it
+        pinned = processors.pin(get_settings().worker_cpus if cpus is None else cpus)
+    except processors.CpuError as exc:
+        fail(str(exc))
+    if pinned:
+        logging.getLogger("porte_voix.worker").info("worker kept to processor(s) %s", ", ".join(map(str, sorted(pinned))))
     w = Worker(engine())
     if once:
         w.run_once()

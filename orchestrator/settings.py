@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     claim_batch: int = 100
     lease_seconds: int = 120
     publish_threads: int = 8
+    #: Processors the worker keeps to ("0", "0,2", "1-3"; empty: wherever the system puts it).
+    #: See orchestrator/cpus.py for when it helps.
+    worker_cpus: str = ""
     request_timeout: float = 20.0
     max_attempts: int = 5
     backoff_base: float = 30.0
