@@ -21,12 +21,16 @@ from the attempt rows (first claim to last publication recorded).
 - Memory: the worker's peak RSS while 100,000 scheduled deliveries wait in the database.
 
 Reading the overhead rows: at zero latency the bare loop's CPU is idle only while the emulator
-answers, a quarter to a third of each post on this machine. One worker process fills that time with other
-accounts' calls, but its publishing threads share one interpreter lock: the bookkeeping (claims,
-records and ticks, about 0.15 ms of CPU per delivery, read per thread) and the lock's hand-overs
-between threads cost about what the overlap gains, so 8 accounts on one process land near 1x.
-Accounts publish truly in parallel with a process per core, or as soon as the platform takes any
-time to answer (the 50 ms row), and then go well below 1x.
+answers, a quarter to a third of each post on this machine. One worker process fills that time with
+other accounts' calls. Its publishing threads share one interpreter lock, so they never run Python
+on two processors at once; left to the system's placement they are still moved between the two
+processors, one of which the emulator needs (measured with ``perf stat``: 21 context switches and
+2.7 moves between processors per delivery with 8 accounts, 1.6 switches with one). That costs
+about what the overlap gains, and 8 accounts on one worker land near or above 1x. With the
+emulator and the client side on a processor each (the worker kept there by
+``PORTEVOIX_WORKER_CPUS``, the bare loop on the same processor), as when the platform runs on its
+own machines, 8 accounts on one worker go below 1x; so do a worker per processor, and any platform
+latency (the 50 ms row).
 
 Run alone: ``python -m benchmarks.bench_worker [--quick] [--overhead]``.
 """
