@@ -115,6 +115,13 @@ def _bare(sandbox: str, n: int, cpus: set[int] | None = None) -> tuple[float, fl
         return (time.perf_counter() - started) / n, (time.process_time() - cpu) / n
 
 
+def _bare_placed(n: int, split: tuple[set[int], set[int]] | None) -> tuple[float, float]:
+    """``_bare`` against a fresh emulator, each on its processor of ``split`` when given."""
+    emulator_cpus, client_cpus = split or (None, None)
+    with lab.sandbox_process(emulator_cpus) as sandbox:
+        return _bare(sandbox, n, client_cpus)
+
+
 def orchestrated(n: int, accounts: list[str], latency: float = 0.0, workers: int = 1) -> float:
     """Seconds per delivery through running workers on SQLite (a burst, as in ``backlog``)."""
     return backlog("sqlite", workers, n, accounts, latency)["span"] / n
@@ -146,18 +153,13 @@ def overhead(quick: bool) -> list[dict]:
     steal_before = lab.steal_seconds()
     started = time.monotonic()
     for _ in range(rounds):
-        before = {}
-        for placed in (False, True) if split else (False,):
-            emulator_cpus, client_cpus = split if placed and split else (None, None)
-            with lab.sandbox_process(emulator_cpus) as sandbox:
-                before[placed] = _bare(sandbox, m // 2, client_cpus)
+        placements = {False: None, True: split} if split else {False: None}
+        before = {placed: _bare_placed(m // 2, placement) for placed, placement in placements.items()}
         runs = {name: backlog("sqlite", count, m, accounts, split=placement)
                 for name, (accounts, count, placement) in cases.items()}
         reference = {}
         for placed, (wall, cpu) in before.items():
-            emulator_cpus, client_cpus = split if placed and split else (None, None)
-            with lab.sandbox_process(emulator_cpus) as sandbox:
-                after, cpu_after = _bare(sandbox, m // 2, client_cpus)
+            after, cpu_after = _bare_placed(m // 2, placements[placed])
             bares[placed].extend([wall, after])
             reference[placed] = ((wall + after) / 2, (cpu + cpu_after) / 2)
         for name, run in runs.items():

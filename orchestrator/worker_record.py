@@ -9,7 +9,7 @@ post on the platform: nothing is lost, and nothing is sent twice.
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 import logging
 import queue
 import threading
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from channels.base import Published, RateInfo
 from orchestrator import budgets, states
-from orchestrator.db import session_scope
+from orchestrator.db import fetch_rows, session_scope
 from orchestrator.models import Delivery
 from orchestrator.timeutil import utcnow
 from orchestrator.worker_outcomes import Claimed
@@ -165,16 +165,16 @@ class RecorderMixin:
                 budgets.correct(session, account_id=account_id, infos=infos[account_id])
 
 
-def _current(connection: sa.Connection, ids: list[int], *, lock: bool) -> dict[int, tuple[str, int]]:
-    """State and attempts of deliveries ``ids``, locked on PostgreSQL. On SQLite the rows come
-    back as one JSON value: one step of the driver instead of one per row, each of which would
-    wait for the interpreter while publishing threads hold it (see ``states._Compiled``)."""
+
+@functools.lru_cache(maxsize=2)
+def _current_query(lock: bool) -> sa.Select[Any]:
+    """State and attempts of deliveries ``ids``, locked on PostgreSQL; built once."""
     d = Delivery.__table__  # type: ignore[attr-defined]
-    if connection.dialect.name == "sqlite":
-        packed = sa.func.json_group_array(sa.func.json_array(d.c.id, d.c.state, d.c.attempts))
-        text = connection.execute(sa.select(packed).where(d.c.id.in_(ids))).scalar_one()
-        return {int(i): (str(state), int(attempts)) for i, state, attempts in json.loads(text)}
-    query = sa.select(d.c.id, d.c.state, d.c.attempts).where(d.c.id.in_(ids)).order_by(d.c.id)
-    if lock:
-        query = query.with_for_update()
-    return {int(i): (str(state), int(attempts)) for i, state, attempts in connection.execute(query)}
+    query = sa.select(d.c.id, d.c.state, d.c.attempts).where(d.c.id.in_(sa.bindparam("ids", expanding=True)))
+    return query.order_by(d.c.id).with_for_update() if lock else query
+
+
+def _current(connection: sa.Connection, ids: list[int], *, lock: bool) -> dict[int, tuple[str, int]]:
+    """State and attempts of deliveries ``ids`` (in one driver step on SQLite: ``db.fetch_rows``)."""
+    rows = fetch_rows(connection, _current_query(lock), {"ids": ids})
+    return {int(i): (str(state), int(attempts)) for i, state, attempts in rows}
