@@ -35,6 +35,10 @@ STRINGS: dict[str, dict[str, str]] = {
                    "en": "No account? An admin creates it with `porte-voix user add`."},
     "common.read_only": {"fr": "Lecture seule : votre rôle ne permet pas d'agir ici.",
                          "en": "Read only: your role does not allow actions here."},
+    # Streamlit's own widget words, given in the reader's language (placeholder= on selectbox
+    # and multiselect; the file uploader's words are set by dashboard/common.py).
+    "common.choose_one": {"fr": "Choisissez…", "en": "Choose…"},
+    "common.choose_many": {"fr": "Choisissez une ou plusieurs options…", "en": "Choose one or more…"},
     # navigation --------------------------------------------------------------------------
     "nav.section.follow": {"fr": "Suivre", "en": "Follow"},
     "nav.section.write": {"fr": "Écrire", "en": "Write"},
