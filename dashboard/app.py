@@ -49,6 +49,7 @@ st.sidebar.radio(
     "Langue · Language", LANGUAGES, key="lang", horizontal=True, format_func=LANGUAGE_NAMES.__getitem__,
     on_change=_language_changed,
 )
+common.streamlit_words()
 
 actor = current_actor()
 if actor is None:

@@ -7,8 +7,10 @@ Pages stay thin: they read through ``orchestrator.services`` and act through it,
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -16,6 +18,7 @@ import streamlit as st
 from sqlmodel import Session
 
 from dashboard.i18n import lang, t
+from dashboard.strings import STRINGS
 from orchestrator import db, states
 from orchestrator.models import Campaign
 from orchestrator.services.auth import Actor, ServiceError
@@ -189,3 +192,20 @@ def viewer_notice() -> None:
 def options_with_labels(items: dict[Any, str]) -> tuple[list[Any], Callable[[Any], str]]:
     keys = list(items)
     return keys, lambda k: items.get(k, str(k))
+
+
+_WORDS_SCRIPT = Path(__file__).with_name("streamlit_words.js").read_text(encoding="utf-8")
+#: The keys of dashboard/strings.py the script uses, without their "uploader." prefix.
+WORD_KEYS = tuple(k.removeprefix("uploader.") for k in STRINGS if k.startswith("uploader."))
+
+
+def streamlit_words() -> None:
+    """Streamlit's own English words (the file uploader's, on every page) shown in the reader's
+    language, and the page's language set for screen readers: see dashboard/streamlit_words.js.
+    Only our constant script and our own strings go into it, never text anyone typed."""
+    words = {"lang": lang(), **{key: t(f"uploader.{key}") for key in WORD_KEYS}}
+    # "<" written as its escape: the sanitizer in front of st.html drops a script that looks
+    # like it holds a tag.
+    data = json.dumps(words, ensure_ascii=False).replace("<", "\\u003c")
+    script = _WORDS_SCRIPT.replace("__WORDS__", data)
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)

@@ -45,6 +45,7 @@ def show_counter(token: str) -> None:
     wanted = st.query_params.get("lang", "fr")
     st.session_state["lang"] = wanted if wanted in LANGUAGES else "fr"
     st.html(_STYLE)
+    common.streamlit_words()  # the page's language, for screen readers
 
     @st.fragment(run_every=REFRESH_SECONDS)
     def board() -> None:
