@@ -9,18 +9,20 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 from sqlmodel import Session
 
-from dashboard.i18n import lang, t
+from dashboard.i18n import LANGUAGE_NAMES, fmt_number, lang, t
 from dashboard.strings import STRINGS
 from orchestrator import db, states
 from orchestrator.models import Campaign
+from orchestrator.services.accounts import PLATFORM_NAMES
 from orchestrator.services.auth import Actor, ServiceError
 from orchestrator.settings import get_settings
 
@@ -101,7 +103,8 @@ def run(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
 
 
 def flash() -> None:
-    """The confirmation of the last action, kept across the rerun that follows it."""
+    """The confirmation of the last action, kept across the rerun that follows it. It is Markdown:
+    a page puts what people typed into it through ``plain()``."""
     message = st.session_state.pop("flash", None)
     if message:
         st.success(message, icon=":material/check:")
@@ -117,7 +120,7 @@ def campaign() -> Campaign | None:
             found = s.get(Campaign, chosen) if isinstance(chosen, int) else None
             return found or current_campaign(s)
     except ServiceError as exc:
-        st.warning(exc.message(lang()))
+        st.warning(plain(exc.message(lang())))
         return None
 
 
@@ -142,10 +145,11 @@ def edition_selector() -> None:
         name = e.name.get(lang()) or e.name.get("fr") or e.slug
         labels[e.id] = (t("app.edition_current", name=name) if e.is_current else
                         t("app.edition_archived", name=name) if e.archived_at else name)
-    st.sidebar.selectbox(t("app.edition"), list(labels), key="campaign_id", format_func=labels.__getitem__)
+    st.sidebar.selectbox(t("app.edition"), list(labels), key="campaign_id", format_func=labels.__getitem__,
+                         placeholder=t("common.choose_one"))
     picked = next(e for e in shown if e.id == st.session_state["campaign_id"])
     if not picked.is_current:
-        st.sidebar.info(t("app.edition_other", name=labels[picked.id]), icon=":material/info:")
+        st.sidebar.info(t("app.edition_other", name=plain(labels[picked.id])), icon=":material/info:")
 
 
 def require_campaign() -> Campaign:
@@ -183,6 +187,25 @@ def plain(text: str) -> str:
         text = text.replace(char, "\\" + char)
     text = _EMAIL_AT.sub("\\\\@", text)  # name@host.tld, not a lone @handle
     return _WWW.sub(lambda m: m.group(0)[:-1] + "\\.", text)
+
+
+def platform_name(kind: str) -> str:
+    return PLATFORM_NAMES.get(kind, kind)
+
+
+def language_name(code: str | None) -> str:
+    """An account's or a text's language in words; no language means both."""
+    return LANGUAGE_NAMES.get(code or "", t("common.both_languages"))
+
+
+def table(rows: list[dict[str, Any]] | pd.DataFrame, *, numbers: Iterable[str] = (), **options: Any) -> None:
+    """A table with its figures written the reader's way (babel: "12 027" in French, "12,027" in
+    English) while still sorting as numbers, and "—" for a missing value instead of "None"."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    figures = [c for c in numbers if c in frame.columns]
+    styler = frame.style.format(na_rep="—").format(fmt_number, subset=figures, na_rep="—")
+    options = {"hide_index": True, "width": "stretch", **options}
+    st.dataframe(styler, **options)
 
 
 def viewer_notice() -> None:

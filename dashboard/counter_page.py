@@ -65,7 +65,7 @@ def draw(data: counter.CounterData, *, tz: str, big: bool = True) -> None:
     """The counter itself; also the preview on the admin page (``big=False``)."""
     language = st.session_state.get("lang", "fr")
     if big:
-        st.title(data.campaign_name.get(language) or data.campaign_name.get("fr", ""))
+        st.title(common.plain(data.campaign_name.get(language) or data.campaign_name.get("fr", "")))
     st.metric(t("counter.today"), fmt_number(data.today))
     if data.day_goal:
         st.progress(min(1.0, data.today / data.day_goal), text=t("counter.of_goal", goal=fmt_number(data.day_goal)))

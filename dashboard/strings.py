@@ -28,17 +28,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "login.oidc": {"fr": "Se connecter avec {provider}", "en": "Sign in with {provider}"},
     "login.oidc_default": {"fr": "le fournisseur d'identité", "en": "the identity provider"},
     "login.oidc_unknown": {
-        "fr": "{email} n'a pas de compte dans Porte-voix. Demandez à une personne administratrice : "
-              "porte-voix user add {email} --role editor",
-        "en": "{email} has no Porte-voix account. Ask an admin: porte-voix user add {email} --role editor"},
-    "login.help": {"fr": "Pas de compte ? Une personne administratrice le crée avec « porte-voix user add ».",
-                   "en": "No account? An admin creates it with `porte-voix user add`."},
+        "fr": "{email} n'a pas de compte dans Porte-voix. Demandez à une personne administratrice de vous ajouter "
+              "dans la page « Personnes ».",
+        "en": "{email} has no Porte-voix account. Ask an admin to add you on the People page."},
+    "login.help": {"fr": "Pas de compte ? Une personne administratrice vous le crée dans la page « Personnes ».",
+                   "en": "No account? An admin creates it for you on the People page."},
     "common.read_only": {"fr": "Lecture seule : votre rôle ne permet pas d'agir ici.",
                          "en": "Read only: your role does not allow actions here."},
     # Streamlit's own widget words, given in the reader's language (placeholder= on selectbox
     # and multiselect; the file uploader's words are set by dashboard/common.py).
     "common.choose_one": {"fr": "Choisissez…", "en": "Choose…"},
     "common.choose_many": {"fr": "Choisissez une ou plusieurs options…", "en": "Choose one or more…"},
+    "common.both_languages": {"fr": "les deux langues", "en": "both languages"},
     # The file uploader's words (dashboard/streamlit_words.js rewrites Streamlit's English with them).
     "uploader.upload": {"fr": "Choisir un fichier", "en": "Choose a file"},
     "uploader.upload_directories": {"fr": "Choisir un dossier", "en": "Choose a folder"},
@@ -632,6 +633,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "bulk.title": {"fr": "Importer un plan", "en": "Import a plan"},
     "bulk.help": {"fr": "Un fichier CSV (UTF-8, « , » ou « ; »), une ligne par envoi : cas, langue, texte, lien, compte, quand (ISO-8601 avec décalage, ou now), image et alt facultatifs (chemin absolu sur le serveur). Rien n'est enregistré avant la confirmation ; réimporter le même fichier ne crée rien de plus.", "en": "A CSV file (UTF-8, ',' or ';'), one delivery per line: case, language, text, link, account, at (ISO-8601 with offset, or now), optional image and alt (absolute path on the server). Nothing is saved before you confirm; importing the same file again creates nothing new."},
     "bulk.example": {"fr": "Télécharger un exemple", "en": "Download an example"},
+    "bulk.example_file": {"fr": "plan-exemple.csv", "en": "example-plan.csv"},
+    "bulk.example_help": {"fr": "Une ligne prête à importer, pour demain midi, à compléter dans un tableur.",
+                          "en": "One line ready to import, for tomorrow at noon, to fill in in a spreadsheet."},
+    "bulk.result_problems": {"fr": "erreur ({n} problème(s))", "en": "error ({n} problem(s))"},
     "bulk.file": {"fr": "Plan (CSV ou JSON exporté)", "en": "Plan (CSV or exported JSON)"},
     "bulk.problems": {"fr": "{n} problème(s) : corrigez le fichier et déposez-le de nouveau. Rien n'a été enregistré.", "en": "{n} problem(s): fix the file and upload it again. Nothing was saved."},
     "bulk.confirm": {"fr": "Enregistrer le plan", "en": "Save the plan"},

@@ -15,6 +15,8 @@ from orchestrator.models import Account, RateBucket
 from orchestrator.services.auth import SYSTEM, Actor, NotFound, ServiceError, audit, require
 from orchestrator.timeutil import utcnow
 
+#: The platforms by their own names, for people (an account's ``kind`` is a code).
+PLATFORM_NAMES: dict[str, str] = {"x": "X", "facebook": "Facebook", "mastodon": "Mastodon", "bluesky": "Bluesky"}
 #: Credential fields per kind (secret) and the non-secret options each kind understands.
 CREDENTIALS: dict[str, tuple[str, ...]] = {
     "x": ("consumer_key", "consumer_secret", "access_token", "access_token_secret", "bearer_token"),
