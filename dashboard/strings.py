@@ -585,12 +585,31 @@ STRINGS: dict[str, dict[str, str]] = {
     "responses.tab.import": {"fr": "Importer", "en": "Import"},
     "responses.campaign": {"fr": "Campagne", "en": "Campaign"},
     "responses.line": {"fr": "{name} : {total} sur {goal} ({percent}) · projection {projected}", "en": "{name}: {total} of {goal} ({percent}) · projected {projected}"},
-    "responses.behind": {"fr": "⚠️ En retard : au rythme actuel, l'objectif ne sera pas atteint.", "en": "⚠️ Behind: at the current pace, the goal will not be reached."},
-    "responses.on_track": {"fr": "✅ Dans les temps", "en": "✅ On track"},
-    "responses.behind_list": {"fr": "Cas en retard : {names}", "en": "Cases behind: {names}"},
+    "responses.behind_mark": {"fr": "⚠️ en retard", "en": "⚠️ behind"},
+    "responses.short_mark": {"fr": "objectif non atteint", "en": "goal not reached"},
+    "responses.on_track": {"fr": "Dans les temps : au rythme actuel, chaque cas atteindra son objectif.",
+                           "en": "On track: at the current pace, every case will reach its goal."},
+    "responses.reached": {"fr": "Chaque cas a atteint son objectif.", "en": "Every case reached its goal."},
+    "responses.behind_list": {"fr": "En retard : au rythme actuel, ces cas n'atteindront pas leur objectif : {names}.",
+                              "en": "Behind: at the current pace, these cases will not reach their goal: {names}."},
+    "responses.short_list": {"fr": "Objectif non atteint à la fin de la campagne : {names}.",
+                             "en": "Goal not reached by the campaign's end: {names}."},
     "responses.pace_help": {"fr": "Projection : le total à la fin de la campagne si les actions continuent au rythme moyen observé depuis le début.", "en": "Projection: the total at the campaign's end if actions keep coming at the average pace since the start."},
     "responses.by_case": {"fr": "Par cas", "en": "By case"},
     "responses.by_channel": {"fr": "Par réseau", "en": "By channel"},
+    "responses.by_case_help": {
+        "fr": "« Actions (publications) » : les actions attribuées à une publication par le code de son lien court. "
+              "« Actions (toutes) » y ajoute les décomptes, les événements et les imports qui ne nomment pas de publication.",
+        "en": "“Actions (posts)”: actions credited to a post through its short link's code. “Actions (all)” adds the "
+              "tallies, events and imports that name no post."},
+    "responses.by_channel_help": {
+        "fr": "« Actions (publications) » : attribuées à une publication de ce réseau par son lien court. « Actions "
+              "(réseau, sans publication) » : attribuées au réseau dans son ensemble par un import, sans publication "
+              "précise ; une source qui n'est pas un réseau (une infolettre, par exemple) a sa propre ligne. "
+              "« Actions (toutes) » : la somme des deux.",
+        "en": "“Actions (posts)”: credited to a post on this channel through its short link. “Actions (channel, no "
+              "post)”: credited to the channel as a whole by an import, with no post named; a source that is not a "
+              "channel (a newsletter, say) has a row of its own. “Actions (all)”: the sum of both."},
     "responses.top": {"fr": "Publications qui ont apporté le plus d'actions", "en": "Posts that brought the most actions"},
     "responses.none": {"fr": "Rien encore.", "en": "Nothing yet."},
     "responses.col.case": {"fr": "Cas", "en": "Case"},
@@ -601,6 +620,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "responses.col.clicks": {"fr": "Clics", "en": "Clicks"},
     "responses.col.actions": {"fr": "Actions (publications)", "en": "Actions (posts)"},
     "responses.col.all_actions": {"fr": "Actions (toutes)", "en": "Actions (all)"},
+    "responses.col.channel_actions": {"fr": "Actions (réseau, sans publication)", "en": "Actions (channel, no post)"},
     "responses.col.code": {"fr": "Code", "en": "Code"},
     "responses.col.account": {"fr": "Compte", "en": "Account"},
     "responses.col.text": {"fr": "Texte", "en": "Text"},
@@ -620,7 +640,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "responses.tally.save": {"fr": "Enregistrer le décompte", "en": "Save the tally"},
     "responses.tally.saved": {"fr": "Décompte enregistré : {count} pour {case}.", "en": "Tally saved: {count} for {case}."},
     "responses.tally.recent": {"fr": "Derniers décomptes", "en": "Latest tallies"},
-    "responses.tally.delete": {"fr": "Supprimer le décompte n°", "en": "Delete tally #"},
+    "responses.tally.delete": {"fr": "Supprimer ce décompte", "en": "Delete this tally"},
+    "responses.tally.delete_which": {"fr": "Décompte à supprimer", "en": "Tally to delete"},
+    "responses.tally.choice": {"fr": "n° {id} — {case} : {count} × {kind}, {day}", "en": "#{id} — {case}: {count} × {kind}, {day}"},
     "responses.tally.deleted": {"fr": "Décompte supprimé.", "en": "Tally deleted."},
     "responses.import.help": {"fr": "Export CSV d'un outil de pétition ou d'un CRM : colonnes cas,type,nombre,date,source (ou case,kind,count,date,source). Les colonnes de données personnelles sont supprimées sans être lues. Vérifiez le rapport : rien n'est enregistré avant « Importer ».", "en": "CSV export from a petition tool or a CRM: columns case,kind,count,date,source (or in French). Personal-data columns are dropped unread. Check the report: nothing is saved before “Import”."},
     "responses.import.file": {"fr": "Fichier CSV", "en": "CSV file"},
