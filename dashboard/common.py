@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -206,6 +207,14 @@ def table(rows: list[dict[str, Any]] | pd.DataFrame, *, numbers: Iterable[str] =
     styler = frame.style.format(na_rep="—").format(fmt_number, subset=figures, na_rep="—")
     options = {"hide_index": True, "width": "stretch", **options}
     st.dataframe(styler, **options)
+
+
+def broken(message: str) -> None:
+    """One item (a post, an account, an image, a template) that could not be drawn: its own
+    error on its own card, in the reader's language, the details in the log; the page goes on.
+    Call it from an ``except`` block."""
+    logging.getLogger("dashboard").exception("could not draw an item: %s", message)
+    st.error(plain(message), icon=":material/error:")
 
 
 def viewer_notice() -> None:
