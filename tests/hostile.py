@@ -170,7 +170,7 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
             "bluesky": accounts.add_account(s, kind="bluesky", name="bluesky-en", language="en",
                                             base_url="https://pds.example.org",
                                             credentials={"handle": "ecrire.example.org", "app_password": "t"}),
-            "unhealthy": accounts.add_account(s, kind="x", name=f"x \"l'écho\" & {EMOJI}", language=None,
+            "unhealthy": accounts.add_account(s, kind="x", name=f"x \"l'écho\" & {IMG_TAG}", language=None,
                                               credentials={"bearer_token": "t"}),
         }
         made["x"].handle = f"@ecrire {IMG_TAG}"
