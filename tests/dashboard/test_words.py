@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.common import WORD_KEYS
 from orchestrator import db
 from orchestrator.services.accounts import CREDENTIALS
 from tests.dashboard.conftest import APP
@@ -124,6 +123,8 @@ def test_figures_in_tables_are_written_the_reader_s_way(app, engine, lang, writt
 
 
 def test_the_uploader_script_knows_every_word_and_holds_no_tag():
+    from dashboard.common import WORD_KEYS
+
     script = SCRIPT.read_text(encoding="utf-8")
     # The sanitizer in front of st.html drops a script whose text looks like it holds a tag.
     assert not re.search(r"<[/\w!]", script)
