@@ -78,6 +78,12 @@ def phrase(key: str, value: Any, tz: str) -> str:
     return t("audit.phrase", label=label, value=value_text(key, value, tz))
 
 
-def details(detail: dict[str, Any] | None, tz: str) -> str:
-    """``{"count": 1000, "day": "2025-12-06"}`` -> "nombre : 1 000 · jour : 2025-12-06"."""
-    return " · ".join(phrase(k, v, tz) for k, v in (detail or {}).items()) or "—"
+def details(detail: Any, tz: str) -> str:
+    """``{"count": 1000, "day": "2025-12-06"}`` -> "nombre : 1 000 · jour : 2025-12-06". Details
+    are JSON written by many hands: anything else is still shown, and never stops the log."""
+    try:
+        if isinstance(detail, dict):
+            return " · ".join(phrase(str(k), v, tz) for k, v in detail.items()) or "—"
+        return value_text("", detail, tz)
+    except Exception:
+        return t("audit.unreadable")

@@ -4,6 +4,7 @@ a new one or copy the chosen one's settings into a new one (admins act; others r
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import streamlit as st
 
@@ -26,7 +27,8 @@ def _name(names: dict[str, str], slug: str) -> str:
     return names.get(lang()) or names.get("fr") or slug
 
 
-for edition in all_editions:
+def show_edition(edition: Any) -> None:
+    """One edition's card: its name, dates and goal; for admins, make it current or archive it."""
     name = _name(edition.name, edition.slug)
     badges = [t("campaigns.current")] if edition.is_current else []
     badges += [t("campaigns.archived")] if edition.archived_at else []
@@ -35,7 +37,7 @@ for edition in all_editions:
         st.caption(t("campaigns.dates", start=fmt_date(edition.starts_on), end=fmt_date(edition.ends_on),
                      goal=fmt_number(edition.goal), tz=edition.timezone))
         if not admin:
-            continue
+            return
         a, b, _ = st.columns([2, 2, 3])
         if not edition.is_current and edition.archived_at is None and a.button(
                 t("campaigns.set_current"), key=f"edition_current_{edition.slug}", icon=":material/star:"):
@@ -48,6 +50,13 @@ for edition in all_editions:
             if common.run(lambda s, i=edition.id, a_=not archived: editions.archive_edition(
                     s, actor=me, campaign_id=i, archived=a_), success=t("campaigns.saved", name=common.plain(name))) is not None:
                 st.rerun()
+
+
+for edition in all_editions:
+    try:
+        show_edition(edition)
+    except Exception:  # this edition cannot be drawn: it says so, the others are shown
+        common.broken(t("campaigns.broken", slug=edition.slug))
 
 if not admin:
     common.viewer_notice()

@@ -132,7 +132,7 @@ def _switches(case: Any, index: int, name: str) -> None:
 
 
 for index, case in enumerate(cases):
-    name = common.case_name(case.person, case.slug)
+    name = common.case_name(case.person or {}, case.slug)
     status = t(f"case.status.{case.status}")
     icon = "▶️" if case.status == "active" else "🎉" if case.status == "good_news" else "⏸️"
     with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}", expanded=case.status != "active"):

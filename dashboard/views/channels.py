@@ -3,6 +3,8 @@ credentials (admins). A stored secret is never shown back, not even masked in a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dashboard import common, data
@@ -21,12 +23,12 @@ editor, admin = common.can("editor"), common.can("admin")
 me = common.actor()
 
 
-def credential_fields(kind: str, key: str) -> dict[str, str]:
+def credential_fields(kind: str, fields: tuple[str, ...], key: str) -> dict[str, str]:
     """One password field per credential of the platform, each with its name and where to find
     it in the reader's language."""
     return {field: st.text_input(t(f"channels.cred.{kind}.{field}"), type="password", key=f"{key}_{field}",
                                  help=t(f"channels.cred.{kind}.{field}.help"))
-            for field in account_service.CREDENTIALS[kind]}
+            for field in fields}
 
 
 def endpoint_name(endpoint: str) -> str:
@@ -34,52 +36,60 @@ def endpoint_name(endpoint: str) -> str:
     return t(key) if t(key) != key else endpoint
 
 
+def show_account(account: Any) -> None:
+    """One account's card: its health, last error, rate budget, test button and credentials."""
+    details = t("channels.details", handle=common.plain(account.handle or "—"),
+                language=common.language_name(account.language), checked=fmt_datetime(account.last_checked_at, tz))
+    if account.base_url:
+        details += " · " + t("channels.server", url=common.plain(account.base_url))
+    if account.is_sandbox:
+        details += " · " + t("channels.sandbox")
+    st.markdown(details)
+    if account.last_error:
+        st.error(t("channels.last_error", error=common.plain(account.last_error)))
+        if not account.healthy:
+            st.caption(t("channels.reconnect_first"))
+    rows = budgets.get(account.id or 0, [])
+    if rows:
+        common.table([{
+            t("channels.endpoint"): endpoint_name(r["endpoint"]),
+            t("channels.remaining"): f"{fmt_number(r['remaining'])} / {fmt_number(r['capacity'])}",
+            t("channels.window"): t("channels.window_value", minutes=fmt_number(r["window_seconds"] // 60)),
+            t("channels.blocked_until"): fmt_datetime(r["blocked_until"], tz, "short") if r["blocked_until"] else "",
+        } for r in rows])
+    if editor and st.button(t("channels.test"), key=f"acct_test_{account.name}", icon=":material/network_check:"):
+        result = common.run(lambda s, n=account.name: account_service.test_account(
+            s, actor=me, name=n, timeout=10.0, language=lang()))
+        if result is not None:
+            ok, message = result
+            st.session_state["flash"] = (t("channels.test_ok", handle=common.plain(message)) if ok
+                                         else t("channels.test_failed", error=common.plain(message)))
+            data.rate_budgets.clear()
+            st.rerun()
+    if admin:
+        fields = account_service.CREDENTIALS[account.kind]  # an unknown platform stops here, not in a form
+        with st.form(f"acct_edit_{account.name}"):
+            st.caption(t("channels.edit_help"))
+            given = credential_fields(account.kind, fields, f"acct_cred_{account.name}")
+            base_url = st.text_input(t("channels.base_url"), value=account.base_url or "",
+                                     key=f"acct_base_{account.name}")
+            if st.form_submit_button(t("channels.save")):
+                if common.run(lambda s, n=account.name, g=given, b=base_url: account_service.update_credentials(
+                        s, actor=me, name=n, credentials=g, base_url=b), success=t("channels.saved")):
+                    st.rerun()
+
+
 if not accounts:
     st.info(t("channels.empty"))
-
 for account in accounts:
     health = t("channels.healthy") if account.healthy else t("channels.unhealthy")
     icon = "🟢" if account.healthy else "🔴"
     label = f"{icon} {common.plain(account.name)} · {common.platform_name(account.kind)} · {health}"
     with st.expander(label, expanded=not account.healthy):
-        details = t("channels.details", handle=common.plain(account.handle or "—"),
-                    language=common.language_name(account.language), checked=fmt_datetime(account.last_checked_at, tz))
-        if account.base_url:
-            details += " · " + t("channels.server", url=common.plain(account.base_url))
-        if account.is_sandbox:
-            details += " · " + t("channels.sandbox")
-        st.markdown(details)
-        if account.last_error:
-            st.error(t("channels.last_error", error=common.plain(account.last_error)))
-            if not account.healthy:
-                st.caption(t("channels.reconnect_first"))
-        rows = budgets.get(account.id or 0, [])
-        if rows:
-            common.table([{
-                t("channels.endpoint"): endpoint_name(r["endpoint"]),
-                t("channels.remaining"): f"{fmt_number(r['remaining'])} / {fmt_number(r['capacity'])}",
-                t("channels.window"): t("channels.window_value", minutes=fmt_number(r["window_seconds"] // 60)),
-                t("channels.blocked_until"): fmt_datetime(r["blocked_until"], tz, "short") if r["blocked_until"] else "",
-            } for r in rows])
-        if editor and st.button(t("channels.test"), key=f"acct_test_{account.name}", icon=":material/network_check:"):
-            result = common.run(lambda s, n=account.name: account_service.test_account(
-                s, actor=me, name=n, timeout=10.0, language=lang()))
-            if result is not None:
-                ok, message = result
-                st.session_state["flash"] = (t("channels.test_ok", handle=common.plain(message)) if ok
-                                             else t("channels.test_failed", error=common.plain(message)))
-                data.rate_budgets.clear()
-                st.rerun()
-        if admin:
-            with st.form(f"acct_edit_{account.name}"):
-                st.caption(t("channels.edit_help"))
-                given = credential_fields(account.kind, f"acct_cred_{account.name}")
-                base_url = st.text_input(t("channels.base_url"), value=account.base_url or "",
-                                         key=f"acct_base_{account.name}")
-                if st.form_submit_button(t("channels.save")):
-                    if common.run(lambda s, n=account.name, g=given, b=base_url: account_service.update_credentials(
-                            s, actor=me, name=n, credentials=g, base_url=b), success=t("channels.saved")):
-                        st.rerun()
+        try:
+            show_account(account)
+        except Exception:  # this account cannot be drawn: its card says so, the others are shown
+            common.broken(t("channels.broken", name=account.name))
 
 if not admin:
     st.stop()
@@ -91,7 +101,7 @@ with st.form("acct_new"):
     language = st.selectbox(t("compose.language"), [None, "fr", "en"], key="acct_new_language",
                             format_func=common.language_name, placeholder=t("common.choose_one"))
     base_url = st.text_input(t("channels.base_url"), key="acct_new_base")
-    given = credential_fields(kind or "x", "acct_new_cred")
+    given = credential_fields(kind or "x", account_service.CREDENTIALS[kind or "x"], "acct_new_cred")
     sandbox = st.checkbox(t("channels.sandbox_option"), key="acct_new_sandbox")
     if st.form_submit_button(t("channels.add_button")):
         if common.run(lambda s: account_service.add_account(

@@ -77,7 +77,7 @@ st.subheader(t("series.history"))
 if not applied:
     st.caption(t("series.none"))
 for entry in applied:
-    detail = entry.detail or {}
+    detail = entry.detail if isinstance(entry.detail, dict) else {}
     st.markdown(t("series.history_line", name=common.plain(entry.target_id), who=common.plain(entry.actor),
                   when=fmt_datetime(entry.at, tz, "short"), posts=fmt_number(detail.get("posts", 0)),
                   deliveries=fmt_number(detail.get("deliveries", 0)), skipped=fmt_number(detail.get("skipped", 0))))
