@@ -140,3 +140,11 @@ def test_every_page_carries_the_uploader_words_in_the_reader_s_language(app, lan
     carried = [b for b in bodies if "porteVoixWords" in b]
     assert len(carried) == 1 and f'"lang": "{lang}"' in carried[0] and button in carried[0]
     assert "<" not in carried[0][len("<script>"):-len("</script>")]
+
+
+def test_only_the_words_script_runs_in_the_page():
+    """The one script the dashboard runs is ours and constant: no page may run another."""
+    dashboard = SCRIPT.parent
+    users = {p.relative_to(dashboard).as_posix(): p.read_text(encoding="utf-8").count("unsafe_allow_javascript=True")
+             for p in dashboard.rglob("*.py")}
+    assert {k: v for k, v in users.items() if v} == {"common.py": 1}

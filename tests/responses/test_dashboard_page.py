@@ -136,3 +136,15 @@ def test_by_channel_tells_actions_through_posts_from_channel_level_ones(engine: 
     assert rows["Mastodon"]["Actions (all)"] == 13
     assert (rows["infolettre"]["Actions (posts)"], rows["infolettre"]["Actions (channel, no post)"]) == (0, 1000)
     assert any("credited to the channel as a whole" in c.value for c in at.caption)
+
+
+def test_an_import_with_bad_lines_points_to_the_checkbox_not_a_command(engine: sa.Engine) -> None:
+    at = page("editor")
+    data = b"case,kind,count,date\njuan-lopez,letter,12027,2025-12-06\njuan-lopez,letter,beaucoup,2025-12-06\n"
+    at.file_uploader(key="import_file").set_value(("export.csv", data, "text/csv")).run()
+    at.button(key="import_check").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    report = "\n".join(c.value for c in at.code)
+    assert "--skip-bad-lines" not in report and "porte-voix" not in report
+    assert "cochez « Importer les bonnes lignes même si d'autres sont en erreur »" in report
+    assert "12\xa0027 actions" in report and "Colonnes lues : cas « case », type d'action « kind »" in report
