@@ -28,9 +28,13 @@ from orchestrator.services.auth import Actor, ServiceError
 from orchestrator.settings import get_settings
 
 T = TypeVar("T")
-#: "www." starts a link in GitHub-style Markdown even without "https://".
-_WWW = re.compile(r"www\.", re.IGNORECASE)
+#: What GitHub-style Markdown turns into a link with no markup at all: "https://…", "www.…" and
+#: e-mail addresses. Streamlit's renderer finds them after resolving backslash escapes, so an
+#: escape does not stop them; an invisible word joiner (U+2060) inside the pattern does.
+_PROTOCOL = re.compile(r"(https?)\\:(?=//)", re.IGNORECASE)
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)
 _EMAIL_AT = re.compile(r"(?<=[\w.+-])@(?=[\w-]+\.)")
+_JOINER = "\u2060"
 
 #: Colour AND icon AND label for each state: never colour alone (WCAG 1.4.1).
 STATE_STYLE: dict[str, tuple[str, str, str]] = {
@@ -186,8 +190,9 @@ def plain(text: str) -> str:
     ``www.`` and e-mail addresses). Tested in tests/security/test_safe_text.py."""
     for char in "\\`*_[]<>#|~$:":
         text = text.replace(char, "\\" + char)
-    text = _EMAIL_AT.sub("\\\\@", text)  # name@host.tld, not a lone @handle
-    return _WWW.sub(lambda m: m.group(0)[:-1] + "\\.", text)
+    text = _PROTOCOL.sub(lambda m: m.group(1) + ":" + _JOINER, text)  # the joiner between ":" and "//"
+    text = _WWW.sub(lambda m: m.group(1) + _JOINER + ".", text)  # between "www" and "."
+    return _EMAIL_AT.sub(_JOINER + "@", text)  # before the "@" of name@host.tld, not of a lone @handle
 
 
 def platform_name(kind: str) -> str:

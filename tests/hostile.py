@@ -18,6 +18,7 @@ import base64
 import dataclasses
 import datetime as dt
 import io
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -49,10 +50,20 @@ PEOPLE = {"victor": "viewer", "edith": "editor", "alain": "approver", "ada": "ad
 NOT_AN_IMAGE = b"this is text, not a picture\n"
 
 
+#: The address inside PIXEL: alone, GitHub-style Markdown would still make it a link.
+PIXEL_URL = "https://example.org/pixel.png"
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
 def live_markup(body: str) -> list[str]:
     """The hostile fragments that appear in ``body`` as they were typed, i.e. that Markdown would
-    draw as a tag, a link or an image. ``common.plain()`` breaks each of them with backslashes."""
-    return [fragment for fragment in MARKUP if fragment in body]
+    draw as a tag, a link or an image. ``common.plain()`` breaks each of them with backslashes;
+    a bare address is found by Streamlit's renderer after escapes are resolved, so it is looked
+    for there (``plain()`` breaks it with an invisible word joiner)."""
+    found = [fragment for fragment in MARKUP if fragment in body]
+    if PIXEL_URL in _ESCAPE.sub(r"\1", body):
+        found.append(PIXEL_URL)
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
