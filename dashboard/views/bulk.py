@@ -61,7 +61,9 @@ if not check.ok:
     # Every problem of every line, one per row, in the file's order.
     st.error(t("bulk.problems", n=len(check.problems)), icon=":material/block:")
     common.table([{t("bulk.col.line"): p.line or "", t("bulk.col.problem"): p.en if lang() == "en" else p.fr}
-                  for p in check.problems])
+                  for p in check.problems],
+                 column_config={t("bulk.col.line"): st.column_config.Column(width="small"),
+                                t("bulk.col.problem"): st.column_config.Column(width="large")})
     st.stop()
 
 st.info(check.summary(lang()), icon=":material/fact_check:")

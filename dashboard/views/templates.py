@@ -44,7 +44,8 @@ if actions:
     common.table(pd.DataFrame([{
         t("actions.col.label"): labels[a.slug],
         t("actions.col.kind"): kind_names.get(a.kind, a.kind),
-        t("actions.col.link"): a.url.get(lang()) or a.url.get("en" if lang() == "fr" else "fr") or None,
+        # a link column draws its data as it is: no address is an empty cell, not "None"
+        t("actions.col.link"): a.url.get(lang()) or a.url.get("en" if lang() == "fr" else "fr") or "",
         t("actions.col.key_date"): key_dates.get(a.key_date, a.key_date) if a.key_date else "—",
         t("actions.col.slug"): a.slug,
     } for a in actions]), column_config={t("actions.col.link"): st.column_config.LinkColumn()})

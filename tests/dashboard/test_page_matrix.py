@@ -9,6 +9,7 @@ clicking through the sidebar would: building the app once per visit costs more t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -171,9 +172,18 @@ def page_problems(at: AppTest) -> list[str]:
 
 def shown_cells(frame: object) -> list[object]:
     """The cells of a table as the reader sees them: a styled table's display values, else the
-    data, where a missing value is drawn as "None"."""
-    styled = frame.proto.arrow_data.styler.display_values  # type: ignore[attr-defined]
+    data, where a missing value is drawn as "None". A column given a type (a link, say) draws its
+    data, not the styled text."""
+    proto = frame.proto  # type: ignore[attr-defined]
+    styled = proto.arrow_data.styler.display_values
     data = pa.ipc.open_stream(styled).read_pandas() if styled else frame.value  # type: ignore[attr-defined]
+    typed = [name for name, config in json.loads(proto.columns or "{}").items() if config.get("type_config")]
+    if styled and typed:
+        raw = frame.value  # type: ignore[attr-defined]
+        data = data.copy()
+        for name in typed:
+            if name in raw.columns and name in data.columns:
+                data[name] = raw[name].to_numpy()
     return [None if not isinstance(v, str) and pd.isna(v) else v for v in data.to_numpy().ravel().tolist()]
 
 
