@@ -195,6 +195,11 @@ def plain(text: str) -> str:
     return _EMAIL_AT.sub(_JOINER + "@", text)  # before the "@" of name@host.tld, not of a lone @handle
 
 
+def person(username: str) -> str:
+    """Who did something: a staff member's username, or the system's own work in words."""
+    return t("common.system") if username == "system" else username
+
+
 def platform_name(kind: str) -> str:
     return PLATFORM_NAMES.get(kind, kind)
 

@@ -39,6 +39,7 @@ STRINGS: dict[str, dict[str, str]] = {
     # and multiselect; the file uploader's words are set by dashboard/common.py).
     "common.choose_one": {"fr": "Choisissez…", "en": "Choose…"},
     "common.choose_many": {"fr": "Choisissez une ou plusieurs options…", "en": "Choose one or more…"},
+    "common.system": {"fr": "Porte-voix (automatique)", "en": "Porte-voix (automatic)"},
     "common.both_languages": {"fr": "les deux langues", "en": "both languages"},
     # The file uploader's words (dashboard/streamlit_words.js rewrites Streamlit's English with them).
     "uploader.upload": {"fr": "Choisir un fichier", "en": "Choose a file"},

@@ -108,7 +108,6 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
         Account,
         AuditEntry,
         CallToAction,
-        Campaign,
         Case,
         Delivery,
         LinkClickHour,
@@ -366,3 +365,19 @@ def _move_edition(campaign: object, years: int) -> None:
     c.ends_on = _shift_years(c.ends_on, years) if c.ends_on else None  # type: ignore[attr-defined]
     c.key_dates = [{**k, "date": _shift_years(dt.date.fromisoformat(str(k["date"])), years).isoformat()}  # type: ignore[attr-defined]
                    for k in c.key_dates]  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":  # python -m tests.hostile PATH: a busy database to walk in a browser
+    import os
+    import sys
+
+    from cryptography.fernet import Fernet
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "var/busy.db").resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    os.environ.setdefault("PORTEVOIX_SECRET_KEY", Fernet.generate_key().decode())
+    made = build_busy_database(f"sqlite:///{target}")
+    print(f"PORTEVOIX_DATABASE_URL=sqlite:///{target}")
+    print(f"PORTEVOIX_SECRET_KEY={os.environ['PORTEVOIX_SECRET_KEY']}")
+    print(f"# people: {', '.join(PEOPLE)} (password {PASSWORD}); counter: ?counter={made.counter_token}")

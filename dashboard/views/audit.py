@@ -21,7 +21,8 @@ with common.session() as s:
     actions = reports.audit_actions(s)
     people = ["system"] + [u.username for u in list_users(s)]
 a, b, c = st.columns(3)
-who = a.selectbox(t("audit.actor"), [None] + people, key="audit_actor", format_func=lambda v: v or t("audit.all"),
+who = a.selectbox(t("audit.actor"), [None] + people, key="audit_actor",
+                  format_func=lambda v: common.person(v) if v else t("audit.all"),
                   placeholder=t("common.choose_one"))
 action = b.selectbox(t("audit.action"), [None] + actions, key="audit_action", placeholder=t("common.choose_one"),
                      format_func=lambda v: audit_text.action_label(v) if v else t("audit.all"))
@@ -34,7 +35,7 @@ if not entries:
 tz = campaign.timezone
 common.table([{
     t("col.when"): fmt_datetime(e.at, tz, "short"),
-    t("audit.actor"): e.actor,
+    t("audit.actor"): common.person(e.actor),
     t("audit.action"): audit_text.action_label(e.action),
     t("audit.target"): audit_text.target_label(e.target_type, e.target_id),
     t("audit.detail"): audit_text.details(e.detail, tz),

@@ -22,11 +22,19 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import parse_tree_from_messages
 
+from dashboard.common import plain
 from orchestrator import db
 from orchestrator.settings import get_settings
 from tests.conftest import TEST_KEY
-from dashboard.common import plain
-from tests.hostile import IMG_TAG, PEOPLE, QUOTE_AMP, Busy, build_busy_database, copy_database, live_markup
+from tests.hostile import (
+    IMG_TAG,
+    PEOPLE,
+    QUOTE_AMP,
+    Busy,
+    build_busy_database,
+    copy_database,
+    live_markup,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
