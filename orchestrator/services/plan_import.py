@@ -287,15 +287,14 @@ def check_plan(session: Session, *, raw_rows: list[RawRow], base_dir: Path | Non
     for row in refused_at_once:
         # What the first checks could not see: a time gone by (unless the row names a delivery
         # already there at that time) and the platform's own rules for the text.
-        account = checker.accounts.get(row.raw.account)
-        there = [d for p in existing.get(row.key, []) for d in by_pair.get((p.id or 0, account.id or 0), [])] \
-            if account is not None else []
+        known = checker.accounts.get(row.raw.account)
+        there = [d for p in existing.get(row.key, []) for d in by_pair.get((p.id or 0, known.id or 0), [])] \
+            if known is not None else []
         if row.at is not None and row.at <= now and not any(d.scheduled_at == row.at for d in there):
             problems.append(_past(row))
-        if account is not None and row.raw.text:
-            target = _target_post(existing.get(row.key, []))
-            problems += [_platform_problem(row, account, fr, en)
-                         for fr, en in checker.verdict(row.key, target, row.images, account)]
+        if known is not None and row.raw.text:
+            problems += [_platform_problem(row, known, fr, en) for fr, en in
+                         checker.verdict(row.key, _target_post(existing.get(row.key, [])), row.images, known)]
     problems.sort(key=lambda p: p.line)
     return PlanResult(rows=rows, problems=problems), existing
 
