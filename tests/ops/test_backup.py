@@ -147,8 +147,8 @@ def test_restore_refuses_when_the_key_does_not_decrypt_and_changes_nothing(
 @pytest.mark.slow
 def test_backup_and_restore_from_the_command_line(sqlite_env: dict[str, str], tmp_path: Path) -> None:
     cli(sqlite_env, "init")
-    cli(sqlite_env, "account", "add", "mastodon", "masto-fr", "--base-url", "http://127.0.0.1:9",
-        "--access-token", "tok-backup-cli")
+    cli({**sqlite_env, "PORTEVOIX_MASTODON_ACCESS_TOKEN": "tok-backup-cli"}, "account", "add", "mastodon", "masto-fr",
+        "--base-url", "http://127.0.0.1:9")
     saved = cli(sqlite_env, "backup", str(tmp_path / "b.db"), "--include-key")
     assert "ATTENTION" in saved.stderr and "WARNING" in saved.stderr
     assert TEST_KEY not in saved.stdout + saved.stderr
