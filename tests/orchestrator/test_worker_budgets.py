@@ -225,3 +225,60 @@ def test_a_correction_that_changes_nothing_writes_nothing_and_refills_the_same(e
     with db.session_scope(engine) as session:  # a lower figure is written
         budgets.correct(session, account_id=account_id, infos=[RateInfo("publish", 1, after.capacity, None)])
     assert buckets(engine, name)["publish"].tokens == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The rate budget is a promise to the platforms: it must show when it is not kept. The platforms'
+# own 429s are handled too, so these count what the emulator received, with its limits far above
+# ours: only our budget can stop the worker.
+
+
+def test_a_worker_never_calls_a_platform_more_than_the_publish_budget_allows(engine, sandbox) -> None:
+    name = add_account(engine, sandbox.url, options={"rate_limits": {"publish": [3, 3600]}})
+    ids = [schedule(engine, approved_post(engine, text=f"Écrivez pour Juan, message {n}. #W4R"), name)
+           for n in range(8)]
+    started = utcnow()
+    make_worker(engine).run_once()
+    posted = [path for _kind, method, path in sandbox.sandbox.request_log if method == "POST" and path == "/2/tweets"]
+    assert len(posted) == 3  # what the platform received, not what we recorded
+    assert len(sandbox.sandbox.posts("x")) == 3
+    rows = [delivery(engine, i) for i in ids]
+    assert [d.state for d in rows].count(states.PUBLISHED) == 3
+    waiting = [d for d in rows if d.state != states.PUBLISHED]
+    assert {d.state for d in waiting} == {states.SCHEDULED}
+    # What the budget cannot cover waits for its next token (one every 20 minutes here), not refused.
+    assert all(d.due_at >= started + dt.timedelta(minutes=19) for d in waiting)
+    assert buckets(engine, name)["publish"].tokens < 1
+
+
+def test_the_budget_refills_at_its_rate_and_no_faster(engine, sandbox) -> None:
+    name = add_account(engine, sandbox.url, options={"rate_limits": {"publish": [2, 600]}})
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        now = utcnow()
+        bucket = budgets.read_bucket(session, account_id=account_id, endpoint="publish")
+        assert bucket is not None and bucket.tokens == 2
+        assert budgets.take(bucket, now, 5) == (2, now + dt.timedelta(seconds=300))  # one token per 300 s
+        assert budgets.take(bucket, now + dt.timedelta(seconds=299), 1)[0] == 0
+        taken, next_free = budgets.take(bucket, now + dt.timedelta(seconds=300), 1)
+        assert (taken, next_free) == (1, None)
+        assert budgets.take(bucket, now + dt.timedelta(seconds=300), 1)[0] == 0
+        # a long pause never fills the bucket beyond its capacity
+        assert budgets.take(bucket, now + dt.timedelta(days=1), 10)[0] == 2
+        budgets.write_bucket(session, bucket)
+    assert buckets(engine, name)["publish"].tokens == 0
+
+
+def test_a_blocked_budget_gives_nothing_until_the_platform_resets_it(engine, sandbox) -> None:
+    add_account(engine, sandbox.url)
+    reset = utcnow() + dt.timedelta(minutes=5)
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        budgets.block_until(session, account_id=account_id, endpoint="publish", until=reset)
+    with db.session_scope(engine) as session:
+        bucket = budgets.read_bucket(session, account_id=account_id, endpoint="publish")
+        assert bucket is not None
+        assert budgets.take(bucket, reset - dt.timedelta(seconds=1), 1) == (0, reset)
+        assert budgets.spend(session, account_id=account_id, endpoint="publish", now=reset - dt.timedelta(seconds=1)) \
+            == (False, reset)
+        assert budgets.take(bucket, reset + dt.timedelta(seconds=30), 1)[0] == 1  # refilled from the reset
