@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from orchestrator import logs
 from orchestrator.settings import Settings, get_settings
 
 
@@ -86,12 +87,21 @@ def decrypt(token: str, settings: Settings | None = None) -> dict[str, str]:
     if not token:
         return {}
     try:
-        return json.loads(_fernet(settings).decrypt(token.encode()))  # type: ignore[no-any-return]
+        data: dict[str, str] = json.loads(_fernet(settings).decrypt(token.encode()))
     except InvalidToken:
         raise SecretKeyError(
-            "Impossible de déchiffrer les identifiants : la clé a changé ? "
-            "(Cannot decrypt credentials: was the key changed?)"
+            "Impossible de déchiffrer les identifiants avec la clé en place (clé perdue ou changée) : remettez la "
+            "bonne clé, ou saisissez de nouveau les identifiants du compte. "
+            "(Cannot decrypt the credentials with the key in force (lost or changed key): put the right key back, "
+            "or enter the account's credentials again.)"
         ) from None
+    # From now on these values are masked in every log line of this process, however they appear.
+    logs.remember_secrets(v for k, v in data.items() if k not in PUBLIC_FIELDS)
+    return data
+
+
+#: Credential fields that identify an account publicly (not secrets): left readable in logs.
+PUBLIC_FIELDS = frozenset({"page_id", "handle"})
 
 
 def mask(value: str) -> str:
