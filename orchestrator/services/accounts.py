@@ -260,7 +260,14 @@ def test_account(session: Session, *, actor: Actor = SYSTEM, name: str, timeout:
 
     require(actor, "editor", "tester un compte", "test an account")
     account = get_account(session, name=name)
-    channel = build_channel(account, timeout=timeout)
+    try:
+        channel = build_channel(account, timeout=timeout)
+    except secrets.SecretKeyError:
+        # Not a platform's refusal: the key in force cannot read what is stored. Said as such,
+        # and the account's queue held, as the worker does.
+        mark_unhealthy(session, account=account, reason=UNREADABLE_FR)
+        audit(session, actor=actor, action="account_test", target_type="account", target_id=name, ok=False)
+        return False, UNREADABLE_FR
     try:
         handle = channel.whoami()
     except ChannelError as exc:

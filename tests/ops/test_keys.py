@@ -136,7 +136,7 @@ def test_credentials_are_replaced_and_accounts_removed_without_the_old_secret(
     # The key is lost and replaced: the stored credentials can no longer be read.
     _key_file(env).write_text(Fernet.generate_key().decode())
     unreadable = cli(env, "account", "test", "masto-fr", check=False)
-    assert unreadable.returncode == 1 and "déchiffrer" in unreadable.stderr
+    assert unreadable.returncode == 1 and "Identifiants illisibles" in unreadable.stderr
 
     replaced = cli({**env, "PORTEVOIX_MASTODON_ACCESS_TOKEN": "sandbox-mastodon-token"},
                    "account", "set-credentials", "masto-fr")

@@ -197,7 +197,7 @@ def test_rotation_with_the_key_in_the_environment_goes_through_files_and_never_p
     final_env = {**env, "PORTEVOIX_SECRET_KEY": final_key.decode()}
     assert "OK" in cli(final_env, "account", "test", "masto-fr").stdout
     stale = cli(env, "account", "test", "masto-fr", check=False)  # a process left on the old key
-    assert stale.returncode != 0 and "déchiffrer" in stale.stderr and "Traceback" not in stale.stderr
+    assert stale.returncode != 0 and "illisibles" in stale.stderr and "Traceback" not in stale.stderr
 
     for result in (staged, finished):
         for key in (old_key, staged_keys[0]):

@@ -121,3 +121,32 @@ def test_personal_data_in_an_unread_column_is_reported_as_dropped(value: str) ->
     result = parsed(raw)
     assert [(position, header) for position, header, _ in result.dropped] == [(5, "Référence")]
     assert result.ignored == []
+
+
+# The rules the guard and the reader apply, at their edges (found by mutation testing: a change
+# at these edges broke no test).
+@pytest.mark.parametrize(("value", "reason"), [
+    ("514-555-0123-12345", "phone"),      # 15 digits, separated: the longest international number
+    ("5145-5501-2345-6789", None),        # 16 digits: an identifier, not a phone number
+    ("+33 1 23 45", "phone"),             # a leading + makes it a phone number whatever its length
+    ("+1 (514) 555-0123", "phone"),
+    ("+ 12", "phone"),
+    ("12345678901", None),                # digits alone: a count or a code, read by their own rules
+    ("1-2", None),
+])
+def test_phone_numbers_are_recognised_at_their_edges(value: str, reason: str | None) -> None:
+    from orchestrator.services.responses_fields import value_reason
+
+    assert value_reason(value) == reason
+
+
+@pytest.mark.parametrize(("text", "ok"), [("2000-01-01", True), ("2100-12-31", True), ("1999-12-31", False),
+                                          ("2101-01-01", False), ("01/01/2000", True), ("31/12/2100", True)])
+def test_dates_are_kept_within_the_campaigns_century(text: str, ok: bool) -> None:
+    from orchestrator.services.responses_fields import parse_day
+
+    if ok:
+        assert parse_day(text).year in (2000, 2100)
+    else:
+        with pytest.raises(ValueError):
+            parse_day(text)
