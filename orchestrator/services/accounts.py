@@ -262,7 +262,9 @@ def test_account(session: Session, *, actor: Actor = SYSTEM, name: str, timeout:
     account = get_account(session, name=name)
     try:
         channel = build_channel(account, timeout=timeout)
-    except secrets.SecretKeyError:
+    except secrets.SecretKeyError as exc:
+        if exc.missing:
+            raise  # no key at all: the caller explains how to put it back
         # Not a platform's refusal: the key in force cannot read what is stored. Said as such,
         # and the account's queue held, as the worker does.
         mark_unhealthy(session, account=account, reason=UNREADABLE_FR)

@@ -18,7 +18,7 @@ from tests.orchestrator.helpers import add_account, approved_post, schedule
 def test_a_bare_carriage_return_cannot_start_a_new_calendar_property(engine: sa.Engine) -> None:
     name = add_account(engine, "http://127.0.0.1:9")
     delivery_id = schedule(engine, approved_post(engine), name)
-    hostile = "Écrivez !\rATTENDEE:mailto:tous@evil.example\rEND:VEVENT\u0007\x00fin\r\n\nsuite"
+    hostile = "Écrivez !\rATTENDEE:mailto:tous@evil.example\rEND:VEVENT\u0007\x1bfin\r\n\nsuite"
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE delivery SET rendered_text = :t WHERE id = :i"), {"t": hostile, "i": delivery_id})
     with db.session_scope(engine) as s:
@@ -31,7 +31,7 @@ def test_a_bare_carriage_return_cannot_start_a_new_calendar_property(engine: sa.
     assert lines.count("END:VEVENT") == 1 and lines.count("BEGIN:VEVENT") == 1
     unfolded = ics.replace("\r\n ", "")
     assert "DESCRIPTION:Écrivez !\\nATTENDEE:mailto:tous@evil.example\\nEND:VEVENT" in unfolded
-    assert "\x00" not in ics and "\u0007" not in ics
+    assert "\x1b" not in ics and "\u0007" not in ics
 
 
 def _redacted(message: str) -> str:
