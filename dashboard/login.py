@@ -43,6 +43,9 @@ def _remember(actor: Actor) -> None:
     st.session_state["actor"] = {"username": actor.username, "role": actor.role}
     with session() as s:
         language = users.user_language(s, username=actor.username)
+        # The epoch this session signs in under: a password reset or a disabling raises it, and
+        # current_actor() then ends this session at its next run.
+        st.session_state["actor_epoch"] = users.credentials_epoch(s, username=actor.username)
     if language and "lang_chosen" not in st.session_state:
         # The language widget is already drawn in this run: app.py applies this on the next one.
         st.session_state["lang_pending"] = language
@@ -80,10 +83,12 @@ def current_actor() -> Actor | None:
         return None
     data = st.session_state.get("actor")
     if data:
+        epoch = st.session_state.get("actor_epoch")
         with session() as s:
-            actor = users.active_actor(s, username=data["username"])
+            actor = users.active_actor(s, username=data["username"], epoch=epoch if isinstance(epoch, int) else None)
         if actor is None:
             logout()
+            st.session_state["session_ended"] = True
             return None
         st.session_state["actor"] = {"username": actor.username, "role": actor.role}
         return actor
@@ -119,6 +124,8 @@ def login_form() -> None:
     st.caption(t("login.subtitle"))
     if st.session_state.pop("session_expired", False):
         st.warning(t("login.expired"), icon=":material/timer_off:")
+    elif st.session_state.pop("session_ended", False):
+        st.warning(t("login.ended"), icon=":material/lock_reset:")
     # The browser session's own failure counter (login_guard); random, so it names nobody.
     browser = st.session_state.setdefault("login_session_id", secrets.token_hex(16))
     with st.form("login_form"):

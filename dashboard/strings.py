@@ -17,6 +17,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "login.failed": {"fr": "Nom d'utilisateur ou mot de passe incorrect.", "en": "Wrong username or password."},
     "login.logout": {"fr": "Se déconnecter", "en": "Sign out"},
     "login.expired": {"fr": "Session expirée, reconnectez-vous.", "en": "Session expired: please sign in again."},
+    "login.ended": {"fr": "Session terminée : le mot de passe a changé ou le compte a été désactivé. Reconnectez-vous.",
+                    "en": "Session ended: the password was changed or the account disabled. Please sign in again."},
     "login.too_many_second": {"fr": "Trop d'essais : réessayez dans {n} seconde.",
                               "en": "Too many attempts: try again in {n} second."},
     "login.too_many_seconds": {"fr": "Trop d'essais : réessayez dans {n} secondes.",

@@ -93,25 +93,64 @@ def run_service(fn: Any) -> Any:
     except ServiceError as exc:
         fail(str(exc))
     except SecretKeyError as exc:  # wrong or missing key: a clear message, not a trace
-        fail(str(exc))
+        fail(key_message(exc))
+
+
+def key_message(exc: SecretKeyError) -> str:
+    """A missing key is explained according to what the database holds (restore it, or ``init``)."""
+    if exc.missing:
+        from orchestrator.services.keys import missing_key_message
+
+        return missing_key_message(db.get_engine())
+    return str(exc)
 
 
 # ---------------------------------------------------------------------------------------------
 
 
+def prepare_key(eng: sa.Engine, *, new_key: bool = False) -> None:
+    """The key ``init`` needs: an existing one checked, or a new key file on a new installation.
+    Never a new key over encrypted credentials unless asked (``--new-key``): they would all become
+    unreadable, silently."""
+    from orchestrator import secrets
+    from orchestrator.services import keys
+
+    settings = get_settings()
+    path = settings.key_file()
+    if settings.secret_key.strip() or path.exists():
+        try:
+            secrets.load_keys(settings)
+        except SecretKeyError as exc:
+            fail(str(exc))
+        if new_key:
+            fail("--new-key ne sert que lorsque la clé est absente ; celle-ci est en place. "
+                 "Pour changer de clé sans rien perdre : porte-voix secrets rotate. "
+                 "(--new-key only applies when the key is missing; to change it: `porte-voix secrets rotate`.)")
+        return
+    encrypted = keys.encrypted_rows(eng)
+    if encrypted and not new_key:
+        fail(keys.missing_key_message(eng, settings) + "\nRien n'a été changé. (Nothing was changed.)")
+    secrets.ensure_key_file(path)
+    if encrypted:
+        typer.echo(f"ATTENTION : nouvelle clé dans {path} ; les {encrypted} identifiant(s) chiffré(s) avec l'ancienne "
+                   "sont illisibles. Ressaisissez-les : porte-voix account set-credentials NOM … "
+                   f"(WARNING: new key in {path}; the {encrypted} credential(s) encrypted with the old one are "
+                   "unreadable: enter them again with `porte-voix account set-credentials NAME …`.)", err=True)
+
+
 @app.command()
 def init(
     content: Annotated[Path | None, typer.Option(help="Dossier des campagnes (un sous-dossier par édition).")] = None,
+    new_key: Annotated[bool, typer.Option(
+        "--new-key", help="Clé perdue pour de bon : créer une nouvelle clé même si la base contient des identifiants "
+                          "chiffrés (ils devront être ressaisis avec « account set-credentials »).")] = False,
 ) -> None:
     """Crée ou met à jour le schéma, puis charge les campagnes (sans effet si rien n'a changé)."""
-    from orchestrator import secrets
     from orchestrator.services.campaigns import load_content
 
     _setup_logging()
-    settings = get_settings()
-    if not settings.secret_key:
-        secrets.ensure_key_file(settings.key_file())
     eng = db.get_engine()
+    prepare_key(eng, new_key=new_key)
     db.upgrade(eng)
     editions = load_editions(content or content_root())
     with db.session_scope(eng) as session:
@@ -119,6 +158,35 @@ def init(
             campaign = load_content(session, content=edition)
             typer.echo(f"Campagne {campaign.slug} : {len(edition.cases)} cas, {len(edition.actions)} appels à l'action.")
     typer.echo(f"Base prête : {eng.url.render_as_string(hide_password=True)}")
+
+
+#: Where ``up`` serves the dashboard unless told otherwise: this machine only.
+LOCAL_HOST = "127.0.0.1"
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def exposure_warning(host: str, port: int) -> str:
+    everywhere = host.strip() in ("0.0.0.0", "::", "[::]", "")
+    where = "sur toutes les interfaces réseau" if everywhere else f"sur {host}"
+    where_en = "on every network interface" if everywhere else f"on {host}"
+    return (f"ATTENTION : le tableau de bord est ouvert {where} (port {port}), en HTTP non chiffré : toute machine "
+            "de ce réseau peut afficher la page de connexion, et les mots de passe y passent en clair. Hors d'un "
+            "réseau de confiance, laissez l'adresse par défaut (127.0.0.1) ou placez un proxy TLS devant "
+            "(docs/deploy.md).\n"
+            f"WARNING: the dashboard is open {where_en} (port {port}) over plain HTTP: any machine on this network "
+            "can reach the sign-in page, and passwords cross it in clear. Outside a trusted network keep the default "
+            "(127.0.0.1) or put a TLS proxy in front (docs/deploy.md).")
 
 
 @app.command()
@@ -142,6 +210,13 @@ def worker(
     if once:
         w.run_once()
         w.pool.shutdown(wait=True)
+        if w.key_problems:
+            fail(f"{len(w.key_problems)} compte(s) aux identifiants illisibles avec la clé en place : "
+                 f"{', '.join(sorted(w.key_problems))}. Ils sont marqués en panne et leurs publications retenues ; "
+                 "rien n'a été envoyé pour eux. Remettez la bonne clé, ou « porte-voix account set-credentials NOM », "
+                 "puis « porte-voix account test NOM ». "
+                 f"({len(w.key_problems)} account(s) with credentials unreadable by the key in force; marked "
+                 "unhealthy, deliveries held, nothing sent for them.)")
     else:
         w.run_forever()
 
@@ -168,12 +243,16 @@ def sandbox(
 def up(
     no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Sans émulateurs : comptes réels seulement.")] = False,
     port: Annotated[int, typer.Option(help="Port du tableau de bord.")] = 8501,
+    host: Annotated[str, typer.Option(
+        help="Adresse où le tableau de bord écoute. Par défaut 127.0.0.1 : cette machine seulement. "
+             "Une autre adresse (0.0.0.0 : tout le réseau) l'ouvre aux autres machines, en HTTP non chiffré.")] = LOCAL_HOST,
 ) -> None:
     """Tout lancer : émulateurs, un travailleur et le tableau de bord. Ctrl-C arrête tout."""
     from channels.sandbox import Sandbox, SandboxServer
     from orchestrator import demo
 
-    init(content=None)
+    exposed = not is_loopback(host)
+    init(content=None, new_key=False)
     settings = get_settings()
     children: list[subprocess.Popen[bytes]] = []
     server = None
@@ -200,9 +279,13 @@ def up(
     app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     children.append(subprocess.Popen([
         sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
+        "--server.address", host,
         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
     ], env=env))
-    typer.echo(f"Tableau de bord : http://127.0.0.1:{port}  (Ctrl-C pour tout arrêter)")
+    shown = "127.0.0.1" if not exposed else host
+    typer.echo(f"Tableau de bord : http://{shown}:{port}  (Ctrl-C pour tout arrêter)")
+    if exposed:
+        typer.echo(exposure_warning(host, port), err=True)
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -229,53 +312,6 @@ def up(
 
 # ---------------------------------------------------------------------------------------------
 # accounts
-
-_CRED_HELP = "Aussi par la variable d'environnement PORTEVOIX_<KIND>_<OPTION>."
-
-
-@account_app.command("add")
-def account_add(
-    kind: Annotated[str, typer.Argument(help="x, facebook, mastodon ou bluesky")],
-    name: Annotated[str, typer.Argument(help="Nom du compte dans Porte-voix")],
-    base_url: Annotated[str | None, typer.Option(help="Autre hôte (instance Mastodon, PDS Bluesky, bac à sable).")] = None,
-    language: Annotated[str | None, typer.Option(help="fr ou en")] = None,
-    consumer_key: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-    consumer_secret: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-    access_token: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-    access_token_secret: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-    bearer_token: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-    page_id: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-    page_token: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-    graph_version: Annotated[str | None, typer.Option(help="Version de l'API Graph, ex. 24.0")] = None,
-    handle: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-    app_password: Annotated[str | None, typer.Option(help=_CRED_HELP)] = None,
-) -> None:
-    """Ajoute un compte ; les identifiants sont chiffrés et jamais réaffichés."""
-    from orchestrator.services.accounts import CREDENTIALS, add_account
-
-    given = {"consumer_key": consumer_key, "consumer_secret": consumer_secret, "access_token": access_token,
-             "access_token_secret": access_token_secret, "bearer_token": bearer_token, "page_id": page_id,
-             "page_token": page_token, "handle": handle, "app_password": app_password}
-    fields = CREDENTIALS.get(kind)
-    if fields is None:
-        fail(f"type de compte inconnu « {kind} » (x, facebook, mastodon, bluesky).")
-    assert fields is not None
-    stray = [k for k, v in given.items() if v and k not in fields]
-    if stray:
-        fail(f"options sans objet pour {kind} : {', '.join('--' + s.replace('_', '-') for s in stray)}")
-    creds = {}
-    for field in fields:
-        value = given.get(field) or os.environ.get(f"PORTEVOIX_{kind.upper()}_{field.upper()}")
-        if value:
-            creds[field] = value
-    options: dict[str, Any] = {}
-    version = graph_version or os.environ.get("PORTEVOIX_FACEBOOK_GRAPH_VERSION")
-    if kind == "facebook" and version:
-        options["graph_version"] = version.removeprefix("v")
-    account = run_service(lambda s: add_account(s, kind=kind, name=name, credentials=creds, base_url=base_url,
-                                                language=language, options=options))
-    typer.echo(f"Compte {account.name} ({account.kind}) ajouté. Vérifiez-le : porte-voix account test {account.name}")
-
 
 @account_app.command("list")
 def account_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -494,6 +530,7 @@ from orchestrator.cli_responses import links_app, responses_app  # noqa: E402
 app.add_typer(responses_app, name="responses")
 app.add_typer(links_app, name="links")
 
+from orchestrator import cli_accounts  # noqa: E402,F401,I001  (account add, set-credentials, remove)
 from orchestrator import cli_editions  # noqa: E402,F401  (adds `content dump` to content_app)
 
 if __name__ == "__main__":

@@ -94,8 +94,9 @@ def restore_command(
     typer.echo(f"Base restaurée : {report.path}. Identifiants : {report.credentials}, "
                f"illisibles avec la clé : {report.unreadable}.")
     if report.unreadable:
-        typer.echo("ATTENTION : ressaisissez les identifiants des comptes (porte-voix account add …). "
-                   "(WARNING: enter the accounts' credentials again.)", err=True)
+        typer.echo("ATTENTION : ressaisissez les identifiants des comptes (porte-voix account set-credentials NOM). "
+                   "(WARNING: enter the accounts' credentials again: `porte-voix account set-credentials NAME`.)",
+                   err=True)
     if report.key_installed:
         typer.echo(f"Clé de la sauvegarde installée dans {report.key_installed}.")
     elif key_file:

@@ -39,8 +39,9 @@ def is_sqlite(url_or_engine: str | sa.Engine) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     if is_sqlite(url):
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            create_private_file(Path(database))
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 60}, **kwargs
         )
@@ -49,6 +50,17 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     kwargs.setdefault("pool_pre_ping", True)  # survive a server restart or a killed backend
     kwargs.setdefault("pool_size", 10)
     return sa.create_engine(url, **kwargs)
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only, as the key file is: it holds password
+    hashes, encrypted tokens, drafts and the audit log. SQLite gives its -wal and -shm files the
+    database file's own mode. An existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 _HOLDS_WRITER = "porte_voix_writer"

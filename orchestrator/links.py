@@ -5,8 +5,10 @@ source code and UTC hour, nothing else: no IP address, no user agent, no referre
 
 - ``/<code>`` goes to the delivery's own link (its ``rendered_link``, already tagged with the
   code and UTM fields), or the first campaign link in its text, or the campaign's page.
-- ``/<code>?to=<url>`` goes to ``url`` only if it is one of the delivery's own links or its host
-  is one of the campaign's ``link_rules.domains``; anything else is refused (no open redirect).
+- ``/<code>?to=<url>`` goes to ``url`` only if it is one of the delivery's own links, or an
+  ``https`` address on the default port whose host is one of the campaign's ``link_rules.domains``;
+  anything else is refused (no open redirect).
+- A ``HEAD`` request is answered like a ``GET`` but never counted (link checkers, previews).
 - An unknown code gets a 404 page in French and English; nothing is counted.
 
 Throughput: codes are looked up once and cached; clicks are added to an in-memory buffer and
@@ -56,7 +58,10 @@ class Target:
     link_rules: dict[str, Any]
 
     def allows(self, url: str) -> bool:
-        return url in self.own_links or on_domains(url, self.domains)
+        """The delivery's own links as approved, or an address on the campaign's domains in
+        ``https`` on the default port only: ``?to=`` must not send a reader to a plain-HTTP page a
+        network can rewrite, nor to another service running on a campaign host's odd port."""
+        return url in self.own_links or (on_domains(url, self.domains) and _https_default_port(url))
 
     def tagged(self, url: str) -> str:
         if url in self.own_links:
@@ -81,6 +86,15 @@ def on_domains(url: str, domains: tuple[str, ...]) -> bool:
             or any(c.isspace() or ord(c) < 32 for c in url):
         return False
     return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def _https_default_port(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.scheme == "https" and port in (None, 443)
 
 
 class Resolver:
@@ -238,7 +252,10 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
             destination = target.default
         else:
             return not_found()
-        buffer.add(code)
+        if request.method == "GET":
+            # A HEAD is a link checker, a chat app's preview or a crawler making sure the link
+            # works, not a person following it: answered the same, never counted.
+            buffer.add(code)
         # 302 and no-store: a browser that cached a 301 would never be counted again.
         return RedirectResponse(destination, status_code=302, headers=NO_STORE)
 

@@ -7,20 +7,55 @@ import json
 import logging
 import re
 import sys
+import threading
+import urllib.parse
+from collections.abc import Iterable
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 # Tokens look like long runs of base64/hex; credentials in URLs look like access_token=...
+# A value may be percent-encoded (a URL inside a URL's query: "%3Faccess_token%3D…"): "%xx" is
+# part of the value, except the encoded "&", '"' and "," that end it.
+_VALUE = r"((?:%(?!2[26cC])[0-9A-Fa-f]{2}|[^\s&\"',}%])+)"
+_SECRET_NAMES = (r"access_token|page_token|bearer_token|app_password|password|consumer_secret|consumer_key|"
+                 r"access_token_secret|refresh_token|client_secret|app_secret|appsecret_proof|api_key|"
+                 r"oauth_token|oauth_signature|authorization|accessJwt|refreshJwt")
 _SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._\-~+/]+=*)"),  # first: the name pattern would eat "Bearer"
-    re.compile(r"(?i)(access_token|page_token|bearer_token|app_password|password|consumer_secret|consumer_key|"
-               r"access_token_secret|refresh_token|client_secret|app_secret|appsecret_proof|api_key|"
-               r"oauth_token|oauth_signature|authorization|accessJwt|refreshJwt)(['\"]?\s*[:=]\s*['\"]?)([^\s&\"',}]+)"),
+    # first: the name pattern would eat "Bearer"; the space may be encoded ("Bearer%20…", "Bearer+…")
+    re.compile(r"(?i)(bearer(?:\s+|%20|\+))([A-Za-z0-9._\-~+/%]+=*)"),
+    re.compile(r"(?i)(" + _SECRET_NAMES + r")((?:['\"]|%22)?\s*(?:[:=]|%3[aAdD])\s*(?:['\"]|%22)?)" + _VALUE),
+    # Tokens recognisable without their name: a JWT (Bluesky's sessions), X's app-only bearer
+    # tokens (a run of "A" then the token), Facebook's access tokens ("EAA…").
+    re.compile(r"()(eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)"),
+    re.compile(r"()(A{12,}[A-Za-z0-9%_\-]{20,})"),
+    re.compile(r"()(\bEAA[A-Za-z0-9]{20,})"),
 ]
+
+#: Secrets this process has decrypted (orchestrator.secrets), masked wherever they turn up, as
+#: written or percent-encoded: a Mastodon token has no shape to recognise it by.
+_KNOWN: set[str] = set()
+_known_pattern: re.Pattern[str] | None = None
+_known_lock = threading.Lock()
+
+
+def remember_secrets(values: Iterable[object]) -> None:
+    """Mask these values in every later log line (short ones would mask ordinary words)."""
+    global _known_pattern
+    fresh = {v for v in values if isinstance(v, str) and len(v) >= 8} - _KNOWN
+    if not fresh:
+        return
+    with _known_lock:
+        _KNOWN.update(fresh)
+        forms = {form for v in _KNOWN for form in (v, urllib.parse.quote(v, safe=""), urllib.parse.quote_plus(v))}
+        _known_pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+        _redact_short.cache_clear()
 
 
 def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(0)[: len(m.group(0)) - len(m.groups()[-1])] + "«masqué»", text)
+    known = _known_pattern
+    if known is not None:
+        text = known.sub("«masqué»", text)
     return text
 
 

@@ -271,6 +271,9 @@ class User(SQLModel, table=True):
     role: str = Field(default="viewer", max_length=16)
     language: str = Field(default="fr", max_length=2)
     disabled: bool = False
+    #: Raised when the password is reset or the account disabled: a dashboard session remembers
+    #: the epoch it signed in under and ends when it no longer matches (dashboard/login.py).
+    credentials_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: dt.datetime = _ts(default=True)
 
 

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     #: "disk" writes them under ``media_dir`` (better for a large library on PostgreSQL).
     media_storage: str = "db"
     media_max_bytes: int = 10 * 1024 * 1024
+    #: A folder on the server whose images a bulk plan may name by path (the dashboard's plans
+    #: included). Unset: a plan's images come from the media library (``media:N``) only, plus,
+    #: at the command line, the plan file's own folder. Nothing outside them is ever read.
+    plan_image_dir: Path | None = None
 
     # dashboard ----------------------------------------------------------------------------
     dashboard_port: int = 8501

@@ -82,6 +82,8 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
         self._fair_share = self.settings.publish_threads
         self._claims = ThreadPoolExecutor(max_workers=self.settings.publish_threads, thread_name_prefix="claim")
         self._stopping = threading.Event()
+        self._readable: dict[int, str] = {}
+        self.key_problems: dict[str, str] = {}
         self._init_recorder()
         self._init_channels(channel_factory)
 
@@ -302,6 +304,7 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
     def run_once(self, *, max_rounds: int = 10_000) -> None:
         """Everything that is due now, then return (cron-style deployments and tests)."""
         self.heartbeat()
+        self.check_credentials()
         self.sweep()
         for _ in range(2):  # publish, then what reconciling sent back to the queue
             self.reconcile()
@@ -359,6 +362,7 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, on_term)
         log.info("worker %s started", self.id, extra={"event": "worker_start", "worker_id": self.id})
+        self.safe("check credentials", self.check_credentials)
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):

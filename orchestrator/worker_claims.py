@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import math
 from typing import Any
 
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from channels.base import PublishRequest
-from orchestrator import budgets, states
+from orchestrator import budgets, secrets, states
 from orchestrator.db import SQLITE_INDEXED_BY, fetch_rows, read_scope, session_scope
 from orchestrator.models import (
     CLAIMABLE_SQL,
@@ -33,6 +34,8 @@ from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker_outcomes import Claimed
 
+log = logging.getLogger("porte_voix.worker")
+
 _ADVISORY_NAMESPACE = 0x5056  # "PV": keeps our advisory locks apart from anyone else's
 
 
@@ -41,6 +44,10 @@ class ClaimsMixin:
     settings: Settings
     id: str
     postgres: bool
+    #: account id -> the credentials token last found readable (not decrypted again meanwhile)
+    _readable: dict[int, str]
+    #: account name -> why its credentials could not be read, found since the worker started
+    key_problems: dict[str, str]
 
     def _busy_elsewhere(self, session: Any) -> set[int]:
         """Accounts another worker is publishing on: they stay with it (one account, one order)."""
@@ -96,6 +103,8 @@ class ClaimsMixin:
             for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
                 if self.postgres and not self._lock_account(session, acc_id):
                     continue
+                if not self._credentials_readable(session, acc_id):
+                    continue  # now unhealthy, its queue held: nothing of it is claimed
                 batch = self._apply_gates(session, chosen[acc_id])
                 if batch:
                     claimed.extend(self._claim_batch(session, acc_id, batch, now, images))
@@ -122,6 +131,48 @@ class ClaimsMixin:
             if taken is not None and len(taken) < per_account:
                 taken.append(row)
         return chosen
+
+    def _credentials_readable(self, session: Any, account_id: int) -> bool:
+        """Whether the key in force decrypts the account's credentials, checked before anything
+        of the account is claimed: a delivery claimed and then not sendable would go through
+        ``publishing`` to ``unconfirmed`` ("stopped while sending") although nothing was sent.
+        An unreadable account is marked unhealthy with the reason, in this transaction, which
+        holds its queue. A token once read is not decrypted again until it changes."""
+        a = Account.__table__  # type: ignore[attr-defined]
+        token = session.connection().execute(sa.select(a.c.credentials).where(a.c.id == account_id)).scalar_one()
+        if self._readable.get(account_id) == token:
+            return True
+        try:
+            secrets.decrypt(token)
+        except secrets.SecretKeyError as exc:
+            from orchestrator.services.accounts import UNREADABLE_FR, mark_unhealthy
+
+            account = session.get(Account, account_id)
+            mark_unhealthy(session, account=account, reason=UNREADABLE_FR)
+            self.key_problems[account.name] = str(exc)
+            log.error("account %s: credentials unreadable with the key in force; account marked unhealthy, "
+                      "its deliveries held (%s)", account.name, exc)
+            return False
+        self._readable[account_id] = token
+        return True
+
+    def check_credentials(self) -> dict[str, str]:
+        """Every account's credentials against the key in force, at start: an unreadable one is
+        marked unhealthy (its queue held) and listed in ``key_problems``, even if it was already
+        unhealthy, so ``worker --once`` can say so and fail."""
+        a = Account.__table__  # type: ignore[attr-defined]
+        with session_scope(self.engine) as session:
+            rows = session.connection().execute(
+                sa.select(a.c.id, a.c.name, a.c.credentials, a.c.healthy).where(a.c.credentials != "")).all()
+            for account_id, name, token, healthy in rows:
+                if healthy:
+                    self._credentials_readable(session, account_id)
+                    continue
+                try:
+                    secrets.decrypt(token)
+                except secrets.SecretKeyError as exc:
+                    self.key_problems[name] = str(exc)
+        return dict(self.key_problems)
 
     def _lock_account(self, session: Any, account_id: int) -> bool:
         got = session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_ADVISORY_NAMESPACE, account_id))).scalar()

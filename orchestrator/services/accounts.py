@@ -74,23 +74,7 @@ def add_account(
         raise ServiceError("Le compte doit avoir un nom.", "The account needs a name.")
     if language not in (None, "fr", "en"):
         raise ServiceError("Langue du compte : fr ou en.", "Account language: fr or en.")
-    creds = {k: v for k, v in credentials.items() if v}
-    unknown = set(creds) - set(CREDENTIALS[kind])
-    if unknown:
-        raise ServiceError(
-            f"Identifiants inattendus pour {kind} : {', '.join(sorted(unknown))}.",
-            f"Unexpected credentials for {kind}: {', '.join(sorted(unknown))}.",
-        )
-    if not any(all(f in creds for f in group) for group in REQUIRED[kind]):
-        platform = PLATFORM_NAMES.get(kind, kind)
-
-        def needed(i: int, join: str, either: str) -> str:
-            return f" {either} ".join(join.join(CREDENTIAL_NAMES.get(f, (f, f))[i] for f in g) for g in REQUIRED[kind])
-
-        raise ServiceError(
-            f"Identifiants incomplets pour {platform} : il faut {needed(0, ' + ', 'ou')}.",
-            f"Incomplete credentials for {platform}: {needed(1, ' + ', 'or')} needed.",
-        )
+    creds = _complete_credentials(kind, credentials)
     if session.exec(select(Account).where(Account.name == name)).first() is not None:
         raise ServiceError(f"Un compte nommé « {name} » existe déjà.", f"An account named '{name}' already exists.")
     account = Account(
@@ -109,12 +93,128 @@ def add_account(
     return account
 
 
+def _complete_credentials(kind: str, credentials: dict[str, str]) -> dict[str, str]:
+    """The non-empty credentials, refused when one is foreign to ``kind`` or a group is missing."""
+    creds = {k: v for k, v in credentials.items() if v}
+    unknown = set(creds) - set(CREDENTIALS[kind])
+    if unknown:
+        raise ServiceError(
+            f"Identifiants inattendus pour {kind} : {', '.join(sorted(unknown))}.",
+            f"Unexpected credentials for {kind}: {', '.join(sorted(unknown))}.",
+        )
+    if not any(all(f in creds for f in group) for group in REQUIRED[kind]):
+        platform = PLATFORM_NAMES.get(kind, kind)
+
+        def needed(i: int, join: str, either: str) -> str:
+            return f" {either} ".join(join.join(CREDENTIAL_NAMES.get(f, (f, f))[i] for f in g) for g in REQUIRED[kind])
+
+        raise ServiceError(
+            f"Identifiants incomplets pour {platform} : il faut {needed(0, ' + ', 'ou')}.",
+            f"Incomplete credentials for {platform}: {needed(1, ' + ', 'or')} needed.",
+        )
+    return creds
+
+
+#: Why an account is unhealthy when the key in force cannot read its credentials (shown on the
+#: dashboard: no command line in it).
+UNREADABLE_FR = ("Identifiants illisibles : la clé de chiffrement de ce serveur ne les déchiffre pas (clé perdue "
+                 "ou changée). Remettez la bonne clé en place, ou saisissez de nouveau les identifiants du compte.")
+UNREADABLE_EN = ("Unreadable credentials: this server's encryption key does not decrypt them (lost or changed key). "
+                 "Put the right key back, or enter the account's credentials again.")
+
+
+def readable(account: Account) -> bool:
+    """Whether the key in force decrypts the account's credentials (no key at all: False)."""
+    try:
+        secrets.decrypt(account.credentials)
+    except secrets.SecretKeyError:
+        return False
+    return True
+
+
+def set_credentials(
+    session: Session, *, actor: Actor, name: str, credentials: dict[str, str], base_url: str | None = None
+) -> Account:
+    """Replace an account's credentials as a whole, without reading the old ones: what is left
+    to do after the key was lost (or a token was revoked). Every credential the kind needs must be
+    given. The account's queue stays as it is until ``test_account`` succeeds."""
+    require(actor, "admin", "remplacer les identifiants d'un compte", "replace an account's credentials")
+    account = get_account(session, name=name)
+    creds = _complete_credentials(account.kind, credentials)
+    account.credentials = secrets.encrypt(creds)  # any stored platform session goes with the old ones
+    if base_url is not None:
+        account.base_url = base_url or None
+    if account.last_error == UNREADABLE_FR:
+        account.last_error = "Nouveaux identifiants : à vérifier (tester le compte)."
+    session.add(account)
+    audit(session, actor=actor, action="account_credentials", target_type="account", target_id=name,
+          fields=sorted(creds), replaced=True)
+    return account
+
+
+def remove_account(session: Session, *, actor: Actor, name: str) -> str:
+    """Remove an account, without needing its credentials. One that never had a delivery goes
+    entirely ("deleted"). One with history keeps its row for the record, but loses its
+    credentials, its queue is cancelled and it is marked out of service ("retired"). Refused while
+    a delivery is being sent or may have gone out unconfirmed: that must be settled first."""
+    from orchestrator import states
+    from orchestrator.models import Delivery, EngagementHour
+
+    require(actor, "admin", "retirer un compte", "remove an account")
+    account = get_account(session, name=name)
+    found = list(session.exec(select(Delivery).where(Delivery.account_id == account.id)))
+    open_now = [d for d in found if d.state in (states.PUBLISHING, states.UNCONFIRMED)]
+    if open_now:
+        raise ServiceError(
+            f"{len(open_now)} publication(s) de « {name} » sont en cours d'envoi ou non confirmées : réglez-les "
+            "d'abord (file d'envoi), puis retirez le compte.",
+            f"{len(open_now)} deliveries of '{name}' are being sent or unconfirmed: settle them first (queue), "
+            "then remove the account.",
+        )
+    if not found:
+        for bucket in session.exec(select(RateBucket).where(RateBucket.account_id == account.id)):
+            session.delete(bucket)
+        for hour in session.exec(select(EngagementHour).where(EngagementHour.account_id == account.id)):
+            session.delete(hour)
+        session.delete(account)
+        audit(session, actor=actor, action="account_remove", target_type="account", target_id=name, kept=False)
+        return "deleted"
+    cancelled = 0
+    for delivery in found:
+        if delivery.state in states.FINAL:
+            continue
+        states.transition(session, delivery, states.CANCELLED, actor=actor.username, outcome="cancelled",
+                          detail="account removed")
+        cancelled += 1
+    account.credentials = ""
+    account.healthy = False
+    account.last_error = "Compte retiré : identifiants effacés."
+    account.last_checked_at = utcnow()
+    session.add(account)
+    audit(session, actor=actor, action="account_remove", target_type="account", target_id=name, kept=True,
+          cancelled=cancelled)
+    return "retired"
+
+
 def update_credentials(
     session: Session, *, actor: Actor, name: str, credentials: dict[str, str], base_url: str | None = None
 ) -> Account:
     require(actor, "admin", "modifier les identifiants d'un compte", "edit an account's credentials")
     account = get_account(session, name=name)
-    merged = {**secrets.decrypt(account.credentials), **{k: v for k, v in credentials.items() if v}}
+    given = {k: v for k, v in credentials.items() if v}
+    try:
+        old = secrets.decrypt(account.credentials)
+    except secrets.SecretKeyError:
+        # The old ones cannot be read (key lost or changed): a complete new set replaces them.
+        if any(all(f in given for f in group) for group in REQUIRED[account.kind]):
+            return set_credentials(session, actor=actor, name=name, credentials=given, base_url=base_url)
+        raise ServiceError(
+            "Les identifiants enregistrés sont illisibles (clé de chiffrement perdue ou changée) : saisissez-les "
+            "tous de nouveau, pas seulement ceux qui changent.",
+            "The stored credentials are unreadable (encryption key lost or changed): enter all of them again, "
+            "not only those that change.",
+        ) from None
+    merged = {**old, **given}
     if any(credentials.get(k) for k in ("handle", "app_password")):
         merged.pop("session_string", None)  # a session of the old login must not outlive it
     account.credentials = secrets.encrypt(merged)
@@ -180,7 +280,16 @@ def test_account(session: Session, *, actor: Actor = SYSTEM, name: str, timeout:
 
     require(actor, "editor", "tester un compte", "test an account")
     account = get_account(session, name=name)
-    channel = build_channel(account, timeout=timeout)
+    try:
+        channel = build_channel(account, timeout=timeout)
+    except secrets.SecretKeyError as exc:
+        if exc.missing:
+            raise  # no key at all: the caller explains how to put it back
+        # Not a platform's refusal: the key in force cannot read what is stored. Said as such,
+        # and the account's queue held, as the worker does.
+        mark_unhealthy(session, account=account, reason=UNREADABLE_FR)
+        audit(session, actor=actor, action="account_test", target_type="account", target_id=name, ok=False)
+        return False, UNREADABLE_FR
     try:
         handle = channel.whoami()
     except ChannelError as exc:

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,7 +48,10 @@ def key_path_for(backup: Path) -> Path:
 
 @contextlib.contextmanager
 def _connect(path: Path, *, readonly: bool = False) -> Iterator[sqlite3.Connection]:
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    # Quoted: in a ``file:`` URI an unquoted "?" starts the options and "#" a fragment, so a
+    # backup named "a?b.db" would be written to a stray file "a" and the named one left empty.
+    quoted = urllib.parse.quote(str(path.resolve()))
+    uri = f"file:{quoted}?mode=ro" if readonly else f"file:{quoted}"
     conn = sqlite3.connect(uri, uri=True, timeout=60)
     try:
         conn.execute("PRAGMA busy_timeout=60000")
@@ -56,13 +60,17 @@ def _connect(path: Path, *, readonly: bool = False) -> Iterator[sqlite3.Connecti
         conn.close()
 
 
-def _check_file(path: Path) -> None:
-    """A readable, intact Porte-voix database, or a clear refusal."""
+def _check_file(path: Path) -> int:
+    """A readable, intact Porte-voix database, or a clear refusal; returns its size in bytes as
+    SQLite counts it (pages times page size)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        raise ServiceError(f"{path} est vide ou absent.", f"{path} is empty or missing.")
     try:
         with _connect(path, readonly=True) as conn:
             result = conn.execute("PRAGMA integrity_check").fetchone()
             has_version = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'").fetchone()
+            pages = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise ServiceError(f"{path} n'est pas une base SQLite lisible ({exc}).",
                            f"{path} is not a readable SQLite database ({exc}).") from None
@@ -71,6 +79,7 @@ def _check_file(path: Path) -> None:
     if not has_version:
         raise ServiceError(f"{path} n'est pas une base Porte-voix (pas de table alembic_version).",
                            f"{path} is not a Porte-voix database (no alembic_version table).")
+    return int(pages)
 
 
 @dataclasses.dataclass
@@ -100,10 +109,18 @@ def backup(target: Path, *, settings: Settings | None = None, include_key: bool 
     try:
         with _connect(source) as src, _connect(partial) as dst:
             src.backup(dst)  # one step: a consistent snapshot; WAL writers are not blocked
-        _check_file(partial)
+            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+        # The copy checks itself: it opens, passes SQLite's integrity check, is a Porte-voix
+        # database, and its file holds every page SQLite counts in it.
+        expected = _check_file(partial)
+        if partial.stat().st_size != expected:
+            raise ServiceError(f"La copie {partial} est incomplète ({partial.stat().st_size} octets au lieu de {expected}).",
+                               f"The copy {partial} is incomplete ({partial.stat().st_size} bytes instead of {expected}).")
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
+        for leftover in ("-journal", "-wal", "-shm"):
+            partial.with_name(partial.name + leftover).unlink(missing_ok=True)
         raise
     key_file = None
     if include_key:
@@ -182,7 +199,9 @@ def restore(source: Path, *, settings: Settings | None = None, key_file: Path | 
                         "anyway and enter the accounts' credentials again.")
         if not accept_unreadable:
             raise ServiceError(message_fr, message_en)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    from orchestrator.db import create_private_file
+
+    create_private_file(target)  # a restore onto a new machine: owner-only from the start
     with _connect(source, readonly=True) as src, _connect(target) as dst:
         # Into the live file through the API (not a file copy): it takes the write lock, and the
         # -wal and -shm files stay consistent with the new content.

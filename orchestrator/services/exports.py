@@ -21,8 +21,12 @@ def _local(value: dt.datetime | None, zone: ZoneInfo) -> str:
 
 
 def _ics_escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+    """A TEXT value (RFC 5545 §3.3.11). Every line break (CRLF, LF and a bare CR, which a calendar
+    reads as the end of the line and so as a new property) becomes ``\\n``; other control
+    characters, which a TEXT value may not hold, are dropped."""
+    escaped = (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+               .replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n"))
+    return "".join(c for c in escaped if c == "\t" or not (ord(c) < 32 or ord(c) == 127))
 
 
 def _fold(line: str) -> list[str]:

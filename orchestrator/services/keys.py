@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import tempfile
 import time
@@ -126,11 +127,80 @@ def reencrypt(session: Session, keys: list[bytes], *, actor: Actor = SYSTEM) -> 
     return count
 
 
+def encrypted_rows(engine: sa.Engine) -> int:
+    """How many non-empty encrypted values the database holds (0 for a database not created
+    yet): a new key written over them would leave every one unreadable."""
+    inspector = sa.inspect(engine)
+    total = 0
+    with engine.connect() as connection:
+        for model, column in ENCRYPTED_COLUMNS:
+            table = model.__table__  # type: ignore[attr-defined]
+            if not inspector.has_table(table.name):
+                continue
+            total += connection.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c[column] != "")).scalar_one()
+    return total
+
+
+def missing_key_message(engine: sa.Engine, settings: Settings | None = None) -> str:
+    """What to say when there is no key at all: a new installation runs ``init``; one with
+    encrypted credentials must get its key back (or enter the credentials again), never a new key."""
+    settings = settings or get_settings()
+    path = settings.key_file()
+    try:
+        count = encrypted_rows(engine)
+    except sa.exc.SQLAlchemyError:
+        count = 0
+    if not count:
+        return (f"aucune clé de chiffrement (ni PORTEVOIX_SECRET_KEY, ni {path}) : sur une installation neuve, "
+                "lancez « porte-voix init », qui en crée une. "
+                f"(No encryption key (neither PORTEVOIX_SECRET_KEY nor {path}): on a new installation, run "
+                "`porte-voix init`, which creates one.)")
+    return (f"aucune clé de chiffrement (ni PORTEVOIX_SECRET_KEY, ni {path}), alors que la base contient "
+            f"{count} identifiant(s) chiffré(s) avec une clé. Remettez la clé en place : sa copie hors ligne, "
+            "ou le fichier .key écrit à côté d'une sauvegarde (--include-key), dans "
+            f"{path} (mode 0600) ou dans PORTEVOIX_SECRET_KEY. Si elle est perdue pour de bon : "
+            "« porte-voix init --new-key », puis « porte-voix account set-credentials NOM … » pour chaque compte. "
+            f"(No encryption key, but the database holds {count} credential(s) encrypted with one. Put the key "
+            f"back from its offline copy or a backup's .key file, in {path} (mode 0600) or PORTEVOIX_SECRET_KEY. "
+            "If it is lost for good: `porte-voix init --new-key`, then `porte-voix account set-credentials NAME …` "
+            "for each account.)")
+
+
 def _run(engine: sa.Engine, fn: Callable[[Session], Any]) -> Any:
     from orchestrator import db
 
     with db.session_scope(engine) as session:
         return fn(session)
+
+
+def _unstage(engine: sa.Engine, target: Path, *, original: list[bytes], staged: list[bytes],
+             grace_seconds: float) -> None:
+    """Undo a stage after a failed re-encryption, safely for running processes: between the stage
+    and now, a process may have written a credential under the new key. So the old key goes back
+    in front (the new one still decrypts), those rows are re-encrypted under the old key, and only
+    then is the key file exactly what it was."""
+    back = [*original, staged[0]]
+    write_key_file(target, back)
+    time.sleep(grace_seconds)
+    fernet = MultiFernet([Fernet(k) for k in back])
+    before = MultiFernet([Fernet(k) for k in original])
+
+    def revert(session: Session) -> None:
+        for row, column, token in _tokens(session, lock=True):
+            try:
+                before.decrypt(token.encode())
+                continue  # untouched since the stage: left exactly as it was
+            except InvalidToken:
+                pass
+            try:
+                setattr(row, column, fernet.rotate(token.encode()).decode())
+            except InvalidToken:
+                continue  # unreadable before the rotation too: the reason it stopped
+            session.add(row)
+
+    _run(engine, revert)
+    write_key_file(target, original)
 
 
 def rotate(
@@ -175,7 +245,15 @@ def rotate(
         reports.append(RotationReport("staged", key_written_to=str(target)))
         time.sleep(grace_seconds)  # a process that read the one-key file just before has written by now
         keys = staged
-    count = _run(engine, lambda s: reencrypt(s, keys))
+    try:
+        count = _run(engine, lambda s: reencrypt(s, keys))
+    except Exception:
+        if reports:  # staged by this very command: put the key file back as it was
+            try:
+                _unstage(engine, target, original=keys[1:], staged=keys, grace_seconds=grace_seconds)
+            except Exception:  # the database is gone too: NEW,OLD still decrypts everything
+                logging.getLogger("porte_voix.keys").exception("could not undo the staged key in %s", target)
+        raise
     # A process that still held the old set could have written under the old key after the
     # re-encryption committed; catch such rows before the old key is dropped.
     for _ in range(3):

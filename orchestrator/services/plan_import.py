@@ -142,10 +142,10 @@ class _Checker:
             try:
                 if post is not None:
                     if post.id not in self.loaded_images:
-                        self.loaded_images[post.id or 0] = [read_image(i) for i in post.images]
+                        self.loaded_images[post.id or 0] = [read_image(i, self.session) for i in post.images]
                     loaded = self.loaded_images[post.id or 0]
                 else:
-                    loaded = [read_image(i) for i in images]
+                    loaded = [read_image(i, self.session) for i in images]
             except ServiceError as exc:  # an existing post's image file has gone: a row problem
                 self.verdicts[cache_key] = [(exc.fr, exc.en)]
                 return self.verdicts[cache_key]
@@ -228,7 +228,7 @@ def check_plan(session: Session, *, raw_rows: list[RawRow], base_dir: Path | Non
         if raw.account not in checker.accounts:
             found.append(Problem(raw.line, f"compte inconnu « {raw.account} ».", f"unknown account '{raw.account}'."))
         at, is_now, bad_time = parse_at(raw)
-        images, bad_image = load_image(raw, base_dir, image_cache)
+        images, bad_image = load_image(raw, base_dir, image_cache, session)
         found += [p for p in (bad_time, bad_image) if p is not None]
         row = PlanRow(raw=raw, key=(raw.case, raw.language, raw.text, raw.link), at=at, is_now=is_now, images=images)
         row.outcome = INVALID if found else CREATE
@@ -249,7 +249,8 @@ def check_plan(session: Session, *, raw_rows: list[RawRow], base_dir: Path | Non
         first_of[slot] = row
         other = image_of.setdefault(row.key, row)
         if [i["alt"] for i in other.images] != [i["alt"] for i in row.images] or \
-                [i["data"] for i in other.images] != [i["data"] for i in row.images]:
+                [i.get("data", i.get("media_id")) for i in other.images] != \
+                [i.get("data", i.get("media_id")) for i in row.images]:
             row.outcome = INVALID
             problems.append(Problem(row.line, f"même texte que la ligne {other.line}, mais une autre image : "
                                               "une publication n'a qu'un jeu d'images.",

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
-import mimetypes
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -149,32 +149,100 @@ def _read_csv(content: str) -> tuple[list[RawRow], list[Problem]]:
     return rows, problems
 
 
-def load_image(raw: RawRow, base_dir: Path | None, cache: dict[Path, dict[str, Any]]) -> tuple[list[dict[str, Any]], Problem | None]:
-    """A row's image, read now and kept inline on the post (as the compose page does), so the post
-    does not depend on the file staying where it is. URLs are refused: nothing is fetched."""
+#: A plan cell naming an image of the media library: "media:12" (its number in the library).
+MEDIA_REFERENCE = re.compile(r"^media\s*[:#]\s*(\d{1,9})$", re.IGNORECASE)
+
+
+def image_folders(base_dir: Path | None) -> list[Path]:
+    """Where a plan's image paths may point: the folder the operator declared
+    (``PORTEVOIX_PLAN_IMAGE_DIR``) and, at the command line only, the plan file's own folder."""
+    from orchestrator.settings import get_settings
+
+    declared = get_settings().plan_image_dir
+    return [folder.resolve() for folder in (base_dir, declared) if folder is not None]
+
+
+def load_image(raw: RawRow, base_dir: Path | None, cache: dict[Path, dict[str, Any]],
+               session: Session | None = None) -> tuple[list[dict[str, Any]], Problem | None]:
+    """A row's image: an image of the media library (``media:12``), or a file inside the allowed
+    folders (:func:`image_folders`), decoded as a real image before it is accepted and then kept
+    inline on the post (as the compose page does), so the post does not depend on the file staying
+    where it is. URLs are refused: nothing is fetched. A path outside the allowed folders is
+    refused before anything is looked at, with the same words whether it exists or not: the plan
+    must not tell anyone which files the server holds."""
     if not raw.image:
         return [], None
     if raw.image.startswith(("http://", "https://")):
-        return [], Problem(raw.line, f"image « {raw.image} » : seules les images en fichier local sont acceptées "
-                                     "(téléchargez-la et donnez son chemin).",
-                           f"image '{raw.image}': only local image files are accepted (download it and give its path).")
+        return [], Problem(raw.line, f"image « {raw.image} » : seules les images de la médiathèque ou d'un fichier "
+                                     "local sont acceptées (téléchargez-la d'abord).",
+                           f"image '{raw.image}': only images of the media library or local files are accepted "
+                           "(download it first).")
+    reference = MEDIA_REFERENCE.match(raw.image.strip())
+    if reference:
+        return _library_image(raw, int(reference.group(1)), session)
     if not raw.alt:
         return [], Problem(raw.line, "une image demande son texte alternatif (colonne alt).",
                            "an image needs its alt text (alt column).")
-    path = Path(raw.image).expanduser()
-    if not path.is_absolute():
-        if base_dir is None:
-            return [], Problem(raw.line, f"image « {raw.image} » : donnez un chemin absolu.",
-                               f"image '{raw.image}': give an absolute path.")
-        path = base_dir / path
-    path = path.resolve()
-    if path not in cache:
-        if not path.is_file():
-            return [], Problem(raw.line, f"image introuvable : {path}", f"image not found: {path}")
-        cache[path] = {"data": base64.b64encode(path.read_bytes()).decode(),
-                       "mime_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-                       "filename": path.name, "source": raw.image}
+    folders = image_folders(base_dir)
+    outside = Problem(raw.line, f"image « {raw.image} » : seules les images de la médiathèque (media:12) ou d'un dossier "
+                                "d'images déclaré par l'administration du serveur sont acceptées.",
+                      f"image '{raw.image}': only images of the media library (media:12) or of an image folder "
+                      "declared by the server's administrators are accepted.")
+    given = Path(raw.image)
+    if not folders or "\x00" in raw.image:
+        return [], outside
+    candidates = [given] if given.is_absolute() else [folder / given for folder in folders]
+    for candidate in candidates:
+        path = candidate.resolve()  # links and ".." followed first: the real place must be inside
+        if not any(path.is_relative_to(folder) for folder in folders):
+            continue
+        if path in cache:
+            return [{**cache[path], "alt": raw.alt}], None
+        if path.is_file():
+            return _file_image(raw, path, cache)
+    if any(c.resolve().is_relative_to(f) for c in candidates for f in folders):
+        return [], Problem(raw.line, f"image introuvable : « {raw.image} ».", f"image not found: '{raw.image}'.")
+    return [], outside
+
+
+def _file_image(raw: RawRow, path: Path, cache: dict[Path, dict[str, Any]]) -> tuple[list[dict[str, Any]], Problem | None]:
+    """The file's bytes, accepted only once Pillow has decoded them as a PNG, JPEG, GIF or WebP
+    image within the media library's limits (whatever the name says)."""
+    from orchestrator.services import media_library
+    from orchestrator.services.auth import ServiceError
+    from orchestrator.settings import get_settings
+
+    limit = get_settings().media_max_bytes
+    try:
+        if path.stat().st_size > limit:
+            raise ServiceError(f"image trop lourde (plus de {limit // (1024 * 1024)} Mo).",
+                               f"image too large (over {limit // (1024 * 1024)} MB).")
+        data = path.read_bytes()
+        mime, extension, _width, _height = media_library.inspect(data, max_bytes=limit)
+    except ServiceError as exc:
+        return [], Problem(raw.line, f"image « {raw.image} » refusée : {exc.fr}", f"image '{raw.image}' refused: {exc.en}")
+    except OSError:
+        return [], Problem(raw.line, f"image « {raw.image} » illisible.", f"image '{raw.image}' cannot be read.")
+    cache[path] = {"data": base64.b64encode(data).decode(), "mime_type": mime,
+                   "filename": f"{path.stem}.{extension}", "source": raw.image}
     return [{**cache[path], "alt": raw.alt}], None
+
+
+def _library_image(raw: RawRow, media_id: int, session: Session | None) -> tuple[list[dict[str, Any]], Problem | None]:
+    """A reference to an image of the media library, as the compose page stores it; its alt
+    text is the row's, else the library's in the row's language."""
+    from orchestrator.models import MediaItem
+
+    item = session.get(MediaItem, media_id) if session is not None else None
+    if item is None:
+        return [], Problem(raw.line, f"image « {raw.image} » : pas d'image n° {media_id} dans la médiathèque.",
+                           f"image '{raw.image}': no image number {media_id} in the media library.")
+    alt = raw.alt or item.alt.get(raw.language) or item.alt.get("fr", "")
+    if not alt:
+        return [], Problem(raw.line, "une image demande son texte alternatif (colonne alt).",
+                           "an image needs its alt text (alt column).")
+    return [{"media_id": item.id, "alt": alt, "filename": item.filename, "mime_type": item.mime_type,
+             "source": raw.image}], None
 
 
 def parse_at(raw: RawRow) -> tuple[dt.datetime | None, bool, Problem | None]:
@@ -190,7 +258,20 @@ def parse_at(raw: RawRow) -> tuple[dt.datetime | None, bool, Problem | None]:
         return None, False, Problem(raw.line, f"« {text} » n'a pas de fuseau horaire : ajoutez le décalage, "
                                               "par exemple 2025-12-06T12:00-05:00.",
                                     f"'{text}' has no time zone: add the offset, e.g. 2025-12-06T12:00-05:00.")
-    return value.astimezone(dt.UTC), False, None
+    try:
+        # 9999-12-31T23:59-05:00 is past the last instant Python can hold once put in UTC.
+        value = value.astimezone(dt.UTC)
+    except OverflowError:
+        value = dt.datetime.max.replace(tzinfo=dt.UTC)
+    if value.year > MAX_YEAR:
+        return None, False, Problem(raw.line, f"« {text} » est trop loin dans le temps : une date avant {MAX_YEAR + 1}, "
+                                              "par exemple 2025-12-06T12:00-05:00.",
+                                    f"'{text}' is too far ahead: a date before {MAX_YEAR + 1}, e.g. 2025-12-06T12:00-05:00.")
+    return value, False, None
+
+
+#: No campaign plans further ahead; a later year is a typing mistake (and 9999 overflows).
+MAX_YEAR = 2100
 
 
 

@@ -17,6 +17,7 @@ number of lines: a file is read line by line and summed into a dict as it goes.
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import dataclasses
 import datetime as dt
@@ -42,6 +43,8 @@ from orchestrator.services.responses_fields import (
 )
 
 FIELDS = ("case", "kind", "count", "date", "source")
+#: Stands for a source the file gave that cannot be one of ours (it is counted, not kept).
+UNKNOWN_SOURCE = "\x00unknown"
 MAX_KEYS = 500_000  # distinct (case, kind, day, source): far beyond a real campaign
 MAX_ERRORS_KEPT = 100
 CHUNK = 1 << 16
@@ -100,15 +103,18 @@ class FileFacts:
 
 
 def inspect_bytes(stream: IO[bytes], *, encoding: str | None = None) -> FileFacts:
-    """First pass over the bytes: SHA-256, and UTF-8 (with or without BOM) or else Windows-1252."""
+    """First pass over the bytes: SHA-256, and UTF-8 (with or without BOM), UTF-16 (with its BOM)
+    or else Windows-1252. NUL bytes without a UTF-16 mark are refused with an encoding message
+    rather than read as Windows-1252 (which would only say the columns are missing)."""
     digest = hashlib.sha256()
     utf8, cp1252 = codecs.getincrementaldecoder("utf-8")(), codecs.getincrementaldecoder("cp1252")()
     utf8_ok = cp1252_ok = True
-    size, head = 0, b""
+    size, head, nul = 0, b"", False
     while chunk := stream.read(CHUNK):
         digest.update(chunk)
         if size == 0:
             head = chunk[:3]
+        nul = nul or b"\x00" in chunk
         size += len(chunk)
         for decoder, ok in ((utf8, utf8_ok), (cp1252, cp1252_ok)):
             if ok:
@@ -125,7 +131,16 @@ def inspect_bytes(stream: IO[bytes], *, encoding: str | None = None) -> FileFact
         except UnicodeDecodeError:
             utf8_ok = False
     if encoding is None:
-        if utf8_ok:
+        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            encoding = "utf-16"  # Excel's "Unicode text": its byte order mark says so
+        elif nul:
+            raise ServiceError(
+                "Encodage non reconnu : le fichier contient des octets nuls, comme un fichier UTF-16 sans marque "
+                "d'ordre des octets (ou un fichier qui n'est pas du texte). Enregistrez-le en « CSV UTF-8 ». "
+                "Rien n'a été importé.",
+                "Unknown encoding: the file holds NUL bytes, like UTF-16 without a byte order mark (or a file that "
+                "is not text). Save it as 'CSV UTF-8'. Nothing was imported.")
+        elif utf8_ok:
             encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
         elif cp1252_ok:
             encoding = "cp1252"
@@ -194,11 +209,13 @@ def parse(
     if first is None:
         raise _fail("Le fichier est vide.", "The file is empty.")
     delimiter = mapping.delimiter or sniff_delimiter(first)
-    reader = csv.reader(_chain(first, text), delimiter=delimiter)
+    source = _Lines(text, first=first, number=offset + 1)
+    reader = csv.reader(source, delimiter=delimiter)
     try:
         header = next(reader)
     except csv.Error as exc:
         raise _fail(f"En-tête illisible ({exc}).", f"Unreadable header ({exc}).") from exc
+    source.take()
     parsed = Parsed(encoding=facts.encoding, delimiter=delimiter, totals={})
     positions = _columns(header, mapping, parsed)
     watch = {position - 1 for position, _ in parsed.ignored}
@@ -210,12 +227,24 @@ def parse(
         except StopIteration:
             break
         except csv.Error as exc:
-            _bad(parsed, LineError(reader.line_num + offset, "", f"ligne CSV mal formée ({exc})", f"malformed CSV line ({exc})"))
+            consumed = source.take()
+            line = consumed[0][0] if consumed else source.number
+            parsed.lines += 1
+            _bad(parsed, LineError(line, "", f"ligne CSV mal formée ({exc})", f"malformed CSV line ({exc})"))
+            source.give_back(consumed[1:])  # what an open quote swallowed is read again, line by line
             continue
+        consumed = source.take()
         if not row or not "".join(row).strip():
             continue
         parsed.lines += 1
-        line = reader.line_num + offset
+        line = consumed[0][0] if consumed else source.number
+        if len(consumed) > 1 and _swallowed(row, consumed, width, positions, delimiter):
+            # A stray quote opened a field that ran over the next lines: this line is reported,
+            # and the lines it swallowed are read again one by one instead of being lost.
+            _bad(parsed, LineError(line, "", "guillemet \" non fermé : la ligne ne peut pas être lue",
+                                   "unclosed quote \": the line cannot be read"))
+            source.give_back(consumed[1:])
+            continue
         for index in list(watch):
             if index < len(row) and (reason := value_reason(row[index])):
                 parsed.ignored = [(p, h) for p, h in parsed.ignored if p != index + 1]
@@ -258,9 +287,56 @@ def _first_line(text: IO[str]) -> tuple[str | None, int]:
     return None, skipped
 
 
-def _chain(first: str, rest: IO[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+class _Lines:
+    """The file's physical lines for ``csv.reader``, numbered, with the ones each record used
+    (``take``) and a way to read some again (``give_back``): the reader pulls one line at a time
+    and keeps nothing between records, so lines given back are simply served first."""
+
+    def __init__(self, rest: IO[str], *, first: str, number: int) -> None:
+        self._rest = rest
+        self._again: collections.deque[tuple[int, str]] = collections.deque([(number, first)])
+        self._used: list[tuple[int, str]] = []
+        self.number = number - 1  # the last line served
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            number, line = self._again.popleft()
+        else:
+            line = next(self._rest)  # StopIteration ends the reader
+            number = self.number + 1
+        self.number = max(self.number, number)
+        self._used.append((number, line))
+        return line
+
+    def take(self) -> list[tuple[int, str]]:
+        used, self._used = self._used, []
+        return used
+
+    def give_back(self, lines: list[tuple[int, str]]) -> None:
+        self._again.extendleft(reversed(lines))
+
+
+def _swallowed(row: list[str], consumed: list[tuple[int, str]], width: int, positions: dict[str, int],
+               delimiter: str) -> bool:
+    """Whether a record that ran over several lines did so because of a stray quote rather than a
+    legitimate line break inside a quoted cell: the columns no longer add up, a field we read holds
+    a line break (no case, kind, count, date or source does), or a swallowed line is a whole line
+    of the file on its own."""
+    if len(row) != width:
+        return True
+    if any("\n" in row[p] or "\r" in row[p] for p in positions.values() if p < len(row)):
+        return True
+    for _number, line in consumed[1:]:
+        try:
+            alone = next(csv.reader([line.rstrip("\r\n").replace('"', "")], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        if len(alone) == width:
+            return True
+    return False
 
 
 def _bad(parsed: Parsed, error: LineError) -> None:
@@ -364,10 +440,11 @@ def _converters(mapping: ColumnMapping, cases: dict[str, int], known_cases: str)
         value = mapped("source", raw).strip()
         if not value:
             return ""
-        if value_reason(value) or not SOURCE.match(value):
-            raise _Refused("source attendue : un code de publication ou un nom court (lettres, chiffres, - _ .)",
-                           "expected source: a post's code or a short name (letters, digits, - _ .)")
-        return value
+        personal(value)
+        # Whether it names something we know (a post's code, a platform, an event, a name the
+        # mapping declares) is decided against the database (responses_import.classify_sources);
+        # what cannot be one is set aside here, never kept as written.
+        return value if SOURCE.match(value) else UNKNOWN_SOURCE
 
     # Exports repeat the same few cases, kinds, days and sources on every line: remembering
     # each answer (in a bounded table) makes a million-line file several times faster.

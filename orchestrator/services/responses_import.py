@@ -21,6 +21,7 @@ from orchestrator.models import Campaign, Case, Delivery, Response, ResponseImpo
 from orchestrator.services.auth import SYSTEM, Actor, audit, require
 from orchestrator.services.campaigns import current_campaign
 from orchestrator.services.responses_csv import (
+    UNKNOWN_SOURCE,
     ColumnMapping,
     LineError,
     Parsed,
@@ -28,6 +29,7 @@ from orchestrator.services.responses_csv import (
     normalize,
     parse,
 )
+from orchestrator.services.responses_fields import SOURCE, value_reason
 from orchestrator.timeutil import utcnow
 
 CHANNEL_KINDS = ("x", "facebook", "mastodon", "bluesky")
@@ -70,6 +72,10 @@ class ImportReport:
     by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
     by_source_type: dict[str, int] = dataclasses.field(default_factory=dict)
     keys_replaced: int = 0
+    #: Actions whose source the file gave but is none of ours (counted without a source), and
+    #: how many distinct such values there were (never the values themselves).
+    unknown_source_actions: int = 0
+    unknown_source_values: int = 0
     already_imported: tuple[int, dt.datetime] | None = None
     skip_bad_lines: bool = False
     dry_run: bool = False
@@ -114,6 +120,14 @@ class ImportReport:
             out.append(f"Colonnes ignorées : {names}." if fr else f"Ignored columns: {names}.")
         out.append(f"{n(self.total)} actions en {n(self.keys)} lignes agrégées (cas, type, jour, source)." if fr
                    else f"{n(self.total)} actions in {n(self.keys)} aggregated rows (case, kind, day, source).")
+        if self.unknown_source_actions:
+            a, m = n(self.unknown_source_actions), n(self.unknown_source_values)
+            out.append(f"{a} action(s) d'une source inconnue ({m} valeur(s) non reconnue(s)) : comptées sans source, "
+                       "la valeur n'est pas enregistrée. Une source est un code de publication, une plateforme, un "
+                       "événement de la campagne, ou un nom déclaré dans le fichier de correspondance." if fr else
+                       f"{a} action(s) from an unknown source ({m} unrecognised value(s)): counted without a source, "
+                       "the value is not stored. A source is a post's code, a platform, a campaign event, or a name "
+                       "declared in the mapping file.")
         if self.bad_lines:
             out.append(f"{n(self.bad_lines)} ligne(s) en erreur :" if fr else f"{n(self.bad_lines)} lines with errors:")
             out.extend("  " + e.text(language) for e in self.errors)
@@ -149,26 +163,45 @@ def case_lookup(session: Session, campaign: Campaign) -> tuple[dict[str, int], s
     return lookup, ", ".join(slugs)
 
 
-def classify_sources(session: Session, campaign: Campaign, sources: set[str]) -> dict[str, tuple[str, str]]:
-    """Each source as written in the file -> (source type, source): a post's code, a channel,
-    an event of the campaign (its key dates), or just the name of the import's origin."""
+def declared_sources(mapping: ColumnMapping | None) -> set[str]:
+    """The source names a mapping file declares (its ``values`` for source, and a default)."""
+    if mapping is None:
+        return set()
+    names = set(mapping.values.get("source", {}).values())
+    if mapping.defaults.get("source"):
+        names.add(mapping.defaults["source"])
+    return {n.strip() for n in names if n.strip() and SOURCE.match(n.strip()) and not value_reason(n)}
+
+
+def classify_sources(session: Session, campaign: Campaign, sources: set[str],
+                     declared: set[str] | None = None) -> dict[str, tuple[str, str] | None]:
+    """Each source as written in the file -> (source type, source): a code Porte-voix issued
+    (a delivery's), a platform, an event of the campaign (its key dates), or a name the mapping
+    file declares; ``None`` for anything else. A source is a free-text column in petition and CRM
+    exports, where names and phone numbers turn up (``marie.tremblay``, ``5145551234``): only what
+    we know is kept, never a value as written."""
+    declared = declared or set()
     events = {normalize(str(d.get("slug", ""))): str(d.get("slug")) for d in campaign.key_dates or []}
     codes: set[str] = set()
     candidates = sorted({s.lower() for s in sources if s})
     for start in range(0, len(candidates), BATCH):
         chunk = candidates[start:start + BATCH]
         codes.update(session.exec(select(Delivery.source_code).where(col(Delivery.source_code).in_(chunk))))
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, tuple[str, str] | None] = {}
     for source in sources:
         lowered = source.lower()
-        if lowered in codes:
+        if not source:
+            out[source] = ("import", "")  # no source given
+        elif lowered in codes:
             out[source] = ("delivery", lowered)
         elif lowered in CHANNEL_KINDS:
             out[source] = ("channel", lowered)
         elif normalize(source) in events:
             out[source] = ("event", events[normalize(source)])
-        else:
+        elif source in declared:
             out[source] = ("import", source)
+        else:
+            out[source] = None
     return out
 
 
@@ -198,7 +231,7 @@ def import_responses(
         return report
     cases, known = case_lookup(session, campaign)
     parsed = parse(data, facts=facts, cases=cases, mapping=mapping, known_cases=known)
-    rows = _resolve(session, campaign, parsed)
+    rows = _resolve(session, campaign, parsed, report, declared_sources(mapping))
     _fill(report, parsed, rows, session)
     if report.blocked or dry_run:
         return report
@@ -224,12 +257,20 @@ def import_responses(
 Row = tuple[int, str, dt.date, str, str, int]  # case_id, kind, day, source_type, source, count
 
 
-def _resolve(session: Session, campaign: Campaign, parsed: Parsed) -> list[Row]:
-    kinds = classify_sources(session, campaign, {key[3] for key in parsed.totals})
+def _resolve(session: Session, campaign: Campaign, parsed: Parsed, report: ImportReport,
+             declared: set[str]) -> list[Row]:
+    kinds = classify_sources(session, campaign, {key[3] for key in parsed.totals} - {UNKNOWN_SOURCE}, declared)
     merged: Counter[tuple[int, str, dt.date, str, str]] = Counter()
+    unknown: set[str] = set()
     for (case_id, kind, day, source), count in parsed.totals.items():
-        source_type, name = kinds[source]
+        known = kinds.get(source)
+        if known is None:  # counted, without a source: the value itself is not kept
+            unknown.add(source)
+            report.unknown_source_actions += count
+            known = ("import", "")
+        source_type, name = known
         merged[(case_id, kind, day, source_type, name)] += count  # "ABC1234" and "abc1234" are one post
+    report.unknown_source_values = len(unknown)
     return [(*key, count) for key, count in merged.items()]
 
 

@@ -16,6 +16,12 @@ _DUMMY_HASH = _hasher.hash("porte-voix: no such user")
 MIN_PASSWORD = passwords.MIN_PASSWORD
 
 
+#: Names that stand for the machine, not a person: the command line and the worker act as
+#: ``system`` in the audit log (a worker as its own id). A staff account of that name would mix
+#: its actions with theirs; "?" is how a failed sign-in under an unknown name is audited.
+RESERVED_NAMES = frozenset({SYSTEM.username, "?"})
+
+
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise ServiceError(
@@ -42,6 +48,13 @@ def add_user(
     username = username.strip().lower()  # e-mail addresses from OIDC compare case-insensitively
     if not username:
         raise ServiceError("Le nom d'utilisateur est vide.", "The username is empty.")
+    if username in RESERVED_NAMES:
+        raise ServiceError(
+            f"« {username} » est réservé : c'est le nom sous lequel la ligne de commande et le travailleur agissent "
+            "dans le journal. Choisissez un autre nom.",
+            f"'{username}' is reserved: the command line and the worker act under that name in the audit log. "
+            "Choose another name.",
+        )
     _check_role(role)
     if language not in ("fr", "en"):
         raise ServiceError("Langue : fr ou en.", "Language: fr or en.")
@@ -63,6 +76,7 @@ def set_password(session: Session, *, actor: Actor, username: str, password: str
         require(actor, "admin", "changer le mot de passe d'une autre personne", "change someone else's password")
     _check_password(password, user.username)
     user.password_hash = _hasher.hash(password)
+    user.credentials_epoch += 1  # every session opened with the old password ends
     session.add(user)
     audit(session, actor=actor, action="user_password", target_type="user", target_id=user.username)
     return user
@@ -89,6 +103,7 @@ def set_disabled(session: Session, *, actor: Actor, username: str, disabled: boo
     if user.username == actor.username and disabled:
         raise ServiceError("Vous ne pouvez pas désactiver votre propre compte.", "You cannot disable your own account.")
     user.disabled = disabled
+    user.credentials_epoch += 1  # a session must not survive a disable-then-enable it slept through
     session.add(user)
     audit(session, actor=actor, action="user_disable" if disabled else "user_enable", target_type="user",
           target_id=user.username)
@@ -146,12 +161,22 @@ def actor_for_email(session: Session, *, email: str) -> Actor | None:
     return Actor(user.username, user.role)
 
 
-def active_actor(session: Session, *, username: str) -> Actor | None:
-    """The person as they are now (role changes and disabling apply at once), or None."""
+def active_actor(session: Session, *, username: str, epoch: int | None = None) -> Actor | None:
+    """The person as they are now (role changes and disabling apply at once), or None. With
+    ``epoch`` (the one the session signed in under), None too once their password was reset or
+    their account disabled since."""
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or user.disabled:
         return None
+    if epoch is not None and epoch != user.credentials_epoch:
+        return None
     return Actor(user.username, user.role)
+
+
+def credentials_epoch(session: Session, *, username: str) -> int | None:
+    """What a new session records at sign-in (see ``active_actor``)."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    return user.credentials_epoch if user is not None else None
 
 
 def user_language(session: Session, *, username: str) -> str | None:

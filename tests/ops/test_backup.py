@@ -4,8 +4,10 @@ key kept out of it unless asked for."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,8 +149,8 @@ def test_restore_refuses_when_the_key_does_not_decrypt_and_changes_nothing(
 @pytest.mark.slow
 def test_backup_and_restore_from_the_command_line(sqlite_env: dict[str, str], tmp_path: Path) -> None:
     cli(sqlite_env, "init")
-    cli(sqlite_env, "account", "add", "mastodon", "masto-fr", "--base-url", "http://127.0.0.1:9",
-        "--access-token", "tok-backup-cli")
+    cli({**sqlite_env, "PORTEVOIX_MASTODON_ACCESS_TOKEN": "tok-backup-cli"}, "account", "add", "mastodon", "masto-fr",
+        "--base-url", "http://127.0.0.1:9")
     saved = cli(sqlite_env, "backup", str(tmp_path / "b.db"), "--include-key")
     assert "ATTENTION" in saved.stderr and "WARNING" in saved.stderr
     assert TEST_KEY not in saved.stdout + saved.stderr
@@ -169,3 +171,52 @@ def test_backup_and_restore_refuse_postgresql_and_point_to_the_recipe(tmp_path: 
         assert result.returncode == 1
         assert "pg_dump" in result.stderr and "docs/deploy.md" in result.stderr
         assert not (tmp_path / "b.db").exists()
+
+
+@pytest.mark.parametrize("name", ["sauvegarde#1.db", "copie?du=5.db", "déc 6 #2?.db"])
+def test_a_backup_path_with_uri_characters_is_the_file_written_and_checked(
+    filled: sa.Engine, tmp_path: Path, name: str
+) -> None:
+    folder = tmp_path / "sauvegardes #décembre"
+    before = set(tmp_path.rglob("*"))
+    report = backup(folder / name)
+    assert report.path == (folder / name).resolve()
+    assert report.size == report.path.stat().st_size > 4096  # its real size, not a stray file's
+    assert stat.S_IMODE(report.path.stat().st_mode) == 0o600
+    # nothing else was written: no stray file cut at the "#" or "?", no partial file left
+    assert set(tmp_path.rglob("*")) - before == {folder, report.path}
+    conn = sqlite3.connect(f"file:{urllib.parse.quote(str(report.path))}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT count(*) FROM account").fetchone() == (4,)
+    finally:
+        conn.close()
+
+
+def test_a_backup_that_fails_its_own_check_leaves_no_file(filled: sa.Engine, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.services import backup as backup_module
+
+    def damaged(path: Path) -> int:
+        raise ServiceError(f"{path} est endommagée.", f"{path} is damaged.")
+
+    monkeypatch.setattr(backup_module, "_check_file", damaged)
+    target = tmp_path / "out" / "b.db"
+    with pytest.raises(ServiceError, match="endommagée"):
+        backup(target)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_database_file_is_created_readable_by_its_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        engine = db.make_engine(f"sqlite:///{tmp_path / 'neuve' / 'porte-voix.db'}")
+        db.upgrade(engine)
+        with engine.begin() as conn:  # a write: the -wal and -shm files exist now too
+            conn.exec_driver_sql("CREATE TABLE essai (x INTEGER)")
+        files = sorted((tmp_path / "neuve").glob("porte-voix.db*"))
+        assert files and {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}, \
+            {f.name: oct(f.stat().st_mode) for f in files}
+        engine.dispose()
+    finally:
+        os.umask(old)

@@ -30,8 +30,12 @@ def test_a_full_run_logs_json_lines_and_never_a_secret(sqlite_env: dict[str, str
 
     outputs = [cli(env, "init")]
     for kind, options in creds.items():
-        args = [a for pair in options.items() for a in pair]
-        outputs.append(cli(env, "account", "add", kind, f"{kind}-fr", "--base-url", sandbox.url, "--language", "fr", *args))
+        # Public identifiers as options; secrets from the environment (never on the command line).
+        args = [a for k, v in options.items() if k in ("--page-id", "--handle") for a in (k, v)]
+        secret_env = {f"PORTEVOIX_{kind.upper()}_{k[2:].upper().replace('-', '_')}": v
+                      for k, v in options.items() if k not in ("--page-id", "--handle")}
+        outputs.append(cli({**env, **secret_env}, "account", "add", kind, f"{kind}-fr", "--base-url", sandbox.url,
+                           "--language", "fr", *args))
         outputs.append(cli(env, "account", "test", f"{kind}-fr"))
     post = cli(env, "post", "add", "--case", "juan-lopez", "--text", "Écrivez pour Juan López. #ÉcrireÇaLibère",
                "--link", "https://amnistie.ca/ecrire")

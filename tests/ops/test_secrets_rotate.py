@@ -117,12 +117,45 @@ def test_an_unreadable_credential_stops_the_rotation_and_changes_nothing(keyfile
     with keyfile_engine.begin() as conn:
         conn.execute(sa.text("UPDATE account SET credentials = :t WHERE name = 'mastodon-fr'"), {"t": stranger})
     old_key = secrets.load_keys()[0]
+    key_file = get_settings().key_file()
+    file_before = key_file.read_bytes()
     before = _tokens(keyfile_engine)
     with pytest.raises(ServiceError, match="rien n'a été changé"):
         rotate(keyfile_engine, grace_seconds=0)
     assert _tokens(keyfile_engine) == before
-    assert old_key in secrets.load_keys()  # still there: the other accounts stay readable
+    # "Nothing was changed" holds for the key file too: not left staged as NEW,OLD.
+    assert secrets.load_keys() == [old_key]
+    assert key_file.read_bytes().strip() == file_before.strip()
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert len(_readable_by(old_key, before)) == 3
+
+
+def test_a_credential_written_under_the_staged_key_is_put_back_under_the_old_one(
+    keyfile_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the stage and the failure, a running process may save a credential with the new key
+    (the first of NEW,OLD). Undoing the stage must not leave that row readable by nobody."""
+    from orchestrator.services import keys
+
+    old_key = secrets.load_keys()[0]
+
+    def fails_after_a_write(session, keys_, **_kw):  # noqa: ANN001, ANN202
+        assert len(secrets.load_keys()) == 2  # the key file is staged: NEW,OLD
+        account = session.exec(sa.select(Account).where(Account.name == "x-fr")).scalars().one()
+        account.credentials = secrets.encrypt({"bearer_token": "written-meanwhile"})  # under NEW
+        session.add(account)
+        session.commit()
+        raise ServiceError("Identifiants illisibles : rien n'a été changé.", "unreadable")
+
+    monkeypatch.setattr(keys, "reencrypt", fails_after_a_write)
+    with pytest.raises(ServiceError):
+        rotate(keyfile_engine, grace_seconds=0)
+    assert secrets.load_keys() == [old_key]
+    after = _tokens(keyfile_engine)
+    assert sorted(_readable_by(old_key, after)) == sorted(after)  # every row readable with the old key alone
+    with db.session_scope(keyfile_engine) as session:
+        x = session.exec(sa.select(Account).where(Account.name == "x-fr")).scalars().one()
+        assert account_config(x).credentials == {"bearer_token": "written-meanwhile"}
 
 
 @pytest.mark.slow
@@ -131,8 +164,8 @@ def test_rotation_with_the_key_in_the_environment_goes_through_files_and_never_p
 ) -> None:
     env = sqlite_env
     cli(env, "init")
-    cli(env, "account", "add", "mastodon", "masto-fr", "--base-url", sandbox.url, "--access-token",
-        "sandbox-mastodon-token")
+    cli({**env, "PORTEVOIX_MASTODON_ACCESS_TOKEN": "sandbox-mastodon-token"}, "account", "add", "mastodon", "masto-fr",
+        "--base-url", sandbox.url)
     old_key = env["PORTEVOIX_SECRET_KEY"].encode()
     engine = sa.create_engine(env["PORTEVOIX_DATABASE_URL"])
     before = _tokens(engine)
@@ -164,7 +197,7 @@ def test_rotation_with_the_key_in_the_environment_goes_through_files_and_never_p
     final_env = {**env, "PORTEVOIX_SECRET_KEY": final_key.decode()}
     assert "OK" in cli(final_env, "account", "test", "masto-fr").stdout
     stale = cli(env, "account", "test", "masto-fr", check=False)  # a process left on the old key
-    assert stale.returncode != 0 and "déchiffrer" in stale.stderr and "Traceback" not in stale.stderr
+    assert stale.returncode != 0 and "illisibles" in stale.stderr and "Traceback" not in stale.stderr
 
     for result in (staged, finished):
         for key in (old_key, staged_keys[0]):

@@ -20,6 +20,7 @@ def cli(env: dict[str, str], *args: str, check: bool = True, stdin: str | None =
         text=True,
         timeout=120,
         input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,  # never the terminal pytest was started from
     )
     if check and result.returncode != 0:
         raise AssertionError(f"porte-voix {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -29,8 +30,8 @@ def cli(env: dict[str, str], *args: str, check: bool = True, stdin: str | None =
 def test_it_publishes_a_post_end_to_end_and_reads_its_metrics(env: dict[str, str], sandbox: SandboxServer) -> None:
     cli(env, "init")
     cli(env, "init")  # idempotent
-    cli(env, "account", "add", "x", "x-fr", "--base-url", sandbox.url, "--language", "fr",
-        "--bearer-token", "token-e2e-secret")
+    cli({**env, "PORTEVOIX_X_BEARER_TOKEN": "token-e2e-secret"}, "account", "add", "x", "x-fr",
+        "--base-url", sandbox.url, "--language", "fr")
     text = "Écrivez pour Juan López : défendre la forêt n'est pas un crime. #ÉcrireÇaLibère"
     post_id = cli(env, "post", "add", "--case", "juan-lopez", "--language", "fr", "--text", text,
                   "--link", "https://amnistie.ca/ecrire").stdout.strip()
@@ -89,7 +90,7 @@ def test_commands_refuse_bad_input_with_a_clear_message(env: dict[str, str], san
     assert "Cas inconnu « nobody »" in bad_case.stderr
     assert "Traceback" not in bad_case.stderr
 
-    cli(env, "account", "add", "x", "x-fr", "--base-url", sandbox.url, "--bearer-token", "t")
+    cli({**env, "PORTEVOIX_X_BEARER_TOKEN": "t"}, "account", "add", "x", "x-fr", "--base-url", sandbox.url)
     post_id = cli(env, "post", "add", "--case", "juan-lopez", "--text", "Bonjour").stdout.strip()
     naive = cli(env, "schedule", post_id, "--account", "x-fr", "--at", "2025-12-06T12:00", check=False)
     assert naive.returncode == 1

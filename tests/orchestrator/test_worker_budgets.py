@@ -225,3 +225,132 @@ def test_a_correction_that_changes_nothing_writes_nothing_and_refills_the_same(e
     with db.session_scope(engine) as session:  # a lower figure is written
         budgets.correct(session, account_id=account_id, infos=[RateInfo("publish", 1, after.capacity, None)])
     assert buckets(engine, name)["publish"].tokens == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The rate budget is a promise to the platforms: it must show when it is not kept. The platforms'
+# own 429s are handled too, so these count what the emulator received, with its limits far above
+# ours: only our budget can stop the worker.
+
+
+def test_a_worker_never_calls_a_platform_more_than_the_publish_budget_allows(engine, sandbox) -> None:
+    name = add_account(engine, sandbox.url, options={"rate_limits": {"publish": [3, 3600]}})
+    ids = [schedule(engine, approved_post(engine, text=f"Écrivez pour Juan, message {n}. #W4R"), name)
+           for n in range(8)]
+    started = utcnow()
+    make_worker(engine).run_once()
+    posted = [path for _kind, method, path in sandbox.sandbox.request_log if method == "POST" and path == "/2/tweets"]
+    assert len(posted) == 3  # what the platform received, not what we recorded
+    assert len(sandbox.sandbox.posts("x")) == 3
+    rows = [delivery(engine, i) for i in ids]
+    assert [d.state for d in rows].count(states.PUBLISHED) == 3
+    waiting = [d for d in rows if d.state != states.PUBLISHED]
+    assert {d.state for d in waiting} == {states.SCHEDULED}
+    # What the budget cannot cover waits for its next token (one every 20 minutes here), not refused.
+    assert all(d.due_at >= started + dt.timedelta(minutes=19) for d in waiting)
+    assert buckets(engine, name)["publish"].tokens < 1
+
+
+def test_the_budget_refills_at_its_rate_and_no_faster(engine, sandbox) -> None:
+    name = add_account(engine, sandbox.url, options={"rate_limits": {"publish": [2, 600]}})
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        now = utcnow()
+        bucket = budgets.read_bucket(session, account_id=account_id, endpoint="publish")
+        assert bucket is not None and bucket.tokens == 2
+        assert budgets.take(bucket, now, 5) == (2, now + dt.timedelta(seconds=300))  # one token per 300 s
+        assert budgets.take(bucket, now + dt.timedelta(seconds=299), 1)[0] == 0
+        taken, next_free = budgets.take(bucket, now + dt.timedelta(seconds=300), 1)
+        assert (taken, next_free) == (1, None)
+        assert budgets.take(bucket, now + dt.timedelta(seconds=300), 1)[0] == 0
+        # a long pause never fills the bucket beyond its capacity
+        assert budgets.take(bucket, now + dt.timedelta(days=1), 10)[0] == 2
+        budgets.write_bucket(session, bucket)
+    assert buckets(engine, name)["publish"].tokens == 0
+
+
+def test_a_blocked_budget_gives_nothing_until_the_platform_resets_it(engine, sandbox) -> None:
+    add_account(engine, sandbox.url)
+    reset = utcnow() + dt.timedelta(minutes=5)
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        budgets.block_until(session, account_id=account_id, endpoint="publish", until=reset)
+    with db.session_scope(engine) as session:
+        bucket = budgets.read_bucket(session, account_id=account_id, endpoint="publish")
+        assert bucket is not None
+        assert budgets.take(bucket, reset - dt.timedelta(seconds=1), 1) == (0, reset)
+        assert budgets.spend(session, account_id=account_id, endpoint="publish", now=reset - dt.timedelta(seconds=1)) \
+            == (False, reset)
+        assert budgets.take(bucket, reset + dt.timedelta(seconds=30), 1)[0] == 1  # refilled from the reset
+
+
+def test_spending_takes_all_or_nothing_and_says_when_to_come_back(engine, sandbox) -> None:
+    """``spend`` is the budget of reconciling (``read``) and metrics: the same promise as publishing."""
+    add_account(engine, sandbox.url, name="x-a", options={"rate_limits": {"read": [2, 60]}})
+    add_account(engine, sandbox.url, name="x-b", options={"rate_limits": {"read": [2, 60]}})
+    with db.session_scope(engine) as session:
+        a, b = (session.exec(select(Account).where(Account.name == n)).one().id for n in ("x-a", "x-b"))
+        now = utcnow()
+        assert budgets.spend(session, account_id=a, endpoint="read", now=now) == (True, None)  # one by default
+        assert budgets.spend(session, account_id=a, endpoint="read", n=1, now=now) == (True, None)  # exactly the rest
+        # empty: one token comes back every 30 s; a wait is never announced shorter than a second
+        assert budgets.spend(session, account_id=a, endpoint="read", now=now) == (False, now + dt.timedelta(seconds=30))
+        assert budgets.spend(session, account_id=a, endpoint="read", n=1, now=now + dt.timedelta(seconds=29.5)) \
+            == (False, now + dt.timedelta(seconds=30.5))
+        assert budgets.spend(session, account_id=a, endpoint="read", now=now + dt.timedelta(seconds=30))[0]
+        assert budgets.spend(session, account_id=b, endpoint="read", n=2, now=now) == (True, None)  # its own bucket
+        assert budgets.spend(session, account_id=b, endpoint="nothing-limits-this", n=99, now=now) == (True, None)
+        assert budgets.spend(session, account_id=b, endpoint="read")[0] is False  # "now" by default is now
+    assert buckets(engine, "x-a")["read"].tokens == pytest.approx(0, abs=0.1)
+
+
+def test_a_block_empties_the_bucket_and_holds_until_the_reset(engine, sandbox) -> None:
+    add_account(engine, sandbox.url, options={"rate_limits": {"read": [60, 60]}})
+    reset = utcnow() + dt.timedelta(seconds=10)
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        budgets.block_until(session, account_id=account_id, endpoint="read", until=reset)
+    with db.session_scope(engine) as session:
+        assert budgets.spend(session, account_id=account_id, endpoint="read", now=reset - dt.timedelta(seconds=1)) \
+            == (False, reset)
+        bucket = budgets.lock_bucket(session, account_id=account_id, endpoint="read")
+        assert bucket is not None
+        since = (reset - bucket.updated_at).total_seconds()  # emptied at the block, refilled at 1 a second
+        assert budgets.spend(session, account_id=account_id, endpoint="read", n=int(since) + 1, now=reset)[0] is False
+        assert budgets.spend(session, account_id=account_id, endpoint="read", n=int(since), now=reset) == (True, None)
+
+
+def test_the_budget_at_its_edges(engine, sandbox) -> None:
+    """Edges found by mutation testing: the default of one token, the instant of a reset, a
+    fraction of a token already there, a second asked twice, a bucket that allows nothing."""
+    add_account(engine, sandbox.url, options={"rate_limits": {"publish": [2, 600], "read": [60, 60],
+                                                              "metrics": [0, 60]}})
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        now = utcnow()
+        publish = budgets.read_bucket(session, account_id=account_id, endpoint="publish")
+        assert publish is not None
+        assert budgets.take(publish, now) == (1, None)  # one token unless told otherwise
+        assert budgets.take(publish, now) == (1, None)
+        # 150 s later half a token is back (one every 300 s): the next is 150 s away, not 450
+        assert budgets.take(publish, now + dt.timedelta(seconds=150), 1) == (0, now + dt.timedelta(seconds=300))
+        publish.blocked_until = now + dt.timedelta(seconds=900)
+        assert budgets.take(publish, now + dt.timedelta(seconds=900), 1) == (1, None)  # free at the reset itself
+        read = budgets.read_bucket(session, account_id=account_id, endpoint="read")
+        assert read is not None
+        assert budgets.take(read, now, 60) == (60, None)
+        assert budgets.take(read, now, 1) == (0, now + dt.timedelta(seconds=1))  # the same instant refills nothing
+        nothing = budgets.read_bucket(session, account_id=account_id, endpoint="metrics")
+        assert nothing is not None
+        assert budgets.take(nothing, now, 1) == (0, now + dt.timedelta(seconds=60))  # never: look again in a minute
+        assert budgets.spend(session, account_id=account_id, endpoint="metrics", now=now) == \
+            (False, now + dt.timedelta(seconds=60))
+
+
+def test_a_correction_for_an_endpoint_without_a_bucket_does_not_stop_the_others(engine, sandbox) -> None:
+    name = add_account(engine, sandbox.url)
+    with db.session_scope(engine) as session:
+        account_id = session.exec(select(Account)).one().id
+        budgets.correct(session, account_id=account_id, infos=[RateInfo("aaa-unknown", 0, 5, None),
+                                                               RateInfo("publish", 3, 100, None)])
+    assert buckets(engine, name)["publish"].tokens == 3

@@ -108,6 +108,12 @@ OPEN_REDIRECTS = [
     "https://amnistie.ca\t.evil.example/",
     "ftp://amnistie.ca/",
     "",
+    # a campaign domain, but over plain HTTP (rewritable on the way) or on another port (another service)
+    "http://amnistie.ca/ecrire",
+    "https://amnistie.ca:8443/ecrire",
+    "https://amnistie.ca:80/ecrire",
+    "http://amnistie.ca:443/ecrire",
+    "https://amnistie.ca:99999/",
 ]
 
 
@@ -193,3 +199,20 @@ def test_the_real_server_counts_and_logs_no_visitor(engine: sa.Engine, env: dict
         output, _ = proc.communicate(timeout=20)
     assert "127.0.0.1:" not in output.replace(f"http://127.0.0.1:{port}", "")
     assert "Navigateur" not in output and "GET /" not in output
+
+
+def test_a_head_request_is_answered_but_not_counted(engine: sa.Engine, client: TestClient) -> None:
+    """Link checkers, chat previews and crawlers send HEAD: they are not people following a link."""
+    delivery = published(engine)
+    for _ in range(3):
+        response = client.head(f"/{delivery.source_code}")
+        assert response.status_code == 302 and response.headers["location"] == delivery.rendered_link
+    client.get(f"/{delivery.source_code}")
+    assert client.app.state.flush() == 1
+    assert clicks(engine, delivery.source_code) == 1
+
+
+def test_the_default_https_port_written_out_is_still_the_campaign(engine: sa.Engine, client: TestClient) -> None:
+    delivery = published(engine, case="sonia-dahmani")
+    response = client.get(f"/{delivery.source_code}", params={"to": "https://amnistie.ca:443/ecrire"})
+    assert response.status_code == 302

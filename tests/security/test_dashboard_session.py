@@ -118,3 +118,49 @@ def test_signing_out_clears_what_the_session_held(app) -> None:  # noqa: F811
         assert key not in at.session_state, key
     assert at.session_state["lang"] == "fr"
     assert "Se connecter" in [b.label for b in at.button]
+
+
+def _signed_in(username: str = "edith") -> AppTest:
+    """A browser session signed in through the form, as a person does."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    submit(at, username, PASSWORD)
+    assert at.session_state["actor"]["username"] == username
+    return at
+
+
+def test_a_password_reset_by_an_admin_ends_the_open_sessions(people, campaign, engine) -> None:  # noqa: F811
+    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.users import set_password
+
+    at, other_tab = _signed_in(), _signed_in()
+    with Session(engine) as s:
+        set_password(s, actor=SYSTEM, username="edith", password="un-tout-nouveau-secret-2026")
+        s.commit()
+    for browser in (at, other_tab):
+        browser.run()
+        assert "actor" not in browser.session_state
+        assert "Session terminée" in texts(browser)
+    fresh = submit(AppTest.from_file(APP, default_timeout=60).run(), "edith", "un-tout-nouveau-secret-2026")
+    assert fresh.session_state["actor"]["username"] == "edith"  # the new password works
+
+
+def test_a_session_does_not_outlive_a_disable_and_enable_it_slept_through(people, campaign, engine) -> None:  # noqa: F811
+    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.users import set_disabled
+
+    at = _signed_in()
+    with Session(engine) as s:
+        set_disabled(s, actor=SYSTEM, username="edith", disabled=True)
+        set_disabled(s, actor=SYSTEM, username="edith", disabled=False)
+        s.commit()
+    at.run()
+    assert "actor" not in at.session_state
+
+
+def test_system_cannot_be_a_staff_account(people, engine) -> None:  # noqa: F811
+    from orchestrator.services.auth import SYSTEM, ServiceError
+    from orchestrator.services.users import add_user
+
+    for name in ("system", " System ", "?"):
+        with Session(engine) as s, pytest.raises(ServiceError, match="réservé"):
+            add_user(s, actor=SYSTEM, username=name, password="un-mot-de-passe-long-2026", role="admin")
