@@ -85,6 +85,7 @@ def busy(engine: sa.Engine) -> dict[str, Any]:
         hostile_case = s.exec(select(Case).where(Case.slug == "sonia-dahmani")).one()
         hostile_case.person = {"fr": HOSTILE, "en": HOSTILE}
         s.add(hostile_case)
+        made["hostile_case_id"] = hostile_case.id
 
         # An approved post on every account, each delivery then put in one state.
         approved = _post(s, text=f"Écrivez pour Juan ! {HOSTILE}")
