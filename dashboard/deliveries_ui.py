@@ -115,12 +115,20 @@ def _wall_clock(value: dt.date, tz: str) -> str:
     return value.isoformat(timespec="minutes") + "Z"
 
 
+#: Time axis labels per precision, in each language.
+AXIS_FORMATS = {
+    "minute": {"fr": "%d/%m %H h %M", "en": "%m/%d %I:%M %p"},
+    "hour": {"fr": "%d/%m %H h", "en": "%m/%d %I %p"},
+    "day": {"fr": "%d/%m", "en": "%m/%d"},
+}
+
+
 def figures_chart(points: list[dict[str, Any]], *, tz: str, x_title: str, y_title: str, colour_title: str,
-                  hourly: bool = True) -> None:
+                  precision: str = "hour") -> None:
     """A line per series, with its points (one point alone still shows), on a time axis in the
     campaign's zone; ``points`` are {"at": datetime or date, "series": name, "value": number}."""
     frame = pd.DataFrame([{"at": _wall_clock(p["at"], tz), "series": p["series"], "value": p["value"]} for p in points])
-    axis_format = ("%d/%m %H h" if lang() == "fr" else "%m/%d %I %p") if hourly else ("%d/%m" if lang() == "fr" else "%m/%d")
+    axis_format = AXIS_FORMATS[precision]["fr" if lang() == "fr" else "en"]
     # A Vega-Lite spec written here, not st.line_chart: that one builds the chart through
     # Altair, whose schema validation alone took 0.2 to 0.4 s of every cold render.
     st.vega_lite_chart(frame, {
@@ -148,11 +156,18 @@ def delivery_figures(row: dict[str, Any], *, tz: str) -> None:
         column.metric(figure_name(name), fmt_number(latest.get(name)))
     if data["metrics_at"]:
         st.caption(t("figures.as_of", when=fmt_datetime(data["metrics_at"], tz, "short")))
-    if data["series"]:
-        figures_chart([{"at": p["at"], "series": figure_name(p["figure"]), "value": p["value"]} for p in data["series"]],
-                      tz=tz, x_title=t("figures.when"), y_title=t("figures.value"), colour_title=t("figures.figure"))
-    else:
+    if not data["series"]:
         st.caption(t("figures.no_curve"))
+        return
+    # Views run to thousands where likes run to tens: each on its own scale, side by side.
+    views = [p for p in data["series"] if p["figure"] == "views"]
+    others = [p for p in data["series"] if p["figure"] != "views"]
+    for column, points in zip(st.columns(2), (views, others), strict=True):
+        with column:
+            if points:
+                figures_chart([{"at": p["at"], "series": figure_name(p["figure"]), "value": p["value"]} for p in points],
+                              tz=tz, x_title=t("figures.when"), y_title=t("figures.value"),
+                              colour_title=t("figures.figure"), precision="minute")
 
 
 def case_posts(campaign: Any, case_id: int, *, key: str, page_size: int = 25) -> None:

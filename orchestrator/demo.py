@@ -113,6 +113,38 @@ def ensure_demo_edition(session: Session, *, today: dt.date) -> Campaign:
     return demo
 
 
+#: Each demonstration case's pace against its goal: some ahead, some behind, as in a real week.
+DEMO_PACE = (1.25, 0.8, 1.1, 0.95, 0.7, 1.05, 0.9, 1.3)
+
+
+def seed_demo_responses(session: Session, *, campaign: Campaign, today: dt.date) -> int:
+    """Letters and signatures counted per day since the demonstration edition began, so that
+    its goal bars move (some cases on track, some behind) instead of all standing at zero.
+    Only for the demonstration edition, and only once; returns the rows written."""
+    from orchestrator.models import Response
+
+    if campaign.slug != DEMO_SLUG or campaign.starts_on is None or campaign.ends_on is None:
+        return 0
+    cases = list_cases(session, campaign=campaign)
+    ids = [c.id for c in cases]
+    if not ids or session.exec(select(Response.id).where(col(Response.case_id).in_(ids))).first() is not None:
+        return 0
+    length = (campaign.ends_on - campaign.starts_on).days + 1
+    made = 0
+    day = campaign.starts_on
+    while day < today:
+        for i, case in enumerate(cases):
+            per_day = case.goal * DEMO_PACE[i % len(DEMO_PACE)] / length
+            count = round(per_day * (0.6 + 0.8 * ((day.toordinal() * 7 + i * 13) % 11) / 10))
+            if count:
+                session.add(Response(case_id=case.id, kind="letter" if (day.toordinal() + i) % 3 else "signature",  # type: ignore[arg-type]
+                                     count=count, day=day, source_type="tally", entered_by=DEMO_AUTHOR))
+                made += 1
+        day += dt.timedelta(days=1)
+    session.flush()
+    return made
+
+
 def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, first_in: int = 5,
                   every: int = 20, now: dt.datetime | None = None) -> int:
     """Approved posts rendered from the campaign's templates, going out from ``first_in`` seconds
@@ -122,7 +154,8 @@ def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, 
 
     now = now or utcnow()
     zone = current_campaign(session).timezone
-    ensure_demo_edition(session, today=now.astimezone(ZoneInfo(zone)).date())
+    today = now.astimezone(ZoneInfo(zone)).date()
+    seed_demo_responses(session, campaign=ensure_demo_edition(session, today=today), today=today)
     waiting = session.exec(
         select(Delivery.id).join(Post, col(Post.id) == Delivery.post_id)
         .where(Post.author == DEMO_AUTHOR, col(Delivery.state).in_(states.CLAIMABLE))

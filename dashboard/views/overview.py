@@ -97,9 +97,9 @@ else:
         st.info(t("overview.upcoming", start=fmt_date(campaign.starts_on)), icon=":material/event_upcoming:")
 
     counts = figures["counts"]
-    metric_cols = st.columns(len(HEADLINE))
-    for col, key in zip(metric_cols, HEADLINE, strict=True):
-        col.metric(delivery_views.STYLES[key].text(lang()), fmt_number(counts.get(key, 0)))
+    for row_start in range(0, len(HEADLINE), 3):  # three a row: « En attente d'approbation » is long
+        for col, key in zip(st.columns(3), HEADLINE[row_start:row_start + 3], strict=True):
+            col.metric(delivery_views.STYLES[key].text(lang()), fmt_number(counts.get(key, 0)))
     others = [k for k in delivery_views.SHOWN_STATES if k not in HEADLINE and counts.get(k)]
     if others:
         st.caption(t("overview.also", states=" · ".join(f"{delivery_views.STYLES[k].text(lang())} "
@@ -146,10 +146,15 @@ with ui.own_error(t("overview.engagement")):
         else:
             series["kind"] = series["kind"].map(ui.platform)
         wide = series.pivot_table(index="day", columns=by, values="engagement", aggfunc="sum").fillna(0).cumsum()
-        curve = wide.reset_index().melt(id_vars="day", var_name="series", value_name="engagement")
+        # Nothing before the first publication: the curve starts from zero there, so that even
+        # a first hour alone draws a line.
+        wide.loc[wide.index.min() - (dt.timedelta(hours=1) if hourly else dt.timedelta(days=1))] = 0
+        curve = wide.sort_index().reset_index(names="day").melt(id_vars="day", var_name="series",
+                                                                 value_name="engagement")
         ui.figures_chart([{"at": r.day, "series": r.series, "value": r.engagement} for r in curve.itertuples()],
                          tz=tz, x_title=t("overview.hour" if hourly else "overview.day"),
-                         y_title=t("overview.engagement_axis"), colour_title=t(f"overview.by_{by}"), hourly=hourly)
+                         y_title=t("overview.engagement_axis"), colour_title=t(f"overview.by_{by}"),
+                         precision="hour" if hourly else "day")
 
 st.subheader(t("overview.case_posts"))
 st.caption(t("overview.case_posts_help"))

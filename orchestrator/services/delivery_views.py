@@ -232,7 +232,7 @@ def case_deliveries(
     """A case's published deliveries, newest first, with their figures and clicks; and how many
     there are in all (for paging)."""
     posts = select(Post.id).where(Post.campaign_id == campaign_id, Post.case_id == case_id)
-    where = [col(Delivery.post_id).in_(posts), Delivery.state == states.PUBLISHED]
+    where: list[Any] = [col(Delivery.post_id).in_(posts), col(Delivery.state) == states.PUBLISHED]
     total = int(session.exec(select(sa.func.count()).select_from(Delivery).where(*where)).one())  # type: ignore[call-overload]
     found = list(session.exec(
         select(Delivery, Post, Account)
@@ -276,7 +276,7 @@ def calendar_days(
     for delivery_id, at in found:
         day = days.setdefault(at.astimezone(zone).date(), {"count": 0, "ids": []})
         day["count"] += 1
-        if len(day["ids"]) < per_day:
+        if len(day["ids"]) < per_day and delivery_id is not None:
             day["ids"].append(delivery_id)
             wanted.append(delivery_id)
     rows = {r["id"]: r for r in _hydrate(session, wanted)}

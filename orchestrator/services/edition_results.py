@@ -71,10 +71,10 @@ def results(session: Session, *, campaign: Campaign) -> dict[str, Any]:
     per_case_total = totals_by_case(session, campaign=campaign)
     cases = list(session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(col(Case.position))))
     posts = select(Post.id).where(Post.campaign_id == campaign.id)
-    published = [col(Delivery.post_id).in_(posts), Delivery.state == states.PUBLISHED]
-    n, n_posts, views, likes, shares, replies, quotes = session.exec(
-        select(  # type: ignore[call-overload]
-            sa.func.count(), sa.func.count(sa.distinct(Delivery.post_id)),
+    published: list[Any] = [col(Delivery.post_id).in_(posts), col(Delivery.state) == states.PUBLISHED]
+    n, n_posts, views, likes, shares, replies, quotes = session.execute(
+        sa.select(
+            sa.func.count(), sa.func.count(sa.distinct(col(Delivery.post_id))),
             *(sa.func.coalesce(sa.func.sum(getattr(Delivery, f)), 0)
               for f in ("views", "likes", "shares", "replies", "quotes")),
         ).where(*published)

@@ -58,7 +58,7 @@ def schedule_ics(
     Read as plain columns (no ORM objects) and cases by id: a busy edition's 100,000 rows."""
     from orchestrator.services.delivery_views import shown_state
 
-    d, p, a = (m.__table__.c for m in (Delivery, Post, Account))  # type: ignore[attr-defined]
+    d, p, a = (m.__table__.c for m in (Delivery, Post, Account))  # type: ignore[attr-defined,union-attr]
     query = (
         sa.select(d.source_code, d.scheduled_at, d.state, d.rendered_text, d.platform_url, p.text, p.status,
                   p.case_id, a.name, a.kind)

@@ -215,3 +215,18 @@ def test_a_case_s_published_posts_with_their_figures(app, busy, running_edition,
     assert list(table.columns)[2:7] == ["Vues", "J'aime", "Partages", "Réponses", "Clics"]
     (row,) = table.to_dict("records")
     assert row["Vues"] in ("12\u202f027", "12\xa0027") and row["Clics"] == "17"
+
+
+def test_a_first_hour_alone_still_draws_a_line_from_zero(app, engine, scheduled, running_edition):
+    from orchestrator.services import metrics_rollup
+
+    now = dt.datetime.now(dt.UTC)
+    delivery_id = scheduled(state="published", likes=9, published_at=now, in_hours=0)
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, [delivery_id])
+    at = app("victor", "overview")
+    (chart,) = at.get("vega_lite_chart")
+    frame = chart.proto.data.data.decode("utf-8", "replace")
+    hour = now.astimezone(ZoneInfo("America/Toronto")).replace(minute=0)
+    before = hour - dt.timedelta(hours=1)
+    assert f"{hour:%Y-%m-%dT%H}:00Z" in frame and f"{before:%Y-%m-%dT%H}:00Z" in frame

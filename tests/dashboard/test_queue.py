@@ -120,9 +120,9 @@ def test_the_picked_delivery_shows_its_figures_and_their_curve(app, busy):
     assert metrics["Vues"] == "12\u202f027" or metrics["Vues"] == "12\xa0027"
     assert metrics["J'aime"] in ("1\u202f235", "1\xa0235")
     assert metrics["Clics"] == "17"  # 5 + 12, from the short link's hourly counts
-    (chart,) = at.get("vega_lite_chart")
-    data = chart.proto.data.data.decode("utf-8", "replace")
-    assert "Clics" in data and "J'aime" in data
+    views, others = (c.proto.data.data.decode("utf-8", "replace") for c in at.get("vega_lite_chart"))
+    assert "Vues" in views and "Clics" not in views  # thousands of views on their own scale
+    assert "Clics" in others and "J'aime" in others
 
 
 def test_platform_names_and_numbers_are_shown_properly(app, busy):

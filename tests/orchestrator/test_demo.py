@@ -69,3 +69,20 @@ def test_a_later_start_moves_the_demo_edition_instead_of_making_another(engine: 
         slugs = [c.slug for c in s.exec(select(Campaign))]
         assert slugs.count(demo.DEMO_SLUG) == 1
         assert edition_results.phase(current_campaign(s), today=dt.date(2028, 7, 1)) == edition_results.RUNNING
+
+
+def test_the_demo_s_goal_bars_move_some_cases_on_track_some_behind(engine: sa.Engine) -> None:
+    from orchestrator.services import reports
+
+    today = dt.date(2026, 12, 5)
+
+    def progress() -> list[dict]:
+        with db.session_scope(engine) as s:
+            return reports.case_progress(s, campaign_id=current_campaign(s).id, today=today)  # type: ignore[arg-type]
+
+    _schedule(engine, today)
+    rows = progress()
+    assert all(r["actions"] > 0 for r in rows)
+    assert {r["behind"] for r in rows} == {True, False}
+    _schedule(engine, today)  # a second start counts nothing twice
+    assert progress() == rows
