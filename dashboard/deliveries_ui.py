@@ -135,7 +135,9 @@ def figures_chart(points: list[dict[str, Any]], *, tz: str, x_title: str, y_titl
         "mark": {"type": "line", "point": True, "tooltip": True},
         "encoding": {
             "x": {"field": "at", "type": "temporal", "scale": {"type": "utc"}, "title": x_title,
-                  "axis": {"format": axis_format, "labelAngle": 0}},
+                  # ticks on whole hours or days: finer ones repeated the same label
+                  "axis": {"format": axis_format, "labelAngle": 0,
+                           **({} if precision == "minute" else {"tickCount": {"interval": precision}})}},
             "y": {"field": "value", "type": "quantitative", "title": y_title},
             "color": {"field": "series", "type": "nominal", "title": colour_title},
         },

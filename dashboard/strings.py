@@ -413,7 +413,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "figures.clicks": {"fr": "Clics", "en": "Clicks"},
     "figures.none_yet": {"fr": "Pas encore de chiffres : ils arrivent après la publication.",
                          "en": "No figures yet: they come after publication."},
-    "figures.as_of": {"fr": "Derniers chiffres relevés le {when}.", "en": "Latest figures read on {when}."},
+    "figures.as_of": {"fr": "Derniers chiffres relevés : {when}", "en": "Latest figures read: {when}"},
     "figures.no_curve": {"fr": "Pas encore de relevés pour tracer une courbe.", "en": "No readings yet to draw a curve."},
     "figures.when": {"fr": "Moment", "en": "Time"},
     "figures.value": {"fr": "Total", "en": "Total"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -42,13 +43,21 @@ def four_kinds(engine: sa.Engine) -> list[str]:
 
 
 def running_edition(engine: sa.Engine, today: dt.date | None = None) -> None:
-    """The 2025 edition moved around today, so that it is in progress whatever the date."""
-    from orchestrator.demo import dates_around
-
-    today = today or dt.datetime.now(dt.UTC).date()
+    """The 2025 edition (3 November to 31 January) moved around today, so that it is in progress
+    whatever the date, with the marathon still ahead: by whole years in season, else by days."""
+    today = today or dt.datetime.now(ZoneInfo("America/Toronto")).date()
     with db.session_scope(engine) as s:
         campaign = s.exec(select(Campaign).where(Campaign.is_current)).one()
-        campaign.starts_on, campaign.ends_on, campaign.key_dates = dates_around(campaign, today)
+        marathon = dt.date(2025, 12, 6)
+        years = today.year - 2025 - (1 if today.month < 11 else 0)
+        if today.month in (11, 12) and today <= marathon.replace(year=2025 + years):
+            shift = marathon.replace(year=2025 + years) - marathon
+        else:
+            shift = today + dt.timedelta(days=3) - marathon
+        campaign.starts_on = dt.date(2025, 11, 3) + shift
+        campaign.ends_on = dt.date(2026, 1, 31) + shift
+        campaign.key_dates = [k | {"date": (dt.date.fromisoformat(k["date"]) + shift).isoformat()}
+                              for k in campaign.key_dates]
         s.add(campaign)
 
 
