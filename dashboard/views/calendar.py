@@ -61,7 +61,8 @@ with common.session() as s:
                                           per_day=limit, case_ids=case_ids, kinds=kinds)
 total = sum(d["count"] for d in by_day.values())
 
-st.caption(t("calendar.range", start=fmt_date(days[0]), end=fmt_date(days[-1]), n=fmt_number(total), tz=tz))
+st.caption(t("calendar.range", start=fmt_date(days[0]), end=fmt_date(days[-1]), n=fmt_number(total),
+             tz=ui.zone_name(tz)))
 with st.expander(t("calendar.legend")):
     st.markdown("  \n".join(style.text(lang()) for style in delivery_views.STYLES.values()))
 

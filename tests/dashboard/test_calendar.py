@@ -75,7 +75,7 @@ def test_fifty_entries_on_one_day_are_all_reachable(app, engine, account):
     day = _fifty_on_one_day(engine)
     at = app("victor", "calendar")
     at.date_input(key="cal_date").set_value(day).run()
-    assert "50 envoi(s)" in texts(at)
+    assert "50 envoi(s), heure de l’Est." in texts(at)  # the zone in words, not "America/Toronto"
     at.button(key=f"cal_more_{day.isoformat()}").click().run()  # « Voir les 38 autres »
     assert not at.exception
     seen = set(at.dataframe[0].value["Quand"])
