@@ -222,6 +222,9 @@ def delivery_figures(session: Session, *, delivery_id: int, limit: int = 2000) -
         running += int(n or 0)
         # a click hour is complete at its end: that is when the running total is known
         series.append({"at": hour + dt.timedelta(hours=1), "figure": "clicks", "value": running})
+    if delivery.published_at is not None:  # every figure starts from nothing when the post goes out
+        for name in {r["figure"] for r in series}:
+            series.append({"at": delivery.published_at, "figure": name, "value": 0})
     series.sort(key=lambda r: r["at"])
     return {"latest": latest, "series": series, "metrics_at": delivery.metrics_at}
 
