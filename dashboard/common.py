@@ -148,13 +148,22 @@ def edition_selector() -> None:
     labels = {}
     for e in shown:
         name = e.name.get(lang()) or e.name.get("fr") or e.slug
-        labels[e.id] = (t("app.edition_current", name=name) if e.is_current else
+        labels[e.id] = (t("app.edition_current_finished" if _finished(e) else "app.edition_current", name=name)
+                        if e.is_current else
                         t("app.edition_archived", name=name) if e.archived_at else name)
     st.sidebar.selectbox(t("app.edition"), list(labels), key="campaign_id", format_func=labels.__getitem__,
                          placeholder=t("common.choose_one"))
     picked = next(e for e in shown if e.id == st.session_state["campaign_id"])
     if not picked.is_current:
         st.sidebar.info(t("app.edition_other", name=plain(labels[picked.id])), icon=":material/info:")
+
+
+def _finished(edition: Campaign) -> bool:
+    """The edition's last day is behind it, in its own time zone: it is no longer « en cours »."""
+    from orchestrator.services.edition_results import FINISHED, phase
+    from orchestrator.timeutil import local, utcnow
+
+    return phase(edition, today=local(utcnow(), edition.timezone).date()) == FINISHED
 
 
 def require_campaign() -> Campaign:

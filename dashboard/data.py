@@ -25,10 +25,22 @@ def overview(url: str, campaign_id: int, tz: str) -> dict[str, Any]:
 
 
 @st.cache_data(ttl=300, show_spinner=True)
-def snapshot_series(url: str, campaign_id: int, tz: str, since: dt.datetime) -> list[dict[str, Any]]:
+def snapshot_series(url: str, campaign_id: int, tz: str, since: dt.datetime, hourly: bool = False) -> list[dict[str, Any]]:
     """The curve from every snapshot: heavier, so only on request and kept five minutes."""
     with db.session_scope(read_engine(url)) as s:
-        return reports.engagement_series(s, campaign_id=campaign_id, tz=tz, since=since)
+        return reports.engagement_series(s, campaign_id=campaign_id, tz=tz, since=since, hourly=hourly)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def results(url: str, campaign_id: int) -> dict[str, Any]:
+    """A finished edition's bilan: its figures no longer move much, so kept five minutes."""
+    from orchestrator.models import Campaign
+    from orchestrator.services import edition_results
+
+    with db.session_scope(read_engine(url)) as s:
+        campaign = s.get(Campaign, campaign_id)
+        assert campaign is not None
+        return edition_results.results(s, campaign=campaign)
 
 
 @st.cache_data(ttl=30, show_spinner=False)

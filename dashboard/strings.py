@@ -110,7 +110,38 @@ STRINGS: dict[str, dict[str, str]] = {
                            "en": "Workers: {n} · last sign of life {when}"},
     "overview.days": {"fr": "dans {n} j", "en": "in {n} d"},
     "overview.today": {"fr": "aujourd'hui", "en": "today"},
-    "overview.past": {"fr": "passé", "en": "past"},
+    "overview.past_on": {"fr": "passé ({date})", "en": "past ({date})"},
+    "overview.upcoming": {"fr": "L'édition commence le {start}.", "en": "The edition starts on {start}."},
+    "overview.as_of": {"fr": "Chiffres au {time} (recalculés toutes les 30 secondes).",
+                       "en": "Figures as of {time} (recomputed every 30 seconds)."},
+    "overview.refresh": {"fr": "Actualiser", "en": "Refresh"},
+    "overview.also": {"fr": "Aussi : {states}", "en": "Also: {states}"},
+    "overview.finished": {"fr": "Cette édition est terminée depuis le {end}. Voici son bilan.",
+                          "en": "This edition ended on {end}. Here are its final results."},
+    "overview.results": {"fr": "Bilan de l'édition", "en": "Final results"},
+    "overview.results_actions": {"fr": "Actions reçues", "en": "Actions received"},
+    "overview.results_goal": {"fr": "Objectif : {goal}", "en": "Goal: {goal}"},
+    "overview.results_posts": {"fr": "Publications parues", "en": "Posts published"},
+    "overview.results_deliveries": {"fr": "{n} envoi(s) publié(s) sur les comptes",
+                                    "en": "{n} deliveries published on the accounts"},
+    "overview.results_engagement": {"fr": "Interactions", "en": "Engagement"},
+    "overview.results_reached": {"fr": "🎉 Objectif de l'édition atteint ({share} de {goal} actions).",
+                                 "en": "🎉 The edition's goal was reached ({share} of {goal} actions)."},
+    "overview.results_share": {"fr": "L'édition a atteint {share} de son objectif de {goal} actions.",
+                               "en": "The edition reached {share} of its goal of {goal} actions."},
+    "overview.results_kind": {"fr": "{kind} : {n}", "en": "{kind}: {n}"},
+    "overview.action_kind.letter": {"fr": "Lettres", "en": "Letters"},
+    "overview.action_kind.solidarity": {"fr": "Messages de solidarité", "en": "Solidarity messages"},
+    "overview.action_kind.signature": {"fr": "Signatures", "en": "Signatures"},
+    "overview.action_kind.email": {"fr": "Courriels", "en": "E-mails"},
+    "overview.action_kind.postcard": {"fr": "Cartes postales", "en": "Postcards"},
+    "overview.action_kind.social_action": {"fr": "Actions sur les réseaux", "en": "Social media actions"},
+    "overview.action_kind.other": {"fr": "Autres actions", "en": "Other actions"},
+    "overview.case_result": {"fr": "{name} — {done} / {goal} actions · {outcome}",
+                             "en": "{name} — {done} / {goal} actions · {outcome}"},
+    "overview.case_result_no_goal": {"fr": "{name} — {done} actions", "en": "{name} — {done} actions"},
+    "overview.case_reached": {"fr": "✅ objectif atteint", "en": "✅ goal reached"},
+    "overview.case_share": {"fr": "{share} de l'objectif", "en": "{share} of the goal"},
     "overview.progress": {"fr": "Progression par cas", "en": "Progress by case"},
     "overview.progress_help": {
         "fr": "Actions reçues (lettres, signatures, messages de solidarité, cartes…) par rapport à l'objectif du cas, "
@@ -133,20 +164,41 @@ STRINGS: dict[str, dict[str, str]] = {
     "overview.by_case": {"fr": "cas", "en": "case"},
     "overview.by_kind": {"fr": "plateforme", "en": "channel"},
     "overview.day": {"fr": "Jour", "en": "Day"},
+    "overview.hour": {"fr": "Heure", "en": "Hour"},
+    "overview.no_case": {"fr": "Sans cas", "en": "No case"},
+    "overview.by_publication_hour": {
+        "fr": "Interactions de chaque publication comptées à l'heure où elle est partie (heure par heure : la "
+              "campagne vient de commencer).",
+        "en": "Each post's engagement counted at the hour it went out (hour by hour: the campaign has just begun)."},
     "overview.engagement_axis": {"fr": "Interactions cumulées", "en": "Cumulative engagement"},
     "overview.next": {"fr": "Prochains envois", "en": "What goes out next"},
     "overview.nothing_next": {"fr": "Rien n'est programmé.", "en": "Nothing is scheduled."},
+    "overview.case_posts": {"fr": "Chiffres des publications d'un cas", "en": "A case's posts and their figures"},
+    "overview.case_posts_help": {
+        "fr": "Chaque publication parue pour le cas choisi, avec ses vues, mentions J'aime, partages, réponses et "
+              "clics.",
+        "en": "Each published post of the chosen case, with its views, likes, shares, replies and clicks."},
+    "follow.item_failed": {"fr": "Cet élément ({what}) ne peut pas être affiché ; le reste de la page l'est.",
+                           "en": "This item ({what}) cannot be shown; the rest of the page is."},
     # queue -------------------------------------------------------------------------------
     "queue.title": {"fr": "File d'envoi", "en": "Queue"},
     "queue.page": {"fr": "Page (sur {pages})", "en": "Page (of {pages})"},
     "queue.count": {"fr": "{n} envoi(s)", "en": "{n} deliveries"},
+    "queue.error_line": {"fr": "{kind} : {error}", "en": "{kind}: {error}"},
+    "queue.error_kind.rate_limited": {"fr": "Limite de la plateforme atteinte", "en": "Platform rate limit reached"},
+    "queue.error_kind.transient": {"fr": "Problème passager", "en": "Temporary problem"},
+    "queue.error_kind.ambiguous": {"fr": "Réponse incertaine de la plateforme", "en": "Uncertain answer from the platform"},
+    "queue.error_kind.permanent": {"fr": "Refusée par la plateforme", "en": "Refused by the platform"},
+    "queue.error_kind.auth": {"fr": "Connexion refusée (identifiants)", "en": "Sign-in refused (credentials)"},
+    "queue.error_kind.undecidable": {"fr": "Impossible à vérifier automatiquement",
+                                     "en": "Cannot be checked automatically"},
+    "queue.error_kind.other": {"fr": "Erreur", "en": "Error"},
     "queue.retry_all": {"fr": "Relancer les {n} envois en échec", "en": "Retry the {n} failed deliveries"},
     "queue.retried_all": {"fr": "{n} envoi(s) relancé(s).", "en": "{n} deliveries retried."},
     "queue.empty": {"fr": "Aucun envoi ne correspond.", "en": "No delivery matches."},
     "queue.act": {"fr": "Agir sur un envoi", "en": "Act on a delivery"},
     "queue.pick": {"fr": "Envoi", "en": "Delivery"},
     "queue.last_error": {"fr": "Dernière erreur ({kind}) : {error}", "en": "Last error ({kind}): {error}"},
-    "queue.held_reason": {"fr": "Retenu : {reason}", "en": "Held: {reason}"},
     "queue.open_post": {"fr": "Voir la publication", "en": "Open the post"},
     "queue.unchecked_url": {"fr": "Adresse donnée par la plateforme, hors de ses domaines connus : non cliquable.",
                             "en": "Address given by the platform, outside its known domains: not clickable."},
@@ -234,13 +286,59 @@ STRINGS: dict[str, dict[str, str]] = {
     "calendar.week": {"fr": "Semaine", "en": "Week"},
     "calendar.month": {"fr": "Mois", "en": "Month"},
     "calendar.date": {"fr": "Autour du", "en": "Around"},
-    "calendar.range": {"fr": "Du {start} au {end} : {n} envoi(s), heure de {tz}.",
-                       "en": "{start} to {end}: {n} deliveries, {tz} time."},
+    "calendar.range": {"fr": "Du {start} au {end} : {n} envoi(s), {tz}.",
+                       "en": "{start} to {end}: {n} deliveries, {tz}."},
     "calendar.legend": {"fr": "Légende des états", "en": "State legend"},
-    "calendar.more": {"fr": "… et {n} de plus", "en": "… and {n} more"},
+    "calendar.more": {"fr": "Voir les {n} autres", "en": "See the {n} others"},
+    "calendar.entry": {"fr": "un envoi", "en": "a delivery"},
+    "calendar.day_title": {"fr": "{day} : {n} envoi(s)", "en": "{day}: {n} deliveries"},
+    "calendar.day_empty": {"fr": "Aucun envoi ce jour-là avec ces filtres.", "en": "No delivery that day with these filters."},
+    "calendar.day_page": {"fr": "Page (sur {pages})", "en": "Page (of {pages})"},
+    "calendar.day_close": {"fr": "Fermer la journée", "en": "Close the day"},
+    "calendar.feed_title": {"fr": "S'abonner au calendrier", "en": "Subscribe to the calendar"},
+    "calendar.feed_help": {
+        "fr": "Une adresse secrète que votre agenda (Outlook, Google Agenda, Calendrier d'Apple) consulte tout seul : "
+              "les envois de cette édition depuis une semaine et à venir, mis à jour toutes les quelques minutes. "
+              "Quiconque a l'adresse voit le calendrier : ne la partagez qu'avec l'équipe.",
+        "en": "A secret address your calendar app (Outlook, Google Calendar, Apple Calendar) checks by itself: this "
+              "edition's deliveries from a week ago onwards, updated every few minutes. Anyone with the address sees "
+              "the calendar: share it only with the team."},
+    "calendar.feed_none": {"fr": "Pas encore d'adresse d'abonnement pour cette édition.",
+                           "en": "No subscription address for this edition yet."},
+    "calendar.feed_ask": {"fr": "Une adresse d'abonnement existe : demandez-la à une personne de la rédaction.",
+                          "en": "A subscription address exists: ask someone with the editor role for it."},
+    "calendar.feed_unreadable": {
+        "fr": "L'adresse d'abonnement ne peut plus être affichée (la clé de chiffrement a changé). Elle fonctionne "
+              "toujours ; créez-en une nouvelle pour la voir (l'ancienne cessera de fonctionner).",
+        "en": "The subscription address can no longer be shown (the encryption key changed). It still works; make a "
+              "new one to see it (the old one will stop working)."},
+    "calendar.feed_since": {"fr": "Adresse créée le {when} par {who} :", "en": "Address made on {when} by {who}:"},
+    "calendar.feed_how": {
+        "fr": "Copiez l'adresse (bouton à droite du cadre). Dans **Google Agenda** : « Autres agendas », « + », "
+              "« À partir de l'URL ». Dans **Outlook** : « Ajouter un calendrier », « S'abonner à partir du web ». "
+              "Sur **iPhone ou Mac** : « Fichier » (ou Réglages, Calendrier, Comptes), « Nouvel abonnement ».",
+        "en": "Copy the address (button at the right of the box). In **Google Calendar**: “Other calendars”, “+”, "
+              "“From URL”. In **Outlook**: “Add calendar”, “Subscribe from web”. On **iPhone or Mac**: “File” (or "
+              "Settings, Calendar, Accounts), “New Calendar Subscription”."},
+    "calendar.feed_local": {
+        "fr": "Cette adresse ne fonctionne que sur ce serveur : la personne qui l'administre doit indiquer l'adresse "
+              "publique du service de liens courts pour qu'un agenda en ligne puisse la lire.",
+        "en": "This address works on this server only: whoever runs it must set the public address of the "
+              "short-link service for an online calendar to read it."},
+    "calendar.feed_create": {"fr": "Créer l'adresse d'abonnement", "en": "Make the subscription address"},
+    "calendar.feed_renew": {"fr": "Nouvelle adresse (l'ancienne cesse de fonctionner)",
+                            "en": "New address (the old one stops working)"},
+    "calendar.feed_revoke": {"fr": "Retirer l'adresse", "en": "Withdraw the address"},
+    "calendar.feed_created": {"fr": "Adresse d'abonnement créée.", "en": "Subscription address made."},
+    "calendar.feed_revoked": {"fr": "Adresse retirée : les agendas abonnés ne reçoivent plus rien.",
+                              "en": "Address withdrawn: subscribed calendars receive nothing more."},
+    "calendar.file_title": {"fr": "Tout le calendrier dans un fichier", "en": "The whole calendar as a file"},
     "calendar.ics": {"fr": "Télécharger le calendrier (ICS)", "en": "Download the calendar (ICS)"},
-    "calendar.ics_help": {"fr": "À importer dans Outlook ou Google Agenda ; aussi : porte-voix export ics.",
-                          "en": "Import into Outlook or Google Calendar; also: porte-voix export ics."},
+    "calendar.ics_help": {
+        "fr": "Tous les envois de l'édition, à importer une fois dans Outlook ou Google Agenda (le fichier ne se met "
+              "pas à jour : pour suivre les changements, abonnez-vous plutôt).",
+        "en": "Every delivery of the edition, to import once into Outlook or Google Calendar (the file does not "
+              "update: to follow changes, subscribe instead)."},
     # cases -------------------------------------------------------------------------------
     "cases.title": {"fr": "Cas", "en": "Cases"},
     "cases.help": {"fr": "Les cas se créent et se modifient ici, dans les deux langues ; un changement de statut "
@@ -384,6 +482,30 @@ STRINGS: dict[str, dict[str, str]] = {
     "exports.prepare": {"fr": "Préparer le fichier", "en": "Prepare the file"},
     "exports.download_csv": {"fr": "Télécharger le CSV", "en": "Download the CSV"},
     "exports.ics": {"fr": "Calendrier des envois (ICS)", "en": "Schedule (ICS)"},
+    "exports.ics_help": {
+        "fr": "Tous les envois de l'édition en un fichier d'agenda. Pour un agenda qui se met à jour tout seul, "
+              "utilisez l'adresse d'abonnement de la page Calendrier.",
+        "en": "Every delivery of the edition as one calendar file. For a calendar that updates itself, use the "
+              "subscription address on the Calendar page."},
+    # a delivery's own figures (queue, overview, cases) ------------------------------------
+    "figures.title": {"fr": "Chiffres de cette publication", "en": "This post's figures"},
+    "figures.views": {"fr": "Vues", "en": "Views"},
+    "figures.likes": {"fr": "J'aime", "en": "Likes"},
+    "figures.shares": {"fr": "Partages", "en": "Shares"},
+    "figures.replies": {"fr": "Réponses", "en": "Replies"},
+    "figures.clicks": {"fr": "Clics", "en": "Clicks"},
+    "figures.none_yet": {"fr": "Pas encore de chiffres : ils arrivent après la publication.",
+                         "en": "No figures yet: they come after publication."},
+    "figures.as_of": {"fr": "Derniers chiffres relevés : {when}", "en": "Latest figures read: {when}"},
+    "figures.no_curve": {"fr": "Pas encore de relevés pour tracer une courbe.", "en": "No readings yet to draw a curve."},
+    "figures.when": {"fr": "Moment", "en": "Time"},
+    "figures.value": {"fr": "Total", "en": "Total"},
+    "figures.figure": {"fr": "Chiffre", "en": "Figure"},
+    "figures.page": {"fr": "Page (sur {pages})", "en": "Page (of {pages})"},
+    "figures.case_count": {"fr": "{n} publication(s) parue(s) pour ce cas, les plus récentes d'abord.",
+                           "en": "{n} published deliveries for this case, newest first."},
+    "figures.case_none": {"fr": "Rien n'est encore paru pour ce cas.", "en": "Nothing published for this case yet."},
+    "figures.published_at": {"fr": "Parue le", "en": "Published"},
     # users -------------------------------------------------------------------------------
     "users.title": {"fr": "Personnes", "en": "People"},
     "users.username": {"fr": "Nom d'utilisateur", "en": "Username"},
@@ -564,6 +686,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "nav.counter": {"fr": "Compteur du marathon", "en": "Write-a-thon counter"},
     "app.edition": {"fr": "Édition", "en": "Edition"},
     "app.edition_current": {"fr": "{name} (en cours)", "en": "{name} (current)"},
+    "app.edition_current_finished": {"fr": "{name} (terminée)", "en": "{name} (finished)"},
     "app.edition_archived": {"fr": "{name} (archivée)", "en": "{name} (archived)"},
     "app.edition_other": {"fr": "Vous consultez l'édition {name}, qui n'est pas l'édition en cours.",
                           "en": "You are looking at edition {name}, which is not the current one."},

@@ -7,11 +7,13 @@ import itertools
 import os
 import secrets
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from orchestrator import states
-from orchestrator.models import Account, CallToAction, Delivery, Post, Template
+from orchestrator.models import Account, CallToAction, Campaign, Delivery, Post, Template
 from orchestrator.services import accounts as account_service
 from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import SYSTEM
@@ -49,13 +51,111 @@ def has_real_accounts(session: Session) -> bool:
     return session.exec(select(Account).where(Account.is_sandbox == False)).first() is not None  # noqa: E712
 
 
+# ---------------------------------------------------------------------------------------------
+# An edition in progress, whatever the date
+
+DEMO_SLUG = "demonstration"
+DEMO_NAME = {"fr": "Démonstration — Écrire, ça libère !", "en": "Demo — Write for Rights"}
+#: Off season, today is placed this many days before the marathon.
+DAYS_BEFORE_MARATHON = 3
+
+
+def _plus_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def dates_around(source: Campaign, today: dt.date) -> tuple[dt.date, dt.date, list[dict[str, Any]]]:
+    """``source``'s first day, last day and key dates, moved so that ``today`` falls inside.
+
+    By whole years when that is enough (in season: the marathon and 10 December keep their
+    days); otherwise by days, so that today comes a few days before the marathon (or a third of
+    the way through when there is none), every key date moving with it."""
+    start = source.starts_on or today - dt.timedelta(days=30)
+    end = source.ends_on or start + dt.timedelta(days=90)
+    key_dates = [(dict(item), dt.date.fromisoformat(str(item["date"]))) for item in source.key_dates or []]
+    for years in (today.year - start.year - 1, today.year - start.year):
+        if _plus_years(start, years) <= today <= _plus_years(end, years):
+            return (_plus_years(start, years), _plus_years(end, years),
+                    [item | {"date": _plus_years(day, years).isoformat()} for item, day in key_dates])
+    marathon = next((day for item, day in key_dates if "marathon" in str(item.get("slug", ""))), None)
+    anchor = (marathon - dt.timedelta(days=DAYS_BEFORE_MARATHON) if marathon and start <= marathon <= end
+              else start + (end - start) / 3)
+    shift = today - anchor
+    return start + shift, end + shift, [item | {"date": (day + shift).isoformat()} for item, day in key_dates]
+
+
+def ensure_demo_edition(session: Session, *, today: dt.date) -> Campaign:
+    """The current edition if it is in progress ``today``; otherwise a demonstration edition (a
+    copy of the newest edition with its cases, calls to action and templates), made or moved
+    around today and made current, so that ``up`` on any date shows a campaign under way rather
+    than a finished one whose countdowns all say « passé »."""
+    from orchestrator.services import editions
+    from orchestrator.services.edition_results import RUNNING, phase
+
+    current = current_campaign(session)
+    if phase(current, today=today) == RUNNING:
+        return current
+    demo = session.exec(select(Campaign).where(Campaign.slug == DEMO_SLUG)).first()
+    sources = [e for e in editions.list_editions(session) if e.slug != DEMO_SLUG]
+    source = sources[0] if sources else current
+    starts_on, ends_on, key_dates = dates_around(source, today)
+    made = demo is None
+    if demo is None:  # copy_edition moves key dates by days: they are set again below, by years when it can
+        demo = editions.copy_edition(session, actor=SYSTEM, source_id=source.id, slug=DEMO_SLUG,  # type: ignore[arg-type]
+                                     name=DEMO_NAME, starts_on=starts_on, ends_on=ends_on, include_cases=True)
+    if made or phase(demo, today=today) != RUNNING:
+        editions.update_edition(session, actor=SYSTEM, campaign_id=demo.id,  # type: ignore[arg-type]
+                                changes={"starts_on": starts_on, "ends_on": ends_on, "key_dates": key_dates})
+    editions.set_current(session, actor=SYSTEM, campaign_id=demo.id)  # type: ignore[arg-type]
+    return demo
+
+
+#: Each demonstration case's pace against its goal: some ahead, some behind, as in a real week.
+DEMO_PACE = (1.25, 0.8, 1.1, 0.95, 0.7, 1.05, 0.9, 1.3)
+
+
+def seed_demo_responses(session: Session, *, campaign: Campaign, today: dt.date) -> int:
+    """Letters and signatures counted per day since the demonstration edition began, so that
+    its goal bars move (some cases on track, some behind) instead of all standing at zero.
+    Only for the demonstration edition, and only once; returns the rows written."""
+    from orchestrator.models import Response
+
+    if campaign.slug != DEMO_SLUG or campaign.starts_on is None or campaign.ends_on is None:
+        return 0
+    cases = list_cases(session, campaign=campaign)
+    ids = [c.id for c in cases]
+    if not ids or session.exec(select(Response.id).where(col(Response.case_id).in_(ids))).first() is not None:
+        return 0
+    length = (campaign.ends_on - campaign.starts_on).days + 1
+    made = 0
+    day = campaign.starts_on
+    while day < today:
+        for i, case in enumerate(cases):
+            per_day = case.goal * DEMO_PACE[i % len(DEMO_PACE)] / length
+            count = round(per_day * (0.6 + 0.8 * ((day.toordinal() * 7 + i * 13) % 11) / 10))
+            if count:
+                session.add(Response(case_id=case.id, kind="letter" if (day.toordinal() + i) % 3 else "signature",  # type: ignore[arg-type]
+                                     count=count, day=day, source_type="tally", entered_by=DEMO_AUTHOR))
+                made += 1
+        day += dt.timedelta(days=1)
+    session.flush()
+    return made
+
+
 def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, first_in: int = 5,
                   every: int = 20, now: dt.datetime | None = None) -> int:
     """Approved posts rendered from the campaign's templates, going out from ``first_in`` seconds
-    from now. Does nothing if demo deliveries are still waiting."""
+    from now, in an edition in progress (:func:`ensure_demo_edition`). Does nothing more if demo
+    deliveries are still waiting."""
     from content.render import render_template_text
 
     now = now or utcnow()
+    zone = current_campaign(session).timezone
+    today = now.astimezone(ZoneInfo(zone)).date()
+    seed_demo_responses(session, campaign=ensure_demo_edition(session, today=today), today=today)
     waiting = session.exec(
         select(Delivery.id).join(Post, col(Post.id) == Delivery.post_id)
         .where(Post.author == DEMO_AUTHOR, col(Delivery.state).in_(states.CLAIMABLE))

@@ -268,7 +268,10 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
     async def nowhere(_request: Request, _exc: Exception) -> Response:
         return not_found()  # any other path (/a/b, /../x) gets the same friendly page
 
-    app = Starlette(routes=[Route("/healthz", health), Route("/", root), Route("/{code}", redirect, methods=["GET", "HEAD"])],
+    from orchestrator.calendar_routes import routes as calendar_routes  # the schedule's feed
+
+    app = Starlette(routes=[Route("/healthz", health), Route("/", root), *calendar_routes(engine),
+                            Route("/{code}", redirect, methods=["GET", "HEAD"])],
                     lifespan=lifespan, exception_handlers={404: nowhere})
     app.state.flush = flush
     app.state.buffer = buffer

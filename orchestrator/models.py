@@ -453,3 +453,23 @@ class EngagementHour(SQLModel, table=True):
     case_id: int = Field(default=0, primary_key=True)
     account_id: int = Field(primary_key=True)
     engagement: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The schedule as a calendar feed staff subscribe to (migration 0009)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A secret address serving an edition's schedule as iCalendar, for calendar apps that
+    cannot sign in. Looked up by the SHA-256 of its token; the token itself is kept encrypted
+    (like credentials) only so the calendar page can show the address again to staff. Revoked
+    rows stay for the record."""
+
+    __tablename__ = "calendar_feed"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    token_encrypted: str = ""
+    created_by: str = Field(default="system", max_length=64)
+    created_at: dt.datetime = _ts(default=True)
+    revoked_at: dt.datetime | None = _ts(nullable=True)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
 
     # dashboard ----------------------------------------------------------------------------
     dashboard_port: int = 8501
+    #: The short-link service's public address (e.g. https://go.amnistie.ca), for the addresses
+    #: the dashboard shows, such as the calendar feed; default: where ``links serve`` listens.
+    links_public_url: str = "http://127.0.0.1:8780"
     sandbox_port: int = 8765
     default_language: str = "fr"
     log_format: str = "text"

@@ -1,4 +1,5 @@
-"""Overview: is anything going out, how far each case is from its goal, what comes next."""
+"""Overview: is anything going out, how far each case is from its goal, what comes next; once
+the edition is over, its final results (bilan) instead of countdowns and pace."""
 
 from __future__ import annotations
 
@@ -8,11 +9,23 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common, data
-from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, lang, t
+from dashboard import deliveries_ui as ui
+from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, fmt_percent, fmt_time, lang, t
 from orchestrator import states
-from orchestrator.services import reports
+from orchestrator.models import RESPONSE_KINDS
+from orchestrator.services import delivery_views, edition_results, reports
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import local, utcnow
+
+#: The states with a figure of their own at the top; the others are listed when there are any.
+HEADLINE = (states.SCHEDULED, delivery_views.AWAITING_APPROVAL, states.PUBLISHED, states.HELD, states.FAILED,
+            states.UNCONFIRMED)
+
+
+
+def _action_kind(kind: str) -> str:
+    return t(f"overview.action_kind.{kind}") if kind in RESPONSE_KINDS else kind
+
 
 campaign = common.require_campaign()
 tz = campaign.timezone
@@ -27,78 +40,144 @@ if not worker.alive:
     if worker.last_seen:
         st.caption(t("overview.worker_last_seen", when=fmt_datetime(worker.last_seen, tz)))
 else:
-    st.caption(t("overview.worker_ok", n=worker.workers, when=fmt_datetime(worker.last_seen, tz)))
+    st.caption(t("overview.worker_ok", n=fmt_number(worker.workers), when=fmt_datetime(worker.last_seen, tz)))
 
 today = local(utcnow(), tz).date()
-cols = st.columns(3)
-for col, item in zip(cols, reports.countdowns(campaign, today=today), strict=False):
-    days = item["days"]
-    value = t("overview.days", n=fmt_number(days)) if days > 0 else t("overview.today") if days == 0 else t("overview.past")
-    col.metric(item["name"].get(lang()) or item["slug"], value, help=fmt_date(item["date"]))
+phase = edition_results.phase(campaign, today=today)
+url = common.database_url()
+figures = data.overview(url, campaign.id or 0, tz)
 
-figures = data.overview(common.database_url(), campaign.id or 0, tz)
+left, right = st.columns([4, 1], vertical_alignment="center")
+left.caption(t("overview.as_of", time=fmt_time(figures["computed_at"], tz)))
+if right.button(t("overview.refresh"), key="overview_refresh", icon=":material/refresh:"):
+    data.overview.clear()
+    data.results.clear()
+    st.rerun()
 
-counts = figures["counts"]
-metric_cols = st.columns(5)
-for col, state in zip(metric_cols, (states.SCHEDULED, states.PUBLISHED, states.HELD, states.FAILED, states.UNCONFIRMED), strict=True):
-    col.metric(common.state_text(state), fmt_number(counts.get(state, 0)))
+names = {r["slug"]: common.case_name(r["person"], r["slug"]) for r in figures["progress"]}
 
-st.subheader(t("overview.progress"))
-st.caption(t("overview.progress_help"))
-for row in figures["progress"]:
-    name = common.case_name(row["person"], row["slug"])
-    goal = row["goal"] or 0
-    done = row["actions"]
-    status = "" if row["status"] == "active" else f" · {t('case.status.' + row['status'])}"
-    label = t("overview.goal_line", name=name, done=fmt_number(done), goal=fmt_number(goal),
-              projected=fmt_number(row["projected"]), engagement=fmt_number(row["engagement"])) + status
-    if row["behind"]:
-        label += " · " + t("overview.behind")
-    st.progress(min(1.0, done / goal) if goal else 0.0, text=label)
+if phase == edition_results.FINISHED:
+    st.success(t("overview.finished", end=fmt_date(campaign.ends_on)), icon=":material/flag:")
+    st.subheader(t("overview.results"))
+    with ui.own_error(t("overview.results")):
+        bilan = data.results(url, campaign.id or 0)
+        cols = st.columns(5)
+        cols[0].metric(t("overview.results_actions"), fmt_number(bilan["actions"]),
+                       help=t("overview.results_goal", goal=fmt_number(bilan["goal"])) if bilan["goal"] else None)
+        cols[1].metric(t("overview.results_posts"), fmt_number(bilan["posts"]),
+                       help=t("overview.results_deliveries", n=fmt_number(bilan["deliveries"])))
+        cols[2].metric(t("figures.views"), fmt_number(bilan["views"]))
+        cols[3].metric(t("overview.results_engagement"), fmt_number(bilan["engagement"]))
+        cols[4].metric(t("figures.clicks"), fmt_number(bilan["clicks"]))
+        if bilan["goal"]:
+            key = "overview.results_reached" if bilan["reached"] else "overview.results_share"
+            st.markdown(t(key, share=fmt_percent(bilan["share"] or 0), goal=fmt_number(bilan["goal"])))
+        if bilan["by_kind"]:
+            st.caption(" · ".join(t("overview.results_kind", kind=_action_kind(k), n=fmt_number(n))
+                                  for k, n in sorted(bilan["by_kind"].items(), key=lambda kv: -kv[1])))
+        for row in bilan["cases"]:
+            with ui.own_error(t("col.case")):
+                name = common.plain(common.case_name(row["person"], row["slug"]))
+                if row["goal"]:
+                    outcome = (t("overview.case_reached") if row["reached"]
+                               else t("overview.case_share", share=fmt_percent(row["share"] or 0)))
+                    label = t("overview.case_result", name=name, done=fmt_number(row["actions"]),
+                              goal=fmt_number(row["goal"]), outcome=outcome)
+                    st.progress(min(1.0, row["actions"] / row["goal"]), text=label)
+                else:
+                    st.progress(0.0, text=t("overview.case_result_no_goal", name=name, done=fmt_number(row["actions"])))
+else:
+    cols = st.columns(3)
+    for col, item in zip(cols, reports.countdowns(campaign, today=today), strict=False):
+        days = item["days"]
+        value = (t("overview.days", n=fmt_number(days)) if days > 0 else t("overview.today") if days == 0
+                 else t("overview.past_on", date=fmt_date(item["date"], "d MMM")))
+        col.metric(common.plain(item["name"].get(lang()) or item["slug"]), value, help=fmt_date(item["date"]))
+    if phase == edition_results.UPCOMING:
+        st.info(t("overview.upcoming", start=fmt_date(campaign.starts_on)), icon=":material/event_upcoming:")
+
+    counts = figures["counts"]
+    for row_start in range(0, len(HEADLINE), 3):  # three a row: « En attente d'approbation » is long
+        for col, key in zip(st.columns(3), HEADLINE[row_start:row_start + 3], strict=True):
+            col.metric(delivery_views.STYLES[key].text(lang()), fmt_number(counts.get(key, 0)))
+    others = [k for k in delivery_views.SHOWN_STATES if k not in HEADLINE and counts.get(k)]
+    if others:
+        st.caption(t("overview.also", states=" · ".join(f"{delivery_views.STYLES[k].text(lang())} "
+                                                         f"{fmt_number(counts[k])}" for k in others)))
+
+    st.subheader(t("overview.progress"))
+    st.caption(t("overview.progress_help"))
+    for row in figures["progress"]:
+        with ui.own_error(t("col.case")):
+            name = common.plain(names[row["slug"]])
+            goal = row["goal"] or 0
+            done = row["actions"]
+            status = "" if row["status"] == "active" else f" · {t('case.status.' + row['status'])}"
+            label = t("overview.goal_line", name=name, done=fmt_number(done), goal=fmt_number(goal),
+                      projected=fmt_number(row["projected"]), engagement=fmt_number(row["engagement"])) + status
+            if row["behind"]:
+                label += " · " + t("overview.behind")
+            elif row.get("reached"):
+                label += " · " + t("overview.case_reached")
+            st.progress(min(1.0, done / goal) if goal else 0.0, text=label)
 
 st.subheader(t("overview.engagement"))
-detailed = st.toggle(t("overview.detailed"), key="overview_detailed", help=t("overview.detailed_help"))
-if detailed:
-    since = dt.datetime.combine(campaign.starts_on or (today - dt.timedelta(days=60)), dt.time(), tzinfo=dt.UTC)
-    rows = data.snapshot_series(common.database_url(), campaign.id or 0, tz, since)
-else:
-    rows = figures["by_day"]
-    st.caption(t("overview.by_publication_day"))
-series = pd.DataFrame(rows)
-if series.empty:
-    st.info(t("overview.no_metrics"))
-else:
-    by = st.radio(t("overview.group_by"), ["case", "kind"], horizontal=True, key="overview_group",
-                  format_func=lambda k: t(f"overview.by_{k}"))
-    names = {r["slug"]: common.case_name(r["person"], r["slug"]) for r in figures["progress"]}
-    if by == "case":
-        series["case"] = series["case"].map(lambda slug: names.get(slug, slug or "—"))
-    wide = series.pivot_table(index="day", columns=by, values="engagement", aggfunc="sum").fillna(0).cumsum()
-    curve = wide.reset_index().melt(id_vars="day", var_name="series", value_name="engagement")
-    curve["day"] = curve["day"].astype(str)
-    # A Vega-Lite spec written here, not st.line_chart: that one builds the chart through
-    # Altair, whose schema validation alone took 0.2 to 0.4 s of every cold render.
-    st.vega_lite_chart(curve, {
-        "mark": {"type": "line", "tooltip": True},
-        "encoding": {
-            "x": {"field": "day", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": t("overview.day"),
-                  "axis": {"format": "%d/%m" if lang() == "fr" else "%m/%d"}},
-            "y": {"field": "engagement", "type": "quantitative", "title": t("overview.engagement_axis")},
-            "color": {"field": "series", "type": "nominal", "title": t(f"overview.by_{by}")},
-        },
-    }, width="stretch", alt=t("overview.engagement"))
+with ui.own_error(t("overview.engagement")):
+    detailed = st.toggle(t("overview.detailed"), key="overview_detailed", help=t("overview.detailed_help"))
+    if detailed:
+        since = dt.datetime.combine(campaign.starts_on or (today - dt.timedelta(days=60)), dt.time(), tzinfo=dt.UTC)
+        rows = data.snapshot_series(url, campaign.id or 0, tz, since)
+        hourly = reports.is_short(rows)
+        if hourly:
+            rows = data.snapshot_series(url, campaign.id or 0, tz, since, hourly=True)
+    else:
+        hourly = figures.get("by_hour") is not None
+        rows = figures["by_hour"] if hourly else figures["by_day"]
+        st.caption(t("overview.by_publication_hour" if hourly else "overview.by_publication_day"))
+    series = pd.DataFrame(rows)
+    if series.empty:
+        st.info(t("overview.no_metrics"))
+    else:
+        groups = {k: t(f"overview.by_{k}") for k in ("case", "kind")}
+        by = st.radio(t("overview.group_by"), list(groups), horizontal=True, key="overview_group",
+                      format_func=groups.__getitem__)
+        if by == "case":
+            series["case"] = series["case"].map(lambda slug: names.get(slug, slug or t("overview.no_case")))
+        else:
+            series["kind"] = series["kind"].map(ui.platform)
+        wide = series.pivot_table(index="day", columns=by, values="engagement", aggfunc="sum").fillna(0).cumsum()
+        # Nothing before the first publication: the curve starts from zero there, so that even
+        # a first hour alone draws a line.
+        wide.loc[wide.index.min() - (dt.timedelta(hours=1) if hourly else dt.timedelta(days=1))] = 0
+        curve = wide.sort_index().reset_index(names="day").melt(id_vars="day", var_name="series",
+                                                                 value_name="engagement")
+        ui.figures_chart([{"at": r.day, "series": r.series, "value": r.engagement} for r in curve.itertuples()],
+                         tz=tz, x_title=t("overview.hour" if hourly else "overview.day"),
+                         y_title=t("overview.engagement_axis"), colour_title=t(f"overview.by_{by}"),
+                         precision="hour" if hourly else "day")
 
-st.subheader(t("overview.next"))
-if not upcoming:
-    st.info(t("overview.nothing_next"))
-else:
-    st.dataframe(
-        pd.DataFrame([{
-            t("col.when"): fmt_datetime(r["due_at"], tz, "short"),
-            t("col.state"): common.state_text(r["state"]),
-            t("col.case"): common.case_name(r["case_person"], r["case"]),
-            t("col.account"): f"{r['account']} ({r['kind']})",
-            t("col.text"): r["text"][:120],
-        } for r in upcoming]),
-        hide_index=True, width="stretch",
-    )
+st.subheader(t("overview.case_posts"))
+st.caption(t("overview.case_posts_help"))
+case_ids = {r["case_id"]: names[r["slug"]] for r in figures["progress"]}
+chosen = st.selectbox(t("col.case"), list(case_ids), index=None, key="overview_case_posts",
+                      format_func=case_ids.__getitem__, placeholder=t("common.choose_one"))
+if chosen is not None:
+    with ui.own_error(t("overview.case_posts")):
+        ui.case_posts(campaign, chosen, key="overview_case_posts")
+
+if phase != edition_results.FINISHED or upcoming:
+    st.subheader(t("overview.next"))
+    if not upcoming:
+        st.info(t("overview.nothing_next"))
+    else:
+        table = []
+        for r in upcoming:
+            with ui.own_error(t("overview.next")):
+                table.append({
+                    t("col.when"): fmt_datetime(r["due_at"], tz, "short"),
+                    t("col.state"): ui.state_text(r),
+                    t("col.case"): common.case_name(r["case_person"], r["case"]),
+                    t("col.account"): ui.account_label(r),
+                    t("col.text"): ui.short(r["text"], 120),
+                })
+        st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")

@@ -1,4 +1,5 @@
-"""Queue: every delivery with filters; retry, cancel, resolve what needs a person."""
+"""Queue: every delivery with filters; retry, cancel, resolve what needs a person; each
+delivery's own figures and their curve."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import fmt_datetime, fmt_number, t
+from dashboard import deliveries_ui as ui
+from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator import states
 from orchestrator.services import accounts as account_service
-from orchestrator.services import deliveries, reports
+from orchestrator.services import deliveries, delivery_views, reports
 from orchestrator.services.campaigns import list_cases
 
 PAGE = 100
@@ -22,67 +24,88 @@ common.flash()
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
     accounts = account_service.list_accounts(s)
+case_names = {c.id: common.case_name(c.person, c.slug) for c in cases}
+account_names = {a.id: f"{a.name} ({ui.platform(a.kind)})" for a in accounts}
 
 f1, f2, f3, f4 = st.columns(4)
-state_in = f1.multiselect(t("col.state"), states.STATES, key="queue_states", format_func=common.state_text)
-case_ids = f2.multiselect(t("col.case"), [c.id for c in cases], key="queue_cases",
-                          format_func=lambda i: next(common.case_name(c.person, c.slug) for c in cases if c.id == i))
-kinds = f3.multiselect(t("col.channel"), sorted({a.kind for a in accounts}), key="queue_kinds")
-account_ids = f4.multiselect(t("col.account"), [a.id for a in accounts], key="queue_accounts",
-                             format_func=lambda i: next(a.name for a in accounts if a.id == i))
-filters = {"state_in": state_in, "case_ids": case_ids, "kinds": kinds, "account_ids": account_ids}
+state_names = {k: style.text(lang()) for k, style in delivery_views.STYLES.items()}
+shown_in = f1.multiselect(t("col.state"), list(state_names), key="queue_states", format_func=state_names.__getitem__,
+                          placeholder=t("common.choose_many"))
+case_ids = f2.multiselect(t("col.case"), list(case_names), key="queue_cases", format_func=case_names.__getitem__,
+                          placeholder=t("common.choose_many"))
+kinds = f3.multiselect(t("col.channel"), sorted({a.kind for a in accounts}), key="queue_kinds",
+                       format_func=ui.platform, placeholder=t("common.choose_many"))
+account_ids = f4.multiselect(t("col.account"), list(account_names), key="queue_accounts",
+                             format_func=account_names.__getitem__, placeholder=t("common.choose_many"))
+filters = {"shown_in": shown_in, "case_ids": case_ids, "kinds": kinds, "account_ids": account_ids}
 
 with common.session() as s:
     total = reports.count_deliveries(s, campaign_id=campaign.id or 0, **filters)
     failed = reports.count_deliveries(s, campaign_id=campaign.id or 0, state_in=[states.FAILED])
 pages = max(1, -(-total // PAGE))
-page = st.number_input(t("queue.page", pages=pages), min_value=1, max_value=pages, value=1, key="queue_page") if pages > 1 else 1
+page = st.number_input(t("queue.page", pages=fmt_number(pages)), min_value=1, max_value=pages, value=1,
+                       key="queue_page") if pages > 1 else 1
 with common.session() as s:
     rows = reports.list_deliveries(s, campaign_id=campaign.id or 0, limit=PAGE, offset=(int(page) - 1) * PAGE,
                                    newest_first=True, **filters)
 st.caption(t("queue.count", n=fmt_number(total)))
 
 if common.can("editor") and failed:
-    if st.button(t("queue.retry_all", n=failed), key="queue_retry_all", icon=":material/refresh:"):
+    if st.button(t("queue.retry_all", n=fmt_number(failed)), key="queue_retry_all", icon=":material/refresh:"):
         n = common.run(lambda s: deliveries.retry_all_failed(s, actor=common.actor()))
         if n is not None:
-            st.session_state["flash"] = t("queue.retried_all", n=n)
+            st.session_state["flash"] = t("queue.retried_all", n=fmt_number(n))
             st.rerun()
 
 if not rows:
     st.info(t("queue.empty"))
     st.stop()
 
-st.dataframe(pd.DataFrame([{
-    "#": r["id"],
-    t("col.when"): fmt_datetime(r["scheduled_at"], tz, "short"),
-    t("col.state"): common.state_text(r["state"]),
-    t("col.case"): common.case_name(r["case_person"], r["case"]),
-    t("col.account"): f"{r['account']} ({r['kind']})",
-    t("col.attempts"): r["attempts"],
-    t("col.problem"): r["last_error"] or r["held_reason"],
-    t("col.text"): r["text"][:100],
-} for r in rows]), hide_index=True, width="stretch")
+
+def _line(r: dict) -> dict[str, str]:
+    try:
+        return {
+            "#": f"#{r['id']}",
+            t("col.when"): fmt_datetime(r["scheduled_at"], tz, "short"),
+            t("col.state"): ui.state_text(r),
+            t("col.case"): common.case_name(r["case_person"], r["case"]),
+            t("col.account"): ui.account_label(r),
+            t("col.attempts"): fmt_number(r["attempts"]),
+            t("col.problem"): ui.short(ui.problem(r), 200),
+            t("col.text"): ui.short(r["text"], 100),
+        }
+    except Exception:  # noqa: BLE001 - one row that cannot be shown says so; the others show
+        return {"#": f"#{r.get('id')}", t("col.problem"): t("follow.item_failed", what=t("queue.pick"))}
+
+
+st.dataframe(pd.DataFrame([_line(r) for r in rows]), hide_index=True, width="stretch")
 
 st.subheader(t("queue.act"))
 by_id = {r["id"]: r for r in rows}
-picked = st.selectbox(
-    t("queue.pick"), list(by_id), key="queue_pick",
-    format_func=lambda i: f"#{i} · {common.state_label(by_id[i]['state'])} · {by_id[i]['account']} · "
-                          f"{fmt_datetime(by_id[i]['scheduled_at'], tz, 'short')}",
-)
-row = by_id[picked]
-common.state_badge(row["state"])
-st.text(row["text"])
-if row["last_error"]:
-    st.warning(t("queue.last_error", kind=row["last_error_kind"] or "—", error=common.plain(row["last_error"])))
-if row["held_reason"]:
-    st.info(t("queue.held_reason", reason=common.plain(row["held_reason"])))
-if row["platform_link"]:  # checked: https on the platform's own host (services/safe_links.py)
-    st.link_button(t("queue.open_post"), row["platform_link"], icon=":material/open_in_new:")
-elif row["platform_url"]:
-    st.caption(t("queue.unchecked_url"))
-    st.code(row["platform_url"], language=None)
+
+
+# Labels made now, in the reader's language (a format function runs again outside the page's run).
+picks = {i: f"#{i} · {ui.state_label(r)} · {r['account']} · {fmt_datetime(r['scheduled_at'], tz, 'short')}"
+         for i, r in by_id.items()}
+picked = st.selectbox(t("queue.pick"), list(picks), key="queue_pick", format_func=picks.__getitem__,
+                      placeholder=t("common.choose_one"))
+row = by_id[picked] if picked in by_id else rows[0]
+with ui.own_error(t("queue.pick")):
+    ui.state_badge(row)
+    st.text(row["text"])
+    if row["last_error"]:
+        st.warning(t("queue.last_error", kind=ui.error_kind(row["last_error_kind"] or ""),
+                     error=common.plain(row["last_error"])))
+    reason = ui.why(row, markdown=True)
+    if reason:
+        st.info(reason, icon=":material/pause_circle:")
+    if row["platform_link"]:  # checked: https on the platform's own host (services/safe_links.py)
+        st.link_button(t("queue.open_post"), row["platform_link"], icon=":material/open_in_new:")
+    elif row["platform_url"]:
+        st.caption(t("queue.unchecked_url"))
+        st.code(row["platform_url"], language=None)
+with ui.own_error(t("figures.title")):
+    ui.delivery_figures(row, tz=tz)
 
 if not common.can("editor"):
     common.viewer_notice()

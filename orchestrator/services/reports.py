@@ -28,6 +28,7 @@ from orchestrator.models import (
     WorkerHeartbeat,
 )
 from orchestrator.services import safe_links
+from orchestrator.services.delivery_views import shown_condition, shown_key
 from orchestrator.timeutil import UTC, utcnow
 
 ENGAGEMENT = (
@@ -75,7 +76,9 @@ def _parse_utc(value: Any) -> dt.datetime | None:
 
 
 def delivery_totals(session: Session, *, campaign_id: int) -> dict[tuple[int | None, str], tuple[int, int]]:
-    """(case id, state) -> (deliveries, engagement from their latest figures), for the campaign.
+    """(case id, state shown) -> (deliveries, engagement from their latest figures), for the
+    campaign. The state is the one staff see (delivery_views.shown_key): a pending post's
+    deliveries count as awaiting approval, not as scheduled.
 
     The inner GROUP BY (post, state) walks ix_delivery_figures, which holds every column it
     needs in (post_id, state) order: no read of the wide delivery rows and no sort; only its
@@ -90,18 +93,24 @@ def delivery_totals(session: Session, *, campaign_id: int) -> dict[tuple[int | N
         .subquery("per_post")
     )
     rows = session.execute(
-        sa.select(col(Post.case_id), per_post.c.state, sa.func.sum(per_post.c.n), sa.func.sum(per_post.c.engagement))
+        sa.select(col(Post.case_id), per_post.c.state, col(Post.status), sa.func.sum(per_post.c.n),
+                  sa.func.sum(per_post.c.engagement))
         .select_from(per_post)
         .join(Post, col(Post.id) == per_post.c.post_id)
-        .group_by(col(Post.case_id), per_post.c.state)
+        .group_by(col(Post.case_id), per_post.c.state, col(Post.status))
     )
-    return {(case_id, state): (int(n or 0), int(engagement or 0)) for case_id, state, n, engagement in rows}
+    totals: dict[tuple[int | None, str], tuple[int, int]] = {}
+    for case_id, state, status, n, engagement in rows:
+        key = (case_id, shown_key(state, status))
+        before = totals.get(key, (0, 0))
+        totals[key] = (before[0] + int(n or 0), before[1] + int(engagement or 0))
+    return totals
 
 
 def state_counts(
     session: Session, *, campaign_id: int, totals: dict[tuple[int | None, str], tuple[int, int]] | None = None
 ) -> dict[str, int]:
-    """Deliveries per state; ``totals`` from :func:`delivery_totals` saves reading them again."""
+    """Deliveries per state shown; ``totals`` from :func:`delivery_totals` saves reading them again."""
     totals = delivery_totals(session, campaign_id=campaign_id) if totals is None else totals
     counts: dict[str, int] = {}
     for (_, state), (n, _) in totals.items():
@@ -114,12 +123,14 @@ def state_counts(
 
 
 def case_progress(
-    session: Session, *, campaign_id: int, totals: dict[tuple[int | None, str], tuple[int, int]] | None = None
+    session: Session, *, campaign_id: int, totals: dict[tuple[int | None, str], tuple[int, int]] | None = None,
+    today: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """Each case with its goal, the actions it received (letters, signatures, solidarity
     messages…: the goal counts those), the projection at the campaign's end at the current pace,
     and the engagement its posts earned (latest figures kept on the delivery row, so this reads
-    deliveries, not snapshots)."""
+    deliveries, not snapshots). Nothing is "behind" before the edition starts or after it ends."""
+    from orchestrator.services.edition_results import RUNNING, phase
     from orchestrator.services.responses import pace
 
     totals = delivery_totals(session, campaign_id=campaign_id) if totals is None else totals
@@ -131,7 +142,9 @@ def case_progress(
             published[case_id] = published.get(case_id, 0) + n
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
-    _, per_case = pace(session, campaign=campaign)
+    today = today or utcnow().astimezone(ZoneInfo(campaign.timezone)).date()
+    running = phase(campaign, today=today) == RUNNING  # before or after, there is no pace to keep
+    _, per_case = pace(session, campaign=campaign, today=today)
     paces = {p.slug: p for p in per_case}
     cases = session.exec(select(Case).where(Case.campaign_id == campaign_id).order_by(col(Case.position)))
     return [
@@ -143,7 +156,8 @@ def case_progress(
             "goal": c.goal,
             "actions": paces[c.slug].total if c.slug in paces else 0,
             "projected": paces[c.slug].projected if c.slug in paces else 0,
-            "behind": paces[c.slug].behind if c.slug in paces else False,
+            "behind": running and c.slug in paces and paces[c.slug].behind,
+            "reached": bool(c.goal) and c.slug in paces and paces[c.slug].total >= c.goal,
             "engagement": engagement.get(c.id, 0),
             "published": published.get(c.id, 0),
         }
@@ -161,13 +175,14 @@ def _hour(column: Any, dialect: str) -> Any:
     return sa.func.substr(column, 1, 13)
 
 
-def _by_local_day(rows: Any, tz: str) -> list[dict[str, Any]]:
-    """Sum (hour, case slug, kind, value) rows per local day; an hour is a UTC datetime, text
-    starting 'YYYY-MM-DD HH' (UTC), or already a local date. A few hundred distinct hours for thousands of rows, so each
-    hour's day is worked out once."""
+def _by_local_day(rows: Any, tz: str, *, hourly: bool = False) -> list[dict[str, Any]]:
+    """Sum (hour, case slug, kind, value) rows per local day (or, ``hourly``, per local hour, as
+    a naive wall-clock datetime); an hour is a UTC datetime, text starting 'YYYY-MM-DD HH' (UTC),
+    or already a local date. A few hundred distinct hours for thousands of rows, so each hour's
+    bucket is worked out once."""
     zone = ZoneInfo(tz)
-    totals: dict[tuple[dt.date, str, str], int] = {}
-    days: dict[Any, dt.date] = {}
+    totals: dict[tuple[Any, str, str], int] = {}
+    days: dict[Any, Any] = {}
     for hour, slug, kind, value in rows:
         if hour is None:
             continue
@@ -179,11 +194,37 @@ def _by_local_day(rows: Any, tz: str) -> list[dict[str, Any]]:
         elif day is None:
             at = (hour if isinstance(hour, dt.datetime)
                   else dt.datetime.fromisoformat(str(hour)[:13] + ":00"))
-            day = days[hour] = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(zone).date()
+            at = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(zone)
+            day = days[hour] = at.replace(minute=0, second=0, microsecond=0, tzinfo=None) if hourly else at.date()
         key = (day, slug or "", kind)
         totals[key] = totals.get(key, 0) + int(value or 0)
     return [{"day": day, "case": slug, "kind": kind, "engagement": value}
             for (day, slug, kind), value in sorted(totals.items())]
+
+
+#: A curve spanning fewer local days than this is drawn hour by hour: on the first day of a
+#: campaign every point falls on one day, and a curve of one point per day draws no line.
+SHORT_RANGE_DAYS = 3
+
+
+def is_short(rows: list[dict[str, Any]]) -> bool:
+    """True when the per-day ``rows`` span fewer than SHORT_RANGE_DAYS days."""
+    days = [r["day"] for r in rows]
+    return bool(days) and (max(days) - min(days)).days < SHORT_RANGE_DAYS
+
+
+def engagement_by_hour(session: Session, *, campaign_id: int, tz: str) -> list[dict[str, Any]]:
+    """Like :func:`engagement_by_day`, per local hour of publication: for a short campaign so far."""
+    slugs = dict(session.exec(select(Case.id, Case.slug).where(Case.campaign_id == campaign_id)).all())
+    kinds = dict(session.exec(select(Account.id, Account.kind)).all())
+    t = EngagementHour.__table__.c  # type: ignore[attr-defined]
+    kind = sa.case(kinds, value=t.account_id, else_="?") if kinds else sa.literal("?")
+    rows = session.connection().execute(
+        sa.select(t.hour, t.case_id, kind, sa.func.sum(t.engagement))
+        .where(t.campaign_id == campaign_id, t.engagement != 0)
+        .group_by(t.hour, t.case_id, kind)
+    )
+    return _by_local_day(((h, slugs.get(c), k, v) for h, c, k, v in rows), tz, hourly=True)
 
 
 def _sqlite_local_day(column: Any, tz: str, first: Any, last: Any) -> Any:
@@ -236,16 +277,21 @@ def engagement_by_day(session: Session, *, campaign_id: int, tz: str) -> list[di
 def overview(session: Session, *, campaign_id: int, tz: str) -> dict[str, Any]:
     """Everything the overview page caches: one pass over the delivery figures' covering index
     and a read of the hourly engagement (docs/benchmarks.md has the timings)."""
+    computed_at = utcnow()
     totals = delivery_totals(session, campaign_id=campaign_id)
+    by_day = engagement_by_day(session, campaign_id=campaign_id, tz=tz)
     return {
         "progress": case_progress(session, campaign_id=campaign_id, totals=totals),
-        "by_day": engagement_by_day(session, campaign_id=campaign_id, tz=tz),
+        "by_day": by_day,
+        # Hour by hour only when the days are too few to draw a line (a read of a few hundred rows).
+        "by_hour": engagement_by_hour(session, campaign_id=campaign_id, tz=tz) if is_short(by_day) else None,
         "counts": state_counts(session, campaign_id=campaign_id, totals=totals),
+        "computed_at": computed_at,
     }
 
 
 def engagement_series(
-    session: Session, *, campaign_id: int, tz: str, since: dt.datetime | None = None
+    session: Session, *, campaign_id: int, tz: str, since: dt.datetime | None = None, hourly: bool = False
 ) -> list[dict[str, Any]]:
     """Engagement gained per local day (when it happened), case and channel kind, from the
     snapshots. Heavier than :func:`engagement_by_day` (it reads every snapshot since ``since``),
@@ -288,7 +334,7 @@ def engagement_series(
         .where(p.campaign_id == campaign_id)
         .group_by(per_hour.c.hour, c.slug, a.kind)
     )
-    return _by_local_day(session.execute(query), tz)
+    return _by_local_day(session.execute(query), tz, hourly=hourly)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,6 +345,7 @@ def _delivery_filter(
     *,
     campaign_id: int,
     state_in: list[str] | None = None,
+    shown_in: list[str] | None = None,
     case_ids: list[int] | None = None,
     kinds: list[str] | None = None,
     account_ids: list[int] | None = None,
@@ -315,6 +362,8 @@ def _delivery_filter(
     where: list[Any] = [(col(Delivery.post_id) + 0).in_(posts)]
     if state_in:
         where.append(col(Delivery.state).in_(state_in))
+    if shown_in:  # states as staff see them (delivery_views.SHOWN_STATES)
+        where.append(shown_condition(shown_in, campaign_id=campaign_id))
     if kinds:
         where.append(col(Delivery.account_id).in_(select(Account.id).where(col(Account.kind).in_(kinds))))
     if account_ids:
@@ -357,6 +406,9 @@ def _row(delivery: Delivery, post: Post, account: Account, case: Case | None) ->
         "case_person": dict(case.person) if case else {},
         "post_id": post.id,
         "post_status": post.status,
+        "shown": shown_key(delivery.state, post.status),
+        "review_comment": post.review_comment,
+        "case_status": case.status if case else "",
         "language": post.language,
         "text": delivery.rendered_text or post.text,
         "attempts": delivery.attempts,
@@ -541,17 +593,7 @@ def audit_actions(session: Session) -> list[str]:
 
 
 def countdowns(campaign: Campaign, *, today: dt.date) -> list[dict[str, Any]]:
-    """Days left to the marathon and to 10 December (Human Rights Day), from the campaign's key
-    dates; 10 December is always shown, even if the content forgot it."""
-    found: list[dict[str, Any]] = []
-    for item in campaign.key_dates or []:
-        slug = str(item.get("slug", ""))
-        day = dt.date.fromisoformat(str(item["date"]))
-        if "marathon" in slug or (day.month == 12 and day.day == 10):
-            found.append({"slug": slug, "date": day, "name": dict(item.get("name") or {}), "days": (day - today).days})
-    if not any(f["date"].month == 12 and f["date"].day == 10 for f in found):
-        year = campaign.starts_on.year if campaign.starts_on else today.year
-        day = dt.date(year, 12, 10)
-        found.append({"slug": "journee-droits-humains", "date": day,
-                      "name": {"fr": "Journée des droits humains", "en": "Human Rights Day"}, "days": (day - today).days})
-    return sorted(found, key=lambda f: f["date"])
+    """The marathon, 10 December and the last day: see edition_results.countdowns."""
+    from orchestrator.services import edition_results
+
+    return edition_results.countdowns(campaign, today=today)

@@ -1,4 +1,4 @@
-"""What is happening: deliveries by state, workers, what is next, what needs a person."""
+"""What is happening: deliveries by state (as staff see it), workers, what is next, what needs a person."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from orchestrator import states
-from orchestrator.models import Account, Delivery, WorkerHeartbeat
+from orchestrator.models import Account, Delivery, Post, WorkerHeartbeat
+from orchestrator.services.delivery_views import shown_key
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import isoformat, utcnow
 
@@ -17,12 +18,18 @@ from orchestrator.timeutil import isoformat, utcnow
 def summary(session: Session, *, now: dt.datetime | None = None, problems_limit: int = 20) -> dict[str, Any]:
     now = now or utcnow()
     settings = get_settings()
-    counts = {
-        state: n
-        for state, n in session.exec(select(Delivery.state, sa.func.count()).group_by(Delivery.state))  # type: ignore[call-overload]
-    }
+    # By the state staff see (delivery_views.shown_key): a pending post's deliveries wait for
+    # approval, they are not "scheduled"; and only an approved post's deliveries are ever due.
+    counts: dict[str, int] = {}
+    for state, status, n in session.exec(
+        select(Delivery.state, Post.status, sa.func.count())  # type: ignore[call-overload]
+        .join(Post, col(Post.id) == Delivery.post_id).group_by(Delivery.state, Post.status)
+    ):
+        key = shown_key(state, status)
+        counts[key] = counts.get(key, 0) + int(n)
     next_due = session.exec(
-        select(sa.func.min(Delivery.due_at)).where(col(Delivery.state).in_(states.CLAIMABLE))
+        select(sa.func.min(Delivery.due_at)).join(Post, col(Post.id) == Delivery.post_id)
+        .where(col(Delivery.state).in_(states.CLAIMABLE), Post.status == "approved")
     ).one()
     workers = [
         {

@@ -119,3 +119,28 @@ def scheduled(engine: sa.Engine, account: str) -> Callable[..., int]:
             return delivery.id  # type: ignore[return-value]
 
     return make
+
+
+@pytest.fixture
+def four_kinds(engine: sa.Engine, account: str) -> list[str]:
+    """Accounts of all four kinds: X, Facebook, Mastodon with its instance, Bluesky with its PDS."""
+    from tests.dashboard.busy import four_kinds as make
+
+    return make(engine)
+
+
+@pytest.fixture
+def busy(engine: sa.Engine, account: str) -> dict[str, object]:
+    """The busy edition of tests/dashboard/busy.py (every state, every kind, hostile text)."""
+    from tests.dashboard.busy import busy as make
+
+    return make(engine)
+
+
+@pytest.fixture
+def running_edition(engine: sa.Engine, campaign: int) -> int:
+    """The 2025 edition moved around today: in progress whatever the machine's date."""
+    from tests.dashboard.busy import running_edition as make
+
+    make(engine)
+    return campaign

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from zoneinfo import ZoneInfo
 
 from orchestrator import db
 from orchestrator.models import MetricSnapshot, WorkerHeartbeat
@@ -31,7 +32,7 @@ def test_the_banner_goes_away_with_a_fresh_heartbeat(app, engine):
     assert "Travailleurs : 1" in texts(at)
 
 
-def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled):
+def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, running_edition):
     scheduled(text="Écrivez pour Juan López !")
     at = app("victor", "overview")
     shown = texts(at)
@@ -42,7 +43,7 @@ def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled):
     assert "Écrivez pour Juan López" in at.dataframe[0].value.to_csv()
 
 
-def test_engagement_counts_gains_not_running_totals(app, scheduled, engine):
+def test_engagement_counts_gains_not_running_totals(app, scheduled, engine, running_edition):
     """Three snapshots of 5, 8 and 10 likes mean 10 likes, not 23."""
     delivery_id = scheduled(state="published", likes=10, published_at=dt.datetime.now(dt.UTC))
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
@@ -77,7 +78,7 @@ def test_engagement_counts_gains_not_running_totals(app, scheduled, engine):
     assert "Juan López — 0 / 12\xa0000 actions · projection 0 · 10 interactions" in texts(at)
 
 
-def test_progress_counts_actions_against_the_goal(app, engine):
+def test_progress_counts_actions_against_the_goal(app, engine, running_edition):
     from orchestrator.services import responses
     from orchestrator.services.auth import SYSTEM
 
@@ -92,3 +93,140 @@ def test_progress_counts_actions_against_the_goal(app, engine):
 def test_it_is_english_a_switch_away(app):
     at = app("victor", "overview", lang="en")
     assert "No active worker: nothing will be published." in [e.value for e in at.error]
+
+
+# ---------------------------------------------------------------------------------------------
+# States held, day one, "as of", the last day, a finished edition, per-case figures
+
+
+def test_a_pending_post_s_deliveries_are_not_counted_as_scheduled(app, busy, running_edition):
+    at = app("victor", "overview")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["🔵 Programmée"] == "2"
+    assert metrics["⏳ En attente d'approbation"] == "4"
+    assert "⛔ Refusée 1" in texts(at) and "📝 Brouillon 1" in texts(at)
+    (upcoming,) = at.dataframe
+    states_next = list(upcoming.value["État"])
+    assert states_next.count("⏳ En attente d'approbation") == 4 and "⛔ Refusée" in states_next
+    assert states_next.count("🔵 Programmée") == 1  # the one of an approved post; the other is later
+
+
+def test_on_day_one_the_engagement_curve_is_drawn_hour_by_hour(app, engine, scheduled, running_edition):
+    from orchestrator.services import metrics_rollup
+
+    now = dt.datetime.now(dt.UTC).replace(minute=30, second=0, microsecond=0)
+    ids = [scheduled(state="published", likes=3 * (i + 1), published_at=now - dt.timedelta(hours=i), in_hours=-i)
+           for i in range(3)]
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, ids)
+    at = app("victor", "overview")
+    (chart,) = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["x"]["title"] == "Heure"
+    assert spec["mark"]["point"] is True  # a lone point still shows
+    points = chart.proto.data.data.decode("utf-8", "replace")
+    # three publication hours: three distinct times on the axis, so a line is drawn
+    for i in range(3):
+        local_hour = (now - dt.timedelta(hours=i)).astimezone(ZoneInfo("America/Toronto"))
+        assert f"{local_hour:%Y-%m-%dT%H}:00Z" in points
+
+
+def test_figures_say_as_of_when_and_can_be_refreshed(app, engine, running_edition):
+    from orchestrator.services import responses
+    from orchestrator.services.auth import SYSTEM
+
+    at = app("victor", "overview")
+    assert "Chiffres au " in texts(at)
+    assert "Juan López — 0 / 12\xa0000" in texts(at)
+    with db.session_scope(engine) as s:
+        responses.record_tally(s, actor=SYSTEM, case_slug="juan-lopez", kind="letter", count=40,
+                               day=_montreal_today(), event="marathon-montreal")
+    at.run()
+    assert "Juan López — 0 / 12\xa0000" in texts(at)  # kept for 30 seconds …
+    at.button(key="overview_refresh").click().run()
+    assert "Juan López — 40 / 12\xa0000" in texts(at)  # … unless asked
+
+
+def test_a_countdown_to_the_campaign_s_last_day(app, running_edition):
+    at = app("victor", "overview")
+    labels = [m.label for m in at.metric[:3]]
+    assert labels == ["Grand marathon d'écriture de Montréal", "Journée des droits humains", "Dernier jour pour agir"]
+    assert all(m.value.startswith("dans ") or m.value == "aujourd'hui" for m in at.metric[:3])
+
+
+def test_a_finished_edition_shows_its_results_and_nothing_behind(app, engine, busy):
+    from orchestrator.services import responses
+    from orchestrator.services.auth import SYSTEM
+    from tests.dashboard.busy import finished_edition
+
+    with db.session_scope(engine) as s:
+        responses.record_tally(s, actor=SYSTEM, case_slug="juan-lopez", kind="letter", count=12_500,
+                               day=_montreal_today())
+    finished_edition(engine)
+    for lang, words in (("fr", ("Bilan de l'édition", "✅ objectif atteint", "(terminée)")),
+                        ("en", ("Final results", "✅ goal reached", "(finished)"))):
+        at = app("victor", "overview", lang=lang)
+        shown = texts(at) + " ".join(str(s.value) for s in at.sidebar.selectbox) + " ".join(
+            o for s in at.sidebar.selectbox for o in s.options)
+        for word in words:
+            assert word in shown, word
+        for word in ("passé", "past", "en retard", "behind", "(en cours)", "(current)", "projection", "projected"):
+            assert word not in shown, word
+        metrics = {m.label: m.value for m in at.metric}
+        assert metrics[{"fr": "Publications parues", "en": "Posts published"}[lang]] == "1"
+        assert metrics[{"fr": "Clics", "en": "Clicks"}[lang]] == "17"
+
+
+def test_the_results_of_an_edition_on_a_fixed_day(engine, busy):
+    from orchestrator.services import edition_results
+    from orchestrator.services.campaigns import current_campaign
+
+    with db.session_scope(engine) as s:
+        campaign = current_campaign(s)
+        assert campaign.ends_on == dt.date(2026, 1, 31)
+        assert edition_results.phase(campaign, today=dt.date(2026, 2, 1)) == "finished"
+        assert edition_results.phase(campaign, today=dt.date(2026, 1, 31)) == "running"
+        assert edition_results.phase(campaign, today=dt.date(2025, 11, 2)) == "upcoming"
+        days = {c["slug"]: c["days"] for c in edition_results.countdowns(campaign, today=dt.date(2025, 12, 1))}
+        assert days == {"marathon-montreal": 5, "journee-droits-humains": 9, "dernier-appel": 61}
+        bilan = edition_results.results(s, campaign=campaign)
+    assert (bilan["posts"], bilan["deliveries"], bilan["views"], bilan["clicks"]) == (1, 1, 12027, 17)
+    assert bilan["engagement"] == 1235 + 40 + 7
+
+
+def test_nothing_is_behind_before_the_edition_starts_or_after_it_ends(engine, campaign):
+    from orchestrator.services import reports
+
+    with db.session_scope(engine) as s:
+        for today in (dt.date(2025, 10, 1), dt.date(2026, 3, 1)):
+            assert not any(r["behind"] for r in reports.case_progress(s, campaign_id=campaign, today=today))
+        assert all(r["behind"] for r in reports.case_progress(s, campaign_id=campaign, today=dt.date(2025, 12, 1)))
+
+
+def test_a_case_s_published_posts_with_their_figures(app, busy, running_edition, engine):
+    from orchestrator.services.campaigns import get_case
+
+    with db.session_scope(engine) as s:
+        juan = get_case(s, slug="juan-lopez").id
+    at = app("victor", "overview")
+    at.selectbox(key="overview_case_posts").set_value(juan).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns)[2:7] == ["Vues", "J'aime", "Partages", "Réponses", "Clics"]
+    (row,) = table.to_dict("records")
+    assert row["Vues"] in ("12\u202f027", "12\xa0027") and row["Clics"] == "17"
+
+
+def test_a_first_hour_alone_still_draws_a_line_from_zero(app, engine, scheduled, running_edition):
+    from orchestrator.services import metrics_rollup
+
+    now = dt.datetime.now(dt.UTC)
+    delivery_id = scheduled(state="published", likes=9, published_at=now, in_hours=0)
+    with db.session_scope(engine) as s:
+        metrics_rollup.refresh(s, [delivery_id])
+    at = app("victor", "overview")
+    (chart,) = at.get("vega_lite_chart")
+    frame = chart.proto.data.data.decode("utf-8", "replace")
+    hour = now.astimezone(ZoneInfo("America/Toronto")).replace(minute=0)
+    before = hour - dt.timedelta(hours=1)
+    assert f"{hour:%Y-%m-%dT%H}:00Z" in frame and f"{before:%Y-%m-%dT%H}:00Z" in frame
