@@ -59,14 +59,8 @@ KNOWN_FAILURES_ON_OTHER_PAGES: set[tuple[str, str, str, str]] = {
         ("approvals", "exception", ROLES),
         ("media", "exception", ROLES),
         ("media", "live markup in caption", ROLES),
-        ("overview", "live markup in title", ROLES),
-        ("overview", "live markup in progress", ROLES),
-        ("calendar", "English placeholder", ROLES),
         ("compose", "English placeholder", ROLES[1:]),
         ("media", "English placeholder", ROLES),
-        ("queue", "English placeholder", ROLES),
-        ("calendar", "command line in caption", ROLES),
-        ("exports", "command line in caption", ROLES),
     )
     for role in roles
     for language in LANGUAGES
