@@ -71,9 +71,12 @@ def where_it_goes(post: Post, tz: str) -> None:
         return
     lines = []
     for account, delivery in targets:
-        when = fmt_datetime(delivery.scheduled_at, tz, "short") if delivery else t("compose.not_yet")
-        lines.append(t("posts.delivery", account=account.name, platform=post_review.platform(account.kind),
-                       when=when, state=state_words(post, delivery.state if delivery else None)))
+        platform = post_review.platform(account.kind)
+        if delivery is None:
+            lines.append(t("posts.kept", account=account.name, platform=platform))
+            continue
+        lines.append(t("posts.delivery", account=account.name, platform=platform,
+                       when=fmt_datetime(delivery.scheduled_at, tz, "short"), state=state_words(post, delivery.state)))
     st.caption("  \n".join(common.plain(line) for line in lines))
 
 
@@ -92,7 +95,9 @@ def images(post: Post, *, width: int = 240) -> list[str]:
             st.image(image.data, caption=common.plain(image.alt), alt=image.alt or None, width=width)
         except Exception as exc:  # noqa: BLE001 - this image's place on the card says what is wrong
             problems.append(message(exc))
-            st.error(t("approvals.image_error", n=number, why=common.plain(message(exc))), icon=":material/broken_image:")
+            name = str(item.get("filename") or number) if isinstance(item, dict) else str(number)
+            st.error(t("approvals.image_error", n=number, name=common.plain(name), why=common.plain(message(exc))),
+                     icon=":material/broken_image:")
     return problems
 
 

@@ -245,7 +245,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "approvals.rejected": {"fr": "Publication {id} refusée.", "en": "Post {id} rejected."},
     "approvals.card_error": {"fr": "Une partie de la publication n° {id} ne peut pas être affichée : {why}",
                              "en": "Part of post no. {id} cannot be shown: {why}"},
-    "approvals.image_error": {"fr": "Image {n} : {why}", "en": "Image {n}: {why}"},
+    "approvals.image_error": {"fr": "Image {n} (« {name} ») : {why}", "en": "Image {n} ('{name}'): {why}"},
     "approvals.blocked": {"fr": "Elle ne peut pas être approuvée en l'état : refusez-la avec un commentaire pour que "
                                 "son autrice ou son auteur la corrige.",
                           "en": "It cannot be approved as it is: reject it with a comment so that its author fixes it."},
@@ -528,6 +528,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "posts.empty": {"fr": "Aucune publication ici.", "en": "No post here."},
     "posts.no_account": {"fr": "Aucun compte choisi.", "en": "No account chosen."},
     "posts.delivery": {"fr": "{account} · {platform} · {when} · {state}", "en": "{account} · {platform} · {when} · {state}"},
+    "posts.kept": {"fr": "{account} · {platform} · pas encore d'heure", "en": "{account} · {platform} · no time yet"},
     "posts.schedule": {"fr": "Programmer", "en": "Schedule"},
     "posts.schedule_title": {"fr": "Programmer sur des comptes, à une heure", "en": "Schedule on accounts, at a time"},
     "posts.accounts": {"fr": "Comptes", "en": "Accounts"},

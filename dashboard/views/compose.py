@@ -70,16 +70,19 @@ with common.session() as s:
     actions = list(s.exec(select(CallToAction).where(CallToAction.campaign_id == campaign.id)))
     templates = list(s.exec(select(Template).where(Template.campaign_id == campaign.id)))
 
+# Choice labels are looked up in dicts made here, in the reader's language: a format function
+# that called t() later would answer in whatever language its caller runs in.
 c1, c2, c3 = st.columns(3)
-case_slug = c1.selectbox(t("col.case"), [c.slug for c in cases], key="compose_case",
-                         placeholder=t("common.choose_one"),
-                         format_func=lambda slug: next(common.case_name(c.person, c.slug) for c in cases if c.slug == slug))
-action_slug = c2.selectbox(t("compose.action"), [None] + [a.slug for a in actions], key="compose_action",
-                           placeholder=t("common.choose_one"),
-                           format_func=lambda slug: t("compose.no_action") if slug is None else
-                           next(a.label.get(lang()) or a.slug for a in actions if a.slug == slug))
-language = c3.radio(t("compose.language"), ["fr", "en"], key="compose_language", horizontal=True,
-                    format_func=post_cards.language_name)
+case_names = {c.slug: common.case_name(c.person, c.slug) for c in cases}
+case_slug = c1.selectbox(t("col.case"), list(case_names), key="compose_case", placeholder=t("common.choose_one"),
+                         format_func=case_names.__getitem__)
+action_names: dict[str | None, str] = {None: t("compose.no_action"),
+                                       **{a.slug: a.label.get(lang()) or a.slug for a in actions}}
+action_slug = c2.selectbox(t("compose.action"), list(action_names), key="compose_action",
+                           placeholder=t("common.choose_one"), format_func=action_names.__getitem__)
+language_names = {code: post_cards.language_name(code).capitalize() for code in ("fr", "en")}
+language = c3.radio(t("compose.language"), list(language_names), key="compose_language", horizontal=True,
+                    format_func=language_names.__getitem__)
 
 usable = [tp for tp in templates if tp.language == language and (action_slug is None or tp.action_slug == action_slug)]
 if usable:
@@ -108,9 +111,10 @@ link = st.text_input(t("compose.link"), key="compose_link", help=t("compose.link
 with common.session() as s:
     accounts = compose_service.schedulable_accounts(s, language=language)
 kinds = {a.name: a.kind for a in accounts}
+account_labels = {n: t("compose.account_option", name=n, platform=post_review.platform(k)) for n, k in kinds.items()}
 account_names = st.multiselect(
     t("compose.accounts"), list(kinds), key="compose_accounts", placeholder=t("common.choose_many"),
-    format_func=lambda n: t("compose.account_option", name=n, platform=post_review.platform(kinds.get(n, ""))))
+    format_func=lambda n: account_labels.get(n, n))
 
 # Images: stored on the post with their alt text, which is required. Any file is accepted by the
 # uploader and decoded here, so a file that is not an image gets words, not a bare red mark.
@@ -151,9 +155,10 @@ with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_
         library = media_library.list_images(s, campaign_id=campaign.id, case_slug=case_slug)  # type: ignore[arg-type]
     if library:
         by_id = {item.id: item for item in library}
+        library_labels = {i: t("compose.library_option", id=i, name=item.filename, alt=item.alt.get(language, ""))
+                          for i, item in by_id.items()}
         picked = st.selectbox(t("compose.library"), list(by_id), key="compose_library", placeholder=t("common.choose_one"),
-                              format_func=lambda i: t("compose.library_option", id=i, name=by_id[i].filename,
-                                                      alt=by_id[i].alt.get(language, "")))
+                              format_func=lambda i: library_labels.get(i, str(i)))
         if st.button(t("compose.add_library"), key="compose_add_library") and picked is not None:
             st.session_state["compose_images"].append(media_library.reference(by_id[picked], language))
     for i, image in enumerate(list(st.session_state["compose_images"])):
@@ -201,8 +206,9 @@ if account_names:
                     st.caption(common.plain(item["note"]))
 
 st.subheader(t("compose.when"))
-when = st.radio(t("compose.when"), ["none", "at", "next"], key="compose_when", horizontal=True,
-                label_visibility="collapsed", format_func=lambda k: t(f"compose.when_{k}"))
+when_labels = {k: t(f"compose.when_{k}") for k in ("none", "at", "next")}
+when = st.radio(t("compose.when"), list(when_labels), key="compose_when", horizontal=True,
+                label_visibility="collapsed", format_func=when_labels.__getitem__)
 at: dt.datetime | None = None
 publish_now = False
 if when == "at":
@@ -223,10 +229,10 @@ elif when == "none" and account_names:
 
 with common.session() as s:
     others = [p for p in post_service.list_posts(s, campaign=campaign) if p.language != language][:50]
-sibling = st.selectbox(t("compose.sibling"), [None] + [p.id for p in others], key="compose_sibling",
-                       placeholder=t("common.choose_one"),
-                       format_func=lambda i: t("compose.no_sibling") if i is None else
-                       f"{t('compose.post_number', id=i)} · {next(p.text[:60] for p in others if p.id == i)}")
+sibling_labels: dict[int | None, str] = {None: t("compose.no_sibling"),
+                                         **{p.id: f"{t('compose.post_number', id=p.id)} · {p.text[:60]}" for p in others}}
+sibling = st.selectbox(t("compose.sibling"), list(sibling_labels), key="compose_sibling",
+                       placeholder=t("common.choose_one"), format_func=lambda i: sibling_labels.get(i, str(i)))
 
 if any(not item["valid"] for item in previews):
     st.error(t("compose.fix_first"), icon=":material/block:")

@@ -29,13 +29,14 @@ if not common.can("editor"):
     common.viewer_notice()
 
 choices = [post_service.APPROVED, post_service.PENDING, post_service.DRAFT, post_service.REJECTED, "all"]
-status = st.segmented_control(
-    t("posts.filter"), choices, key="posts_status", default=post_service.APPROVED,
-    format_func=lambda k: t("posts.all") if k == "all" else post_service.STATUS_LABELS[k][lang()])
+choice_labels = {k: t("posts.all") if k == "all" else post_service.STATUS_LABELS[k][lang()] for k in choices}
+status = st.segmented_control(t("posts.filter"), choices, key="posts_status", default=post_service.APPROVED,
+                              format_func=choice_labels.__getitem__)
 with common.session() as s:
     found = post_service.list_posts(s, status=None if status in (None, "all") else status, campaign=campaign)
     every_account = compose_service.schedulable_accounts(s)
 accounts = {a.name: a.kind for a in every_account}
+account_labels = {n: t("compose.account_option", name=n, platform=post_review.platform(k)) for n, k in accounts.items()}
 languages = {a.name: a.language for a in every_account}
 shown = found[:LIMIT]
 if not found:
@@ -56,7 +57,7 @@ def _schedule_form(post: Post, me: Actor) -> None:
         names = st.multiselect(
             t("posts.accounts"), usable, default=waiting, key=f"posts_accounts_{post_id}",
             placeholder=t("common.choose_many"),
-            format_func=lambda n: t("compose.account_option", name=n, platform=post_review.platform(accounts[n])))
+            format_func=lambda n: account_labels.get(n, n))
         soon = local(utcnow(), tz) + dt.timedelta(minutes=30)
         slot = soon.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
         d1, d2 = st.columns(2)
