@@ -25,14 +25,14 @@ st.caption(t("approvals.four_eyes"))
 common.flash()
 
 with common.session() as s:
-    pending = post_service.list_posts(s, status=post_service.PENDING, campaign=campaign)
-    shown = pending[:LIMIT]
+    shown = post_service.list_posts(s, status=post_service.PENDING, campaign=campaign, limit=LIMIT)
+    waiting = post_service.count_posts(s, status=post_service.PENDING, campaign=campaign)
     cases = {c.id: c for c in s.exec(select(Case).where(Case.campaign_id == campaign.id))}
 
-if not pending:
+if not shown:
     st.info(t("approvals.empty"))
     st.stop()
-st.caption(t("approvals.count", n=fmt_number(len(pending)), shown=fmt_number(len(shown))))
+st.caption(t("approvals.count", n=fmt_number(waiting), shown=fmt_number(len(shown))))
 approver = common.can("approver")
 if not approver:
     common.viewer_notice()

@@ -228,7 +228,7 @@ elif when == "none" and account_names:
     st.caption(t("compose.kept_note"))
 
 with common.session() as s:
-    others = [p for p in post_service.list_posts(s, campaign=campaign) if p.language != language][:50]
+    others = post_service.list_posts(s, campaign=campaign, language="en" if language == "fr" else "fr", limit=50)
 sibling_labels: dict[int | None, str] = {None: t("compose.no_sibling"),
                                          **{p.id: f"{t('compose.post_number', id=p.id)} · {p.text[:60]}" for p in others}}
 sibling = st.selectbox(t("compose.sibling"), list(sibling_labels), key="compose_sibling",

@@ -33,16 +33,18 @@ choice_labels = {k: t("posts.all") if k == "all" else post_service.STATUS_LABELS
 status = st.segmented_control(t("posts.filter"), choices, key="posts_status", default=post_service.APPROVED,
                               format_func=choice_labels.__getitem__)
 with common.session() as s:
-    found = post_service.list_posts(s, status=None if status in (None, "all") else status, campaign=campaign)
+    wanted = None if status in (None, "all") else status
+    found = post_service.list_posts(s, status=wanted, campaign=campaign, limit=LIMIT)
+    total = post_service.count_posts(s, status=wanted, campaign=campaign)
     every_account = compose_service.schedulable_accounts(s)
 accounts = {a.name: a.kind for a in every_account}
 account_labels = {n: t("compose.account_option", name=n, platform=post_review.platform(k)) for n, k in accounts.items()}
 languages = {a.name: a.language for a in every_account}
-shown = found[:LIMIT]
+shown = found
 if not found:
     st.info(t("posts.empty"))
     st.stop()
-st.caption(t("posts.count", n=fmt_number(len(found)), shown=fmt_number(len(shown))))
+st.caption(t("posts.count", n=fmt_number(total), shown=fmt_number(len(shown))))
 
 
 def _schedule_form(post: Post, me: Actor) -> None:

@@ -268,9 +268,23 @@ def edit_post(
     return post
 
 
-def list_posts(session: Session, *, status: str | None = None, campaign: Campaign | None = None) -> list[Post]:
+def list_posts(session: Session, *, status: str | None = None, campaign: Campaign | None = None,
+               limit: int | None = None, language: str | None = None) -> list[Post]:
+    """The edition's posts, newest first (the first ``limit`` of them; only those in
+    ``language`` when given)."""
     campaign = campaign or current_campaign(session)
     query = select(Post).where(Post.campaign_id == campaign.id)
     if status:
         query = query.where(Post.status == status)
-    return list(session.exec(query.order_by(Post.created_at.desc())))  # type: ignore[attr-defined]
+    if language:
+        query = query.where(Post.language == language)
+    query = query.order_by(Post.created_at.desc(), Post.id.desc())  # type: ignore[attr-defined, union-attr]
+    return list(session.exec(query.limit(limit) if limit else query))
+
+
+def count_posts(session: Session, *, status: str | None = None, campaign: Campaign | None = None) -> int:
+    campaign = campaign or current_campaign(session)
+    query = select(sa.func.count()).select_from(Post).where(Post.campaign_id == campaign.id)
+    if status:
+        query = query.where(Post.status == status)
+    return int(session.exec(query).one())

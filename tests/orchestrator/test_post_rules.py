@@ -14,7 +14,7 @@ from sqlmodel import select
 from orchestrator import db, states
 from orchestrator.models import Account, Delivery, Post
 from orchestrator.services import compose, posts, reports
-from orchestrator.services.auth import SYSTEM, Actor, PermissionDenied, ServiceError
+from orchestrator.services.auth import Actor, PermissionDenied, ServiceError
 from orchestrator.timeutil import utcnow
 from tests.orchestrator.helpers import add_account
 
