@@ -56,6 +56,9 @@ if st.session_state.pop("compose_reset", False):
     })
     st.session_state["compose_generation"] = st.session_state.get("compose_generation", 0) + 1
     st.session_state["compose_token"] = uuid.uuid4().hex
+if st.session_state.pop("compose_image_added", False):  # ready for the next image
+    st.session_state["compose_alt"] = ""
+    st.session_state["compose_generation"] = st.session_state.get("compose_generation", 0) + 1
 st.session_state.setdefault("compose_images", [])
 st.session_state.setdefault("compose_token", uuid.uuid4().hex)
 generation = st.session_state.get("compose_generation", 0)
@@ -150,6 +153,8 @@ with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_
             st.session_state["compose_images"].append({
                 "data": base64.b64encode(upload.getvalue()).decode(), "mime_type": checked["mime"],
                 "filename": upload.name, "alt": alt.strip()})
+            st.session_state["compose_image_added"] = True
+            st.rerun()  # the count in the heading, and an empty uploader for the next one
     # Or pick one from the media library: the post keeps a reference and the alt text in its language.
     with common.session() as s:
         library = media_library.list_images(s, campaign_id=campaign.id, case_slug=case_slug)  # type: ignore[arg-type]
@@ -161,6 +166,7 @@ with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_
                               format_func=lambda i: library_labels.get(i, str(i)))
         if st.button(t("compose.add_library"), key="compose_add_library") and picked is not None:
             st.session_state["compose_images"].append(media_library.reference(by_id[picked], language))
+            st.rerun()
     for i, image in enumerate(list(st.session_state["compose_images"])):
         a, b = st.columns([4, 1])
         a.text(f"{image.get('filename', '')} — {image['alt']}")

@@ -113,9 +113,9 @@ def check_time(at: dt.datetime, *, publish_now: bool, tz: str, now: dt.datetime 
     if publish_now:
         return now
     raise ServiceError(
-        f"L'heure choisie ({when_text(at, tz)}) est déjà passée : choisissez une heure à venir, "
+        f"L'heure choisie ({when_text(at, tz, 'fr')}) est déjà passée : choisissez une heure à venir, "
         "ou confirmez « Publier dès l'approbation ».",
-        f"The time chosen ({when_text(at, tz)}) has already passed: pick a time to come, "
+        f"The time chosen ({when_text(at, tz, 'en')}) has already passed: pick a time to come, "
         "or confirm 'Publish as soon as approved'.",
     )
 
@@ -171,9 +171,9 @@ def compose(
     if form_token:
         existing = session.exec(select(Post).where(Post.form_token == form_token)).first()
         if existing is not None:
-            made = list(session.exec(select(Delivery).where(Delivery.post_id == existing.id)))
-            return Composed(post=existing, deliveries=made, at=min((d.scheduled_at for d in made), default=None),
-                            duplicate=True)
+            earlier = list(session.exec(select(Delivery).where(Delivery.post_id == existing.id)))
+            return Composed(post=existing, deliveries=earlier, duplicate=True,
+                            at=min((d.scheduled_at for d in earlier), default=None))
     if (at is not None or next_free) and not account_names:
         raise ServiceError("Choisissez au moins un compte pour programmer.", "Pick at least one account to schedule.")
     campaign = campaign or current_campaign(session)  # the edition chosen in the dashboard
@@ -235,7 +235,7 @@ def schedule_post(
             raise ServiceError(f"Déjà programmée sur {account.name} à cette heure-là (envoi n° {twin}).",
                                f"Already scheduled on {account.name} at that time (delivery no. {twin}).")
         made.append(deliveries.schedule(session, actor=actor, post_id=post.id, account_name=account.name, at=at))  # type: ignore[arg-type]
-        if account.id not in post.accounts:
+        if account.id is not None and account.id not in post.accounts:
             post.accounts = [*post.accounts, account.id]  # a new list: the JSON column sees the change
     session.add(post)
     return made

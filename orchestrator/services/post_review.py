@@ -161,8 +161,11 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
     return rows
 
 
-def when_text(at: dt.datetime, tz: str) -> str:
-    """An instant in the campaign's zone, for service messages (pages format with babel)."""
-    from orchestrator.timeutil import local
+def when_text(at: dt.datetime, tz: str, language: str = "fr") -> str:
+    """An instant in the campaign's zone as people say it, for service messages."""
+    from zoneinfo import ZoneInfo
 
-    return local(at, tz).strftime("%Y-%m-%d %H:%M") + f" ({tz})"
+    from babel.dates import format_datetime
+
+    pattern, locale = (("d MMMM y, HH 'h' mm", "fr_CA") if language == "fr" else ("MMMM d, y, h:mm a", "en_CA"))
+    return format_datetime(at, format=pattern, tzinfo=ZoneInfo(tz), locale=locale)

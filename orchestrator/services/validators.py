@@ -62,7 +62,7 @@ def _mastodon_note(options: dict[str, Any]) -> Problem | None:
         "Limite de l'instance Mastodon pas encore lue : la limite par défaut de Mastodon (500 caractères) "
         "s'applique. Testez le compte (page Comptes) pour lire celle de l'instance.",
         "The Mastodon instance's limit has not been read yet: Mastodon's default (500 characters) applies. "
-        "Test the account (Accounts page) to read the instance's own.",
+        "Test the account (Channels page) to read the instance's own.",
     )
 
 
