@@ -81,6 +81,7 @@ pages = {
     t("nav.section.write"): [
         page("compose", ":material/edit:"),
         page("approvals", ":material/fact_check:"),
+        page("posts", ":material/view_list:"),
         page("series", ":material/repeat:"),
         page("bulk", ":material/upload_file:"),
     ],

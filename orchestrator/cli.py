@@ -18,14 +18,14 @@ import typer
 
 from orchestrator import db, logs
 from orchestrator.secrets import SecretKeyError
-from orchestrator.services.auth import ServiceError
+from orchestrator.services.auth import SYSTEM, ServiceError
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import parse_when
 
 app = typer.Typer(help="Porte-voix : l'orchestrateur de la campagne Écrire, ça libère !", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 account_app = typer.Typer(help="Comptes des plateformes (X, Facebook, Mastodon, Bluesky).", no_args_is_help=True)
-post_app = typer.Typer(help="Publications : écrire, approuver.", no_args_is_help=True)
+post_app = typer.Typer(help="Publications : écrire, approuver, refuser, retirer.", no_args_is_help=True)
 content_app = typer.Typer(help="Contenu de campagne (dossiers YAML).", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(post_app, name="post")
@@ -374,6 +374,27 @@ def post_approve(post_id: int) -> None:
     typer.echo(f"Publication {post_id} approuvée.")
 
 
+@post_app.command("reject")
+def post_reject(
+    post_id: int,
+    comment: Annotated[str, typer.Option("--comment", help="Pourquoi : l'autrice ou l'auteur le lira")],
+) -> None:
+    """Refuse une publication en attente, avec un commentaire ; ses envois attendent qu'elle soit corrigée."""
+    from orchestrator.services.posts import reject_post
+
+    run_service(lambda s: reject_post(s, actor=SYSTEM, post_id=post_id, comment=comment))
+    typer.echo(f"Publication {post_id} refusée.")
+
+
+@post_app.command("withdraw")
+def post_withdraw(post_id: int) -> None:
+    """Retire une publication de l'approbation : elle redevient un brouillon."""
+    from orchestrator.services.posts import withdraw_post
+
+    run_service(lambda s: withdraw_post(s, actor=SYSTEM, post_id=post_id))
+    typer.echo(f"Publication {post_id} retirée : c'est de nouveau un brouillon.")
+
+
 @app.command()
 def schedule(
     post_id: Annotated[int | None, typer.Argument(help="Numéro de la publication")] = None,
@@ -440,12 +461,15 @@ def check(
     kind: Annotated[str, typer.Argument(help="x, facebook, mastodon ou bluesky")],
     text: Annotated[str | None, typer.Argument(help="Texte à vérifier")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Lire le texte dans un fichier")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Instance Mastodon ou PDS Bluesky")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1,
+                                              help="Limite de longueur du compte (ex. celle de l'instance Mastodon)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     language: Annotated[str, typer.Option(help="Langue des messages : fr ou en")] = "fr",
 ) -> None:
-    """Vérifie un texte selon les règles d'une plateforme (longueur, liens…)."""
-    from channels.base import AccountConfig
-    from channels.registry import UnknownKind, channel_class
+    """Vérifie un texte selon les règles d'une plateforme (longueur, liens…), sans contacter la plateforme."""
+    from channels.registry import UnknownKind
+    from orchestrator.services.validators import offline_validator
 
     if file is not None:
         try:
@@ -455,18 +479,26 @@ def check(
     if text is None:
         fail("donnez un TEXTE ou --file CHEMIN.")
     assert text is not None
+    # the option each channel reads its length limit from
+    limit_option = {"x": "text_limit", "facebook": "max_message_length", "mastodon": "max_characters",
+                    "bluesky": "max_graphemes"}
+    options = {limit_option[kind]: limit} if limit is not None and kind in limit_option else {}
     try:
-        cls = channel_class(kind)
+        validator = offline_validator(kind, name="check", base_url=base_url, options=options)
     except UnknownKind as exc:
         fail(str(exc))
-    channel = cls(AccountConfig(kind=kind, name="check", credentials={}))
-    result = channel.validate(text.rstrip("\n") if file is not None else text)
+    result = validator.validate(text.rstrip("\n") if file is not None else text)
     if as_json:
-        typer.echo(json.dumps(result.as_dict(language), ensure_ascii=False))
+        out = result.as_dict(language)
+        if validator.note is not None:
+            out["note"] = validator.note.text(language)
+        typer.echo(json.dumps(out, ensure_ascii=False))
     else:
         typer.echo(f"{kind} : {result.length}/{result.limit} — {'valide' if result.valid else 'invalide'}")
         for p in result.problems:
             typer.echo(f"  - {p.text(language)}")
+        if validator.note is not None:
+            typer.echo(f"  (i) {validator.note.text(language)}")
     if not result.valid:
         raise typer.Exit(1)
 

@@ -136,6 +136,12 @@ class Post(SQLModel, table=True):
     text: str
     link: str | None = None
     images: list[dict[str, Any]] = _json([])
+    #: Text adjusted for one account (account id as a string -> text); the others get ``text``.
+    variants: dict[str, str] = _json({})
+    #: Accounts chosen when the post was written (ids), kept while no time is set.
+    accounts: list[int] = _json([])
+    #: The compose form the post came from: the same form submitted twice makes one post.
+    form_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
     status: str = Field(default="draft", max_length=16, index=True)  # draft, pending, approved, rejected
     author: str = Field(default="system", max_length=64)
     approved_by: str | None = Field(default=None, max_length=64)

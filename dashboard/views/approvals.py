@@ -1,17 +1,20 @@
-"""Approvals: posts waiting for a second person, shown as each platform will show them."""
+"""Approvals: posts waiting for a second person, shown as each platform will show them.
+
+Every pending post gets its card and its buttons, whatever its accounts or images: what cannot be
+shown or would fail at send time is said on that post's card, and approval waits until it is
+fixed."""
 
 from __future__ import annotations
-
-import base64
 
 import streamlit as st
 from sqlmodel import select
 
-from dashboard import common
+from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.models import Case
+from orchestrator.models import Case, Post
+from orchestrator.services import post_review, reports
 from orchestrator.services import posts as post_service
-from orchestrator.services import reports
+from orchestrator.services.auth import Actor
 
 LIMIT = 30
 
@@ -22,53 +25,61 @@ st.caption(t("approvals.four_eyes"))
 common.flash()
 
 with common.session() as s:
-    pending = post_service.list_posts(s, status=post_service.PENDING, campaign=campaign)
-    shown = pending[:LIMIT]
+    shown = post_service.list_posts(s, status=post_service.PENDING, campaign=campaign, limit=LIMIT)
+    waiting = post_service.count_posts(s, status=post_service.PENDING, campaign=campaign)
     cases = {c.id: c for c in s.exec(select(Case).where(Case.campaign_id == campaign.id))}
-    previews = {p.id: reports.post_previews(s, post=p, language=lang()) for p in shown}
 
-if not pending:
+if not shown:
     st.info(t("approvals.empty"))
     st.stop()
-st.caption(t("approvals.count", n=fmt_number(len(pending)), shown=len(shown)))
+st.caption(t("approvals.count", n=fmt_number(waiting), shown=fmt_number(len(shown))))
 approver = common.can("approver")
 if not approver:
     common.viewer_notice()
 me = common.actor()
 
-for post in shown:
+
+def _card(post: Post, me: Actor) -> bool:
+    """Draw the post; True when nothing stops its approval."""
     post_id = post.id or 0
     case = cases.get(post.case_id)
+    who = common.case_name(case.person, case.slug) if case else t("approvals.no_case")
+    st.markdown(f"**{t('compose.post_number', id=post_id)} · {common.plain(who)}** · "
+                f"{post_cards.language_name(post.language)} · "
+                + t("approvals.by", author=common.plain(post.author), when=fmt_datetime(post.updated_at, tz, "short")))
+    if post.author == me.username:
+        st.caption(t("approvals.yours"))
+    st.text(post.text)
+    broken = post_cards.images(post)
+    with common.session() as s:
+        fresh = s.get(Post, post_id) or post
+        rows = reports.post_previews(s, post=fresh, language=lang())
+        problems = post_review.problems_of(s, fresh)
+    if not rows:
+        st.caption(t("approvals.not_scheduled"))
+    post_cards.previews(rows, tz)
+    if problems or broken:
+        st.error(t("approvals.blocked"), icon=":material/block:")
+    return not problems and not broken
+
+
+for post in shown:
+    post_id = post.id or 0
     with st.container(border=True):
-        who = common.case_name(case.person, case.slug) if case else t("approvals.no_case")
-        st.markdown(f"**#{post_id} · {common.plain(who)}** · {post.language.upper()} · "
-                    + t("approvals.by", author=common.plain(post.author), when=fmt_datetime(post.updated_at, tz, "short")))
-        if post.author == me.username:
-            st.caption(t("approvals.yours"))
-        st.text(post.text)
-        for image in post.images:
-            if "data" in image:
-                st.image(base64.b64decode(image["data"]), caption=image.get("alt", ""), width=240)
-        items = previews.get(post.id, [])
-        if not items:
-            st.caption(t("approvals.not_scheduled"))
-        for item in items:
-            verdict = "✅" if not item["problems"] else "❌"
-            with st.expander(f"{verdict} {item['account']} ({item['kind']}) · "
-                             + t("compose.counter", length=fmt_number(item["length"]), limit=fmt_number(item["limit"]))
-                             + f" · {fmt_datetime(item['scheduled_at'], tz, 'short')}"):
-                st.text(item["text"])
-                for problem in item["problems"]:
-                    st.warning(common.plain(problem))
+        ready = False
+        try:
+            ready = _card(post, me)
+        except Exception as exc:  # noqa: BLE001 - this post says what is wrong; the others still show
+            st.error(t("approvals.card_error", id=post_id, why=common.plain(post_cards.message(exc))),
+                     icon=":material/error:")
+        post_cards.withdraw_button(post, me, key=f"withdraw_{post_id}")
         if not approver:
             continue
         a, b = st.columns([1, 3], vertical_alignment="bottom")
-        if a.button(t("approvals.approve"), key=f"approve_{post_id}", type="primary", icon=":material/check:"):
+        if a.button(t("approvals.approve"), key=f"approve_{post_id}", type="primary", icon=":material/check:",
+                    disabled=not ready, help=None if ready else t("approvals.blocked_help")):
             if common.run(lambda s, pid=post_id: post_service.approve_post(s, actor=me, post_id=pid),
                           success=t("approvals.approved", id=post_id)):
                 st.rerun()
-        comment = b.text_input(t("approvals.comment"), key=f"reject_comment_{post_id}")
-        if b.button(t("approvals.reject"), key=f"reject_{post_id}", icon=":material/undo:"):
-            if common.run(lambda s, pid=post_id, c=comment: post_service.reject_post(s, actor=me, post_id=pid, comment=c),
-                          success=t("approvals.rejected", id=post_id)):
-                st.rerun()
+        with b:
+            post_cards.reject_controls(post, me)

@@ -1,20 +1,29 @@
-"""Compose: write once, adjust per channel with live counters, then save or submit for approval."""
+"""Compose: write once, adjust per account with live counters, then save or submit for approval.
+
+One form makes one post, whatever the number of accounts and adjustments. The form carries a
+token the service checks, so the same form sent twice makes one post; after a save or a submit
+every field is emptied and a new token drawn."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import uuid
+from typing import Any
 
 import streamlit as st
 from sqlmodel import select
 
-from dashboard import common
-from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, lang, t
+from dashboard import common, post_cards
+from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.models import CallToAction, Post, Template
 from orchestrator.services import compose as compose_service
+from orchestrator.services import media_library, post_review
 from orchestrator.services import posts as post_service
+from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
 from orchestrator.services.series import fill
+from orchestrator.settings import get_settings
 from orchestrator.timeutil import at_local, local, utcnow
 
 campaign = common.require_campaign()
@@ -26,74 +35,138 @@ if not common.can("editor"):
     st.stop()
 me = common.actor()
 
-# A successful save empties the form; widget values can only be reset before they are drawn.
+
+def _default_slot() -> dt.datetime:
+    """The next full hour at least half an hour away, in the campaign's zone: never a past time."""
+    soon = local(utcnow(), tz) + dt.timedelta(minutes=30)
+    return soon.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+
+
+# After a save or a submit, every field goes back to empty. A widget's value can only be set
+# before it is drawn, hence the flag and the rerun; setting it (rather than deleting the key)
+# also tells the browser, which would otherwise send the old value back with the next click.
 if st.session_state.pop("compose_reset", False):
-    for key in [k for k in st.session_state if str(k).startswith("compose_")]:
-        del st.session_state[key]
+    slot = _default_slot()
+    for key in [k for k in st.session_state if str(k).startswith("compose_variant_")]:
+        st.session_state[key] = ""
+    st.session_state.update({
+        "compose_text": "", "compose_link": "", "compose_accounts": [], "compose_when": "none",
+        "compose_alt": "", "compose_publish_now": False, "compose_sibling": None,
+        "compose_date": slot.date(), "compose_time": slot.time(), "compose_images": [],
+    })
+    st.session_state["compose_generation"] = st.session_state.get("compose_generation", 0) + 1
+    st.session_state["compose_token"] = uuid.uuid4().hex
+if st.session_state.pop("compose_image_added", False):  # ready for the next image
+    st.session_state["compose_alt"] = ""
+    st.session_state["compose_generation"] = st.session_state.get("compose_generation", 0) + 1
 st.session_state.setdefault("compose_images", [])
+st.session_state.setdefault("compose_token", uuid.uuid4().hex)
+generation = st.session_state.get("compose_generation", 0)
+
+if result := st.session_state.pop("compose_result", None):
+    st.success(result["message"], icon=":material/check_circle:")
+    if result.get("problems"):
+        st.warning(t("compose.saved_problems", problems=common.plain(result["problems"])))
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
     actions = list(s.exec(select(CallToAction).where(CallToAction.campaign_id == campaign.id)))
     templates = list(s.exec(select(Template).where(Template.campaign_id == campaign.id)))
 
+# Choice labels are looked up in dicts made here, in the reader's language: a format function
+# that called t() later would answer in whatever language its caller runs in.
 c1, c2, c3 = st.columns(3)
-case_slug = c1.selectbox(t("col.case"), [c.slug for c in cases], key="compose_case",
-                         format_func=lambda slug: next(common.case_name(c.person, c.slug) for c in cases if c.slug == slug))
-action_slug = c2.selectbox(t("compose.action"), [None] + [a.slug for a in actions], key="compose_action",
-                           format_func=lambda slug: t("compose.no_action") if slug is None else
-                           next(a.label.get(lang()) or a.slug for a in actions if a.slug == slug))
-language = c3.radio(t("compose.language"), ["fr", "en"], key="compose_language", horizontal=True,
-                    format_func=LANGUAGE_NAMES.__getitem__)
+case_names = {c.slug: common.case_name(c.person, c.slug) for c in cases}
+case_slug = c1.selectbox(t("col.case"), list(case_names), key="compose_case", placeholder=t("common.choose_one"),
+                         format_func=case_names.__getitem__)
+action_names: dict[str | None, str] = {None: t("compose.no_action"),
+                                       **{a.slug: a.label.get(lang()) or a.slug for a in actions}}
+action_slug = c2.selectbox(t("compose.action"), list(action_names), key="compose_action",
+                           placeholder=t("common.choose_one"), format_func=action_names.__getitem__)
+language_names = {code: post_cards.language_name(code).capitalize() for code in ("fr", "en")}
+language = c3.radio(t("compose.language"), list(language_names), key="compose_language", horizontal=True,
+                    format_func=language_names.__getitem__)
 
 usable = [tp for tp in templates if tp.language == language and (action_slug is None or tp.action_slug == action_slug)]
 if usable:
     def _use_template() -> None:
-        chosen = next(tp for tp in usable if tp.slug == st.session_state["compose_template"])
-        case = next(c for c in cases if c.slug == st.session_state["compose_case"])
+        chosen = next((tp for tp in usable if tp.slug == st.session_state.get("compose_template")), None)
+        case = next((c for c in cases if c.slug == st.session_state.get("compose_case")), None)
+        if chosen is None or case is None:
+            return
         action = next((a for a in actions if a.slug == chosen.action_slug), None)
         try:
             st.session_state["compose_text"] = fill(chosen.body, case=case, campaign=campaign, action=action,
                                                     language=language, link=None)
         except Exception as exc:  # a template with a placeholder we do not fill: say which
-            st.session_state["compose_template_error"] = str(exc)
+            st.session_state["compose_template_error"] = post_cards.message(exc)
 
     t1, t2 = st.columns([3, 1], vertical_alignment="bottom")
-    t1.selectbox(t("compose.template"), [tp.slug for tp in usable], key="compose_template")
+    t1.selectbox(t("compose.template"), [tp.slug for tp in usable], key="compose_template",
+                 placeholder=t("common.choose_one"))
     t2.button(t("compose.use_template"), key="compose_use_template", on_click=_use_template)
     if error := st.session_state.pop("compose_template_error", None):
-        st.error(error)
+        st.error(common.plain(error))
 
 text = st.text_area(t("compose.text"), key="compose_text", height=160)
 link = st.text_input(t("compose.link"), key="compose_link", help=t("compose.link_help")) or None
 
 with common.session() as s:
     accounts = compose_service.schedulable_accounts(s, language=language)
-account_names = st.multiselect(t("compose.accounts"), [a.name for a in accounts], key="compose_accounts",
-                               format_func=lambda n: next(f"{a.name} ({a.kind})" for a in accounts if a.name == n))
+kinds = {a.name: a.kind for a in accounts}
+account_labels = {n: t("compose.account_option", name=n, platform=post_review.platform(k)) for n, k in kinds.items()}
+account_names = st.multiselect(
+    t("compose.accounts"), list(kinds), key="compose_accounts", placeholder=t("common.choose_many"),
+    format_func=lambda n: account_labels.get(n, n))
 
-# Images: stored inline on the post with their alt text, which is required.
-with st.expander(t("compose.images", n=len(st.session_state["compose_images"]))):
-    upload = st.file_uploader(t("compose.image_file"), type=["png", "jpg", "jpeg", "gif", "webp"], key="compose_upload")
+# Images: stored on the post with their alt text, which is required. Any file is accepted by the
+# uploader and decoded here, so a file that is not an image gets words, not a bare red mark.
+limit_mb = fmt_number(round(get_settings().media_max_bytes / 1e6, 1))
+with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_images"])))):
+    upload = st.file_uploader(t("compose.image_file"), key=f"compose_upload_{generation}",
+                              help=t("compose.image_help", mb=limit_mb))
+    checked: dict[str, Any] | None = None
+    if upload is not None:
+        verdicts = st.session_state.setdefault("compose_checked", {})
+        if upload.file_id not in verdicts:  # decode once per file, not on every keystroke
+            try:
+                mime, _, width, height = media_library.inspect(upload.getvalue())
+                verdicts[upload.file_id] = {"mime": mime, "w": width, "h": height}
+            except ServiceError as exc:
+                verdicts[upload.file_id] = {"fr": exc.fr, "en": exc.en}
+        checked = verdicts[upload.file_id]
+        if "mime" in checked:
+            st.caption(t("compose.image_ok", name=common.plain(upload.name), kind=checked["mime"].split("/")[1].upper(),
+                         w=fmt_number(checked["w"]), h=fmt_number(checked["h"])))
+        else:
+            st.error(t("compose.bad_image", name=common.plain(upload.name), why=checked[lang()]),
+                     icon=":material/broken_image:")
     alt = st.text_input(t("compose.alt"), key="compose_alt", help=t("compose.alt_help"))
-    if st.button(t("compose.add_image"), key="compose_add_image", disabled=upload is None):
-        if not alt.strip():
+    if st.button(t("compose.add_image"), key="compose_add_image"):
+        if upload is None or checked is None:
+            st.error(t("compose.no_file"))
+        elif "mime" not in checked:
+            st.error(t("compose.bad_image", name=common.plain(upload.name), why=checked[lang()]))
+        elif not alt.strip():
             st.error(t("compose.alt_required"))
-        elif upload is not None:
+        else:
             st.session_state["compose_images"].append({
-                "data": base64.b64encode(upload.getvalue()).decode(), "mime_type": upload.type or "image/jpeg",
+                "data": base64.b64encode(upload.getvalue()).decode(), "mime_type": checked["mime"],
                 "filename": upload.name, "alt": alt.strip()})
+            st.session_state["compose_image_added"] = True
+            st.rerun()  # the count in the heading, and an empty uploader for the next one
     # Or pick one from the media library: the post keeps a reference and the alt text in its language.
-    from orchestrator.services import media_library
-
     with common.session() as s:
         library = media_library.list_images(s, campaign_id=campaign.id, case_slug=case_slug)  # type: ignore[arg-type]
     if library:
         by_id = {item.id: item for item in library}
-        picked = st.selectbox(t("compose.library"), list(by_id), key="compose_library",
-                              format_func=lambda i: f"n° {i} · {by_id[i].filename} — {by_id[i].alt.get(language, '')}")
-        if st.button(t("compose.add_library"), key="compose_add_library"):
+        library_labels = {i: t("compose.library_option", id=i, name=item.filename, alt=item.alt.get(language, ""))
+                          for i, item in by_id.items()}
+        picked = st.selectbox(t("compose.library"), list(by_id), key="compose_library", placeholder=t("common.choose_one"),
+                              format_func=lambda i: library_labels.get(i, str(i)))
+        if st.button(t("compose.add_library"), key="compose_add_library") and picked is not None:
             st.session_state["compose_images"].append(media_library.reference(by_id[picked], language))
+            st.rerun()
     for i, image in enumerate(list(st.session_state["compose_images"])):
         a, b = st.columns([4, 1])
         a.text(f"{image.get('filename', '')} — {image['alt']}")
@@ -102,83 +175,152 @@ with st.expander(t("compose.images", n=len(st.session_state["compose_images"])))
             st.rerun()
 images = st.session_state["compose_images"]
 
+# Per account: an adjusted text, and the platform's verdict on what will go out. Checked for
+# every chosen account, scheduled or not.
 variants: dict[str, str] = {}
-if account_names and text.strip():
+previews: list[dict[str, Any]] = []
+if account_names:
     st.subheader(t("compose.per_channel"))
     for name in account_names:
-        with st.expander(name, expanded=False):
+        label = t("compose.account_option", name=common.plain(name), platform=post_review.platform(kinds.get(name, "")))
+        with st.expander(label, expanded=False):
             variants[name] = st.text_area(t("compose.adjust"), key=f"compose_variant_{name}",
                                           placeholder=t("compose.same_text"), height=120)
-    try:
-        with common.session() as s:
-            previews = []
-            for name in account_names:
-                previews += compose_service.preview(s, text=variants.get(name) or text, link=link, case_slug=case_slug,
-                                                    account_names=[name], images=images, language=lang(),
-                                                    campaign=campaign)
-    except Exception as exc:  # an unreadable image or an unknown account: show it, keep the form
-        st.error(str(exc))
-        previews = []
-    for item in previews:
-        verdict = "✅" if item["valid"] else "❌"
-        st.markdown(f"**{common.plain(item['account'])}** ({item['kind']}) — {verdict} "
-                    + t("compose.counter", length=fmt_number(item["length"]), limit=fmt_number(item["limit"])))
-        st.text(item["text"])
-        for problem in item["problems"]:
-            st.warning(common.plain(problem))
+    if text.strip():
+        try:
+            with common.session() as s:
+                previews = compose_service.preview(s, text=text, link=link, case_slug=case_slug,
+                                                   account_names=account_names, images=images, language=lang(),
+                                                   campaign=campaign, variants=variants)
+        except Exception as exc:  # noqa: BLE001 - e.g. the case just deleted: say it, keep the form
+            st.error(common.plain(post_cards.message(exc)))
+        for item in previews:
+            with st.container(border=True):
+                if item["error"]:
+                    st.error(t("compose.preview_error", account=common.plain(item["account"]),
+                               why=common.plain(item["error"])))
+                    continue
+                verdict = f"✅ {t('compose.valid')}" if item["valid"] else f"❌ {t('compose.invalid')}"
+                st.markdown(f"**{common.plain(item['account'])}** · {item['platform']} — {verdict} · "
+                            + t("compose.counter", length=fmt_number(item["length"]), limit=fmt_number(item["limit"])))
+                if item["variant"]:
+                    st.caption(t("compose.variant_badge"))
+                st.text(item["text"])
+                for problem in item["problems"]:
+                    st.warning(common.plain(problem))
+                if item["note"]:
+                    st.caption(common.plain(item["note"]))
 
 st.subheader(t("compose.when"))
-when = st.radio(t("compose.when"), ["none", "at", "next"], key="compose_when", horizontal=True,
-                label_visibility="collapsed", format_func=lambda k: t(f"compose.when_{k}"))
+when_labels = {k: t(f"compose.when_{k}") for k in ("none", "at", "next")}
+when = st.radio(t("compose.when"), list(when_labels), key="compose_when", horizontal=True,
+                label_visibility="collapsed", format_func=when_labels.__getitem__)
 at: dt.datetime | None = None
+publish_now = False
 if when == "at":
-    now_local = local(utcnow(), tz)
+    slot = _default_slot()
+    st.session_state.setdefault("compose_date", slot.date())
+    st.session_state.setdefault("compose_time", slot.time())
     d1, d2 = st.columns(2)
-    day = d1.date_input(t("compose.day"), value=now_local.date(), key="compose_date", format="YYYY-MM-DD")
-    time = d2.time_input(t("compose.time"), value=dt.time(12, 0), key="compose_time", step=300)
+    day = d1.date_input(t("compose.day"), key="compose_date", format="YYYY-MM-DD")
+    time = d2.time_input(t("compose.time"), key="compose_time", step=300)
     at = at_local(day, time, tz)
-    st.caption(t("compose.tz_note", tz=tz, when=fmt_datetime(at, tz)))
+    st.caption(t("compose.tz_note", tz=post_cards.zone_name(tz), when=post_cards.when(at, tz)))
+    if at <= utcnow():
+        st.warning(t("compose.past", when=post_cards.when(at, tz)), icon=":material/history:")
+        publish_now = st.checkbox(t("compose.publish_now"), key="compose_publish_now",
+                                  help=t("compose.publish_now_help"))
+elif when == "none" and account_names:
+    st.caption(t("compose.kept_note"))
 
 with common.session() as s:
-    others = [p for p in post_service.list_posts(s, campaign=campaign) if p.language != language][:50]
-sibling = st.selectbox(t("compose.sibling"), [None] + [p.id for p in others], key="compose_sibling",
-                       format_func=lambda i: t("compose.no_sibling") if i is None else
-                       f"#{i} · {next(p.text[:60] for p in others if p.id == i)}")
+    others = post_service.list_posts(s, campaign=campaign, language="en" if language == "fr" else "fr", limit=50)
+sibling_labels: dict[int | None, str] = {None: t("compose.no_sibling"),
+                                         **{p.id: f"{t('compose.post_number', id=p.id)} · {p.text[:60]}" for p in others}}
+sibling = st.selectbox(t("compose.sibling"), list(sibling_labels), key="compose_sibling",
+                       placeholder=t("common.choose_one"), format_func=lambda i: sibling_labels.get(i, str(i)))
 
+if any(not item["valid"] for item in previews):
+    st.error(t("compose.fix_first"), icon=":material/block:")
 b1, b2 = st.columns(2)
 save = b1.button(t("compose.save"), key="compose_save", icon=":material/save:")
 submit = b2.button(t("compose.submit"), key="compose_submit", type="primary", icon=":material/send:")
 if save or submit:
+    token = st.session_state["compose_token"]
     result = common.run(lambda s: compose_service.compose(
         s, actor=me, case_slug=case_slug, language=language, text=text, link=link, action_slug=action_slug,
         images=images, account_names=account_names, variants=variants, at=at, next_free=when == "next",
-        submit=submit, sibling_id=sibling, campaign=campaign))
+        publish_now=publish_now, submit=submit, sibling_id=sibling, campaign=campaign, form_token=token))
     if result is not None:
-        when_text = fmt_datetime(result.at, tz) if result.at else t("compose.unscheduled")
-        st.session_state["flash"] = t("compose.saved_submitted" if submit else "compose.saved",
-                                      n=len(result.posts), d=len(result.deliveries), when=when_text)
+        post_id = result.post.id
+        if result.duplicate:
+            message = t("compose.duplicate", id=post_id)
+        else:
+            when_text = (post_cards.when(result.at, tz) if result.at else
+                         t("compose.kept_for_later", n=fmt_number(len(result.post.accounts))) if result.post.accounts
+                         else t("compose.unscheduled"))
+            message = t("compose.saved_submitted" if submit else "compose.saved", id=post_id,
+                        d=fmt_number(len(result.deliveries)), when=when_text)
+        problems = " · ".join(fr if lang() == "fr" else en for fr, en in result.problems)
+        st.session_state["compose_result"] = {"message": message, "problems": problems}
         st.session_state["compose_reset"] = True
         st.rerun()
+
+# ---------------------------------------------------------------------------------------------
+# My posts: what I wrote, where it stands, and what I can still do with it.
 
 st.divider()
 st.subheader(t("compose.mine"))
 with common.session() as s:
     mine: list[Post] = compose_service.my_posts(s, actor=me, limit=20, campaign=campaign)
+    account_names_by_id = {a.id: a.name for a in compose_service.schedulable_accounts(s)}
 if not mine:
     st.caption(t("compose.mine_empty"))
+
+
+def _my_post(post: Post) -> None:
+    post_id = post.id or 0
+    st.markdown(f"**{t('compose.post_number', id=post_id)}** · {post_service.STATUS_LABELS[post.status][lang()]} · "
+                f"{post_cards.language_name(post.language)} · {fmt_datetime(post.updated_at, tz, 'short')}")
+    post_cards.where_it_goes(post, tz)
+    st.text(post.text)
+    for account_id, body in (post.variants or {}).items():
+        name = account_names_by_id.get(int(account_id), account_id)
+        st.caption(t("compose.variant_for", account=common.plain(str(name))))
+        st.text(body)
+    if post.review_comment:
+        st.warning(t("compose.review_comment", comment=common.plain(post.review_comment)))
+    post_cards.withdraw_button(post, me, key=f"mine_withdraw_{post_id}")
+    if post.status not in (post_service.DRAFT, post_service.REJECTED):
+        return
+    edited = st.text_area(t("compose.edit"), value=post.text, key=f"mine_text_{post_id}")
+    edited_variants = {}
+    for account_id in sorted({*(str(a) for a in post.accounts or []), *(post.variants or {})}):
+        name = account_names_by_id.get(int(account_id), account_id)
+        edited_variants[account_id] = st.text_area(
+            t("compose.edit_variant", account=name), value=(post.variants or {}).get(account_id, ""),
+            key=f"mine_variant_{post_id}_{account_id}", height=80)
+    kept = [image for i, image in enumerate(post.images or [])
+            if st.checkbox(t("compose.keep_image", name=image.get("filename") or i + 1), value=True,
+                           key=f"mine_image_{post_id}_{i}")]
+
+    def _save(s, submit: bool):  # type: ignore[no-untyped-def]
+        post_service.edit_post(s, actor=me, post_id=post_id, text=edited, link=post.link,
+                               variants=edited_variants, images=kept)
+        return post_service.submit_post(s, actor=me, post_id=post_id) if submit else True
+
+    c1, c2 = st.columns(2)
+    if c1.button(t("compose.save_only"), key=f"mine_save_{post_id}", icon=":material/save:"):
+        if common.run(lambda s: _save(s, False), success=t("compose.edited")):
+            st.rerun()
+    if c2.button(t("compose.resubmit"), key=f"mine_submit_{post_id}", icon=":material/send:"):
+        if common.run(lambda s: _save(s, True), success=t("compose.resubmitted")):
+            st.rerun()
+
+
 for post in mine:
     with st.container(border=True):
-        st.markdown(f"**#{post.id}** · {post_service.STATUS_LABELS[post.status][lang()]} · "
-                    f"{fmt_datetime(post.updated_at, tz, 'short')}")
-        st.text(post.text)
-        if post.review_comment:
-            st.warning(t("compose.review_comment", comment=common.plain(post.review_comment)))
-        if post.status in (post_service.DRAFT, post_service.REJECTED):
-            edited = st.text_area(t("compose.edit"), value=post.text, key=f"mine_text_{post.id}")
-            if st.button(t("compose.resubmit"), key=f"mine_submit_{post.id}"):
-                def _resubmit(s, post_id: int = post.id, body: str = edited, url: str | None = post.link):  # type: ignore[no-untyped-def]
-                    post_service.edit_post(s, actor=me, post_id=post_id, text=body, link=url)
-                    return post_service.submit_post(s, actor=me, post_id=post_id)
-
-                if common.run(_resubmit, success=t("compose.resubmitted")):
-                    st.rerun()
+        try:
+            _my_post(post)
+        except Exception as exc:  # noqa: BLE001 - one post that cannot be shown says so; the others follow
+            st.error(t("compose.card_error", id=post.id, why=common.plain(post_cards.message(exc))))

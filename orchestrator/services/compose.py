@@ -1,5 +1,6 @@
-"""Writing once for several accounts: previews with each platform's verdict, then posts and
-their deliveries created together in one transaction (all or nothing)."""
+"""Writing once for several accounts: previews with each platform's verdict, then one post (with
+its per-account variants) and its deliveries created together in one transaction (all or
+nothing); scheduling a written post later."""
 
 from __future__ import annotations
 
@@ -7,14 +8,35 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from orchestrator import states
 from orchestrator.models import Account, Campaign, Delivery, Post
 from orchestrator.services import deliveries, posts
 from orchestrator.services.accounts import get_account
 from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign, get_case
 from orchestrator.services.reports import next_free_slot
+from orchestrator.timeutil import require_aware, utcnow
+
+
+def _accounts(session: Session, names: list[str] | tuple[str, ...]) -> list[Account]:
+    seen: dict[str, Account] = {}
+    for name in names:
+        if name not in seen:
+            seen[name] = get_account(session, name=name)
+    return list(seen.values())
+
+
+def _variants_by_id(accounts: list[Account], variants: dict[str, str] | None, text: str) -> dict[str, str]:
+    """Adjusted texts of the chosen accounts, keyed by account id; an empty adjustment, or one
+    equal to the common text, is no adjustment. Adjustments of accounts no longer chosen go."""
+    out = {}
+    for account in accounts:
+        body = ((variants or {}).get(account.name) or "").strip()
+        if body and body != text.strip():
+            out[str(account.id)] = body
+    return out
 
 
 def preview(
@@ -27,34 +49,93 @@ def preview(
     images: list[dict[str, Any]] | None = None,
     language: str = "fr",
     campaign: Campaign | None = None,
+    variants: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The text as it will go out on each account (links tagged), with length and problems.
-    Offline: no credentials are read, no platform is called."""
-    from channels.base import AccountConfig
-    from channels.registry import channel_class
-    from orchestrator.services.media import load_image
+    """The text as it will go out on each account (its variant, links tagged), with length,
+    limit, problems and a note when the limit is a platform default. Offline: no credentials are
+    read, no platform is called. An account whose preview cannot be built gets ``error``; the
+    others are still shown."""
+    from orchestrator.services.post_review import check_images, platform
+    from orchestrator.services.validators import for_account
 
     campaign = campaign or current_campaign(session)
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
-    draft = Post(campaign_id=campaign.id or 0, text=text, link=link or None)
-    loaded = [load_image(i) for i in images or []]
+    loaded, broken = check_images(list(images or []), session)
+    image_problems = [fr if language == "fr" else en for fr, en in broken]
     result = []
-    for name in account_names:
-        account = get_account(session, name=name)
-        out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
-        channel = channel_class(account.kind)(AccountConfig(kind=account.kind, name=account.name, credentials={}))
-        check = channel.validate(out, loaded)
-        result.append({"account": name, "kind": account.kind, "text": out, "length": check.length,
-                       "limit": check.limit, "valid": check.valid,
-                       "problems": [p.text(language) for p in check.problems]})
+    for name in dict.fromkeys(account_names):
+        row: dict[str, Any] = {"account": name, "kind": "", "platform": "", "text": "", "length": 0, "limit": 0,
+                               "valid": False, "problems": [], "note": None, "error": None, "variant": False}
+        try:
+            account = get_account(session, name=name)
+            row.update(kind=account.kind, platform=platform(account.kind))
+            adjusted = _variants_by_id([account], variants, text)
+            draft = Post(campaign_id=campaign.id or 0, text=text, link=link or None, variants=adjusted)
+            out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
+            validator = for_account(account)
+            check = validator.validate(out, loaded)
+            row.update(text=out, length=check.length, limit=check.limit, valid=check.valid and not image_problems,
+                       problems=image_problems + [p.text(language) for p in check.problems],
+                       note=validator.note.text(language) if validator.note else None, variant=bool(adjusted))
+        except ServiceError as exc:
+            row["error"] = exc.message(language)
+        except Exception as exc:  # noqa: BLE001 - this account's preview says it; the others still show
+            row["error"] = (f"Aperçu impossible pour ce compte : {exc}" if language == "fr"
+                            else f"No preview for this account: {exc}")
+        result.append(row)
     return result
 
 
 @dataclasses.dataclass
 class Composed:
-    posts: list[Post]
+    post: Post
     deliveries: list[Delivery]
     at: dt.datetime | None
+    #: True when this form had already been submitted: nothing more was created.
+    duplicate: bool = False
+    #: What must be fixed before submitting (a draft may be saved with them): (fr, en) pairs.
+    problems: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def posts(self) -> list[Post]:
+        return [self.post]
+
+
+def check_time(at: dt.datetime, *, publish_now: bool, tz: str, now: dt.datetime | None = None) -> dt.datetime:
+    """A time already past is published only when the person said so (then: now, not the past
+    time the calendar would show); otherwise refused with what to do."""
+    from orchestrator.services.post_review import when_text
+
+    now = now or utcnow()
+    at = require_aware(at)
+    if at > now:
+        return at
+    if publish_now:
+        return now
+    raise ServiceError(
+        f"L'heure choisie ({when_text(at, tz, 'fr')}) est déjà passée : choisissez une heure à venir, "
+        "ou confirmez « Publier dès l'approbation ».",
+        f"The time chosen ({when_text(at, tz, 'en')}) has already passed: pick a time to come, "
+        "or confirm 'Publish as soon as approved'.",
+    )
+
+
+def _problems(session: Session, *, text: str, link: str | None, case_slug: str | None,
+              accounts: list[Account], images: list[dict[str, Any]], variants: dict[str, str],
+              campaign: Campaign) -> list[tuple[str, str]]:
+    """Each chosen account's verdict on its text, with the images: (fr, en) problems."""
+    from orchestrator.services.post_review import check_images, platform
+    from orchestrator.services.validators import for_account
+
+    case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
+    loaded, problems = check_images(images, session)
+    draft = Post(campaign_id=campaign.id or 0, text=text.strip(), link=link or None, variants=variants)
+    for account in accounts:
+        label = f"{account.name} ({platform(account.kind)})"
+        out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
+        check = for_account(account).validate(out, loaded)
+        problems += [(f"{label} : {p.fr}", f"{label}: {p.en}") for p in check.problems]
+    return problems
 
 
 def compose(
@@ -71,41 +152,93 @@ def compose(
     variants: dict[str, str] | None = None,
     at: dt.datetime | None = None,
     next_free: bool = False,
+    publish_now: bool = False,
     submit: bool = False,
     sibling_id: int | None = None,
     campaign: Campaign | None = None,
+    form_token: str | None = None,
 ) -> Composed:
-    """One post for the common text, one more per distinct adjusted text, each scheduled on its
-    accounts. ``variants`` maps an account name to the text adjusted for it.
+    """One post for all the chosen accounts, with the text adjusted per account (``variants``:
+    account name -> text) kept on the post and approved once; scheduled on every account when a
+    time is given, else the accounts are kept on the post for later.
 
-    Each text is a post of its own because approval freezes exactly what goes out."""
+    Every chosen account's rules are checked whether or not a time is set: a post that does not
+    fit one of them cannot be submitted or scheduled (a draft without a time may be saved, and
+    the result says what to fix). ``form_token`` names the form: the same form sent twice makes
+    one post (the second call returns the first post with ``duplicate``). A past ``at`` is refused
+    unless ``publish_now``."""
     require(actor, "editor", "écrire une publication", "write a post")
+    if form_token:
+        existing = session.exec(select(Post).where(Post.form_token == form_token)).first()
+        if existing is not None:
+            earlier = list(session.exec(select(Delivery).where(Delivery.post_id == existing.id)))
+            return Composed(post=existing, deliveries=earlier, duplicate=True,
+                            at=min((d.scheduled_at for d in earlier), default=None))
     if (at is not None or next_free) and not account_names:
         raise ServiceError("Choisissez au moins un compte pour programmer.", "Pick at least one account to schedule.")
     campaign = campaign or current_campaign(session)  # the edition chosen in the dashboard
+    if at is not None:
+        at = check_time(at, publish_now=publish_now, tz=campaign.timezone)
+    chosen = _accounts(session, account_names)
+    adjusted = _variants_by_id(chosen, variants, text)
     if next_free:
-        at = next_free_slot(session, account_names=list(account_names), tz=campaign.timezone)
-    groups: dict[str, list[str]] = {text.strip(): []}
-    for name in account_names:
-        adjusted = ((variants or {}).get(name) or text).strip()
-        groups.setdefault(adjusted, []).append(name)
-    made_posts: list[Post] = []
-    made_deliveries: list[Delivery] = []
-    for body, names in groups.items():
-        if not names and account_names:
-            continue  # every account got its own text: the common one is not needed
-        post = posts.create_post(
-            session, actor=actor, case_slug=case_slug, language=language, text=body, link=link,
-            action_slug=action_slug, images=images, submit=submit, campaign=campaign,
-            sibling_id=sibling_id if not made_posts else None,
+        at = next_free_slot(session, account_names=[a.name for a in chosen], tz=campaign.timezone)
+    problems = _problems(session, text=text, link=link, case_slug=case_slug, accounts=chosen,
+                         images=list(images or []), variants=adjusted, campaign=campaign) if text.strip() else []
+    if problems and (submit or at is not None):
+        raise ServiceError(
+            "Cette publication ne convient pas à tous les comptes choisis : " + " · ".join(fr for fr, _ in problems),
+            "This post does not fit every account chosen: " + " · ".join(en for _, en in problems),
         )
-        made_posts.append(post)
-        if at is not None:
-            for name in names:
-                made_deliveries.append(deliveries.schedule(session, actor=actor, post_id=post.id, account_name=name, at=at))  # type: ignore[arg-type]
-    audit(session, actor=actor, action="compose", target_type="post", target_id=",".join(str(p.id) for p in made_posts),
-          accounts=list(account_names), at=at.isoformat() if at else None)
-    return Composed(posts=made_posts, deliveries=made_deliveries, at=at)
+    post = posts.create_post(
+        session, actor=actor, case_slug=case_slug, language=language, text=text, link=link,
+        action_slug=action_slug, images=images, submit=submit, campaign=campaign, sibling_id=sibling_id,
+        variants=adjusted, accounts=[a.id for a in chosen if a.id is not None], form_token=form_token or None,
+    )
+    made: list[Delivery] = []
+    if at is not None:
+        for account in chosen:
+            made.append(deliveries.schedule(session, actor=actor, post_id=post.id, account_name=account.name, at=at))  # type: ignore[arg-type]
+    audit(session, actor=actor, action="compose", target_type="post", target_id=post.id,
+          accounts=[a.name for a in chosen], variants=sorted(adjusted), at=at.isoformat() if at else None)
+    return Composed(post=post, deliveries=made, at=at, problems=problems)
+
+
+def schedule_post(
+    session: Session,
+    *,
+    actor: Actor,
+    post_id: int,
+    account_names: list[str],
+    at: dt.datetime,
+    publish_now: bool = False,
+) -> list[Delivery]:
+    """Schedule a written post (typically an approved one) on more accounts or at another time.
+    A past time needs ``publish_now``; the same account twice at the same time is refused."""
+    require(actor, "editor", "programmer une publication", "schedule a post")
+    post = posts.get_post(session, post_id=post_id)
+    if post.status == posts.REJECTED:
+        raise ServiceError("Cette publication a été refusée : modifiez-la et soumettez-la d'abord.",
+                           "This post was rejected: edit and submit it first.")
+    if not account_names:
+        raise ServiceError("Choisissez au moins un compte pour programmer.", "Pick at least one account to schedule.")
+    campaign = session.get(Campaign, post.campaign_id)
+    assert campaign is not None
+    at = check_time(at, publish_now=publish_now, tz=campaign.timezone)
+    chosen = _accounts(session, account_names)
+    made = []
+    for account in chosen:
+        twin = session.exec(select(Delivery.id).where(
+            Delivery.post_id == post.id, Delivery.account_id == account.id, Delivery.scheduled_at == at,
+            col(Delivery.state).not_in((states.CANCELLED,)))).first()
+        if twin is not None:
+            raise ServiceError(f"Déjà programmée sur {account.name} à cette heure-là (envoi n° {twin}).",
+                               f"Already scheduled on {account.name} at that time (delivery no. {twin}).")
+        made.append(deliveries.schedule(session, actor=actor, post_id=post.id, account_name=account.name, at=at))  # type: ignore[arg-type]
+        if account.id is not None and account.id not in post.accounts:
+            post.accounts = [*post.accounts, account.id]  # a new list: the JSON column sees the change
+    session.add(post)
+    return made
 
 
 def link_siblings(session: Session, *, actor: Actor, post_id: int, sibling_id: int) -> None:

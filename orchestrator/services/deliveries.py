@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from channels.base import Image
 from orchestrator import states
 from orchestrator.models import Account, Campaign, Case, Delivery, Post
-from orchestrator.services.accounts import build_channel, get_account
+from orchestrator.services.accounts import get_account
 from orchestrator.services.auth import SYSTEM, Actor, NotFound, ServiceError, audit, require
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import require_aware, utcnow
@@ -33,11 +33,13 @@ def rendered(post: Post, *, campaign: Campaign, case: Case | None, account: Acco
 
     rules = LinkRules(**(campaign.link_rules or {}))
     case_slug = case.slug if case else ""
-    text = decorate_links(post.text, source_code=source_code, channel=account.kind, case_slug=case_slug, rules=rules)
+    # the text adjusted for this account, when the post has one (plan rows pass a bare draft)
+    body = (getattr(post, "variants", None) or {}).get(str(account.id)) or post.text
+    text = decorate_links(body, source_code=source_code, channel=account.kind, case_slug=case_slug, rules=rules)
     link = None
     if post.link:
         link = decorate_url(post.link, source_code=source_code, channel=account.kind, case_slug=case_slug, rules=rules)
-        if post.link not in post.text:
+        if post.link not in body:
             text = f"{text}\n\n{link}"
     return text, link
 
@@ -67,8 +69,9 @@ def check_for_account(session: Session, *, post: Post, account: Account, languag
     case = session.get(Case, post.case_id) if post.case_id else None
     assert campaign is not None
     text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code="x" * 7)
-    channel = build_channel(account)
-    result = channel.validate(text, post_images(post))
+    from orchestrator.services.validators import for_account
+
+    result = for_account(account).validate(text, post_images(post))  # offline: no credentials read
     return [p.text(language) for p in result.problems]
 
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from orchestrator import states
 from orchestrator.models import CallToAction, Campaign, Delivery, Post
-from orchestrator.services.auth import SYSTEM, Actor, NotFound, ServiceError, audit, require
+from orchestrator.services.auth import (
+    SYSTEM,
+    Actor,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    audit,
+    require,
+)
 from orchestrator.services.campaigns import current_campaign, get_case
 from orchestrator.timeutil import utcnow
 
@@ -45,9 +54,16 @@ def create_post(
     sibling_id: int | None = None,
     submit: bool = False,
     campaign: Campaign | None = None,
+    variants: dict[str, str] | None = None,
+    accounts: list[int] | None = None,
+    form_token: str | None = None,
 ) -> Post:
+    """``variants``: text adjusted per account id (as a string); ``accounts``: the accounts
+    chosen, kept until the post is scheduled; ``form_token``: the compose form it came from."""
     require(actor, "editor", "écrire une publication", "write a post")
     _check_text(text, link, language)
+    for body in (variants or {}).values():
+        _check_text(body, link, language)
     campaign = campaign or current_campaign(session)
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     action_id = None
@@ -58,11 +74,7 @@ def create_post(
         if action is None:
             raise NotFound(f"Appel à l'action inconnu « {action_slug} ».", f"Unknown call to action '{action_slug}'.")
         action_id = action.id
-    for image in images or []:
-        if not str(image.get("alt", "")).strip():
-            raise ServiceError(
-                "Chaque image doit avoir un texte alternatif.", "Every image needs alt text."
-            )
+    images = _checked_images(images)
     post = Post(
         campaign_id=campaign.id,  # type: ignore[arg-type]
         case_id=case.id if case else None,
@@ -70,13 +82,23 @@ def create_post(
         language=language,
         text=text.strip(),
         link=link or None,
-        images=list(images or []),
+        images=images,
+        variants={str(k): v.strip() for k, v in (variants or {}).items()},
+        accounts=[int(a) for a in accounts or []],
+        form_token=form_token,
         author=actor.username,
         status=PENDING if submit else DRAFT,
         sibling_id=sibling_id,
     )
     session.add(post)
-    session.flush()
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        if form_token is None:
+            raise
+        # the same form, sent at the same moment by another request that got there first
+        raise ServiceError("Ce formulaire vient d'être soumis : la publication existe déjà.",
+                           "This form was just submitted: the post already exists.") from None
     if sibling_id is not None:
         sibling = get_post(session, post_id=sibling_id)
         if sibling.sibling_id is None:
@@ -85,6 +107,32 @@ def create_post(
     audit(session, actor=actor, action="create", target_type="post", target_id=post.id,
           case=case_slug, language=language, submitted=submit)
     return post
+
+
+def _checked_images(images: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Every image has alt text; an image stored inline must really be a PNG, JPEG, GIF or WebP
+    (decoded here, so a renamed text file never reaches an approver or a platform), and its type
+    is what its bytes say, not what its name said. Library images were checked when uploaded."""
+    from orchestrator.services.media_library import inspect
+    from orchestrator.services.post_review import decode_inline
+
+    checked = []
+    for number, image in enumerate(images or [], start=1):
+        if not isinstance(image, dict):
+            raise ServiceError(f"Image {number} sans contenu.", f"Image {number} without content.")
+        if not str(image.get("alt", "")).strip():
+            raise ServiceError(
+                "Chaque image doit avoir un texte alternatif.", "Every image needs alt text."
+            )
+        if "data" in image:
+            name = str(image.get("filename") or number)
+            try:
+                mime, _, _, _ = inspect(decode_inline(image))
+            except ServiceError as exc:
+                raise ServiceError(f"Image « {name} » : {exc.fr}", f"Image '{name}': {exc.en}") from None
+            image = {**image, "mime_type": mime}
+        checked.append(dict(image))
+    return checked
 
 
 def get_post(session: Session, *, post_id: int) -> Post:
@@ -96,10 +144,13 @@ def get_post(session: Session, *, post_id: int) -> Post:
 
 def submit_post(session: Session, *, actor: Actor, post_id: int) -> Post:
     require(actor, "editor", "soumettre une publication", "submit a post")
+    from orchestrator.services.post_review import refuse_if_problems
+
     post = get_post(session, post_id=post_id)
     if post.status not in (DRAFT, REJECTED):
         raise ServiceError("Seul un brouillon ou une publication refusée peut être soumis.",
                            "Only a draft or a rejected post can be submitted.")
+    refuse_if_problems(session, post, doing_fr="soumettre cette publication", doing_en="submit this post")
     post.status = PENDING
     post.updated_at = utcnow()
     session.add(post)
@@ -110,6 +161,7 @@ def submit_post(session: Session, *, actor: Actor, post_id: int) -> Post:
 def approve_post(session: Session, *, actor: Actor = SYSTEM, post_id: int) -> Post:
     """Approve a post and freeze the text of each of its deliveries."""
     from orchestrator.services.deliveries import render_delivery
+    from orchestrator.services.post_review import refuse_if_problems
 
     require(actor, "approver", "approuver une publication", "approve a post")
     post = get_post(session, post_id=post_id)
@@ -121,6 +173,12 @@ def approve_post(session: Session, *, actor: Actor = SYSTEM, post_id: int) -> Po
         )
     if post.status == APPROVED:
         return post
+    if post.status != PENDING and actor is not SYSTEM:  # the operator may approve a draft directly
+        raise ServiceError("Seule une publication en attente d'approbation peut être approuvée.",
+                           "Only a post awaiting approval can be approved.")
+    # What would fail at send time (an image that is not one, a text too long for an account)
+    # is refused now, while the approver is looking, instead of failing later unseen.
+    refuse_if_problems(session, post, doing_fr="approuver cette publication", doing_en="approve this post")
     post.status = APPROVED
     post.approved_by = actor.username
     post.approved_at = utcnow()
@@ -150,13 +208,39 @@ def reject_post(session: Session, *, actor: Actor, post_id: int, comment: str) -
     return post
 
 
+def withdraw_post(session: Session, *, actor: Actor, post_id: int) -> Post:
+    """The author takes a post back from approval: it is a draft again, its deliveries stay where
+    they are and wait (only an approved post goes out), and submitting it again brings them back."""
+    require(actor, "editor", "retirer une publication", "withdraw a post")
+    post = get_post(session, post_id=post_id)
+    if actor.username != post.author and not actor.can("admin"):
+        raise PermissionDenied(
+            f"Seule l'autrice ou l'auteur ({post.author}) peut retirer cette publication ; "
+            "une personne qui approuve peut la refuser avec un commentaire.",
+            f"Only its author ({post.author}) can withdraw this post; an approver can reject it with a comment.",
+        )
+    if post.status != PENDING:
+        raise ServiceError("Seule une publication en attente d'approbation peut être retirée.",
+                           "Only a post awaiting approval can be withdrawn.")
+    post.status = DRAFT
+    post.updated_at = utcnow()
+    session.add(post)
+    audit(session, actor=actor, action="withdraw", target_type="post", target_id=post.id)
+    return post
+
+
 def edit_post(
-    session: Session, *, actor: Actor, post_id: int, text: str, link: str | None = None
+    session: Session, *, actor: Actor, post_id: int, text: str, link: str | None = None,
+    variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
 ) -> Post:
-    """Change a post's text. An approved post goes back for approval and its deliveries wait."""
+    """Change a post's text (and, when given, its per-account variants or its images). An
+    approved post goes back for approval and its deliveries wait."""
     require(actor, "editor", "modifier une publication", "edit a post")
     post = get_post(session, post_id=post_id)
     _check_text(text, link, post.language)
+    for body in (variants or {}).values():
+        if body.strip():
+            _check_text(body, link, post.language)
     deliveries = list(session.exec(select(Delivery).where(Delivery.post_id == post.id)))
     if any(d.state in (states.PUBLISHING, states.PUBLISHED, states.UNCONFIRMED) for d in deliveries):
         raise ServiceError(
@@ -166,6 +250,10 @@ def edit_post(
     was_approved = post.status == APPROVED
     post.text = text.strip()
     post.link = link or None
+    if variants is not None:  # an emptied variant means: the common text again
+        post.variants = {str(k): v.strip() for k, v in variants.items() if v.strip() and v.strip() != post.text}
+    if images is not None:
+        post.images = _checked_images(images)
     post.status = PENDING if was_approved or post.status == PENDING else post.status
     post.approved_by = None
     post.approved_at = None
@@ -180,9 +268,23 @@ def edit_post(
     return post
 
 
-def list_posts(session: Session, *, status: str | None = None, campaign: Campaign | None = None) -> list[Post]:
+def list_posts(session: Session, *, status: str | None = None, campaign: Campaign | None = None,
+               limit: int | None = None, language: str | None = None) -> list[Post]:
+    """The edition's posts, newest first (the first ``limit`` of them; only those in
+    ``language`` when given)."""
     campaign = campaign or current_campaign(session)
     query = select(Post).where(Post.campaign_id == campaign.id)
     if status:
         query = query.where(Post.status == status)
-    return list(session.exec(query.order_by(Post.created_at.desc())))  # type: ignore[attr-defined]
+    if language:
+        query = query.where(Post.language == language)
+    query = query.order_by(Post.created_at.desc(), Post.id.desc())  # type: ignore[attr-defined, union-attr]
+    return list(session.exec(query.limit(limit) if limit else query))
+
+
+def count_posts(session: Session, *, status: str | None = None, campaign: Campaign | None = None) -> int:
+    campaign = campaign or current_campaign(session)
+    query = select(sa.func.count()).select_from(Post).where(Post.campaign_id == campaign.id)
+    if status:
+        query = query.where(Post.status == status)
+    return int(session.exec(query).one())

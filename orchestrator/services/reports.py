@@ -519,33 +519,12 @@ def next_free_slot(
 
 
 def post_previews(session: Session, *, post: Post, language: str = "fr") -> list[dict[str, Any]]:
-    """How a post will look on each account it is scheduled on, with that platform's verdict.
-    Validation is offline (channels' validate), so no credentials are decrypted here."""
-    from channels.base import AccountConfig
-    from channels.registry import channel_class
-    from orchestrator.services.deliveries import post_images, rendered
+    """How a post will look on each account it goes to (scheduled, or chosen and not yet
+    scheduled), with that platform's verdict; a row that cannot be built carries its own
+    ``error`` instead of breaking the others. Offline: no credentials are decrypted here."""
+    from orchestrator.services.post_review import previews
 
-    campaign = session.get(Campaign, post.campaign_id)
-    case = session.get(Case, post.case_id) if post.case_id else None
-    assert campaign is not None
-    result = []
-    rows = session.exec(
-        select(Delivery, Account).join(Account, col(Account.id) == Delivery.account_id)
-        .where(Delivery.post_id == post.id).order_by(col(Delivery.scheduled_at))
-    )
-    try:
-        images = post_images(post)
-    except Exception:  # a broken image must not hide the text from the approver
-        images = []
-    for delivery, account in rows:
-        text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=delivery.source_code)
-        check = channel_class(account.kind)(AccountConfig(kind=account.kind, name=account.name, credentials={})).validate(text, images)
-        result.append({
-            "delivery_id": delivery.id, "account": account.name, "kind": account.kind, "state": delivery.state,
-            "scheduled_at": delivery.scheduled_at, "text": text, "length": check.length, "limit": check.limit,
-            "problems": [p.text(language) for p in check.problems],
-        })
-    return result
+    return previews(session, post=post, language=language)
 
 
 # ---------------------------------------------------------------------------------------------

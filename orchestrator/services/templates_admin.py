@@ -19,11 +19,6 @@ from orchestrator.services.editions import get_edition, validated
 
 #: Used when no account exists yet: a template must fit wherever it may be published.
 ALL_KINDS = ("x", "bluesky", "mastodon", "facebook")
-#: Stand-ins that let each client be built for its offline validate(); nothing is ever sent
-#: with them, and real credentials are never decrypted to check a template.
-_OFFLINE = {"x": {"bearer_token": "offline"}, "mastodon": {"access_token": "offline"},
-            "bluesky": {"handle": "offline.invalid", "app_password": "offline"},
-            "facebook": {"page_id": "0", "page_token": "offline"}}
 
 
 def list_templates(session: Session, *, campaign_id: int) -> list[Template]:
@@ -115,18 +110,16 @@ def _kinds(session: Session, language: str) -> list[tuple[str, dict[str, Any], s
         if account.language in (None, language):
             options = dict(account.options or {})
             seen.setdefault((account.kind, repr(sorted(options.items()))), (account.kind, options, account.base_url))
-    # validate() is offline; Mastodon's client still wants an instance address to be built
-    return list(seen.values()) or [(kind, {}, "https://mastodon.invalid") for kind in ALL_KINDS]
+    return list(seen.values()) or [(kind, {}, None) for kind in ALL_KINDS]
 
 
 def fit_report(session: Session, *, campaign_id: int, body: str, language: str,
                action_slug: str | None = None) -> list[dict[str, Any]]:
     """One row per kind of account: the longest rendering over the edition's cases, its limit,
     and the problems the platform would raise (empty when it fits everywhere)."""
-    from channels.base import AccountConfig
-    from channels.registry import channel_class
     from content.render import render_template_text
     from orchestrator.services.deliveries import rendered
+    from orchestrator.services.validators import offline_validator
 
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
@@ -141,8 +134,7 @@ def fit_report(session: Session, *, campaign_id: int, body: str, language: str,
             raise ServiceError(getattr(exc, "message_fr", str(exc)), getattr(exc, "message_en", str(exc))) from None
     report = []
     for kind, options, base_url in _kinds(session, language):
-        channel = channel_class(kind)(AccountConfig(kind=kind, name=kind, credentials=dict(_OFFLINE.get(kind, {})),
-                                                    options=options, base_url=base_url))
+        channel = offline_validator(kind, base_url=base_url, options=options)
         account = Account(name=kind, kind=kind, options=options)
         worst: dict[str, Any] | None = None
         for sample, text in texts:

@@ -1,5 +1,6 @@
 """Shared fixtures: a database built through the migrations, the 2025 campaign, four people (one
-per role), an X account, and AppTest runs signed in as any of them."""
+per role), an X account (or one account of each of the four kinds), and AppTest runs signed in
+as any of them."""
 
 from __future__ import annotations
 
@@ -72,6 +73,27 @@ def account(engine: sa.Engine, campaign: int) -> str:
     with db.session_scope(engine) as s:
         add_account(s, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"})
     return "x-fr"
+
+
+#: One account of every kind, as staff set them up: Mastodon with its instance's address (its
+#: limits not read yet), Bluesky with its PDS.
+FOUR_KINDS = {
+    "x-fr": ("x", {"bearer_token": "t"}, None),
+    "facebook-fr": ("facebook", {"page_id": "1234", "page_token": "t"}, None),
+    "mastodon-fr": ("mastodon", {"access_token": "t"}, "https://mastodon.example"),
+    "bluesky-fr": ("bluesky", {"handle": "ecrire.example", "app_password": "t"}, "https://pds.example"),
+}
+
+
+@pytest.fixture
+def four_accounts(engine: sa.Engine, campaign: int) -> list[str]:
+    """x-fr, facebook-fr, mastodon-fr and bluesky-fr, all in French."""
+    from orchestrator.services.accounts import add_account
+
+    with db.session_scope(engine) as s:
+        for name, (kind, credentials, base_url) in FOUR_KINDS.items():
+            add_account(s, kind=kind, name=name, language="fr", credentials=credentials, base_url=base_url)
+    return list(FOUR_KINDS)
 
 
 @pytest.fixture

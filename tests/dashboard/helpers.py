@@ -15,3 +15,12 @@ def texts(at: AppTest) -> str:
     for element in at.get("progress"):
         parts.append(element.proto.text)
     return "\n".join(parts)
+
+
+def stored(engine, query) -> list:  # type: ignore[no-untyped-def]
+    """Rows as the database holds them now, read in a transaction of their own: a test that goes
+    on clicking must not keep a transaction open (SQLite has one writer at a time)."""
+    from orchestrator import db
+
+    with db.session_scope(engine) as s:
+        return list(s.exec(query))

@@ -1,0 +1,143 @@
+"""Pieces of a post's card shared by Compose (my posts), Approvals and the posts page: where it
+goes, its images, each account's preview, and the withdraw and reject controls.
+
+Each piece draws what it can and says on the card what it cannot: one broken post, image or
+account never stops the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import streamlit as st
+
+from dashboard import common
+from dashboard.i18n import fmt_datetime, fmt_number, lang, t
+from orchestrator import states
+from orchestrator.models import Post
+from orchestrator.services import post_review
+from orchestrator.services import posts as post_service
+from orchestrator.services.auth import Actor, ServiceError
+
+#: A moment as people say it ("samedi 6 décembre 2025, 10 h 00"), not babel's medium format
+#: with its seconds.
+_WHEN = {"fr": "EEEE d MMMM y, HH 'h' mm", "en": "EEEE, MMMM d, y, h:mm a"}
+
+
+def when(value: dt.datetime | None, tz: str) -> str:
+    return fmt_datetime(value, tz, _WHEN[lang()])
+
+
+def zone_name(tz: str) -> str:
+    """The campaign's time zone as people call it ("heure de l'Est"), not its database name."""
+    from babel.dates import get_timezone_name
+
+    from dashboard.i18n import locale
+
+    try:
+        return get_timezone_name(tz, locale=locale())
+    except LookupError:
+        return tz
+
+
+def language_name(code: str) -> str:
+    return t(f"compose.lang_{code}") if code in ("fr", "en") else code
+
+
+def message(exc: Exception) -> str:
+    """An error in the reader's language when it has one, else its own words."""
+    if isinstance(exc, ServiceError):
+        return exc.message(lang())
+    own = getattr(exc, "message_fr" if lang() == "fr" else "message_en", None)  # a channel's error
+    return own if isinstance(own, str) else (str(exc) or type(exc).__name__)
+
+
+def state_words(post: Post, state: str | None) -> str:
+    """A delivery's state as the reader should understand it: a post not approved yet does not
+    go out, whatever its deliveries say."""
+    if state is None:
+        return t("compose.not_yet")
+    if post.status != post_service.APPROVED and state not in states.FINAL:
+        return post_service.STATUS_LABELS[post.status][lang()]
+    return common.state_text(state)
+
+
+def where_it_goes(post: Post, tz: str) -> None:
+    """One line per account: its platform, its time (or none yet) and its state."""
+    with common.session() as s:
+        targets = post_review.chosen_accounts(s, post)
+    if not targets:
+        st.caption(t("posts.no_account"))
+        return
+    lines = []
+    for account, delivery in targets:
+        platform = post_review.platform(account.kind)
+        if delivery is None:
+            lines.append(t("posts.kept", account=account.name, platform=platform))
+            continue
+        lines.append(t("posts.delivery", account=account.name, platform=platform,
+                       when=fmt_datetime(delivery.scheduled_at, tz, "short"), state=state_words(post, delivery.state)))
+    st.caption("  \n".join(common.plain(line) for line in lines))
+
+
+def images(post: Post, *, width: int = 240) -> list[str]:
+    """Show each image with its alt text; an image that cannot be read says why on the card.
+    Returns the problems found."""
+    from orchestrator.services.media import load_image
+    from orchestrator.services.media_library import inspect
+
+    problems = []
+    for number, item in enumerate(post.images or [], start=1):
+        try:
+            with common.session() as s:
+                image = load_image(item, s)
+            inspect(image.data)
+            st.image(image.data, caption=common.plain(image.alt), alt=image.alt or None, width=width)
+        except Exception as exc:  # noqa: BLE001 - this image's place on the card says what is wrong
+            problems.append(message(exc))
+            name = str(item.get("filename") or number) if isinstance(item, dict) else str(number)
+            st.error(t("approvals.image_error", n=number, name=common.plain(name), why=common.plain(message(exc))),
+                     icon=":material/broken_image:")
+    return problems
+
+
+def previews(rows: list[dict[str, Any]], tz: str) -> None:
+    """Each account's text as it will go out, with the platform's verdict, in an expander."""
+    for row in rows:
+        if row.get("error"):
+            st.error(t("compose.preview_error", account=common.plain(row["account"]), why=common.plain(row["error"])))
+            continue
+        verdict = f"✅ {t('compose.valid')}" if row["valid"] else f"❌ {t('compose.invalid')}"
+        when = fmt_datetime(row["scheduled_at"], tz, "short") if row.get("scheduled_at") else t("compose.not_yet")
+        label = (f"{verdict} · {common.plain(row['account'])} · {row['platform']} · "
+                 + t("compose.counter", length=fmt_number(row["length"]), limit=fmt_number(row["limit"]))
+                 + f" · {when}")
+        with st.expander(label, expanded=not row["valid"]):
+            if row.get("variant"):
+                st.caption(t("compose.variant_badge"))
+            st.text(row["text"])
+            for problem in row["problems"]:
+                st.warning(common.plain(problem))
+            if row.get("note"):
+                st.caption(common.plain(row["note"]))
+
+
+def withdraw_button(post: Post, me: Actor, *, key: str) -> None:
+    if post.status != post_service.PENDING or not (me.username == post.author or me.can("admin")):
+        return
+    if st.button(t("compose.withdraw"), key=key, icon=":material/undo:"):
+        if common.run(lambda s, pid=post.id: post_service.withdraw_post(s, actor=me, post_id=pid),
+                      success=t("compose.withdrawn", id=post.id)):
+            st.rerun()
+
+
+def reject_controls(post: Post, me: Actor, *, prefix: str = "reject") -> None:
+    """A comment and the reject button, for approvers, on a post awaiting approval."""
+    if post.status != post_service.PENDING or not me.can("approver"):
+        return
+    post_id = post.id or 0
+    comment = st.text_input(t("approvals.comment"), key=f"{prefix}_comment_{post_id}")
+    if st.button(t("approvals.reject"), key=f"{prefix}_{post_id}", icon=":material/block:"):
+        if common.run(lambda s, c=comment: post_service.reject_post(s, actor=me, post_id=post_id, comment=c),
+                      success=t("approvals.rejected", id=post_id)):
+            st.rerun()
