@@ -1,7 +1,7 @@
 """calendar feed: a secret address per edition serving its schedule as iCalendar
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-05 09:00:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import orchestrator.models
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
