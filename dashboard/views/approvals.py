@@ -48,7 +48,9 @@ for post in shown:
         st.text(post.text)
         for image in post.images:
             if "data" in image:
-                st.image(base64.b64decode(image["data"]), caption=image.get("alt", ""), width=240)
+                # alt= is what a screen reader says; a caption is never used as the image's alt.
+                st.image(base64.b64decode(image["data"]), caption=image.get("alt", ""), alt=image.get("alt", ""),
+                         width=240)
         items = previews.get(post.id, [])
         if not items:
             st.caption(t("approvals.not_scheduled"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import fmt_number, t
+from dashboard.i18n import fmt_number, lang, t
 from orchestrator.services import media_library
 from orchestrator.services.campaigns import list_cases
 
@@ -59,7 +59,8 @@ for item in items:
     with st.container(border=True):
         left, right = st.columns([1, 2])
         if item.id in previews:
-            left.image(previews[item.id], caption=item.alt.get("fr", ""))
+            alt = item.alt.get(lang()) or item.alt.get("fr", "")
+            left.image(previews[item.id], caption=alt, alt=alt)  # alt=: a caption is not the image's alt
         owner = names.get(ids.get(item.case_id, ""), t("media.whole_edition")) if item.case_id else t("media.whole_edition")
         right.markdown(f"**{common.plain(owner)}** · `{common.plain(item.filename)}` · n° {item.id}")
         right.caption(t("media.caption", w=item.width, h=item.height, size=fmt_number(round(item.size / 1024)),
