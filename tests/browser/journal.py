@@ -78,3 +78,60 @@ def png(path: Path, size: tuple[int, int] = (640, 360), colour: tuple[int, int, 
 def sandbox_posts(sandbox: Any, kind: str, text: str) -> list[dict[str, Any]]:
     """What the platform's emulator holds whose text contains ``text``."""
     return [p for p in sandbox.sandbox.posts(kind) if text in str(p.get("text", ""))]
+
+
+def approved_delivery(engine: sa.Engine, *, case: str, account: str, text: str,
+                      in_seconds: float = 7200) -> int:
+    """A post approved by someone else and scheduled on ``account``: what a journey starts from
+    when it is not about writing or approving."""
+    from orchestrator.services import deliveries, posts
+    from orchestrator.services.auth import SYSTEM
+
+    with db.session_scope(engine) as s:
+        post = posts.create_post(s, actor=SYSTEM, case_slug=case, text=text, submit=True)
+        post.author = "edith"
+        posts.approve_post(s, actor=SYSTEM, post_id=post.id or 0)
+        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=in_seconds)
+        return deliveries.schedule(s, actor=SYSTEM, post_id=post.id or 0, account_name=account, at=at).id or 0
+
+
+def delivery_state(engine: sa.Engine, delivery_id: int) -> str:
+    with Session(engine) as s:
+        delivery = s.get(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery.state
+
+
+def count_rows(engine: sa.Engine, table: str, where: str = "1 = 1", **params: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(f'SELECT count(*) FROM "{table}" WHERE {where}'), params).scalar_one())
+
+
+def pending_post_with_image(engine: sa.Engine, *, case: str, text: str, accounts: list[str], image: Path,
+                            alt: str) -> int:
+    """A post written by the editor, with an image, scheduled on ``accounts`` and awaiting approval."""
+    import base64
+
+    from orchestrator.services import deliveries, posts
+    from orchestrator.services.auth import Actor
+
+    editor = Actor("edith", "editor")
+    inline = {"data": base64.b64encode(image.read_bytes()).decode(), "mime_type": "image/png",
+              "filename": image.name, "alt": alt}
+    with db.session_scope(engine) as s:
+        post = posts.create_post(s, actor=editor, case_slug=case, text=text, images=[inline], submit=True)
+        at = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        for name in accounts:
+            deliveries.schedule(s, actor=editor, post_id=post.id or 0, account_name=name, at=at)
+        return post.id or 0
+
+
+def library_image(engine: sa.Engine, *, case: str, image: Path, alt: dict[str, str]) -> None:
+    from orchestrator.services import media_library
+    from orchestrator.services.auth import Actor
+    from orchestrator.services.campaigns import current_campaign
+
+    with db.session_scope(engine) as s:
+        campaign = current_campaign(s)
+        media_library.add_image(s, actor=Actor("edith", "editor"), campaign_id=campaign.id or 0, case_slug=case,
+                                data=image.read_bytes(), filename=image.name, alt=alt)

@@ -62,13 +62,22 @@ class Screen:
         return str(self.page.locator('[data-testid="stMain"]').inner_text())
 
     # moving around ----------------------------------------------------------------------------
-    def sign_in(self, username: str, password: str = PASSWORD) -> None:
+    def sign_in(self, username: str, password: str = PASSWORD, lang: str = "fr") -> None:
+        """Sign in, then show the pages in ``lang`` (a person's last choice comes back otherwise)."""
         self.page.goto(self.base)
         self.settle(self.t("login.submit"))
         self.page.get_by_label(self.t("login.username")).fill(username)
         self.page.get_by_label(self.t("login.password")).fill(password)
         self.page.get_by_role("button", name=self.t("login.submit")).click()
-        self.settle(self.t("login.logout"))
+        # The person's own language, chosen at an earlier visit, applies once signed in.
+        signed_in = self.page.locator('[data-testid="stSidebar"]').get_by_role("button", name=re.compile(
+            "^(" + "|".join(re.escape(STRINGS["login.logout"][code]) for code in ("fr", "en")) + ")$"))
+        signed_in.wait_for()
+        self.settle()
+        label = signed_in.inner_text().strip()
+        self.lang = next(shown for shown in ("fr", "en") if STRINGS["login.logout"][shown] in label)
+        if self.lang != lang:
+            self.switch_language(lang)
 
     def sign_out(self) -> None:
         self.page.get_by_role("button", name=self.t("login.logout")).click()
@@ -120,7 +129,7 @@ class Screen:
         self.keyed(widget_key).locator('input[type="file"]').set_input_files(str(path))
         self.settle()
 
-    def shoot(self, name: str, *, tallest: int = 2400) -> None:
+    def shoot(self, name: str, *, tallest: int = 1800) -> None:
         """A picture of the whole page for docs/screenshots/. The page scrolls inside Streamlit's
         main area, not the window, so the window is made as tall as the page (up to ``tallest``)
         for the picture, then put back."""
