@@ -75,5 +75,5 @@ def audit(page: Any) -> list[dict[str, Any]]:
     return list(page.evaluate(_RUN, [TAGS, waivers]))
 
 
-def describe(found: list[dict[str, Any]]) -> str:
+def describe(found: Any) -> str:
     return json.dumps(found, ensure_ascii=False, indent=1)
