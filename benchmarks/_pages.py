@@ -48,6 +48,8 @@ PAGES: list[tuple[str, str]] = [
 ]
 HEADING_TARGET = 0.5
 SCRIPT_TARGET = 1.5
+#: Past this many seconds, a page is timed once: it misses its target by far, whatever the median.
+SLOW = 5 * SCRIPT_TARGET
 ADMIN = "ada"
 PENDING_POSTS = 40
 AUDIT_ROWS = 20_000
@@ -193,28 +195,36 @@ def _visit(at: Any, clock: _Clock, page: str) -> dict[str, Any]:
 
 def time_pages(url: str, *, runs: int = 5, languages: tuple[str, ...] = ("fr", "en"),
                pages: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    """One row per page and language: median heading and script time, cold and warm."""
+    """One row per page and language: median heading and script time, cold and warm. A page whose
+    first cold visit takes more than ``SLOW`` seconds is visited once only (its verdict is plain,
+    and repeating it would take minutes)."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     pages = pages or PAGES
     out: list[dict[str, Any]] = []
+    warmed = False
     with clocked() as clock:
         for language in languages:
-            at = AppTest.from_file(APP, default_timeout=300)
+            at = AppTest.from_file(APP, default_timeout=600)
             at.session_state["lang"] = language
             at.session_state["lang_chosen"] = True
             at.session_state["actor"] = {"username": ADMIN, "role": "admin"}
             at.run()
-            for page, _role in pages:  # imports and first visits, not timed
-                _visit(at, clock, page)
+            if not warmed:  # imports and first visits, not timed
+                for page, _role in pages:
+                    _visit(at, clock, page)
+                warmed = True
             cold: dict[str, list[dict[str, Any]]] = {p: [] for p, _ in pages}
             warm: dict[str, list[dict[str, Any]]] = {p: [] for p, _ in pages}
             for _ in range(runs):
                 for page, _role in pages:
+                    if cold[page] and cold[page][0].get("script", 0.0) > SLOW:
+                        continue
                     st.cache_data.clear()
                     cold[page].append(_visit(at, clock, page))
-                    warm[page].append(_visit(at, clock, page))
+                    if cold[page][-1].get("script", 0.0) <= SLOW:
+                        warm[page].append(_visit(at, clock, page))
             for page, role in pages:
                 out.append(_summary(page, role, language, cold[page], warm[page]))
     st.cache_data.clear()
@@ -233,27 +243,27 @@ def _summary(page: str, role: str, language: str, cold: list[dict[str, Any]],
     ok = (not errors and heading is not None and script is not None
           and heading <= HEADING_TARGET and script <= SCRIPT_TARGET)
     return {"table": "pages", "page": page, "role": role, "language": language, "heading": heading,
-            "script": script, "heading_max": max((v["heading"] or 0.0) for v in cold),
-            "script_max": max(v["script"] for v in cold), "warm_heading": _median(warm, "heading"),
+            "script": script, "heading_max": max((v.get("heading") or 0.0) for v in cold),
+            "script_max": max(v.get("script", 0.0) for v in cold), "warm_heading": _median(warm, "heading"),
             "warm_script": _median(warm, "script"), "runs": len(cold), "error": " | ".join(errors), "ok": ok}
 
 
 def markdown(rows: list[dict[str, Any]], case: str) -> list[str]:
     """The page × language table of one database."""
 
-    def cell(value: float | None, target: float) -> str:
+    def cell(value: float | None, target: float, warm: float | None) -> str:
         if value is None:
             return "—"
-        text = f"{value:.2f}"
-        return text if value <= target else f"**{text}**"
+        text = f"{value:.2f}" if value <= target else f"**{value:.2f}**"
+        return f"{text} ({'—' if warm is None else f'{warm:.2f}'})"
 
     by_page: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
         by_page.setdefault(row["page"], {})[row["language"]] = row
-    lines = [f"Pages — {case}: seconds, median of {rows[0]['runs'] if rows else 0} cold visits "
-             f"(warm in brackets); targets: heading ≤ {HEADING_TARGET:g} s, script ≤ {SCRIPT_TARGET:g} s; "
-             "a missed target in bold.", "",
-             "| Page | Seen by | fr heading | fr script | en heading | en script | Result |",
+    most = max((r["runs"] for r in rows), default=0)
+    lines = [f"**{case}**: seconds, median of {most} cold visits (warm in brackets). Targets: heading "
+             f"≤ {HEADING_TARGET:g} s, script ≤ {SCRIPT_TARGET:g} s; a missed target in bold.", "",
+             "| Page | In the sidebar of | fr: heading | fr: script | en: heading | en: script | Result |",
              "|---|---|---:|---:|---:|---:|---|"]
     for page, languages in by_page.items():
         cells = []
@@ -262,11 +272,14 @@ def markdown(rows: list[dict[str, Any]], case: str) -> list[str]:
             if row is None:
                 cells += ["—", "—"]
                 continue
-            warm_h, warm_s = row["warm_heading"], row["warm_script"]
-            cells.append(f"{cell(row['heading'], HEADING_TARGET)} ({'—' if warm_h is None else f'{warm_h:.2f}'})")
-            cells.append(f"{cell(row['script'], SCRIPT_TARGET)} ({'—' if warm_s is None else f'{warm_s:.2f}'})")
+            cells.append(cell(row["heading"], HEADING_TARGET, row["warm_heading"]))
+            cells.append(cell(row["script"], SCRIPT_TARGET, row["warm_script"]))
         failed = [r for r in languages.values() if not r["ok"]]
         errors = "; ".join(sorted({r["error"] for r in failed if r["error"]}))
-        result = "pass" if not failed else ("**error**: " + errors.replace("|", "/") if errors else "**FAIL**")
-        lines.append(f"| {page} | {next(iter(languages.values()))['role']} | " + " | ".join(cells) + f" | {result} |")
+        once = any(r["runs"] == 1 and most > 1 for r in languages.values())
+        result = "pass" if not failed else (f"**error**: {errors.replace('|', '/')}" if errors else "**FAIL**")
+        if once:
+            result += f" (visited once: over {SLOW:g} s)"
+        role = {"viewer": "everyone", "admin": "admins"}[next(iter(languages.values()))["role"]]
+        lines.append(f"| {page} | {role} | " + " | ".join(cells) + f" | {result} |")
     return [*lines, ""]
