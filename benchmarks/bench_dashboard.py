@@ -1,6 +1,6 @@
 """Dashboard speed with 100,000 deliveries and 2,000,000 metric snapshots, on SQLite and
-PostgreSQL: every page's heading within 0.5 s and its script done within 1.5 s (issue 15), and the
-overview in detail (issue 5).
+PostgreSQL: every page's heading within 0.5 s and its script done within 1.5 s, and the overview
+in detail.
 
 A fresh migrated database gets the 2025 campaign, eight accounts (two of each kind), 2,000 posts
 over the eight cases and 100,000 deliveries (eight in ten published, with their latest figures;
@@ -33,6 +33,19 @@ the worker recomputes for the hours whose figures it refreshed
 (``orchestrator/services/metrics_rollup.py``); the chart is a Vega-Lite spec given to
 ``st.vega_lite_chart`` (``st.line_chart`` spent 0.2-0.4 s in Altair's schema validation);
 nothing reads the snapshots unless "detailed" is switched on.
+
+**Why a page is slow**, profiled with cProfile on the same database (``python -m cProfile`` around
+one AppTest visit): *calendar* and *exports* build the iCalendar file of every delivery of the
+edition on every visit, for their download button (``orchestrator/services/exports.py``,
+``schedule_ics``): about six tenths of the time loads each of the 100,000 deliveries as a full
+ORM object with its JSON columns decoded, three tenths folds the file's lines; the heading is
+drawn at once, but the session stays busy for 20 to 45 seconds, and the next click waits. The
+cure is to build that file only when asked, or to serve it as a feed. *approvals* stops with an
+error at the first post scheduled on a Facebook or Mastodon account (its previews build each
+platform's checks without the account's settings): its time is the time until that error.
+Every other page reads a page of rows or an aggregate. The first visit to a page that checks texts (compose, approvals,
+templates) after the server starts also imports the four platforms' client libraries, about
+3 s once per process; the timings above come after that.
 
 Timings are wall-clock: on a loaded machine they grow with the other load (see the load average
 in the machine section and the last row). Run alone: ``python -m benchmarks.bench_dashboard
