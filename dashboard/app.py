@@ -49,6 +49,7 @@ st.sidebar.radio(
     "Langue · Language", LANGUAGES, key="lang", horizontal=True, format_func=LANGUAGE_NAMES.__getitem__,
     on_change=_language_changed,
 )
+common.streamlit_words()
 
 actor = current_actor()
 if actor is None:
@@ -56,7 +57,8 @@ if actor is None:
     st.stop()
 assert actor is not None
 
-st.sidebar.caption(t("app.signed_in_as", user=actor.username, role=ROLE_LABELS[actor.role][st.session_state["lang"]]))
+st.sidebar.caption(t("app.signed_in_as", user=common.plain(actor.username),
+                     role=ROLE_LABELS[actor.role][st.session_state["lang"]]))
 if st.sidebar.button(t("login.logout"), key="logout", icon=":material/logout:"):
     logout()
     st.rerun()

@@ -7,24 +7,34 @@ Pages stay thin: they read through ``orchestrator.services`` and act through it,
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 from sqlmodel import Session
 
-from dashboard.i18n import lang, t
+from dashboard.i18n import LANGUAGE_NAMES, fmt_number, lang, t
+from dashboard.strings import STRINGS
 from orchestrator import db, states
 from orchestrator.models import Campaign
+from orchestrator.services.accounts import PLATFORM_NAMES
 from orchestrator.services.auth import Actor, ServiceError
 from orchestrator.settings import get_settings
 
 T = TypeVar("T")
-#: "www." starts a link in GitHub-style Markdown even without "https://".
-_WWW = re.compile(r"www\.", re.IGNORECASE)
+#: What GitHub-style Markdown turns into a link with no markup at all: "https://…", "www.…" and
+#: e-mail addresses. Streamlit's renderer finds them after resolving backslash escapes, so an
+#: escape does not stop them; an invisible word joiner (U+2060) inside the pattern does.
+_PROTOCOL = re.compile(r"(https?)\\:(?=//)", re.IGNORECASE)
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)
 _EMAIL_AT = re.compile(r"(?<=[\w.+-])@(?=[\w-]+\.)")
+_JOINER = "\u2060"
 
 #: Colour AND icon AND label for each state: never colour alone (WCAG 1.4.1).
 STATE_STYLE: dict[str, tuple[str, str, str]] = {
@@ -98,7 +108,8 @@ def run(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
 
 
 def flash() -> None:
-    """The confirmation of the last action, kept across the rerun that follows it."""
+    """The confirmation of the last action, kept across the rerun that follows it. It is Markdown:
+    a page puts what people typed into it through ``plain()``."""
     message = st.session_state.pop("flash", None)
     if message:
         st.success(message, icon=":material/check:")
@@ -114,7 +125,7 @@ def campaign() -> Campaign | None:
             found = s.get(Campaign, chosen) if isinstance(chosen, int) else None
             return found or current_campaign(s)
     except ServiceError as exc:
-        st.warning(exc.message(lang()))
+        st.warning(plain(exc.message(lang())))
         return None
 
 
@@ -139,10 +150,11 @@ def edition_selector() -> None:
         name = e.name.get(lang()) or e.name.get("fr") or e.slug
         labels[e.id] = (t("app.edition_current", name=name) if e.is_current else
                         t("app.edition_archived", name=name) if e.archived_at else name)
-    st.sidebar.selectbox(t("app.edition"), list(labels), key="campaign_id", format_func=labels.__getitem__)
+    st.sidebar.selectbox(t("app.edition"), list(labels), key="campaign_id", format_func=labels.__getitem__,
+                         placeholder=t("common.choose_one"))
     picked = next(e for e in shown if e.id == st.session_state["campaign_id"])
     if not picked.is_current:
-        st.sidebar.info(t("app.edition_other", name=labels[picked.id]), icon=":material/info:")
+        st.sidebar.info(t("app.edition_other", name=plain(labels[picked.id])), icon=":material/info:")
 
 
 def require_campaign() -> Campaign:
@@ -178,8 +190,41 @@ def plain(text: str) -> str:
     ``www.`` and e-mail addresses). Tested in tests/security/test_safe_text.py."""
     for char in "\\`*_[]<>#|~$:":
         text = text.replace(char, "\\" + char)
-    text = _EMAIL_AT.sub("\\\\@", text)  # name@host.tld, not a lone @handle
-    return _WWW.sub(lambda m: m.group(0)[:-1] + "\\.", text)
+    text = _PROTOCOL.sub(lambda m: m.group(1) + ":" + _JOINER, text)  # the joiner between ":" and "//"
+    text = _WWW.sub(lambda m: m.group(1) + _JOINER + ".", text)  # between "www" and "."
+    return _EMAIL_AT.sub(_JOINER + "@", text)  # before the "@" of name@host.tld, not of a lone @handle
+
+
+def person(username: str) -> str:
+    """Who did something: a staff member's username, or the system's own work in words."""
+    return t("common.system") if username == "system" else username
+
+
+def platform_name(kind: str) -> str:
+    return PLATFORM_NAMES.get(kind, kind)
+
+
+def language_name(code: str | None) -> str:
+    """An account's or a text's language in words; no language means both."""
+    return LANGUAGE_NAMES.get(code or "", t("common.both_languages"))
+
+
+def table(rows: list[dict[str, Any]] | pd.DataFrame, *, numbers: Iterable[str] = (), **options: Any) -> None:
+    """A table with its figures written the reader's way (babel: "12 027" in French, "12,027" in
+    English) while still sorting as numbers, and "—" for a missing value instead of "None"."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    figures = [c for c in numbers if c in frame.columns]
+    styler = frame.style.format(na_rep="—").format(fmt_number, subset=figures, na_rep="—")
+    options = {"hide_index": True, "width": "stretch", **options}
+    st.dataframe(styler, **options)
+
+
+def broken(message: str) -> None:
+    """One item (a post, an account, an image, a template) that could not be drawn: its own
+    error on its own card, in the reader's language, the details in the log; the page goes on.
+    Call it from an ``except`` block."""
+    logging.getLogger("dashboard").exception("could not draw an item: %s", message)
+    st.error(plain(message), icon=":material/error:")
 
 
 def viewer_notice() -> None:
@@ -189,3 +234,20 @@ def viewer_notice() -> None:
 def options_with_labels(items: dict[Any, str]) -> tuple[list[Any], Callable[[Any], str]]:
     keys = list(items)
     return keys, lambda k: items.get(k, str(k))
+
+
+_WORDS_SCRIPT = Path(__file__).with_name("streamlit_words.js").read_text(encoding="utf-8")
+#: The keys of dashboard/strings.py the script uses, without their "uploader." prefix.
+WORD_KEYS = tuple(k.removeprefix("uploader.") for k in STRINGS if k.startswith("uploader."))
+
+
+def streamlit_words() -> None:
+    """Streamlit's own English words (the file uploader's, on every page) shown in the reader's
+    language, and the page's language set for screen readers: see dashboard/streamlit_words.js.
+    Only our constant script and our own strings go into it, never text anyone typed."""
+    words = {"lang": lang(), **{key: t(f"uploader.{key}") for key in WORD_KEYS}}
+    # "<" written as its escape: the sanitizer in front of st.html drops a script that looks
+    # like it holds a tag.
+    data = json.dumps(words, ensure_ascii=False).replace("<", "\\u003c")
+    script = _WORDS_SCRIPT.replace("__WORDS__", data)
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)

@@ -45,6 +45,7 @@ def show_counter(token: str) -> None:
     wanted = st.query_params.get("lang", "fr")
     st.session_state["lang"] = wanted if wanted in LANGUAGES else "fr"
     st.html(_STYLE)
+    common.streamlit_words()  # the page's language, for screen readers
 
     @st.fragment(run_every=REFRESH_SECONDS)
     def board() -> None:
@@ -64,7 +65,7 @@ def draw(data: counter.CounterData, *, tz: str, big: bool = True) -> None:
     """The counter itself; also the preview on the admin page (``big=False``)."""
     language = st.session_state.get("lang", "fr")
     if big:
-        st.title(data.campaign_name.get(language) or data.campaign_name.get("fr", ""))
+        st.title(common.plain(data.campaign_name.get(language) or data.campaign_name.get("fr", "")))
     st.metric(t("counter.today"), fmt_number(data.today))
     if data.day_goal:
         st.progress(min(1.0, data.today / data.day_goal), text=t("counter.of_goal", goal=fmt_number(data.day_goal)))

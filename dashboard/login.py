@@ -13,8 +13,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.common import session
-from dashboard.i18n import lang, t
+from dashboard.common import plain, session
+from dashboard.i18n import t
 from orchestrator.services import login_guard, users
 from orchestrator.services.auth import Actor
 from orchestrator.settings import get_settings
@@ -92,7 +92,7 @@ def current_actor() -> Actor | None:
         with session() as s:
             actor = users.actor_for_email(s, email=email)
         if actor is None:
-            st.error(t("login.oidc_unknown", email=email))
+            st.error(plain(t("login.oidc_unknown", email=email)))
             st.button(t("login.logout"), key="login_oidc_logout", on_click=st.logout)
             st.stop()
         assert actor is not None
@@ -140,5 +140,4 @@ def login_form() -> None:
         label = t("login.oidc", provider=provider or t("login.oidc_default"))
         if st.button(label, key=f"login_oidc_{provider or 'default'}"):
             st.login(provider) if provider else st.login()
-    if lang() == "fr":
-        st.caption(t("login.help"))
+    st.caption(t("login.help"))

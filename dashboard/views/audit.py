@@ -1,13 +1,10 @@
-"""Audit log (admins): who did what, when; newest first."""
+"""Audit log (admins): who did what, when; newest first. Each entry in words (dashboard/audit_text.py)."""
 
 from __future__ import annotations
 
-import json
-
-import pandas as pd
 import streamlit as st
 
-from dashboard import common
+from dashboard import audit_text, common
 from dashboard.i18n import fmt_datetime, t
 from orchestrator.services import reports
 from orchestrator.services.users import list_users
@@ -24,18 +21,22 @@ with common.session() as s:
     actions = reports.audit_actions(s)
     people = ["system"] + [u.username for u in list_users(s)]
 a, b, c = st.columns(3)
-who = a.selectbox(t("audit.actor"), [None] + people, key="audit_actor", format_func=lambda v: v or t("audit.all"))
-action = b.selectbox(t("audit.action"), [None] + actions, key="audit_action", format_func=lambda v: v or t("audit.all"))
+who = a.selectbox(t("audit.actor"), [None] + people, key="audit_actor",
+                  format_func=lambda v: common.person(v) if v else t("audit.all"),
+                  placeholder=t("common.choose_one"))
+action = b.selectbox(t("audit.action"), [None] + actions, key="audit_action", placeholder=t("common.choose_one"),
+                     format_func=lambda v: audit_text.action_label(v) if v else t("audit.all"))
 page = c.number_input(t("audit.page"), min_value=1, value=1, key="audit_page")
 with common.session() as s:
     entries = reports.audit_entries(s, limit=PAGE, offset=(int(page) - 1) * PAGE, actor=who, action=action)
 if not entries:
     st.info(t("audit.empty"))
     st.stop()
-st.dataframe(pd.DataFrame([{
-    t("col.when"): fmt_datetime(e.at, campaign.timezone, "short"),
-    t("audit.actor"): e.actor,
-    t("audit.action"): e.action,
-    t("audit.target"): f"{e.target_type} {e.target_id}".strip(),
-    t("audit.detail"): json.dumps(e.detail, ensure_ascii=False, default=str),
-} for e in entries]), hide_index=True, width="stretch")
+tz = campaign.timezone
+common.table([{
+    t("col.when"): fmt_datetime(e.at, tz, "short"),
+    t("audit.actor"): common.person(e.actor),
+    t("audit.action"): audit_text.action_label(e.action),
+    t("audit.target"): audit_text.target_label(e.target_type, e.target_id),
+    t("audit.detail"): audit_text.details(e.detail, tz),
+} for e in entries])

@@ -6,20 +6,11 @@ Posts imported here always wait for approval: the person importing cannot approv
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import fmt_datetime, lang, t
-from orchestrator.services.plan_import import OUTCOME_LABELS, import_plan
-
-EXAMPLE = (
-    "cas;langue;texte;lien;compte;quand\n"
-    "juan-lopez;fr;Écrivez pour Juan López : défendre la forêt n'est pas un crime.;https://amnistie.ca/ecrire;"
-    "x-fr;2025-12-06T12:00-05:00\n"
-)
-
-
+from orchestrator.services.plan_import import INVALID, OUTCOME_LABELS, example_plan, import_plan
 
 campaign = common.require_campaign()
 st.title(t("bulk.title"))
@@ -29,8 +20,11 @@ if not common.can("editor"):
     common.viewer_notice()
     st.stop()
 
-st.download_button(t("bulk.example"), data=EXAMPLE.encode("utf-8-sig"), file_name="plan-exemple.csv", mime="text/csv",
-                   key="bulk_example", icon=":material/download:")
+# Built on each visit, so its date is always to come and its account one this machine has.
+with common.session() as s:
+    example = example_plan(s, language=lang())
+st.download_button(t("bulk.example"), data=example.encode("utf-8-sig"), file_name=t("bulk.example_file"),
+                   mime="text/csv", key="bulk_example", icon=":material/download:", help=t("bulk.example_help"))
 # A new key after each save empties the uploader, so the saved file is not shown as pending.
 upload = st.file_uploader(t("bulk.file"), type=["csv", "json"], key=f"bulk_file_{st.session_state.get('bulk_round', 0)}")
 if upload is None:
@@ -41,21 +35,35 @@ if check is None:  # a refusal (role) was shown
     st.stop()
 assert check is not None
 
+problems_of: dict[int, int] = {}
+for problem in check.problems:
+    problems_of[problem.line] = problems_of.get(problem.line, 0) + 1
+
+
+def _result(outcome: str, line: int) -> str:
+    if outcome == INVALID:
+        return t("bulk.result_problems", n=problems_of.get(line, 0))
+    return OUTCOME_LABELS[outcome][lang()]
+
+
 if check.rows:
-    st.dataframe(pd.DataFrame([{
+    common.table([{
         t("bulk.col.line"): r.line,
-        t("bulk.col.result"): OUTCOME_LABELS[r.outcome][lang()],
+        t("bulk.col.result"): _result(r.outcome, r.line),
         t("bulk.col.case"): r.raw.case,
         t("bulk.col.language"): r.raw.language,
         t("bulk.col.account"): r.raw.account,
         t("bulk.col.when"): fmt_datetime(r.at, campaign.timezone, "short") if r.at else r.raw.at,
         t("bulk.col.before"): fmt_datetime(r.previous_at, campaign.timezone, "short") if r.previous_at else "",
         t("bulk.col.text"): r.raw.text[:120],
-    } for r in check.rows]), hide_index=True, width="stretch")
+    } for r in check.rows])
 if not check.ok:
+    # Every problem of every line, one per row, in the file's order.
     st.error(t("bulk.problems", n=len(check.problems)), icon=":material/block:")
-    st.dataframe(pd.DataFrame([{t("bulk.col.line"): p.line or "", t("bulk.col.problem"): p.en if lang() == "en" else p.fr}
-                               for p in check.problems]), hide_index=True, width="stretch")
+    common.table([{t("bulk.col.line"): p.line or "", t("bulk.col.problem"): p.en if lang() == "en" else p.fr}
+                  for p in check.problems],
+                 column_config={t("bulk.col.line"): st.column_config.Column(width="small"),
+                                t("bulk.col.problem"): st.column_config.Column(width="large")})
     st.stop()
 
 st.info(check.summary(lang()), icon=":material/fact_check:")

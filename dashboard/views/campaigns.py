@@ -4,6 +4,7 @@ a new one or copy the chosen one's settings into a new one (admins act; others r
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import streamlit as st
 
@@ -26,7 +27,8 @@ def _name(names: dict[str, str], slug: str) -> str:
     return names.get(lang()) or names.get("fr") or slug
 
 
-for edition in all_editions:
+def show_edition(edition: Any) -> None:
+    """One edition's card: its name, dates and goal; for admins, make it current or archive it."""
     name = _name(edition.name, edition.slug)
     badges = [t("campaigns.current")] if edition.is_current else []
     badges += [t("campaigns.archived")] if edition.archived_at else []
@@ -35,21 +37,27 @@ for edition in all_editions:
         st.caption(t("campaigns.dates", start=fmt_date(edition.starts_on), end=fmt_date(edition.ends_on),
                      goal=fmt_number(edition.goal), tz=edition.timezone))
         if not admin:
-            continue
+            return
         a, b, _ = st.columns([2, 2, 3])
         if not edition.is_current and edition.archived_at is None and a.button(
                 t("campaigns.set_current"), key=f"edition_current_{edition.slug}", icon=":material/star:"):
             if common.run(lambda s, i=edition.id: editions.set_current(s, actor=me, campaign_id=i),
-                          success=t("campaigns.saved", name=name)) is not None:
+                          success=t("campaigns.saved", name=common.plain(name))) is not None:
                 st.rerun()
         archived = edition.archived_at is not None
         if not edition.is_current and b.button(t("campaigns.restore") if archived else t("campaigns.archive"),
                                                key=f"edition_archive_{edition.slug}"):
             if common.run(lambda s, i=edition.id, a_=not archived: editions.archive_edition(
-                    s, actor=me, campaign_id=i, archived=a_), success=t("campaigns.saved", name=name)) is not None:
+                    s, actor=me, campaign_id=i, archived=a_), success=t("campaigns.saved", name=common.plain(name))) is not None:
                 st.rerun()
 
-st.caption(t("campaigns.dump_help", slug=chosen.slug))
+
+for edition in all_editions:
+    try:
+        show_edition(edition)
+    except Exception:  # this edition cannot be drawn: it says so, the others are shown
+        common.broken(t("campaigns.broken", slug=edition.slug))
+
 if not admin:
     common.viewer_notice()
     st.stop()
@@ -60,7 +68,7 @@ def _tags(text: str) -> list[str]:
 
 
 chosen_name = _name(chosen.name, chosen.slug)
-with st.expander(t("campaigns.edit", name=chosen_name)), st.form(f"edition_edit_{chosen.slug}"):
+with st.expander(t("campaigns.edit", name=common.plain(chosen_name))), st.form(f"edition_edit_{chosen.slug}"):
     a, b = st.columns(2)
     name_fr = a.text_input(t("campaigns.name_fr"), value=chosen.name.get("fr", ""), key="edition_name_fr")
     name_en = b.text_input(t("campaigns.name_en"), value=chosen.name.get("en", ""), key="edition_name_en")
@@ -81,10 +89,10 @@ with st.expander(t("campaigns.edit", name=chosen_name)), st.form(f"edition_edit_
                 "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
                 "url": {"fr": url_fr or None, "en": url_en or None} if (url_fr or url_en) else None,
                 "key_dates": editions.parse_key_dates(key_dates)})
-        if common.run(_save, success=t("campaigns.saved", name=name_fr or chosen.slug)) is not None:
+        if common.run(_save, success=t("campaigns.saved", name=common.plain(name_fr or chosen.slug))) is not None:
             st.rerun()
 
-with st.expander(t("campaigns.copy", name=chosen_name)):
+with st.expander(t("campaigns.copy", name=common.plain(chosen_name))):
     st.caption(t("campaigns.copy_help"))
     with st.form("edition_copy"):
         year = dt.date.today().year
@@ -98,7 +106,8 @@ with st.expander(t("campaigns.copy", name=chosen_name)):
         if st.form_submit_button(t("campaigns.copy_button")):
             made = common.run(lambda s: editions.copy_edition(
                 s, actor=me, source_id=chosen.id, slug=slug.strip(), name={"fr": name_fr, "en": name_en},  # type: ignore[arg-type]
-                starts_on=starts, ends_on=ends, include_cases=include), success=t("campaigns.saved", name=name_fr))
+                starts_on=starts, ends_on=ends, include_cases=include),
+                success=t("campaigns.saved", name=common.plain(name_fr)))
             if made is not None:
                 st.session_state["campaign_pending"] = made.id
                 st.rerun()
@@ -119,7 +128,18 @@ with st.expander(t("campaigns.create")), st.form("edition_create"):
             "slug": slug.strip(), "name": {"fr": name_fr, "en": name_en}, "timezone": tz.strip(),
             "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
             "goal": int(goal), "link_rules": {"utm_campaign": slug.strip() or "-"}}),
-            success=t("campaigns.saved", name=name_fr or slug))
+            success=t("campaigns.saved", name=common.plain(name_fr or slug)))
         if made is not None:
             st.session_state["campaign_pending"] = made.id
             st.rerun()
+
+with st.expander(t("campaigns.folder", name=common.plain(chosen_name))):
+    st.caption(t("campaigns.folder_help"))
+    # Built on request only: writing every file of an edition is not for each visit of the page.
+    folder = None
+    if st.button(t("campaigns.folder_prepare"), key="edition_folder", icon=":material/folder_zip:"):
+        folder = common.run(lambda s: editions.edition_zip(s, campaign_id=chosen.id))  # type: ignore[arg-type]
+    if folder:
+        st.download_button(t("campaigns.folder_download"), data=folder, file_name=f"{chosen.slug}.zip",
+                           mime="application/zip", key="edition_folder_download", on_click="ignore",
+                           icon=":material/download:")

@@ -4,14 +4,18 @@ case in both languages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import streamlit as st
 
+from content.model import SolidarityKind
 from dashboard import common
-from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, t
+from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, lang, t
 from orchestrator.services import case_edit
+from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
+
+SOLIDARITY_KINDS: tuple[str, ...] = get_args(SolidarityKind)
 
 campaign = common.require_campaign()
 tz = campaign.timezone
@@ -45,8 +49,8 @@ def _good_news(case: Any, name: str) -> None:
         with common.session() as s:
             try:
                 st.session_state[key] = case_edit.good_news_text(s, case_id=case.id, language=language)
-            except Exception as exc:  # a template that cannot be filled: say which, leave the text empty
-                st.warning(getattr(exc, "fr", str(exc)))
+            except ServiceError as exc:  # a template that cannot be filled: say which, leave the text empty
+                st.warning(common.plain(exc.message(lang())))
                 st.session_state[key] = ""
     text = st.text_area(t("cases.good_news_text"), key=key, height=120)
     if st.button(t("cases.good_news_create"), key=f"case_gn_create_{case.slug}", icon=":material/edit:"):
@@ -57,70 +61,85 @@ def _good_news(case: Any, name: str) -> None:
             st.rerun()
 
 
-for index, case in enumerate(cases):
+def _show(case: Any, index: int) -> None:
+    """One case's card: its words, history and switches."""
     name = common.case_name(case.person, case.slug)
     status = t(f"case.status.{case.status}")
-    icon = "▶️" if case.status == "active" else "🎉" if case.status == "good_news" else "⏸️"
-    with st.expander(f"{icon} {case.position}. {name} · {status}", expanded=case.status != "active"):
-        if case.status != "active":
-            st.warning(t("cases.stopped", status=status, note=common.plain(case.status_note or "—"),
-                         when=fmt_datetime(case.status_changed_at, tz)))
-        st.caption(t("cases.goal", goal=fmt_number(case.goal)) + f" · {common.case_name(case.country)} · `{case.slug}`")
-        for language in ("fr", "en"):
-            st.markdown(f"**{LANGUAGE_NAMES[language]}**")
-            st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language, '—'))}")
-            st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language, '—'))}")
-        _history(case.id)  # type: ignore[arg-type]
-        if editor:
-            up, down, _ = st.columns([1, 1, 4])
-            moved = None
-            if index > 0 and up.button(t("cases.up"), key=f"case_up_{case.slug}", icon=":material/arrow_upward:"):
-                moved = -1
-            if index < len(cases) - 1 and down.button(t("cases.down"), key=f"case_down_{case.slug}",
-                                                       icon=":material/arrow_downward:"):
-                moved = 1
-            if moved and common.run(lambda s, i=case.id, m=moved: case_edit.move(s, actor=me, case_id=i, offset=m)):
+    if case.status != "active":
+        st.warning(t("cases.stopped", status=status, note=common.plain(case.status_note or "—"),
+                     when=fmt_datetime(case.status_changed_at, tz)))
+    st.caption(t("cases.goal", goal=fmt_number(case.goal)) + f" · {common.plain(common.case_name(case.country))}"
+               f" · {t('cases.solidarity_line', kind=t(f'cases.solidarity.{case.solidarity_kind}'))}")
+    for language in ("fr", "en"):
+        st.markdown(f"**{LANGUAGE_NAMES[language]}**")
+        st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language) or '—')}")
+        st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language) or '—')}")
+    _history(case.id)
+    _switches(case, index, name)
+
+
+def _switches(case: Any, index: int, name: str) -> None:
+    if editor:
+        up, down, _ = st.columns([1, 1, 4])
+        moved = None
+        if index > 0 and up.button(t("cases.up"), key=f"case_up_{case.slug}", icon=":material/arrow_upward:"):
+            moved = -1
+        if index < len(cases) - 1 and down.button(t("cases.down"), key=f"case_down_{case.slug}",
+                                                   icon=":material/arrow_downward:"):
+            moved = 1
+        if moved and common.run(lambda s, i=case.id, m=moved: case_edit.move(s, actor=me, case_id=i, offset=m)):
+            st.rerun()
+    if case.status == "good_news" and editor:
+        _good_news(case, name)
+    if case.status == "active":
+        if not editor:
+            return
+        a, b = st.columns([1, 2])
+        stop_as = a.selectbox(t("cases.stop_as"), list(case_edit.STOPPED), key=f"case_status_{case.slug}",
+                              format_func=lambda k: t(f"case.status.{k}"), placeholder=t("common.choose_one"))
+        reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
+        if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
+            done = common.run(lambda s, i=case.id, r=reason, st_=stop_as:
+                              case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
+            if done is not None:
+                st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
                 st.rerun()
-        if case.status == "good_news" and editor:
-            _good_news(case, name)
-        if case.status == "active":
-            if not editor:
-                continue
-            a, b = st.columns([1, 2])
-            stop_as = a.selectbox(t("cases.stop_as"), list(case_edit.STOPPED), key=f"case_status_{case.slug}",
-                                  format_func=lambda k: t(f"case.status.{k}"))
-            reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
-            if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
-                done = common.run(lambda s, i=case.id, r=reason, st_=stop_as:
-                                  case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
+    elif editor:
+        # another stop status (e.g. paused -> good news, or closed), with its own note
+        others = [k for k in case_edit.STOPPED if k != case.status]
+        a, b = st.columns([1, 2])
+        move_to = a.selectbox(t("cases.stop_as"), others, key=f"case_status_{case.slug}",
+                              format_func=lambda k: t(f"case.status.{k}"), placeholder=t("common.choose_one"))
+        reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
+        if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
+            done = common.run(lambda s, i=case.id, r=reason, st_=move_to:
+                              case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
+            if done is not None:
+                st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
+                st.rerun()
+        if approver:
+            note = st.text_input(t("cases.resume_note"), key=f"case_note_{case.slug}")
+            late = st.checkbox(t("cases.send_late"), key=f"case_late_{case.slug}")
+            if st.button(t("cases.resume"), key=f"case_resume_{case.slug}", icon=":material/play_arrow:"):
+                done = common.run(lambda s, i=case.id, n=note, lt=late:
+                                  case_edit.set_status(s, actor=me, case_id=i, status="active", note=n,
+                                                       send_late=lt))
                 if done is not None:
-                    st.session_state["flash"] = t("cases.paused", name=name, n=done[1])
+                    st.session_state["flash"] = t("cases.resumed", name=common.plain(name), n=done[1])
                     st.rerun()
-        elif editor:
-            # another stop status (e.g. paused -> good news, or closed), with its own note
-            others = [k for k in case_edit.STOPPED if k != case.status]
-            a, b = st.columns([1, 2])
-            move_to = a.selectbox(t("cases.stop_as"), others, key=f"case_status_{case.slug}",
-                                  format_func=lambda k: t(f"case.status.{k}"))
-            reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
-            if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
-                done = common.run(lambda s, i=case.id, r=reason, st_=move_to:
-                                  case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
-                if done is not None:
-                    st.session_state["flash"] = t("cases.paused", name=name, n=done[1])
-                    st.rerun()
-            if approver:
-                note = st.text_input(t("cases.resume_note"), key=f"case_note_{case.slug}")
-                late = st.checkbox(t("cases.send_late"), key=f"case_late_{case.slug}")
-                if st.button(t("cases.resume"), key=f"case_resume_{case.slug}", icon=":material/play_arrow:"):
-                    done = common.run(lambda s, i=case.id, n=note, lt=late:
-                                      case_edit.set_status(s, actor=me, case_id=i, status="active", note=n,
-                                                           send_late=lt))
-                    if done is not None:
-                        st.session_state["flash"] = t("cases.resumed", name=name, n=done[1])
-                        st.rerun()
-            else:
-                st.caption(t("cases.resume_needs_approver"))
+        else:
+            st.caption(t("cases.resume_needs_approver"))
+
+
+for index, case in enumerate(cases):
+    name = common.case_name(case.person or {}, case.slug)
+    status = t(f"case.status.{case.status}")
+    icon = "▶️" if case.status == "active" else "🎉" if case.status == "good_news" else "⏸️"
+    with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}", expanded=case.status != "active"):
+        try:
+            _show(case, index)
+        except Exception:  # one case that cannot be drawn says so on its own card; the others go on
+            common.broken(t("cases.broken", slug=case.slug))
 
 if not editor:
     st.stop()
@@ -130,7 +149,7 @@ if not editor:
 
 st.subheader(t("cases.edit_section"))
 by_slug = {c.slug: c for c in cases}
-which = st.selectbox(t("cases.edit_which"), [None, *by_slug], key="case_edit_which",
+which = st.selectbox(t("cases.edit_which"), [None, *by_slug], key="case_edit_which", placeholder=t("common.choose_one"),
                      format_func=lambda k: t("cases.new") if k is None else common.case_name(by_slug[k].person, k))
 current = by_slug.get(which) if which else None
 prefix = f"case_form_{which or '_new'}"
@@ -142,14 +161,15 @@ def _bi(field: str, label: str, *, area: bool = False) -> dict[str, str]:
     for column, language in zip(columns, ("fr", "en"), strict=True):
         value = (getattr(current, field) or {}).get(language, "") if current else ""
         widget = column.text_area if area else column.text_input
-        values[language] = widget(f"{label} ({language})", value=value, key=f"{prefix}_{field}_{language}")
+        values[language] = widget(f"{label} · {LANGUAGE_NAMES[language]}", value=value,
+                                  key=f"{prefix}_{field}_{language}")
     return values
 
 
 def _link(kind: str, label: str) -> dict[str, str | None] | None:
     links = (current.links or {}).get(kind) or {} if current else {}
     columns = st.columns(2)
-    values = {language: column.text_input(f"{label} ({language})", value=links.get(language) or "",
+    values = {language: column.text_input(f"{label} · {LANGUAGE_NAMES[language]}", value=links.get(language) or "",
                                           key=f"{prefix}_{kind}_{language}").strip() or None
               for column, language in zip(columns, ("fr", "en"), strict=True)}
     return values if any(values.values()) else None
@@ -170,10 +190,12 @@ with st.form(prefix):
                                           key=f"{prefix}_country_code").strip().upper()
     fields["goal"] = int(b.number_input(t("cases.case_goal"), min_value=0, step=500, value=current.goal if current else 0,
                                         key=f"{prefix}_goal"))
-    kinds = ["letter", "card", "drawing", "photo", "message"]
+    kinds = list(SOLIDARITY_KINDS)
     fields["solidarity_kind"] = c.selectbox(t("cases.solidarity_kind"), kinds, key=f"{prefix}_kind",
                                             index=kinds.index(current.solidarity_kind) if current and
-                                            current.solidarity_kind in kinds else 0)
+                                            current.solidarity_kind in kinds else 0,
+                                            format_func=lambda k: t(f"cases.solidarity.{k}"),
+                                            placeholder=t("common.choose_one"))
     fields["links"] = {"page": _link("page", t("cases.page")), "petition": _link("petition", t("cases.petition"))}
     fields["tags"] = st.text_input(t("cases.tags"), value=" ".join(current.tags) if current else "",
                                    key=f"{prefix}_tags").split()
@@ -187,5 +209,5 @@ with st.form(prefix):
             saved = common.run(lambda s: case_edit.update_case(s, actor=me, case_id=current.id,  # type: ignore[arg-type]
                                                                changes=fields))
         if saved is not None:
-            st.session_state["flash"] = t("cases.saved", name=common.case_name(saved.person, saved.slug))
+            st.session_state["flash"] = t("cases.saved", name=common.plain(common.case_name(saved.person, saved.slug)))
             st.rerun()

@@ -3,11 +3,12 @@ credentials (admins). A stored secret is never shown back, not even masked in a 
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any
+
 import streamlit as st
 
 from dashboard import common, data
-from dashboard.i18n import fmt_datetime, fmt_number, t
+from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import accounts as account_service
 
 campaign = common.require_campaign()
@@ -21,62 +22,90 @@ budgets = data.rate_budgets(common.database_url())
 editor, admin = common.can("editor"), common.can("admin")
 me = common.actor()
 
+
+def credential_fields(kind: str, fields: tuple[str, ...], key: str) -> dict[str, str]:
+    """One password field per credential of the platform, each with its name and where to find
+    it in the reader's language."""
+    return {field: st.text_input(t(f"channels.cred.{kind}.{field}"), type="password", key=f"{key}_{field}",
+                                 help=t(f"channels.cred.{kind}.{field}.help"))
+            for field in fields}
+
+
+def endpoint_name(endpoint: str) -> str:
+    key = f"channels.endpoint.{endpoint}"
+    return t(key) if t(key) != key else endpoint
+
+
+def show_account(account: Any) -> None:
+    """One account's card: its health, last error, rate budget, test button and credentials."""
+    details = t("channels.details", handle=common.plain(account.handle or "—"),
+                language=common.language_name(account.language), checked=fmt_datetime(account.last_checked_at, tz))
+    if account.base_url:
+        details += " · " + t("channels.server", url=common.plain(account.base_url))
+    if account.is_sandbox:
+        details += " · " + t("channels.sandbox")
+    st.markdown(details)
+    if account.last_error:
+        st.error(t("channels.last_error", error=common.plain(account.last_error)))
+        if not account.healthy:
+            st.caption(t("channels.reconnect_first"))
+    rows = budgets.get(account.id or 0, [])
+    if rows:
+        common.table([{
+            t("channels.endpoint"): endpoint_name(r["endpoint"]),
+            t("channels.remaining"): f"{fmt_number(r['remaining'])} / {fmt_number(r['capacity'])}",
+            t("channels.window"): t("channels.window_value", minutes=fmt_number(r["window_seconds"] // 60)),
+            t("channels.blocked_until"): fmt_datetime(r["blocked_until"], tz, "short") if r["blocked_until"] else "",
+        } for r in rows])
+    if editor and st.button(t("channels.test"), key=f"acct_test_{account.name}", icon=":material/network_check:"):
+        result = common.run(lambda s, n=account.name: account_service.test_account(
+            s, actor=me, name=n, timeout=10.0, language=lang()))
+        if result is not None:
+            ok, message = result
+            st.session_state["flash"] = (t("channels.test_ok", handle=common.plain(message)) if ok
+                                         else t("channels.test_failed", error=common.plain(message)))
+            data.rate_budgets.clear()
+            st.rerun()
+    if admin:
+        fields = account_service.CREDENTIALS[account.kind]  # an unknown platform stops here, not in a form
+        with st.form(f"acct_edit_{account.name}"):
+            st.caption(t("channels.edit_help"))
+            given = credential_fields(account.kind, fields, f"acct_cred_{account.name}")
+            base_url = st.text_input(t("channels.base_url"), value=account.base_url or "",
+                                     key=f"acct_base_{account.name}")
+            if st.form_submit_button(t("channels.save")):
+                if common.run(lambda s, n=account.name, g=given, b=base_url: account_service.update_credentials(
+                        s, actor=me, name=n, credentials=g, base_url=b), success=t("channels.saved")):
+                    st.rerun()
+
+
 if not accounts:
     st.info(t("channels.empty"))
-
 for account in accounts:
     health = t("channels.healthy") if account.healthy else t("channels.unhealthy")
     icon = "🟢" if account.healthy else "🔴"
-    with st.expander(f"{icon} {account.name} · {account.kind} · {health}", expanded=not account.healthy):
-        st.markdown(t("channels.details", handle=common.plain(account.handle or "—"), language=account.language or "—",
-                      checked=fmt_datetime(account.last_checked_at, tz))
-                    + (f" · {t('channels.sandbox')}" if account.is_sandbox else ""))
-        if account.last_error:
-            st.error(t("channels.last_error", error=common.plain(account.last_error)))
-            if not account.healthy:
-                st.caption(t("channels.reconnect_first"))
-        rows = budgets.get(account.id or 0, [])
-        if rows:
-            st.dataframe(pd.DataFrame([{
-                t("channels.endpoint"): r["endpoint"],
-                t("channels.remaining"): f"{fmt_number(r['remaining'])} / {fmt_number(r['capacity'])}",
-                t("channels.window"): t("channels.window_value", minutes=fmt_number(r["window_seconds"] // 60)),
-                t("channels.blocked_until"): fmt_datetime(r["blocked_until"], tz, "short") if r["blocked_until"] else "",
-            } for r in rows]), hide_index=True, width="stretch")
-        if editor and st.button(t("channels.test"), key=f"acct_test_{account.name}", icon=":material/network_check:"):
-            result = common.run(lambda s, n=account.name: account_service.test_account(s, actor=me, name=n, timeout=10.0))
-            if result is not None:
-                ok, message = result
-                st.session_state["flash"] = (t("channels.test_ok", handle=message) if ok
-                                             else t("channels.test_failed", error=message))
-                data.rate_budgets.clear()
-                st.rerun()
-        if admin:
-            with st.form(f"acct_edit_{account.name}"):
-                st.caption(t("channels.edit_help"))
-                given = {f: st.text_input(f, type="password", key=f"acct_cred_{account.name}_{f}")
-                         for f in account_service.CREDENTIALS[account.kind]}
-                base_url = st.text_input(t("channels.base_url"), value=account.base_url or "",
-                                         key=f"acct_base_{account.name}")
-                if st.form_submit_button(t("channels.save")):
-                    if common.run(lambda s, n=account.name, g=given, b=base_url: account_service.update_credentials(
-                            s, actor=me, name=n, credentials=g, base_url=b), success=t("channels.saved")):
-                        st.rerun()
+    label = f"{icon} {common.plain(account.name)} · {common.platform_name(account.kind)} · {health}"
+    with st.expander(label, expanded=not account.healthy):
+        try:
+            show_account(account)
+        except Exception:  # this account cannot be drawn: its card says so, the others are shown
+            common.broken(t("channels.broken", name=account.name))
 
 if not admin:
     st.stop()
 st.subheader(t("channels.add"))
-kind = st.selectbox(t("col.channel"), list(account_service.CREDENTIALS), key="acct_new_kind")
+kind = st.selectbox(t("col.channel"), list(account_service.CREDENTIALS), key="acct_new_kind",
+                    format_func=common.platform_name, placeholder=t("common.choose_one"))
 with st.form("acct_new"):
     name = st.text_input(t("channels.name"), key="acct_new_name")
     language = st.selectbox(t("compose.language"), [None, "fr", "en"], key="acct_new_language",
-                            format_func=lambda v: v or t("channels.any_language"))
+                            format_func=common.language_name, placeholder=t("common.choose_one"))
     base_url = st.text_input(t("channels.base_url"), key="acct_new_base")
-    given = {f: st.text_input(f, type="password", key=f"acct_new_cred_{f}") for f in account_service.CREDENTIALS[kind]}
-    sandbox = st.checkbox(t("channels.sandbox"), key="acct_new_sandbox")
+    given = credential_fields(kind or "x", account_service.CREDENTIALS[kind or "x"], "acct_new_cred")
+    sandbox = st.checkbox(t("channels.sandbox_option"), key="acct_new_sandbox")
     if st.form_submit_button(t("channels.add_button")):
         if common.run(lambda s: account_service.add_account(
                 s, actor=me, kind=kind, name=name.strip(), credentials=given, base_url=base_url or None,
-                language=language, is_sandbox=sandbox), success=t("channels.added", name=name)):
+                language=language, is_sandbox=sandbox), success=t("channels.added", name=common.plain(name))):
             data.rate_budgets.clear()
             st.rerun()

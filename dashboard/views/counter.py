@@ -32,7 +32,7 @@ if token := st.session_state.pop("counter_token", None):
 if link is None:
     st.info(t("counter.not_published"), icon=":material/visibility_off:")
 else:
-    st.caption(t("counter.published", when=fmt_datetime(link.published_at, campaign.timezone), who=link.published_by))
+    st.caption(t("counter.published", when=fmt_datetime(link.published_at, campaign.timezone), who=common.plain(common.person(link.published_by))))
 
 if admin:
     goal = st.number_input(t("counter.day_goal"), min_value=0, step=100, key="counter_goal",

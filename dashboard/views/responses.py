@@ -5,27 +5,30 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import fmt_number, lang, t
+from dashboard.i18n import fmt_date, fmt_number, fmt_percent, lang, t
 from orchestrator.models import RESPONSE_KINDS
 from orchestrator.services import responses
 from orchestrator.services.campaigns import list_cases
 from orchestrator.timeutil import local, utcnow
 
-KIND_NAMES = {k: v for k, v in responses.KIND_LABELS.items()}
+FIGURES = ("posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions", "count")
 
 
+def kind_name(kind: str) -> str:
+    return responses.KIND_LABELS.get(kind, {}).get(lang()) or kind
 
-def table(rows: list[dict], columns: list[str]) -> None:
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     if not rows:
         st.info(t("responses.none"))
         return
-    frame = pd.DataFrame(rows)[columns]
-    st.dataframe(frame.rename(columns={c: t(f"responses.col.{c}") for c in columns}), hide_index=True, use_container_width=True)
+    common.table([{t(f"responses.col.{c}"): row.get(c) for c in columns} for row in rows],
+                 numbers=[t(f"responses.col.{c}") for c in columns if c in FIGURES])
 
 
 campaign = common.require_campaign()
@@ -35,6 +38,7 @@ common.flash()
 me = common.actor()
 editor = common.can("editor")
 today = local(utcnow(), campaign.timezone).date()
+finished = campaign.ends_on is not None and today > campaign.ends_on
 
 with common.session() as s:
     overall, per_case = responses.pace(s, campaign=campaign, today=today)
@@ -44,32 +48,41 @@ with common.session() as s:
     cases = list_cases(s, campaign=campaign)
     recent = responses.recent_tallies(s, campaign=campaign)
 names = {c.slug: common.case_name(c.person, c.slug) for c in cases}
+event_names = {str(d.get("slug")): (d.get("name") or {}).get(lang()) or str(d.get("slug"))
+               for d in campaign.key_dates or []}
+
+# Said once, above the tabs: which cases will miss their goal at the current pace (or missed it).
+late = [names.get(p.slug, p.slug) for p in per_case if p.behind]
+if late:
+    st.warning(t("responses.short_list" if finished else "responses.behind_list", names=common.plain(", ".join(late))),
+               icon=":material/trending_down:")
+elif per_case:
+    st.success(t("responses.reached" if finished else "responses.on_track"), icon=":material/trending_up:")
 
 pace_tab, funnel_tab, tally_tab, import_tab = st.tabs([t("responses.tab.pace"), t("responses.tab.funnel"), t("responses.tab.tally"), t("responses.tab.import")])
 
 with pace_tab:
     st.caption(t("responses.pace_help"))
+    mark = t("responses.short_mark" if finished else "responses.behind_mark")
     for item in [overall, *per_case]:
         name = t("responses.campaign") if item is overall else names.get(item.slug, item.slug)
-        percent = f"{item.progress:.0%}" if item.progress is not None else "—"
-        st.progress(min(1.0, item.progress or 0.0), text=t("responses.line", name=name, total=fmt_number(item.total),
-                    goal=fmt_number(item.goal), percent=percent, projected=fmt_number(item.projected)))
-        if item.behind:
-            st.caption(t("responses.behind"))
-    late = [names.get(p.slug, p.slug) for p in per_case if p.behind]
-    if late:
-        st.warning(t("responses.behind_list", names=", ".join(late)), icon=":material/trending_down:")
-    else:
-        st.success(t("responses.on_track"))
+        percent = fmt_percent(item.progress) if item.progress is not None else "—"
+        line = t("responses.line", name=common.plain(name), total=fmt_number(item.total), goal=fmt_number(item.goal),
+                 percent=percent, projected=fmt_number(item.projected))
+        st.progress(min(1.0, item.progress or 0.0), text=f"{line} · {mark}" if item.behind else line)
 
 with funnel_tab:
     st.subheader(t("responses.by_case"))
+    st.caption(t("responses.by_case_help"))
     table([{**row, "case": names.get(row["case"], row["case"])} for row in by_case],
           ["case", "posts", "views", "engagement", "clicks", "actions", "all_actions"])
     st.subheader(t("responses.by_channel"))
-    table(by_channel, ["channel", "posts", "views", "engagement", "clicks", "actions"])
+    st.caption(t("responses.by_channel_help"))
+    table([{**row, "channel": common.platform_name(row["channel"])} for row in by_channel],
+          ["channel", "posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions"])
     st.subheader(t("responses.top"))
-    table([{**row, "case": names.get(row["case"] or "", row["case"] or "—"), "text": (row["text"] or "")[:80]}
+    table([{**row, "case": names.get(row["case"] or "", row["case"] or "—"), "text": (row["text"] or "")[:80],
+            "channel": common.platform_name(row["channel"])}
            for row in best], ["code", "case", "channel", "account", "clicks", "actions", "text", "url"])
 
 with tally_tab:
@@ -78,33 +91,43 @@ with tally_tab:
         st.info(t("responses.viewer"))
     else:
         events = [str(d.get("slug")) for d in campaign.key_dates or []]
-        event_names = {str(d.get("slug")): (d.get("name") or {}).get(lang()) or str(d.get("slug"))
-                       for d in campaign.key_dates or []}
         with st.form("tally_form", clear_on_submit=True):
             a, b = st.columns(2)
-            case_slug = a.selectbox(t("responses.tally.case"), [c.slug for c in cases], format_func=names.__getitem__, key="tally_case")
-            kind = b.selectbox(t("responses.tally.kind"), list(RESPONSE_KINDS), format_func=lambda k: KIND_NAMES[k][lang()],
-                               key="tally_kind")
+            case_slug = a.selectbox(t("responses.tally.case"), [c.slug for c in cases], format_func=names.__getitem__,
+                                    key="tally_case", placeholder=t("common.choose_one"))
+            kind = b.selectbox(t("responses.tally.kind"), list(RESPONSE_KINDS), format_func=kind_name, key="tally_kind",
+                               placeholder=t("common.choose_one"))
             c, d, e = st.columns(3)
             count = c.number_input(t("responses.tally.count"), min_value=1, max_value=responses.MAX_TALLY, value=1, step=1,
                                    key="tally_count")
             day = d.date_input(t("responses.tally.day"), value=today, max_value=today, key="tally_day")
             event = e.selectbox(t("responses.tally.event"), ["", *events], key="tally_event",
-                                format_func=lambda k: event_names.get(k, t("responses.tally.no_event")))
+                                format_func=lambda k: event_names.get(k, t("responses.tally.no_event")),
+                                placeholder=t("common.choose_one"))
             if st.form_submit_button(t("responses.tally.save"), icon=":material/add:"):
                 saved = common.run(lambda s: responses.record_tally(
                     s, actor=me, case_slug=case_slug, kind=kind, count=int(count),
                     day=day if isinstance(day, dt.date) else today, event=event or None, campaign=campaign))
                 if saved is not None:
-                    st.session_state["flash"] = t("responses.tally.saved", count=fmt_number(int(count)), case=names[case_slug])
+                    st.session_state["flash"] = t("responses.tally.saved", count=fmt_number(int(count)),
+                                                  case=common.plain(names[case_slug]))
                     st.rerun()
     st.subheader(t("responses.tally.recent"))
-    table([{**r, "case": names.get(r["case"], r["case"]), "kind": KIND_NAMES[r["kind"]][lang()], "by": r["entered_by"]}
+    table([{**r, "case": names.get(r["case"], r["case"]), "kind": kind_name(r["kind"]), "by": r["entered_by"],
+            "day": fmt_date(r["day"], "medium"), "event": event_names.get(r["event"], r["event"]) if r["event"] else "—"}
            for r in recent], ["case", "kind", "count", "day", "event", "by"])
     if editor and recent:
-        x, y = st.columns([1, 2])
-        chosen = x.selectbox(t("responses.tally.delete"), [r["id"] for r in recent], key="tally_delete_id")
-        if y.button(t("responses.tally.delete") + str(chosen), key="tally_delete", icon=":material/delete:"):
+        by_id = {r["id"]: r for r in recent}
+
+        def tally_label(tally_id: int) -> str:
+            r = by_id[tally_id]
+            return t("responses.tally.choice", id=tally_id, case=names.get(r["case"], r["case"]),
+                     count=fmt_number(r["count"]), kind=kind_name(r["kind"]), day=fmt_date(r["day"], "medium"))
+
+        x, y = st.columns([2, 1], vertical_alignment="bottom")
+        chosen = x.selectbox(t("responses.tally.delete_which"), list(by_id), key="tally_delete_id",
+                             format_func=tally_label, placeholder=t("common.choose_one"))
+        if chosen is not None and y.button(t("responses.tally.delete"), key="tally_delete", icon=":material/delete:"):
             def delete(s) -> bool:  # type: ignore[no-untyped-def]
                 responses.delete_tally(s, actor=me, response_id=int(chosen))
                 return True
@@ -139,7 +162,7 @@ with import_tab:
             st.session_state["import_report"] = attempt(dry_run=True)
         report = st.session_state.get("import_report")
         if report is not None and upload is not None and report.sha256:
-            st.code("\n".join(report.summary(lang())), language=None)
+            st.code("\n".join(report.summary(lang(), on_page=True)), language=None)
             if report.by_case:
                 table([{"case": names.get(k, k), "count": v} for k, v in report.by_case.items()], ["case", "count"])
             if not report.blocked and not report.already_imported and not report.saved:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import streamlit as st
-import yaml
 from sqlmodel import select
 
 from dashboard import common
-from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, t
+from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, t
 from orchestrator.models import Template
 from orchestrator.services import accounts as account_service
 from orchestrator.services import series
@@ -41,13 +39,14 @@ at_time = d1.time_input(t("series.time"), value=dt.time(12, 0), key="series_time
 every = d2.number_input(t("series.every"), min_value=1, max_value=30, value=1, key="series_every")
 language = d3.radio(t("compose.language"), ["fr", "en"], key="series_language", horizontal=True,
                     format_func=LANGUAGE_NAMES.__getitem__)
+case_names = {c.slug: common.case_name(c.person, c.slug) for c in cases}
 names = st.multiselect(t("compose.accounts"), [a.name for a in accounts if a.language in (None, language)],
-                       key="series_accounts")
+                       key="series_accounts", placeholder=t("common.choose_many"))
 rotation = st.multiselect(t("series.cases"), [c.slug for c in cases if c.status == "active"], key="series_cases",
-                          format_func=lambda slug: next(common.case_name(c.person, c.slug) for c in cases if c.slug == slug),
-                          help=t("series.cases_help"))
+                          format_func=lambda slug: case_names.get(slug, slug), help=t("series.cases_help"),
+                          placeholder=t("common.choose_many"))
 slugs = [tp.slug for tp in templates if tp.language == language]
-template = st.selectbox(t("compose.template"), [None] + slugs, key="series_template",
+template = st.selectbox(t("compose.template"), [None] + slugs, key="series_template", placeholder=t("common.choose_one"),
                         format_func=lambda v: t("series.own_text") if v is None else v)
 text = st.text_area(t("series.text"), key="series_text", help=t("series.text_help")) if template is None else None
 
@@ -58,20 +57,18 @@ a, b = st.columns(2)
 if a.button(t("series.preview"), key="series_preview", icon=":material/visibility:"):
     occurrences = common.run(lambda s: series.expand(s, plan=plan, campaign=campaign))
     if occurrences:
-        st.dataframe(pd.DataFrame([{
+        common.table([{
             t("col.when"): fmt_datetime(o.at, tz, "short"),
-            t("col.case"): o.case_slug,
+            t("col.case"): case_names.get(o.case_slug, o.case_slug),
             t("compose.accounts"): ", ".join(o.accounts),
             t("series.already"): ", ".join(o.existing),
             t("col.text"): o.text,
-        } for o in occurrences]), hide_index=True, width="stretch")
-        st.caption(t("series.yaml_help"))
-        st.code(yaml.safe_dump(plan.as_dict(), allow_unicode=True, sort_keys=False), language="yaml")
+        } for o in occurrences])
 if common.can("editor"):
     if b.button(t("series.apply"), key="series_apply", type="primary", icon=":material/playlist_add:"):
         result = common.run(lambda s: series.apply(s, actor=common.actor(), plan=plan, campaign=campaign))
         if result is not None:
-            st.session_state["flash"] = t("series.applied", **result)
+            st.session_state["flash"] = t("series.applied", **{k: fmt_number(v) for k, v in result.items()})
             st.rerun()
 else:
     common.viewer_notice()
@@ -80,7 +77,7 @@ st.subheader(t("series.history"))
 if not applied:
     st.caption(t("series.none"))
 for entry in applied:
-    detail = entry.detail or {}
+    detail = entry.detail if isinstance(entry.detail, dict) else {}
     st.markdown(t("series.history_line", name=common.plain(entry.target_id), who=common.plain(entry.actor),
-                  when=fmt_datetime(entry.at, tz, "short"), posts=detail.get("posts", 0),
-                  deliveries=detail.get("deliveries", 0), skipped=detail.get("skipped", 0)))
+                  when=fmt_datetime(entry.at, tz, "short"), posts=fmt_number(detail.get("posts", 0)),
+                  deliveries=fmt_number(detail.get("deliveries", 0)), skipped=fmt_number(detail.get("skipped", 0))))

@@ -41,14 +41,14 @@ key_dates = {str(k["slug"]): f"{k['name'].get(lang()) or k['name'].get('fr') or 
 st.header(t("actions.heading"))
 st.caption(t("actions.help"))
 if actions:
-    st.dataframe(pd.DataFrame([{
+    common.table(pd.DataFrame([{
         t("actions.col.label"): labels[a.slug],
         t("actions.col.kind"): kind_names.get(a.kind, a.kind),
-        t("actions.col.link"): a.url.get(lang()) or a.url.get("en" if lang() == "fr" else "fr") or None,
+        # a link column draws its data as it is: no address is an empty cell, not "None"
+        t("actions.col.link"): a.url.get(lang()) or a.url.get("en" if lang() == "fr" else "fr") or "",
         t("actions.col.key_date"): key_dates.get(a.key_date, a.key_date) if a.key_date else "—",
         t("actions.col.slug"): a.slug,
-    } for a in actions]), hide_index=True, width="stretch",
-        column_config={t("actions.col.link"): st.column_config.LinkColumn()})
+    } for a in actions]), column_config={t("actions.col.link"): st.column_config.LinkColumn()})
 else:
     st.info(t("actions.none"))
 
@@ -63,7 +63,7 @@ def _action_form() -> None:
         st.session_state["actions_which"] = st.session_state.pop("actions_pending")
         for key in [k for k in st.session_state if str(k).startswith("action_new_")]:
             del st.session_state[key]
-    which = st.selectbox(t("actions.which"), [None, *by_id], key="actions_which",
+    which = st.selectbox(t("actions.which"), [None, *by_id], key="actions_which", placeholder=t("common.choose_one"),
                          format_func=lambda k: t("actions.new") if k is None else f"{by_id[k].slug} · {labels[by_id[k].slug]}")
     current = by_id.get(which) if which else None
     prefix = f"action_{which or 'new'}"
@@ -72,7 +72,7 @@ def _action_form() -> None:
                         help=t("actions.slug_help") if current else None)
     kind = b.selectbox(t("actions.kind"), list(ACTION_KINDS), key=f"{prefix}_kind",
                        index=ACTION_KINDS.index(current.kind) if current and current.kind in ACTION_KINDS else 0,
-                       format_func=kind_names.__getitem__)
+                       format_func=kind_names.__getitem__, placeholder=t("common.choose_one"))
     fields: dict[str, dict[str, str]] = {"label": {}, "text": {}, "url": {}}
     for name in fields:
         columns = st.columns(2)
@@ -84,7 +84,7 @@ def _action_form() -> None:
     dates = [None, *key_dates]
     if current and current.key_date and current.key_date not in key_dates:
         dates.append(current.key_date)  # shown as it is, so saving says what is wrong with it
-    key_date = st.selectbox(t("actions.key_date"), dates, key=f"{prefix}_key_date",
+    key_date = st.selectbox(t("actions.key_date"), dates, key=f"{prefix}_key_date", placeholder=t("common.choose_one"),
                             index=dates.index(current.key_date) if current and current.key_date in dates else 0,
                             format_func=lambda k: t("actions.no_key_date") if k is None else key_dates.get(k, k))
     c1, c2 = st.columns(2)
@@ -95,7 +95,7 @@ def _action_form() -> None:
         if saved is not None:
             if current is None:
                 st.session_state["actions_pending"] = saved.id
-            st.session_state["flash"] = t("actions.saved", slug=saved.slug)
+            st.session_state["flash"] = t("actions.saved", slug=common.plain(saved.slug))
             st.rerun()
     if current is not None and c2.button(t("actions.delete"), key="actions_delete", icon=":material/delete:"):
         doomed: int = current.id  # type: ignore[assignment]
@@ -128,14 +128,15 @@ def _verdict(body: str, language: str, action_slug: str) -> None:
             report = templates_admin.fit_report(s, campaign_id=campaign.id, body=body, language=language,  # type: ignore[arg-type]
                                                 action_slug=action_slug)
     except ServiceError as exc:
-        st.error(exc.message(lang()))
+        st.error(common.plain(exc.message(lang())))
         return
     bad = templates_admin.too_long(report)
     if not bad:
-        st.caption("✅ " + t("templates.fits", kinds=", ".join(r["kind"] for r in report)))
+        st.caption("✅ " + t("templates.fits", kinds=", ".join(common.platform_name(r["kind"]) for r in report)))
     for row in bad:
-        st.warning(t("templates.too_long", kind=row["kind"], case=row["case"] or "—", length=fmt_number(row["length"]),
-                     limit=fmt_number(row["limit"])) + " " + " ".join(row["problems"][lang()]), icon=":material/warning:")
+        st.warning(t("templates.too_long", kind=common.platform_name(row["kind"]), case=common.plain(row["case"] or "—"),
+                     length=fmt_number(row["length"]), limit=fmt_number(row["limit"]))
+                   + " " + common.plain(" ".join(row["problems"][lang()])), icon=":material/warning:")
 
 
 # A call to action renamed or deleted above leaves its old slug in these menus' state: forget it,
@@ -145,9 +146,11 @@ for key in [k for k in st.session_state if k == "templates_action" or re.fullmat
         del st.session_state[key]
 a, b = st.columns(2)
 action_filter = a.selectbox(t("templates.action"), [None, *labels], key="templates_action",
-                            format_func=lambda k: t("media.all") if k is None else labels[k])
+                            format_func=lambda k: t("media.all") if k is None else labels[k],
+                            placeholder=t("common.choose_one"))
 language_filter = b.selectbox(t("templates.language"), [None, "fr", "en"], key="templates_language",
-                              format_func=lambda k: t("media.all") if k is None else LANGUAGE_NAMES[k])
+                              format_func=lambda k: t("media.all") if k is None else LANGUAGE_NAMES[k],
+                              placeholder=t("common.choose_one"))
 for template in templates:
     if (action_filter and template.action_slug != action_filter) or (language_filter and template.language != language_filter):
         continue
@@ -155,7 +158,10 @@ for template in templates:
         st.markdown(f"**{common.plain(template.slug)}** · {common.plain(labels.get(template.action_slug, template.action_slug))}"
                     f" · {LANGUAGE_NAMES.get(template.language, template.language)}")
         st.text(template.body)
-        _verdict(template.body, template.language, template.action_slug)
+        try:
+            _verdict(template.body, template.language, template.action_slug)
+        except Exception:  # this template's check failed: its card says so, the others are checked
+            common.broken(t("templates.check_failed", slug=template.slug))
 
 if not editor:
     common.viewer_notice()
@@ -165,7 +171,7 @@ st.subheader(t("templates.edit_section"))
 by_id = {tp.id: tp for tp in templates}
 if st.session_state.pop("templates_reset", False):  # the template shown was deleted
     st.session_state.pop("templates_which", None)
-which = st.selectbox(t("templates.which"), [None, *by_id], key="templates_which",
+which = st.selectbox(t("templates.which"), [None, *by_id], key="templates_which", placeholder=t("common.choose_one"),
                      format_func=lambda k: t("templates.new") if k is None else by_id[k].slug)
 current = by_id.get(which) if which else None
 prefix = f"template_{which or 'new'}"
@@ -174,7 +180,7 @@ a, b = st.columns(2)
 action_keys = list(labels)
 action_slug = a.selectbox(t("templates.action"), action_keys, key=f"{prefix}_action",
                           index=action_keys.index(current.action_slug) if current and current.action_slug in labels else 0,
-                          format_func=labels.__getitem__)
+                          format_func=labels.__getitem__, placeholder=t("common.choose_one"))
 language = b.radio(t("templates.language"), ["fr", "en"], key=f"{prefix}_language", horizontal=True,
                    index=["fr", "en"].index(current.language) if current else 0, format_func=LANGUAGE_NAMES.__getitem__)
 body = st.text_area(t("templates.body"), value=current.body if current else "", key=f"{prefix}_body", height=140)
@@ -187,7 +193,7 @@ if c2.button(t("templates.save"), key="templates_save", icon=":material/save:"):
         template_id=current.id if current else None))
     if saved is not None:
         template, report = saved
-        st.session_state["flash"] = t("templates.saved", slug=template.slug)
+        st.session_state["flash"] = t("templates.saved", slug=common.plain(template.slug))
         st.rerun()
 if current is not None and c3.button(t("templates.delete"), key="templates_delete", icon=":material/delete:"):
     if common.run(lambda s: templates_admin.delete_template(s, actor=me, template_id=current.id) or True,  # type: ignore[arg-type]

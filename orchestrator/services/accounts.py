@@ -15,12 +15,26 @@ from orchestrator.models import Account, RateBucket
 from orchestrator.services.auth import SYSTEM, Actor, NotFound, ServiceError, audit, require
 from orchestrator.timeutil import utcnow
 
+#: The platforms by their own names, for people (an account's ``kind`` is a code).
+PLATFORM_NAMES: dict[str, str] = {"x": "X", "facebook": "Facebook", "mastodon": "Mastodon", "bluesky": "Bluesky"}
 #: Credential fields per kind (secret) and the non-secret options each kind understands.
 CREDENTIALS: dict[str, tuple[str, ...]] = {
     "x": ("consumer_key", "consumer_secret", "access_token", "access_token_secret", "bearer_token"),
     "facebook": ("page_id", "page_token"),
     "mastodon": ("access_token",),
     "bluesky": ("handle", "app_password"),
+}
+#: Each credential in words (French, English), for the messages people read.
+CREDENTIAL_NAMES: dict[str, tuple[str, str]] = {
+    "consumer_key": ("clé d'API", "API Key"),
+    "consumer_secret": ("secret de la clé d'API", "API Key Secret"),
+    "access_token": ("jeton d'accès", "access token"),
+    "access_token_secret": ("secret du jeton d'accès", "Access Token Secret"),
+    "bearer_token": ("jeton OAuth 2", "OAuth 2 token"),
+    "page_id": ("identifiant de la Page", "Page ID"),
+    "page_token": ("jeton de la Page", "Page token"),
+    "handle": ("identifiant", "handle"),
+    "app_password": ("mot de passe d'application", "app password"),
 }
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     # any one of these groups must be complete
@@ -68,10 +82,14 @@ def add_account(
             f"Unexpected credentials for {kind}: {', '.join(sorted(unknown))}.",
         )
     if not any(all(f in creds for f in group) for group in REQUIRED[kind]):
-        groups = " ou ".join("+".join(g) for g in REQUIRED[kind])
+        platform = PLATFORM_NAMES.get(kind, kind)
+
+        def needed(i: int, join: str, either: str) -> str:
+            return f" {either} ".join(join.join(CREDENTIAL_NAMES.get(f, (f, f))[i] for f in g) for g in REQUIRED[kind])
+
         raise ServiceError(
-            f"Identifiants incomplets pour {kind} : il faut {groups}.",
-            f"Incomplete credentials for {kind}: need {groups.replace(' ou ', ' or ')}.",
+            f"Identifiants incomplets pour {platform} : il faut {needed(0, ' + ', 'ou')}.",
+            f"Incomplete credentials for {platform}: {needed(1, ' + ', 'or')} needed.",
         )
     if session.exec(select(Account).where(Account.name == name)).first() is not None:
         raise ServiceError(f"Un compte nommé « {name} » existe déjà.", f"An account named '{name}' already exists.")
@@ -153,9 +171,11 @@ def seed_rate_buckets(session: Session, *, account: Account) -> None:
                                window_seconds=int(window), tokens=float(capacity)))
 
 
-def test_account(session: Session, *, actor: Actor = SYSTEM, name: str, timeout: float = 20.0) -> tuple[bool, str]:
+def test_account(session: Session, *, actor: Actor = SYSTEM, name: str, timeout: float = 20.0,
+                 language: str = "fr") -> tuple[bool, str]:
     """Check the credentials against the platform. Success makes the account healthy again and
-    releases the deliveries held because of it."""
+    releases the deliveries held because of it. The message comes back in ``language`` (the
+    account keeps its last error in French, as the worker writes it)."""
     from orchestrator.services import deliveries
 
     require(actor, "editor", "tester un compte", "test an account")
@@ -167,7 +187,7 @@ def test_account(session: Session, *, actor: Actor = SYSTEM, name: str, timeout:
         account.last_error = exc.message("fr")
         if isinstance(exc, AuthError):
             account.healthy = False
-        ok, message = False, exc.message("fr")
+        ok, message = False, exc.message(language)
     else:
         account.handle = handle
         account.last_error = ""

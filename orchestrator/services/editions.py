@@ -291,3 +291,24 @@ def parse_key_dates(text: str) -> list[dict[str, Any]]:
                                f"Key date, line {number}: expected 'identifier | YYYY-MM-DD | nom | name'.")
         found.append({"slug": parts[0], "date": parts[1], "name": {"fr": parts[2], "en": parts[3]}})
     return found
+
+
+def edition_zip(session: Session, *, campaign_id: int) -> bytes:
+    """The edition as its content folder (``content.loader.dump_campaign``), zipped, for staff to
+    keep it in a repository without the command line. Raises ServiceError as ``export_content``."""
+    import io
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from content.loader import dump_campaign
+
+    content = export_content(session, campaign_id=campaign_id)
+    out = io.BytesIO()
+    with tempfile.TemporaryDirectory() as folder:
+        root = dump_campaign(content, Path(folder) / content.campaign.slug)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(root.parent).as_posix())
+    return out.getvalue()

@@ -10,11 +10,14 @@ delivery to match create one. Nothing is written unless every row passes.
 from __future__ import annotations
 
 import collections
+import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -23,7 +26,7 @@ from channels.base import Channel
 from orchestrator import states
 from orchestrator.models import Account, AuditEntry, Campaign, Case, Delivery, Post
 from orchestrator.services import deliveries, posts
-from orchestrator.services.accounts import build_channel
+from orchestrator.services.accounts import PLATFORM_NAMES, build_channel
 from orchestrator.services.auth import SYSTEM, Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign
 from orchestrator.services.plan_io import Problem, RawRow, load_image, parse_at, read_plan
@@ -231,6 +234,7 @@ def check_plan(session: Session, *, raw_rows: list[RawRow], base_dir: Path | Non
         row.outcome = INVALID if found else CREATE
         problems += found
         rows.append(row)
+    refused_at_once = [r for r in rows if r.outcome == INVALID]
 
     valid = [r for r in rows if r.outcome != INVALID]
     first_of: dict[Any, PlanRow] = {}
@@ -251,9 +255,11 @@ def check_plan(session: Session, *, raw_rows: list[RawRow], base_dir: Path | Non
                                               "une publication n'a qu'un jeu d'images.",
                                     f"same text as row {other.line} but another image: a post has one set of images."))
 
-    valid = [r for r in rows if r.outcome != INVALID]
-    existing = checker.existing_posts({r.key for r in valid})
+    # Every post of the file, including rows already refused: their other problems are looked
+    # for too, so a line with several shows them all at once.
+    existing = checker.existing_posts({r.key for r in rows})
     by_pair = checker.deliveries_of([p.id for ps in existing.values() for p in ps if p.id is not None])
+    valid = [r for r in rows if r.outcome != INVALID]
     groups: dict[tuple[PostKey, str], list[PlanRow]] = collections.defaultdict(list)
     for row in valid:
         groups[(row.key, row.raw.account)].append(row)
@@ -266,22 +272,41 @@ def check_plan(session: Session, *, raw_rows: list[RawRow], base_dir: Path | Non
         for row in group:
             if row.outcome not in (CREATE, MOVE):
                 continue
+            creating = row.outcome == CREATE
             if row.at is not None and row.at <= now:
                 row.outcome = INVALID
-                problems.append(Problem(row.line, f"{row.raw.at} est déjà passé : choisissez une heure à venir, ou now.",
-                                        f"{row.raw.at} is in the past: pick a time to come, or now."))
-                continue
-            if row.outcome == CREATE and found_posts and target is None:
+                problems.append(_past(row))
+            if creating and found_posts and target is None:
                 row.outcome = INVALID
                 problems.append(Problem(row.line, f"cette publication a été refusée (n° {found_posts[0].id}) : "
                                                   "modifiez-la d'abord, ou changez le texte.",
                                         f"this post was rejected (no. {found_posts[0].id}): edit it first, or change the text."))
-                continue
             for fr, en in checker.verdict(key, target, row.images, account):
                 row.outcome = INVALID
-                problems.append(Problem(row.line, f"{account.name} ({account.kind}) : {fr}", f"{account.name} ({account.kind}): {en}"))
+                problems.append(_platform_problem(row, account, fr, en))
+    for row in refused_at_once:
+        # What the first checks could not see: a time gone by (unless the row names a delivery
+        # already there at that time) and the platform's own rules for the text.
+        known = checker.accounts.get(row.raw.account)
+        there = [d for p in existing.get(row.key, []) for d in by_pair.get((p.id or 0, known.id or 0), [])] \
+            if known is not None else []
+        if row.at is not None and row.at <= now and not any(d.scheduled_at == row.at for d in there):
+            problems.append(_past(row))
+        if known is not None and row.raw.text:
+            problems += [_platform_problem(row, known, fr, en) for fr, en in
+                         checker.verdict(row.key, _target_post(existing.get(row.key, [])), row.images, known)]
     problems.sort(key=lambda p: p.line)
     return PlanResult(rows=rows, problems=problems), existing
+
+
+def _past(row: PlanRow) -> Problem:
+    return Problem(row.line, f"{row.raw.at} est déjà passé : choisissez une heure à venir, ou now.",
+                   f"{row.raw.at} is in the past: pick a time to come, or now.")
+
+
+def _platform_problem(row: PlanRow, account: Account, fr: str, en: str) -> Problem:
+    platform = PLATFORM_NAMES.get(account.kind, account.kind)
+    return Problem(row.line, f"{account.name} ({platform}) : {fr}", f"{account.name} ({platform}): {en}")
 
 
 def _target_post(found: list[Post]) -> Post | None:
@@ -423,3 +448,41 @@ def _source_codes(session: Session, count: int) -> list[str]:
             taken |= set(session.exec(select(Delivery.source_code).where(col(Delivery.source_code).in_(listed[start:start + 500]))))
         codes |= batch - taken
     return sorted(codes)
+
+
+#: The account the example plan names when it finds none to suggest: the demo's (orchestrator/demo.py).
+EXAMPLE_ACCOUNT = "sandbox-x-fr"
+_EXAMPLE_TEXT = {
+    "fr": "Écrivez pour {name} : défendre les droits humains n'est pas un crime. #ÉcrireÇaLibère",
+    "en": "Write for {name}: defending human rights is not a crime. #WriteForRights",
+}
+
+
+def example_plan(session: Session, *, language: str = "fr", now: dt.datetime | None = None) -> str:
+    """A one-line plan that passes the check as given, to start a spreadsheet from: the current
+    edition's first active case, an account that exists (the demo's X account when there is one),
+    tomorrow at noon in the edition's time zone, with the headers in ``language``."""
+    now = now or utcnow()
+    campaign = current_campaign(session)
+    cases = [c for c in session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(col(Case.position)))
+             if c.status == "active"]
+    known = list(session.exec(select(Account).order_by(col(Account.name))))
+    account = next((a for a in known if a.name == EXAMPLE_ACCOUNT), None) or \
+        next((a for a in known if a.healthy and a.language in (language, None)), None) or \
+        next((a for a in known if a.healthy), None)
+    text_language = (account.language if account is not None and account.language else language)
+    case = cases[0] if cases else None
+    name = (case.person.get(text_language) or case.person.get("fr") or case.slug) if case else "Amnistie"
+    zone = ZoneInfo(campaign.timezone)
+    tomorrow = now.astimezone(zone).date() + dt.timedelta(days=1)
+    at = dt.datetime.combine(tomorrow, dt.time(12, 0), tzinfo=zone)
+    link = (campaign.url or {}).get(text_language) or (campaign.url or {}).get("fr") or ""
+    out = io.StringIO()
+    french = language == "fr"
+    writer = csv.writer(out, delimiter=";" if french else ",", lineterminator="\n")
+    writer.writerow(["cas", "langue", "texte", "lien", "compte", "quand"] if french
+                    else ["case", "language", "text", "link", "account", "at"])
+    writer.writerow([case.slug if case else "", text_language,
+                     _EXAMPLE_TEXT.get(text_language, _EXAMPLE_TEXT["fr"]).format(name=name), link,
+                     account.name if account is not None else EXAMPLE_ACCOUNT, at.isoformat(timespec="minutes")])
+    return out.getvalue()

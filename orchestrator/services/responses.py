@@ -261,7 +261,11 @@ def funnel_by_case(session: Session, *, campaign: Campaign) -> list[dict[str, An
 
 
 def funnel_by_channel(session: Session, *, campaign: Campaign) -> list[dict[str, Any]]:
-    """Per channel kind; responses credited to a channel without a post's code count too."""
+    """Per channel kind: the posts' views, engagement and clicks, and actions counted two ways
+    kept apart: ``actions`` credited to a post (through its short link's source code) and
+    ``channel_actions`` credited to the channel as a whole by an import, with no post to name
+    (a source that is not a platform, such as a newsletter, gets a row of its own).
+    ``all_actions`` is their sum."""
     direct = dict(session.exec(
         select(Response.source, sa.func.sum(Response.count))  # type: ignore[call-overload]
         .join(Case, col(Case.id) == Response.case_id)
@@ -270,10 +274,11 @@ def funnel_by_channel(session: Session, *, campaign: Campaign) -> list[dict[str,
     ).all())
     rows = _funnel(session, campaign.id, "channel")  # type: ignore[arg-type]
     seen = {row["channel"] for row in rows}
+    rows += [{"channel": ch, "posts": 0, "views": 0, "engagement": 0, "clicks": 0, "actions": 0}
+             for ch in sorted(direct) if ch not in seen]
     for row in rows:
-        row["actions"] += int(direct.get(row["channel"], 0) or 0)
-    rows += [{"channel": ch, "posts": 0, "views": 0, "engagement": 0, "clicks": 0, "actions": int(n or 0)}
-             for ch, n in direct.items() if ch not in seen]
+        row["channel_actions"] = int(direct.get(row["channel"], 0) or 0)
+        row["all_actions"] = row["actions"] + row["channel_actions"]
     return rows
 
 

@@ -33,6 +33,14 @@ from orchestrator.timeutil import utcnow
 CHANNEL_KINDS = ("x", "facebook", "mastodon", "bluesky")
 BATCH = 1000
 
+#: The fields an import reads, in words (the report names them).
+FIELD_LABELS = {
+    "case": ("cas", "case"),
+    "kind": ("type d'action", "kind of action"),
+    "count": ("nombre", "count"),
+    "date": ("date", "date"),
+    "source": ("source", "source"),
+}
 REASONS = {
     "name": ("nom", "name"),
     "email": ("courriel", "e-mail"),
@@ -73,18 +81,30 @@ class ImportReport:
         """Errors and no permission to skip them: nothing may be saved."""
         return self.bad_lines > 0 and not self.skip_bad_lines
 
-    def summary(self, language: str = "fr") -> list[str]:
+    def summary(self, language: str = "fr", *, on_page: bool = False) -> list[str]:
+        """The report in words; ``on_page`` for the dashboard, whose way to skip bad lines is a
+        checkbox rather than the command line's option."""
+        from babel.dates import format_datetime
+        from babel.numbers import format_decimal
+
         fr = language == "fr"
+        locale = "fr_CA" if fr else "en_CA"
+
+        def n(value: int) -> str:
+            return format_decimal(value, locale=locale)
+
         out: list[str] = []
         if self.already_imported:
             number, when = self.already_imported
-            out.append(f"Ce fichier a déjà été importé (import n° {number}, {when:%Y-%m-%d %H:%M} UTC) : rien n'est compté deux fois."
-                       if fr else f"This file was already imported (import #{number}, {when:%Y-%m-%d %H:%M} UTC): nothing is counted twice.")
+            at = format_datetime(when, format="medium", tzinfo=dt.UTC, locale=locale)
+            out.append(f"Ce fichier a déjà été importé (import n° {number}, {at} UTC) : rien n'est compté deux fois."
+                       if fr else f"This file was already imported (import #{number}, {at} UTC): nothing is counted twice.")
             return out
-        sep = {"\t": "tab"}.get(self.delimiter, self.delimiter)
-        out.append(f"Encodage {self.encoding}, séparateur « {sep} », {self.lines} lignes." if fr
-                   else f"Encoding {self.encoding}, delimiter '{sep}', {self.lines} lines.")
-        out.append(("Champs : " if fr else "Fields: ") + ", ".join(f"{k} {v}" for k, v in self.used.items()))
+        sep = {"\t": "tabulation" if fr else "tab"}.get(self.delimiter, self.delimiter)
+        out.append(f"Encodage {self.encoding}, séparateur « {sep} », {n(self.lines)} lignes." if fr
+                   else f"Encoding {self.encoding}, delimiter '{sep}', {n(self.lines)} lines.")
+        fields = ", ".join(f"{FIELD_LABELS.get(k, (k, k))[0 if fr else 1]} {v}" for k, v in self.used.items())
+        out.append(("Colonnes lues : " if fr else "Columns read: ") + fields)
         for position, header, reason in self.dropped:
             label = REASONS.get(reason, REASONS["other"])[0 if fr else 1]
             out.append(f"Colonne {position} « {header} » supprimée sans être lue : données personnelles ({label})." if fr
@@ -92,22 +112,26 @@ class ImportReport:
         if self.ignored:
             names = ", ".join(f"« {h} »" if fr else f"'{h}'" for _, h in self.ignored)
             out.append(f"Colonnes ignorées : {names}." if fr else f"Ignored columns: {names}.")
-        out.append(f"{self.total} actions en {self.keys} lignes agrégées (cas, type, jour, source)." if fr
-                   else f"{self.total} actions in {self.keys} aggregated rows (case, kind, day, source).")
+        out.append(f"{n(self.total)} actions en {n(self.keys)} lignes agrégées (cas, type, jour, source)." if fr
+                   else f"{n(self.total)} actions in {n(self.keys)} aggregated rows (case, kind, day, source).")
         if self.bad_lines:
-            out.append(f"{self.bad_lines} ligne(s) en erreur :" if fr else f"{self.bad_lines} lines with errors:")
+            out.append(f"{n(self.bad_lines)} ligne(s) en erreur :" if fr else f"{n(self.bad_lines)} lines with errors:")
             out.extend("  " + e.text(language) for e in self.errors)
             if self.bad_lines > len(self.errors):
-                out.append(f"  … et {self.bad_lines - len(self.errors)} autres." if fr
-                           else f"  … and {self.bad_lines - len(self.errors)} more.")
-            if self.blocked:
+                out.append(f"  … et {n(self.bad_lines - len(self.errors))} autres." if fr
+                           else f"  … and {n(self.bad_lines - len(self.errors))} more.")
+            if self.blocked and on_page:
+                out.append("Rien n'a été importé : corrigez le fichier, ou cochez « Importer les bonnes lignes même si "
+                           "d'autres sont en erreur »." if fr else
+                           "Nothing was imported: fix the file, or tick “Import the good lines even if others have errors”.")
+            elif self.blocked:
                 out.append("Rien n'a été importé : corrigez le fichier ou demandez d'ignorer les lignes en erreur (--skip-bad-lines)."
                            if fr else "Nothing was imported: fix the file or ask to skip bad lines (--skip-bad-lines).")
             else:
                 out.append("Les lignes en erreur sont ignorées." if fr else "Lines with errors are skipped.")
         if self.saved:
-            out.append(f"Import n° {self.import_id} enregistré ; {self.keys_replaced} chiffres déjà importés remplacés." if fr
-                       else f"Import #{self.import_id} saved; {self.keys_replaced} previously imported figures replaced.")
+            out.append(f"Import n° {self.import_id} enregistré ; {n(self.keys_replaced)} chiffres déjà importés remplacés."
+                       if fr else f"Import #{self.import_id} saved; {n(self.keys_replaced)} previously imported figures replaced.")
         elif self.dry_run and not self.blocked:
             out.append("Simulation : rien n'a été enregistré." if fr else "Dry run: nothing was saved.")
         return out

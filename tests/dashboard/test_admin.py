@@ -11,7 +11,29 @@ def test_the_audit_log_is_for_admins(app):
     at = app("ada", "audit")
     assert not at.exception
     table = at.dataframe[0].value.to_csv()
-    assert "user_add" in table
+    assert "Personne ajoutée" in table and "rôle : Lecture seule" in table
+
+
+def test_the_audit_log_reads_without_json_in_both_languages(app, engine):
+    from orchestrator import db
+    from orchestrator.services.auth import Actor, audit
+
+    with db.session_scope(engine) as s:
+        audit(s, actor=Actor("ada", "admin"), action="account_credentials", target_type="account", target_id="x-fr",
+              fields=["bearer_token"], published=True, count=12027, at="2025-12-06T17:00:00+00:00")
+        audit(s, actor=Actor("ada", "admin"), action="brand_new_thing", target_type="gadget", target_id="7",
+              detail={"nested_value": 1000})
+    for lang, expected in (("fr", ["Identifiants d'un compte modifiés", "Compte x-fr", "champs : jeton OAuth 2",
+                                   "publiée : oui", "nombre : 12\xa0027", "pour : 2025-12-06 12 h 00",
+                                   "Brand new thing", "Gadget 7", "nested value : 1\xa0000"]),
+                           ("en", ["Account credentials changed", "Account x-fr", "fields: OAuth 2 token",
+                                   "published: yes", "count: 12,027", "Brand new thing", "nested value: 1,000"])):
+        at = app("ada", "audit", lang=lang)
+        frame = at.dataframe[0].value
+        shown = "\n".join(" | ".join(str(v) for v in row) for row in frame.itertuples(index=False))
+        for words in expected:
+            assert words in shown, (words, shown)
+        assert "{" not in shown and "account_credentials" not in shown and "bearer_token" not in shown
 
 
 def test_an_editor_has_no_admin_pages(app):
@@ -20,7 +42,7 @@ def test_an_editor_has_no_admin_pages(app):
         at.switch_page("views/audit.py")
     at = app("ada")
     at.switch_page("views/audit.py").run()
-    assert "user_add" in at.dataframe[0].value.to_csv()
+    assert "Personne ajoutée" in at.dataframe[0].value.to_csv()
 
 
 def test_an_admin_changes_a_role(app, session):

@@ -7,7 +7,7 @@ from tests.dashboard.helpers import texts
 
 def test_it_shows_health_and_rate_budget(app, account):
     at = app("victor", "channels")
-    assert "x-fr · x · en santé" in "\n".join(e.label for e in at.expander)
+    assert "x-fr · X · en santé" in "\n".join(e.label for e in at.expander)
     assert "Budget restant" in at.dataframe[0].value.columns
     assert "acct_test_x-fr" not in {b.key for b in at.button}
 

@@ -131,11 +131,11 @@ def test_the_composer_picks_an_image_from_the_library(app, engine):
 
 def test_a_template_too_long_says_so_before_it_is_used(app, account, session):
     at = app("edith", "templates")
-    assert "Tient partout (x)" in texts(at)
+    assert "Tient partout (X)" in texts(at)
     at.text_input(key="template_new_slug").input("long-fr")
     at.text_area(key="template_new_body").input("Exigez {ask} — écrivez à {authority} pour {person}. " * 4 + "{link}")
     at.button(key="templates_check").click().run()
-    assert any("Trop long sur x" in w.value for w in at.warning)
+    assert any("Trop long sur X" in w.value for w in at.warning)
     at.button(key="templates_save").click().run()
     assert not at.error
     assert session.exec(select(Template).where(Template.slug == "long-fr")).one().language == "fr"

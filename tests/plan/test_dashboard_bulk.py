@@ -62,3 +62,46 @@ def test_problems_are_listed_in_english_with_their_lines(page, engine):
 def test_a_viewer_sees_no_upload(page):
     at = page("viewer")
     assert not at.file_uploader
+
+
+@pytest.fixture
+def demo_page(env, engine, monkeypatch):
+    """The page over the demo's sandbox accounts only (what `make run` creates), with the data of
+    every download button it offers kept for the test."""
+    from orchestrator import db
+    from orchestrator.demo import ensure_sandbox_accounts
+
+    with db.session_scope(engine) as session:
+        ensure_sandbox_accounts(session, base_url="http://127.0.0.1:9")
+    st.cache_resource.clear()
+    offered: dict[str, bytes] = {}
+    original = st.download_button
+
+    def keep(label, data=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        offered[kwargs.get("key") or label] = data if isinstance(data, bytes) else str(data).encode()
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", keep)
+
+    def open_as(role: str, lang: str = "fr") -> tuple[AppTest, dict[str, bytes]]:
+        at = AppTest.from_file(PAGE, default_timeout=60)
+        at.session_state["lang"] = lang
+        at.session_state["actor"] = {"username": "edith", "role": role}
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at, offered
+
+    yield open_as
+    st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_example_plan_passes_the_check_as_given(demo_page, engine, lang):
+    at, offered = demo_page("editor", lang)
+    example = offered["bulk_example"]
+    at.file_uploader[0].set_value(("plan-exemple.csv", example, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error] + [str(d.value) for d in at.dataframe]
+    assert any(b.key == "bulk_confirm" for b in at.button)
+    assert b"sandbox-x-" in example  # an account the demo has
+    assert counts(engine) == (0, 0)

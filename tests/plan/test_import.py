@@ -14,7 +14,7 @@ from orchestrator import db, states
 from orchestrator.models import AuditEntry, Delivery, Post
 from orchestrator.services import campaigns
 from orchestrator.services.auth import Actor, PermissionDenied, ServiceError
-from tests.plan.helpers import add_accounts, all_deliveries, counts, csv_text, later, run
+from tests.plan.helpers import HEADER, add_accounts, all_deliveries, counts, csv_text, later, run
 
 TEXT = "Écrivez pour Juan López : défendre la forêt n'est pas un crime. #ÉcrireÇaLibère"
 LINK = "https://amnistie.ca/ecrire"
@@ -226,3 +226,38 @@ def test_a_paused_case_schedules_held_deliveries(engine, accounts):
     run(engine, csv_text(f"juan-lopez,fr,{TEXT},,x-fr,{later()}"))
     (delivery,) = all_deliveries(engine)
     assert (delivery.state, delivery.held_reason) == (states.HELD, "case paused")
+
+
+def test_a_line_with_several_problems_shows_every_one(engine, accounts):
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    long = "a" * 300
+    result = run(engine, csv_text(
+        f"personne,de,{long},,x-fr,{past}",  # line 2: case, language, past, too long for X
+        f"juan-lopez,fr,{long},,x-fr,{past}",  # 3: past, too long for X
+        f"juan-lopez,fr,Texte.,,inconnu,{past}",  # 4: unknown account, past
+    ))
+    found: dict[int, list[str]] = {}
+    for problem in result.problems:
+        found.setdefault(problem.line, []).append(problem.fr)
+    assert sorted(found) == [2, 3, 4]
+    assert len(found[2]) == 4 and any("personne" in p for p in found[2]) and any("langue" in p for p in found[2])
+    assert any("passé" in p for p in found[2]) and any("x-fr (X)" in p and "280" in p for p in found[2])
+    assert len(found[3]) == 2 and any("passé" in p for p in found[3]) and any("280" in p for p in found[3])
+    assert len(found[4]) == 2 and any("inconnu" in p for p in found[4]) and any("passé" in p for p in found[4])
+    assert counts(engine) == (0, 0)
+
+
+def test_a_past_time_already_in_the_queue_is_not_a_problem_of_a_refused_line(engine, accounts):
+    """Importing an old plan again: a line that names a delivery already there at its time is not
+    "in the past", even when the line has another problem."""
+    at = later()
+    assert run(engine, csv_text(f"juan-lopez,fr,{TEXT},,x-fr,{at}")).ok
+    with db.session_scope(engine) as s:
+        delivery = s.exec(select(Delivery)).one()
+        delivery.scheduled_at = delivery.due_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        s.add(delivery)
+        gone = delivery.scheduled_at.isoformat()
+    result = run(engine, csv_text(f"juan-lopez,fr,{TEXT},,x-fr,{gone},https://example.org/a.png,Photo",
+                                  header=HEADER + ",image,alt"))
+    assert [p.line for p in result.problems] == [2]  # the image, and only the image
+    assert [p.fr for p in result.problems if p.line == 2 and "passé" in p.fr] == []

@@ -127,8 +127,11 @@ def test_the_funnel_goes_from_views_to_actions(engine: sa.Engine) -> None:
                                    "actions": 31, "all_actions": 131}
     assert cases["sonia-dahmani"]["actions"] == 9 and cases["sonia-dahmani"]["all_actions"] == 13
     assert cases["damisoa"]["posts"] == 0 and cases["damisoa"]["actions"] == 0
-    assert channels["x"] == {"channel": "x", "posts": 2, "views": 1300, "engagement": 58, "clicks": 107, "actions": 31}
-    assert channels["mastodon"]["actions"] == 13 and channels["mastodon"]["clicks"] == 30
+    assert channels["x"] == {"channel": "x", "posts": 2, "views": 1300, "engagement": 58, "clicks": 107, "actions": 31,
+                             "channel_actions": 0, "all_actions": 31}
+    # Credited to a post and credited to the channel as a whole are told apart, then added up.
+    assert (channels["mastodon"]["actions"], channels["mastodon"]["channel_actions"]) == (9, 4)
+    assert channels["mastodon"]["all_actions"] == 13 and channels["mastodon"]["clicks"] == 30
     assert [(p["code"], p["actions"], p["case"]) for p in best] == [(strong.source_code, 30, "juan-lopez"),
                                                                      (other.source_code, 9, "sonia-dahmani")]
     assert [p["code"] for p in only_sonia] == [other.source_code]

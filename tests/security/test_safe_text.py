@@ -3,6 +3,8 @@ they point where the platform shows posts."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from markdown_it import MarkdownIt
 
@@ -59,6 +61,21 @@ def test_bare_addresses_are_not_turned_into_links() -> None:
     shown = plain("see https://evil.example, WWW.evil.example and help@evil.example")
     assert "https://" not in shown and "www." not in shown.lower() and "help@" not in shown
     assert ":red[" not in plain(":red[alarm]")  # an icon shortcode may still show: harmless, no link
+
+
+#: GitHub-style autolink literals as Streamlit's renderer finds them (remark-gfm's
+#: mdast-util-gfm-autolink-literal): in the text of the parsed document, after backslash escapes
+#: have been resolved, so escaping a character of an address does not keep it from being a link.
+_AUTOLINK = re.compile(r"(https?://|www(?=\.))[-.\w]+|[-.\w+]+@[-\w]+(?:\.[-\w]+)+", re.IGNORECASE)
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+@pytest.mark.parametrize("text", ["see https://evil.example/a", "http://evil.example", "WWW.evil.example",
+                                  "help@evil.example", "![](https://example.org/pixel.png)"])
+def test_bare_addresses_stay_text_once_escapes_are_resolved(text: str) -> None:
+    assert _AUTOLINK.search(text)  # the address alone would be a link
+    assert not _AUTOLINK.search(_ESCAPE.sub(r"\1", plain(text))), plain(text)
+    assert plain(text).replace("\\", "").replace("\u2060", "") == text  # and reads the same
 
 
 def test_plain_keeps_the_words() -> None:

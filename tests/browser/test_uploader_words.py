@@ -1,0 +1,56 @@
+"""Streamlit's file uploader speaks the reader's language in a real browser: its button, its size
+limit, its error for a refused file and the labels screen readers announce, and the page says
+which language it is in (dashboard/streamlit_words.js, on every page)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import Site
+from tests.browser.screen import Screen
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+ENGLISH = ("Upload", "per file", "Drag and drop", "files are not allowed", "file upload", "Remove ", "Add files")
+
+
+def _uploader_words(page, index: int = 0) -> str:
+    """What the uploader shows and announces: its text and its elements' accessible labels."""
+    # Streamlit loads the uploader's code on first use: wait until it is drawn.
+    page.locator('[data-testid="stFileUploaderDropzone"]').nth(index).wait_for(timeout=30_000)
+    page.wait_for_timeout(300)
+    return page.evaluate(
+        """(i) => { const u = document.querySelectorAll('[data-testid="stFileUploader"]')[i];
+                    const labels = [...u.querySelectorAll('[aria-label], [title]')]
+                        .map(e => (e.getAttribute('aria-label') || '') + ' ' + (e.getAttribute('title') || ''));
+                    return u.innerText + ' | ' + labels.join(' | '); }""", index)
+
+
+def test_the_file_uploader_speaks_the_reader_s_language(site: Site, screen: Screen, tmp_path: Path) -> None:
+    wrong = tmp_path / "notes.txt"
+    wrong.write_text("pas un plan YAML\n", encoding="utf-8")
+    page = screen.page
+    screen.sign_in("edith")
+    assert page.evaluate("document.documentElement.lang") == "fr"
+    screen.open("responses")
+    page.get_by_role("tab", name="Importer").click()
+    screen.settle()
+    shown = _uploader_words(page)
+    assert "Choisir un fichier" in shown and "Mo au plus par fichier" in shown, shown
+    assert not [w for w in ENGLISH if w in shown], shown
+    # A file of the wrong type is refused by the browser itself, with Streamlit's words
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(str(wrong))
+    screen.settle()
+    refused = _uploader_words(page, 1)
+    assert "Erreur : Les fichiers de type text/plain ne sont pas acceptés ici." in refused, refused
+    assert "Retirer notes.txt" in refused and not [w for w in ENGLISH if w in refused], refused
+
+    screen.switch_language("en")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.get_by_role("tab", name="Import").click()
+    screen.settle()
+    shown = _uploader_words(page)
+    assert "Choose a file" in shown and "MB at most per file" in shown, shown
+    assert "Choisir" not in shown

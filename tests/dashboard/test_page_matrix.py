@@ -1,0 +1,285 @@
+"""Every page, for every role, in French and in English, over one busy database full of hostile
+text (tests/hostile.py). No page may raise; no choice widget may fall back to Streamlit's English
+placeholder; no hostile markup may reach Markdown as typed; every page carries the file uploader's
+words in the reader's language.
+
+One AppTest per role and language visits every page its navigation offers in turn, as a person
+clicking through the sidebar would: building the app once per visit costs more than the visit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import parse_tree_from_messages
+
+from dashboard.common import plain
+from orchestrator import db
+from orchestrator.settings import get_settings
+from tests.conftest import TEST_KEY
+from tests.hostile import (
+    IMG_TAG,
+    PEOPLE,
+    QUOTE_AMP,
+    Busy,
+    build_busy_database,
+    copy_database,
+    live_markup,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dashboard" / "app.py")
+VIEWS = ROOT / "dashboard" / "views"
+PAGES = sorted(p.stem for p in VIEWS.glob("*.py"))
+ADMIN_ONLY = {"users", "audit"}
+LANGUAGES = ("fr", "en")
+
+ROLES = ("viewer", "editor", "approver", "admin")
+#: Failures seen on pages being fixed elsewhere when this test was written, as (page, role,
+#: language, kind of problem). Every other failure fails the test. TO REMOVE AT MERGE, once those
+#: pages pass; what each one showed:
+#: - approvals: PermanentError "No Mastodon instance URL for this account" (from post previews);
+#: - media: PIL UnidentifiedImageError on the stored bytes that are not an image, and the alt
+#:   texts and credit in captions as typed (<img …>, [x](javascript:…), ![](…));
+#: - overview: the edition's name as typed in the title and in the goal bars' text;
+#: - calendar, compose, media, queue: choice widgets without placeholder (Streamlit's English);
+#: - calendar, exports: "porte-voix export ics" in a caption.
+KNOWN_FAILURES_ON_OTHER_PAGES: set[tuple[str, str, str, str]] = {
+    (page, role, language, problem)
+    for page, problem, roles in (
+        ("approvals", "exception", ROLES),
+        ("media", "exception", ROLES),
+        ("media", "live markup in caption", ROLES),
+        ("overview", "live markup in title", ROLES),
+        ("overview", "live markup in progress", ROLES),
+        ("calendar", "English placeholder", ROLES),
+        ("compose", "English placeholder", ROLES[1:]),
+        ("media", "English placeholder", ROLES),
+        ("queue", "English placeholder", ROLES),
+        ("calendar", "command line in caption", ROLES),
+        ("exports", "command line in caption", ROLES),
+    )
+    for role in roles
+    for language in LANGUAGES
+}
+
+#: A command to type, or one of its options: staff do not use a terminal.
+COMMAND_LINE = re.compile(r"porte-voix [a-z]+|(?<![\w-])--[a-z]+(-[a-z]+)*")
+#: Element types whose text is shown as typed, never as Markdown.
+_PLAIN = {"text", "code", "json", "dataframe", "arrow_data_frame", "table", "exception", "html"}
+
+
+@pytest.fixture(scope="session")
+def busy_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Busy]]:
+    """The busy database, built once per test session through the migrations."""
+    path = tmp_path_factory.mktemp("busy") / "busy.db"
+    saved = os.environ.get("PORTEVOIX_SECRET_KEY")
+    os.environ["PORTEVOIX_SECRET_KEY"] = TEST_KEY  # the accounts' credentials are sealed with it
+    get_settings.cache_clear()
+    try:
+        busy = build_busy_database(f"sqlite:///{path}")
+    finally:
+        if saved is None:
+            os.environ.pop("PORTEVOIX_SECRET_KEY", None)
+        else:
+            os.environ["PORTEVOIX_SECRET_KEY"] = saved
+        get_settings.cache_clear()
+    yield path, busy
+
+
+@pytest.fixture
+def busy(busy_file: tuple[Path, Busy], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Busy]:
+    """A private copy of the busy database, as the dashboard's database."""
+    url = copy_database(busy_file[0], tmp_path / "porte-voix.db")
+    monkeypatch.setenv("PORTEVOIX_DATABASE_URL", url)
+    monkeypatch.setenv("PORTEVOIX_HOME", str(tmp_path))
+    monkeypatch.setenv("PORTEVOIX_SECRET_KEY", TEST_KEY)
+    get_settings.cache_clear()
+    db._cached_engine.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield busy_file[1]
+    db._cached_engine.cache_clear()
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _walk(node: object) -> Iterator[object]:
+    yield node
+    children = getattr(node, "children", None) or {}
+    for child in children.values():
+        yield from _walk(child)
+
+
+def markdown_texts(at: AppTest) -> Iterator[tuple[str, str]]:
+    """(element type, text) for every string the page hands to Markdown: bodies of Markdown,
+    headings, captions, alerts and toasts; labels and help of widgets, expanders, tabs and
+    popovers; radio options; progress texts; metric labels."""
+    for node in _walk(at._tree):
+        proto = getattr(node, "proto", None)
+        kind = str(getattr(node, "type", ""))
+        if proto is None or kind in _PLAIN:
+            continue
+        fields = proto.DESCRIPTOR.fields_by_name
+        if "type" in fields and proto.DESCRIPTOR.name == "Block":
+            which = proto.WhichOneof("type")
+            if which in ("expandable", "tab", "popover"):
+                yield which, getattr(proto, which).label
+            continue
+        for name in ("body", "label", "help", "text"):
+            value = getattr(proto, name, None) if name in fields else None
+            if isinstance(value, str) and value:
+                yield kind, value
+        if kind == "radio":
+            for option in proto.options:
+                yield kind, option
+
+
+def uploader_words_language(at: AppTest) -> str | None:
+    """The language of the file uploader's words the page carries (dashboard/streamlit_words.js),
+    or None when it carries none."""
+    for node in _walk(at._tree):
+        if getattr(node, "type", "") == "html" and "porteVoixWords" in node.proto.body:  # type: ignore[attr-defined]
+            for language in LANGUAGES:
+                if f'"lang": "{language}"' in node.proto.body:  # type: ignore[attr-defined]
+                    return language
+    return None
+
+
+def page_problems(at: AppTest) -> list[str]:
+    """What is wrong with the page just run, as short phrases (empty: nothing)."""
+    found = [f"exception: {e.value.splitlines()[0][:160] if e.value else e.proto.type}" for e in at.exception]
+    if uploader_words_language(at) != at.session_state["lang"]:
+        found.append(f"uploader words: {uploader_words_language(at)} for a page in {at.session_state['lang']}")
+    for node in _walk(at._tree):
+        kind = getattr(node, "type", "")
+        if kind in ("selectbox", "multiselect") and not node.proto.placeholder.strip():  # type: ignore[attr-defined]
+            found.append(f"English placeholder: {kind} « {node.proto.label} »")  # type: ignore[attr-defined]
+    for kind, text in markdown_texts(at):
+        for fragment in live_markup(text):
+            found.append(f"live markup in {kind}: {fragment}")
+        if re.search(r"\bNone\b", text):
+            found.append(f"None shown in {kind}: {text[:80]}")
+        if COMMAND_LINE.search(text):
+            found.append(f"command line in {kind}: {COMMAND_LINE.search(text).group(0)}")  # type: ignore[union-attr]
+    for frame in at.dataframe:
+        if any(str(v) in ("None", "nan", "NaN", "NaT") for v in shown_cells(frame)):
+            found.append(f"None shown in a table: {list(frame.value.columns)}")
+    return list(dict.fromkeys(found))
+
+
+def shown_cells(frame: object) -> list[object]:
+    """The cells of a table as the reader sees them: a styled table's display values, else the
+    data, where a missing value is drawn as "None". A column given a type (a link, say) draws its
+    data, not the styled text."""
+    proto = frame.proto  # type: ignore[attr-defined]
+    styled = proto.arrow_data.styler.display_values
+    data = pa.ipc.open_stream(styled).read_pandas() if styled else frame.value  # type: ignore[attr-defined]
+    typed = [name for name, config in json.loads(proto.columns or "{}").items() if config.get("type_config")]
+    if styled and typed:
+        raw = frame.value  # type: ignore[attr-defined]
+        data = data.copy()
+        for name in typed:
+            if name in raw.columns and name in data.columns:
+                data[name] = raw[name].to_numpy()
+    return [None if not isinstance(v, str) and pd.isna(v) else v for v in data.to_numpy().ravel().tolist()]
+
+
+def _run(at: AppTest) -> None:
+    """Run the app; AppTest sends back the state of the widgets it holds, and formats a widget's
+    value with its format_func outside the script, where the language is the default one: an
+    option translated lazily (``format_func=lambda v: t(...)``) is then not found among the
+    English options. A browser sends values, not labels; start from an empty page then."""
+    try:
+        at.run()
+    except ValueError:
+        empty = parse_tree_from_messages([])
+        empty._runner = at
+        at._tree = empty
+        at.run()
+
+
+def visit(username: str, lang: str) -> dict[str, list[str]]:
+    """Sign in as ``username`` in ``lang`` and open every page the navigation offers."""
+    role = PEOPLE[username]
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = lang
+    at.session_state["actor"] = {"username": username, "role": role}
+    _run(at)
+    problems: dict[str, list[str]] = {}
+    for page in PAGES:
+        if page in ADMIN_ONLY and role != "admin":
+            continue
+        at.switch_page(f"views/{page}.py")
+        _run(at)
+        found = page_problems(at)
+        if not at.title:
+            found.append("no title: the page did not draw")
+        if found:
+            problems[page] = found
+    return problems
+
+
+def _unexpected(problems: dict[str, list[str]], role: str, lang: str) -> list[str]:
+    out = []
+    for page, found in problems.items():
+        for problem in found:
+            short = problem.split(":", 1)[0]
+            if (page, role, lang, short) not in KNOWN_FAILURES_ON_OTHER_PAGES:
+                out.append(f"{page} ({role}, {lang}): {problem}")
+    return out
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("username", list(PEOPLE))
+def test_every_page_survives_the_busy_database(busy: Busy, username: str, lang: str) -> None:
+    problems = visit(username, lang)
+    unexpected = _unexpected(problems, PEOPLE[username], lang)
+    assert not unexpected, "\n".join(unexpected)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_sign_in_page_survives_the_busy_database(busy: Busy, lang: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = lang
+    at.run()
+    assert at.text_input, "the sign-in form is shown"
+    assert not page_problems(at), page_problems(at)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_marathon_counter_survives_the_busy_database(busy: Busy, lang: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["counter"] = busy.counter_token
+    at.query_params["lang"] = lang
+    at.run()
+    assert at.metric, "the counter shows its figures"
+    assert not page_problems(at), page_problems(at)
+
+
+def test_hostile_names_reach_the_pages_escaped(busy: Busy) -> None:
+    """Not only absent as typed: the names are there, in their escaped form."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = "fr"
+    at.session_state["actor"] = {"username": "ada", "role": "admin"}
+    _run(at)
+    expected = {
+        "cases": plain(f"{QUOTE_AMP} {IMG_TAG}"),  # the case's name, in its card's title
+        "channels": plain(busy.accounts["unhealthy"]),  # the account's name, and its error
+        "responses": plain(f"{QUOTE_AMP} {IMG_TAG}"),  # the case's name in its goal bar
+    }
+    for page, escaped in expected.items():
+        at.switch_page(f"views/{page}.py")
+        _run(at)
+        shown = [text for _, text in markdown_texts(at)]
+        assert any(escaped in text for text in shown), (page, escaped)
