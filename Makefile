@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core for the accessibility audit of the browser tests, pinned in package-lock.json.
+AXE_STAMP := node_modules/.installed
 
 .PHONY: run test test-fast bench lint typecheck audit lock clean browser mutation
 
@@ -18,12 +20,25 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/porte-voix up
 
-test: $(STAMP)
+test: $(STAMP) $(AXE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# From npm's cache when offline, else from the registry. When neither can be had, the tests still
+# run and the accessibility audit says why it skips (in CI it fails instead).
+$(AXE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1 && npm ci --prefer-offline --no-audit --no-fund --loglevel=error; then \
+	  touch $@; \
+	else \
+	  echo "axe-core could not be installed (npm ci): the accessibility audit will say why it skips"; \
+	fi
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+# The journeys and the accessibility audit in headless Chromium alone (a few minutes).
+browser: $(STAMP) $(AXE_STAMP)
+	$(BIN)/python -m pytest -q tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
@@ -57,4 +72,4 @@ lock: $(STAMP)
 	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache node_modules

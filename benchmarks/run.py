@@ -2,7 +2,9 @@
 
 Each module exposes ``run(quick: bool = False) -> list[dict]``; a row has ``case``, ``metric``,
 ``value``, ``unit``, ``target`` and, when the module judged it, ``ok``. A target like "≤ 2" or
-"> 1" is judged here when the module did not. A module that fails is reported as failed, and the
+"> 1" is judged here when the module did not. Rows with a ``table`` key are laid out by the
+module's own ``tables(rows) -> list[str]`` (Markdown lines) after the common table, and counted
+with the others. A module that fails is reported as failed, and the
 others still run. With ``--only``, the sections of the other benchmarks already in the output
 file are kept (each section says when and how it was measured), so one benchmark can be re-run
 without losing the others' results.
@@ -89,6 +91,8 @@ def fmt(value: object) -> str:
 def table(rows: list[dict]) -> list[str]:
     lines = ["| Case | Metric | Value | Unit | Target | Result |", "|---|---|---:|---|---|---|"]
     for row in rows:
+        if "table" in row:  # laid out by the module itself
+            continue
         verdict = judge(row)
         mark = "—" if verdict is None else ("pass" if verdict else "**FAIL**")
         lines.append(f"| {row.get('case', '')} | {row.get('metric', '')} | {fmt(row.get('value'))} | "
@@ -153,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         doc = (module.__doc__ or "").strip()
         verdicts = [judge(r) for r in rows]
         failed += sum(1 for v in verdicts if v is False)
-        sections[name.removeprefix("bench_")] = [f"## {name.removeprefix('bench_')}", "", doc, "", *table(rows), "",
+        own = module.tables(rows) if hasattr(module, "tables") else []
+        sections[name.removeprefix("bench_")] = [f"## {name.removeprefix('bench_')}", "", doc, "", *table(rows), "", *own,
                      f"_{len(rows)} rows in {took:.0f} s; {info['Date']}, load average at start "
                      f"{info['Load average at start (1/5/15 min)']}, `{command}`._", ""]
         for row in rows:

@@ -1,197 +1,138 @@
-"""One end-to-end run in headless Chromium: an editor composes and submits, an approver approves,
-the delivery shows in the calendar and the queue. Screenshots of every page go to
-docs/screenshots/ (the README shows them)."""
+"""The week's main journey in headless Chromium, on all four platforms of the sandbox: an editor
+composes a post with an image (and its alt text) and a variant for one account, and submits it;
+an approver approves it; the worker publishes it on X, Facebook, Mastodon and Bluesky; its
+figures appear in the dashboard. Every action's result must show without reloading the page.
+
+Screenshots of the pages on the way go to docs/screenshots/ (the README shows them).
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+from babel.numbers import format_decimal
 
-from channels.sandbox import SandboxServer
+from orchestrator.states import LABELS
+from tests.browser.conftest import ACCOUNTS, Site
+from tests.browser.journal import (
+    bring_forward,
+    deliveries_of,
+    png,
+    posts_with,
+    sandbox_posts,
+    states_of,
+    wait_for,
+)
+from tests.browser.screen import Screen
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "correct-horse-battery"
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser test cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def dashboard(env: dict[str, str], engine, sandbox: SandboxServer, database_url: str) -> Iterator[str]:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the browser test runs once, on the embedded database")
-    if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from orchestrator import db
-    from orchestrator.services import accounts, users
-
-    with db.session_scope(engine) as session:
-        users.add_user(session, username="edith", password=PASSWORD, role="editor")
-        users.add_user(session, username="amir", password=PASSWORD, role="approver")
-        users.add_user(session, username="ada", password=PASSWORD, role="admin")
-        accounts.add_account(session, kind="x", name="x-fr", credentials={"bearer_token": "tok"},
-                             base_url=sandbox.url, language="fr")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
-         "--client.toolbarMode", "minimal"],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("the dashboard did not start within 60 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+TEXT = ("Juan López défendait la forêt de Guapinol : il a été assassiné. Écrivez pour que justice soit "
+        "rendue. #ÉcrireÇaLibère")
+VARIANT = "Sur Mastodon : Juan López défendait la forêt de Guapinol. Écrivez pour que justice soit rendue."
+ALT = "Une bannière rouge bougie traversée d'une bande blanche"
+VARIANT_ACCOUNT = "mastodon-fr"
 
 
-def settle(page, text: str | None = None, timeout: float = 45_000) -> None:
-    """Wait for Streamlit to finish its run (and for ``text`` to be shown)."""
-    if text:
-        page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
-    )
-    page.wait_for_timeout(400)
+def compose(screen: Screen, image: Path) -> None:
+    """Rédiger: case, text, the four accounts, an image with alt text, one account's own text,
+    the next free slot; every account's counter shown before submitting."""
+    screen.open("compose")
+    screen.choose("compose_case", "Juan López")
+    screen.fill("compose_text", TEXT)
+    screen.choose("compose_accounts", *[f"{name} ({kind})" for kind, name in ACCOUNTS])
+
+    screen.page.get_by_text(screen.t("compose.images", n=0)).click()
+    screen.upload("compose_upload", image)
+    screen.fill("compose_alt", ALT)
+    screen.keyed("compose_add_image").get_by_role("button").click()
+    screen.settle(f"{image.name} — {ALT}")
+
+    screen.keyed(f"compose_variant_{VARIANT_ACCOUNT}").locator("xpath=ancestor::details[1]/summary").click()
+    screen.fill(f"compose_variant_{VARIANT_ACCOUNT}", VARIANT)
+    # Each platform's verdict and counter for every account (Mastodon's by its instance's limit).
+    main = screen.main_text()
+    for kind, name in ACCOUNTS:
+        assert f"{name} ({kind}) — ✅" in main, f"no counter for {name} on Compose:\n{main}"
+
+    screen.page.get_by_text(screen.t("compose.when_next")).click()
+    screen.settle()
 
 
-def login(page, base: str, username: str) -> None:
-    page.goto(base)
-    page.get_by_label("Nom d'utilisateur").fill(username)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    settle(page, "Se déconnecter")
+def test_a_post_goes_from_compose_to_all_four_platforms_and_its_figures_show(
+        site: Site, screen: Screen, tmp_path: Path) -> None:
+    engine = site.engine()
+    screen.page.goto(site.url)
+    screen.settle(screen.t("login.submit"))
+    screen.shoot("00-connexion")
+
+    # The editor writes and submits; the confirmation shows and the form is emptied at once.
+    screen.sign_in("edith")
+    image = png(tmp_path / "banniere.png")
+    compose(screen, image)
+    screen.shoot("03-rediger")
+    screen.button("compose.submit").click()
+    screen.shows(screen.t_words("compose.saved_submitted"))
+    screen.settle()
+    # A form left full invites a second submission.
+    assert screen.field("compose_text").input_value() == "", "Compose kept the submitted text"
+
+    # One post, approved once, with its variant for one account.
+    posts = posts_with(engine, "Guapinol")
+    assert len(posts) == 1, f"one compose made {len(posts)} posts: {[(p.id, p.text[:30]) for p in posts]}"
+    post = posts[0]
+    assert (post.status, post.author) == ("pending", "edith")
+    assert [item["alt"] for item in post.images] == [ALT]
+    assert sorted(states_of(engine, [post.id or 0])) == sorted(name for _, name in ACCOUNTS)
+    screen.sign_out()
+
+    # The approver reads it as each platform will show it (the image with its alt text), and
+    # approves: the confirmation shows and the post leaves the list, without a reload.
+    screen.sign_in("amir")
+    screen.open("approvals")
+    approve = screen.keyed(f"approve_{post.id}")
+    approve.wait_for()
+    assert screen.page.locator(f'img[alt="{ALT}"]').count() >= 1, "Approvals shows the image without its alt text"
+    screen.shoot("04-approbations")
+    approve.get_by_role("button").click()
+    screen.shows(screen.t("approvals.approved", id=post.id))
+    screen.settle()
+    assert screen.keyed(f"approve_{post.id}").count() == 0, "the approved post is still offered for approval"
+
+    # Its time comes: the worker publishes it on the four platforms of the sandbox, the variant
+    # on its account, the image with its alt text everywhere.
+    bring_forward(engine, [d.id or 0 for d, _ in deliveries_of(engine, [post.id or 0])])
+    wait_for(lambda: states_of(engine, [post.id or 0]), lambda s: set(s.values()) == {"published"},
+             timeout=60, what="the deliveries' states")
+    for kind, name in ACCOUNTS:
+        wanted = VARIANT[:40] if name == VARIANT_ACCOUNT else TEXT[:40]
+        found = sandbox_posts(site.sandbox, kind, wanted)
+        assert len(found) == 1, f"{kind}: {len(found)} post(s) with the expected text on the sandbox"
+        assert found[0]["alts"] == [ALT], f"{kind}: the image went out without its alt text"
+
+    # Its figures: read from the platforms by the worker (the first look comes a second after
+    # publication), then shown from the queue.
+    time.sleep(1.5)
+    site.worker_once()
+    published = wait_for(lambda: deliveries_of(engine, [post.id or 0]),
+                         lambda rows: all(d.metrics_at and d.likes for d, _ in rows), timeout=30,
+                         what="the figures read from the platforms", every=1)
+    screen.open("queue")
+    x_delivery = next(d for d, name in published if name == "x-fr")
+    screen.choose("queue_pick", f"#{x_delivery.id} · {LABELS['published'][screen.lang]} · x-fr")
+    # The delivery's own figures: its views and likes, as the reader's
+    # language writes numbers.
+    shown = _spaces(screen.main_text())
+    for figure in (x_delivery.views, x_delivery.likes):
+        assert _spaces(format_decimal(figure or 0, locale="fr_CA")) in shown, (
+            f"the queue does not show the delivery's figure {figure}:\n{shown}")
+    screen.shoot("02-file-d-envoi")
+    screen.open("calendar")
+    screen.shoot("05-calendrier")
 
 
-def navigate(page, label: str) -> None:
-    """Follow the sidebar link: reloading the URL would start a new, signed-out session."""
-    try:
-        page.locator('[data-testid="stSidebarNav"] a', has_text=label).first.click()
-        settle(page)
-    except Exception:
-        shoot(page, "zz-failure")
-        raise
-
-
-def shoot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def test_editor_composes_approver_approves_and_the_delivery_is_planned(dashboard: str, engine) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    from sqlmodel import select
-
-    from orchestrator import db
-    from orchestrator.models import Delivery, Post
-
-    text = "Juan López défendait la forêt de Guapinol. Écrivez pour que justice soit rendue. #ÉcrireÇaLibère"
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                  "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="fr-CA")
-        page.set_default_timeout(45_000)
-
-        page.goto(dashboard)
-        settle(page, "Se connecter")
-        shoot(page, "00-connexion")
-
-        login(page, dashboard, "edith")
-        navigate(page, "Rédiger")
-        settle(page, "Texte commun")
-        page.get_by_label("Cas", exact=True).first.click()
-        page.keyboard.type("Juan")
-        page.keyboard.press("Enter")
-        settle(page)
-        page.get_by_label("Texte commun").fill(text)
-        page.keyboard.press("Tab")
-        settle(page)
-        accounts = page.get_by_label("Comptes").first
-        accounts.click()
-        page.keyboard.type("x-fr")
-        page.keyboard.press("Enter")
-        page.keyboard.press("Escape")
-        settle(page)
-        page.get_by_text("Prochain créneau libre").click()
-        settle(page)
-        shoot(page, "03-rediger")
-        page.get_by_role("button", name="Soumettre pour approbation").click()
-        settle(page)
-        with db.session_scope(engine) as session:
-            post = session.exec(select(Post)).one()
-            assert (post.status, post.author, post.text) == ("pending", "edith", text)
-            assert post.case_id is not None
-            assert session.exec(select(Delivery).where(Delivery.post_id == post.id)).one().state == "scheduled"
-
-        page.get_by_role("button", name="Se déconnecter").click()
-        settle(page, "Se connecter")
-        login(page, dashboard, "amir")
-        navigate(page, "Approbations")
-        settle(page, "Approuver")
-        shoot(page, "04-approbations")
-        page.get_by_role("button", name="Approuver").first.click()
-        settle(page, "approuvée")
-        with db.session_scope(engine) as session:
-            post = session.exec(select(Post)).one()
-            assert (post.status, post.approved_by) == ("approved", "amir")
-            delivery = session.exec(select(Delivery)).one()
-            assert delivery.rendered_text and delivery.rendered_text.startswith(text)
-
-        navigate(page, "Calendrier")
-        settle(page, "x-fr")
-        shoot(page, "05-calendrier")
-        navigate(page, "File d'envoi")
-        settle(page, "Agir sur un envoi")
-        assert "#1 · Programmée · x-fr" in page.content()
-        shoot(page, "02-file-d-envoi")
-
-        for number, label, name in ((1, "Vue d'ensemble", "vue-d-ensemble"), (6, "Séries", "series"),
-                                    (7, "Cas", "cas"), (8, "Comptes", "comptes"), (9, "Exports", "exports")):
-            navigate(page, label)
-            shoot(page, f"{number:02d}-{name}")
-
-        page.get_by_role("button", name="Se déconnecter").click()
-        settle(page, "Se connecter")
-        login(page, dashboard, "ada")
-        for number, label, name in ((10, "Personnes", "personnes"), (11, "Journal d'audit", "journal")):
-            navigate(page, label)
-            shoot(page, f"{number:02d}-{name}")
-        browser.close()
-    assert shutil.which("true")  # keep the module importable without playwright at collection
+def _spaces(text: str) -> str:
+    """French numbers group digits with a no-break space; the page's text may carry either kind."""
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
