@@ -201,3 +201,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     setattr(item, f"rep_{report.when}", report)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The accessibility audit runs after the journeys, on the pages as they left them (published
+    posts with figures, a failed delivery retried, a paused case, imported responses): pages
+    with content in them, not only what the audit sets up. It stays among this folder's tests,
+    which share one dashboard."""
+    here = Path(__file__).parent
+    audits = [i for i in items if i.path.parent == here and i.path.name == "test_accessibility.py"]
+    if not audits:
+        return
+    rest = [i for i in items if i not in audits]
+    last = max((n for n, i in enumerate(rest) if i.path.parent == here), default=len(rest) - 1)
+    items[:] = rest[: last + 1] + audits + rest[last + 1:]
