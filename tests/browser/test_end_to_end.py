@@ -91,7 +91,7 @@ def compose(screen: Screen, image: Path, at: dt.datetime) -> None:
     screen.set_time("compose_time", at.time())
     # The moment in words, as the page writes it (« dimanche 6 décembre 2026, 10 h 00 »).
     words = format_datetime(at, _WHEN[screen.lang], tzinfo=at.tzinfo, locale=LOCALES[screen.lang])
-    assert words in screen.main_text(), f"Compose does not say {words}:\n{screen.main_text()}"
+    screen.shows(words, timeout=10_000)  # the time is sent once the field is left
 
 
 def card_of(screen: Screen, inside: Any) -> Any:
