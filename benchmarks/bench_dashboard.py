@@ -36,18 +36,20 @@ the worker recomputes for the hours whose figures it refreshed
 ``st.vega_lite_chart`` (``st.line_chart`` spent 0.2-0.4 s in Altair's schema validation);
 nothing reads the snapshots unless "detailed" is switched on.
 
-**Why a page is slow**, profiled with cProfile on the same database (``python -m cProfile`` around
-one AppTest visit): *calendar* and *exports* build the iCalendar file of every delivery of the
-edition on every visit, for their download button (``orchestrator/services/exports.py``,
-``schedule_ics``): about six tenths of the time loads each of the 100,000 deliveries as a full
-ORM object with its JSON columns decoded, three tenths folds the file's lines; the heading is
-drawn at once, but the session stays busy for 20 to 45 seconds, and the next click waits. The
-cure is to build that file only when asked, or to serve it as a feed. *approvals* stops with an
-error at the first post scheduled on a Facebook or Mastodon account (its previews build each
-platform's checks without the account's settings): its time is the time until that error.
-Every other page reads a page of rows or an aggregate. The first visit to a page that checks texts (compose, approvals,
-templates) after the server starts also imports the four platforms' client libraries, about
-3 s once per process; the timings above come after that.
+**Where the time goes.** Every page reads a page of rows or an aggregate. The calendar and the
+exports page build their iCalendar or CSV file only when asked (their button says « Préparer le
+fichier »), and the calendar's subscription feed is built at most every five minutes
+(``orchestrator/calendar_routes.py``): they took 22 to 45 s a visit while they built the whole file
+for their download button. The slowest pages check texts: *posts* shows the thirty newest
+approved posts, and in this data each has fifty deliveries (2,000 posts for 100,000 deliveries,
+where a real post has four to eight), each checked against its platform's rules; it took 1.1 s
+(French) and 1.85 s (English) on SQLite until a post's previews read its edition and case once
+instead of once per delivery (``orchestrator/services/post_review.py``: the session keeps only
+weak references, so the case was read again for each delivery). *approvals* checks each pending
+post on its accounts, *templates* each template with the longest case on every platform,
+*responses* draws the funnel per case and per channel. The first visit to a page that checks
+texts (compose, approvals, posts, templates) after the server starts also imports the four
+platforms' client libraries, about 3 s once per process; the timings above come after that.
 
 Timings are wall-clock: on a loaded machine they grow with the other load (see the load average
 in the machine section and the last row). Run alone: ``python -m benchmarks.bench_dashboard
