@@ -41,7 +41,7 @@ APP = str(ROOT / "dashboard" / "app.py")
 #: grows with the role, so the admin, who sees every page and every form, is the one timed.
 PAGES: list[tuple[str, str]] = [
     ("overview", "viewer"), ("queue", "viewer"), ("calendar", "viewer"),
-    ("compose", "viewer"), ("approvals", "viewer"), ("series", "viewer"), ("bulk", "viewer"),
+    ("compose", "viewer"), ("approvals", "viewer"), ("posts", "viewer"), ("series", "viewer"), ("bulk", "viewer"),
     ("cases", "viewer"), ("responses", "viewer"), ("campaigns", "viewer"), ("media", "viewer"),
     ("templates", "viewer"), ("counter", "viewer"), ("channels", "viewer"), ("exports", "viewer"),
     ("users", "admin"), ("audit", "admin"),

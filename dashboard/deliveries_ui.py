@@ -155,7 +155,18 @@ def figures_chart(points: list[dict[str, Any]], *, tz: str, x_title: str, y_titl
             "y": {"field": "value", "type": "quantitative", "title": y_title},
             "color": {"field": "series", "type": "nominal", "title": colour_title},
         },
+        # The axis and the tooltips write numbers as the page does (« 1 250 » in French, not
+        # Vega's "1,250"), with the reader's locale's own symbols.
+        "config": {"locale": {"number": number_locale()}},
     }, width="stretch", alt=y_title)
+
+
+def number_locale() -> dict[str, Any]:
+    """The reader's way of writing numbers, as a d3-format locale for Vega-Lite."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    return {"decimal": get_decimal_symbol(locale()), "thousands": get_group_symbol(locale()), "grouping": [3],
+            "currency": ["", ""]}
 
 
 def delivery_figures(row: dict[str, Any], *, tz: str) -> None:

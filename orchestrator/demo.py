@@ -145,6 +145,16 @@ def seed_demo_responses(session: Session, *, campaign: Campaign, today: dt.date)
     return made
 
 
+def edition_in_progress(session: Session, *, now: dt.datetime | None = None) -> Campaign:
+    """The edition the demo shows at ``now`` (its date in the campaign's zone): in progress, with
+    its responses counted so far (:func:`ensure_demo_edition`, :func:`seed_demo_responses`)."""
+    now = now or utcnow()
+    today = now.astimezone(ZoneInfo(current_campaign(session).timezone)).date()
+    campaign = ensure_demo_edition(session, today=today)
+    seed_demo_responses(session, campaign=campaign, today=today)
+    return campaign
+
+
 def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, first_in: int = 5,
                   every: int = 20, now: dt.datetime | None = None) -> int:
     """Approved posts rendered from the campaign's templates, going out from ``first_in`` seconds
@@ -153,9 +163,7 @@ def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, 
     from content.render import render_template_text
 
     now = now or utcnow()
-    zone = current_campaign(session).timezone
-    today = now.astimezone(ZoneInfo(zone)).date()
-    seed_demo_responses(session, campaign=ensure_demo_edition(session, today=today), today=today)
+    edition_in_progress(session, now=now)
     waiting = session.exec(
         select(Delivery.id).join(Post, col(Post.id) == Delivery.post_id)
         .where(Post.author == DEMO_AUTHOR, col(Delivery.state).in_(states.CLAIMABLE))

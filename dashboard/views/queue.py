@@ -15,6 +15,8 @@ from orchestrator.services import deliveries, delivery_views, reports
 from orchestrator.services.campaigns import list_cases
 
 PAGE = 100
+#: How often the picked delivery's figures are read again while the page is open.
+FIGURES_REFRESH_SECONDS = 15
 
 campaign = common.require_campaign()
 tz = campaign.timezone
@@ -104,8 +106,18 @@ with ui.own_error(t("queue.pick")):
     elif row["platform_url"]:
         st.caption(t("queue.unchecked_url"))
         st.code(row["platform_url"], language=None)
-with ui.own_error(t("figures.title")):
-    ui.delivery_figures(row, tz=tz)
+
+
+# A published post's figures grow while the page is open: the worker reads them from the platform
+# (a first look a minute after publication, then every few minutes), and this part of the page
+# reads them again on its own, so they appear and grow without a reload.
+@st.fragment(run_every=FIGURES_REFRESH_SECONDS if row["state"] in (states.PUBLISHED, states.PUBLISHING) else None)
+def _figures(row: dict) -> None:
+    with ui.own_error(t("figures.title")):
+        ui.delivery_figures(row, tz=tz)
+
+
+_figures(row)
 
 if not common.can("editor"):
     common.viewer_notice()

@@ -31,9 +31,10 @@ with common.session() as s:
 today = local(utcnow(), tz).date()
 c1, c2, c3 = st.columns(3)
 name = c1.text_input(t("series.name"), key="series_name", value=t("series.default_name"))
-start = c2.date_input(t("series.start"), value=campaign.starts_on or today, key="series_start", format="YYYY-MM-DD")
-end = c3.date_input(t("series.end"), value=(campaign.starts_on or today) + dt.timedelta(days=9), key="series_end",
-                    format="YYYY-MM-DD")
+# Offered from tomorrow, or the edition's first day if it is later: never from a day behind.
+first = max(campaign.starts_on or today, today + dt.timedelta(days=1))
+start = c2.date_input(t("series.start"), value=first, key="series_start", format="YYYY-MM-DD")
+end = c3.date_input(t("series.end"), value=first + dt.timedelta(days=9), key="series_end", format="YYYY-MM-DD")
 d1, d2, d3 = st.columns(3)
 at_time = d1.time_input(t("series.time"), value=dt.time(12, 0), key="series_time", step=300)
 every = d2.number_input(t("series.every"), min_value=1, max_value=30, value=1, key="series_every")

@@ -87,14 +87,22 @@ def chosen_accounts(session: Session, post: Post) -> list[tuple[Account, Deliver
     return out
 
 
-def _verdict(session: Session, post: Post, account: Account, images: list[Image],
-             source_code: str) -> tuple[str, Any, Any]:
-    from orchestrator.services.deliveries import rendered
-    from orchestrator.services.validators import for_account
-
+def _edition_and_case(session: Session, post: Post) -> tuple[Campaign, Case | None]:
     campaign = session.get(Campaign, post.campaign_id)
     case = session.get(Case, post.case_id) if post.case_id else None
     assert campaign is not None
+    return campaign, case
+
+
+def _verdict(session: Session, post: Post, account: Account, images: list[Image],
+             source_code: str, context: tuple[Campaign, Case | None] | None = None) -> tuple[str, Any, Any]:
+    """The text that goes out on ``account`` and the platform's verdict on it. ``context``: the
+    post's edition and case, read once by a caller checking many accounts (the session keeps only
+    weak references: a case read here alone would be read again for every delivery)."""
+    from orchestrator.services.deliveries import rendered
+    from orchestrator.services.validators import for_account
+
+    campaign, case = context or _edition_and_case(session, post)
     text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
     validator = for_account(account)
     return text, validator.validate(text, images), validator.note
@@ -103,10 +111,11 @@ def _verdict(session: Session, post: Post, account: Account, images: list[Image]
 def problems_of(session: Session, post: Post) -> list[Said]:
     """What would make this post fail on one of its accounts (images first): [] when it may go."""
     images, problems = check_images(list(post.images or []), session)
+    context = _edition_and_case(session, post)
     for account, _ in chosen_accounts(session, post):
         label = f"{account.name} ({platform(account.kind)})"
         try:
-            _, check, _ = _verdict(session, post, account, images, "x" * 7)
+            _, check, _ = _verdict(session, post, account, images, "x" * 7, context)
         except ServiceError as exc:
             problems.append((f"{label} : {exc.fr}", f"{label}: {exc.en}"))
             continue
@@ -135,6 +144,7 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
     links tagged), its length against the limit, the platform's problems, a note when the limit
     is a default, and ``error`` when this one preview could not be built."""
     images, _ = check_images(list(post.images or []), session)
+    context = _edition_and_case(session, post)
     rows: list[dict[str, Any]] = []
     for account, delivery in chosen_accounts(session, post):
         row: dict[str, Any] = {
@@ -146,7 +156,7 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
         }
         try:
             code = delivery.source_code if delivery else "x" * 7
-            text, check, note = _verdict(session, post, account, images, code)
+            text, check, note = _verdict(session, post, account, images, code, context)
             if delivery is not None and delivery.rendered_text and post.status == "approved":
                 text = delivery.rendered_text  # what was frozen is what goes out
             row.update(text=text, length=check.length, limit=check.limit, valid=check.valid,

@@ -58,9 +58,10 @@ def worker_status(session: Session, *, now: dt.datetime | None = None, stale_sec
     """Is any worker alive? The dashboard shows a red banner when not: nothing would go out."""
     now = now or utcnow()
     last_seen: dt.datetime | None
-    last_seen, count = session.exec(
-        select(sa.func.max(WorkerHeartbeat.last_seen), sa.func.count())  # type: ignore[call-overload]
-    ).one()
+    last_seen = session.exec(select(sa.func.max(WorkerHeartbeat.last_seen))).one()  # type: ignore[call-overload]
+    # Every worker that ever started keeps its row: only those seen lately are at work.
+    count = session.exec(select(sa.func.count()).select_from(WorkerHeartbeat).where(
+        WorkerHeartbeat.last_seen >= now - dt.timedelta(seconds=stale_seconds))).one()
     if last_seen is not None and last_seen.tzinfo is None or isinstance(last_seen, str):  # aggregates bypass the column type
         last_seen = _parse_utc(last_seen)
     alive = last_seen is not None and (now - last_seen).total_seconds() <= stale_seconds

@@ -1,7 +1,9 @@
 """The browser suite's world, shared by every test in this folder: one sandbox with the four
-platforms' emulators, one database with the 2025 campaign, one account of each kind on the
-sandbox, one person per role, a worker and the dashboard, each in its own process as in
-production (``porte-voix up`` starts the same three), and one headless Chromium.
+platforms' emulators, one database with the 2025 campaign and an edition in progress today (made
+as ``porte-voix up`` makes its demo's, by orchestrator/demo.py: on most dates the 2025 edition is
+over, and a finished edition shows its results instead of the week's work), one account of each
+kind on the sandbox, one person per role, a worker and the dashboard, each in its own process as
+in production (``porte-voix up`` starts the same three), and one headless Chromium.
 
 Outside CI a test here skips, saying why, when Debian's Chromium or Playwright's Python package
 is missing; in CI (``CI`` set, as ``.ci/run`` does) the same reason fails it instead.
@@ -36,8 +38,9 @@ PEOPLE = {"edith": "editor", "amir": "approver", "ada": "admin", "victor": "view
 #: the sandbox's own address, as an organisation's would be theirs.
 ACCOUNTS = [("x", "x-fr"), ("facebook", "facebook-fr"), ("mastodon", "mastodon-fr"), ("bluesky", "bluesky-fr")]
 #: Simulated seconds of the public's attention per real second: a post's figures grow within
-#: seconds instead of hours.
-SANDBOX_SPEED = 600.0
+#: seconds instead of hours, and still grow a minute after publication (half of their reach
+#: comes in the first 20 simulated minutes), so a journey sees them change.
+SANDBOX_SPEED = 60.0
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -105,7 +108,7 @@ def site(sqlite_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     reason = missing_browser()
     if reason:
         unavailable(reason)
-    from orchestrator import db
+    from orchestrator import db, demo
     from orchestrator.services import accounts, users
     from orchestrator.services.accounts import SANDBOX_CREDENTIALS
     from orchestrator.settings import get_settings
@@ -135,6 +138,7 @@ def site(sqlite_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 for kind, name in ACCOUNTS:
                     accounts.add_account(s, kind=kind, name=name, language="fr", base_url=sandbox.url,
                                          credentials=SANDBOX_CREDENTIALS[kind], is_sandbox=True)
+                demo.edition_in_progress(s)  # the journeys' edition; the 2025 one stays, finished or not
             port = _free_port()
             procs.append(_start([sys.executable, "-m", "orchestrator", "worker"], env, folder / "worker.log"))
             procs.append(_start(
@@ -197,3 +201,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     setattr(item, f"rep_{report.when}", report)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The accessibility audit runs after the journeys, on the pages as they left them (published
+    posts with figures, a failed delivery retried, a paused case, imported responses): pages
+    with content in them, not only what the audit sets up. It stays among this folder's tests,
+    which share one dashboard."""
+    here = Path(__file__).parent
+    audits = [i for i in items if i.path.parent == here and i.path.name == "test_accessibility.py"]
+    if not audits:
+        return
+    rest = [i for i in items if i not in audits]
+    last = max((n for n, i in enumerate(rest) if i.path.parent == here), default=len(rest) - 1)
+    items[:] = rest[: last + 1] + audits + rest[last + 1:]

@@ -1,6 +1,7 @@
 """What the database and the sandbox hold, read by the browser tests to check what the pages
 claim (the pages are driven only through the browser; these reads never change anything,
-except :func:`bring_forward`, which stands for time passing)."""
+except :func:`bring_forward` and :func:`figures_due`, which stand for time passing, and the
+helpers that set up what a journey starts from)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,14 @@ def bring_forward(engine: sa.Engine, delivery_ids: list[int], seconds: float = 1
             deliveries.reschedule(s, actor=SYSTEM, delivery_id=delivery_id, at=at)
 
 
+def figures_due(engine: sa.Engine, delivery_ids: list[int]) -> None:
+    """The worker's next look at these deliveries' figures comes now (it looks every few minutes)."""
+    with db.session_scope(engine) as s:
+        for delivery in s.exec(select(Delivery).where(col(Delivery.id).in_(delivery_ids))):
+            delivery.next_metrics_at = dt.datetime.now(dt.UTC)
+            s.add(delivery)
+
+
 def png(path: Path, size: tuple[int, int] = (640, 360), colour: tuple[int, int, int] = (196, 30, 58)) -> Path:
     """A real PNG file (a candle-red banner with a white band)."""
     from PIL import Image, ImageDraw
@@ -93,6 +102,13 @@ def approved_delivery(engine: sa.Engine, *, case: str, account: str, text: str,
         posts.approve_post(s, actor=SYSTEM, post_id=post.id or 0)
         at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=in_seconds)
         return deliveries.schedule(s, actor=SYSTEM, post_id=post.id or 0, account_name=account, at=at).id or 0
+
+
+def delivery(engine: sa.Engine, delivery_id: int) -> Delivery:
+    with Session(engine, expire_on_commit=False) as s:
+        found = s.get(Delivery, delivery_id)
+        assert found is not None
+        return found
 
 
 def delivery_state(engine: sa.Engine, delivery_id: int) -> str:
@@ -135,3 +151,39 @@ def library_image(engine: sa.Engine, *, case: str, image: Path, alt: dict[str, s
         campaign = current_campaign(s)
         media_library.add_image(s, actor=Actor("edith", "editor"), campaign_id=campaign.id or 0, case_slug=case,
                                 data=image.read_bytes(), filename=image.name, alt=alt)
+
+
+def current_edition(engine: sa.Engine) -> Any:
+    from orchestrator.services.campaigns import current_campaign
+
+    with Session(engine, expire_on_commit=False) as s:
+        return current_campaign(s)
+
+
+def finished_edition(engine: sa.Engine, *, letters: int) -> tuple[Any, dict[str, Any]]:
+    """An edition over today, with ``letters`` letters counted for its first case on its last
+    day, and its bilan as the service computes it. The 2025 edition when it is over; on a date
+    inside it, a copy of it moved a year back (the journeys' edition is then the 2025 one)."""
+    from orchestrator.services import edition_results, editions, responses
+    from orchestrator.services.auth import SYSTEM, Actor
+    from orchestrator.services.campaigns import list_cases
+    from orchestrator.timeutil import local, utcnow
+
+    with db.session_scope(engine) as s:
+        every = editions.list_editions(s)
+        today = local(utcnow(), every[0].timezone).date()
+        over = [e for e in every if edition_results.phase(e, today=today) == edition_results.FINISHED]
+        if over:
+            edition = over[0]
+        else:
+            source = next(e for e in every if e.is_current)
+            edition = editions.copy_edition(
+                s, actor=SYSTEM, source_id=source.id or 0, slug="edition-terminee", include_cases=True,
+                name={"fr": "Édition terminée", "en": "Finished edition"},
+                starts_on=(source.starts_on or today) - dt.timedelta(days=400), ends_on=today - dt.timedelta(days=30))
+        case = list_cases(s, campaign=edition)[0]
+        responses.record_tally(s, actor=Actor("edith", "editor"), case_slug=case.slug, kind="letter", count=letters,
+                               day=edition.ends_on or today, campaign=edition)
+        s.flush()
+        bilan = edition_results.results(s, campaign=edition)
+        return edition, bilan

@@ -8,6 +8,7 @@ label of their own are found by their Streamlit key, which the page exposes as t
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,13 @@ class Screen:
     def shows(self, text: str, timeout: float = 30_000) -> None:
         """``text`` is on the page now or appears within ``timeout`` ms, without a reload."""
         self.page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout)
+
+    def shows_number(self, text: str, timeout: float = 30_000) -> None:
+        """Like :meth:`shows`, for text with numbers in it: the page groups digits with no-break
+        spaces, ``text`` with plain ones."""
+        self.page.wait_for_function(
+            """(wanted) => (document.querySelector('[data-testid="stMain"]')?.innerText ?? '')
+                              .replace(/[\\u202f\\u00a0]/g, ' ').includes(wanted)""", arg=text, timeout=timeout)
 
     def main_text(self) -> str:
         return str(self.page.locator('[data-testid="stMain"]').inner_text())
@@ -124,6 +132,21 @@ class Screen:
             self.page.get_by_role("option", name=option).first.click()
             self.settle()
         self.page.keyboard.press("Escape")
+
+    def set_day(self, widget_key: str, day: dt.date) -> None:
+        """A date_input's day: its year, month and day fields are typed one after the other (the
+        field moves on by itself once one is full)."""
+        self.keyed(widget_key).locator('[data-type="year"]').click()
+        self.page.keyboard.type(day.strftime("%Y%m%d"))
+        self.page.keyboard.press("Tab")
+        self.settle()
+
+    def set_time(self, widget_key: str, moment: dt.time) -> None:
+        """A time_input's time, typed in its hour and minute fields."""
+        self.keyed(widget_key).locator('[data-type="hour"]').click()
+        self.page.keyboard.type(moment.strftime("%H%M"))
+        self.page.keyboard.press("Tab")
+        self.settle()
 
     def upload(self, widget_key: str, path: Path) -> None:
         self.keyed(widget_key).locator('input[type="file"]').set_input_files(str(path))

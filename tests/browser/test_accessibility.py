@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Every page in the sidebar, in its order (dashboard/app.py).
-PAGES = ["overview", "queue", "calendar", "compose", "approvals", "series", "bulk", "cases", "responses",
+PAGES = ["overview", "queue", "calendar", "compose", "approvals", "posts", "series", "bulk", "cases", "responses",
          "campaigns", "media", "templates", "counter", "channels", "exports", "users", "audit"]
 #: Pictures of the pages no journey shows (the journeys take the others).
 SHOTS = {"series": "06-series", "campaigns": "14-editions", "media": "15-mediatheque", "templates": "16-modeles",

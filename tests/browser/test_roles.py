@@ -2,7 +2,7 @@
 
 - an approver pauses a case when news arrives and resumes it, and retries a failed delivery;
 - an editor brings in a week's plan and a petition tool's export from the pages;
-- a viewer follows the overview;
+- a viewer follows the overview of the edition in progress, and reads a finished edition's results;
 - an admin looks at the accounts, the people and the audit log.
 
 Every action's result must show on the page right after the click, without reloading it (a
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.numbers import format_decimal
 
 from orchestrator.states import LABELS
 from tests.browser.conftest import ACCOUNTS, PEOPLE, Site
@@ -22,7 +24,9 @@ from tests.browser.journal import (
     approved_delivery,
     bring_forward,
     count_rows,
+    current_edition,
     delivery_state,
+    finished_edition,
     posts_with,
     sandbox_posts,
     states_of,
@@ -94,10 +98,12 @@ def test_an_editor_brings_in_a_plan_and_a_responses_file(site: Site, screen: Scr
         f"ellinor-guttorm-utsi;fr;{text};https://amnistie.ca/ecrire;{name};{at}\n" for _, name in ACCOUNTS),
         encoding="utf-8")
     export = tmp_path / "petition.csv"
-    # A petition tool's export with a personal-data column, which is dropped unread.
+    # A petition tool's export of the last days, with a personal-data column, which is dropped unread.
+    today = dt.datetime.now(ZoneInfo(current_edition(engine).timezone)).date()
     export.write_text("cas,type,nombre,date,source,courriel\n"
-                      "juan-lopez,lettre,120,2025-12-01,petition-web,a.b@example.org\n"
-                      "Damisoa,signature,75,2025-12-02,petition-web,c.d@example.org\n", encoding="utf-8")
+                      f"juan-lopez,lettre,120,{today - dt.timedelta(days=2)},petition-web,a.b@example.org\n"
+                      f"Damisoa,signature,75,{today - dt.timedelta(days=1)},petition-web,c.d@example.org\n",
+                      encoding="utf-8")
     responses_before = count_rows(engine, "response")
 
     screen.sign_in("edith")
@@ -149,6 +155,27 @@ def test_a_viewer_follows_the_overview(site: Site, screen: Screen) -> None:
     screen.open("compose")
     screen.shows(screen.t("common.read_only"))
     assert screen.page.get_by_role("button", name=screen.t("compose.submit")).count() == 0
+
+
+def test_a_finished_edition_shows_its_results(site: Site, screen: Screen) -> None:
+    """An edition whose last day is behind it: the overview shows its bilan (actions against the
+    goal, what was published and what it earned), not countdowns and pace."""
+    edition, bilan = finished_edition(site.engine(), letters=1234)
+    screen.sign_in("victor")
+    screen.choose("campaign_id", edition.name["fr"])
+    screen.shows(screen.t("overview.results"))
+    screen.settle()
+    main = _spaces(screen.main_text())
+    assert screen.t_words("overview.finished") in main
+    assert screen.t("overview.progress") not in main, "a finished edition still shows its pace"
+    assert _spaces(format_decimal(bilan["actions"], locale="fr_CA")) in main, (
+        f"the bilan does not say {bilan['actions']} actions:\n{main}")
+    assert bilan["actions"] >= 1234
+    screen.shoot("19-bilan")
+
+
+def _spaces(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def test_an_admin_reads_the_accounts_the_people_and_the_audit_log(site: Site, screen: Screen) -> None:

@@ -32,6 +32,18 @@ def test_the_banner_goes_away_with_a_fresh_heartbeat(app, engine):
     assert "Travailleurs : 1" in texts(at)
 
 
+def test_it_counts_the_workers_alive_not_every_worker_that_ever_ran(app, engine):
+    """Each start of a worker (and each ``worker --once``) leaves its heartbeat: the overview
+    counts those seen lately, not every one since the installation."""
+    now = dt.datetime.now(dt.UTC)
+    with db.session_scope(engine) as s:
+        s.add(WorkerHeartbeat(id="w-now", host="h", pid=1, last_seen=now))
+        s.add(WorkerHeartbeat(id="w-yesterday", host="h", pid=2, last_seen=now - dt.timedelta(days=1)))
+        s.add(WorkerHeartbeat(id="w-last-hour", host="h", pid=3, last_seen=now - dt.timedelta(hours=1)))
+    at = app("victor", "overview")
+    assert "Travailleurs : 1" in texts(at)
+
+
 def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, running_edition):
     scheduled(text="Écrivez pour Juan López !")
     at = app("victor", "overview")

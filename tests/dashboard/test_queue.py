@@ -125,6 +125,21 @@ def test_the_picked_delivery_shows_its_figures_and_their_curve(app, busy):
     assert "Clics" in others and "J'aime" in others
 
 
+def test_the_curves_write_numbers_as_the_page_does(app, busy):
+    """The charts' axes and tooltips use the reader's digit grouping and decimal mark (« 1 250 »,
+    "1,250"), like the figures above them, not Vega's English default in the French page."""
+    import json
+
+    for lang, thousands, decimal in (("fr", "\xa0", ","), ("en", ",", ".")):
+        at = app("victor", "queue", lang=lang)
+        at.selectbox(key="queue_pick").set_value(busy["by_state"]["published"]).run()
+        charts = at.get("vega_lite_chart")
+        assert charts
+        for chart in charts:
+            number = json.loads(chart.proto.spec)["config"]["locale"]["number"]
+            assert (number["thousands"], number["decimal"]) == (thousands, decimal), lang
+
+
 def test_platform_names_and_numbers_are_shown_properly(app, busy):
     at = app("victor", "queue")
     table = _table(at)

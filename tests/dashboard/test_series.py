@@ -53,3 +53,14 @@ def test_plan_apply_cli_reads_yaml(account, session, tmp_path):
 def test_a_viewer_cannot_apply(app, account):
     at = app("victor", "series")
     assert "series_apply" not in {b.key for b in at.button}
+
+
+def test_the_plan_offered_starts_tomorrow_not_on_a_past_day(app):
+    """The edition's first day is often behind (the page is used during the campaign): a plan
+    offered from it would put every post of its first days in the past."""
+    from zoneinfo import ZoneInfo
+
+    at = app("edith", "series")
+    tomorrow = dt.datetime.now(ZoneInfo("America/Toronto")).date() + dt.timedelta(days=1)
+    start, end = at.date_input(key="series_start").value, at.date_input(key="series_end").value
+    assert start >= tomorrow and end > start

@@ -105,3 +105,13 @@ def test_the_example_plan_passes_the_check_as_given(demo_page, engine, lang):
     assert any(b.key == "bulk_confirm" for b in at.button)
     assert b"sandbox-x-" in example  # an account the demo has
     assert counts(engine) == (0, 0)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_page_says_where_a_plan_s_images_come_from(page, lang):
+    """Images come from the media library (media:12) or the folder the server declares, never
+    from any path on the server: the page's help says so, as the import does."""
+    at = page("editor", lang)
+    help_text = " ".join(c.value for c in at.caption)
+    assert "media:12" in help_text
+    assert "chemin absolu" not in help_text and "absolute path" not in help_text
