@@ -832,6 +832,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "cases.frozen_note": {
         "fr": "Les publications déjà approuvées gardent leur texte : seules les prochaines utiliseront ces changements.",
         "en": "Posts already approved keep their text: only the next ones will use these changes."},
+    "cases.posts": {"fr": "Publications et chiffres", "en": "Posts and figures"},
     "cases.up": {"fr": "Monter", "en": "Move up"},
     "cases.down": {"fr": "Descendre", "en": "Move down"},
     "cases.history": {"fr": "Historique du statut", "en": "Status history"},
