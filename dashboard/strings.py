@@ -520,6 +520,8 @@ STRINGS: dict[str, dict[str, str]] = {
                          "en": "Placeholders: {person} {country} {authority} {ask} {link} {hashtags} {action}"},
     "series.preview": {"fr": "Aperçu", "en": "Preview"},
     "series.already": {"fr": "Déjà là", "en": "Already there"},
+    "series.past": {"fr": "{n} date(s) de ce plan sont déjà passées (la première : {when}).",
+                    "en": "{n} of this plan's dates have already passed (the first: {when})."},
     "series.apply": {"fr": "Appliquer le plan", "en": "Apply the plan"},
     "series.applied": {"fr": "Plan appliqué : {posts} publication(s), {deliveries} envoi(s), {skipped} déjà là.",
                        "en": "Plan applied: {posts} posts, {deliveries} deliveries, {skipped} already there."},
