@@ -162,6 +162,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Interactions de chaque publication comptées le jour où elle est partie.",
         "en": "Each post's engagement counted on the day it went out."},
     "overview.no_metrics": {"fr": "Pas encore de statistiques.", "en": "No figures yet."},
+    "overview.no_metrics_finished": {"fr": "Aucune statistique : rien n'est paru pendant cette édition.",
+                                     "en": "No figures: nothing was published during this edition."},
+    "overview.results_no_posts": {
+        "fr": "Aucune publication n'est parue pendant cette édition : il n'y a ni vues, ni interactions, ni clics "
+              "à faire le bilan. Les actions reçues par cas sont ci-dessous.",
+        "en": "No post was published during this edition: there are no views, engagement or clicks to report. "
+              "The actions received per case are below."},
     "overview.group_by": {"fr": "Par", "en": "By"},
     "overview.by_case": {"fr": "cas", "en": "case"},
     "overview.by_kind": {"fr": "plateforme", "en": "channel"},
