@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import streamlit as st
 from sqlmodel import Session
 
-from dashboard.i18n import LANGUAGE_NAMES, fmt_number, lang, t
+from dashboard.i18n import LANGUAGE_NAMES, fmt_number, lang, t, zone_name
 from dashboard.strings import STRINGS
 from orchestrator import db, states
 from orchestrator.models import Campaign
@@ -238,6 +238,11 @@ def broken(message: str) -> None:
 
 def viewer_notice() -> None:
     st.info(t("common.read_only"), icon=":material/visibility:")
+
+
+def times_note(tz: str) -> None:
+    """Under a page's title: the time zone its times are written in, named in words."""
+    st.caption(t("common.times_in", zone=zone_name(tz)), help=t("common.times_in_help"))
 
 
 def upload_limit_mb() -> int:

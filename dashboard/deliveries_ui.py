@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
-from babel.dates import get_timezone_name
 
 from dashboard import common
 from dashboard.i18n import fmt_datetime, fmt_number, lang, locale, t
@@ -88,14 +87,6 @@ def own_error(what: str) -> Iterator[None]:
         yield
     except Exception:  # noqa: BLE001 - whatever broke, the rest of the page must still show
         st.error(t("follow.item_failed", what=what), icon=":material/error:")
-
-
-def zone_name(tz: str) -> str:
-    """« heure de l'Est » / "Eastern Time", not "America/Toronto"."""
-    try:
-        return get_timezone_name(tz, locale=locale())
-    except LookupError:
-        return tz
 
 
 def short(text: str, limit: int) -> str:

@@ -28,18 +28,6 @@ def when(value: dt.datetime | None, tz: str) -> str:
     return fmt_datetime(value, tz, _WHEN[lang()])
 
 
-def zone_name(tz: str) -> str:
-    """The campaign's time zone as people call it ("heure de l'Est"), not its database name."""
-    from babel.dates import get_timezone_name
-
-    from dashboard.i18n import locale
-
-    try:
-        return get_timezone_name(tz, locale=locale())
-    except LookupError:
-        return tz
-
-
 def language_name(code: str) -> str:
     return t(f"compose.lang_{code}") if code in ("fr", "en") else code
 

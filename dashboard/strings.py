@@ -44,6 +44,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "common.system": {"fr": "Porte-voix (automatique)", "en": "Porte-voix (automatic)"},
     "common.both_languages": {"fr": "les deux langues", "en": "both languages"},
     # The file uploader's words (dashboard/streamlit_words.js rewrites Streamlit's English with them).
+    "common.times_in": {"fr": "Heures indiquées : {zone}", "en": "Times shown: {zone}"},
+    "common.times_in_help": {"fr": "Le fuseau horaire de l'édition, quel que soit celui de votre ordinateur.",
+                             "en": "The edition's time zone, whatever your computer's."},
     "uploader.upload": {"fr": "Choisir un fichier", "en": "Choose a file"},
     "uploader.upload_directories": {"fr": "Choisir un dossier", "en": "Choose a folder"},
     "uploader.drop_file": {"fr": "Déposez le fichier ici", "en": "Drop the file here"},

@@ -23,6 +23,7 @@ tz = campaign.timezone
 st.title(t("approvals.title"))
 st.caption(t("approvals.four_eyes"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     shown = post_service.list_posts(s, status=post_service.PENDING, campaign=campaign, limit=LIMIT)

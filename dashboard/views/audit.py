@@ -18,6 +18,7 @@ st.title(t("audit.title"))
 if not common.can("admin"):
     common.viewer_notice()
     st.stop()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     actions = reports.audit_actions(s)

@@ -23,6 +23,7 @@ tz = campaign.timezone
 st.title(t("cases.title"))
 st.caption(t("cases.help"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)

@@ -15,6 +15,7 @@ campaign = common.require_campaign()
 tz = campaign.timezone
 st.title(t("channels.title"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     accounts = account_service.list_accounts(s)

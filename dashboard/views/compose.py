@@ -15,7 +15,7 @@ import streamlit as st
 from sqlmodel import select
 
 from dashboard import common, post_cards
-from dashboard.i18n import fmt_datetime, fmt_number, lang, t
+from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.models import CallToAction, Post, Template
 from orchestrator.services import compose as compose_service
 from orchestrator.services import media_library, post_review
@@ -227,7 +227,7 @@ if when == "at":
     day = d1.date_input(t("compose.day"), key="compose_date", format="YYYY-MM-DD")
     time = d2.time_input(t("compose.time"), key="compose_time", step=300)
     at = at_local(day, time, tz)
-    st.caption(t("compose.tz_note", tz=post_cards.zone_name(tz), when=post_cards.when(at, tz)))
+    st.caption(t("compose.tz_note", tz=zone_name(tz), when=post_cards.when(at, tz)))
     if at <= utcnow():
         st.warning(t("compose.past", when=post_cards.when(at, tz)), icon=":material/history:")
         publish_now = st.checkbox(t("compose.publish_now"), key="compose_publish_now",

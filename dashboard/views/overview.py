@@ -30,6 +30,7 @@ def _action_kind(kind: str) -> str:
 campaign = common.require_campaign()
 tz = campaign.timezone
 st.title(t("overview.title", name=common.plain(campaign.name.get(lang()) or campaign.slug)))
+common.times_note(tz)
 
 # The one failure that makes everything else moot comes first, uncached: it must be live.
 with common.session() as s:

@@ -22,6 +22,7 @@ campaign = common.require_campaign()
 tz = campaign.timezone
 st.title(t("queue.title"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)

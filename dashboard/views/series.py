@@ -21,6 +21,7 @@ tz = campaign.timezone
 st.title(t("series.title"))
 st.caption(t("series.help"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)

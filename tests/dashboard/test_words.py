@@ -148,3 +148,16 @@ def test_only_the_words_script_runs_in_the_page():
     users = {p.relative_to(dashboard).as_posix(): p.read_text(encoding="utf-8").count("unsafe_allow_javascript=True")
              for p in dashboard.rglob("*.py")}
     assert {k: v for k, v in users.items() if v} == {"common.py": 1}
+
+
+TIMED_PAGES = ("overview", "queue", "approvals", "posts", "series", "cases", "channels", "users", "bulk", "counter",
+               "audit", "campaigns", "calendar")
+
+
+@pytest.mark.parametrize(("lang", "zone"), [("fr", "heure de l’Est"), ("en", "Eastern Time")])
+def test_every_page_with_times_names_their_time_zone_in_words(app, lang, zone):
+    for page in TIMED_PAGES:
+        at = app("ada", page, lang=lang)
+        shown = texts(at)
+        assert zone in shown, page
+        assert "America/Toronto" not in shown.replace("(America/Toronto)", ""), page
