@@ -88,6 +88,13 @@ def _posts(case: Any) -> None:
             ui.case_posts(campaign, case.id, key=f"case_posts_{case.slug}")
 
 
+def _clear_fields(slug: str) -> None:
+    """Once a status is changed, its reason and note are emptied: the next change (a pause weeks
+    later) starts from a blank reason instead of sending the old one again."""
+    for field in ("reason", "note", "late", "status"):
+        st.session_state.pop(f"case_{field}_{slug}", None)
+
+
 def _switches(case: Any, index: int, name: str) -> None:
     if editor:
         up, down, _ = st.columns([1, 1, 4])
@@ -112,6 +119,7 @@ def _switches(case: Any, index: int, name: str) -> None:
             done = common.run(lambda s, i=case.id, r=reason, st_=stop_as:
                               case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
             if done is not None:
+                _clear_fields(case.slug)
                 st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
                 st.rerun()
     elif editor:
@@ -125,6 +133,7 @@ def _switches(case: Any, index: int, name: str) -> None:
             done = common.run(lambda s, i=case.id, r=reason, st_=move_to:
                               case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
             if done is not None:
+                _clear_fields(case.slug)
                 st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
                 st.rerun()
         if approver:
@@ -135,6 +144,7 @@ def _switches(case: Any, index: int, name: str) -> None:
                                   case_edit.set_status(s, actor=me, case_id=i, status="active", note=n,
                                                        send_late=lt))
                 if done is not None:
+                    _clear_fields(case.slug)
                     st.session_state["flash"] = t("cases.resumed", name=common.plain(name), n=done[1])
                     st.rerun()
         else:

@@ -142,3 +142,19 @@ def test_a_case_shows_its_published_posts_and_their_figures_on_demand(app, busy,
     at = app("victor", "cases", lang="en")
     at.toggle(key="case_posts_sonia-dahmani").set_value(True).run()
     assert "Nothing published for this case yet." in texts(at)
+
+
+def test_the_reason_is_emptied_once_the_case_is_paused_and_resumed(app, session):
+    at = app("alain", "cases")
+    at.text_input(key="case_reason_juan-lopez").input("Demande de la famille")
+    at.button(key="case_pause_juan-lopez").click().run()
+    assert _case(session).status_note == "Demande de la famille"
+    session.rollback()
+    assert at.text_input(key="case_reason_juan-lopez").value == ""  # not offered again for the next change
+    at.text_input(key="case_note_juan-lopez").input("Vérifié")
+    at.button(key="case_resume_juan-lopez").click().run()
+    assert _case(session).status == "active"
+    session.rollback()
+    assert at.text_input(key="case_reason_juan-lopez").value == ""
+    at.button(key="case_pause_juan-lopez").click().run()  # a new pause asks for a new reason
+    assert any("raison" in e.value for e in at.error)
