@@ -36,19 +36,6 @@ _WWW = re.compile(r"(www)\.", re.IGNORECASE)
 _EMAIL_AT = re.compile(r"(?<=[\w.+-])@(?=[\w-]+\.)")
 _JOINER = "\u2060"
 
-#: Colour AND icon AND label for each state: never colour alone (WCAG 1.4.1).
-STATE_STYLE: dict[str, tuple[str, str, str]] = {
-    states.SCHEDULED: ("blue", ":material/schedule:", "🔵"),
-    states.HELD: ("orange", ":material/pause_circle:", "🟠"),
-    states.PUBLISHING: ("violet", ":material/send:", "🟣"),
-    states.PUBLISHED: ("green", ":material/check_circle:", "🟢"),
-    states.RETRYING: ("yellow", ":material/refresh:", "🟡"),
-    states.FAILED: ("red", ":material/error:", "🔴"),
-    states.UNCONFIRMED: ("orange", ":material/help:", "🟤"),
-    states.CANCELLED: ("gray", ":material/block:", "⚪"),
-}
-
-
 def database_url() -> str:
     return get_settings().resolved_database_url()
 
@@ -172,20 +159,6 @@ def require_campaign() -> Campaign:
         st.stop()
     assert found is not None
     return found
-
-
-def state_label(state: str) -> str:
-    return states.LABELS[state][lang()]
-
-
-def state_text(state: str) -> str:
-    """For tables: a coloured dot AND the words."""
-    return f"{STATE_STYLE[state][2]} {state_label(state)}"
-
-
-def state_badge(state: str) -> None:
-    colour, icon, _ = STATE_STYLE[state]
-    st.badge(state_label(state), color=colour, icon=icon)  # type: ignore[arg-type]
 
 
 def case_name(person: dict[str, str], slug: str = "") -> str:

@@ -13,9 +13,8 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator import states
 from orchestrator.models import Post
-from orchestrator.services import post_review
+from orchestrator.services import delivery_views, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor, ServiceError
 
@@ -45,9 +44,7 @@ def state_words(post: Post, state: str | None) -> str:
     go out, whatever its deliveries say."""
     if state is None:
         return t("compose.not_yet")
-    if post.status != post_service.APPROVED and state not in states.FINAL:
-        return post_service.STATUS_LABELS[post.status][lang()]
-    return common.state_text(state)
+    return delivery_views.shown_state(state, post.status).text(lang())
 
 
 def where_it_goes(post: Post, tz: str) -> None:
