@@ -240,6 +240,16 @@ def viewer_notice() -> None:
     st.info(t("common.read_only"), icon=":material/visibility:")
 
 
+def upload_limit_mb() -> int:
+    """The image uploaders' limit in whole megabytes, as Streamlit takes it: the media library's
+    (media_max_bytes), never above what the server accepts (server.maxUploadSize in
+    dashboard/.streamlit/config.toml). The uploader shows it in the reader's words."""
+    from orchestrator.settings import get_settings
+
+    mb = max(1, -(-get_settings().media_max_bytes // (1024 * 1024)))
+    return min(mb, int(st.get_option("server.maxUploadSize")))
+
+
 def options_with_labels(items: dict[Any, str]) -> tuple[list[Any], Callable[[Any], str]]:
     keys = list(items)
     return keys, lambda k: items.get(k, str(k))

@@ -2,8 +2,8 @@
 services/delivery_views.py), platform names, why a delivery waits in words, each delivery's
 figures and their curve, and a case's published posts with their figures.
 
-``case_posts`` is meant for any page that shows a case (the Cases page can call it inside a
-case's section); the overview offers it for a chosen case.
+``case_posts`` shows a case's posts: the Cases page offers it in each case's section (behind a switch);
+the overview offers it for a chosen case.
 """
 
 from __future__ import annotations

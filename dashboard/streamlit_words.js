@@ -18,7 +18,21 @@
 
   const units = { B: words.unit_b, KB: words.unit_kb, MB: words.unit_mb, GB: words.unit_gb, TB: words.unit_tb };
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key]);
-  const size = (number, unit) => number.replace(".", words.decimal) + "\u00a0" + (units[unit] || unit);
+  // "10.0" is written "10": the limit is a whole number of megabytes.
+  const size = (number, unit) => number.replace(/\.0+$/, "").replace(".", words.decimal) + "\u00a0" + (units[unit] || unit);
+  // A count of bytes in the largest unit that holds it, as Streamlit counts (1,024 to the
+  // kilobyte on Windows, 1,000 elsewhere), so the limit reads as the dropzone writes it.
+  const bytes = (count) => {
+    const base = /^Win/i.test(navigator.platform) ? 1024 : 1000;
+    let value = Number(count);
+    let unit = 0;
+    const names = ["B", "KB", "MB", "GB", "TB"];
+    while (value >= base && unit + 1 !== names.length) {
+      value /= base;
+      unit += 1;
+    }
+    return size(String(Math.round(value * 10) / 10), names[unit]);
+  };
 
   // Streamlit's English (the whole text of one node, spaces trimmed) -> ours.
   const TEXTS = [
@@ -32,7 +46,10 @@
     [/^Error:$/, () => words.error],
     [/^(.+) files are not allowed\.$/, (m) => fill(words.type_refused, { type: m[1] })],
     [/^File type not allowed\.$/, () => words.type_not_allowed],
-    [/^File is too large\. Maximum size is (\d+) bytes\.$/, (m) => fill(words.too_large, { bytes: m[1] })],
+    [/^File is too large\. Maximum size is (\d+) bytes\.$/, (m) => fill(words.too_large, { size: bytes(m[1]) })],
+    [/^File must be (\d+(?:\.\d+)?)(B|KB|MB|GB|TB) or smaller\.$/, (m) => fill(words.too_large, { size: size(m[1], m[2]) })],
+    [/^Only one file is allowed\.$/, () => words.only_one],
+    [/^Unexpected error\. Please try again\.$/, () => words.unexpected],
     [/^Upload failed$/, () => words.upload_failed],
   ];
   const ATTRS = [
@@ -52,6 +69,8 @@
     }
     return null;
   };
+  // What one text or label becomes, or null when it is not Streamlit's (tests/dashboard/test_upload_limit).
+  state.rewrite = { text: (english) => translated(TEXTS, english), attr: (english) => translated(ATTRS, english) };
 
   const translateText = (node) => {
     const seen = state.texts.get(node);

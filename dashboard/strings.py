@@ -61,8 +61,9 @@ STRINGS: dict[str, dict[str, str]] = {
                               "en": "{type} files are not accepted here."},
     "uploader.type_not_allowed": {"fr": "Ce type de fichier n'est pas accepté ici.",
                                   "en": "This type of file is not accepted here."},
-    "uploader.too_large": {"fr": "Fichier trop lourd : {bytes} octets au plus.",
-                           "en": "File too large: {bytes} bytes at most."},
+    "uploader.too_large": {"fr": "Fichier trop lourd : {size} au plus.", "en": "File too large: {size} at most."},
+    "uploader.only_one": {"fr": "Un seul fichier à la fois.", "en": "One file at a time."},
+    "uploader.unexpected": {"fr": "Erreur inattendue : réessayez.", "en": "Unexpected error: please try again."},
     "uploader.upload_failed": {"fr": "L'envoi du fichier a échoué", "en": "The upload failed"},
     "uploader.input_label": {"fr": "Choisir un fichier", "en": "Choose a file"},
     "uploader.add_files": {"fr": "Ajouter des fichiers", "en": "Add files"},
@@ -161,6 +162,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Interactions de chaque publication comptées le jour où elle est partie.",
         "en": "Each post's engagement counted on the day it went out."},
     "overview.no_metrics": {"fr": "Pas encore de statistiques.", "en": "No figures yet."},
+    "overview.no_metrics_finished": {"fr": "Aucune statistique : rien n'est paru pendant cette édition.",
+                                     "en": "No figures: nothing was published during this edition."},
+    "overview.results_no_posts": {
+        "fr": "Aucune publication n'est parue pendant cette édition : il n'y a ni vues, ni interactions, ni clics "
+              "à faire le bilan. Les actions reçues par cas sont ci-dessous.",
+        "en": "No post was published during this edition: there are no views, engagement or clicks to report. "
+              "The actions received per case are below."},
     "overview.group_by": {"fr": "Par", "en": "By"},
     "overview.by_case": {"fr": "cas", "en": "case"},
     "overview.by_kind": {"fr": "plateforme", "en": "channel"},
@@ -520,6 +528,8 @@ STRINGS: dict[str, dict[str, str]] = {
                          "en": "Placeholders: {person} {country} {authority} {ask} {link} {hashtags} {action}"},
     "series.preview": {"fr": "Aperçu", "en": "Preview"},
     "series.already": {"fr": "Déjà là", "en": "Already there"},
+    "series.past": {"fr": "{n} date(s) de ce plan sont déjà passées (la première : {when}).",
+                    "en": "{n} of this plan's dates have already passed (the first: {when})."},
     "series.apply": {"fr": "Appliquer le plan", "en": "Apply the plan"},
     "series.applied": {"fr": "Plan appliqué : {posts} publication(s), {deliveries} envoi(s), {skipped} déjà là.",
                        "en": "Plan applied: {posts} posts, {deliveries} deliveries, {skipped} already there."},
@@ -832,6 +842,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "cases.frozen_note": {
         "fr": "Les publications déjà approuvées gardent leur texte : seules les prochaines utiliseront ces changements.",
         "en": "Posts already approved keep their text: only the next ones will use these changes."},
+    "cases.posts": {"fr": "Publications et chiffres", "en": "Posts and figures"},
     "cases.up": {"fr": "Monter", "en": "Move up"},
     "cases.down": {"fr": "Descendre", "en": "Move down"},
     "cases.history": {"fr": "Historique du statut", "en": "Status history"},

@@ -10,6 +10,7 @@ import streamlit as st
 
 from content.model import SolidarityKind
 from dashboard import common
+from dashboard import deliveries_ui as ui
 from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, lang, t
 from orchestrator.services import case_edit
 from orchestrator.services.auth import ServiceError
@@ -75,7 +76,15 @@ def _show(case: Any, index: int) -> None:
         st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language) or '—')}")
         st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language) or '—')}")
     _history(case.id)
+    _posts(case)
     _switches(case, index, name)
+
+
+def _posts(case: Any) -> None:
+    # Behind a switch: reading every case's posts and figures on each visit would slow the page.
+    if st.toggle(t("cases.posts"), key=f"case_posts_{case.slug}"):
+        with ui.own_error(t("cases.posts")):
+            ui.case_posts(campaign, case.id, key=f"case_posts_{case.slug}")
 
 
 def _switches(case: Any, index: int, name: str) -> None:

@@ -23,7 +23,6 @@ from orchestrator.services import posts as post_service
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
 from orchestrator.services.series import fill
-from orchestrator.settings import get_settings
 from orchestrator.timeutil import at_local, local, utcnow
 
 campaign = common.require_campaign()
@@ -121,13 +120,13 @@ account_names = st.multiselect(
 
 # Images: stored on the post with their alt text, which is required. Any file is accepted by the
 # uploader and decoded here, so a file that is not an image gets words, not a bare red mark.
-limit_mb = fmt_number(round(get_settings().media_max_bytes / 1e6, 1))
+limit_mb = common.upload_limit_mb()
 # Open once the post has an image: its label changes with the count, and a new label would
 # otherwise fold the section just as the person adds an image, hiding what was added.
 with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_images"]))),
                  expanded=bool(st.session_state["compose_images"])):
     upload = st.file_uploader(t("compose.image_file"), key=f"compose_upload_{generation}",
-                              help=t("compose.image_help", mb=limit_mb))
+                              max_upload_size=limit_mb, help=t("compose.image_help", mb=fmt_number(limit_mb)))
     checked: dict[str, Any] | None = None
     if upload is not None:
         verdicts = st.session_state.setdefault("compose_checked", {})

@@ -128,3 +128,17 @@ def test_good_news_holds_the_queue_keeps_a_dated_note_and_offers_a_post(app, sch
     post = session.query(Post).filter(Post.text.startswith("🎉")).one()
     assert (post.status, post.case_id) == ("pending", None)
     assert f"Publication n° {post.id} créée" in texts(at)
+
+
+def test_a_case_shows_its_published_posts_and_their_figures_on_demand(app, busy, running_edition):
+    at = app("victor", "cases")
+    assert not at.dataframe  # nothing read until asked: the page stays fast
+    at.toggle(key="case_posts_juan-lopez").set_value(True).run()
+    assert not at.exception
+    (table,) = [d.value for d in at.dataframe]
+    assert list(table.columns)[2:7] == ["Vues", "J'aime", "Partages", "Réponses", "Clics"]
+    (row,) = table.to_dict("records")
+    assert row["Vues"] in ("12\u202f027", "12\xa0027") and row["Clics"] == "17"
+    at = app("victor", "cases", lang="en")
+    at.toggle(key="case_posts_sonia-dahmani").set_value(True).run()
+    assert "Nothing published for this case yet." in texts(at)

@@ -189,6 +189,19 @@ def test_a_finished_edition_shows_its_results_and_nothing_behind(app, engine, bu
         assert metrics[{"fr": "Clics", "en": "Clicks"}[lang]] == "17"
 
 
+def test_a_finished_edition_with_no_post_says_so_instead_of_a_row_of_zeros(app, engine, campaign):
+    from tests.dashboard.busy import finished_edition
+
+    finished_edition(engine)
+    for lang, words, actions, not_yet in (
+            ("fr", "Aucune publication n'est parue pendant cette édition", "Actions reçues", "Pas encore de statistiques"),
+            ("en", "No post was published during this edition", "Actions received", "No figures yet")):
+        at = app("victor", "overview", lang=lang)
+        shown = texts(at)
+        assert words in shown and not_yet not in shown  # the edition is over: nothing is still to come
+        assert [m.label for m in at.metric] == [actions]  # no row of zeros
+
+
 def test_the_results_of_an_edition_on_a_fixed_day(engine, busy):
     from orchestrator.services import edition_results
     from orchestrator.services.campaigns import current_campaign
