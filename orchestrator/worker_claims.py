@@ -119,6 +119,9 @@ class ClaimsMixin:
         earliest due first."""
         connection = session.connection()
         chosen: dict[int, list[Any]] = {}
+        if account_id is None and not skip:
+            # the walk reads per_account rows for each account wanted: no more than have work
+            accounts_wanted = max(1, min(accounts_wanted, len(self._due_accounts(session, now, skip))))
         if account_id is None and skip:
             for candidate in self._due_accounts(session, now, skip):
                 if len(chosen) >= accounts_wanted:
@@ -192,8 +195,9 @@ class ClaimsMixin:
         for row in batch:
             if row.case_status is not None and row.case_status != "active":
                 delivery = session.get(Delivery, row.id)
-                states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
-                                  detail=f"case {row.case_status}", held_reason=f"case {row.case_status}")
+                reason = str(states.HeldReason.case(row.case_status))
+                states.transition(session, delivery, states.HELD, actor=self.id, outcome="held", detail=reason,
+                                  held_reason=reason)
                 continue
             kept.append(row)
         return kept
@@ -227,12 +231,9 @@ class ClaimsMixin:
                 )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
                 delivery = session.get(Delivery, row.id)
-                states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="claimed",
-                                  worker_id=self.id, lease_until=lease)
                 reason = getattr(exc, "fr", None) or str(exc)
                 states.transition(session, delivery, states.FAILED, actor=self.id, outcome="permanent",
-                                  detail=reason, worker_id=None, lease_until=None, last_error=reason,
-                                  last_error_kind="permanent")
+                                  detail=reason, last_error=reason, last_error_kind="permanent")
                 continue
             if not self._as_approved(session, row, images.get(row.post_id, ()) if row.images else (), as_approved):
                 continue

@@ -412,9 +412,9 @@ def _apply(session: Session, *, actor: Actor, result: PlanResult, existing: dict
         # The same holds as deliveries.schedule: a paused or closed case, an unhealthy account.
         case = cases.get(row.key[0])
         if case is not None and case.status in ("paused", "good_news", "closed"):
-            state, held = states.HELD, f"case {case.status}"
+            state, held = states.HELD, str(states.HeldReason.case(case.status))
         elif not account.healthy:
-            state, held = states.HELD, f"account unhealthy: {account.last_error}"
+            state, held = states.HELD, str(states.HeldReason.account(account.last_error))
         values.append({"post_id": post_for[row.key].id, "account_id": account.id, "scheduled_at": at, "due_at": at,
                        "source_code": code, "state": state, "held_reason": held, "created_at": now, "updated_at": now})
     made = list(session.scalars(sa.insert(Delivery).returning(Delivery, sort_by_parameter_order=True), values)) \
