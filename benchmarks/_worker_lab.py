@@ -185,11 +185,22 @@ def worker_env(url: str, **overrides: object) -> dict[str, str]:
     return env
 
 
+def before_root() -> Path | None:
+    """A work tree of the code before a change (``PORTEVOIX_BENCH_BEFORE``), whose worker the
+    comparisons run beside this tree's, in the same rounds; None when not set."""
+    value = os.environ.get("PORTEVOIX_BENCH_BEFORE", "")
+    return Path(value).resolve() if value else None
+
+
 @contextlib.contextmanager
-def workers(url: str, count: int, **overrides: object) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(url: str, count: int, root: Path = ROOT, **overrides: object) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` worker processes of the code in ``root`` (this tree unless told)."""
     log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-    procs = [subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"], env=worker_env(url, **overrides),
-                              cwd=ROOT, stdout=log, stderr=log) for _ in range(count)]
+    env = worker_env(url, **overrides)
+    if root != ROOT:  # that tree's packages first, whatever this environment installed
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
+    procs = [subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"], env=env,
+                              cwd=root, stdout=log, stderr=log) for _ in range(count)]
     try:
         yield procs
     finally:

@@ -42,6 +42,7 @@ import math
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from benchmarks import _worker_lab as lab
 
@@ -53,7 +54,7 @@ def _row(case: str, metric: str, value: float, unit: str, target: str = "", ok: 
 
 
 def backlog(kind: str, workers: int, n: int, accounts: list[str] = MIXED, latency: float = 0.0,
-            split: tuple[set[int], set[int]] | None = None) -> dict[str, float]:
+            split: tuple[set[int], set[int]] | None = None, root: Path = lab.ROOT) -> dict[str, float]:
     """Workers started and warm first (every one has said it is up), then ``n`` deliveries due
     at once: the span is the burst's, not the processes' start-up. With ``split``, the emulator
     and the workers each keep to their own processor (``PORTEVOIX_WORKER_CPUS``)."""
@@ -62,7 +63,7 @@ def backlog(kind: str, workers: int, n: int, accounts: list[str] = MIXED, latenc
     with lab.database(kind) as url, lab.sandbox_process(emulator_cpus) as sandbox:
         if latency:
             lab.add_latency(sandbox, latency)
-        with lab.workers(url, workers, **overrides) as procs:
+        with lab.workers(url, workers, root, **overrides) as procs:
             lab.wait_heartbeat(url, count=workers)
             time.sleep(2)
             cpu_before = sum(lab.cpu_seconds(proc.pid) for proc in procs)
@@ -199,6 +200,65 @@ def overhead(quick: bool) -> list[dict]:
     return rows
 
 
+def _versions() -> dict[str, Path]:
+    """The code measured: this tree, and the tree before the change when one is given."""
+    before = lab.before_root()
+    return {"": lab.ROOT, **({" (before)": before} if before else {})}
+
+
+def burst(quick: bool) -> list[dict]:
+    """A burst at the platforms' pace: each of N X accounts has ten posts due at the same moment
+    and every platform call takes 500 ms. An account's calls go one after the other (its posts go
+    out in order), so the floor is ten calls, 5 s, whatever N; one worker should reach it within
+    1.2× when it runs every account that has work at once. Rounds interleave the versions."""
+    rounds, per, latency = (1, 10, 0.5) if quick else (3, 10, 0.5)
+    floor = per * latency
+    rows = []
+    for count in (24, 50):
+        spans: dict[str, list[float]] = {name: [] for name in _versions()}
+        for _ in range(rounds):
+            for name, root in _versions().items():
+                spans[name].append(backlog("sqlite", 1, count * per, ["x"] * count, latency, root=root)["span"])
+        for name, values in spans.items():
+            span = statistics.median(values)
+            case = f"{count} X accounts × {per} posts due at once, {latency * 1000:.0f} ms per call, 1 worker{name}"
+            rows.append(_row(case, f"time to drain (median of {rounds})", span, "s"))
+            rows.append(_row(case, f"time to drain / floor ({floor:.0f} s)", span / floor, "×",
+                             "≤ 1.2" if not name else "", span / floor <= 1.2 if not name else None))
+    return rows
+
+
+def cost(quick: bool) -> list[dict]:
+    """What the worker costs per delivery when the platform answers at once: 50 X accounts, 1,500
+    deliveries per round, against a bare loop of the same tweepy calls (the X client posting the
+    same texts, one after the other). Rounds interleave: bare, worker (each version), bare; the
+    ratio is taken within the round and judged on the median of the rounds."""
+    rounds, m, accounts = (3, 1_500, 50) if quick else (5, 1_500, 50)
+    ratios: dict[str, list[float]] = {name: [] for name in _versions()}
+    times: dict[str, list[float]] = {name: [] for name in _versions()}
+    bares: list[float] = []
+    for _ in range(rounds):
+        before, _cpu = _bare_placed(m // 2, None)
+        runs = {name: backlog("sqlite", 1, m, ["x"] * accounts, root=root)["span"] / m
+                for name, root in _versions().items()}
+        after, _cpu = _bare_placed(m // 2, None)
+        bares.extend([before, after])
+        for name, seconds in runs.items():
+            times[name].append(seconds)
+            ratios[name].append(seconds / ((before + after) / 2))
+    rows = [_row(f"bare loop, X client, {m // 2:,} posts, {2 * rounds} runs", "time per post (median)",
+                 statistics.median(bares) * 1000, "ms")]
+    for name in ratios:
+        case = f"orchestrator, {accounts} X accounts, {m:,} deliveries per round, 1 worker{name}"
+        rows.append(_row(case, f"time per delivery (median of {rounds})", statistics.median(times[name]) * 1000, "ms"))
+        median = statistics.median(ratios[name])
+        rows.append(_row(f"{case}, vs bare loop", "ratio (median of rounds)", median, "×",
+                         "≤ 1.25" if not name else "", median <= 1.25 if not name else None))
+        rows.append(_row(f"{case}, vs bare loop", "ratios of the rounds",
+                         max(ratios[name]), "× (highest)"))
+    return rows
+
+
 def metrics_calls(per_account: int) -> list[dict]:
     """One account per platform, ``per_account`` posts each, one refresh: calls per account."""
     from channels.registry import channel_class
@@ -285,15 +345,20 @@ def run(quick: bool = False) -> list[dict]:
         rows.append(_row(case, "lateness p50", result["p50"], "s", "", None))
         rows.append(_row(case, "lateness p99", result["p99"], "s", "≤ 2", result["p99"] <= 2.0))
     rows.extend(overhead(quick))
+    rows.extend(burst(quick))
+    rows.extend(cost(quick))
     rows.extend(metrics_calls(60 if quick else 250))
     rows.extend(memory(20_000 if quick else 100_000))
     return rows
 
 
 if __name__ == "__main__":
-    if "--overhead" in sys.argv:  # the overhead rounds alone
-        for row in overhead(quick="--quick" in sys.argv):
-            print(row)
+    alone = {"--overhead": overhead, "--burst": burst, "--cost": cost}
+    if any(flag in sys.argv for flag in alone):  # some parts alone
+        for flag, part in alone.items():
+            if flag in sys.argv:
+                for row in part(quick="--quick" in sys.argv):
+                    print(row, flush=True)
     else:
         for row in run(quick="--quick" in sys.argv):
             print(row)

@@ -8,6 +8,8 @@ Exception tree (every channel maps its SDK's exceptions onto exactly one of thes
     ├── AmbiguousError     the platform may have published (timeout or 5xx after sending); never
     │                      retry blindly, reconcile first
     ├── PermanentError     the content or request is refused; a person must change something
+    │   └── DuplicateRefused  refused as a copy of a recent post of the account: after an earlier
+    │                         try that may have gone out, that try is looked for, not failed
     └── AuthError          the credentials are refused; the account is unhealthy until re-tested
 
 The orchestrator alone decides what to do with each (retries live in one place).
@@ -77,6 +79,11 @@ class AmbiguousError(ChannelError):
 
 class PermanentError(ChannelError):
     kind = "permanent"
+
+
+class DuplicateRefused(PermanentError):
+    """The platform refuses a text the account posted recently (X's "duplicate content", Facebook's
+    #506). Its ``kind`` stays "permanent": on a first try a person must change the text."""
 
 
 class AuthError(ChannelError):

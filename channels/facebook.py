@@ -27,6 +27,7 @@ from channels.base import (
     AuthError,
     Channel,
     ChannelError,
+    DuplicateRefused,
     Found,
     Image,
     Metrics,
@@ -496,7 +497,8 @@ REFUSALS: dict[int | None, tuple[str, str]] = {
 
 def _refusal(code: int | None, message: str) -> PermanentError:
     en, fr = REFUSALS.get(code, REFUSALS[None])
-    return PermanentError(
+    refusal = DuplicateRefused if code == 506 else PermanentError
+    return refusal(
         f"{en} ({code}: {message})",
         message_fr=f"{fr} (code {code} : {message})",
         platform_code=code,

@@ -40,6 +40,7 @@ from channels.base import (
     AuthError,
     Channel,
     ChannelError,
+    DuplicateRefused,
     Found,
     Image,
     Metrics,
@@ -556,14 +557,14 @@ class XChannel(Channel):
             # (https://docs.x.com/x-api/fundamentals/response-codes-and-errors). A duplicate-content
             # 403 after an ambiguous first attempt may mean that attempt went through: the
             # orchestrator reconciles (find) before any retry, so it never reaches here blindly.
+            if duplicate:
+                return DuplicateRefused(
+                    f"X refused the post: {said}",
+                    message_fr="X refuse un texte identique à une publication récente du même compte : modifiez le texte.",
+                    platform_code="duplicate",
+                )
             return PermanentError(
-                f"X refused the post: {said}",
-                message_fr=(
-                    "X refuse un texte identique à une publication récente du même compte : modifiez le texte."
-                    if duplicate
-                    else f"X refuse la demande : {said}"
-                ),
-                platform_code="duplicate" if duplicate else status,
+                f"X refused the post: {said}", message_fr=f"X refuse la demande : {said}", platform_code=status
             )
         if isinstance(exc, requests.RequestException) and _nothing_sent(exc):
             # Connection refused, DNS failure or connect timeout: the request never left.

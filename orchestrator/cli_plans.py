@@ -35,7 +35,7 @@ def plan_apply(
 
     from orchestrator.cli import fail, run_service
     from orchestrator.services import series
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
 
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -52,8 +52,8 @@ def plan_apply(
                 state = "déjà là" if len(o.existing) == len(o.accounts) else "à créer"
                 typer.echo(f"{o.at.isoformat()}  {o.case_slug:<28} {state}")
             continue
-        result = run_service(lambda s, p=plan: series.apply(s, actor=SYSTEM, plan=p, approve=approve,
-                                                                    publish_now=publish_now))
+        result = run_service(lambda s, p=plan: series.apply(s, actor=command_line_operator(), plan=p, approve=approve,
+                                                            publish_now=publish_now))
         typer.echo(f"{plan.name} : {result['posts']} publication(s), {result['deliveries']} envoi(s), "
                    f"{result['skipped']} déjà là.")
 

@@ -146,9 +146,24 @@ class Post(SQLModel, table=True):
     author: str = Field(default="system", max_length=64)
     approved_by: str | None = Field(default=None, max_length=64)
     approved_at: dt.datetime | None = _ts(nullable=True)
+    #: What was approved (text, link, variants, images' bytes), hashed at approval; the worker
+    #: sends nothing of a post whose content no longer matches it (see ``four_eyes``).
+    approved_fingerprint: str | None = Field(default=None, max_length=64)
     review_comment: str = ""
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
+
+
+class PostEdit(SQLModel, table=True):
+    """One change to a post's text, link, variants or images: who, when, what. Whoever wrote or
+    edited a post's text may not approve it (four eyes)."""
+
+    __tablename__ = "post_edit"
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    at: dt.datetime = _ts(default=True)
+    actor: str = Field(max_length=64)
+    changed: list[str] = _json([])
 
 
 class Account(SQLModel, table=True):

@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     dispatch_interval: float = 0.25
     claim_batch: int = 100
     lease_seconds: int = 120
-    publish_threads: int = 8
+    #: The most accounts one worker publishes for at once, a thread each. Threads are started as
+    #: accounts have due work (a burst over 50 accounts runs 50 at once, the platforms' pace), up to
+    #: this ceiling, and kept for the next burst.
+    publish_threads: int = 256
     #: Processors the worker keeps to ("0", "0,2", "1-3"; empty: wherever the system puts it).
     #: See orchestrator/cpus.py for when it helps.
     worker_cpus: str = ""

@@ -9,7 +9,13 @@
       │   │         │ ├──► failed                                          │
       │   │         │ └──► unconfirmed ──► published | retrying | failed   │
       │   └─────────┴──────────────────────────────────────────────────────┘
-      └── cancelled (staff, from any state before published)
+      ├── cancelled (staff, from any state before published)
+      ├── failed (its post cannot be built, e.g. an image file gone: nothing was sent)
+      └── published (a platform's answer that came after the lease ran out and the
+          delivery went back to the queue: the truth is recorded, it is not sent again)
+
+(``scheduled`` stands for ``retrying`` too in the last three lines.) What each platform result
+leads to is the table of :mod:`orchestrator.outcomes`.
 
 Every transition goes through :func:`transition`, which refuses one not in the diagram and writes
 an :class:`~orchestrator.models.Attempt` row.
@@ -17,14 +23,16 @@ an :class:`~orchestrator.models.Attempt` row.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import functools
 import logging
-import sqlite3
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from orchestrator import db
 from orchestrator.models import Attempt, Delivery
 from orchestrator.timeutil import utcnow
 
@@ -46,8 +54,9 @@ CLAIMABLE = (SCHEDULED, RETRYING)
 FINAL = (PUBLISHED, CANCELLED)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    SCHEDULED: frozenset({PUBLISHING, HELD, CANCELLED}),
-    RETRYING: frozenset({PUBLISHING, HELD, CANCELLED}),
+    # a post that cannot be built fails unsent; a late answer is recorded as it is (see above)
+    SCHEDULED: frozenset({PUBLISHING, HELD, CANCELLED, FAILED, PUBLISHED}),
+    RETRYING: frozenset({PUBLISHING, HELD, CANCELLED, FAILED, PUBLISHED}),
     HELD: frozenset({SCHEDULED, RETRYING, CANCELLED}),
     PUBLISHING: frozenset({PUBLISHED, RETRYING, FAILED, UNCONFIRMED, SCHEDULED, HELD}),
     # reconcile: found -> published; proved absent -> retrying; a person may give up -> failed
@@ -70,6 +79,62 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+class HeldFor(enum.Enum):
+    """Why a delivery is held."""
+
+    #: its case is paused, has good news or is closed (detail: the case's status, then an optional
+    #: note after ": ")
+    CASE = "case"
+    #: its account is unhealthy (detail: the account's last error)
+    ACCOUNT = "account"
+    #: its time passed while it was held: a person decides
+    LATE = "late"
+    #: anything else (a reason stored by an older version)
+    OTHER = "other"
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldReason:
+    """A held reason as a value. It is stored in ``delivery.held_reason`` as the text earlier
+    versions wrote (``case paused: note``, ``account unhealthy: error``, ``late: waiting for a
+    person``), so rows written before and after read the same; :meth:`parse` reads it back."""
+
+    kind: HeldFor
+    detail: str = ""
+
+    @classmethod
+    def case(cls, status: str, note: str = "") -> HeldReason:
+        return cls(HeldFor.CASE, f"{status}: {note}" if note else status)
+
+    @classmethod
+    def account(cls, error: str) -> HeldReason:
+        return cls(HeldFor.ACCOUNT, error)
+
+    @classmethod
+    def late(cls) -> HeldReason:
+        return cls(HeldFor.LATE)
+
+    def __str__(self) -> str:
+        if self.kind is HeldFor.CASE:
+            return f"case {self.detail}"
+        if self.kind is HeldFor.ACCOUNT:
+            return f"account unhealthy: {self.detail}"
+        if self.kind is HeldFor.LATE:
+            return "late: waiting for a person"
+        return self.detail
+
+    @classmethod
+    def parse(cls, stored: str) -> HeldReason:
+        head, colon, rest = stored.partition(":")
+        if head.startswith("case "):
+            return cls(HeldFor.CASE, stored[len("case "):])
+        if head == "account unhealthy":
+            return cls(HeldFor.ACCOUNT, rest.strip())
+        if head == "late" and colon:
+            return cls(HeldFor.LATE)
+        return cls(HeldFor.OTHER, stored)
+
+
 class InvalidTransition(ValueError):
     def __init__(self, delivery_id: int | None, current: str, target: str) -> None:
         super().__init__(
@@ -82,6 +147,11 @@ class InvalidTransition(ValueError):
 
 def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
+
+
+def requeue_state(attempts: int) -> str:
+    """Where a delivery goes back to the queue: ``retrying`` once a try was charged to it."""
+    return RETRYING if attempts else SCHEDULED
 
 
 def transition(
@@ -163,8 +233,8 @@ def transition_many(
             values = {"state": target, "updated_at": now, **common, **changes}
             groups.setdefault(tuple(sorted(values)), []).append({"_id": delivery_id, **values})
         for names, params in groups.items():
-            _driver_many(connection, _update_each(names), params)
-    _driver_many(
+            db.write_many(connection, _update_each(names), params)
+    db.write_many(
         connection,
         _INSERT_ATTEMPT,
         [{"delivery_id": delivery_id, "at": now, "actor": actor, "from_state": current, "to_state": target,
@@ -184,93 +254,6 @@ def transition_many(
 _ATTEMPT_COLUMNS = ("delivery_id", "at", "actor", "from_state", "to_state", "outcome", "detail", "duration_ms")
 _INSERT_ATTEMPT = sa.insert(Attempt.__table__).values(  # type: ignore[attr-defined]
     {name: sa.bindparam(name) for name in _ATTEMPT_COLUMNS})
-
-
-class _Compiled:
-    """A statement compiled for one dialect, with each parameter's conversion to the driver's
-    value (the column type's own bind processor: aware datetimes checked and stored as UTC).
-
-    On SQLite it also knows how to write many rows in one statement (``rows_sql``): the driver
-    lets go of the interpreter at every step of a statement, and an executemany steps once per
-    row. While publishing threads keep the interpreter busy, each step waits its turn to get it
-    back, so a batch written row by row took hundreds of milliseconds of waiting for a few of
-    work; written as one statement, it waits once."""
-
-    def __init__(self, statement: Any, dialect: sa.Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.positional = compiled.positional
-        self.order = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
-        self.processors: dict[str, Any] = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                self.processors[name] = processor
-        self.many: tuple[str, str] | None = None  # (head, tail) around the rows' placeholders
-        if dialect.name == "sqlite" and self.positional:
-            self.many = _sqlite_many(statement, self.order, dialect)
-
-    def rows_sql(self, count: int) -> str:
-        assert self.many is not None
-        head, tail = self.many
-        row = "(" + ", ".join("?" * len(self.order)) + ")"
-        return head + ", ".join([row] * count) + tail
-
-
-def _sqlite_many(statement: Any, order: list[str], dialect: sa.Dialect) -> tuple[str, str] | None:
-    """The text around a multi-row VALUES list for our two batch shapes: an INSERT whose
-    parameters are its columns, and an UPDATE by ``_id`` whose other parameters are the columns
-    they set (``UPDATE … FROM (VALUES …)``, SQLite 3.33 and later)."""
-    quote = dialect.identifier_preparer.quote
-    table = quote(statement.table.name)
-    if statement.is_insert:
-        return f"INSERT INTO {table} ({', '.join(quote(name) for name in order)}) VALUES ", ""
-    if statement.is_update and "_id" in order and sqlite3.sqlite_version_info >= (3, 33):
-        sets = ", ".join(f"{quote(name)} = v.column{i + 1}" for i, name in enumerate(order) if name != "_id")
-        return (f"UPDATE {table} SET {sets} FROM (VALUES ",
-                f") AS v WHERE {table}.id = v.column{order.index('_id') + 1}")
-    return None
-
-
-@functools.lru_cache(maxsize=128)
-def _compiled(statement: Any, dialect: sa.Dialect) -> _Compiled:
-    return _Compiled(statement, dialect)
-
-
-#: Rows per statement when SQLite writes many at once, within its limit of parameters per
-#: statement (32,766 since SQLite 3.32, 999 before).
-SQLITE_ROWS_PER_STATEMENT = 200
-_SQLITE_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-
-
-def _driver_many(connection: sa.Connection, statement: Any, params: list[dict[str, Any]]) -> None:
-    """``statement`` (no expanding parameters) once per row of ``params`` through the driver,
-    inside ``connection``'s transaction and through its event hooks: on SQLite many rows per
-    statement, elsewhere the driver's executemany."""
-    compiled = _compiled(statement, connection.dialect)
-    columns: list[list[Any]] = []
-    for name in compiled.order:
-        values = [row[name] for row in params]
-        processor = compiled.processors.get(name)
-        if processor is not None:
-            try:  # many rows share a value (now, the actor, a state): convert each once
-                converted = {v: processor(v) for v in set(values) if v is not None}
-                values = [None if v is None else converted[v] for v in values]
-            except TypeError:  # a value that cannot be a dict key (JSON): converted one by one
-                values = [None if v is None else processor(v) for v in values]
-        columns.append(values)
-    if compiled.many is not None:
-        rows = list(zip(*columns, strict=True))
-        per = max(1, min(SQLITE_ROWS_PER_STATEMENT, _SQLITE_PARAMETERS // len(compiled.order)))
-        for start in range(0, len(rows), per):
-            chunk = rows[start:start + per]
-            connection.exec_driver_sql(compiled.rows_sql(len(chunk)), tuple(v for row in chunk for v in row))
-        return
-    if compiled.positional:
-        many: list[Any] = list(zip(*columns, strict=True))
-    else:
-        many = [dict(zip(compiled.order, row, strict=True)) for row in zip(*columns, strict=True)]
-    connection.exec_driver_sql(compiled.sql, many)
 
 
 @functools.lru_cache(maxsize=64)

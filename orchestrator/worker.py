@@ -42,10 +42,11 @@ from channels.base import AmbiguousError, ChannelError
 from orchestrator import __version__, states
 from orchestrator.db import read_scope, session_scope
 from orchestrator.models import Account, Delivery, WorkerHeartbeat
+from orchestrator.outcomes import Attempted, Result, backoff
 from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker_claims import ClaimsMixin
-from orchestrator.worker_jobs import Claimed, JobsMixin, backoff, retry_db
+from orchestrator.worker_jobs import Claimed, JobsMixin, retry_db
 from orchestrator.worker_record import RecorderMixin, Success
 
 log = logging.getLogger("porte_voix.worker")
@@ -199,9 +200,9 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
                 if not ours:
                     clean = False
                     continue  # swept meanwhile: reconciling decides its fate
-                outcome = self._publish_one(item, account)
-                clean = clean and outcome == "ok"
-                if outcome == "stop":
+                attempted = self._publish_one(item, account)
+                clean = clean and attempted.published
+                if attempted.account.stops:
                     break
             else:
                 return clean
@@ -251,12 +252,11 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
         each bounded by the request timeout, plus a second for clocks and scheduling."""
         return self.settings.request_timeout * (1 + len(item.request.images)) + 1.0
 
-    def _publish_one(self, item: Claimed, account: Account) -> str:
-        """Publish one claimed delivery: "ok", "failed", or "stop" when the account should stop
-        for now."""
+    def _publish_one(self, item: Claimed, account: Account) -> Attempted:
+        """Publish one claimed delivery: how it ended, and whether the account goes on."""
         channel = self.channel(account, "publish")
         if self._outside_idempotency_window(item, channel):
-            exc: ChannelError = AmbiguousError(
+            exc: BaseException = AmbiguousError(
                 "An earlier try may have gone out and the platform no longer deduplicates it: look first.",
                 message_fr="Un essai précédent est peut-être parti et la plateforme ne le dédoublonne "
                 "plus : vérification avant tout nouvel essai.")
@@ -268,17 +268,17 @@ class Worker(ClaimsMixin, RecorderMixin, JobsMixin):
             duration = int((time.monotonic() - started) * 1000)
             self._persist_session(account, "publish", channel)
             return self._failed(item, account, exc, duration, channel)
-        except Exception as exc:  # a bug of ours or the SDK's: we cannot know whether it posted
+        except Exception as exc:  # a bug of ours or the SDK's: the table treats it as ambiguous
             duration = int((time.monotonic() - started) * 1000)
             log.exception("unexpected error while publishing delivery %s", item.delivery_id)
-            return self._failed(item, account, AmbiguousError(f"unexpected error: {exc!r}"), duration, channel)
+            return self._failed(item, account, exc, duration, channel)
         duration = int((time.monotonic() - started) * 1000)
         self._enqueue(Success(item, published, duration, channel.take_rate_info()))
         self._persist_session(account, "publish", channel)
-        return "ok"
+        return Attempted(Result.PUBLISHED)
 
-    def _failed(self, item: Claimed, account: Account, exc: ChannelError, duration: int, channel: Any) -> str:
-        return "failed" if self._record_failure(item, account, exc, duration, channel) else "stop"
+    def _failed(self, item: Claimed, account: Account, exc: BaseException, duration: int, channel: Any) -> Attempted:
+        return Attempted(Result.of(exc), self._record_failure(item, account, exc, duration, channel))
 
     # ------------------------------------------------------------------------------------------
     # heartbeat and loops

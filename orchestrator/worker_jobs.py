@@ -27,11 +27,12 @@ from channels.registry import channel_class
 from orchestrator import budgets, states
 from orchestrator.db import session_scope
 from orchestrator.models import Account, Attempt, AuditEntry, Delivery, MetricSnapshot, Post
+from orchestrator.outcomes import Facts, Result, backoff, decide
 from orchestrator.services import metrics_rollup
 from orchestrator.services.accounts import mark_unhealthy
 from orchestrator.services.auth import SYSTEM, audit
 from orchestrator.timeutil import utcnow
-from orchestrator.worker_outcomes import Claimed, OutcomesMixin, backoff, retry_db
+from orchestrator.worker_outcomes import Claimed, OutcomesMixin, retry_db
 
 log = logging.getLogger("porte_voix.worker")
 
@@ -143,19 +144,21 @@ class JobsMixin(OutcomesMixin):
                 budgets.block_until(session, account_id=delivery.account_id, endpoint="read", until=reset)
                 delivery.due_at = reset
                 session.add(delivery)
-            elif found.published is not None:
-                states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="reconciled_found",
-                                  platform_id=found.published.platform_id, platform_url=found.published.url,
-                                  published_at=found.published.published_at or now, last_error="",
-                                  last_error_kind="", next_metrics_at=now)
-            elif found.absent:
-                if delivery.attempts >= self.settings.max_attempts:
-                    states.transition(session, delivery, states.FAILED, actor=self.id, outcome="reconciled_absent",
-                                      last_error="Absente de la plateforme après plusieurs essais.",
-                                      last_error_kind="transient")
+            elif found.published is not None or found.absent:
+                result = Result.FOUND if found.published is not None else Result.ABSENT
+                then = decide(result, Facts(attempts=delivery.attempts, max_attempts=self.settings.max_attempts))
+                if then.state == states.PUBLISHED:
+                    assert found.published is not None
+                    facts: dict[str, Any] = {
+                        "platform_id": found.published.platform_id, "platform_url": found.published.url,
+                        "published_at": found.published.published_at or now, "last_error": "",
+                        "last_error_kind": "", "next_metrics_at": now}
+                elif then.state == states.FAILED:
+                    facts = {"last_error": "Absente de la plateforme après plusieurs essais.",
+                             "last_error_kind": "transient"}
                 else:
-                    states.transition(session, delivery, states.RETRYING, actor=self.id, outcome="reconciled_absent",
-                                      due_at=now, last_error="")
+                    facts = {"due_at": now, "last_error": ""}
+                states.transition(session, delivery, then.state, actor=self.id, outcome=then.outcome, **facts)
             else:
                 self._undecidable(session, delivery, account, found.reason, now)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -25,19 +24,11 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from channels.base import (
-    AmbiguousError,
-    AuthError,
-    Channel,
-    ChannelError,
-    PermanentError,
-    PublishRequest,
-    RateLimited,
-    TransientError,
-)
-from orchestrator import budgets, states
+from channels.base import AmbiguousError, Channel, ChannelError, PublishRequest, RateLimited
+from orchestrator import budgets, outcomes, states
 from orchestrator.db import read_scope, session_scope
 from orchestrator.models import Account, Delivery, RateBucket
+from orchestrator.outcomes import ForAccount, Result
 from orchestrator.services.accounts import build_channel, mark_unhealthy, store_session
 from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
@@ -60,11 +51,6 @@ class Claimed:
     was_ambiguous: bool = False
 
 
-def backoff(attempts: int, settings: Settings) -> float:
-    base = min(settings.backoff_max, settings.backoff_base * (2 ** max(0, attempts - 1)))
-    return base * random.uniform(0.5, 1.5)  # jitter: retries of a burst do not land together
-
-
 def retry_db(fn: Callable[[], T], what: str, *, tries: int = 3) -> T:
     """Run a short transaction again when the database connection was lost (a restarted server,
     a killed backend): the pool hands out a fresh, pinged connection the next time."""
@@ -77,13 +63,6 @@ def retry_db(fn: Callable[[], T], what: str, *, tries: int = 3) -> T:
             log.warning("%s: database error, trying again (%d/%d)", what, attempt, tries - 1)
             time.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
-
-
-def is_duplicate_refusal(exc: ChannelError) -> bool:
-    """X (403 "duplicate content") and Facebook (#506) refuse a text the account just posted."""
-    return isinstance(exc, PermanentError) and (
-        "duplicate" in exc.message_en.lower() or exc.platform_code == 506
-    )
 
 
 class OutcomesMixin:
@@ -173,17 +152,20 @@ class OutcomesMixin:
             return False
         return utcnow() > (item.first_try_at or utcnow()) + window - WINDOW_MARGIN
 
-    def _record_failure(self, item: Claimed, account: Account, exc: ChannelError, duration: int,
-                        channel: Channel) -> bool:
-        """Record the outcome of a failed call; False when the account should stop for now."""
+    def _record_failure(self, item: Claimed, account: Account, exc: BaseException, duration: int,
+                        channel: Channel) -> ForAccount:
+        """Record the outcome of a failed call (the table of :mod:`orchestrator.outcomes`); what
+        it means for the account's other deliveries."""
         return retry_db(lambda: self._record_failure_once(item, account, exc, duration, channel),
                         "record failure", tries=4)
 
-    def _record_failure_once(self, item: Claimed, account: Account, exc: ChannelError, duration: int,
-                             channel: Channel) -> bool:
+    def _record_failure_once(self, item: Claimed, account: Account, exc: BaseException, duration: int,
+                             channel: Channel) -> ForAccount:
         now = utcnow()
+        result = Result.of(exc)
+        if not isinstance(exc, ChannelError):  # a bug of ours or the SDK's: we cannot know whether it posted
+            exc = AmbiguousError(f"unexpected error: {exc!r}")
         reason = exc.message("fr")
-        keep_going = True
         infos = channel.take_rate_info()
         with session_scope(self.engine) as session:
             query = select(Delivery).where(Delivery.id == item.delivery_id)
@@ -193,45 +175,28 @@ class OutcomesMixin:
             if delivery.state != states.PUBLISHING or delivery.worker_id != self.id:
                 log.warning("delivery %s changed while publishing (now %s); outcome %s dropped",
                             delivery.id, delivery.state, exc.kind)
-                return True
-            common: dict[str, Any] = {"actor": self.id, "outcome": exc.kind, "detail": reason, "duration_ms": duration,
-                                      "worker_id": None, "lease_until": None, "last_error": reason,
-                                      "last_error_kind": exc.kind}
+                return ForAccount.GOES_ON
             attempts = delivery.attempts + 1
-            if isinstance(exc, RateLimited):
-                reset = exc.reset_at or now + dt.timedelta(seconds=60)
-                target = states.RETRYING if delivery.attempts else states.SCHEDULED
-                states.transition(session, delivery, target, due_at=reset, **common)
-                budgets.block_until(session, account_id=item.account_id, endpoint="publish", until=reset)
-                keep_going = False
-            elif isinstance(exc, TransientError):
-                if attempts >= self.settings.max_attempts:
-                    states.transition(session, delivery, states.FAILED, attempts=attempts, **common)
-                else:
-                    due = now + dt.timedelta(seconds=backoff(attempts, self.settings))
-                    states.transition(session, delivery, states.RETRYING, attempts=attempts, due_at=due, **common)
-            elif isinstance(exc, AmbiguousError):
-                if self._safe_to_retry(item, channel, now) and attempts < self.settings.max_attempts:
-                    due = now + dt.timedelta(seconds=min(backoff(attempts, self.settings), 60.0))
-                    common["outcome"] = "ambiguous_safe_retry"
-                    states.transition(session, delivery, states.RETRYING, attempts=attempts, due_at=due, **common)
-                else:
-                    due = now + dt.timedelta(seconds=self.settings.reconcile_delay_seconds)
-                    states.transition(session, delivery, states.UNCONFIRMED, attempts=attempts, due_at=due, **common)
-            elif isinstance(exc, AuthError):
-                states.transition(session, delivery, states.FAILED, attempts=attempts, **common)
+            then = outcomes.decide(result, outcomes.Facts(
+                attempts=attempts, max_attempts=self.settings.max_attempts,
+                safe_retry=self._safe_to_retry(item, channel, now),
+                tried_before=delivery.attempts > 0 or item.was_ambiguous))
+            reset_at = exc.reset_at if isinstance(exc, RateLimited) else None
+            due = outcomes.due_at(then.due, now=now, current=delivery.due_at, attempts=attempts,
+                                  settings=self.settings, reset_at=reset_at)
+            charged = attempts if then.counts else delivery.attempts
+            states.transition(session, delivery, outcomes.target_state(then, charged), actor=self.id,
+                              outcome=then.outcome, detail=reason, duration_ms=duration, worker_id=None,
+                              lease_until=None, last_error=reason, last_error_kind=exc.kind, attempts=charged,
+                              due_at=due)
+            if then.account is ForAccount.PAUSED:
+                budgets.block_until(session, account_id=item.account_id, endpoint="publish", until=due)
+            elif then.account is ForAccount.UNHEALTHY:
                 fresh = session.get(Account, account.id)
                 assert fresh is not None
                 mark_unhealthy(session, account=fresh, reason=reason)
-                keep_going = False
-            elif is_duplicate_refusal(exc) and (delivery.attempts > 0 or item.was_ambiguous):
-                # An earlier try did go out after all: find it rather than fail a published post.
-                common["outcome"] = "refused_as_duplicate"
-                states.transition(session, delivery, states.UNCONFIRMED, attempts=attempts, due_at=now, **common)
-            else:  # PermanentError and anything else a channel calls final
-                states.transition(session, delivery, states.FAILED, attempts=attempts, **common)
             budgets.correct(session, account_id=item.account_id, infos=infos)
-        return keep_going
+        return then.account
 
     def _release(self, delivery_ids: list[int]) -> None:
         """Give back claimed deliveries that were not started (held if the account is down)."""
@@ -248,7 +213,7 @@ class OutcomesMixin:
                 if account is not None and not account.healthy:
                     states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
                                       worker_id=None, lease_until=None,
-                                      held_reason=f"account unhealthy: {account.last_error}")
+                                      held_reason=str(states.HeldReason.account(account.last_error)))
                     continue
                 # behind a platform's "stop", the rest waits for the same reset
                 bucket = session.exec(select(RateBucket).where(RateBucket.account_id == delivery.account_id,
@@ -256,8 +221,7 @@ class OutcomesMixin:
                 due = delivery.due_at
                 if bucket is not None and bucket.blocked_until is not None and bucket.blocked_until > due:
                     due = bucket.blocked_until
-                target = states.RETRYING if delivery.attempts else states.SCHEDULED
-                states.transition(session, delivery, target, actor=self.id, outcome="released",
+                states.transition(session, delivery, states.requeue_state(delivery.attempts), actor=self.id, outcome="released",
                                   worker_id=None, lease_until=None, due_at=due)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from channels.base import Published, RateInfo
-from orchestrator import budgets, states
+from orchestrator import budgets, outcomes, states
 from orchestrator.db import fetch_rows, session_scope
 from orchestrator.models import Delivery
 from orchestrator.timeutil import utcnow
@@ -31,6 +31,8 @@ log = logging.getLogger("porte_voix.worker")
 #: How long the recorder lets successes accumulate before writing them (one transaction for all).
 GATHER_SECONDS = 0.25
 MAX_BATCH = 500
+#: the line of the outcome table for a publication (the state and the attempt row's outcome)
+_PUBLISHED = outcomes.decide(outcomes.Result.PUBLISHED, outcomes.Facts())
 
 
 @dataclasses.dataclass
@@ -151,15 +153,14 @@ class RecorderMixin:
                     # Our lease ran out (a stalled process, a skewed clock) and it went back to
                     # the queue: record the truth so it is not sent again.
                     log.error("delivery %s published after its lease ran out", delivery_id)
-                    states.transition(session, delivery, states.PUBLISHING, actor=self.id, outcome="late_outcome")
-                    states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="published",
-                                      worker_id=None, lease_until=None, **facts)
+                    states.transition(session, delivery, states.PUBLISHED, actor=self.id, outcome="late_outcome",
+                                      duration_ms=success.duration_ms, **facts)
                 else:  # keep the platform id whatever happened: it is the proof the post exists
                     log.error("delivery %s published while %s", delivery_id, state)
                     delivery.platform_id = published.platform_id
                     delivery.platform_url = published.url
                     session.add(delivery)
-            states.transition_many(session, moves, states.PUBLISHED, actor=self.id, outcome="published",
+            states.transition_many(session, moves, _PUBLISHED.state, actor=self.id, outcome=_PUBLISHED.outcome,
                                    worker_id=None, lease_until=None)
             for account_id in sorted(infos):  # buckets after deliveries, in account order
                 budgets.correct(session, account_id=account_id, infos=infos[account_id])

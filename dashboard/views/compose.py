@@ -300,10 +300,10 @@ def _my_post(post: Post) -> None:
     for account_id in sorted({*(str(a) for a in post.accounts or []), *(post.variants or {})}):
         name = account_names_by_id.get(int(account_id), account_id)
         edited_variants[account_id] = st.text_area(
-            t("compose.edit_variant", account=name), value=(post.variants or {}).get(account_id, ""),
+            t("compose.edit_variant", account=common.plain(str(name))), value=(post.variants or {}).get(account_id, ""),
             key=f"mine_variant_{post_id}_{account_id}", height=80)
     kept = [image for i, image in enumerate(post.images or [])
-            if st.checkbox(t("compose.keep_image", name=image.get("filename") or i + 1), value=True,
+            if st.checkbox(t("compose.keep_image", name=common.plain(str(image.get("filename") or i + 1))), value=True,
                            key=f"mine_image_{post_id}_{i}")]
 
     def _save(s, submit: bool):  # type: ignore[no-untyped-def]

@@ -134,7 +134,7 @@ if row["state"] not in (*states.FINAL, states.PUBLISHING) and buttons[1].button(
         t("queue.cancel"), key=f"queue_cancel_{delivery_id}", icon=":material/block:"):
     if common.run(lambda s: deliveries.cancel(s, actor=me, delivery_id=delivery_id), success=t("queue.cancelled")):
         st.rerun()
-if row["state"] == states.HELD and row["held_reason"].startswith("late") and buttons[2].button(
+if row["state"] == states.HELD and states.HeldReason.parse(row["held_reason"]).kind is states.HeldFor.LATE and buttons[2].button(
         t("queue.send_late"), key=f"queue_late_{delivery_id}", icon=":material/send:"):
     if common.run(lambda s: deliveries.release_late(s, actor=me, delivery_id=delivery_id), success=t("queue.released")):
         st.rerun()

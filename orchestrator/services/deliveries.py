@@ -108,10 +108,10 @@ def schedule(
     )
     if case is not None and case.status in ("paused", "good_news", "closed"):
         delivery.state = states.HELD
-        delivery.held_reason = f"case {case.status}"
+        delivery.held_reason = str(states.HeldReason.case(case.status))
     elif not account.healthy:
         delivery.state = states.HELD
-        delivery.held_reason = f"account unhealthy: {account.last_error}"
+        delivery.held_reason = str(states.HeldReason.account(account.last_error))
     session.add(delivery)
     session.flush()
     if post.status == "approved":
@@ -206,9 +206,10 @@ def resolve_unconfirmed(
 # Holding and releasing
 
 
-def _hold(session: Session, deliveries: list[Delivery], *, actor: str, reason: str) -> int:
+def _hold(session: Session, deliveries: list[Delivery], *, actor: str, reason: states.HeldReason) -> int:
     for delivery in deliveries:
-        states.transition(session, delivery, states.HELD, actor=actor, outcome="held", detail=reason, held_reason=reason)
+        states.transition(session, delivery, states.HELD, actor=actor, outcome="held", detail=str(reason),
+                          held_reason=str(reason))
     return len(deliveries)
 
 
@@ -220,11 +221,10 @@ def _release(session: Session, deliveries: list[Delivery], *, actor: str, force:
     released = 0
     for delivery in deliveries:
         if not force and delivery.scheduled_at < now - limit:
-            delivery.held_reason = "late: waiting for a person"
+            delivery.held_reason = str(states.HeldReason.late())
             session.add(delivery)
             continue
-        target = states.RETRYING if delivery.attempts else states.SCHEDULED
-        states.transition(session, delivery, target, actor=actor, outcome="released",
+        states.transition(session, delivery, states.requeue_state(delivery.attempts), actor=actor, outcome="released",
                           held_reason="", due_at=max(delivery.due_at, now) if delivery.due_at < now else delivery.due_at)
         released += 1
     return released
@@ -243,25 +243,25 @@ def _queued_for(session: Session, *, case_id: int | None = None, account_id: int
 def hold_case(session: Session, *, case: Case, actor: Actor, reason: str) -> int:
     require(actor, "editor", "retenir les publications d'un cas", "hold a case's deliveries")
     return _hold(session, _queued_for(session, case_id=case.id, state_in=(states.SCHEDULED, states.RETRYING)),
-                 actor=actor.username, reason=f"case {case.status}: {reason}".strip(": "))
+                 actor=actor.username, reason=states.HeldReason.case(case.status, reason.strip()))
 
 
 def release_case(session: Session, *, case: Case, actor: Actor, force: bool = False) -> int:
     require(actor, "editor", "relâcher les publications d'un cas", "release a case's deliveries")
     held = [d for d in _queued_for(session, case_id=case.id, state_in=(states.HELD,))
-            if d.held_reason.startswith("case") or d.held_reason.startswith("late")]
+            if states.HeldReason.parse(d.held_reason).kind in (states.HeldFor.CASE, states.HeldFor.LATE)]
     return _release(session, held, actor=actor.username, force=force)
 
 
 def hold_account(session: Session, *, account: Account, reason: str) -> int:
     return _hold(session, _queued_for(session, account_id=account.id, state_in=(states.SCHEDULED, states.RETRYING)),
-                 actor="system", reason=f"account unhealthy: {reason}")
+                 actor="system", reason=states.HeldReason.account(reason))
 
 
 def release_account(session: Session, *, account: Account, actor: Actor = SYSTEM) -> int:
     require(actor, "editor", "relâcher les publications d'un compte", "release an account's deliveries")
     held = [d for d in _queued_for(session, account_id=account.id, state_in=(states.HELD,))
-            if d.held_reason.startswith("account")]
+            if states.HeldReason.parse(d.held_reason).kind is states.HeldFor.ACCOUNT]
     return _release(session, held, actor=actor.username)
 
 

@@ -136,10 +136,10 @@ def held_reason_text(reason: str, language: str, *, escape: Callable[[str], str]
     ``account unhealthy: error``, ``late: waiting for a person``) as a sentence. ``escape`` is
     applied to the part people or platforms wrote (a note, an error), e.g. for Markdown."""
     fr = language != "en"
-    kind, _, detail = reason.partition(":")
-    detail = escape(detail.strip())
-    if kind.startswith("case "):
-        status = kind[5:].strip()
+    held = states.HeldReason.parse(reason)
+    if held.kind is states.HeldFor.CASE:
+        status, _, note = held.detail.partition(":")
+        status, detail = status.strip(), escape(note.strip())
         what = _CASE_STATUS.get(status, {"fr": f"le cas est arrêté ({status})", "en": f"the case is stopped ({status})"})
         sentence = what["fr" if fr else "en"]
         sentence = sentence[0].upper() + sentence[1:]
@@ -147,13 +147,14 @@ def held_reason_text(reason: str, language: str, *, escape: Callable[[str], str]
             sentence += f" : {detail}" if fr else f": {detail}"
         return sentence + (" Rien ne part pour ce cas tant qu'il n'est pas repris." if fr else
                            " Nothing goes out for this case until it is resumed.")
-    if kind == "account unhealthy":
+    if held.kind is states.HeldFor.ACCOUNT:
+        detail = escape(held.detail)
         base = ("Le compte est en panne" if fr else "The account is unhealthy")
         if detail:
             base += f" : {detail}" if fr else f": {detail}"
         return base + (". Ses envois repartiront quand sa connexion sera rétablie." if fr else
                        ". Its deliveries go again once its connection works.")
-    if kind == "late":
+    if held.kind is states.HeldFor.LATE:
         return ("Son heure est passée pendant qu'elle était retenue : une personne décide de l'envoyer quand même ou "
                 "de l'annuler." if fr else
                 "Its time passed while it was held: a person decides whether to send it anyway or cancel it.")

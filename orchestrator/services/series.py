@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from orchestrator.models import AuditEntry, CallToAction, Campaign, Case, Delivery, Post, Template
 from orchestrator.services import deliveries, posts
 from orchestrator.services.accounts import get_account
-from orchestrator.services.auth import SYSTEM, Actor, ServiceError, audit, require
+from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign, get_case, list_cases
 from orchestrator.services.compose import check_time
 from orchestrator.timeutil import at_local, utcnow
@@ -213,7 +213,7 @@ def apply(
     An occurrence whose time has passed is refused, nothing created, unless ``publish_now``: then
     it is scheduled now (Compose's rule, ``compose.check_time``)."""
     require(actor, "editor", "appliquer un plan récurrent", "apply a recurring plan")
-    if approve and actor is not SYSTEM:
+    if approve and not actor.operator:
         raise ServiceError("Seule la ligne de commande peut approuver un plan d'un coup ; les publications "
                            "attendent une autre personne.",
                            "Only the command line may approve a plan at once; the posts wait for someone else.")
@@ -244,7 +244,7 @@ def apply(
             deliveries.schedule(session, actor=actor, post_id=post.id, account_name=name, at=at)  # type: ignore[arg-type]
             made_deliveries += 1
         if approve:
-            posts.approve_post(session, actor=SYSTEM, post_id=post.id)  # type: ignore[arg-type]
+            posts.approve_post(session, actor=actor, post_id=post.id)  # type: ignore[arg-type]
     result = {"posts": made_posts, "deliveries": made_deliveries, "skipped": skipped}
     audit(session, actor=actor, action="series_apply", target_type="series", target_id=plan.name[:64],
           plan=plan.as_dict(), **result)

@@ -18,7 +18,8 @@ MIN_PASSWORD = passwords.MIN_PASSWORD
 
 #: Names that stand for the machine, not a person: the command line and the worker act as
 #: ``system`` in the audit log (a worker as its own id). A staff account of that name would mix
-#: its actions with theirs; "?" is how a failed sign-in under an unknown name is audited.
+#: its actions with theirs; "?" is how a failed sign-in under an unknown name is audited. Names
+#: starting with ``cli:`` are the command line's operators (``cli:alice``), reserved too.
 RESERVED_NAMES = frozenset({SYSTEM.username, "?"})
 
 
@@ -48,7 +49,7 @@ def add_user(
     username = username.strip().lower()  # e-mail addresses from OIDC compare case-insensitively
     if not username:
         raise ServiceError("Le nom d'utilisateur est vide.", "The username is empty.")
-    if username in RESERVED_NAMES:
+    if username in RESERVED_NAMES or username.startswith("cli:"):
         raise ServiceError(
             f"« {username} » est réservé : c'est le nom sous lequel la ligne de commande et le travailleur agissent "
             "dans le journal. Choisissez un autre nom.",

@@ -418,7 +418,7 @@ def test_many_rows_go_in_a_few_statements_on_sqlite_and_read_back_as_written(eng
         for remove in stop:
             remove()
     if engine.dialect.name == "sqlite":
-        per = states.SQLITE_ROWS_PER_STATEMENT
+        per = db.SQLITE_ROWS_PER_STATEMENT
         assert inserts == ["one"] * (2 * -(-450 // per))  # claimed and published, in chunks
         assert updates == ["one"] * (1 + -(-450 // per))  # the claim: one UPDATE for all
     with db.session_scope(engine) as session:

@@ -24,7 +24,7 @@ def test_a_transition_outside_the_diagram_is_impossible_and_leaves_nothing(engin
     delivery_id = schedule(engine, approved_post(engine), account)
     with pytest.raises(states.InvalidTransition, match="ne peut pas passer"), db.session_scope(engine) as session:
         row = session.get(Delivery, delivery_id)
-        states.transition(session, row, states.PUBLISHED, actor="test")
+        states.transition(session, row, states.UNCONFIRMED, actor="test")
     with db.session_scope(engine) as session:
         assert session.get(Delivery, delivery_id).state == states.SCHEDULED
         assert session.scalar(sa.select(sa.func.count()).select_from(Attempt)) == 0
@@ -67,3 +67,17 @@ def test_local_noon_across_the_dst_change_in_montreal() -> None:
     after = at_local(dt.date(2025, 11, 3), dt.time(12), "America/Toronto")
     assert before == dt.datetime(2025, 11, 1, 16, tzinfo=dt.UTC)
     assert after == dt.datetime(2025, 11, 3, 17, tzinfo=dt.UTC)
+
+
+def test_held_reasons_are_values_stored_as_the_text_earlier_versions_wrote() -> None:
+    HeldReason, HeldFor = states.HeldReason, states.HeldFor
+    for reason, stored in [
+        (HeldReason.case("paused"), "case paused"),
+        (HeldReason.case("paused", "attente: avocat"), "case paused: attente: avocat"),
+        (HeldReason.account("jeton : révoqué"), "account unhealthy: jeton : révoqué"),
+        (HeldReason.late(), "late: waiting for a person"),
+    ]:
+        assert str(reason) == stored
+        assert HeldReason.parse(stored) == reason
+    assert HeldReason.parse("latency checks").kind is HeldFor.OTHER  # a prefix alone is not a kind
+    assert HeldReason.parse("case closed").detail == "closed"

@@ -41,6 +41,8 @@ ALLOWED: dict[str, str] = {
     "auth.require": "the check itself",
     "auth.audit": "writes what a caller did after its own check; never called on its own behalf",
     "compose.my_posts": "reads the viewer's own posts",
+    "four_eyes.approval_refusal": "the four-eyes check itself: says why, changes nothing",
+    "four_eyes.edit_refusal": "the four-eyes check itself: says why, changes nothing",
     "reports.audit_entries": "reads; `actor` there is a filter (a username), not the person acting; "
                              "the audit page is shown to admins only",
     "users.set_language": "SELF: a person's own interface language, a preference anyone may set",
@@ -163,6 +165,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "actions_admin.save_action": {"kind": "letter", "label": {"fr": "Écrire", "en": "Write"},
                                   "text": {"fr": "Écrivez.", "en": "Write."}, "url": None, "key_date": None},
     "reports.audit_entries": {"actor": "victor"},  # a filter there, not the person acting
+    "four_eyes.approval_refusal": {"author": "ada", "edited_by": ["victor"]},
+    "four_eyes.edit_refusal": {"author": "ada", "status": "draft"},
 }
 
 
