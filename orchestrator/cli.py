@@ -486,7 +486,8 @@ def status(
         typer.echo("Envois : " + (", ".join(f"{k} {v}" for k, v in sorted(data["deliveries"].items())) or "aucun"))
         typer.echo(f"Prochain envoi dû : {data['next_due'] or '—'}")
         for w in data["workers"]:
-            typer.echo(f"Travailleur {w['id']} vu {w['last_seen']}{'' if w['fresh'] else ' (silencieux)'}")
+            state = " (terminé)" if w["ended_at"] else "" if w["fresh"] else " (silencieux)"
+            typer.echo(f"Travailleur {w['id']} vu {w['last_seen']}{state}")
         for item in data["attention"]:
             typer.echo(f"À voir : envoi {item['id']} {item['state']} — {item['reason']}")
         for s in data["stuck"]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from orchestrator.timeutil import UTC, require_aware, utcnow
 
@@ -268,6 +268,14 @@ class WorkerHeartbeat(SQLModel, table=True):
     version: str = ""
     started_at: dt.datetime = _ts(default=True)
     last_seen: dt.datetime = _ts(default=True)
+    #: Set when the worker stops (a ``worker --once`` run that finished, a worker shut down);
+    #: cleared by its next heartbeat. An ended worker is not at work, however fresh its row.
+    ended_at: dt.datetime | None = _ts(nullable=True)
+
+    @staticmethod
+    def running(since: dt.datetime) -> Any:
+        """SQL for "at work": seen since ``since`` and not ended (every count of workers uses it)."""
+        return sa.and_(col(WorkerHeartbeat.last_seen) >= since, col(WorkerHeartbeat.ended_at).is_(None))
 
 
 class RateBucket(SQLModel, table=True):

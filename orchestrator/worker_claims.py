@@ -297,7 +297,7 @@ class ClaimsMixin:
         with read_scope(self.engine) as session:  # advice only: it need not wait for a writer
             live = session.exec(
                 select(sa.func.count()).select_from(WorkerHeartbeat)
-                .where(WorkerHeartbeat.last_seen >= stale, WorkerHeartbeat.id != self.id)
+                .where(WorkerHeartbeat.running(stale), WorkerHeartbeat.id != self.id)
             ).one() + 1
             if live == 1:
                 return self.settings.publish_threads

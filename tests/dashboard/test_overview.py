@@ -44,6 +44,25 @@ def test_it_counts_the_workers_alive_not_every_worker_that_ever_ran(app, engine)
     assert "Travailleurs : 1" in texts(at)
 
 
+def test_a_finished_worker_once_run_is_not_counted_as_a_worker_at_work(app, engine):
+    """A `worker --once` run that ended a moment ago left a fresh heartbeat: it is not at work."""
+    from orchestrator.worker import Worker
+
+    now = dt.datetime.now(dt.UTC)
+    with db.session_scope(engine) as s:
+        s.add(WorkerHeartbeat(id="w-running", host="h", pid=1, last_seen=now))
+    once = Worker(engine, worker_id="w-once")
+    once.run_once()
+    once.pool.shutdown(wait=True)
+    at = app("victor", "overview")
+    assert "Travailleurs : 1" in texts(at)
+    with db.session_scope(engine) as s:
+        s.delete(s.get(WorkerHeartbeat, "w-running"))
+    at = app("victor", "overview")
+    assert "Aucun travailleur actif : rien ne sera publié." in [e.value for e in at.error]
+    assert "Dernier signe de vie d'un travailleur" in texts(at)
+
+
 def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, running_edition):
     scheduled(text="Écrivez pour Juan López !")
     at = app("victor", "overview")
