@@ -131,7 +131,7 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
     today = _today()
     with Session(engine, expire_on_commit=False) as s:
         # -- editions: the bundled 2025 one, moved into the past if need be, and a current copy
-        finished = load_content(s, content=load_campaign(bundled_campaign("2025")))
+        finished = load_content(s, actor=SYSTEM, content=load_campaign(bundled_campaign("2025")))
         years_back = 0
         while finished.ends_on is not None and _shift_years(finished.ends_on, -years_back) >= today:
             years_back += 1
@@ -145,7 +145,7 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
         s.flush()
 
         for name, role in PEOPLE.items():
-            users.add_user(s, username=name, password=PASSWORD, role=role)
+            users.add_user(s, actor=SYSTEM, username=name, password=PASSWORD, role=role)
 
         # -- cases: hostile names and stories, one paused, one with good news
         cases = list(s.exec(select(Case).where(Case.campaign_id == current.id).order_by(Case.position)))
@@ -172,15 +172,15 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
 
         # -- accounts: all four kinds on their servers, one unhealthy, hostile handles and errors
         made = {
-            "x": accounts.add_account(s, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"}),
-            "facebook": accounts.add_account(s, kind="facebook", name="facebook-fr", language="fr",
+            "x": accounts.add_account(s, actor=SYSTEM, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"}),
+            "facebook": accounts.add_account(s, actor=SYSTEM, kind="facebook", name="facebook-fr", language="fr",
                                              credentials={"page_id": "1000001", "page_token": "t"}),
-            "mastodon": accounts.add_account(s, kind="mastodon", name="mastodon-fr", language="fr",
+            "mastodon": accounts.add_account(s, actor=SYSTEM, kind="mastodon", name="mastodon-fr", language="fr",
                                              base_url="https://mastodon.example.org", credentials={"access_token": "t"}),
-            "bluesky": accounts.add_account(s, kind="bluesky", name="bluesky-en", language="en",
+            "bluesky": accounts.add_account(s, actor=SYSTEM, kind="bluesky", name="bluesky-en", language="en",
                                             base_url="https://pds.example.org",
                                             credentials={"handle": "ecrire.example.org", "app_password": "t"}),
-            "unhealthy": accounts.add_account(s, kind="x", name=f"x \"l'écho\" & {IMG_TAG}", language=None,
+            "unhealthy": accounts.add_account(s, actor=SYSTEM, kind="x", name=f"x \"l'écho\" & {IMG_TAG}", language=None,
                                               credentials={"bearer_token": "t"}),
         }
         made["x"].handle = f"@ecrire {IMG_TAG}"
