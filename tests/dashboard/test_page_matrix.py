@@ -9,6 +9,8 @@ clicking through the sidebar would: building the app once per visit costs more t
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -22,13 +24,15 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import parse_tree_from_messages
 
-from dashboard.common import plain
+from dashboard.common import plain, table_csv
 from orchestrator import db
+from orchestrator.csvsafe import FORMULA_STARTS
 from orchestrator.settings import get_settings
 from tests.conftest import TEST_KEY
 from tests.dashboard.markdown_sinks import SCANNED_STREAMLIT, markdown_texts, markup_problems, walk
 from tests.hostile import (
     ARABIC,
+    FORMULA,
     HOSTILE,
     HOSTILE_REPLY,
     IMG_TAG,
@@ -114,6 +118,8 @@ def page_problems(at: AppTest) -> list[str]:
         if COMMAND_LINE.search(text):
             found.append(f"command line in {kind}: {COMMAND_LINE.search(text).group(0)}")  # type: ignore[union-attr]
     for frame in at.dataframe:
+        if not frame.proto.arrow_data.HasField("styler"):  # type: ignore[attr-defined]
+            found.append(f"a table not drawn by common.table: {list(frame.value.columns)}")
         if any(str(v) in ("None", "nan", "NaN", "NaT") for v in shown_cells(frame)):
             found.append(f"None shown in a table: {list(frame.value.columns)}")
     return list(dict.fromkeys(found))
@@ -261,3 +267,22 @@ def test_a_toast_and_a_confirmation_show_a_hostile_name_escaped(busy: Busy) -> N
     toasts = [text for kind, text in markdown_texts(at) if kind == "toast"]
     assert any(plain(f"Bilan {SCRIPT_LINK} {QUOTE_AMP}") in text for text in toasts), toasts
     assert not markup_problems(at), markup_problems(at)
+
+
+def test_a_formula_in_a_table_is_shown_as_typed_and_downloaded_neutralised(busy: Busy) -> None:
+    """The queue's table shows a post that starts with a spreadsheet formula as it was typed; the
+    CSV the page offers for it (Streamlit's own download is off) neutralises it."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = "fr"
+    at.session_state["actor"] = {"username": "ada", "role": "admin"}
+    _run(at)
+    at.switch_page("views/queue.py")
+    _run(at)
+    [frame] = at.dataframe
+    cells = [str(v) for v in frame.value.to_numpy().ravel()]
+    assert any(cell.startswith(FORMULA) for cell in cells), "the busy database's formula is in the queue"
+    assert [b.proto.label for b in at.get("download_button") if b.proto.id.endswith("table_csv_" + busy.current_slug + "-envois-1")]
+    rows = list(csv.reader(io.StringIO(table_csv(frame.value).decode("utf-8-sig"), newline="")))
+    downloaded = [cell for row in rows for cell in row]
+    assert "'" + FORMULA in " ".join(downloaded)
+    assert not [cell for cell in downloaded if cell.startswith(FORMULA_STARTS) and not cell.lstrip("-").isdigit()]
