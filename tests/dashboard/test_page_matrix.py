@@ -286,3 +286,42 @@ def test_a_formula_in_a_table_is_shown_as_typed_and_downloaded_neutralised(busy:
     downloaded = [cell for row in rows for cell in row]
     assert "'" + FORMULA in " ".join(downloaded)
     assert not [cell for cell in downloaded if cell.startswith(FORMULA_STARTS) and not cell.lstrip("-").isdigit()]
+
+
+def test_every_delivery_picked_in_the_queue_shows_its_details_escaped(busy: Busy) -> None:
+    """The queue's detail (its last error, why it waits, a rejection's comment) is drawn for the
+    delivery picked, one at a time: each is picked in turn."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = "fr"
+    at.session_state["actor"] = {"username": "ada", "role": "admin"}
+    _run(at)
+    at.switch_page("views/queue.py")
+    _run(at)
+    picks = at.selectbox(key="queue_pick").options
+    assert len(picks) > 20, "the busy database fills the queue's first page"
+    problems, shown = [], []
+    for index in range(len(picks)):
+        at.selectbox(key="queue_pick").select_index(index)
+        _run(at)
+        problems += [f"{picks[index][:40]}: {p}" for p in markup_problems(at)]
+        shown += [text for kind, text in markdown_texts(at) if kind in ("warning", "info")]
+    assert not problems, problems
+    assert any(plain(HOSTILE) in text for text in shown), "the hostile errors and reasons were drawn"
+
+
+def test_accounts_chosen_in_compose_are_named_escaped_in_their_previews(busy: Busy) -> None:
+    """Choosing accounts draws one adjustable field and one preview per account, its name in the
+    expanders' titles: every account is chosen, the hostile one among them."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = "fr"
+    at.session_state["actor"] = {"username": "edith", "role": "editor"}
+    _run(at)
+    at.switch_page("views/compose.py")
+    _run(at)
+    at.text_area(key="compose_text").input(f"Écrivez {IMG_TAG}")
+    chooser = at.multiselect(key="compose_accounts")
+    chooser.set_value(list(chooser.options))
+    _run(at)
+    named = {kind for kind, text in markdown_texts(at) if plain(busy.accounts["unhealthy"]) in text}
+    assert {"expander", "markdown"} <= named, named  # its field's title, its preview's line
+    assert not markup_problems(at), markup_problems(at)
