@@ -550,6 +550,7 @@ STRINGS: dict[str, dict[str, str]] = {
                          "en": "Each delivery with its latest figures, times in the campaign's time zone."},
     "exports.prepare": {"fr": "Préparer le fichier", "en": "Prepare the file"},
     "exports.download_csv": {"fr": "Télécharger le CSV", "en": "Download the CSV"},
+    "common.download_table": {"fr": "Télécharger ce tableau (CSV)", "en": "Download this table (CSV)"},
     "exports.ics": {"fr": "Calendrier des envois (ICS)", "en": "Schedule (ICS)"},
     "exports.ics_help": {
         "fr": "Tous les envois de l'édition en un fichier d'agenda. Pour un agenda qui se met à jour tout seul, "
