@@ -100,6 +100,9 @@ def flash() -> None:
     message = st.session_state.pop("flash", None)
     if message:
         st.success(message, icon=":material/check:")
+    problem = st.session_state.pop("flash_problem", None)  # an outcome that went wrong: not in green
+    if problem:
+        st.error(problem, icon=":material/error:")
 
 
 def campaign() -> Campaign | None:

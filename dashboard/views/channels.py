@@ -63,8 +63,10 @@ def show_account(account: Any) -> None:
             s, actor=me, name=n, timeout=10.0, language=lang()))
         if result is not None:
             ok, message = result
-            st.session_state["flash"] = (t("channels.test_ok", handle=common.plain(message)) if ok
-                                         else t("channels.test_failed", error=common.plain(message)))
+            if ok:
+                st.session_state["flash"] = t("channels.test_ok", handle=common.plain(message))
+            else:
+                st.session_state["flash_problem"] = t("channels.test_failed", error=common.plain(message))
             data.rate_budgets.clear()
             st.rerun()
     if admin:
