@@ -191,14 +191,44 @@ def language_name(code: str | None) -> str:
     return LANGUAGE_NAMES.get(code or "", t("common.both_languages"))
 
 
-def table(rows: list[dict[str, Any]] | pd.DataFrame, *, numbers: Iterable[str] = (), **options: Any) -> None:
+def table(rows: list[dict[str, Any]] | pd.DataFrame, *, numbers: Iterable[str] = (), download: str | None = None,
+          **options: Any) -> None:
     """A table with its figures written the reader's way (babel: "12 027" in French, "12,027" in
-    English) while still sorting as numbers, and "—" for a missing value instead of "None"."""
+    English) while still sorting as numbers, and "—" for a missing value instead of "None".
+
+    Every table of the dashboard is drawn here. Streamlit's own "download as CSV" and copy of its
+    tables are switched off (``client.disableDataExport`` in dashboard/.streamlit/config.toml):
+    they hand over cells as typed, and a cell such as ``=HYPERLINK(...)`` from a post, a
+    platform's error or a name would run as a formula in the spreadsheet that opens it. Where
+    people take a table away (``download``: the file's name, without ".csv"), this offers its own
+    CSV, whose cells go through orchestrator/csvsafe.py like every export. The cells shown stay
+    as typed: an apostrophe before every "@handle", "-" or "+1 514…" would be read by staff on
+    every page, for a risk that only exists in a spreadsheet."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     figures = [c for c in numbers if c in frame.columns]
     styler = frame.style.format(na_rep="—").format(fmt_number, subset=figures, na_rep="—")
     options = {"hide_index": True, "width": "stretch", **options}
     st.dataframe(styler, **options)
+    if download and not frame.empty:
+        st.download_button(t("common.download_table"), data=lambda: table_csv(frame), file_name=f"{download}.csv",
+                           mime="text/csv", key=f"table_csv_{download}", on_click="ignore",
+                           icon=":material/download:", type="tertiary")
+
+
+def table_csv(frame: pd.DataFrame) -> bytes:
+    """A table as a CSV file a spreadsheet opens safely: formula-looking cells neutralised
+    (csvsafe), figures as numbers, nothing for a missing value, UTF-8 with the byte order mark
+    Excel needs to read accents."""
+    from orchestrator import csvsafe
+
+    def value(v: Any) -> Any:
+        try:
+            return "" if v is None or bool(pd.isna(v)) else v
+        except (TypeError, ValueError):  # a list or a mapping in a cell: not missing
+            return v
+
+    rows = [list(frame.columns), *([value(v) for v in row] for row in frame.itertuples(index=False))]
+    return csvsafe.dumps(rows, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def broken(message: str) -> None:

@@ -206,9 +206,9 @@ def case_posts(campaign: Any, case_id: int, *, key: str, page_size: int = 25) ->
         _, rows = delivery_views.case_deliveries(s, campaign_id=campaign.id or 0, case_id=case_id,
                                                  limit=page_size, offset=(page - 1) * page_size)
     st.caption(t("figures.case_count", n=fmt_number(total)))
-    st.dataframe(pd.DataFrame([{
+    common.table([{
         t("figures.published_at"): fmt_datetime(r["published_at"], tz, "short"),
         t("col.account"): f"{r['account']} ({platform(r['kind'])})",
-        **{figure_name(name): fmt_number(r[name]) for name in FIGURE_KEYS},
+        **{figure_name(name): r[name] for name in FIGURE_KEYS},
         t("col.text"): short(r["text"], 100),
-    } for r in rows]), hide_index=True, width="stretch")
+    } for r in rows], numbers=[figure_name(name) for name in FIGURE_KEYS], download=f"{campaign.slug}-{key}-{case_id}")

@@ -349,6 +349,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "approvals.by": {"fr": "par {author}, {when}", "en": "by {author}, {when}"},
     "approvals.yours": {"fr": "Vous l'avez écrite : une autre personne doit l'approuver.",
                         "en": "You wrote it: someone else must approve it."},
+    "approvals.you_edited": {"fr": "Vous avez modifié son texte : une autre personne doit l'approuver.",
+                             "en": "You edited its text: someone else must approve it."},
+    "approvals.edited_by": {"fr": "Texte modifié par {names}", "en": "Text edited by {names}"},
     "approvals.not_scheduled": {"fr": "Pas encore programmée sur un compte.", "en": "Not scheduled on any account yet."},
     "approvals.approve": {"fr": "Approuver", "en": "Approve"},
     "approvals.approved": {"fr": "Publication n° {id} approuvée.", "en": "Post no. {id} approved."},
@@ -566,6 +569,7 @@ STRINGS: dict[str, dict[str, str]] = {
                          "en": "Each delivery with its latest figures, times in the campaign's time zone."},
     "exports.prepare": {"fr": "Préparer le fichier", "en": "Prepare the file"},
     "exports.download_csv": {"fr": "Télécharger le CSV", "en": "Download the CSV"},
+    "common.download_table": {"fr": "Télécharger ce tableau (CSV)", "en": "Download this table (CSV)"},
     "exports.ics": {"fr": "Calendrier des envois (ICS)", "en": "Schedule (ICS)"},
     "exports.ics_help": {
         "fr": "Tous les envois de l'édition en un fichier d'agenda. Pour un agenda qui se met à jour tout seul, "

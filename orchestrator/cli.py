@@ -155,7 +155,7 @@ def init(
     editions = load_editions(content or content_root())
     with db.session_scope(eng) as session:
         for edition in editions:
-            campaign = load_content(session, content=edition)
+            campaign = load_content(session, actor=command_line_operator(), content=edition)
             typer.echo(f"Campagne {campaign.slug} : {len(edition.cases)} cas, {len(edition.actions)} appels à l'action.")
     typer.echo(f"Base prête : {eng.url.render_as_string(hide_password=True)}")
 
@@ -338,7 +338,7 @@ def account_test(name: str) -> None:
     from orchestrator.services.accounts import test_account
 
     _setup_logging()
-    ok, message = run_service(lambda s: test_account(s, name=name))
+    ok, message = run_service(lambda s: test_account(s, actor=command_line_operator(), name=name))
     if ok:
         typer.echo(f"OK : {name} publie en tant que {message}")
     else:
@@ -466,7 +466,7 @@ def schedule(
         when = parse_when(at)
     except ValueError as exc:
         fail(str(exc))
-    delivery = run_service(lambda s: schedule_delivery(s, post_id=post_id, account_name=account, at=when))
+    delivery = run_service(lambda s: schedule_delivery(s, actor=command_line_operator(), post_id=post_id, account_name=account, at=when))
     typer.echo(delivery.id)
 
 
@@ -582,7 +582,7 @@ def content_load(path: Path) -> None:
         edition = load_campaign(path)
     except ContentInvalid as exc:
         fail(f"contenu invalide, rien n'a été chargé :\n{exc}")
-    campaign = run_service(lambda s: load_content(s, content=edition))
+    campaign = run_service(lambda s: load_content(s, actor=command_line_operator(), content=edition))
     typer.echo(f"Campagne {campaign.slug} chargée ({len(edition.cases)} cas).")
 
 

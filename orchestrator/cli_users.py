@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.services.auth import ROLES
+from orchestrator.services.auth import ROLES, command_line_operator
 
 user_app = typer.Typer(help="Personnes qui utilisent le tableau de bord, et leur rôle.", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def user_add(
     from orchestrator.services.users import add_user
 
     password = _password(password_stdin, oidc_only)
-    user = run_service(lambda s: add_user(s, username=username, password=password, role=role, language=language))
+    user = run_service(lambda s: add_user(s, actor=command_line_operator(), username=username, password=password, role=role, language=language))
     typer.echo(f"{user.username} ajouté·e ({user.role}).")
 
 

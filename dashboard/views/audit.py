@@ -46,4 +46,4 @@ common.table([{
     t("audit.action"): audit_text.action_label(e.action),
     t("audit.target"): audit_text.target_label(e.target_type, e.target_id, cases),
     t("audit.detail"): audit_text.details(e.detail, tz, cases),
-} for e in entries])
+} for e in entries], download=f"audit-{int(page)}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import common
@@ -117,7 +116,7 @@ if opened:
                     t("col.account"): ui.account_label(r),
                     t("col.text"): ui.short(r["text"], 120),
                 })
-        st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+        common.table(table, download=f"{campaign.slug}-{day.isoformat()}")
     if st.button(t("calendar.day_close"), key="cal_day_close", icon=":material/close:"):
         st.session_state.pop("cal_day", None)
         st.rerun()

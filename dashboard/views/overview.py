@@ -187,4 +187,4 @@ if phase != edition_results.FINISHED or upcoming:
                     t("col.account"): ui.account_label(r),
                     t("col.text"): ui.short(r["text"], 120),
                 })
-        st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+        common.table(table)

@@ -3,7 +3,6 @@ delivery's own figures and their curve."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import common
@@ -81,7 +80,7 @@ def _line(r: dict) -> dict[str, str]:
         return {"#": f"#{r.get('id')}", t("col.problem"): t("follow.item_failed", what=t("queue.pick"))}
 
 
-st.dataframe(pd.DataFrame([_line(r) for r in rows]), hide_index=True, width="stretch")
+common.table([_line(r) for r in rows], download=f"{campaign.slug}-envois-{int(page)}")
 
 st.subheader(t("queue.act"))
 by_id = {r["id"]: r for r in rows}

@@ -45,7 +45,7 @@ def _check_text(text: str, link: str | None, language: str) -> None:
 def create_post(
     session: Session,
     *,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     case_slug: str | None,
     language: str = "fr",
     text: str,
@@ -159,7 +159,7 @@ def submit_post(session: Session, *, actor: Actor, post_id: int) -> Post:
     return post
 
 
-def approve_post(session: Session, *, actor: Actor = SYSTEM, post_id: int) -> Post:
+def approve_post(session: Session, *, actor: Actor, post_id: int) -> Post:
     """Approve a post, record the fingerprint of what was approved and freeze the text of each of
     its deliveries."""
     from orchestrator.services.deliveries import post_images, render_delivery

@@ -42,7 +42,7 @@ def get_user(session: Session, *, username: str) -> User:
 
 
 def add_user(
-    session: Session, *, actor: Actor = SYSTEM, username: str, password: str | None, role: str, language: str = "fr"
+    session: Session, *, actor: Actor, username: str, password: str | None, role: str, language: str = "fr"
 ) -> User:
     """A new staff account. ``password`` may be None for a person who signs in only through OIDC."""
     require(actor, "admin", "ajouter une personne", "add a user")

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from orchestrator import db
 from orchestrator.services.accounts import CREDENTIALS
+from orchestrator.services.auth import SYSTEM
 from tests.dashboard.conftest import APP
 from tests.dashboard.helpers import texts
 from tests.dashboard.test_page_matrix import shown_cells
@@ -38,7 +39,7 @@ def test_accounts_show_their_platform_server_and_languages_in_words(app, engine)
     from orchestrator.services.accounts import add_account
 
     with db.session_scope(engine) as s:
-        add_account(s, kind="mastodon", name="masto", base_url="https://mastodon.example.org",
+        add_account(s, actor=SYSTEM, kind="mastodon", name="masto", base_url="https://mastodon.example.org",
                     credentials={"access_token": "t"})
     at = app("victor", "channels")
     labels = "\n".join(e.label for e in at.expander)

@@ -187,3 +187,46 @@ def test_the_operator_may_approve_but_the_log_says_four_eyes_were_skipped(engine
         assert entry.detail["four_eyes"] == "operator"
     # a staff member who happens to be called like the machine is not the machine
     assert four_eyes.approval_refusal(Actor("system", "admin"), author="system", edited_by=[]) is not None
+
+
+def test_the_fingerprint_covers_the_link_each_image_and_its_alt_text_and_each_variants_account() -> None:
+    from channels.base import Image
+
+    png = base64.b64decode(_png((1, 2, 3)))
+    base = {"text": "T", "link": "https://amnistie.ca/a", "variants": {"1": "V"},
+            "images": [Image(data=png, mime_type="image/png", alt="A", filename="a.png")]}
+    same = four_eyes.fingerprint(**base)
+    assert same == four_eyes.fingerprint(**{**base, "variants": {"1": "V"}})  # stable
+    changed = [
+        {"link": "https://amnistie.ca/b"}, {"link": None}, {"variants": {"2": "V"}}, {"variants": {}},
+        {"images": []}, {"images": [Image(data=png, mime_type="image/png", alt="B", filename="a.png")]},
+        {"images": [Image(data=png + b"x", mime_type="image/png", alt="A", filename="a.png")]},
+        {"images": [Image(data=png, mime_type="image/jpeg", alt="A", filename="a.png")]},
+    ]
+    prints = [four_eyes.fingerprint(**{**base, **change}) for change in changed]
+    assert same not in prints and len(set(prints)) == len(prints)
+    assert four_eyes.fingerprint(**{**base, "link": ""}) == four_eyes.fingerprint(**{**base, "link": None})
+
+
+def test_a_post_approved_before_fingerprints_existed_still_goes_out(engine, sandbox) -> None:
+    from tests.orchestrator.test_worker import make_worker
+
+    post_id, delivery_id = _approved_and_due(engine, sandbox)
+    with db.session_scope(engine) as s:  # as the migration leaves a post approved before it
+        post = s.get(Post, post_id)
+        post.approved_fingerprint = None
+        s.add(post)
+    make_worker(engine).run_once()
+    with db.session_scope(engine) as s:
+        assert s.get(Delivery, delivery_id).state == states.PUBLISHED
+    assert four_eyes.still_as_approved(None, "abc") and four_eyes.still_as_approved("abc", "abc")
+    assert not four_eyes.still_as_approved("abc", "abd")
+
+
+def test_editors_are_listed_once_each_in_the_order_they_first_edited(engine) -> None:
+    post_id = _pending(engine)
+    with db.session_scope(engine) as s:
+        for who, text in ((CHLOE, "Un."), (BRUNO, "Deux."), (CHLOE, "Trois.")):
+            posts.edit_post(s, actor=who, post_id=post_id, text=text)
+        assert four_eyes.editors(s, post_id=post_id) == ["chloe", "bruno"]
+        assert four_eyes.hands("alice", ["chloe"]) == {"alice", "chloe"}
