@@ -267,15 +267,16 @@ def options_with_labels(items: dict[Any, str]) -> tuple[list[Any], Callable[[Any
 
 
 _WORDS_SCRIPT = Path(__file__).with_name("streamlit_words.js").read_text(encoding="utf-8")
-#: The keys of dashboard/strings.py the script uses, without their "uploader." prefix.
-WORD_KEYS = tuple(k.removeprefix("uploader.") for k in STRINGS if k.startswith("uploader."))
+#: The words of dashboard/strings.py the script uses (the file uploader's and the date and time
+#: fields'), by their name in the script: the key without its prefix.
+WORD_KEYS = {k.split(".", 1)[1]: k for k in STRINGS if k.startswith(("uploader.", "datefield."))}
 
 
 def streamlit_words() -> None:
     """Streamlit's own English words (the file uploader's, on every page) shown in the reader's
     language, and the page's language set for screen readers: see dashboard/streamlit_words.js.
     Only our constant script and our own strings go into it, never text anyone typed."""
-    words = {"lang": lang(), **{key: t(f"uploader.{key}") for key in WORD_KEYS}}
+    words = {"lang": lang(), **{name: t(key) for name, key in WORD_KEYS.items()}}
     # "<" written as its escape: the sanitizer in front of st.html drops a script that looks
     # like it holds a tag.
     data = json.dumps(words, ensure_ascii=False).replace("<", "\\u003c")
