@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pyarrow as pa
+
 from orchestrator.models import Case, Delivery
 from tests.dashboard.helpers import texts
 
@@ -135,10 +137,13 @@ def test_a_case_shows_its_published_posts_and_their_figures_on_demand(app, busy,
     assert not at.dataframe  # nothing read until asked: the page stays fast
     at.toggle(key="case_posts_juan-lopez").set_value(True).run()
     assert not at.exception
-    (table,) = [d.value for d in at.dataframe]
+    (frame,) = at.dataframe
+    table = frame.value
     assert list(table.columns)[2:7] == ["Vues", "J'aime", "Partages", "Réponses", "Clics"]
     (row,) = table.to_dict("records")
-    assert row["Vues"] == 12027 and row["Clics"] == 17  # figures sort as numbers
+    assert (row["Vues"], row["Clics"]) == (12027, 17)  # sorted as numbers
+    shown = pa.ipc.open_stream(frame.proto.arrow_data.styler.display_values).read_pandas()
+    assert shown["Vues"].iloc[0] in ("12\u202f027", "12\xa0027")  # written the French way
     at = app("victor", "cases", lang="en")
     at.toggle(key="case_posts_sonia-dahmani").set_value(True).run()
     assert "Nothing published for this case yet." in texts(at)
