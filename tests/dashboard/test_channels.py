@@ -73,9 +73,10 @@ def _hostile_instance(monkeypatch, answer: str) -> None:  # type: ignore[no-unty
 def test_a_hostile_instance_s_reply_to_the_connection_test_is_shown_as_text(app, engine, sandbox, monkeypatch, answer):
     from orchestrator import db
     from orchestrator.services.accounts import add_account
+    from orchestrator.services.auth import SYSTEM
 
     with db.session_scope(engine) as s:
-        add_account(s, kind="mastodon", name="mastodon-fr", language="fr", base_url=sandbox.url,
+        add_account(s, actor=SYSTEM, kind="mastodon", name="mastodon-fr", language="fr", base_url=sandbox.url,
                     credentials={"access_token": "sandbox-mastodon"}, is_sandbox=True)
     _hostile_instance(monkeypatch, answer)
     at = app("edith", "channels")
