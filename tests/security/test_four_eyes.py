@@ -75,7 +75,9 @@ def test_every_edit_is_recorded_with_who_when_and_what(engine) -> None:
         assert all(e.at is not None for e in edits)
         assert four_eyes.editors(s, post_id=post_id) == ["bruno", "chloe"]
         audited = s.exec(select(AuditEntry).where(AuditEntry.action == "edit")).all()
-        assert [a.actor for a in audited] == ["bruno", "chloe"]
+        assert [(a.actor, a.target_type, a.target_id, a.detail) for a in audited] == [
+            ("bruno", "post", str(post_id), {"back_to_approval": False, "changed": ["text"]}),
+            ("chloe", "post", str(post_id), {"back_to_approval": False, "changed": ["link"]})]
 
 
 @pytest.mark.parametrize("status", ["draft", "rejected"])
@@ -86,8 +88,11 @@ def test_only_the_author_edits_a_draft_or_a_rejected_post_not_even_an_admin(engi
         if status == "rejected":
             posts.reject_post(s, actor=CHLOE, post_id=post_id, comment="Trop vague")
     for other in (BRUNO, ADMIN, Actor("elsa", "editor")):
-        with pytest.raises(PermissionDenied, match="Seule l.autrice"), db.session_scope(engine) as s:
+        with pytest.raises(PermissionDenied, match="Seule l.autrice") as refused, db.session_scope(engine) as s:
             posts.edit_post(s, actor=other, post_id=post_id, text="Réécrit par quelqu'un d'autre.")
+        assert refused.value.en == ("Only its author (alice) edits a draft or a rejected post; you can comment by "
+                                    "rejecting it, or write another one.")
+        assert refused.value.fr.endswith("vous pouvez la commenter en la refusant, ou en écrire une autre.")
     with db.session_scope(engine) as s:
         assert s.get(Post, post_id).text == "Brouillon."
         assert posts.edit_post(s, actor=ALICE, post_id=post_id, text="Corrigé.").text == "Corrigé."
@@ -135,7 +140,10 @@ def test_images_changed_after_approval_are_not_sent_without_a_new_approval(engin
         post, delivery = s.get(Post, post_id), s.get(Delivery, delivery_id)
         assert post.status == posts.PENDING and post.approved_by is None
         assert delivery.state == states.SCHEDULED and delivery.rendered_text is None
-        assert s.exec(select(AuditEntry).where(AuditEntry.action == "approval_void")).one().target_id == str(post_id)
+        void = s.exec(select(AuditEntry).where(AuditEntry.action == "approval_void")).one()
+        assert (void.actor, void.target_type, void.target_id) == ("system", "post", str(post_id))
+        assert void.detail == {"why": "content changed after approval"}
+        assert post.approved_fingerprint is None and delivery.rendered_link is None
     with db.session_scope(engine) as s:
         posts.approve_post(s, actor=CHLOE, post_id=post_id)
     make_worker(engine).run_once()
@@ -166,7 +174,12 @@ def test_an_edit_after_approval_sends_the_post_back_and_its_editor_cannot_approv
     post_id, delivery_id = _approved_and_due(engine, sandbox)
     with db.session_scope(engine) as s:
         posts.edit_post(s, actor=CHLOE, post_id=post_id, text="Texte corrigé après approbation.")
-        assert s.get(Post, post_id).status == posts.PENDING
+        edited = s.get(Post, post_id)
+        assert (edited.status, edited.approved_by, edited.approved_at, edited.approved_fingerprint) == \
+            (posts.PENDING, None, None, None)
+        assert s.get(Delivery, delivery_id).rendered_link is None
+        entry = s.exec(select(AuditEntry).where(AuditEntry.action == "edit")).one()
+        assert entry.detail == {"back_to_approval": True, "changed": ["text"]}
         assert s.get(Delivery, delivery_id).rendered_text is None
     make_worker(engine).run_once()
     assert sandbox.sandbox.posts("mastodon") == []
@@ -230,3 +243,26 @@ def test_editors_are_listed_once_each_in_the_order_they_first_edited(engine) -> 
             posts.edit_post(s, actor=who, post_id=post_id, text=text)
         assert four_eyes.editors(s, post_id=post_id) == ["chloe", "bruno"]
         assert four_eyes.hands("alice", ["chloe"]) == {"alice", "chloe"}
+
+
+def test_an_edit_is_checked_like_a_new_post_and_records_exactly_what_changed(engine) -> None:
+    from orchestrator.services.auth import ServiceError
+
+    image = {"data": _png((10, 120, 10)), "alt": "Juan López", "filename": "juan.png"}
+    post_id = _pending(engine, images=[image], variants={"7": "Pour un compte"})
+    for link, variants in (("ftp://amnistie.ca", None), (None, {"7": " "}), ("javascript:alert(1)", {"7": "x"})):
+        with pytest.raises(ServiceError, match="https://"), db.session_scope(engine) as s:
+            posts.edit_post(s, actor=ALICE, post_id=post_id, text="Texte.", link=link or "ftp://x",
+                            variants=variants)
+    with db.session_scope(engine) as s:
+        posts.edit_post(s, actor=ALICE, post_id=post_id, text="Écrivez pour Juan López.",
+                        variants={"7": "", "8": "Écrivez pour Juan López.", "9": "Pour le compte 9"})
+        assert s.get(Post, post_id).variants == {"9": "Pour le compte 9"}  # emptied or same as the text: gone
+        assert len(s.get(Post, post_id).images) == 1  # images not given: kept
+        posts.edit_post(s, actor=ALICE, post_id=post_id, text="Écrivez pour Juan López.", images=[])
+        assert s.get(Post, post_id).images == []
+        other = {"data": _png((0, 0, 200)), "alt": "Autre", "filename": "autre.png"}
+        posts.edit_post(s, actor=ALICE, post_id=post_id, text="Écrivez pour Juan López.", images=[other])
+        assert [i["alt"] for i in s.get(Post, post_id).images] == ["Autre"]
+        edits = s.exec(select(PostEdit).where(PostEdit.post_id == post_id).order_by(PostEdit.id)).all()
+        assert [e.changed for e in edits] == [["variants"], ["images"], ["images"]]
