@@ -266,3 +266,49 @@ def test_an_edit_is_checked_like_a_new_post_and_records_exactly_what_changed(eng
         assert [i["alt"] for i in s.get(Post, post_id).images] == ["Autre"]
         edits = s.exec(select(PostEdit).where(PostEdit.post_id == post_id).order_by(PostEdit.id)).all()
         assert [e.changed for e in edits] == [["variants"], ["images"], ["images"]]
+
+
+def test_the_command_line_acts_under_the_name_of_whoever_ran_it(monkeypatch) -> None:
+    import getpass
+
+    from orchestrator.services.auth import ServiceError, command_line_operator
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "opal")
+    assert command_line_operator() == Actor("cli:opal", "admin", operator=True)
+    monkeypatch.setattr(getpass, "getuser", lambda: "o" * 80)
+    assert command_line_operator().username == "cli:" + "o" * 60  # fits the audit log's column
+
+    def nobody() -> str:
+        raise OSError("no login name")
+
+    monkeypatch.setattr(getpass, "getuser", nobody)
+    monkeypatch.setattr("os.getuid", lambda: 1234)
+    assert command_line_operator().username == "cli:uid1234"
+    said = ServiceError("en français", "in English")
+    assert (said.message("fr"), said.message("en"), str(said)) == ("en français", "in English", "en français")
+    assert ServiceError("seulement en français").en == "seulement en français"
+
+
+def test_a_case_paused_while_its_deliveries_were_due_holds_them_at_the_claim(engine, sandbox) -> None:
+    """The pause raced the claim: the case row says paused, its deliveries still say scheduled."""
+    from orchestrator.models import Case
+    from tests.orchestrator.test_worker import make_worker
+
+    _, delivery_id = _approved_and_due(engine, sandbox)
+    with db.session_scope(engine) as s:
+        case = s.exec(select(Case).where(Case.slug == "juan-lopez")).one()
+        case.status = "paused"
+        s.add(case)
+        free = posts.create_post(s, actor=ALICE, case_slug=None, text="Sans cas.", submit=True)
+        posts.approve_post(s, actor=CHLOE, post_id=free.id)
+        deliveries.schedule(s, actor=ALICE, post_id=free.id, account_name="mastodon-sandbox", at=free.created_at)
+    make_worker(engine).run_once()
+    (sent,) = sandbox.sandbox.posts("mastodon")  # a post about no case is held by no case
+    assert "Sans cas." in str(sent)
+    with db.session_scope(engine) as s:
+        delivery = s.get(Delivery, delivery_id)
+        assert (delivery.state, delivery.held_reason) == (states.HELD, "case paused")
+        from orchestrator.models import Attempt
+
+        (held,) = s.exec(select(Attempt).where(Attempt.delivery_id == delivery_id)).all()
+        assert (held.actor, held.outcome, held.detail) == ("test-worker", "held", "case paused")
