@@ -126,7 +126,7 @@ def _approved_and_due(engine, sandbox) -> tuple[int, int]:
         return post_id, delivery.id or 0
 
 
-def test_images_changed_after_approval_are_not_sent_without_a_new_approval(engine, sandbox) -> None:
+def test_images_changed_after_approval_are_not_sent_without_a_new_approval(engine, sandbox, caplog) -> None:
     from tests.orchestrator.test_worker import make_worker
 
     post_id, delivery_id = _approved_and_due(engine, sandbox)
@@ -134,7 +134,9 @@ def test_images_changed_after_approval_are_not_sent_without_a_new_approval(engin
         post = s.get(Post, post_id)
         post.images = [{"data": _png((200, 0, 0)), "alt": "Autre chose", "filename": "other.png"}]
         s.add(post)
-    make_worker(engine).run_once()
+    with caplog.at_level("WARNING", logger="porte_voix.worker"):
+        make_worker(engine).run_once()
+    assert f"post {post_id} changed after its approval: sent back for approval, nothing sent" in caplog.messages
     assert sandbox.sandbox.posts("mastodon") == []
     with db.session_scope(engine) as s:
         post, delivery = s.get(Post, post_id), s.get(Delivery, delivery_id)
@@ -312,3 +314,9 @@ def test_a_case_paused_while_its_deliveries_were_due_holds_them_at_the_claim(eng
 
         (held,) = s.exec(select(Attempt).where(Attempt.delivery_id == delivery_id)).all()
         assert (held.actor, held.outcome, held.detail) == ("test-worker", "held", "case paused")
+
+
+def test_a_state_the_diagram_does_not_know_goes_nowhere() -> None:
+    assert not states.can_transition("gone", states.PUBLISHING)
+    assert not states.can_transition(states.PUBLISHED, states.PUBLISHING)  # never twice
+    assert states.can_transition(states.SCHEDULED, states.PUBLISHING)
