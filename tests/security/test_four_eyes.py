@@ -320,3 +320,13 @@ def test_a_state_the_diagram_does_not_know_goes_nowhere() -> None:
     assert not states.can_transition("gone", states.PUBLISHING)
     assert not states.can_transition(states.PUBLISHED, states.PUBLISHING)  # never twice
     assert states.can_transition(states.SCHEDULED, states.PUBLISHING)
+
+
+def test_the_fingerprint_keeps_its_form_from_one_version_to_the_next() -> None:
+    """A fingerprint is stored at approval and compared by later versions of the worker: changing
+    how it is computed would send every approved post back for approval at the upgrade."""
+    from channels.base import Image
+
+    image = Image(data=b"png", mime_type="image/png", alt="Juan", filename="a.png")
+    assert four_eyes.fingerprint(text="Écrivez pour Juan", link="https://amnistie.ca/a", variants={"2": "B", "1": "A"},
+                                 images=[image]) == "7bb3208c013b249cda95d70f65443140addd4174613fdcf4acd1773ef81e9c58"
