@@ -330,3 +330,23 @@ def test_the_fingerprint_keeps_its_form_from_one_version_to_the_next() -> None:
     image = Image(data=b"png", mime_type="image/png", alt="Juan", filename="a.png")
     assert four_eyes.fingerprint(text="Écrivez pour Juan", link="https://amnistie.ca/a", variants={"2": "B", "1": "A"},
                                  images=[image]) == "7bb3208c013b249cda95d70f65443140addd4174613fdcf4acd1773ef81e9c58"
+
+
+def test_refusals_say_what_was_refused_in_both_languages(engine) -> None:
+    from orchestrator.services.auth import ServiceError
+
+    post_id = _pending(engine)
+    victor = Actor("victor", "viewer")
+    for call, fr, en in (
+        (lambda s: posts.approve_post(s, actor=victor, post_id=post_id), "approuver une publication", "approve a post"),
+        (lambda s: posts.edit_post(s, actor=victor, post_id=post_id, text="x"), "modifier une publication", "edit a post"),
+    ):
+        with pytest.raises(PermissionDenied) as refused, db.session_scope(engine) as s:
+            call(s)
+        assert f"n'a pas le droit de {fr} :" in refused.value.fr and f"may not {en}:" in refused.value.en
+    with db.session_scope(engine) as s:
+        posts.withdraw_post(s, actor=ALICE, post_id=post_id)
+    with pytest.raises(ServiceError) as refused, db.session_scope(engine) as s:
+        posts.approve_post(s, actor=CHLOE, post_id=post_id)  # a draft: submitted first
+    assert (refused.value.fr, refused.value.en) == ("Seule une publication en attente d'approbation peut être approuvée.",
+                                                    "Only a post awaiting approval can be approved.")
