@@ -75,7 +75,9 @@ def test_every_edit_is_recorded_with_who_when_and_what(engine) -> None:
         assert all(e.at is not None for e in edits)
         assert four_eyes.editors(s, post_id=post_id) == ["bruno", "chloe"]
         audited = s.exec(select(AuditEntry).where(AuditEntry.action == "edit")).all()
-        assert [a.actor for a in audited] == ["bruno", "chloe"]
+        assert [(a.actor, a.target_type, a.target_id, a.detail) for a in audited] == [
+            ("bruno", "post", str(post_id), {"back_to_approval": False, "changed": ["text"]}),
+            ("chloe", "post", str(post_id), {"back_to_approval": False, "changed": ["link"]})]
 
 
 @pytest.mark.parametrize("status", ["draft", "rejected"])
@@ -86,8 +88,11 @@ def test_only_the_author_edits_a_draft_or_a_rejected_post_not_even_an_admin(engi
         if status == "rejected":
             posts.reject_post(s, actor=CHLOE, post_id=post_id, comment="Trop vague")
     for other in (BRUNO, ADMIN, Actor("elsa", "editor")):
-        with pytest.raises(PermissionDenied, match="Seule l.autrice"), db.session_scope(engine) as s:
+        with pytest.raises(PermissionDenied, match="Seule l.autrice") as refused, db.session_scope(engine) as s:
             posts.edit_post(s, actor=other, post_id=post_id, text="Réécrit par quelqu'un d'autre.")
+        assert refused.value.en == ("Only its author (alice) edits a draft or a rejected post; you can comment by "
+                                    "rejecting it, or write another one.")
+        assert refused.value.fr.endswith("vous pouvez la commenter en la refusant, ou en écrire une autre.")
     with db.session_scope(engine) as s:
         assert s.get(Post, post_id).text == "Brouillon."
         assert posts.edit_post(s, actor=ALICE, post_id=post_id, text="Corrigé.").text == "Corrigé."
@@ -121,7 +126,7 @@ def _approved_and_due(engine, sandbox) -> tuple[int, int]:
         return post_id, delivery.id or 0
 
 
-def test_images_changed_after_approval_are_not_sent_without_a_new_approval(engine, sandbox) -> None:
+def test_images_changed_after_approval_are_not_sent_without_a_new_approval(engine, sandbox, caplog) -> None:
     from tests.orchestrator.test_worker import make_worker
 
     post_id, delivery_id = _approved_and_due(engine, sandbox)
@@ -129,13 +134,18 @@ def test_images_changed_after_approval_are_not_sent_without_a_new_approval(engin
         post = s.get(Post, post_id)
         post.images = [{"data": _png((200, 0, 0)), "alt": "Autre chose", "filename": "other.png"}]
         s.add(post)
-    make_worker(engine).run_once()
+    with caplog.at_level("WARNING", logger="porte_voix.worker"):
+        make_worker(engine).run_once()
+    assert f"post {post_id} changed after its approval: sent back for approval, nothing sent" in caplog.messages
     assert sandbox.sandbox.posts("mastodon") == []
     with db.session_scope(engine) as s:
         post, delivery = s.get(Post, post_id), s.get(Delivery, delivery_id)
         assert post.status == posts.PENDING and post.approved_by is None
         assert delivery.state == states.SCHEDULED and delivery.rendered_text is None
-        assert s.exec(select(AuditEntry).where(AuditEntry.action == "approval_void")).one().target_id == str(post_id)
+        void = s.exec(select(AuditEntry).where(AuditEntry.action == "approval_void")).one()
+        assert (void.actor, void.target_type, void.target_id) == ("system", "post", str(post_id))
+        assert void.detail == {"why": "content changed after approval"}
+        assert post.approved_fingerprint is None and delivery.rendered_link is None
     with db.session_scope(engine) as s:
         posts.approve_post(s, actor=CHLOE, post_id=post_id)
     make_worker(engine).run_once()
@@ -166,7 +176,12 @@ def test_an_edit_after_approval_sends_the_post_back_and_its_editor_cannot_approv
     post_id, delivery_id = _approved_and_due(engine, sandbox)
     with db.session_scope(engine) as s:
         posts.edit_post(s, actor=CHLOE, post_id=post_id, text="Texte corrigé après approbation.")
-        assert s.get(Post, post_id).status == posts.PENDING
+        edited = s.get(Post, post_id)
+        assert (edited.status, edited.approved_by, edited.approved_at, edited.approved_fingerprint) == \
+            (posts.PENDING, None, None, None)
+        assert s.get(Delivery, delivery_id).rendered_link is None
+        entry = s.exec(select(AuditEntry).where(AuditEntry.action == "edit")).one()
+        assert entry.detail == {"back_to_approval": True, "changed": ["text"]}
         assert s.get(Delivery, delivery_id).rendered_text is None
     make_worker(engine).run_once()
     assert sandbox.sandbox.posts("mastodon") == []
@@ -230,3 +245,108 @@ def test_editors_are_listed_once_each_in_the_order_they_first_edited(engine) -> 
             posts.edit_post(s, actor=who, post_id=post_id, text=text)
         assert four_eyes.editors(s, post_id=post_id) == ["chloe", "bruno"]
         assert four_eyes.hands("alice", ["chloe"]) == {"alice", "chloe"}
+
+
+def test_an_edit_is_checked_like_a_new_post_and_records_exactly_what_changed(engine) -> None:
+    from orchestrator.services.auth import ServiceError
+
+    image = {"data": _png((10, 120, 10)), "alt": "Juan López", "filename": "juan.png"}
+    post_id = _pending(engine, images=[image], variants={"7": "Pour un compte"})
+    for link, variants in (("ftp://amnistie.ca", None), (None, {"7": " "}), ("javascript:alert(1)", {"7": "x"})):
+        with pytest.raises(ServiceError, match="https://"), db.session_scope(engine) as s:
+            posts.edit_post(s, actor=ALICE, post_id=post_id, text="Texte.", link=link or "ftp://x",
+                            variants=variants)
+    with db.session_scope(engine) as s:
+        posts.edit_post(s, actor=ALICE, post_id=post_id, text="Écrivez pour Juan López.",
+                        variants={"7": "", "8": "Écrivez pour Juan López.", "9": "Pour le compte 9"})
+        assert s.get(Post, post_id).variants == {"9": "Pour le compte 9"}  # emptied or same as the text: gone
+        assert len(s.get(Post, post_id).images) == 1  # images not given: kept
+        posts.edit_post(s, actor=ALICE, post_id=post_id, text="Écrivez pour Juan López.", images=[])
+        assert s.get(Post, post_id).images == []
+        other = {"data": _png((0, 0, 200)), "alt": "Autre", "filename": "autre.png"}
+        posts.edit_post(s, actor=ALICE, post_id=post_id, text="Écrivez pour Juan López.", images=[other])
+        assert [i["alt"] for i in s.get(Post, post_id).images] == ["Autre"]
+        edits = s.exec(select(PostEdit).where(PostEdit.post_id == post_id).order_by(PostEdit.id)).all()
+        assert [e.changed for e in edits] == [["variants"], ["images"], ["images"]]
+
+
+def test_the_command_line_acts_under_the_name_of_whoever_ran_it(monkeypatch) -> None:
+    import getpass
+
+    from orchestrator.services.auth import ServiceError, command_line_operator
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "opal")
+    assert command_line_operator() == Actor("cli:opal", "admin", operator=True)
+    monkeypatch.setattr(getpass, "getuser", lambda: "o" * 80)
+    assert command_line_operator().username == "cli:" + "o" * 60  # fits the audit log's column
+
+    def nobody() -> str:
+        raise OSError("no login name")
+
+    monkeypatch.setattr(getpass, "getuser", nobody)
+    monkeypatch.setattr("os.getuid", lambda: 1234)
+    assert command_line_operator().username == "cli:uid1234"
+    said = ServiceError("en français", "in English")
+    assert (said.message("fr"), said.message("en"), str(said)) == ("en français", "in English", "en français")
+    assert ServiceError("seulement en français").en == "seulement en français"
+
+
+def test_a_case_paused_while_its_deliveries_were_due_holds_them_at_the_claim(engine, sandbox) -> None:
+    """The pause raced the claim: the case row says paused, its deliveries still say scheduled."""
+    from orchestrator.models import Case
+    from tests.orchestrator.test_worker import make_worker
+
+    _, delivery_id = _approved_and_due(engine, sandbox)
+    with db.session_scope(engine) as s:
+        case = s.exec(select(Case).where(Case.slug == "juan-lopez")).one()
+        case.status = "paused"
+        s.add(case)
+        free = posts.create_post(s, actor=ALICE, case_slug=None, text="Sans cas.", submit=True)
+        posts.approve_post(s, actor=CHLOE, post_id=free.id)
+        deliveries.schedule(s, actor=ALICE, post_id=free.id, account_name="mastodon-sandbox", at=free.created_at)
+    make_worker(engine).run_once()
+    (sent,) = sandbox.sandbox.posts("mastodon")  # a post about no case is held by no case
+    assert "Sans cas." in str(sent)
+    with db.session_scope(engine) as s:
+        delivery = s.get(Delivery, delivery_id)
+        assert (delivery.state, delivery.held_reason) == (states.HELD, "case paused")
+        from orchestrator.models import Attempt
+
+        (held,) = s.exec(select(Attempt).where(Attempt.delivery_id == delivery_id)).all()
+        assert (held.actor, held.outcome, held.detail) == ("test-worker", "held", "case paused")
+
+
+def test_a_state_the_diagram_does_not_know_goes_nowhere() -> None:
+    assert not states.can_transition("gone", states.PUBLISHING)
+    assert not states.can_transition(states.PUBLISHED, states.PUBLISHING)  # never twice
+    assert states.can_transition(states.SCHEDULED, states.PUBLISHING)
+
+
+def test_the_fingerprint_keeps_its_form_from_one_version_to_the_next() -> None:
+    """A fingerprint is stored at approval and compared by later versions of the worker: changing
+    how it is computed would send every approved post back for approval at the upgrade."""
+    from channels.base import Image
+
+    image = Image(data=b"png", mime_type="image/png", alt="Juan", filename="a.png")
+    assert four_eyes.fingerprint(text="Écrivez pour Juan", link="https://amnistie.ca/a", variants={"2": "B", "1": "A"},
+                                 images=[image]) == "7bb3208c013b249cda95d70f65443140addd4174613fdcf4acd1773ef81e9c58"
+
+
+def test_refusals_say_what_was_refused_in_both_languages(engine) -> None:
+    from orchestrator.services.auth import ServiceError
+
+    post_id = _pending(engine)
+    victor = Actor("victor", "viewer")
+    for call, fr, en in (
+        (lambda s: posts.approve_post(s, actor=victor, post_id=post_id), "approuver une publication", "approve a post"),
+        (lambda s: posts.edit_post(s, actor=victor, post_id=post_id, text="x"), "modifier une publication", "edit a post"),
+    ):
+        with pytest.raises(PermissionDenied) as refused, db.session_scope(engine) as s:
+            call(s)
+        assert f"n'a pas le droit de {fr} :" in refused.value.fr and f"may not {en}:" in refused.value.en
+    with db.session_scope(engine) as s:
+        posts.withdraw_post(s, actor=ALICE, post_id=post_id)
+    with pytest.raises(ServiceError) as refused, db.session_scope(engine) as s:
+        posts.approve_post(s, actor=CHLOE, post_id=post_id)  # a draft: submitted first
+    assert (refused.value.fr, refused.value.en) == ("Seule une publication en attente d'approbation peut être approuvée.",
+                                                    "Only a post awaiting approval can be approved.")
