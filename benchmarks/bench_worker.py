@@ -17,6 +17,12 @@ from the attempt rows (first claim to last publication recorded).
   steal time during the rounds is reported. Beside it, the workers' CPU time per delivery
   against the bare loop's CPU time per post: it drifts much less than wall time and shows what
   the bookkeeping (claims, records, ticks) costs on top of the client's own work.
+- A burst at the platforms' pace (issue 17): 24 and 50 X accounts with ten posts each due at once
+  and 500 ms per call; the floor is ten calls in a row, 5 s (target: within 1.2× at 50 accounts).
+- Cost when the platform answers at once (issue 17): 50 X accounts, 1,500 deliveries per round,
+  against the bare loop of the same tweepy calls, in interleaved rounds (target: median ≤ 1.25×).
+  With ``PORTEVOIX_BENCH_BEFORE`` set to another work tree (e.g. ``git worktree add --detach
+  ../before main``), that tree's worker runs in the same rounds, for a before/after in one run.
 - Metrics: HTTP calls of one refresh per account equal ceil(N / batch).
 - Memory: the worker's peak RSS while 100,000 scheduled deliveries wait in the database.
 
@@ -32,7 +38,7 @@ emulator and the client side on a processor each (the worker kept there by
 own machines, 8 accounts on one worker go below 1x; so do a worker per processor, and any platform
 latency (the 50 ms row).
 
-Run alone: ``python -m benchmarks.bench_worker [--quick] [--overhead]``.
+Run alone: ``python -m benchmarks.bench_worker [--quick] [--overhead] [--burst] [--cost]``.
 """
 
 from __future__ import annotations

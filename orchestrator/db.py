@@ -7,20 +7,23 @@ import contextlib
 import fcntl
 import functools
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
+log = logging.getLogger("porte_voix.db")
 
 
 #: Execution option of a session or connection that only reads: on SQLite its transaction is a
@@ -284,6 +287,20 @@ def downgrade(engine_or_url: sa.Engine | str, revision: str) -> None:
 
     url = engine_or_url if isinstance(engine_or_url, str) else engine_or_url.url.render_as_string(hide_password=False)
     command.downgrade(alembic_config(url), revision)
+
+
+def retry_db(fn: Callable[[], T], what: str, *, tries: int = 3) -> T:
+    """Run a short transaction again when the database connection was lost (a restarted server,
+    a killed backend): the pool hands out a fresh, pinged connection the next time."""
+    for attempt in range(1, tries + 1):
+        try:
+            return fn()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError):
+            if attempt == tries:
+                raise
+            log.warning("%s: database error, trying again (%d/%d)", what, attempt, tries - 1)
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------------------------------------

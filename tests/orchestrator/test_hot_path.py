@@ -433,7 +433,7 @@ def test_many_rows_go_in_a_few_statements_on_sqlite_and_read_back_as_written(eng
 def test_rows_fetched_at_once_are_the_rows_of_the_query_in_its_order(engine, sandbox) -> None:
     """``db.fetch_rows`` gives what the driver gives row by row (dates, JSON, booleans, nulls), in
     the query's order; on SQLite in one statement step."""
-    from orchestrator.worker_claims import _due_statement
+    from orchestrator.worker.claimer import _due_statement
 
     _bulk_deliveries(engine, sandbox.url, 300)
     query = _due_statement(False, False, engine.dialect.name == "postgresql")
@@ -459,8 +459,8 @@ def test_the_recorder_writes_at_once_when_no_runner_is_publishing(engine, sandbo
     """Successes wait to be written together only while runners of the process are publishing;
     the last ones of a burst, or a single post's, are written at once."""
     from channels.base import Published
-    from orchestrator import worker_record
-    from orchestrator.worker_outcomes import Claimed
+    from orchestrator.worker import recorder as worker_record
+    from orchestrator.worker.claimer import Claimed
 
     monkeypatch.setattr(worker_record, "GATHER_SECONDS", 60.0)
     account = add_account(engine, sandbox.url)
@@ -473,13 +473,13 @@ def test_the_recorder_writes_at_once_when_no_runner_is_publishing(engine, sandbo
         item: Claimed = claimed[delivery_id]
         return worker_record.Success(item, Published(platform_id=f"id-{delivery_id}", url=None), 5, [])
 
-    worker._active.add(claimed[first].account_id)  # a runner is publishing: the recorder gathers
-    worker._enqueue(success(first))
+    worker.runners.add(claimed[first].account_id)  # a runner is publishing: the recorder gathers
+    worker.recorder.enqueue(success(first))
     assert not worker.flush(timeout=0.5)
-    worker._active.clear()  # the runner ends, and says so
-    worker._record_soon()
+    worker.runners.clear()  # the runner ends, and says so
+    worker.recorder.record_soon()
     assert worker.flush(timeout=10)
-    worker._enqueue(success(second))  # nothing publishing: written without gathering
+    worker.recorder.enqueue(success(second))  # nothing publishing: written without gathering
     assert worker.flush(timeout=10)
     assert delivery(engine, first).state == delivery(engine, second).state == states.PUBLISHED
     worker.stop()

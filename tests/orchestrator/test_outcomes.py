@@ -95,7 +95,7 @@ def test_a_duplicate_refusal_is_known_by_its_class_not_its_words(engine, sandbox
 
 
 def test_a_late_answer_is_recorded_without_a_publishing_step_that_never_happened(engine, sandbox) -> None:
-    from orchestrator.worker_record import Success
+    from orchestrator.worker.recorder import Success
 
     account = add_account(engine, sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
@@ -105,7 +105,7 @@ def test_a_late_answer_is_recorded_without_a_publishing_step_that_never_happened
         row = session.get(Delivery, delivery_id)
         states.transition(session, row, states.UNCONFIRMED, actor="sweeper", worker_id=None, lease_until=None)
         states.transition(session, row, states.RETRYING, actor="reconciler", outcome="reconciled_absent")
-    worker._enqueue(Success(item, Published(platform_id="late-1", url=None), 5, []))
+    worker.recorder.enqueue(Success(item, Published(platform_id="late-1", url=None), 5, []))
     assert worker.flush(timeout=10)
     assert delivery(engine, delivery_id).state == states.PUBLISHED
     assert rows(engine, delivery_id)[-1] == (states.RETRYING, states.PUBLISHED, "late_outcome")

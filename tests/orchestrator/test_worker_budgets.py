@@ -164,7 +164,7 @@ def test_noon_in_montreal_stays_noon_across_the_dst_change(engine, sandbox) -> N
 
     def claimed_at(utc: dt.datetime) -> list[int]:
         items = worker.claim(now=utc)
-        worker._release([i.delivery_id for i in items])
+        worker.claimer.release([i.delivery_id for i in items])
         return [i.delivery_id for i in items]
 
     assert claimed_at(dt.datetime(2025, 11, 1, 15, 59, tzinfo=dt.UTC)) == []
@@ -181,11 +181,11 @@ def test_workers_split_the_accounts_that_have_work(engine, sandbox) -> None:
         schedule(engine, approved_post(engine, text=f"Compte {n}"), account)
     alone = make_worker(engine, name="w-1", publish_threads=8)
     alone.heartbeat()
-    assert alone._compute_fair_share() == 8
+    assert alone.claimer.fair_share() == 8
     with db.session_scope(engine) as session:
         session.add(WorkerHeartbeat(id="w-2", last_seen=utcnow()))
         session.add(WorkerHeartbeat(id="w-gone", last_seen=utcnow() - dt.timedelta(hours=1)))
-    assert alone._compute_fair_share() == 2
+    assert alone.claimer.fair_share() == 2
     assert alone.dispatch(wait=True) == 2  # two accounts now; the rest is the other worker's share
     with db.session_scope(engine) as session:
         session.delete(session.get(WorkerHeartbeat, "w-2"))

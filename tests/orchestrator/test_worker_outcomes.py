@@ -192,7 +192,7 @@ def test_a_runner_never_publishes_what_was_swept_from_it(engine, sandbox) -> Non
     items = worker.claim()
     items[0].lease_until = utcnow()  # the runner stalled past its lease ...
     make_worker(engine, name="other").sweep(now=utcnow() + dt.timedelta(hours=1))  # ... and was swept
-    assert worker._publish_batch(items) is False
+    assert worker.publisher.publish_batch(items) is False
     assert delivery(engine, delivery_id).state == states.UNCONFIRMED
     assert sandbox.sandbox.posts("x") == []
 

@@ -1,9 +1,10 @@
-"""Recording successes in batches, off the publishing thread.
+"""The recorder: writes what each publish call came to, by the table of :mod:`orchestrator.outcomes`.
 
-A runner hands each success (the platform's id and answer) to one recorder thread per process
-and goes on with its next call; the recorder writes whatever has accumulated in one transaction.
-If the process dies before a success is written, its lease expires and reconciling finds the
-post on the platform: nothing is lost, and nothing is sent twice.
+Successes are written in batches, off the publishing thread: a runner hands each one (the
+platform's id and answer) to one recorder thread per process and goes on with its next call; the
+recorder writes whatever has accumulated in one transaction. If the process dies before a success
+is written, its lease expires and reconciling finds the post on the platform: nothing is lost,
+and nothing is sent twice. Failures are written at once: they decide what the runner does next.
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import select
 
-from channels.base import Published, RateInfo
+from channels.base import AmbiguousError, ChannelError, Published, RateInfo, RateLimited
 from orchestrator import budgets, outcomes, states
-from orchestrator.db import fetch_rows, session_scope
-from orchestrator.models import Delivery
+from orchestrator.db import fetch_rows, retry_db, session_scope
+from orchestrator.models import Account, Delivery
+from orchestrator.outcomes import ForAccount, Result
+from orchestrator.services.accounts import mark_unhealthy
+from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
-from orchestrator.worker_outcomes import Claimed
+from orchestrator.worker.claimer import Claimed
 
 log = logging.getLogger("porte_voix.worker")
 
@@ -43,31 +49,34 @@ class Success:
     infos: list[RateInfo]
 
 
-class RecorderMixin:
-    engine: sa.Engine
-    id: str
-    postgres: bool
-    _stopping: threading.Event
-    _inflight_lock: threading.Lock
-    _active: set[int]  # accounts with a runner in this process
-
-    def _init_recorder(self) -> None:
+class Recorder:
+    def __init__(self, engine: sa.Engine, settings: Settings, worker_id: str, *,
+                 publishing: Callable[[], bool], stopping: threading.Event) -> None:
+        """``publishing`` tells whether a runner of this process is publishing (successes are
+        gathered only then); ``stopping`` is set when the worker stops."""
+        self.engine = engine
+        self.settings = settings
+        self.id = worker_id
+        self.postgres = engine.dialect.name == "postgresql"
+        self._publishing = publishing
+        self._stopping = stopping
         self._recorded = threading.Condition()
         self._unrecorded = 0
         self._outbox: queue.Queue[Success] = queue.Queue()
-        self._recorder: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
         # set when a runner has nothing more to publish: what it handed over is written at once
         self._record_now = threading.Event()
 
-    def _record_soon(self) -> None:
+    def record_soon(self) -> None:
+        """A runner ended: write what it handed over without waiting for more."""
         self._record_now.set()
 
-    def _enqueue(self, success: Success) -> None:
+    def enqueue(self, success: Success) -> None:
         with self._recorded:
             self._unrecorded += 1
-            if self._recorder is None or not self._recorder.is_alive():
-                self._recorder = threading.Thread(target=self._record_loop, name="recorder", daemon=True)
-                self._recorder.start()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._record_loop, name="recorder", daemon=True)
+                self._thread.start()
         self._outbox.put(success)
 
     def flush(self, timeout: float = 120.0) -> bool:
@@ -93,10 +102,8 @@ class RecorderMixin:
             return None
         deadline = time.monotonic() + GATHER_SECONDS
         while not self._stopping.is_set() and self._outbox.qsize() < MAX_BATCH - 1:
-            with self._inflight_lock:
-                publishing = bool(self._active)
             left = deadline - time.monotonic()
-            if not publishing or left <= 0:
+            if not self._publishing() or left <= 0:
                 break
             self._record_now.wait(left)  # set when a runner ends: look again
             self._record_now.clear()
@@ -127,6 +134,51 @@ class RecorderMixin:
             with self._recorded:
                 self._unrecorded -= len(batch)
                 self._recorded.notify_all()
+
+    def record_failure(self, item: Claimed, exc: BaseException, *, duration_ms: int, infos: list[RateInfo],
+                       safe_retry: bool) -> ForAccount:
+        """Write what a failed call comes to, at once; what it means for the account's other
+        deliveries. ``safe_retry``: the platform cannot make a second post if it is sent again."""
+        return retry_db(lambda: self._record_failure(item, exc, duration_ms, infos, safe_retry),
+                        "record failure", tries=4)
+
+    def _record_failure(self, item: Claimed, exc: BaseException, duration: int, infos: list[RateInfo],
+                        safe_retry: bool) -> ForAccount:
+        now = utcnow()
+        result = Result.of(exc)
+        if not isinstance(exc, ChannelError):  # a bug of ours or the SDK's: we cannot know whether it posted
+            exc = AmbiguousError(f"unexpected error: {exc!r}")
+        reason = exc.message("fr")
+        with session_scope(self.engine) as session:
+            query = select(Delivery).where(Delivery.id == item.delivery_id)
+            if self.postgres:
+                query = query.with_for_update()
+            delivery = session.exec(query).one()
+            if delivery.state != states.PUBLISHING or delivery.worker_id != self.id:
+                log.warning("delivery %s changed while publishing (now %s); outcome %s dropped",
+                            delivery.id, delivery.state, exc.kind)
+                return ForAccount.GOES_ON
+            attempts = delivery.attempts + 1
+            then = outcomes.decide(result, outcomes.Facts(
+                attempts=attempts, max_attempts=self.settings.max_attempts,
+                safe_retry=safe_retry,
+                tried_before=delivery.attempts > 0 or item.was_ambiguous))
+            reset_at = exc.reset_at if isinstance(exc, RateLimited) else None
+            due = outcomes.due_at(then.due, now=now, current=delivery.due_at, attempts=attempts,
+                                  settings=self.settings, reset_at=reset_at)
+            charged = attempts if then.counts else delivery.attempts
+            states.transition(session, delivery, outcomes.target_state(then, charged), actor=self.id,
+                              outcome=then.outcome, detail=reason, duration_ms=duration, worker_id=None,
+                              lease_until=None, last_error=reason, last_error_kind=exc.kind, attempts=charged,
+                              due_at=due)
+            if then.account is ForAccount.PAUSED:
+                budgets.block_until(session, account_id=item.account_id, endpoint="publish", until=due)
+            elif then.account is ForAccount.UNHEALTHY:
+                fresh = session.get(Account, item.account_id)
+                assert fresh is not None
+                mark_unhealthy(session, account=fresh, reason=reason)
+            budgets.correct(session, account_id=item.account_id, infos=infos)
+        return then.account
 
     def _record_published(self, batch: list[Success]) -> None:
         now = utcnow()

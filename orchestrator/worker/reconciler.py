@@ -1,13 +1,14 @@
-"""The worker's other jobs: sweeping expired leases, reconciling unknown outcomes, polling metrics.
+"""The reconciler: sweeps expired leases to ``unconfirmed`` and looks for unconfirmed deliveries
+on their platform.
 
 Reconciling: an ``unconfirmed`` delivery is looked for on its account ``reconcile_delay_seconds``
 after the doubt arose (a timeline can lag behind a write, and a slow call of a live worker ends
 meanwhile). Found → ``published``; proved absent → ``retrying`` (or ``failed`` once attempts ran
-out); undecidable → looked for again every ``reconcile_interval_seconds``, and after
-``reconcile_max_tries`` looks left ``unconfirmed`` for a person with the reason
-(``last_error_kind = "undecidable"``; each look is an audit row). A refused token marks the
-account unhealthy (its queue is held, reconciling resumes once ``account test`` succeeds); a rate
-limit moves the look to the platform's reset.
+out), both by the table of :mod:`orchestrator.outcomes`; undecidable → looked for again every
+``reconcile_interval_seconds``, and after ``reconcile_max_tries`` looks left ``unconfirmed`` for a
+person with the reason (``last_error_kind = "undecidable"``; each look is an audit row). A refused
+token marks the account unhealthy (its queue is held, reconciling resumes once ``account test``
+succeeds); a rate limit moves the look to the platform's reset.
 """
 
 from __future__ import annotations
@@ -15,33 +16,34 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import math
-from collections import defaultdict
+import threading
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
 from channels.base import AuthError, ChannelError, Found, RateInfo, RateLimited
-from channels.registry import channel_class
 from orchestrator import budgets, states
-from orchestrator.db import session_scope
-from orchestrator.models import Account, Attempt, AuditEntry, Delivery, MetricSnapshot, Post
-from orchestrator.outcomes import Facts, Result, backoff, decide
-from orchestrator.services import metrics_rollup
+from orchestrator.db import retry_db, session_scope
+from orchestrator.models import Account, Attempt, AuditEntry, Delivery, Post
+from orchestrator.outcomes import Facts, Result, decide
 from orchestrator.services.accounts import mark_unhealthy
 from orchestrator.services.auth import SYSTEM, audit
+from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
-from orchestrator.worker_outcomes import Claimed, OutcomesMixin, retry_db
+from orchestrator.worker.channels import Channels
+from orchestrator.worker.claimer import publish_request
 
 log = logging.getLogger("porte_voix.worker")
 
-__all__ = ["Claimed", "JobsMixin", "backoff", "retry_db"]
 
-
-class JobsMixin(OutcomesMixin):
-    # ------------------------------------------------------------------------------------------
-    # sweeping
+class Reconciler:
+    def __init__(self, engine: sa.Engine, settings: Settings, worker_id: str, *, channels: Channels) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.id = worker_id
+        self.postgres = engine.dialect.name == "postgresql"
+        self.channels = channels
 
     def sweep(self, now: dt.datetime | None = None) -> int:
         """Expired leases become ``unconfirmed``: the worker may have posted before it died."""
@@ -61,16 +63,13 @@ class JobsMixin(OutcomesMixin):
                                   last_error="Le travailleur s'est arrêté pendant l'envoi : vérification en cours.")
         return len(expired)
 
-    # ------------------------------------------------------------------------------------------
-    # reconciling
-
     def reconcile(self, now: dt.datetime | None = None, limit: int = 50) -> int:
         """Look for each due ``unconfirmed`` delivery on its account."""
         now = now or utcnow()
         todo = retry_db(lambda: self._take_unconfirmed(now, limit), "reconcile claim")
         for delivery_id, account_id, request, since in todo:
-            account = self._load_account(account_id)
-            channel = self.channel(account, "reconcile")
+            account = self.channels.account(account_id)
+            channel = self.channels.get(account, "reconcile")
             found, error = Found(), None
             try:
                 found = channel.find(request, since=since)
@@ -82,7 +81,7 @@ class JobsMixin(OutcomesMixin):
                 log.exception("reconcile failed for delivery %s", delivery_id)
                 found = Found(reason=repr(exc))
             infos = channel.take_rate_info()
-            self._persist_session(account, "reconcile", channel)
+            self.channels.keep_session(account, "reconcile", channel)
             retry_db(functools.partial(self._record_reconcile, delivery_id, account, found, error, infos),
                      "record reconcile")
         return len(todo)
@@ -118,7 +117,7 @@ class JobsMixin(OutcomesMixin):
                 session.add(delivery)
                 assert delivery.id is not None
                 since = (first_try.get(delivery.id) or delivery.scheduled_at) - dt.timedelta(minutes=2)
-                todo.append((delivery.id, delivery.account_id, self._request(delivery, post), since))  # type: ignore[attr-defined]
+                todo.append((delivery.id, delivery.account_id, publish_request(delivery, post), since))
         return todo
 
     def _record_reconcile(self, delivery_id: int, account: Account, found: Found,
@@ -188,84 +187,8 @@ class JobsMixin(OutcomesMixin):
             delivery.due_at = now + dt.timedelta(seconds=self.settings.reconcile_interval_seconds)
         session.add(delivery)
 
-    # ------------------------------------------------------------------------------------------
-    # metrics
-
-    def next_poll(self, published_at: dt.datetime, now: dt.datetime) -> dt.datetime | None:
-        age = (now - published_at).total_seconds()
-        if age > self.settings.metrics_horizon_days * 86400:
-            return None
-        if age < self.settings.metrics_first_poll_seconds:
-            return published_at + dt.timedelta(seconds=self.settings.metrics_first_poll_seconds)
-        for up_to, every in self.settings.metrics_cadence:
-            if age < up_to:
-                return now + dt.timedelta(seconds=every)
-        return now + dt.timedelta(days=1)
-
-    def poll_metrics(self, now: dt.datetime | None = None, limit: int = 50_000) -> int:
-        """Refresh every due figure, all of an account's posts in one ``fetch_metrics`` call
-        (the channel splits it into the platform's largest batches): ceil(N / batch) requests."""
-        now = now or utcnow()
-        batches = retry_db(lambda: self._take_metrics(now, limit), "metrics claim")
-        done = 0
-        for account_id, items in batches.items():
-            account = self._load_account(account_id)
-            channel = self.channel(account, "metrics")
-            try:
-                metrics = channel.fetch_metrics([pid for _, pid in items])
-            except Exception as exc:  # never lets a metrics problem touch publishing
-                log.warning("metrics for account %s failed: %s", account.name, exc)
-                channel.take_rate_info()
-                continue
-            finally:
-                self._persist_session(account, "metrics", channel)
-            infos = channel.take_rate_info()
-            done += retry_db(functools.partial(self._record_metrics, account_id, items, metrics, infos, now),
-                             "record metrics")
-        return done
-
-    def _take_metrics(self, now: dt.datetime, limit: int) -> dict[int, list[tuple[int, str]]]:
-        batches: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        with session_scope(self.engine) as session:
-            query = (select(Delivery).where(Delivery.state == states.PUBLISHED, col(Delivery.next_metrics_at) <= now,
-                                            col(Delivery.platform_id).is_not(None))
-                     .order_by(col(Delivery.next_metrics_at)).limit(limit))
-            if self.postgres:
-                query = query.with_for_update(skip_locked=True)
-            by_account: dict[int, list[Delivery]] = defaultdict(list)
-            for delivery in session.exec(query):
-                by_account[delivery.account_id].append(delivery)
-            kinds = dict(session.exec(select(Account.id, Account.kind).where(  # type: ignore[arg-type]
-                col(Account.id).in_(list(by_account)))).all()) if by_account else {}
-            for account_id in sorted(by_account):
-                rows = by_account[account_id]
-                calls = math.ceil(len(rows) / channel_class(kinds[account_id]).metrics_batch_size)
-                ok, retry_at = budgets.spend(session, account_id=account_id, endpoint="metrics", n=calls, now=now)
-                for delivery in rows:
-                    # claimed for this round; a crash only delays the figures a little
-                    delivery.next_metrics_at = now + dt.timedelta(minutes=5) if ok else retry_at
-                    session.add(delivery)
-                if ok:
-                    batches[account_id] = [(d.id, d.platform_id) for d in rows]  # type: ignore[misc]
-        return batches
-
-    def _record_metrics(self, account_id: int, items: list[tuple[int, str]], metrics: list[Any],
-                        infos: list[RateInfo], now: dt.datetime) -> int:
-        by_pid = {m.platform_id: m for m in metrics}
-        done = 0
-        with session_scope(self.engine) as session:
-            ids = [delivery_id for delivery_id, _ in items]
-            for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(ids))):
-                m = by_pid.get(delivery.platform_id or "")
-                if m is not None:
-                    for field in ("likes", "shares", "replies", "quotes", "views"):
-                        setattr(delivery, field, getattr(m, field))
-                    delivery.metrics_at = now
-                    session.add(MetricSnapshot(delivery_id=delivery.id, taken_at=now, likes=m.likes,  # type: ignore[arg-type]
-                                               shares=m.shares, replies=m.replies, quotes=m.quotes, views=m.views))
-                    done += 1
-                delivery.next_metrics_at = self.next_poll(delivery.published_at or now, now)
-                session.add(delivery)
-            metrics_rollup.refresh(session, ids)  # the overview's curve: hours whose figures changed
-            budgets.correct(session, account_id=account_id, infos=infos)
-        return done
+    def reconcile_all(self, stopping: threading.Event, rounds: int = 20) -> None:
+        """After a crash many doubts come due together: settle them without waiting ticks."""
+        for _ in range(rounds):
+            if self.reconcile() < 50 or stopping.is_set():
+                return

@@ -1,4 +1,5 @@
-"""Claiming: which due deliveries a worker takes, in what order, and how many accounts at once.
+"""The claimer: which due deliveries a worker takes, in what order, and how many accounts at once;
+and giving back what was claimed and not started.
 
 PostgreSQL: the due rows are locked with ``FOR UPDATE SKIP LOCKED`` and each account with a
 transaction-scoped advisory lock, then checked again for a publication in flight elsewhere, so two
@@ -9,6 +10,7 @@ whole batch; what the budget cannot cover waits for its next token instead of be
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -28,27 +30,42 @@ from orchestrator.models import (
     Case,
     Delivery,
     Post,
+    RateBucket,
     WorkerHeartbeat,
 )
 from orchestrator.services import four_eyes
 from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
-from orchestrator.worker_outcomes import Claimed
 
 log = logging.getLogger("porte_voix.worker")
 
 _ADVISORY_NAMESPACE = 0x5056  # "PV": keeps our advisory locks apart from anyone else's
 
 
-class ClaimsMixin:
-    engine: sa.Engine
-    settings: Settings
-    id: str
-    postgres: bool
-    #: account id -> the credentials token last found readable (not decrypted again meanwhile)
-    _readable: dict[int, str]
-    #: account name -> why its credentials could not be read, found since the worker started
-    key_problems: dict[str, str]
+@dataclasses.dataclass
+class Claimed:
+    """A delivery this worker claimed (``publishing``, leased until ``lease_until``), with what
+    publishing it needs."""
+
+    delivery_id: int
+    account_id: int
+    request: PublishRequest
+    lease_until: dt.datetime
+    attempts: int
+    first_try_at: dt.datetime | None = None
+    was_ambiguous: bool = False
+
+
+class Claimer:
+    def __init__(self, engine: sa.Engine, settings: Settings, worker_id: str) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.id = worker_id
+        self.postgres = engine.dialect.name == "postgresql"
+        #: account id -> the credentials token last found readable (not decrypted again meanwhile)
+        self._readable: dict[int, str] = {}
+        #: account name -> why its credentials could not be read, found since the worker started
+        self.key_problems: dict[str, str] = {}
 
     def _busy_elsewhere(self, session: Any) -> set[int]:
         """Accounts another worker is publishing on: they stay with it (one account, one order)."""
@@ -160,6 +177,32 @@ class ClaimsMixin:
             return False
         self._readable[account_id] = token
         return True
+
+    def release(self, delivery_ids: list[int]) -> None:
+        """Give back claimed deliveries that were not started (held if the account is down)."""
+        if not delivery_ids:
+            return
+        with session_scope(self.engine) as session:
+            query = select(Delivery).where(col(Delivery.id).in_(delivery_ids)).order_by(col(Delivery.id))
+            if self.postgres:
+                query = query.with_for_update()
+            for delivery in session.exec(query):
+                if delivery.state != states.PUBLISHING or delivery.worker_id != self.id:
+                    continue
+                account = session.get(Account, delivery.account_id)
+                if account is not None and not account.healthy:
+                    states.transition(session, delivery, states.HELD, actor=self.id, outcome="held",
+                                      worker_id=None, lease_until=None,
+                                      held_reason=str(states.HeldReason.account(account.last_error)))
+                    continue
+                # behind a platform's "stop", the rest waits for the same reset
+                bucket = session.exec(select(RateBucket).where(RateBucket.account_id == delivery.account_id,
+                                                               RateBucket.endpoint == "publish")).first()
+                due = delivery.due_at
+                if bucket is not None and bucket.blocked_until is not None and bucket.blocked_until > due:
+                    due = bucket.blocked_until
+                states.transition(session, delivery, states.requeue_state(delivery.attempts), actor=self.id, outcome="released",
+                                  worker_id=None, lease_until=None, due_at=due)
 
     def check_credentials(self) -> dict[str, str]:
         """Every account's credentials against the key in force, at start: an unreadable one is
@@ -276,20 +319,7 @@ class ClaimsMixin:
         )
         return {delivery_id: (first, bool(flag)) for delivery_id, first, flag in rows}
 
-    @staticmethod
-    def _request(delivery: Delivery, post: Post) -> PublishRequest:
-        from orchestrator.services.deliveries import post_images
-
-        assert delivery.rendered_text is not None
-        return PublishRequest(
-            key=f"pv-{delivery.source_code}-{delivery.id}",
-            text=delivery.rendered_text,
-            link=delivery.rendered_link,
-            images=tuple(post_images(post)),
-            language=post.language,
-        )
-
-    def _compute_fair_share(self) -> int:
+    def fair_share(self) -> int:
         """How many accounts this worker may run at once: all of them when alone; a fair part
         of the accounts that have work when other workers' heartbeats are fresh."""
         now = utcnow()
@@ -307,6 +337,20 @@ class ClaimsMixin:
                            col(Delivery.state) == states.PUBLISHING))
             ).one()
         return max(1, math.ceil(with_work / live))
+
+
+def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
+    """What publishing ``delivery`` sends (its key is stable across retries)."""
+    from orchestrator.services.deliveries import post_images
+
+    assert delivery.rendered_text is not None
+    return PublishRequest(
+        key=f"pv-{delivery.source_code}-{delivery.id}",
+        text=delivery.rendered_text,
+        link=delivery.rendered_link,
+        images=tuple(post_images(post)),
+        language=post.language,
+    )
 
 
 @functools.lru_cache(maxsize=16)
