@@ -48,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy orchestrator channels content
+	$(BIN)/mypy orchestrator channels content dashboard
 
 # Known vulnerabilities in the locked dependencies; says SKIPPED when the data cannot be reached.
 audit: $(STAMP)

@@ -68,7 +68,7 @@ common.edition_selector()
 _VIEWS = Path(__file__).parent / "views"
 
 
-def page(name: str, icon: str, *, default: bool = False) -> st.Page:  # type: ignore[name-defined]
+def page(name: str, icon: str, *, default: bool = False) -> st.Page:
     return st.Page(str(_VIEWS / f"{name}.py"), title=t(f"nav.{name}"), icon=icon, url_path=name, default=default)
 
 

@@ -74,24 +74,36 @@ def actor() -> Actor:
 
 def can(role: str) -> bool:
     data = st.session_state.get("actor")
-    return bool(data) and Actor(data["username"], data["role"]).can(role)
+    if not data:
+        return False
+    return Actor(data["username"], data["role"]).can(role)
 
 
 def run(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
     """One service call in one transaction. A refusal is shown, not raised; nothing is half-saved."""
+    went_through, result = _attempt(fn, success)
+    return result if went_through else None
+
+
+def done(fn: Callable[[Session], object], *, success: str | None = None) -> bool:
+    """Like ``run``, for a service call that returns nothing (a deletion): whether it went through."""
+    return _attempt(fn, success)[0]
+
+
+def _attempt(fn: Callable[[Session], T], success: str | None) -> tuple[bool, T | None]:
     try:
         with session() as s:
             result = fn(s)
     except ServiceError as exc:
         st.error(plain(exc.message(lang())), icon=":material/block:")  # messages quote what people typed
-        return None
+        return False, None
     except states.InvalidTransition as exc:
         st.error(plain(str(exc)), icon=":material/block:")
-        return None
+        return False, None
     if success:
         st.toast(success, icon=":material/check:")
         st.session_state["flash"] = success
-    return result
+    return True, result
 
 
 def flash() -> None:

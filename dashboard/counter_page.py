@@ -55,8 +55,8 @@ def show_counter(token: str) -> None:
                 st.error(t("counter.invalid"))
                 return
             campaign, link = found  # checked on every refresh: unpublishing takes effect at once
-            campaign_id, day_goal, tz = campaign.id, link.day_goal, campaign.timezone
-        draw(_figures(common.database_url(), campaign_id, day_goal), tz=tz)  # type: ignore[arg-type]
+            campaign_id, day_goal, tz = campaign.id or 0, link.day_goal, campaign.timezone
+        draw(_figures(common.database_url(), campaign_id, day_goal), tz=tz)
 
     board()
 

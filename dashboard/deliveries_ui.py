@@ -40,7 +40,7 @@ def state_label(row: dict[str, Any]) -> str:
 
 def state_badge(row: dict[str, Any]) -> None:
     style = shown(row)
-    st.badge(state_label(row), color=style.colour, icon=style.icon)  # type: ignore[arg-type]
+    st.badge(state_label(row), color=style.colour, icon=style.icon)
 
 
 def platform(kind: str) -> str:

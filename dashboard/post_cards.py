@@ -7,6 +7,7 @@ account never stops the page."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -111,7 +112,7 @@ def withdraw_button(post: Post, me: Actor, *, key: str) -> None:
     if post.status != post_service.PENDING or not (me.username == post.author or me.can("admin")):
         return
     if st.button(t("compose.withdraw"), key=key, icon=":material/undo:"):
-        if common.run(lambda s, pid=post.id: post_service.withdraw_post(s, actor=me, post_id=pid),
+        if common.run(partial(post_service.withdraw_post, actor=me, post_id=post.id or 0),
                       success=t("compose.withdrawn", id=post.id)):
             st.rerun()
 
@@ -123,6 +124,6 @@ def reject_controls(post: Post, me: Actor, *, prefix: str = "reject") -> None:
     post_id = post.id or 0
     comment = st.text_input(t("approvals.comment"), key=f"{prefix}_comment_{post_id}")
     if st.button(t("approvals.reject"), key=f"{prefix}_{post_id}", icon=":material/block:"):
-        if common.run(lambda s, c=comment: post_service.reject_post(s, actor=me, post_id=post_id, comment=c),
+        if common.run(partial(post_service.reject_post, actor=me, post_id=post_id, comment=comment),
                       success=t("approvals.rejected", id=post_id)):
             st.rerun()

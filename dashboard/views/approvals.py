@@ -6,6 +6,8 @@ fixed."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 from sqlmodel import select
 
@@ -88,7 +90,7 @@ for post in shown:
         if allowed and a.button(t("approvals.approve"), key=f"approve_{post_id}", type="primary",
                                 icon=":material/check:", disabled=not ready,
                                 help=None if ready else t("approvals.blocked_help")):
-            if common.run(lambda s, pid=post_id: post_service.approve_post(s, actor=me, post_id=pid),
+            if common.run(partial(post_service.approve_post, actor=me, post_id=post_id),
                           success=t("approvals.approved", id=post_id)):
                 st.rerun()
         with b:

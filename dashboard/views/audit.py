@@ -21,17 +21,17 @@ if not common.can("admin"):
 common.times_note(campaign.timezone)
 
 with common.session() as s:
-    actions = reports.audit_actions(s)
-    people = ["system"] + [u.username for u in list_users(s)]
+    actions: list[str | None] = [None, *reports.audit_actions(s)]
+    people: list[str | None] = [None, "system", *(u.username for u in list_users(s))]
     # Entries name cases by slug or number: shown by name. Another edition's first, this one's
     # last, so that a slug both editions share reads as this edition names it.
     every_case = sorted(s.exec(select(Case)), key=lambda c: c.campaign_id == campaign.id)
 cases = {key: common.case_name(c.person or {}, c.slug) for c in every_case for key in (c.slug, str(c.id))}
 a, b, c = st.columns(3)
-who = a.selectbox(t("audit.actor"), [None] + people, key="audit_actor",
+who = a.selectbox(t("audit.actor"), people, key="audit_actor",
                   format_func=lambda v: common.person(v) if v else t("audit.all"),
                   placeholder=t("common.choose_one"))
-action = b.selectbox(t("audit.action"), [None] + actions, key="audit_action", placeholder=t("common.choose_one"),
+action = b.selectbox(t("audit.action"), actions, key="audit_action", placeholder=t("common.choose_one"),
                      format_func=lambda v: audit_text.action_label(v) if v else t("audit.all"))
 page = c.number_input(t("audit.page"), min_value=1, value=1, key="audit_page")
 with common.session() as s:

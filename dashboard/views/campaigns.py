@@ -4,6 +4,7 @@ a new one or copy the chosen one's settings into a new one (admins act; others r
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -42,14 +43,14 @@ def show_edition(edition: Any) -> None:
         a, b, _ = st.columns([2, 2, 3])
         if not edition.is_current and edition.archived_at is None and a.button(
                 t("campaigns.set_current"), key=f"edition_current_{edition.slug}", icon=":material/star:"):
-            if common.run(lambda s, i=edition.id: editions.set_current(s, actor=me, campaign_id=i),
+            if common.run(partial(editions.set_current, actor=me, campaign_id=edition.id),
                           success=t("campaigns.saved", name=common.plain(name))) is not None:
                 st.rerun()
         archived = edition.archived_at is not None
         if not edition.is_current and b.button(t("campaigns.restore") if archived else t("campaigns.archive"),
                                                key=f"edition_archive_{edition.slug}"):
-            if common.run(lambda s, i=edition.id, a_=not archived: editions.archive_edition(
-                    s, actor=me, campaign_id=i, archived=a_), success=t("campaigns.saved", name=common.plain(name))) is not None:
+            if common.run(partial(editions.archive_edition, actor=me, campaign_id=edition.id,
+                                  archived=not archived), success=t("campaigns.saved", name=common.plain(name))) is not None:
                 st.rerun()
 
 
@@ -84,13 +85,12 @@ with st.expander(t("campaigns.edit", name=common.plain(chosen_name))), st.form(f
     key_dates = st.text_area(t("campaigns.key_dates"), value=editions.key_dates_text(chosen), key="edition_key_dates",
                              help=t("campaigns.key_dates_help"))
     if st.form_submit_button(t("campaigns.save")):
-        def _save(s):  # type: ignore[no-untyped-def]
-            return editions.update_edition(s, actor=me, campaign_id=chosen.id, changes={  # type: ignore[arg-type]
-                "name": {"fr": name_fr, "en": name_en}, "timezone": tz.strip(), "goal": int(goal),
-                "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
-                "url": {"fr": url_fr or None, "en": url_en or None} if (url_fr or url_en) else None,
-                "key_dates": editions.parse_key_dates(key_dates)})
-        if common.run(_save, success=t("campaigns.saved", name=common.plain(name_fr or chosen.slug))) is not None:
+        save = partial(editions.update_edition, actor=me, campaign_id=chosen.id or 0, changes={
+            "name": {"fr": name_fr, "en": name_en}, "timezone": tz.strip(), "goal": int(goal),
+            "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
+            "url": {"fr": url_fr or None, "en": url_en or None} if (url_fr or url_en) else None,
+            "key_dates": editions.parse_key_dates(key_dates)})
+        if common.run(save, success=t("campaigns.saved", name=common.plain(name_fr or chosen.slug))) is not None:
             st.rerun()
 
 with st.expander(t("campaigns.copy", name=common.plain(chosen_name))):
@@ -102,12 +102,12 @@ with st.expander(t("campaigns.copy", name=common.plain(chosen_name))):
         include = b.checkbox(t("campaigns.include_cases"), key="copy_cases")
         name_fr = a.text_input(t("campaigns.name_fr"), key="copy_name_fr")
         name_en = b.text_input(t("campaigns.name_en"), key="copy_name_en")
-        starts = a.date_input(t("campaigns.starts_on"), value=dt.date(year, 11, 1), key="copy_start")
-        ends = b.date_input(t("campaigns.ends_on"), value=dt.date(year + 1, 1, 31), key="copy_end")
+        copy_starts = a.date_input(t("campaigns.starts_on"), value=dt.date(year, 11, 1), key="copy_start")
+        copy_ends = b.date_input(t("campaigns.ends_on"), value=dt.date(year + 1, 1, 31), key="copy_end")
         if st.form_submit_button(t("campaigns.copy_button")):
-            made = common.run(lambda s: editions.copy_edition(
-                s, actor=me, source_id=chosen.id, slug=slug.strip(), name={"fr": name_fr, "en": name_en},  # type: ignore[arg-type]
-                starts_on=starts, ends_on=ends, include_cases=include),
+            made = common.run(partial(
+                editions.copy_edition, actor=me, source_id=chosen.id or 0, slug=slug.strip(),
+                name={"fr": name_fr, "en": name_en}, starts_on=copy_starts, ends_on=copy_ends, include_cases=include),
                 success=t("campaigns.saved", name=common.plain(name_fr)))
             if made is not None:
                 st.session_state["campaign_pending"] = made.id
@@ -139,7 +139,7 @@ with st.expander(t("campaigns.folder", name=common.plain(chosen_name))):
     # Built on request only: writing every file of an edition is not for each visit of the page.
     folder = None
     if st.button(t("campaigns.folder_prepare"), key="edition_folder", icon=":material/folder_zip:"):
-        folder = common.run(lambda s: editions.edition_zip(s, campaign_id=chosen.id))  # type: ignore[arg-type]
+        folder = common.run(partial(editions.edition_zip, campaign_id=chosen.id or 0))
     if folder:
         st.download_button(t("campaigns.folder_download"), data=folder, file_name=f"{chosen.slug}.zip",
                            mime="application/zip", key="edition_folder_download", on_click="ignore",

@@ -4,6 +4,7 @@ case in both languages."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, get_args
 
 import streamlit as st
@@ -104,7 +105,7 @@ def _switches(case: Any, index: int, name: str) -> None:
         if index < len(cases) - 1 and down.button(t("cases.down"), key=f"case_down_{case.slug}",
                                                    icon=":material/arrow_downward:"):
             moved = 1
-        if moved and common.run(lambda s, i=case.id, m=moved: case_edit.move(s, actor=me, case_id=i, offset=m)):
+        if moved and common.run(partial(case_edit.move, actor=me, case_id=case.id, offset=moved)):
             st.rerun()
     if case.status == "good_news" and editor:
         _good_news(case, name)
@@ -116,8 +117,7 @@ def _switches(case: Any, index: int, name: str) -> None:
                               format_func=lambda k: t(f"case.status.{k}"), placeholder=t("common.choose_one"))
         reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
         if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
-            done = common.run(lambda s, i=case.id, r=reason, st_=stop_as:
-                              case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
+            done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status=stop_as, note=reason))
             if done is not None:
                 _clear_fields(case.slug)
                 st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
@@ -130,8 +130,7 @@ def _switches(case: Any, index: int, name: str) -> None:
                               format_func=lambda k: t(f"case.status.{k}"), placeholder=t("common.choose_one"))
         reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
         if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
-            done = common.run(lambda s, i=case.id, r=reason, st_=move_to:
-                              case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
+            done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status=move_to, note=reason))
             if done is not None:
                 _clear_fields(case.slug)
                 st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
@@ -140,9 +139,8 @@ def _switches(case: Any, index: int, name: str) -> None:
             note = st.text_input(t("cases.resume_note"), key=f"case_note_{case.slug}")
             late = st.checkbox(t("cases.send_late"), key=f"case_late_{case.slug}")
             if st.button(t("cases.resume"), key=f"case_resume_{case.slug}", icon=":material/play_arrow:"):
-                done = common.run(lambda s, i=case.id, n=note, lt=late:
-                                  case_edit.set_status(s, actor=me, case_id=i, status="active", note=n,
-                                                       send_late=lt))
+                done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status="active",
+                                          note=note, send_late=late))
                 if done is not None:
                     _clear_fields(case.slug)
                     st.session_state["flash"] = t("cases.resumed", name=common.plain(name), n=done[1])
@@ -223,11 +221,10 @@ with st.form(prefix):
         st.caption(t("cases.frozen_note"))
     if st.form_submit_button(t("cases.save")):
         if current is None:
-            saved = common.run(lambda s: case_edit.create_case(s, actor=me, campaign_id=campaign.id,  # type: ignore[arg-type]
+            saved = common.run(lambda s: case_edit.create_case(s, actor=me, campaign_id=campaign.id or 0,
                                                                data=fields | {"slug": slug}))
         else:
-            saved = common.run(lambda s: case_edit.update_case(s, actor=me, case_id=current.id,  # type: ignore[arg-type]
-                                                               changes=fields))
+            saved = common.run(partial(case_edit.update_case, actor=me, case_id=current.id or 0, changes=fields))
         if saved is not None:
             st.session_state["flash"] = t("cases.saved", name=common.plain(common.case_name(saved.person, saved.slug)))
             st.rerun()

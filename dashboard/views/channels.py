@@ -3,6 +3,7 @@ credentials (admins). A stored secret is never shown back, not even masked in a 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -59,8 +60,8 @@ def show_account(account: Any) -> None:
             t("channels.blocked_until"): fmt_datetime(r["blocked_until"], tz, "short") if r["blocked_until"] else "",
         } for r in rows])
     if editor and st.button(t("channels.test"), key=f"acct_test_{account.name}", icon=":material/network_check:"):
-        result = common.run(lambda s, n=account.name: account_service.test_account(
-            s, actor=me, name=n, timeout=10.0, language=lang()))
+        result = common.run(partial(account_service.test_account, actor=me, name=account.name, timeout=10.0,
+                                    language=lang()))
         if result is not None:
             ok, message = result
             if ok:
@@ -77,8 +78,8 @@ def show_account(account: Any) -> None:
             base_url = st.text_input(t("channels.base_url"), value=account.base_url or "",
                                      key=f"acct_base_{account.name}")
             if st.form_submit_button(t("channels.save")):
-                if common.run(lambda s, n=account.name, g=given, b=base_url: account_service.update_credentials(
-                        s, actor=me, name=n, credentials=g, base_url=b), success=t("channels.saved")):
+                if common.run(partial(account_service.update_credentials, actor=me, name=account.name,
+                                  credentials=given, base_url=base_url), success=t("channels.saved")):
                     st.rerun()
 
 

@@ -159,7 +159,7 @@ with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_
             st.rerun()  # the count in the heading, and an empty uploader for the next one
     # Or pick one from the media library: the post keeps a reference and the alt text in its language.
     with common.session() as s:
-        library = media_library.list_images(s, campaign_id=campaign.id, case_slug=case_slug)  # type: ignore[arg-type]
+        library = media_library.list_images(s, campaign_id=campaign.id or 0, case_slug=case_slug)
     if library:
         by_id = {item.id: item for item in library}
         library_labels = {i: t("compose.library_option", id=i, name=item.filename, alt=item.alt.get(language, ""))
@@ -306,7 +306,7 @@ def _my_post(post: Post) -> None:
             if st.checkbox(t("compose.keep_image", name=common.plain(str(image.get("filename") or i + 1))), value=True,
                            key=f"mine_image_{post_id}_{i}")]
 
-    def _save(s, submit: bool):  # type: ignore[no-untyped-def]
+    def _save(s, submit: bool):
         post_service.edit_post(s, actor=me, post_id=post_id, text=edited, link=post.link,
                                variants=edited_variants, images=kept)
         return post_service.submit_post(s, actor=me, post_id=post_id) if submit else True

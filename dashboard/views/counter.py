@@ -19,7 +19,7 @@ admin = common.can("admin")
 me = common.actor()
 
 with common.session() as s:
-    link = counter.active_link(s, campaign_id=campaign.id)  # type: ignore[arg-type]
+    link = counter.active_link(s, campaign_id=campaign.id or 0)
 
 # The token exists in clear only here, once, right after publishing.
 if token := st.session_state.pop("counter_token", None):
@@ -40,17 +40,17 @@ if admin:
                            value=link.day_goal if link else 0)
     a, b, c = st.columns(3)
     if a.button(t("counter.publish"), key="counter_publish", icon=":material/cast:"):
-        made = common.run(lambda s: counter.publish(s, actor=me, campaign_id=campaign.id, day_goal=int(goal)))  # type: ignore[arg-type]
+        made = common.run(lambda s: counter.publish(s, actor=me, campaign_id=campaign.id or 0, day_goal=int(goal)))
         if made:
             st.session_state["counter_token"] = made
             st.rerun()
     if link is not None:
         if b.button(t("counter.set_goal"), key="counter_set_goal"):
-            if common.run(lambda s: counter.set_day_goal(s, actor=me, campaign_id=campaign.id, day_goal=int(goal)),  # type: ignore[arg-type]
+            if common.run(lambda s: counter.set_day_goal(s, actor=me, campaign_id=campaign.id or 0, day_goal=int(goal)),
                           success=t("counter.goal_saved")) is not None:
                 st.rerun()
         if c.button(t("counter.unpublish"), key="counter_unpublish", icon=":material/cancel_presentation:"):
-            if common.run(lambda s: counter.unpublish(s, actor=me, campaign_id=campaign.id),  # type: ignore[arg-type]
+            if common.run(lambda s: counter.unpublish(s, actor=me, campaign_id=campaign.id or 0),
                           success=t("counter.unpublished")) is not None:
                 st.rerun()
 

@@ -3,6 +3,8 @@ both languages and a credit line; edit those; delete an image no post that may g
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from dashboard import common, post_cards
@@ -20,7 +22,7 @@ me = common.actor()
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
-names = {c.slug: common.case_name(c.person, c.slug) for c in cases}
+names: dict[str | None, str] = {c.slug: common.case_name(c.person, c.slug) for c in cases}
 ids = {c.id: c.slug for c in cases}
 # labels looked up in dicts built now, in the reader's language
 owners: dict[str | None, str] = {None: t("media.whole_edition"), **names}
@@ -49,16 +51,16 @@ if editor:
                     st.error(t("media.bad_file", name=common.plain(upload.name), why=exc.message(lang())),
                              icon=":material/broken_image:")
                 else:
-                    common.run(lambda s: media_library.add_image(
-                        s, actor=me, campaign_id=campaign.id, case_slug=case_slug, data=upload.getvalue(),  # type: ignore[arg-type]
-                        filename=upload.name, alt={"fr": alt_fr, "en": alt_en}, credit=credit), success=t("media.added"))
+                    common.run(partial(media_library.add_image, actor=me, campaign_id=campaign.id or 0,
+                                       case_slug=case_slug, data=upload.getvalue(), filename=upload.name,
+                                       alt={"fr": alt_fr, "en": alt_en}, credit=credit), success=t("media.added"))
 else:
     common.viewer_notice()
 
 shown = st.selectbox(t("media.filter"), list(filters), key="media_filter", placeholder=t("common.choose_one"),
                      format_func=filters.__getitem__)
 with common.session() as s:
-    items = media_library.list_images(s, campaign_id=campaign.id, case_slug=shown or None,  # type: ignore[arg-type]
+    items = media_library.list_images(s, campaign_id=campaign.id or 0, case_slug=shown or None,
                                       with_shared=shown == "")
     if shown == "":
         items = [i for i in items if i.case_id is None]
@@ -69,7 +71,7 @@ with common.session() as s:
             previews[item.id] = media_library.read_bytes(s, item)
         except Exception as exc:  # noqa: BLE001 - a file gone from the media folder: its card says so
             unreadable[item.id] = post_cards.message(exc)
-    used = {item.id: media_library.users_of(s, media_id=item.id) for item in items}  # type: ignore[arg-type]
+    used = {item.id: media_library.users_of(s, media_id=item.id or 0) for item in items}
 
 if not items:
     st.info(t("media.empty"))
@@ -100,10 +102,10 @@ for item in items:
             alt_en = st.text_input(t("media.alt_en"), value=item.alt.get("en", ""), key=f"media_alt_en_{item.id}")
             credit = st.text_input(t("media.credit"), value=item.credit, key=f"media_credit_{item.id}")
             if st.form_submit_button(t("media.save")):
-                if common.run(lambda s, i=item.id, f=alt_fr, e=alt_en, c=credit: media_library.update_image(
-                        s, actor=me, media_id=i, alt={"fr": f, "en": e}, credit=c), success=t("media.saved")):
+                if common.run(partial(media_library.update_image, actor=me, media_id=item.id or 0,
+                                      alt={"fr": alt_fr, "en": alt_en}, credit=credit), success=t("media.saved")):
                     st.rerun()
         if right.button(t("media.delete"), key=f"media_delete_{item.id}", icon=":material/delete:"):
-            if common.run(lambda s, i=item.id: media_library.delete_image(s, actor=me, media_id=i) or True,
-                          success=t("media.deleted")):
+            if common.done(partial(media_library.delete_image, actor=me, media_id=item.id or 0),
+                           success=t("media.deleted")):
                 st.rerun()

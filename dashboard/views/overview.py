@@ -94,8 +94,7 @@ if phase == edition_results.FINISHED:
                 else:
                     st.progress(0.0, text=t("overview.case_result_no_goal", name=name, done=fmt_number(row["actions"])))
 else:
-    cols = st.columns(3)
-    for col, item in zip(cols, reports.countdowns(campaign, today=today), strict=False):
+    for col, item in zip(st.columns(3), reports.countdowns(campaign, today=today), strict=False):
         days = item["days"]
         value = (t("overview.days", n=fmt_number(days)) if days > 0 else t("overview.today") if days == 0
                  else t("overview.past_on", date=fmt_date(item["date"], "d MMM")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -130,11 +131,7 @@ with tally_tab:
         chosen = x.selectbox(t("responses.tally.delete_which"), list(by_id), key="tally_delete_id",
                              format_func=tally_label, placeholder=t("common.choose_one"))
         if chosen is not None and y.button(t("responses.tally.delete"), key="tally_delete", icon=":material/delete:"):
-            def delete(s) -> bool:  # type: ignore[no-untyped-def]
-                responses.delete_tally(s, actor=me, response_id=int(chosen))
-                return True
-
-            if common.run(delete):
+            if common.done(partial(responses.delete_tally, actor=me, response_id=int(chosen))):
                 st.session_state["flash"] = t("responses.tally.deleted")
                 st.rerun()
 
@@ -143,22 +140,25 @@ with import_tab:
     if not editor:
         st.info(t("responses.viewer"))
     else:
-        from orchestrator.services.responses_csv import load_mapping
-        from orchestrator.services.responses_import import import_responses
+        from orchestrator.services.responses_csv import ColumnMapping, load_mapping
+        from orchestrator.services.responses_import import ImportReport, import_responses
 
         upload = st.file_uploader(t("responses.import.file"), type=["csv", "txt"], key="import_file")
         mapping_file = st.file_uploader(t("responses.import.mapping"), type=["yaml", "yml", "json"], key="import_mapping")
         skip = st.checkbox(t("responses.import.skip"), key="import_skip")
 
-        def attempt(dry_run: bool):  # type: ignore[no-untyped-def]
+        def mapping() -> ColumnMapping | None:
+            if mapping_file is None:
+                return None
+            return load_mapping(mapping_file.getvalue().decode("utf-8"), name=mapping_file.name)
+
+        def attempt(dry_run: bool) -> ImportReport | None:
             assert upload is not None
-
-            def go(s):  # type: ignore[no-untyped-def]
-                mapping = load_mapping(mapping_file.getvalue().decode("utf-8"), name=mapping_file.name) if mapping_file else None
-                return import_responses(s, actor=me, data=io.BytesIO(upload.getvalue()), filename=upload.name,
-                                        mapping=mapping, skip_bad_lines=skip, dry_run=dry_run, campaign=campaign)
-
-            return common.run(go)
+            data, filename = upload.getvalue(), upload.name
+            # the mapping is read inside the call, so that a broken one is shown like any refusal
+            return common.run(lambda s: import_responses(
+                s, actor=me, data=io.BytesIO(data), filename=filename, mapping=mapping(), skip_bad_lines=skip,
+                dry_run=dry_run, campaign=campaign))
 
         if upload is not None and st.button(t("responses.import.check"), key="import_check", icon=":material/rule:"):
             st.session_state["import_report"] = attempt(dry_run=True)

@@ -47,8 +47,8 @@ names = st.multiselect(t("compose.accounts"), [a.name for a in accounts if a.lan
 rotation = st.multiselect(t("series.cases"), [c.slug for c in cases if c.status == "active"], key="series_cases",
                           format_func=lambda slug: case_names.get(slug, slug), help=t("series.cases_help"),
                           placeholder=t("common.choose_many"))
-slugs = [tp.slug for tp in templates if tp.language == language]
-template = st.selectbox(t("compose.template"), [None] + slugs, key="series_template", placeholder=t("common.choose_one"),
+slugs: list[str | None] = [None, *(tp.slug for tp in templates if tp.language == language)]
+template = st.selectbox(t("compose.template"), slugs, key="series_template", placeholder=t("common.choose_one"),
                         format_func=lambda v: t("series.own_text") if v is None else v)
 text = st.text_area(t("series.text"), key="series_text", help=t("series.text_help")) if template is None else None
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import partial
 from typing import get_args
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session
 
 from content.model import PLACEHOLDERS, ActionKind
 from dashboard import common
@@ -27,8 +27,8 @@ editor = common.can("editor")
 me = common.actor()
 
 with common.session() as s:
-    actions = actions_admin.list_actions(s, campaign_id=campaign.id)  # type: ignore[arg-type]
-    templates = templates_admin.list_templates(s, campaign_id=campaign.id)  # type: ignore[arg-type]
+    actions = actions_admin.list_actions(s, campaign_id=campaign.id or 0)
+    templates = templates_admin.list_templates(s, campaign_id=campaign.id or 0)
 labels = {a.slug: a.label.get(lang()) or a.label.get("fr") or a.slug for a in actions}
 kind_names = {k: t(f"actions.kind.{k}") for k in ACTION_KINDS}
 key_dates = {str(k["slug"]): f"{k['name'].get(lang()) or k['name'].get('fr') or k['slug']} · "
@@ -79,7 +79,7 @@ def _action_form() -> None:
         for column, language in zip(columns, ("fr", "en"), strict=True):
             value = getattr(current, name).get(language, "") if current else ""
             widget = column.text_area if name == "text" else column.text_input
-            fields[name][language] = widget(t(f"actions.{name}_{language}"), value=value,  # type: ignore[operator]
+            fields[name][language] = widget(t(f"actions.{name}_{language}"), value=value,
                                             key=f"{prefix}_{name}_{language}")
     dates = [None, *key_dates]
     if current and current.key_date and current.key_date not in key_dates:
@@ -90,7 +90,7 @@ def _action_form() -> None:
     c1, c2 = st.columns(2)
     if c1.button(t("actions.save"), key="actions_save", icon=":material/save:"):
         saved = common.run(lambda s: actions_admin.save_action(
-            s, actor=me, campaign_id=campaign.id, slug=slug, kind=kind, label=fields["label"],  # type: ignore[arg-type]
+            s, actor=me, campaign_id=campaign.id or 0, slug=slug, kind=kind, label=fields["label"],
             text=fields["text"], url=fields["url"], key_date=key_date, action_id=current.id if current else None))
         if saved is not None:
             if current is None:
@@ -98,13 +98,8 @@ def _action_form() -> None:
             st.session_state["flash"] = t("actions.saved", slug=common.plain(saved.slug))
             st.rerun()
     if current is not None and c2.button(t("actions.delete"), key="actions_delete", icon=":material/delete:"):
-        doomed: int = current.id  # type: ignore[assignment]
-
-        def delete(s: Session) -> bool:
-            actions_admin.delete_action(s, actor=me, action_id=doomed)
-            return True
-
-        if common.run(delete, success=t("actions.deleted")):
+        if common.done(partial(actions_admin.delete_action, actor=me, action_id=current.id or 0),
+                       success=t("actions.deleted")):
             st.session_state["actions_reset"] = True
             st.rerun()
 
@@ -125,7 +120,7 @@ if not actions:
 def _verdict(body: str, language: str, action_slug: str) -> None:
     try:
         with common.session() as s:
-            report = templates_admin.fit_report(s, campaign_id=campaign.id, body=body, language=language,  # type: ignore[arg-type]
+            report = templates_admin.fit_report(s, campaign_id=campaign.id or 0, body=body, language=language,
                                                 action_slug=action_slug)
     except ServiceError as exc:
         st.error(common.plain(exc.message(lang())))
@@ -189,14 +184,14 @@ if c1.button(t("templates.check"), key="templates_check", icon=":material/straig
     _verdict(body, language, action_slug)
 if c2.button(t("templates.save"), key="templates_save", icon=":material/save:"):
     saved = common.run(lambda s: templates_admin.save_template(
-        s, actor=me, campaign_id=campaign.id, slug=slug, action_slug=action_slug, language=language, body=body,  # type: ignore[arg-type]
+        s, actor=me, campaign_id=campaign.id or 0, slug=slug, action_slug=action_slug, language=language, body=body,
         template_id=current.id if current else None))
     if saved is not None:
         template, report = saved
         st.session_state["flash"] = t("templates.saved", slug=common.plain(template.slug))
         st.rerun()
 if current is not None and c3.button(t("templates.delete"), key="templates_delete", icon=":material/delete:"):
-    if common.run(lambda s: templates_admin.delete_template(s, actor=me, template_id=current.id) or True,  # type: ignore[arg-type]
-                  success=t("templates.deleted")):
+    if common.done(partial(templates_admin.delete_template, actor=me, template_id=current.id or 0),
+                   success=t("templates.deleted")):
         st.session_state["templates_reset"] = True
         st.rerun()

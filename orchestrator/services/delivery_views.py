@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -37,6 +37,10 @@ WAITING_ON_POST = (states.SCHEDULED, states.RETRYING, states.HELD, states.FAILED
 BY_POST_STATUS = {"pending": AWAITING_APPROVAL, "rejected": REJECTED, "draft": DRAFT}
 
 
+#: The colours of Streamlit's palette a badge can take (``st.badge``'s ``color``).
+Colour = Literal["blue", "green", "orange", "red", "violet", "yellow", "gray"]
+
+
 @dataclasses.dataclass(frozen=True)
 class StateStyle:
     """A state as staff see it: words in both languages, a colour AND an icon (never colour
@@ -44,7 +48,7 @@ class StateStyle:
 
     key: str
     label: dict[str, str]
-    colour: str  # Streamlit's palette: blue, green, orange, red, violet, yellow, gray
+    colour: Colour
     icon: str  # a Material Symbols name, as Streamlit writes it
     symbol: str
 
@@ -52,7 +56,7 @@ class StateStyle:
         return f"{self.symbol} {self.label.get(language) or self.label['fr']}"
 
 
-def _style(key: str, label: dict[str, str], colour: str, icon: str, symbol: str) -> StateStyle:
+def _style(key: str, label: dict[str, str], colour: Colour, icon: str, symbol: str) -> StateStyle:
     return StateStyle(key=key, label=label, colour=colour, icon=f":material/{icon}:", symbol=symbol)
 
 
