@@ -52,7 +52,7 @@ def _word(key: str, value: str) -> str | None:
     if key in ("status", "previous"):
         return _known(f"case.status.{value}")
     if key == "language":
-        return LANGUAGE_NAMES.get(value)
+        return t(f"compose.lang_{value}") if value in LANGUAGE_NAMES else None
     if key == "kind":
         return PLATFORM_NAMES.get(value) or KIND_LABELS.get(value, {}).get(lang())
     if key == "fields" and value in CREDENTIAL_NAMES:

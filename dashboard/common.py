@@ -201,9 +201,11 @@ def platform_name(kind: str) -> str:
     return PLATFORM_NAMES.get(kind, kind)
 
 
-def language_name(code: str | None) -> str:
-    """An account's or a text's language in words; no language means both."""
-    return LANGUAGE_NAMES.get(code or "", t("common.both_languages"))
+def language_name(code: str | None, *, capital: bool = False) -> str:
+    """An account's or a text's language in the reader's words (« anglais » in French, never
+    "English"); no language means both. ``capital`` for an option or a heading."""
+    name = t(f"compose.lang_{code}") if code in LANGUAGE_NAMES else t("common.both_languages")
+    return name[:1].upper() + name[1:] if capital else name
 
 
 def table(rows: list[dict[str, Any]] | pd.DataFrame, *, numbers: Iterable[str] = (), download: str | None = None,

@@ -12,7 +12,7 @@ import streamlit as st
 from content.model import SolidarityKind
 from dashboard import common
 from dashboard import deliveries_ui as ui
-from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, lang, t
+from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import case_edit
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
@@ -46,7 +46,7 @@ def _history(case_id: int) -> None:
 def _good_news(case: Any, name: str) -> None:
     st.info(t("cases.good_news_offer"), icon=":material/celebration:")
     language = st.radio(t("compose.language"), ["fr", "en"], key=f"case_gn_lang_{case.slug}", horizontal=True,
-                        format_func=LANGUAGE_NAMES.__getitem__)
+                        format_func=lambda code: common.language_name(code, capital=True))
     key = f"case_gn_text_{case.slug}_{language}"
     if key not in st.session_state:
         with common.session() as s:
@@ -74,7 +74,7 @@ def _show(case: Any, index: int) -> None:
     st.caption(t("cases.goal", goal=fmt_number(case.goal)) + f" · {common.plain(common.case_name(case.country))}"
                f" · {t('cases.solidarity_line', kind=t(f'cases.solidarity.{case.solidarity_kind}'))}")
     for language in ("fr", "en"):
-        st.markdown(f"**{LANGUAGE_NAMES[language]}**")
+        st.markdown(f"**{common.language_name(language, capital=True)}**")
         st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language) or '—')}")
         st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language) or '—')}")
     _history(case.id)
@@ -179,7 +179,7 @@ def _bi(field: str, label: str, *, area: bool = False) -> dict[str, str]:
     for column, language in zip(columns, ("fr", "en"), strict=True):
         value = (getattr(current, field) or {}).get(language, "") if current else ""
         widget = column.text_area if area else column.text_input
-        values[language] = widget(f"{label} · {LANGUAGE_NAMES[language]}", value=value,
+        values[language] = widget(f"{label} · {common.language_name(language, capital=True)}", value=value,
                                   key=f"{prefix}_{field}_{language}")
     return values
 
@@ -187,7 +187,7 @@ def _bi(field: str, label: str, *, area: bool = False) -> dict[str, str]:
 def _link(kind: str, label: str) -> dict[str, str | None] | None:
     links = (current.links or {}).get(kind) or {} if current else {}
     columns = st.columns(2)
-    values = {language: column.text_input(f"{label} · {LANGUAGE_NAMES[language]}", value=links.get(language) or "",
+    values = {language: column.text_input(f"{label} · {common.language_name(language, capital=True)}", value=links.get(language) or "",
                                           key=f"{prefix}_{kind}_{language}").strip() or None
               for column, language in zip(columns, ("fr", "en"), strict=True)}
     return values if any(values.values()) else None

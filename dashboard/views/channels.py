@@ -103,7 +103,7 @@ kind = st.selectbox(t("col.channel"), list(account_service.CREDENTIALS), key="ac
 with st.form("acct_new"):
     name = st.text_input(t("channels.name"), key="acct_new_name")
     language = st.selectbox(t("compose.language"), [None, "fr", "en"], key="acct_new_language",
-                            format_func=common.language_name, placeholder=t("common.choose_one"))
+                            format_func=lambda code: common.language_name(code, capital=True), placeholder=t("common.choose_one"))
     base_url = st.text_input(t("channels.base_url"), key="acct_new_base")
     given = credential_fields(kind or "x", account_service.CREDENTIALS[kind or "x"], "acct_new_cred")
     sandbox = st.checkbox(t("channels.sandbox_option"), key="acct_new_sandbox")

@@ -9,7 +9,7 @@ import streamlit as st
 from sqlmodel import select
 
 from dashboard import common
-from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, t
+from dashboard.i18n import fmt_datetime, fmt_number, t
 from orchestrator.models import Template
 from orchestrator.services import accounts as account_service
 from orchestrator.services import series
@@ -40,7 +40,7 @@ d1, d2, d3 = st.columns(3)
 at_time = d1.time_input(t("series.time"), value=dt.time(12, 0), key="series_time", step=300)
 every = d2.number_input(t("series.every"), min_value=1, max_value=30, value=1, key="series_every")
 language = d3.radio(t("compose.language"), ["fr", "en"], key="series_language", horizontal=True,
-                    format_func=LANGUAGE_NAMES.__getitem__)
+                    format_func=lambda code: common.language_name(code, capital=True))
 case_names = {c.slug: common.case_name(c.person, c.slug) for c in cases}
 names = st.multiselect(t("compose.accounts"), [a.name for a in accounts if a.language in (None, language)],
                        key="series_accounts", placeholder=t("common.choose_many"))

@@ -14,7 +14,7 @@ import streamlit as st
 
 from content.model import PLACEHOLDERS, ActionKind
 from dashboard import common
-from dashboard.i18n import LANGUAGE_NAMES, fmt_date, fmt_number, lang, t
+from dashboard.i18n import fmt_date, fmt_number, lang, t
 from orchestrator.services import actions_admin, templates_admin
 from orchestrator.services.auth import ServiceError
 
@@ -144,14 +144,14 @@ action_filter = a.selectbox(t("templates.action"), [None, *labels], key="templat
                             format_func=lambda k: t("media.all") if k is None else labels[k],
                             placeholder=t("common.choose_one"))
 language_filter = b.selectbox(t("templates.language"), [None, "fr", "en"], key="templates_language",
-                              format_func=lambda k: t("media.all") if k is None else LANGUAGE_NAMES[k],
+                              format_func=lambda k: t("media.all") if k is None else common.language_name(k, capital=True),
                               placeholder=t("common.choose_one"))
 for template in templates:
     if (action_filter and template.action_slug != action_filter) or (language_filter and template.language != language_filter):
         continue
     with st.container(border=True):
         st.markdown(f"**{common.plain(template.slug)}** · {common.plain(labels.get(template.action_slug, template.action_slug))}"
-                    f" · {LANGUAGE_NAMES.get(template.language, template.language)}")
+                    f" · {common.language_name(template.language, capital=True)}")
         st.text(template.body)
         try:
             _verdict(template.body, template.language, template.action_slug)
@@ -177,7 +177,7 @@ action_slug = a.selectbox(t("templates.action"), action_keys, key=f"{prefix}_act
                           index=action_keys.index(current.action_slug) if current and current.action_slug in labels else 0,
                           format_func=labels.__getitem__, placeholder=t("common.choose_one"))
 language = b.radio(t("templates.language"), ["fr", "en"], key=f"{prefix}_language", horizontal=True,
-                   index=["fr", "en"].index(current.language) if current else 0, format_func=LANGUAGE_NAMES.__getitem__)
+                   index=["fr", "en"].index(current.language) if current else 0, format_func=lambda code: common.language_name(code, capital=True))
 body = st.text_area(t("templates.body"), value=current.body if current else "", key=f"{prefix}_body", height=140)
 c1, c2, c3 = st.columns(3)
 if c1.button(t("templates.check"), key="templates_check", icon=":material/straighten:") and body.strip():

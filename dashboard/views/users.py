@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, lang, t
+from dashboard.i18n import fmt_datetime, lang, t
 from orchestrator.services import users
 from orchestrator.services.auth import ROLE_LABELS, ROLES
 
@@ -23,7 +23,7 @@ with common.session() as s:
 common.table([{
     t("users.username"): u.username,
     t("users.role"): ROLE_LABELS[u.role][lang()] if u.role in ROLE_LABELS else u.role,
-    t("compose.language"): LANGUAGE_NAMES.get(u.language, u.language),
+    t("compose.language"): common.language_name(u.language, capital=True) if u.language else None,
     t("users.state"): t("users.disabled") if u.disabled else t("users.enabled"),
     t("users.created"): fmt_datetime(u.created_at, campaign.timezone, "short"),
 } for u in people])

@@ -14,7 +14,7 @@ def test_it_shows_story_and_ask_in_both_languages(app):
     at = app("victor", "cases")
     shown = texts(at)
     assert "Juan López" in "\n".join(e.label for e in at.expander)
-    assert "Histoire" in shown and "Demande" in shown and "English" in shown
+    assert "Histoire" in shown and "Demande" in shown and "**Anglais**" in shown and "English" not in shown
 
 
 def test_pausing_a_case_holds_everything_queued_for_it_at_once(app, scheduled, session):

@@ -162,3 +162,19 @@ def test_every_page_with_times_names_their_time_zone_in_words(app, lang, zone):
         shown = texts(at)
         assert zone in shown, page
         assert "America/Toronto" not in shown.replace("(America/Toronto)", ""), page
+
+
+@pytest.mark.parametrize(("lang", "french", "english"), [("fr", "Français", "Anglais"), ("en", "French", "English")])
+def test_a_text_s_language_is_named_in_the_reader_s_words(app, account, lang, french, english):
+    """A post's, a template's or a case text's language reads « Anglais » in French, not
+    "English" (the language switch alone names each language in itself)."""
+    series = app("ada", "series", lang=lang)
+    assert series.radio(key="series_language").options == [french, english]
+    templates = app("ada", "templates", lang=lang)
+    assert f"· {english}" in texts(templates)
+    cases = app("ada", "cases", lang=lang)
+    languages = [w.label for w in cases.text_input] + [w.label for w in cases.text_area]
+    assert any(label.endswith(f" · {english}") for label in languages), languages
+    if lang == "fr":
+        for at in (series, templates, cases):
+            assert "English" not in texts(at) + "\n".join(w.label for w in at.text_input)
