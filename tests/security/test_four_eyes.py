@@ -41,8 +41,11 @@ def test_an_approver_who_edited_someone_elses_post_cannot_approve_it(engine) -> 
     post_id = _pending(engine)
     with db.session_scope(engine) as s:
         posts.edit_post(s, actor=BRUNO, post_id=post_id, text="Écrivez pour Juan López, maintenant.")
-    with pytest.raises(PermissionDenied, match="modifié le texte"), db.session_scope(engine) as s:
+    with pytest.raises(PermissionDenied, match="modifié le texte") as refused, db.session_scope(engine) as s:
         posts.approve_post(s, actor=BRUNO, post_id=post_id)
+    assert (refused.value.fr, refused.value.en) == (
+        "Vous ne pouvez pas approuver une publication dont vous avez modifié le texte : demandez à une autre personne.",
+        "You cannot approve a post whose text you edited: ask someone else.")
     with db.session_scope(engine) as s:
         assert posts.approve_post(s, actor=CHLOE, post_id=post_id).approved_by == "chloe"
 
