@@ -41,8 +41,11 @@ def test_an_approver_who_edited_someone_elses_post_cannot_approve_it(engine) -> 
     post_id = _pending(engine)
     with db.session_scope(engine) as s:
         posts.edit_post(s, actor=BRUNO, post_id=post_id, text="Écrivez pour Juan López, maintenant.")
-    with pytest.raises(PermissionDenied, match="modifié le texte"), db.session_scope(engine) as s:
+    with pytest.raises(PermissionDenied, match="modifié le texte") as refused, db.session_scope(engine) as s:
         posts.approve_post(s, actor=BRUNO, post_id=post_id)
+    assert (refused.value.fr, refused.value.en) == (
+        "Vous ne pouvez pas approuver une publication dont vous avez modifié le texte : demandez à une autre personne.",
+        "You cannot approve a post whose text you edited: ask someone else.")
     with db.session_scope(engine) as s:
         assert posts.approve_post(s, actor=CHLOE, post_id=post_id).approved_by == "chloe"
 
@@ -59,8 +62,11 @@ def test_editing_only_a_variant_counts_as_editing_the_text(engine) -> None:
 
 def test_the_author_still_cannot_approve_their_own_post(engine) -> None:
     post_id = _pending(engine, author=BRUNO)
-    with pytest.raises(PermissionDenied, match="avez écrite"), db.session_scope(engine) as s:
+    with pytest.raises(PermissionDenied, match="avez écrite") as refused, db.session_scope(engine) as s:
         posts.approve_post(s, actor=BRUNO, post_id=post_id)
+    assert (refused.value.fr, refused.value.en) == (
+        "Vous ne pouvez pas approuver une publication que vous avez écrite : demandez à une autre personne.",
+        "You cannot approve a post you wrote: ask someone else.")
 
 
 def test_every_edit_is_recorded_with_who_when_and_what(engine) -> None:
@@ -106,7 +112,9 @@ def test_approval_records_the_fingerprint_of_text_variants_and_images(engine) ->
         expected = four_eyes.post_fingerprint(post, deliveries.post_images(post))
         assert post.approved_fingerprint == expected and len(expected) == 64
         entry = s.exec(select(AuditEntry).where(AuditEntry.action == "approve")).one()
-        assert entry.detail["fingerprint"] == expected
+        assert (entry.actor, entry.target_type, entry.target_id) == ("chloe", "post", str(post_id))
+        assert entry.detail == {"fingerprint": expected}  # a named approver: four eyes held, nothing to mark
+        assert post.approved_at is not None and post.approved_by == "chloe"
     other = [four_eyes.fingerprint(text=t, link=None, variants=v, images=i) for t, v, i in (
         ("Écrivez pour Juan López.", {"7": "Pour un compte"}, []),
         ("Écrivez pour Juan López.", {"7": "Pour un autre"}, deliveries.post_images(post)),
@@ -350,3 +358,12 @@ def test_refusals_say_what_was_refused_in_both_languages(engine) -> None:
         posts.approve_post(s, actor=CHLOE, post_id=post_id)  # a draft: submitted first
     assert (refused.value.fr, refused.value.en) == ("Seule une publication en attente d'approbation peut être approuvée.",
                                                     "Only a post awaiting approval can be approved.")
+
+
+def test_approval_clears_the_rejection_comment(engine) -> None:
+    post_id = _pending(engine)
+    with db.session_scope(engine) as s:
+        posts.reject_post(s, actor=CHLOE, post_id=post_id, comment="Ajoutez le lien")
+        posts.edit_post(s, actor=ALICE, post_id=post_id, text="Avec le lien https://amnistie.ca/ecrire")
+        posts.submit_post(s, actor=ALICE, post_id=post_id)
+        assert posts.approve_post(s, actor=BRUNO, post_id=post_id).review_comment == ""
