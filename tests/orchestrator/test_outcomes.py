@@ -111,3 +111,23 @@ def test_a_late_answer_is_recorded_without_a_publishing_step_that_never_happened
     assert rows(engine, delivery_id)[-1] == (states.RETRYING, states.PUBLISHED, "late_outcome")
     assert (states.RETRYING, states.PUBLISHING, "late_outcome") not in rows(engine, delivery_id)
     worker.stop()
+
+
+def test_a_post_that_cannot_be_built_fails_unsent_without_a_publishing_step(engine, sandbox) -> None:
+    from orchestrator.models import Post
+
+    account = add_account(engine, sandbox.url)
+    post_id = approved_post(engine)
+    delivery_id = schedule(engine, post_id, account)
+    with db.session_scope(engine) as session:  # its image file went away after approval
+        post = session.get(Post, post_id)
+        post.images = [{"path": "/nonexistent/porte-voix/juan.png", "alt": "Juan López"}]
+        session.add(post)
+    worker = Worker(engine, settings=get_settings().model_copy(update={"request_timeout": 2.0}), worker_id="w")
+    assert worker.claim() == []
+    row = delivery(engine, delivery_id)
+    assert (row.state, row.last_error_kind, row.worker_id) == (states.FAILED, "permanent", None)
+    assert "juan.png" in row.last_error
+    assert rows(engine, delivery_id) == [(states.SCHEDULED, states.FAILED, "permanent")]
+    assert sandbox.sandbox.posts("x") == []
+    worker.stop()
