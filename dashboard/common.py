@@ -12,20 +12,23 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
-import sqlalchemy as sa
 import streamlit as st
-from sqlmodel import Session
 
 from dashboard.i18n import LANGUAGE_NAMES, fmt_number, lang, t, zone_name
 from dashboard.strings import STRINGS
-from orchestrator import db, states
-from orchestrator.models import Campaign
+from orchestrator import db
 from orchestrator.services.accounts import PLATFORM_NAMES
 from orchestrator.services.auth import Actor, ServiceError
 from orchestrator.settings import get_settings
+
+if TYPE_CHECKING:  # names of types only: pages reach the database through orchestrator.services
+    from sqlalchemy import Engine
+    from sqlmodel import Session
+
+    from orchestrator.models import Campaign
 
 T = TypeVar("T")
 #: What GitHub-style Markdown turns into a link with no markup at all: "https://…", "www.…" and
@@ -41,27 +44,30 @@ def database_url() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str) -> Engine:
     return db.get_engine(url)
 
 
-def engine() -> sa.Engine:
+def engine() -> Engine:
     return _engine(database_url())
 
 
 @st.cache_resource(show_spinner=False)
-def read_engine(url: str) -> sa.Engine:
-    """For the cached aggregates. The main SQLite engine opens every transaction with BEGIN
-    IMMEDIATE (one writer at a time), which would make a long read hold the worker's writes;
-    this one reads a WAL snapshot without taking the write lock. PostgreSQL needs no such care."""
-    if not db.is_sqlite(url):
-        return _engine(url)
-    return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+def _read_engine(url: str) -> Engine:
+    return db.make_read_engine(url)
 
 
 @contextlib.contextmanager
 def session() -> Iterator[Session]:
     with db.session_scope(engine()) as s:
+        yield s
+
+
+@contextlib.contextmanager
+def read_session(url: str) -> Iterator[Session]:
+    """A session for the cached aggregates (dashboard/data.py), on an engine whose long reads
+    never hold the worker's writes (``db.make_read_engine``)."""
+    with db.session_scope(_read_engine(url)) as s:
         yield s
 
 
@@ -94,11 +100,8 @@ def _attempt(fn: Callable[[Session], T], success: str | None) -> tuple[bool, T |
     try:
         with session() as s:
             result = fn(s)
-    except ServiceError as exc:
+    except ServiceError as exc:  # the state machine's refusals too (a delivery that moved meanwhile)
         st.error(plain(exc.message(lang())), icon=":material/block:")  # messages quote what people typed
-        return False, None
-    except states.InvalidTransition as exc:
-        st.error(plain(str(exc)), icon=":material/block:")
         return False, None
     if success:
         st.toast(success, icon=":material/check:")
@@ -119,13 +122,12 @@ def flash() -> None:
 
 def campaign() -> Campaign | None:
     """The edition chosen in the sidebar (``campaign_id`` in the session), else the current one."""
-    from orchestrator.services.campaigns import current_campaign
+    from orchestrator.services.campaigns import chosen_campaign
 
+    chosen = st.session_state.get("campaign_id")
     try:
         with session() as s:
-            chosen = st.session_state.get("campaign_id")
-            found = s.get(Campaign, chosen) if isinstance(chosen, int) else None
-            return found or current_campaign(s)
+            return chosen_campaign(s, campaign_id=chosen if isinstance(chosen, int) else None)
     except ServiceError as exc:
         st.warning(plain(exc.message(lang())))
         return None

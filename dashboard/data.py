@@ -10,8 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.common import read_engine
-from orchestrator import db
+from dashboard.common import read_session
 from orchestrator.services import reports
 
 
@@ -20,30 +19,27 @@ def overview(url: str, campaign_id: int, tz: str) -> dict[str, Any]:
     """Goal bars, state counts and the engagement curve: one pass over the delivery figures'
     covering index and a read of the hourly table the worker keeps, about a tenth of a second
     at 100,000 deliveries (docs/benchmarks.md, section dashboard)."""
-    with db.session_scope(read_engine(url)) as s:
+    with read_session(url) as s:
         return reports.overview(s, campaign_id=campaign_id, tz=tz)
 
 
 @st.cache_data(ttl=300, show_spinner=True)
 def snapshot_series(url: str, campaign_id: int, tz: str, since: dt.datetime, hourly: bool = False) -> list[dict[str, Any]]:
     """The curve from every snapshot: heavier, so only on request and kept five minutes."""
-    with db.session_scope(read_engine(url)) as s:
+    with read_session(url) as s:
         return reports.engagement_series(s, campaign_id=campaign_id, tz=tz, since=since, hourly=hourly)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def results(url: str, campaign_id: int) -> dict[str, Any]:
     """A finished edition's bilan: its figures no longer move much, so kept five minutes."""
-    from orchestrator.models import Campaign
-    from orchestrator.services import edition_results
+    from orchestrator.services import edition_results, editions
 
-    with db.session_scope(read_engine(url)) as s:
-        campaign = s.get(Campaign, campaign_id)
-        assert campaign is not None
-        return edition_results.results(s, campaign=campaign)
+    with read_session(url) as s:
+        return edition_results.results(s, campaign=editions.get_edition(s, campaign_id=campaign_id))
 
 
 @st.cache_data(ttl=30, show_spinner=False)
 def rate_budgets(url: str) -> dict[int, list[dict[str, Any]]]:
-    with db.session_scope(read_engine(url)) as s:
+    with read_session(url) as s:
         return reports.rate_budgets(s)

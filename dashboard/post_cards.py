@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.models import Post
 from orchestrator.services import delivery_views, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor, ServiceError
+
+if TYPE_CHECKING:
+    from orchestrator.models import Post
 
 #: A moment as people say it ("samedi 6 décembre 2025, 10 h 00"), not babel's medium format
 #: with its seconds.

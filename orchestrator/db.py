@@ -247,6 +247,16 @@ def get_engine(url: str | None = None) -> sa.Engine:
     return _cached_engine(url)
 
 
+def make_read_engine(url: str) -> sa.Engine:
+    """For long reads next to the worker (the dashboard's cached aggregates). The main SQLite
+    engine opens every transaction with BEGIN IMMEDIATE (one writer at a time), which would make
+    a long read hold the worker's writes; this one reads a WAL snapshot without taking the write
+    lock. PostgreSQL needs no such care: its usual engine is returned."""
+    if not is_sqlite(url):
+        return get_engine(url)
+    return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+
 @contextlib.contextmanager
 def read_scope(engine: sa.Engine) -> Iterator[Session]:
     """A session for reading only: no write lock on SQLite; rolled back at the end."""

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from orchestrator import db
+from orchestrator.errors import ServiceError
 from orchestrator.models import Attempt, Delivery
 from orchestrator.timeutil import utcnow
 
@@ -135,11 +136,15 @@ class HeldReason:
         return cls(HeldFor.OTHER, stored)
 
 
-class InvalidTransition(ValueError):
+class InvalidTransition(ServiceError):
+    """A move the diagram does not allow, such as a person retrying a delivery that went out
+    meanwhile: a refusal shown in the reader's language, like any other."""
+
     def __init__(self, delivery_id: int | None, current: str, target: str) -> None:
         super().__init__(
             f"La livraison {delivery_id} ne peut pas passer de « {LABELS[current]['fr']} » à "
-            f"« {LABELS[target]['fr']} ». (Delivery {delivery_id} cannot go from {current} to {target}.)"
+            f"« {LABELS[target]['fr']} ».",
+            f"Delivery {delivery_id} cannot go from “{LABELS[current]['en']}” to “{LABELS[target]['en']}”.",
         )
         self.current = current
         self.target = target

@@ -7,16 +7,19 @@ fixed."""
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import streamlit as st
-from sqlmodel import select
 
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.models import Case, Post
 from orchestrator.services import four_eyes, post_review, reports
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
+from orchestrator.services.campaigns import list_cases
+
+if TYPE_CHECKING:
+    from orchestrator.models import Post
 
 LIMIT = 30
 
@@ -30,7 +33,7 @@ common.times_note(campaign.timezone)
 with common.session() as s:
     shown = post_service.list_posts(s, status=post_service.PENDING, campaign=campaign, limit=LIMIT)
     waiting = post_service.count_posts(s, status=post_service.PENDING, campaign=campaign)
-    cases = {c.id: c for c in s.exec(select(Case).where(Case.campaign_id == campaign.id))}
+    cases = {c.id: c for c in list_cases(s, campaign=campaign)}
 
 if not shown:
     st.info(t("approvals.empty"))
@@ -62,7 +65,7 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
     st.text(post.text)
     broken = post_cards.images(post)
     with common.session() as s:
-        fresh = s.get(Post, post_id) or post
+        fresh = post_service.get_post(s, post_id=post_id)
         rows = reports.post_previews(s, post=fresh, language=lang())
         problems = post_review.problems_of(s, fresh)
     if not rows:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlmodel import select
 
 from dashboard import audit_text, common
 from dashboard.i18n import fmt_datetime, t
-from orchestrator.models import Case
 from orchestrator.services import reports
+from orchestrator.services.campaigns import cases_by_key
 from orchestrator.services.users import list_users
 
 PAGE = 200
@@ -23,10 +22,9 @@ common.times_note(campaign.timezone)
 with common.session() as s:
     actions: list[str | None] = [None, *reports.audit_actions(s)]
     people: list[str | None] = [None, "system", *(u.username for u in list_users(s))]
-    # Entries name cases by slug or number: shown by name. Another edition's first, this one's
-    # last, so that a slug both editions share reads as this edition names it.
-    every_case = sorted(s.exec(select(Case)), key=lambda c: c.campaign_id == campaign.id)
-cases = {key: common.case_name(c.person or {}, c.slug) for c in every_case for key in (c.slug, str(c.id))}
+    # Entries name cases by slug or number: shown by name, a shared slug as this edition names it.
+    by_key = cases_by_key(s, campaign_id=campaign.id or 0)
+cases = {key: common.case_name(c.person or {}, c.slug) for key, c in by_key.items()}
 a, b, c = st.columns(3)
 who = a.selectbox(t("audit.actor"), people, key="audit_actor",
                   format_func=lambda v: common.person(v) if v else t("audit.all"),

@@ -9,21 +9,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
-from sqlmodel import select
 
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
-from orchestrator.models import CallToAction, Post, Template
+from orchestrator.services import actions_admin, media_library, post_review, templates_admin
 from orchestrator.services import compose as compose_service
-from orchestrator.services import media_library, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
 from orchestrator.services.series import fill
 from orchestrator.timeutil import at_local, local, utcnow
+
+if TYPE_CHECKING:
+    from orchestrator.models import Post
 
 campaign = common.require_campaign()
 tz = campaign.timezone
@@ -69,8 +70,8 @@ if result := st.session_state.pop("compose_result", None):
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
-    actions = list(s.exec(select(CallToAction).where(CallToAction.campaign_id == campaign.id)))
-    templates = list(s.exec(select(Template).where(Template.campaign_id == campaign.id)))
+    actions = actions_admin.list_actions(s, campaign_id=campaign.id or 0)
+    templates = templates_admin.list_templates(s, campaign_id=campaign.id or 0)
 
 # Choice labels are looked up in dicts made here, in the reader's language: a format function
 # that called t() later would answer in whatever language its caller runs in.

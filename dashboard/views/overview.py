@@ -11,15 +11,12 @@ import streamlit as st
 from dashboard import common, data
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, fmt_percent, fmt_time, lang, t
-from orchestrator import states
-from orchestrator.models import RESPONSE_KINDS
 from orchestrator.services import delivery_views, edition_results, reports
+from orchestrator.services.responses import RESPONSE_KINDS
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import local, utcnow
 
-#: The states with a figure of their own at the top; the others are listed when there are any.
-HEADLINE = (states.SCHEDULED, delivery_views.AWAITING_APPROVAL, states.PUBLISHED, states.HELD, states.FAILED,
-            states.UNCONFIRMED)
+HEADLINE = delivery_views.HEADLINE
 
 
 

@@ -5,17 +5,20 @@ schedule an approved post on more accounts or at another time, withdraw a post a
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
-from orchestrator.models import Post
 from orchestrator.services import compose as compose_service
 from orchestrator.services import post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 from orchestrator.timeutil import at_local, local, utcnow
+
+if TYPE_CHECKING:
+    from orchestrator.models import Post
 
 LIMIT = 30
 

@@ -8,7 +8,6 @@ import streamlit as st
 from dashboard import common
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator import states
 from orchestrator.services import accounts as account_service
 from orchestrator.services import deliveries, delivery_views, reports
 from orchestrator.services.campaigns import list_cases
@@ -43,7 +42,7 @@ filters = {"shown_in": shown_in, "case_ids": case_ids, "kinds": kinds, "account_
 
 with common.session() as s:
     total = reports.count_deliveries(s, campaign_id=campaign.id or 0, **filters)
-    failed = reports.count_deliveries(s, campaign_id=campaign.id or 0, state_in=[states.FAILED])
+    failed = reports.count_deliveries(s, campaign_id=campaign.id or 0, state_in=[delivery_views.FAILED])
 pages = max(1, -(-total // PAGE))
 page = st.number_input(t("queue.page", pages=fmt_number(pages)), min_value=1, max_value=pages, value=1,
                        key="queue_page") if pages > 1 else 1
@@ -111,7 +110,7 @@ with ui.own_error(t("queue.pick")):
 # A published post's figures grow while the page is open: the worker reads them from the platform
 # (a first look a minute after publication, then every few minutes), and this part of the page
 # reads them again on its own, so they appear and grow without a reload.
-@st.fragment(run_every=FIGURES_REFRESH_SECONDS if row["state"] in (states.PUBLISHED, states.PUBLISHING) else None)
+@st.fragment(run_every=FIGURES_REFRESH_SECONDS if delivery_views.figures_growing(row["state"]) else None)
 def _figures(row: dict) -> None:
     with ui.own_error(t("figures.title")):
         ui.delivery_figures(row, tz=tz)
@@ -126,19 +125,20 @@ if not common.can("editor"):
 delivery_id = row["id"]
 me = common.actor()
 buttons = st.columns(4)
-if row["state"] == states.FAILED and buttons[0].button(t("queue.retry"), key=f"queue_retry_{delivery_id}", icon=":material/refresh:"):
+offered = delivery_views.person_actions(row["state"], row["held_reason"])
+if delivery_views.RETRY in offered and buttons[0].button(t("queue.retry"), key=f"queue_retry_{delivery_id}", icon=":material/refresh:"):
     if common.run(lambda s: deliveries.retry(s, actor=me, delivery_id=delivery_id), success=t("queue.retried")):
         st.rerun()
-if row["state"] not in (*states.FINAL, states.PUBLISHING) and buttons[1].button(
+if delivery_views.CANCEL in offered and buttons[1].button(
         t("queue.cancel"), key=f"queue_cancel_{delivery_id}", icon=":material/block:"):
     if common.run(lambda s: deliveries.cancel(s, actor=me, delivery_id=delivery_id), success=t("queue.cancelled")):
         st.rerun()
-if row["state"] == states.HELD and states.HeldReason.parse(row["held_reason"]).kind is states.HeldFor.LATE and buttons[2].button(
+if delivery_views.SEND_LATE in offered and buttons[2].button(
         t("queue.send_late"), key=f"queue_late_{delivery_id}", icon=":material/send:"):
     if common.run(lambda s: deliveries.release_late(s, actor=me, delivery_id=delivery_id), success=t("queue.released")):
         st.rerun()
 
-if row["state"] == states.UNCONFIRMED:
+if delivery_views.RESOLVE in offered:
     st.markdown(t("queue.unconfirmed_help"))
     if row["profile_link"]:
         st.link_button(t("queue.check_platform"), row["profile_link"], icon=":material/open_in_new:")

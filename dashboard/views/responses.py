@@ -12,9 +12,9 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import fmt_date, fmt_number, fmt_percent, lang, t
-from orchestrator.models import RESPONSE_KINDS
 from orchestrator.services import responses
 from orchestrator.services.campaigns import list_cases
+from orchestrator.services.responses import RESPONSE_KINDS
 from orchestrator.timeutil import local, utcnow
 
 FIGURES = ("posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions", "count")

@@ -6,13 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import streamlit as st
-from sqlmodel import select
 
 from dashboard import common
 from dashboard.i18n import fmt_datetime, fmt_number, t
-from orchestrator.models import Template
 from orchestrator.services import accounts as account_service
-from orchestrator.services import series
+from orchestrator.services import series, templates_admin
 from orchestrator.services.campaigns import list_cases
 from orchestrator.timeutil import local, utcnow
 
@@ -26,7 +24,7 @@ common.times_note(campaign.timezone)
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
     accounts = account_service.list_accounts(s)
-    templates = list(s.exec(select(Template).where(Template.campaign_id == campaign.id)))
+    templates = templates_admin.list_templates(s, campaign_id=campaign.id or 0)
     applied = series.applied_plans(s, limit=20)
 
 today = local(utcnow(), tz).date()

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from orchestrator.errors import ServiceError
 from orchestrator.models import AuditEntry
 from orchestrator.timeutil import utcnow
 
@@ -17,18 +18,6 @@ ROLE_LABELS = {
     "approver": {"fr": "Approbation", "en": "Approver"},
     "admin": {"fr": "Administration", "en": "Admin"},
 }
-
-
-class ServiceError(ValueError):
-    """A refusal a person can act on; ``str()`` is French, ``en`` is English."""
-
-    def __init__(self, fr: str, en: str | None = None) -> None:
-        super().__init__(fr)
-        self.fr = fr
-        self.en = en or fr
-
-    def message(self, language: str = "fr") -> str:
-        return self.fr if language == "fr" else self.en
 
 
 class PermissionDenied(ServiceError):

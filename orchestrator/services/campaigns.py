@@ -111,6 +111,13 @@ def current_campaign(session: Session) -> Campaign:
     return campaign
 
 
+def chosen_campaign(session: Session, *, campaign_id: int | None) -> Campaign:
+    """The edition a person chose (the dashboard's sidebar), else the current one: a choice that
+    no longer exists, or none yet, falls back to the current edition."""
+    chosen = session.get(Campaign, campaign_id) if campaign_id is not None else None
+    return chosen or current_campaign(session)
+
+
 def get_case(session: Session, *, slug: str, campaign: Campaign | None = None) -> Case:
     campaign = campaign or current_campaign(session)
     case = session.exec(select(Case).where(Case.campaign_id == campaign.id, Case.slug == slug)).first()
@@ -126,3 +133,14 @@ def get_case(session: Session, *, slug: str, campaign: Campaign | None = None) -
 def list_cases(session: Session, *, campaign: Campaign | None = None) -> list[Case]:
     campaign = campaign or current_campaign(session)
     return list(session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(col(Case.position))))
+
+
+def cases_by_key(session: Session, *, campaign_id: int) -> dict[str, Case]:
+    """Every edition's cases by slug and by number, the two ways the audit trail names a case.
+    Where editions share a slug, the case of ``campaign_id`` (the edition being read) wins."""
+    found: dict[str, Case] = {}
+    every_case = session.exec(select(Case).order_by(col(Case.campaign_id) == campaign_id, col(Case.id)))
+    for case in every_case:  # this edition's last, so that its cases take the shared slugs
+        found[case.slug] = case
+        found[str(case.id)] = case
+    return found

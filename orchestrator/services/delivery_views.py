@@ -77,6 +77,39 @@ STYLES: dict[str, StateStyle] = {s.key: s for s in (
 SHOWN_STATES = tuple(STYLES)
 
 
+#: The states with a figure of their own at the top of the overview; the others are listed when
+#: there are any.
+HEADLINE = (states.SCHEDULED, AWAITING_APPROVAL, states.PUBLISHED, states.HELD, states.FAILED, states.UNCONFIRMED)
+#: What the queue's figures and "needs a person" count look at.
+FAILED = states.FAILED
+
+#: What a person can do with one delivery from the queue (each has its service in deliveries.py,
+#: which refuses it again if the delivery moved meanwhile).
+RETRY, CANCEL, SEND_LATE, RESOLVE = "retry", "cancel", "send_late", "resolve"
+
+
+def person_actions(state: str, held_reason: str | None) -> frozenset[str]:
+    """The buttons offered for a delivery in ``state``: retry a failed one, cancel any not yet
+    gone nor going out, send late one held for being late, say whether an unconfirmed one went
+    out."""
+    offered = set()
+    if state == states.FAILED:
+        offered.add(RETRY)
+    if state not in (*states.FINAL, states.PUBLISHING):
+        offered.add(CANCEL)
+    if state == states.HELD and states.HeldReason.parse(held_reason or "").kind is states.HeldFor.LATE:
+        offered.add(SEND_LATE)
+    if state == states.UNCONFIRMED:
+        offered.add(RESOLVE)
+    return frozenset(offered)
+
+
+def figures_growing(state: str) -> bool:
+    """A delivery out or going out: the platform's figures for it still grow, so a page showing
+    them reads them again while it is open."""
+    return state in (states.PUBLISHED, states.PUBLISHING)
+
+
 def shown_key(state: str, post_status: str | None) -> str:
     """The state staff must see for a delivery in ``state`` whose post has ``post_status``."""
     if state in WAITING_ON_POST and post_status in BY_POST_STATUS:

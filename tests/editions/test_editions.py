@@ -130,6 +130,38 @@ def test_a_copy_with_cases_starts_them_active(engine):
         assert len(cases) == 8 and {c.status for c in cases} == {"active"}
 
 
+def _copy_with_cases(s) -> int:
+    return editions.copy_edition(s, actor=ADMIN, source_id=_id(s), slug="ecrire-2026",
+                                 name={"fr": "É 2026", "en": "W 2026"}, starts_on=dt.date(2026, 11, 2),
+                                 ends_on=dt.date(2027, 1, 31), include_cases=True).id
+
+
+def test_the_edition_chosen_is_shown_and_a_choice_gone_or_missing_falls_back_to_the_current(engine):
+    from orchestrator.services.campaigns import chosen_campaign
+
+    with db.session_scope(engine) as s:
+        copy_id = _copy_with_cases(s)
+        current_id = _id(s)
+        assert chosen_campaign(s, campaign_id=copy_id).id == copy_id
+        assert chosen_campaign(s, campaign_id=None).id == current_id
+        assert chosen_campaign(s, campaign_id=copy_id + 1000).id == current_id
+
+
+def test_the_audit_names_cases_by_slug_and_number_and_a_shared_slug_as_the_edition_read_names_it(engine):
+    from orchestrator.services.campaigns import cases_by_key
+
+    with db.session_scope(engine) as s:
+        copy_id = _copy_with_cases(s)
+        source_id = _id(s)
+        old = s.exec(select(Case).where(Case.campaign_id == source_id, Case.slug == "juan-lopez")).one()
+        new = s.exec(select(Case).where(Case.campaign_id == copy_id, Case.slug == "juan-lopez")).one()
+        for read, other in ((source_id, new), (copy_id, old)):
+            found = cases_by_key(s, campaign_id=read)
+            assert found["juan-lopez"].campaign_id == read
+            assert found[str(other.id)] is other  # the other edition's case, by its number
+        assert len(cases_by_key(s, campaign_id=source_id)) == 8 + 16  # 8 shared slugs, 16 numbers
+
+
 # ---------------------------------------------------------------------------------------------
 # Folder -> database -> folder
 

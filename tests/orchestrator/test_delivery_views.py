@@ -108,3 +108,19 @@ def test_results_feed_and_file(engine: sa.Engine) -> None:
     assert "SUMMARY:[Refusée]" in feed and "SUMMARY:[Brouillon]" in feed
     with db.session_scope(engine) as s:
         assert s.exec(sa.select(sa.func.count()).select_from(Delivery)).one()[0] == 5  # type: ignore[call-overload]
+
+
+def test_the_queue_offers_what_a_person_can_do_with_each_state() -> None:
+    late, paused = str(states.HeldReason.late()), str(states.HeldReason.case("paused", "note"))
+    offered = delivery_views.person_actions
+    assert offered(states.FAILED, None) == {delivery_views.RETRY, delivery_views.CANCEL}
+    assert offered(states.HELD, late) == {delivery_views.SEND_LATE, delivery_views.CANCEL}
+    assert offered(states.HELD, paused) == {delivery_views.CANCEL}
+    assert offered(states.UNCONFIRMED, None) == {delivery_views.RESOLVE, delivery_views.CANCEL}
+    assert offered(states.SCHEDULED, None) == {delivery_views.CANCEL}
+    for gone in (states.PUBLISHING, states.PUBLISHED, states.CANCELLED):
+        assert offered(gone, None) == set()
+
+
+def test_the_figures_of_a_delivery_out_or_going_out_are_read_again() -> None:
+    assert {s for s in states.STATES if delivery_views.figures_growing(s)} == {states.PUBLISHED, states.PUBLISHING}

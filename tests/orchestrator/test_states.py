@@ -30,6 +30,17 @@ def test_a_transition_outside_the_diagram_is_impossible_and_leaves_nothing(engin
         assert session.scalar(sa.select(sa.func.count()).select_from(Attempt)) == 0
 
 
+def test_a_transition_outside_the_diagram_is_a_refusal_in_both_languages() -> None:
+    """The dashboard shows it like any refusal, in the reader's language (it catches ServiceError
+    and never imports the state machine)."""
+    from orchestrator.services.auth import ServiceError
+
+    refusal = states.InvalidTransition(7, states.PUBLISHED, states.RETRYING)
+    assert isinstance(refusal, ServiceError)
+    assert refusal.message("fr") == "La livraison 7 ne peut pas passer de « Publiée » à « Nouvel essai prévu »."
+    assert refusal.message("en") == "Delivery 7 cannot go from “Published” to “Retrying”."
+
+
 def test_each_transition_is_recorded(engine: sa.Engine, sandbox) -> None:
     account = add_account(engine, sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
