@@ -70,15 +70,20 @@
     "November", "December"];
   const DATE_TEXTS = [
     [/^Use arrow keys to navigate dates\. Enter to select\. Escape to close\.$/, () => words.calendar_help],
+    [/^Choose date, (.+)$/, (m) => words.choose_date + ", " + m[1]],  // the open calendar's heading
+    [/^Choose date range, (.+)$/, (m) => words.choose_dates + ", " + m[1]],
   ];
   const DATE_ATTRS = [
     [/^Choose date$/, () => words.choose_date],
     [/^Choose date range$/, () => words.choose_dates],
+    // the open calendar's name: "Choose date, décembre 2026" (the month is the browser's own)
+    [/^Choose date, (.+)$/, (m) => words.choose_date + ", " + m[1]],
+    [/^Choose date range, (.+)$/, (m) => words.choose_dates + ", " + m[1]],
     [/^Clear date$/, () => words.clear_date],
     [/^Clear dates$/, () => words.clear_dates],
     [/^Clear time$/, () => words.clear_time],
-    [/^Previous$/, () => words.previous_month],
-    [/^Next$/, () => words.next_month],
+    [/^Previous( month)?$/, () => words.previous_month],
+    [/^Next( month)?$/, () => words.next_month],
     [/^(year|month|day|hour|minute|AM\/PM), (.+)$/, (m) => PARTS[m[1]]() + ", " + m[2]],
     [/^(\d+) – (January|February|March|April|May|June|July|August|September|October|November|December)$/,
       (m) => m[1] + " – " + words.months.split(",")[MONTHS.indexOf(m[2])]],
@@ -144,7 +149,8 @@
     for (const field of document.querySelectorAll(dates)) {
       const walker = document.createTreeWalker(field, NodeFilter.SHOW_TEXT);
       for (let node = walker.nextNode(); node; node = walker.nextNode()) translateText(node, DATE_TEXTS);
-      for (const element of field.querySelectorAll("[aria-label], [aria-valuetext], [title]")) {
+      // the open calendar carries its own name, as well as its buttons and table
+      for (const element of [field, ...field.querySelectorAll("[aria-label], [aria-valuetext], [title]")]) {
         for (const name of ["aria-label", "aria-valuetext", "title"]) translateAttr(element, name, DATE_ATTRS);
       }
     }

@@ -352,6 +352,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "approvals.you_edited": {"fr": "Vous avez modifié son texte : une autre personne doit l'approuver.",
                              "en": "You edited its text: someone else must approve it."},
     "approvals.edited_by": {"fr": "Texte modifié par {names}", "en": "Text edited by {names}"},
+    "posts.approved_by": {"fr": "Approuvée par {name}, {when}", "en": "Approved by {name}, {when}"},
     "approvals.not_scheduled": {"fr": "Pas encore programmée sur un compte.", "en": "Not scheduled on any account yet."},
     "approvals.approve": {"fr": "Approuver", "en": "Approve"},
     "approvals.approved": {"fr": "Publication n° {id} approuvée.", "en": "Post no. {id} approved."},

@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.services import compose as compose_service
-from orchestrator.services import post_review
+from orchestrator.services import four_eyes, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 from orchestrator.timeutil import at_local, local, utcnow
@@ -90,6 +90,15 @@ def _card(post: Post) -> None:
     st.markdown(f"**{t('compose.post_number', id=post_id)}** · {post_service.STATUS_LABELS[post.status][lang()]} · "
                 f"{post_cards.language_name(post.language)} · "
                 + t("approvals.by", author=common.plain(post.author), when=fmt_datetime(post.updated_at, tz, "short")))
+    # Four eyes, as it went: who changed the text after writing it, and who approved it.
+    with common.session() as s:
+        edited_by = four_eyes.editors(s, post_id=post_id)
+    hands = [t("approvals.edited_by", names=", ".join(edited_by))] if edited_by else []
+    if post.approved_by:
+        hands.append(t("posts.approved_by", name=common.person(post.approved_by),
+                       when=fmt_datetime(post.approved_at, tz, "short")))
+    if hands:
+        st.caption(common.plain(" · ".join(hands)))
     post_cards.where_it_goes(post, tz)
     st.text(post.text)
     post_cards.images(post, width=160)

@@ -200,3 +200,30 @@ def test_an_admin_reads_the_accounts_the_people_and_the_audit_log(site: Site, sc
     screen.shoot("11-journal")
     screen.open("exports")
     screen.shoot("09-exports")
+
+
+def test_an_approver_who_wrote_a_post_is_told_why_and_offered_no_approve_button(site: Site, screen: Screen) -> None:
+    """Four eyes as the approver sees it: their own post is on the Approvals page with the reason
+    they cannot approve it, in their language, and no « Approuver » button beside it."""
+    text = "Ellinor Guttorm Utsi défend les terres des Samis : écrivez au gouvernement norvégien."
+    screen.sign_in("amir")
+    screen.open("compose")
+    screen.fill("compose_text", text)
+    screen.choose("compose_accounts", "bluesky-fr")
+    screen.button("compose.submit").click()
+    screen.shows(screen.t_words("compose.saved_submitted"))
+    (post,) = posts_with(site.engine(), "Ellinor Guttorm Utsi défend")
+    assert (post.status, post.author) == ("pending", "amir")
+
+    screen.open("approvals")
+    screen.shows(screen.t("approvals.yours"))
+    # the innermost block with this post's number: its card, which says why
+    card = screen.page.locator('[data-testid="stVerticalBlock"]',
+                               has_text=screen.t("compose.post_number", id=post.id)).last
+    assert screen.t("approvals.yours") in card.inner_text()
+    assert screen.keyed(f"approve_{post.id}").count() == 0, "Approvals offers its author an approve button"
+    assert card.get_by_role("button", name=screen.t("approvals.approve")).count() == 0
+
+    screen.switch_language("en")
+    screen.shows(screen.t("approvals.yours"))
+    assert screen.keyed(f"approve_{post.id}").count() == 0

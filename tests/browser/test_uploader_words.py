@@ -54,3 +54,40 @@ def test_the_file_uploader_speaks_the_reader_s_language(site: Site, screen: Scre
     shown = _uploader_words(page)
     assert "Choose a file" in shown and "MB at most per file" in shown, shown
     assert "Choisir" not in shown
+
+
+DATE_ENGLISH = ("Choose date", "Previous", "Next", "Clear", "year,", "month,", "day,", "hour,",
+                "Use arrow keys")
+
+
+def _date_words(page) -> str:
+    """What the date and time fields and an open calendar show and announce."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll(
+                    '[data-testid="stDateInput"], [data-testid="stDateInputCalendar"], [data-testid="stTimeInput"]')]
+              .flatMap(f => [f, ...f.querySelectorAll('[aria-label], [aria-valuetext], [title]')]
+                  .map(e => ['aria-label', 'aria-valuetext', 'title'].map(a => e.getAttribute(a) || '').join(' '))
+                  .concat([f.innerText]))
+              .join(' | ')""")
+
+
+def test_the_date_fields_and_their_calendar_speak_the_reader_s_language(site: Site, screen: Screen) -> None:
+    page = screen.page
+    screen.sign_in("edith")
+    screen.open("series")
+    screen.keyed("series_start").locator("button").first.click()  # the calendar opens
+    page.locator('[data-testid="stDateInputCalendar"]').first.wait_for()
+    page.wait_for_timeout(300)
+    shown = _date_words(page)
+    assert "Choisir une date" in shown and "Mois précédent" in shown and "Mois suivant" in shown, shown
+    assert "année, " in shown and "heure, " in shown, shown
+    assert not [w for w in DATE_ENGLISH if w in shown], shown
+    page.keyboard.press("Escape")
+
+    screen.switch_language("en")
+    screen.keyed("series_start").locator("button").first.click()
+    page.locator('[data-testid="stDateInputCalendar"]').first.wait_for()
+    page.wait_for_timeout(300)
+    shown = _date_words(page)
+    assert "Choose a date" in shown and "Previous month" in shown and "year, " in shown, shown
+    assert "Choisir" not in shown and "Mois précédent" not in shown, shown

@@ -113,3 +113,18 @@ def test_states_are_shown_one_way_on_every_page(app, engine, four_accounts):
     for source in dashboard.rglob("*.py"):
         code = source.read_text(encoding="utf-8")
         assert "STATE_STYLE" not in code and "states.LABELS" not in code, source
+
+
+@pytest.mark.parametrize(("lang", "edited", "approved"), [("fr", "Texte modifié par edith", "Approuvée par alain, "),
+                                                           ("en", "Text edited by edith", "Approved by alain, ")])
+def test_a_post_s_card_names_who_edited_its_text_and_who_approved_it(app, engine, account, lang, edited, approved):
+    """Four eyes as it went, on the Posts page: who changed the text after writing it, and who
+    approved it (the Approvals page no longer shows it once approved)."""
+    with db.session_scope(engine) as s:
+        post_id = posts.create_post(s, actor=EDITH, case_slug="juan-lopez", text="Écrivez pour Juan.").id
+        posts.edit_post(s, actor=EDITH, post_id=post_id, text="Écrivez pour Juan López, aujourd'hui.")
+        posts.submit_post(s, actor=EDITH, post_id=post_id)
+        posts.approve_post(s, actor=Actor("alain", "approver"), post_id=post_id)
+    shown = texts(app("victor", "posts", lang=lang))
+    assert edited in shown and approved in shown, shown
+    assert "None" not in shown

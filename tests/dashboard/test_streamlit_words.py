@@ -67,10 +67,11 @@ def test_the_uploader_s_limit_and_refusal_read_in_each_language():
 def test_the_date_and_time_fields_labels_read_in_each_language():
     """What screen readers announce of the date and time fields (docs/accessibility.md)."""
     english = ["Choose date", "Clear time", "year, Jour", "month, Jour", "12 – December", "hour, Heure",
-               "Previous", "Jour"]
+               "Previous", "Previous month", "Next month", "Choose date, décembre 2026", "Jour"]
     assert _rewrite("fr", english, rules="dateAttr") == [
         "Choisir une date", "Effacer l'heure", "année, Jour", "mois, Jour", "12 – décembre", "heure, Heure",
-        "Mois précédent", None]  # a label of ours is left as it is
+        "Mois précédent", "Mois précédent", "Mois suivant", "Choisir une date, décembre 2026",
+        None]  # a label of ours is left as it is
     assert _rewrite("en", ["Choose date", "12 – December"], rules="dateAttr") == ["Choose a date", "12 – December"]
     assert _rewrite("fr", ["Use arrow keys to navigate dates. Enter to select. Escape to close."],
                     rules="dateText") == ["Flèches : changer de jour. Entrée : choisir. Échap : fermer."]
