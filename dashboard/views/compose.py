@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -307,17 +308,14 @@ def _my_post(post: Post) -> None:
             if st.checkbox(t("compose.keep_image", name=common.plain(str(image.get("filename") or i + 1))), value=True,
                            key=f"mine_image_{post_id}_{i}")]
 
-    def _save(s, submit: bool):
-        post_service.edit_post(s, actor=me, post_id=post_id, text=edited, link=post.link,
-                               variants=edited_variants, images=kept)
-        return post_service.submit_post(s, actor=me, post_id=post_id) if submit else True
-
     c1, c2 = st.columns(2)
     if c1.button(t("compose.save_only"), key=f"mine_save_{post_id}", icon=":material/save:"):
-        if common.run(lambda s: _save(s, False), success=t("compose.edited")):
+        if common.run(partial(post_service.edit_post, actor=me, post_id=post_id, text=edited, link=post.link,
+                              variants=edited_variants, images=kept), success=t("compose.edited")):
             st.rerun()
     if c2.button(t("compose.resubmit"), key=f"mine_submit_{post_id}", icon=":material/send:"):
-        if common.run(lambda s: _save(s, True), success=t("compose.resubmitted")):
+        if common.run(partial(post_service.resubmit_post, actor=me, post_id=post_id, text=edited, link=post.link,
+                              variants=edited_variants, images=kept), success=t("compose.resubmitted")):
             st.rerun()
 
 

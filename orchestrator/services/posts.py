@@ -281,6 +281,17 @@ def edit_post(
     return post
 
 
+def resubmit_post(
+    session: Session, *, actor: Actor, post_id: int, text: str, link: str | None = None,
+    variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
+) -> Post:
+    """A draft or a rejected post, edited and submitted for approval in one step: when the
+    submission is refused the edit is refused with it (one transaction), so what the author
+    sees is what they last saved."""
+    edit_post(session, actor=actor, post_id=post_id, text=text, link=link, variants=variants, images=images)
+    return submit_post(session, actor=actor, post_id=post_id)
+
+
 def void_approval(session: Session, *, post: Post, why: str) -> None:
     """A post whose content no longer matches what was approved goes back for approval; its
     deliveries wait for the new approval (the worker calls this, never a person)."""

@@ -186,6 +186,19 @@ def test_a_rejected_post_waits_and_comes_back_when_approved(engine, sandbox) -> 
     assert "Version Mastodon corrigée" in str(published)
 
 
+def test_a_resubmission_edits_and_submits_at_once_and_a_refused_one_saves_no_edit(engine) -> None:
+    with db.session_scope(engine) as s:
+        post_id = posts.create_post(s, actor=EDITH, case_slug="juan-lopez", text="Premier jet", submit=False).id
+    with db.session_scope(engine) as s:
+        post = posts.resubmit_post(s, actor=EDITH, post_id=post_id, text="Texte revu")
+        assert (post.status, post.text) == (posts.PENDING, "Texte revu")
+    # already awaiting approval: the submission is refused, and the edit made with it is not kept
+    with pytest.raises(ServiceError, match="Seul un brouillon"), db.session_scope(engine) as s:
+        posts.resubmit_post(s, actor=EDITH, post_id=post_id, text="Encore revu")
+    with db.session_scope(engine) as s:
+        assert posts.get_post(s, post_id=post_id).text == "Texte revu"
+
+
 def test_only_the_author_or_an_admin_withdraws_and_only_approvers_reject(engine) -> None:
     with db.session_scope(engine) as s:
         post_id = posts.create_post(s, actor=EDITH, case_slug="juan-lopez", text="À retirer", submit=True).id
