@@ -691,7 +691,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit.action.user_password": {"fr": "Mot de passe changé", "en": "Password changed"},
     "audit.action.user_role": {"fr": "Rôle changé", "en": "Role changed"},
     "audit.action.user_unlock": {"fr": "Connexions débloquées", "en": "Sign-ins unlocked"},
-    "audit.action.withdraw": {"fr": "Publication retirée par son auteur", "en": "Post withdrawn by its author"},
+    "audit.action.withdraw": {"fr": "Publication retirée par son autrice ou son auteur", "en": "Post withdrawn by its author"},
     # What an audited action acted on.
     "audit.target.account": {"fr": "Compte", "en": "Account"},
     "audit.target.call_to_action": {"fr": "Appel à l'action", "en": "Call to action"},

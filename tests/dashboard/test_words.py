@@ -178,3 +178,12 @@ def test_a_text_s_language_is_named_in_the_reader_s_words(app, account, lang, fr
     if lang == "fr":
         for at in (series, templates, cases):
             assert "English" not in texts(at) + "\n".join(w.label for w in at.text_input)
+
+
+def test_the_author_is_named_in_both_genders_wherever_french_names_them():
+    """« l'autrice ou l'auteur », as every other French word for a post's writer reads."""
+    from dashboard.strings import STRINGS
+
+    one_gender = [key for key, entry in STRINGS.items()
+                  if re.search(r"\bauteur\b", entry["fr"]) and "autrice" not in entry["fr"]]
+    assert not one_gender, one_gender
