@@ -10,7 +10,11 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli.common import engine, setup_logging
 from orchestrator.services.auth import ServiceError
+
+#: Commands at the top level (``porte-voix backup`` …): the package adds them to the root app.
+commands = typer.Typer()
 
 secrets_app = typer.Typer(help="Clé de chiffrement des identifiants des comptes.", no_args_is_help=True)
 
@@ -30,11 +34,10 @@ def secrets_rotate(
 ) -> None:
     """Rechiffre tous les identifiants sous une nouvelle clé, sans arrêter le travailleur."""
     from orchestrator import secrets
-    from orchestrator.cli import _setup_logging, engine
     from orchestrator.services.auth import command_line_operator
     from orchestrator.services.keys import rotate
 
-    _setup_logging()
+    setup_logging()
     try:
         reports = rotate(engine(), actor=command_line_operator(), new_key_file=new_key_file, stage_only=stage_only,
                          grace_seconds=grace)
@@ -51,6 +54,7 @@ def secrets_rotate(
             typer.echo(f"À faire : {report.next_action_fr}")
 
 
+@commands.command("backup")
 def backup_command(
     path: Annotated[Path, typer.Argument(help="Fichier de sauvegarde à créer")],
     include_key: Annotated[bool, typer.Option(
@@ -77,6 +81,7 @@ def backup_command(
         typer.echo("Pour restaurer, il faudra la clé actuelle (PORTEVOIX_SECRET_KEY ou le fichier de clé).")
 
 
+@commands.command("restore")
 def restore_command(
     path: Annotated[Path, typer.Argument(help="Fichier de sauvegarde")],
     key_file: Annotated[Path | None, typer.Option(
@@ -126,9 +131,3 @@ def metrics_rebuild() -> None:
     typer.echo(f"Courbe d'engagement recalculée : {hours} ligne(s) par heure, campagne et compte. "
                f"(Engagement rollup rebuilt: {hours} row(s).)")
 
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(secrets_app, name="secrets")
-    app.add_typer(metrics_app, name="metrics")
-    app.command("backup")(backup_command)
-    app.command("restore")(restore_command)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli.common import run_service
 from orchestrator.services.auth import ROLES, command_line_operator
 
 user_app = typer.Typer(help="Personnes qui utilisent le tableau de bord, et leur rôle.", no_args_is_help=True)
@@ -31,7 +32,6 @@ def user_add(
     language: Annotated[str, typer.Option(help="Langue de l'interface : fr ou en")] = "fr",
 ) -> None:
     """Ajoute une personne ; le mot de passe est demandé (ou lu avec --password-stdin)."""
-    from orchestrator.cli import run_service
     from orchestrator.services.users import add_user
 
     password = _password(password_stdin, oidc_only)
@@ -46,7 +46,6 @@ def user_password(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")] = False,
 ) -> None:
     """Change le mot de passe d'une personne (assez long, et pas un des plus courants)."""
-    from orchestrator.cli import run_service
     from orchestrator.services.auth import command_line_operator
     from orchestrator.services.users import set_password
 
@@ -58,7 +57,6 @@ def user_password(
 @user_app.command("role")
 def user_role(username: str, role: Annotated[str, typer.Argument(help=f"{', '.join(ROLES)}")]) -> None:
     """Change le rôle d'une personne."""
-    from orchestrator.cli import run_service
     from orchestrator.services.auth import command_line_operator
     from orchestrator.services.users import set_role
 
@@ -69,7 +67,6 @@ def user_role(username: str, role: Annotated[str, typer.Argument(help=f"{', '.jo
 @user_app.command("disable")
 def user_disable(username: str, enable: Annotated[bool, typer.Option("--enable", help="Réactiver plutôt.")] = False) -> None:
     """Désactive (ou réactive) une personne : elle ne peut plus se connecter."""
-    from orchestrator.cli import run_service
     from orchestrator.services.auth import command_line_operator
     from orchestrator.services.users import set_disabled
 
@@ -80,7 +77,6 @@ def user_disable(username: str, enable: Annotated[bool, typer.Option("--enable",
 @user_app.command("unlock")
 def user_unlock(username: str) -> None:
     """Lève tout de suite le blocage d'une personne après trop d'essais de connexion manqués."""
-    from orchestrator.cli import run_service
     from orchestrator.services.auth import command_line_operator
     from orchestrator.services.login_guard import unlock
 
@@ -91,7 +87,6 @@ def user_unlock(username: str) -> None:
 @user_app.command("list")
 def user_list() -> None:
     """Liste les personnes et leur rôle."""
-    from orchestrator.cli import run_service
     from orchestrator.services.users import list_users
 
     rows = run_service(lambda s: [(u.username, u.role, u.disabled) for u in list_users(s)])

@@ -1,4 +1,4 @@
-"""``porte-voix account add | set-credentials | remove``: platform accounts at the command line.
+"""``porte-voix account list | test | add | set-credentials | remove``: platform accounts at the command line.
 
 Secrets never come from the command line itself: anyone on the machine can read a process's
 arguments (``ps``, ``/proc/PID/cmdline``) and the shell keeps them in its history. They come from
@@ -8,13 +8,17 @@ the environment (``PORTEVOIX_<KIND>_<FIELD>``), from standard input (``--credent
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli import account_app, fail, run_service
+from orchestrator.cli.common import fail, run_service, setup_logging
+from orchestrator.services.auth import command_line_operator
+
+account_app = typer.Typer(help="Comptes des plateformes (X, Facebook, Mastodon, Bluesky).", no_args_is_help=True)
 
 #: Credential fields that are not secret (public identifiers): they may be given as options.
 PUBLIC_FIELDS = ("page_id", "handle")
@@ -117,6 +121,39 @@ def _refuse_secret_options(**given: Any) -> None:
 
 
 _Secret = Annotated[str | None, typer.Option(hidden=True, help=_REFUSED)]
+
+
+@account_app.command("list")
+def account_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Liste les comptes, leur état de santé et leur dernière erreur."""
+    from orchestrator.services.accounts import list_accounts
+
+    rows = run_service(lambda s: [
+        {"name": a.name, "kind": a.kind, "language": a.language, "handle": a.handle, "base_url": a.base_url,
+         "healthy": a.healthy, "last_error": a.last_error, "sandbox": a.is_sandbox} for a in list_accounts(s)
+    ])
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("Aucun compte. Ajoutez-en un : porte-voix account add KIND NAME …")
+    for r in rows:
+        health = "ok" if r["healthy"] else f"EN PANNE : {r['last_error']}"
+        typer.echo(f"{r['name']:<24} {r['kind']:<9} {r['language'] or '--':<3} {r['handle'] or '':<28} {health}")
+
+
+@account_app.command("test")
+def account_test(name: str) -> None:
+    """Vérifie les identifiants auprès de la plateforme."""
+    from orchestrator.services.accounts import test_account
+
+    setup_logging()
+    ok, message = run_service(lambda s: test_account(s, actor=command_line_operator(), name=name))
+    if ok:
+        typer.echo(f"OK : {name} publie en tant que {message}")
+    else:
+        fail(f"{name} : {message}")
+
 
 
 @account_app.command("add", help="Ajoute un compte ; les identifiants sont chiffrés et jamais réaffichés. " + _SECRETS_HELP)

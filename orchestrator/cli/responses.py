@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli.common import engine, fail, run_service
 from orchestrator.services.auth import command_line_operator
 
 responses_app = typer.Typer(help="Réponses (lettres, signatures, messages…) : importer, saisir, suivre.",
@@ -26,7 +27,6 @@ def responses_import(
 ) -> None:
     """Importe des réponses (comptes par cas, type, jour et source) ; les colonnes de données
     personnelles sont supprimées sans être lues. Un même fichier n'est jamais compté deux fois."""
-    from orchestrator.cli import run_service
     from orchestrator.services.responses_csv import load_mapping
     from orchestrator.services.responses_import import import_responses
 
@@ -50,7 +50,6 @@ def responses_tally(
     by: Annotated[str, typer.Option(help="Qui saisit ce décompte")] = "system",
 ) -> None:
     """Saisit un décompte hors ligne (ex. : cartes écrites au marathon)."""
-    from orchestrator.cli import fail, run_service
     from orchestrator.services.auth import Actor
     from orchestrator.services.responses import record_tally
 
@@ -66,7 +65,6 @@ def responses_tally(
 @responses_app.command("pace")
 def responses_pace() -> None:
     """Total, objectif, projection à la fin de la campagne, et cas en retard."""
-    from orchestrator.cli import run_service
     from orchestrator.services.responses import pace
 
     overall, cases = run_service(lambda s: pace(s))
@@ -85,7 +83,6 @@ def links_serve(
     """Sert /<code> : compte le clic et redirige vers le lien de la publication."""
     import uvicorn
 
-    from orchestrator.cli import engine
     from orchestrator.links import create_app
 
     app = create_app(engine(), flush_seconds=flush_seconds)
