@@ -54,15 +54,26 @@ typecheck: $(STAMP)
 audit: $(STAMP)
 	$(BIN)/python scripts/audit.py
 
-# Mutation testing of the rules that protect people: the rate budget (orchestrator/budgets.py) and
-# the personal-data guard of response imports (services/responses_fields.py, responses_csv.py).
-# Each mutant is a small change to that code; a mutant no test kills is a change nobody would
-# notice. Settings in pyproject.toml [tool.mutmut]; the survivors that remain, and why, are listed
-# in docs/security.md. Installs mutmut into .venv on first use; takes a few minutes on 2 cores.
+# Mutation testing of the rules that protect people: the rate budget (orchestrator/budgets.py),
+# the personal-data guard of response imports (services/responses_fields.py), four eyes
+# (services/four_eyes.py and the approve and edit services of services/posts.py), roles
+# (services/auth.py) and never twice (the state machine's transitions in states.py and what a
+# worker claims in worker_claims.py). Each mutant is a small change to that code; a mutant no test
+# kills is a change nobody would notice. Only the functions holding the rules are run (MUTANTS;
+# the whole of posts.py and worker_claims.py would take hours on 2 cores). Settings in
+# pyproject.toml [tool.mutmut]; the survivors that remain, and why, are listed in
+# docs/security.md. Installs mutmut into .venv on first use; about half an hour on 2 cores.
+MUTANTS = "orchestrator.budgets.*" "orchestrator.services.responses_fields.*" \
+	"orchestrator.services.four_eyes.*" "orchestrator.services.auth.*" \
+	"orchestrator.services.posts.x_approve_post__mutmut_*" "orchestrator.services.posts.x_edit_post__mutmut_*" \
+	"orchestrator.services.posts.x_void_approval__mutmut_*" "orchestrator.states.x_can_transition__mutmut_*" \
+	"orchestrator.states.x_transition__mutmut_*" "orchestrator.states.x_transition_many__mutmut_*" \
+	"orchestrator.worker_claims.*_as_approved__mutmut_*" "orchestrator.worker_claims.*_apply_gates__mutmut_*" \
+	"orchestrator.worker_claims.*_busy_elsewhere__mutmut_*" "orchestrator.worker_claims.x__due_statement__mutmut_*"
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet mutmut
 	rm -rf mutants
-	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
 	$(BIN)/mutmut results
 
 # Pin every installed package (after changing pyproject.toml's dependencies).

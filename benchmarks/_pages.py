@@ -33,6 +33,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from orchestrator.services.auth import SYSTEM
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
 
@@ -82,8 +84,8 @@ def busy_extras(url: str) -> dict[str, int]:
              "alt": "Une carte rouge"}
     made = {"pending posts": 0, "pending deliveries": 0, "images": 0}
     with db.session_scope(engine) as s:
-        add_user(s, username=ADMIN, password="motdepasse-solide", role="admin")
-        add_user(s, username="edith", password="motdepasse-solide", role="editor")
+        add_user(s, actor=SYSTEM, username=ADMIN, password="motdepasse-solide", role="admin")
+        add_user(s, actor=SYSTEM, username="edith", password="motdepasse-solide", role="editor")
         campaign = current_campaign(s)
         cases = list_cases(s, campaign=campaign)
         accounts = [a.name for a in s.exec(select(Account).where(Account.language == "fr"))]

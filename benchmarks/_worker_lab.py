@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from benchmarks._databases import ADMIN_URL, empty_database
+from orchestrator.services.auth import SYSTEM
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = Fernet.generate_key().decode()
@@ -56,7 +57,7 @@ def database(kind: str) -> Iterator[str]:
         db.upgrade(engine)
         with db.session_scope(engine) as session:
             for edition in load_all():
-                load_content(session, content=edition)
+                load_content(session, actor=SYSTEM, content=edition)
         engine.dispose()
         yield url
 
@@ -156,11 +157,11 @@ def build_queue(url: str, base_url: str, *, n: int, accounts: list[str], start: 
     with db.session_scope(engine) as session:
         ids = []
         for i, kind in enumerate(accounts):
-            account = account_service.add_account(session, kind=kind, name=f"{kind}-{i}", credentials=credentials(kind, i),
+            account = account_service.add_account(session, actor=SYSTEM, kind=kind, name=f"{kind}-{i}", credentials=credentials(kind, i),
                                                   base_url=base_url, language="fr", options=WIDE, is_sandbox=True)
             ids.append(account.id)
-        post = posts.create_post(session, case_slug="juan-lopez", text="Écrivez pour Juan López", submit=True)
-        posts.approve_post(session, post_id=post.id)
+        post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan López", submit=True)
+        posts.approve_post(session, actor=SYSTEM, post_id=post.id)
         post_id = post.id
     start = start or utcnow()
     now = utcnow()

@@ -28,6 +28,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from benchmarks._databases import empty_database
+from orchestrator.services.auth import SYSTEM
 
 CASES = ["juan-lopez", "sonia-dahmani", "damisoa", "sai-zaw-thaike", "unecebo-mboteni",
          "ellinor-guttorm-utsi", "mother-nature-cambodia", "guerreras-por-la-amazonia"]
@@ -101,9 +102,9 @@ def measure(kind: str, rows: int) -> dict[str, tuple[float, float]]:
         db.upgrade(engine)
         with db.session_scope(engine) as s:
             for edition in load_all():
-                load_content(s, content=edition)
+                load_content(s, actor=SYSTEM, content=edition)
             for k in KINDS:
-                add_account(s, kind=k, name=f"{k}-bench", credentials=CREDS[k], base_url="http://127.0.0.1:9")
+                add_account(s, actor=SYSTEM, kind=k, name=f"{k}-bench", credentials=CREDS[k], base_url="http://127.0.0.1:9")
         plan = write_plan(folder, rows)
         check, _ = _timed(engine, plan, folder, dry_run=True)
         first, result = _timed(engine, plan, folder)

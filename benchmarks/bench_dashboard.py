@@ -123,7 +123,7 @@ def generate(url: str, *, deliveries: int, posts: int) -> dict[str, int]:
     x = _sql(dialect)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     with db.session_scope(engine) as s:
-        campaign = load_content(s, content=load_campaign(bundled_campaign("2025")))
+        campaign = load_content(s, actor=SYSTEM, content=load_campaign(bundled_campaign("2025")))
         campaign_id = campaign.id
         # The edition in progress today, as during the campaign (the demo of ``porte-voix up``
         # moves its edition the same way): a finished one shows its results instead of the week.
@@ -133,9 +133,9 @@ def generate(url: str, *, deliveries: int, posts: int) -> dict[str, int]:
                        changes={"starts_on": starts_on, "ends_on": ends_on, "key_dates": key_dates})
         for lang in ("fr", "en"):
             for k in KINDS:
-                add_account(s, kind=k, name=f"{k}-{lang}", language=lang, credentials=CREDS[k],
+                add_account(s, actor=SYSTEM, kind=k, name=f"{k}-{lang}", language=lang, credentials=CREDS[k],
                             base_url="http://127.0.0.1:9")
-        add_user(s, username="victor", password="motdepasse-solide", role="viewer")
+        add_user(s, actor=SYSTEM, username="victor", password="motdepasse-solide", role="viewer")
     # SQLite compares stored text, so its parameters go in as the same text.
     stamp: Callable[[dt.datetime], Any] = (lambda t: t) if dialect == "postgresql" else (lambda t: t.strftime("%Y-%m-%d %H:%M:%S"))
     start = dt.datetime.combine(starts_on, dt.time(13), tzinfo=dt.UTC)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from orchestrator.services.auth import SYSTEM
+
 TARGET = 1000  # redirects per second
 
 
@@ -45,14 +47,14 @@ def _prepare(home: Path) -> tuple[dict[str, str], list[str]]:
     codes = []
     with db.session_scope(engine) as s:
         for edition in load_all():
-            load_content(s, content=edition)
-        accounts.add_account(s, kind="mastodon", name="bench", credentials={"access_token": "t"},
+            load_content(s, actor=SYSTEM, content=edition)
+        accounts.add_account(s, actor=SYSTEM, kind="mastodon", name="bench", credentials={"access_token": "t"},
                              base_url="http://127.0.0.1:9", language="fr")
         for case in ("juan-lopez", "sonia-dahmani", "damisoa", "sai-zaw-thaike"):
-            post = posts.create_post(s, case_slug=case, text=f"Écrivez pour {case}", link="https://amnistie.ca/ecrire",
+            post = posts.create_post(s, actor=SYSTEM, case_slug=case, text=f"Écrivez pour {case}", link="https://amnistie.ca/ecrire",
                                      submit=True)
-            posts.approve_post(s, post_id=post.id)
-            codes.append(deliveries.schedule(s, post_id=post.id, account_name="bench", at=utcnow()).source_code)
+            posts.approve_post(s, actor=SYSTEM, post_id=post.id)
+            codes.append(deliveries.schedule(s, actor=SYSTEM, post_id=post.id, account_name="bench", at=utcnow()).source_code)
     engine.dispose()
     return env, codes
 

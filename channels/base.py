@@ -205,6 +205,15 @@ class AccountConfig:
 # Limits common to image checks
 
 
+def number(value: float, language: str, decimals: int = 0) -> str:
+    """A number as a French or an English reader writes it (« 1 000 », « 5,2 » / "1,000", "5.2"),
+    with babel and the dashboard's locales: problems are shown to staff as they are."""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale="fr_CA" if language == "fr" else "en_CA")
+
+
 def check_images(
     images: Sequence[Image],
     *,
@@ -219,8 +228,10 @@ def check_images(
         problems.append(
             Problem(
                 "too_many_images",
-                f"{platform} accepte au plus {max_count} image(s) par publication ; il y en a {len(images)}.",
-                f"{platform} accepts at most {max_count} image(s) per post; this one has {len(images)}.",
+                f"{platform} accepte au plus {number(max_count, 'fr')} image(s) par publication ; "
+                f"il y en a {number(len(images), 'fr')}.",
+                f"{platform} accepts at most {number(max_count, 'en')} image(s) per post; "
+                f"this one has {number(len(images), 'en')}.",
             )
         )
     for i, img in enumerate(images, start=1):
@@ -241,21 +252,25 @@ def check_images(
                 )
             )
         if len(img.data) > max_bytes:
+            size, limit = len(img.data) / 1e6, max_bytes / 1e6
             problems.append(
                 Problem(
                     "image_size",
-                    f"L'image {i} pèse {len(img.data) / 1e6:.1f} Mo ; {platform} accepte au plus {max_bytes / 1e6:.1f} Mo.",
-                    f"Image {i} is {len(img.data) / 1e6:.1f} MB; {platform} accepts at most {max_bytes / 1e6:.1f} MB.",
+                    f"L'image {i} pèse {number(size, 'fr', 1)} Mo ; {platform} accepte au plus {number(limit, 'fr', 1)} Mo.",
+                    f"Image {i} is {number(size, 'en', 1)} MB; {platform} accepts at most {number(limit, 'en', 1)} MB.",
                 )
             )
     return problems
 
 
 def too_long(platform: str, length: int, limit: int, unit_fr: str, unit_en: str) -> Problem:
+    fr, en = (lambda v: number(v, "fr")), (lambda v: number(v, "en"))
     return Problem(
         "too_long",
-        f"Le texte compte {length} {unit_fr} pour {platform}, au-delà de la limite de {limit} : retirez-en {length - limit}.",
-        f"The text counts {length} {unit_en} on {platform}, over the limit of {limit}: remove {length - limit}.",
+        f"Le texte compte {fr(length)} {unit_fr} pour {platform}, au-delà de la limite de {fr(limit)} : "
+        f"retirez-en {fr(length - limit)}.",
+        f"The text counts {en(length)} {unit_en} on {platform}, over the limit of {en(limit)}: "
+        f"remove {en(length - limit)}.",
     )
 
 

@@ -59,6 +59,7 @@ from channels.base import (
     check_images,
     chunked,
     empty_text,
+    number,
     too_long,
 )
 
@@ -342,10 +343,10 @@ class MastodonChannel(Channel):
                 problems.append(
                     Problem(
                         "alt_too_long",
-                        f"Le texte alternatif de l'image {i} compte {len(img.alt)} caractères ; "
-                        f"{self.label} en accepte au plus {limits.description_limit}.",
-                        f"The alt text of image {i} has {len(img.alt)} characters; "
-                        f"{self.label} accepts at most {limits.description_limit}.",
+                        f"Le texte alternatif de l'image {i} compte {number(len(img.alt), 'fr')} caractères ; "
+                        f"{self.label} en accepte au plus {number(limits.description_limit, 'fr')}.",
+                        f"The alt text of image {i} has {number(len(img.alt), 'en')} characters; "
+                        f"{self.label} accepts at most {number(limits.description_limit, 'en')}.",
                     )
                 )
         return Validation(self.kind, length, limits.max_characters, tuple(problems))

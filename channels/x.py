@@ -55,6 +55,7 @@ from channels.base import (
     check_images,
     chunked,
     empty_text,
+    number,
     too_long,
 )
 from channels.http import RedirectAdapter
@@ -290,8 +291,10 @@ class XChannel(Channel):
                 problems.append(
                     Problem(
                         "alt_too_long",
-                        f"Le texte alternatif de l'image {i} compte {len(img.alt)} caractères ; X en accepte au plus {self.max_alt}.",
-                        f"The alt text of image {i} has {len(img.alt)} characters; X accepts at most {self.max_alt}.",
+                        f"Le texte alternatif de l'image {i} compte {number(len(img.alt), 'fr')} caractères ; "
+                        f"X en accepte au plus {number(self.max_alt, 'fr')}.",
+                        f"The alt text of image {i} has {number(len(img.alt), 'en')} characters; "
+                        f"X accepts at most {number(self.max_alt, 'en')}.",
                     )
                 )
         return Validation(

@@ -5,12 +5,18 @@ from its code made readable, so a new service never leaves a hole in the log."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, lang, t
 
 #: Details that hold a number naming a row, not a quantity: never written "1 234".
 _IDENTIFIERS = {"post", "sibling", "case_id", "campaign_id", "order"}
+#: Details that name a case, by its slug or its number: shown as the case's name.
+_CASES = {"case", "case_id", "case_slug", "order"}
+
+#: The cases' names by slug and by number (as text), as dashboard/views/audit.py gives them.
+Names = Mapping[str, str]
 
 
 def _known(key: str) -> str | None:
@@ -28,8 +34,10 @@ def action_label(action: str) -> str:
     return _known(f"audit.action.{action}") or _readable(action)
 
 
-def target_label(target_type: str, target_id: str) -> str:
+def target_label(target_type: str, target_id: str, cases: Names | None = None) -> str:
     kind = (_known(f"audit.target.{target_type}") or _readable(target_type)) if target_type else ""
+    if target_type == "case" and cases:
+        target_id = cases.get(str(target_id), target_id)
     return f"{kind} {target_id}".strip() or "—"
 
 
@@ -52,17 +60,19 @@ def _word(key: str, value: str) -> str | None:
     return None
 
 
-def value_text(key: str, value: Any, tz: str) -> str:
+def value_text(key: str, value: Any, tz: str, cases: Names | None = None) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
         return t("audit.yes") if value else t("audit.no")
+    if key in _CASES and cases and isinstance(value, str | int) and str(value) in cases:
+        return cases[str(value)]
     if isinstance(value, int | float):
         return str(value) if key in _IDENTIFIERS else fmt_number(value)
     if isinstance(value, list | tuple):
-        return ", ".join(value_text(key, v, tz) for v in value)
+        return ", ".join(value_text(key, v, tz, cases) for v in value)
     if isinstance(value, dict):
-        return "; ".join(phrase(k, v, tz) for k, v in value.items())
+        return "; ".join(phrase(k, v, tz, cases) for k, v in value.items())
     if isinstance(value, str) and (word := _word(key, value)) is not None:
         return word
     if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and "T" in value:
@@ -73,17 +83,17 @@ def value_text(key: str, value: Any, tz: str) -> str:
     return str(value)
 
 
-def phrase(key: str, value: Any, tz: str) -> str:
+def phrase(key: str, value: Any, tz: str, cases: Names | None = None) -> str:
     label = _known(f"audit.field.{key}") or _readable(key).lower()
-    return t("audit.phrase", label=label, value=value_text(key, value, tz))
+    return t("audit.phrase", label=label, value=value_text(key, value, tz, cases))
 
 
-def details(detail: Any, tz: str) -> str:
+def details(detail: Any, tz: str, cases: Names | None = None) -> str:
     """``{"count": 1000, "day": "2025-12-06"}`` -> "nombre : 1 000 · jour : 2025-12-06". Details
     are JSON written by many hands: anything else is still shown, and never stops the log."""
     try:
         if isinstance(detail, dict):
-            return " · ".join(phrase(str(k), v, tz) for k, v in detail.items()) or "—"
-        return value_text("", detail, tz)
+            return " · ".join(phrase(str(k), v, tz, cases) for k, v in detail.items()) or "—"
+        return value_text("", detail, tz, cases)
     except Exception:
         return t("audit.unreadable")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import streamlit as st
 from sqlmodel import Session
 
-from dashboard.i18n import LANGUAGE_NAMES, fmt_number, lang, t
+from dashboard.i18n import LANGUAGE_NAMES, fmt_number, lang, t, zone_name
 from dashboard.strings import STRINGS
 from orchestrator import db, states
 from orchestrator.models import Campaign
@@ -35,19 +35,6 @@ _PROTOCOL = re.compile(r"(https?)\\:(?=//)", re.IGNORECASE)
 _WWW = re.compile(r"(www)\.", re.IGNORECASE)
 _EMAIL_AT = re.compile(r"(?<=[\w.+-])@(?=[\w-]+\.)")
 _JOINER = "\u2060"
-
-#: Colour AND icon AND label for each state: never colour alone (WCAG 1.4.1).
-STATE_STYLE: dict[str, tuple[str, str, str]] = {
-    states.SCHEDULED: ("blue", ":material/schedule:", "🔵"),
-    states.HELD: ("orange", ":material/pause_circle:", "🟠"),
-    states.PUBLISHING: ("violet", ":material/send:", "🟣"),
-    states.PUBLISHED: ("green", ":material/check_circle:", "🟢"),
-    states.RETRYING: ("yellow", ":material/refresh:", "🟡"),
-    states.FAILED: ("red", ":material/error:", "🔴"),
-    states.UNCONFIRMED: ("orange", ":material/help:", "🟤"),
-    states.CANCELLED: ("gray", ":material/block:", "⚪"),
-}
-
 
 def database_url() -> str:
     return get_settings().resolved_database_url()
@@ -113,6 +100,9 @@ def flash() -> None:
     message = st.session_state.pop("flash", None)
     if message:
         st.success(message, icon=":material/check:")
+    problem = st.session_state.pop("flash_problem", None)  # an outcome that went wrong: not in green
+    if problem:
+        st.error(problem, icon=":material/error:")
 
 
 def campaign() -> Campaign | None:
@@ -174,20 +164,6 @@ def require_campaign() -> Campaign:
     return found
 
 
-def state_label(state: str) -> str:
-    return states.LABELS[state][lang()]
-
-
-def state_text(state: str) -> str:
-    """For tables: a coloured dot AND the words."""
-    return f"{STATE_STYLE[state][2]} {state_label(state)}"
-
-
-def state_badge(state: str) -> None:
-    colour, icon, _ = STATE_STYLE[state]
-    st.badge(state_label(state), color=colour, icon=icon)  # type: ignore[arg-type]
-
-
 def case_name(person: dict[str, str], slug: str = "") -> str:
     return person.get(lang()) or person.get("fr") or slug
 
@@ -218,14 +194,44 @@ def language_name(code: str | None) -> str:
     return LANGUAGE_NAMES.get(code or "", t("common.both_languages"))
 
 
-def table(rows: list[dict[str, Any]] | pd.DataFrame, *, numbers: Iterable[str] = (), **options: Any) -> None:
+def table(rows: list[dict[str, Any]] | pd.DataFrame, *, numbers: Iterable[str] = (), download: str | None = None,
+          **options: Any) -> None:
     """A table with its figures written the reader's way (babel: "12 027" in French, "12,027" in
-    English) while still sorting as numbers, and "—" for a missing value instead of "None"."""
+    English) while still sorting as numbers, and "—" for a missing value instead of "None".
+
+    Every table of the dashboard is drawn here. Streamlit's own "download as CSV" and copy of its
+    tables are switched off (``client.disableDataExport`` in dashboard/.streamlit/config.toml):
+    they hand over cells as typed, and a cell such as ``=HYPERLINK(...)`` from a post, a
+    platform's error or a name would run as a formula in the spreadsheet that opens it. Where
+    people take a table away (``download``: the file's name, without ".csv"), this offers its own
+    CSV, whose cells go through orchestrator/csvsafe.py like every export. The cells shown stay
+    as typed: an apostrophe before every "@handle", "-" or "+1 514…" would be read by staff on
+    every page, for a risk that only exists in a spreadsheet."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     figures = [c for c in numbers if c in frame.columns]
     styler = frame.style.format(na_rep="—").format(fmt_number, subset=figures, na_rep="—")
     options = {"hide_index": True, "width": "stretch", **options}
     st.dataframe(styler, **options)
+    if download and not frame.empty:
+        st.download_button(t("common.download_table"), data=lambda: table_csv(frame), file_name=f"{download}.csv",
+                           mime="text/csv", key=f"table_csv_{download}", on_click="ignore",
+                           icon=":material/download:", type="tertiary")
+
+
+def table_csv(frame: pd.DataFrame) -> bytes:
+    """A table as a CSV file a spreadsheet opens safely: formula-looking cells neutralised
+    (csvsafe), figures as numbers, nothing for a missing value, UTF-8 with the byte order mark
+    Excel needs to read accents."""
+    from orchestrator import csvsafe
+
+    def value(v: Any) -> Any:
+        try:
+            return "" if v is None or bool(pd.isna(v)) else v
+        except (TypeError, ValueError):  # a list or a mapping in a cell: not missing
+            return v
+
+    rows = [list(frame.columns), *([value(v) for v in row] for row in frame.itertuples(index=False))]
+    return csvsafe.dumps(rows, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def broken(message: str) -> None:
@@ -240,21 +246,37 @@ def viewer_notice() -> None:
     st.info(t("common.read_only"), icon=":material/visibility:")
 
 
+def times_note(tz: str) -> None:
+    """Under a page's title: the time zone its times are written in, named in words."""
+    st.caption(t("common.times_in", zone=zone_name(tz)), help=t("common.times_in_help"))
+
+
+def upload_limit_mb() -> int:
+    """The image uploaders' limit in whole megabytes, as Streamlit takes it: the media library's
+    (media_max_bytes), never above what the server accepts (server.maxUploadSize in
+    dashboard/.streamlit/config.toml). The uploader shows it in the reader's words."""
+    from orchestrator.settings import get_settings
+
+    mb = max(1, -(-get_settings().media_max_bytes // (1024 * 1024)))
+    return min(mb, int(st.get_option("server.maxUploadSize")))
+
+
 def options_with_labels(items: dict[Any, str]) -> tuple[list[Any], Callable[[Any], str]]:
     keys = list(items)
     return keys, lambda k: items.get(k, str(k))
 
 
 _WORDS_SCRIPT = Path(__file__).with_name("streamlit_words.js").read_text(encoding="utf-8")
-#: The keys of dashboard/strings.py the script uses, without their "uploader." prefix.
-WORD_KEYS = tuple(k.removeprefix("uploader.") for k in STRINGS if k.startswith("uploader."))
+#: The words of dashboard/strings.py the script uses (the file uploader's and the date and time
+#: fields'), by their name in the script: the key without its prefix.
+WORD_KEYS = {k.split(".", 1)[1]: k for k in STRINGS if k.startswith(("uploader.", "datefield."))}
 
 
 def streamlit_words() -> None:
     """Streamlit's own English words (the file uploader's, on every page) shown in the reader's
     language, and the page's language set for screen readers: see dashboard/streamlit_words.js.
     Only our constant script and our own strings go into it, never text anyone typed."""
-    words = {"lang": lang(), **{key: t(f"uploader.{key}") for key in WORD_KEYS}}
+    words = {"lang": lang(), **{name: t(key) for name, key in WORD_KEYS.items()}}
     # "<" written as its escape: the sanitizer in front of st.html drops a script that looks
     # like it holds a tag.
     data = json.dumps(words, ensure_ascii=False).replace("<", "\\u003c")

@@ -2,8 +2,8 @@
 services/delivery_views.py), platform names, why a delivery waits in words, each delivery's
 figures and their curve, and a case's published posts with their figures.
 
-``case_posts`` is meant for any page that shows a case (the Cases page can call it inside a
-case's section); the overview offers it for a chosen case.
+``case_posts`` shows a case's posts: the Cases page offers it in each case's section (behind a switch);
+the overview offers it for a chosen case.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
-from babel.dates import get_timezone_name
 
 from dashboard import common
 from dashboard.i18n import fmt_datetime, fmt_number, lang, locale, t
@@ -88,14 +87,6 @@ def own_error(what: str) -> Iterator[None]:
         yield
     except Exception:  # noqa: BLE001 - whatever broke, the rest of the page must still show
         st.error(t("follow.item_failed", what=what), icon=":material/error:")
-
-
-def zone_name(tz: str) -> str:
-    """« heure de l'Est » / "Eastern Time", not "America/Toronto"."""
-    try:
-        return get_timezone_name(tz, locale=locale())
-    except LookupError:
-        return tz
 
 
 def short(text: str, limit: int) -> str:
@@ -215,9 +206,9 @@ def case_posts(campaign: Any, case_id: int, *, key: str, page_size: int = 25) ->
         _, rows = delivery_views.case_deliveries(s, campaign_id=campaign.id or 0, case_id=case_id,
                                                  limit=page_size, offset=(page - 1) * page_size)
     st.caption(t("figures.case_count", n=fmt_number(total)))
-    st.dataframe(pd.DataFrame([{
+    common.table([{
         t("figures.published_at"): fmt_datetime(r["published_at"], tz, "short"),
         t("col.account"): f"{r['account']} ({platform(r['kind'])})",
-        **{figure_name(name): fmt_number(r[name]) for name in FIGURE_KEYS},
+        **{figure_name(name): r[name] for name in FIGURE_KEYS},
         t("col.text"): short(r["text"], 100),
-    } for r in rows]), hide_index=True, width="stretch")
+    } for r in rows], numbers=[figure_name(name) for name in FIGURE_KEYS], download=f"{campaign.slug}-{key}-{case_id}")

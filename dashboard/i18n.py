@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time, get_timezone_name
 from babel.numbers import format_decimal, format_percent
 
 from dashboard.strings import STRINGS
@@ -47,6 +47,15 @@ def fmt_time(value: dt.datetime | None, tz: str) -> str:
     if value is None:
         return "—"
     return format_time(value.astimezone(ZoneInfo(tz)), format="short", locale=locale())
+
+
+def zone_name(tz: str) -> str:
+    """A time zone as people call it (« heure de l’Est » / "Eastern Time"), not its database
+    name ("America/Toronto"); an unknown name is shown as it is."""
+    try:
+        return get_timezone_name(tz, locale=locale())
+    except LookupError:
+        return tz
 
 
 def fmt_date(value: dt.date | None, fmt: str = "long") -> str:

@@ -13,9 +13,8 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator import states
 from orchestrator.models import Post
-from orchestrator.services import post_review
+from orchestrator.services import delivery_views, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor, ServiceError
 
@@ -26,18 +25,6 @@ _WHEN = {"fr": "EEEE d MMMM y, HH 'h' mm", "en": "EEEE, MMMM d, y, h:mm a"}
 
 def when(value: dt.datetime | None, tz: str) -> str:
     return fmt_datetime(value, tz, _WHEN[lang()])
-
-
-def zone_name(tz: str) -> str:
-    """The campaign's time zone as people call it ("heure de l'Est"), not its database name."""
-    from babel.dates import get_timezone_name
-
-    from dashboard.i18n import locale
-
-    try:
-        return get_timezone_name(tz, locale=locale())
-    except LookupError:
-        return tz
 
 
 def language_name(code: str) -> str:
@@ -57,9 +44,7 @@ def state_words(post: Post, state: str | None) -> str:
     go out, whatever its deliveries say."""
     if state is None:
         return t("compose.not_yet")
-    if post.status != post_service.APPROVED and state not in states.FINAL:
-        return post_service.STATUS_LABELS[post.status][lang()]
-    return common.state_text(state)
+    return delivery_views.shown_state(state, post.status).text(lang())
 
 
 def where_it_goes(post: Post, tz: str) -> None:

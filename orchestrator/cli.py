@@ -18,7 +18,7 @@ import typer
 
 from orchestrator import db, logs
 from orchestrator.secrets import SecretKeyError
-from orchestrator.services.auth import SYSTEM, ServiceError
+from orchestrator.services.auth import ServiceError, command_line_operator
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import parse_when
 
@@ -155,7 +155,7 @@ def init(
     editions = load_editions(content or content_root())
     with db.session_scope(eng) as session:
         for edition in editions:
-            campaign = load_content(session, content=edition)
+            campaign = load_content(session, actor=command_line_operator(), content=edition)
             typer.echo(f"Campagne {campaign.slug} : {len(edition.cases)} cas, {len(edition.actions)} appels à l'action.")
     typer.echo(f"Base prête : {eng.url.render_as_string(hide_password=True)}")
 
@@ -338,7 +338,7 @@ def account_test(name: str) -> None:
     from orchestrator.services.accounts import test_account
 
     _setup_logging()
-    ok, message = run_service(lambda s: test_account(s, name=name))
+    ok, message = run_service(lambda s: test_account(s, actor=command_line_operator(), name=name))
     if ok:
         typer.echo(f"OK : {name} publie en tant que {message}")
     else:
@@ -349,6 +349,23 @@ def account_test(name: str) -> None:
 # posts and schedule
 
 
+def staff_member(session: Any, username: str, role: str) -> Any:
+    """The staff member named by ``--by``: an existing, enabled account with at least ``role``."""
+    from orchestrator.services.auth import ROLE_LABELS, NotFound, require
+    from orchestrator.services.users import active_actor
+
+    person = active_actor(session, username=username.strip().lower())
+    if person is None:
+        raise NotFound(f"--by : « {username} » n'est pas une personne active (porte-voix user list).",
+                       f"--by: '{username}' is not an active staff member (porte-voix user list).")
+    require(person, role, f"agir ici ({ROLE_LABELS[role]['fr']})", f"act here ({role})")
+    return person
+
+
+_BY_HELP = ("Nom de la personne de l'équipe pour qui vous agissez (vérifié) ; sans --by, le journal "
+            "retient votre compte du système (cli:NOM)")
+
+
 @post_app.command("add")
 def post_add(
     case: Annotated[str, typer.Option(help="Identifiant du cas (ex. juan-lopez)")],
@@ -356,22 +373,46 @@ def post_add(
     language: Annotated[str, typer.Option(help="fr ou en")] = "fr",
     link: Annotated[str | None, typer.Option(help="Lien (reçoit le code source de chaque envoi)")] = None,
     action: Annotated[str | None, typer.Option(help="Appel à l'action (ex. ecrire)")] = None,
+    by: Annotated[str | None, typer.Option("--by", help=_BY_HELP)] = None,
 ) -> None:
-    """Écrit une publication (en attente d'approbation) et affiche son numéro."""
+    """Écrit une publication (en attente d'approbation) et affiche son numéro. Son autrice ou
+    auteur est la personne --by, sinon votre compte du système (cli:NOM)."""
     from orchestrator.services.posts import create_post
 
-    post = run_service(lambda s: create_post(s, case_slug=case, language=language, text=text, link=link,
-                                             action_slug=action, submit=True))
+    def add(s: Any) -> Any:
+        author = staff_member(s, by, "editor") if by else command_line_operator()
+        return create_post(s, actor=author, case_slug=case, language=language, text=text, link=link,
+                           action_slug=action, submit=True)
+
+    post = run_service(add)
     typer.echo(post.id)
 
 
 @post_app.command("approve")
-def post_approve(post_id: int) -> None:
-    """Approuve une publication : son texte est figé pour chaque envoi."""
+def post_approve(
+    post_id: int,
+    by: Annotated[str | None, typer.Option("--by", help=(
+        "La personne qui approuve (vérifié : rôle approbation, ni autrice ni autrice d'une modification "
+        "du texte). Sans --by, l'approbation est la vôtre (cli:NOM) et contourne les quatre yeux : "
+        "docs/security.md"))] = None,
+) -> None:
+    """Approuve une publication : son texte est figé pour chaque envoi. Avec --by NOM, NOM est
+    enregistré comme la personne qui approuve, et les quatre yeux sont vérifiés pour NOM."""
+    from orchestrator.services.auth import audit
     from orchestrator.services.posts import approve_post
 
-    run_service(lambda s: approve_post(s, post_id=post_id))
-    typer.echo(f"Publication {post_id} approuvée.")
+    def approve(s: Any) -> None:
+        operator = command_line_operator()
+        if by is None:
+            approve_post(s, actor=operator, post_id=post_id)
+            return
+        person = staff_member(s, by, "approver")
+        approve_post(s, actor=person, post_id=post_id)
+        audit(s, actor=operator, action="approve_as", target_type="post", target_id=post_id,
+              approver=person.username)
+
+    run_service(approve)
+    typer.echo(f"Publication {post_id} approuvée" + (f" par {by.strip().lower()}." if by else "."))
 
 
 @post_app.command("reject")
@@ -382,7 +423,7 @@ def post_reject(
     """Refuse une publication en attente, avec un commentaire ; ses envois attendent qu'elle soit corrigée."""
     from orchestrator.services.posts import reject_post
 
-    run_service(lambda s: reject_post(s, actor=SYSTEM, post_id=post_id, comment=comment))
+    run_service(lambda s: reject_post(s, actor=command_line_operator(), post_id=post_id, comment=comment))
     typer.echo(f"Publication {post_id} refusée.")
 
 
@@ -391,7 +432,7 @@ def post_withdraw(post_id: int) -> None:
     """Retire une publication de l'approbation : elle redevient un brouillon."""
     from orchestrator.services.posts import withdraw_post
 
-    run_service(lambda s: withdraw_post(s, actor=SYSTEM, post_id=post_id))
+    run_service(lambda s: withdraw_post(s, actor=command_line_operator(), post_id=post_id))
     typer.echo(f"Publication {post_id} retirée : c'est de nouveau un brouillon.")
 
 
@@ -425,7 +466,7 @@ def schedule(
         when = parse_when(at)
     except ValueError as exc:
         fail(str(exc))
-    delivery = run_service(lambda s: schedule_delivery(s, post_id=post_id, account_name=account, at=when))
+    delivery = run_service(lambda s: schedule_delivery(s, actor=command_line_operator(), post_id=post_id, account_name=account, at=when))
     typer.echo(delivery.id)
 
 
@@ -445,7 +486,8 @@ def status(
         typer.echo("Envois : " + (", ".join(f"{k} {v}" for k, v in sorted(data["deliveries"].items())) or "aucun"))
         typer.echo(f"Prochain envoi dû : {data['next_due'] or '—'}")
         for w in data["workers"]:
-            typer.echo(f"Travailleur {w['id']} vu {w['last_seen']}{'' if w['fresh'] else ' (silencieux)'}")
+            state = " (terminé)" if w["ended_at"] else "" if w["fresh"] else " (silencieux)"
+            typer.echo(f"Travailleur {w['id']} vu {w['last_seen']}{state}")
         for item in data["attention"]:
             typer.echo(f"À voir : envoi {item['id']} {item['state']} — {item['reason']}")
         for s in data["stuck"]:
@@ -540,7 +582,7 @@ def content_load(path: Path) -> None:
         edition = load_campaign(path)
     except ContentInvalid as exc:
         fail(f"contenu invalide, rien n'a été chargé :\n{exc}")
-    campaign = run_service(lambda s: load_content(s, content=edition))
+    campaign = run_service(lambda s: load_content(s, actor=command_line_operator(), content=edition))
     typer.echo(f"Campagne {campaign.slug} chargée ({len(edition.cases)} cas).")
 
 

@@ -139,7 +139,7 @@ def account_add(
     app_password: _Secret = None,
 ) -> None:
     from orchestrator.services.accounts import add_account
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
 
     _refuse_secret_options(consumer_key=consumer_key, consumer_secret=consumer_secret, access_token=access_token,
                            access_token_secret=access_token_secret, bearer_token=bearer_token, page_token=page_token,
@@ -149,7 +149,7 @@ def account_add(
     version = graph_version or os.environ.get("PORTEVOIX_FACEBOOK_GRAPH_VERSION")
     if kind == "facebook" and version:
         options["graph_version"] = version.removeprefix("v")
-    account = run_service(lambda s: add_account(s, actor=SYSTEM, kind=kind, name=name, credentials=creds,
+    account = run_service(lambda s: add_account(s, actor=command_line_operator(), kind=kind, name=name, credentials=creds,
                                                 base_url=base_url, language=language, options=options))
     typer.echo(f"Compte {account.name} ({account.kind}) ajouté. Vérifiez-le : porte-voix account test {account.name}")
 
@@ -166,11 +166,11 @@ def account_set_credentials(
     oauth1: Annotated[bool, typer.Option("--oauth1", help=_OAUTH1_HELP)] = False,
 ) -> None:
     from orchestrator.services.accounts import get_account, set_credentials
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
 
     kind = run_service(lambda s: get_account(s, name=name).kind)
     creds = collect(kind, oauth1=oauth1, stdin=credentials_stdin, public={"page_id": page_id, "handle": handle})
-    run_service(lambda s: set_credentials(s, actor=SYSTEM, name=name, credentials=creds, base_url=base_url))
+    run_service(lambda s: set_credentials(s, actor=command_line_operator(), name=name, credentials=creds, base_url=base_url))
     typer.echo(f"Identifiants de {name} remplacés. Vérifiez-les : porte-voix account test {name} "
                "(un test réussi relâche les publications retenues).")
 
@@ -183,13 +183,13 @@ def account_remove(
     """Retire un compte sans avoir besoin de ses identifiants : supprimé s'il n'a jamais rien publié ;
     sinon ses identifiants sont effacés, ses envois en attente annulés, et son historique gardé."""
     from orchestrator.services.accounts import remove_account
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
 
     if not yes:
         if not sys.stdin.isatty():
             fail("confirmez avec --yes (aucun terminal pour le demander).")
         typer.confirm(f"Retirer le compte « {name} » et annuler ses envois en attente ?", abort=True)
-    outcome = run_service(lambda s: remove_account(s, actor=SYSTEM, name=name))
+    outcome = run_service(lambda s: remove_account(s, actor=command_line_operator(), name=name))
     if outcome == "deleted":
         typer.echo(f"Compte {name} supprimé.")
     else:

@@ -31,11 +31,13 @@ def secrets_rotate(
     """Rechiffre tous les identifiants sous une nouvelle clé, sans arrêter le travailleur."""
     from orchestrator import secrets
     from orchestrator.cli import _setup_logging, engine
+    from orchestrator.services.auth import command_line_operator
     from orchestrator.services.keys import rotate
 
     _setup_logging()
     try:
-        reports = rotate(engine(), new_key_file=new_key_file, stage_only=stage_only, grace_seconds=grace)
+        reports = rotate(engine(), actor=command_line_operator(), new_key_file=new_key_file, stage_only=stage_only,
+                         grace_seconds=grace)
     except (ServiceError, secrets.SecretKeyError) as exc:
         _fail(exc if isinstance(exc, ServiceError) else ServiceError(str(exc)))
         return

@@ -21,7 +21,7 @@ SHOWN_PROBLEMS = 200
 def schedule_file(file: Path, *, approve: bool, dry_run: bool, language: str = "fr") -> None:
     """Check a plan file and, unless ``dry_run`` or a row fails, apply it in one transaction."""
     from orchestrator.cli import fail, run_service
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
     from orchestrator.services.plan_import import import_plan
 
     en = language == "en"
@@ -29,7 +29,7 @@ def schedule_file(file: Path, *, approve: bool, dry_run: bool, language: str = "
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         fail(f"cannot read the plan: {exc}" if en else f"plan illisible : {exc}")
-    result = run_service(lambda s: import_plan(s, actor=SYSTEM, data=data, base_dir=file.resolve().parent,
+    result = run_service(lambda s: import_plan(s, actor=command_line_operator(), data=data, base_dir=file.resolve().parent,
                                                approve=approve, dry_run=dry_run))
     if not result.ok:
         head = (f"{len(result.problems)} problem(s); nothing was saved:" if en

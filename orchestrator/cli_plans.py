@@ -15,6 +15,8 @@ export_app = typer.Typer(help="Exports : calendrier (ICS), envois et statistique
 def plan_apply(
     file: Annotated[Path, typer.Argument(help="Fichier YAML : un plan, ou « plans: » et une liste")],
     approve: Annotated[bool, typer.Option("--approve", help="Approuver aussitôt (opératrice ou opérateur de confiance).")] = False,
+    publish_now: Annotated[bool, typer.Option("--publish-now", help="Les dates déjà passées partent maintenant "
+                                              "(sans cette option, un plan qui en a est refusé).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Montrer ce qui serait créé, sans rien créer.")] = False,
 ) -> None:
     """Crée les publications et envois d'un plan ; l'appliquer deux fois ne crée rien de plus.
@@ -33,7 +35,7 @@ def plan_apply(
 
     from orchestrator.cli import fail, run_service
     from orchestrator.services import series
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
 
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -50,7 +52,8 @@ def plan_apply(
                 state = "déjà là" if len(o.existing) == len(o.accounts) else "à créer"
                 typer.echo(f"{o.at.isoformat()}  {o.case_slug:<28} {state}")
             continue
-        result = run_service(lambda s, p=plan: series.apply(s, actor=SYSTEM, plan=p, approve=approve))
+        result = run_service(lambda s, p=plan: series.apply(s, actor=command_line_operator(), plan=p, approve=approve,
+                                                            publish_now=publish_now))
         typer.echo(f"{plan.name} : {result['posts']} publication(s), {result['deliveries']} envoi(s), "
                    f"{result['skipped']} déjà là.")
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.services.auth import command_line_operator
+
 responses_app = typer.Typer(help="Réponses (lettres, signatures, messages…) : importer, saisir, suivre.",
                             no_args_is_help=True)
 links_app = typer.Typer(help="Liens courts qui comptent les clics (sans IP ni navigateur).", no_args_is_help=True)
@@ -31,7 +33,7 @@ def responses_import(
     column_mapping = load_mapping(mapping.read_text(encoding="utf-8"), name=mapping.name) if mapping else None
     with file.open("rb") as data:
         report = run_service(lambda s: import_responses(
-            s, data=data, filename=file.name, mapping=column_mapping, skip_bad_lines=skip_bad_lines, dry_run=dry_run))
+            s, actor=command_line_operator(), data=data, filename=file.name, mapping=column_mapping, skip_bad_lines=skip_bad_lines, dry_run=dry_run))
     for line in report.summary("fr"):
         typer.echo(line)
     if report.blocked:

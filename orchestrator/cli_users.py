@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.services.auth import ROLES
+from orchestrator.services.auth import ROLES, command_line_operator
 
 user_app = typer.Typer(help="Personnes qui utilisent le tableau de bord, et leur rôle.", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def user_add(
     from orchestrator.services.users import add_user
 
     password = _password(password_stdin, oidc_only)
-    user = run_service(lambda s: add_user(s, username=username, password=password, role=role, language=language))
+    user = run_service(lambda s: add_user(s, actor=command_line_operator(), username=username, password=password, role=role, language=language))
     typer.echo(f"{user.username} ajouté·e ({user.role}).")
 
 
@@ -47,11 +47,11 @@ def user_password(
 ) -> None:
     """Change le mot de passe d'une personne (assez long, et pas un des plus courants)."""
     from orchestrator.cli import run_service
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
     from orchestrator.services.users import set_password
 
     password = _password(password_stdin, False) or ""
-    run_service(lambda s: set_password(s, actor=SYSTEM, username=username, password=password))
+    run_service(lambda s: set_password(s, actor=command_line_operator(), username=username, password=password))
     typer.echo("Mot de passe changé.")
 
 
@@ -59,10 +59,10 @@ def user_password(
 def user_role(username: str, role: Annotated[str, typer.Argument(help=f"{', '.join(ROLES)}")]) -> None:
     """Change le rôle d'une personne."""
     from orchestrator.cli import run_service
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
     from orchestrator.services.users import set_role
 
-    run_service(lambda s: set_role(s, actor=SYSTEM, username=username, role=role))
+    run_service(lambda s: set_role(s, actor=command_line_operator(), username=username, role=role))
     typer.echo(f"{username} : {role}.")
 
 
@@ -70,10 +70,10 @@ def user_role(username: str, role: Annotated[str, typer.Argument(help=f"{', '.jo
 def user_disable(username: str, enable: Annotated[bool, typer.Option("--enable", help="Réactiver plutôt.")] = False) -> None:
     """Désactive (ou réactive) une personne : elle ne peut plus se connecter."""
     from orchestrator.cli import run_service
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
     from orchestrator.services.users import set_disabled
 
-    run_service(lambda s: set_disabled(s, actor=SYSTEM, username=username, disabled=not enable))
+    run_service(lambda s: set_disabled(s, actor=command_line_operator(), username=username, disabled=not enable))
     typer.echo(f"{username} {'réactivé·e' if enable else 'désactivé·e'}.")
 
 
@@ -81,10 +81,10 @@ def user_disable(username: str, enable: Annotated[bool, typer.Option("--enable",
 def user_unlock(username: str) -> None:
     """Lève tout de suite le blocage d'une personne après trop d'essais de connexion manqués."""
     from orchestrator.cli import run_service
-    from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.auth import command_line_operator
     from orchestrator.services.login_guard import unlock
 
-    lifted = run_service(lambda s: unlock(s, actor=SYSTEM, username=username))
+    lifted = run_service(lambda s: unlock(s, actor=command_line_operator(), username=username))
     typer.echo(f"{username} : {'blocage levé' if lifted else 'aucun blocage en cours'}.")
 
 

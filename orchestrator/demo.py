@@ -37,7 +37,7 @@ def ensure_sandbox_accounts(session: Session, *, base_url: str) -> list[Account]
         account = have.get(name)
         if account is None:
             account = account_service.add_account(
-                session, kind=kind, name=name, language=language, base_url=base_url, is_sandbox=True,
+                session, actor=SYSTEM, kind=kind, name=name, language=language, base_url=base_url, is_sandbox=True,
                 credentials=account_service.SANDBOX_CREDENTIALS[kind],
             )
         elif account.base_url != base_url:
@@ -215,7 +215,7 @@ def ensure_demo_users(session: Session, *, home: Path) -> list[tuple[str, str, s
     made = []
     for username, role in DEMO_USERS:
         password = secrets.token_urlsafe(9)
-        users.add_user(session, username=username, password=password, role=role)
+        users.add_user(session, actor=SYSTEM, username=username, password=password, role=role)
         made.append((username, role, password))
     home.mkdir(parents=True, exist_ok=True)
     path = home / "demo-logins.txt"

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from orchestrator.timeutil import UTC, require_aware, utcnow
 
@@ -146,9 +146,24 @@ class Post(SQLModel, table=True):
     author: str = Field(default="system", max_length=64)
     approved_by: str | None = Field(default=None, max_length=64)
     approved_at: dt.datetime | None = _ts(nullable=True)
+    #: What was approved (text, link, variants, images' bytes), hashed at approval; the worker
+    #: sends nothing of a post whose content no longer matches it (see ``four_eyes``).
+    approved_fingerprint: str | None = Field(default=None, max_length=64)
     review_comment: str = ""
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
+
+
+class PostEdit(SQLModel, table=True):
+    """One change to a post's text, link, variants or images: who, when, what. Whoever wrote or
+    edited a post's text may not approve it (four eyes)."""
+
+    __tablename__ = "post_edit"
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    at: dt.datetime = _ts(default=True)
+    actor: str = Field(max_length=64)
+    changed: list[str] = _json([])
 
 
 class Account(SQLModel, table=True):
@@ -253,6 +268,14 @@ class WorkerHeartbeat(SQLModel, table=True):
     version: str = ""
     started_at: dt.datetime = _ts(default=True)
     last_seen: dt.datetime = _ts(default=True)
+    #: Set when the worker stops (a ``worker --once`` run that finished, a worker shut down);
+    #: cleared by its next heartbeat. An ended worker is not at work, however fresh its row.
+    ended_at: dt.datetime | None = _ts(nullable=True)
+
+    @staticmethod
+    def running(since: dt.datetime) -> Any:
+        """SQL for "at work": seen since ``since`` and not ended (every count of workers uses it)."""
+        return sa.and_(col(WorkerHeartbeat.last_seen) >= since, col(WorkerHeartbeat.ended_at).is_(None))
 
 
 class RateBucket(SQLModel, table=True):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from channels.sandbox import SandboxServer, start_sandbox
+from orchestrator.services.auth import SYSTEM
 
 TEST_KEY = Fernet.generate_key().decode()
 
@@ -125,7 +126,7 @@ def _build_sample(url: str) -> None:
     db.upgrade(eng)
     with db.session_scope(eng) as session:
         for edition in load_all():
-            load_content(session, content=edition)
+            load_content(session, actor=SYSTEM, content=edition)
     sqlite = eng.dialect.name == "sqlite"
     eng.dispose()
     if sqlite:  # fold the write-ahead log into the file, so that copying the file copies it all

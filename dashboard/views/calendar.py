@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import common
 from dashboard import deliveries_ui as ui
-from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, fmt_time, lang, t
+from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, fmt_time, lang, t, zone_name
 from orchestrator.services import accounts as account_service
 from orchestrator.services import calendar_feed, delivery_views, exports, reports
 from orchestrator.services.campaigns import list_cases
@@ -62,7 +61,7 @@ with common.session() as s:
 total = sum(d["count"] for d in by_day.values())
 
 st.caption(t("calendar.range", start=fmt_date(days[0]), end=fmt_date(days[-1]), n=fmt_number(total),
-             tz=ui.zone_name(tz)))
+             tz=zone_name(tz)))
 with st.expander(t("calendar.legend")):
     st.markdown("  \n".join(style.text(lang()) for style in delivery_views.STYLES.values()))
 
@@ -117,7 +116,7 @@ if opened:
                     t("col.account"): ui.account_label(r),
                     t("col.text"): ui.short(r["text"], 120),
                 })
-        st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+        common.table(table, download=f"{campaign.slug}-{day.isoformat()}")
     if st.button(t("calendar.day_close"), key="cal_day_close", icon=":material/close:"):
         st.session_state.pop("cal_day", None)
         st.rerun()

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import common
-from dashboard.i18n import fmt_date, fmt_number, lang, t
+from dashboard.i18n import fmt_date, fmt_number, lang, t, zone_name
 from orchestrator.services import editions
 
 chosen = common.require_campaign()
@@ -35,7 +35,8 @@ def show_edition(edition: Any) -> None:
     with st.container(border=True):
         st.markdown(f"**{common.plain(name)}** · `{edition.slug}`" + (f" · {' · '.join(badges)}" if badges else ""))
         st.caption(t("campaigns.dates", start=fmt_date(edition.starts_on), end=fmt_date(edition.ends_on),
-                     goal=fmt_number(edition.goal), tz=edition.timezone))
+                     goal=fmt_number(edition.goal),
+                     tz=f"{zone_name(edition.timezone)} ({edition.timezone})"))
         if not admin:
             return
         a, b, _ = st.columns([2, 2, 3])

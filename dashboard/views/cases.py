@@ -10,6 +10,7 @@ import streamlit as st
 
 from content.model import SolidarityKind
 from dashboard import common
+from dashboard import deliveries_ui as ui
 from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, lang, t
 from orchestrator.services import case_edit
 from orchestrator.services.auth import ServiceError
@@ -22,6 +23,7 @@ tz = campaign.timezone
 st.title(t("cases.title"))
 st.caption(t("cases.help"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
@@ -75,7 +77,22 @@ def _show(case: Any, index: int) -> None:
         st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language) or '—')}")
         st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language) or '—')}")
     _history(case.id)
+    _posts(case)
     _switches(case, index, name)
+
+
+def _posts(case: Any) -> None:
+    # Behind a switch: reading every case's posts and figures on each visit would slow the page.
+    if st.toggle(t("cases.posts"), key=f"case_posts_{case.slug}"):
+        with ui.own_error(t("cases.posts")):
+            ui.case_posts(campaign, case.id, key=f"case_posts_{case.slug}")
+
+
+def _clear_fields(slug: str) -> None:
+    """Once a status is changed, its reason and note are emptied: the next change (a pause weeks
+    later) starts from a blank reason instead of sending the old one again."""
+    for field in ("reason", "note", "late", "status"):
+        st.session_state.pop(f"case_{field}_{slug}", None)
 
 
 def _switches(case: Any, index: int, name: str) -> None:
@@ -102,6 +119,7 @@ def _switches(case: Any, index: int, name: str) -> None:
             done = common.run(lambda s, i=case.id, r=reason, st_=stop_as:
                               case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
             if done is not None:
+                _clear_fields(case.slug)
                 st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
                 st.rerun()
     elif editor:
@@ -115,6 +133,7 @@ def _switches(case: Any, index: int, name: str) -> None:
             done = common.run(lambda s, i=case.id, r=reason, st_=move_to:
                               case_edit.set_status(s, actor=me, case_id=i, status=st_, note=r))
             if done is not None:
+                _clear_fields(case.slug)
                 st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
                 st.rerun()
         if approver:
@@ -125,6 +144,7 @@ def _switches(case: Any, index: int, name: str) -> None:
                                   case_edit.set_status(s, actor=me, case_id=i, status="active", note=n,
                                                        send_late=lt))
                 if done is not None:
+                    _clear_fields(case.slug)
                     st.session_state["flash"] = t("cases.resumed", name=common.plain(name), n=done[1])
                     st.rerun()
         else:

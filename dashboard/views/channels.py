@@ -15,6 +15,7 @@ campaign = common.require_campaign()
 tz = campaign.timezone
 st.title(t("channels.title"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     accounts = account_service.list_accounts(s)
@@ -62,8 +63,10 @@ def show_account(account: Any) -> None:
             s, actor=me, name=n, timeout=10.0, language=lang()))
         if result is not None:
             ok, message = result
-            st.session_state["flash"] = (t("channels.test_ok", handle=common.plain(message)) if ok
-                                         else t("channels.test_failed", error=common.plain(message)))
+            if ok:
+                st.session_state["flash"] = t("channels.test_ok", handle=common.plain(message))
+            else:
+                st.session_state["flash_problem"] = t("channels.test_failed", error=common.plain(message))
             data.rate_budgets.clear()
             st.rerun()
     if admin:

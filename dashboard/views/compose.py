@@ -15,7 +15,7 @@ import streamlit as st
 from sqlmodel import select
 
 from dashboard import common, post_cards
-from dashboard.i18n import fmt_datetime, fmt_number, lang, t
+from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.models import CallToAction, Post, Template
 from orchestrator.services import compose as compose_service
 from orchestrator.services import media_library, post_review
@@ -23,7 +23,6 @@ from orchestrator.services import posts as post_service
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
 from orchestrator.services.series import fill
-from orchestrator.settings import get_settings
 from orchestrator.timeutil import at_local, local, utcnow
 
 campaign = common.require_campaign()
@@ -121,13 +120,13 @@ account_names = st.multiselect(
 
 # Images: stored on the post with their alt text, which is required. Any file is accepted by the
 # uploader and decoded here, so a file that is not an image gets words, not a bare red mark.
-limit_mb = fmt_number(round(get_settings().media_max_bytes / 1e6, 1))
+limit_mb = common.upload_limit_mb()
 # Open once the post has an image: its label changes with the count, and a new label would
 # otherwise fold the section just as the person adds an image, hiding what was added.
 with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_images"]))),
                  expanded=bool(st.session_state["compose_images"])):
     upload = st.file_uploader(t("compose.image_file"), key=f"compose_upload_{generation}",
-                              help=t("compose.image_help", mb=limit_mb))
+                              max_upload_size=limit_mb, help=t("compose.image_help", mb=fmt_number(limit_mb)))
     checked: dict[str, Any] | None = None
     if upload is not None:
         verdicts = st.session_state.setdefault("compose_checked", {})
@@ -228,7 +227,7 @@ if when == "at":
     day = d1.date_input(t("compose.day"), key="compose_date", format="YYYY-MM-DD")
     time = d2.time_input(t("compose.time"), key="compose_time", step=300)
     at = at_local(day, time, tz)
-    st.caption(t("compose.tz_note", tz=post_cards.zone_name(tz), when=post_cards.when(at, tz)))
+    st.caption(t("compose.tz_note", tz=zone_name(tz), when=post_cards.when(at, tz)))
     if at <= utcnow():
         st.warning(t("compose.past", when=post_cards.when(at, tz)), icon=":material/history:")
         publish_now = st.checkbox(t("compose.publish_now"), key="compose_publish_now",
@@ -301,10 +300,10 @@ def _my_post(post: Post) -> None:
     for account_id in sorted({*(str(a) for a in post.accounts or []), *(post.variants or {})}):
         name = account_names_by_id.get(int(account_id), account_id)
         edited_variants[account_id] = st.text_area(
-            t("compose.edit_variant", account=name), value=(post.variants or {}).get(account_id, ""),
+            t("compose.edit_variant", account=common.plain(str(name))), value=(post.variants or {}).get(account_id, ""),
             key=f"mine_variant_{post_id}_{account_id}", height=80)
     kept = [image for i, image in enumerate(post.images or [])
-            if st.checkbox(t("compose.keep_image", name=image.get("filename") or i + 1), value=True,
+            if st.checkbox(t("compose.keep_image", name=common.plain(str(image.get("filename") or i + 1))), value=True,
                            key=f"mine_image_{post_id}_{i}")]
 
     def _save(s, submit: bool):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ campaign = common.require_campaign()
 st.title(t("counter.title"))
 st.caption(t("counter.help"))
 common.flash()
+common.times_note(campaign.timezone)
 admin = common.can("admin")
 me = common.actor()
 

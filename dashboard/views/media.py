@@ -10,7 +10,6 @@ from dashboard.i18n import fmt_number, lang, t
 from orchestrator.services import media_library
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
-from orchestrator.settings import get_settings
 
 campaign = common.require_campaign()
 st.title(t("media.title"))
@@ -33,8 +32,9 @@ if editor:
                                  format_func=owners.__getitem__)
         # Any file is taken and decoded by the service, which says in words what is wrong with
         # it; the uploader's own type filter would only show a red mark.
-        limit_mb = fmt_number(round(get_settings().media_max_bytes / 1e6, 1))
-        upload = st.file_uploader(t("media.file"), key="media_file", help=t("media.file_help", mb=limit_mb))
+        limit_mb = common.upload_limit_mb()
+        upload = st.file_uploader(t("media.file"), key="media_file", max_upload_size=limit_mb,
+                                  help=t("media.file_help", mb=fmt_number(limit_mb)))
         a, b = st.columns(2)
         alt_fr = a.text_area(t("media.alt_fr"), key="media_alt_fr", height=80)
         alt_en = b.text_area(t("media.alt_en"), key="media_alt_en", height=80)

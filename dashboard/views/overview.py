@@ -30,6 +30,7 @@ def _action_kind(kind: str) -> str:
 campaign = common.require_campaign()
 tz = campaign.timezone
 st.title(t("overview.title", name=common.plain(campaign.name.get(lang()) or campaign.slug)))
+common.times_note(tz)
 
 # The one failure that makes everything else moot comes first, uncached: it must be live.
 with common.session() as s:
@@ -61,14 +62,20 @@ if phase == edition_results.FINISHED:
     st.subheader(t("overview.results"))
     with ui.own_error(t("overview.results")):
         bilan = data.results(url, campaign.id or 0)
-        cols = st.columns(5)
-        cols[0].metric(t("overview.results_actions"), fmt_number(bilan["actions"]),
-                       help=t("overview.results_goal", goal=fmt_number(bilan["goal"])) if bilan["goal"] else None)
-        cols[1].metric(t("overview.results_posts"), fmt_number(bilan["posts"]),
-                       help=t("overview.results_deliveries", n=fmt_number(bilan["deliveries"])))
-        cols[2].metric(t("figures.views"), fmt_number(bilan["views"]))
-        cols[3].metric(t("overview.results_engagement"), fmt_number(bilan["engagement"]))
-        cols[4].metric(t("figures.clicks"), fmt_number(bilan["clicks"]))
+        if not bilan["posts"]:
+            # Nothing was published: a row of zeros for views and clicks would say nothing more.
+            st.info(t("overview.results_no_posts"), icon=":material/info:")
+            st.metric(t("overview.results_actions"), fmt_number(bilan["actions"]),
+                      help=t("overview.results_goal", goal=fmt_number(bilan["goal"])) if bilan["goal"] else None)
+        else:
+            cols = st.columns(5)
+            cols[0].metric(t("overview.results_actions"), fmt_number(bilan["actions"]),
+                           help=t("overview.results_goal", goal=fmt_number(bilan["goal"])) if bilan["goal"] else None)
+            cols[1].metric(t("overview.results_posts"), fmt_number(bilan["posts"]),
+                           help=t("overview.results_deliveries", n=fmt_number(bilan["deliveries"])))
+            cols[2].metric(t("figures.views"), fmt_number(bilan["views"]))
+            cols[3].metric(t("overview.results_engagement"), fmt_number(bilan["engagement"]))
+            cols[4].metric(t("figures.clicks"), fmt_number(bilan["clicks"]))
         if bilan["goal"]:
             key = "overview.results_reached" if bilan["reached"] else "overview.results_share"
             st.markdown(t(key, share=fmt_percent(bilan["share"] or 0), goal=fmt_number(bilan["goal"])))
@@ -136,7 +143,7 @@ with ui.own_error(t("overview.engagement")):
         st.caption(t("overview.by_publication_hour" if hourly else "overview.by_publication_day"))
     series = pd.DataFrame(rows)
     if series.empty:
-        st.info(t("overview.no_metrics"))
+        st.info(t("overview.no_metrics_finished" if phase == edition_results.FINISHED else "overview.no_metrics"))
     else:
         groups = {k: t(f"overview.by_{k}") for k in ("case", "kind")}
         by = st.radio(t("overview.group_by"), list(groups), horizontal=True, key="overview_group",
@@ -180,4 +187,4 @@ if phase != edition_results.FINISHED or upcoming:
                     t("col.account"): ui.account_label(r),
                     t("col.text"): ui.short(r["text"], 120),
                 })
-        st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+        common.table(table)

@@ -9,7 +9,7 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import common, post_cards
-from dashboard.i18n import fmt_datetime, fmt_number, lang, t
+from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.models import Post
 from orchestrator.services import compose as compose_service
 from orchestrator.services import post_review
@@ -24,6 +24,7 @@ tz = campaign.timezone
 st.title(t("posts.title"))
 st.caption(t("posts.help"))
 common.flash()
+common.times_note(campaign.timezone)
 me = common.actor()
 if not common.can("editor"):
     common.viewer_notice()
@@ -66,7 +67,7 @@ def _schedule_form(post: Post, me: Actor) -> None:
         day = d1.date_input(t("compose.day"), value=slot.date(), key=f"posts_date_{post_id}", format="YYYY-MM-DD")
         time = d2.time_input(t("compose.time"), value=slot.time(), key=f"posts_time_{post_id}", step=300)
         at = at_local(day, time, tz)
-        st.caption(t("compose.tz_note", tz=post_cards.zone_name(tz), when=post_cards.when(at, tz)))
+        st.caption(t("compose.tz_note", tz=zone_name(tz), when=post_cards.when(at, tz)))
         publish_now = False
         if at <= utcnow():
             st.warning(t("compose.past", when=post_cards.when(at, tz)), icon=":material/history:")

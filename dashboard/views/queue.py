@@ -3,7 +3,6 @@ delivery's own figures and their curve."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import common
@@ -22,6 +21,7 @@ campaign = common.require_campaign()
 tz = campaign.timezone
 st.title(t("queue.title"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
@@ -80,7 +80,7 @@ def _line(r: dict) -> dict[str, str]:
         return {"#": f"#{r.get('id')}", t("col.problem"): t("follow.item_failed", what=t("queue.pick"))}
 
 
-st.dataframe(pd.DataFrame([_line(r) for r in rows]), hide_index=True, width="stretch")
+common.table([_line(r) for r in rows], download=f"{campaign.slug}-envois-{int(page)}")
 
 st.subheader(t("queue.act"))
 by_id = {r["id"]: r for r in rows}

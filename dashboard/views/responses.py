@@ -23,12 +23,13 @@ def kind_name(kind: str) -> str:
     return responses.KIND_LABELS.get(kind, {}).get(lang()) or kind
 
 
-def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+def table(rows: list[dict[str, Any]], columns: list[str], name: str | None = None) -> None:
+    """One of the page's tables; ``name``: offered as a CSV file of that name (common.table)."""
     if not rows:
         st.info(t("responses.none"))
         return
     common.table([{t(f"responses.col.{c}"): row.get(c) for c in columns} for row in rows],
-                 numbers=[t(f"responses.col.{c}") for c in columns if c in FIGURES])
+                 numbers=[t(f"responses.col.{c}") for c in columns if c in FIGURES], download=f"{campaign.slug}-{name}" if name else None)
 
 
 campaign = common.require_campaign()
@@ -75,15 +76,16 @@ with funnel_tab:
     st.subheader(t("responses.by_case"))
     st.caption(t("responses.by_case_help"))
     table([{**row, "case": names.get(row["case"], row["case"])} for row in by_case],
-          ["case", "posts", "views", "engagement", "clicks", "actions", "all_actions"])
+          ["case", "posts", "views", "engagement", "clicks", "actions", "all_actions"], "par-cas")
     st.subheader(t("responses.by_channel"))
     st.caption(t("responses.by_channel_help"))
     table([{**row, "channel": common.platform_name(row["channel"])} for row in by_channel],
-          ["channel", "posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions"])
+          ["channel", "posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions"],
+          "par-canal")
     st.subheader(t("responses.top"))
     table([{**row, "case": names.get(row["case"] or "", row["case"] or "—"), "text": (row["text"] or "")[:80],
             "channel": common.platform_name(row["channel"])}
-           for row in best], ["code", "case", "channel", "account", "clicks", "actions", "text", "url"])
+           for row in best], ["code", "case", "channel", "account", "clicks", "actions", "text", "url"], "meilleures-sources")
 
 with tally_tab:
     st.caption(t("responses.tally.help"))
@@ -115,7 +117,7 @@ with tally_tab:
     st.subheader(t("responses.tally.recent"))
     table([{**r, "case": names.get(r["case"], r["case"]), "kind": kind_name(r["kind"]), "by": r["entered_by"],
             "day": fmt_date(r["day"], "medium"), "event": event_names.get(r["event"], r["event"]) if r["event"] else "—"}
-           for r in recent], ["case", "kind", "count", "day", "event", "by"])
+           for r in recent], ["case", "kind", "count", "day", "event", "by"], "saisies")
     if editor and recent:
         by_id = {r["id"]: r for r in recent}
 

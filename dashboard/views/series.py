@@ -21,6 +21,7 @@ tz = campaign.timezone
 st.title(t("series.title"))
 st.caption(t("series.help"))
 common.flash()
+common.times_note(campaign.timezone)
 
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
@@ -54,6 +55,14 @@ text = st.text_area(t("series.text"), key="series_text", help=t("series.text_hel
 plan = series.SeriesPlan(name=name.strip() or "plan", start=start, end=end, time=at_time, accounts=names,
                          language=language, cases=rotation, every_days=int(every), template=template, text=text or None)
 
+# Compose's rule: a time already passed is refused unless the person says to publish it now.
+past = series.past_occurrences(plan, tz=tz) if end >= start else []
+publish_now = False
+if past:
+    st.warning(t("series.past", n=fmt_number(len(past)), when=fmt_datetime(past[0], tz, "short")),
+               icon=":material/history:")
+    publish_now = st.checkbox(t("compose.publish_now"), key="series_publish_now", help=t("compose.publish_now_help"))
+
 a, b = st.columns(2)
 if a.button(t("series.preview"), key="series_preview", icon=":material/visibility:"):
     occurrences = common.run(lambda s: series.expand(s, plan=plan, campaign=campaign))
@@ -67,7 +76,8 @@ if a.button(t("series.preview"), key="series_preview", icon=":material/visibilit
         } for o in occurrences])
 if common.can("editor"):
     if b.button(t("series.apply"), key="series_apply", type="primary", icon=":material/playlist_add:"):
-        result = common.run(lambda s: series.apply(s, actor=common.actor(), plan=plan, campaign=campaign))
+        result = common.run(lambda s: series.apply(s, actor=common.actor(), plan=plan, campaign=campaign,
+                                                         publish_now=publish_now))
         if result is not None:
             st.session_state["flash"] = t("series.applied", **{k: fmt_number(v) for k, v in result.items()})
             st.rerun()

@@ -12,6 +12,7 @@ from orchestrator.services.auth import ROLE_LABELS, ROLES
 campaign = common.require_campaign()
 st.title(t("users.title"))
 common.flash()
+common.times_note(campaign.timezone)
 if not common.can("admin"):
     common.viewer_notice()
     st.stop()

@@ -12,7 +12,7 @@ from channels.base import AccountConfig, AuthError, Channel, ChannelError
 from channels.registry import CHANNELS, channel_class
 from orchestrator import secrets
 from orchestrator.models import Account, RateBucket
-from orchestrator.services.auth import SYSTEM, Actor, NotFound, ServiceError, audit, require
+from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
 from orchestrator.timeutil import utcnow
 
 #: The platforms by their own names, for people (an account's ``kind`` is a code).
@@ -55,7 +55,7 @@ SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
 def add_account(
     session: Session,
     *,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     kind: str,
     name: str,
     credentials: dict[str, str],
@@ -271,7 +271,7 @@ def seed_rate_buckets(session: Session, *, account: Account) -> None:
                                window_seconds=int(window), tokens=float(capacity)))
 
 
-def test_account(session: Session, *, actor: Actor = SYSTEM, name: str, timeout: float = 20.0,
+def test_account(session: Session, *, actor: Actor, name: str, timeout: float = 20.0,
                  language: str = "fr") -> tuple[bool, str]:
     """Check the credentials against the platform. Success makes the account healthy again and
     releases the deliveries held because of it. The message comes back in ``language`` (the

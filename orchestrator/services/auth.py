@@ -43,13 +43,29 @@ class NotFound(ServiceError):
 class Actor:
     username: str
     role: str
+    #: The machine's operator (the worker, the demo, someone at the server's command line), not a
+    #: person signed in to the dashboard: trusted with everything, four eyes included.
+    operator: bool = False
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-#: The operator at the command line (the machine's owner) and the worker.
-SYSTEM = Actor("system", "admin")
+#: The worker and the demo: the machine acting on its own.
+SYSTEM = Actor("system", "admin", operator=True)
+
+
+def command_line_operator() -> Actor:
+    """Whoever runs a command at the server's shell, named in the audit log by their system
+    account (``cli:alice``). The shell and the key are full trust: see docs/security.md."""
+    import getpass
+    import os
+
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor in the password database
+        name = f"uid{os.getuid()}"
+    return Actor(f"cli:{name}"[:64], "admin", operator=True)
 
 
 def require(actor: Actor, role: str, what_fr: str, what_en: str) -> None:

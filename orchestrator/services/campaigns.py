@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from orchestrator.models import CallToAction, Campaign, Case, Template
-from orchestrator.services.auth import SYSTEM, Actor, NotFound, audit, require
+from orchestrator.services.auth import Actor, NotFound, audit, require
 from orchestrator.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def _bi(value: Any) -> dict[str, str]:
     return dict(value)
 
 
-def load_content(session: Session, *, content: CampaignContent, actor: Actor = SYSTEM) -> Campaign:
+def load_content(session: Session, *, content: CampaignContent, actor: Actor) -> Campaign:
     """Create or update a campaign and its cases, calls to action and templates from a folder.
 
     Loading the same folder twice changes nothing; a case's status set in the dashboard is kept.

@@ -11,7 +11,7 @@ from channels.base import Image
 from orchestrator import states
 from orchestrator.models import Account, Campaign, Case, Delivery, Post
 from orchestrator.services.accounts import get_account
-from orchestrator.services.auth import SYSTEM, Actor, NotFound, ServiceError, audit, require
+from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import require_aware, utcnow
 
@@ -78,7 +78,7 @@ def check_for_account(session: Session, *, post: Post, account: Account, languag
 def schedule(
     session: Session,
     *,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     post_id: int,
     account_name: str,
     at: dt.datetime,
@@ -258,7 +258,7 @@ def hold_account(session: Session, *, account: Account, reason: str) -> int:
                  actor="system", reason=states.HeldReason.account(reason))
 
 
-def release_account(session: Session, *, account: Account, actor: Actor = SYSTEM) -> int:
+def release_account(session: Session, *, account: Account, actor: Actor) -> int:
     require(actor, "editor", "relâcher les publications d'un compte", "release an account's deliveries")
     held = [d for d in _queued_for(session, account_id=account.id, state_in=(states.HELD,))
             if states.HeldReason.parse(d.held_reason).kind is states.HeldFor.ACCOUNT]

@@ -35,7 +35,7 @@ from sqlmodel import Session, SQLModel, select
 
 from orchestrator import secrets
 from orchestrator.models import Account
-from orchestrator.services.auth import SYSTEM, Actor, ServiceError, audit, require
+from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.settings import Settings, get_settings
 
 #: Every column that holds a Fernet token. A new encrypted column must be added here, or a rotation
@@ -104,7 +104,7 @@ def undecryptable(session: Session, keys: list[bytes]) -> list[str]:
     return bad
 
 
-def reencrypt(session: Session, keys: list[bytes], *, actor: Actor = SYSTEM) -> int:
+def reencrypt(session: Session, keys: list[bytes], *, actor: Actor) -> int:
     """Step 2: every token under ``keys[0]``, in the caller's transaction. Refuses, changing
     nothing, if a token is readable by none of ``keys``."""
     require(actor, "admin", "changer la clé de chiffrement", "rotate the encryption key")
@@ -206,6 +206,7 @@ def _unstage(engine: sa.Engine, target: Path, *, original: list[bytes], staged: 
 def rotate(
     engine: sa.Engine,
     *,
+    actor: Actor,
     settings: Settings | None = None,
     new_key_file: Path | None = None,
     stage_only: bool = False,
@@ -213,6 +214,7 @@ def rotate(
     new_key: bytes | None = None,
 ) -> list[RotationReport]:
     """Run the steps the key set in force calls for (see the module docstring)."""
+    require(actor, "admin", "changer la clé de chiffrement", "rotate the encryption key")
     settings = settings or get_settings()
     from_env = bool(settings.secret_key.strip())
     if from_env and new_key_file is None:
@@ -246,7 +248,7 @@ def rotate(
         time.sleep(grace_seconds)  # a process that read the one-key file just before has written by now
         keys = staged
     try:
-        count = _run(engine, lambda s: reencrypt(s, keys))
+        count = _run(engine, lambda s: reencrypt(s, keys, actor=actor))
     except Exception:
         if reports:  # staged by this very command: put the key file back as it was
             try:
@@ -259,7 +261,7 @@ def rotate(
     for _ in range(3):
         if not _run(engine, lambda s: undecryptable(s, keys[:1])):
             break
-        count += _run(engine, lambda s: reencrypt(s, keys))
+        count += _run(engine, lambda s: reencrypt(s, keys, actor=actor))
     else:
         raise ServiceError("Des identifiants restent chiffrés avec l'ancienne clé ; elle est gardée. Réessayez.",
                            "Some credentials are still under the old key; it is kept. Try again.")

@@ -39,8 +39,11 @@ def inspect(data: bytes, *, max_bytes: int | None = None) -> tuple[str, str, int
     if not data:
         raise ServiceError("Le fichier est vide.", "The file is empty.")
     if len(data) > limit:
-        raise ServiceError(f"Image trop lourde : {len(data) / 1e6:.1f} Mo (au plus {limit / 1e6:.1f} Mo).",
-                           f"Image too large: {len(data) / 1e6:.1f} MB (at most {limit / 1e6:.1f} MB).")
+        from channels.base import number
+
+        size, most = len(data) / 1e6, limit / 1e6
+        raise ServiceError(f"Image trop lourde : {number(size, 'fr', 1)} Mo (au plus {number(most, 'fr', 1)} Mo).",
+                           f"Image too large: {number(size, 'en', 1)} MB (at most {number(most, 'en', 1)} MB).")
     refused = ServiceError("Ce fichier n'est pas une image PNG, JPEG, GIF ou WebP lisible.",
                            "This file is not a readable PNG, JPEG, GIF or WebP image.")
     try:

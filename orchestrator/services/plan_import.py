@@ -27,7 +27,7 @@ from orchestrator import states
 from orchestrator.models import Account, AuditEntry, Campaign, Case, Delivery, Post
 from orchestrator.services import deliveries, posts
 from orchestrator.services.accounts import PLATFORM_NAMES, build_channel
-from orchestrator.services.auth import SYSTEM, Actor, ServiceError, audit, require
+from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign
 from orchestrator.services.plan_io import Problem, RawRow, load_image, parse_at, read_plan
 from orchestrator.timeutil import utcnow
@@ -334,7 +334,7 @@ def import_plan(
         require(actor, "approver", "approuver les publications d'un plan", "approve a plan's posts")
         # Four eyes: a named person would approve the posts they are creating. Only the operator at
         # the command line is trusted to do both at once (as for recurring plans).
-        if actor is not SYSTEM:
+        if not actor.operator:
             raise ServiceError(
                 "Vous ne pouvez pas approuver les publications que vous importez : une autre personne les "
                 "approuvera dans « Approbations ».",

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from orchestrator import states
-from orchestrator.models import CallToAction, Campaign, Delivery, Post
+from orchestrator.models import CallToAction, Campaign, Delivery, Post, PostEdit
+from orchestrator.services import four_eyes
 from orchestrator.services.auth import (
     SYSTEM,
     Actor,
@@ -44,7 +45,7 @@ def _check_text(text: str, link: str | None, language: str) -> None:
 def create_post(
     session: Session,
     *,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     case_slug: str | None,
     language: str = "fr",
     text: str,
@@ -158,22 +159,21 @@ def submit_post(session: Session, *, actor: Actor, post_id: int) -> Post:
     return post
 
 
-def approve_post(session: Session, *, actor: Actor = SYSTEM, post_id: int) -> Post:
-    """Approve a post and freeze the text of each of its deliveries."""
-    from orchestrator.services.deliveries import render_delivery
+def approve_post(session: Session, *, actor: Actor, post_id: int) -> Post:
+    """Approve a post, record the fingerprint of what was approved and freeze the text of each of
+    its deliveries."""
+    from orchestrator.services.deliveries import post_images, render_delivery
     from orchestrator.services.post_review import refuse_if_problems
 
     require(actor, "approver", "approuver une publication", "approve a post")
     post = get_post(session, post_id=post_id)
-    # Four eyes: the operator at the command line (system) is trusted; named people are not.
-    if actor is not SYSTEM and actor.username == post.author:
-        raise ServiceError(
-            "Vous ne pouvez pas approuver une publication que vous avez écrite : demandez à une autre personne.",
-            "You cannot approve a post you wrote: ask someone else.",
-        )
+    refusal = four_eyes.approval_refusal(actor, author=post.author,
+                                         edited_by=four_eyes.editors(session, post_id=post.id or 0))
+    if refusal is not None:
+        raise refusal
     if post.status == APPROVED:
         return post
-    if post.status != PENDING and actor is not SYSTEM:  # the operator may approve a draft directly
+    if post.status != PENDING and not actor.operator:  # the operator may approve a draft directly
         raise ServiceError("Seule une publication en attente d'approbation peut être approuvée.",
                            "Only a post awaiting approval can be approved.")
     # What would fail at send time (an image that is not one, a text too long for an account)
@@ -182,13 +182,15 @@ def approve_post(session: Session, *, actor: Actor = SYSTEM, post_id: int) -> Po
     post.status = APPROVED
     post.approved_by = actor.username
     post.approved_at = utcnow()
+    post.approved_fingerprint = four_eyes.post_fingerprint(post, post_images(post))
     post.review_comment = ""
     post.updated_at = utcnow()
     session.add(post)
     for delivery in session.exec(select(Delivery).where(Delivery.post_id == post.id)):
         if delivery.state not in (states.PUBLISHED, states.CANCELLED):
             render_delivery(session, delivery=delivery, post=post)
-    audit(session, actor=actor, action="approve", target_type="post", target_id=post.id)
+    audit(session, actor=actor, action="approve", target_type="post", target_id=post.id,
+          fingerprint=post.approved_fingerprint, **({"four_eyes": "operator"} if actor.operator else {}))
     return post
 
 
@@ -233,10 +235,14 @@ def edit_post(
     session: Session, *, actor: Actor, post_id: int, text: str, link: str | None = None,
     variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
 ) -> Post:
-    """Change a post's text (and, when given, its per-account variants or its images). An
-    approved post goes back for approval and its deliveries wait."""
+    """Change a post's text (and, when given, its per-account variants or its images). Only the
+    author edits a draft or a rejected post; the edit is recorded, and whoever made it may not
+    approve the post. An approved post goes back for approval and its deliveries wait."""
     require(actor, "editor", "modifier une publication", "edit a post")
     post = get_post(session, post_id=post_id)
+    refusal = four_eyes.edit_refusal(actor, author=post.author, status=post.status)
+    if refusal is not None:
+        raise refusal
     _check_text(text, link, post.language)
     for body in (variants or {}).values():
         if body.strip():
@@ -247,25 +253,50 @@ def edit_post(
             "Cette publication est déjà partie (ou en cours d'envoi) sur au moins un compte : écrivez-en une nouvelle.",
             "This post already went out (or is going out) on at least one account: write a new one.",
         )
+    new_text, new_link = text.strip(), link or None
+    new_variants = post.variants if variants is None else \
+        {str(k): v.strip() for k, v in variants.items() if v.strip() and v.strip() != new_text}
+    new_images = post.images if images is None else _checked_images(images)
+    changed = [name for name, before, after in (
+        ("text", post.text, new_text), ("link", post.link, new_link),
+        ("variants", post.variants or {}, new_variants), ("images", post.images or [], new_images),
+    ) if before != after]
+    if not changed:
+        return post  # saved as it was: nothing to record, nothing to approve again
     was_approved = post.status == APPROVED
-    post.text = text.strip()
-    post.link = link or None
-    if variants is not None:  # an emptied variant means: the common text again
-        post.variants = {str(k): v.strip() for k, v in variants.items() if v.strip() and v.strip() != post.text}
-    if images is not None:
-        post.images = _checked_images(images)
+    post.text, post.link, post.variants, post.images = new_text, new_link, new_variants, new_images
     post.status = PENDING if was_approved or post.status == PENDING else post.status
     post.approved_by = None
     post.approved_at = None
+    post.approved_fingerprint = None
     post.updated_at = utcnow()
     session.add(post)
     for delivery in deliveries:
         delivery.rendered_text = None
         delivery.rendered_link = None
         session.add(delivery)
+    session.add(PostEdit(post_id=post.id or 0, actor=actor.username, changed=changed))
     audit(session, actor=actor, action="edit", target_type="post", target_id=post.id,
-          back_to_approval=was_approved)
+          back_to_approval=was_approved, changed=changed)
     return post
+
+
+def void_approval(session: Session, *, post: Post, why: str) -> None:
+    """A post whose content no longer matches what was approved goes back for approval; its
+    deliveries wait for the new approval (the worker calls this, never a person)."""
+    post.status = PENDING
+    post.approved_by = None
+    post.approved_at = None
+    post.approved_fingerprint = None
+    post.updated_at = utcnow()
+    session.add(post)
+    waiting = (states.SCHEDULED, states.RETRYING, states.HELD, states.FAILED)  # not what already went out
+    for delivery in session.exec(select(Delivery).where(Delivery.post_id == post.id)):
+        if delivery.state in waiting:
+            delivery.rendered_text = None
+            delivery.rendered_link = None
+            session.add(delivery)
+    audit(session, actor=SYSTEM, action="approval_void", target_type="post", target_id=post.id, why=why)
 
 
 def list_posts(session: Session, *, status: str | None = None, campaign: Campaign | None = None,

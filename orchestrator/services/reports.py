@@ -59,13 +59,13 @@ def worker_status(session: Session, *, now: dt.datetime | None = None, stale_sec
     now = now or utcnow()
     last_seen: dt.datetime | None
     last_seen = session.exec(select(sa.func.max(WorkerHeartbeat.last_seen))).one()  # type: ignore[call-overload]
-    # Every worker that ever started keeps its row: only those seen lately are at work.
+    # Every worker that ever started keeps its row: only those seen lately and not ended are at
+    # work (a `worker --once` run that finished a minute ago is not).
     count = session.exec(select(sa.func.count()).select_from(WorkerHeartbeat).where(
-        WorkerHeartbeat.last_seen >= now - dt.timedelta(seconds=stale_seconds))).one()
+        WorkerHeartbeat.running(now - dt.timedelta(seconds=stale_seconds)))).one()
     if last_seen is not None and last_seen.tzinfo is None or isinstance(last_seen, str):  # aggregates bypass the column type
         last_seen = _parse_utc(last_seen)
-    alive = last_seen is not None and (now - last_seen).total_seconds() <= stale_seconds
-    return WorkerStatus(alive=alive, last_seen=last_seen, workers=int(count or 0))
+    return WorkerStatus(alive=bool(count), last_seen=last_seen, workers=int(count or 0))
 
 
 def _parse_utc(value: Any) -> dt.datetime | None:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from orchestrator.models import Campaign, Case, Delivery, Response, ResponseImport
-from orchestrator.services.auth import SYSTEM, Actor, audit, require
+from orchestrator.services.auth import Actor, audit, require
 from orchestrator.services.campaigns import current_campaign
 from orchestrator.services.responses_csv import (
     UNKNOWN_SOURCE,
@@ -208,7 +208,7 @@ def classify_sources(session: Session, campaign: Campaign, sources: set[str],
 def import_responses(
     session: Session,
     *,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     data: IO[bytes],
     filename: str = "",
     mapping: ColumnMapping | None = None,

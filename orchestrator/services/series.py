@@ -4,12 +4,18 @@ these accounts" expanded into posts and deliveries.
 Applying a plan twice creates nothing new: an occurrence is skipped on an account that already
 has a delivery for the same case at the same instant (even a cancelled one: someone decided).
 A plan is not a table of its own; each application is kept in the audit log with the plan.
+
+Occurrences whose time has passed follow Compose's rule (``compose.check_time``): refused unless
+the person confirms they are to be published now; then they are scheduled now, not at the past
+time. Such a post keeps the occurrence it stands for in its ``form_token``, so applying the plan
+again still finds it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import re
 from typing import Any
 
@@ -18,9 +24,10 @@ from sqlmodel import Session, col, select
 from orchestrator.models import AuditEntry, CallToAction, Campaign, Case, Delivery, Post, Template
 from orchestrator.services import deliveries, posts
 from orchestrator.services.accounts import get_account
-from orchestrator.services.auth import SYSTEM, Actor, ServiceError, audit, require
+from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign, get_case, list_cases
-from orchestrator.timeutil import at_local
+from orchestrator.services.compose import check_time
+from orchestrator.timeutil import at_local, utcnow
 
 
 @dataclasses.dataclass
@@ -149,13 +156,19 @@ def expand(session: Session, *, plan: SeriesPlan, campaign: Campaign | None = No
     assert body is not None
     occurrences = []
     day, i = plan.start, 0
+    account_ids = [a.id for a in accounts]
     while day <= plan.end:
         case = cases[i % len(cases)]
         at = at_local(day, plan.time, campaign.timezone)
         existing = set(session.exec(
             select(Delivery.account_id).join(Post, col(Post.id) == Delivery.post_id)
-            .where(Delivery.scheduled_at == at, Post.case_id == case.id,
-                   col(Delivery.account_id).in_([a.id for a in accounts]))
+            .where(Delivery.scheduled_at == at, Post.case_id == case.id, col(Delivery.account_id).in_(account_ids))
+        ))
+        # a past occurrence published at once sits at another time: its post names it
+        existing |= set(session.exec(
+            select(Delivery.account_id).join(Post, col(Post.id) == Delivery.post_id)
+            .where(col(Post.form_token).startswith(_token_prefix(case.id, at)),  # type: ignore[arg-type]
+                   col(Delivery.account_id).in_(account_ids))
         ))
         occurrences.append(Occurrence(
             at=at, case_slug=case.slug,
@@ -168,13 +181,39 @@ def expand(session: Session, *, plan: SeriesPlan, campaign: Campaign | None = No
     return occurrences
 
 
+def _token_prefix(case_id: int | None, at: dt.datetime) -> str:
+    return f"series:{case_id}:{int(at.timestamp())}:"
+
+
+def _token(case_id: int | None, at: dt.datetime, accounts: list[str]) -> str:
+    """The occurrence a post stands for (case and planned instant), and the accounts it was made
+    for (the same occurrence may get a post for more accounts later; tokens are unique)."""
+    return _token_prefix(case_id, at) + hashlib.sha256("\n".join(sorted(accounts)).encode()).hexdigest()[:16]
+
+
+def past_occurrences(plan: SeriesPlan, *, tz: str, now: dt.datetime | None = None) -> list[dt.datetime]:
+    """The plan's times already passed (what the page asks about before applying)."""
+    now = now or utcnow()
+    times, day = [], plan.start
+    while day <= plan.end and plan.every_days >= 1:
+        at = at_local(day, plan.time, tz)
+        if at > now:
+            break
+        times.append(at)
+        day += dt.timedelta(days=plan.every_days)
+    return times
+
+
 def apply(
-    session: Session, *, actor: Actor, plan: SeriesPlan, approve: bool = False, campaign: Campaign | None = None
+    session: Session, *, actor: Actor, plan: SeriesPlan, approve: bool = False, publish_now: bool = False,
+    campaign: Campaign | None = None,
 ) -> dict[str, int]:
     """Create what the plan needs and is not there yet. Posts wait for approval unless
-    ``approve`` (only the operator at the command line, who is trusted, may skip the four eyes)."""
+    ``approve`` (only the operator at the command line, who is trusted, may skip the four eyes).
+    An occurrence whose time has passed is refused, nothing created, unless ``publish_now``: then
+    it is scheduled now (Compose's rule, ``compose.check_time``)."""
     require(actor, "editor", "appliquer un plan récurrent", "apply a recurring plan")
-    if approve and actor is not SYSTEM:
+    if approve and not actor.operator:
         raise ServiceError("Seule la ligne de commande peut approuver un plan d'un coup ; les publications "
                            "attendent une autre personne.",
                            "Only the command line may approve a plan at once; the posts wait for someone else.")
@@ -184,19 +223,28 @@ def apply(
     if plan.template and not action_slug:
         template = session.exec(select(Template).where(Template.campaign_id == campaign.id, Template.slug == plan.template)).first()
         action_slug = template.action_slug if template else None
-    for occurrence in expand(session, plan=plan, campaign=campaign):
+    occurrences = expand(session, plan=plan, campaign=campaign)
+    now = utcnow()
+    # Every time is checked before anything is made: a refused plan leaves nothing half applied.
+    times = {o.at: check_time(o.at, publish_now=publish_now, tz=campaign.timezone, now=now)
+             for o in occurrences if len(o.existing) < len(o.accounts)}
+    case_ids = {c.slug: c.id for c in list_cases(session, campaign=campaign)}
+    for occurrence in occurrences:
         missing = [a for a in occurrence.accounts if a not in occurrence.existing]
         skipped += len(occurrence.existing)
         if not missing:
             continue
+        at = times[occurrence.at]
+        token = _token(case_ids.get(occurrence.case_slug), occurrence.at, missing) if at != occurrence.at else None
         post = posts.create_post(session, actor=actor, case_slug=occurrence.case_slug, language=plan.language,
-                                 text=occurrence.text, action_slug=action_slug, submit=True, campaign=campaign)
+                                 text=occurrence.text, action_slug=action_slug, submit=True, campaign=campaign,
+                                 form_token=token)
         made_posts += 1
         for name in missing:
-            deliveries.schedule(session, actor=actor, post_id=post.id, account_name=name, at=occurrence.at)  # type: ignore[arg-type]
+            deliveries.schedule(session, actor=actor, post_id=post.id, account_name=name, at=at)  # type: ignore[arg-type]
             made_deliveries += 1
         if approve:
-            posts.approve_post(session, actor=SYSTEM, post_id=post.id)  # type: ignore[arg-type]
+            posts.approve_post(session, actor=actor, post_id=post.id)  # type: ignore[arg-type]
     result = {"posts": made_posts, "deliveries": made_deliveries, "skipped": skipped}
     audit(session, actor=actor, action="series_apply", target_type="series", target_id=plan.name[:64],
           plan=plan.as_dict(), **result)

@@ -38,7 +38,8 @@ def summary(session: Session, *, now: dt.datetime | None = None, problems_limit:
             "pid": w.pid,
             "version": w.version,
             "last_seen": isoformat(w.last_seen),
-            "fresh": (now - w.last_seen).total_seconds() <= settings.heartbeat_stale_seconds,
+            "ended_at": isoformat(w.ended_at),
+            "fresh": w.ended_at is None and (now - w.last_seen).total_seconds() <= settings.heartbeat_stale_seconds,
         }
         for w in session.exec(select(WorkerHeartbeat).order_by(col(WorkerHeartbeat.last_seen).desc()))
     ]

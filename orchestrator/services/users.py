@@ -18,7 +18,8 @@ MIN_PASSWORD = passwords.MIN_PASSWORD
 
 #: Names that stand for the machine, not a person: the command line and the worker act as
 #: ``system`` in the audit log (a worker as its own id). A staff account of that name would mix
-#: its actions with theirs; "?" is how a failed sign-in under an unknown name is audited.
+#: its actions with theirs; "?" is how a failed sign-in under an unknown name is audited. Names
+#: starting with ``cli:`` are the command line's operators (``cli:alice``), reserved too.
 RESERVED_NAMES = frozenset({SYSTEM.username, "?"})
 
 
@@ -41,14 +42,14 @@ def get_user(session: Session, *, username: str) -> User:
 
 
 def add_user(
-    session: Session, *, actor: Actor = SYSTEM, username: str, password: str | None, role: str, language: str = "fr"
+    session: Session, *, actor: Actor, username: str, password: str | None, role: str, language: str = "fr"
 ) -> User:
     """A new staff account. ``password`` may be None for a person who signs in only through OIDC."""
     require(actor, "admin", "ajouter une personne", "add a user")
     username = username.strip().lower()  # e-mail addresses from OIDC compare case-insensitively
     if not username:
         raise ServiceError("Le nom d'utilisateur est vide.", "The username is empty.")
-    if username in RESERVED_NAMES:
+    if username in RESERVED_NAMES or username.startswith("cli:"):
         raise ServiceError(
             f"« {username} » est réservé : c'est le nom sous lequel la ligne de commande et le travailleur agissent "
             "dans le journal. Choisissez un autre nom.",

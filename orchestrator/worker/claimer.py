@@ -33,6 +33,7 @@ from orchestrator.models import (
     RateBucket,
     WorkerHeartbeat,
 )
+from orchestrator.services import four_eyes
 from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
 
@@ -117,6 +118,7 @@ class Claimer:
             skip = (exclude or set()) | self._busy_elsewhere(session)
             chosen = self._choose(session, now, account_id, skip, per_account, accounts_wanted)
             images: dict[int, tuple[Any, ...]] = {}  # per post, within this claim
+            as_approved: dict[int, bool] = {}  # per post: its content is still what was approved
             for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
                 if self.postgres and not self._lock_account(session, acc_id):
                     continue
@@ -124,7 +126,7 @@ class Claimer:
                     continue  # now unhealthy, its queue held: nothing of it is claimed
                 batch = self._apply_gates(session, chosen[acc_id])
                 if batch:
-                    claimed.extend(self._claim_batch(session, acc_id, batch, now, images))
+                    claimed.extend(self._claim_batch(session, acc_id, batch, now, images, as_approved))
         return claimed
 
     def _choose(self, session: Any, now: dt.datetime, account_id: int | None, skip: set[int], per_account: int,
@@ -244,7 +246,7 @@ class Claimer:
         return kept
 
     def _claim_batch(self, session: Any, account_id: int, batch: list[Any], now: dt.datetime,
-                     images: dict[int, tuple[Any, ...]]) -> list[Claimed]:
+                     images: dict[int, tuple[Any, ...]], as_approved: dict[int, bool]) -> list[Claimed]:
         bucket = budgets.read_bucket(session, account_id=account_id, endpoint="publish")
         allowed, next_free = len(batch), None
         if bucket is not None:
@@ -276,6 +278,8 @@ class Claimer:
                 states.transition(session, delivery, states.FAILED, actor=self.id, outcome="permanent",
                                   detail=reason, last_error=reason, last_error_kind="permanent")
                 continue
+            if not self._as_approved(session, row, images.get(row.post_id, ()) if row.images else (), as_approved):
+                continue
             moves.append((row.id, row.state, {}))
             first_try, was_ambiguous = history.get(row.id, (None, False))
             claimed.append(Claimed(
@@ -285,6 +289,20 @@ class Claimer:
         states.transition_many(session, moves, states.PUBLISHING, actor=self.id, outcome="claimed",
                                worker_id=self.id, lease_until=lease)
         return claimed
+
+    @staticmethod
+    def _as_approved(session: Any, row: Any, images: tuple[Any, ...], seen: dict[int, bool]) -> bool:
+        """Whether the post's text, link, variants and images are still what was approved. One
+        that changed by any path is sent back for approval (its deliveries wait), not sent."""
+        if row.post_id not in seen:
+            current = four_eyes.fingerprint(text=row.text, link=row.link, variants=row.variants, images=images)
+            seen[row.post_id] = four_eyes.still_as_approved(row.approved_fingerprint, current)
+            if not seen[row.post_id]:
+                from orchestrator.services.posts import void_approval
+
+                log.warning("post %s changed after its approval: sent back for approval, nothing sent", row.post_id)
+                void_approval(session, post=session.get(Post, row.post_id), why="content changed after approval")
+        return seen[row.post_id]
 
     def _history(self, session: Any, ids: list[int]) -> dict[int, tuple[dt.datetime, bool]]:
         """For deliveries tried before: when the first try was claimed, and whether any try may
@@ -309,7 +327,7 @@ class Claimer:
         with read_scope(self.engine) as session:  # advice only: it need not wait for a writer
             live = session.exec(
                 select(sa.func.count()).select_from(WorkerHeartbeat)
-                .where(WorkerHeartbeat.last_seen >= stale, WorkerHeartbeat.id != self.id)
+                .where(WorkerHeartbeat.running(stale), WorkerHeartbeat.id != self.id)
             ).one() + 1
             if live == 1:
                 return self.settings.publish_threads
@@ -345,7 +363,8 @@ def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
                   Case.__table__)  # type: ignore[attr-defined]
     query = (
         sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
-                  d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, c.c.status.label("case_status"))
+                  d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
+                  p.c.approved_fingerprint, c.c.status.label("case_status"))
         .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
                      .outerjoin(c, c.c.id == p.c.case_id))
         .where(

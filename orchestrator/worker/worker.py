@@ -123,7 +123,17 @@ class Worker:
                 row = WorkerHeartbeat(id=self.id, host=socket.gethostname(), pid=os.getpid(),
                                       version=__version__, started_at=now)
             row.last_seen = now
+            row.ended_at = None
             session.add(row)
+
+    def sign_off(self) -> None:
+        """The worker's last heartbeat: it has ended, so it is no longer counted as at work."""
+        now = utcnow()
+        with session_scope(self.engine) as session:
+            row = session.get(WorkerHeartbeat, self.id)
+            if row is not None:
+                row.last_seen = row.ended_at = now
+                session.add(row)
 
     def safe(self, name: str, fn: Any) -> Any:
         """Run one job; a failing job (database gone for a moment) is logged and tried next tick."""
@@ -145,12 +155,13 @@ class Worker:
                     break
             self.wait_idle()
         self.poll_metrics()
-        self.heartbeat()
+        self.sign_off()  # done: a finished run is not a worker at work
 
     def stop(self) -> None:
         """Finish the calls in flight, give back what was not started, record everything."""
         self.publisher.stop()
         self.recorder.flush(60.0)
+        self.safe("sign off", self.sign_off)
 
     def run_forever(self) -> None:
         import signal

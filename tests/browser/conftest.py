@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from channels.sandbox import SandboxServer, start_sandbox
+from orchestrator.services.auth import SYSTEM
 from tests.browser.screen import CHROMIUM, LAUNCH_ARGS, Screen
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,9 +135,9 @@ def site(sqlite_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         try:
             with db.session_scope(db.get_engine(url)) as s:
                 for username, role in PEOPLE.items():
-                    users.add_user(s, username=username, password=PASSWORD, role=role)
+                    users.add_user(s, actor=SYSTEM, username=username, password=PASSWORD, role=role)
                 for kind, name in ACCOUNTS:
-                    accounts.add_account(s, kind=kind, name=name, language="fr", base_url=sandbox.url,
+                    accounts.add_account(s, actor=SYSTEM, kind=kind, name=name, language="fr", base_url=sandbox.url,
                                          credentials=SANDBOX_CREDENTIALS[kind], is_sandbox=True)
                 demo.edition_in_progress(s)  # the journeys' edition; the 2025 one stays, finished or not
             port = _free_port()

@@ -411,3 +411,17 @@ def test_the_emulator_refuses_more_than_100_ids(sandbox: SandboxServer) -> None:
     channel = make_channel(sandbox)
     with pytest.raises(tweepy.BadRequest):
         channel.client.get_tweets(ids=[str(i) for i in range(1, 102)], user_auth=False)
+
+
+def test_its_problems_write_numbers_as_each_language_does(sandbox: SandboxServer) -> None:
+    """« 1 000 » and « 5,2 Mo » in French, "1,000" and "5.2 MB" in English (issue 15, defect 13)."""
+    channel = make_channel(sandbox)
+    (long,) = channel.validate("a" * 1000).problems
+    assert "compte 1\xa0000 caractères" in long.fr and "retirez-en 720" in long.fr
+    assert "counts 1,000 characters" in long.en and "remove 720" in long.en
+    heavy = Image(PNG + b"\x00" * 6_100_000, "image/png", "Affiche")
+    (size,) = channel.validate("Bonjour", [heavy]).problems
+    assert "pèse 6,1 Mo" in size.fr and "au plus 5,2 Mo" in size.fr
+    assert "is 6.1 MB" in size.en and "at most 5.2 MB" in size.en
+    (alt,) = channel.validate("Bonjour", [Image(PNG, "image/png", "x" * 1500)]).problems
+    assert "compte 1\xa0500 caractères" in alt.fr and "has 1,500 characters" in alt.en

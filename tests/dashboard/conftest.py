@@ -53,7 +53,7 @@ def campaign(engine: sa.Engine) -> int:
     from orchestrator.services.campaigns import load_content
 
     with db.session_scope(engine) as s:
-        return load_content(s, content=load_campaign(bundled_campaign("2025"))).id  # type: ignore[return-value]
+        return load_content(s, actor=SYSTEM, content=load_campaign(bundled_campaign("2025"))).id  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def people(engine: sa.Engine) -> dict[str, str]:
 
     with db.session_scope(engine) as s:
         for name, role in PEOPLE.items():
-            add_user(s, username=name, password=PASSWORD, role=role)
+            add_user(s, actor=SYSTEM, username=name, password=PASSWORD, role=role)
     return PEOPLE
 
 
@@ -71,7 +71,7 @@ def account(engine: sa.Engine, campaign: int) -> str:
     from orchestrator.services.accounts import add_account
 
     with db.session_scope(engine) as s:
-        add_account(s, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"})
+        add_account(s, actor=SYSTEM, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"})
     return "x-fr"
 
 
@@ -92,7 +92,7 @@ def four_accounts(engine: sa.Engine, campaign: int) -> list[str]:
 
     with db.session_scope(engine) as s:
         for name, (kind, credentials, base_url) in FOUR_KINDS.items():
-            add_account(s, kind=kind, name=name, language="fr", credentials=credentials, base_url=base_url)
+            add_account(s, actor=SYSTEM, kind=kind, name=name, language="fr", credentials=credentials, base_url=base_url)
     return list(FOUR_KINDS)
 
 
@@ -128,10 +128,10 @@ def scheduled(engine: sa.Engine, account: str) -> Callable[..., int]:
     def make(state: str = "scheduled", case: str = "juan-lopez", text: str = "Écrivez pour Juan !",
              in_hours: float = 2.0, **changes: object) -> int:
         with db.session_scope(engine) as s:
-            post = posts.create_post(s, case_slug=case, text=text, submit=True)
+            post = posts.create_post(s, actor=SYSTEM, case_slug=case, text=text, submit=True)
             post.author = "someone"
             posts.approve_post(s, actor=SYSTEM, post_id=post.id)  # type: ignore[arg-type]
-            delivery = deliveries.schedule(s, post_id=post.id, account_name=account,  # type: ignore[arg-type]
+            delivery = deliveries.schedule(s, actor=SYSTEM, post_id=post.id, account_name=account,  # type: ignore[arg-type]
                                            at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=in_hours))
             delivery.state = state
             for name, value in changes.items():

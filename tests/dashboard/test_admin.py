@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from typer.testing import CliRunner
 
@@ -34,6 +36,26 @@ def test_the_audit_log_reads_without_json_in_both_languages(app, engine):
         for words in expected:
             assert words in shown, (words, shown)
         assert "{" not in shown and "account_credentials" not in shown and "bearer_token" not in shown
+
+
+def test_the_audit_log_names_cases_not_their_ids(app, engine):
+    from orchestrator import db
+    from orchestrator.services import case_edit, responses
+    from orchestrator.services.auth import Actor
+    from orchestrator.services.campaigns import get_case
+
+    edith = Actor("edith", "editor")
+    with db.session_scope(engine) as s:
+        juan = get_case(s, slug="juan-lopez")
+        case_edit.set_status(s, actor=edith, case_id=juan.id, status="paused", note="Demande de la famille")
+        row = responses.record_tally(s, actor=edith, case_slug="sonia-dahmani", kind="letter", count=3,
+                                     day=dt.date(2025, 12, 6))
+        responses.delete_tally(s, actor=Actor("ada", "admin"), response_id=row.id)
+        case_edit.move(s, actor=edith, case_id=juan.id, offset=1)
+    at = app("ada", "audit")
+    shown = at.dataframe[0].value.to_csv()
+    assert "Cas Juan López" in shown and "cas : Sonia Dahmani" in shown and "cas n° : Sonia Dahmani" in shown
+    assert "juan-lopez" not in shown and "sonia-dahmani" not in shown
 
 
 def test_an_editor_has_no_admin_pages(app):

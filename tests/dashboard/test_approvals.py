@@ -124,8 +124,10 @@ def test_approving_your_own_post_is_refused_in_french(app, engine, account, sess
     with db.session_scope(engine) as s:
         mine = posts.create_post(s, actor=Actor("alain", "approver"), case_slug="juan-lopez", text="À moi", submit=True).id
     at = app("alain", "approvals")
-    at.button(key=f"approve_{mine}").click().run()
-    assert any("Vous ne pouvez pas approuver une publication que vous avez écrite" in e.value for e in at.error)
+    assert f"approve_{mine}" not in {b.key for b in at.button}  # no button to press: the card says why
+    assert any("Vous l'avez écrite : une autre personne doit l'approuver" in e.value for e in at.info)
+    with pytest.raises(PermissionDenied, match="avez écrite"), db.session_scope(engine) as s:
+        posts.approve_post(s, actor=Actor("alain", "approver"), post_id=mine)  # and the service refuses anyway
     assert session.get(Post, mine).status == "pending"
 
 
@@ -147,3 +149,22 @@ def test_a_viewer_and_an_editor_see_no_approval_buttons_and_the_service_refuses(
         assert "Lecture seule" in texts(at)
     with db.session_scope(engine) as s, pytest.raises(PermissionDenied):
         posts.approve_post(s, actor=Actor("victor", "viewer"), post_id=pending)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_an_approver_who_edited_or_wrote_a_post_sees_why_and_has_no_approve_button(app, engine, pending, lang):
+    with db.session_scope(engine) as s:
+        posts.edit_post(s, actor=Actor("alain", "approver"), post_id=pending, text="Écrivez pour Juan, vite.")
+        own = posts.create_post(s, actor=Actor("ada", "admin"), case_slug="juan-lopez", text="Le mien.", submit=True).id
+    at = app("alain", "approvals", lang=lang)
+    assert not at.exception
+    shown = texts(at)
+    keys = {b.key for b in at.button}
+    assert f"approve_{pending}" not in keys and f"reject_{pending}" in keys  # may still reject, with a comment
+    assert f"approve_{own}" in keys
+    assert ("Vous avez modifié son texte" if lang == "fr" else "You edited its text") in shown
+    assert ("Texte modifié par alain" if lang == "fr" else "Text edited by alain") in shown
+    at = app("ada", "approvals", lang=lang)
+    keys = {b.key for b in at.button}
+    assert f"approve_{pending}" in keys and f"approve_{own}" not in keys
+    assert ("Vous l'avez écrite" if lang == "fr" else "You wrote it") in texts(at)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pyarrow as pa
+
 from orchestrator.models import Case, Delivery
 from tests.dashboard.helpers import texts
 
@@ -128,3 +130,36 @@ def test_good_news_holds_the_queue_keeps_a_dated_note_and_offers_a_post(app, sch
     post = session.query(Post).filter(Post.text.startswith("🎉")).one()
     assert (post.status, post.case_id) == ("pending", None)
     assert f"Publication n° {post.id} créée" in texts(at)
+
+
+def test_a_case_shows_its_published_posts_and_their_figures_on_demand(app, busy, running_edition):
+    at = app("victor", "cases")
+    assert not at.dataframe  # nothing read until asked: the page stays fast
+    at.toggle(key="case_posts_juan-lopez").set_value(True).run()
+    assert not at.exception
+    (frame,) = at.dataframe
+    table = frame.value
+    assert list(table.columns)[2:7] == ["Vues", "J'aime", "Partages", "Réponses", "Clics"]
+    (row,) = table.to_dict("records")
+    assert (row["Vues"], row["Clics"]) == (12027, 17)  # sorted as numbers
+    shown = pa.ipc.open_stream(frame.proto.arrow_data.styler.display_values).read_pandas()
+    assert shown["Vues"].iloc[0] in ("12\u202f027", "12\xa0027")  # written the French way
+    at = app("victor", "cases", lang="en")
+    at.toggle(key="case_posts_sonia-dahmani").set_value(True).run()
+    assert "Nothing published for this case yet." in texts(at)
+
+
+def test_the_reason_is_emptied_once_the_case_is_paused_and_resumed(app, session):
+    at = app("alain", "cases")
+    at.text_input(key="case_reason_juan-lopez").input("Demande de la famille")
+    at.button(key="case_pause_juan-lopez").click().run()
+    assert _case(session).status_note == "Demande de la famille"
+    session.rollback()
+    assert at.text_input(key="case_reason_juan-lopez").value == ""  # not offered again for the next change
+    at.text_input(key="case_note_juan-lopez").input("Vérifié")
+    at.button(key="case_resume_juan-lopez").click().run()
+    assert _case(session).status == "active"
+    session.rollback()
+    assert at.text_input(key="case_reason_juan-lopez").value == ""
+    at.button(key="case_pause_juan-lopez").click().run()  # a new pause asks for a new reason
+    assert any("raison" in e.value for e in at.error)

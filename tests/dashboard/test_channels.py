@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import pytest
+
+from dashboard.common import plain
 from orchestrator import secrets
 from orchestrator.models import Account
 from tests.dashboard.helpers import texts
+from tests.dashboard.markdown_sinks import markdown_texts, markup_problems
+from tests.hostile import HOSTILE_REPLY
 
 
 def test_it_shows_health_and_rate_budget(app, account):
@@ -42,3 +47,44 @@ def test_an_admin_adds_an_account(app, campaign, session):
     at.button(key="FormSubmitter:acct_new-Ajouter").click().run()
     assert not at.exception
     assert session.query(Account).filter_by(name="x-en").one().kind == "x"
+
+
+def _hostile_instance(monkeypatch, answer: str) -> None:  # type: ignore[no-untyped-def]
+    """The sandbox's Mastodon instance turned hostile: its reply to "who am I?" carries a phishing
+    link and a remote image, in a refusal (403, whose reason the channel quotes) or in the
+    account's name."""
+    from channels.sandbox import mastodon as emulator
+
+    if answer == "refusal":
+        route = emulator.MastodonEmulator._route
+
+        def refusing(self, req, path, token, base):  # type: ignore[no-untyped-def]
+            if path == "/api/v1/accounts/verify_credentials":
+                raise emulator.MastodonError(403, HOSTILE_REPLY)
+            return route(self, req, path, token, base)
+
+        monkeypatch.setattr(emulator.MastodonEmulator, "_route", refusing)
+    else:
+        monkeypatch.setattr(emulator.MastodonEmulator, "_account",
+                            staticmethod(lambda token: {"id": "1", "username": HOSTILE_REPLY}))
+
+
+@pytest.mark.parametrize("answer", ["refusal", "name"])
+def test_a_hostile_instance_s_reply_to_the_connection_test_is_shown_as_text(app, engine, sandbox, monkeypatch, answer):
+    from orchestrator import db
+    from orchestrator.services.accounts import add_account
+    from orchestrator.services.auth import SYSTEM
+
+    with db.session_scope(engine) as s:
+        add_account(s, actor=SYSTEM, kind="mastodon", name="mastodon-fr", language="fr", base_url=sandbox.url,
+                    credentials={"access_token": "sandbox-mastodon"}, is_sandbox=True)
+    _hostile_instance(monkeypatch, answer)
+    at = app("edith", "channels")
+    at.button(key="acct_test_mastodon-fr").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    # The reply is there, as text, in the test's outcome; a failure is not shown in green.
+    said, words = ("error", "Échec de la connexion") if answer == "refusal" else ("success", "Connexion réussie")
+    outcome = [(kind, text) for kind, text in markdown_texts(at) if text.startswith(words)]
+    assert [kind for kind, _ in outcome] == [said], outcome
+    assert plain(HOSTILE_REPLY) in outcome[0][1], outcome
+    assert not markup_problems(at), markup_problems(at)

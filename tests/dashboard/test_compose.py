@@ -8,6 +8,7 @@ from babel.numbers import format_decimal
 from sqlmodel import select
 
 from orchestrator.models import Account, Delivery, Post
+from orchestrator.services.auth import SYSTEM
 from orchestrator.timeutil import local, utcnow
 from tests.dashboard.helpers import stored, texts
 
@@ -254,7 +255,7 @@ def test_a_post_links_its_sibling(app, session, engine):
     from orchestrator.services import posts
 
     with db.session_scope(engine) as s:
-        english = posts.create_post(s, case_slug="juan-lopez", text="Write for Juan", language="en").id
+        english = posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="Write for Juan", language="en").id
     at = app("edith", "compose")
     _write(at, "Écrivez pour Juan")
     at.selectbox(key="compose_sibling").set_value(english).run()

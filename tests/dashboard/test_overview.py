@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from orchestrator import db
 from orchestrator.models import MetricSnapshot, WorkerHeartbeat
 from tests.dashboard.helpers import texts
+from tests.dashboard.test_page_matrix import shown_cells
 
 
 def _montreal_today() -> dt.date:
@@ -42,6 +43,25 @@ def test_it_counts_the_workers_alive_not_every_worker_that_ever_ran(app, engine)
         s.add(WorkerHeartbeat(id="w-last-hour", host="h", pid=3, last_seen=now - dt.timedelta(hours=1)))
     at = app("victor", "overview")
     assert "Travailleurs : 1" in texts(at)
+
+
+def test_a_finished_worker_once_run_is_not_counted_as_a_worker_at_work(app, engine):
+    """A `worker --once` run that ended a moment ago left a fresh heartbeat: it is not at work."""
+    from orchestrator.worker import Worker
+
+    now = dt.datetime.now(dt.UTC)
+    with db.session_scope(engine) as s:
+        s.add(WorkerHeartbeat(id="w-running", host="h", pid=1, last_seen=now))
+    once = Worker(engine, worker_id="w-once")
+    once.run_once()
+    once.pool.shutdown(wait=True)
+    at = app("victor", "overview")
+    assert "Travailleurs : 1" in texts(at)
+    with db.session_scope(engine) as s:
+        s.delete(s.get(WorkerHeartbeat, "w-running"))
+    at = app("victor", "overview")
+    assert "Aucun travailleur actif : rien ne sera publié." in [e.value for e in at.error]
+    assert "Dernier signe de vie d'un travailleur" in texts(at)
 
 
 def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, running_edition):
@@ -189,6 +209,19 @@ def test_a_finished_edition_shows_its_results_and_nothing_behind(app, engine, bu
         assert metrics[{"fr": "Clics", "en": "Clicks"}[lang]] == "17"
 
 
+def test_a_finished_edition_with_no_post_says_so_instead_of_a_row_of_zeros(app, engine, campaign):
+    from tests.dashboard.busy import finished_edition
+
+    finished_edition(engine)
+    for lang, words, actions, not_yet in (
+            ("fr", "Aucune publication n'est parue pendant cette édition", "Actions reçues", "Pas encore de statistiques"),
+            ("en", "No post was published during this edition", "Actions received", "No figures yet")):
+        at = app("victor", "overview", lang=lang)
+        shown = texts(at)
+        assert words in shown and not_yet not in shown  # the edition is over: nothing is still to come
+        assert [m.label for m in at.metric] == [actions]  # no row of zeros
+
+
 def test_the_results_of_an_edition_on_a_fixed_day(engine, busy):
     from orchestrator.services import edition_results
     from orchestrator.services.campaigns import current_campaign
@@ -226,7 +259,9 @@ def test_a_case_s_published_posts_with_their_figures(app, busy, running_edition,
     table = at.dataframe[0].value
     assert list(table.columns)[2:7] == ["Vues", "J'aime", "Partages", "Réponses", "Clics"]
     (row,) = table.to_dict("records")
-    assert row["Vues"] in ("12\u202f027", "12\xa0027") and row["Clics"] == "17"
+    assert row["Vues"] == 12027 and row["Clics"] == 17  # figures sort as numbers
+    shown = shown_cells(at.dataframe[0])
+    assert {"12\u202f027", "12\xa0027"} & set(shown) and "17" in shown  # and read the reader's way
 
 
 def test_a_first_hour_alone_still_draws_a_line_from_zero(app, engine, scheduled, running_edition):

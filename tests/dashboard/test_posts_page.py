@@ -91,3 +91,25 @@ def test_a_viewer_reads_the_posts_without_acting(app, engine, four_accounts):
     assert "Lecture seule" in texts(at)
     assert not [b for b in at.button if str(b.key).endswith(f"_{post_id}")]
     assert "x-fr · X · pas encore d'heure" in texts(at)
+
+
+def test_states_are_shown_one_way_on_every_page(app, engine, four_accounts):
+    """A rejected post's delivery reads « ⛔ Refusée » on its card as in the queue and the calendar:
+    one table of states (services/delivery_views.py, STYLES), none of the dashboard's own."""
+    from pathlib import Path
+
+    from orchestrator.services.delivery_views import STYLES
+
+    with db.session_scope(engine) as s:
+        made = compose.compose(s, actor=EDITH, case_slug="juan-lopez", language="fr", text="Écrivez pour Juan.",
+                               account_names=["x-fr"], at=utcnow() + dt.timedelta(days=1), submit=True)
+        posts.reject_post(s, actor=Actor("alain", "approver"), post_id=made.post.id, comment="Non")
+    at = app("victor", "posts")
+    at.segmented_control(key="posts_status").set_value("rejected").run()
+    assert STYLES["rejected"].text("fr") in texts(at)
+    at = app("victor", "queue")
+    assert STYLES["rejected"].text("fr") in at.dataframe[0].value.to_csv()
+    dashboard = Path(__file__).resolve().parents[2] / "dashboard"
+    for source in dashboard.rglob("*.py"):
+        code = source.read_text(encoding="utf-8")
+        assert "STATE_STYLE" not in code and "states.LABELS" not in code, source

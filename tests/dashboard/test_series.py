@@ -64,3 +64,50 @@ def test_the_plan_offered_starts_tomorrow_not_on_a_past_day(app):
     tomorrow = dt.datetime.now(ZoneInfo("America/Toronto")).date() + dt.timedelta(days=1)
     start, end = at.date_input(key="series_start").value, at.date_input(key="series_end").value
     assert start >= tomorrow and end > start
+
+
+def test_dates_already_passed_follow_compose_s_rule(app, account, session):
+    """Refused unless the person confirms « publier maintenant » ; then sent now, not at the past
+    time, and applying again still adds nothing."""
+    from zoneinfo import ZoneInfo
+
+    from orchestrator.timeutil import utcnow
+
+    yesterday = dt.datetime.now(ZoneInfo("America/Toronto")).date() - dt.timedelta(days=1)
+    at = app("edith", "series")
+    at.date_input(key="series_start").set_value(yesterday - dt.timedelta(days=1))
+    at.date_input(key="series_end").set_value(yesterday + dt.timedelta(days=5))
+    at.multiselect(key="series_accounts").set_value([account])
+    at.selectbox(key="series_template").set_value("lettre-fr")
+    at.run()
+    assert any("déjà passées" in w.value for w in at.warning)
+    at.button(key="series_apply").click().run()
+    assert any("déjà passée" in e.value for e in at.error)
+    assert session.query(Post).count() == 0  # nothing half applied
+    session.rollback()
+    before = utcnow()
+    at.checkbox(key="series_publish_now").check().run()
+    at.button(key="series_apply").click().run()
+    assert not at.exception and not at.error
+    times = sorted(d.scheduled_at.replace(tzinfo=dt.UTC) for d in session.query(Delivery))
+    assert len(times) == 7 and all(t >= before for t in times)  # the two past days go now, not yesterday
+    session.rollback()
+    at.button(key="series_apply").click().run()
+    assert "0 publication(s), 0 envoi(s), 7 déjà là" in texts(at)
+    assert session.query(Post).count() == 7
+
+
+def test_the_command_line_refuses_passed_dates_without_publish_now(account, session, tmp_path):
+    from orchestrator.cli import app as cli
+
+    plan = {"name": "hier", "start": "2020-12-01", "end": "2020-12-01", "time": "12:00", "accounts": [account],
+            "template": "lettre-fr", "cases": ["juan-lopez"]}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    refused = CliRunner().invoke(cli, ["plan", "apply", str(path)])
+    assert refused.exit_code != 0 and "déjà passée" in refused.output
+    assert session.query(Post).count() == 0
+    session.rollback()
+    sent = CliRunner().invoke(cli, ["plan", "apply", str(path), "--publish-now"])
+    assert sent.exit_code == 0, sent.output
+    assert session.query(Delivery).one().scheduled_at.year > 2020

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from orchestrator import db
 from orchestrator.services.accounts import CREDENTIALS
+from orchestrator.services.auth import SYSTEM
 from tests.dashboard.conftest import APP
 from tests.dashboard.helpers import texts
 from tests.dashboard.test_page_matrix import shown_cells
@@ -38,7 +39,7 @@ def test_accounts_show_their_platform_server_and_languages_in_words(app, engine)
     from orchestrator.services.accounts import add_account
 
     with db.session_scope(engine) as s:
-        add_account(s, kind="mastodon", name="masto", base_url="https://mastodon.example.org",
+        add_account(s, actor=SYSTEM, kind="mastodon", name="masto", base_url="https://mastodon.example.org",
                     credentials={"access_token": "t"})
     at = app("victor", "channels")
     labels = "\n".join(e.label for e in at.expander)
@@ -148,3 +149,16 @@ def test_only_the_words_script_runs_in_the_page():
     users = {p.relative_to(dashboard).as_posix(): p.read_text(encoding="utf-8").count("unsafe_allow_javascript=True")
              for p in dashboard.rglob("*.py")}
     assert {k: v for k, v in users.items() if v} == {"common.py": 1}
+
+
+TIMED_PAGES = ("overview", "queue", "approvals", "posts", "series", "cases", "channels", "users", "bulk", "counter",
+               "audit", "campaigns", "calendar")
+
+
+@pytest.mark.parametrize(("lang", "zone"), [("fr", "heure de l’Est"), ("en", "Eastern Time")])
+def test_every_page_with_times_names_their_time_zone_in_words(app, lang, zone):
+    for page in TIMED_PAGES:
+        at = app("ada", page, lang=lang)
+        shown = texts(at)
+        assert zone in shown, page
+        assert "America/Toronto" not in shown.replace("(America/Toronto)", ""), page

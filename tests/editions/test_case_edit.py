@@ -93,11 +93,9 @@ def test_good_news_holds_the_queue_like_a_pause_and_keeps_a_dated_note(engine):
         assert s.exec(select(AuditEntry).where(AuditEntry.action == "case_status")).all()
 
 
-def test_the_pause_switch_writes_the_same_history(engine):
-    from orchestrator.services.case_admin import pause_case
-
+def test_a_pause_writes_the_dated_history(engine):
     with db.session_scope(engine) as s:
-        pause_case(s, actor=EDITOR, case_slug="juan-lopez", reason="Demande de la famille")
+        case_edit.set_status(s, actor=EDITOR, case_id=_case(s).id, status="paused", note="Demande de la famille")
     with db.session_scope(engine) as s:
         note = s.exec(select(CaseStatusNote)).one()
         assert (note.status, note.note) == ("paused", "Demande de la famille")

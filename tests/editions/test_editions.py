@@ -14,7 +14,7 @@ from content.loader import bundled_campaign, load_campaign
 from orchestrator import db
 from orchestrator.models import AuditEntry, CallToAction, Campaign, Case, Template
 from orchestrator.services import case_edit, editions
-from orchestrator.services.auth import PermissionDenied, ServiceError
+from orchestrator.services.auth import SYSTEM, PermissionDenied, ServiceError
 from tests.editions.helpers import ADMIN, EDITOR
 
 SOURCE = "ecrire-2025"
@@ -166,7 +166,7 @@ def test_dashboard_edits_reach_the_folder_and_load_back_into_a_fresh_database(en
     other = db.make_engine(fresh)
     try:
         with db.session_scope(other) as s:
-            load_content(s, content=again)
+            load_content(s, actor=SYSTEM, content=again)
         with db.session_scope(other) as s:
             assert editions.export_content(s, campaign_id=_id(s)) == exported
     finally:

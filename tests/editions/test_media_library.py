@@ -131,3 +131,9 @@ def test_alt_text_and_credit_can_be_changed(engine):
         assert (item.alt, item.credit) == ({"fr": "Nouveau", "en": "New"}, "AI")
         assert [i.id for i in media_library.list_images(s, campaign_id=item.campaign_id, case_slug="juan-lopez")] == [media_id]
         assert media_library.list_images(s, campaign_id=item.campaign_id, case_slug="sonia-dahmani") == []
+
+
+def test_too_heavy_an_image_is_measured_as_each_language_writes_it():
+    with pytest.raises(ServiceError) as refused:
+        media_library.inspect(b"\x00" * 1_250_000, max_bytes=1_000_000)
+    assert "1,2 Mo (au plus 1,0 Mo)" in refused.value.fr and "1.2 MB (at most 1.0 MB)" in refused.value.en

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from orchestrator import db
-from orchestrator.services.auth import ServiceError
+from orchestrator.services.auth import SYSTEM, ServiceError
 from orchestrator.services.backup import backup, key_path_for, restore
 from orchestrator.settings import get_settings
 from tests.conftest import TEST_KEY
@@ -45,7 +45,7 @@ def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engin
     db.upgrade(engine)
     with db.session_scope(engine) as session:
         for edition in load_all():
-            load_content(session, content=edition)
+            load_content(session, actor=SYSTEM, content=edition)
     names = [add_account(engine, "http://127.0.0.1:9", kind=kind) for kind in CREDS]
     for n in range(3):
         post_id = approved_post(engine, text=f"Écrivez pour Juan López, message {n}. #ÉcrireÇaLibère")

@@ -17,7 +17,7 @@ from channels.sandbox import SandboxServer
 from orchestrator import db, secrets
 from orchestrator.models import Account, AuditEntry
 from orchestrator.services.accounts import account_config, add_account
-from orchestrator.services.auth import ServiceError
+from orchestrator.services.auth import SYSTEM, ServiceError
 from orchestrator.services.keys import rotate, undecryptable
 from orchestrator.settings import get_settings
 from tests.ops.helpers import cli
@@ -50,7 +50,7 @@ def keyfile_engine(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iter
     db.upgrade(engine)
     with db.session_scope(engine) as session:
         for kind, creds in CREDS.items():
-            add_account(session, kind=kind, name=f"{kind}-fr", credentials=creds, base_url="http://127.0.0.1:9")
+            add_account(session, actor=SYSTEM, kind=kind, name=f"{kind}-fr", credentials=creds, base_url="http://127.0.0.1:9")
     yield engine
     engine.dispose()
 
@@ -77,7 +77,7 @@ def test_rotation_with_a_key_file_never_interrupts_a_running_reader(keyfile_engi
     reader = threading.Thread(target=worker_like_reader)
     reader.start()
     try:
-        reports = rotate(keyfile_engine, grace_seconds=0.3)
+        reports = rotate(keyfile_engine, actor=SYSTEM, grace_seconds=0.3)
         reads_at_end = reads[0]
     finally:
         stop.set()
@@ -107,7 +107,7 @@ def test_a_reader_holding_old_and_new_keys_reads_before_during_and_after(keyfile
     new_key = Fernet.generate_key()
     both = MultiFernet([Fernet(new_key), Fernet(old_key)])
     assert all(both.decrypt(t.encode()) for t in _tokens(keyfile_engine).values())
-    rotate(keyfile_engine, grace_seconds=0, new_key=new_key)
+    rotate(keyfile_engine, actor=SYSTEM, grace_seconds=0, new_key=new_key)
     assert all(both.decrypt(t.encode()) for t in _tokens(keyfile_engine).values())
     assert secrets.load_keys() == [new_key]
 
@@ -121,7 +121,7 @@ def test_an_unreadable_credential_stops_the_rotation_and_changes_nothing(keyfile
     file_before = key_file.read_bytes()
     before = _tokens(keyfile_engine)
     with pytest.raises(ServiceError, match="rien n'a été changé"):
-        rotate(keyfile_engine, grace_seconds=0)
+        rotate(keyfile_engine, actor=SYSTEM, grace_seconds=0)
     assert _tokens(keyfile_engine) == before
     # "Nothing was changed" holds for the key file too: not left staged as NEW,OLD.
     assert secrets.load_keys() == [old_key]
@@ -149,7 +149,7 @@ def test_a_credential_written_under_the_staged_key_is_put_back_under_the_old_one
 
     monkeypatch.setattr(keys, "reencrypt", fails_after_a_write)
     with pytest.raises(ServiceError):
-        rotate(keyfile_engine, grace_seconds=0)
+        rotate(keyfile_engine, actor=SYSTEM, grace_seconds=0)
     assert secrets.load_keys() == [old_key]
     after = _tokens(keyfile_engine)
     assert sorted(_readable_by(old_key, after)) == sorted(after)  # every row readable with the old key alone

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from orchestrator import db
 from orchestrator.models import Delivery
 from orchestrator.services import accounts, deliveries, posts
+from orchestrator.services.auth import SYSTEM
 from orchestrator.timeutil import utcnow
 
 CREDS = {
@@ -23,7 +24,7 @@ def add_account(engine: sa.Engine, base_url: str, kind: str = "x", name: str | N
                 options: dict | None = None) -> str:
     name = name or f"{kind}-test"
     with db.session_scope(engine) as session:
-        accounts.add_account(session, kind=kind, name=name, credentials=CREDS[kind], base_url=base_url,
+        accounts.add_account(session, actor=SYSTEM, kind=kind, name=name, credentials=CREDS[kind], base_url=base_url,
                              language="fr", options=options)
     return name
 
@@ -31,15 +32,15 @@ def add_account(engine: sa.Engine, base_url: str, kind: str = "x", name: str | N
 def approved_post(engine: sa.Engine, text: str = "Écrivez pour Juan López. #ÉcrireÇaLibère",
                   case: str = "juan-lopez", link: str | None = "https://amnistie.ca/ecrire") -> int:
     with db.session_scope(engine) as session:
-        post = posts.create_post(session, case_slug=case, text=text, link=link, submit=True)
-        posts.approve_post(session, post_id=post.id)
+        post = posts.create_post(session, actor=SYSTEM, case_slug=case, text=text, link=link, submit=True)
+        posts.approve_post(session, actor=SYSTEM, post_id=post.id)
         assert post.id is not None
         return post.id
 
 
 def schedule(engine: sa.Engine, post_id: int, account: str, at: dt.datetime | None = None) -> int:
     with db.session_scope(engine) as session:
-        delivery = deliveries.schedule(session, post_id=post_id, account_name=account, at=at or utcnow())
+        delivery = deliveries.schedule(session, actor=SYSTEM, post_id=post_id, account_name=account, at=at or utcnow())
         assert delivery.id is not None
         return delivery.id
 

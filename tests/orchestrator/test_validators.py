@@ -33,7 +33,7 @@ CREDENTIALS = {"x": {"bearer_token": "t"}, "facebook": {"page_id": "12", "page_t
 
 def _add(engine, kind: str, name: str, base_url: str | None = None, options: dict | None = None) -> str:
     with db.session_scope(engine) as s:
-        accounts.add_account(s, kind=kind, name=name, credentials=CREDENTIALS[kind], base_url=base_url,
+        accounts.add_account(s, actor=SYSTEM, kind=kind, name=name, credentials=CREDENTIALS[kind], base_url=base_url,
                              language="fr", options=options)
     return name
 
@@ -64,9 +64,9 @@ def test_previews_and_scheduling_never_decrypt_credentials(engine, monkeypatch) 
 
     monkeypatch.setattr(accounts.secrets, "decrypt", refuse)
     with db.session_scope(engine) as s:
-        post = posts.create_post(s, case_slug="juan-lopez", text="Écrivez pour Juan López.", submit=True)
+        post = posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan López.", submit=True)
         for name in ("masto", "fb"):
-            deliveries.schedule(s, post_id=post.id, account_name=name, at=utcnow() + dt.timedelta(hours=1))
+            deliveries.schedule(s, actor=SYSTEM, post_id=post.id, account_name=name, at=utcnow() + dt.timedelta(hours=1))
         rows = reports.post_previews(s, post=post)
         assert [(r["account"], r["error"], r["limit"]) for r in rows] == [("masto", None, 500), ("fb", None, 63206)]
         (shown,) = compose.preview(s, text="Bonjour", link=None, case_slug=None, account_names=["masto"])
@@ -80,8 +80,8 @@ def test_a_mastodon_account_without_an_instance_address_is_still_checked(engine)
         campaign_id = s.exec(select(Campaign.id).where(Campaign.slug == "ecrire-2025")).one()
         report = templates_admin.fit_report(s, campaign_id=campaign_id, body="Écrivez pour {person}.", language="fr")
         assert [(r["kind"], r["limit"], r["valid"]) for r in report] == [("mastodon", 500, True)]
-        post = posts.create_post(s, case_slug="juan-lopez", text="Écrivez pour Juan López.", submit=True)
-        deliveries.schedule(s, post_id=post.id, account_name="masto", at=utcnow() + dt.timedelta(hours=1))
+        post = posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan López.", submit=True)
+        deliveries.schedule(s, actor=SYSTEM, post_id=post.id, account_name="masto", at=utcnow() + dt.timedelta(hours=1))
         (row,) = reports.post_previews(s, post=s.get(Post, post.id))
         assert row["error"] is None and row["limit"] == 500 and row["note"]
 

@@ -39,7 +39,7 @@ def test_an_unapproved_post_is_never_published(engine, sandbox) -> None:
 
     account = add_account(engine, sandbox.url)
     with db.session_scope(engine) as session:
-        post = posts.create_post(session, case_slug="juan-lopez", text="Pas encore approuvée", submit=True)
+        post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text="Pas encore approuvée", submit=True)
     delivery_id = schedule(engine, post.id, account)
     make_worker(engine).run_once()
     assert delivery(engine, delivery_id).state == states.SCHEDULED
@@ -155,11 +155,11 @@ def test_a_revoked_token_fails_and_holds_the_account_queue_until_tested(engine, 
     assert delivery(engine, later).state == states.HELD
     with db.session_scope(engine) as session:
         assert session.exec(select(Account)).one().healthy is False
-        ok, _ = accounts.test_account(session, name=account)
+        ok, _ = accounts.test_account(session, actor=SYSTEM, name=account)
         assert not ok
     sandbox.sandbox.revoked.clear()
     with db.session_scope(engine) as session:
-        ok, handle = accounts.test_account(session, name=account)
+        ok, handle = accounts.test_account(session, actor=SYSTEM, name=account)
         assert ok and handle
     assert delivery(engine, second).state == states.SCHEDULED
     assert delivery(engine, later).state == states.SCHEDULED

@@ -14,6 +14,7 @@ from channels.registry import channel_class
 from orchestrator import db, states
 from orchestrator.models import Account, Attempt, AuditEntry, Delivery, RateBucket
 from orchestrator.services import accounts, status
+from orchestrator.services.auth import SYSTEM
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker import Worker
@@ -142,7 +143,7 @@ def test_a_refused_token_while_reconciling_holds_the_account_until_tested(engine
     assert worker.reconcile() == 0  # not while the account is refused
     sandbox.sandbox.revoked.clear()
     with db.session_scope(engine) as session:
-        assert accounts.test_account(session, name=account)[0]
+        assert accounts.test_account(session, actor=SYSTEM, name=account)[0]
     assert worker.reconcile() == 1
     assert delivery(engine, doubtful).state == states.PUBLISHED
     assert delivery(engine, later).state == states.SCHEDULED

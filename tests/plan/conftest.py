@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from orchestrator.services.auth import SYSTEM
 from tests.conftest import TEST_KEY, fresh_postgres_database
 
 #: Tables a test may fill, children first; the campaign's own tables stay loaded.
@@ -40,7 +41,7 @@ def plan_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         db.upgrade(eng)
         with db.session_scope(eng) as session:
             for edition in load_all():
-                load_content(session, content=edition)
+                load_content(session, actor=SYSTEM, content=edition)
         yield values
         eng.dispose()
         get_settings.cache_clear()

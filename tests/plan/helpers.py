@@ -27,7 +27,7 @@ def add_accounts(engine: sa.Engine, *kinds: str) -> list[str]:
     names = []
     with db.session_scope(engine) as session:
         for kind in kinds:
-            accounts.add_account(session, kind=kind, name=f"{kind}-fr", credentials=CREDS[kind],
+            accounts.add_account(session, actor=SYSTEM, kind=kind, name=f"{kind}-fr", credentials=CREDS[kind],
                                  base_url="http://127.0.0.1:9", language="fr")
             names.append(f"{kind}-fr")
     return names

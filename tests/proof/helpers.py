@@ -20,6 +20,7 @@ from sqlmodel import select
 from orchestrator import db
 from orchestrator.models import Account, Delivery, WorkerHeartbeat
 from orchestrator.services import accounts, posts
+from orchestrator.services.auth import SYSTEM
 from orchestrator.timeutil import utcnow
 
 KINDS = ("x", "mastodon", "bluesky", "facebook")
@@ -53,11 +54,11 @@ def build_queue(engine: sa.Engine, base_url: str, *, n: int, per_kind: int = 2,
         account_ids = []
         for kind in kinds:
             for i in range(per_kind):
-                account = accounts.add_account(session, kind=kind, name=f"{kind}-{i}", credentials=credentials(kind, i),
+                account = accounts.add_account(session, actor=SYSTEM, kind=kind, name=f"{kind}-{i}", credentials=credentials(kind, i),
                                                base_url=base_url, language="fr", options=options or WIDE)
                 account_ids.append((account.id, kind))
-        post = posts.create_post(session, case_slug="juan-lopez", text="Écrivez pour Juan López", submit=True)
-        posts.approve_post(session, post_id=post.id)
+        post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan López", submit=True)
+        posts.approve_post(session, actor=SYSTEM, post_id=post.id)
         post_id = post.id
     start = utcnow()
     rows = []

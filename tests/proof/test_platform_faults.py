@@ -133,7 +133,7 @@ def test_a_revoked_token_fails_one_holds_the_rest_until_tested(engine, sandbox) 
     sandbox.sandbox.faults.clear()  # the tokens are renewed
     with db.session_scope(engine) as session:
         for name in names:
-            assert accounts.test_account(session, name=name)[0]
+            assert accounts.test_account(session, actor=SYSTEM, name=name)[0]
         assert deliveries.retry_all_failed(session, actor=SYSTEM) == 4  # a person retries the failures
     settle(worker, rounds=2)
     check_exactly_once(engine, sandbox, kinds)

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from orchestrator import db
 from orchestrator.models import Response
-from orchestrator.services.auth import Actor
+from orchestrator.services.auth import SYSTEM, Actor
 from orchestrator.services.responses import record_tally
 from orchestrator.settings import get_settings
 from tests.dashboard.helpers import texts
@@ -40,7 +40,7 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engin
     db.upgrade(url)
     engine = db.get_engine(url)
     with db.session_scope(engine) as s:
-        load_content(s, content=load_campaign(bundled_campaign("2025")))
+        load_content(s, actor=SYSTEM, content=load_campaign(bundled_campaign("2025")))
     yield engine
     engine.dispose()
     get_settings.cache_clear()

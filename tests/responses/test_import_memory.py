@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from benchmarks.bench_responses import generate_export
 from orchestrator import db
+from orchestrator.services.auth import SYSTEM
 from orchestrator.services.responses_import import import_responses
 
 
@@ -22,7 +23,7 @@ def sqlite_engine(tmp_path: Path) -> sa.Engine:
     db.upgrade(engine)
     with db.session_scope(engine) as s:
         for edition in load_all():
-            load_content(s, content=edition)
+            load_content(s, actor=SYSTEM, content=edition)
     return engine
 
 
@@ -30,7 +31,7 @@ def peak_while_importing(engine: sa.Engine, path: Path) -> tuple[int, int]:
     tracemalloc.start()
     try:
         with path.open("rb") as data, db.session_scope(engine) as s:
-            report = import_responses(s, data=data, filename=path.name)
+            report = import_responses(s, actor=SYSTEM, data=data, filename=path.name)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -64,10 +64,10 @@ def test_add_user_and_set_password_apply_the_policy(engine: sa.Engine) -> None:
     from orchestrator.services.users import add_user, list_users, set_password
 
     with pytest.raises(ServiceError), db.session_scope(engine) as s:
-        add_user(s, username="marie", password="amnistie2025", role="editor")
+        add_user(s, actor=SYSTEM, username="marie", password="amnistie2025", role="editor")
     with db.session_scope(engine) as s:
         assert [u.username for u in list_users(s)] == []  # nothing half-saved
-        add_user(s, username="marie", password="vert-pomme-nuage-tigre", role="editor")
+        add_user(s, actor=SYSTEM, username="marie", password="vert-pomme-nuage-tigre", role="editor")
     with pytest.raises(ServiceError), db.session_scope(engine) as s:
         set_password(s, actor=SYSTEM, username="marie", password="montreal123456")
 

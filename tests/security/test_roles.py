@@ -41,6 +41,8 @@ ALLOWED: dict[str, str] = {
     "auth.require": "the check itself",
     "auth.audit": "writes what a caller did after its own check; never called on its own behalf",
     "compose.my_posts": "reads the viewer's own posts",
+    "four_eyes.approval_refusal": "the four-eyes check itself: says why, changes nothing",
+    "four_eyes.edit_refusal": "the four-eyes check itself: says why, changes nothing",
     "reports.audit_entries": "reads; `actor` there is a filter (a username), not the person acting; "
                              "the audit page is shown to admins only",
     "users.set_language": "SELF: a person's own interface language, a preference anyone may set",
@@ -52,8 +54,8 @@ def service_functions() -> list[tuple[str, Callable[..., Any]]]:
     for info in pkgutil.iter_modules(services_pkg.__path__):
         module = importlib.import_module(f"orchestrator.services.{info.name}")
         for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("_") or fn.__module__ != module.__name__:
-                continue
+            if name.startswith("_") or fn.__module__ != module.__name__ or "__mutmut" in name:
+                continue  # private, imported, or a mutation test's copy of a function (make mutation)
             if "actor" in inspect.signature(fn).parameters:
                 found.append((f"{info.name}.{name}", fn))
     return sorted(found, key=lambda item: item[0])
@@ -87,17 +89,17 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_sample: Path) -> Iter
     engine = db.make_engine(f"sqlite:///{path}")
     with db.session_scope(engine) as s:
         for name, role in {"victor": "viewer", "ada": "admin", "edith": "editor"}.items():
-            add_user(s, username=name, password="un-mot-de-passe-long", role=role)
+            add_user(s, actor=SYSTEM, username=name, password="un-mot-de-passe-long", role=role)
         campaign = s.exec(select(Campaign).where(Campaign.is_current)).one()
         case = s.exec(select(Case).where(Case.campaign_id == campaign.id, Case.slug == "juan-lopez")).one()
-        accounts.add_account(s, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"},
+        accounts.add_account(s, actor=SYSTEM, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"},
                              base_url="http://127.0.0.1:9")
-        post = posts.create_post(s, case_slug="juan-lopez", text="Écrivez pour Juan !", submit=True)
+        post = posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan !", submit=True)
         post.author = "edith"
         posts.approve_post(s, actor=SYSTEM, post_id=post.id)  # type: ignore[arg-type]
-        delivery = deliveries.schedule(s, post_id=post.id, account_name="x-fr",  # type: ignore[arg-type]
+        delivery = deliveries.schedule(s, actor=SYSTEM, post_id=post.id, account_name="x-fr",  # type: ignore[arg-type]
                                        at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
-        draft = posts.create_post(s, case_slug="juan-lopez", text="Brouillon", submit=True)
+        draft = posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="Brouillon", submit=True)
         template, _ = templates_admin.save_template(
             s, actor=SYSTEM, campaign_id=campaign.id, slug="essai", action_slug="ecrire-une-lettre",  # type: ignore[arg-type]
             language="fr", body="Écrivez pour {person} !")
@@ -134,7 +136,7 @@ def _samples(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "post_id": w["post"], "delivery_id": w["delivery"], "campaign_id": w["campaign"], "case_id": w["case"],
         "source_id": w["campaign"], "template_id": w["template"], "media_id": w["media"],
         "response_id": w["response"], "sibling_id": w["approved"], "action_id": w["action"],
-        "case": s.get(Case, w["case"]), "account": s.exec(select(Account)).first(),
+        "engine": w["engine"], "case": s.get(Case, w["case"]), "account": s.exec(select(Account)).first(),
         "case_slug": "juan-lopez", "account_name": "x-fr", "account_names": ["x-fr"], "name": "x-fr",
         "kind": "x", "credentials": {"bearer_token": "autre"}, "base_url": None,
         "language": "fr", "text": "Écrivez pour Juan !", "link": None, "comment": "non", "reason": "essai",
@@ -163,6 +165,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "actions_admin.save_action": {"kind": "letter", "label": {"fr": "Écrire", "en": "Write"},
                                   "text": {"fr": "Écrivez.", "en": "Write."}, "url": None, "key_date": None},
     "reports.audit_entries": {"actor": "victor"},  # a filter there, not the person acting
+    "four_eyes.approval_refusal": {"author": "ada", "edited_by": ["victor"]},
+    "four_eyes.edit_refusal": {"author": "ada", "status": "draft"},
 }
 
 
@@ -194,6 +198,16 @@ def test_the_services_are_found() -> None:
     names = {name for name, _ in FUNCTIONS}
     assert {"posts.approve_post", "deliveries.cancel", "users.set_role", "accounts.add_account"} <= names
     assert len(FUNCTIONS) > 40
+
+
+def test_no_service_function_acts_for_anyone_unless_told_who() -> None:
+    """Forgetting ``actor`` must not grant everything: no service function defaults it (to the
+    machine's all-powerful actor or anyone). The worker, the demo and the command line name
+    theirs (``SYSTEM``, ``command_line_operator()``)."""
+    filters = {"reports.audit_entries"}  # there `actor` is a username to filter on
+    defaulted = [name for name, fn in FUNCTIONS if name not in filters
+                 and inspect.signature(fn).parameters["actor"].default is not inspect.Parameter.empty]
+    assert defaulted == []
 
 
 def test_the_allowlist_names_real_functions() -> None:

@@ -28,8 +28,8 @@ def people(engine: sa.Engine) -> sa.Engine:
     from orchestrator.services.users import add_user
 
     with db.session_scope(engine) as s:
-        add_user(s, username="edith", password=GOOD, role="editor")
-        add_user(s, username="ada", password=GOOD, role="admin")
+        add_user(s, actor=SYSTEM, username="edith", password=GOOD, role="editor")
+        add_user(s, actor=SYSTEM, username="ada", password=GOOD, role="admin")
     return engine
 
 
