@@ -69,7 +69,7 @@ MUTANTS = "orchestrator.budgets.*" "orchestrator.services.responses_fields.*" \
 	"orchestrator.services.posts.x_void_approval__mutmut_*" "orchestrator.states.x_can_transition__mutmut_*" \
 	"orchestrator.states.x_transition__mutmut_*" "orchestrator.states.x_transition_many__mutmut_*" \
 	"orchestrator.worker.claimer.*_as_approved__mutmut_*" "orchestrator.worker.claimer.*_apply_gates__mutmut_*" \
-	"orchestrator.worker.claimer.*_busy_elsewhere__mutmut_*" "orchestrator.worker.claimer.x__due_statement__mutmut_*"
+	"orchestrator.worker.claimer.*_busy_elsewhere__mutmut_*"
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet mutmut
 	rm -rf mutants
