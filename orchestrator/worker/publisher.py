@@ -249,7 +249,9 @@ class Publisher:
 
         try:
             ours = retry_db(renew, "renew lease", tries=2)
-        except Exception:
+        except Exception:  # no call starts without its lease; the batch waits for the sweep
+            log.warning("lease of %d delivery(ies) could not be renewed; no call starts without it",
+                        len(remaining), exc_info=True)
             ours = set()
         for i in remaining:
             if i.delivery_id in ours:
