@@ -56,8 +56,8 @@ def database(kind: str) -> Iterator[str]:
         engine = db.make_engine(url)
         db.upgrade(engine)
         with db.session_scope(engine) as session:
-            for edition in load_all():
-                load_content(session, actor=SYSTEM, content=edition)
+            for campaign in load_all():
+                load_content(session, actor=SYSTEM, content=campaign)
         engine.dispose()
         yield url
 

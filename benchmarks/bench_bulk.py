@@ -101,8 +101,8 @@ def measure(kind: str, rows: int) -> dict[str, tuple[float, float]]:
         folder = Path(tmp)
         db.upgrade(engine)
         with db.session_scope(engine) as s:
-            for edition in load_all():
-                load_content(s, actor=SYSTEM, content=edition)
+            for campaign in load_all():
+                load_content(s, actor=SYSTEM, content=campaign)
             for k in KINDS:
                 add_account(s, actor=SYSTEM, kind=k, name=f"{k}-bench", credentials=CREDS[k], base_url="http://127.0.0.1:9")
         plan = write_plan(folder, rows)

@@ -113,8 +113,8 @@ def generate(url: str, *, deliveries: int, posts: int) -> dict[str, int]:
     from orchestrator.demo import dates_around
     from orchestrator.services.accounts import add_account
     from orchestrator.services.auth import SYSTEM
+    from orchestrator.services.campaign_admin import update_campaign
     from orchestrator.services.campaigns import load_content
-    from orchestrator.services.editions import update_edition
     from orchestrator.services.users import add_user
     from orchestrator.timeutil import local
 
@@ -129,7 +129,7 @@ def generate(url: str, *, deliveries: int, posts: int) -> dict[str, int]:
         # moves its edition the same way): a finished one shows its results instead of the week.
         today = local(now, campaign.timezone).date()
         starts_on, ends_on, key_dates = dates_around(campaign, today)
-        update_edition(s, actor=SYSTEM, campaign_id=campaign_id or 0,
+        update_campaign(s, actor=SYSTEM, campaign_id=campaign_id or 0,
                        changes={"starts_on": starts_on, "ends_on": ends_on, "key_dates": key_dates})
         for lang in ("fr", "en"):
             for k in KINDS:

@@ -46,8 +46,8 @@ def _prepare(home: Path) -> tuple[dict[str, str], list[str]]:
     db.upgrade(engine)
     codes = []
     with db.session_scope(engine) as s:
-        for edition in load_all():
-            load_content(s, actor=SYSTEM, content=edition)
+        for campaign in load_all():
+            load_content(s, actor=SYSTEM, content=campaign)
         accounts.add_account(s, actor=SYSTEM, kind="mastodon", name="bench", credentials={"access_token": "t"},
                              base_url="http://127.0.0.1:9", language="fr")
         for case in ("juan-lopez", "sonia-dahmani", "damisoa", "sai-zaw-thaike"):

@@ -44,8 +44,8 @@ def bundled_campaigns_root() -> Path:
     return Path(str(resources.files("content") / "campaigns"))
 
 
-def bundled_campaign(edition: str = "2025") -> Path:
-    return bundled_campaigns_root() / edition
+def bundled_campaign(campaign: str = "2025") -> Path:
+    return bundled_campaigns_root() / campaign
 
 
 def validate_campaign(path: str | os.PathLike[str]) -> list[ContentProblem]:
@@ -80,17 +80,17 @@ def load_all(root: str | os.PathLike[str] | None = None) -> list[CampaignContent
                 )
             ]
         )
-    editions, problems = [], []
+    campaigns, problems = [], []
     for folder in sorted(
         p for p in campaigns_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
     ):
         found, content = _read_folder(folder)
         problems += [_prefixed(problem, folder.name) for problem in found]
         if content is not None:
-            editions.append(content)
+            campaigns.append(content)
     if problems:
         raise ContentInvalid(problems)
-    return editions
+    return campaigns
 
 
 def dump_campaign(

@@ -63,7 +63,7 @@ if st.sidebar.button(t("login.logout"), key="logout", icon=":material/logout:"):
     logout()
     st.rerun()
 
-common.edition_selector()
+common.campaign_selector()
 
 _VIEWS = Path(__file__).parent / "views"
 

@@ -133,22 +133,22 @@ def campaign() -> Campaign | None:
         return None
 
 
-def edition_selector() -> None:
+def campaign_selector() -> None:
     """The sidebar menu every page shares: which edition the pages show."""
-    from orchestrator.services.editions import list_editions
+    from orchestrator.services.campaign_admin import list_campaigns
 
     with session() as s:
-        editions = list_editions(s)
-    if not editions:
+        campaigns = list_campaigns(s)
+    if not campaigns:
         return
     if "campaign_pending" in st.session_state:  # a page chose an edition (a widget's value is set before it is drawn)
         st.session_state["campaign_id"] = st.session_state.pop("campaign_pending")
     chosen = st.session_state.get("campaign_id")
-    if chosen not in {e.id for e in editions}:
-        current = next((e for e in editions if e.is_current), editions[0])
+    if chosen not in {e.id for e in campaigns}:
+        current = next((e for e in campaigns if e.is_current), campaigns[0])
         st.session_state["campaign_id"] = current.id
         chosen = current.id
-    shown = [e for e in editions if e.archived_at is None or e.id == chosen]
+    shown = [e for e in campaigns if e.archived_at is None or e.id == chosen]
     labels = {}
     for e in shown:
         name = e.name.get(lang()) or e.name.get("fr") or e.slug
@@ -162,12 +162,12 @@ def edition_selector() -> None:
         st.sidebar.info(t("app.edition_other", name=plain(labels[picked.id])), icon=":material/info:")
 
 
-def _finished(edition: Campaign) -> bool:
+def _finished(campaign: Campaign) -> bool:
     """The edition's last day is behind it, in its own time zone: it is no longer « en cours »."""
-    from orchestrator.services.edition_results import FINISHED, phase
+    from orchestrator.services.campaign_results import FINISHED, phase
     from orchestrator.timeutil import local, utcnow
 
-    return phase(edition, today=local(utcnow(), edition.timezone).date()) == FINISHED
+    return phase(campaign, today=local(utcnow(), campaign.timezone).date()) == FINISHED
 
 
 def require_campaign() -> Campaign:

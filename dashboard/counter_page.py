@@ -32,10 +32,10 @@ h3 { font-size: 2.2rem !important; }
 def _figures(url: str, campaign_id: int, day_goal: int) -> counter.CounterData:
     """Shared by every screen showing the counter: one computation per ten seconds, whatever
     the number of projectors (the database URL keeps two databases apart)."""
-    from orchestrator.services import editions
+    from orchestrator.services import campaign_admin
 
     with common.read_session(url) as s:
-        return counter.counter_data(s, campaign=editions.get_edition(s, campaign_id=campaign_id), day_goal=day_goal)
+        return counter.counter_data(s, campaign=campaign_admin.get_campaign(s, campaign_id=campaign_id), day_goal=day_goal)
 
 
 def show_counter(token: str) -> None:

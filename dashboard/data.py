@@ -33,10 +33,10 @@ def snapshot_series(url: str, campaign_id: int, tz: str, since: dt.datetime, hou
 @st.cache_data(ttl=300, show_spinner=False)
 def results(url: str, campaign_id: int) -> dict[str, Any]:
     """A finished edition's bilan: its figures no longer move much, so kept five minutes."""
-    from orchestrator.services import edition_results, editions
+    from orchestrator.services import campaign_admin, campaign_results
 
     with read_session(url) as s:
-        return edition_results.results(s, campaign=editions.get_edition(s, campaign_id=campaign_id))
+        return campaign_results.results(s, campaign=campaign_admin.get_campaign(s, campaign_id=campaign_id))
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -87,29 +87,29 @@ def dates_around(source: Campaign, today: dt.date) -> tuple[dt.date, dt.date, li
     return start + shift, end + shift, [item | {"date": (day + shift).isoformat()} for item, day in key_dates]
 
 
-def ensure_demo_edition(session: Session, *, today: dt.date) -> Campaign:
+def ensure_demo_campaign(session: Session, *, today: dt.date) -> Campaign:
     """The current edition if it is in progress ``today``; otherwise a demonstration edition (a
     copy of the newest edition with its cases, calls to action and templates), made or moved
     around today and made current, so that ``up`` on any date shows a campaign under way rather
     than a finished one whose countdowns all say « passé »."""
-    from orchestrator.services import editions
-    from orchestrator.services.edition_results import RUNNING, phase
+    from orchestrator.services import campaign_admin
+    from orchestrator.services.campaign_results import RUNNING, phase
 
     current = current_campaign(session)
     if phase(current, today=today) == RUNNING:
         return current
     demo = session.exec(select(Campaign).where(Campaign.slug == DEMO_SLUG)).first()
-    sources = [e for e in editions.list_editions(session) if e.slug != DEMO_SLUG]
+    sources = [e for e in campaign_admin.list_campaigns(session) if e.slug != DEMO_SLUG]
     source = sources[0] if sources else current
     starts_on, ends_on, key_dates = dates_around(source, today)
     made = demo is None
-    if demo is None:  # copy_edition moves key dates by days: they are set again below, by years when it can
-        demo = editions.copy_edition(session, actor=SYSTEM, source_id=source.id, slug=DEMO_SLUG,  # type: ignore[arg-type]
+    if demo is None:  # copy_campaign moves key dates by days: they are set again below, by years when it can
+        demo = campaign_admin.copy_campaign(session, actor=SYSTEM, source_id=source.id, slug=DEMO_SLUG,  # type: ignore[arg-type]
                                      name=DEMO_NAME, starts_on=starts_on, ends_on=ends_on, include_cases=True)
     if made or phase(demo, today=today) != RUNNING:
-        editions.update_edition(session, actor=SYSTEM, campaign_id=demo.id,  # type: ignore[arg-type]
+        campaign_admin.update_campaign(session, actor=SYSTEM, campaign_id=demo.id,  # type: ignore[arg-type]
                                 changes={"starts_on": starts_on, "ends_on": ends_on, "key_dates": key_dates})
-    editions.set_current(session, actor=SYSTEM, campaign_id=demo.id)  # type: ignore[arg-type]
+    campaign_admin.set_current(session, actor=SYSTEM, campaign_id=demo.id)  # type: ignore[arg-type]
     return demo
 
 
@@ -145,12 +145,12 @@ def seed_demo_responses(session: Session, *, campaign: Campaign, today: dt.date)
     return made
 
 
-def edition_in_progress(session: Session, *, now: dt.datetime | None = None) -> Campaign:
+def campaign_in_progress(session: Session, *, now: dt.datetime | None = None) -> Campaign:
     """The edition the demo shows at ``now`` (its date in the campaign's zone): in progress, with
-    its responses counted so far (:func:`ensure_demo_edition`, :func:`seed_demo_responses`)."""
+    its responses counted so far (:func:`ensure_demo_campaign`, :func:`seed_demo_responses`)."""
     now = now or utcnow()
     today = now.astimezone(ZoneInfo(current_campaign(session).timezone)).date()
-    campaign = ensure_demo_edition(session, today=today)
+    campaign = ensure_demo_campaign(session, today=today)
     seed_demo_responses(session, campaign=campaign, today=today)
     return campaign
 
@@ -158,12 +158,12 @@ def edition_in_progress(session: Session, *, now: dt.datetime | None = None) -> 
 def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, first_in: int = 5,
                   every: int = 20, now: dt.datetime | None = None) -> int:
     """Approved posts rendered from the campaign's templates, going out from ``first_in`` seconds
-    from now, in an edition in progress (:func:`ensure_demo_edition`). Does nothing more if demo
+    from now, in an edition in progress (:func:`ensure_demo_campaign`). Does nothing more if demo
     deliveries are still waiting."""
     from content.render import render_template_text
 
     now = now or utcnow()
-    edition_in_progress(session, now=now)
+    campaign_in_progress(session, now=now)
     waiting = session.exec(
         select(Delivery.id).join(Post, col(Post.id) == Delivery.post_id)
         .where(Post.author == DEMO_AUTHOR, col(Delivery.state).in_(states.CLAIMABLE))

@@ -125,8 +125,8 @@ def _build_sample(url: str) -> None:
     eng = db.make_engine(url)
     db.upgrade(eng)
     with db.session_scope(eng) as session:
-        for edition in load_all():
-            load_content(session, actor=SYSTEM, content=edition)
+        for campaign in load_all():
+            load_content(session, actor=SYSTEM, content=campaign)
     sqlite = eng.dialect.name == "sqlite"
     eng.dispose()
     if sqlite:  # fold the write-ahead log into the file, so that copying the file copies it all

@@ -130,7 +130,7 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
         Template,
         WorkerHeartbeat,
     )
-    from orchestrator.services import accounts, case_edit, counter, editions, posts, users
+    from orchestrator.services import accounts, campaign_admin, case_edit, counter, posts, users
     from orchestrator.services.auth import SYSTEM, Actor, audit
     from orchestrator.services.campaigns import load_content
 
@@ -145,12 +145,12 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
         while finished.ends_on is not None and _shift_years(finished.ends_on, -years_back) >= today:
             years_back += 1
         if years_back:
-            _move_edition(finished, -years_back)
-        current = editions.copy_edition(
+            _move_campaign(finished, -years_back)
+        current = campaign_admin.copy_campaign(
             s, actor=SYSTEM, source_id=finished.id or 0, slug="ecrire-en-cours",
             name={"fr": f"Écrire, ça libère ! {QUOTE_AMP} {IMG_TAG} {EMOJI}", "en": f"Write for Rights {SCRIPT_LINK} {ARABIC}"},
             starts_on=today - dt.timedelta(days=30), ends_on=today + dt.timedelta(days=60), include_cases=True)
-        editions.set_current(s, actor=SYSTEM, campaign_id=current.id or 0)
+        campaign_admin.set_current(s, actor=SYSTEM, campaign_id=current.id or 0)
         # A key date staff named with markup: the Overview's countdowns show it as a metric label.
         current.key_dates = [{"slug": "marathon-hostile", "date": (today + dt.timedelta(days=1)).isoformat(),
                               "name": {"fr": f"Marathon {IMG_TAG} {PIXEL}", "en": f"Marathon {SCRIPT_LINK}"}},
@@ -381,7 +381,7 @@ def _shift_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _move_edition(campaign: object, years: int) -> None:
+def _move_campaign(campaign: object, years: int) -> None:
     """Move an edition and its key dates by whole years (so a bundled edition is over whatever
     the machine's date)."""
     c = campaign

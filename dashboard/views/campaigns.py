@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.i18n import fmt_date, fmt_number, lang, t, zone_name
-from orchestrator.services import editions
+from orchestrator.services import campaign_admin
 
 chosen = common.require_campaign()
 st.title(t("campaigns.title"))
@@ -21,44 +21,44 @@ admin = common.can("admin")
 me = common.actor()
 
 with common.session() as s:
-    all_editions = editions.list_editions(s)
+    all_campaigns = campaign_admin.list_campaigns(s)
 
 
 def _name(names: dict[str, str], slug: str) -> str:
     return names.get(lang()) or names.get("fr") or slug
 
 
-def show_edition(edition: Any) -> None:
+def show_campaign(campaign: Any) -> None:
     """One edition's card: its name, dates and goal; for admins, make it current or archive it."""
-    name = _name(edition.name, edition.slug)
-    badges = [t("campaigns.current")] if edition.is_current else []
-    badges += [t("campaigns.archived")] if edition.archived_at else []
+    name = _name(campaign.name, campaign.slug)
+    badges = [t("campaigns.current")] if campaign.is_current else []
+    badges += [t("campaigns.archived")] if campaign.archived_at else []
     with st.container(border=True):
-        st.markdown(f"**{common.plain(name)}** · `{edition.slug}`" + (f" · {' · '.join(badges)}" if badges else ""))
-        st.caption(t("campaigns.dates", start=fmt_date(edition.starts_on), end=fmt_date(edition.ends_on),
-                     goal=fmt_number(edition.goal),
-                     tz=f"{zone_name(edition.timezone)} ({edition.timezone})"))
+        st.markdown(f"**{common.plain(name)}** · `{campaign.slug}`" + (f" · {' · '.join(badges)}" if badges else ""))
+        st.caption(t("campaigns.dates", start=fmt_date(campaign.starts_on), end=fmt_date(campaign.ends_on),
+                     goal=fmt_number(campaign.goal),
+                     tz=f"{zone_name(campaign.timezone)} ({campaign.timezone})"))
         if not admin:
             return
         a, b, _ = st.columns([2, 2, 3])
-        if not edition.is_current and edition.archived_at is None and a.button(
-                t("campaigns.set_current"), key=f"edition_current_{edition.slug}", icon=":material/star:"):
-            if common.run(partial(editions.set_current, actor=me, campaign_id=edition.id),
+        if not campaign.is_current and campaign.archived_at is None and a.button(
+                t("campaigns.set_current"), key=f"edition_current_{campaign.slug}", icon=":material/star:"):
+            if common.run(partial(campaign_admin.set_current, actor=me, campaign_id=campaign.id),
                           success=t("campaigns.saved", name=common.plain(name))) is not None:
                 st.rerun()
-        archived = edition.archived_at is not None
-        if not edition.is_current and b.button(t("campaigns.restore") if archived else t("campaigns.archive"),
-                                               key=f"edition_archive_{edition.slug}"):
-            if common.run(partial(editions.archive_edition, actor=me, campaign_id=edition.id,
+        archived = campaign.archived_at is not None
+        if not campaign.is_current and b.button(t("campaigns.restore") if archived else t("campaigns.archive"),
+                                               key=f"edition_archive_{campaign.slug}"):
+            if common.run(partial(campaign_admin.archive_campaign, actor=me, campaign_id=campaign.id,
                                   archived=not archived), success=t("campaigns.saved", name=common.plain(name))) is not None:
                 st.rerun()
 
 
-for edition in all_editions:
+for campaign in all_campaigns:
     try:
-        show_edition(edition)
+        show_campaign(campaign)
     except Exception:  # this edition cannot be drawn: it says so, the others are shown
-        common.broken(t("campaigns.broken", slug=edition.slug))
+        common.broken(t("campaigns.broken", slug=campaign.slug))
 
 if not admin:
     common.viewer_notice()
@@ -82,14 +82,14 @@ with st.expander(t("campaigns.edit", name=common.plain(chosen_name))), st.form(f
     tags_en = b.text_input(t("campaigns.hashtags_en"), value=" ".join(chosen.hashtags.get("en", [])), key="edition_tags_en")
     url_fr = a.text_input(t("campaigns.url_fr"), value=chosen.url.get("fr", ""), key="edition_url_fr")
     url_en = b.text_input(t("campaigns.url_en"), value=chosen.url.get("en", ""), key="edition_url_en")
-    key_dates = st.text_area(t("campaigns.key_dates"), value=editions.key_dates_text(chosen), key="edition_key_dates",
+    key_dates = st.text_area(t("campaigns.key_dates"), value=campaign_admin.key_dates_text(chosen), key="edition_key_dates",
                              help=t("campaigns.key_dates_help"))
     if st.form_submit_button(t("campaigns.save")):
-        save = partial(editions.update_edition, actor=me, campaign_id=chosen.id or 0, changes={
+        save = partial(campaign_admin.update_campaign, actor=me, campaign_id=chosen.id or 0, changes={
             "name": {"fr": name_fr, "en": name_en}, "timezone": tz.strip(), "goal": int(goal),
             "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
             "url": {"fr": url_fr or None, "en": url_en or None} if (url_fr or url_en) else None,
-            "key_dates": editions.parse_key_dates(key_dates)})
+            "key_dates": campaign_admin.parse_key_dates(key_dates)})
         if common.run(save, success=t("campaigns.saved", name=common.plain(name_fr or chosen.slug))) is not None:
             st.rerun()
 
@@ -106,7 +106,7 @@ with st.expander(t("campaigns.copy", name=common.plain(chosen_name))):
         copy_ends = b.date_input(t("campaigns.ends_on"), value=dt.date(year + 1, 1, 31), key="copy_end")
         if st.form_submit_button(t("campaigns.copy_button")):
             made = common.run(partial(
-                editions.copy_edition, actor=me, source_id=chosen.id or 0, slug=slug.strip(),
+                campaign_admin.copy_campaign, actor=me, source_id=chosen.id or 0, slug=slug.strip(),
                 name={"fr": name_fr, "en": name_en}, starts_on=copy_starts, ends_on=copy_ends, include_cases=include),
                 success=t("campaigns.saved", name=common.plain(name_fr)))
             if made is not None:
@@ -125,7 +125,7 @@ with st.expander(t("campaigns.create")), st.form("edition_create"):
     tags_en = b.text_input(t("campaigns.hashtags_en"), key="new_tags_en")
     goal = a.number_input(t("campaigns.goal"), min_value=0, value=0, step=1000, key="new_goal")
     if st.form_submit_button(t("campaigns.create_button")):
-        made = common.run(lambda s: editions.create_edition(s, actor=me, data={
+        made = common.run(lambda s: campaign_admin.create_campaign(s, actor=me, data={
             "slug": slug.strip(), "name": {"fr": name_fr, "en": name_en}, "timezone": tz.strip(),
             "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
             "goal": int(goal), "link_rules": {"utm_campaign": slug.strip() or "-"}}),
@@ -139,7 +139,7 @@ with st.expander(t("campaigns.folder", name=common.plain(chosen_name))):
     # Built on request only: writing every file of an edition is not for each visit of the page.
     folder = None
     if st.button(t("campaigns.folder_prepare"), key="edition_folder", icon=":material/folder_zip:"):
-        folder = common.run(partial(editions.edition_zip, campaign_id=chosen.id or 0))
+        folder = common.run(partial(campaign_admin.campaign_zip, campaign_id=chosen.id or 0))
     if folder:
         st.download_button(t("campaigns.folder_download"), data=folder, file_name=f"{chosen.slug}.zip",
                            mime="application/zip", key="edition_folder_download", on_click="ignore",

@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import common, data
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, fmt_percent, fmt_time, lang, t
-from orchestrator.services import delivery_views, edition_results, reports
+from orchestrator.services import campaign_results, delivery_views, reports
 from orchestrator.services.responses import RESPONSE_KINDS
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import local, utcnow
@@ -41,7 +41,7 @@ else:
     st.caption(t("overview.worker_ok", n=fmt_number(worker.workers), when=fmt_datetime(worker.last_seen, tz)))
 
 today = local(utcnow(), tz).date()
-phase = edition_results.phase(campaign, today=today)
+phase = campaign_results.phase(campaign, today=today)
 url = common.database_url()
 figures = data.overview(url, campaign.id or 0, tz)
 
@@ -54,7 +54,7 @@ if right.button(t("overview.refresh"), key="overview_refresh", icon=":material/r
 
 names = {r["slug"]: common.case_name(r["person"], r["slug"]) for r in figures["progress"]}
 
-if phase == edition_results.FINISHED:
+if phase == campaign_results.FINISHED:
     st.success(t("overview.finished", end=fmt_date(campaign.ends_on)), icon=":material/flag:")
     st.subheader(t("overview.results"))
     with ui.own_error(t("overview.results")):
@@ -96,7 +96,7 @@ else:
         value = (t("overview.days", n=fmt_number(days)) if days > 0 else t("overview.today") if days == 0
                  else t("overview.past_on", date=fmt_date(item["date"], "d MMM")))
         col.metric(common.plain(item["name"].get(lang()) or item["slug"]), value, help=fmt_date(item["date"]))
-    if phase == edition_results.UPCOMING:
+    if phase == campaign_results.UPCOMING:
         st.info(t("overview.upcoming", start=fmt_date(campaign.starts_on)), icon=":material/event_upcoming:")
 
     counts = figures["counts"]
@@ -139,7 +139,7 @@ with ui.own_error(t("overview.engagement")):
         st.caption(t("overview.by_publication_hour" if hourly else "overview.by_publication_day"))
     series = pd.DataFrame(rows)
     if series.empty:
-        st.info(t("overview.no_metrics_finished" if phase == edition_results.FINISHED else "overview.no_metrics"))
+        st.info(t("overview.no_metrics_finished" if phase == campaign_results.FINISHED else "overview.no_metrics"))
     else:
         groups = {k: t(f"overview.by_{k}") for k in ("case", "kind")}
         by = st.radio(t("overview.group_by"), list(groups), horizontal=True, key="overview_group",
@@ -168,7 +168,7 @@ if chosen is not None:
     with ui.own_error(t("overview.case_posts")):
         ui.case_posts(campaign, chosen, key="overview_case_posts")
 
-if phase != edition_results.FINISHED or upcoming:
+if phase != campaign_results.FINISHED or upcoming:
     st.subheader(t("overview.next"))
     if not upcoming:
         st.info(t("overview.nothing_next"))

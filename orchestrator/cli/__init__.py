@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.cli import accounts, editions, ops, plans, posts, responses, start, users
+from orchestrator.cli import accounts, campaigns, ops, plans, posts, responses, start, users
 
 app = typer.Typer(help="Porte-voix : l'orchestrateur de la campagne Écrire, ça libère !", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -23,7 +23,7 @@ app.add_typer(ops.commands)  # backup, restore
 # Groups of commands.
 app.add_typer(accounts.account_app, name="account")
 app.add_typer(posts.post_app, name="post")
-app.add_typer(editions.content_app, name="content")
+app.add_typer(campaigns.content_app, name="content")
 app.add_typer(users.user_app, name="user")
 app.add_typer(plans.plan_app, name="plan")
 app.add_typer(plans.export_app, name="export")

@@ -44,7 +44,7 @@ def content_root() -> Path:
     return get_settings().content_dir or bundled_campaigns()
 
 
-def edition_folders(root: Path) -> list[Path]:
+def campaign_folders(root: Path) -> list[Path]:
     """An edition folder itself, or every edition folder below ``root``."""
     if (root / "campaign.yaml").exists():
         return [root]
@@ -53,22 +53,22 @@ def edition_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "campaign.yaml").exists()) if root.is_dir() else []
 
 
-def load_editions(root: Path) -> list[Any]:
+def load_campaigns(root: Path) -> list[Any]:
     """Every edition below ``root``; one invalid edition stops all (nothing half-loaded)."""
     from content.loader import ContentInvalid, load_campaign
 
-    editions, problems = [], []
-    folders = edition_folders(root)
+    campaigns, problems = [], []
+    folders = campaign_folders(root)
     if not folders:
         fail(f"aucune édition (campaign.yaml) dans {root}")
     for folder in folders:
         try:
-            editions.append(load_campaign(folder))
+            campaigns.append(load_campaign(folder))
         except ContentInvalid as exc:
             problems.append(f"{folder.name} :\n{exc}")
     if problems:
         fail("contenu invalide, rien n'a été chargé :\n" + "\n".join(problems))
-    return editions
+    return campaigns
 
 
 def run_service(fn: Any) -> Any:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import typer
 
 from orchestrator import db
-from orchestrator.cli.common import content_root, engine, fail, load_editions, setup_logging
+from orchestrator.cli.common import content_root, engine, fail, load_campaigns, setup_logging
 from orchestrator.secrets import SecretKeyError
 from orchestrator.services.auth import command_line_operator
 from orchestrator.settings import get_settings
@@ -69,11 +69,11 @@ def init(
     eng = db.get_engine()
     prepare_key(eng, new_key=new_key)
     db.upgrade(eng)
-    editions = load_editions(content or content_root())
+    folders = load_campaigns(content or content_root())
     with db.session_scope(eng) as session:
-        for edition in editions:
-            campaign = load_content(session, actor=command_line_operator(), content=edition)
-            typer.echo(f"Campagne {campaign.slug} : {len(edition.cases)} cas, {len(edition.actions)} appels à l'action.")
+        for loaded in folders:
+            campaign = load_content(session, actor=command_line_operator(), content=loaded)
+            typer.echo(f"Campagne {campaign.slug} : {len(loaded.cases)} cas, {len(loaded.actions)} appels à l'action.")
     typer.echo(f"Base prête : {eng.url.render_as_string(hide_password=True)}")
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from orchestrator.models import CallToAction, Post, Template
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
-from orchestrator.services.editions import get_edition
+from orchestrator.services.campaign_admin import get_campaign
 
 #: Field names as staff see them on the form, for validation messages (French, English).
 FIELD_NAMES: dict[str, tuple[str, str]] = {
@@ -96,7 +96,7 @@ def save_action(
     """Create (``action_id`` None) or change a call to action. Every check runs before anything
     is written, so a refusal leaves the edition as it was."""
     require(actor, "editor", "modifier un appel à l'action", "edit a call to action")
-    campaign = get_edition(session, campaign_id=campaign_id)
+    campaign = get_campaign(session, campaign_id=campaign_id)
     links = {k: v for k, v in _texts(url).items() if v}
     model = _validated({"slug": (slug or "").strip(), "kind": kind, "label": _texts(label), "text": _texts(text),
                         "url": links or None, "key_date": (key_date or "").strip() or None})

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from orchestrator.models import Campaign, Case, CaseStatusNote, Post, Template
 from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
-from orchestrator.services.editions import _clean, case_data, get_edition, validated
+from orchestrator.services.campaign_admin import _clean, case_data, get_campaign, validated
 from orchestrator.timeutil import utcnow
 
 STATUSES = ("active", "paused", "good_news", "closed")
@@ -64,7 +64,7 @@ def create_case(session: Session, *, actor: Actor, campaign_id: int, data: dict[
     """A new case at the end of the list. ``data`` has the fields of a case file (both
     languages everywhere); every problem is listed at once and nothing is saved."""
     require(actor, "editor", "créer un cas", "create a case")
-    campaign = get_edition(session, campaign_id=campaign_id)
+    campaign = get_campaign(session, campaign_id=campaign_id)
     last = session.exec(select(Case.position).where(Case.campaign_id == campaign.id)
                         .order_by(col(Case.position).desc())).first()
     slug = str(data.get("slug", "")).strip()

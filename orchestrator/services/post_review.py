@@ -87,7 +87,7 @@ def chosen_accounts(session: Session, post: Post) -> list[tuple[Account, Deliver
     return out
 
 
-def _edition_and_case(session: Session, post: Post) -> tuple[Campaign, Case | None]:
+def _campaign_and_case(session: Session, post: Post) -> tuple[Campaign, Case | None]:
     campaign = session.get(Campaign, post.campaign_id)
     case = session.get(Case, post.case_id) if post.case_id else None
     assert campaign is not None
@@ -102,7 +102,7 @@ def _verdict(session: Session, post: Post, account: Account, images: list[Image]
     from orchestrator.services.deliveries import rendered
     from orchestrator.services.validators import for_account
 
-    campaign, case = context or _edition_and_case(session, post)
+    campaign, case = context or _campaign_and_case(session, post)
     text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
     validator = for_account(account)
     return text, validator.validate(text, images), validator.note
@@ -111,7 +111,7 @@ def _verdict(session: Session, post: Post, account: Account, images: list[Image]
 def problems_of(session: Session, post: Post) -> list[Said]:
     """What would make this post fail on one of its accounts (images first): [] when it may go."""
     images, problems = check_images(list(post.images or []), session)
-    context = _edition_and_case(session, post)
+    context = _campaign_and_case(session, post)
     for account, _ in chosen_accounts(session, post):
         label = f"{account.name} ({platform(account.kind)})"
         try:
@@ -144,7 +144,7 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
     links tagged), its length against the limit, the platform's problems, a note when the limit
     is a default, and ``error`` when this one preview could not be built."""
     images, _ = check_images(list(post.images or []), session)
-    context = _edition_and_case(session, post)
+    context = _campaign_and_case(session, post)
     rows: list[dict[str, Any]] = []
     for account, delivery in chosen_accounts(session, post):
         row: dict[str, Any] = {

@@ -131,7 +131,7 @@ def case_progress(
     messages…: the goal counts those), the projection at the campaign's end at the current pace,
     and the engagement its posts earned (latest figures kept on the delivery row, so this reads
     deliveries, not snapshots). Nothing is "behind" before the edition starts or after it ends."""
-    from orchestrator.services.edition_results import RUNNING, phase
+    from orchestrator.services.campaign_results import RUNNING, phase
     from orchestrator.services.responses import pace
 
     totals = delivery_totals(session, campaign_id=campaign_id) if totals is None else totals
@@ -573,7 +573,7 @@ def audit_actions(session: Session) -> list[str]:
 
 
 def countdowns(campaign: Campaign, *, today: dt.date) -> list[dict[str, Any]]:
-    """The marathon, 10 December and the last day: see edition_results.countdowns."""
-    from orchestrator.services import edition_results
+    """The marathon, 10 December and the last day: see campaign_results.countdowns."""
+    from orchestrator.services import campaign_results
 
-    return edition_results.countdowns(campaign, today=today)
+    return campaign_results.countdowns(campaign, today=today)

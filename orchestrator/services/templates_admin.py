@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator.models import Account, CallToAction, Campaign, Case, Post, Template
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
-from orchestrator.services.editions import get_edition, validated
+from orchestrator.services.campaign_admin import get_campaign, validated
 
 #: Used when no account exists yet: a template must fit wherever it may be published.
 ALL_KINDS = ("x", "bluesky", "mastodon", "facebook")
@@ -57,7 +57,7 @@ def save_template(
     from content.model import Template as TemplateModel
 
     require(actor, "editor", "modifier un modèle", "edit a template")
-    campaign = get_edition(session, campaign_id=campaign_id)
+    campaign = get_campaign(session, campaign_id=campaign_id)
     model = validated(TemplateModel, {"slug": slug.strip(), "action": action_slug, "language": language,
                                       "body": body}, what_fr="Modèle", what_en="template")
     action = _action(session, campaign_id, model.action)

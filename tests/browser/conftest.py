@@ -139,7 +139,7 @@ def site(sqlite_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 for kind, name in ACCOUNTS:
                     accounts.add_account(s, actor=SYSTEM, kind=kind, name=name, language="fr", base_url=sandbox.url,
                                          credentials=SANDBOX_CREDENTIALS[kind], is_sandbox=True)
-                demo.edition_in_progress(s)  # the journeys' edition; the 2025 one stays, finished or not
+                demo.campaign_in_progress(s)  # the journeys' edition; the 2025 one stays, finished or not
             port = _free_port()
             procs.append(_start([sys.executable, "-m", "orchestrator", "worker"], env, folder / "worker.log"))
             procs.append(_start(

@@ -153,37 +153,37 @@ def library_image(engine: sa.Engine, *, case: str, image: Path, alt: dict[str, s
                                 data=image.read_bytes(), filename=image.name, alt=alt)
 
 
-def current_edition(engine: sa.Engine) -> Any:
+def current_campaign_in(engine: sa.Engine) -> Any:
     from orchestrator.services.campaigns import current_campaign
 
     with Session(engine, expire_on_commit=False) as s:
         return current_campaign(s)
 
 
-def finished_edition(engine: sa.Engine, *, letters: int) -> tuple[Any, dict[str, Any]]:
+def finished_campaign(engine: sa.Engine, *, letters: int) -> tuple[Any, dict[str, Any]]:
     """An edition over today, with ``letters`` letters counted for its first case on its last
     day, and its bilan as the service computes it. The 2025 edition when it is over; on a date
     inside it, a copy of it moved a year back (the journeys' edition is then the 2025 one)."""
-    from orchestrator.services import edition_results, editions, responses
+    from orchestrator.services import campaign_admin, campaign_results, responses
     from orchestrator.services.auth import SYSTEM, Actor
     from orchestrator.services.campaigns import list_cases
     from orchestrator.timeutil import local, utcnow
 
     with db.session_scope(engine) as s:
-        every = editions.list_editions(s)
+        every = campaign_admin.list_campaigns(s)
         today = local(utcnow(), every[0].timezone).date()
-        over = [e for e in every if edition_results.phase(e, today=today) == edition_results.FINISHED]
+        over = [e for e in every if campaign_results.phase(e, today=today) == campaign_results.FINISHED]
         if over:
-            edition = over[0]
+            campaign = over[0]
         else:
             source = next(e for e in every if e.is_current)
-            edition = editions.copy_edition(
+            campaign = campaign_admin.copy_campaign(
                 s, actor=SYSTEM, source_id=source.id or 0, slug="edition-terminee", include_cases=True,
                 name={"fr": "Édition terminée", "en": "Finished edition"},
                 starts_on=(source.starts_on or today) - dt.timedelta(days=400), ends_on=today - dt.timedelta(days=30))
-        case = list_cases(s, campaign=edition)[0]
+        case = list_cases(s, campaign=campaign)[0]
         responses.record_tally(s, actor=Actor("edith", "editor"), case_slug=case.slug, kind="letter", count=letters,
-                               day=edition.ends_on or today, campaign=edition)
+                               day=campaign.ends_on or today, campaign=campaign)
         s.flush()
-        bilan = edition_results.results(s, campaign=edition)
-        return edition, bilan
+        bilan = campaign_results.results(s, campaign=campaign)
+        return campaign, bilan

@@ -28,7 +28,7 @@ from orchestrator.states import LABELS
 from tests.browser.conftest import ACCOUNTS, Site
 from tests.browser.journal import (
     bring_forward,
-    current_edition,
+    current_campaign_in,
     deliveries_of,
     delivery,
     figures_due,
@@ -113,9 +113,9 @@ def published_links(post: dict[str, Any]) -> list[str]:
 def test_a_post_goes_from_compose_to_all_four_platforms_and_its_figures_show(
         site: Site, screen: Screen, tmp_path: Path) -> None:
     engine = site.engine()
-    edition = current_edition(engine)
-    tomorrow_ten = dt.datetime.combine(dt.datetime.now(ZoneInfo(edition.timezone)).date() + dt.timedelta(days=1),
-                                       dt.time(10), tzinfo=ZoneInfo(edition.timezone))
+    campaign = current_campaign_in(engine)
+    tomorrow_ten = dt.datetime.combine(dt.datetime.now(ZoneInfo(campaign.timezone)).date() + dt.timedelta(days=1),
+                                       dt.time(10), tzinfo=ZoneInfo(campaign.timezone))
     screen.page.goto(site.url)
     screen.settle(screen.t("login.submit"))
     screen.shoot("00-connexion")

@@ -24,9 +24,9 @@ from tests.browser.journal import (
     approved_delivery,
     bring_forward,
     count_rows,
-    current_edition,
+    current_campaign_in,
     delivery_state,
-    finished_edition,
+    finished_campaign,
     posts_with,
     sandbox_posts,
     states_of,
@@ -99,7 +99,7 @@ def test_an_editor_brings_in_a_plan_and_a_responses_file(site: Site, screen: Scr
         encoding="utf-8")
     export = tmp_path / "petition.csv"
     # A petition tool's export of the last days, with a personal-data column, which is dropped unread.
-    today = dt.datetime.now(ZoneInfo(current_edition(engine).timezone)).date()
+    today = dt.datetime.now(ZoneInfo(current_campaign_in(engine).timezone)).date()
     export.write_text("cas,type,nombre,date,source,courriel\n"
                       f"juan-lopez,lettre,120,{today - dt.timedelta(days=2)},petition-web,a.b@example.org\n"
                       f"Damisoa,signature,75,{today - dt.timedelta(days=1)},petition-web,c.d@example.org\n",
@@ -160,9 +160,9 @@ def test_a_viewer_follows_the_overview(site: Site, screen: Screen) -> None:
 def test_a_finished_edition_shows_its_results(site: Site, screen: Screen) -> None:
     """An edition whose last day is behind it: the overview shows its bilan (actions against the
     goal, what was published and what it earned), not countdowns and pace."""
-    edition, bilan = finished_edition(site.engine(), letters=1234)
+    campaign, bilan = finished_campaign(site.engine(), letters=1234)
     screen.sign_in("victor")
-    screen.choose("campaign_id", edition.name["fr"])
+    screen.choose("campaign_id", campaign.name["fr"])
     screen.shows(screen.t("overview.results"))
     screen.settle()
     main = _spaces(screen.main_text())

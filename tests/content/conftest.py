@@ -9,7 +9,7 @@ from content import bundled_campaign
 
 
 @pytest.fixture
-def edition(tmp_path: Path) -> Path:
+def campaign_folder(tmp_path: Path) -> Path:
     """A writable copy of the bundled 2025 edition, to break on purpose."""
     target = tmp_path / "2025"
     shutil.copytree(bundled_campaign("2025"), target)

@@ -101,8 +101,8 @@ def test_sonia_dahmani_ask_follows_her_conditional_release():
 
 
 def test_load_all_finds_the_bundled_editions():
-    editions = load_all()
-    assert [e.campaign.slug for e in editions] == ["ecrire-2025"]
+    campaigns = load_all()
+    assert [e.campaign.slug for e in campaigns] == ["ecrire-2025"]
 
 
 def test_the_package_stays_offline_and_below_the_orchestrator():

@@ -16,14 +16,14 @@ def _only(problems: list[ContentProblem], file: str) -> list[ContentProblem]:
     return [p for p in problems if p.file == file]
 
 
-def test_a_missing_field_names_the_file_and_the_field(edition: Path):
-    case = edition / "cases" / "juan-lopez.yaml"
+def test_a_missing_field_names_the_file_and_the_field(campaign_folder: Path):
+    case = campaign_folder / "cases" / "juan-lopez.yaml"
     text = case.read_text(encoding="utf-8")
     start = text.index("  fr: >-\n    Dès 2015")
     end = text.index("  en: >-\n    From 2015")
     case.write_text(text[:start] + text[end:], encoding="utf-8")
 
-    problems = validate_campaign(edition)
+    problems = validate_campaign(campaign_folder)
 
     assert len(problems) == 1
     (problem,) = problems
@@ -33,36 +33,36 @@ def test_a_missing_field_names_the_file_and_the_field(edition: Path):
     assert problem.line == text[:start].count("\n")  # the "story:" line, 1-based
 
 
-def test_a_bad_date_says_what_format_is_expected(edition: Path):
-    edit(edition / "campaign.yaml", "date: 2025-12-06", "date: 2025-12-32")
-    edit(edition / "campaign.yaml", "ends_on: 2026-01-31", "ends_on: 31/01/2026")
+def test_a_bad_date_says_what_format_is_expected(campaign_folder: Path):
+    edit(campaign_folder / "campaign.yaml", "date: 2025-12-06", "date: 2025-12-32")
+    edit(campaign_folder / "campaign.yaml", "ends_on: 2026-01-31", "ends_on: 31/01/2026")
 
-    problems = validate_campaign(edition)
+    problems = validate_campaign(campaign_folder)
 
     fields = {p.field: p for p in problems}
     assert set(fields) == {"key_dates[1].date", "ends_on"}
     assert all(p.file == "campaign.yaml" for p in problems)
     assert fields["ends_on"].message.startswith("date invalide : attendu AAAA-MM-JJ")
     assert "YYYY-MM-DD" in fields["ends_on"].message_en
-    lines = (edition / "campaign.yaml").read_text(encoding="utf-8").splitlines()
+    lines = (campaign_folder / "campaign.yaml").read_text(encoding="utf-8").splitlines()
     assert "2025-12-32" in lines[fields["key_dates[1].date"].line - 1]
 
 
-def test_a_bad_timezone_is_refused(edition: Path):
-    edit(edition / "campaign.yaml", "timezone: America/Toronto", "timezone: America/Montreall")
+def test_a_bad_timezone_is_refused(campaign_folder: Path):
+    edit(campaign_folder / "campaign.yaml", "timezone: America/Toronto", "timezone: America/Montreall")
 
-    (problem,) = validate_campaign(edition)
+    (problem,) = validate_campaign(campaign_folder)
 
     assert (problem.file, problem.field) == ("campaign.yaml", "timezone")
     assert "fuseau horaire inconnu « America/Montreall »" in problem.message
 
 
-def test_a_yaml_syntax_error_gives_its_line(edition: Path):
-    path = edition / "cases" / "damisoa.yaml"
+def test_a_yaml_syntax_error_gives_its_line(campaign_folder: Path):
+    path = campaign_folder / "cases" / "damisoa.yaml"
     edit(path, "country_code: MG", "country_code: MG\n  broken: [unclosed")
     bad_line = path.read_text(encoding="utf-8").splitlines().index("  broken: [unclosed") + 1
 
-    (problem,) = validate_campaign(edition)
+    (problem,) = validate_campaign(campaign_folder)
 
     assert problem.file == "cases/damisoa.yaml"
     assert problem.message.startswith("erreur de syntaxe YAML à la ligne")
@@ -70,10 +70,10 @@ def test_a_yaml_syntax_error_gives_its_line(edition: Path):
     assert f"(ligne {problem.line})" in str(problem)
 
 
-def test_duplicate_slugs_and_positions_are_reported(edition: Path):
-    shutil.copy(edition / "cases" / "damisoa.yaml", edition / "cases" / "zz-copie.yaml")
+def test_duplicate_slugs_and_positions_are_reported(campaign_folder: Path):
+    shutil.copy(campaign_folder / "cases" / "damisoa.yaml", campaign_folder / "cases" / "zz-copie.yaml")
 
-    problems = validate_campaign(edition)
+    problems = validate_campaign(campaign_folder)
 
     copy = _only(problems, "cases/zz-copie.yaml")
     assert {p.field for p in copy} == {"slug", "position"}
@@ -83,30 +83,30 @@ def test_duplicate_slugs_and_positions_are_reported(edition: Path):
     assert not _only(problems, "cases/damisoa.yaml")  # the first one is not to blame
 
 
-def test_a_duplicate_position_alone_is_reported(edition: Path):
-    edit(edition / "cases" / "sonia-dahmani.yaml", "position: 7", "position: 3")
+def test_a_duplicate_position_alone_is_reported(campaign_folder: Path):
+    edit(campaign_folder / "cases" / "sonia-dahmani.yaml", "position: 7", "position: 3")
 
-    (problem,) = validate_campaign(edition)
+    (problem,) = validate_campaign(campaign_folder)
 
     assert (problem.file, problem.field) == ("cases/sonia-dahmani.yaml", "position")
     assert "« 3 »" in problem.message and "cases/juan-lopez.yaml" in problem.message
 
 
-def test_a_template_for_an_unknown_action_is_reported(edition: Path):
+def test_a_template_for_an_unknown_action_is_reported(campaign_folder: Path):
     edit(
-        edition / "templates.yaml",
+        campaign_folder / "templates.yaml",
         "action: signer-la-petition\n    language: en",
         "action: signer-petition\n    language: en",
     )
 
-    problems = validate_campaign(edition)
+    problems = validate_campaign(campaign_folder)
 
     unknown = [p for p in problems if p.field.endswith(".action")]
     assert len(unknown) == 1
     assert unknown[0].file == "templates.yaml"
     assert unknown[0].field == "templates[5].action"
     assert "appel à l'action inconnu « signer-petition »" in unknown[0].message
-    lines = (edition / "templates.yaml").read_text(encoding="utf-8").splitlines()
+    lines = (campaign_folder / "templates.yaml").read_text(encoding="utf-8").splitlines()
     assert lines[unknown[0].line - 1].strip() == "action: signer-petition"
     # and since signer-la-petition lost its English template, that is reported too
     missing = [p for p in problems if p.field == "templates"]
@@ -115,41 +115,41 @@ def test_a_template_for_an_unknown_action_is_reported(edition: Path):
     ]
 
 
-def test_an_unknown_placeholder_in_a_template_is_reported(edition: Path):
+def test_an_unknown_placeholder_in_a_template_is_reported(campaign_folder: Path):
     edit(
-        edition / "templates.yaml",
+        campaign_folder / "templates.yaml",
         "Write for {person} ({country})",
         "Write for {persone} ({country})",
     )
 
-    (problem,) = validate_campaign(edition)
+    (problem,) = validate_campaign(campaign_folder)
 
     assert (problem.file, problem.field) == ("templates.yaml", "templates[1].body")
     assert "espace réservé inconnu {persone}" in problem.message
 
 
-def test_date_placeholder_needs_a_key_date_and_key_dates_must_exist(edition: Path):
-    edit(edition / "templates.yaml", "✍️ Write for {person}", "✍️ On {date}, write for {person}")
-    edit(edition / "actions.yaml", "key_date: marathon-montreal", "key_date: marathon-quebec")
+def test_date_placeholder_needs_a_key_date_and_key_dates_must_exist(campaign_folder: Path):
+    edit(campaign_folder / "templates.yaml", "✍️ Write for {person}", "✍️ On {date}, write for {person}")
+    edit(campaign_folder / "actions.yaml", "key_date: marathon-montreal", "key_date: marathon-quebec")
 
-    problems = validate_campaign(edition)
+    problems = validate_campaign(campaign_folder)
 
     by_field = {p.field: p for p in problems}
     assert "{date} est utilisé" in by_field["templates[1].body"].message
     assert "date clé inconnue « marathon-quebec »" in by_field["actions[3].key_date"].message
 
 
-def test_problems_are_collected_across_all_files(edition: Path):
-    edit(edition / "campaign.yaml", "goal: 100000", "goal: 0")
-    edit(edition / "cases" / "damisoa.yaml", "goal: 12000", 'goal: "12 000"')
+def test_problems_are_collected_across_all_files(campaign_folder: Path):
+    edit(campaign_folder / "campaign.yaml", "goal: 100000", "goal: 0")
+    edit(campaign_folder / "cases" / "damisoa.yaml", "goal: 12000", 'goal: "12 000"')
     edit(
-        edition / "cases" / "juan-lopez.yaml", "solidarity_kind: card", "solidarity_kind: postcard"
+        campaign_folder / "cases" / "juan-lopez.yaml", "solidarity_kind: card", "solidarity_kind: postcard"
     )
-    edit(edition / "cases" / "sai-zaw-thaike.yaml", "image_alt:", "image_alte:")
-    edit(edition / "actions.yaml", "kind: event", "kind: party")
-    (edition / "templates.yaml").unlink()
+    edit(campaign_folder / "cases" / "sai-zaw-thaike.yaml", "image_alt:", "image_alte:")
+    edit(campaign_folder / "actions.yaml", "kind: event", "kind: party")
+    (campaign_folder / "templates.yaml").unlink()
 
-    problems = validate_campaign(edition)
+    problems = validate_campaign(campaign_folder)
 
     found = {(p.file, p.field) for p in problems}
     assert found == {
@@ -168,12 +168,12 @@ def test_problems_are_collected_across_all_files(edition: Path):
     assert messages[("templates.yaml", "")] == "fichier manquant"
 
 
-def test_load_campaign_raises_with_every_problem_and_loads_nothing(edition: Path):
-    edit(edition / "campaign.yaml", "timezone: America/Toronto", "timezone: Mars/Olympus")
-    edit(edition / "cases" / "damisoa.yaml", "country_code: MG", "country_code: XX")
+def test_load_campaign_raises_with_every_problem_and_loads_nothing(campaign_folder: Path):
+    edit(campaign_folder / "campaign.yaml", "timezone: America/Toronto", "timezone: Mars/Olympus")
+    edit(campaign_folder / "cases" / "damisoa.yaml", "country_code: MG", "country_code: XX")
 
     with pytest.raises(ContentInvalid) as caught:
-        load_campaign(edition)
+        load_campaign(campaign_folder)
 
     error = caught.value
     assert [(p.file, p.field) for p in error.problems] == [
@@ -190,44 +190,44 @@ def test_load_campaign_raises_with_every_problem_and_loads_nothing(edition: Path
     assert "Invalid content: 2 problem(s)" in error.message("en")
 
 
-def test_norway_stays_norway_and_duplicate_keys_are_caught(edition: Path):
+def test_norway_stays_norway_and_duplicate_keys_are_caught(campaign_folder: Path):
     # YAML 1.1 would read an unquoted NO as false; a duplicated key would silently win.
-    path = edition / "cases" / "ellinor-guttorm-utsi.yaml"
+    path = campaign_folder / "cases" / "ellinor-guttorm-utsi.yaml"
     edit(path, 'country_code: "NO"', "country_code: NO")
-    assert validate_campaign(edition) == []
-    assert load_campaign(edition).case("ellinor-guttorm-utsi").country_code == "NO"
+    assert validate_campaign(campaign_folder) == []
+    assert load_campaign(campaign_folder).case("ellinor-guttorm-utsi").country_code == "NO"
 
     edit(path, "goal: 12000", "goal: 12000\ngoal: 15000")
-    (problem,) = validate_campaign(edition)
+    (problem,) = validate_campaign(campaign_folder)
     assert (problem.file, problem.field) == ("cases/ellinor-guttorm-utsi.yaml", "goal")
     assert "écrite deux fois" in problem.message
 
 
-def test_private_postal_addresses_are_refused(edition: Path):
+def test_private_postal_addresses_are_refused(campaign_folder: Path):
     edit(
-        edition / "cases" / "sonia-dahmani.yaml",
+        campaign_folder / "cases" / "sonia-dahmani.yaml",
         "  fr: Remis par Amnistie internationale\n",
         "  fr: Remis au 50 rue Sainte-Catherine Ouest, Montréal H2X 3V4\n",
     )
-    (problem,) = validate_campaign(edition)
+    (problem,) = validate_campaign(campaign_folder)
     assert (problem.file, problem.field) == ("cases/sonia-dahmani.yaml", "solidarity_address")
 
 
-def test_a_missing_folder_or_empty_case_list_is_a_problem(tmp_path: Path, edition: Path):
+def test_a_missing_folder_or_empty_case_list_is_a_problem(tmp_path: Path, campaign_folder: Path):
     assert validate_campaign(tmp_path / "nope")[0].message.startswith("dossier introuvable")
-    for case in (edition / "cases").iterdir():
+    for case in (campaign_folder / "cases").iterdir():
         case.unlink()
-    problems = validate_campaign(edition)
+    problems = validate_campaign(campaign_folder)
     assert [(p.file, p.message_en) for p in problems] == [
         ("cases", "no cases: add one file per case in cases/")
     ]
 
 
-def test_load_all_reports_problems_with_the_edition_folder(tmp_path: Path, edition: Path):
+def test_load_all_reports_problems_with_the_edition_folder(tmp_path: Path, campaign_folder: Path):
     campaigns = tmp_path / "root" / "campaigns"
     campaigns.mkdir(parents=True)
-    shutil.copytree(edition, campaigns / "2025")
-    shutil.copytree(edition, campaigns / "2026")
+    shutil.copytree(campaign_folder, campaigns / "2025")
+    shutil.copytree(campaign_folder, campaigns / "2026")
     edit(campaigns / "2026" / "campaign.yaml", "slug: ecrire-2025", "slug: Écrire 2026")
 
     with pytest.raises(ContentInvalid) as caught:

@@ -42,7 +42,7 @@ def four_kinds(engine: sa.Engine) -> list[str]:
     return ["x-fr", *(name for _, name, _, _ in ACCOUNTS)]
 
 
-def running_edition(engine: sa.Engine, today: dt.date | None = None) -> None:
+def running_campaign(engine: sa.Engine, today: dt.date | None = None) -> None:
     """The 2025 edition (3 November to 31 January) moved around today, so that it is in progress
     whatever the date, with the marathon still ahead: by whole years in season, else by days."""
     today = today or dt.datetime.now(ZoneInfo("America/Toronto")).date()
@@ -61,7 +61,7 @@ def running_edition(engine: sa.Engine, today: dt.date | None = None) -> None:
         s.add(campaign)
 
 
-def finished_edition(engine: sa.Engine, *, ended_days_ago: int = 10) -> None:
+def finished_campaign(engine: sa.Engine, *, ended_days_ago: int = 10) -> None:
     """The current edition ended some days ago."""
     today = dt.datetime.now(dt.UTC).date()
     with db.session_scope(engine) as s:

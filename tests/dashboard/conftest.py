@@ -160,9 +160,9 @@ def busy(engine: sa.Engine, account: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def running_edition(engine: sa.Engine, campaign: int) -> int:
+def running_campaign(engine: sa.Engine, campaign: int) -> int:
     """The 2025 edition moved around today: in progress whatever the machine's date."""
-    from tests.dashboard.busy import running_edition as make
+    from tests.dashboard.busy import running_campaign as make
 
     make(engine)
     return campaign

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from orchestrator import db
 from orchestrator.models import CallToAction, Campaign, Template
-from orchestrator.services import editions
+from orchestrator.services import campaign_admin
 from orchestrator.services.auth import Actor
 from tests.dashboard.helpers import texts
 
@@ -97,7 +97,7 @@ def test_a_viewer_sees_the_list_but_no_form(app):
 def test_an_edition_without_actions_still_offers_the_new_action_form(app, engine, session):
     with db.session_scope(engine) as s:
         source = s.exec(select(Campaign).where(Campaign.slug == "ecrire-2025")).one()
-        empty = editions.create_edition(s, actor=Actor("ada", "admin"), data={
+        empty = campaign_admin.create_campaign(s, actor=Actor("ada", "admin"), data={
             "slug": "ecrire-2026", "name": {"fr": "Écrire 2026", "en": "Write 2026"}, "timezone": source.timezone,
             "starts_on": dt.date(2026, 11, 2), "ends_on": dt.date(2026, 12, 31),
             "hashtags": dict(source.hashtags), "goal": 1000, "link_rules": {"utm_campaign": "ecrire-2026"}})

@@ -132,7 +132,7 @@ def test_good_news_holds_the_queue_keeps_a_dated_note_and_offers_a_post(app, sch
     assert f"Publication n° {post.id} créée" in texts(at)
 
 
-def test_a_case_shows_its_published_posts_and_their_figures_on_demand(app, busy, running_edition):
+def test_a_case_shows_its_published_posts_and_their_figures_on_demand(app, busy, running_campaign):
     at = app("victor", "cases")
     assert not at.dataframe  # nothing read until asked: the page stays fast
     at.toggle(key="case_posts_juan-lopez").set_value(True).run()

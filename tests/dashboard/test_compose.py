@@ -268,12 +268,12 @@ def test_a_post_links_its_sibling(app, session, engine):
 def test_a_post_goes_to_the_edition_chosen_in_the_sidebar(app, session, engine):
     from orchestrator import db
     from orchestrator.models import Campaign
-    from orchestrator.services import editions
+    from orchestrator.services import campaign_admin
     from orchestrator.services.auth import SYSTEM
 
     with db.session_scope(engine) as s:
         current = s.exec(select(Campaign)).one()
-        copy = editions.copy_edition(s, actor=SYSTEM, source_id=current.id, slug="ecrire-2026",
+        copy = campaign_admin.copy_campaign(s, actor=SYSTEM, source_id=current.id, slug="ecrire-2026",
                                      name={"fr": "Écrire, ça libère ! 2026", "en": "Write for Rights 2026"},
                                      starts_on=dt.date(2026, 11, 2), ends_on=dt.date(2027, 1, 31), include_cases=True)
         copy_id, current_id = copy.id, current.id

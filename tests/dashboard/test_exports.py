@@ -44,12 +44,12 @@ def test_a_visit_builds_no_file_until_asked(app, scheduled):
 
 def test_a_file_prepared_for_one_edition_is_not_offered_for_another(app, scheduled, engine):
     from orchestrator import db
-    from orchestrator.services import editions
+    from orchestrator.services import campaign_admin
     from orchestrator.services.auth import SYSTEM
 
     scheduled()
     with db.session_scope(engine) as s:
-        other = editions.copy_edition(s, actor=SYSTEM, source_id=1, slug="ecrire-2026", name={"fr": "2026", "en": "2026"},
+        other = campaign_admin.copy_campaign(s, actor=SYSTEM, source_id=1, slug="ecrire-2026", name={"fr": "2026", "en": "2026"},
                                       starts_on=dt.date(2026, 11, 2), ends_on=dt.date(2027, 1, 31)).id
     at = app("victor", "exports")
     at.button(key="export_prepare").click().run()

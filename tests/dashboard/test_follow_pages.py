@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.busy import HOSTILE, finished_edition, markdown_sinks, unescaped_markup
+from tests.dashboard.busy import HOSTILE, finished_campaign, markdown_sinks, unescaped_markup
 from tests.dashboard.helpers import texts
 
 PAGES = ("overview", "queue", "calendar", "exports")
@@ -25,7 +25,7 @@ def _open_everything(at) -> None:
 @pytest.mark.parametrize("lang", ["fr", "en"])
 @pytest.mark.parametrize("who", ["victor", "edith"])
 @pytest.mark.parametrize("page", PAGES)
-def test_every_follow_page_renders_a_busy_edition(app, busy, running_edition, page, who, lang):
+def test_every_follow_page_renders_a_busy_edition(app, busy, running_campaign, page, who, lang):
     at = app(who, page, lang=lang)
     if page == "calendar":
         at.radio(key="cal_view").set_value("month").run()
@@ -48,7 +48,7 @@ def test_every_follow_page_renders_a_busy_edition(app, busy, running_edition, pa
         assert raw not in tables and raw not in shown, raw
 
 
-def test_the_queue_walks_every_delivery_without_breaking(app, busy, running_edition):
+def test_the_queue_walks_every_delivery_without_breaking(app, busy, running_campaign):
     """Each delivery picked in turn, as an editor: its card, figures and buttons all draw."""
     at = app("edith", "queue")
     reached = False
@@ -62,13 +62,13 @@ def test_the_queue_walks_every_delivery_without_breaking(app, busy, running_edit
 
 @pytest.mark.parametrize("page", PAGES)
 def test_the_pages_of_a_finished_edition(app, busy, engine, page):
-    finished_edition(engine)
+    finished_campaign(engine)
     at = app("victor", page)
     assert not at.exception, [e.value for e in at.exception]
     assert not unescaped_markup(at)
 
 
-def test_hostile_text_is_shown_as_written(app, busy, running_edition):
+def test_hostile_text_is_shown_as_written(app, busy, running_campaign):
     """Escaped, not dropped: the case's name reads as it was typed."""
     at = app("victor", "queue")
     assert HOSTILE in "".join(d.value.to_csv() for d in at.dataframe)

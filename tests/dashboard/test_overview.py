@@ -64,7 +64,7 @@ def test_a_finished_worker_once_run_is_not_counted_as_a_worker_at_work(app, engi
     assert "Dernier signe de vie d'un travailleur" in texts(at)
 
 
-def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, running_edition):
+def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, running_campaign):
     scheduled(text="Écrivez pour Juan López !")
     at = app("victor", "overview")
     shown = texts(at)
@@ -75,7 +75,7 @@ def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, runnin
     assert "Écrivez pour Juan López" in at.dataframe[0].value.to_csv()
 
 
-def test_engagement_counts_gains_not_running_totals(app, scheduled, engine, running_edition):
+def test_engagement_counts_gains_not_running_totals(app, scheduled, engine, running_campaign):
     """Three snapshots of 5, 8 and 10 likes mean 10 likes, not 23."""
     delivery_id = scheduled(state="published", likes=10, published_at=dt.datetime.now(dt.UTC))
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
@@ -110,7 +110,7 @@ def test_engagement_counts_gains_not_running_totals(app, scheduled, engine, runn
     assert "Juan López — 0 / 12\xa0000 actions · projection 0 · 10 interactions" in texts(at)
 
 
-def test_progress_counts_actions_against_the_goal(app, engine, running_edition):
+def test_progress_counts_actions_against_the_goal(app, engine, running_campaign):
     from orchestrator.services import responses
     from orchestrator.services.auth import SYSTEM
 
@@ -131,7 +131,7 @@ def test_it_is_english_a_switch_away(app):
 # States held, day one, "as of", the last day, a finished edition, per-case figures
 
 
-def test_a_pending_post_s_deliveries_are_not_counted_as_scheduled(app, busy, running_edition):
+def test_a_pending_post_s_deliveries_are_not_counted_as_scheduled(app, busy, running_campaign):
     at = app("victor", "overview")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["🔵 Programmée"] == "2"
@@ -143,7 +143,7 @@ def test_a_pending_post_s_deliveries_are_not_counted_as_scheduled(app, busy, run
     assert states_next.count("🔵 Programmée") == 1  # the one of an approved post; the other is later
 
 
-def test_on_day_one_the_engagement_curve_is_drawn_hour_by_hour(app, engine, scheduled, running_edition):
+def test_on_day_one_the_engagement_curve_is_drawn_hour_by_hour(app, engine, scheduled, running_campaign):
     from orchestrator.services import metrics_rollup
 
     now = dt.datetime.now(dt.UTC).replace(minute=30, second=0, microsecond=0)
@@ -163,7 +163,7 @@ def test_on_day_one_the_engagement_curve_is_drawn_hour_by_hour(app, engine, sche
         assert f"{local_hour:%Y-%m-%dT%H}:00Z" in points
 
 
-def test_figures_say_as_of_when_and_can_be_refreshed(app, engine, running_edition):
+def test_figures_say_as_of_when_and_can_be_refreshed(app, engine, running_campaign):
     from orchestrator.services import responses
     from orchestrator.services.auth import SYSTEM
 
@@ -179,7 +179,7 @@ def test_figures_say_as_of_when_and_can_be_refreshed(app, engine, running_editio
     assert "Juan López — 40 / 12\xa0000" in texts(at)  # … unless asked
 
 
-def test_a_countdown_to_the_campaign_s_last_day(app, running_edition):
+def test_a_countdown_to_the_campaign_s_last_day(app, running_campaign):
     at = app("victor", "overview")
     labels = [m.label for m in at.metric[:3]]
     assert labels == ["Grand marathon d'écriture de Montréal", "Journée des droits humains", "Dernier jour pour agir"]
@@ -189,12 +189,12 @@ def test_a_countdown_to_the_campaign_s_last_day(app, running_edition):
 def test_a_finished_edition_shows_its_results_and_nothing_behind(app, engine, busy):
     from orchestrator.services import responses
     from orchestrator.services.auth import SYSTEM
-    from tests.dashboard.busy import finished_edition
+    from tests.dashboard.busy import finished_campaign
 
     with db.session_scope(engine) as s:
         responses.record_tally(s, actor=SYSTEM, case_slug="juan-lopez", kind="letter", count=12_500,
                                day=_montreal_today())
-    finished_edition(engine)
+    finished_campaign(engine)
     for lang, words in (("fr", ("Bilan de l'édition", "✅ objectif atteint", "(terminée)")),
                         ("en", ("Final results", "✅ goal reached", "(finished)"))):
         at = app("victor", "overview", lang=lang)
@@ -210,9 +210,9 @@ def test_a_finished_edition_shows_its_results_and_nothing_behind(app, engine, bu
 
 
 def test_a_finished_edition_with_no_post_says_so_instead_of_a_row_of_zeros(app, engine, campaign):
-    from tests.dashboard.busy import finished_edition
+    from tests.dashboard.busy import finished_campaign
 
-    finished_edition(engine)
+    finished_campaign(engine)
     for lang, words, actions, not_yet in (
             ("fr", "Aucune publication n'est parue pendant cette édition", "Actions reçues", "Pas encore de statistiques"),
             ("en", "No post was published during this edition", "Actions received", "No figures yet")):
@@ -223,18 +223,18 @@ def test_a_finished_edition_with_no_post_says_so_instead_of_a_row_of_zeros(app, 
 
 
 def test_the_results_of_an_edition_on_a_fixed_day(engine, busy):
-    from orchestrator.services import edition_results
+    from orchestrator.services import campaign_results
     from orchestrator.services.campaigns import current_campaign
 
     with db.session_scope(engine) as s:
         campaign = current_campaign(s)
         assert campaign.ends_on == dt.date(2026, 1, 31)
-        assert edition_results.phase(campaign, today=dt.date(2026, 2, 1)) == "finished"
-        assert edition_results.phase(campaign, today=dt.date(2026, 1, 31)) == "running"
-        assert edition_results.phase(campaign, today=dt.date(2025, 11, 2)) == "upcoming"
-        days = {c["slug"]: c["days"] for c in edition_results.countdowns(campaign, today=dt.date(2025, 12, 1))}
+        assert campaign_results.phase(campaign, today=dt.date(2026, 2, 1)) == "finished"
+        assert campaign_results.phase(campaign, today=dt.date(2026, 1, 31)) == "running"
+        assert campaign_results.phase(campaign, today=dt.date(2025, 11, 2)) == "upcoming"
+        days = {c["slug"]: c["days"] for c in campaign_results.countdowns(campaign, today=dt.date(2025, 12, 1))}
         assert days == {"marathon-montreal": 5, "journee-droits-humains": 9, "dernier-appel": 61}
-        bilan = edition_results.results(s, campaign=campaign)
+        bilan = campaign_results.results(s, campaign=campaign)
     assert (bilan["posts"], bilan["deliveries"], bilan["views"], bilan["clicks"]) == (1, 1, 12027, 17)
     assert bilan["engagement"] == 1235 + 40 + 7
 
@@ -248,7 +248,7 @@ def test_nothing_is_behind_before_the_edition_starts_or_after_it_ends(engine, ca
         assert all(r["behind"] for r in reports.case_progress(s, campaign_id=campaign, today=dt.date(2025, 12, 1)))
 
 
-def test_a_case_s_published_posts_with_their_figures(app, busy, running_edition, engine):
+def test_a_case_s_published_posts_with_their_figures(app, busy, running_campaign, engine):
     from orchestrator.services.campaigns import get_case
 
     with db.session_scope(engine) as s:
@@ -264,7 +264,7 @@ def test_a_case_s_published_posts_with_their_figures(app, busy, running_edition,
     assert {"12\u202f027", "12\xa0027"} & set(shown) and "17" in shown  # and read the reader's way
 
 
-def test_a_first_hour_alone_still_draws_a_line_from_zero(app, engine, scheduled, running_edition):
+def test_a_first_hour_alone_still_draws_a_line_from_zero(app, engine, scheduled, running_campaign):
     from orchestrator.services import metrics_rollup
 
     now = dt.datetime.now(dt.UTC)

@@ -96,7 +96,7 @@ def test_an_edition_is_downloaded_as_its_folder(app):
     import io
     import zipfile
 
-    from orchestrator.services.editions import edition_zip
+    from orchestrator.services.campaign_admin import campaign_zip
 
     at = app("ada", "campaigns")
     at.button(key="edition_folder").click().run()
@@ -105,7 +105,7 @@ def test_an_edition_is_downloaded_as_its_folder(app):
     with db.session_scope(db.get_engine()) as s:
         from orchestrator.services.campaigns import current_campaign
 
-        data = edition_zip(s, campaign_id=current_campaign(s).id)  # type: ignore[arg-type]
+        data = campaign_zip(s, campaign_id=current_campaign(s).id)  # type: ignore[arg-type]
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert "ecrire-2025/campaign.yaml" in names and any(n.startswith("ecrire-2025/cases/") for n in names)
 

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from orchestrator import db
 from orchestrator.models import AuditEntry, CallToAction, Campaign, Post, Template
-from orchestrator.services import actions_admin, editions, posts
+from orchestrator.services import actions_admin, campaign_admin, posts
 from orchestrator.services.auth import PermissionDenied, ServiceError
 from tests.editions.helpers import ADMIN, EDITOR, VIEWER
 
@@ -68,7 +68,7 @@ def test_an_editor_creates_a_call_to_action_as_a_folder_would_hold_it(engine):
         assert (entry.actor, entry.target_type, entry.target_id) == ("edith", "call_to_action", str(new_id))
         assert entry.detail == {"slug": "partager-le-cas", "created": True}
         # the edition still exports to a folder the loader accepts, with the new action in it
-        content = editions.export_content(s, campaign_id=_cid(s))
+        content = campaign_admin.export_content(s, campaign_id=_cid(s))
         assert content.action("partager-le-cas").label.fr == "Partager le cas"
 
 
@@ -92,7 +92,7 @@ def test_an_editor_changes_an_action_and_a_known_key_date_is_accepted(engine):
 
 def test_a_rename_is_carried_into_the_editions_templates_and_no_other(engine):
     with db.session_scope(engine) as s:
-        copy = editions.copy_edition(s, actor=ADMIN, source_id=_cid(s), slug="ecrire-2026",
+        copy = campaign_admin.copy_campaign(s, actor=ADMIN, source_id=_cid(s), slug="ecrire-2026",
                                      name={"fr": "Écrire 2026", "en": "Write 2026"},
                                      starts_on=dt.date(2026, 11, 2), ends_on=dt.date(2026, 12, 31))
         copy_id = copy.id
@@ -115,7 +115,7 @@ def test_a_rename_is_carried_into_the_editions_templates_and_no_other(engine):
         assert entry.detail["renamed_from"] == "signer-la-petition"
         assert entry.detail["templates_renamed"] == ["petition-en", "petition-fr"]
         assert _action(s, "signer-en-ligne").url == {}
-        editions.export_content(s, campaign_id=_cid(s))  # still a consistent folder
+        campaign_admin.export_content(s, campaign_id=_cid(s))  # still a consistent folder
 
 
 def test_a_slug_already_used_in_the_edition_is_refused_and_nothing_is_saved(engine):
@@ -223,7 +223,7 @@ def test_a_viewer_may_neither_create_change_nor_delete(engine):
 
 def test_an_action_of_another_edition_or_none_is_not_found(engine):
     with db.session_scope(engine) as s:
-        copy_id = editions.copy_edition(s, actor=ADMIN, source_id=_cid(s), slug="ecrire-2026",
+        copy_id = campaign_admin.copy_campaign(s, actor=ADMIN, source_id=_cid(s), slug="ecrire-2026",
                                         name={"fr": "Écrire 2026", "en": "Write 2026"},
                                         starts_on=dt.date(2026, 11, 2), ends_on=dt.date(2026, 12, 31)).id
     before = _snapshot(engine)

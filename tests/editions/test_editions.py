@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from content.loader import bundled_campaign, load_campaign
 from orchestrator import db
 from orchestrator.models import AuditEntry, CallToAction, Campaign, Case, Template
-from orchestrator.services import case_edit, editions
+from orchestrator.services import campaign_admin, case_edit
 from orchestrator.services.auth import SYSTEM, PermissionDenied, ServiceError
 from tests.editions.helpers import ADMIN, EDITOR
 
@@ -38,7 +38,7 @@ def _new(**changes):
 
 def test_an_admin_creates_an_edition_and_the_first_stays_current(engine):
     with db.session_scope(engine) as s:
-        made = editions.create_edition(s, actor=ADMIN, data=_new())
+        made = campaign_admin.create_campaign(s, actor=ADMIN, data=_new())
         assert made.name["en"] == "Write for Rights 2026" and made.key_dates[0]["date"] == "2026-12-05"
         assert not made.is_current
     with db.session_scope(engine) as s:
@@ -47,7 +47,7 @@ def test_an_admin_creates_an_edition_and_the_first_stays_current(engine):
 
 def test_every_problem_is_listed_in_both_languages_and_nothing_is_saved(engine):
     with db.session_scope(engine) as s, pytest.raises(ServiceError) as caught:
-        editions.create_edition(s, actor=ADMIN, data=_new(timezone="Mars/Olympus", ends_on=dt.date(2026, 1, 1),
+        campaign_admin.create_campaign(s, actor=ADMIN, data=_new(timezone="Mars/Olympus", ends_on=dt.date(2026, 1, 1),
                                                           name={"fr": "Seulement en français"}))
     assert "timezone" in caught.value.fr and "name.en" in caught.value.fr and "ends_on" in caught.value.fr
     assert "Invalid edition" in caught.value.en
@@ -58,19 +58,19 @@ def test_every_problem_is_listed_in_both_languages_and_nothing_is_saved(engine):
 def test_only_admins_change_editions(engine):
     with db.session_scope(engine) as s:
         with pytest.raises(PermissionDenied):
-            editions.create_edition(s, actor=EDITOR, data=_new())
+            campaign_admin.create_campaign(s, actor=EDITOR, data=_new())
         with pytest.raises(PermissionDenied):
-            editions.update_edition(s, actor=EDITOR, campaign_id=_id(s), changes={"goal": 1})
+            campaign_admin.update_campaign(s, actor=EDITOR, campaign_id=_id(s), changes={"goal": 1})
 
 
 def test_editing_keeps_the_slug_and_checks_like_a_folder(engine):
     with db.session_scope(engine) as s:
-        editions.update_edition(s, actor=ADMIN, campaign_id=_id(s), changes={"goal": 120000,
+        campaign_admin.update_campaign(s, actor=ADMIN, campaign_id=_id(s), changes={"goal": 120000,
                                 "hashtags": {"fr": ["#ÉcrireÇaLibère"], "en": ["#WriteForRights"]}})
         with pytest.raises(ServiceError, match="Champ non modifiable"):
-            editions.update_edition(s, actor=ADMIN, campaign_id=_id(s), changes={"slug": "autre"})
+            campaign_admin.update_campaign(s, actor=ADMIN, campaign_id=_id(s), changes={"slug": "autre"})
         with pytest.raises(ServiceError, match="hashtags"):
-            editions.update_edition(s, actor=ADMIN, campaign_id=_id(s), changes={"hashtags": {"fr": ["sans-croisillon"]}})
+            campaign_admin.update_campaign(s, actor=ADMIN, campaign_id=_id(s), changes={"hashtags": {"fr": ["sans-croisillon"]}})
     with db.session_scope(engine) as s:
         campaign = s.get(Campaign, _id(s))
         assert campaign.goal == 120000 and campaign.hashtags["en"] == ["#WriteForRights"]
@@ -79,17 +79,17 @@ def test_editing_keeps_the_slug_and_checks_like_a_folder(engine):
 
 def test_one_current_edition_and_the_current_one_cannot_be_archived(engine):
     with db.session_scope(engine) as s:
-        new = editions.create_edition(s, actor=ADMIN, data=_new())
+        new = campaign_admin.create_campaign(s, actor=ADMIN, data=_new())
         with pytest.raises(ServiceError, match="édition en cours"):
-            editions.archive_edition(s, actor=ADMIN, campaign_id=_id(s))
-        editions.set_current(s, actor=ADMIN, campaign_id=new.id)
-        editions.archive_edition(s, actor=ADMIN, campaign_id=_id(s))
+            campaign_admin.archive_campaign(s, actor=ADMIN, campaign_id=_id(s))
+        campaign_admin.set_current(s, actor=ADMIN, campaign_id=new.id)
+        campaign_admin.archive_campaign(s, actor=ADMIN, campaign_id=_id(s))
         with pytest.raises(ServiceError, match="archivée"):
-            editions.set_current(s, actor=ADMIN, campaign_id=_id(s))
+            campaign_admin.set_current(s, actor=ADMIN, campaign_id=_id(s))
     with db.session_scope(engine) as s:
         assert [c.slug for c in s.exec(select(Campaign).where(Campaign.is_current))] == ["ecrire-2026"]
-        assert [c.slug for c in editions.list_editions(s, include_archived=False)] == ["ecrire-2026"]
-        editions.archive_edition(s, actor=ADMIN, campaign_id=_id(s), archived=False)
+        assert [c.slug for c in campaign_admin.list_campaigns(s, include_archived=False)] == ["ecrire-2026"]
+        campaign_admin.archive_campaign(s, actor=ADMIN, campaign_id=_id(s), archived=False)
     with db.session_scope(engine) as s:
         assert s.get(Campaign, _id(s)).archived_at is None
 
@@ -97,7 +97,7 @@ def test_one_current_edition_and_the_current_one_cannot_be_archived(engine):
 def test_copying_an_edition_takes_its_settings_actions_and_templates_not_its_cases(engine):
     with db.session_scope(engine) as s:
         source = s.get(Campaign, _id(s))
-        copy = editions.copy_edition(s, actor=ADMIN, source_id=source.id, slug="ecrire-2026",
+        copy = campaign_admin.copy_campaign(s, actor=ADMIN, source_id=source.id, slug="ecrire-2026",
                                      name={"fr": "Écrire, ça libère ! 2026", "en": "Write for Rights 2026"},
                                      starts_on=dt.date(2026, 11, 2), ends_on=dt.date(2027, 1, 15))
         copy_id = copy.id
@@ -123,7 +123,7 @@ def test_a_copy_with_cases_starts_them_active(engine):
     with db.session_scope(engine) as s:
         juan = s.exec(select(Case).where(Case.slug == "juan-lopez")).first()
         case_edit.set_status(s, actor=EDITOR, case_id=juan.id, status="good_news", note="Libéré")
-        copy = editions.copy_edition(s, actor=ADMIN, source_id=_id(s), slug="ecrire-2026",
+        copy = campaign_admin.copy_campaign(s, actor=ADMIN, source_id=_id(s), slug="ecrire-2026",
                                      name={"fr": "É 2026", "en": "W 2026"}, starts_on=dt.date(2026, 11, 2),
                                      ends_on=dt.date(2027, 1, 31), include_cases=True)
         cases = list(s.exec(select(Case).where(Case.campaign_id == copy.id)))
@@ -131,7 +131,7 @@ def test_a_copy_with_cases_starts_them_active(engine):
 
 
 def _copy_with_cases(s) -> int:
-    return editions.copy_edition(s, actor=ADMIN, source_id=_id(s), slug="ecrire-2026",
+    return campaign_admin.copy_campaign(s, actor=ADMIN, source_id=_id(s), slug="ecrire-2026",
                                  name={"fr": "É 2026", "en": "W 2026"}, starts_on=dt.date(2026, 11, 2),
                                  ends_on=dt.date(2027, 1, 31), include_cases=True).id
 
@@ -171,7 +171,7 @@ def test_load_then_dump_gives_back_the_same_edition(engine, tmp_path: Path):
 
     original = load_campaign(bundled_campaign("2025"))
     with db.session_scope(engine) as s:
-        exported = editions.export_content(s, campaign_id=_id(s))
+        exported = campaign_admin.export_content(s, campaign_id=_id(s))
     assert exported == original
     dump_campaign(exported, tmp_path / "again")
     assert load_campaign(tmp_path / "again") == original
@@ -187,7 +187,7 @@ def test_dashboard_edits_reach_the_folder_and_load_back_into_a_fresh_database(en
                                                                                  "en": "justice for Juan"}})
         case_edit.create_case(s, actor=EDITOR, campaign_id=_id(s), data=__import__(
             "tests.editions.helpers", fromlist=["case_fields"]).case_fields())
-        exported = editions.export_content(s, campaign_id=_id(s))
+        exported = campaign_admin.export_content(s, campaign_id=_id(s))
     dump_campaign(exported, tmp_path / "edited")
     again = load_campaign(tmp_path / "edited")
     assert again == exported
@@ -200,7 +200,7 @@ def test_dashboard_edits_reach_the_folder_and_load_back_into_a_fresh_database(en
         with db.session_scope(other) as s:
             load_content(s, actor=SYSTEM, content=again)
         with db.session_scope(other) as s:
-            assert editions.export_content(s, campaign_id=_id(s)) == exported
+            assert campaign_admin.export_content(s, campaign_id=_id(s)) == exported
     finally:
         other.dispose()
 
@@ -224,8 +224,8 @@ def test_the_cli_dumps_what_load_reads(engine, env, tmp_path: Path):
 
 def test_an_edition_without_calls_to_action_says_why_it_cannot_be_dumped(engine):
     with db.session_scope(engine) as s:
-        new = editions.create_edition(s, actor=ADMIN, data=_new())
+        new = campaign_admin.create_campaign(s, actor=ADMIN, data=_new())
         case_edit.create_case(s, actor=EDITOR, campaign_id=new.id, data=__import__(
             "tests.editions.helpers", fromlist=["case_fields"]).case_fields())
         with pytest.raises(ServiceError, match="appel à l'action"):
-            editions.export_content(s, campaign_id=new.id)
+            campaign_admin.export_content(s, campaign_id=new.id)

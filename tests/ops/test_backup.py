@@ -44,8 +44,8 @@ def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engin
     engine = db.get_engine()
     db.upgrade(engine)
     with db.session_scope(engine) as session:
-        for edition in load_all():
-            load_content(session, actor=SYSTEM, content=edition)
+        for campaign in load_all():
+            load_content(session, actor=SYSTEM, content=campaign)
     names = [add_account(engine, "http://127.0.0.1:9", kind=kind) for kind in CREDS]
     for n in range(3):
         post_id = approved_post(engine, text=f"Écrivez pour Juan López, message {n}. #ÉcrireÇaLibère")

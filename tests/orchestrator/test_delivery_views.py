@@ -11,9 +11,9 @@ from orchestrator import db, states
 from orchestrator.models import Delivery, LinkClickHour, MetricSnapshot
 from orchestrator.services import (
     calendar_feed,
+    campaign_results,
     deliveries,
     delivery_views,
-    edition_results,
     exports,
     posts,
     reports,
@@ -96,7 +96,7 @@ def test_results_feed_and_file(engine: sa.Engine) -> None:
     _fill(engine)
     with db.session_scope(engine) as s:
         campaign = current_campaign(s)
-        bilan = edition_results.results(s, campaign=campaign)
+        bilan = campaign_results.results(s, campaign=campaign)
         assert (bilan["posts"], bilan["deliveries"], bilan["views"], bilan["engagement"], bilan["clicks"]) == (1, 1, 100, 10, 4)
         token = calendar_feed.create(s, actor=SYSTEM, campaign_id=campaign.id)  # type: ignore[arg-type]
     with db.session_scope(engine) as s:

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from orchestrator import db, demo
 from orchestrator.models import Delivery, Post
-from orchestrator.services import edition_results
+from orchestrator.services import campaign_results
 from orchestrator.services.campaigns import current_campaign
 
 
@@ -28,8 +28,8 @@ def test_after_the_edition_the_demo_runs_an_edition_in_progress(engine: sa.Engin
     with db.session_scope(engine) as s:
         campaign = current_campaign(s)
         assert campaign.slug == demo.DEMO_SLUG
-        assert edition_results.phase(campaign, today=today) == edition_results.RUNNING
-        ahead = {c["slug"]: c["days"] for c in edition_results.countdowns(campaign, today=today)}
+        assert campaign_results.phase(campaign, today=today) == campaign_results.RUNNING
+        ahead = {c["slug"]: c["days"] for c in campaign_results.countdowns(campaign, today=today)}
         assert all(days >= 0 for days in ahead.values()), ahead  # nothing « passé »
         assert ahead["marathon-montreal"] <= 3
         in_demo = s.exec(select(sa.func.count()).select_from(Delivery).join(Post, Post.id == Delivery.post_id)
@@ -68,7 +68,7 @@ def test_a_later_start_moves_the_demo_edition_instead_of_making_another(engine: 
 
         slugs = [c.slug for c in s.exec(select(Campaign))]
         assert slugs.count(demo.DEMO_SLUG) == 1
-        assert edition_results.phase(current_campaign(s), today=dt.date(2028, 7, 1)) == edition_results.RUNNING
+        assert campaign_results.phase(current_campaign(s), today=dt.date(2028, 7, 1)) == campaign_results.RUNNING
 
 
 def test_the_demo_s_goal_bars_move_some_cases_on_track_some_behind(engine: sa.Engine) -> None:

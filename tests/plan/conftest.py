@@ -40,8 +40,8 @@ def plan_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         eng = db.get_engine()
         db.upgrade(eng)
         with db.session_scope(eng) as session:
-            for edition in load_all():
-                load_content(session, actor=SYSTEM, content=edition)
+            for campaign in load_all():
+                load_content(session, actor=SYSTEM, content=campaign)
         yield values
         eng.dispose()
         get_settings.cache_clear()

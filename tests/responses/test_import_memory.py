@@ -22,8 +22,8 @@ def sqlite_engine(tmp_path: Path) -> sa.Engine:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'memory.db'}")
     db.upgrade(engine)
     with db.session_scope(engine) as s:
-        for edition in load_all():
-            load_content(s, actor=SYSTEM, content=edition)
+        for campaign in load_all():
+            load_content(s, actor=SYSTEM, content=campaign)
     return engine
 
 

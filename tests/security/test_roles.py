@@ -156,8 +156,8 @@ def _samples(s: Session, w: dict[str, Any]) -> dict[str, Any]:
 OVERRIDES: dict[str, dict[str, Any]] = {
     "accounts.add_account": {"name": "x-nouveau"},
     "case_edit.create_case": {"data": {"slug": "nouveau", "person": {"fr": "Nouvelle personne"}}},
-    "editions.create_edition": {"data": {"slug": "ecrire-2026", "name": {"fr": "2026"}}},
-    "editions.copy_edition": {"name": {"fr": "Écrire 2026"}},
+    "campaign_admin.create_campaign": {"data": {"slug": "ecrire-2026", "name": {"fr": "2026"}}},
+    "campaign_admin.copy_campaign": {"name": {"fr": "Écrire 2026"}},
     "media_library.add_image": {"data": b"\x89PNG not really"},
     "plan_import.import_plan": {"data": b"case,account,at,text\n"},
     "responses_import.import_responses": {"data": io.BytesIO(b"case,kind,count,day\n")},

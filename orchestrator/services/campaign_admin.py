@@ -1,5 +1,8 @@
-"""Editions (campaigns) run from the dashboard: create, edit, archive, copy into a new one, set
-the current one, and export one back to the folder format.
+"""Campaigns run from the dashboard: create, edit, archive, copy into a new one, set the current
+one, and export one back to the folder format.
+
+In code a ``Campaign`` is one yearly edition of the campaign; pages say « édition ». Identifiers
+use the one word campaign (``tests/test_vocabulary.py``).
 
 The YAML folders are an import format, not the only way in. Whatever staff type here goes
 through the same pydantic models as a folder (``content.model``), so an edition set up in the
@@ -85,14 +88,14 @@ def _apply(campaign: Campaign, model: Any) -> None:
 # Reading
 
 
-def list_editions(session: Session, *, include_archived: bool = True) -> list[Campaign]:
+def list_campaigns(session: Session, *, include_archived: bool = True) -> list[Campaign]:
     query = select(Campaign).order_by(col(Campaign.starts_on).desc(), col(Campaign.id).desc())
     if not include_archived:
         query = query.where(col(Campaign.archived_at).is_(None))
     return list(session.exec(query))
 
 
-def get_edition(session: Session, *, campaign_id: int) -> Campaign:
+def get_campaign(session: Session, *, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise NotFound(f"Édition {campaign_id} introuvable.", f"Edition {campaign_id} not found.")
@@ -109,7 +112,7 @@ def _slug_free(session: Session, slug: str) -> None:
 # Changing
 
 
-def create_edition(session: Session, *, actor: Actor, data: dict[str, Any]) -> Campaign:
+def create_campaign(session: Session, *, actor: Actor, data: dict[str, Any]) -> Campaign:
     """A new edition from the content model's fields (slug, name, timezone, dates, hashtags,
     goal, link_rules, optional key_dates and url). It becomes current if none is."""
     from content.model import Campaign as CampaignModel
@@ -126,14 +129,14 @@ def create_edition(session: Session, *, actor: Actor, data: dict[str, Any]) -> C
     return campaign
 
 
-def update_edition(session: Session, *, actor: Actor, campaign_id: int, changes: dict[str, Any]) -> Campaign:
+def update_campaign(session: Session, *, actor: Actor, campaign_id: int, changes: dict[str, Any]) -> Campaign:
     from content.model import Campaign as CampaignModel
 
     require(actor, "admin", "modifier une édition", "edit an edition")
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise ServiceError(f"Champ non modifiable : {', '.join(unknown)}.", f"Field not editable: {', '.join(unknown)}.")
-    campaign = get_edition(session, campaign_id=campaign_id)
+    campaign = get_campaign(session, campaign_id=campaign_id)
     model = validated(CampaignModel, _clean(campaign_data(campaign) | changes), what_fr="Édition", what_en="edition")
     _apply(campaign, model)
     session.add(campaign)
@@ -145,7 +148,7 @@ def update_edition(session: Session, *, actor: Actor, campaign_id: int, changes:
 def set_current(session: Session, *, actor: Actor, campaign_id: int) -> Campaign:
     """The edition the worker's plans, the CLI and new dashboard sessions use by default."""
     require(actor, "admin", "changer l'édition en cours", "change the current edition")
-    campaign = get_edition(session, campaign_id=campaign_id)
+    campaign = get_campaign(session, campaign_id=campaign_id)
     if campaign.archived_at is not None:
         raise ServiceError("Une édition archivée ne peut pas être l'édition en cours : sortez-la des archives d'abord.",
                            "An archived edition cannot be the current one: restore it first.")
@@ -159,10 +162,10 @@ def set_current(session: Session, *, actor: Actor, campaign_id: int) -> Campaign
     return campaign
 
 
-def archive_edition(session: Session, *, actor: Actor, campaign_id: int, archived: bool = True) -> Campaign:
+def archive_campaign(session: Session, *, actor: Actor, campaign_id: int, archived: bool = True) -> Campaign:
     """Archive (or restore) an edition: it leaves the edition menu but nothing is deleted."""
     require(actor, "admin", "archiver une édition", "archive an edition")
-    campaign = get_edition(session, campaign_id=campaign_id)
+    campaign = get_campaign(session, campaign_id=campaign_id)
     if archived and campaign.is_current:
         raise ServiceError("C'est l'édition en cours : choisissez-en une autre comme édition en cours avant de l'archiver.",
                            "This is the current edition: make another one current before archiving it.")
@@ -174,7 +177,7 @@ def archive_edition(session: Session, *, actor: Actor, campaign_id: int, archive
     return campaign
 
 
-def copy_edition(
+def copy_campaign(
     session: Session,
     *,
     actor: Actor,
@@ -190,7 +193,7 @@ def copy_edition(
     that would fall outside the new dates are left out); link tagging takes the new slug.
     Cases are copied only on request (each autumn brings new ones), as active."""
     require(actor, "admin", "copier une édition", "copy an edition")
-    source = get_edition(session, campaign_id=source_id)
+    source = get_campaign(session, campaign_id=source_id)
     shift = starts_on - source.starts_on if source.starts_on else dt.timedelta(0)
     key_dates = []
     for item in source.key_dates:
@@ -201,7 +204,7 @@ def copy_edition(
         "slug": slug, "name": name, "starts_on": starts_on, "ends_on": ends_on, "key_dates": key_dates,
         "link_rules": dict(source.link_rules) | {"utm_campaign": slug},
     }
-    campaign = create_edition(session, actor=actor, data=data)
+    campaign = create_campaign(session, actor=actor, data=data)
     kept = {k["slug"] for k in campaign.key_dates}
     for action in session.exec(select(CallToAction).where(CallToAction.campaign_id == source.id)):
         session.add(CallToAction(campaign_id=campaign.id, slug=action.slug, kind=action.kind,  # type: ignore[arg-type]
@@ -249,7 +252,7 @@ def export_content(session: Session, *, campaign_id: int) -> Any:
     from content.model import Case as CaseModel
     from content.model import Template as TemplateModel
 
-    campaign = get_edition(session, campaign_id=campaign_id)
+    campaign = get_campaign(session, campaign_id=campaign_id)
     cases = session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(col(Case.position)))
     actions = session.exec(select(CallToAction).where(CallToAction.campaign_id == campaign.id)
                            .order_by(col(CallToAction.id)))
@@ -293,7 +296,7 @@ def parse_key_dates(text: str) -> list[dict[str, Any]]:
     return found
 
 
-def edition_zip(session: Session, *, campaign_id: int) -> bytes:
+def campaign_zip(session: Session, *, campaign_id: int) -> bytes:
     """The edition as its content folder (``content.loader.dump_campaign``), zipped, for staff to
     keep it in a repository without the command line. Raises ServiceError as ``export_content``."""
     import io

@@ -1,4 +1,4 @@
-"""Editions run from the dashboard (issue 8), on SQLite:
+"""Campaigns (editions) run from the dashboard (issue 8), on SQLite:
 
 - the marathon counter's refresh (every 15 s on the projector) with a busy campaign's responses
   table: 50,000 rows (10,000 in quick mode) across the eight 2025 cases and 60 days;
@@ -6,7 +6,7 @@
   templates page runs for each template shown;
 - the 2025 edition read out of the database and written as a folder (``content dump``).
 
-Run alone: ``python -m benchmarks.bench_editions [--quick]``.
+Run alone: ``python -m benchmarks.bench_campaign_admin [--quick]``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     from content.loader import bundled_campaign, dump_campaign, load_campaign
     from orchestrator import db
     from orchestrator.models import Campaign, Case, Response
-    from orchestrator.services import counter, editions, templates_admin
+    from orchestrator.services import campaign_admin, counter, templates_admin
     from orchestrator.services.campaigns import load_content
 
     rows = 10_000 if quick else 50_000
@@ -62,7 +62,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                 fit = _best(lambda: templates_admin.fit_report(s, campaign_id=campaign_id, body=body, language="fr",
                                                                action_slug="ecrire-une-lettre"), 3)
                 out = Path(tmp) / "dump"
-                dump = _best(lambda: dump_campaign(editions.export_content(s, campaign_id=campaign_id), out,
+                dump = _best(lambda: dump_campaign(campaign_admin.export_content(s, campaign_id=campaign_id), out,
                                                    overwrite=True), 3)
         finally:
             engine.dispose()

@@ -1,4 +1,4 @@
-"""editions run from the dashboard: media library, case status history, counter links
+"""campaigns (editions) run from the dashboard: media library, case status history, counter links
 
 Revision ID: 0004
 Revises: 0002 (the lead re-chains it after 0003 when the bulk-scheduling migration lands)

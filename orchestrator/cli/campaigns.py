@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import content_root, edition_folders, fail, run_service
+from orchestrator.cli.common import campaign_folders, content_root, fail, run_service
 from orchestrator.services.auth import command_line_operator
 
 content_app = typer.Typer(help="Contenu de campagne (dossiers YAML).", no_args_is_help=True)
@@ -22,7 +22,7 @@ def content_validate(path: Annotated[Path | None, typer.Argument(help="Dossier d
     from content.loader import validate_campaign
 
     root = path or content_root()
-    folders = edition_folders(root)
+    folders = campaign_folders(root)
     if not folders:
         fail(f"aucun campaign.yaml dans {root}")
     bad = 0
@@ -46,11 +46,11 @@ def content_load(path: Path) -> None:
     from orchestrator.services.campaigns import load_content
 
     try:
-        edition = load_campaign(path)
+        loaded = load_campaign(path)
     except ContentInvalid as exc:
         fail(f"contenu invalide, rien n'a été chargé :\n{exc}")
-    campaign = run_service(lambda s: load_content(s, actor=command_line_operator(), content=edition))
-    typer.echo(f"Campagne {campaign.slug} chargée ({len(edition.cases)} cas).")
+    campaign = run_service(lambda s: load_content(s, actor=command_line_operator(), content=loaded))
+    typer.echo(f"Campagne {campaign.slug} chargée ({len(loaded.cases)} cas).")
 
 
 
@@ -66,7 +66,7 @@ def content_dump(
     from content.loader import dump_campaign
     from orchestrator.models import Campaign
     from orchestrator.services.auth import NotFound
-    from orchestrator.services.editions import export_content
+    from orchestrator.services.campaign_admin import export_content
 
     def read(session):  # type: ignore[no-untyped-def]
         found = session.exec(select(Campaign).where(Campaign.slug == campaign)).first()

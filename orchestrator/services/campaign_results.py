@@ -1,4 +1,4 @@
-"""Where an edition stands in time (before, during, after), the dates it counts down to, and
+"""Where a campaign (one yearly edition) stands in time (before, during, after), the dates it counts down to, and
 its final results (the bilan) once it is over.
 
 After the last day there is nothing left to count down to and no pace to keep: saying « passé »
