@@ -8,25 +8,19 @@ import sqlalchemy as sa
 
 from orchestrator import db
 from orchestrator.models import Delivery
-from orchestrator.services import accounts, deliveries, posts
+from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import SYSTEM
 from orchestrator.timeutil import utcnow
+from tests import factories
+from tests.factories import CREDS
 
-CREDS = {
-    "x": {"bearer_token": "tok-x"},
-    "mastodon": {"access_token": "tok-mastodon"},
-    "bluesky": {"handle": "w4r.test", "app_password": "pw-bluesky"},
-    "facebook": {"page_id": "4242", "page_token": "tok-facebook"},
-}
+__all__ = ["CREDS"]
+
 
 
 def add_account(engine: sa.Engine, base_url: str, kind: str = "x", name: str | None = None,
                 options: dict | None = None) -> str:
-    name = name or f"{kind}-test"
-    with db.session_scope(engine) as session:
-        accounts.add_account(session, actor=SYSTEM, kind=kind, name=name, credentials=CREDS[kind], base_url=base_url,
-                             language="fr", options=options)
-    return name
+    return factories.add_account(engine, kind, name=name or f"{kind}-test", base_url=base_url, options=options)
 
 
 def approved_post(engine: sa.Engine, text: str = "Écrivez pour Juan López. #ÉcrireÇaLibère",

@@ -10,27 +10,16 @@ from sqlmodel import func, select
 
 from orchestrator import db
 from orchestrator.models import Delivery, Post
-from orchestrator.services import accounts
 from orchestrator.services.auth import SYSTEM, Actor
 from orchestrator.services.plan_import import PlanResult, import_plan
+from tests.factories import make_account
 
-CREDS = {
-    "x": {"bearer_token": "tok-x"},
-    "mastodon": {"access_token": "tok-mastodon"},
-    "bluesky": {"handle": "w4r.test", "app_password": "pw-bluesky"},
-    "facebook": {"page_id": "4242", "page_token": "tok-facebook"},
-}
 HEADER = "case,language,text,link,account,at"
 
 
 def add_accounts(engine: sa.Engine, *kinds: str) -> list[str]:
-    names = []
     with db.session_scope(engine) as session:
-        for kind in kinds:
-            accounts.add_account(session, actor=SYSTEM, kind=kind, name=f"{kind}-fr", credentials=CREDS[kind],
-                                 base_url="http://127.0.0.1:9", language="fr")
-            names.append(f"{kind}-fr")
-    return names
+        return [make_account(session, kind, base_url="http://127.0.0.1:9") for kind in kinds]
 
 
 def later(days: float = 2, hour: int = 12) -> str:
