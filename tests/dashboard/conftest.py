@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from orchestrator import db
 from orchestrator.services.auth import SYSTEM
 from orchestrator.settings import get_settings
+from tests.factories import make_account
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PASSWORD = "motdepasse-solide"
@@ -68,32 +69,25 @@ def people(engine: sa.Engine) -> dict[str, str]:
 
 @pytest.fixture
 def account(engine: sa.Engine, campaign: int) -> str:
-    from orchestrator.services.accounts import add_account
-
     with db.session_scope(engine) as s:
-        add_account(s, actor=SYSTEM, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"})
-    return "x-fr"
+        return make_account(s, "x")
 
 
 #: One account of every kind, as staff set them up: Mastodon with its instance's address (its
 #: limits not read yet), Bluesky with its PDS.
 FOUR_KINDS = {
-    "x-fr": ("x", {"bearer_token": "t"}, None),
-    "facebook-fr": ("facebook", {"page_id": "1234", "page_token": "t"}, None),
-    "mastodon-fr": ("mastodon", {"access_token": "t"}, "https://mastodon.example"),
-    "bluesky-fr": ("bluesky", {"handle": "ecrire.example", "app_password": "t"}, "https://pds.example"),
+    "x-fr": ("x", None),
+    "facebook-fr": ("facebook", None),
+    "mastodon-fr": ("mastodon", "https://mastodon.example"),
+    "bluesky-fr": ("bluesky", "https://pds.example"),
 }
 
 
 @pytest.fixture
 def four_accounts(engine: sa.Engine, campaign: int) -> list[str]:
     """x-fr, facebook-fr, mastodon-fr and bluesky-fr, all in French."""
-    from orchestrator.services.accounts import add_account
-
     with db.session_scope(engine) as s:
-        for name, (kind, credentials, base_url) in FOUR_KINDS.items():
-            add_account(s, actor=SYSTEM, kind=kind, name=name, language="fr", credentials=credentials, base_url=base_url)
-    return list(FOUR_KINDS)
+        return [make_account(s, kind, name=name, base_url=base_url) for name, (kind, base_url) in FOUR_KINDS.items()]
 
 
 @pytest.fixture
