@@ -11,40 +11,23 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import streamlit as st
-from cryptography.fernet import Fernet
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from orchestrator import db
 from orchestrator.models import Response
-from orchestrator.services.auth import SYSTEM, Actor
+from orchestrator.services.auth import Actor
 from orchestrator.services.responses import record_tally
-from orchestrator.settings import get_settings
 from tests.dashboard.helpers import texts
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "views" / "responses.py")
 
 
-@pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
-    from content.loader import bundled_campaign, load_campaign
-    from orchestrator.services.campaigns import load_content
-
-    url = f"sqlite:///{tmp_path / 'page.db'}"
-    monkeypatch.setenv("PORTEVOIX_DATABASE_URL", url)
-    monkeypatch.setenv("PORTEVOIX_HOME", str(tmp_path))
-    monkeypatch.setenv("PORTEVOIX_SECRET_KEY", Fernet.generate_key().decode())
-    get_settings.cache_clear()
-    db._cached_engine.cache_clear()
+@pytest.fixture(autouse=True)
+def _fresh_resources(engine: sa.Engine) -> Iterator[None]:
+    """The page caches its engine as a Streamlit resource: start and end each test without it."""
     st.cache_resource.clear()
-    db.upgrade(url)
-    engine = db.get_engine(url)
-    with db.session_scope(engine) as s:
-        load_content(s, actor=SYSTEM, content=load_campaign(bundled_campaign("2025")))
-    yield engine
-    engine.dispose()
-    get_settings.cache_clear()
-    db._cached_engine.cache_clear()
+    yield
     st.cache_resource.clear()
 
 
