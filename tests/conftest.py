@@ -154,8 +154,11 @@ def postgres_sample() -> Iterator[str]:
 
 @pytest.fixture
 def engine(env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    """A database built through the migrations, with the 2025 sample campaign loaded (copied from
-    a per-session sample built the same way: a migration or load per test would cost minutes)."""
+    """What ``engine`` means in every folder: an engine on a database this test owns, migrated to the
+    head, with the bundled campaigns loaded and nothing else (no account, post, delivery or user).
+
+    Copied from a per-session sample built the same way: a migration or load per test would cost
+    minutes. A folder that overrides ``engine`` keeps this meaning; a different setup gets another name."""
     from orchestrator import db
 
     url = sa.engine.make_url(env["PORTEVOIX_DATABASE_URL"])

@@ -45,6 +45,8 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture
 def engine(db_url: str) -> sa.Engine:
+    """Migrated database this test owns, but unlike the root ``engine`` with no campaign loaded
+    until a test asks for ``campaign`` (left so: renaming it touches every dashboard test)."""
     return db.get_engine(db_url)
 
 
