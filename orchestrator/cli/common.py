@@ -82,6 +82,16 @@ def run_service(fn: Any) -> Any:
         fail(key_message(exc))
 
 
+def print_or_write(text: str, output: Path | None, *, written: str) -> None:
+    """A file's text on standard output, or written to ``output`` (line ends kept as they are)
+    with ``written`` and the path said."""
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8", newline="")
+    typer.echo(f"{written} : {output}")
+
+
 def key_message(exc: SecretKeyError) -> str:
     """A missing key is explained according to what the database holds (restore it, or ``init``)."""
     if exc.missing:

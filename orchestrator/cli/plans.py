@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import fail, run_service
+from orchestrator.cli.common import fail, print_or_write, run_service
 
 plan_app = typer.Typer(help="Plans récurrents (séries de publications).", no_args_is_help=True)
 export_app = typer.Typer(help="Exports : calendrier (ICS), envois et statistiques (CSV).", no_args_is_help=True)
@@ -71,11 +71,7 @@ def export_ics(
     from orchestrator.services.exports import schedule_ics
 
     text = run_service(lambda s: schedule_ics(s, campaign=current_campaign(s), language=language))
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8", newline="")
-        typer.echo(f"Calendrier écrit : {output}")
+    print_or_write(text, output, written="Calendrier écrit")
 
 
 #: Rows shown before "… and N more" when a plan fails; every problem is still counted.
@@ -121,8 +117,4 @@ def export_deliveries(
     if fmt not in ("csv", "json"):
         fail(f"format inconnu « {fmt} » : csv ou json.")
     text = run_service(lambda s: export(s, campaign=current_campaign(s), fmt=fmt))
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8", newline="")
-        typer.echo(f"Export écrit : {output}")
+    print_or_write(text, output, written="Export écrit")
