@@ -10,6 +10,8 @@ Exception tree (every channel maps its SDK's exceptions onto exactly one of thes
     ├── PermanentError     the content or request is refused; a person must change something
     │   └── DuplicateRefused  refused as a copy of a recent post of the account: after an earlier
     │                         try that may have gone out, that try is looked for, not failed
+    │   └── ListeningUnavailable  this account's access does not include reading the public's
+    │                             posts (X without search, a Page without the permission)
     └── AuthError          the credentials are refused; the account is unhealthy until re-tested
 
 The orchestrator alone decides what to do with each (retries live in one place).
@@ -86,6 +88,12 @@ class DuplicateRefused(PermanentError):
     #506). Its ``kind`` stays "permanent": on a first try a person must change the text."""
 
 
+class ListeningUnavailable(PermanentError):
+    """The account may publish but not read the public's posts (its access level or permissions
+    do not include search). Listening says so on the account page and stops polling that
+    stream until the account is re-tested, instead of failing every poll."""
+
+
 class AuthError(ChannelError):
     kind = "auth"
 
@@ -147,6 +155,35 @@ class Found:
     published: Published | None = None
     absent: bool = False
     reason: str = ""
+
+
+#: What a public post is, for counting: its own post, an answer to one of ours, or a photo.
+PUBLIC_POST_KINDS = ("original", "reply", "quote", "repost", "photo")
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicPost:
+    """A post by the public found while listening, reduced to what counting needs. A channel
+    never puts its author, handle, text or media here. ``platform_id`` is hashed by the
+    orchestrator before anything is stored; ``answers`` is the platform id of *our* post it
+    replies to, quotes or reposts (so it is credited to that delivery), when it does."""
+
+    platform_id: str
+    kind: str  # one of PUBLIC_POST_KINDS
+    created_at: dt.datetime
+    answers: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ListenPage:
+    """One call's worth of public posts. ``cursor`` is opaque to the orchestrator: it is stored
+    (with the posts, in one transaction) and handed back to resume exactly after this page.
+    ``more`` is True while catching up: call again at once with ``cursor``."""
+
+    posts: tuple[PublicPost, ...]
+    cursor: str | None
+    more: bool = False
+    calls: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,6 +374,43 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     def whoami(self) -> str:
         """Check the credentials; return the account's handle or raise :class:`AuthError`."""
+
+    # -- listening (optional: a channel that cannot listen keeps these defaults) --------------
+
+    #: Endpoint key in ``rate_limits`` that listening calls are charged to.
+    listen_endpoint: ClassVar[str] = "search"
+    #: Most posts one listening call may return (the platform's page size ceiling).
+    listen_page_size: ClassVar[int] = 0
+    #: What the platform bills, in US dollars, per public post read and per count request
+    #: (X bills reads; the others are free). Shown as the month's estimate on the account page.
+    listen_cost_per_post: ClassVar[float] = 0.0
+    listen_cost_per_count: ClassVar[float] = 0.0
+
+    def validate_term(self, term: str, *, hashtag: bool) -> Problem | None:
+        """Is this hashtag (without "#") or keyword usable in this platform's search? ``None``
+        when it is; the reason, in French and English, when it is not."""
+        return None
+
+    def listen(self, term: str, *, hashtag: bool, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Public posts carrying ``term`` published after ``cursor`` (``None``: start from now,
+        or from the platform's recent window), oldest pages first when catching up."""
+        raise ListeningUnavailable(
+            f"{self.label} does not offer search to this account",
+            message_fr=f"{self.label} ne permet pas à ce compte de chercher les publications du public.",
+        )
+
+    def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Replies, quotes and reposts of this account's own posts after ``cursor``, each with
+        ``answers`` set to the platform id of our post."""
+        raise ListeningUnavailable(
+            f"{self.label} does not give this account the answers to its posts",
+            message_fr=f"{self.label} ne donne pas à ce compte les réponses à ses publications.",
+        )
+
+    def count_term(self, term: str, *, hashtag: bool, since: dt.datetime) -> int | None:
+        """How many public posts carried ``term`` since ``since``, where the platform counts
+        without reading (X's recent counts); ``None`` where it does not."""
+        return None
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -63,6 +63,10 @@ class Campaign(SQLModel, table=True):
     link_rules: dict[str, Any] = _json({})
     url: dict[str, str] = _json({})
     is_current: bool = False
+    #: What the worker listens for across the whole edition, per language:
+    #: ``{"fr": {"hashtags": ["EcrireCaLibere"], "keywords": []}, "en": {...}}`` (hashtags
+    #: without "#"). See orchestrator/services/listening.py.
+    listening: dict[str, Any] = _json({})
     archived_at: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
@@ -90,6 +94,8 @@ class Case(SQLModel, table=True):
     image_alt: dict[str, str] = _json({})
     links: dict[str, Any] = _json({})
     tags: list[str] = _json([])
+    #: The case's own listening terms, same shape as ``Campaign.listening``.
+    listening: dict[str, Any] = _json({})
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 
@@ -321,7 +327,7 @@ class AuditEntry(SQLModel, table=True):
 # Responses and attribution (counts only: nobody who acted is ever stored)
 
 RESPONSE_KINDS = ("letter", "solidarity", "signature", "email", "postcard", "social_action", "other")
-RESPONSE_SOURCE_TYPES = ("delivery", "channel", "event", "import", "tally")
+RESPONSE_SOURCE_TYPES = ("delivery", "channel", "event", "import", "tally", "listening")
 
 
 class ResponseImport(SQLModel, table=True):
@@ -502,3 +508,59 @@ class CalendarFeed(SQLModel, table=True):
     created_by: str = Field(default="system", max_length=64)
     created_at: dt.datetime = _ts(default=True)
     revoked_at: dt.datetime | None = _ts(nullable=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Listening: the public's own posts, counted without their authors (migration 0013)
+
+PUBLIC_POST_KINDS = ("original", "reply", "quote", "repost", "photo")
+
+
+class PublicPost(SQLModel, table=True):
+    """One post by the public that carried a listening term or answered one of our posts.
+
+    Only what counting needs: the platform, a keyed hash of the platform's id (so the same post
+    found twice, by two terms or two accounts, counts once; the id itself is not kept), what it
+    matched, its kind and the UTC hour. Never its author, handle, text or media."""
+
+    __tablename__ = "public_post"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "post_key"),
+        sa.Index("ix_public_post_case_hour", "case_id", "hour"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    #: HMAC-SHA256 (hex) of the platform's id under the installation's listening key.
+    post_key: str = Field(max_length=64)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    #: The term it matched ("#EcrireCaLibere", a keyword), empty when it answers one of our posts.
+    term: str = Field(default="", max_length=140)
+    kind: str = Field(max_length=16)  # one of PUBLIC_POST_KINDS
+    hour: dt.datetime = Field(sa_type=UTCDateTime)
+    #: Our delivery it replies to, quotes or reposts, when there is one.
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
+    #: The account of ours whose search or notifications found it.
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    found_at: dt.datetime = _ts(default=True)
+
+
+class ListenCursor(SQLModel, table=True):
+    """Where listening resumes, per account and stream ("tag:<term>", "keyword:<term>",
+    "answers"), saved in the same transaction as the posts of the page it follows; and how
+    the last poll went, for the account page."""
+
+    __tablename__ = "listen_cursor"
+    __table_args__ = (sa.UniqueConstraint("account_id", "stream"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    stream: str = Field(max_length=160)
+    cursor: str | None = None
+    last_ok_at: dt.datetime | None = _ts(nullable=True)
+    last_error_at: dt.datetime | None = _ts(nullable=True)
+    #: {"code": "...", "fr": "...", "en": "..."} of the last refusal, cleared by a good poll.
+    last_error: dict[str, Any] = _json({})
+    #: Platform calls and posts read this UTC month (X bills reads per post).
+    month: str = Field(default="", max_length=7)
+    calls_this_month: int = 0
+    posts_read_this_month: int = 0
