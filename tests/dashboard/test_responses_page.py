@@ -18,12 +18,7 @@ from orchestrator import db
 from orchestrator.models import Response
 from orchestrator.services.auth import Actor
 from orchestrator.services.responses import record_tally
-from tests import conftest as root_fixtures
 from tests.dashboard.helpers import texts
-
-#: The root ``engine`` (migrated, the 2025 edition loaded, on SQLite and PostgreSQL), not this
-#: folder's, which has no edition loaded.
-engine = root_fixtures.engine
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "views" / "responses.py")
 

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from orchestrator.models import AuditEntry, LoginThrottle
 from orchestrator.services import login_guard
 from orchestrator.settings import get_settings
-from tests.dashboard.conftest import APP, PASSWORD, app, campaign, db_url, engine, people  # noqa: F401
+from tests.dashboard.conftest import APP, PASSWORD, app, bare_engine, campaign, db_url, people  # noqa: F401
 from tests.dashboard.helpers import texts
 
 
@@ -53,8 +53,8 @@ def test_the_form_slows_down_after_five_failures(people, campaign) -> None:  # n
     assert "Trop d'essais" in texts(at)
 
 
-def test_a_lock_is_explained_in_minutes_then_lifts(people, campaign, engine) -> None:  # noqa: F811
-    with Session(engine) as s:  # nine failures already counted for edith, none waiting
+def test_a_lock_is_explained_in_minutes_then_lifts(people, campaign, bare_engine) -> None:  # noqa: F811
+    with Session(bare_engine) as s:  # nine failures already counted for edith, none waiting
         s.add(LoginThrottle(key=login_guard.user_key("edith"), scope="user", failures=9,
                             first_failure_at=dt.datetime.now(dt.UTC), last_failure_at=dt.datetime.now(dt.UTC)))
         s.commit()
@@ -63,15 +63,15 @@ def test_a_lock_is_explained_in_minutes_then_lifts(people, campaign, engine) -> 
     assert "Trop d'essais : réessayez dans 15 minutes." in texts(at)
     submit(at, "edith", PASSWORD)
     assert "actor" not in at.session_state  # the right password too, while locked
-    with Session(engine) as s:
+    with Session(bare_engine) as s:
         assert s.exec(select(AuditEntry).where(AuditEntry.action == "login_locked")).first() is not None
-    age(engine, 16)
+    age(bare_engine, 16)
     submit(at, "edith", PASSWORD)
     assert at.session_state["actor"] == {"username": "edith", "role": "editor"}
 
 
-def test_the_message_follows_the_language(people, campaign, engine) -> None:  # noqa: F811
-    with Session(engine) as s:
+def test_the_message_follows_the_language(people, campaign, bare_engine) -> None:  # noqa: F811
+    with Session(bare_engine) as s:
         s.add(LoginThrottle(key=login_guard.user_key("edith"), scope="user", failures=10, locked=True,
                             last_failure_at=dt.datetime.now(dt.UTC),
                             not_before=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=12)))
@@ -128,12 +128,12 @@ def _signed_in(username: str = "edith") -> AppTest:
     return at
 
 
-def test_a_password_reset_by_an_admin_ends_the_open_sessions(people, campaign, engine) -> None:  # noqa: F811
+def test_a_password_reset_by_an_admin_ends_the_open_sessions(people, campaign, bare_engine) -> None:  # noqa: F811
     from orchestrator.services.auth import SYSTEM
     from orchestrator.services.users import set_password
 
     at, other_tab = _signed_in(), _signed_in()
-    with Session(engine) as s:
+    with Session(bare_engine) as s:
         set_password(s, actor=SYSTEM, username="edith", password="un-tout-nouveau-secret-2026")
         s.commit()
     for browser in (at, other_tab):
@@ -144,12 +144,12 @@ def test_a_password_reset_by_an_admin_ends_the_open_sessions(people, campaign, e
     assert fresh.session_state["actor"]["username"] == "edith"  # the new password works
 
 
-def test_a_session_does_not_outlive_a_disable_and_enable_it_slept_through(people, campaign, engine) -> None:  # noqa: F811
+def test_a_session_does_not_outlive_a_disable_and_enable_it_slept_through(people, campaign, bare_engine) -> None:  # noqa: F811
     from orchestrator.services.auth import SYSTEM
     from orchestrator.services.users import set_disabled
 
     at = _signed_in()
-    with Session(engine) as s:
+    with Session(bare_engine) as s:
         set_disabled(s, actor=SYSTEM, username="edith", disabled=True)
         set_disabled(s, actor=SYSTEM, username="edith", disabled=False)
         s.commit()
@@ -157,10 +157,10 @@ def test_a_session_does_not_outlive_a_disable_and_enable_it_slept_through(people
     assert "actor" not in at.session_state
 
 
-def test_system_cannot_be_a_staff_account(people, engine) -> None:  # noqa: F811
+def test_system_cannot_be_a_staff_account(people, bare_engine) -> None:  # noqa: F811
     from orchestrator.services.auth import SYSTEM, ServiceError
     from orchestrator.services.users import add_user
 
     for name in ("system", " System ", "?"):
-        with Session(engine) as s, pytest.raises(ServiceError, match="réservé"):
+        with Session(bare_engine) as s, pytest.raises(ServiceError, match="réservé"):
             add_user(s, actor=SYSTEM, username=name, password="un-mot-de-passe-long-2026", role="admin")

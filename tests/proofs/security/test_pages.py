@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import app, campaign, db_url, engine, people  # noqa: F401
+from tests.dashboard.conftest import app, bare_engine, campaign, db_url, people  # noqa: F401
 from tests.dashboard.helpers import texts
 
 VIEWS = Path(__file__).resolve().parents[3] / "dashboard" / "views"

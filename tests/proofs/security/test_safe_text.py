@@ -13,9 +13,9 @@ from orchestrator.services.safe_links import checked_link
 from tests.dashboard.conftest import (  # noqa: F401
     account,
     app,
+    bare_engine,
     campaign,
     db_url,
-    engine,
     people,
     scheduled,
 )
