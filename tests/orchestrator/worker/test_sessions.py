@@ -7,7 +7,7 @@ from __future__ import annotations
 from orchestrator import logs, states
 from orchestrator.timeutil import utcnow
 from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
-from tests.orchestrator.test_worker import make_worker
+from tests.orchestrator.worker.test_worker import make_worker
 
 
 def test_a_burst_on_one_bluesky_account_logs_in_once(engine, sandbox) -> None:
