@@ -172,9 +172,7 @@ STRINGS: dict[str, dict[str, str]] = {
               "projection à la fin de la campagne au rythme actuel, et interactions des publications.",
         "en": "Actions received (letters, signatures, solidarity messages, cards…) against the case's goal, "
               "projection at the campaign's end at the current pace, and engagement on its posts."},
-    "overview.goal_line": {"fr": "{name} — {done} / {goal} actions · projection {projected} · {engagement} interactions",
-                           "en": "{name} — {done} / {goal} actions · projected {projected} · {engagement} engagements"},
-    "overview.behind": {"fr": "⚠ en retard sur l'objectif", "en": "⚠ behind its goal"},
+    "overview.engagement_of_case": {"fr": "{engagement} interactions", "en": "{engagement} engagements"},
     "overview.engagement": {"fr": "Interactions au fil du temps", "en": "Engagement over time"},
     "overview.detailed": {"fr": "Courbe détaillée (chaque relevé)", "en": "Detailed curve (every reading)"},
     "overview.detailed_help": {
@@ -209,6 +207,65 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Chaque publication parue pour le cas choisi, avec ses vues, mentions J'aime, partages, réponses et "
               "clics.",
         "en": "Each published post of the chosen case, with its views, likes, shares, replies and clicks."},
+    # the public's voice per case (dashboard/voice_ui.py: overview, cases, responses) -----------
+    "voice.title": {"fr": "La voix du public, par cas", "en": "The public's voice, by case"},
+    "voice.help": {
+        "fr": "Clics sur les liens de nos publications, publications du public (messages avec les mots-clics de la "
+              "campagne, réponses, citations et partages de nos publications, photos) et actions reçues. Les "
+              "publications du public comptent parmi les actions, comme actions sur les réseaux. Rien n'est gardé "
+              "sur leurs auteurs : seulement combien, où et quand.",
+        "en": "Clicks on our posts' links, the public's own posts (messages with the campaign's hashtags, replies, "
+              "quotes and reposts of our posts, photos) and actions received. The public's posts count among the "
+              "actions, as social media actions. Nothing is kept about who wrote them: only how many, where and when."},
+    "voice.col.case": {"fr": "Cas", "en": "Case"},
+    "voice.col.clicks": {"fr": "Clics", "en": "Clicks"},
+    "voice.col.public_posts": {"fr": "Publications du public", "en": "Public posts"},
+    "voice.col.actions": {"fr": "Actions", "en": "Actions"},
+    "voice.col.platform": {"fr": "Réseau", "en": "Platform"},
+    "voice.col.total": {"fr": "Total", "en": "Total"},
+    "voice.col.step": {"fr": "Étape", "en": "Step"},
+    "voice.kind.original": {"fr": "Messages", "en": "Posts"},
+    "voice.kind.reply": {"fr": "Réponses", "en": "Replies"},
+    "voice.kind.quote": {"fr": "Citations", "en": "Quotes"},
+    "voice.kind.repost": {"fr": "Partages", "en": "Reposts"},
+    "voice.kind.photo": {"fr": "Photos", "en": "Photos"},
+    "voice.step.posts": {"fr": "Nos publications parues", "en": "Our posts published"},
+    "voice.step.views": {"fr": "Vues", "en": "Views"},
+    "voice.step.engagement": {"fr": "Interactions", "en": "Engagement"},
+    "voice.step.clicks": {"fr": "Clics", "en": "Clicks"},
+    "voice.step.actions": {"fr": "Actions venues de nos publications", "en": "Actions from our posts"},
+    "voice.step.public_posts": {"fr": "Publications du public", "en": "Public posts"},
+    "voice.whole": {"fr": "Toute l'édition", "en": "Whole edition"},
+    "voice.no_case": {"fr": "L'édition (mots-clics communs)", "en": "The edition (shared hashtags)"},
+    "voice.over_time": {"fr": "Jour après jour", "en": "Day by day"},
+    "voice.figure": {"fr": "Chiffre", "en": "Figure"},
+    "voice.day": {"fr": "Jour", "en": "Day"},
+    "voice.per_day": {"fr": "Par jour", "en": "Per day"},
+    "voice.nothing_yet": {"fr": "Pas encore de clic, de publication du public ni d'action pour ce cas.",
+                          "en": "No click, public post or action for this case yet."},
+    "voice.nothing_at_all": {"fr": "Pas encore de clic, de publication du public ni d'action.",
+                             "en": "No click, public post or action yet."},
+    "voice.no_public_posts": {"fr": "Aucune publication du public trouvée pour l'instant.",
+                              "en": "No public post found so far."},
+    "voice.public_by_platform": {"fr": "Publications du public par réseau et par type",
+                                 "en": "Public posts by platform and kind"},
+    "voice.actions_by_kind": {"fr": "Actions par type : {kinds}", "en": "Actions by kind: {kinds}"},
+    "voice.actions_kind": {"fr": "{kind} {n}", "en": "{kind} {n}"},
+    "voice.pick_case": {"fr": "Détail d'un cas", "en": "One case in detail"},
+    "voice.funnel": {"fr": "Entonnoir par réseau", "en": "Funnel by channel"},
+    "voice.funnel_help": {
+        "fr": "De nos publications jusqu'aux actions, réseau par réseau, pour le cas choisi ; les publications du "
+              "public sont sur leur propre ligne.",
+        "en": "From our posts to the actions, channel by channel, for the chosen case; the public's own posts are "
+              "on their own row."},
+    "voice.pace_line": {
+        "fr": "{name} — {done} / {goal} actions ({percent}) · projection : {rights} le {rights_day}, {projected} "
+              "le dernier jour ({last_day})",
+        "en": "{name} — {done} / {goal} actions ({percent}) · projected: {rights} on {rights_day}, {projected} on "
+              "the last day ({last_day})"},
+    "voice.pace_line_last": {
+        "fr": "{name} — {done} / {goal} actions ({percent}) · projection : {projected} le dernier jour ({last_day})",
+        "en": "{name} — {done} / {goal} actions ({percent}) · projected: {projected} on the last day ({last_day})"},
     "follow.item_failed": {"fr": "Cet élément ({what}) ne peut pas être affiché ; le reste de la page l'est.",
                            "en": "This item ({what}) cannot be shown; the rest of the page is."},
     # queue -------------------------------------------------------------------------------
