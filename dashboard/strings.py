@@ -1096,9 +1096,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "responses.tab.tally": {"fr": "Décomptes", "en": "Tallies"},
     "responses.tab.import": {"fr": "Importer", "en": "Import"},
     "responses.campaign": {"fr": "Campagne", "en": "Campaign"},
-    "responses.line": {"fr": "{name} : {total} sur {goal} ({percent}) · projection {projected}", "en": "{name}: {total} of {goal} ({percent}) · projected {projected}"},
-    "responses.behind_mark": {"fr": "⚠️ en retard", "en": "⚠️ behind"},
-    "responses.short_mark": {"fr": "objectif non atteint", "en": "goal not reached"},
     "responses.on_track": {"fr": "Dans les temps : au rythme actuel, chaque cas atteindra son objectif.",
                            "en": "On track: at the current pace, every case will reach its goal."},
     "responses.reached": {"fr": "Chaque cas a atteint son objectif.", "en": "Every case reached its goal."},
@@ -1106,9 +1103,10 @@ STRINGS: dict[str, dict[str, str]] = {
                               "en": "Behind: at the current pace, these cases will not reach their goal: {names}."},
     "responses.short_list": {"fr": "Objectif non atteint à la fin de la campagne : {names}.",
                              "en": "Goal not reached by the campaign's end: {names}."},
-    "responses.pace_help": {"fr": "Projection : le total à la fin de la campagne si les actions continuent au rythme moyen observé depuis le début.", "en": "Projection: the total at the campaign's end if actions keep coming at the average pace since the start."},
+    "responses.pace_help": {"fr": "Projection : le total le 10 décembre (Journée des droits humains) et le dernier jour de la campagne si les actions continuent au rythme moyen observé depuis le début. Les publications du public comptent comme actions sur les réseaux.", "en": "Projection: the total on 10 December (Human Rights Day) and on the campaign's last day if actions keep coming at the average pace since the start. The public's posts count as social media actions."},
     "responses.by_case": {"fr": "Par cas", "en": "By case"},
     "responses.by_channel": {"fr": "Par réseau", "en": "By channel"},
+    "responses.by_case_channel": {"fr": "Un cas, réseau par réseau", "en": "One case, channel by channel"},
     "responses.by_case_help": {
         "fr": "« Actions (publications) » : les actions attribuées à une publication par le code de son lien court. "
               "« Actions (toutes) » y ajoute les décomptes, les événements et les imports qui ne nomment pas de publication.",
