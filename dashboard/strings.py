@@ -241,6 +241,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "voice.figure": {"fr": "Chiffre", "en": "Figure"},
     "voice.day": {"fr": "Jour", "en": "Day"},
     "voice.per_day": {"fr": "Par jour", "en": "Per day"},
+    "voice.figure_value": {"fr": "{figure} : {n}", "en": "{figure}: {n}"},
     "voice.nothing_yet": {"fr": "Pas encore de clic, de publication du public ni d'action pour ce cas.",
                           "en": "No click, public post or action for this case yet."},
     "voice.nothing_at_all": {"fr": "Pas encore de clic, de publication du public ni d'action.",
