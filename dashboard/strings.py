@@ -168,10 +168,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "overview.case_share": {"fr": "{share} de l'objectif", "en": "{share} of the goal"},
     "overview.progress": {"fr": "Progression par cas", "en": "Progress by case"},
     "overview.progress_help": {
-        "fr": "Actions reçues (lettres, signatures, messages de solidarité, cartes…) par rapport à l'objectif du cas, "
-              "projection à la fin de la campagne au rythme actuel, et interactions des publications.",
-        "en": "Actions received (letters, signatures, solidarity messages, cards…) against the case's goal, "
-              "projection at the campaign's end at the current pace, and engagement on its posts."},
+        "fr": "Actions reçues (lettres, signatures, messages de solidarité, cartes, publications du public…) par "
+              "rapport à l'objectif du cas, projection au 10 décembre et au dernier jour de la campagne au rythme "
+              "moyen depuis le début, et interactions des publications.",
+        "en": "Actions received (letters, signatures, solidarity messages, cards, the public's posts…) against the "
+              "case's goal, projection to 10 December and to the campaign's last day at the average pace since the "
+              "start, and engagement on its posts."},
     "overview.engagement_of_case": {"fr": "{engagement} interactions", "en": "{engagement} engagements"},
     "overview.engagement": {"fr": "Interactions au fil du temps", "en": "Engagement over time"},
     "overview.detailed": {"fr": "Courbe détaillée (chaque relevé)", "en": "Detailed curve (every reading)"},
