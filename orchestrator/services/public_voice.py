@@ -40,7 +40,7 @@ COUNT_PUBLIC_POSTS = True
 
 def _public_case() -> Any:
     """A public post's case: its own, else the case of the post of ours it answers."""
-    by_delivery = (sa.select(Post.case_id).select_from(Delivery.__table__)  # type: ignore[attr-defined]
+    by_delivery = (sa.select(col(Post.case_id)).select_from(Delivery.__table__)  # type: ignore[attr-defined]
                    .join(Post, col(Post.id) == col(Delivery.post_id))
                    .where(col(Delivery.id) == col(PublicPost.delivery_id))
                    .correlate(PublicPost).scalar_subquery())
@@ -72,12 +72,12 @@ def _local_day(hour: Any, zone: ZoneInfo, cache: dict[Any, dt.date]) -> dt.date:
 def _clicks_by_hour(session: Session, campaign: Campaign) -> Any:
     """(hour, case id, clicks) for every short link of the edition's deliveries."""
     return session.execute(
-        sa.select(LinkClickHour.hour, Post.case_id, sa.func.sum(LinkClickHour.count))
+        sa.select(col(LinkClickHour.hour), col(Post.case_id), sa.func.sum(col(LinkClickHour.count)))
         .select_from(LinkClickHour.__table__)  # type: ignore[attr-defined]
         .join(Delivery, col(Delivery.source_code) == col(LinkClickHour.source_code))
         .join(Post, col(Post.id) == col(Delivery.post_id))
         .where(col(Post.campaign_id) == campaign.id)
-        .group_by(LinkClickHour.hour, Post.case_id))
+        .group_by(col(LinkClickHour.hour), col(Post.case_id)))
 
 
 def voice(session: Session, *, campaign: Campaign) -> dict[str, Any]:
@@ -108,9 +108,9 @@ def voice(session: Session, *, campaign: Campaign) -> dict[str, Any]:
     public: dict[int | None, dict[str, dict[str, int]]] = {}
     case = _public_case()
     rows = session.execute(
-        sa.select(PublicPost.hour, case, PublicPost.platform, PublicPost.kind, sa.func.count())
+        sa.select(col(PublicPost.hour), case, col(PublicPost.platform), col(PublicPost.kind), sa.func.count())
         .where(col(PublicPost.campaign_id) == campaign.id)
-        .group_by(PublicPost.hour, case, PublicPost.platform, PublicPost.kind))
+        .group_by(col(PublicPost.hour), case, col(PublicPost.platform), col(PublicPost.kind)))
     for hour, case_id, platform, kind, n in rows:
         by_kind = public.setdefault(case_id, {}).setdefault(platform, {})
         by_kind[kind] = by_kind.get(kind, 0) + int(n)
@@ -120,10 +120,10 @@ def voice(session: Session, *, campaign: Campaign) -> dict[str, Any]:
 
     actions: dict[int | None, dict[str, int]] = {}
     rows = session.execute(
-        sa.select(Response.day, Response.case_id, Response.kind, sa.func.sum(Response.count))
+        sa.select(col(Response.day), col(Response.case_id), col(Response.kind), sa.func.sum(col(Response.count)))
         .join(Case, col(Case.id) == col(Response.case_id))
         .where(col(Case.campaign_id) == campaign.id)
-        .group_by(Response.day, Response.case_id, Response.kind))
+        .group_by(col(Response.day), col(Response.case_id), col(Response.kind)))
     for day, case_id, kind, n in rows:
         by_kind = actions.setdefault(case_id, {})
         by_kind[kind] = by_kind.get(kind, 0) + int(n or 0)
@@ -199,8 +199,8 @@ def funnel_by_case_channel(session: Session, *, campaign: Campaign) -> list[dict
         rows[key] = {"case": key[0], "channel": key[1], **{k: row[k] for k in FUNNEL_STEPS[:-1]}, "public_posts": 0}
     case = _public_case()
     for case_id, platform, n in session.execute(
-            sa.select(case, PublicPost.platform, sa.func.count())
-            .where(col(PublicPost.campaign_id) == campaign.id).group_by(case, PublicPost.platform)):
+            sa.select(case, col(PublicPost.platform), sa.func.count())
+            .where(col(PublicPost.campaign_id) == campaign.id).group_by(case, col(PublicPost.platform))):
         key = (slugs.get(case_id), platform)
         row = rows.setdefault(key, {"case": key[0], "channel": platform, **dict.fromkeys(FUNNEL_STEPS, 0)})
         row["public_posts"] += int(n)

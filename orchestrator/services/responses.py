@@ -170,9 +170,9 @@ def totals_by_case(session: Session, *, campaign: Campaign) -> dict[int, int]:
         .where(Case.campaign_id == campaign.id)
         .group_by(col(Response.case_id))
     )
-    totals = {case_id: int(n or 0) for case_id, n in rows}
+    totals: dict[Any, int] = {case_id: int(n or 0) for case_id, n in rows}
     for case_id, n in public_posts_as_actions(session, campaign=campaign).items():
-        totals[case_id] = totals.get(case_id, 0) + n  # type: ignore[index]
+        totals[case_id] = totals.get(case_id, 0) + n
     return totals
 
 
