@@ -38,13 +38,15 @@ LISTENING_SOURCE = "listening"
 COUNT_PUBLIC_POSTS = True
 
 
-def _public_case() -> Any:
-    """A public post's case: its own, else the case of the post of ours it answers."""
-    by_delivery = (sa.select(col(Post.case_id)).select_from(Delivery.__table__)  # type: ignore[attr-defined]
-                   .join(Post, col(Post.id) == col(Delivery.post_id))
-                   .where(col(Delivery.id) == col(PublicPost.delivery_id))
-                   .correlate(PublicPost).scalar_subquery())
-    return sa.func.coalesce(col(PublicPost.case_id), by_delivery)
+def _public_posts(campaign_id: int | None) -> Any:
+    """The edition's public posts (hour, platform, kind) with their case: their own, else the case
+    of the post of ours they answer (an outer join, so a post answering nothing keeps its own)."""
+    p, d, o = (m.__table__.c for m in (PublicPost, Delivery, Post))  # type: ignore[attr-defined,union-attr]
+    tables = [m.__table__ for m in (PublicPost, Delivery, Post)]  # type: ignore[attr-defined,union-attr]
+    return (sa.select(p.hour, p.platform, p.kind, sa.func.coalesce(p.case_id, o.case_id).label("case_id"))
+            .select_from(tables[0].outerjoin(tables[1], d.id == p.delivery_id).outerjoin(tables[2], o.id == d.post_id))
+            .where(p.campaign_id == campaign_id)
+            .subquery())
 
 
 def public_posts_as_actions(session: Session, *, campaign: Campaign) -> dict[int | None, int]:
@@ -54,9 +56,8 @@ def public_posts_as_actions(session: Session, *, campaign: Campaign) -> dict[int
     Empty when :data:`COUNT_PUBLIC_POSTS` is off."""
     if not COUNT_PUBLIC_POSTS:
         return {}
-    case = _public_case()
-    rows = session.execute(
-        sa.select(case, sa.func.count()).where(col(PublicPost.campaign_id) == campaign.id).group_by(case))
+    public = _public_posts(campaign.id)
+    rows = session.execute(sa.select(public.c.case_id, sa.func.count()).group_by(public.c.case_id))
     return {case_id: int(n) for case_id, n in rows}
 
 
@@ -106,11 +107,9 @@ def voice(session: Session, *, campaign: Campaign) -> dict[str, Any]:
         bump(_local_day(hour, zone, cache), case_id, "clicks", int(n or 0))
 
     public: dict[int | None, dict[str, dict[str, int]]] = {}
-    case = _public_case()
-    rows = session.execute(
-        sa.select(col(PublicPost.hour), case, col(PublicPost.platform), col(PublicPost.kind), sa.func.count())
-        .where(col(PublicPost.campaign_id) == campaign.id)
-        .group_by(col(PublicPost.hour), case, col(PublicPost.platform), col(PublicPost.kind)))
+    posts = _public_posts(campaign.id)
+    keys = (posts.c.hour, posts.c.case_id, posts.c.platform, posts.c.kind)
+    rows = session.execute(sa.select(*keys, sa.func.count()).group_by(*keys))
     for hour, case_id, platform, kind, n in rows:
         by_kind = public.setdefault(case_id, {}).setdefault(platform, {})
         by_kind[kind] = by_kind.get(kind, 0) + int(n)
@@ -197,10 +196,9 @@ def funnel_by_case_channel(session: Session, *, campaign: Campaign) -> list[dict
     for row in _funnel_rows(session, campaign.id or 0, ("case_id", "channel")):
         key = (slugs.get(row["case_id"]), row["channel"])
         rows[key] = {"case": key[0], "channel": key[1], **{k: row[k] for k in FUNNEL_STEPS[:-1]}, "public_posts": 0}
-    case = _public_case()
-    for case_id, platform, n in session.execute(
-            sa.select(case, col(PublicPost.platform), sa.func.count())
-            .where(col(PublicPost.campaign_id) == campaign.id).group_by(case, col(PublicPost.platform))):
+    posts = _public_posts(campaign.id)
+    keys = (posts.c.case_id, posts.c.platform)
+    for case_id, platform, n in session.execute(sa.select(*keys, sa.func.count()).group_by(*keys)):
         key = (slugs.get(case_id), platform)
         row = rows.setdefault(key, {"case": key[0], "channel": platform, **dict.fromkeys(FUNNEL_STEPS, 0)})
         row["public_posts"] += int(n)
