@@ -43,3 +43,15 @@ def results(url: str, campaign_id: int) -> dict[str, Any]:
 def rate_budgets(url: str) -> dict[int, list[dict[str, Any]]]:
     with read_session(url) as s:
         return reports.rate_budgets(s)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def voice(url: str, campaign_id: int) -> dict[str, Any]:
+    """The public's voice per case (clicks, public posts, actions, per day) and the funnel per
+    case and channel: a few grouped reads, shared by the overview and the case page."""
+    from orchestrator.services import campaign_admin, public_voice
+
+    with read_session(url) as s:
+        campaign = campaign_admin.get_campaign(s, campaign_id=campaign_id)
+        return {**public_voice.voice(s, campaign=campaign),
+                "funnel": public_voice.funnel_by_case_channel(s, campaign=campaign)}

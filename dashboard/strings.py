@@ -168,13 +168,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "overview.case_share": {"fr": "{share} de l'objectif", "en": "{share} of the goal"},
     "overview.progress": {"fr": "Progression par cas", "en": "Progress by case"},
     "overview.progress_help": {
-        "fr": "Actions reçues (lettres, signatures, messages de solidarité, cartes…) par rapport à l'objectif du cas, "
-              "projection à la fin de la campagne au rythme actuel, et interactions des publications.",
-        "en": "Actions received (letters, signatures, solidarity messages, cards…) against the case's goal, "
-              "projection at the campaign's end at the current pace, and engagement on its posts."},
-    "overview.goal_line": {"fr": "{name} — {done} / {goal} actions · projection {projected} · {engagement} interactions",
-                           "en": "{name} — {done} / {goal} actions · projected {projected} · {engagement} engagements"},
-    "overview.behind": {"fr": "⚠ en retard sur l'objectif", "en": "⚠ behind its goal"},
+        "fr": "Actions reçues (lettres, signatures, messages de solidarité, cartes, publications du public…) par "
+              "rapport à l'objectif du cas, projection au 10 décembre et au dernier jour de la campagne au rythme "
+              "moyen depuis le début, et interactions des publications.",
+        "en": "Actions received (letters, signatures, solidarity messages, cards, the public's posts…) against the "
+              "case's goal, projection to 10 December and to the campaign's last day at the average pace since the "
+              "start, and engagement on its posts."},
+    "overview.engagement_of_case": {"fr": "{engagement} interactions", "en": "{engagement} engagements"},
     "overview.engagement": {"fr": "Interactions au fil du temps", "en": "Engagement over time"},
     "overview.detailed": {"fr": "Courbe détaillée (chaque relevé)", "en": "Detailed curve (every reading)"},
     "overview.detailed_help": {
@@ -209,6 +209,66 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Chaque publication parue pour le cas choisi, avec ses vues, mentions J'aime, partages, réponses et "
               "clics.",
         "en": "Each published post of the chosen case, with its views, likes, shares, replies and clicks."},
+    # the public's voice per case (dashboard/voice_ui.py: overview, cases, responses) -----------
+    "voice.title": {"fr": "La voix du public, par cas", "en": "The public's voice, by case"},
+    "voice.help": {
+        "fr": "Clics sur les liens de nos publications, publications du public (messages avec les mots-clics de la "
+              "campagne, réponses, citations et partages de nos publications, photos) et actions reçues. Les "
+              "publications du public comptent parmi les actions, comme actions sur les réseaux. Rien n'est gardé "
+              "sur leurs auteurs : seulement combien, où et quand.",
+        "en": "Clicks on our posts' links, the public's own posts (messages with the campaign's hashtags, replies, "
+              "quotes and reposts of our posts, photos) and actions received. The public's posts count among the "
+              "actions, as social media actions. Nothing is kept about who wrote them: only how many, where and when."},
+    "voice.col.case": {"fr": "Cas", "en": "Case"},
+    "voice.col.clicks": {"fr": "Clics", "en": "Clicks"},
+    "voice.col.public_posts": {"fr": "Publications du public", "en": "Public posts"},
+    "voice.col.actions": {"fr": "Actions", "en": "Actions"},
+    "voice.col.platform": {"fr": "Réseau", "en": "Platform"},
+    "voice.col.total": {"fr": "Total", "en": "Total"},
+    "voice.col.step": {"fr": "Étape", "en": "Step"},
+    "voice.kind.original": {"fr": "Messages", "en": "Posts"},
+    "voice.kind.reply": {"fr": "Réponses", "en": "Replies"},
+    "voice.kind.quote": {"fr": "Citations", "en": "Quotes"},
+    "voice.kind.repost": {"fr": "Partages", "en": "Reposts"},
+    "voice.kind.photo": {"fr": "Photos", "en": "Photos"},
+    "voice.step.posts": {"fr": "Nos publications parues", "en": "Our posts published"},
+    "voice.step.views": {"fr": "Vues", "en": "Views"},
+    "voice.step.engagement": {"fr": "Interactions", "en": "Engagement"},
+    "voice.step.clicks": {"fr": "Clics", "en": "Clicks"},
+    "voice.step.actions": {"fr": "Actions venues de nos publications", "en": "Actions from our posts"},
+    "voice.step.public_posts": {"fr": "Publications du public", "en": "Public posts"},
+    "voice.whole": {"fr": "Toute l'édition", "en": "Whole edition"},
+    "voice.no_case": {"fr": "L'édition (mots-clics communs)", "en": "The edition (shared hashtags)"},
+    "voice.over_time": {"fr": "Jour après jour", "en": "Day by day"},
+    "voice.figure": {"fr": "Chiffre", "en": "Figure"},
+    "voice.day": {"fr": "Jour", "en": "Day"},
+    "voice.per_day": {"fr": "Par jour", "en": "Per day"},
+    "voice.figure_value": {"fr": "{figure} : {n}", "en": "{figure}: {n}"},
+    "voice.nothing_yet": {"fr": "Pas encore de clic, de publication du public ni d'action pour ce cas.",
+                          "en": "No click, public post or action for this case yet."},
+    "voice.nothing_at_all": {"fr": "Pas encore de clic, de publication du public ni d'action.",
+                             "en": "No click, public post or action yet."},
+    "voice.no_public_posts": {"fr": "Aucune publication du public trouvée pour l'instant.",
+                              "en": "No public post found so far."},
+    "voice.public_by_platform": {"fr": "Publications du public par réseau et par type",
+                                 "en": "Public posts by platform and kind"},
+    "voice.actions_by_kind": {"fr": "Actions par type : {kinds}", "en": "Actions by kind: {kinds}"},
+    "voice.actions_kind": {"fr": "{kind} {n}", "en": "{kind} {n}"},
+    "voice.pick_case": {"fr": "Détail d'un cas", "en": "One case in detail"},
+    "voice.funnel": {"fr": "Entonnoir par réseau", "en": "Funnel by channel"},
+    "voice.funnel_help": {
+        "fr": "De nos publications jusqu'aux actions, réseau par réseau, pour le cas choisi ; les publications du "
+              "public sont sur leur propre ligne.",
+        "en": "From our posts to the actions, channel by channel, for the chosen case; the public's own posts are "
+              "on their own row."},
+    "voice.pace_line": {
+        "fr": "{name} — {done} / {goal} actions ({percent}) · projection : {rights} le {rights_day}, {projected} "
+              "le dernier jour ({last_day})",
+        "en": "{name} — {done} / {goal} actions ({percent}) · projected: {rights} on {rights_day}, {projected} on "
+              "the last day ({last_day})"},
+    "voice.pace_line_last": {
+        "fr": "{name} — {done} / {goal} actions ({percent}) · projection : {projected} le dernier jour ({last_day})",
+        "en": "{name} — {done} / {goal} actions ({percent}) · projected: {projected} on the last day ({last_day})"},
     "follow.item_failed": {"fr": "Cet élément ({what}) ne peut pas être affiché ; le reste de la page l'est.",
                            "en": "This item ({what}) cannot be shown; the rest of the page is."},
     # queue -------------------------------------------------------------------------------
@@ -1039,9 +1099,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "responses.tab.tally": {"fr": "Décomptes", "en": "Tallies"},
     "responses.tab.import": {"fr": "Importer", "en": "Import"},
     "responses.campaign": {"fr": "Campagne", "en": "Campaign"},
-    "responses.line": {"fr": "{name} : {total} sur {goal} ({percent}) · projection {projected}", "en": "{name}: {total} of {goal} ({percent}) · projected {projected}"},
-    "responses.behind_mark": {"fr": "⚠️ en retard", "en": "⚠️ behind"},
-    "responses.short_mark": {"fr": "objectif non atteint", "en": "goal not reached"},
     "responses.on_track": {"fr": "Dans les temps : au rythme actuel, chaque cas atteindra son objectif.",
                            "en": "On track: at the current pace, every case will reach its goal."},
     "responses.reached": {"fr": "Chaque cas a atteint son objectif.", "en": "Every case reached its goal."},
@@ -1049,9 +1106,10 @@ STRINGS: dict[str, dict[str, str]] = {
                               "en": "Behind: at the current pace, these cases will not reach their goal: {names}."},
     "responses.short_list": {"fr": "Objectif non atteint à la fin de la campagne : {names}.",
                              "en": "Goal not reached by the campaign's end: {names}."},
-    "responses.pace_help": {"fr": "Projection : le total à la fin de la campagne si les actions continuent au rythme moyen observé depuis le début.", "en": "Projection: the total at the campaign's end if actions keep coming at the average pace since the start."},
+    "responses.pace_help": {"fr": "Projection : le total le 10 décembre (Journée des droits humains) et le dernier jour de la campagne si les actions continuent au rythme moyen observé depuis le début. Les publications du public comptent comme actions sur les réseaux.", "en": "Projection: the total on 10 December (Human Rights Day) and on the campaign's last day if actions keep coming at the average pace since the start. The public's posts count as social media actions."},
     "responses.by_case": {"fr": "Par cas", "en": "By case"},
     "responses.by_channel": {"fr": "Par réseau", "en": "By channel"},
+    "responses.by_case_channel": {"fr": "Un cas, réseau par réseau", "en": "One case, channel by channel"},
     "responses.by_case_help": {
         "fr": "« Actions (publications) » : les actions attribuées à une publication par le code de son lien court. "
               "« Actions (toutes) » y ajoute les décomptes, les événements et les imports qui ne nomment pas de publication.",

@@ -10,12 +10,13 @@ from typing import Any, get_args
 import streamlit as st
 
 from content.model import SolidarityKind
-from dashboard import common
+from dashboard import common, data, voice_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.services import case_edit
+from orchestrator.services import campaign_results, case_edit, responses
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
+from orchestrator.timeutil import local, utcnow
 
 SOLIDARITY_KINDS: tuple[str, ...] = get_args(SolidarityKind)
 
@@ -30,6 +31,46 @@ with common.session() as s:
     cases = list_cases(s, campaign=campaign)
 editor, approver = common.can("editor"), common.can("approver")
 me = common.actor()
+
+
+# ---------------------------------------------------------------------------------------------
+# Pace and the public's voice per case (issue 18): the cases behind named once, at the top
+
+
+def _pace() -> dict[str, Any]:
+    """Each case's pace, by slug; the cases behind (while the edition runs) named once, here."""
+    today = local(utcnow(), tz).date()
+    with common.session() as s:
+        _, per_case = responses.pace(s, campaign=campaign, today=today)
+    if campaign_results.phase(campaign, today=today) == campaign_results.RUNNING:
+        names = {c.slug: common.case_name(c.person, c.slug) for c in cases}
+        voice_ui.behind_warning([names.get(p.slug, p.slug) for p in per_case if p.behind])
+    return {p.slug: p for p in per_case}
+
+
+def _voice(case: Any, name: str) -> None:
+    """The case's pace to 10 December and to the last day, its clicks, public posts and actions;
+    the detail (public posts by platform and kind, day by day, funnel by channel) on demand."""
+    item = paces.get(case.slug)
+    if item is not None:
+        st.progress(min(1.0, item.progress or 0.0), text=voice_ui.pace_line(
+            name, done=item.total, goal=item.goal, projected=item.projected, rights_day=item.rights_day,
+            projected_rights_day=item.projected_rights_day, ends_on=item.ends_on))
+    figures = data.voice(common.database_url(), campaign.id or 0)
+    row = next((r for r in figures["cases"] if r["slug"] == case.slug), None)
+    if row is None:
+        return
+    st.caption(" · ".join(t("voice.figure_value", figure=t(f"voice.col.{k}"), n=fmt_number(v))
+                          for k, v in (("clicks", row["clicks"]), ("public_posts", row["public_total"]),
+                                       ("actions", row["actions_total"]))))
+    if st.toggle(t("voice.title"), key=f"case_voice_{case.slug}"):
+        with ui.own_error(t("voice.title")):
+            voice_ui.case_detail(row, figures["days"], tz)
+            st.markdown(f"**{t('voice.funnel')}**")
+            voice_ui.channel_funnel(figures["funnel"], case.slug)
+
+
+paces = _pace()
 
 
 def _history(case_id: int) -> None:
@@ -78,6 +119,7 @@ def _show(case: Any, index: int) -> None:
         st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language) or '—')}")
         st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language) or '—')}")
     _history(case.id)
+    _voice(case, name)
     _posts(case)
     _switches(case, index, name)
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, data
+from dashboard import common, data, voice_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, fmt_percent, fmt_time, lang, t
 from orchestrator.services import campaign_results, delivery_views, reports
@@ -22,6 +22,25 @@ HEADLINE = delivery_views.HEADLINE
 
 def _action_kind(kind: str) -> str:
     return t(f"overview.action_kind.{kind}") if kind in RESPONSE_KINDS else kind
+
+
+def _public_voice() -> None:
+    """Per case: clicks, the public's posts by platform and kind, actions, day by day; one case in
+    detail with its funnel channel by channel."""
+    st.subheader(t("voice.title"))
+    st.caption(t("voice.help"))
+    with ui.own_error(t("voice.title")):
+        voice = data.voice(url, campaign.id or 0)
+        voice_ui.summary(voice, names)
+        voice_ui.over_time(voice["days"], names, tz, key="overview_voice_figure")
+        by_slug = {r["slug"]: r for r in voice["cases"]}
+        chosen = st.selectbox(t("voice.pick_case"), list(by_slug), index=None, key="overview_voice_case",
+                              format_func=names.__getitem__, placeholder=t("common.choose_one"))
+        if chosen is not None:
+            voice_ui.case_detail(by_slug[chosen], voice["days"], tz)
+            st.markdown(f"**{t('voice.funnel')}**")
+            st.caption(t("voice.funnel_help"))
+            voice_ui.channel_funnel(voice["funnel"], chosen)
 
 
 campaign = common.require_campaign()
@@ -50,9 +69,13 @@ left.caption(t("overview.as_of", time=fmt_time(figures["computed_at"], tz)))
 if right.button(t("overview.refresh"), key="overview_refresh", icon=":material/refresh:"):
     data.overview.clear()
     data.results.clear()
+    data.voice.clear()
     st.rerun()
 
 names = {r["slug"]: common.case_name(r["person"], r["slug"]) for r in figures["progress"]}
+if phase == campaign_results.RUNNING:
+    # Said once, here at the top: every case that will miss its goal at the current pace.
+    voice_ui.behind_warning([names[r["slug"]] for r in figures["progress"] if r["behind"]])
 
 if phase == campaign_results.FINISHED:
     st.success(t("overview.finished", end=fmt_date(campaign.ends_on)), icon=":material/flag:")
@@ -116,11 +139,11 @@ else:
             goal = row["goal"] or 0
             done = row["actions"]
             status = "" if row["status"] == "active" else f" · {t('case.status.' + row['status'])}"
-            label = t("overview.goal_line", name=name, done=fmt_number(done), goal=fmt_number(goal),
-                      projected=fmt_number(row["projected"]), engagement=fmt_number(row["engagement"])) + status
-            if row["behind"]:
-                label += " · " + t("overview.behind")
-            elif row.get("reached"):
+            label = voice_ui.pace_line(names[row["slug"]], done=done, goal=goal, projected=row["projected"],
+                                       projected_rights_day=row["projected_rights_day"],
+                                       rights_day=row["rights_day"], ends_on=row["ends_on"])
+            label += " · " + t("overview.engagement_of_case", engagement=fmt_number(row["engagement"])) + status
+            if row.get("reached"):  # behind: said once, at the top of the page
                 label += " · " + t("overview.case_reached")
             st.progress(min(1.0, done / goal) if goal else 0.0, text=label)
 
@@ -158,6 +181,8 @@ with ui.own_error(t("overview.engagement")):
                          tz=tz, x_title=t("overview.hour" if hourly else "overview.day"),
                          y_title=t("overview.engagement_axis"), colour_title=t(f"overview.by_{by}"),
                          precision="hour" if hourly else "day")
+
+_public_voice()
 
 st.subheader(t("overview.case_posts"))
 st.caption(t("overview.case_posts_help"))

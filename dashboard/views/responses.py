@@ -10,9 +10,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import common
-from dashboard.i18n import fmt_date, fmt_number, fmt_percent, lang, t
-from orchestrator.services import responses
+from dashboard import common, voice_ui
+from dashboard.i18n import fmt_date, fmt_number, lang, t
+from orchestrator.services import public_voice, responses
 from orchestrator.services.campaigns import list_cases
 from orchestrator.services.responses import RESPONSE_KINDS
 from orchestrator.timeutil import local, utcnow
@@ -33,6 +33,17 @@ def table(rows: list[dict[str, Any]], columns: list[str], name: str | None = Non
                  numbers=[t(f"responses.col.{c}") for c in columns if c in FIGURES], download=f"{campaign.slug}-{name}" if name else None)
 
 
+def _case_by_channel() -> None:
+    """One case's funnel, a column per channel, the public's posts on their own row."""
+    st.subheader(t("responses.by_case_channel"))
+    st.caption(t("voice.funnel_help"))
+    slugs = [c.slug for c in cases]
+    chosen = st.selectbox(t("col.case"), slugs, index=0 if slugs else None, key="responses_case_channel",
+                          format_func=names.__getitem__, placeholder=t("common.choose_one"))
+    if chosen is not None:
+        voice_ui.channel_funnel(by_case_channel, chosen)
+
+
 campaign = common.require_campaign()
 st.title(t("responses.title"))
 st.caption(t("responses.help"))
@@ -46,6 +57,7 @@ with common.session() as s:
     overall, per_case = responses.pace(s, campaign=campaign, today=today)
     by_case = responses.funnel_by_case(s, campaign=campaign)
     by_channel = responses.funnel_by_channel(s, campaign=campaign)
+    by_case_channel = public_voice.funnel_by_case_channel(s, campaign=campaign)
     best = responses.top_posts(s, campaign=campaign, limit=10)
     cases = list_cases(s, campaign=campaign)
     recent = responses.recent_tallies(s, campaign=campaign)
@@ -56,8 +68,7 @@ event_names = {str(d.get("slug")): (d.get("name") or {}).get(lang()) or str(d.ge
 # Said once, above the tabs: which cases will miss their goal at the current pace (or missed it).
 late = [names.get(p.slug, p.slug) for p in per_case if p.behind]
 if late:
-    st.warning(t("responses.short_list" if finished else "responses.behind_list", names=common.plain(", ".join(late))),
-               icon=":material/trending_down:")
+    voice_ui.behind_warning(late, finished=finished)
 elif per_case:
     st.success(t("responses.reached" if finished else "responses.on_track"), icon=":material/trending_up:")
 
@@ -65,19 +76,19 @@ pace_tab, funnel_tab, tally_tab, import_tab = st.tabs([t("responses.tab.pace"), 
 
 with pace_tab:
     st.caption(t("responses.pace_help"))
-    mark = t("responses.short_mark" if finished else "responses.behind_mark")
-    for item in [overall, *per_case]:
+    for item in [overall, *per_case]:  # the cases behind are named once, above the tabs
         name = t("responses.campaign") if item is overall else names.get(item.slug, item.slug)
-        percent = fmt_percent(item.progress) if item.progress is not None else "—"
-        line = t("responses.line", name=common.plain(name), total=fmt_number(item.total), goal=fmt_number(item.goal),
-                 percent=percent, projected=fmt_number(item.projected))
-        st.progress(min(1.0, item.progress or 0.0), text=f"{line} · {mark}" if item.behind else line)
+        line = voice_ui.pace_line(name, done=item.total, goal=item.goal, projected=item.projected,
+                                  projected_rights_day=None if finished else item.projected_rights_day,
+                                  rights_day=item.rights_day, ends_on=item.ends_on)
+        st.progress(min(1.0, item.progress or 0.0), text=line)
 
 with funnel_tab:
     st.subheader(t("responses.by_case"))
     st.caption(t("responses.by_case_help"))
     table([{**row, "case": names.get(row["case"], row["case"])} for row in by_case],
           ["case", "posts", "views", "engagement", "clicks", "actions", "all_actions"], "par-cas")
+    _case_by_channel()
     st.subheader(t("responses.by_channel"))
     st.caption(t("responses.by_channel_help"))
     table([{**row, "channel": common.platform_name(row["channel"])} for row in by_channel],

@@ -63,15 +63,29 @@ def responses_tally(
 
 
 @responses_app.command("pace")
-def responses_pace() -> None:
-    """Total, objectif, projection à la fin de la campagne, et cas en retard."""
+def responses_pace(
+    as_json: Annotated[bool, typer.Option("--json", help="Pour les scripts : total, objectif, actions par type et "
+                                                           "clics de chaque cas, en JSON.")] = False,
+) -> None:
+    """Total, objectif, projection au 10 décembre et à la fin de la campagne, et cas en retard."""
+    from orchestrator.services.campaigns import current_campaign
+    from orchestrator.services.public_voice import pace_figures
     from orchestrator.services.responses import pace
 
+    if as_json:
+        import json
+
+        figures = run_service(lambda s: pace_figures(s, campaign=current_campaign(s)))
+        typer.echo(json.dumps(figures, ensure_ascii=False))
+        return
     overall, cases = run_service(lambda s: pace(s))
     for item in [overall, *cases]:
         percent = f"{item.progress:.0%}" if item.progress is not None else "—"
         flag = "  EN RETARD" if item.behind else ""
-        typer.echo(f"{item.slug:<32} {item.total:>9} / {item.goal:<9} {percent:>5}  projection {item.projected}{flag}")
+        rights = (f"  au {item.rights_day:%d/%m} {item.projected_rights_day}"
+                  if item.rights_day is not None and item.projected_rights_day is not None else "")
+        typer.echo(f"{item.slug:<32} {item.total:>9} / {item.goal:<9} {percent:>5}  projection{rights}"
+                   f"  à la fin {item.projected}{flag}")
 
 
 @links_app.command("serve")

@@ -149,28 +149,47 @@ class Pace:
     total: int
     goal: int
     progress: float | None  # 0.42 = 42 %; None without a goal
-    projected: int
+    projected: int  # at the edition's last day
     behind: bool
+    #: 10 December (Human Rights Day) within the edition, and the total projected on that day
+    #: (None once it has passed, or without such a day).
+    rights_day: dt.date | None = None
+    projected_rights_day: int | None = None
+    ends_on: dt.date | None = None
 
 
 def totals_by_case(session: Session, *, campaign: Campaign) -> dict[int, int]:
+    """Actions per case id, the public's posts included as ``social_action``
+    (public_voice.public_posts_as_actions); those found by the edition's own terms, for no
+    case, under ``None``: they count in the edition's total only."""
+    from orchestrator.services.public_voice import public_posts_as_actions
+
     rows = session.exec(
         select(Response.case_id, sa.func.sum(Response.count))  # type: ignore[call-overload]
         .join(Case, col(Case.id) == Response.case_id)
         .where(Case.campaign_id == campaign.id)
         .group_by(col(Response.case_id))
     )
-    return {case_id: int(n or 0) for case_id, n in rows}
+    totals: dict[Any, int] = {case_id: int(n or 0) for case_id, n in rows}
+    for case_id, n in public_posts_as_actions(session, campaign=campaign).items():
+        totals[case_id] = totals.get(case_id, 0) + n
+    return totals
 
 
 def totals_by_kind(session: Session, *, campaign: Campaign) -> dict[str, int]:
+    from orchestrator.services.public_voice import public_posts_as_actions
+
     rows = session.exec(
         select(Response.kind, sa.func.sum(Response.count))  # type: ignore[call-overload]
         .join(Case, col(Case.id) == Response.case_id)
         .where(Case.campaign_id == campaign.id)
         .group_by(Response.kind)
     )
-    return {kind: int(n or 0) for kind, n in rows}
+    totals = {kind: int(n or 0) for kind, n in rows}
+    public = sum(public_posts_as_actions(session, campaign=campaign).values())
+    if public:
+        totals["social_action"] = totals.get("social_action", 0) + public
+    return totals
 
 
 def project(total: int, *, starts_on: dt.date | None, ends_on: dt.date | None, today: dt.date) -> int:
@@ -184,10 +203,28 @@ def project(total: int, *, starts_on: dt.date | None, ends_on: dt.date | None, t
     return round(total * length / elapsed)
 
 
+def project_to(total: int, *, starts_on: dt.date | None, day: dt.date | None, today: dt.date) -> int | None:
+    """The total projected on ``day`` at the average pace so far (as :func:`project`); None once
+    ``day`` has passed (the total then says more) or without a day."""
+    if day is None or today > day:
+        return None
+    return project(total, starts_on=starts_on, ends_on=day, today=today)
+
+
+def rights_day(campaign: Campaign, *, today: dt.date) -> dt.date | None:
+    """Human Rights Day (10 December, or the key date named for it) within the edition."""
+    from orchestrator.services.campaign_results import _rights_day, countdowns
+
+    found = [c["date"] for c in countdowns(campaign, today=today) if _rights_day(c["slug"], c["date"])]
+    return found[0] if found else None
+
+
 def pace(session: Session, *, campaign: Campaign | None = None, today: dt.date | None = None) -> tuple[Pace, list[Pace]]:
-    """The campaign's pace, and each case's, in the campaign's order."""
+    """The campaign's pace, and each case's, in the campaign's order: projected to the edition's
+    last day (``projected``, which says whether a case is ``behind``) and to Human Rights Day."""
     campaign = campaign or current_campaign(session)
     today = today or utcnow().astimezone(ZoneInfo(campaign.timezone)).date()
+    climax = rights_day(campaign, today=today)
     totals = totals_by_case(session, campaign=campaign)
     cases = list(session.exec(select(Case).where(Case.campaign_id == campaign.id).order_by(col(Case.position))))
 
@@ -195,7 +232,8 @@ def pace(session: Session, *, campaign: Campaign | None = None, today: dt.date |
         projected = project(total, starts_on=campaign.starts_on, ends_on=campaign.ends_on, today=today)
         return Pace(slug=slug, label=label, total=total, goal=goal,
                     progress=(total / goal) if goal else None, projected=projected,
-                    behind=bool(goal) and projected < goal)
+                    behind=bool(goal) and projected < goal, rights_day=climax, ends_on=campaign.ends_on,
+                    projected_rights_day=project_to(total, starts_on=campaign.starts_on, day=climax, today=today))
 
     per_case = [make(c.slug, dict(c.person), totals.get(c.id, 0), c.goal) for c in cases]  # type: ignore[arg-type]
     goal = campaign.goal or sum(c.goal for c in cases)
@@ -235,16 +273,26 @@ def _per_delivery(campaign_id: int) -> Any:
     )
 
 
-def _funnel(session: Session, campaign_id: int, by: str) -> list[dict[str, Any]]:
+def _funnel_rows(session: Session, campaign_id: int, by: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The funnel's sums grouped by the columns ``by`` of the per-delivery rows (e.g. case and
+    channel: services/public_voice.py shows one case channel by channel)."""
     per = _per_delivery(campaign_id)
-    key = per.c[by]
+    keys = [per.c[name] for name in by]
     rows = session.execute(
-        sa.select(key, sa.func.count(), sa.func.sum(per.c.views), sa.func.sum(per.c.engagement),
-               sa.func.sum(per.c.clicks), sa.func.sum(per.c.actions))
-        .group_by(key).order_by(key)
+        sa.select(*keys, sa.func.count(), sa.func.sum(per.c.views), sa.func.sum(per.c.engagement),
+                  sa.func.sum(per.c.clicks), sa.func.sum(per.c.actions))
+        .group_by(*keys).order_by(*keys)
     )
-    return [{by: k, "posts": int(n), "views": int(v or 0), "engagement": int(e or 0), "clicks": int(c or 0),
-             "actions": int(a or 0)} for k, n, v, e, c, a in rows]
+    out = []
+    for row in rows:
+        n, v, e, c, a = row[len(by):]
+        out.append({**dict(zip(by, row[:len(by)], strict=True)), "posts": int(n), "views": int(v or 0),
+                    "engagement": int(e or 0), "clicks": int(c or 0), "actions": int(a or 0)})
+    return out
+
+
+def _funnel(session: Session, campaign_id: int, by: str) -> list[dict[str, Any]]:
+    return _funnel_rows(session, campaign_id, (by,))
 
 
 def funnel_by_case(session: Session, *, campaign: Campaign) -> list[dict[str, Any]]:

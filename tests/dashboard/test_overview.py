@@ -71,8 +71,8 @@ def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, runnin
     assert "Grand marathon d'écriture de Montréal" in shown
     assert "Journée des droits humains" in shown
     assert "Juan López — 0 / " in shown  # the goal bar's label
-    assert len(at.dataframe) == 1
-    assert "Écrivez pour Juan López" in at.dataframe[0].value.to_csv()
+    assert len(at.dataframe) == 2  # the public's voice by case, and what goes out next
+    assert "Écrivez pour Juan López" in at.dataframe[-1].value.to_csv()
 
 
 def test_engagement_counts_gains_not_running_totals(app, scheduled, bare_engine, running_campaign):
@@ -107,7 +107,8 @@ def test_engagement_counts_gains_not_running_totals(app, scheduled, bare_engine,
     assert "Juan López" in chart.proto.data.data.decode("utf-8", "replace")  # the series, named per case
     at.toggle(key="overview_detailed").set_value(True).run()
     assert not at.exception
-    assert "Juan López — 0 / 12\xa0000 actions · projection 0 · 10 interactions" in texts(at)
+    assert "Juan López — 0 / 12\xa0000 actions (0\xa0%) · projection : 0 le 10 déc., 0 le dernier jour" in texts(at)
+    assert "· 10 interactions" in texts(at)
 
 
 def test_progress_counts_actions_against_the_goal(app, bare_engine, running_campaign):
@@ -137,7 +138,7 @@ def test_a_pending_post_s_deliveries_are_not_counted_as_scheduled(app, busy, run
     assert metrics["🔵 Programmée"] == "2"
     assert metrics["⏳ En attente d'approbation"] == "4"
     assert "⛔ Refusée 1" in texts(at) and "📝 Brouillon 1" in texts(at)
-    (upcoming,) = at.dataframe
+    upcoming = at.dataframe[-1]  # after the public's voice by case
     states_next = list(upcoming.value["État"])
     assert states_next.count("⏳ En attente d'approbation") == 4 and "⛔ Refusée" in states_next
     assert states_next.count("🔵 Programmée") == 1  # the one of an approved post; the other is later
@@ -256,11 +257,11 @@ def test_a_case_s_published_posts_with_their_figures(app, busy, running_campaign
     at = app("victor", "overview")
     at.selectbox(key="overview_case_posts").set_value(juan).run()
     assert not at.exception
-    table = at.dataframe[0].value
+    table = at.dataframe[1].value  # after the public's voice by case
     assert list(table.columns)[2:7] == ["Vues", "J'aime", "Partages", "Réponses", "Clics"]
     (row,) = table.to_dict("records")
     assert row["Vues"] == 12027 and row["Clics"] == 17  # figures sort as numbers
-    shown = shown_cells(at.dataframe[0])
+    shown = shown_cells(at.dataframe[1])
     assert {"12\u202f027", "12\xa0027"} & set(shown) and "17" in shown  # and read the reader's way
 
 
