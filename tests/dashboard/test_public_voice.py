@@ -27,17 +27,17 @@ def rows_by(frame: pd.DataFrame, column: str) -> dict[str, dict]:
     return {row[column]: row for row in frame.to_dict("records")}
 
 
-def only_two_goals(engine) -> None:  # type: ignore[no-untyped-def]
+def only_two_goals(bare_engine) -> None:  # type: ignore[no-untyped-def]
     """Every case but Juan López and Damisoa without a goal: exactly two cases can be behind."""
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         for case in s.exec(select(Case)):
             if case.slug not in ("juan-lopez", "damisoa"):
                 case.goal = 0
                 s.add(case)
 
 
-def test_the_overview_shows_each_case_s_voice_and_one_case_by_channel(app, engine, running_campaign):
-    seed(engine)
+def test_the_overview_shows_each_case_s_voice_and_one_case_by_channel(app, bare_engine, running_campaign):
+    seed(bare_engine)
     at = app("victor", "overview")
     summary = rows_by(frame_with(at, "Publications du public"), "Cas")
     juan = summary["Juan López"]
@@ -60,8 +60,8 @@ def test_the_overview_shows_each_case_s_voice_and_one_case_by_channel(app, engin
     assert "Lettres à l'autorité 80" in texts(at)
 
 
-def test_the_overview_in_english_writes_numbers_the_english_way(app, engine, running_campaign):
-    seed(engine)
+def test_the_overview_in_english_writes_numbers_the_english_way(app, bare_engine, running_campaign):
+    seed(bare_engine)
     at = app("victor", "overview", lang="en")
     summary = rows_by(frame_with(at, "Public posts"), "Case")
     assert summary["Whole edition"]["Actions"] == 120
@@ -74,9 +74,9 @@ def test_the_overview_in_english_writes_numbers_the_english_way(app, engine, run
     assert funnel["Public posts"]["Bluesky"] == 3
 
 
-def test_cases_behind_are_named_once_at_the_top_not_under_each_case(app, engine, running_campaign):
-    seed(engine)
-    only_two_goals(engine)
+def test_cases_behind_are_named_once_at_the_top_not_under_each_case(app, bare_engine, running_campaign):
+    seed(bare_engine)
+    only_two_goals(bare_engine)
     for page in ("overview", "cases", "responses"):
         at = app("victor", page)
         behind = [w.value for w in at.warning if "au rythme actuel" in w.value]
@@ -88,8 +88,8 @@ def test_cases_behind_are_named_once_at_the_top_not_under_each_case(app, engine,
         assert texts(at).count("au rythme actuel") == 1, page
 
 
-def test_no_case_behind_no_warning(app, engine, running_campaign):
-    with db.session_scope(engine) as s:
+def test_no_case_behind_no_warning(app, bare_engine, running_campaign):
+    with db.session_scope(bare_engine) as s:
         for case in s.exec(select(Case)):
             case.goal = 0
             s.add(case)
@@ -97,8 +97,8 @@ def test_no_case_behind_no_warning(app, engine, running_campaign):
     assert not [w for w in at.warning if "rythme" in w.value]
 
 
-def test_the_case_page_shows_the_case_s_voice_on_demand(app, engine, running_campaign):
-    seed(engine)
+def test_the_case_page_shows_the_case_s_voice_on_demand(app, bare_engine, running_campaign):
+    seed(bare_engine)
     at = app("victor", "cases")
     shown = texts(at)
     assert "Clics : 15 · Publications du public : 7 · Actions : 93" in shown
@@ -113,8 +113,8 @@ def test_the_case_page_shows_the_case_s_voice_on_demand(app, engine, running_cam
     assert "Clicks: 2 · Public posts: 3 · Actions: 23" in texts(at)
 
 
-def test_the_responses_page_shows_one_case_by_channel(app, engine, running_campaign):
-    seed(engine)
+def test_the_responses_page_shows_one_case_by_channel(app, bare_engine, running_campaign):
+    seed(bare_engine)
     at = app("victor", "responses")
     at.selectbox(key="responses_case_channel").set_value("juan-lopez").run()
     assert not at.exception
@@ -124,10 +124,10 @@ def test_the_responses_page_shows_one_case_by_channel(app, engine, running_campa
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
-def test_hostile_case_names_stay_text(app, engine, running_campaign, lang):
-    seed(engine)
-    only_two_goals(engine)
-    with db.session_scope(engine) as s:
+def test_hostile_case_names_stay_text(app, bare_engine, running_campaign, lang):
+    seed(bare_engine)
+    only_two_goals(bare_engine)
+    with db.session_scope(bare_engine) as s:
         juan = s.exec(select(Case).where(Case.slug == "juan-lopez")).one()
         juan.person = {"fr": HOSTILE, "en": HOSTILE}
         s.add(juan)
@@ -143,11 +143,11 @@ def test_hostile_case_names_stay_text(app, engine, running_campaign, lang):
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 @pytest.mark.parametrize("running", [True, False])
-def test_an_empty_edition_shows_zeros_without_error(app, engine, campaign, lang, running):
+def test_an_empty_edition_shows_zeros_without_error(app, bare_engine, campaign, lang, running):
     if running:
         from tests.dashboard.busy import running_campaign
 
-        running_campaign(engine)
+        running_campaign(bare_engine)
     for page in ("overview", "cases", "responses"):
         app("victor", page, lang=lang)  # no exception (asserted by the fixture)
     at = app("victor", "overview", lang=lang)
