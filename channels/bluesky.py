@@ -769,7 +769,7 @@ def _when(value: str) -> dt.datetime:
 def _at_mark(state: dict[str, Any], when: dt.datetime, uri: str) -> bool:
     """Already given by the previous pass: at its mark's exact time, among the URIs seen then."""
     mark = state.get("mark")
-    return bool(mark) and when == _when(mark) and uri in state.get("seen", [])
+    return isinstance(mark, str) and when == _when(mark) and uri in state.get("seen", [])
 
 
 def _next_cursor(

@@ -544,7 +544,7 @@ class FacebookEmulator(Emulator):
                 # a visitor post lives on the Page, a tagging post on its author's timeline
                 owner = page if edge == "visitor_posts" else author["id"]
                 post_id = f"{owner}_{number}"
-                post = {
+                post: dict[str, Any] = {
                     "id": post_id,
                     "page_id": page,
                     "n": number,

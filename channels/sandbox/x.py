@@ -676,14 +676,14 @@ class XEmulator(Emulator):
                     ]
                     referenced = [{"type": ref_type, "id": ref_id}]
                     if target is not None:
-                        answers_users = [target["author_id"]]
+                        # replies and quotes name the author (and so reach their mentions);
+                        # a repost does not (X lists those apart, in reposts_of_me)
+                        answers_users = [target["author_id"]] if kind != "repost" else []
                         at = "@" + target["username"]
                         text = (
                             f"RT {at}: {target['display_text']}"
                             if kind == "repost"
                             else f"{at} {text}"
-                            if kind == "reply"
-                            else text
                         )
                         if kind == "reply":
                             conversation = target.get("conversation_id", target["id"])
@@ -720,7 +720,9 @@ class XEmulator(Emulator):
         tags = [a[1:].lower() for a in alternatives if a.startswith("#")]
         quoted = [a.split(":", 1)[1] for a in alternatives if a.startswith("quotes_of_tweet_id:")]
         words = [a.lower() for a in alternatives if not a.startswith(("#", "quotes_of_tweet_id:"))]
-        if tags and not words and not quoted:
+        if len(tags) == 1 and not words and not quoted:
+            candidates = self._by_tag.get(tags[0], [])  # already ascending
+        elif tags and not words and not quoted:
             candidates = sorted({i for t in tags for i in self._by_tag.get(t, [])})
         else:
             candidates = self._order
