@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import pytest
+import requests
 
 from channels.base import (
     AccountConfig,
@@ -229,3 +230,19 @@ def test_keywords_are_searched_too(sandbox: SandboxServer) -> None:
     page = make_channel(sandbox).listen("écrire pour Aïcha", hashtag=False, cursor=None)
     found += page.posts
     assert sorted(p.platform_id for p in found) == sorted(ids) and not page.more
+
+
+def test_the_control_api_makes_the_public_post(sandbox: SandboxServer) -> None:
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/public/x",
+        json={"term": TAG, "n": 25, "kinds": ["original", "photo"]},
+        timeout=5,
+    )
+    assert answer.status_code == 201 and answer.json()["count"] == 25
+    found, _, _ = drain(make_channel(sandbox), None)
+    assert sorted(p.platform_id for p in found) == sorted(answer.json()["ids"])
+    assert {p.kind for p in found} == {"original", "photo"}
+    refused = requests.post(f"{sandbox.url}/_sandbox/public/x", json={"colour": 1}, timeout=5)
+    assert refused.status_code == 400
+    unknown = requests.post(f"{sandbox.url}/_sandbox/public/nowhere", json={}, timeout=5)
+    assert unknown.status_code == 404
