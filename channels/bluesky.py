@@ -591,7 +591,9 @@ class BlueskyChannel(Channel):
             for when, uri, view in items
             if not _at_mark(state, when, uri) and view.author.did != self.did
         )
-        more = bool(answer.cursor) and len(answer.posts) >= size
+        # A short page with a cursor is not the end: the AppView may drop posts from a page
+        # (moderation, deletions) and stopping there would leave a gap behind the next mark.
+        more = bool(answer.cursor) and bool(answer.posts)
         return ListenPage(posts, _next_cursor(state, items, answer.cursor if more else None), more)
 
     def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
@@ -620,7 +622,7 @@ class BlueskyChannel(Channel):
             and note.reason in ANSWER_REASONS
             and (post := self._answer_of(note, when)) is not None
         )
-        more = bool(answer.cursor) and len(items) >= size and not reached
+        more = bool(answer.cursor) and bool(items) and not reached
         return ListenPage(posts, _next_cursor(state, items, answer.cursor if more else None), more)
 
     def _answer_of(self, note: Any, when: dt.datetime) -> PublicPost | None:

@@ -539,6 +539,8 @@ class BlueskyEmulator(Emulator):
             position = bisect.bisect_left(pool, high) if high else len(pool)
             chosen: list[StoredPost] = []
             more = False
+            taken = 0
+            last: tuple[float, str] | None = None
             while position > 0:
                 position -= 1
                 created, uri = pool[position]
@@ -547,16 +549,21 @@ class BlueskyEmulator(Emulator):
                 if until is not None and created >= until:
                     continue
                 post = self._post_at(uri)
-                if post is None or not self._matches(post, words, tags):
+                if post is not None and not self._matches(post, words, tags):
                     continue
-                if len(chosen) == limit:
+                if taken == limit:
                     more = True
                     break
-                chosen.append(post)
+                # A deleted post still takes its place in the page, as the AppView drops
+                # removed posts after the page is cut: a short page with a cursor is not the end.
+                taken += 1
+                last = (created, uri)
+                if post is not None:
+                    chosen.append(post)
             views = [self._view(p) for p in chosen]
         body: dict[str, Any] = {"posts": views}
-        if more:
-            body["cursor"] = encode_position(chosen[-1].created, chosen[-1].uri)
+        if more and last is not None:
+            body["cursor"] = encode_position(*last)
         return json_response(body)
 
     @staticmethod

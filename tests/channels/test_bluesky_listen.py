@@ -208,3 +208,17 @@ def test_keywords_are_searched_too(sandbox: SandboxServer) -> None:
     emu.inject_public("autre chose", 5, hashtag=False)
     found, _, calls = drain(make_channel(sandbox), None, term="lettre pour Aïcha", hashtag=False)
     assert sorted(p.platform_id for p in found) == sorted(uris) and calls == 1
+
+
+def test_a_short_page_with_a_cursor_is_not_the_end(sandbox: SandboxServer) -> None:
+    emu = emulator(sandbox)
+    uris = emu.inject_public(TAG, 150)
+    gone = uris[-30:-20]  # deleted among the newest hundred: the first page comes back short
+    with sandbox.sandbox.lock:
+        for uri in gone:
+            did, _, rkey = uri.removeprefix("at://").split("/")
+            del emu.records[did][rkey]
+    first = make_channel(sandbox).listen(TAG, hashtag=True, cursor=None)
+    assert len(first.posts) == 90 and first.more
+    rest, _, _ = drain(make_channel(sandbox), first.cursor)
+    assert sorted(p.platform_id for p in (*first.posts, *rest)) == sorted(set(uris) - set(gone))
