@@ -30,6 +30,7 @@ from typing import Any
 import regex
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.sandbox.public import ANSWER_KINDS, KINDS, LivePublic
 
 POST = "app.bsky.feed.post"
 TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
@@ -128,6 +129,7 @@ class BlueskyEmulator(Emulator):
             self.notifications: dict[str, list[dict[str, Any]]] = {}  # did -> oldest first
             self.last_public = 0.0  # time of the newest public post made
             self.search_unavailable = False  # True: answer searchPosts as a PDS without search
+            self.live = LivePublic(self.sandbox, self.platform)
 
     # -- the platform's errors ---------------------------------------------------------------
 
@@ -487,6 +489,29 @@ class BlueskyEmulator(Emulator):
                 made.append(uri)
         return made
 
+    def _grow(self, did: str, tag: str | None) -> None:
+        """The live public (see channels.sandbox.public): posts with ``#tag`` since the last
+        search for it, answering the account's latest post that carries it; or answers to the
+        account's latest post since its notifications were last read."""
+        n, spread = self.live.due(f"#{tag.lower()}" if tag else f"@{did}")
+        if not n:
+            return
+        with self.sandbox.lock:
+            ours = sorted(
+                (
+                    p
+                    for p in self.records.get(did, {}).values()
+                    if tag is None or tag.lower() in {t.lower() for t in post_tags(p.record)}
+                ),
+                key=lambda p: p.created,
+            )
+            latest = ours[-1].uri if ours else None
+        if tag is not None:
+            kinds = KINDS if latest else ("original", "photo")
+            self.inject_public(tag, n, kinds=kinds, answers=latest, spread=spread)
+        elif latest is not None:
+            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread)
+
     def _notify(
         self,
         target: StoredPost,
@@ -534,6 +559,8 @@ class BlueskyEmulator(Emulator):
         until = parse_iso(req.arg("until"))
         high = decode_position(req.arg("cursor"))
         words = q.lower().split()
+        first_tag = tags[0] if tags else next((w[1:] for w in words if w.startswith("#")), None)
+        self._grow(who[0], first_tag)
         with self.sandbox.lock:
             pool = self.by_tag.get(tags[0], []) if tags else self.timeline
             position = bisect.bisect_left(pool, high) if high else len(pool)
@@ -591,6 +618,7 @@ class BlueskyEmulator(Emulator):
         if not 1 <= limit <= 100:
             return xrpc_error(400, "InvalidRequest", "Error: limit must be between 1 and 100")
         reasons = set(req.query.get("reasons", []))
+        self._grow(who[0], None)
         high = decode_position(req.arg("cursor"))
         with self.sandbox.lock:
             items = self.notifications.get(who[0], [])

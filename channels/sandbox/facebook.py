@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.sandbox.public import KINDS, LivePublic
 
 VERSION_PREFIX = re.compile(r"^/(v\d+\.\d+)/")
 MAX_MESSAGE = 63_206
@@ -128,6 +129,7 @@ class FacebookEmulator(Emulator):
             self._comment_bodies: dict[str, dict[str, Any]] = {}
             self.listen_denied: set[str] = set()  # pages without pages_read_user_content
             self.last_public = 0.0
+            self.live = LivePublic(self.sandbox, self.platform)
 
     # -- errors in Graph's shape ------------------------------------------------------------------
 
@@ -562,6 +564,23 @@ class FacebookEmulator(Emulator):
                 made.append(post_id)
         return made
 
+    def _grow(self, page: str, edge: str) -> None:
+        """The live public (see channels.sandbox.public): on /tagged, posts with the hashtags of
+        the Page's latest post and shares of it; on /visitor_posts, the same on the Page; and
+        comments on that post, since the edge was last read."""
+        n, spread = self.live.due(f"{page}/{edge}")
+        feed = self._feeds.get(page, [])
+        if not n or not feed:
+            return
+        latest = self._posts[feed[-1][1]]
+        tags = re.findall(r"(?<![\w&])#(\w+)", latest["message"] or "")
+        if tags:
+            self.inject_public(
+                tags[0], n, kinds=KINDS, answers=latest["id"], spread=spread, page=page, edge=edge
+            )
+        elif edge == "tagged":
+            self.inject_public(None, n, kinds=("reply",), answers=latest["id"], spread=spread)
+
     def _read_public(
         self, version: str, page: str, edge: str, fields: dict[str, str]
     ) -> dict[str, Any]:
@@ -575,6 +594,7 @@ class FacebookEmulator(Emulator):
                 f"/{edge} of the Page.",
                 type_="OAuthException",
             )
+        self._grow(page, edge)
         stored = self._public.get(page, {}).get(edge, [])
         try:
             limit = max(1, min(100, int(fields.get("limit", "25"))))

@@ -39,6 +39,7 @@ from urllib.parse import unquote
 import twitter_text
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.sandbox.public import ANSWER_KINDS, KINDS, LivePublic
 from channels.x import weighted_length
 
 TEXT_LIMIT = 280
@@ -179,6 +180,7 @@ class XEmulator(Emulator):
             self._by_tag: dict[str, list[int]] = {}  # lower-case hashtag -> ids, ascending
             self._mentions: dict[str, list[int]] = {}  # user id -> ids of posts answering them
             self.search_denied: set[str] = set()  # tokens configured without search access
+            self.live = LivePublic(self.sandbox, self.platform)
 
     def posts(self) -> list[dict[str, Any]]:
         with self.sandbox.lock:
@@ -709,6 +711,26 @@ class XEmulator(Emulator):
                 ids.append(post_id)
         return ids
 
+    def _grow(self, user_id: str, tag: str | None) -> None:
+        """The live public (see channels.sandbox.public): posts with ``#tag`` since the last
+        search for it, answering the account's latest post that carries it; or answers to the
+        account's latest post since its mentions were last read."""
+        n, spread = self.live.due(f"#{tag.lower()}" if tag else f"@{user_id}")
+        if not n:
+            return
+        with self.sandbox.lock:
+            ours = [
+                p
+                for p in self._timelines.get(user_id, [])
+                if tag is None or f"#{tag.lower()}" in p["text"].lower()
+            ]
+            latest = ours[-1]["id"] if ours else None
+        if tag is not None:
+            kinds = KINDS if latest else ("original", "photo")
+            self.inject_public(tag, n, kinds=kinds, answers=latest, spread=spread)
+        elif latest is not None:
+            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread)
+
     def _matching(self, query: str) -> tuple[list[int], Callable[[dict[str, Any]], bool]]:
         """Candidate ids (ascending) and a test for a query of the forms we serve: ``#tag``, a
         keyword or quoted phrase, ``quotes_of_tweet_id:N``, alternatives joined by ``OR``, each
@@ -826,6 +848,8 @@ class XEmulator(Emulator):
         bounds = self._id_bounds(req)
         if isinstance(bounds, Response):
             return bounds
+        tag = re.search(r"(?<![\w&])#(\w+)", query)
+        self._grow(user["id"], tag.group(1) if tag else None)
         with self.sandbox.lock:
             candidates, test = self._matching(query)
         return self._page(
@@ -836,6 +860,7 @@ class XEmulator(Emulator):
         bounds = self._id_bounds(req)
         if isinstance(bounds, Response):
             return bounds
+        self._grow(id, None)
         with self.sandbox.lock:
             candidates = list(self._mentions.get(id, []))
         return self._page(

@@ -222,3 +222,24 @@ def test_a_short_page_with_a_cursor_is_not_the_end(sandbox: SandboxServer) -> No
     assert len(first.posts) == 90 and first.more
     rest, _, _ = drain(make_channel(sandbox), first.cursor)
     assert sorted(p.platform_id for p in (*first.posts, *rest)) == sorted(set(uris) - set(gone))
+
+
+def test_the_live_public_posts_in_the_demo_and_not_in_tests(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = make_channel(sandbox)
+    ours = channel.publish(PublishRequest(key="d1", text=f"Écrivez pour Aïcha #{TAG}"))
+    assert drain(channel, None)[0] == []
+    monkeypatch.setenv("PORTEVOIX_SANDBOX_PUBLIC", "on")
+    emulator(sandbox).live.reset()
+    rate = emulator(sandbox).live.rate(f"#{TAG.lower()}")
+    found, cursor, _ = drain(channel, None)
+    searchable = sum(1 for i in range(rate) if i % 6 != 5)  # reposts are not posts
+    assert searchable - 1 <= len(found) <= searchable
+    assert {p.answers for p in found if p.kind in ("reply", "quote")} == {ours.platform_id}
+    sandbox.sandbox.advance(1800)
+    later, _, _ = drain(channel, cursor)
+    assert later and not {p.platform_id for p in later} & {p.platform_id for p in found}
+    answers, _, _ = drain_answers(channel, None)
+    assert {p.kind for p in answers} == {"reply", "quote", "repost"}
+    assert {p.answers for p in answers} == {ours.platform_id}

@@ -214,3 +214,21 @@ def test_hashtags_match_whole_tags_and_keywords_match_words(sandbox: SandboxServ
     found, _, _ = drain(make_channel(sandbox), None, term="LETTRE pour aïcha", hashtag=False)
     assert sorted(p.platform_id for p in found) == sorted(words)
     assert make_channel(sandbox).validate_term("libérez_aïcha", hashtag=True) is None
+
+
+def test_the_live_public_posts_in_the_demo_and_not_in_tests(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = make_channel(sandbox)
+    ours = channel.publish(PublishRequest("k1", f"Écrivez pour Aïcha #{TAG}"))
+    assert drain(channel, None)[0] == []
+    monkeypatch.setenv("PORTEVOIX_SANDBOX_PUBLIC", "on")
+    emulator(sandbox).live.reset()
+    found, cursor, _ = drain(channel, None)
+    assert found and {p.kind for p in found} >= {"original", "photo", "quote", "repost"}
+    assert {p.answers for p in found if p.kind in ("quote", "repost")} == {ours.platform_id}
+    comments, _, _ = drain_answers(channel, None)
+    assert comments and {p.answers for p in comments} == {ours.platform_id}
+    sandbox.sandbox.advance(1800)
+    later, _, _ = drain(channel, cursor)
+    assert later and not {p.platform_id for p in later} & {p.platform_id for p in found}

@@ -246,3 +246,26 @@ def test_the_control_api_makes_the_public_post(sandbox: SandboxServer) -> None:
     assert refused.status_code == 400
     unknown = requests.post(f"{sandbox.url}/_sandbox/public/nowhere", json={}, timeout=5)
     assert unknown.status_code == 404
+
+
+def test_the_live_public_posts_in_the_demo_and_not_in_tests(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = make_channel(sandbox)
+    ours = channel.publish(PublishRequest(key="d1", text=f"Écrivez pour Aïcha #{TAG}"))
+    assert drain(channel, None)[0] == []  # the tests' sandbox: nobody posts unless told
+    monkeypatch.setenv("PORTEVOIX_SANDBOX_PUBLIC", "on")
+    emulator(sandbox).live.reset()
+    rate = emulator(sandbox).live.rate(f"#{TAG.lower()}")
+    found, cursor, _ = drain(channel, None)  # an hour of backlog at the seeded rate
+    assert rate - 1 <= len(found) <= rate
+    assert {p.kind for p in found} == {"original", "photo", "reply", "quote", "repost"}
+    assert {p.answers for p in found if p.kind != "original" and p.kind != "photo"} == {
+        ours.platform_id
+    }
+    sandbox.sandbox.advance(1800)
+    later, _, _ = drain(channel, cursor)
+    assert rate // 2 - 1 <= len(later) <= rate // 2 + 1
+    assert not {p.platform_id for p in later} & {p.platform_id for p in found}
+    answers = channel.listen_answers(cursor=None)
+    assert answers.posts and {p.answers for p in answers.posts} == {ours.platform_id}
