@@ -11,6 +11,11 @@ Served under ``/xrpc/``. Wire formats follow the lexicons (github.com/bluesky-so
   alt, blobs ≤ 1,000,000 bytes).
 - views: ``app.bsky.feed.getPosts`` (≤ 25 URIs), ``app.bsky.feed.getAuthorFeed``,
   ``app.bsky.actor.getProfile``, with engagement from ``sandbox.metrics_for``.
+- listening: ``app.bsky.feed.searchPosts`` (``q``, ``tag``, ``sort=latest``, ``since``/``until``,
+  ``limit`` ≤ 100, cursor) and ``app.bsky.notification.listNotifications`` (``reasons``, ``limit``,
+  cursor); ``search_unavailable`` answers 501 as a PDS without search. The public's posts come from
+  :meth:`BlueskyEmulator.inject_public` (tests, ``POST /_sandbox/public/bluesky``) and from the live
+  public of channels/sandbox/public.py (demo).
 
 Tokens are checked against the real clock (``time.time()``), not the sandbox clock: the client
 decides when to refresh from the real clock, so advancing the sandbox clock must not expire them.

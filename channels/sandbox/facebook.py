@@ -10,6 +10,11 @@ for these calls):
 - ``GET /{post-id}``, ``GET /?ids=a,b`` (at most 50 ids), ``GET /{page}/feed`` (newest first,
   ``since``/``until``/``limit`` and cursor paging), ``GET /me``, ``GET /{page-id}``,
   ``DELETE /{post-id}``.
+- listening: ``GET /{page}/tagged`` and ``GET /{page}/visitor_posts`` (newest first, ``since``,
+  ``limit`` ≤ 100, stable ``after`` cursors; code 10 for a Page in ``listen_denied``),
+  ``GET /{post-id}/comments`` and the ``comments.order(reverse_chronological).limit(N)`` field on
+  feed reads. The public's posts come from :meth:`FacebookEmulator.inject_public` (tests,
+  ``POST /_sandbox/public/facebook``) and from the live public of channels/sandbox/public.py.
 
 Errors use Graph's JSON error object (always ``application/json``, which facebook-sdk needs to
 raise ``GraphAPIError``) with the codes of

@@ -10,6 +10,13 @@ What it serves (https://docs.x.com/x-api/introduction):
   ``since_id``/``until_id``, ``max_results`` 5–100, ``pagination_token``).
 - ``POST /2/media/upload`` (multipart ``media``, or JSON base64) and ``POST /2/media/metadata``
   (alt text).
+- ``GET /2/tweets/search/recent`` (``#tag``, keywords, ``quotes_of_tweet_id:``, ``OR``,
+  ``-from:``, ``-is:retweet``; ``since_id``/``until_id``, ``max_results`` 10–100, ``next_token``,
+  ``referenced_tweets``, ``conversation_id``, ``attachments.media_keys`` → ``includes.media``),
+  ``GET /2/tweets/counts/recent`` and ``GET /2/users/:id/mentions``. A token in
+  ``search_denied`` or starting with ``nosearch`` gets X's 403 ``client-not-enrolled`` on search
+  and counts. The public's posts come from :meth:`XEmulator.inject_public` (tests, and
+  ``POST /_sandbox/public/x``) and from the live public of channels/sandbox/public.py (demo).
 
 Every answer carries ``x-rate-limit-limit/remaining/reset`` (epoch seconds) per user and endpoint,
 as https://docs.x.com/x-api/fundamentals/rate-limits describes; a 429 always carries the reset
