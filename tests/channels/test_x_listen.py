@@ -269,3 +269,13 @@ def test_the_live_public_posts_in_the_demo_and_not_in_tests(
     assert not {p.platform_id for p in later} & {p.platform_id for p in found}
     answers = channel.listen_answers(cursor=None)
     assert answers.posts and {p.answers for p in answers.posts} == {ours.platform_id}
+
+
+def test_with_an_oauth2_token_finding_our_id_costs_one_call_once(sandbox: SandboxServer) -> None:
+    ids = emulator(sandbox).inject_public(TAG, 250)
+    channel = make_channel(sandbox, dict(BEARER))
+    found, _, calls = drain(channel, None)
+    assert sorted(p.platform_id for p in found) == sorted(ids)
+    assert calls == 3 + 1 == sandbox.sandbox.calls("x")  # three pages and one GET /2/users/me
+    emulator(sandbox).inject_public(TAG, 5)
+    assert channel.listen(TAG, hashtag=True, cursor=None).calls == 1
