@@ -276,7 +276,16 @@ class FacebookChannel(Channel):
             args["since"] = state["mark"]
         if state.get("after"):
             args["after"] = state["after"]
-        page = self._listening(self.graph.get_connections, self.page_id, PUBLIC_EDGES[edge], **args)
+        try:
+            page = self._listening(
+                self.graph.get_connections, self.page_id, PUBLIC_EDGES[edge], **args
+            )
+        except PermanentError as err:
+            # A New Pages Experience Page has no /visitor_posts ("nonexisting field"): visitors
+            # post as tags there, so /tagged alone is the whole public.
+            if PUBLIC_EDGES[edge] != "visitor_posts" or err.platform_code != 100:
+                raise
+            page = {"data": []}
         items = _timed(page.get("data", []))
         matches = _matcher(term, hashtag=hashtag)
         ours = f"{self.page_id}_"

@@ -133,6 +133,7 @@ class FacebookEmulator(Emulator):
             self._comments: dict[str, list[tuple[float, str]]] = {}  # post -> comments, ascending
             self._comment_bodies: dict[str, dict[str, Any]] = {}
             self.listen_denied: set[str] = set()  # pages without pages_read_user_content
+            self.new_pages: set[str] = set()  # New Pages Experience: no /visitor_posts
             self.last_public = 0.0
             self.live = LivePublic(self.sandbox, self.platform)
 
@@ -597,6 +598,14 @@ class FacebookEmulator(Emulator):
                 10,
                 f"(#10) This endpoint requires the 'pages_read_user_content' permission to read "
                 f"/{edge} of the Page.",
+                type_="OAuthException",
+            )
+        if edge == "visitor_posts" and page in self.new_pages:
+            # https://developers.facebook.com/docs/graph-api/reference/page/visitor_posts/:
+            # "not supported for New Pages Experience"
+            raise GraphError(
+                100,
+                "(#100) Tried accessing nonexisting field (visitor_posts) on node type (Page)",
                 type_="OAuthException",
             )
         self._grow(page, edge)

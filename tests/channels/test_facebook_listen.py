@@ -232,3 +232,14 @@ def test_the_live_public_posts_in_the_demo_and_not_in_tests(
     sandbox.sandbox.advance(1800)
     later, _, _ = drain(channel, cursor)
     assert later and not {p.platform_id for p in later} & {p.platform_id for p in found}
+
+
+def test_a_new_pages_experience_page_is_read_through_tagged_alone(sandbox: SandboxServer) -> None:
+    emu = emulator(sandbox)
+    emu.new_pages.add(PAGE)
+    ids = emu.inject_public(TAG, 120, page=PAGE)
+    found, cursor, calls = drain(make_channel(sandbox), None)
+    assert sorted(p.platform_id for p in found) == sorted(ids)
+    assert calls == 3  # two pages of /tagged, one refused /visitor_posts
+    newer = emu.inject_public(TAG, 3, page=PAGE)
+    assert sorted(p.platform_id for p in drain(make_channel(sandbox), cursor)[0]) == sorted(newer)
