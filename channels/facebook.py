@@ -286,6 +286,7 @@ class FacebookChannel(Channel):
             if PUBLIC_EDGES[edge] != "visitor_posts" or err.platform_code != 100:
                 raise
             page = {"data": []}
+            state = {**state, "tagged_only": True}  # remembered: the next passes skip it
         items = _timed(page.get("data", []))
         matches = _matcher(term, hashtag=hashtag)
         ours = f"{self.page_id}_"
@@ -303,7 +304,7 @@ class FacebookChannel(Channel):
         after = _next_after(page)
         if after:
             return ListenPage(posts, _encode({**state, "edge": edge, "after": after}), True)
-        if edge + 1 < len(PUBLIC_EDGES):
+        if edge + 1 < len(PUBLIC_EDGES) and not state.get("tagged_only"):
             return ListenPage(posts, _encode({**state, "edge": edge + 1, "after": None}), True)
         return ListenPage(posts, _finish(state), False)
 
@@ -769,7 +770,7 @@ def _finish(state: dict[str, Any]) -> str:
         mark, seen = top, state.get("top_seen", [])
     elif top is not None and top == mark:
         seen = [*seen, *(i for i in state.get("top_seen", []) if i not in seen)][:MARK_IDS]
-    return _encode({"mark": mark, "seen": seen})
+    return _encode({"mark": mark, "seen": seen, "tagged_only": state.get("tagged_only")})
 
 
 def _next_after(page: dict[str, Any]) -> str | None:
