@@ -528,9 +528,9 @@ class FacebookEmulator(Emulator):
                 raise ValueError("inject_public needs a page (or a post of a page)")
             for i in range(n):
                 kind = kinds[i % len(kinds)]
-                # after every public post already made, at most 100 a second (Graph times are
+                # after every public post already made, at most 10 a second (Graph times are
                 # in whole seconds)
-                created = max(now - spread * (n - 1 - i) / max(1, n), self.last_public + 0.01)
+                created = max(now - spread * (n - 1 - i) / max(1, n), self.last_public + 0.1)
                 self.last_public = created
                 number = self.sandbox.next_id()
                 author = {
