@@ -576,8 +576,9 @@ class BlueskyChannel(Channel):
         params["limit"] = size
         if hashtag:
             params["tag"] = [words]
+        overlap = self._overlap()
         if state.get("mark"):
-            params["since"] = state["mark"]
+            params["since"] = _stamp(_when(state["mark"]) - overlap)
         if state.get("api"):
             params["cursor"] = state["api"]
 
@@ -589,12 +590,20 @@ class BlueskyChannel(Channel):
         posts = tuple(
             _post_of(view, when)
             for when, uri, view in items
-            if not _at_mark(state, when, uri) and view.author.did != self.did
+            if not _at_mark(state, when, uri, overlap) and view.author.did != self.did
         )
         # A short page with a cursor is not the end: the AppView may drop posts from a page
         # (moderation, deletions) and stopping there would leave a gap behind the next mark.
         more = bool(answer.cursor) and bool(answer.posts)
-        return ListenPage(posts, _next_cursor(state, items, answer.cursor if more else None), more)
+        cursor_out = _next_cursor(state, items, answer.cursor if more else None, overlap)
+        return ListenPage(posts, cursor_out, more)
+
+    def _overlap(self) -> dt.timedelta:
+        """How far before the mark a pass reads again: a post indexed late keeps its earlier
+        ``createdAt`` as its sort time and would otherwise fall behind the mark. The posts read
+        again are recognised (a short hash of their URI in the cursor), not given twice."""
+        seconds = float(self.account.options.get("listen_overlap_seconds", LISTEN_OVERLAP_SECONDS))
+        return dt.timedelta(seconds=max(0.0, seconds))
 
     def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
         """Replies, quotes and reposts of our posts, from the account's notifications; each
@@ -618,12 +627,13 @@ class BlueskyChannel(Channel):
             post
             for when, uri, note in items
             if not (mark is not None and when < mark)
-            and not _at_mark(state, when, uri)
+            and not _at_mark(state, when, uri, dt.timedelta(0))
             and note.reason in ANSWER_REASONS
             and (post := self._answer_of(note, when)) is not None
         )
         more = bool(answer.cursor) and bool(items) and not reached
-        return ListenPage(posts, _next_cursor(state, items, answer.cursor if more else None), more)
+        cursor_out = _next_cursor(state, items, answer.cursor if more else None, dt.timedelta(0))
+        return ListenPage(posts, cursor_out, more)
 
     def _answer_of(self, note: Any, when: dt.datetime) -> PublicPost | None:
         record = note.record
@@ -703,7 +713,9 @@ class BlueskyChannel(Channel):
 ANSWER_REASONS = ("reply", "quote", "repost")
 MAX_TAG_GRAPHEMES = 64  # lexicons/app/bsky/richtext/facet.json: tag maxGraphemes 64
 MAX_TAG_BYTES = 640  # ... maxLength 640
-MARK_URIS = 200  # URIs kept at the mark's exact time; more would be a cursor out of proportion
+MARK_URIS = 500  # posts remembered at the mark (12 characters each): the cursor stays small
+#: Seconds a search pass reads again before the mark (option ``listen_overlap_seconds``).
+LISTEN_OVERLAP_SECONDS = 15.0
 _TAG_PUNCTUATION = regex.compile(r"\p{P}+$")
 
 
@@ -768,25 +780,37 @@ def _when(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _at_mark(state: dict[str, Any], when: dt.datetime, uri: str) -> bool:
-    """Already given by the previous pass: at its mark's exact time, among the URIs seen then."""
+def _short(uri: str) -> str:
+    """A short hash of a URI, to recognise a post read again without keeping its address."""
+    return hashlib.sha256(uri.encode()).hexdigest()[:12]
+
+
+def _at_mark(state: dict[str, Any], when: dt.datetime, uri: str, overlap: dt.timedelta) -> bool:
+    """Already given by the previous pass: at or after its mark less the overlap, and among the
+    posts it saw there."""
     mark = state.get("mark")
-    return isinstance(mark, str) and when == _when(mark) and uri in state.get("seen", [])
+    if not isinstance(mark, str) or when < _when(mark) - overlap:
+        return False
+    return _short(uri) in state.get("seen", [])
 
 
 def _next_cursor(
-    state: dict[str, Any], items: list[tuple[dt.datetime, str, Any]], api: str | None
+    state: dict[str, Any],
+    items: list[tuple[dt.datetime, str, Any]],
+    api: str | None,
+    overlap: dt.timedelta,
 ) -> str:
-    """Within a pass: the mark stays, the pass's newest time is that of its first page. At the
-    end of a pass: the pass's newest time becomes the mark."""
-    top, top_seen = state.get("top"), state.get("top_seen", [])
+    """Within a pass: the mark stays; the pass's newest time is that of its first page, and the
+    posts at or after it less the overlap are remembered. At the end of a pass: the pass's newest
+    time becomes the mark, and what was remembered its ``seen``."""
+    top, top_seen = state.get("top"), list(state.get("top_seen", []))
     if not state.get("api") and items:  # the first page of a pass holds its newest post
-        newest = max(when for when, _, _ in items)
-        top = _stamp(newest)
-        top_seen = [uri for when, uri, _ in items if when == newest][:MARK_URIS]
-    elif top and len(top_seen) < MARK_URIS:  # later pages may hold more posts at that time
-        more = [uri for when, uri, _ in items if when == _when(top) and uri not in top_seen]
-        top_seen = [*top_seen, *more][:MARK_URIS]
+        top = _stamp(max(when for when, _, _ in items))
+        top_seen = []
+    if top:
+        floor = _when(top) - overlap
+        fresh = [_short(uri) for when, uri, _ in items if when >= floor]
+        top_seen = [*top_seen, *(h for h in fresh if h not in top_seen)][:MARK_URIS]
     if api:
         return _encode(
             mark=state.get("mark"), seen=state.get("seen"), api=api, top=top, top_seen=top_seen

@@ -417,12 +417,15 @@ class BlueskyEmulator(Emulator):
         kinds: tuple[str, ...] | list[str] = ("original",),
         answers: str | None = None,
         spread: float = 0.0,
+        lag: float = 0.0,
     ) -> list[str]:
         """The simulated public posts ``n`` times, deterministically: kinds in turn from ``kinds``
         (original, photo, reply, quote, repost), with ``#term`` as a tag facet (or the keyword in
         the text), replies, quotes and reposts answering the post ``answers`` (an at:// URI of
         ours) with the notification its author gets. Times spread over the last ``spread``
-        seconds, oldest first. Returns the URIs made (a repost's is its repost record)."""
+        seconds, oldest first; ``lag`` seconds between a post's ``createdAt`` (its sort time) and its
+        indexing, as when the AppView sees a post late. Returns the URIs made (a repost's is its
+        repost record)."""
         n = max(0, min(int(n), 200_000))
         made: list[str] = []
         with self.sandbox.lock:
@@ -436,6 +439,7 @@ class BlueskyEmulator(Emulator):
                 # times have millisecond precision and searchPosts' ``since`` is on them
                 created = max(now - spread * (n - 1 - i) / max(1, n), self.last_public + 0.001)
                 self.last_public = created
+                created -= max(0.0, lag)
                 rkey = self._next_tid()
                 words = f"#{term}" if term and hashtag else (term or "")
                 text = f"Solidarité {words} ({i})".strip()

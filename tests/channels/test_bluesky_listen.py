@@ -77,7 +77,7 @@ def test_catch_up_returns_each_post_once_in_the_minimum_calls(sandbox: SandboxSe
 
 def test_a_saved_cursor_resumes_with_only_newer_posts(sandbox: SandboxServer) -> None:
     emu = emulator(sandbox)
-    emu.inject_public(TAG, 150)
+    emu.inject_public(TAG, 150, spread=600)
     _, cursor, _ = drain(make_channel(sandbox), None)
     newer = emu.inject_public(TAG, 120)
     found, cursor, calls = drain(make_channel(sandbox), cursor)
@@ -243,3 +243,15 @@ def test_the_live_public_posts_in_the_demo_and_not_in_tests(
     answers, _, _ = drain_answers(channel, None)
     assert {p.kind for p in answers} == {"reply", "quote", "repost"}
     assert {p.answers for p in answers} == {ours.platform_id}
+
+
+def test_a_post_indexed_late_behind_the_mark_is_still_found(sandbox: SandboxServer) -> None:
+    emu = emulator(sandbox)
+    emu.inject_public(TAG, 20, spread=600)
+    sandbox.sandbox.advance(5)
+    _, cursor, _ = drain(make_channel(sandbox), None)
+    # created (and so sorted) 8 seconds before the newest post already read, indexed only now
+    late = emu.inject_public(TAG, 1, lag=13)
+    found, cursor, calls = drain(make_channel(sandbox), cursor)
+    assert [p.platform_id for p in found] == late and calls == 1
+    assert drain(make_channel(sandbox), cursor)[0] == []
