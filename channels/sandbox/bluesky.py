@@ -120,6 +120,7 @@ class BlueskyEmulator(Emulator):
 
     def __init__(self, sandbox: Any) -> None:
         super().__init__(sandbox)
+        self.auto_public = False  # the demo's live public (channels/sandbox/public.py)
         self.reset()
 
     def reset(self) -> None:
@@ -134,7 +135,7 @@ class BlueskyEmulator(Emulator):
             self.notifications: dict[str, list[dict[str, Any]]] = {}  # did -> oldest first
             self.last_public = 0.0  # time of the newest public post made
             self.search_unavailable = False  # True: answer searchPosts as a PDS without search
-            self.live = LivePublic(self.sandbox, self.platform)
+            self.live = LivePublic(self)
 
     # -- the platform's errors ---------------------------------------------------------------
 

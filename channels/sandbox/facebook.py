@@ -113,6 +113,7 @@ class FacebookEmulator(Emulator):
 
     def __init__(self, sandbox: Any) -> None:
         super().__init__(sandbox)
+        self.auto_public = False  # the demo's live public (channels/sandbox/public.py)
         self.reset()
 
     def owns(self, path: str) -> bool:
@@ -135,7 +136,7 @@ class FacebookEmulator(Emulator):
             self.listen_denied: set[str] = set()  # pages without pages_read_user_content
             self.new_pages: set[str] = set()  # New Pages Experience: no /visitor_posts
             self.last_public = 0.0
-            self.live = LivePublic(self.sandbox, self.platform)
+            self.live = LivePublic(self)
 
     # -- errors in Graph's shape ------------------------------------------------------------------
 

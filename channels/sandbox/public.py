@@ -7,9 +7,9 @@ on that stream since the previous request, at a rate fixed by the seed, the plat
 stream (12 to 47 an hour of simulated time), and over how many seconds to spread them. The
 emulator then makes them with its own ``inject_public``, in its platform's shapes.
 
-On when ``PORTEVOIX_SANDBOX_PUBLIC`` is ``on``; off when it is ``off``; otherwise on only when the
-sandbox runs faster than real time (the demo of ``porte-voix up``), never in the tests' sandbox,
-whose public posts only when a test says so.
+On when the emulator's ``auto_public`` is set (the demo: ``porte-voix up`` and ``porte-voix
+sandbox`` set it on every emulator that has it) or ``PORTEVOIX_SANDBOX_PUBLIC`` is ``on``; off when
+that variable is ``off``. The tests' sandbox leaves it off: its public posts only when a test says so.
 """
 
 from __future__ import annotations
@@ -25,19 +25,20 @@ BACKLOG = 3600.0  # the first request finds an hour of posts already there
 MAX_BATCH = 500  # at most this many posts made for one request
 
 
-def enabled(sandbox: Any) -> bool:
+def enabled(emulator: Any) -> bool:
     flag = os.environ.get("PORTEVOIX_SANDBOX_PUBLIC", "").strip().lower()
     if flag in ("on", "1", "true", "yes"):
         return True
     if flag in ("off", "0", "false", "no"):
         return False
-    return float(getattr(sandbox, "speed", 1.0)) > 1.0
+    return bool(getattr(emulator, "auto_public", False))
 
 
 class LivePublic:
-    def __init__(self, sandbox: Any, platform: str) -> None:
-        self.sandbox = sandbox
-        self.platform = platform
+    def __init__(self, emulator: Any) -> None:
+        self.emulator = emulator
+        self.sandbox = emulator.sandbox
+        self.platform = emulator.platform
         self.last: dict[str, float] = {}
         self.carry: dict[str, float] = {}
 
@@ -52,7 +53,7 @@ class LivePublic:
 
     def due(self, stream: str) -> tuple[int, float]:
         """(posts to make, seconds to spread them over) for a request on ``stream`` now."""
-        if not enabled(self.sandbox):
+        if not enabled(self.emulator):
             return 0, 0.0
         with self.sandbox.lock:
             now = self.sandbox.now()

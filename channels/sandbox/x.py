@@ -172,6 +172,7 @@ class XEmulator(Emulator):
 
     def __init__(self, sandbox: Any) -> None:
         super().__init__(sandbox)
+        self.auto_public = False  # the demo's live public (channels/sandbox/public.py)
         self.reset()
 
     # -- state --------------------------------------------------------------------------------
@@ -187,7 +188,7 @@ class XEmulator(Emulator):
             self._by_tag: dict[str, list[int]] = {}  # lower-case hashtag -> ids, ascending
             self._mentions: dict[str, list[int]] = {}  # user id -> ids of posts answering them
             self.search_denied: set[str] = set()  # tokens configured without search access
-            self.live = LivePublic(self.sandbox, self.platform)
+            self.live = LivePublic(self)
 
     def posts(self) -> list[dict[str, Any]]:
         with self.sandbox.lock:

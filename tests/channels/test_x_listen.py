@@ -254,7 +254,7 @@ def test_the_live_public_posts_in_the_demo_and_not_in_tests(
     channel = make_channel(sandbox)
     ours = channel.publish(PublishRequest(key="d1", text=f"Écrivez pour Aïcha #{TAG}"))
     assert drain(channel, None)[0] == []  # the tests' sandbox: nobody posts unless told
-    monkeypatch.setenv("PORTEVOIX_SANDBOX_PUBLIC", "on")
+    monkeypatch.setattr(emulator(sandbox), "auto_public", True)  # as porte-voix up sets it
     emulator(sandbox).live.reset()
     rate = emulator(sandbox).live.rate(f"#{TAG.lower()}")
     found, cursor, _ = drain(channel, None)  # an hour of backlog at the seeded rate
