@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import json
 import ssl
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -44,9 +45,12 @@ from channels.base import (
     ChannelError,
     Found,
     Image,
+    ListeningUnavailable,
+    ListenPage,
     Metrics,
     PermanentError,
     Problem,
+    PublicPost,
     Published,
     PublishRequest,
     RateInfo,
@@ -236,6 +240,8 @@ class BlueskyChannel(Channel):
         "read": (3000, 300),
         "login": (30, 300),
     }
+    listen_endpoint = "read"  # searchPosts and listNotifications share the per-IP budget
+    listen_page_size = 100  # searchPosts and listNotifications: limit 1-100
     #: A retry of ``publish`` with the same ``PublishRequest.key`` can never make a second post.
     publish_is_idempotent: ClassVar[bool] = True
 
@@ -542,6 +548,123 @@ class BlueskyChannel(Channel):
         when = dt.datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
         return Published(got.uri, self._web_url(rkey), when)
 
+    # -- listening ----------------------------------------------------------------------------
+    #
+    # searchPosts (sort=latest) and listNotifications answer newest first and page backwards with
+    # an opaque cursor; searchPosts also takes ``since`` (inclusive, on the post's sort time),
+    # listNotifications nothing of the kind. A pass starts at the newest post and walks back to the
+    # mark left by the previous pass: its newest time and the URIs seen at exactly that time (which
+    # ``since`` being inclusive would give again). The cursor (``b1:`` + JSON) carries the mark, the
+    # platform's cursor of the page in progress and the pass's own newest time, so a pass cut short
+    # resumes after the last page recorded, posts arriving meanwhile wait for the next pass, and
+    # nothing is given twice. One call per page; a notifications pass may need one more call to
+    # see that the next page is already known.
+
+    def validate_term(self, term: str, *, hashtag: bool) -> Problem | None:
+        return bluesky_term_problem(term, hashtag=hashtag)
+
+    def listen(
+        self, term: str, *, hashtag: bool, cursor: str | None, limit: int | None = None
+    ) -> ListenPage:
+        problem = self.validate_term(term, hashtag=hashtag)
+        if problem is not None:
+            raise PermanentError(problem.en, message_fr=problem.fr, platform_code=problem.code)
+        state = _decode(cursor)
+        words = term.strip().lstrip("#") if hashtag else term.strip()
+        size = max(1, min(self.listen_page_size, limit or self.listen_page_size))
+        params: dict[str, Any] = {"q": f"#{words}" if hashtag else words, "sort": "latest"}
+        params["limit"] = size
+        if hashtag:
+            params["tag"] = [words]
+        overlap = self._overlap()
+        if state.get("mark"):
+            params["since"] = _stamp(_when(state["mark"]) - overlap)
+        if state.get("api"):
+            params["cursor"] = state["api"]
+
+        def search(client: Client) -> Any:
+            return client.app.bsky.feed.search_posts(models.AppBskyFeedSearchPosts.Params(**params))
+
+        answer = self._listening(search)
+        items = [(_sort_time(v), v.uri, v) for v in answer.posts]
+        posts = tuple(
+            _post_of(view, when)
+            for when, uri, view in items
+            if not _at_mark(state, when, uri, overlap) and view.author.did != self.did
+        )
+        # A short page with a cursor is not the end: the AppView may drop posts from a page
+        # (moderation, deletions) and stopping there would leave a gap behind the next mark.
+        more = bool(answer.cursor) and bool(answer.posts)
+        cursor_out = _next_cursor(state, items, answer.cursor if more else None, overlap)
+        return ListenPage(posts, cursor_out, more)
+
+    def _overlap(self) -> dt.timedelta:
+        """How far before the mark a pass reads again: a post indexed late keeps its earlier
+        ``createdAt`` as its sort time and would otherwise fall behind the mark. The posts read
+        again are recognised (a short hash of their URI in the cursor), not given twice."""
+        seconds = float(self.account.options.get("listen_overlap_seconds", LISTEN_OVERLAP_SECONDS))
+        return dt.timedelta(seconds=max(0.0, seconds))
+
+    def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Replies, quotes and reposts of our posts, from the account's notifications; each
+        ``answers`` the URI of our post (what :meth:`publish` returned)."""
+        state = _decode(cursor)
+        size = max(1, min(self.listen_page_size, limit or self.listen_page_size))
+        params: dict[str, Any] = {"reasons": list(ANSWER_REASONS), "limit": size}
+        if state.get("api"):
+            params["cursor"] = state["api"]
+
+        def notifications(client: Client) -> Any:
+            return client.app.bsky.notification.list_notifications(
+                models.AppBskyNotificationListNotifications.Params(**params)
+            )
+
+        answer = self._listening(notifications)
+        items = [(_when(n.indexed_at), n.uri, n) for n in answer.notifications]
+        mark = _when(state["mark"]) if state.get("mark") else None
+        reached = mark is not None and any(when < mark for when, _, _ in items)
+        posts = tuple(
+            post
+            for when, uri, note in items
+            if not (mark is not None and when < mark)
+            and not _at_mark(state, when, uri, dt.timedelta(0))
+            and note.reason in ANSWER_REASONS
+            and (post := self._answer_of(note, when)) is not None
+        )
+        more = bool(answer.cursor) and bool(items) and not reached
+        cursor_out = _next_cursor(state, items, answer.cursor if more else None, dt.timedelta(0))
+        return ListenPage(posts, cursor_out, more)
+
+    def _answer_of(self, note: Any, when: dt.datetime) -> PublicPost | None:
+        record = note.record
+        answers = note.reason_subject
+        reply = _field(record, "reply")
+        if note.reason == "reply" and reply is not None:
+            root = _field(_field(reply, "root"), "uri")
+            if isinstance(root, str) and self.did and root.startswith(f"at://{self.did}/"):
+                answers = root  # anywhere in our thread: credited to the thread's first post
+        if not answers:
+            return None
+        return PublicPost(platform_id=note.uri, kind=note.reason, created_at=when, answers=answers)
+
+    def _listening(self, fn: Callable[[Client], T]) -> T:
+        try:
+            return self._call(fn, write=False)
+        except (PermanentError, TransientError) as err:
+            # 501 MethodNotImplemented: a PDS that neither serves nor proxies the method.
+            if err.platform_code in ("MethodNotImplemented", 501) or "MethodNotImplemented" in (
+                err.message_en
+            ):
+                raise ListeningUnavailable(
+                    "This Bluesky server does not offer post search or notifications to the "
+                    "account; listening on Bluesky is paused. Publishing still works.",
+                    message_fr="Ce serveur Bluesky n'offre pas au compte la recherche de "
+                    "publications ni les notifications ; l'écoute sur Bluesky est suspendue. "
+                    "La publication fonctionne toujours.",
+                    platform_code=err.platform_code,
+                ) from err
+            raise
+
     # -- metrics, find, whoami ----------------------------------------------------------------
 
     def fetch_metrics(self, platform_ids: Sequence[str]) -> list[Metrics]:
@@ -582,3 +705,156 @@ class BlueskyChannel(Channel):
         session = self._call(lambda c: c.com.atproto.server.get_session(), write=False)
         self.did, self.handle = session.did, session.handle
         return str(session.handle)
+
+
+# ---------------------------------------------------------------------------------------------
+# Listening helpers
+
+ANSWER_REASONS = ("reply", "quote", "repost")
+MAX_TAG_GRAPHEMES = 64  # lexicons/app/bsky/richtext/facet.json: tag maxGraphemes 64
+MAX_TAG_BYTES = 640  # ... maxLength 640
+MARK_URIS = 500  # posts remembered at the mark (12 characters each): the cursor stays small
+#: Seconds a search pass reads again before the mark (option ``listen_overlap_seconds``).
+LISTEN_OVERLAP_SECONDS = 15.0
+_TAG_PUNCTUATION = regex.compile(r"\p{P}+$")
+
+
+def bluesky_term_problem(term: str, *, hashtag: bool) -> Problem | None:
+    """Bluesky's hashtag rules (the app's facet detection and the tag lexicon): no spaces, not
+    only digits, not ending in punctuation, at most 64 graphemes."""
+    words = term.strip()
+    if not hashtag:
+        if not words:
+            return Problem("empty_term", "Le mot-clé est vide.", "The keyword is empty.")
+        return None
+    tag = words.removeprefix("#")
+    if not tag:
+        return Problem("empty_term", "Le mot-clic est vide.", "The hashtag is empty.")
+    if regex.search(r"\s", tag) or "#" in tag:
+        return Problem(
+            "hashtag_space",
+            f"« #{tag} » contient une espace ou un second « # » : Bluesky coupe le mot-clic à cet endroit.",
+            f'"#{tag}" holds a space or a second "#": Bluesky cuts the hashtag there.',
+        )
+    if tag.isdigit():
+        return Problem(
+            "hashtag_digits",
+            f"« #{tag} » n'a que des chiffres : Bluesky n'en fait pas un mot-clic.",
+            f'"#{tag}" is only digits: Bluesky does not make it a hashtag.',
+        )
+    if _TAG_PUNCTUATION.search(tag):
+        return Problem(
+            "hashtag_punctuation",
+            f"« #{tag} » finit par une ponctuation, que Bluesky retire du mot-clic.",
+            f'"#{tag}" ends with punctuation, which Bluesky leaves out of the hashtag.',
+        )
+    if graphemes(tag) > MAX_TAG_GRAPHEMES or len(tag.encode("utf-8")) > MAX_TAG_BYTES:
+        return Problem(
+            "hashtag_too_long",
+            f"Le mot-clic compte {graphemes(tag)} graphèmes ; Bluesky en accepte au plus {MAX_TAG_GRAPHEMES}.",
+            f"The hashtag has {graphemes(tag)} graphemes; Bluesky accepts at most {MAX_TAG_GRAPHEMES}.",
+        )
+    return None
+
+
+def _decode(cursor: str | None) -> dict[str, Any]:
+    if not cursor or not cursor.startswith("b1:"):
+        return {}
+    try:
+        state = json.loads(cursor[3:])
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _encode(**state: Any) -> str:
+    return "b1:" + json.dumps({k: v for k, v in state.items() if v}, separators=(",", ":"))
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _when(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _short(uri: str) -> str:
+    """A short hash of a URI, to recognise a post read again without keeping its address."""
+    return hashlib.sha256(uri.encode()).hexdigest()[:12]
+
+
+def _at_mark(state: dict[str, Any], when: dt.datetime, uri: str, overlap: dt.timedelta) -> bool:
+    """Already given by the previous pass: at or after its mark less the overlap, and among the
+    posts it saw there."""
+    mark = state.get("mark")
+    if not isinstance(mark, str) or when < _when(mark) - overlap:
+        return False
+    return _short(uri) in state.get("seen", [])
+
+
+def _next_cursor(
+    state: dict[str, Any],
+    items: list[tuple[dt.datetime, str, Any]],
+    api: str | None,
+    overlap: dt.timedelta,
+) -> str:
+    """Within a pass: the mark stays; the pass's newest time is that of its first page, and the
+    posts at or after it less the overlap are remembered. At the end of a pass: the pass's newest
+    time becomes the mark, and what was remembered its ``seen``."""
+    top, top_seen = state.get("top"), list(state.get("top_seen", []))
+    if not state.get("api") and items:  # the first page of a pass holds its newest post
+        top = _stamp(max(when for when, _, _ in items))
+        top_seen = []
+    if top:
+        floor = _when(top) - overlap
+        fresh = [_short(uri) for when, uri, _ in items if when >= floor]
+        top_seen = [*top_seen, *(h for h in fresh if h not in top_seen)][:MARK_URIS]
+    if api:
+        return _encode(
+            mark=state.get("mark"), seen=state.get("seen"), api=api, top=top, top_seen=top_seen
+        )
+    if top and not (state.get("mark") and _when(top) < _when(state["mark"])):
+        return _encode(mark=top, seen=top_seen)
+    return _encode(mark=state.get("mark"), seen=state.get("seen"))
+
+
+def _field(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _sort_time(view: Any) -> dt.datetime:
+    """The time searchPosts sorts and filters ``since`` on: the earlier of the record's
+    ``createdAt`` and the AppView's ``indexedAt``."""
+    indexed = _when(view.indexed_at)
+    created = _field(view.record, "created_at") or _field(view.record, "createdAt")
+    return min(indexed, _when(created)) if isinstance(created, str) else indexed
+
+
+_EMBED_KIND = {
+    "app.bsky.embed.images": "photo",
+    "app.bsky.embed.record": "quote",
+    "app.bsky.embed.recordWithMedia": "quote",
+}
+
+
+def _post_of(view: Any, when: dt.datetime) -> PublicPost:
+    """Kind and answered post from the record alone (``reply``, ``embed``); never the author."""
+    record = view.record
+    reply = _field(record, "reply")
+    embed = _field(record, "embed")
+    embed_type = str(_field(embed, "py_type") or _field(embed, "$type") or "")
+    if reply is not None:
+        root = _field(_field(reply, "root"), "uri")
+        return PublicPost(view.uri, "reply", when, str(root) if root else None)
+    kind = _EMBED_KIND.get(embed_type, "original")
+    if kind == "quote":
+        inner = _field(embed, "record")
+        quoted = _field(inner, "uri") or _field(_field(inner, "record"), "uri")
+        return PublicPost(view.uri, "quote", when, str(quoted) if quoted else None)
+    return PublicPost(view.uri, kind, when, None)

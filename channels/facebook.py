@@ -12,12 +12,14 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import facebook
+import regex
 import requests
 from urllib3.exceptions import NewConnectionError
 
@@ -30,8 +32,12 @@ from channels.base import (
     DuplicateRefused,
     Found,
     Image,
+    ListeningUnavailable,
+    ListenPage,
     Metrics,
     PermanentError,
+    Problem,
+    PublicPost,
     Published,
     PublishRequest,
     RateInfo,
@@ -80,6 +86,8 @@ class FacebookChannel(Channel):
     # (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/). With a single
     # engaged user that is 200 calls an hour, split here between the three kinds of call.
     rate_limits = {"publish": (50, 3600), "metrics": (100, 3600), "read": (50, 3600)}
+    listen_endpoint = "read"
+    listen_page_size = 100  # /{page}/tagged and /visitor_posts: limit up to 100
 
     def __init__(
         self,
@@ -239,6 +247,134 @@ class FacebookChannel(Channel):
         return Found(
             reason=f"Plus de {MAX_FEED_PAGES * FEED_PAGE_SIZE} publications depuis {since:%Y-%m-%d %H:%M} : lecture arrêtée."
         )
+
+    # -- listening --------------------------------------------------------------------------------
+    #
+    # The public's posts reach a Page through two edges read with the Page token: /tagged (posts
+    # that tag the Page) and /visitor_posts (posts on the Page). Both answer newest first, take
+    # ``since`` and page with ``paging.cursors.after``. A pass reads /tagged back to the mark left
+    # by the previous pass (its newest time, in seconds, and the ids seen at that second), then
+    # /visitor_posts the same way; the message is matched against the term in memory and dropped,
+    # ``from`` is never asked for. The cursor (``f1:`` + JSON) carries the mark, the edge and the
+    # page cursor in progress, so a pass cut short resumes after the last page recorded. One call
+    # per page: ceil(n/100) per edge, at least one per edge.
+
+    def validate_term(self, term: str, *, hashtag: bool) -> Problem | None:
+        return facebook_term_problem(term, hashtag=hashtag)
+
+    def listen(
+        self, term: str, *, hashtag: bool, cursor: str | None, limit: int | None = None
+    ) -> ListenPage:
+        problem = self.validate_term(term, hashtag=hashtag)
+        if problem is not None:
+            raise PermanentError(problem.en, message_fr=problem.fr, platform_code=problem.code)
+        state = _decode(cursor)
+        edge = int(state.get("edge", 0)) % len(PUBLIC_EDGES)
+        size = max(1, min(self.listen_page_size, limit or self.listen_page_size))
+        args: dict[str, Any] = {"fields": LISTEN_FIELDS, "limit": size}
+        if state.get("mark") is not None:
+            args["since"] = state["mark"]
+        if state.get("after"):
+            args["after"] = state["after"]
+        try:
+            page = self._listening(
+                self.graph.get_connections, self.page_id, PUBLIC_EDGES[edge], **args
+            )
+        except PermanentError as err:
+            # A New Pages Experience Page has no /visitor_posts ("nonexisting field"): visitors
+            # post as tags there, so /tagged alone is the whole public.
+            if PUBLIC_EDGES[edge] != "visitor_posts" or err.platform_code != 100:
+                raise
+            page = {"data": []}
+            state = {**state, "tagged_only": True}  # remembered: the next passes skip it
+        items = _timed(page.get("data", []))
+        matches = _matcher(term, hashtag=hashtag)
+        ours = f"{self.page_id}_"
+        posts = tuple(
+            _public_post(item, when)
+            for when, object_id, item in items
+            if not _at_mark(state, when, object_id)
+            # a share of one of our posts counts whatever its words (it answers that post)
+            and (
+                matches(str(item.get("message") or ""))
+                or str(item.get("parent_id") or "").startswith(ours)
+            )
+        )
+        state = _advance(state, items)
+        after = _next_after(page)
+        if after:
+            return ListenPage(posts, _encode({**state, "edge": edge, "after": after}), True)
+        if edge + 1 < len(PUBLIC_EDGES) and not state.get("tagged_only"):
+            return ListenPage(posts, _encode({**state, "edge": edge + 1, "after": None}), True)
+        return ListenPage(posts, _finish(state), False)
+
+    def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Comments on the Page's own posts of the last ``listen_answers_days`` days (option,
+        14 by default), each answering its post. Bounded: one call per 25 posts of that window,
+        whose newest 100 comments come inline; a post with more new comments than that is read
+        further with its own ``/comments`` cursor (at most ``MAX_COMMENT_PAGES`` calls a post).
+        Never the comment's author or text: only its id and time."""
+        state = _decode(cursor)
+        if not state.get("window"):
+            days = float(self.account.options.get("listen_answers_days", ANSWER_WINDOW_DAYS))
+            state["window"] = int(time.time() - days * 86400)
+        args: dict[str, Any] = {
+            "fields": ANSWER_FIELDS,
+            "limit": ANSWER_POSTS_PER_PAGE,
+            "since": state["window"],
+        }
+        if state.get("after"):
+            args["after"] = state["after"]
+        page = self._listening(self.graph.get_connections, self.page_id, "published_posts", **args)
+        calls = 1
+        found: list[tuple[dt.datetime, str, dict[str, Any]]] = []
+        posts: list[PublicPost] = []
+        for item in page.get("data", []):
+            post_id = str(item.get("id"))
+            comments = item.get("comments") or {}
+            batch = _timed(comments.get("data", []))
+            chunk = list(batch)
+            next_url = (comments.get("paging") or {}).get("next")
+            for _ in range(MAX_COMMENT_PAGES):
+                if not (next_url and batch and _is_new(state, batch[-1][0], batch[-1][1])):
+                    break
+                more = self._listening(
+                    self.graph.get_connections, post_id, "comments", **_query_of(next_url)
+                )
+                calls += 1
+                batch = _timed(more.get("data", []))
+                chunk += batch
+                next_url = (more.get("paging") or {}).get("next")
+            found += chunk
+            posts += [
+                PublicPost(comment_id, "reply", when, answers=post_id)
+                for when, comment_id, _ in chunk
+                if _is_new(state, when, comment_id)
+            ]
+        state = _advance(state, found, any_page=True)
+        after = _next_after(page)
+        if after:
+            return ListenPage(tuple(posts), _encode({**state, "after": after}), True, calls)
+        return ListenPage(tuple(posts), _finish(state), False, calls)
+
+    def _listening(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._call(fn, *args, may_have_posted=False, **kwargs)
+        except AuthError as err:
+            code = err.platform_code
+            if isinstance(code, int) and (code == 10 or 200 <= code < 300):
+                raise ListeningUnavailable(
+                    "The Page token lacks the permission to read the public's posts and comments "
+                    "(pages_read_user_content, pages_read_engagement). Publishing still works; "
+                    "listening on Facebook is paused until the permission is granted and the "
+                    "account is tested again.",
+                    message_fr="Le jeton de la Page n'a pas l'autorisation de lire les publications "
+                    "et commentaires du public (pages_read_user_content, pages_read_engagement). La "
+                    "publication fonctionne toujours ; l'écoute sur Facebook est suspendue jusqu'à "
+                    "ce que l'autorisation soit accordée et le compte testé de nouveau.",
+                    platform_code=code,
+                ) from err
+            raise
 
     # -- whoami -----------------------------------------------------------------------------------
 
@@ -503,3 +639,146 @@ def _refusal(code: int | None, message: str) -> PermanentError:
         message_fr=f"{fr} (code {code} : {message})",
         platform_code=code,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Listening helpers
+
+PUBLIC_EDGES = ("tagged", "visitor_posts")
+#: What is read of a public post: enough to match the term in memory and tell the kind; no
+#: ``from``. The message is never kept.
+LISTEN_FIELDS = "id,created_time,message,parent_id,attachments{media_type}"
+ANSWER_POSTS_PER_PAGE = 25
+ANSWER_COMMENTS_INLINE = 100
+ANSWER_FIELDS = (
+    f"id,comments.order(reverse_chronological).limit({ANSWER_COMMENTS_INLINE})"
+    ".summary(true){id,created_time}"
+)
+ANSWER_WINDOW_DAYS = 14
+MAX_COMMENT_PAGES = 10
+MARK_IDS = 200
+_FB_HASHTAG = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
+
+
+def facebook_term_problem(term: str, *, hashtag: bool) -> Problem | None:
+    words = term.strip()
+    if not hashtag:
+        if not words:
+            return Problem("empty_term", "Le mot-clé est vide.", "The keyword is empty.")
+        return None
+    tag = words.removeprefix("#")
+    if not tag:
+        return Problem("empty_term", "Le mot-clic est vide.", "The hashtag is empty.")
+    if not _FB_HASHTAG.fullmatch(tag):
+        return Problem(
+            "hashtag_characters",
+            f"« #{tag} » n'est pas un mot-clic Facebook : lettres, chiffres et tiret bas "
+            "seulement, sans espace ni ponctuation (Facebook coupe le mot-clic au premier autre signe).",
+            f'"#{tag}" is not a Facebook hashtag: letters, digits and underscores only, no spaces '
+            "or punctuation (Facebook cuts the hashtag at the first other sign).",
+        )
+    if tag.isdigit():
+        return Problem(
+            "hashtag_digits",
+            f"« #{tag} » n'a que des chiffres : Facebook n'en fait pas un mot-clic.",
+            f'"#{tag}" is only digits: Facebook does not make it a hashtag.',
+        )
+    return None
+
+
+def _matcher(term: str, *, hashtag: bool) -> Callable[[str], bool]:
+    words = term.strip().removeprefix("#") if hashtag else term.strip()
+    if hashtag:
+        pattern = regex.compile(
+            r"(?<![\p{L}\p{M}\p{N}_&])#" + regex.escape(words) + r"(?![\p{L}\p{M}\p{N}_])",
+            regex.IGNORECASE,
+        )
+        return lambda text: pattern.search(text) is not None
+    folded = unicodedata.normalize("NFC", words).casefold()
+    return lambda text: folded in unicodedata.normalize("NFC", text).casefold()
+
+
+def _public_post(item: dict[str, Any], when: dt.datetime) -> PublicPost:
+    parent = item.get("parent_id")
+    if parent:
+        kind = "quote" if str(item.get("message") or "").strip() else "repost"
+        return PublicPost(str(item["id"]), kind, when, answers=str(parent))
+    media = [a.get("media_type") for a in (item.get("attachments") or {}).get("data", [])]
+    kind = "photo" if "photo" in media or "album" in media else "original"
+    return PublicPost(str(item["id"]), kind, when, answers=None)
+
+
+def _timed(data: list[dict[str, Any]]) -> list[tuple[dt.datetime, str, dict[str, Any]]]:
+    out = []
+    for item in data:
+        when = _graph_time(item.get("created_time"))
+        if when is not None and item.get("id"):
+            out.append((when, str(item["id"]), item))
+    return out
+
+
+def _decode(cursor: str | None) -> dict[str, Any]:
+    if not cursor or not cursor.startswith("f1:"):
+        return {}
+    try:
+        state = json.loads(cursor[3:])
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _encode(state: dict[str, Any]) -> str:
+    return "f1:" + json.dumps(
+        {k: v for k, v in state.items() if v not in (None, [], "")}, separators=(",", ":")
+    )
+
+
+def _at_mark(state: dict[str, Any], when: dt.datetime, object_id: str) -> bool:
+    mark = state.get("mark")
+    return mark is not None and int(when.timestamp()) == mark and object_id in state.get("seen", [])
+
+
+def _is_new(state: dict[str, Any], when: dt.datetime, object_id: str) -> bool:
+    mark = state.get("mark")
+    if mark is None:
+        return True
+    second = int(when.timestamp())
+    return second > mark or (second == mark and object_id not in state.get("seen", []))
+
+
+def _advance(
+    state: dict[str, Any], items: list[tuple[dt.datetime, str, Any]], *, any_page: bool = True
+) -> dict[str, Any]:
+    """The newest second seen in this pass so far and the ids seen at that second."""
+    if not items:
+        return dict(state)
+    newest = max(int(when.timestamp()) for when, _, _ in items)
+    at_newest = [oid for when, oid, _ in items if int(when.timestamp()) == newest]
+    top, top_seen = state.get("top"), list(state.get("top_seen", []))
+    if top is None or newest > top:
+        top, top_seen = newest, at_newest[:MARK_IDS]
+    elif newest == top:
+        top_seen = [*top_seen, *(i for i in at_newest if i not in top_seen)][:MARK_IDS]
+    return {**state, "top": top, "top_seen": top_seen}
+
+
+def _finish(state: dict[str, Any]) -> str:
+    """End of a pass: its newest second becomes the mark (never moving back)."""
+    mark, seen = state.get("mark"), state.get("seen", [])
+    top = state.get("top")
+    if top is not None and (mark is None or top > mark):
+        mark, seen = top, state.get("top_seen", [])
+    elif top is not None and top == mark:
+        seen = [*seen, *(i for i in state.get("top_seen", []) if i not in seen)][:MARK_IDS]
+    return _encode({"mark": mark, "seen": seen, "tagged_only": state.get("tagged_only")})
+
+
+def _next_after(page: dict[str, Any]) -> str | None:
+    paging = page.get("paging") or {}
+    if not paging.get("next"):
+        return None
+    return (paging.get("cursors") or {}).get("after") or _query_of(paging["next"]).get("after")
+
+
+def _query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items() if k != "access_token"}

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import regex
 import requests
 import tweepy
 import twitter_text
@@ -43,9 +44,12 @@ from channels.base import (
     DuplicateRefused,
     Found,
     Image,
+    ListeningUnavailable,
+    ListenPage,
     Metrics,
     PermanentError,
     Problem,
+    PublicPost,
     Published,
     PublishRequest,
     RateInfo,
@@ -140,6 +144,10 @@ def _endpoint(method: str, url: str) -> str | None:
         return "metrics"
     if method == "GET" and re.search(r"/2/users/\d+/tweets$", path):
         return "read"
+    if method == "GET" and path.endswith(("/2/tweets/search/recent", "/2/tweets/counts/recent")):
+        return "search"
+    if method == "GET" and re.search(r"/2/users/\d+/mentions$", path):
+        return "mentions"
     return None
 
 
@@ -217,7 +225,14 @@ class XChannel(Channel):
         "publish": (100, 900),  # POST /2/tweets
         "metrics": (5000, 900),  # GET /2/tweets
         "read": (900, 900),  # GET /2/users/:id/tweets
+        "search": (300, 900),  # GET /2/tweets/search/recent (user context; counts: 300 per app)
+        "mentions": (300, 900),  # GET /2/users/:id/mentions
     }
+    listen_endpoint = "search"
+    listen_page_size = 100  # recent search and mentions: max_results 10-100 (mentions 5-100)
+    #: Pay-per-use prices (platforms-next.md §3): a post read, a recent-counts request.
+    listen_cost_per_post = 0.005
+    listen_cost_per_count = 0.005
     text_limit = 280  # https://docs.x.com/fundamentals/counting-characters
     max_images = 4
     max_image_bytes = 5 * 1024 * 1024  # https://docs.x.com/x-api/media: "Image: 5 MB"
@@ -451,6 +466,145 @@ class XChannel(Channel):
             reason=f"more than {MAX_TIMELINE_PAGES * 100} posts since {since.isoformat()}; not all read"
         )
 
+    # -- listening ----------------------------------------------------------------------------
+    #
+    # Recent search and the mentions timeline both answer newest first and page backwards with a
+    # token. A pass therefore starts at the newest post and walks back to ``since_id`` (the newest
+    # post of the previous pass); the cursor carries the pass's ``since_id``, its next page token
+    # and the newest id it saw, so a pass cut short resumes at the page after the last one recorded,
+    # and the next pass starts above the newest post of this one. Posts arriving during a pass are
+    # above its newest id: the next pass reads them. Calls are exactly one per page.
+
+    def validate_term(self, term: str, *, hashtag: bool) -> Problem | None:
+        return x_term_problem(term, hashtag=hashtag)
+
+    def listen(
+        self, term: str, *, hashtag: bool, cursor: str | None, limit: int | None = None
+    ) -> ListenPage:
+        problem = self.validate_term(term, hashtag=hashtag)
+        if problem is not None:
+            raise PermanentError(problem.en, message_fr=problem.fr, platform_code=problem.code)
+        state = decode_cursor(cursor)
+        calls_before = self._calls_for_me()
+        query = self._query(term, hashtag=hashtag)
+        kwargs: dict[str, Any] = {
+            "query": query,
+            "max_results": _page_size(limit, lowest=10),
+            **self._listen_fields(),
+            "user_auth": self.user_auth,
+        }
+        if state.get("since"):
+            kwargs["since_id"] = state["since"]
+        if state.get("next"):
+            kwargs["next_token"] = state["next"]
+        with self._reading():
+            response = self.client.search_recent_tweets(**kwargs)
+        return self._listen_page(response, state, calls=1 + calls_before)
+
+    def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Replies and quotes that name this account (X's mentions timeline: replies always do,
+        quotes when they mention us), each crediting the post it answers. A quote that names
+        nobody is found by the term search instead (with ``answers`` set as well). X offers no
+        list of the reposts of every post in one call: reposts are counted through metrics."""
+        state = decode_cursor(cursor)
+        calls_before = self._calls_for_me()
+        kwargs: dict[str, Any] = {
+            "max_results": _page_size(limit, lowest=5),
+            **self._listen_fields(),
+            "user_auth": self.user_auth,
+        }
+        if state.get("since"):
+            kwargs["since_id"] = state["since"]
+        if state.get("next"):
+            kwargs["pagination_token"] = state["next"]
+        with self._reading():
+            response = self.client.get_users_mentions(self._user_id(), **kwargs)
+        page = self._listen_page(response, state, calls=1 + calls_before)
+        answering = tuple(p for p in page.posts if p.answers)
+        return ListenPage(answering, page.cursor, page.more, page.calls)
+
+    def count_term(self, term: str, *, hashtag: bool, since: dt.datetime) -> int | None:
+        """X's recent counts (one request, billed per request, not per post): the number of posts
+        carrying ``term`` since ``since`` (at most the last seven days). ``None`` without an
+        OAuth 2.0 token: the counts endpoint takes no OAuth 1.0a signature."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        if not self.account.credentials.get("bearer_token"):
+            return None
+        oldest = dt.datetime.now(dt.UTC) - dt.timedelta(days=7) + dt.timedelta(minutes=1)
+        with self._reading():
+            response = self.client.get_recent_tweets_count(
+                self._query(term, hashtag=hashtag),
+                granularity="day",
+                start_time=max(since, oldest).replace(microsecond=0),
+            )
+        return int((response.meta or {}).get("total_tweet_count", 0))
+
+    def _query(self, term: str, *, hashtag: bool) -> str:
+        words = term.strip().lstrip("#")
+        core = f"#{words}" if hashtag else (f'"{words}"' if " " in words else words)
+        return f"{core} -from:{self._user_id()}"  # our own posts are not the public's
+
+    @staticmethod
+    def _listen_fields() -> dict[str, Any]:
+        # Enough to tell the kind; never author_id, username or other user fields.
+        return {
+            "tweet_fields": ["created_at", "referenced_tweets", "attachments", "conversation_id"],
+            "expansions": ["attachments.media_keys"],
+            "media_fields": ["type"],
+        }
+
+    def _listen_page(self, response: Any, state: dict[str, str], *, calls: int) -> ListenPage:
+        photos = {
+            str(m.media_key)
+            for m in (response.includes or {}).get("media", [])
+            if getattr(m, "type", None) == "photo"
+        }
+        posts = tuple(_public_post(tweet, photos) for tweet in response.data or [])
+        meta = response.meta or {}
+        # The first page of a pass holds its newest post: the floor of the next pass.
+        newest = state.get("newest") or meta.get("newest_id") or state.get("since")
+        token = meta.get("next_token")
+        if token:
+            cursor = encode_cursor(since=state.get("since"), next=token, newest=newest)
+        else:
+            cursor = encode_cursor(since=newest)
+        return ListenPage(posts, cursor, more=bool(token), calls=calls)
+
+    def _user_id(self) -> str:
+        token = self.account.credentials.get("access_token") or ""
+        head, sep, _ = token.partition("-")
+        if self.user_auth and sep and head.isdigit():
+            return head  # an OAuth 1.0a access token starts with its user's id
+        return self._me()["id"]
+
+    def _calls_for_me(self) -> int:
+        """1 when finding our user id will cost a call (once per channel), else 0."""
+        token = self.account.credentials.get("access_token") or ""
+        known = self._user is not None or (self.user_auth and token.split("-")[0].isdigit())
+        return 0 if known else 1
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Errors of a listening call; a 403 saying the App is not enrolled for the endpoint is
+        the account's access level, not its credentials: the account can still publish."""
+        try:
+            with self._mapped(write=False):
+                yield
+        except (AuthError, PermanentError) as err:
+            cause = err.__cause__
+            if isinstance(cause, tweepy.Forbidden) and _not_enrolled(cause.response):
+                raise ListeningUnavailable(
+                    "This X account's access level does not include searching the public's posts "
+                    "(recent search). Publishing still works; listening on X is paused until the "
+                    "access changes and the account is tested again.",
+                    message_fr="L'accès de ce compte X ne comprend pas la recherche des publications "
+                    "du public. La publication fonctionne toujours ; l'écoute sur X est suspendue "
+                    "jusqu'à ce que l'accès change et que le compte soit testé de nouveau.",
+                    platform_code="client-not-enrolled",
+                ) from cause
+            raise
+
     # -- identity -----------------------------------------------------------------------------
 
     def _me(self) -> dict[str, str]:
@@ -585,3 +739,99 @@ class XChannel(Channel):
             f"X call could not be made: {exc}",
             message_fr=f"L'appel à X est impossible en l'état (configuration du compte ?) : {exc}",
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Listening helpers
+
+#: https://docs.x.com/x-api/posts/search/integrate/build-a-query: "#" matches a hashtag; a
+#: hashtag is letters, digits and underscores (twitter-text's rule), not only digits.
+MAX_HASHTAG = 100  # X does not publish a figure; twitter-text keeps hashtags well under it
+MAX_QUERY = 512  # recent search: "query" up to 512 characters
+_X_HASHTAG = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
+
+
+def x_term_problem(term: str, *, hashtag: bool) -> Problem | None:
+    words = term.strip()
+    if hashtag:
+        tag = words.removeprefix("#")
+        if not tag:
+            return Problem("empty_term", "Le mot-clic est vide.", "The hashtag is empty.")
+        if not _X_HASHTAG.fullmatch(tag) or tag.isdigit():
+            return Problem(
+                "hashtag_characters",
+                f"« #{tag} » n'est pas un mot-clic valide sur X : lettres, chiffres et tiret bas "
+                "seulement, sans espace ni ponctuation, et pas uniquement des chiffres.",
+                f'"#{tag}" is not a valid hashtag on X: letters, digits and underscores only, '
+                "no spaces or punctuation, and not only digits.",
+            )
+        if len(tag) > MAX_HASHTAG:
+            return Problem(
+                "hashtag_too_long",
+                f"Le mot-clic compte {number(len(tag), 'fr')} caractères ; X en accepte au plus "
+                f"{number(MAX_HASHTAG, 'fr')}.",
+                f"The hashtag has {number(len(tag), 'en')} characters; X accepts at most "
+                f"{number(MAX_HASHTAG, 'en')}.",
+            )
+        return None
+    if not words:
+        return Problem("empty_term", "Le mot-clé est vide.", "The keyword is empty.")
+    room = MAX_QUERY - len(" -from:") - 20  # our own posts are left out with -from:<user id>
+    if len(words) + 2 > room:
+        return Problem(
+            "keyword_too_long",
+            f"Le mot-clé compte {number(len(words), 'fr')} caractères ; une recherche X en accepte "
+            f"au plus {number(room - 2, 'fr')}.",
+            f"The keyword has {number(len(words), 'en')} characters; an X search accepts at most "
+            f"{number(room - 2, 'en')}.",
+        )
+    if '"' in words:
+        return Problem(
+            "keyword_quotes",
+            "Le mot-clé ne doit pas contenir de guillemets droits (\").",
+            'The keyword must not contain straight quotes (").',
+        )
+    return None
+
+
+def encode_cursor(**parts: str | None) -> str:
+    """``x1:since=…;next=…;newest=…`` with only the parts that are set."""
+    return "x1:" + ";".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+def decode_cursor(cursor: str | None) -> dict[str, str]:
+    if not cursor or not cursor.startswith("x1:"):
+        return {}
+    pairs = (item.split("=", 1) for item in cursor[3:].split(";") if "=" in item)
+    return {k: v for k, v in pairs if v}
+
+
+def _page_size(limit: int | None, *, lowest: int) -> int:
+    return max(lowest, min(100, limit or 100))
+
+
+def _not_enrolled(response: Any) -> bool:
+    try:
+        body = response.json()
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(body, dict) and body.get("reason") == "client-not-enrolled"
+
+
+def _public_post(tweet: Any, photos: set[str]) -> PublicPost:
+    """Kind and the post answered, from the referenced posts and the attached media only."""
+    refs = {str(r.type): str(r.id) for r in tweet.referenced_tweets or []}
+    answers: str | None = None
+    if "retweeted" in refs:
+        kind, answers = "repost", refs["retweeted"]
+    elif "quoted" in refs:
+        kind, answers = "quote", refs["quoted"]
+    elif "replied_to" in refs:
+        # The conversation's first post: ours when the reply is anywhere in our thread.
+        kind, answers = "reply", str(tweet.conversation_id or refs["replied_to"])
+    elif any(k in photos for k in (tweet.attachments or {}).get("media_keys", [])):
+        kind = "photo"
+    else:
+        kind = "original"
+    created = tweet.created_at or dt.datetime.now(dt.UTC)
+    return PublicPost(platform_id=str(tweet.id), kind=kind, created_at=created, answers=answers)

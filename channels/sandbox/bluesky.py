@@ -11,6 +11,11 @@ Served under ``/xrpc/``. Wire formats follow the lexicons (github.com/bluesky-so
   alt, blobs ≤ 1,000,000 bytes).
 - views: ``app.bsky.feed.getPosts`` (≤ 25 URIs), ``app.bsky.feed.getAuthorFeed``,
   ``app.bsky.actor.getProfile``, with engagement from ``sandbox.metrics_for``.
+- listening: ``app.bsky.feed.searchPosts`` (``q``, ``tag``, ``sort=latest``, ``since``/``until``,
+  ``limit`` ≤ 100, cursor) and ``app.bsky.notification.listNotifications`` (``reasons``, ``limit``,
+  cursor); ``search_unavailable`` answers 501 as a PDS without search. The public's posts come from
+  :meth:`BlueskyEmulator.inject_public` (tests, ``POST /_sandbox/public/bluesky``) and from the live
+  public of channels/sandbox/public.py (demo).
 
 Tokens are checked against the real clock (``time.time()``), not the sandbox clock: the client
 decides when to refresh from the real clock, so advancing the sandbox clock must not expire them.
@@ -19,6 +24,7 @@ decides when to refresh from the real clock, so advancing the sandbox clock must
 from __future__ import annotations
 
 import base64
+import bisect
 import dataclasses
 import datetime as dt
 import hashlib
@@ -29,6 +35,7 @@ from typing import Any
 import regex
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.sandbox.public import ANSWER_KINDS, KINDS, LivePublic
 
 POST = "app.bsky.feed.post"
 TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
@@ -113,6 +120,7 @@ class BlueskyEmulator(Emulator):
 
     def __init__(self, sandbox: Any) -> None:
         super().__init__(sandbox)
+        self.auto_public = False  # the demo's live public (channels/sandbox/public.py)
         self.reset()
 
     def reset(self) -> None:
@@ -122,6 +130,12 @@ class BlueskyEmulator(Emulator):
             self.handles: dict[str, str] = {}  # did -> handle
             self.sessions_created = 0
             self.usage: dict[tuple[str, str, int], int] = {}  # (policy, who, window) -> points
+            self.timeline: list[tuple[float, str]] = []  # (sort time, uri) of every post, sorted
+            self.by_tag: dict[str, list[tuple[float, str]]] = {}  # lower-case tag -> same
+            self.notifications: dict[str, list[dict[str, Any]]] = {}  # did -> oldest first
+            self.last_public = 0.0  # time of the newest public post made
+            self.search_unavailable = False  # True: answer searchPosts as a PDS without search
+            self.live = LivePublic(self)
 
     # -- the platform's errors ---------------------------------------------------------------
 
@@ -317,6 +331,7 @@ class BlueskyEmulator(Emulator):
                 return xrpc_error(500, "InternalServerError", "Internal Server Error")
             repo[rkey] = StoredPost(uri, cid, did, handle, rkey, record, self.sandbox.now())
             self.handles.setdefault(did, handle)
+            self._index(repo[rkey])
         headers = self._count("createRecord", did, 3)
         commit = {"cid": cid_for(uri.encode(), 0x71), "rev": self._next_tid()}
         body = {"uri": uri, "cid": cid, "commit": commit, "validationStatus": "valid"}
@@ -377,6 +392,264 @@ class BlueskyEmulator(Emulator):
         body: dict[str, Any] = {"feed": page}
         if offset + limit < len(posts):
             body["cursor"] = str(offset + limit)
+        return json_response(body)
+
+    # -- the public and listening -------------------------------------------------------------
+
+    def _index(self, post: StoredPost) -> None:
+        """Make a post searchable (lock held): by time, and by each of its hashtags."""
+        key = (post.created, post.uri)
+        bisect.insort(self.timeline, key)
+        for tag in post_tags(post.record):
+            bisect.insort(self.by_tag.setdefault(tag.lower(), []), key)
+
+    def _post_at(self, uri: str) -> StoredPost | None:
+        parts = uri.removeprefix("at://").split("/")
+        if len(parts) != 3 or parts[1] != POST:
+            return None
+        return self.records.get(parts[0], {}).get(parts[2])
+
+    def inject_public(
+        self,
+        term: str | None = None,
+        n: int = 1,
+        *,
+        hashtag: bool = True,
+        kinds: tuple[str, ...] | list[str] = ("original",),
+        answers: str | None = None,
+        spread: float = 0.0,
+        lag: float = 0.0,
+    ) -> list[str]:
+        """The simulated public posts ``n`` times, deterministically: kinds in turn from ``kinds``
+        (original, photo, reply, quote, repost), with ``#term`` as a tag facet (or the keyword in
+        the text), replies, quotes and reposts answering the post ``answers`` (an at:// URI of
+        ours) with the notification its author gets. Times spread over the last ``spread``
+        seconds, oldest first; ``lag`` seconds between a post's ``createdAt`` (its sort time) and its
+        indexing, as when the AppView sees a post late. Returns the URIs made (a repost's is its
+        repost record)."""
+        n = max(0, min(int(n), 200_000))
+        made: list[str] = []
+        with self.sandbox.lock:
+            now = self.sandbox.now()
+            target = self._post_at(answers) if answers else None
+            for i in range(n):
+                kind = kinds[i % len(kinds)]
+                handle = f"soutien-{self.sandbox.seed}-{i % 97}.bsky.social"
+                did = did_for(handle)
+                # after every post already made, a millisecond apart at least: the AppView's
+                # times have millisecond precision and searchPosts' ``since`` is on them
+                created = max(now - spread * (n - 1 - i) / max(1, n), self.last_public + 0.001)
+                self.last_public = created
+                created -= max(0.0, lag)
+                rkey = self._next_tid()
+                words = f"#{term}" if term and hashtag else (term or "")
+                text = f"Solidarité {words} ({i})".strip()
+                record: dict[str, Any] = {
+                    "$type": POST,
+                    "text": text,
+                    "createdAt": iso(created),
+                    "langs": ["fr"],
+                }
+                if term and hashtag:
+                    start = len("Solidarité ".encode())
+                    record["facets"] = [
+                        {
+                            "index": {"byteStart": start, "byteEnd": start + len(words.encode())},
+                            "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": term}],
+                        }
+                    ]
+                ref = {"uri": target.uri, "cid": target.cid} if target else None
+                if kind == "repost":
+                    uri = f"at://{did}/app.bsky.feed.repost/{rkey}"
+                    if target is not None:
+                        repost = {
+                            "$type": "app.bsky.feed.repost",
+                            "subject": ref,
+                            "createdAt": iso(created),
+                        }
+                        self._notify(target, uri, did, handle, "repost", repost, created)
+                    made.append(uri)
+                    continue
+                if kind == "reply" and ref is not None:
+                    root = (target.record.get("reply") or {}).get("root") if target else None
+                    record["reply"] = {"root": root or ref, "parent": ref}
+                elif kind == "quote" and ref is not None:
+                    record["embed"] = {"$type": "app.bsky.embed.record", "record": ref}
+                elif kind == "photo":
+                    cid = cid_for(f"photo:{rkey}".encode(), 0x55)
+                    self.blobs[cid] = {"mimeType": "image/jpeg", "size": 1000}
+                    blob = {
+                        "$type": "blob",
+                        "ref": {"$link": cid},
+                        "mimeType": "image/jpeg",
+                        "size": 1000,
+                    }
+                    record["embed"] = {
+                        "$type": "app.bsky.embed.images",
+                        "images": [{"alt": "", "image": blob}],
+                    }
+                uri = f"at://{did}/{POST}/{rkey}"
+                cid = cid_for(json.dumps(record, sort_keys=True).encode(), 0x71)
+                post = StoredPost(uri, cid, did, handle, rkey, record, created)
+                self.records.setdefault(did, {})[rkey] = post
+                self.handles.setdefault(did, handle)
+                self._index(post)
+                if target is not None and kind in ("reply", "quote"):
+                    self._notify(target, uri, did, handle, kind, record, created)
+                made.append(uri)
+        return made
+
+    def _grow(self, did: str, tag: str | None) -> None:
+        """The live public (see channels.sandbox.public): posts with ``#tag`` since the last
+        search for it, answering the account's latest post that carries it; or answers to the
+        account's latest post since its notifications were last read."""
+        n, spread = self.live.due(f"#{tag.lower()}" if tag else f"@{did}")
+        if not n:
+            return
+        with self.sandbox.lock:
+            ours = sorted(
+                (
+                    p
+                    for p in self.records.get(did, {}).values()
+                    if tag is None or tag.lower() in {t.lower() for t in post_tags(p.record)}
+                ),
+                key=lambda p: p.created,
+            )
+            latest = ours[-1].uri if ours else None
+        if tag is not None:
+            kinds = KINDS if latest else ("original", "photo")
+            self.inject_public(tag, n, kinds=kinds, answers=latest, spread=spread)
+        elif latest is not None:
+            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread)
+
+    def _notify(
+        self,
+        target: StoredPost,
+        uri: str,
+        did: str,
+        handle: str,
+        reason: str,
+        record: dict[str, Any],
+        created: float,
+    ) -> None:
+        items = self.notifications.setdefault(target.did, [])
+        item = {
+            "uri": uri,
+            "cid": cid_for(uri.encode(), 0x71),
+            "author": {"did": did, "handle": handle},
+            "reason": reason,
+            "reasonSubject": target.uri,
+            "record": record,
+            "isRead": False,
+            "indexedAt": iso(created),
+            "_at": created,
+        }
+        bisect.insort(items, item, key=lambda x: (x["_at"], x["uri"]))
+
+    def x_app_bsky_feed_searchPosts(self, req: Request) -> Response:
+        """Newest first (``sort=latest``); ``q`` required; ``tag`` (AND, no "#"), ``since``
+        (inclusive) / ``until`` (exclusive) on the post's time; ``limit`` 1-100 (25);
+        the cursor is the position after the last post given, stable as posts arrive."""
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        if self.search_unavailable:
+            return xrpc_error(501, "MethodNotImplemented", "Method Not Implemented")
+        q = (req.arg("q") or "").strip()
+        if not q:
+            return xrpc_error(400, "InvalidRequest", 'Error: Params must have the property "q"')
+        try:
+            limit = int(req.arg("limit") or 25)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return xrpc_error(400, "InvalidRequest", "Error: limit must be between 1 and 100")
+        tags = [t.lower() for t in req.query.get("tag", [])]
+        since = parse_iso(req.arg("since"))
+        until = parse_iso(req.arg("until"))
+        high = decode_position(req.arg("cursor"))
+        words = q.lower().split()
+        first_tag = tags[0] if tags else next((w[1:] for w in words if w.startswith("#")), None)
+        self._grow(who[0], first_tag)
+        with self.sandbox.lock:
+            pool = self.by_tag.get(tags[0], []) if tags else self.timeline
+            position = bisect.bisect_left(pool, high) if high else len(pool)
+            chosen: list[StoredPost] = []
+            more = False
+            taken = 0
+            last: tuple[float, str] | None = None
+            while position > 0:
+                position -= 1
+                created, uri = pool[position]
+                if since is not None and created < since:
+                    break
+                if until is not None and created >= until:
+                    continue
+                post = self._post_at(uri)
+                if post is not None and not self._matches(post, words, tags):
+                    continue
+                if taken == limit:
+                    more = True
+                    break
+                # A deleted post still takes its place in the page, as the AppView drops
+                # removed posts after the page is cut: a short page with a cursor is not the end.
+                taken += 1
+                last = (created, uri)
+                if post is not None:
+                    chosen.append(post)
+            views = [self._view(p) for p in chosen]
+        body: dict[str, Any] = {"posts": views}
+        if more and last is not None:
+            body["cursor"] = encode_position(*last)
+        return json_response(body)
+
+    @staticmethod
+    def _matches(post: StoredPost, words: list[str], tags: list[str]) -> bool:
+        own = {t.lower() for t in post_tags(post.record)}
+        if any(t not in own for t in tags):
+            return False
+        text = str(post.record.get("text", "")).lower()
+        for word in words:
+            if word.startswith("#"):
+                if word[1:] not in own:
+                    return False
+            elif word not in text:
+                return False
+        return True
+
+    def x_app_bsky_notification_listNotifications(self, req: Request) -> Response:
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        try:
+            limit = int(req.arg("limit") or 50)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return xrpc_error(400, "InvalidRequest", "Error: limit must be between 1 and 100")
+        reasons = set(req.query.get("reasons", []))
+        self._grow(who[0], None)
+        high = decode_position(req.arg("cursor"))
+        with self.sandbox.lock:
+            items = self.notifications.get(who[0], [])
+            keys = [(x["_at"], x["uri"]) for x in items]
+            position = bisect.bisect_left(keys, high) if high else len(items)
+            chosen: list[dict[str, Any]] = []
+            more = False
+            while position > 0:
+                position -= 1
+                item = items[position]
+                if reasons and item["reason"] not in reasons:
+                    continue
+                if len(chosen) == limit:
+                    more = True
+                    break
+                chosen.append(item)
+        body: dict[str, Any] = {
+            "notifications": [{k: v for k, v in x.items() if not k.startswith("_")} for x in chosen]
+        }
+        if more:
+            body["cursor"] = encode_position(chosen[-1]["_at"], chosen[-1]["uri"])
         return json_response(body)
 
     # -- helpers ------------------------------------------------------------------------------
@@ -468,6 +741,40 @@ class BlueskyEmulator(Emulator):
             }
             for p in sorted(everything, key=lambda p: p.created)
         ]
+
+
+def post_tags(record: dict[str, Any]) -> list[str]:
+    """A post's hashtags: its tag facets and its ``tags`` field (lexicon app.bsky.feed.post)."""
+    tags = [str(t) for t in record.get("tags") or []]
+    for facet in record.get("facets") or []:
+        for feature in facet.get("features") or []:
+            if feature.get("$type") == "app.bsky.richtext.facet#tag" and feature.get("tag"):
+                tags.append(str(feature["tag"]))
+    return tags
+
+
+def parse_iso(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def encode_position(created: float, uri: str) -> str:
+    return base64.urlsafe_b64encode(f"{created!r}|{uri}".encode()).decode()
+
+
+def decode_position(cursor: str | None) -> tuple[float, str] | None:
+    if not cursor:
+        return None
+    try:
+        created, uri = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return float(created), uri
+    except ValueError:
+        return None
 
 
 def sniff_mime(data: bytes) -> str:

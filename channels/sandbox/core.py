@@ -353,6 +353,18 @@ class Sandbox:
             with self.lock:
                 self.revoked.discard(str(req.json()["token"]))
             return json_response({"ok": True})
+        if path.startswith("public/") and req.method == "POST":
+            # The simulated public posts (hashtags, photos, replies, quotes, reposts), for the demo
+            # and for tests in another process: {"term", "n", "kinds", "answers", "spread", ...}.
+            emulator = next((e for e in self.emulators if e.platform == path[7:]), None)
+            inject = getattr(emulator, "inject_public", None)
+            if inject is None:
+                return json_response({"error": f"no simulated public on {path[7:]}"}, 404)
+            try:
+                made = inject(**req.json())
+            except (TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
+            return json_response({"count": len(made), "ids": made[:1000]}, 201)
         if path.startswith("posts/"):
             platform = path.removeprefix("posts/")
             try:

@@ -10,6 +10,11 @@ for these calls):
 - ``GET /{post-id}``, ``GET /?ids=a,b`` (at most 50 ids), ``GET /{page}/feed`` (newest first,
   ``since``/``until``/``limit`` and cursor paging), ``GET /me``, ``GET /{page-id}``,
   ``DELETE /{post-id}``.
+- listening: ``GET /{page}/tagged`` and ``GET /{page}/visitor_posts`` (newest first, ``since``,
+  ``limit`` ≤ 100, stable ``after`` cursors; code 10 for a Page in ``listen_denied``),
+  ``GET /{post-id}/comments`` and the ``comments.order(reverse_chronological).limit(N)`` field on
+  feed reads. The public's posts come from :meth:`FacebookEmulator.inject_public` (tests,
+  ``POST /_sandbox/public/facebook``) and from the live public of channels/sandbox/public.py.
 
 Errors use Graph's JSON error object (always ``application/json``, which facebook-sdk needs to
 raise ``GraphAPIError``) with the codes of
@@ -18,6 +23,7 @@ https://developers.facebook.com/docs/graph-api/guides/error-handling.
 
 from __future__ import annotations
 
+import base64
 import bisect
 import datetime as dt
 import json
@@ -28,6 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.sandbox.public import KINDS, LivePublic
 
 VERSION_PREFIX = re.compile(r"^/(v\d+\.\d+)/")
 MAX_MESSAGE = 63_206
@@ -69,6 +76,21 @@ def _parse_time(value: str) -> float | None:
     return parsed.timestamp()
 
 
+PUBLIC_EDGES = ("tagged", "visitor_posts")
+
+
+def _encode_key(key: tuple[float, str]) -> str:
+    return base64.urlsafe_b64encode(f"{key[0]!r}|{key[1]}".encode()).decode()
+
+
+def _decode_key(cursor: str) -> tuple[float, str] | None:
+    try:
+        created, object_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return float(created), object_id
+    except ValueError:
+        return None
+
+
 class GraphError(Exception):
     def __init__(
         self,
@@ -91,6 +113,7 @@ class FacebookEmulator(Emulator):
 
     def __init__(self, sandbox: Any) -> None:
         super().__init__(sandbox)
+        self.auto_public = False  # the demo's live public (channels/sandbox/public.py)
         self.reset()
 
     def owns(self, path: str) -> bool:
@@ -106,6 +129,14 @@ class FacebookEmulator(Emulator):
             self._recent: dict[tuple[str, str], float] = {}  # (page, message) -> created
             self._usage: dict[str, tuple[int, int]] = {}  # page -> (day bucket, calls)
             self._token_pages: dict[str, str] = {}
+            # the public: page -> edge ("tagged", "visitor_posts") -> [(created, id)] ascending
+            self._public: dict[str, dict[str, list[tuple[float, str]]]] = {}
+            self._comments: dict[str, list[tuple[float, str]]] = {}  # post -> comments, ascending
+            self._comment_bodies: dict[str, dict[str, Any]] = {}
+            self.listen_denied: set[str] = set()  # pages without pages_read_user_content
+            self.new_pages: set[str] = set()  # New Pages Experience: no /visitor_posts
+            self.last_public = 0.0
+            self.live = LivePublic(self)
 
     # -- errors in Graph's shape ------------------------------------------------------------------
 
@@ -174,6 +205,10 @@ class FacebookEmulator(Emulator):
             route = partial(self._create_post, parts[0], token, fields)
         elif len(parts) == 2 and req.method == "POST" and parts[1] == "photos":
             route = partial(self._upload_photo, parts[0], token, fields, files)
+        elif len(parts) == 2 and req.method == "GET" and parts[1] in PUBLIC_EDGES:
+            route = partial(self._read_public, version, parts[0], parts[1], fields)
+        elif len(parts) == 2 and req.method == "GET" and parts[1] == "comments":
+            route = partial(self._read_comments, version, parts[0], fields)
         elif (
             len(parts) == 2
             and req.method == "GET"
@@ -361,15 +396,54 @@ class FacebookEmulator(Emulator):
                     "summary": {"total_count": figures["likes"], "viewer_reaction": "NONE"},
                 }
             if "comments" in wanted:
-                out["comments"] = {
-                    "data": [],
-                    "summary": {
-                        "order": "ranked",
-                        "total_count": figures["replies"],
-                        "can_comment": True,
-                    },
-                }
+                out["comments"] = self._comments_field(post, wanted, figures["replies"])
+        if "parent_id" in wanted and post.get("parent_id"):
+            out["parent_id"] = post["parent_id"]
+        if "attachments" in wanted and post.get("public_photo"):
+            out["attachments"] = {"data": [{"media_type": "photo", "type": "photo"}]}
+        if re.search(r"(^|,)from", wanted) and post.get("from"):
+            out["from"] = dict(post["from"])
         return out
+
+    def _comments_field(self, post: dict[str, Any], wanted: str, replies: int) -> dict[str, Any]:
+        """``comments.order(reverse_chronological).limit(N).summary(true){id,created_time}``:
+        the newest N comments, a next link when there are more, the summary."""
+        spec = re.search(r"comments((?:\.\w+\([^)]*\))*)", wanted)
+        limit_match = re.search(r"\.limit\((\d+)\)", spec.group(1) if spec else "")
+        limit = min(100, int(limit_match.group(1))) if limit_match else 25
+        stored = self._comments.get(post["id"], [])
+        field: dict[str, Any] = {"data": []}
+        if limit and stored:
+            field = self._comment_page(post["id"], stored, limit, None, "v24.0")
+        field["summary"] = {
+            "order": "chronological" if "reverse" not in wanted else "reverse_chronological",
+            "total_count": replies + len(stored),
+            "can_comment": True,
+        }
+        return field
+
+    def _comment_page(
+        self,
+        post_id: str,
+        stored: list[tuple[float, str]],
+        limit: int,
+        after: str | None,
+        version: str,
+    ) -> dict[str, Any]:
+        high = _decode_key(after) if after else None
+        hi = bisect.bisect_left(stored, high) if high else len(stored)
+        chunk = stored[max(0, hi - limit) : hi][::-1]
+        data = [{"id": cid, "created_time": _time_str(created)} for created, cid in chunk]
+        body: dict[str, Any] = {"data": data}
+        if chunk:
+            last = _encode_key(chunk[-1])
+            body["paging"] = {"cursors": {"before": _encode_key(chunk[0]), "after": last}}
+            if hi - limit > 0:
+                query = urlencode({"limit": limit, "after": last, "order": "reverse_chronological"})
+                body["paging"]["next"] = (
+                    f"https://graph.facebook.com/{version}/{post_id}/comments?{query}"
+                )
+        return body
 
     def _read_one(self, object_id: str, fields: dict[str, str]) -> dict[str, Any]:
         if "_" in object_id:
@@ -425,6 +499,153 @@ class FacebookEmulator(Emulator):
                     f"https://graph.facebook.com/{version}/{page}/{edge}?{urlencode(query)}"
                 )
         return body
+
+    # -- the public and listening ----------------------------------------------------------------
+
+    def inject_public(
+        self,
+        term: str | None = None,
+        n: int = 1,
+        *,
+        hashtag: bool = True,
+        kinds: tuple[str, ...] | list[str] = ("original",),
+        answers: str | None = None,
+        spread: float = 0.0,
+        page: str | None = None,
+        edge: str = "tagged",
+    ) -> list[str]:
+        """The simulated public, deterministically. Kinds in turn from ``kinds``: ``original`` and
+        ``photo`` are posts on the Page's ``edge`` (tagged or visitor_posts) carrying ``#term`` (or
+        the keyword); ``quote``/``repost`` are shares of the post ``answers`` (with or without a
+        message) tagging the Page; ``reply`` is a comment on ``answers``. Times spread over the last
+        ``spread`` seconds, after every public post already made. Returns the ids made."""
+        n = max(0, min(int(n), 200_000))
+        made: list[str] = []
+        with self.sandbox.lock:
+            now = self.sandbox.now()
+            target = self._posts.get(answers) if answers else None
+            page = page or (target["page_id"] if target else None) or next(iter(self._feeds), None)
+            if page is None:
+                raise ValueError("inject_public needs a page (or a post of a page)")
+            for i in range(n):
+                kind = kinds[i % len(kinds)]
+                # after every public post already made, at most 10 a second (Graph times are
+                # in whole seconds)
+                created = max(now - spread * (n - 1 - i) / max(1, n), self.last_public + 0.1)
+                self.last_public = created
+                number = self.sandbox.next_id()
+                author = {
+                    "id": str(7_000_000 + i % 97),
+                    "name": f"Soutien {self.sandbox.seed}-{i % 97}",
+                }
+                words = f"#{term}" if term and hashtag else (term or "")
+                message = f"Solidarité {words} ({i})".strip()
+                if kind == "reply":
+                    if target is None:
+                        raise ValueError("a reply needs the post it answers")
+                    comment_id = f"{target['n']}_{number}"
+                    bisect.insort(
+                        self._comments.setdefault(target["id"], []), (created, comment_id)
+                    )
+                    self._comment_bodies[comment_id] = {"message": message, "from": author}
+                    made.append(comment_id)
+                    continue
+                # a visitor post lives on the Page, a tagging post on its author's timeline
+                owner = page if edge == "visitor_posts" else author["id"]
+                post_id = f"{owner}_{number}"
+                post: dict[str, Any] = {
+                    "id": post_id,
+                    "page_id": page,
+                    "n": number,
+                    "message": "" if kind == "repost" else message,
+                    "created": created,
+                    "link": None,
+                    "photos": [],
+                    "public_photo": kind == "photo",
+                    "parent_id": target["id"] if target and kind in ("quote", "repost") else None,
+                    "from": author,
+                }
+                self._posts[post_id] = post
+                edges = self._public.setdefault(page, {})
+                bisect.insort(edges.setdefault(edge, []), (created, post_id))
+                made.append(post_id)
+        return made
+
+    def _grow(self, page: str, edge: str) -> None:
+        """The live public (see channels.sandbox.public): on /tagged, posts with the hashtags of
+        the Page's latest post and shares of it; on /visitor_posts, the same on the Page; and
+        comments on that post, since the edge was last read."""
+        n, spread = self.live.due(f"{page}/{edge}")
+        feed = self._feeds.get(page, [])
+        if not n or not feed:
+            return
+        latest = self._posts[feed[-1][1]]
+        tags = re.findall(r"(?<![\w&])#(\w+)", latest["message"] or "")
+        if tags:
+            self.inject_public(
+                tags[0], n, kinds=KINDS, answers=latest["id"], spread=spread, page=page, edge=edge
+            )
+        elif edge == "tagged":
+            self.inject_public(None, n, kinds=("reply",), answers=latest["id"], spread=spread)
+
+    def _read_public(
+        self, version: str, page: str, edge: str, fields: dict[str, str]
+    ) -> dict[str, Any]:
+        """``/{page}/tagged`` and ``/{page}/visitor_posts``: newest first, ``since`` (inclusive) /
+        ``until``, ``limit`` ≤ 100, cursors stable as posts arrive. Needs the Page's
+        pages_read_user_content permission; ``from`` only when asked (Graph hides it for people)."""
+        if page in self.listen_denied:
+            raise GraphError(
+                10,
+                f"(#10) This endpoint requires the 'pages_read_user_content' permission to read "
+                f"/{edge} of the Page.",
+                type_="OAuthException",
+            )
+        if edge == "visitor_posts" and page in self.new_pages:
+            # https://developers.facebook.com/docs/graph-api/reference/page/visitor_posts/:
+            # "not supported for New Pages Experience"
+            raise GraphError(
+                100,
+                "(#100) Tried accessing nonexisting field (visitor_posts) on node type (Page)",
+                type_="OAuthException",
+            )
+        self._grow(page, edge)
+        stored = self._public.get(page, {}).get(edge, [])
+        try:
+            limit = max(1, min(100, int(fields.get("limit", "25"))))
+        except ValueError:
+            raise GraphError(100, "(#100) Param limit must be an integer") from None
+        since = _parse_time(fields["since"]) if "since" in fields else None
+        until = _parse_time(fields["until"]) if "until" in fields else None
+        lo = bisect.bisect_left(stored, (since, "")) if since is not None else 0
+        hi = bisect.bisect_left(stored, (until, "")) if until is not None else len(stored)
+        if fields.get("after"):
+            key = _decode_key(fields["after"])
+            if key is None:
+                raise GraphError(100, "(#100) The after cursor is not valid")
+            hi = min(hi, bisect.bisect_left(stored, key))
+        chunk = stored[max(lo, hi - limit) : hi][::-1]
+        data = [self._render(self._posts[pid], fields.get("fields")) for _, pid in chunk]
+        body: dict[str, Any] = {"data": data}
+        if chunk:
+            last = _encode_key(chunk[-1])
+            body["paging"] = {"cursors": {"before": _encode_key(chunk[0]), "after": last}}
+            if hi - limit > lo:
+                query = {k: v for k, v in fields.items() if k not in ("after", "access_token")}
+                query["after"] = last
+                body["paging"]["next"] = (
+                    f"https://graph.facebook.com/{version}/{page}/{edge}?{urlencode(query)}"
+                )
+        return body
+
+    def _read_comments(self, version: str, post_id: str, fields: dict[str, str]) -> dict[str, Any]:
+        self._post(post_id)
+        try:
+            limit = max(1, min(100, int(fields.get("limit", "25"))))
+        except ValueError:
+            raise GraphError(100, "(#100) Param limit must be an integer") from None
+        stored = self._comments.get(post_id, [])
+        return self._comment_page(post_id, stored, limit, fields.get("after"), version)
 
     # -- inspection -------------------------------------------------------------------------------
 

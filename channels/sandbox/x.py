@@ -10,6 +10,13 @@ What it serves (https://docs.x.com/x-api/introduction):
   ``since_id``/``until_id``, ``max_results`` 5–100, ``pagination_token``).
 - ``POST /2/media/upload`` (multipart ``media``, or JSON base64) and ``POST /2/media/metadata``
   (alt text).
+- ``GET /2/tweets/search/recent`` (``#tag``, keywords, ``quotes_of_tweet_id:``, ``OR``,
+  ``-from:``, ``-is:retweet``; ``since_id``/``until_id``, ``max_results`` 10–100, ``next_token``,
+  ``referenced_tweets``, ``conversation_id``, ``attachments.media_keys`` → ``includes.media``),
+  ``GET /2/tweets/counts/recent`` and ``GET /2/users/:id/mentions``. A token in
+  ``search_denied`` or starting with ``nosearch`` gets X's 403 ``client-not-enrolled`` on search
+  and counts. The public's posts come from :meth:`XEmulator.inject_public` (tests, and
+  ``POST /_sandbox/public/x``) and from the live public of channels/sandbox/public.py (demo).
 
 Every answer carries ``x-rate-limit-limit/remaining/reset`` (epoch seconds) per user and endpoint,
 as https://docs.x.com/x-api/fundamentals/rate-limits describes; a 429 always carries the reset
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import datetime as dt
 import hashlib
 import html
@@ -38,6 +46,7 @@ from urllib.parse import unquote
 import twitter_text
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.sandbox.public import ANSWER_KINDS, KINDS, LivePublic
 from channels.x import weighted_length
 
 TEXT_LIMIT = 280
@@ -59,7 +68,14 @@ LIMITS: dict[str, int] = {
     "GET /2/users/:id/tweets": 900,
     "POST /2/media/upload": 500,
     "POST /2/media/metadata": 500,
+    "GET /2/tweets/search/recent": 300,
+    "GET /2/tweets/counts/recent": 300,
+    "GET /2/users/:id/mentions": 300,
 }
+SEARCH_WINDOW = 7 * 86400  # recent search and counts cover the last seven days
+#: Tokens that start with this have no search access (X answers "client-not-enrolled").
+NO_SEARCH_PREFIX = "nosearch"
+_HASHTAG = re.compile(r"(?<![\w&])#(\w+)", re.UNICODE)
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -111,6 +127,28 @@ def invalid_request(message: str, parameters: dict[str, list[str]] | None = None
     return json_response(body, 400)
 
 
+_READING_ROUTES = ("GET /2/tweets/search/recent", "GET /2/tweets/counts/recent")
+
+
+def not_enrolled() -> Response:
+    """X's 403 for an App whose access does not include an endpoint (recent search, counts):
+    https://docs.x.com/x-api/fundamentals/response-codes-and-errors ("client-not-enrolled")."""
+    return json_response(
+        {
+            "client_id": "sandbox",
+            "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use "
+            "keys and tokens from a Twitter developer App that is attached to a Project. You can "
+            "create a project via the developer portal.",
+            "registration_url": "https://developer.x.com/en/docs/projects/overview",
+            "title": "Client Forbidden",
+            "required_enrollment": "Appropriate Level of API Access",
+            "reason": "client-not-enrolled",
+            "type": "https://api.twitter.com/2/problems/client-forbidden",
+        },
+        403,
+    )
+
+
 def _not_found(tweet_id: str) -> dict[str, Any]:
     return {
         "value": tweet_id,
@@ -134,6 +172,7 @@ class XEmulator(Emulator):
 
     def __init__(self, sandbox: Any) -> None:
         super().__init__(sandbox)
+        self.auto_public = False  # the demo's live public (channels/sandbox/public.py)
         self.reset()
 
     # -- state --------------------------------------------------------------------------------
@@ -145,6 +184,11 @@ class XEmulator(Emulator):
             self._recent_texts: dict[tuple[str, str], float] = {}  # (author, text) -> created
             self._media: dict[str, dict[str, Any]] = {}
             self._windows: dict[tuple[str, str], list[float]] = {}  # (user, route) -> [start, used]
+            self._order: list[int] = []  # every post id, ascending (ids grow with time)
+            self._by_tag: dict[str, list[int]] = {}  # lower-case hashtag -> ids, ascending
+            self._mentions: dict[str, list[int]] = {}  # user id -> ids of posts answering them
+            self.search_denied: set[str] = set()  # tokens configured without search access
+            self.live = LivePublic(self)
 
     def posts(self) -> list[dict[str, Any]]:
         with self.sandbox.lock:
@@ -249,6 +293,10 @@ class XEmulator(Emulator):
     @staticmethod
     def _route(req: Request) -> tuple[str, dict[str, str]]:
         path = req.path.rstrip("/")
+        if path in ("/2/tweets/search/recent", "/2/tweets/counts/recent"):
+            return f"{req.method} {path}", {}
+        if m := re.fullmatch(r"/2/users/(\d+)/mentions", path):
+            return f"{req.method} /2/users/:id/mentions", {"id": m.group(1)}
         if m := re.fullmatch(r"/2/tweets/(\w+)", path):
             return f"{req.method} /2/tweets/:id", {"id": m.group(1)}
         if m := re.fullmatch(r"/2/users/(\d+)/tweets", path):
@@ -263,6 +311,9 @@ class XEmulator(Emulator):
             "GET /2/tweets/:id": self._lookup_one,
             "GET /2/users/me": self._me,
             "GET /2/users/:id/tweets": self._timeline,
+            "GET /2/tweets/search/recent": self._search,
+            "GET /2/tweets/counts/recent": self._counts,
+            "GET /2/users/:id/mentions": self._mentions_of,
             "POST /2/media/upload": self._upload,
             "POST /2/media/metadata": self._metadata,
         }
@@ -273,6 +324,10 @@ class XEmulator(Emulator):
         if token is None or token in self.sandbox.revoked:
             return self.bad_token(req)
         user = self.user_for(token)
+        if route in _READING_ROUTES and (
+            token in self.search_denied or token.startswith(NO_SEARCH_PREFIX)
+        ):
+            return not_enrolled()
         headers, over = self._spend(user["id"], route)
         resp = self.rate_limited(req) if over else handler(req, user, **args)
         resp.headers.update(headers)
@@ -333,7 +388,7 @@ class XEmulator(Emulator):
                     for m in media
                 ],
             }
-            self._posts[post_id] = post
+            self._keep(post)
             self._timelines.setdefault(user["id"], []).append(post)
             if text:
                 self._recent_texts[(user["id"], text)] = now
@@ -396,6 +451,10 @@ class XEmulator(Emulator):
             out["entities"] = {"urls": [dict(u) for u in post["urls"]]}
         if "attachments" in fields and post["media"]:
             out["attachments"] = {"media_keys": [m["media_key"] for m in post["media"]]}
+        if "referenced_tweets" in fields and post.get("referenced"):
+            out["referenced_tweets"] = [dict(r) for r in post["referenced"]]
+        if "conversation_id" in fields:
+            out["conversation_id"] = post.get("conversation_id", post["id"])
         if "public_metrics" in fields:
             figures = self.sandbox.metrics_for("x", post["id"], post["created"])
             out["public_metrics"] = {
@@ -577,3 +636,278 @@ class XEmulator(Emulator):
         return json_response(
             {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}}
         )
+
+    # -- the public and listening -------------------------------------------------------------
+
+    def _keep(self, post: dict[str, Any]) -> None:
+        """Store a post and index it for search (lock held by the caller)."""
+        self._posts[post["id"]] = post
+        pid = int(post["id"])
+        self._order.append(pid)
+        for tag in {t.lower() for t in _HASHTAG.findall(post["text"])}:
+            self._by_tag.setdefault(tag, []).append(pid)
+        for user_id in post.get("answers_users", ()):
+            self._mentions.setdefault(user_id, []).append(pid)
+
+    def inject_public(
+        self,
+        term: str | None = None,
+        n: int = 1,
+        *,
+        hashtag: bool = True,
+        kinds: tuple[str, ...] | list[str] = ("original",),
+        answers: str | None = None,
+        spread: float = 0.0,
+    ) -> list[str]:
+        """Make the simulated public post ``n`` times, deterministically: kinds taken in turn from
+        ``kinds`` (original, photo, reply, quote, repost), each carrying ``#term`` (or the keyword)
+        when given, replies, quotes and reposts answering ``answers`` (one of our posts) when given.
+        Creation times are spread evenly over the last ``spread`` seconds, oldest first. Returns the
+        new post ids."""
+        n = max(0, min(int(n), 200_000))
+        ids: list[str] = []
+        with self.sandbox.lock:
+            now = self.sandbox.now()
+            target = self._posts.get(answers) if answers else None
+            for i in range(n):
+                kind = kinds[i % len(kinds)]
+                handle = f"soutien_{self.sandbox.seed}_{i % 97}"
+                author = str(9_000_000 + i % 97)
+                words = f"#{term}" if term and hashtag else (term or "")
+                post_id = str(ID_BASE + self.sandbox.next_id())
+                referenced: list[dict[str, str]] = []
+                answers_users: list[str] = []
+                text = f"Solidarité {words} ({i})".strip()
+                conversation = post_id
+                if kind in ("reply", "quote", "repost"):
+                    ref_id = answers or str(ID_BASE)
+                    ref_type = {"reply": "replied_to", "quote": "quoted", "repost": "retweeted"}[
+                        kind
+                    ]
+                    referenced = [{"type": ref_type, "id": ref_id}]
+                    if target is not None:
+                        # replies and quotes name the author (and so reach their mentions);
+                        # a repost does not (X lists those apart, in reposts_of_me)
+                        answers_users = [target["author_id"]] if kind != "repost" else []
+                        at = "@" + target["username"]
+                        text = (
+                            f"RT {at}: {target['display_text']}"
+                            if kind == "repost"
+                            else f"{at} {text}"
+                        )
+                        if kind == "reply":
+                            conversation = target.get("conversation_id", target["id"])
+                media = []
+                if kind == "photo":
+                    media = [{"media_key": "3_" + post_id, "alt": "", "mime_type": "image/jpeg"}]
+                created = now - spread * (n - 1 - i) / max(1, n)
+                post = {
+                    "id": post_id,
+                    "text": text,
+                    "display_text": text,
+                    "urls": [],
+                    "author_id": author,
+                    "username": handle,
+                    "created": created,
+                    "media": media,
+                    "referenced": referenced,
+                    "conversation_id": conversation,
+                    "answers_users": answers_users,
+                    "public": True,
+                }
+                self._keep(post)
+                ids.append(post_id)
+        return ids
+
+    def _grow(self, user_id: str, tag: str | None) -> None:
+        """The live public (see channels.sandbox.public): posts with ``#tag`` since the last
+        search for it, answering the account's latest post that carries it; or answers to the
+        account's latest post since its mentions were last read."""
+        n, spread = self.live.due(f"#{tag.lower()}" if tag else f"@{user_id}")
+        if not n:
+            return
+        with self.sandbox.lock:
+            ours = [
+                p
+                for p in self._timelines.get(user_id, [])
+                if tag is None or f"#{tag.lower()}" in p["text"].lower()
+            ]
+            latest = ours[-1]["id"] if ours else None
+        if tag is not None:
+            kinds = KINDS if latest else ("original", "photo")
+            self.inject_public(tag, n, kinds=kinds, answers=latest, spread=spread)
+        elif latest is not None:
+            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread)
+
+    def _matching(self, query: str) -> tuple[list[int], Callable[[dict[str, Any]], bool]]:
+        """Candidate ids (ascending) and a test for a query of the forms we serve: ``#tag``, a
+        keyword or quoted phrase, ``quotes_of_tweet_id:N``, alternatives joined by ``OR``, each
+        optionally followed by ``-from:user`` and ``-is:retweet``."""
+        excluded = set(re.findall(r"-from:(\w+)", query))
+        no_retweets = "-is:retweet" in query
+        core = re.sub(r"-from:\w+|-is:retweet", " ", query).strip().strip("()").strip()
+        alternatives = [a.strip().strip('"') for a in re.split(r"\s+OR\s+", core) if a.strip()]
+        tags = [a[1:].lower() for a in alternatives if a.startswith("#")]
+        quoted = [a.split(":", 1)[1] for a in alternatives if a.startswith("quotes_of_tweet_id:")]
+        words = [a.lower() for a in alternatives if not a.startswith(("#", "quotes_of_tweet_id:"))]
+        if len(tags) == 1 and not words and not quoted:
+            candidates = self._by_tag.get(tags[0], [])  # already ascending
+        elif tags and not words and not quoted:
+            candidates = sorted({i for t in tags for i in self._by_tag.get(t, [])})
+        else:
+            candidates = self._order
+
+        def test(post: dict[str, Any]) -> bool:
+            if post["author_id"] in excluded or post["username"] in excluded:
+                return False
+            refs = post.get("referenced") or []
+            is_rt = any(r["type"] == "retweeted" for r in refs)
+            if is_rt and (no_retweets or words):  # keyword search leaves reposts out
+                return False
+            text = post["text"].lower()
+            if any(t in {h.lower() for h in _HASHTAG.findall(post["text"])} for t in tags):
+                return True
+            if any(w in text for w in words):
+                return True
+            return any(r["type"] == "quoted" and r["id"] in quoted for r in refs)
+
+        return candidates, test
+
+    def _page(
+        self,
+        req: Request,
+        candidates: list[int],
+        test: Callable[[dict[str, Any]], bool],
+        *,
+        token_name: str,
+        low: int,
+        high: int,
+    ) -> Response:
+        """Newest first, ``max_results`` (10-100; 5-100 for mentions) per page, the next page's
+        token being the last id given (in hex); ids in ``(low, high)`` only."""
+        try:
+            max_results = int(req.arg("max_results") or 10)
+        except ValueError:
+            max_results = 0
+        lowest = 5 if token_name == "pagination_token" else 10
+        if not lowest <= max_results <= 100:
+            return invalid_request(
+                f"The `max_results` query parameter value [{req.arg('max_results')}] is not between {lowest} and 100"
+            )
+        token = req.arg(token_name)
+        if token is not None:
+            if not re.fullmatch(r"[0-9a-f]+", token):
+                return invalid_request(
+                    f"The `{token_name}` query parameter value [{token}] is not valid"
+                )
+            high = min(high, int(token, 16))
+        fields = self._fields(req)
+        media_wanted = "attachments.media_keys" in (req.arg("expansions") or "")
+        start_cut = self.sandbox.now() - SEARCH_WINDOW
+        start_time = _parse_iso(req.arg("start_time") or "") if req.arg("start_time") else None
+        selected: list[dict[str, Any]] = []
+        media: list[dict[str, Any]] = []
+        more = False
+        with self.sandbox.lock:
+            position = bisect.bisect_left(candidates, high) - 1
+            while position >= 0:
+                pid = candidates[position]
+                position -= 1
+                if pid <= low:
+                    break
+                post = self._posts.get(str(pid))
+                if post is None or not test(post):
+                    continue
+                if post["created"] < start_cut or (start_time and post["created"] < start_time):
+                    continue
+                if len(selected) == max_results:
+                    more = True
+                    break
+                selected.append(self._render(post, fields))
+                if media_wanted:
+                    media += [{"media_key": m["media_key"], "type": "photo"} for m in post["media"]]
+        meta: dict[str, Any] = {"result_count": len(selected)}
+        if selected:
+            meta["newest_id"], meta["oldest_id"] = selected[0]["id"], selected[-1]["id"]
+        if more:
+            meta["next_token"] = format(int(selected[-1]["id"]), "x")
+        body: dict[str, Any] = {"meta": meta}
+        if selected:
+            body["data"] = selected
+        if media:
+            body["includes"] = {"media": media}
+        return json_response(body)
+
+    @staticmethod
+    def _id_bounds(req: Request) -> tuple[int, int] | Response:
+        since, until = req.arg("since_id") or "0", req.arg("until_id") or "0"
+        if not (since.isdigit() and until.isdigit()):
+            return invalid_request(
+                "The `since_id` and `until_id` query parameters must be post ids"
+            )
+        return int(since), int(until) or 2**63
+
+    def _search(self, req: Request, user: dict[str, str]) -> Response:
+        query = req.arg("query") or ""
+        if not query.strip() or len(query) > 512:
+            return invalid_request(
+                f"The `query` query parameter value [{query[:40]}] must be between 1 and 512 characters"
+            )
+        bounds = self._id_bounds(req)
+        if isinstance(bounds, Response):
+            return bounds
+        tag = re.search(r"(?<![\w&])#(\w+)", query)
+        self._grow(user["id"], tag.group(1) if tag else None)
+        with self.sandbox.lock:
+            candidates, test = self._matching(query)
+        return self._page(
+            req, candidates, test, token_name="next_token", low=bounds[0], high=bounds[1]
+        )
+
+    def _mentions_of(self, req: Request, user: dict[str, str], id: str) -> Response:  # noqa: A002
+        bounds = self._id_bounds(req)
+        if isinstance(bounds, Response):
+            return bounds
+        self._grow(id, None)
+        with self.sandbox.lock:
+            candidates = list(self._mentions.get(id, []))
+        return self._page(
+            req,
+            candidates,
+            lambda _p: True,
+            token_name="pagination_token",
+            low=bounds[0],
+            high=bounds[1],
+        )
+
+    def _counts(self, req: Request, user: dict[str, str]) -> Response:
+        query = req.arg("query") or ""
+        granularity = req.arg("granularity") or "hour"
+        if granularity not in ("minute", "hour", "day") or not query.strip():
+            return invalid_request(
+                "The `granularity` must be minute, hour or day and `query` given"
+            )
+        step = {"minute": 60, "hour": 3600, "day": 86400}[granularity]
+        now = self.sandbox.now()
+        start = _parse_iso(req.arg("start_time") or "") or now - SEARCH_WINDOW
+        start = max(start, now - SEARCH_WINDOW)
+        bounds = self._id_bounds(req)
+        if isinstance(bounds, Response):
+            return bounds
+        buckets: dict[int, int] = {}
+        with self.sandbox.lock:
+            candidates, test = self._matching(query)
+            for pid in reversed(candidates):
+                post = self._posts.get(str(pid))
+                if post is None or pid <= bounds[0] or pid >= bounds[1]:
+                    continue
+                if post["created"] < start:
+                    continue
+                if test(post):
+                    bucket = int((post["created"] - start) // step)
+                    buckets[bucket] = buckets.get(bucket, 0) + 1
+        data = [
+            {"end": _iso(start + (b + 1) * step), "start": _iso(start + b * step), "tweet_count": c}
+            for b, c in sorted(buckets.items())
+        ]
+        return json_response({"data": data, "meta": {"total_tweet_count": sum(buckets.values())}})
