@@ -174,6 +174,7 @@ STRINGS: dict[str, dict[str, str]] = {
               "projection at the campaign's end at the current pace, and engagement on its posts."},
     "overview.goal_line": {"fr": "{name} — {done} / {goal} actions · projection {projected} · {engagement} interactions",
                            "en": "{name} — {done} / {goal} actions · projected {projected} · {engagement} engagements"},
+    "overview.clicks": {"fr": "{n} clic(s) sur ses liens", "en": "{n} click(s) on its links"},
     "overview.behind": {"fr": "⚠ en retard sur l'objectif", "en": "⚠ behind its goal"},
     "overview.engagement": {"fr": "Interactions au fil du temps", "en": "Engagement over time"},
     "overview.detailed": {"fr": "Courbe détaillée (chaque relevé)", "en": "Detailed curve (every reading)"},

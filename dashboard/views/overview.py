@@ -118,6 +118,8 @@ else:
             status = "" if row["status"] == "active" else f" · {t('case.status.' + row['status'])}"
             label = t("overview.goal_line", name=name, done=fmt_number(done), goal=fmt_number(goal),
                       projected=fmt_number(row["projected"]), engagement=fmt_number(row["engagement"])) + status
+            if row.get("clicks"):  # people who followed its posts' short links
+                label += " · " + t("overview.clicks", n=fmt_number(row["clicks"]))
             if row["behind"]:
                 label += " · " + t("overview.behind")
             elif row.get("reached"):
