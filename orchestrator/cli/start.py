@@ -179,6 +179,20 @@ def local_links_port(base_url: str) -> int | None:
     return port or (443 if parts.scheme == "https" else 80)
 
 
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on ``host:port`` yet (a bind succeeds)."""
+    import socket
+
+    with socket.socket() as probe:
+        # as the server will: a port left in TIME_WAIT by the last run is free, a listener is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def process_plan(*, port: int, host: str, links_base_url: str) -> dict[str, list[str]]:
     """The commands ``up`` starts beside its sandbox, by name: the worker, the short-link
     service and the dashboard. The short-link service listens on this machine only, on the port
@@ -245,10 +259,17 @@ def up(
                                f"{settings.home / 'demo-logins.txt'} (lisible par vous seul).")
     env = dict(os.environ)
     plan = process_plan(port=port, host=host, links_base_url=settings.links_base_url)
+    links_port = int(plan["links"][-1])
+    if not port_free(LOCAL_HOST, links_port):
+        if server is not None:
+            server.stop()
+        fail(f"le port {links_port} des liens courts est pris : un autre « porte-voix up » ou « links serve » "
+             "tourne-t-il ? Donnez une autre adresse, p. ex. PORTEVOIX_LINKS_BASE_URL=http://127.0.0.1:8781. "
+             f"(Port {links_port} of the short-link service is taken; set another PORTEVOIX_LINKS_BASE_URL.)")
     for command in plan.values():
         children.append(subprocess.Popen(command, env=env))
     clicks = start_clicks(server, settings.links_base_url) if server is not None else None
-    typer.echo(f"Liens courts : {settings.links_base_url}/<code> (service sur 127.0.0.1:{plan['links'][-1]})")
+    typer.echo(f"Liens courts : {settings.links_base_url}/<code> (service sur {LOCAL_HOST}:{links_port})")
     shown = "127.0.0.1" if not exposed else host
     typer.echo(f"Tableau de bord : http://{shown}:{port}  (Ctrl-C pour tout arrêter)")
     if exposed:

@@ -177,7 +177,7 @@ def clicks_by_case(session: Session, *, campaign_id: int) -> dict[int | None, in
         .join(Delivery, col(Delivery.source_code) == LinkClickHour.source_code)
         .join(Post, col(Post.id) == Delivery.post_id)
         .where(Post.campaign_id == campaign_id)
-        .group_by(Post.case_id)
+        .group_by(col(Post.case_id))
     ).all()
     return {case_id: int(n or 0) for case_id, n in rows}
 

@@ -71,3 +71,14 @@ def test_the_planned_links_command_serves_short_links(env: dict[str, str], engin
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def test_a_taken_links_port_is_seen_before_anything_starts() -> None:
+    from orchestrator.cli.start import port_free
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        assert not port_free("127.0.0.1", taken)
+    assert port_free("127.0.0.1", free_port())
