@@ -12,7 +12,10 @@ source code and UTC hour, nothing else: no IP address, no user agent, no referre
 - ``/<code>?to=<url>`` goes to ``url`` only if it is one of the delivery's own links, or an
   ``https`` address on the default port whose host is one of the campaign's ``link_rules.domains``;
   anything else is refused (no open redirect).
-- A ``HEAD`` request is answered like a ``GET`` but never counted (link checkers, previews).
+- A ``HEAD`` request is answered like a ``GET`` but never counted (link checkers, previews); so
+  is a ``GET`` whose user agent names a link-preview fetcher (``PREVIEW_AGENTS``: the platforms'
+  card crawlers, the fediverse servers a post reaches). The user agent is looked at for that
+  yes/no only, never kept.
 - An unknown code gets a 404 page in French and English; nothing is counted.
 
 Throughput: codes are looked up once and cached; clicks are added to an in-memory buffer and
@@ -48,6 +51,16 @@ from orchestrator.timeutil import UTC
 log = logging.getLogger("porte-voix.links")
 
 CODE = re.compile(r"^[a-z0-9]{4,16}$")
+#: Programs that fetch a link to draw its preview card, not people following it: Facebook's and
+#: X's crawlers when the post is published, Bluesky's card service, and every Mastodon (or other
+#: fediverse) server the post reaches, each fetching the card once. Their requests are answered
+#: like any other and never counted. Only this yes/no is taken from the request, then forgotten.
+PREVIEW_AGENTS = re.compile(
+    r"facebookexternalhit|facebookcatalog|facebot|twitterbot|cardyb|mastodon/|pleroma|akkoma|"
+    r"misskey|friendica|gotosocial|linkedinbot|slackbot|discordbot|telegrambot|whatsapp|skypeuripreview|"
+    r"applebot|googlebot|bingbot|iframely|embedly",
+    re.IGNORECASE,
+)
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -273,9 +286,10 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
             destination = target.default
         else:
             return not_found()
-        if request.method == "GET":
+        if request.method == "GET" and not PREVIEW_AGENTS.search(request.headers.get("user-agent", "")):
             # A HEAD is a link checker, a chat app's preview or a crawler making sure the link
-            # works, not a person following it: answered the same, never counted.
+            # works, not a person following it: answered the same, never counted; so is a GET
+            # from a program drawing the post's preview card (PREVIEW_AGENTS).
             buffer.add(code)
         # 302 and no-store: a browser that cached a 301 would never be counted again.
         return RedirectResponse(destination, status_code=302, headers=NO_STORE)

@@ -182,3 +182,22 @@ def test_an_edition_can_say_shorten_false_in_its_content_file() -> None:
     assert LinkRules(utm_campaign="x").shorten is None  # unset: the setting decides (on)
     assert LinkRules(utm_campaign="x", shorten=False).model_dump(mode="json", exclude_none=True)["shorten"] is False
     assert "shorten" not in LinkRules(utm_campaign="x").model_dump(mode="json", exclude_none=True)
+
+
+@pytest.mark.parametrize("agent", [
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Twitterbot/1.0",
+    "Mozilla/5.0 (compatible; Bluesky Cardyb/1.1; +mailto:support@bsky.app)",
+    "http.rb/5.2.0 (Mastodon/4.3.2; +https://mastodon.social/)",
+])
+def test_a_preview_card_fetcher_is_answered_but_not_counted(engine, sandbox, short_base, agent: str) -> None:
+    sent = publish(engine, sandbox, "mastodon")
+    reader = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    with TestClient(create_app(engine, flush_seconds=3600), follow_redirects=False) as client:
+        previews = [client.get(f"/{sent.source_code}", headers={"user-agent": agent}) for _ in range(3)]
+        person = client.get(f"/{sent.source_code}", headers={"user-agent": reader})
+    assert all(a.status_code == 302 and a.headers["location"].startswith(LINK) for a in previews)
+    assert person.status_code == 302
+    with db.session_scope(engine) as session:
+        counted = session.exec(select(LinkClickHour.count).where(LinkClickHour.source_code == sent.source_code)).all()
+    assert sum(counted) == 1  # the person, not the three previews
