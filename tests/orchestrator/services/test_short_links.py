@@ -201,3 +201,22 @@ def test_a_preview_card_fetcher_is_answered_but_not_counted(engine, sandbox, sho
     with db.session_scope(engine) as session:
         counted = session.exec(select(LinkClickHour.count).where(LinkClickHour.source_code == sent.source_code)).all()
     assert sum(counted) == 1  # the person, not the three previews
+
+
+def test_status_says_when_real_accounts_cannot_have_short_links(engine, monkeypatch, env) -> None:
+    from orchestrator.services.status import summary
+
+    with db.session_scope(engine) as session:
+        assert summary(session)["short_links"] is None  # no account yet: nothing to say
+    factories.add_account(engine, "mastodon", name="demo", is_sandbox=True, base_url="http://127.0.0.1:9")
+    with db.session_scope(engine) as session:
+        assert summary(session)["short_links"] is None  # the sandbox uses the local address
+    factories.add_account(engine, "x", name="vrai", base_url="http://127.0.0.1:9")
+    with db.session_scope(engine) as session:
+        note = summary(session)["short_links"]
+    assert note and "PORTEVOIX_LINKS_BASE_URL (http://127.0.0.1:8780)" in note
+    monkeypatch.setenv("PORTEVOIX_LINKS_BASE_URL", BASE)
+    get_settings.cache_clear()
+    with db.session_scope(engine) as session:
+        assert summary(session)["short_links"] is None
+    get_settings.cache_clear()
