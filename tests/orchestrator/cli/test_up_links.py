@@ -82,3 +82,22 @@ def test_a_taken_links_port_is_seen_before_anything_starts() -> None:
         taken = busy.getsockname()[1]
         assert not port_free("127.0.0.1", taken)
     assert port_free("127.0.0.1", free_port())
+
+
+def test_up_starts_the_sandbox_readers_only_toward_its_own_links_service(sandbox, monkeypatch) -> None:
+    from orchestrator.cli.start import start_clicks
+    from orchestrator.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        clicker = start_clicks(sandbox, "http://127.0.0.1:8780")
+        assert clicker is not None and clicker.prefix == "http://127.0.0.1:8780/"
+        assert clicker._thread is not None and clicker._thread.is_alive()
+        clicker.stop()
+        assert not clicker._thread.is_alive()
+        assert start_clicks(sandbox, "https://go.amnistie.ca") is None  # a real service: never clicked
+        monkeypatch.setenv("PORTEVOIX_SANDBOX_CLICKS", "false")
+        get_settings.cache_clear()
+        assert start_clicks(sandbox, "http://127.0.0.1:8780") is None
+    finally:
+        get_settings.cache_clear()
