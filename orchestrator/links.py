@@ -315,14 +315,6 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
     return app
 
 
-def short_url(base_url: str, source_code: str, number: int = 0) -> str:
-    """The short link a post carries instead of its long tagged one (``number``: which of its
-    links, 0 for the main one)."""
-    from content.render import short_address
-
-    return short_address(base_url, source_code, number)
-
-
 def reachable_by_public(base_url: str) -> bool:
     """True for an ``https`` address whose host is a name or a public IP address: what a real
     platform's readers can follow. This machine (``127.0.0.1``, ``localhost``) and private
