@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import re
 import threading
@@ -315,6 +316,7 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
     return app
 
 
+@functools.lru_cache(maxsize=64)
 def reachable_by_public(base_url: str) -> bool:
     """True for an ``https`` address whose host is a name or a public IP address: what a real
     platform's readers can follow. This machine (``127.0.0.1``, ``localhost``) and private
