@@ -9,15 +9,15 @@ from orchestrator.services.responses import add_clicks
 from tests.dashboard.helpers import texts
 
 
-def test_each_case_shows_the_clicks_on_its_posts_links(app, engine, running_campaign, scheduled):
+def test_each_case_shows_the_clicks_on_its_posts_links(app, bare_engine, running_campaign, scheduled):
     published = scheduled(state="published", case="juan-lopez", in_hours=-1)
     other = scheduled(state="published", case="juan-lopez", in_hours=-2)
     from orchestrator.models import Delivery
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         codes = [s.get(Delivery, published).source_code, s.get(Delivery, other).source_code]
     hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    with engine.begin() as conn:
+    with bare_engine.begin() as conn:
         add_clicks(conn, {(codes[0], hour): 1200, (codes[0], hour - dt.timedelta(hours=1)): 30,
                           (codes[1], hour): 4, ("inconnu", hour): 99})
     at = app("victor", "overview")
