@@ -99,7 +99,8 @@ class LinkRules(_Model):
 
     ``utm_*`` values may use {channel}, {case} and {source}; a parameter whose value comes out
     empty (e.g. {case} on a campaign-wide post) is left out. Only links whose host is one of
-    ``domains`` (or a subdomain) are tagged; an empty list tags every link.
+    ``domains`` (or a subdomain) are tagged; an empty list tags every link. Published links go
+    through the short-link service unless ``shorten`` is false.
     """
 
     source_param: str = "source"
@@ -108,6 +109,9 @@ class LinkRules(_Model):
     utm_campaign: NonEmptyStr
     utm_content: str = "{case}"
     domains: list[str] = Field(default_factory=list)
+    #: ``false``: this edition's posts carry the long tagged link, not a short one (no clicks
+    #: counted). Unset: short links, as ``PORTEVOIX_LINKS_SHORTEN`` says (on by default).
+    shorten: bool | None = None
 
     @field_validator("source_param")
     @classmethod

@@ -338,3 +338,64 @@ def decorate_links(
         cursor = end
     out.append(text[cursor:])
     return "".join(out)
+
+
+def tag_post(
+    body: str, link: str | None, *, source_code: str, channel: str, case_slug: str | None = None,
+    rules: LinkRules,
+) -> tuple[str, str | None]:
+    """A post's text and link as tagged for one delivery: every link of ``body`` tagged, and the
+    post's own ``link`` tagged and appended after a blank line unless the text already has it."""
+    text = decorate_links(body, source_code=source_code, channel=channel, case_slug=case_slug, rules=rules)
+    tagged = None
+    if link:
+        tagged = decorate_url(link, source_code=source_code, channel=channel, case_slug=case_slug, rules=rules)
+        if link not in body:
+            text = f"{text}\n\n{tagged}"
+    return text, tagged
+
+
+def link_targets(text: str, link: str | None, *, rules: LinkRules, skip: str = "") -> list[str | None]:
+    """Where a delivery's short links lead, by number: ``[0]`` is the main link (``/<code>``):
+    the post's own ``link``, else its first link to a campaign domain, else ``None`` (the short
+    link then leads to the campaign's page); ``[1]`` is ``/<code>/2`` and so on, the text's other
+    links in order, each address once. Addresses starting with ``skip`` (short links already)
+    are left out."""
+    urls: list[str] = []
+    for start, end in find_urls(text):
+        url = text[start:end]
+        if url not in urls and not (skip and url.startswith(skip)):
+            urls.append(url)
+    main = link or next((u for u in urls if rules.matches(_host(u))), None)
+    return [main, *(u for u in urls if u != main)]
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def short_address(base_url: str, source_code: str, number: int = 0) -> str:
+    """``base/<code>`` for a delivery's main link, ``base/<code>/<n+1>`` for its other links."""
+    base = f"{base_url.rstrip('/')}/{source_code}"
+    return base if number == 0 else f"{base}/{number + 1}"
+
+
+def shorten_links(
+    text: str, link: str | None, *, base_url: str, source_code: str, rules: LinkRules
+) -> tuple[str, str | None]:
+    """``text`` and ``link`` (both already tagged) with every address replaced by its short
+    link under ``base_url``, numbered as :func:`link_targets` numbers them."""
+    prefix = base_url.rstrip("/") + "/"
+    targets = link_targets(text, link, rules=rules, skip=prefix)
+    number = {url: i for i, url in enumerate(targets) if url is not None}
+    out, cursor = [], 0
+    for start, end in find_urls(text):
+        url = text[start:end]
+        out.append(text[cursor:start])
+        out.append(short_address(base_url, source_code, number[url]) if url in number else url)
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out), (short_address(base_url, source_code, number[link]) if link in number else link)

@@ -175,6 +175,7 @@ STRINGS: dict[str, dict[str, str]] = {
               "case's goal, projection to 10 December and to the campaign's last day at the average pace since the "
               "start, and engagement on its posts."},
     "overview.engagement_of_case": {"fr": "{engagement} interactions", "en": "{engagement} engagements"},
+    "overview.clicks": {"fr": "{n} clic(s) sur ses liens", "en": "{n} click(s) on its links"},
     "overview.engagement": {"fr": "Interactions au fil du temps", "en": "Engagement over time"},
     "overview.detailed": {"fr": "Courbe détaillée (chaque relevé)", "en": "Detailed curve (every reading)"},
     "overview.detailed_help": {

@@ -3,12 +3,19 @@
 Run with ``porte-voix links serve`` (uvicorn, access log off). What it keeps is a count per
 source code and UTC hour, nothing else: no IP address, no user agent, no referrer, no cookie.
 
-- ``/<code>`` goes to the delivery's own link (its ``rendered_link``, already tagged with the
-  code and UTM fields), or the first campaign link in its text, or the campaign's page.
+- ``/<code>`` goes to the delivery's own link, tagged with the code and UTM fields (the post's
+  ``link``, else the first campaign link in its text, else the campaign's page).
+- ``/<code>/<n>`` goes to the post's n-th link (n ≥ 2), tagged: the address a shortened post
+  carries for each of its other links (``content.render.shorten_links`` numbers them the same way).
+  Published posts carry these short links (``orchestrator.services.deliveries.rendered``) unless
+  ``PORTEVOIX_LINKS_SHORTEN=false`` or the edition's ``link_rules.shorten: false``.
 - ``/<code>?to=<url>`` goes to ``url`` only if it is one of the delivery's own links, or an
   ``https`` address on the default port whose host is one of the campaign's ``link_rules.domains``;
   anything else is refused (no open redirect).
-- A ``HEAD`` request is answered like a ``GET`` but never counted (link checkers, previews).
+- A ``HEAD`` request is answered like a ``GET`` but never counted (link checkers, previews); so
+  is a ``GET`` whose user agent names a link-preview fetcher (``PREVIEW_AGENTS``: the platforms'
+  card crawlers, the fediverse servers a post reaches). The user agent is looked at for that
+  yes/no only, never kept.
 - An unknown code gets a 404 page in French and English; nothing is counted.
 
 Throughput: codes are looked up once and cached; clicks are added to an in-memory buffer and
@@ -22,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import re
 import threading
@@ -44,6 +52,16 @@ from orchestrator.timeutil import UTC
 log = logging.getLogger("porte-voix.links")
 
 CODE = re.compile(r"^[a-z0-9]{4,16}$")
+#: Programs that fetch a link to draw its preview card, not people following it: Facebook's and
+#: X's crawlers when the post is published, Bluesky's card service, and every Mastodon (or other
+#: fediverse) server the post reaches, each fetching the card once. Their requests are answered
+#: like any other and never counted. Only this yes/no is taken from the request, then forgotten.
+PREVIEW_AGENTS = re.compile(
+    r"facebookexternalhit|facebookcatalog|facebot|twitterbot|cardyb|mastodon/|pleroma|akkoma|"
+    r"misskey|friendica|gotosocial|linkedinbot|slackbot|discordbot|telegrambot|whatsapp|skypeuripreview|"
+    r"applebot|googlebot|bingbot|iframely|embedly",
+    re.IGNORECASE,
+)
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -56,6 +74,8 @@ class Target:
     case_slug: str
     channel: str
     link_rules: dict[str, Any]
+    #: ``/<code>/<n>`` leads to ``numbered[n - 1]`` (``numbered[0]`` is ``default``).
+    numbered: tuple[str | None, ...] = ()
 
     def allows(self, url: str) -> bool:
         """The delivery's own links as approved, or an address on the campaign's domains in
@@ -124,13 +144,15 @@ class Resolver:
         return target
 
     def _load(self, code: str) -> Target | None:
-        from content.render import find_urls
+        from content.model import LinkRules
+        from content.render import find_urls, link_targets, tag_post
         from orchestrator.models import Account, Campaign, Case, Delivery, Post
 
         tables = [m.__table__ for m in (Delivery, Post, Campaign, Account, Case)]  # type: ignore[attr-defined,union-attr]
         d, p, c, a, k = (t.c for t in tables)
         query = (
-            sa.select(d.rendered_link, d.rendered_text, c.link_rules, c.url, a.kind, k.slug)
+            sa.select(d.rendered_link, d.rendered_text, c.link_rules, c.url, a.kind, k.slug,
+                      p.text, p.link, p.variants, a.id)
             .select_from(tables[0])
             .join(tables[1], p.id == d.post_id)
             .join(tables[2], c.id == p.campaign_id)
@@ -142,16 +164,22 @@ class Resolver:
             row = conn.execute(query).first()
         if row is None:
             return None
-        link, text, rules, campaign_url, channel, case_slug = row
+        link, text, rules, campaign_url, channel, case_slug, body, post_link, variants, account_id = row
         rules = rules or {}
         domains = tuple(str(d).lower() for d in rules.get("domains", []))
-        own = [text[a:b] for a, b in find_urls(text or "")]
+        # The destinations, as the long tagged text numbers them: a post that went out can no
+        # longer be edited, so its text (and the account's variant) are what was published.
+        long_text, long_link = tag_post((variants or {}).get(str(account_id)) or body or "", post_link,
+                                        source_code=code, channel=channel, case_slug=case_slug or "",
+                                        rules=LinkRules(**rules))
+        targets = tuple(link_targets(long_text, long_link, rules=LinkRules(**rules)))
+        own = [u for u in targets if u] + [text[a:b] for a, b in find_urls(text or "")]
         if link:
             own.insert(0, link)
-        ours = [u for u in own if on_domains(u, domains)] if domains else own
-        default = link or (ours[0] if ours else None) or (campaign_url or {}).get("fr")
-        return Target(code=code, default=default, own_links=frozenset(own), domains=domains,
-                      case_slug=case_slug or "", channel=channel, link_rules=rules)
+        home = (campaign_url or {}).get("fr")
+        return Target(code=code, default=(targets[0] if targets else None) or home, own_links=frozenset(own), domains=domains,
+                      case_slug=case_slug or "", channel=channel, link_rules=rules,
+                      numbered=tuple(u or home for u in targets))
 
 
 class ClickBuffer:
@@ -241,7 +269,14 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
         if target is None:
             return not_found()
         wanted = request.query_params.get("to")
-        if wanted is not None:
+        number = request.path_params.get("n")
+        if number is not None:
+            # /<code>/<n>: the post's n-th link, as numbered when its text was shortened
+            index = int(number) - 1 if number.isdigit() and len(number) <= 3 else -1
+            if not 1 <= index < len(target.numbered) or not target.numbered[index]:
+                return not_found()
+            destination = str(target.numbered[index])
+        elif wanted is not None:
             if not target.allows(wanted):
                 return page(400, "Lien refusé",
                             "Ce lien court ne mène qu'aux pages de la campagne ; l'adresse demandée n'en fait pas partie.",
@@ -252,9 +287,10 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
             destination = target.default
         else:
             return not_found()
-        if request.method == "GET":
+        if request.method == "GET" and not PREVIEW_AGENTS.search(request.headers.get("user-agent", "")):
             # A HEAD is a link checker, a chat app's preview or a crawler making sure the link
-            # works, not a person following it: answered the same, never counted.
+            # works, not a person following it: answered the same, never counted; so is a GET
+            # from a program drawing the post's preview card (PREVIEW_AGENTS).
             buffer.add(code)
         # 302 and no-store: a browser that cached a 301 would never be counted again.
         return RedirectResponse(destination, status_code=302, headers=NO_STORE)
@@ -271,7 +307,8 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
     from orchestrator.calendar_routes import routes as calendar_routes  # the schedule's feed
 
     app = Starlette(routes=[Route("/healthz", health), Route("/", root), *calendar_routes(engine),
-                            Route("/{code}", redirect, methods=["GET", "HEAD"])],
+                            Route("/{code}", redirect, methods=["GET", "HEAD"]),
+                            Route("/{code}/{n}", redirect, methods=["GET", "HEAD"])],
                     lifespan=lifespan, exception_handlers={404: nowhere})
     app.state.flush = flush
     app.state.buffer = buffer
@@ -279,6 +316,24 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
     return app
 
 
-def short_url(base_url: str, source_code: str) -> str:
-    """The short link a post can carry instead of the long tagged one."""
-    return f"{base_url.rstrip('/')}/{source_code}"
+@functools.lru_cache(maxsize=64)
+def reachable_by_public(base_url: str) -> bool:
+    """True for an ``https`` address whose host is a name or a public IP address: what a real
+    platform's readers can follow. This machine (``127.0.0.1``, ``localhost``) and private
+    networks are for the sandbox only: a real post must never carry a link that leads nowhere."""
+    import ipaddress
+
+    try:
+        parts = urlsplit(base_url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return False
+    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".localhost") \
+            or "@" in parts.netloc or parts.query or parts.fragment:
+        return False
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return "." in host  # a host name of the public DNS, not a bare machine name
+    return address.is_global

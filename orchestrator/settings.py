@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PORTEVOIX_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PORTEVOIX_", env_file=".env", extra="ignore", populate_by_name=True)
 
     #: Where data lives by default (SQLite file, key file, media).
     home: Path = Path("var")
@@ -69,13 +69,26 @@ class Settings(BaseSettings):
 
     # dashboard ----------------------------------------------------------------------------
     dashboard_port: int = 8501
-    #: The short-link service's public address (e.g. https://go.amnistie.ca), for the addresses
-    #: the dashboard shows, such as the calendar feed; default: where ``links serve`` listens.
-    links_public_url: str = "http://127.0.0.1:8780"
     sandbox_port: int = 8765
     default_language: str = "fr"
     log_format: str = "text"
     log_level: str = "INFO"
+
+    # short links (docs/responses.md, docs/deploy.md) ----------------------------------------
+    #: The short-link service's public address (e.g. https://go.amnistie.ca): published posts
+    #: carry ``<this>/<code>`` instead of the long tagged link, and the dashboard shows addresses
+    #: under it (the calendar feed). Default: where ``links serve`` and ``up`` listen, which only
+    #: the sandbox's accounts may use (a real account keeps the long link until this is public).
+    #: ``PORTEVOIX_LINKS_PUBLIC_URL``, its former name, is still read.
+    links_base_url: str = Field(
+        default="http://127.0.0.1:8780",
+        validation_alias=AliasChoices("PORTEVOIX_LINKS_BASE_URL", "PORTEVOIX_LINKS_PUBLIC_URL"),
+    )
+    #: Links in posts go through the short-link service (counted clicks). ``false`` publishes the
+    #: long tagged link instead; an edition can also turn it off (``link_rules.shorten: false``).
+    links_shorten: bool = True
+    #: In the sandbox (``up``), the simulated public follows a few short links of each post.
+    sandbox_clicks: bool = True
 
     # sign-in and sessions (docs/security.md) ----------------------------------------------
     #: Failures older than this (with none since) are forgotten.

@@ -136,7 +136,7 @@ elif not editor:
 elif feed_token is None:
     st.warning(t("calendar.feed_unreadable"))
 else:
-    base = get_settings().links_public_url
+    base = get_settings().links_base_url
     st.markdown(t("calendar.feed_since", when=fmt_datetime(feed.created_at, tz, "short"),
                   who=common.plain(feed.created_by)))
     st.code(calendar_feed.url(base, feed_token, lang()), language=None)

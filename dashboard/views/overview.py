@@ -143,6 +143,8 @@ else:
                                        projected_rights_day=row["projected_rights_day"],
                                        rights_day=row["rights_day"], ends_on=row["ends_on"])
             label += " · " + t("overview.engagement_of_case", engagement=fmt_number(row["engagement"])) + status
+            if row.get("clicks"):  # people who followed its posts' short links
+                label += " · " + t("overview.clicks", n=fmt_number(row["clicks"]))
             if row.get("reached"):  # behind: said once, at the top of the page
                 label += " · " + t("overview.case_reached")
             st.progress(min(1.0, done / goal) if goal else 0.0, text=label)

@@ -160,6 +160,8 @@ def status(
             typer.echo(f"À voir : envoi {item['id']} {item['state']} — {item['reason']}")
         for s in data["stuck"]:
             typer.echo(f"Bloqué : envoi {s['id']} (travailleur {s['worker_id']}, bail expiré {s['lease_until']})")
+        if data.get("short_links"):
+            typer.echo(f"Note : {data['short_links']}")
         for p in problems:
             typer.echo(f"ALERTE : {p}")
     if check and problems:

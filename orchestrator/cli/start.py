@@ -10,7 +10,7 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import sqlalchemy as sa
 import typer
@@ -20,6 +20,10 @@ from orchestrator.cli.common import content_root, engine, fail, load_campaigns, 
 from orchestrator.secrets import SecretKeyError
 from orchestrator.services.auth import command_line_operator
 from orchestrator.settings import get_settings
+
+if TYPE_CHECKING:
+    from channels.sandbox import SandboxServer
+    from channels.sandbox.clicks import Clicker
 
 #: Commands at the top level (``porte-voix init`` …): the package adds them to the root app.
 commands = typer.Typer()
@@ -156,6 +160,68 @@ def sandbox(
         server.stop()
 
 
+#: Where ``links serve`` listens by default, and ``up`` when the short-link address is elsewhere.
+LINKS_PORT = 8780
+
+
+def local_links_port(base_url: str) -> int | None:
+    """The port of a short-link address on this machine (``http://127.0.0.1:8780`` → 8780), or
+    ``None`` when the address is elsewhere (a public name behind a proxy)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not is_loopback(parts.hostname or ""):
+        return None
+    return port or (443 if parts.scheme == "https" else 80)
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on ``host:port`` yet (a bind succeeds)."""
+    import socket
+
+    with socket.socket() as probe:
+        # as the server will: a port left in TIME_WAIT by the last run is free, a listener is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def process_plan(*, port: int, host: str, links_base_url: str) -> dict[str, list[str]]:
+    """The commands ``up`` starts beside its sandbox, by name: the worker, the short-link
+    service and the dashboard. The short-link service listens on this machine only, on the port
+    of ``links_base_url`` when that address is here (so the links the demo's posts carry lead to
+    it), else on :data:`LINKS_PORT` (a reverse proxy in front of it serves the public address)."""
+    links_port = local_links_port(links_base_url) or LINKS_PORT
+    app_path = Path(str(resources.files("dashboard") / "app.py"))
+    return {
+        "worker": [sys.executable, "-m", "orchestrator", "worker"],
+        "links": [sys.executable, "-m", "orchestrator", "links", "serve", "--host", LOCAL_HOST,
+                  "--port", str(links_port)],
+        "dashboard": [
+            sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
+            "--server.address", host,
+            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+        ],
+    }
+
+
+def start_clicks(server: SandboxServer, links_base_url: str) -> Clicker | None:
+    """The sandbox's simulated readers following the demo's short links, when they lead to the
+    short-link service ``up`` runs on this machine (never anywhere else)."""
+    from channels.sandbox.clicks import Clicker
+
+    if not get_settings().sandbox_clicks or local_links_port(links_base_url) is None:
+        return None
+    return Clicker(server.sandbox, links_base_url).start()
+
+
 @commands.command()
 def up(
     no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Sans émulateurs : comptes réels seulement.")] = False,
@@ -164,7 +230,7 @@ def up(
         help="Adresse où le tableau de bord écoute. Par défaut 127.0.0.1 : cette machine seulement. "
              "Une autre adresse (0.0.0.0 : tout le réseau) l'ouvre aux autres machines, en HTTP non chiffré.")] = LOCAL_HOST,
 ) -> None:
-    """Tout lancer : émulateurs, un travailleur et le tableau de bord. Ctrl-C arrête tout."""
+    """Tout lancer : émulateurs, un travailleur, les liens courts et le tableau de bord. Ctrl-C arrête tout."""
     from channels.sandbox import Sandbox, SandboxServer
     from orchestrator import demo
 
@@ -192,13 +258,18 @@ def up(
                     typer.echo(f"Comptes de démonstration : {names} ; mots de passe dans "
                                f"{settings.home / 'demo-logins.txt'} (lisible par vous seul).")
     env = dict(os.environ)
-    children.append(subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"], env=env))
-    app_path = Path(str(resources.files("dashboard") / "app.py"))
-    children.append(subprocess.Popen([
-        sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
-        "--server.address", host,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
-    ], env=env))
+    plan = process_plan(port=port, host=host, links_base_url=settings.links_base_url)
+    links_port = int(plan["links"][-1])
+    if not port_free(LOCAL_HOST, links_port):
+        if server is not None:
+            server.stop()
+        fail(f"le port {links_port} des liens courts est pris : un autre « porte-voix up » ou « links serve » "
+             "tourne-t-il ? Donnez une autre adresse, p. ex. PORTEVOIX_LINKS_BASE_URL=http://127.0.0.1:8781. "
+             f"(Port {links_port} of the short-link service is taken; set another PORTEVOIX_LINKS_BASE_URL.)")
+    for command in plan.values():
+        children.append(subprocess.Popen(command, env=env))
+    clicks = start_clicks(server, settings.links_base_url) if server is not None else None
+    typer.echo(f"Liens courts : {settings.links_base_url}/<code> (service sur {LOCAL_HOST}:{links_port})")
     shown = "127.0.0.1" if not exposed else host
     typer.echo(f"Tableau de bord : http://{shown}:{port}  (Ctrl-C pour tout arrêter)")
     if exposed:
@@ -215,6 +286,8 @@ def up(
     except KeyboardInterrupt:
         pass
     finally:
+        if clicks is not None:
+            clicks.stop()
         for child in children:
             if child.poll() is None:
                 child.terminate()

@@ -26,22 +26,39 @@ def new_source_code(session: Session, length: int = 7) -> str:
     raise RuntimeError("could not draw a unique source code")
 
 
-def rendered(post: Post, *, campaign: Campaign, case: Case | None, account: Account, source_code: str) -> tuple[str, str | None]:
-    """The exact text and link that will go out: links carry the delivery's source code."""
+def rendered(post: Post, *, campaign: Campaign, case: Case | None, account: Account, source_code: str,
+             shorten: bool = True) -> tuple[str, str | None]:
+    """The exact text and link that will go out: links carry the delivery's source code and, when
+    short links are on (:func:`short_links_base`), go through the short-link service, which
+    leads to the long tagged link. ``shorten=False``: the long tagged text and link."""
     from content.model import LinkRules
-    from content.render import decorate_links, decorate_url
+    from content.render import shorten_links, tag_post
 
     rules = LinkRules(**(campaign.link_rules or {}))
-    case_slug = case.slug if case else ""
     # the text adjusted for this account, when the post has one (plan rows pass a bare draft)
     body = (getattr(post, "variants", None) or {}).get(str(account.id)) or post.text
-    text = decorate_links(body, source_code=source_code, channel=account.kind, case_slug=case_slug, rules=rules)
-    link = None
-    if post.link:
-        link = decorate_url(post.link, source_code=source_code, channel=account.kind, case_slug=case_slug, rules=rules)
-        if post.link not in body:
-            text = f"{text}\n\n{link}"
+    text, link = tag_post(body, post.link, source_code=source_code, channel=account.kind,
+                          case_slug=case.slug if case else "", rules=rules)
+    base = short_links_base(campaign, account) if shorten else None
+    if base is not None:
+        text, link = shorten_links(text, link, base_url=base, source_code=source_code, rules=rules)
     return text, link
+
+
+def short_links_base(campaign: Campaign, account: Account) -> str | None:
+    """The short-link service's address for ``account``'s posts in ``campaign``, or ``None`` when
+    its posts carry the long link: short links turned off (``PORTEVOIX_LINKS_SHORTEN=false`` or
+    the edition's ``link_rules.shorten: false``), or an address the public cannot reach (this
+    machine, a private network, plain HTTP) for an account that is not the sandbox's."""
+    from orchestrator.links import reachable_by_public
+
+    settings = get_settings()
+    if not settings.links_shorten or (campaign.link_rules or {}).get("shorten") is False:
+        return None
+    base = settings.links_base_url.strip().rstrip("/")
+    if not base or not (getattr(account, "is_sandbox", False) or reachable_by_public(base)):
+        return None
+    return base
 
 
 def render_delivery(session: Session, *, delivery: Delivery, post: Post) -> None:

@@ -22,6 +22,7 @@ from orchestrator.models import (
     Case,
     Delivery,
     EngagementHour,
+    LinkClickHour,
     MetricSnapshot,
     Post,
     RateBucket,
@@ -147,6 +148,7 @@ def case_progress(
     running = phase(campaign, today=today) == RUNNING  # before or after, there is no pace to keep
     _, per_case = pace(session, campaign=campaign, today=today)
     paces = {p.slug: p for p in per_case}
+    clicks = clicks_by_case(session, campaign_id=campaign_id)
     cases = session.exec(select(Case).where(Case.campaign_id == campaign_id).order_by(col(Case.position)))
     return [
         {
@@ -164,9 +166,23 @@ def case_progress(
             "reached": bool(c.goal) and c.slug in paces and paces[c.slug].total >= c.goal,
             "engagement": engagement.get(c.id, 0),
             "published": published.get(c.id, 0),
+            "clicks": clicks.get(c.id, 0),
         }
         for c in cases
     ]
+
+
+def clicks_by_case(session: Session, *, campaign_id: int) -> dict[int | None, int]:
+    """Clicks on the short links of each case's posts (counted by ``links serve``)."""
+    rows = session.exec(
+        select(Post.case_id, sa.func.sum(LinkClickHour.count))  # type: ignore[call-overload]
+        .select_from(LinkClickHour)
+        .join(Delivery, col(Delivery.source_code) == LinkClickHour.source_code)
+        .join(Post, col(Post.id) == Delivery.post_id)
+        .where(Post.campaign_id == campaign_id)
+        .group_by(col(Post.case_id))
+    ).all()
+    return {case_id: int(n or 0) for case_id, n in rows}
 
 
 def _hour(column: Any, dialect: str) -> Any:

@@ -60,7 +60,25 @@ def summary(session: Session, *, now: dt.datetime | None = None, problems_limit:
             {"id": d.id, "state": d.state, "reason": d.last_error, "kind": d.last_error_kind} for d in attention
         ],
         "unhealthy_accounts": [{"name": a.name, "kind": a.kind, "reason": a.last_error} for a in unhealthy],
+        "short_links": short_links_note(session),
     }
+
+
+def short_links_note(session: Session) -> str | None:
+    """Why real accounts' posts go out with long links (so no click is counted), when short links
+    are on but their address is not one the public can follow; ``None`` when all is as it should."""
+    from orchestrator.links import reachable_by_public
+
+    settings = get_settings()
+    base = settings.links_base_url.strip()
+    if not settings.links_shorten or reachable_by_public(base):
+        return None
+    if session.exec(select(Account.id).where(Account.is_sandbox == sa.false())).first() is None:
+        return None  # the sandbox's accounts use the local address
+    return (f"Liens courts inactifs pour les comptes réels : PORTEVOIX_LINKS_BASE_URL ({base or 'vide'}) n'est pas "
+            "une adresse https publique ; leurs publications portent le lien long et aucun clic n'est compté "
+            "(docs/deploy.md). (Short links are off for real accounts until PORTEVOIX_LINKS_BASE_URL is a public "
+            "https address: no click is counted.)")
 
 
 def health_problems(data: dict[str, Any]) -> list[str]:

@@ -41,7 +41,9 @@ def _listening_addresses(port: int) -> set[str]:
 def _run_up(env: dict[str, str], *args: str, port: int) -> tuple[set[str], str, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "up", "--no-sandbox", "--port", str(port), *args],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # the short-link service ``up`` also runs gets a free port of its own
+        env={**os.environ, "PORTEVOIX_LINKS_BASE_URL": f"http://127.0.0.1:{_free_port()}", **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 90

@@ -24,6 +24,7 @@ from babel.numbers import format_decimal
 from dashboard.i18n import LOCALES
 from dashboard.post_cards import _WHEN
 from orchestrator.services.validators import platform_name
+from orchestrator.settings import get_settings
 from orchestrator.states import LABELS
 from tests.proofs.browser.conftest import ACCOUNTS, Site
 from tests.proofs.browser.journal import (
@@ -110,6 +111,22 @@ def published_links(post: dict[str, Any]) -> list[str]:
     return found
 
 
+def long_link(engine: Any, url: str) -> str:
+    """Where a short link leads (a HEAD request: answered like a click, never counted); any other
+    address as it is."""
+    from starlette.testclient import TestClient
+
+    from orchestrator.links import create_app
+
+    base = get_settings().links_base_url.rstrip("/") + "/"
+    if not url.startswith(base):
+        return url
+    with TestClient(create_app(engine, flush_seconds=3600), follow_redirects=False) as client:
+        answer = client.head("/" + url.removeprefix(base))
+    assert answer.status_code == 302, (url, answer.status_code)
+    return answer.headers["location"]
+
+
 def test_a_post_goes_from_compose_to_all_four_platforms_and_its_figures_show(
         site: Site, screen: Screen, tmp_path: Path) -> None:
     engine = site.engine()
@@ -179,8 +196,11 @@ def test_a_post_goes_from_compose_to_all_four_platforms_and_its_figures_show(
         assert len(found) == 1, f"{kind}: {len(found)} post(s) with the expected text on the sandbox"
         assert str(found[0]["text"]).startswith(wanted), f"{kind} published {found[0]['text']!r}"
         assert found[0]["alts"] == [ALT], f"{kind}: the image went out without its alt text"
-        links = [u for u in published_links(found[0]) if u.startswith(LINK)]
-        assert links, f"{kind}: no link to {LINK} in {found[0]}"
+        # the post carries the delivery's short link; the short-link service leads to the long one
+        short = f"{get_settings().links_base_url.rstrip('/')}/{sent.source_code}"
+        assert short in published_links(found[0]), f"{kind}: no short link {short} in {found[0]}"
+        links = [u for u in (long_link(engine, p) for p in published_links(found[0])) if u.startswith(LINK)]
+        assert links, f"{kind}: no link to {LINK} behind the short links of {found[0]}"
         for url in links:  # the tracked link: the delivery's code, and where the click came from
             query = parse_qs(urlsplit(url).query)
             assert urlsplit(url).path == urlsplit(LINK).path, url
