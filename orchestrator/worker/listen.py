@@ -163,7 +163,8 @@ class Listener:
                     report.unavailable.append((account.name, stream))
                 else:
                     report.errors.append((account.name, stream, error))
-                log.warning("listening %s on %s: %s", stream, account.name, exc.message("en"))
+                (log.info if isinstance(exc, ListeningUnavailable) else log.warning)(
+                    "listening %s on %s: %s", stream, account.name, exc.message("en"))
                 return "auth" if isinstance(exc, AuthError) else "error"
             infos = channel.take_rate_info()
             recorded = retry_db(functools.partial(self._record, account, campaign, stream, page, term, key, infos,
