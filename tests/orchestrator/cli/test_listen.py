@@ -8,7 +8,14 @@ import json
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from tests.orchestrator.listen_helpers import CASE, CASE_TAG, EDITION_TAG, emulator, mastodon_account, setup_terms
+from tests.orchestrator.listen_helpers import (
+    CASE,
+    CASE_TAG,
+    EDITION_TAG,
+    emulator,
+    mastodon_account,
+    setup_terms,
+)
 
 
 def _setup(engine, sandbox):
