@@ -31,6 +31,9 @@ def setup_terms(engine: sa.Engine, *, case_terms: dict | None = None, edition_te
     with db.session_scope(engine) as session:
         campaign = session.exec(select(Campaign).where(Campaign.is_current)).first() or session.exec(select(Campaign)).first()
         case = session.exec(select(Case).where(Case.slug == CASE, Case.campaign_id == campaign.id)).one()
+        for other in session.exec(select(Case).where(Case.campaign_id == campaign.id, Case.slug != CASE)):
+            other.listening = {}  # only the terms a test sets (the shipped content has some for every case)
+            session.add(other)
         listening.set_case_terms(session, actor=SYSTEM, case=case,
                                  terms=case_terms if case_terms is not None else {"fr": {"hashtags": [CASE_TAG]}})
         listening.set_campaign_terms(session, actor=SYSTEM, campaign=campaign,
