@@ -464,6 +464,23 @@ STRINGS: dict[str, dict[str, str]] = {
     "channels.endpoint.media": {"fr": "Images", "en": "Images"},
     "channels.endpoint.metrics": {"fr": "Statistiques", "en": "Figures"},
     "channels.endpoint.read": {"fr": "Vérifications", "en": "Checks"},
+    "channels.endpoint.search": {"fr": "Écoute (recherche)", "en": "Listening (search)"},
+    "channels.listen.title": {"fr": "Écoute du public", "en": "Listening to the public"},
+    "channels.listen.none": {"fr": "Ce compte n'a encore rien écouté (le travailleur le fait toutes les quelques minutes).",
+                             "en": "This account has not listened yet (the worker does every few minutes)."},
+    "channels.listen.never": {"fr": "jamais", "en": "never"},
+    "channels.listen.last_ok": {"fr": "Dernière écoute réussie : {when}", "en": "Last successful listening: {when}"},
+    "channels.listen.unavailable": {
+        "fr": "Cet accès ne comprend pas la recherche pour : {terms}. Ces termes ne sont pas écoutés sur ce compte. "
+              "{reason} Retestez le compte quand son accès le permettra.",
+        "en": "This access does not include search for: {terms}. These terms are not listened to on this account. "
+              "{reason} Test the account again once its access allows it."},
+    "channels.listen.error": {"fr": "Dernier refus de la plateforme ({when}) : {error} Nouvel essai au prochain passage.",
+                              "en": "Last refusal by the platform ({when}): {error} Tried again at the next pass."},
+    "channels.listen.month": {"fr": "Ce mois-ci : {calls} appels d'écoute, {posts} publications du public lues.",
+                              "en": "This month: {calls} listening calls, {posts} public posts read."},
+    "channels.listen.cost": {"fr": "Coût estimé de l'écoute ce mois-ci (la plateforme facture la lecture) : {cost} $ US.",
+                             "en": "Estimated listening cost this month (the platform bills reads): US${cost}."},
     # One label and help per credential of each platform (orchestrator/services/accounts.py CREDENTIALS).
     "channels.cred.x.consumer_key": {"fr": "Clé d'API (API Key)", "en": "API Key"},
     "channels.cred.x.consumer_key.help": {
