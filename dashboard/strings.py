@@ -839,6 +839,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Une par ligne : identifiant | AAAA-MM-JJ | nom en français | nom en anglais",
         "en": "One per line: identifier | YYYY-MM-DD | French name | English name"},
     "campaigns.save": {"fr": "Enregistrer", "en": "Save"},
+    "campaigns.listening": {"fr": "Termes d'écoute de l'édition « {name} »", "en": "Listening terms of the edition \"{name}\""},
     "campaigns.create_button": {"fr": "Créer l'édition", "en": "Create the edition"},
     "campaigns.copy_button": {"fr": "Copier", "en": "Copy"},
     "campaigns.folder": {"fr": "Préparer l'édition {name} en dossier (pour la garder dans un dépôt de fichiers)",
@@ -890,6 +891,17 @@ STRINGS: dict[str, dict[str, str]] = {
     "cases.up": {"fr": "Monter", "en": "Move up"},
     "cases.down": {"fr": "Descendre", "en": "Move down"},
     "cases.history": {"fr": "Historique du statut", "en": "Status history"},
+    "cases.listening": {"fr": "Écoute", "en": "Listening"},
+    "cases.listening_edit": {"fr": "Modifier les termes d'écoute du cas", "en": "Edit the case's listening terms"},
+    "listening.help": {
+        "fr": "Les publications du public qui portent ces mots-clics (ou ces mots-clés, là où la plateforme cherche les "
+              "mots) comptent comme actions sur les réseaux, sans jamais garder qui les a écrites. Un par ligne.",
+        "en": "Public posts carrying these hashtags (or these keywords, where the platform searches words) count as "
+              "social media actions, never keeping who wrote them. One per line."},
+    "listening.hashtags": {"fr": "Mots-clics", "en": "Hashtags"},
+    "listening.keywords": {"fr": "Mots-clés", "en": "Keywords"},
+    "listening.save": {"fr": "Enregistrer les termes d'écoute", "en": "Save the listening terms"},
+    "listening.saved": {"fr": "Termes d'écoute enregistrés.", "en": "Listening terms saved."},
     "cases.history_line": {"fr": "{when} · {actor} : {before} → {after} — {note}",
                            "en": "{when} · {actor}: {before} → {after} — {note}"},
     "cases.good_news_offer": {

@@ -198,6 +198,22 @@ def set_case_terms(session: Session, *, actor: Actor, case: Case, terms: Any) ->
     return clean
 
 
+def set_terms(session: Session, *, actor: Actor, terms: Any, case_id: int | None = None,
+              campaign_id: int | None = None) -> dict[str, Any]:
+    """:func:`set_case_terms` or :func:`set_campaign_terms` by id (the dashboard's forms)."""
+    from orchestrator.services.auth import NotFound
+
+    if case_id is not None:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"Cas {case_id} introuvable.", f"Case {case_id} not found.")
+        return set_case_terms(session, actor=actor, case=case, terms=terms)
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"Édition {campaign_id} introuvable.", f"Edition {campaign_id} not found.")
+    return set_campaign_terms(session, actor=actor, campaign=campaign, terms=terms)
+
+
 def get_terms(owner: Campaign | Case) -> dict[str, dict[str, list[str]]]:
     """Stored terms in the full shape (both languages, both lists), for forms."""
     stored = owner.listening or {}
