@@ -107,6 +107,7 @@ class Listener:
             cursors = {(r.account_id, r.stream): r for r in session.exec(select(ListenCursor))}
             session.expunge_all()
         report.campaign = campaign.slug
+        retry_db(self._purge, "purge public posts")  # past editions' hashes (docs/privacy.md)
         streams: list[tuple[str, listening.Term | None]] = [(t.stream, t) for t in terms]
         streams.append((listening.ANSWERS, None))
         for account in accounts:
@@ -180,6 +181,10 @@ class Listener:
             if not page.more:
                 return "done"
         return "done"
+
+    def _purge(self) -> int:
+        with session_scope(self.engine) as session:
+            return listening.purge(session)
 
     def _take(self, account_id: int | None, endpoint: str, now: dt.datetime) -> bool:
         """One token for one listening call, only while the bucket keeps its publishing reserve."""
