@@ -549,7 +549,7 @@ class MastodonEmulator(Emulator):
         """The public of the demo: one post per ``public_every`` simulated seconds per tag."""
         now = self.sandbox.now()
         with self.sandbox.lock:
-            start = self.tag_started.setdefault(tag, now - 6 * self.public_every)
+            start = self.tag_started.setdefault(tag, now - 6 * self.public_every / max(self.sandbox.speed, 1e-9))
             have = sum(1 for i in self.by_tag.get(tag, []) if i in self.public)
             due = min(self.public_max, int((now - start) * self.sandbox.speed // self.public_every))
         for n in range(have, due):

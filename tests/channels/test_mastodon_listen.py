@@ -85,3 +85,26 @@ def test_keywords_are_not_searchable_on_mastodon_and_it_says_so(channel, sandbox
     with pytest.raises(ListeningUnavailable) as unavailable:
         channel.listen("Juan López", hashtag=False, cursor=None)
     assert "mots-clés" in unavailable.value.message("fr") and "keywords" in unavailable.value.message("en")
+
+
+def test_the_demo_public_posts_as_time_passes_deterministically_and_boundedly(channel, sandbox) -> None:
+    em = sandbox.sandbox.emulator("mastodon")
+    em.auto_public, em.public_max = True, 30
+    first = channel.listen("W4R", hashtag=True, cursor=None)
+    assert 1 <= len(first.posts) <= 10  # a short backlog at first
+    sandbox.sandbox.advance(em.public_every * 100 / sandbox.sandbox.speed)  # much simulated time
+    rest = channel.listen("W4R", hashtag=True, cursor=first.cursor)
+    assert len(first.posts) + len(rest.posts) == 30, "never more than public_max per tag"
+    kinds = [p.kind for p in sorted([*first.posts, *rest.posts], key=lambda p: int(p.platform_id))]
+    assert set(kinds) <= {"original", "photo"} and "photo" in kinds
+    # the same seed gives the same public
+    sandbox.sandbox.clear()
+    em.auto_public, em.public_max = True, 30
+    channel.listen("W4R", hashtag=True, cursor=None)
+    sandbox.sandbox.advance(em.public_every * 100 / sandbox.sandbox.speed)
+    again = channel.listen("W4R", hashtag=True, cursor="0")
+    assert [p.kind for p in again.posts[::-1]] == kinds
+    # and it answers our statuses, a few times each
+    ours = channel.publish(PublishRequest(key="demo", text="Écrivez !")).platform_id
+    answers = channel.listen_answers(cursor=None).posts
+    assert all(p.answers == ours for p in answers) and len(answers) <= 4
