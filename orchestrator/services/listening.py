@@ -325,7 +325,7 @@ def _insert_ignore(session: Session, values: dict[str, Any]) -> bool:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=["platform", "post_key"])
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=["platform", "post_key"])
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -364,7 +364,7 @@ def record_page(session: Session, *, account: Account, campaign: Campaign, strea
             .join(Post, col(Post.id) == Delivery.post_id)
             .where(Account.kind == platform, col(Delivery.platform_id).in_(list(ids)))
         ).all()
-        ours = {pid: (did, cid) for pid, did, cid in rows}
+        ours = {str(pid): (int(did or 0), cid) for pid, did, cid in rows}
     zone = ZoneInfo(campaign.timezone)
     result = Recorded()
     pending: dict[tuple[int, dt.date], int] = {}
@@ -415,11 +415,21 @@ def record_page(session: Session, *, account: Account, campaign: Campaign, strea
 # Reading the counts (the overview, the case page, reports)
 
 
-def counts(session: Session, *, campaign: Campaign, case_id: int | None | type[Ellipsis] = ...) -> list[dict[str, Any]]:
+def _only(query: Any, column: Any, case_id: int | None, edition_wide: bool) -> Any:
+    if case_id is not None:
+        return query.where(column == case_id)
+    if edition_wide:
+        return query.where(column.is_(None))
+    return query
+
+
+def counts(session: Session, *, campaign: Campaign, case_id: int | None = None,
+           edition_wide: bool = False) -> list[dict[str, Any]]:
     """Public posts of the edition grouped by case, platform and kind:
     ``[{"case": slug or None, "case_id": id or None, "platform": "mastodon", "kind": "reply",
     "posts": n, "answers": n}]`` (``answers``: how many answer one of our deliveries). Pass
-    ``case_id`` (an id, or None for the edition-wide terms) to keep one case."""
+    ``case_id`` to keep one case, or ``edition_wide=True`` to keep the posts of the edition's own
+    terms (no case)."""
     p = PublicPost.__table__.c  # type: ignore[attr-defined]
     c = Case.__table__.c  # type: ignore[attr-defined]
     query = (sa.select(p.case_id, c.slug, p.platform, p.kind, sa.func.count(),
@@ -427,20 +437,18 @@ def counts(session: Session, *, campaign: Campaign, case_id: int | None | type[E
              .select_from(PublicPost.__table__).outerjoin(Case.__table__, c.id == p.case_id)  # type: ignore[attr-defined]
              .where(p.campaign_id == campaign.id)
              .group_by(p.case_id, c.slug, p.platform, p.kind).order_by(c.slug, p.platform, p.kind))
-    if case_id is not ...:
-        query = query.where(p.case_id.is_(None) if case_id is None else p.case_id == case_id)
+    query = _only(query, p.case_id, case_id, edition_wide)
     return [{"case_id": cid, "case": slug, "platform": platform, "kind": kind, "posts": int(n), "answers": int(a)}
             for cid, slug, platform, kind, n, a in session.execute(query)]
 
 
-def counts_by_hour(session: Session, *, campaign: Campaign, case_id: int | None | type[Ellipsis] = ...,
+def counts_by_hour(session: Session, *, campaign: Campaign, case_id: int | None = None, edition_wide: bool = False,
                    since: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Public posts per UTC hour and platform, for curves over time."""
+    """Public posts per UTC hour and platform (same filters as :func:`counts`), for curves."""
     p = PublicPost.__table__.c  # type: ignore[attr-defined]
     query = (sa.select(p.hour, p.platform, sa.func.count()).where(p.campaign_id == campaign.id)
              .group_by(p.hour, p.platform).order_by(p.hour, p.platform))
-    if case_id is not ...:
-        query = query.where(p.case_id.is_(None) if case_id is None else p.case_id == case_id)
+    query = _only(query, p.case_id, case_id, edition_wide)
     if since is not None:
         query = query.where(p.hour >= since)
     return [{"hour": hour, "platform": platform, "posts": int(n)} for hour, platform, n in session.execute(query)]

@@ -178,13 +178,16 @@ def test_a_pass_credits_replies_quotes_and_boosts_to_our_delivery_and_its_case(e
         campaign, case = _campaign_case(session)
         delivery_id = session.exec(sa.text("select id from delivery where platform_id = :p").bindparams(p=ours)).scalar()
         by_kind = {r["kind"]: r for r in listening.counts(session, campaign=campaign, case_id=case.id)}
-        edition = listening.counts(session, campaign=campaign, case_id=None)
+        edition = listening.counts(session, campaign=campaign, edition_wide=True)
+        everything = listening.counts(session, campaign=campaign)
+        hours = listening.counts_by_hour(session, campaign=campaign, case_id=case.id)
     answers = [r for r in _posts(engine) if r.delivery_id is not None]
     assert {r.kind for r in answers} == {"reply", "quote", "repost"} and {r.delivery_id for r in answers} == {delivery_id}
     assert all(r.case_id == case.id and r.term == "" for r in answers)
     assert {k: (v["posts"], v["answers"]) for k, v in by_kind.items()} == {
         "reply": (1, 1), "quote": (1, 1), "repost": (1, 1), "photo": (1, 0)}
     assert [(r["kind"], r["posts"]) for r in edition] == [("original", 1)]
+    assert sum(r["posts"] for r in everything) == 5 and sum(h["posts"] for h in hours) == 4
     assert _listening_total(engine) == 4, "the case's actions: its four posts; the edition-wide one is no case's"
     # a second pass finds nothing new: the cursors moved on
     again = worker.listen()
