@@ -38,7 +38,7 @@ test-fast: $(STAMP)
 
 # The journeys and the accessibility audit in headless Chromium alone (a few minutes).
 browser: $(STAMP) $(AXE_STAMP)
-	$(BIN)/python -m pytest -q tests/browser
+	$(BIN)/python -m pytest -q tests/proofs/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -186,7 +186,7 @@ def plain(text: str) -> str:
     """Staff and platform text shown through Markdown with its markup neutralised (the characters
     that open emphasis, code, links, HTML-looking tags, tables, maths, strike-through, Streamlit's
     colours and icons, and the bare addresses GitHub-style Markdown turns into links: ``https://``,
-    ``www.`` and e-mail addresses). Tested in tests/security/test_safe_text.py."""
+    ``www.`` and e-mail addresses). Tested in tests/proofs/security/test_safe_text.py."""
     for char in "\\`*_[]<>#|~$:":
         text = text.replace(char, "\\" + char)
     text = _PROTOCOL.sub(lambda m: m.group(1) + ":" + _JOINER, text)  # the joiner between ":" and "//"

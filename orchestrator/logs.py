@@ -31,29 +31,49 @@ _SECRET_PATTERNS = [
 ]
 
 #: Secrets this process has decrypted (orchestrator.secrets), masked wherever they turn up, as
-#: written or percent-encoded: a Mastodon token has no shape to recognise it by.
-_KNOWN: set[str] = set()
+#: written or percent-encoded: a Mastodon token has no shape to recognise it by. Kept in the order
+#: they were first seen and bounded: a worker running for weeks sees a new Bluesky session every
+#: few hours, and the oldest of those have long expired (their JWTs are masked by shape anyway).
+_KNOWN: dict[str, None] = {}
+_KNOWN_MAX = 1_000
 _known_pattern: re.Pattern[str] | None = None
+_known_stale = False
 _known_lock = threading.Lock()
 
 
 def remember_secrets(values: Iterable[object]) -> None:
-    """Mask these values in every later log line (short ones would mask ordinary words)."""
-    global _known_pattern
-    fresh = {v for v in values if isinstance(v, str) and len(v) >= 8} - _KNOWN
+    """Mask these values in every later log line (short ones would mask ordinary words). Cheap:
+    the pattern is rebuilt when a line is next cleaned, not here (decrypting must not cost a
+    regular-expression compile of every secret seen so far)."""
+    global _known_stale
+    fresh = [v for v in values if isinstance(v, str) and len(v) >= 8 and v not in _KNOWN]
     if not fresh:
         return
     with _known_lock:
-        _KNOWN.update(fresh)
-        forms = {form for v in _KNOWN for form in (v, urllib.parse.quote(v, safe=""), urllib.parse.quote_plus(v))}
-        _known_pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
-        _redact_short.cache_clear()
+        for value in fresh:
+            _KNOWN[value] = None
+        while len(_KNOWN) > _KNOWN_MAX:
+            del _KNOWN[next(iter(_KNOWN))]
+        _known_stale = True
+    _redact_short.cache_clear()  # a line cleaned before may hold one of them
+
+
+def _known() -> re.Pattern[str] | None:
+    global _known_pattern, _known_stale
+    if not _known_stale:
+        return _known_pattern
+    with _known_lock:
+        if _known_stale:
+            forms = {form for v in _KNOWN for form in (v, urllib.parse.quote(v, safe=""), urllib.parse.quote_plus(v))}
+            _known_pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+            _known_stale = False
+        return _known_pattern
 
 
 def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(0)[: len(m.group(0)) - len(m.groups()[-1])] + "«masqué»", text)
-    known = _known_pattern
+    known = _known()
     if known is not None:
         text = known.sub("«masqué»", text)
     return text

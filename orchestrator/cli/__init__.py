@@ -3,7 +3,7 @@
 Each command is a thin call into the service layer. Imports go one way: this package root imports
 the command modules, the command modules import :mod:`orchestrator.cli.common` (and ``posts``
 imports ``plans`` for ``schedule --file``); none imports the package root
-(``tests/orchestrator/test_cli_package.py`` checks it).
+(``tests/orchestrator/cli/test_cli_package.py`` checks it).
 """
 
 from __future__ import annotations

@@ -20,13 +20,18 @@ log = logging.getLogger("porte_voix.worker")
 
 Factory = Callable[[Account], Channel]
 
+#: Credentials a client stays current for: the ones it was built from and those it stored since
+#: (a Bluesky session is refreshed every two hours or so), the oldest forgotten first.
+_KEPT = 8
+
 
 class Channels:
     def __init__(self, engine: sa.Engine, settings: Settings, factory: Factory | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self._factory = factory or self._build
-        self._cache: dict[tuple[int, str], tuple[tuple[str, str, str], Channel]] = {}
+        #: per (account, purpose): the fingerprints the client is current for, and the client
+        self._cache: dict[tuple[int, str], tuple[list[tuple[str, str, str]], Channel]] = {}
         self._sessions: dict[tuple[int, str], str | None] = {}
         self._lock = threading.Lock()
 
@@ -42,16 +47,22 @@ class Channels:
 
     def get(self, account: Account, purpose: str) -> Channel:
         """One client per account and purpose (publishing, metrics and reconciling run in
-        different threads), rebuilt when the account's credentials or settings change."""
+        different threads), rebuilt when the account's credentials or settings change.
+
+        A client that saved a new platform session (:meth:`keep_session`) changed the stored
+        credentials itself: it stays current for both the credentials it was built from and
+        the ones it wrote, so a caller holding the account as read before the save (a batch
+        reads it once) does not rebuild it, and a rebuilt Bluesky client does not log in
+        again (createSession: 30 per 5 min) for every post of a batch."""
         assert account.id is not None
         key = (account.id, purpose)
-        fingerprint = (account.credentials, str(account.base_url), repr(sorted((account.options or {}).items())))
+        fingerprint = _fingerprint(account)
         with self._lock:
             cached = self._cache.get(key)
-            if cached is not None and cached[0] == fingerprint:
+            if cached is not None and fingerprint in cached[0]:
                 return cached[1]
             channel = self._factory(account)
-            self._cache[key] = (fingerprint, channel)
+            self._cache[key] = ([fingerprint], channel)
             self._sessions[key] = getattr(channel, "session_string", None)
             return channel
 
@@ -79,8 +90,14 @@ class Channels:
         with self._lock:
             self._sessions[key] = current
             cached = self._cache.get(key)
-            if token and cached is not None:  # same client, now matching the stored credentials
-                self._cache[key] = ((token, cached[0][1], cached[0][2]), cached[1])
+            if token and cached is not None and cached[1] is channel:
+                # the same client, now also matching the credentials it stored
+                _, base_url, options = cached[0][-1]
+                cached[0][:] = [*cached[0][-(_KEPT - 1):], (token, base_url, options)]
+
+
+def _fingerprint(account: Account) -> tuple[str, str, str]:
+    return (account.credentials, str(account.base_url), repr(sorted((account.options or {}).items())))
 
 
 def _loopback(url: str | None) -> bool:

@@ -44,34 +44,36 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def engine(db_url: str) -> sa.Engine:
-    """Migrated database this test owns, but unlike the root ``engine`` with no campaign loaded
-    until a test asks for ``campaign`` (left so: renaming it touches every dashboard test)."""
+def bare_engine(db_url: str) -> sa.Engine:
+    """An engine on a migrated SQLite database this test owns, with nothing in it: the edition,
+    the people and the accounts come from the fixtures below (``campaign``, ``people``,
+    ``account``…), as each page test needs them. The root ``engine`` has the bundled campaigns
+    loaded and runs on both databases; a page test that wants that one takes ``engine``."""
     return db.get_engine(db_url)
 
 
 @pytest.fixture
-def campaign(engine: sa.Engine) -> int:
+def campaign(bare_engine: sa.Engine) -> int:
     from content.loader import bundled_campaign, load_campaign
     from orchestrator.services.campaigns import load_content
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         return load_content(s, actor=SYSTEM, content=load_campaign(bundled_campaign("2025"))).id  # type: ignore[return-value]
 
 
 @pytest.fixture
-def people(engine: sa.Engine) -> dict[str, str]:
+def people(bare_engine: sa.Engine) -> dict[str, str]:
     from orchestrator.services.users import add_user
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         for name, role in PEOPLE.items():
             add_user(s, actor=SYSTEM, username=name, password=PASSWORD, role=role)
     return PEOPLE
 
 
 @pytest.fixture
-def account(engine: sa.Engine, campaign: int) -> str:
-    with db.session_scope(engine) as s:
+def account(bare_engine: sa.Engine, campaign: int) -> str:
+    with db.session_scope(bare_engine) as s:
         return make_account(s, "x")
 
 
@@ -86,15 +88,15 @@ FOUR_KINDS = {
 
 
 @pytest.fixture
-def four_accounts(engine: sa.Engine, campaign: int) -> list[str]:
+def four_accounts(bare_engine: sa.Engine, campaign: int) -> list[str]:
     """x-fr, facebook-fr, mastodon-fr and bluesky-fr, all in French."""
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         return [make_account(s, kind, name=name, base_url=base_url) for name, (kind, base_url) in FOUR_KINDS.items()]
 
 
 @pytest.fixture
-def session(engine: sa.Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as s:
+def session(bare_engine: sa.Engine) -> Iterator[Session]:
+    with Session(bare_engine, expire_on_commit=False) as s:
         yield s
 
 
@@ -117,13 +119,13 @@ def app(people: dict[str, str], campaign: int) -> Callable[..., AppTest]:
 
 
 @pytest.fixture
-def scheduled(engine: sa.Engine, account: str) -> Callable[..., int]:
+def scheduled(bare_engine: sa.Engine, account: str) -> Callable[..., int]:
     """``scheduled(state="failed")``: an approved post on x-fr in a given delivery state."""
     from orchestrator.services import deliveries, posts
 
     def make(state: str = "scheduled", case: str = "juan-lopez", text: str = "Écrivez pour Juan !",
              in_hours: float = 2.0, **changes: object) -> int:
-        with db.session_scope(engine) as s:
+        with db.session_scope(bare_engine) as s:
             post = posts.create_post(s, actor=SYSTEM, case_slug=case, text=text, submit=True)
             post.author = "someone"
             posts.approve_post(s, actor=SYSTEM, post_id=post.id)  # type: ignore[arg-type]
@@ -140,25 +142,25 @@ def scheduled(engine: sa.Engine, account: str) -> Callable[..., int]:
 
 
 @pytest.fixture
-def four_kinds(engine: sa.Engine, account: str) -> list[str]:
+def four_kinds(bare_engine: sa.Engine, account: str) -> list[str]:
     """Accounts of all four kinds: X, Facebook, Mastodon with its instance, Bluesky with its PDS."""
     from tests.dashboard.busy import four_kinds as make
 
-    return make(engine)
+    return make(bare_engine)
 
 
 @pytest.fixture
-def busy(engine: sa.Engine, account: str) -> dict[str, object]:
+def busy(bare_engine: sa.Engine, account: str) -> dict[str, object]:
     """The busy edition of tests/dashboard/busy.py (every state, every kind, hostile text)."""
     from tests.dashboard.busy import busy as make
 
-    return make(engine)
+    return make(bare_engine)
 
 
 @pytest.fixture
-def running_campaign(engine: sa.Engine, campaign: int) -> int:
+def running_campaign(bare_engine: sa.Engine, campaign: int) -> int:
     """The 2025 edition moved around today: in progress whatever the machine's date."""
     from tests.dashboard.busy import running_campaign as make
 
-    make(engine)
+    make(bare_engine)
     return campaign

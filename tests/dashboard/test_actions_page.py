@@ -94,8 +94,8 @@ def test_a_viewer_sees_the_list_but_no_form(app):
     assert "Solidarity message" in _table(english) and "Montréal Write-a-thon" in _table(english)
 
 
-def test_an_edition_without_actions_still_offers_the_new_action_form(app, engine, session):
-    with db.session_scope(engine) as s:
+def test_an_edition_without_actions_still_offers_the_new_action_form(app, bare_engine, session):
+    with db.session_scope(bare_engine) as s:
         source = s.exec(select(Campaign).where(Campaign.slug == "ecrire-2025")).one()
         empty = campaign_admin.create_campaign(s, actor=Actor("ada", "admin"), data={
             "slug": "ecrire-2026", "name": {"fr": "Écrire 2026", "en": "Write 2026"}, "timezone": source.timezone,

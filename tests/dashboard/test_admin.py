@@ -16,11 +16,11 @@ def test_the_audit_log_is_for_admins(app):
     assert "Personne ajoutée" in table and "rôle : Lecture seule" in table
 
 
-def test_the_audit_log_reads_without_json_in_both_languages(app, engine):
+def test_the_audit_log_reads_without_json_in_both_languages(app, bare_engine):
     from orchestrator import db
     from orchestrator.services.auth import Actor, audit
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         audit(s, actor=Actor("ada", "admin"), action="account_credentials", target_type="account", target_id="x-fr",
               fields=["bearer_token"], published=True, count=12027, at="2025-12-06T17:00:00+00:00")
         audit(s, actor=Actor("ada", "admin"), action="brand_new_thing", target_type="gadget", target_id="7",
@@ -38,14 +38,14 @@ def test_the_audit_log_reads_without_json_in_both_languages(app, engine):
         assert "{" not in shown and "account_credentials" not in shown and "bearer_token" not in shown
 
 
-def test_the_audit_log_names_cases_not_their_ids(app, engine):
+def test_the_audit_log_names_cases_not_their_ids(app, bare_engine):
     from orchestrator import db
     from orchestrator.services import case_edit, responses
     from orchestrator.services.auth import Actor
     from orchestrator.services.campaigns import get_case
 
     edith = Actor("edith", "editor")
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         juan = get_case(s, slug="juan-lopez")
         case_edit.set_status(s, actor=edith, case_id=juan.id, status="paused", note="Demande de la famille")
         row = responses.record_tally(s, actor=edith, case_slug="sonia-dahmani", kind="letter", count=3,
@@ -75,7 +75,7 @@ def test_an_admin_changes_a_role(app, session):
     assert session.query(User).filter_by(username="victor").one().role == "editor"
 
 
-def test_user_add_cli_with_password_stdin(engine, session):
+def test_user_add_cli_with_password_stdin(bare_engine, session):
     from orchestrator.cli import app as cli
 
     result = CliRunner().invoke(cli, ["user", "add", "Marie@Amnistie.ca", "--role", "approver", "--password-stdin"],
@@ -86,7 +86,7 @@ def test_user_add_cli_with_password_stdin(engine, session):
     assert authenticate(session, username="marie@amnistie.ca", password="un-mot-de-passe-long") is not None
 
 
-def test_user_add_cli_refuses_an_unknown_role(engine):
+def test_user_add_cli_refuses_an_unknown_role(bare_engine):
     from orchestrator.cli import app as cli
 
     result = CliRunner().invoke(cli, ["user", "add", "x", "--role", "chef", "--password-stdin"], input="un-mot-de-passe-long\n")

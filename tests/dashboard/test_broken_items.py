@@ -15,8 +15,8 @@ def _unknown_platform(engine: sa.Engine) -> None:
         s.add(Account(kind="instagram", name="insta-fr", language="fr", credentials=""))
 
 
-def test_an_account_of_an_unknown_platform_breaks_only_its_card(app, account, engine):
-    _unknown_platform(engine)
+def test_an_account_of_an_unknown_platform_breaks_only_its_card(app, account, bare_engine):
+    _unknown_platform(bare_engine)
     for lang, words in (("fr", "Le compte insta-fr ne peut pas être affiché"), ("en", "Account insta-fr cannot be shown")):
         at = app("ada", "channels", lang=lang)
         assert not at.exception, [e.value for e in at.exception]
@@ -26,8 +26,8 @@ def test_an_account_of_an_unknown_platform_breaks_only_its_card(app, account, en
         assert any(f.key == "acct_new_name" for f in at.text_input)  # and the page goes on
 
 
-def test_a_case_that_cannot_be_drawn_breaks_only_its_card(app, engine):
-    with engine.begin() as conn:
+def test_a_case_that_cannot_be_drawn_breaks_only_its_card(app, bare_engine):
+    with bare_engine.begin() as conn:
         conn.execute(sa.text("""UPDATE "case" SET story = '"plain text where two languages belong"' WHERE slug = 'damisoa'"""))
     at = app("edith", "cases")
     assert not at.exception, [e.value for e in at.exception]
@@ -36,8 +36,8 @@ def test_a_case_that_cannot_be_drawn_breaks_only_its_card(app, engine):
     assert at.selectbox(key="case_edit_which")  # the form below the cards is drawn
 
 
-def test_a_template_that_cannot_be_checked_breaks_only_its_card(app, account, engine):
-    _unknown_platform(engine)
+def test_a_template_that_cannot_be_checked_breaks_only_its_card(app, account, bare_engine):
+    _unknown_platform(bare_engine)
     at = app("edith", "templates")
     assert not at.exception, [e.value for e in at.exception]
     errors = [e.value for e in at.error]

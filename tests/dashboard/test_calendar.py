@@ -29,13 +29,13 @@ def test_an_empty_week_far_away(app, scheduled):
     assert "0 envoi(s)" in texts(at)
 
 
-def test_the_ics_feed_lists_each_delivery(app, scheduled, engine):
+def test_the_ics_feed_lists_each_delivery(app, scheduled, bare_engine):
     from orchestrator import db
     from orchestrator.services import exports
     from orchestrator.services.campaigns import current_campaign
 
     scheduled(text="Écrivez pour Juan, vite ; merci")
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         ics = exports.schedule_ics(s, campaign=current_campaign(s))
     assert ics.startswith("BEGIN:VCALENDAR\r\n") and ics.endswith("END:VCALENDAR\r\n")
     assert ics.count("BEGIN:VEVENT") == 1
@@ -71,8 +71,8 @@ def _fifty_on_one_day(engine) -> dt.date:
     return day
 
 
-def test_fifty_entries_on_one_day_are_all_reachable(app, engine, account):
-    day = _fifty_on_one_day(engine)
+def test_fifty_entries_on_one_day_are_all_reachable(app, bare_engine, account):
+    day = _fifty_on_one_day(bare_engine)
     at = app("victor", "calendar")
     at.date_input(key="cal_date").set_value(day).run()
     assert "50 envoi(s), heure de l’Est." in texts(at)  # the zone in words, not "America/Toronto"
@@ -106,19 +106,19 @@ def test_a_visit_builds_no_calendar_file_until_asked(app, scheduled):
     assert "porte-voix" not in texts(at)  # no command line on the page
 
 
-def test_the_ics_file_shows_the_state_held_and_escapes_a_bare_carriage_return(engine, busy):
+def test_the_ics_file_shows_the_state_held_and_escapes_a_bare_carriage_return(bare_engine, busy):
     from orchestrator import db
     from orchestrator.services import exports
     from orchestrator.services.campaigns import current_campaign
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         ics = exports.schedule_ics(s, campaign=current_campaign(s))
     assert ics.count("SUMMARY:[En attente d'approbation]") == 4
     assert ics.count("SUMMARY:[Refusée]") == 1
     assert exports._ics_escape("a\rb") == "a\\nb"
 
 
-def test_an_editor_makes_a_feed_address_that_serves_the_schedule_until_revoked(app, scheduled, engine):
+def test_an_editor_makes_a_feed_address_that_serves_the_schedule_until_revoked(app, scheduled, bare_engine):
     from starlette.testclient import TestClient
 
     from orchestrator.links import create_app
@@ -131,7 +131,7 @@ def test_an_editor_makes_a_feed_address_that_serves_the_schedule_until_revoked(a
     assert code.startswith("http://127.0.0.1:8780/calendar/") and code.endswith(".ics")
     assert "Google Agenda" in texts(at)
     path = code.removeprefix("http://127.0.0.1:8780")
-    with TestClient(create_app(engine)) as client:
+    with TestClient(create_app(bare_engine)) as client:
         answer = client.get(path)
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/calendar")
@@ -140,21 +140,21 @@ def test_an_editor_makes_a_feed_address_that_serves_the_schedule_until_revoked(a
     at.button(key="cal_feed_create").click().run()  # « Nouvelle adresse »
     (new_code,) = [c.value for c in at.code]
     assert new_code != code
-    with TestClient(create_app(engine)) as client:
+    with TestClient(create_app(bare_engine)) as client:
         assert client.get(path).status_code == 404  # the old one stopped at once
         assert client.get(new_code.removeprefix("http://127.0.0.1:8780")).status_code == 200
     at.button(key="cal_feed_revoke").click().run()
     assert not at.code
-    with TestClient(create_app(engine)) as client:
+    with TestClient(create_app(bare_engine)) as client:
         assert client.get(new_code.removeprefix("http://127.0.0.1:8780")).status_code == 404
 
 
-def test_a_viewer_is_not_shown_the_secret_address(app, engine, campaign):
+def test_a_viewer_is_not_shown_the_secret_address(app, bare_engine, campaign):
     from orchestrator import db
     from orchestrator.services import calendar_feed
     from orchestrator.services.auth import SYSTEM
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         token = calendar_feed.create(s, actor=SYSTEM, campaign_id=campaign)
     at = app("victor", "calendar")
     assert token not in texts(at) and not at.code

@@ -58,16 +58,16 @@ def test_an_editor_submits_a_post_for_approval(app, account, session):
     assert at.text_area(key="compose_text").value == ""  # the form is emptied
 
 
-def test_a_draft_is_saved_unscheduled(app, engine):
+def test_a_draft_is_saved_unscheduled(app, bare_engine):
     at = app("edith", "compose")
     _write(at, "Un brouillon")
     at.button(key="compose_save").click().run()
-    (post,) = stored(engine, select(Post))
+    (post,) = stored(bare_engine, select(Post))
     assert post.status == "draft"
-    assert stored(engine, select(Delivery)) == []
+    assert stored(bare_engine, select(Delivery)) == []
 
 
-def test_live_counter_flags_a_text_too_long_for_x(app, account, engine):
+def test_live_counter_flags_a_text_too_long_for_x(app, account, bare_engine):
     at = app("edith", "compose")
     _write(at, "é" * 300, [account])
     shown = texts(at)
@@ -77,7 +77,7 @@ def test_live_counter_flags_a_text_too_long_for_x(app, account, engine):
     at.radio(key="compose_when").set_value("next").run()
     at.button(key="compose_submit").click().run()
     assert any("ne convient pas" in e.value for e in at.error)  # the service refuses, nothing saved
-    assert stored(engine, select(Post)) == []
+    assert stored(bare_engine, select(Post)) == []
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
@@ -106,7 +106,7 @@ def test_the_account_choices_read_as_platform_names(app, four_accounts):
 
 
 @pytest.mark.parametrize("lang, words", [("fr", "n'est pas une image"), ("en", "is not a readable")])
-def test_a_file_that_is_not_an_image_is_refused_with_words(app, engine, lang, words):
+def test_a_file_that_is_not_an_image_is_refused_with_words(app, bare_engine, lang, words):
     at = app("edith", "compose", lang=lang)
     # any file reaches the page (the uploader's own filter only shows a red mark), which says why
     assert _uploader(at).allowed_type == []
@@ -122,7 +122,7 @@ def test_a_file_that_is_not_an_image_is_refused_with_words(app, engine, lang, wo
     assert [i["mime_type"] for i in at.session_state["compose_images"]] == ["image/png"]
     _write(at, "Avec une photo")
     at.button(key="compose_save").click().run()
-    assert stored(engine, select(Post))[0].images[0]["alt"] == "Juan López"
+    assert stored(bare_engine, select(Post))[0].images[0]["alt"] == "Juan López"
 
 
 def test_adding_an_image_without_a_file_says_so(app):
@@ -131,12 +131,12 @@ def test_adding_an_image_without_a_file_says_so(app):
     assert any("Choisissez d'abord un fichier" in e.value for e in at.error)
 
 
-def test_after_submit_the_form_is_cleared_and_a_second_click_makes_nothing_more(app, four_accounts, engine):
+def test_after_submit_the_form_is_cleared_and_a_second_click_makes_nothing_more(app, four_accounts, bare_engine):
     at = app("edith", "compose")
     _write(at, "Écrivez pour Juan López.", ["x-fr", "mastodon-fr"])
     _at(at, utcnow() + dt.timedelta(days=1))
     at.button(key="compose_submit").click().run()
-    assert len(stored(engine, select(Post))) == 1
+    assert len(stored(bare_engine, select(Post))) == 1
     assert "soumise pour approbation" in texts(at)
     # nothing stale is left to send again: text, accounts and time are back to their start
     assert at.text_area(key="compose_text").value == ""
@@ -144,11 +144,11 @@ def test_after_submit_the_form_is_cleared_and_a_second_click_makes_nothing_more(
     assert at.radio(key="compose_when").value == "none"
     at.button(key="compose_submit").click().run()
     assert any("texte de la publication est vide" in e.value for e in at.error)
-    assert len(stored(engine, select(Post))) == 1
-    assert len(stored(engine, select(Delivery))) == 2
+    assert len(stored(bare_engine, select(Post))) == 1
+    assert len(stored(bare_engine, select(Delivery))) == 2
 
 
-def test_the_same_form_sent_twice_makes_one_post(app, account, engine):
+def test_the_same_form_sent_twice_makes_one_post(app, account, bare_engine):
     at = app("edith", "compose")
     token = at.session_state["compose_token"]
     _write(at, "Écrivez pour Juan López.", [account])
@@ -158,26 +158,26 @@ def test_the_same_form_sent_twice_makes_one_post(app, account, engine):
     _write(at, "Écrivez pour Juan López.", [account])
     at.button(key="compose_submit").click().run()
     assert "déjà été soumis" in texts(at)
-    assert len(stored(engine, select(Post))) == 1
+    assert len(stored(bare_engine, select(Post))) == 1
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
-def test_a_past_time_is_published_only_when_the_person_says_so(app, account, engine, lang):
+def test_a_past_time_is_published_only_when_the_person_says_so(app, account, bare_engine, lang):
     at = app("edith", "compose", lang=lang)
     _write(at, "Écrivez pour Juan López.", [account])
     _at(at, utcnow() - dt.timedelta(days=1))
     assert ("déjà passée" if lang == "fr" else "already passed") in texts(at)
     at.button(key="compose_submit").click().run()
     assert any(("déjà passée" if lang == "fr" else "already passed") in e.value for e in at.error)
-    assert stored(engine, select(Post)) == []
+    assert stored(bare_engine, select(Post)) == []
     before = utcnow()
     at.checkbox(key="compose_publish_now").check().run()
     at.button(key="compose_submit").click().run()
-    (delivery,) = stored(engine, select(Delivery))
+    (delivery,) = stored(bare_engine, select(Delivery))
     assert delivery.scheduled_at >= before - dt.timedelta(seconds=1)  # now, not yesterday
 
 
-def test_not_scheduled_yet_keeps_the_accounts_and_checks_them(app, four_accounts, engine):
+def test_not_scheduled_yet_keeps_the_accounts_and_checks_them(app, four_accounts, bare_engine):
     at = app("edith", "compose")
     _write(at, "é" * 1000, ["x-fr", "mastodon-fr"])
     assert at.radio(key="compose_when").value == "none"
@@ -185,17 +185,17 @@ def test_not_scheduled_yet_keeps_the_accounts_and_checks_them(app, four_accounts
     assert f"{thousand} / 280" in texts(at) and f"{thousand} / 500" in texts(at)
     at.button(key="compose_submit").click().run()
     assert any("ne convient pas" in e.value for e in at.error)  # never approvable with 0 deliveries
-    assert stored(engine, select(Post)) == []
+    assert stored(bare_engine, select(Post)) == []
     _write(at, "Écrivez pour Juan López.", ["x-fr", "mastodon-fr"])
     at.button(key="compose_submit").click().run()
-    (post,) = stored(engine, select(Post))
-    ids = {a.name: a.id for a in stored(engine, select(Account))}
+    (post,) = stored(bare_engine, select(Post))
+    ids = {a.name: a.id for a in stored(bare_engine, select(Account))}
     assert post.accounts == [ids["x-fr"], ids["mastodon-fr"]]
-    assert stored(engine, select(Delivery)) == []
+    assert stored(bare_engine, select(Delivery)) == []
     assert "comptes gardés pour plus tard : 2" in texts(at)
 
 
-def test_per_account_adjustments_make_one_post_with_variants(app, four_accounts, engine):
+def test_per_account_adjustments_make_one_post_with_variants(app, four_accounts, bare_engine):
     at = app("edith", "compose")
     _write(at, "Texte commun", four_accounts)
     at.text_area(key="compose_variant_bluesky-fr").input("Texte pour Bluesky").run()
@@ -204,19 +204,19 @@ def test_per_account_adjustments_make_one_post_with_variants(app, four_accounts,
     at.radio(key="compose_when").set_value("next").run()
     at.button(key="compose_submit").click().run()
     assert not at.exception
-    (post,) = stored(engine, select(Post))
-    ids = {a.name: str(a.id) for a in stored(engine, select(Account))}
+    (post,) = stored(bare_engine, select(Post))
+    ids = {a.name: str(a.id) for a in stored(bare_engine, select(Account))}
     assert post.text == "Texte commun"
     assert post.variants == {ids["bluesky-fr"]: "Texte pour Bluesky", ids["mastodon-fr"]: "Texte pour Mastodon"}
-    assert len(stored(engine, select(Delivery))) == 4
+    assert len(stored(bare_engine, select(Delivery))) == 4
 
 
-def test_the_author_sees_the_rejection_comment_and_resubmits(app, session, engine):
+def test_the_author_sees_the_rejection_comment_and_resubmits(app, session, bare_engine):
     from orchestrator import db
     from orchestrator.services import posts
     from orchestrator.services.auth import Actor
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         post = posts.create_post(s, actor=Actor("edith", "editor"), case_slug="juan-lopez", text="Premier jet", submit=True)
         posts.reject_post(s, actor=Actor("alain", "approver"), post_id=post.id, comment="Ajoutez le lien")
         post_id = post.id
@@ -228,12 +228,12 @@ def test_the_author_sees_the_rejection_comment_and_resubmits(app, session, engin
     assert (saved.status, saved.text) == ("pending", "Deuxième jet https://amnistie.ca")
 
 
-def test_the_author_withdraws_a_pending_post_from_my_posts(app, engine, session):
+def test_the_author_withdraws_a_pending_post_from_my_posts(app, bare_engine, session):
     from orchestrator import db
     from orchestrator.services import posts
     from orchestrator.services.auth import Actor
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         post_id = posts.create_post(s, actor=Actor("edith", "editor"), case_slug="juan-lopez", text="Trop tôt",
                                     submit=True).id
     at = app("edith", "compose")
@@ -250,11 +250,11 @@ def test_a_viewer_cannot_compose(app):
     assert not [b for b in at.button if b.key in ("compose_save", "compose_submit")]
 
 
-def test_a_post_links_its_sibling(app, session, engine):
+def test_a_post_links_its_sibling(app, session, bare_engine):
     from orchestrator import db
     from orchestrator.services import posts
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         english = posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="Write for Juan", language="en").id
     at = app("edith", "compose")
     _write(at, "Écrivez pour Juan")
@@ -265,13 +265,13 @@ def test_a_post_links_its_sibling(app, session, engine):
     assert session.get(Post, english).sibling_id == french.id
 
 
-def test_a_post_goes_to_the_edition_chosen_in_the_sidebar(app, session, engine):
+def test_a_post_goes_to_the_edition_chosen_in_the_sidebar(app, session, bare_engine):
     from orchestrator import db
     from orchestrator.models import Campaign
     from orchestrator.services import campaign_admin
     from orchestrator.services.auth import SYSTEM
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         current = s.exec(select(Campaign)).one()
         copy = campaign_admin.copy_campaign(s, actor=SYSTEM, source_id=current.id, slug="ecrire-2026",
                                      name={"fr": "Écrire, ça libère ! 2026", "en": "Write for Rights 2026"},
@@ -287,12 +287,12 @@ def test_a_post_goes_to_the_edition_chosen_in_the_sidebar(app, session, engine):
     assert post.campaign_id == copy_id != current_id
 
 
-def test_one_broken_post_in_my_posts_does_not_hide_the_others(app, engine, session):
+def test_one_broken_post_in_my_posts_does_not_hide_the_others(app, bare_engine, session):
     from orchestrator import db
     from orchestrator.services import posts
     from orchestrator.services.auth import Actor
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         good = posts.create_post(s, actor=Actor("edith", "editor"), case_slug="juan-lopez", text="Bonne").id
         bad = posts.create_post(s, actor=Actor("edith", "editor"), case_slug="juan-lopez", text="Abîmée").id
         broken = s.get(Post, bad)

@@ -85,8 +85,8 @@ def _library_image(engine) -> int:
                                        data=_png(), filename="juan.png", alt=ALT, credit="© AI").id  # type: ignore[return-value]
 
 
-def test_the_library_lists_edits_and_deletes_an_unused_image(app, engine, session):
-    media_id = _library_image(engine)
+def test_the_library_lists_edits_and_deletes_an_unused_image(app, bare_engine, session):
+    media_id = _library_image(bare_engine)
     at = app("edith", "media")
     shown = texts(at)
     assert "juan.png" in shown and "© AI" in shown and "24×16 px" in shown
@@ -99,12 +99,12 @@ def test_the_library_lists_edits_and_deletes_an_unused_image(app, engine, sessio
     assert session.get(MediaItem, media_id) is None
 
 
-def test_an_image_a_scheduled_post_uses_stays(app, engine, scheduled, session):
+def test_an_image_a_scheduled_post_uses_stays(app, bare_engine, scheduled, session):
     from orchestrator.models import Delivery, Post
 
-    media_id = _library_image(engine)
+    media_id = _library_image(bare_engine)
     delivery_id = scheduled()
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         post = s.get(Post, s.get(Delivery, delivery_id).post_id)
         post.images = [{"media_id": media_id, "alt": ALT["fr"]}]
         s.add(post)
@@ -115,8 +115,8 @@ def test_an_image_a_scheduled_post_uses_stays(app, engine, scheduled, session):
     assert session.get(MediaItem, media_id) is not None
 
 
-def test_the_composer_picks_an_image_from_the_library(app, engine):
-    media_id = _library_image(engine)
+def test_the_composer_picks_an_image_from_the_library(app, bare_engine):
+    media_id = _library_image(bare_engine)
     at = app("edith", "compose")
     at.selectbox(key="compose_case").set_value("juan-lopez").run()
     at.button(key="compose_add_library").click().run()
@@ -160,9 +160,9 @@ def _tally(engine, slug: str, kind: str, n: int) -> None:
         s.add(Response(case_id=case.id, kind=kind, count=n, day=today, source_type="tally", entered_by="edith"))
 
 
-def test_an_admin_publishes_the_counter_and_the_link_opens_it_without_login(app, engine, session):
-    _tally(engine, "juan-lopez", "letter", 312)
-    _tally(engine, "sonia-dahmani", "solidarity", 88)
+def test_an_admin_publishes_the_counter_and_the_link_opens_it_without_login(app, bare_engine, session):
+    _tally(bare_engine, "juan-lopez", "letter", 312)
+    _tally(bare_engine, "sonia-dahmani", "solidarity", 88)
     at = app("ada", "counter")
     at.number_input(key="counter_goal").set_value(4000)
     at.button(key="counter_publish").click().run()
@@ -184,10 +184,10 @@ def test_an_admin_publishes_the_counter_and_the_link_opens_it_without_login(app,
     assert "n'est pas (ou plus) valide" in texts(public) and "312" not in texts(public)
 
 
-def test_only_admins_publish_and_a_wrong_token_shows_nothing(app, engine):
+def test_only_admins_publish_and_a_wrong_token_shows_nothing(app, bare_engine):
     at = app("alain", "counter")
     assert "counter_publish" not in {b.key for b in at.button}
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         counter.publish(s, actor=Actor("ada", "admin"), campaign_id=1)
     public = AppTest.from_file(APP, default_timeout=60)
     public.query_params["counter"] = "pas-le-bon"

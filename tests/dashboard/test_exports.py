@@ -42,13 +42,13 @@ def test_a_visit_builds_no_file_until_asked(app, scheduled):
     assert at.session_state["export_ics_1_fr"].count("BEGIN:VEVENT") == 1
 
 
-def test_a_file_prepared_for_one_edition_is_not_offered_for_another(app, scheduled, engine):
+def test_a_file_prepared_for_one_edition_is_not_offered_for_another(app, scheduled, bare_engine):
     from orchestrator import db
     from orchestrator.services import campaign_admin
     from orchestrator.services.auth import SYSTEM
 
     scheduled()
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         other = campaign_admin.copy_campaign(s, actor=SYSTEM, source_id=1, slug="ecrire-2026", name={"fr": "2026", "en": "2026"},
                                       starts_on=dt.date(2026, 11, 2), ends_on=dt.date(2027, 1, 31)).id
     at = app("victor", "exports")

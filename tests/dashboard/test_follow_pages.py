@@ -61,8 +61,8 @@ def test_the_queue_walks_every_delivery_without_breaking(app, busy, running_camp
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_the_pages_of_a_finished_edition(app, busy, engine, page):
-    finished_campaign(engine)
+def test_the_pages_of_a_finished_edition(app, busy, bare_engine, page):
+    finished_campaign(bare_engine)
     at = app("victor", page)
     assert not at.exception, [e.value for e in at.exception]
     assert not unescaped_markup(at)

@@ -45,13 +45,13 @@ def test_it_signs_out(app):
     assert "Se connecter" in [b.label for b in at.button]
 
 
-def test_a_disabled_person_is_signed_out_at_once(app, engine):
+def test_a_disabled_person_is_signed_out_at_once(app, bare_engine):
     from orchestrator import db
     from orchestrator.services.auth import SYSTEM
     from orchestrator.services.users import set_disabled
 
     at = app("edith")
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         set_disabled(s, actor=SYSTEM, username="edith", disabled=True)
     at.run()
     assert "actor" not in at.session_state

@@ -38,14 +38,14 @@ def _upload_button(at):
 
 
 @pytest.mark.parametrize("lang, words", [("fr", "n'est pas une image"), ("en", "is not a readable")])
-def test_a_file_that_is_not_an_image_is_refused_in_words(app, engine, lang, words):
+def test_a_file_that_is_not_an_image_is_refused_in_words(app, bare_engine, lang, words):
     at = app("edith", "media", lang=lang)
     assert at.file_uploader(key="media_file").allowed_type == []  # no bare red mark for a .txt
     for name, data in (("notes.txt", b"hello"), ("photo.png", b"text dressed as a picture")):
         _fill(at, name, data)
         _upload_button(at).click().run()
         assert any(name in e.value and words in e.value for e in at.error), [e.value for e in at.error]
-    assert stored(engine, select(MediaItem)) == []
+    assert stored(bare_engine, select(MediaItem)) == []
 
 
 def test_uploading_without_a_file_says_so(app):
@@ -54,18 +54,18 @@ def test_uploading_without_a_file_says_so(app):
     assert any("Choisissez un fichier" in e.value for e in at.error)
 
 
-def test_a_real_image_is_added_and_its_figures_read_in_french(app, engine):
+def test_a_real_image_is_added_and_its_figures_read_in_french(app, bare_engine):
     at = _fill(app("edith", "media"), "juan.png", _png())
     _upload_button(at).click().run()
     assert not at.exception and not at.error
-    (item,) = stored(engine, select(MediaItem))
+    (item,) = stored(bare_engine, select(MediaItem))
     assert item.mime_type == "image/png"
     thousand = format_decimal(1200, locale="fr_CA")  # a thousand as French readers write it, not "1200"
     assert f"{thousand}×800 px" in texts(at)
 
 
-def test_an_image_whose_bytes_are_gone_says_so_on_its_card_and_the_others_show(app, engine):
-    with db.session_scope(engine) as s:
+def test_an_image_whose_bytes_are_gone_says_so_on_its_card_and_the_others_show(app, bare_engine):
+    with db.session_scope(bare_engine) as s:
         campaign_id = s.exec(select(Campaign.id)).first()
         kept = media_library.add_image(s, actor=Actor("edith", "editor"), campaign_id=campaign_id, case_slug=None,
                                        data=_png(), filename="garde.png", alt=ALT).id

@@ -37,8 +37,8 @@ def _when(at, post_id: int, moment: dt.datetime):
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
-def test_an_approved_post_is_scheduled_later_on_its_accounts_and_more(app, engine, four_accounts, lang):
-    post_id = _approved_kept(engine, ["x-fr", "mastodon-fr"], variants={"mastodon-fr": "Pour Mastodon"})
+def test_an_approved_post_is_scheduled_later_on_its_accounts_and_more(app, bare_engine, four_accounts, lang):
+    post_id = _approved_kept(bare_engine, ["x-fr", "mastodon-fr"], variants={"mastodon-fr": "Pour Mastodon"})
     at = app("edith", "posts", lang=lang)
     assert not at.exception
     chooser = at.multiselect(key=f"posts_accounts_{post_id}")
@@ -47,7 +47,7 @@ def test_an_approved_post_is_scheduled_later_on_its_accounts_and_more(app, engin
     _when(at, post_id, utcnow() + dt.timedelta(days=3))
     at.button(key=f"posts_schedule_{post_id}").click().run()
     assert not at.exception and not at.error
-    made = {a.name: d for d, a in stored(engine, select(Delivery, Account).join(Account, Account.id == Delivery.account_id))}
+    made = {a.name: d for d, a in stored(bare_engine, select(Delivery, Account).join(Account, Account.id == Delivery.account_id))}
     assert set(made) == {"x-fr", "mastodon-fr", "bluesky-fr"}
     # approved already: each text is frozen at once, with the account's own variant
     assert made["mastodon-fr"].rendered_text.startswith("Pour Mastodon")
@@ -55,22 +55,22 @@ def test_an_approved_post_is_scheduled_later_on_its_accounts_and_more(app, engin
     assert ("programmée" if lang == "fr" else "scheduled") in texts(at)
 
 
-def test_a_past_time_on_the_posts_page_needs_a_confirmation(app, engine, four_accounts):
-    post_id = _approved_kept(engine, ["x-fr"])
+def test_a_past_time_on_the_posts_page_needs_a_confirmation(app, bare_engine, four_accounts):
+    post_id = _approved_kept(bare_engine, ["x-fr"])
     at = app("edith", "posts")
     _when(at, post_id, utcnow() - dt.timedelta(hours=5))
     assert "déjà passée" in texts(at)
     at.button(key=f"posts_schedule_{post_id}").click().run()
     assert any("déjà passée" in e.value for e in at.error)
-    assert stored(engine, select(Delivery)) == []
+    assert stored(bare_engine, select(Delivery)) == []
     at.checkbox(key=f"posts_now_{post_id}").check().run()
     at.button(key=f"posts_schedule_{post_id}").click().run()
-    (delivery,) = stored(engine, select(Delivery))
+    (delivery,) = stored(bare_engine, select(Delivery))
     assert delivery.scheduled_at > utcnow() - dt.timedelta(minutes=1)
 
 
-def test_an_approver_rejects_and_an_author_withdraws_from_the_posts_page(app, engine, four_accounts):
-    with db.session_scope(engine) as s:
+def test_an_approver_rejects_and_an_author_withdraws_from_the_posts_page(app, bare_engine, four_accounts):
+    with db.session_scope(bare_engine) as s:
         first = posts.create_post(s, actor=EDITH, case_slug="juan-lopez", text="Un", submit=True).id
         second = posts.create_post(s, actor=EDITH, case_slug="juan-lopez", text="Deux", submit=True).id
     at = app("alain", "posts")
@@ -82,25 +82,25 @@ def test_an_approver_rejects_and_an_author_withdraws_from_the_posts_page(app, en
     at.segmented_control(key="posts_status").set_value("pending").run()
     assert f"posts_reject_{second}" not in {b.key for b in at.button}  # editors do not reject
     at.button(key=f"posts_withdraw_{second}").click().run()
-    assert {p.id: p.status for p in stored(engine, select(Post))} == {first: "rejected", second: "draft"}
+    assert {p.id: p.status for p in stored(bare_engine, select(Post))} == {first: "rejected", second: "draft"}
 
 
-def test_a_viewer_reads_the_posts_without_acting(app, engine, four_accounts):
-    post_id = _approved_kept(engine, ["x-fr"])
+def test_a_viewer_reads_the_posts_without_acting(app, bare_engine, four_accounts):
+    post_id = _approved_kept(bare_engine, ["x-fr"])
     at = app("victor", "posts")
     assert "Lecture seule" in texts(at)
     assert not [b for b in at.button if str(b.key).endswith(f"_{post_id}")]
     assert "x-fr · X · pas encore d'heure" in texts(at)
 
 
-def test_states_are_shown_one_way_on_every_page(app, engine, four_accounts):
+def test_states_are_shown_one_way_on_every_page(app, bare_engine, four_accounts):
     """A rejected post's delivery reads « ⛔ Refusée » on its card as in the queue and the calendar:
     one table of states (services/delivery_views.py, STYLES), none of the dashboard's own."""
     from pathlib import Path
 
     from orchestrator.services.delivery_views import STYLES
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         made = compose.compose(s, actor=EDITH, case_slug="juan-lopez", language="fr", text="Écrivez pour Juan.",
                                account_names=["x-fr"], at=utcnow() + dt.timedelta(days=1), submit=True)
         posts.reject_post(s, actor=Actor("alain", "approver"), post_id=made.post.id, comment="Non")
@@ -117,10 +117,10 @@ def test_states_are_shown_one_way_on_every_page(app, engine, four_accounts):
 
 @pytest.mark.parametrize(("lang", "edited", "approved"), [("fr", "Texte modifié par edith", "Approuvée par alain, "),
                                                            ("en", "Text edited by edith", "Approved by alain, ")])
-def test_a_post_s_card_names_who_edited_its_text_and_who_approved_it(app, engine, account, lang, edited, approved):
+def test_a_post_s_card_names_who_edited_its_text_and_who_approved_it(app, bare_engine, account, lang, edited, approved):
     """Four eyes as it went, on the Posts page: who changed the text after writing it, and who
     approved it (the Approvals page no longer shows it once approved)."""
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         post_id = posts.create_post(s, actor=EDITH, case_slug="juan-lopez", text="Écrivez pour Juan.").id
         posts.edit_post(s, actor=EDITH, post_id=post_id, text="Écrivez pour Juan López, aujourd'hui.")
         posts.submit_post(s, actor=EDITH, post_id=post_id)

@@ -35,10 +35,10 @@ def test_every_credential_field_has_a_label_and_help(app, kind, lang):
     assert at.selectbox(key="acct_new_kind").options == ["X", "Facebook", "Mastodon", "Bluesky"]
 
 
-def test_accounts_show_their_platform_server_and_languages_in_words(app, engine):
+def test_accounts_show_their_platform_server_and_languages_in_words(app, bare_engine):
     from orchestrator.services.accounts import add_account
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         add_account(s, actor=SYSTEM, kind="mastodon", name="masto", base_url="https://mastodon.example.org",
                     credentials={"access_token": "t"})
     at = app("victor", "channels")
@@ -49,7 +49,7 @@ def test_accounts_show_their_platform_server_and_languages_in_words(app, engine)
     assert "None" not in shown
 
 
-def test_an_incomplete_account_is_refused_in_words(app, engine):
+def test_an_incomplete_account_is_refused_in_words(app, bare_engine):
     at = app("ada", "channels")
     at.text_input(key="acct_new_name").input("x-test")
     at.text_input(key="acct_new_cred_consumer_key").input("k")
@@ -111,11 +111,11 @@ def test_an_edition_is_downloaded_as_its_folder(app):
 
 
 @pytest.mark.parametrize(("lang", "written"), [("fr", "12\xa0027"), ("en", "12,027")])
-def test_figures_in_tables_are_written_the_reader_s_way(app, engine, lang, written):
+def test_figures_in_tables_are_written_the_reader_s_way(app, bare_engine, lang, written):
     from orchestrator.services.auth import Actor
     from orchestrator.services.responses import record_tally
 
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         record_tally(s, actor=Actor("edith", "editor"), case_slug="juan-lopez", kind="letter", count=12027,
                      day=dt.date(2025, 12, 6))
     at = app("victor", "responses", lang=lang)

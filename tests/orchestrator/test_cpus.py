@@ -12,7 +12,12 @@ import pytest
 
 from orchestrator import cpus
 from tests.orchestrator.helpers import add_account, approved_post, schedule
-from tests.proof.helpers import start_worker, wait_for_heartbeat, wait_until_settled, worker_env
+from tests.proofs.faults.helpers import (
+    start_worker,
+    wait_for_heartbeat,
+    wait_until_settled,
+    worker_env,
+)
 
 pytestmark = pytest.mark.skipif(not cpus.SUPPORTED, reason="choosing processors is Linux's (sched_setaffinity)")
 ROOT = Path(__file__).resolve().parents[2]

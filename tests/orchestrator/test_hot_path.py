@@ -20,7 +20,7 @@ from orchestrator import db, logs, states
 from orchestrator.models import CLAIMABLE_SQL
 from orchestrator.timeutil import NaiveDatetimeError, utcnow
 from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
-from tests.orchestrator.test_worker import make_worker
+from tests.orchestrator.worker.test_worker import make_worker
 
 
 def test_the_claimable_sql_names_the_claimable_states() -> None:
