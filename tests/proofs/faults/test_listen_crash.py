@@ -23,7 +23,7 @@ from tests.orchestrator.listen_helpers import (
     mastodon_account,
     setup_terms,
 )
-from tests.proof.helpers import worker_env
+from tests.proofs.faults.helpers import worker_env
 
 KILLS = 6
 BACKLOG = 1600
@@ -32,7 +32,7 @@ BACKLOG = 1600
 def _start(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen([sys.executable, "-m", "orchestrator", "listen", "--once"], env=env, stdout=log,
-                            stderr=log, cwd=Path(__file__).resolve().parents[2])
+                            stderr=log, cwd=Path(__file__).resolve().parents[3])
 
 
 def _counts(engine: sa.Engine) -> tuple[int, int, int]:
@@ -57,7 +57,7 @@ def test_sigkill_mid_page_never_counts_a_public_post_twice(engine, sandbox, tmp_
     env = worker_env(listen_max_pages=1000)
     log_path = tmp_path / "listen.log"
     first = subprocess.run([sys.executable, "-m", "orchestrator", "listen", "--once", "--json"], env=env,
-                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
+                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[3], timeout=120)
     assert first.returncode == 0, first.stderr
     for n in range(BACKLOG):  # the outage: a backlog on both terms
         em.public_post(tag=CASE_TAG if n % 2 else EDITION_TAG, kind="photo" if n % 5 == 0 else "original", author=n)
@@ -78,7 +78,7 @@ def test_sigkill_mid_page_never_counts_a_public_post_twice(engine, sandbox, tmp_
         assert counted == of_cases, f"seed {seed}: {counted} counted for {of_cases} posts of cases after a kill"
     interrupted = _counts(engine)[0]
     final = subprocess.run([sys.executable, "-m", "orchestrator", "listen", "--once"], env=env, capture_output=True,
-                           text=True, cwd=Path(__file__).resolve().parents[2], timeout=300)
+                           text=True, cwd=Path(__file__).resolve().parents[3], timeout=300)
     assert final.returncode == 0, final.stderr
     posts, of_cases, counted = _counts(engine)
     assert posts == BACKLOG + 2, f"seed {seed}: {posts} public posts stored for {BACKLOG + 2}; see {log_path}"
