@@ -11,10 +11,10 @@ from orchestrator.timeutil import utcnow
 from tests.dashboard.helpers import texts
 
 
-def _cursors(engine, name: str) -> None:
+def _cursors(bare_engine, name: str) -> None:
     now = utcnow()
     month = now.strftime("%Y-%m")
-    with db.session_scope(engine) as s:
+    with db.session_scope(bare_engine) as s:
         account = s.exec(select(Account).where(Account.name == name)).one()
         s.add(ListenCursor(account_id=account.id, stream="tag:w4r", cursor="9", last_ok_at=now, month=month,
                            calls_this_month=40, posts_read_this_month=1000))
@@ -26,11 +26,11 @@ def _cursors(engine, name: str) -> None:
                                        "en": "X is unavailable (503)."}))
 
 
-def test_the_account_page_says_how_listening_goes_and_what_it_costs(app, account, engine, monkeypatch) -> None:
+def test_the_account_page_says_how_listening_goes_and_what_it_costs(app, account, bare_engine, monkeypatch) -> None:
     from channels.x import XChannel
 
     monkeypatch.setattr(XChannel, "listen_cost_per_post", 0.005)
-    _cursors(engine, account)
+    _cursors(bare_engine, account)
     shown = texts(app("victor", "channels"))
     assert "Écoute du public" in shown and "Dernière écoute réussie" in shown
     assert "Cet accès ne comprend pas la recherche pour : juan lópez" in shown
@@ -42,10 +42,10 @@ def test_the_account_page_says_how_listening_goes_and_what_it_costs(app, account
     assert "This access does not include search for: juan lópez" in english and "US$5.00" in english
 
 
-def test_no_cost_is_shown_where_the_platform_does_not_bill_reads(app, account, engine) -> None:
+def test_no_cost_is_shown_where_the_platform_does_not_bill_reads(app, account, bare_engine) -> None:
     from channels.x import XChannel
 
-    _cursors(engine, account)
+    _cursors(bare_engine, account)
     shown = texts(app("victor", "channels"))
     assert "Écoute du public" in shown
     assert ("Coût estimé" in shown) == (XChannel.listen_cost_per_post > 0)
