@@ -330,7 +330,8 @@ def _insert_ignore(session: Session, values: dict[str, Any]) -> bool:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=["platform", "post_key"])
-    return bool(session.connection().execute(stmt).rowcount)
+    # RETURNING says whether a row went in (rowcount is -1 on PostgreSQL with an implicit RETURNING)
+    return session.connection().execute(stmt.returning(table.c.id)).first() is not None
 
 
 def _add_response(session: Session, *, case_id: int, day: dt.date, platform: str, n: int) -> None:
