@@ -47,9 +47,12 @@ from channels.base import (
     ChannelError,
     Found,
     Image,
+    ListeningUnavailable,
+    ListenPage,
     Metrics,
     PermanentError,
     Problem,
+    PublicPost,
     Published,
     PublishRequest,
     RateInfo,
@@ -280,6 +283,10 @@ class MastodonChannel(Channel):
         "metrics": (300, 300),
         "read": (300, 300),
     }
+    #: Mastodon's 300 calls per 5 minutes cover every call of the account: listening spends the
+    #: same "read" budget as reconciling, and the orchestrator keeps a reserve of it.
+    listen_endpoint: ClassVar[str] = "read"
+    listen_page_size: ClassVar[int] = 40  # GET /api/v1/timelines/tag/:hashtag, limit max 40
     retry_is_safe: ClassVar[bool] = True
     idempotency_window: ClassVar[dt.timedelta] = dt.timedelta(hours=1)
     #: How far back of ``since`` :meth:`find` looks, for clock skew between us and the server.
@@ -497,6 +504,84 @@ class MastodonChannel(Channel):
         host = urlsplit(self.base_url).netloc
         return f"@{me['acct']}@{host}" if "@" not in me["acct"] else f"@{me['acct']}"
 
+    # -- listening ----------------------------------------------------------------------------
+
+    def validate_term(self, term: str, *, hashtag: bool) -> Problem | None:
+        """Mastodon's hashtags (Tag::HASHTAG_NAME_RE): letters, digits and underscores, not only
+        digits. Keywords are accepted here (other platforms search them) and simply not listened
+        for on Mastodon, which offers no search of the public's words (:meth:`listen` says so)."""
+        if not hashtag:
+            return None
+        if not _HASHTAG_NAME.fullmatch(term):
+            return Problem(
+                "hashtag_invalid",
+                f"« #{term} » n'est pas un hashtag Mastodon : seulement des lettres, des chiffres et « _ », "
+                "sans espace ni ponctuation.",
+                f'"#{term}" is not a Mastodon hashtag: only letters, digits and "_", no spaces or punctuation.',
+            )
+        if term.isdigit():
+            return Problem("hashtag_digits", f"« #{term} » : un hashtag Mastodon ne peut pas être fait que de chiffres.",
+                           f'"#{term}": a Mastodon hashtag cannot be digits only.')
+        return None
+
+    def listen(self, term: str, *, hashtag: bool, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """The tag timeline after ``cursor`` (a status id), oldest page first (``min_id``), so a
+        catch-up walks forward in time and each page's cursor is where the next one starts.
+        Without a cursor: the newest page, Mastodon's recent window."""
+        if not hashtag:
+            raise ListeningUnavailable(
+                "Mastodon offers no search of keywords in public posts: only hashtags are listened to.",
+                message_fr="Mastodon ne permet pas de chercher des mots-clés dans les publications du public : "
+                "seuls les hashtags y sont écoutés.",
+            )
+        problem = self.validate_term(term, hashtag=True)
+        if problem is not None:
+            raise PermanentError(problem.en, message_fr=problem.fr)
+        size = max(1, min(limit or self.listen_page_size, self.listen_page_size))
+        me = self._me()
+        with self._errors(write=False):
+            page = self.client.timeline_hashtag(term, min_id=cursor, limit=size)
+        posts = []
+        for status in page:
+            if str((status.get("account") or {}).get("id")) == me or status.get("reblog"):
+                continue  # our own statuses are not the public's
+            posts.append(_public_post(status))
+        return self._page(page, posts, cursor, size)
+
+    def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Replies to, boosts and quotes of this account's statuses, from its notifications
+        (``types[]`` mention, reblog, quote), oldest page first after ``cursor``."""
+        size = max(1, min(limit or self.listen_page_size, 80))
+        me = self._me()
+        with self._errors(write=False):
+            page = self.client.notifications(types=["mention", "reblog", "quote"], min_id=cursor, limit=size)
+        posts = []
+        for note in page:
+            status = note.get("status") or {}
+            created = _aware(note.get("created_at")) or dt.datetime.now(dt.UTC)
+            if note.get("type") == "reblog" and status:
+                # The boost itself has no id in the notification: who boosted which status is the
+                # boost's identity (hashed by the orchestrator, never kept).
+                booster = str((note.get("account") or {}).get("id"))
+                posts.append(PublicPost(f"reblog:{booster}:{status['id']}", "repost", created, str(status["id"])))
+            elif note.get("type") == "quote" and status:
+                quoted = ((status.get("quote") or {}).get("quoted_status") or {}).get("id")
+                if quoted:
+                    posts.append(PublicPost(str(status["id"]), "quote", _aware(status.get("created_at")) or created,
+                                            str(quoted)))
+            elif note.get("type") == "mention" and status:
+                if status.get("in_reply_to_id") and str(status.get("in_reply_to_account_id")) == me:
+                    posts.append(PublicPost(str(status["id"]), "reply", _aware(status.get("created_at")) or created,
+                                            str(status["in_reply_to_id"])))
+        return self._page(page, posts, cursor, size)
+
+    @staticmethod
+    def _page(page: Sequence[Any], posts: list[PublicPost], cursor: str | None, size: int) -> ListenPage:
+        ids = [int(item["id"]) for item in page]
+        newest = str(max(ids)) if ids else cursor
+        # With a cursor, a full page means more may follow; without one, only the recent window.
+        return ListenPage(posts=tuple(posts), cursor=newest, more=cursor is not None and len(page) >= size)
+
     # -- HTTP observation ---------------------------------------------------------------------
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -648,6 +733,22 @@ class MastodonChannel(Channel):
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
+
+
+# Tag::HASHTAG_NAME_RE without the rare middle dot and ZWNJ: word characters only.
+_HASHTAG_NAME = regex.compile(r"[\p{L}\p{M}\p{N}_]{1,100}")
+
+
+def _public_post(status: Any) -> PublicPost:
+    """A status of the tag timeline reduced to what counting needs."""
+    created = _aware(status.get("created_at")) or dt.datetime.now(dt.UTC)
+    quoted = ((status.get("quote") or {}).get("quoted_status") or {}).get("id")
+    if quoted:
+        return PublicPost(str(status["id"]), "quote", created, str(quoted))
+    if status.get("in_reply_to_id"):
+        return PublicPost(str(status["id"]), "reply", created, str(status["in_reply_to_id"]))
+    kind = "photo" if status.get("media_attachments") else "original"
+    return PublicPost(str(status["id"]), kind, created)
 
 
 def _status_of(exc: MastodonAPIError) -> int | None:

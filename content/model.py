@@ -188,6 +188,34 @@ class KeyDate(_Model):
     name: Bilingual
 
 
+class ListeningTerms(_Model):
+    """What the worker listens for in one language: hashtags (written with or without "#",
+    kept without) and keywords. Each platform's own rules are checked where terms are typed in
+    the dashboard (orchestrator/services/listening.py)."""
+
+    hashtags: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _bare_hashtags(cls, value: list[str]) -> list[str]:
+        out = []
+        for tag in value:
+            bare = tag.strip().lstrip("#")
+            if not bare or any(c.isspace() for c in bare):
+                raise problem(
+                    f"mot-clic d'écoute invalide « {tag} » : des lettres ou des chiffres, sans espace",
+                    f"invalid listening hashtag '{tag}': letters or digits, no spaces",
+                )
+            out.append(bare)
+        return out
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        return [" ".join(k.split()) for k in value if k.strip()]
+
+
 class Campaign(_Model):
     slug: Slug
     name: Bilingual
@@ -199,6 +227,8 @@ class Campaign(_Model):
     goal: PositiveInt
     link_rules: LinkRules
     url: LocalizedUrl | None = None  # the campaign's public page, used when a case has none
+    #: What the worker listens for across the whole edition, per language.
+    listening: dict[Language, ListeningTerms] = Field(default_factory=dict)
 
     @field_validator("ends_on")
     @classmethod
@@ -277,6 +307,8 @@ class Case(_Model):
     image_alt: Bilingual
     links: CaseLinks = Field(default_factory=CaseLinks)
     tags: list[Slug] = Field(default_factory=list)
+    #: The case's own listening terms, per language (its posts count for the case).
+    listening: dict[Language, ListeningTerms] = Field(default_factory=dict)
 
     @field_validator("solidarity_address")
     @classmethod

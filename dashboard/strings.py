@@ -525,6 +525,23 @@ STRINGS: dict[str, dict[str, str]] = {
     "channels.endpoint.media": {"fr": "Images", "en": "Images"},
     "channels.endpoint.metrics": {"fr": "Statistiques", "en": "Figures"},
     "channels.endpoint.read": {"fr": "Vérifications", "en": "Checks"},
+    "channels.endpoint.search": {"fr": "Écoute (recherche)", "en": "Listening (search)"},
+    "channels.listen.title": {"fr": "Écoute du public", "en": "Listening to the public"},
+    "channels.listen.none": {"fr": "Ce compte n'a encore rien écouté (le travailleur le fait toutes les quelques minutes).",
+                             "en": "This account has not listened yet (the worker does every few minutes)."},
+    "channels.listen.never": {"fr": "jamais", "en": "never"},
+    "channels.listen.last_ok": {"fr": "Dernière écoute réussie : {when}", "en": "Last successful listening: {when}"},
+    "channels.listen.unavailable": {
+        "fr": "Cet accès ne comprend pas la recherche pour : {terms}. Ces termes ne sont pas écoutés sur ce compte. "
+              "{reason} Retestez le compte quand son accès le permettra.",
+        "en": "This access does not include search for: {terms}. These terms are not listened to on this account. "
+              "{reason} Test the account again once its access allows it."},
+    "channels.listen.error": {"fr": "Dernier refus de la plateforme ({when}) : {error} Nouvel essai au prochain passage.",
+                              "en": "Last refusal by the platform ({when}): {error} Tried again at the next pass."},
+    "channels.listen.month": {"fr": "Ce mois-ci : {calls} appels d'écoute, {posts} publications du public lues.",
+                              "en": "This month: {calls} listening calls, {posts} public posts read."},
+    "channels.listen.cost": {"fr": "Coût estimé de l'écoute ce mois-ci (la plateforme facture la lecture) : {cost} $ US.",
+                             "en": "Estimated listening cost this month (the platform bills reads): US${cost}."},
     # One label and help per credential of each platform (orchestrator/services/accounts.py CREDENTIALS).
     "channels.cred.x.consumer_key": {"fr": "Clé d'API (API Key)", "en": "API Key"},
     "channels.cred.x.consumer_key.help": {
@@ -883,6 +900,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Une par ligne : identifiant | AAAA-MM-JJ | nom en français | nom en anglais",
         "en": "One per line: identifier | YYYY-MM-DD | French name | English name"},
     "campaigns.save": {"fr": "Enregistrer", "en": "Save"},
+    "campaigns.listening": {"fr": "Termes d'écoute de l'édition « {name} »", "en": "Listening terms of the edition \"{name}\""},
     "campaigns.create_button": {"fr": "Créer l'édition", "en": "Create the edition"},
     "campaigns.copy_button": {"fr": "Copier", "en": "Copy"},
     "campaigns.folder": {"fr": "Préparer l'édition {name} en dossier (pour la garder dans un dépôt de fichiers)",
@@ -934,6 +952,17 @@ STRINGS: dict[str, dict[str, str]] = {
     "cases.up": {"fr": "Monter", "en": "Move up"},
     "cases.down": {"fr": "Descendre", "en": "Move down"},
     "cases.history": {"fr": "Historique du statut", "en": "Status history"},
+    "cases.listening": {"fr": "Écoute", "en": "Listening"},
+    "cases.listening_edit": {"fr": "Modifier les termes d'écoute du cas", "en": "Edit the case's listening terms"},
+    "listening.help": {
+        "fr": "Les publications du public qui portent ces mots-clics (ou ces mots-clés, là où la plateforme cherche les "
+              "mots) comptent comme actions sur les réseaux, sans jamais garder qui les a écrites. Un par ligne.",
+        "en": "Public posts carrying these hashtags (or these keywords, where the platform searches words) count as "
+              "social media actions, never keeping who wrote them. One per line."},
+    "listening.hashtags": {"fr": "Mots-clics", "en": "Hashtags"},
+    "listening.keywords": {"fr": "Mots-clés", "en": "Keywords"},
+    "listening.save": {"fr": "Enregistrer les termes d'écoute", "en": "Save the listening terms"},
+    "listening.saved": {"fr": "Termes d'écoute enregistrés.", "en": "Listening terms saved."},
     "cases.history_line": {"fr": "{when} · {actor} : {before} → {after} — {note}",
                            "en": "{when} · {actor}: {before} → {after} — {note}"},
     "cases.good_news_offer": {

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = 300.0
     #: ... and after this many undecidable looks it is left for a person, with the reason.
     reconcile_max_tries: int = 6
+    #: Listening (orchestrator/worker/listen.py): a pass over every term and account this often;
+    #: at most this many pages per stream and pass (the rest of a backlog waits for the next);
+    #: and the share of each rate budget listening never touches, kept for publishing.
+    listen_seconds: float = 300.0
+    listen_max_pages: int = 25
+    listen_reserve: float = 0.5
 
     # media library --------------------------------------------------------------------------
     #: Where uploaded images go when ``media_storage`` is "disk"; default: ``home``/media.

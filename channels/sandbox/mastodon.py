@@ -10,6 +10,15 @@ What it serves (https://docs.joinmastodon.org/methods/):
   an hour return the status already created; ``GET``/``DELETE /api/v1/statuses/:id``;
   ``GET /api/v1/statuses?id[]=`` (at most 20 ids, Mastodon ≥ 4.3).
 - ``POST /api/v2/media`` and ``/api/v1/media`` (multipart ``file`` + ``description``).
+- ``GET /api/v1/timelines/tag/:hashtag`` (public; ``limit`` ≤ 40, ``max_id``/``since_id``/``min_id``,
+  newest first) and ``GET /api/v1/notifications`` (``types[]``, ``limit`` ≤ 80, same ids), both
+  with Mastodon's ``Link`` header (``rel="next"`` older, ``rel="prev"`` newer).
+
+The simulated public: :meth:`MastodonEmulator.public_post` adds one post by a member of the public
+(a hashtag post, a photo, a reply to, boost or quote of one of our statuses, which also notifies
+us). With ``auto_public`` set (the demo), reading a tag timeline or the notifications makes the
+public post deterministically as simulated time passes (seeded, at most ``public_max`` per tag and
+a few answers per status of ours), so the demo's listening fills.
 
 Every answer carries ``X-RateLimit-Limit/Remaining/Reset`` (ISO-8601), like Mastodon's rack-attack
 throttles (300 calls per 5 minutes per account). Budgets are counted always and enforced only when
@@ -64,6 +73,10 @@ _ENTITY = regex.compile(
     f"(?:{_URL.pattern})|(?:{_REMOTE_MENTION.pattern})|(?:{_HASHTAG.pattern})", regex.IGNORECASE
 )
 _STATUS_ID = re.compile(r"^/api/v1/statuses/(\d+)$")
+_TAG_TIMELINE = re.compile(r"^/api/v1/timelines/tag/([^/]+)$")
+MAX_NOTIFICATIONS = 80
+#: The simulated public's names (what listening must never keep).
+PUBLIC_NAMES = ("camille_soutien", "yanis_plume", "ines_lettres", "tomas_cartes", "awa_voix", "lea_relais")
 _ACCOUNT_STATUSES = re.compile(r"^/api/v1/accounts/(\d+)/statuses$")
 
 
@@ -122,6 +135,36 @@ def render_html(text: str, base: str) -> str:
     )
 
 
+class _Paged:
+    """A list answer with its ``Link`` header."""
+
+    def __init__(self, items: list[dict[str, Any]], link: str) -> None:
+        self.items, self.link = items, link
+
+
+def _page(ids: list[int], req: Request, default: int, most: int) -> list[int]:
+    """Mastodon's paging over ascending ids: ``min_id`` gives the page just after it (oldest
+    first taken, returned newest first), else the newest page below ``max_id``."""
+
+    def number(name: str) -> int | None:
+        value = req.arg(name)
+        return int(value) if value else None
+
+    limit = max(1, min(number("limit") or default, most))
+    max_id, since_id, min_id = number("max_id"), number("since_id"), number("min_id")
+    ids = [i for i in ids if (max_id is None or i < max_id) and (since_id is None or i > since_id)]
+    chosen = [i for i in ids if i > min_id][:limit] if min_id is not None else ids[-limit:]
+    return list(reversed(chosen))
+
+
+def _link(url: str, ids: list[int], extra: str = "") -> str:
+    """``Link: <…?max_id=oldest>; rel="next", <…?min_id=newest>; rel="prev"`` as Mastodon sends."""
+    if not ids:
+        return ""
+    return (f'<{url}?{extra}max_id={min(ids)}>; rel="next", '
+            f'<{url}?{extra}min_id={max(ids)}>; rel="prev"')
+
+
 class MastodonError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -149,6 +192,14 @@ class MastodonEmulator(Emulator):
             self.enforce_budget = False
             self.window_requests = WINDOW_REQUESTS
             self.max_characters = MAX_CHARACTERS
+            self.public: dict[str, dict[str, Any]] = {}  # statuses by the public, by id
+            self.by_tag: dict[str, list[str]] = {}  # lower-cased tag -> ascending ids
+            self.notifications: dict[str, list[dict[str, Any]]] = {}  # our account id -> ascending
+            self.auto_public = False
+            self.public_every = 600.0  # simulated seconds between two posts per tag
+            self.public_max = 200
+            self.tag_started: dict[str, float] = {}
+            self.answered: set[str] = set()
 
     # -- wire format of errors and rate limits ------------------------------------------------
 
@@ -204,6 +255,10 @@ class MastodonEmulator(Emulator):
                 body = self._route(req, path, token, base)
         except MastodonError as exc:
             return json_response({"error": exc.message}, exc.status, **headers)
+        if isinstance(body, _Paged):
+            if body.link:
+                headers["Link"] = body.link
+            body = body.items
         return json_response(body, 200, **headers)
 
     def _route(self, req: Request, path: str, token: str | None, base: str) -> Any:
@@ -218,9 +273,14 @@ class MastodonEmulator(Emulator):
                 if m is None
                 else self._status_json(self._get(m.group(1)), base)
             )
+        t = _TAG_TIMELINE.match(path)
+        if t and req.method == "GET":
+            return self._tag_timeline(req, t.group(1), base)
         if not token:
             raise MastodonError(401, "The access token is invalid")
         account = self._account(token)
+        if path == "/api/v1/notifications" and req.method == "GET":
+            return self._notifications(req, account, base)
         if path == "/api/v1/accounts/verify_credentials" and req.method == "GET":
             return self._account_json(account, base, source=True)
         if path == "/api/v1/statuses" and req.method == "POST":
@@ -341,6 +401,8 @@ class MastodonEmulator(Emulator):
                 item["status_id"] = sid
             self.statuses[sid] = record
             self.by_account.setdefault(account["id"], []).append(sid)
+            for tag in {t.lower() for t in _HASHTAG.findall(text)}:  # our statuses show in tag timelines too
+                self.by_tag.setdefault(tag, []).append(sid)
             if key:
                 self.idempotency[(account["id"], key)] = (sid, now)
         return self._status_json(record, base)
@@ -426,6 +488,122 @@ class MastodonEmulator(Emulator):
             "poll": None,
             "quote": None,
         }
+
+    # -- the public: tag timelines and notifications --------------------------------------------
+
+    def public_post(self, *, tag: str | None = None, kind: str = "original", answers: str | None = None,
+                    author: int = 0, at: float | None = None, text: str | None = None) -> str:
+        """One status by a member of the public: ``kind`` original, photo, reply (to our status
+        ``answers``), quote (of ``answers``) or repost (a boost of ``answers``). Replies, quotes and
+        boosts of our statuses notify our account. Returns the status id (or, for a boost, the
+        notification id)."""
+        now = self.sandbox.now() if at is None else at
+        name = PUBLIC_NAMES[author % len(PUBLIC_NAMES)]
+        person = {"id": str(900000 + author % len(PUBLIC_NAMES)), "username": name}
+        with self.sandbox.lock:
+            ours = self.statuses.get(answers or "") if answers else None
+            if kind in ("reply", "quote", "repost") and ours is None:
+                raise KeyError(f"no status of ours {answers!r} to answer")
+            sid = self._snowflake() if at is None else str((int(now * 1000) << 16) | (self.sandbox.next_id() & 0xFFFF))
+            if kind == "repost":
+                assert ours is not None
+                return self._notify(ours, "reblog", sid, now, person, status=ours)
+            words = text or ("Solidarité" + (f" #{tag}" if tag else ""))
+            media = []
+            if kind == "photo":
+                media = [{"id": sid + "1", "account_id": person["id"], "status_id": sid, "description": "",
+                          "filename": "carte.jpg", "content_type": "image/jpeg", "size": 1000}]
+            record = {"id": sid, "account": person, "text": words, "content": render_html(words, "http://sandbox"),
+                      "created": now, "visibility": "public", "language": "fr", "media": media,
+                      "in_reply_to": ours["id"] if ours and kind == "reply" else None,
+                      "in_reply_to_account": ours["account"]["id"] if ours and kind == "reply" else None,
+                      "quote_of": ours["id"] if ours and kind == "quote" else None}
+            self.public[sid] = record
+            if tag:
+                self.by_tag.setdefault(tag.lower(), []).append(sid)
+                self.by_tag[tag.lower()].sort(key=int)
+            if ours is not None:
+                self._notify(ours, "mention" if kind == "reply" else "quote", sid, now, person, status=record)
+        return sid
+
+    def _notify(self, ours: dict[str, Any], ntype: str, sid: str, now: float, person: dict[str, Any],
+                *, status: dict[str, Any]) -> str:
+        nid = str((int(now * 1000) << 16) | (self.sandbox.next_id() & 0xFFFF))
+        items = self.notifications.setdefault(ours["account"]["id"], [])
+        items.append({"id": nid, "type": ntype, "created": now, "person": person, "status_id": status["id"]})
+        items.sort(key=lambda n: int(n["id"]))
+        return nid
+
+    def _public_json(self, record: dict[str, Any], base: str) -> dict[str, Any]:
+        body = self._status_json(record, base)
+        body["in_reply_to_id"] = record.get("in_reply_to")
+        body["in_reply_to_account_id"] = record.get("in_reply_to_account")
+        body["tags"] = [{"name": t.lower(), "url": f"{base}/tags/{t.lower()}"} for t in _HASHTAG.findall(record["text"])]
+        if record.get("quote_of"):
+            quoted = self.statuses.get(record["quote_of"])
+            body["quote"] = {"state": "accepted",
+                             "quoted_status": self._status_json(quoted, base) if quoted else None}
+        return body
+
+    def _simulate_tag(self, tag: str) -> None:
+        """The public of the demo: one post per ``public_every`` simulated seconds per tag."""
+        now = self.sandbox.now()
+        with self.sandbox.lock:
+            start = self.tag_started.setdefault(tag, now - 6 * self.public_every / max(self.sandbox.speed, 1e-9))
+            have = sum(1 for i in self.by_tag.get(tag, []) if i in self.public)
+            due = min(self.public_max, int((now - start) * self.sandbox.speed // self.public_every))
+        for n in range(have, due):
+            seed = int(hashlib.sha256(f"{self.sandbox.seed}:{tag}:{n}".encode()).hexdigest()[:8], 16)
+            kind = "photo" if seed % 4 == 0 else "original"
+            self.public_post(tag=tag, kind=kind, author=seed, at=start + (n + 1) * self.public_every / max(self.sandbox.speed, 1e-9))
+
+    def _simulate_answers(self, account_id: str) -> None:
+        """A few replies, boosts and quotes per status of ours, decided by the seed, once each."""
+        with self.sandbox.lock:
+            mine = [self.statuses[i] for i in self.by_account.get(account_id, []) if i in self.statuses]
+        for record in mine:
+            if record["id"] in self.answered:
+                continue
+            self.answered.add(record["id"])
+            seed = int(hashlib.sha256(f"{self.sandbox.seed}:{record['id']}".encode()).hexdigest()[:8], 16)
+            for n, kind in enumerate(("reply", "repost", "quote", "reply")[: seed % 5]):
+                self.public_post(kind=kind, answers=record["id"], author=seed + n)
+
+    def _tag_timeline(self, req: Request, tag: str, base: str) -> _Paged:
+        from urllib.parse import unquote
+
+        tag = unquote(tag).lower()
+        if self.auto_public:
+            self._simulate_tag(tag)
+        with self.sandbox.lock:
+            ids = [int(i) for i in self.by_tag.get(tag, [])]
+            chosen = _page(ids, req, 20, MAX_PAGE)
+            body = [self._public_json(self.public[str(i)], base) if str(i) in self.public
+                    else self._status_json(self.statuses[str(i)], base)
+                    for i in chosen if str(i) in self.public or str(i) in self.statuses]
+        return _Paged(body, _link(f"{base}/api/v1/timelines/tag/{tag}", chosen))
+
+    def _notifications(self, req: Request, account: dict[str, Any], base: str) -> _Paged:
+        if self.auto_public:
+            self._simulate_answers(account["id"])
+        types = set(req.query.get("types[]") or req.query.get("types") or [])
+        with self.sandbox.lock:
+            items = [n for n in self.notifications.get(account["id"], []) if not types or n["type"] in types]
+            by_id = {int(n["id"]): n for n in items}
+            chosen = _page(sorted(by_id), req, 40, MAX_NOTIFICATIONS)
+            body = []
+            for i in chosen:
+                n = by_id[i]
+                status = self.public.get(n["status_id"]) or self.statuses.get(n["status_id"])
+                status_json = None
+                if status is not None:
+                    status_json = (self._public_json(status, base) if n["status_id"] in self.public
+                                   else self._status_json(status, base))
+                body.append({"id": n["id"], "type": n["type"], "created_at": _iso(n["created"]),
+                             "group_key": f"ungrouped-{n['id']}",
+                             "account": self._account_json(n["person"], base), "status": status_json})
+        extra = "".join(f"types[]={t}&" for t in sorted(types))
+        return _Paged(body, _link(f"{base}/api/v1/notifications", chosen, extra))
 
     # -- media --------------------------------------------------------------------------------
 

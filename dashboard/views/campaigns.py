@@ -9,9 +9,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, listening_ui
 from dashboard.i18n import fmt_date, fmt_number, lang, t, zone_name
 from orchestrator.services import campaign_admin
+from orchestrator.services import listening as listening_service
 
 chosen = common.require_campaign()
 st.title(t("campaigns.title"))
@@ -92,6 +93,10 @@ with st.expander(t("campaigns.edit", name=common.plain(chosen_name))), st.form(f
             "key_dates": campaign_admin.parse_key_dates(key_dates)})
         if common.run(save, success=t("campaigns.saved", name=common.plain(name_fr or chosen.slug))) is not None:
             st.rerun()
+
+with st.expander(t("campaigns.listening", name=common.plain(chosen_name))):
+    listening_ui.terms_form(f"edition_listen_{chosen.slug}", listening_service.get_terms(chosen), lambda values: partial(
+        listening_service.set_terms, actor=me, campaign_id=chosen.id, terms=values))
 
 with st.expander(t("campaigns.copy", name=common.plain(chosen_name))):
     st.caption(t("campaigns.copy_help"))

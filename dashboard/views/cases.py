@@ -10,10 +10,11 @@ from typing import Any, get_args
 import streamlit as st
 
 from content.model import SolidarityKind
-from dashboard import common, data, voice_ui
+from dashboard import common, data, listening_ui, voice_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import campaign_results, case_edit, responses
+from orchestrator.services import listening as listening_service
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
 from orchestrator.timeutil import local, utcnow
@@ -121,7 +122,19 @@ def _show(case: Any, index: int) -> None:
     _history(case.id)
     _voice(case, name)
     _posts(case)
+    _listening(case)
     _switches(case, index, name)
+
+
+def _listening(case: Any) -> None:
+    """The case's listening terms: shown to all, changed by editors."""
+    terms = listening_service.get_terms(case)
+    shown = [f"#{h}" for lang_terms in terms.values() for h in lang_terms["hashtags"]]
+    shown += [f"« {k} »" for lang_terms in terms.values() for k in lang_terms["keywords"]]
+    st.markdown(f"*{t('cases.listening')}* — {common.plain(' · '.join(dict.fromkeys(shown)) or '—')}")
+    if editor and st.toggle(t("cases.listening_edit"), key=f"case_listen_toggle_{case.slug}"):
+        listening_ui.terms_form(f"case_listen_{case.slug}", terms, lambda values: partial(
+            listening_service.set_terms, actor=me, case_id=case.id, terms=values))
 
 
 def _posts(case: Any) -> None:

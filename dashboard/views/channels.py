@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import common, data
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import accounts as account_service
+from orchestrator.services import listening as listening_service
 
 campaign = common.require_campaign()
 tz = campaign.timezone
@@ -59,6 +60,7 @@ def show_account(account: Any) -> None:
             t("channels.window"): t("channels.window_value", minutes=fmt_number(r["window_seconds"] // 60)),
             t("channels.blocked_until"): fmt_datetime(r["blocked_until"], tz, "short") if r["blocked_until"] else "",
         } for r in rows])
+    show_listening(account)
     if editor and st.button(t("channels.test"), key=f"acct_test_{account.name}", icon=":material/network_check:"):
         result = common.run(partial(account_service.test_account, actor=me, name=account.name, timeout=10.0,
                                     language=lang()))
@@ -81,6 +83,30 @@ def show_account(account: Any) -> None:
                 if common.run(partial(account_service.update_credentials, actor=me, name=account.name,
                                   credentials=given, base_url=base_url), success=t("channels.saved")):
                     st.rerun()
+
+
+def show_listening(account: Any) -> None:
+    """How listening goes on this account: last good poll, last refusal in words, streams the
+    platform does not give this account, and this month's reads (with their cost where billed)."""
+    with common.session() as s:
+        state = listening_service.account_states(s, account=account)
+    st.markdown("**" + t("channels.listen.title") + "**")
+    if not state["streams"]:
+        st.caption(t("channels.listen.none"))
+        return
+    when = fmt_datetime(state["last_ok_at"], tz) if state["last_ok_at"] else t("channels.listen.never")
+    st.caption(t("channels.listen.last_ok", when=when))
+    if state["unavailable"]:
+        reason = state["unavailable_reason"].get(lang()) or ""
+        terms = ", ".join(common.plain(s.split(":", 1)[-1]) for s in state["unavailable"])
+        st.warning(t("channels.listen.unavailable", terms=terms, reason=common.plain(reason)))
+    if state["last_error"]:
+        st.warning(t("channels.listen.error", error=common.plain(state["last_error"].get(lang()) or ""),
+                     when=fmt_datetime(state["last_error_at"], tz, "short")))
+    st.caption(t("channels.listen.month", calls=fmt_number(state["calls_this_month"]),
+                 posts=fmt_number(state["posts_read_this_month"])))
+    if state["has_cost"]:
+        st.info(t("channels.listen.cost", cost=f"{state['estimated_cost_usd']:.2f}"))
 
 
 if not accounts:

@@ -10,7 +10,7 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 import typer
@@ -152,7 +152,7 @@ def sandbox(
     from channels.sandbox import Sandbox, SandboxServer
 
     setup_logging()
-    server = SandboxServer(Sandbox(seed=seed, speed=speed), port=port or get_settings().sandbox_port)
+    server = SandboxServer(_with_public(Sandbox(seed=seed, speed=speed)), port=port or get_settings().sandbox_port)
     typer.echo(f"Bac à sable : {server.url} (Ctrl-C pour arrêter)")
     try:
         server.serve_forever()
@@ -222,6 +222,15 @@ def start_clicks(server: SandboxServer, links_base_url: str) -> Clicker | None:
     return Clicker(server.sandbox, links_base_url).start()
 
 
+def _with_public(sandbox: Any) -> Any:
+    """The demo's simulated public posts with the edition's hashtags and answers our posts
+    (emulators that simulate one have ``auto_public``; tests leave it off)."""
+    for emulator in sandbox.emulators:
+        if hasattr(emulator, "auto_public"):
+            emulator.auto_public = True
+    return sandbox
+
+
 @commands.command()
 def up(
     no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Sans émulateurs : comptes réels seulement.")] = False,
@@ -241,7 +250,8 @@ def up(
     server = None
     if not no_sandbox:
         try:
-            server = SandboxServer(Sandbox(seed=int(time.time()) % 1000, speed=30.0), port=settings.sandbox_port).start()
+            server = SandboxServer(_with_public(Sandbox(seed=int(time.time()) % 1000, speed=30.0)),
+                                   port=settings.sandbox_port).start()
         except OSError as exc:
             fail(f"le port {settings.sandbox_port} du bac à sable est pris ({exc}) : "
                  "un autre « porte-voix up » tourne-t-il ? Changez PORTEVOIX_SANDBOX_PORT.")

@@ -305,6 +305,9 @@ def test_account(session: Session, *, actor: Actor, name: str, timeout: float = 
         ok, message = True, handle
         if was_unhealthy:
             deliveries.release_account(session, account=account, actor=actor)
+        from orchestrator.services.listening import clear_unavailable
+
+        clear_unavailable(session, account_id=account.id or 0)  # a re-tested account listens again
         options = getattr(channel, "stored_options", None)
         if callable(options):
             account.options = {**(account.options or {}), **options()}

@@ -67,6 +67,8 @@ def campaign_data(campaign: Campaign) -> dict[str, Any]:
     }
     if campaign.url:
         data["url"] = dict(campaign.url)
+    if campaign.listening:
+        data["listening"] = {k: dict(v) for k, v in campaign.listening.items()}
     return data
 
 
@@ -81,6 +83,8 @@ def _apply(campaign: Campaign, model: Any) -> None:
     campaign.goal = model.goal
     campaign.link_rules = model.link_rules.model_dump(mode="json")
     campaign.url = model.url.model_dump(exclude_none=True) if model.url is not None else {}
+    campaign.listening = {lang: t.model_dump(mode="json") for lang, t in model.listening.items()
+                          if t.hashtags or t.keywords}
     campaign.updated_at = utcnow()
 
 
@@ -238,6 +242,7 @@ def case_data(case: Case) -> dict[str, Any]:
         "authority": case.authority, "ask": case.ask, "solidarity_kind": case.solidarity_kind,
         "solidarity_to": case.solidarity_to, "solidarity_address": case.solidarity_address,
         "image_alt": case.image_alt, "links": case.links or {}, "tags": list(case.tags),
+        "listening": {k: dict(v) for k, v in (case.listening or {}).items()},
     }
     return _clean(data)  # type: ignore[no-any-return]
 

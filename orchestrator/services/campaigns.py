@@ -44,6 +44,7 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
     campaign.goal = data.goal
     campaign.link_rules = data.link_rules.model_dump(mode="json")
     campaign.url = _bi(data.url)
+    campaign.listening = _listening(data.listening)
     campaign.updated_at = utcnow()
     if session.exec(select(Campaign).where(Campaign.is_current)).first() is None:
         campaign.is_current = True
@@ -68,6 +69,7 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
         case.image_alt = _bi(item.image_alt)
         case.links = item.links.model_dump(mode="json") if item.links is not None else {}
         case.tags = list(item.tags)
+        case.listening = _listening(item.listening)
         case.updated_at = utcnow()
         session.add(case)
 
@@ -97,6 +99,11 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
           target_id=campaign.slug, cases=len(content.cases))
     session.flush()
     return campaign
+
+
+def _listening(terms: Any) -> dict[str, Any]:
+    """Content listening terms in the stored shape (languages with no term left out)."""
+    return {lang: t.model_dump(mode="json") for lang, t in (terms or {}).items() if t.hashtags or t.keywords}
 
 
 def current_campaign(session: Session) -> Campaign:

@@ -10,6 +10,8 @@ explicit arguments and testable alone (docs/architecture.md shows how a delivery
 - :class:`~orchestrator.worker.recorder.Recorder`: writes each call's end, by the outcome table;
 - :class:`~orchestrator.worker.reconciler.Reconciler`: expired leases, unknown outcomes;
 - :class:`~orchestrator.worker.metrics.MetricsPoller`: the figures of published posts;
+- :class:`~orchestrator.worker.listen.Listener`: the public's posts with the edition's terms, and
+  the answers to ours (within each budget's reserve for publishing);
 - :class:`~orchestrator.worker.channels.Channels`: the platform clients they share.
 """
 
@@ -33,6 +35,7 @@ from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker.channels import Channels, Factory
 from orchestrator.worker.claimer import Claimed, Claimer
+from orchestrator.worker.listen import Listener, ListenReport
 from orchestrator.worker.metrics import MetricsPoller
 from orchestrator.worker.publisher import Publisher, Runners
 from orchestrator.worker.reconciler import Reconciler
@@ -68,6 +71,7 @@ class Worker:
                                    channels=self.channels, runners=self.runners, stopping=self.stopping)
         self.reconciler = Reconciler(engine, settings, self.id, channels=self.channels)
         self.metrics = MetricsPoller(engine, settings, channels=self.channels)
+        self.listener = Listener(engine, settings, channels=self.channels)
 
     # ------------------------------------------------------------------------------------------
     # what the loops, the command line and the tests call
@@ -105,6 +109,9 @@ class Worker:
 
     def poll_metrics(self, now: dt.datetime | None = None, limit: int = 50_000) -> int:
         return self.metrics.poll(now, limit)
+
+    def listen(self, now: dt.datetime | None = None) -> ListenReport:
+        return self.listener.listen(now)
 
     def next_poll(self, published_at: dt.datetime, now: dt.datetime) -> dt.datetime | None:
         return self.metrics.next_poll(published_at, now)
@@ -185,6 +192,7 @@ class Worker:
             ("sweep", self.sweep, max(1.0, min(30.0, s.lease_seconds / 2)), 60),
             ("reconcile", lambda: self.reconciler.reconcile_all(self.stopping), max(1.0, min(15.0, s.reconcile_delay_seconds / 2)), 60),
             ("metrics", self.poll_metrics, 20, 120),
+            ("listen", self.listen, max(10.0, s.listen_seconds), 300),
         ]
         for job_id, fn, seconds, grace in jobs:
             scheduler.add_job(self.safe, "interval", args=(job_id, fn), seconds=seconds, id=job_id,

@@ -1,0 +1,219 @@
+"""The listener: reads the public's posts carrying the edition's terms, and the answers to our
+own posts, on every healthy account, within each account's rate budget.
+
+One pass (:meth:`Listener.listen`) walks every stream of every account — one per term
+("tag:<term>", "keyword:<term>") plus "answers" — from where it stopped, a page at a time, at most
+``listen_max_pages`` pages per stream (the rest of a backlog waits for the next pass). Each page
+is stored with the stream's cursor in one transaction (services/listening.record_page), so a
+crash anywhere re-reads at most the page in flight, and the keyed post hash makes re-reading it
+harmless.
+
+Publishing comes first: every call spends one token of the account's ``channel.listen_endpoint``
+bucket, and listening stops for that account as soon as taking one would leave less than
+``listen_reserve`` of the bucket's capacity. A refusal (rate limit, 5xx, network) is written on the
+stream for the account page and tried again at the next pass; a platform that does not give this
+account search (:class:`~channels.base.ListeningUnavailable`) marks the stream unavailable, and it
+is not polled again until the account is re-tested.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from channels.base import AuthError, ChannelError, ListeningUnavailable, ListenPage, RateLimited
+from orchestrator import budgets, secrets
+from orchestrator.db import read_scope, retry_db, session_scope
+from orchestrator.models import Account, Campaign, Case, ListenCursor
+from orchestrator.services import listening
+from orchestrator.services.auth import NotFound
+from orchestrator.services.campaigns import current_campaign
+from orchestrator.settings import Settings
+from orchestrator.timeutil import utcnow
+from orchestrator.worker.channels import Channels
+
+log = logging.getLogger("porte_voix.worker")
+
+
+@dataclasses.dataclass
+class ListenReport:
+    """What one pass did, for the command line and the logs."""
+
+    campaign: str = ""
+    #: (case slug or "" for the edition's own terms, platform) -> kind -> new posts
+    found: dict[tuple[str, str], dict[str, int]] = dataclasses.field(default_factory=dict)
+    calls: int = 0
+    pages: int = 0
+    duplicates: int = 0
+    answers: int = 0
+    #: account name -> streams left for the next pass to keep the publishing reserve
+    held_for_budget: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: (account name, stream, {"code", "fr", "en"})
+    errors: list[tuple[str, str, dict[str, str]]] = dataclasses.field(default_factory=list)
+    unavailable: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def new(self) -> int:
+        return sum(sum(kinds.values()) for kinds in self.found.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        cases: dict[str, dict[str, dict[str, int]]] = {}
+        for (case, platform), kinds in sorted(self.found.items()):
+            cases.setdefault(case, {})[platform] = dict(sorted(kinds.items()))
+        return {
+            "campaign": self.campaign, "new": self.new, "cases": cases, "calls": self.calls, "pages": self.pages,
+            "duplicates": self.duplicates, "answers": self.answers, "held_for_budget": self.held_for_budget,
+            "errors": [{"account": a, "stream": s, **e} for a, s, e in self.errors],
+            "unavailable": [{"account": a, "stream": s} for a, s in self.unavailable],
+        }
+
+
+def _error(exc: ChannelError) -> dict[str, str]:
+    code = "unavailable" if isinstance(exc, ListeningUnavailable) else exc.kind
+    return {"code": code, "fr": exc.message("fr"), "en": exc.message("en")}
+
+
+class Listener:
+    def __init__(self, engine: sa.Engine, settings: Settings, *, channels: Channels) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.channels = channels
+
+    # ------------------------------------------------------------------------------------------
+
+    def listen(self, now: dt.datetime | None = None) -> ListenReport:
+        """One pass over every healthy account and stream of the current edition."""
+        report = ListenReport()
+        try:
+            key = listening.listening_key(self.settings)
+        except secrets.SecretKeyError as exc:
+            log.warning("listening skipped: %s", exc)
+            return report
+        with read_scope(self.engine) as session:
+            try:
+                campaign = current_campaign(session)
+            except NotFound:
+                return report
+            terms = listening.terms_of(session, campaign)
+            accounts = list(session.exec(select(Account).where(col(Account.healthy).is_(True))
+                                         .order_by(col(Account.kind), col(Account.name))))
+            slugs = {c.id: c.slug for c in session.exec(select(Case).where(Case.campaign_id == campaign.id))}
+            cursors = {(r.account_id, r.stream): r for r in session.exec(select(ListenCursor))}
+            session.expunge_all()
+        report.campaign = campaign.slug
+        retry_db(self._purge, "purge public posts")  # past editions' hashes (docs/privacy.md)
+        streams: list[tuple[str, listening.Term | None]] = [(t.stream, t) for t in terms]
+        streams.append((listening.ANSWERS, None))
+        for account in accounts:
+            try:
+                channel = self.channels.get(account, "listen")
+            except Exception as exc:  # credentials unreadable with the key in force, no instance URL
+                log.warning("listening skipped for account %s: %s", account.name, exc)
+                continue
+            endpoint = channel.listen_endpoint
+            for index, (stream, term) in enumerate(streams):
+                row = cursors.get((account.id, stream))  # type: ignore[arg-type]
+                if listening.unavailable(row):
+                    report.unavailable.append((account.name, stream))
+                    continue
+                outcome = self._stream(account, campaign, channel, endpoint, stream, term, row, key, now, report,
+                                       slugs)
+                if outcome == "budget":
+                    report.held_for_budget[account.name] = len(streams) - index
+                    break
+                if outcome == "auth":
+                    break
+            try:
+                self.channels.keep_session(account, "listen", channel)
+            except Exception:
+                pass
+        if report.new or report.errors:
+            log.info("listening: %s new public posts, %s calls, %s errors", report.new, report.calls,
+                     len(report.errors), extra={"event": "listen_pass", "new": report.new, "calls": report.calls})
+        return report
+
+    # ------------------------------------------------------------------------------------------
+
+    def _stream(self, account: Account, campaign: Campaign, channel: Any, endpoint: str, stream: str,
+                term: listening.Term | None, row: ListenCursor | None, key: bytes, now: dt.datetime | None,
+                report: ListenReport, slugs: dict[int | None, str]) -> str:
+        """Page through one stream; "done", "budget" (reserve reached) or "auth"/"error"."""
+        cursor = row.cursor if row is not None else None
+        size = channel.listen_page_size or None
+        for _ in range(max(1, self.settings.listen_max_pages)):
+            if not retry_db(functools.partial(self._take, account.id, endpoint, now or utcnow()), "listen budget"):
+                return "budget"
+            report.calls += 1
+            try:
+                if term is None:
+                    page: ListenPage = channel.listen_answers(cursor=cursor, limit=size)
+                else:
+                    page = channel.listen(term.text, hashtag=term.hashtag, cursor=cursor, limit=size)
+            except ChannelError as exc:
+                infos = channel.take_rate_info()
+                error = _error(exc)
+                retry_db(functools.partial(self._failed, account, stream, error, exc, endpoint, infos, now),
+                         "listen error")
+                if isinstance(exc, ListeningUnavailable):
+                    report.unavailable.append((account.name, stream))
+                else:
+                    report.errors.append((account.name, stream, error))
+                (log.info if isinstance(exc, ListeningUnavailable) else log.warning)(
+                    "listening %s on %s: %s", stream, account.name, exc.message("en"))
+                return "auth" if isinstance(exc, AuthError) else "error"
+            infos = channel.take_rate_info()
+            recorded = retry_db(functools.partial(self._record, account, campaign, stream, page, term, key, infos,
+                                                  now), "record public posts")
+            report.pages += 1
+            report.duplicates += recorded.duplicates
+            report.answers += recorded.answers
+            for case_id, kinds in recorded.by_case.items():
+                slot = report.found.setdefault((slugs.get(case_id, "") if case_id else "", account.kind), {})
+                for kind, n in kinds.items():
+                    slot[kind] = slot.get(kind, 0) + n
+            cursor = page.cursor
+            if not page.more:
+                return "done"
+        return "done"
+
+    def _purge(self) -> int:
+        with session_scope(self.engine) as session:
+            return listening.purge(session)
+
+    def _take(self, account_id: int | None, endpoint: str, now: dt.datetime) -> bool:
+        """One token for one listening call, only while the bucket keeps its publishing reserve."""
+        with session_scope(self.engine) as session:
+            bucket = budgets.read_bucket(session, account_id=account_id or 0, endpoint=endpoint)
+            if bucket is None:
+                return True
+            if bucket.blocked_until is not None and bucket.blocked_until > now:
+                return False
+            budgets.refill(bucket, now)
+            if bucket.tokens - 1 < self.settings.listen_reserve * bucket.capacity:
+                return False
+            bucket.tokens -= 1
+            budgets.write_bucket(session, bucket)
+            return True
+
+    def _record(self, account: Account, campaign: Campaign, stream: str, page: ListenPage,
+                term: listening.Term | None, key: bytes, infos: list[Any], now: dt.datetime | None) -> Any:
+        with session_scope(self.engine) as session:
+            recorded = listening.record_page(session, account=account, campaign=campaign, stream=stream, page=page,
+                                             term=term, key=key, now=now)
+            budgets.correct(session, account_id=account.id or 0, infos=infos)
+        return recorded
+
+    def _failed(self, account: Account, stream: str, error: dict[str, str], exc: ChannelError, endpoint: str,
+                infos: list[Any], now: dt.datetime | None) -> None:
+        with session_scope(self.engine) as session:
+            listening.note_error(session, account_id=account.id or 0, stream=stream, code=error["code"],
+                                 fr=error["fr"], en=error["en"], calls=1, now=now)
+            budgets.correct(session, account_id=account.id or 0, infos=infos)
+            if isinstance(exc, RateLimited) and exc.reset_at is not None:
+                budgets.block_until(session, account_id=account.id or 0, endpoint=endpoint, until=exc.reset_at)
