@@ -4,8 +4,11 @@ channel. Read for staff on the overview, the case page and the responses page, a
 ``porte-voix responses pace --json``.
 
 Public posts are read from ``public_post`` (what listening found), never as people: a count per
-case, platform, kind and hour. They count as ``social_action`` among a case's actions, and that
-addition is made in one place only, :func:`public_posts_as_actions`.
+case, platform, kind and hour. Among a case's actions they are already there: listening writes
+them as ``social_action`` responses (source type "listening", source the platform) in the same
+transaction as the posts (orchestrator.services.listening.record_page), so every total, the
+counter and the exports include them without reading ``public_post``. Posts found by the
+edition's own terms belong to no case: they show as public posts, not as a case's actions.
 """
 
 from __future__ import annotations
@@ -33,11 +36,6 @@ from orchestrator.models import (
 PLATFORMS = ("x", "facebook", "mastodon", "bluesky")
 #: The source public posts are counted under among a case's actions.
 LISTENING_SOURCE = "listening"
-#: True while public posts are counted from ``public_post`` here; False once listening writes
-#: its own ``social_action`` Response rows (source "listening"), so that nothing counts twice.
-COUNT_PUBLIC_POSTS = True
-
-
 def _public_posts(campaign_id: int | None) -> Any:
     """The edition's public posts (hour, platform, kind) with their case: their own, else the case
     of the post of ours they answer (an outer join, so a post answering nothing keeps its own)."""
@@ -47,18 +45,6 @@ def _public_posts(campaign_id: int | None) -> Any:
             .select_from(tables[0].outerjoin(tables[1], d.id == p.delivery_id).outerjoin(tables[2], o.id == d.post_id))
             .where(p.campaign_id == campaign_id)
             .subquery())
-
-
-def public_posts_as_actions(session: Session, *, campaign: Campaign) -> dict[int | None, int]:
-    """How many public posts count as ``social_action`` per case id (``None``: the edition's own
-    terms, for no case). The one place public posts join the actions: pace, totals and the bilan
-    all go through :func:`orchestrator.services.responses.totals_by_case`, which calls this.
-    Empty when :data:`COUNT_PUBLIC_POSTS` is off."""
-    if not COUNT_PUBLIC_POSTS:
-        return {}
-    public = _public_posts(campaign.id)
-    rows = session.execute(sa.select(public.c.case_id, sa.func.count()).group_by(public.c.case_id))
-    return {case_id: int(n) for case_id, n in rows}
 
 
 def _local_day(hour: Any, zone: ZoneInfo, cache: dict[Any, dt.date]) -> dt.date:
@@ -87,8 +73,8 @@ def voice(session: Session, *, campaign: Campaign) -> dict[str, Any]:
 
     ``cases``: one entry per case in the edition's order, ``{"case_id", "slug", "person",
     "clicks", "public_posts": {platform: {kind: n}}, "public_total", "actions": {kind: n},
-    "actions_total"}``, where ``actions`` includes the public posts as ``social_action``
-    (:func:`public_posts_as_actions`). ``edition``: the same totals, edition-wide posts included.
+    "actions_total"}``, where ``actions`` includes the public posts as ``social_action`` (written
+    so by listening). ``edition``: the same totals, edition-wide posts included.
     ``days``: ``{"day", "case" (slug or None), "clicks", "public_posts", "actions"}`` sorted by
     day then case."""
     zone = ZoneInfo(campaign.timezone)
@@ -114,8 +100,6 @@ def voice(session: Session, *, campaign: Campaign) -> dict[str, Any]:
         by_kind = public.setdefault(case_id, {}).setdefault(platform, {})
         by_kind[kind] = by_kind.get(kind, 0) + int(n)
         bump(_local_day(hour, zone, cache), case_id, "public_posts", int(n))
-        if COUNT_PUBLIC_POSTS:
-            bump(_local_day(hour, zone, cache), case_id, "actions", int(n))
 
     actions: dict[int | None, dict[str, int]] = {}
     rows = session.execute(
@@ -127,9 +111,6 @@ def voice(session: Session, *, campaign: Campaign) -> dict[str, Any]:
         by_kind = actions.setdefault(case_id, {})
         by_kind[kind] = by_kind.get(kind, 0) + int(n or 0)
         bump(day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)), case_id, "actions", int(n or 0))
-    for case_id, n in public_posts_as_actions(session, campaign=campaign).items():
-        by_kind = actions.setdefault(case_id, {})
-        by_kind["social_action"] = by_kind.get("social_action", 0) + n
 
     def entry(case_ids: list[int | None]) -> dict[str, Any]:
         posts: dict[str, dict[str, int]] = {}

@@ -159,37 +159,25 @@ class Pace:
 
 
 def totals_by_case(session: Session, *, campaign: Campaign) -> dict[int, int]:
-    """Actions per case id, the public's posts included as ``social_action``
-    (public_voice.public_posts_as_actions); those found by the edition's own terms, for no
-    case, under ``None``: they count in the edition's total only."""
-    from orchestrator.services.public_voice import public_posts_as_actions
-
+    """Actions per case id, the public's posts included: listening writes them as
+    ``social_action`` rows (orchestrator.services.listening.record_page)."""
     rows = session.exec(
         select(Response.case_id, sa.func.sum(Response.count))  # type: ignore[call-overload]
         .join(Case, col(Case.id) == Response.case_id)
         .where(Case.campaign_id == campaign.id)
         .group_by(col(Response.case_id))
     )
-    totals: dict[Any, int] = {case_id: int(n or 0) for case_id, n in rows}
-    for case_id, n in public_posts_as_actions(session, campaign=campaign).items():
-        totals[case_id] = totals.get(case_id, 0) + n
-    return totals
+    return {case_id: int(n or 0) for case_id, n in rows}
 
 
 def totals_by_kind(session: Session, *, campaign: Campaign) -> dict[str, int]:
-    from orchestrator.services.public_voice import public_posts_as_actions
-
     rows = session.exec(
         select(Response.kind, sa.func.sum(Response.count))  # type: ignore[call-overload]
         .join(Case, col(Case.id) == Response.case_id)
         .where(Case.campaign_id == campaign.id)
         .group_by(Response.kind)
     )
-    totals = {kind: int(n or 0) for kind, n in rows}
-    public = sum(public_posts_as_actions(session, campaign=campaign).values())
-    if public:
-        totals["social_action"] = totals.get("social_action", 0) + public
-    return totals
+    return {kind: int(n or 0) for kind, n in rows}
 
 
 def project(total: int, *, starts_on: dt.date | None, ends_on: dt.date | None, today: dt.date) -> int:

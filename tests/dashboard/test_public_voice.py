@@ -44,7 +44,7 @@ def test_the_overview_shows_each_case_s_voice_and_one_case_by_channel(app, bare_
     assert (juan["Clics"], juan["Publications du public"], juan["X"], juan["Mastodon"], juan["Actions"]) == (15, 7, 4, 2, 93)
     assert (summary["Damisoa"]["Clics"], summary["Damisoa"]["Bluesky"], summary["Damisoa"]["Actions"]) == (2, 3, 23)
     assert (summary["Toute l'édition"]["Clics"], summary["Toute l'édition"]["Publications du public"],
-            summary["Toute l'édition"]["Actions"]) == (17, 14, 120)
+            summary["Toute l'édition"]["Actions"]) == (17, 14, 116)
     assert any(c.proto.spec and "Par jour" in c.proto.spec for c in at.get("vega_lite_chart"))
     at.selectbox(key="overview_voice_case").set_value("juan-lopez").run()
     assert not at.exception
@@ -64,7 +64,7 @@ def test_the_overview_in_english_writes_numbers_the_english_way(app, bare_engine
     seed(bare_engine)
     at = app("victor", "overview", lang="en")
     summary = rows_by(frame_with(at, "Public posts"), "Case")
-    assert summary["Whole edition"]["Actions"] == 120
+    assert summary["Whole edition"]["Actions"] == 116
     shown = texts(at)
     line = next(line for line in shown.splitlines() if line.startswith("Juan López — 93 / 12,000 actions (1%) · projected: "))
     assert " on 10 Dec, " in line and " on the last day (" in line

@@ -29,7 +29,7 @@ def test_per_case_clicks_public_posts_and_actions(engine: sa.Engine) -> None:
     assert damisoa["actions"] == {"signature": 20, "social_action": 3}
     assert cases["ellinor-guttorm-utsi"]["clicks"] == 0 and cases["ellinor-guttorm-utsi"]["actions_total"] == 0
     edition = figures["edition"]
-    assert (edition["clicks"], edition["public_total"], edition["actions_total"]) == (17, 14, 93 + 23 + 4)
+    assert (edition["clicks"], edition["public_total"], edition["actions_total"]) == (17, 14, 93 + 23)
     assert edition["public_posts"]["mastodon"] == {"reply": 2, "original": 4}
 
 
@@ -44,7 +44,7 @@ def test_day_by_day_in_the_edition_s_time_zone(engine: sa.Engine) -> None:
         ("2025-11-11", "juan-lopez"): (8, 6, 6),
         ("2025-11-12", "juan-lopez"): (0, 1, 1 + 80 + 6),
         ("2025-11-12", "damisoa"): (2, 3, 3),
-        ("2025-11-12", None): (0, 4, 4),
+        ("2025-11-12", None): (0, 4, 0),  # public posts, nobody's actions
     }
 
 
@@ -83,22 +83,25 @@ def test_public_posts_count_once_as_social_actions_in_every_total(engine: sa.Eng
         by_kind = responses.totals_by_kind(s, campaign=campaign)
         bilan = campaign_results.results(s, campaign=campaign)
     totals = {p.slug: p.total for p in per_case}
-    assert (totals["juan-lopez"], totals["damisoa"], overall.total) == (93, 23, 120)
-    assert by_kind == {"letter": 80, "signature": 20, "social_action": 6 + 7 + 3 + 4}
-    assert bilan["actions"] == 120 and bilan["by_kind"]["social_action"] == 20
+    assert (totals["juan-lopez"], totals["damisoa"], overall.total) == (93, 23, 116)
+    assert by_kind == {"letter": 80, "signature": 20, "social_action": 6 + 7 + 3}
+    assert bilan["actions"] == 116 and bilan["by_kind"]["social_action"] == 16
 
 
-def test_the_public_post_addition_can_be_switched_off_in_one_place(engine: sa.Engine, monkeypatch) -> None:
-    """Once listening writes its own Response rows, one switch stops counting them twice."""
+def test_public_posts_count_once_among_actions_and_edition_wide_ones_only_as_posts(engine: sa.Engine) -> None:
+    """Listening's own social_action rows are the only way public posts reach the actions: read
+    back, a case's social actions are the hand-entered ones plus its public posts, once; the
+    posts found by the edition's own terms show as public posts, not as anyone's actions."""
     seed(engine)
-    monkeypatch.setattr(public_voice, "COUNT_PUBLIC_POSTS", False)
     with db.session_scope(engine) as s:
         campaign = current_campaign(s)
-        overall, per_case = responses.pace(s, campaign=campaign, today=TODAY)
         figures = public_voice.voice(s, campaign=campaign)
-    assert overall.total == 80 + 6 + 20
-    assert {c["slug"]: c["actions"].get("social_action", 0) for c in figures["cases"]}["juan-lopez"] == 6
-    assert figures["edition"]["public_total"] == 14  # still shown as public posts
+    cases = {c["slug"]: c for c in figures["cases"]}
+    assert cases["juan-lopez"]["actions"]["social_action"] == 6 + 7
+    assert cases["juan-lopez"]["public_total"] == 7
+    assert cases["damisoa"]["actions"]["social_action"] == 3
+    assert figures["edition"]["public_total"] == 14
+    assert figures["edition"]["actions_total"] == 116
 
 
 def test_pace_projects_to_human_rights_day_and_to_the_last_day(engine: sa.Engine) -> None:
@@ -113,9 +116,9 @@ def test_pace_projects_to_human_rights_day_and_to_the_last_day(engine: sa.Engine
     assert juan.projected_rights_day == round(93 * 38 / 20) == 177
     assert juan.projected == round(93 * 90 / 20)
     assert juan.behind  # 418 projected for a goal of 12 000
-    assert overall.projected_rights_day == round(120 * 38 / 20)
+    assert overall.projected_rights_day == round(116 * 38 / 20)
     assert after.projected_rights_day is None  # 10 December has passed: the total says more
-    assert after.projected == round(120 * 90 / 48)
+    assert after.projected == round(116 * 90 / 48)
 
 
 def test_a_case_on_pace_is_not_behind(engine: sa.Engine) -> None:

@@ -16,6 +16,7 @@ from orchestrator.models import Delivery, PublicPost
 from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import SYSTEM
 from orchestrator.services.campaigns import current_campaign, get_case
+from orchestrator.services.listening import _add_response
 from orchestrator.services.responses import add_clicks, record_tally
 from tests.factories import make_account
 
@@ -57,11 +58,18 @@ def seed(engine: sa.Engine, *, text: str = "Écrivez pour eux ! #ÉcrireÇaLibè
             (codes[("damisoa", "bluesky")], _at(dt.date(2025, 11, 12))): 2,
         })
         juan, damisoa = (get_case(s, slug=slug, campaign=campaign).id for slug in ("juan-lopez", "damisoa"))
+        juan_ids = {d for (case, _), d in ids.items() if case == "juan-lopez"}
         n = 0
 
         def public(platform: str, kind: str, case_id: int | None, day: dt.date, delivery_id: int | None = None,
                    count: int = 1) -> None:
             nonlocal n
+            # as listening records them: the post, and for a case (its own, else the answered
+            # delivery's) one more social action that day from that platform
+            credited = case_id if case_id is not None else (juan if delivery_id in juan_ids else damisoa) \
+                if delivery_id else None
+            if credited is not None:
+                _add_response(s, case_id=credited, day=day, platform=platform, n=count)
             for _ in range(count):
                 n += 1
                 s.add(PublicPost(platform=platform, post_key=f"{n:064x}", campaign_id=campaign.id, case_id=case_id,  # type: ignore[arg-type]
