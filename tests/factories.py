@@ -1,6 +1,9 @@
 """Accounts of every kind for tests, made through the service layer as staff make them.
 
 The sandbox credentials of each kind are written here once; helpers and tests import them.
+``make_account`` (in a session, returns the name), ``new_account`` (in a session, returns the
+account, to change it further), ``add_account`` (in its own transaction on an engine) and
+``numbered_credentials`` (a distinct sandbox identity per account, for many accounts of a kind).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from orchestrator import db
+from orchestrator.models import Account
 from orchestrator.services import accounts
 from orchestrator.services.auth import SYSTEM
 
@@ -23,13 +27,29 @@ CREDS: dict[str, dict[str, str]] = {
 }
 
 
-def make_account(session: Session, kind: str = "x", *, name: str | None = None, language: str = "fr",
+def numbered_credentials(kind: str, n: int) -> dict[str, str]:
+    """Sandbox credentials of ``kind`` distinct for each ``n``: each is its own account on the emulator."""
+    return {
+        "x": {"bearer_token": f"tok-x-{n}"},
+        "mastodon": {"access_token": f"tok-mastodon-{n}"},
+        "bluesky": {"handle": f"w4r-{n}.test", "app_password": f"pw-bluesky-{n}"},
+        "facebook": {"page_id": str(4242 + n), "page_token": f"tok-facebook-{n}"},
+    }[kind]
+
+
+def new_account(session: Session, kind: str = "x", *, name: str | None = None, language: str | None = "fr",
+                base_url: str | None = None, credentials: dict[str, str] | None = None, **fields: Any) -> Account:
+    """Add an account of ``kind`` (default name ``{kind}-fr``) with its sandbox credentials; return it."""
+    return accounts.add_account(session, actor=SYSTEM, kind=kind, name=name or f"{kind}-fr", language=language,
+                                base_url=base_url,
+                                credentials=dict(credentials if credentials is not None else CREDS[kind]), **fields)
+
+
+def make_account(session: Session, kind: str = "x", *, name: str | None = None, language: str | None = "fr",
                  base_url: str | None = None, credentials: dict[str, str] | None = None, **fields: Any) -> str:
     """Add an account of ``kind`` (default name ``{kind}-fr``) with its sandbox credentials; return its name."""
-    name = name or f"{kind}-fr"
-    accounts.add_account(session, actor=SYSTEM, kind=kind, name=name, language=language, base_url=base_url,
-                         credentials=dict(credentials if credentials is not None else CREDS[kind]), **fields)
-    return name
+    return new_account(session, kind, name=name, language=language, base_url=base_url, credentials=credentials,
+                       **fields).name
 
 
 def add_account(engine: sa.Engine, kind: str = "x", **options: Any) -> str:

@@ -130,9 +130,10 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
         Template,
         WorkerHeartbeat,
     )
-    from orchestrator.services import accounts, campaign_admin, case_edit, counter, posts, users
+    from orchestrator.services import campaign_admin, case_edit, counter, posts, users
     from orchestrator.services.auth import SYSTEM, Actor, audit
     from orchestrator.services.campaigns import load_content
+    from tests.factories import new_account
 
     now = now or dt.datetime.now(dt.UTC)
     engine = db.make_engine(url)
@@ -188,16 +189,11 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
 
         # -- accounts: all four kinds on their servers, one unhealthy, hostile handles and errors
         made = {
-            "x": accounts.add_account(s, actor=SYSTEM, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"}),
-            "facebook": accounts.add_account(s, actor=SYSTEM, kind="facebook", name="facebook-fr", language="fr",
-                                             credentials={"page_id": "1000001", "page_token": "t"}),
-            "mastodon": accounts.add_account(s, actor=SYSTEM, kind="mastodon", name="mastodon-fr", language="fr",
-                                             base_url="https://mastodon.example.org", credentials={"access_token": "t"}),
-            "bluesky": accounts.add_account(s, actor=SYSTEM, kind="bluesky", name="bluesky-en", language="en",
-                                            base_url="https://pds.example.org",
-                                            credentials={"handle": "ecrire.example.org", "app_password": "t"}),
-            "unhealthy": accounts.add_account(s, actor=SYSTEM, kind="x", name=f"x \"l'écho\" & {IMG_TAG}", language=None,
-                                              credentials={"bearer_token": "t"}),
+            "x": new_account(s, "x"),
+            "facebook": new_account(s, "facebook"),
+            "mastodon": new_account(s, "mastodon", base_url="https://mastodon.example.org"),
+            "bluesky": new_account(s, "bluesky", name="bluesky-en", language="en", base_url="https://pds.example.org"),
+            "unhealthy": new_account(s, "x", name=f"x \"l'écho\" & {IMG_TAG}", language=None),
         }
         made["x"].handle = f"@ecrire {IMG_TAG}"
         made["mastodon"].handle = f"{SCRIPT_LINK}@mastodon.example.org"

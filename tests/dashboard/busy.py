@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from orchestrator import db, states
 from orchestrator.models import Account, Campaign, Case, Delivery, LinkClickHour, MetricSnapshot
 from orchestrator.services.auth import SYSTEM
+from tests.factories import make_account
 
 #: Text people or platforms control that must never become markup, a link or a remote image.
 HOSTILE = ("<img src=x onerror=alert(1)> [x](javascript:alert(1)) ![](https://example.org/pixel.png) "
@@ -24,22 +25,20 @@ HOSTILE = ("<img src=x onerror=alert(1)> [x](javascript:alert(1)) ![](https://ex
            "حرية التعبير للجميع · O'Brien & fils")
 HOSTILE_MARKERS = ("<img", "onerror", "javascript:", "](", "pixel.png")
 
-ACCOUNTS: list[tuple[str, str, dict[str, str], str | None]] = [
-    ("facebook", "facebook-fr", {"page_id": "1000001", "page_token": "t"}, None),
-    ("mastodon", "mastodon-fr", {"access_token": "t"}, "https://mastodon.example"),
-    ("bluesky", "bluesky-fr", {"handle": "ecrire.example", "app_password": "p"}, "https://pds.example"),
+#: Kind, name and server of the accounts besides the X one.
+ACCOUNTS: list[tuple[str, str, str | None]] = [
+    ("facebook", "facebook-fr", None),
+    ("mastodon", "mastodon-fr", "https://mastodon.example"),
+    ("bluesky", "bluesky-fr", "https://pds.example"),
 ]
 
 
 def four_kinds(engine: sa.Engine) -> list[str]:
     """Facebook, Mastodon (with its instance) and Bluesky (with its PDS) besides the X account."""
-    from orchestrator.services.accounts import add_account
-
     with db.session_scope(engine) as s:
-        for kind, name, credentials, base_url in ACCOUNTS:
-            add_account(s, actor=SYSTEM, kind=kind, name=name, language="fr", credentials=credentials,
-                        base_url=base_url)
-    return ["x-fr", *(name for _, name, _, _ in ACCOUNTS)]
+        for kind, name, base_url in ACCOUNTS:
+            make_account(s, kind, name=name, base_url=base_url)
+    return ["x-fr", *(name for _, name, _ in ACCOUNTS)]
 
 
 def running_campaign(engine: sa.Engine, today: dt.date | None = None) -> None:

@@ -7,6 +7,7 @@ from orchestrator import secrets
 from orchestrator.models import Account
 from tests.dashboard.helpers import texts
 from tests.dashboard.markdown_sinks import markdown_texts, markup_problems
+from tests.factories import make_account
 from tests.hostile import HOSTILE_REPLY
 
 
@@ -72,12 +73,9 @@ def _hostile_instance(monkeypatch, answer: str) -> None:  # type: ignore[no-unty
 @pytest.mark.parametrize("answer", ["refusal", "name"])
 def test_a_hostile_instance_s_reply_to_the_connection_test_is_shown_as_text(app, bare_engine, sandbox, monkeypatch, answer):
     from orchestrator import db
-    from orchestrator.services.accounts import add_account
-    from orchestrator.services.auth import SYSTEM
 
     with db.session_scope(bare_engine) as s:
-        add_account(s, actor=SYSTEM, kind="mastodon", name="mastodon-fr", language="fr", base_url=sandbox.url,
-                    credentials={"access_token": "sandbox-mastodon"}, is_sandbox=True)
+        make_account(s, "mastodon", base_url=sandbox.url, is_sandbox=True)
     _hostile_instance(monkeypatch, answer)
     at = app("edith", "channels")
     at.button(key="acct_test_mastodon-fr").click().run()

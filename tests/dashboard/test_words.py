@@ -12,10 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 from orchestrator import db
 from orchestrator.services.accounts import CREDENTIALS
-from orchestrator.services.auth import SYSTEM
 from tests.dashboard.conftest import APP
 from tests.dashboard.helpers import texts
 from tests.dashboard.test_page_matrix import shown_cells
+from tests.factories import make_account
 
 SCRIPT = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_words.js"
 
@@ -36,11 +36,8 @@ def test_every_credential_field_has_a_label_and_help(app, kind, lang):
 
 
 def test_accounts_show_their_platform_server_and_languages_in_words(app, bare_engine):
-    from orchestrator.services.accounts import add_account
-
-    with db.session_scope(bare_engine) as s:
-        add_account(s, actor=SYSTEM, kind="mastodon", name="masto", base_url="https://mastodon.example.org",
-                    credentials={"access_token": "t"})
+    with db.session_scope(bare_engine) as s:  # no language: it posts in both
+        make_account(s, "mastodon", name="masto", language=None, base_url="https://mastodon.example.org")
     at = app("victor", "channels")
     labels = "\n".join(e.label for e in at.expander)
     assert "masto · Mastodon · en santé" in labels and "· mastodon ·" not in labels

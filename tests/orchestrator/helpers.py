@@ -1,6 +1,7 @@
-"""Small builders for orchestrator tests: they go through the service layer, like staff do. Also a
-published delivery with figures, CSV bytes, and a dump of every text in the database (to prove that
-personal data never got in), for the response tests."""
+"""Small builders for orchestrator tests: they go through the service layer, like staff do
+(accounts come from tests/factories.py). Also a published delivery with figures, CSV bytes, and a
+dump of every text in the database (to prove that personal data never got in), for the response
+tests."""
 
 from __future__ import annotations
 
@@ -13,16 +14,7 @@ from orchestrator.models import Delivery
 from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import SYSTEM
 from orchestrator.timeutil import utcnow
-from tests import factories
-from tests.factories import CREDS
-
-__all__ = ["CREDS"]
-
-
-
-def add_account(engine: sa.Engine, base_url: str, kind: str = "x", name: str | None = None,
-                options: dict | None = None) -> str:
-    return factories.add_account(engine, kind, name=name or f"{kind}-test", base_url=base_url, options=options)
+from tests.factories import add_account
 
 
 def approved_post(engine: sa.Engine, text: str = "Écrivez pour Juan López. #ÉcrireÇaLibère",
@@ -58,7 +50,7 @@ def published(engine: sa.Engine, *, kind: str = "x", case: str = "juan-lopez", n
     with db.session_scope(engine) as s:
         exists = s.execute(sa.text("SELECT 1 FROM account WHERE name = :n"), {"n": name}).first()
     if not exists:
-        add_account(engine, NOWHERE, kind=kind, name=name)
+        add_account(engine, kind, name=name, base_url=NOWHERE)
     post_id = approved_post(engine, text=f"Écrivez pour {case} ! #ÉcrireÇaLibère", case=case, link=link)
     delivery_id = schedule(engine, post_id, name)
     with db.session_scope(engine) as s:

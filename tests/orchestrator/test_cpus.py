@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator import cpus
-from tests.orchestrator.helpers import add_account, approved_post, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, schedule
 from tests.proofs.faults.helpers import (
     start_worker,
     wait_for_heartbeat,
@@ -60,7 +61,7 @@ def _allowed(pid: int, tid: str) -> str:
 
 def test_every_thread_of_a_pinned_worker_stays_on_its_processor(engine, sandbox, tmp_path) -> None:
     chosen = max(os.sched_getaffinity(0))
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     for i in range(3):
         schedule(engine, approved_post(engine, text=f"Épinglé {i}"), account)
     proc = start_worker(worker_env(worker_cpus=chosen), tmp_path / "worker.log")

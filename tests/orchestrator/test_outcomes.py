@@ -16,7 +16,8 @@ from orchestrator.models import Attempt, Delivery
 from orchestrator.outcomes import Facts, ForAccount, Result, When
 from orchestrator.settings import get_settings
 from orchestrator.worker import Worker
-from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, delivery, schedule
 
 
 class Refusing:
@@ -83,7 +84,7 @@ def test_the_table_decides(result: Result, facts: Facts, state: str, account: Fo
     (DuplicateRefused("Ce texte a déjà été publié"), states.UNCONFIRMED),
 ])
 def test_a_duplicate_refusal_is_known_by_its_class_not_its_words(engine, sandbox, error, state) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     with db.session_scope(engine) as session:
         session.get(Delivery, delivery_id).attempts = 1  # an earlier try may have gone out
@@ -97,7 +98,7 @@ def test_a_duplicate_refusal_is_known_by_its_class_not_its_words(engine, sandbox
 def test_a_late_answer_is_recorded_without_a_publishing_step_that_never_happened(engine, sandbox) -> None:
     from orchestrator.worker.recorder import Success
 
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     worker = Worker(engine, settings=get_settings().model_copy(update={"request_timeout": 2.0}), worker_id="w")
     [item] = worker.claim()
@@ -116,7 +117,7 @@ def test_a_late_answer_is_recorded_without_a_publishing_step_that_never_happened
 def test_a_post_that_cannot_be_built_fails_unsent_without_a_publishing_step(engine, sandbox) -> None:
     from orchestrator.models import Post
 
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     post_id = approved_post(engine)
     delivery_id = schedule(engine, post_id, account)
     with db.session_scope(engine) as session:  # its image file went away after approval

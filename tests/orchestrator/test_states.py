@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from orchestrator import db, states
 from orchestrator.models import Attempt, Delivery
 from orchestrator.timeutil import NaiveDatetimeError, at_local, parse_when
-from tests.orchestrator.helpers import add_account, approved_post, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, schedule
 
 
 def test_every_state_has_its_transitions_and_labels() -> None:
@@ -20,7 +21,7 @@ def test_every_state_has_its_transitions_and_labels() -> None:
 
 
 def test_a_transition_outside_the_diagram_is_impossible_and_leaves_nothing(engine: sa.Engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     with pytest.raises(states.InvalidTransition, match="ne peut pas passer"), db.session_scope(engine) as session:
         row = session.get(Delivery, delivery_id)
@@ -42,7 +43,7 @@ def test_a_transition_outside_the_diagram_is_a_refusal_in_both_languages() -> No
 
 
 def test_each_transition_is_recorded(engine: sa.Engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     with db.session_scope(engine) as session:
         row = session.get(Delivery, delivery_id)
@@ -53,7 +54,7 @@ def test_each_transition_is_recorded(engine: sa.Engine, sandbox) -> None:
 
 
 def test_naive_datetimes_are_refused_at_the_boundary(engine: sa.Engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     post_id = approved_post(engine)
     with pytest.raises(NaiveDatetimeError, match="fuseau horaire"):
         schedule(engine, post_id, account, at=dt.datetime(2025, 12, 6, 12, 0))
@@ -63,7 +64,7 @@ def test_naive_datetimes_are_refused_at_the_boundary(engine: sa.Engine, sandbox)
 
 
 def test_times_survive_the_round_trip_as_aware_utc(engine: sa.Engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     at = dt.datetime(2025, 12, 6, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     delivery_id = schedule(engine, approved_post(engine), account, at=at)
     with db.session_scope(engine) as session:

@@ -15,8 +15,9 @@ from orchestrator.services.status import health_problems, summary
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker import Worker
+from tests.factories import add_account
 from tests.orchestrator.cli.helpers import cli
-from tests.orchestrator.helpers import add_account, approved_post, schedule
+from tests.orchestrator.helpers import approved_post, schedule
 
 
 def _problems(engine: sa.Engine, now: dt.datetime | None = None) -> tuple[dict, list[str]]:
@@ -40,7 +41,7 @@ def test_no_worker_and_a_silent_worker_are_both_alerts(engine: sa.Engine) -> Non
 
 
 def test_a_delivery_held_in_publishing_past_its_lease_is_an_alert(engine: sa.Engine, sandbox: SandboxServer) -> None:
-    account = add_account(engine, sandbox.url, kind="mastodon")
+    account = add_account(engine, "mastodon", name="mastodon-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     worker = Worker(engine, worker_id="w-crashed")
     worker.heartbeat()
@@ -63,7 +64,7 @@ def test_a_delivery_held_in_publishing_past_its_lease_is_an_alert(engine: sa.Eng
 
 def test_an_unhealthy_account_is_an_alert(engine: sa.Engine, sandbox: SandboxServer) -> None:
     Worker(engine, worker_id="w-1").heartbeat()
-    name = add_account(engine, sandbox.url, kind="bluesky")
+    name = add_account(engine, "bluesky", name="bluesky-test", base_url=sandbox.url)
     assert _problems(engine)[1] == []
     with db.session_scope(engine) as session:
         account = session.exec(sa.select(Account).where(Account.name == name)).scalars().one()

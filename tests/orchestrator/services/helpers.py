@@ -12,7 +12,7 @@ from orchestrator import db
 from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import SYSTEM, Actor
 from orchestrator.timeutil import utcnow
-from tests.orchestrator.helpers import add_account
+from tests.factories import add_account
 
 VIEWER = Actor("victor", "viewer")
 EDITOR = Actor("edith", "editor")
@@ -57,7 +57,7 @@ def x_account(engine: sa.Engine, name: str = "x-editions") -> str:
     with db.session_scope(engine) as s:
         if s.exec(sa.select(Account.id).where(Account.name == name)).first():  # type: ignore[call-overload]
             return name
-    return add_account(engine, "http://127.0.0.1:9", kind="x", name=name)
+    return add_account(engine, "x", name=name, base_url="http://127.0.0.1:9")
 
 
 def scheduled_post(engine: sa.Engine, *, case: str = "juan-lopez", text: str = "Écrivez pour Juan López.",

@@ -20,8 +20,9 @@ from orchestrator.services.auth import SYSTEM, ServiceError
 from orchestrator.services.backup import backup, key_path_for, restore
 from orchestrator.settings import get_settings
 from tests.conftest import TEST_KEY
+from tests.factories import CREDS, add_account
 from tests.orchestrator.cli.helpers import cli
-from tests.orchestrator.helpers import CREDS, add_account, approved_post, schedule
+from tests.orchestrator.helpers import approved_post, schedule
 from tests.orchestrator.seed import fill_empty_tables, snapshot
 
 
@@ -46,7 +47,7 @@ def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engin
     with db.session_scope(engine) as session:
         for campaign in load_all():
             load_content(session, actor=SYSTEM, content=campaign)
-    names = [add_account(engine, "http://127.0.0.1:9", kind=kind) for kind in CREDS]
+    names = [add_account(engine, kind, name=f"{kind}-test", base_url="http://127.0.0.1:9") for kind in CREDS]
     for n in range(3):
         post_id = approved_post(engine, text=f"Écrivez pour Juan López, message {n}. #ÉcrireÇaLibère")
         for name in names:

@@ -20,7 +20,7 @@ from orchestrator.services import (
 )
 from orchestrator.services.auth import SYSTEM
 from orchestrator.services.campaigns import current_campaign, get_case
-from tests.orchestrator.helpers import add_account
+from tests.factories import add_account
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -35,7 +35,7 @@ def _post(s, *, status: str, text: str = "Écrivez pour Juan !") -> int:
 
 
 def _fill(engine: sa.Engine) -> dict[str, int]:
-    name = add_account(engine, "http://127.0.0.1:9")
+    name = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     made = {}
     with db.session_scope(engine) as s:
         for status in ("approved", "pending", "draft", "rejected"):

@@ -14,7 +14,8 @@ from orchestrator import db
 from orchestrator.models import Delivery, EngagementHour
 from orchestrator.services import metrics_rollup, reports
 from orchestrator.timeutil import UTC, utcnow
-from tests.orchestrator.helpers import add_account, approved_post, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, schedule
 from tests.orchestrator.worker.test_worker import make_worker
 
 TZ = "America/Toronto"
@@ -37,7 +38,7 @@ def _rows(engine: sa.Engine) -> set[tuple]:
 
 
 def test_the_worker_keeps_the_curve_in_step_with_the_figures(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     for i in range(3):
         schedule(engine, approved_post(engine, text=f"Message {i} #W4R"), account)
     worker = make_worker(engine)
@@ -65,7 +66,7 @@ def _published(engine: sa.Engine, account: str, at: dt.datetime, likes: int) -> 
 
 
 def test_a_refresh_recomputes_only_the_hours_it_is_given_and_is_idempotent(engine) -> None:
-    account = add_account(engine, "http://127.0.0.1:9")
+    account = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     base = dt.datetime(2025, 12, 5, 14, 10, tzinfo=UTC)
     first = _published(engine, account, base, likes=10)
     same_hour = _published(engine, account, base + dt.timedelta(minutes=40), likes=5)
@@ -87,7 +88,7 @@ def test_a_refresh_recomputes_only_the_hours_it_is_given_and_is_idempotent(engin
 
 def test_the_local_day_is_the_campaigns_not_utcs(engine) -> None:
     """02:30 UTC on 6 December is still 5 December in Montréal (UTC-5)."""
-    account = add_account(engine, "http://127.0.0.1:9")
+    account = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     late = _published(engine, account, dt.datetime(2025, 12, 6, 2, 30, tzinfo=UTC), likes=7)
     with db.session_scope(engine) as s:
         metrics_rollup.refresh(s, [late])
@@ -98,7 +99,7 @@ def test_the_local_day_is_the_campaigns_not_utcs(engine) -> None:
 def test_local_days_follow_the_change_of_time(engine) -> None:
     """Montréal leaves summer time on 2 November 2025: 04:30 UTC is 00:30 on 1 November (UTC-4)
     but 23:30 on 2 November two days later (UTC-5). One fixed offset gets one of them wrong."""
-    account = add_account(engine, "http://127.0.0.1:9")
+    account = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     ids = [_published(engine, account, dt.datetime(2025, 11, day, 4, 30, tzinfo=UTC), likes=day) for day in (1, 3)]
     with db.session_scope(engine) as s:
         metrics_rollup.refresh(s, ids)
@@ -107,7 +108,7 @@ def test_local_days_follow_the_change_of_time(engine) -> None:
 
 
 def test_a_rebuild_gives_the_rows_the_refreshes_gave(engine) -> None:
-    account = add_account(engine, "http://127.0.0.1:9")
+    account = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     base = dt.datetime(2025, 11, 20, 9, 0, tzinfo=UTC)
     ids = [_published(engine, account, base + dt.timedelta(hours=5 * i), likes=i) for i in range(1, 6)]
     with db.session_scope(engine) as s:
@@ -125,7 +126,7 @@ def test_the_rebuild_command_puts_a_figure_changed_by_hand_into_the_curve(engine
 
     from orchestrator.cli import app
 
-    account = add_account(engine, "http://127.0.0.1:9")
+    account = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     ids = [_published(engine, account, dt.datetime(2025, 11, 21, 9 + i, 0, tzinfo=UTC), likes=2) for i in range(2)]
     with db.session_scope(engine) as s:
         metrics_rollup.refresh(s, ids)
@@ -170,8 +171,8 @@ def test_the_overview_sums_read_the_covering_index_not_the_delivery_rows(engine)
 def test_a_refresh_sums_only_the_accounts_of_its_deliveries(engine) -> None:
     """The worker refreshes one account's batch at a time: the other accounts' rows of the same
     hour are neither summed again nor lost."""
-    x = add_account(engine, "http://127.0.0.1:9")
-    mastodon = add_account(engine, "http://127.0.0.1:9", kind="mastodon")
+    x = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
+    mastodon = add_account(engine, "mastodon", name="mastodon-test", base_url="http://127.0.0.1:9")
     at = dt.datetime(2025, 12, 3, 18, 5, tzinfo=UTC)
     on_x, on_mastodon = _published(engine, x, at, likes=3), _published(engine, mastodon, at, likes=30)
     with db.session_scope(engine) as s:

@@ -16,7 +16,7 @@ from orchestrator.models import Post
 from orchestrator.services import deliveries, post_review, posts
 from orchestrator.services.auth import SYSTEM, Actor
 from orchestrator.timeutil import utcnow
-from tests.orchestrator.helpers import add_account
+from tests.factories import add_account
 
 
 @contextmanager
@@ -34,7 +34,7 @@ def statements(engine: sa.Engine) -> Iterator[list[str]]:
 
 
 def test_previews_of_a_post_read_its_case_once_not_once_per_delivery(engine: sa.Engine) -> None:
-    add_account(engine, "http://127.0.0.1:9", kind="x", name="x-test")
+    add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     with db.session_scope(engine) as s:
         post = posts.create_post(s, actor=Actor("edith", "editor"), case_slug="juan-lopez",
                                  text="Écrivez pour Juan López.", submit=True)

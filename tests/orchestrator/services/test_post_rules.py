@@ -16,7 +16,7 @@ from orchestrator.models import Account, Delivery, Post
 from orchestrator.services import compose, posts, reports
 from orchestrator.services.auth import Actor, PermissionDenied, ServiceError
 from orchestrator.timeutil import utcnow
-from tests.orchestrator.helpers import add_account
+from tests.factories import add_account
 
 EDITH = Actor("edith", "editor")
 ELSA = Actor("elsa", "editor")
@@ -36,8 +36,8 @@ def _png() -> str:
 @pytest.fixture
 def four(engine) -> dict[str, str]:
     for kind, name in FOUR.items():
-        add_account(engine, "https://mastodon.example" if kind == "mastodon" else
-                    "https://pds.example" if kind == "bluesky" else "http://127.0.0.1:9", kind=kind, name=name)
+        add_account(engine, kind, name=name, base_url="https://mastodon.example" if kind == "mastodon" else
+                    "https://pds.example" if kind == "bluesky" else "http://127.0.0.1:9")
     return FOUR
 
 
@@ -161,7 +161,7 @@ def test_one_compose_with_variants_is_one_post_approved_once_and_frozen_per_acco
 def test_a_rejected_post_waits_and_comes_back_when_approved(engine, sandbox) -> None:
     from tests.orchestrator.worker.test_worker import make_worker
 
-    account = add_account(engine, sandbox.url, kind="mastodon", name="mastodon-sandbox")
+    account = add_account(engine, "mastodon", name="mastodon-sandbox", base_url=sandbox.url)
     with db.session_scope(engine) as s:
         made = _compose(s, account_names=[account], at=utcnow() + dt.timedelta(seconds=1),
                         variants={account: "Version Mastodon"})

@@ -16,12 +16,12 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from channels.sandbox import SandboxServer
 from orchestrator import db, secrets
 from orchestrator.models import Account, AuditEntry
-from orchestrator.services.accounts import account_config, add_account
+from orchestrator.services.accounts import account_config
 from orchestrator.services.auth import SYSTEM, ServiceError
 from orchestrator.services.keys import rotate, undecryptable
 from orchestrator.settings import get_settings
+from tests.factories import CREDS, make_account
 from tests.orchestrator.cli.helpers import cli
-from tests.orchestrator.helpers import CREDS
 
 
 def _tokens(engine: sa.Engine) -> dict[str, str]:
@@ -49,8 +49,8 @@ def keyfile_engine(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iter
     engine = db.get_engine()
     db.upgrade(engine)
     with db.session_scope(engine) as session:
-        for kind, creds in CREDS.items():
-            add_account(session, actor=SYSTEM, kind=kind, name=f"{kind}-fr", credentials=creds, base_url="http://127.0.0.1:9")
+        for kind in CREDS:
+            make_account(session, kind, language=None, base_url="http://127.0.0.1:9")
     yield engine
     engine.dispose()
 

@@ -11,11 +11,11 @@ from orchestrator import db
 from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import SYSTEM
 from orchestrator.services.status import summary
-from tests.orchestrator.helpers import add_account
+from tests.factories import add_account
 
 
 def test_a_pending_post_is_awaiting_approval_and_never_next_due(engine: sa.Engine) -> None:
-    add_account(engine, "http://127.0.0.1:9")
+    add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     with db.session_scope(engine) as s:
         post = posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan !", submit=True)
         post.author = "someone"

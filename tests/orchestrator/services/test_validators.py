@@ -25,17 +25,13 @@ from orchestrator.services import (
 )
 from orchestrator.services.auth import SYSTEM
 from orchestrator.timeutil import utcnow
+from tests.factories import add_account
 
 runner = CliRunner()
-CREDENTIALS = {"x": {"bearer_token": "t"}, "facebook": {"page_id": "12", "page_token": "t"},
-               "mastodon": {"access_token": "t"}, "bluesky": {"handle": "a.example", "app_password": "t"}}
 
 
 def _add(engine, kind: str, name: str, base_url: str | None = None, options: dict | None = None) -> str:
-    with db.session_scope(engine) as s:
-        accounts.add_account(s, actor=SYSTEM, kind=kind, name=name, credentials=CREDENTIALS[kind], base_url=base_url,
-                             language="fr", options=options)
-    return name
+    return add_account(engine, kind, name=name, base_url=base_url, options=options)
 
 
 def test_each_kind_gets_a_validator_from_its_account_alone(engine) -> None:

@@ -14,7 +14,8 @@ from orchestrator.services.auth import SYSTEM
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker import Worker
-from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, delivery, schedule
 
 POST = r"^/2/tweets$"
 
@@ -25,7 +26,7 @@ def make_worker(engine: sa.Engine, **overrides) -> Worker:
 
 
 def test_it_publishes_what_is_due_and_nothing_early(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     due = schedule(engine, approved_post(engine, text="Maintenant #W4R"), account)
     later = schedule(engine, approved_post(engine, text="Plus tard #W4R"), account, at=utcnow() + dt.timedelta(hours=1))
     make_worker(engine).run_once()
@@ -37,7 +38,7 @@ def test_it_publishes_what_is_due_and_nothing_early(engine, sandbox) -> None:
 def test_an_unapproved_post_is_never_published(engine, sandbox) -> None:
     from orchestrator.services import posts
 
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     with db.session_scope(engine) as session:
         post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text="Pas encore approuvée", submit=True)
     delivery_id = schedule(engine, post.id, account)
@@ -47,7 +48,7 @@ def test_an_unapproved_post_is_never_published(engine, sandbox) -> None:
 
 
 def test_a_cancelled_delivery_never_goes_out(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     with db.session_scope(engine) as session:
         deliveries.cancel(session, actor=SYSTEM, delivery_id=delivery_id)
@@ -57,7 +58,7 @@ def test_a_cancelled_delivery_never_goes_out(engine, sandbox) -> None:
 
 
 def test_pausing_a_case_holds_its_queue_and_resuming_releases_it(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     on_time = schedule(engine, approved_post(engine, text="À l'heure"), account)
     too_late = schedule(engine, approved_post(engine, text="Trop tard"), account, at=utcnow() - dt.timedelta(hours=5))
     other_case = schedule(engine, approved_post(engine, text="Autre cas", case="sonia-dahmani"), account)
@@ -80,7 +81,7 @@ def test_pausing_a_case_holds_its_queue_and_resuming_releases_it(engine, sandbox
 
 
 def test_it_backs_off_on_429_without_charging_an_attempt(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("rate_limit", platform="x", method="POST", path=POST)
     worker = make_worker(engine)
@@ -97,7 +98,7 @@ def test_it_backs_off_on_429_without_charging_an_attempt(engine, sandbox) -> Non
 
 def test_it_retries_a_transient_failure_with_backoff_then_fails(engine) -> None:
     # Nothing listens on this port: the connection is refused before anything is sent.
-    account = add_account(engine, "http://127.0.0.1:9")
+    account = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     delivery_id = schedule(engine, approved_post(engine), account)
     worker = make_worker(engine, max_attempts=3, backoff_base=0.0)
     for expected in (1, 2):
@@ -110,7 +111,7 @@ def test_it_retries_a_transient_failure_with_backoff_then_fails(engine) -> None:
 
 
 def test_write_then_5xx_is_unconfirmed_then_reconciled_without_duplicate(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("error_after_write", platform="x", method="POST", path=POST, status=503)
     worker = make_worker(engine)
@@ -126,7 +127,7 @@ def test_write_then_5xx_is_unconfirmed_then_reconciled_without_duplicate(engine,
 
 
 def test_a_5xx_before_the_write_is_proved_absent_and_published_once(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("error", platform="x", method="POST", path=POST, status=503)
     worker = make_worker(engine)
@@ -142,7 +143,7 @@ def test_a_5xx_before_the_write_is_proved_absent_and_published_once(engine, sand
 
 
 def test_a_revoked_token_fails_and_holds_the_account_queue_until_tested(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     first = schedule(engine, approved_post(engine, text="Un"), account)
     second = schedule(engine, approved_post(engine, text="Deux"), account)  # same batch as the first
     later = schedule(engine, approved_post(engine, text="Trois"), account, at=utcnow() + dt.timedelta(hours=1))
@@ -169,7 +170,7 @@ def test_a_revoked_token_fails_and_holds_the_account_queue_until_tested(engine, 
 
 
 def test_an_expired_lease_becomes_unconfirmed_never_a_blind_retry(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     worker = make_worker(engine)
     claimed = worker.claim()  # the worker "dies" here, before publishing
@@ -195,7 +196,7 @@ def test_metrics_are_polled_on_a_decaying_cadence_and_stop_after_the_horizon(eng
 
 
 def test_a_metrics_failure_never_touches_publishing(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("error", platform="x", method="GET", path=r"^/2/tweets$", status=500, count=5)
     make_worker(engine).run_once()

@@ -24,7 +24,8 @@ from orchestrator.settings import get_settings
 from orchestrator.timeutil import at_local, utcnow
 from orchestrator.worker import Worker
 from tests.conftest import TEST_KEY
-from tests.orchestrator.helpers import CREDS, add_account, approved_post, delivery, schedule
+from tests.factories import CREDS, add_account
+from tests.orchestrator.helpers import approved_post, delivery, schedule
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -44,7 +45,7 @@ def buckets(engine: sa.Engine, account: str) -> dict[str, RateBucket]:
 
 @pytest.mark.parametrize("kind", ["x", "mastodon", "bluesky", "facebook"])
 def test_every_budget_a_channel_reports_has_a_bucket_and_is_corrected(engine, sandbox, kind) -> None:
-    name = add_account(engine, sandbox.url, kind=kind)
+    name = add_account(engine, kind, name=f"{kind}-test", base_url=sandbox.url)
     with db.session_scope(engine) as session:
         account = session.exec(select(Account)).one()
     channel = make_worker(engine).channel(account, "check")
@@ -69,7 +70,7 @@ def test_every_budget_a_channel_reports_has_a_bucket_and_is_corrected(engine, sa
 
 
 def test_a_correction_scales_a_percent_budget_and_blocks_at_zero(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url, kind="facebook")
+    name = add_account(engine, "facebook", name="facebook-test", base_url=sandbox.url)
     reset = utcnow() + dt.timedelta(minutes=5)
     with db.session_scope(engine) as session:
         account_id = session.exec(select(Account)).one().id
@@ -88,7 +89,7 @@ def test_a_metrics_refresh_makes_ceil_n_over_batch_calls_per_account(engine, san
     wide = {"rate_limits": {"publish": [1000, 900]}}
     counts = {"x": 101, "mastodon": 21, "bluesky": 26, "facebook": 51}
     for kind, n in counts.items():
-        account = add_account(engine, sandbox.url, kind=kind, options=wide)
+        account = add_account(engine, kind, name=f"{kind}-test", base_url=sandbox.url, options=wide)
         for i in range(n):
             schedule(engine, approved_post(engine, text=f"Message {i} pour {kind} #W4R", link=None), account)
     worker = make_worker(engine)
@@ -105,7 +106,7 @@ def test_a_metrics_refresh_makes_ceil_n_over_batch_calls_per_account(engine, san
 
 
 def test_one_bluesky_session_serves_every_worker(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url, kind="bluesky")
+    account = add_account(engine, "bluesky", name="bluesky-test", base_url=sandbox.url)
     first = schedule(engine, approved_post(engine, text="Un"), account)
     make_worker(engine, name="w-1").run_once()
     assert delivery(engine, first).state == states.PUBLISHED
@@ -131,7 +132,7 @@ def test_logs_have_one_line_per_transition_and_no_secret(engine, sandbox) -> Non
     root.setLevel(logging.INFO)
     try:
         for kind in ("x", "bluesky", "mastodon", "facebook"):
-            schedule(engine, approved_post(engine, text=f"Bonjour {kind}"), add_account(engine, sandbox.url, kind=kind))
+            schedule(engine, approved_post(engine, text=f"Bonjour {kind}"), add_account(engine, kind, name=f"{kind}-test", base_url=sandbox.url))
         sandbox.add_fault("error_after_write", platform="x", method="POST", path=r"^/2/tweets$", status=503)
         worker = make_worker(engine, reconcile_delay_seconds=0)
         worker.run_once()
@@ -154,7 +155,7 @@ def test_logs_have_one_line_per_transition_and_no_secret(engine, sandbox) -> Non
 
 
 def test_noon_in_montreal_stays_noon_across_the_dst_change(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     days = [dt.date(2025, 11, 1), dt.date(2025, 11, 2), dt.date(2025, 11, 3)]
     ids = [schedule(engine, approved_post(engine, text=f"Midi le {d.day}"), account,
                     at=at_local(d, dt.time(12), "America/Toronto")) for d in days]
@@ -177,7 +178,7 @@ def test_noon_in_montreal_stays_noon_across_the_dst_change(engine, sandbox) -> N
 
 def test_workers_split_the_accounts_that_have_work(engine, sandbox) -> None:
     for n in range(4):
-        account = add_account(engine, sandbox.url, name=f"x-{n}")
+        account = add_account(engine, "x", name=f"x-{n}", base_url=sandbox.url)
         schedule(engine, approved_post(engine, text=f"Compte {n}"), account)
     alone = make_worker(engine, name="w-1", publish_threads=8)
     alone.heartbeat()
@@ -194,7 +195,7 @@ def test_workers_split_the_accounts_that_have_work(engine, sandbox) -> None:
 
 
 def test_a_held_late_delivery_is_not_claimed(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account, at=utcnow() - dt.timedelta(hours=5))
     with db.session_scope(engine) as session:
         deliveries._hold(session, [session.get(deliveries.Delivery, delivery_id)], actor="t", reason="case paused")
@@ -204,7 +205,7 @@ def test_a_held_late_delivery_is_not_claimed(engine, sandbox) -> None:
 def test_a_correction_that_changes_nothing_writes_nothing_and_refills_the_same(engine, sandbox) -> None:
     """Only a correction that lowers the tokens or blocks is written: refilling later from the
     untouched row gives what refilling from a written refill would have given."""
-    name = add_account(engine, sandbox.url, kind="x")
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     with db.session_scope(engine) as session:
         account_id = session.exec(select(Account)).one().id
         bucket = session.exec(select(RateBucket).where(RateBucket.account_id == account_id,
@@ -234,7 +235,7 @@ def test_a_correction_that_changes_nothing_writes_nothing_and_refills_the_same(e
 
 
 def test_a_worker_never_calls_a_platform_more_than_the_publish_budget_allows(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url, options={"rate_limits": {"publish": [3, 3600]}})
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url, options={"rate_limits": {"publish": [3, 3600]}})
     ids = [schedule(engine, approved_post(engine, text=f"Écrivez pour Juan, message {n}. #W4R"), name)
            for n in range(8)]
     started = utcnow()
@@ -252,7 +253,7 @@ def test_a_worker_never_calls_a_platform_more_than_the_publish_budget_allows(eng
 
 
 def test_the_budget_refills_at_its_rate_and_no_faster(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url, options={"rate_limits": {"publish": [2, 600]}})
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url, options={"rate_limits": {"publish": [2, 600]}})
     with db.session_scope(engine) as session:
         account_id = session.exec(select(Account)).one().id
         now = utcnow()
@@ -270,7 +271,7 @@ def test_the_budget_refills_at_its_rate_and_no_faster(engine, sandbox) -> None:
 
 
 def test_a_blocked_budget_gives_nothing_until_the_platform_resets_it(engine, sandbox) -> None:
-    add_account(engine, sandbox.url)
+    add_account(engine, "x", name="x-test", base_url=sandbox.url)
     reset = utcnow() + dt.timedelta(minutes=5)
     with db.session_scope(engine) as session:
         account_id = session.exec(select(Account)).one().id
@@ -286,8 +287,8 @@ def test_a_blocked_budget_gives_nothing_until_the_platform_resets_it(engine, san
 
 def test_spending_takes_all_or_nothing_and_says_when_to_come_back(engine, sandbox) -> None:
     """``spend`` is the budget of reconciling (``read``) and metrics: the same promise as publishing."""
-    add_account(engine, sandbox.url, name="x-a", options={"rate_limits": {"read": [2, 60]}})
-    add_account(engine, sandbox.url, name="x-b", options={"rate_limits": {"read": [2, 60]}})
+    add_account(engine, "x", name="x-a", base_url=sandbox.url, options={"rate_limits": {"read": [2, 60]}})
+    add_account(engine, "x", name="x-b", base_url=sandbox.url, options={"rate_limits": {"read": [2, 60]}})
     with db.session_scope(engine) as session:
         a, b = (session.exec(select(Account).where(Account.name == n)).one().id for n in ("x-a", "x-b"))
         now = utcnow()
@@ -305,7 +306,7 @@ def test_spending_takes_all_or_nothing_and_says_when_to_come_back(engine, sandbo
 
 
 def test_a_block_empties_the_bucket_and_holds_until_the_reset(engine, sandbox) -> None:
-    add_account(engine, sandbox.url, options={"rate_limits": {"read": [60, 60]}})
+    add_account(engine, "x", name="x-test", base_url=sandbox.url, options={"rate_limits": {"read": [60, 60]}})
     reset = utcnow() + dt.timedelta(seconds=10)
     with db.session_scope(engine) as session:
         account_id = session.exec(select(Account)).one().id
@@ -323,7 +324,7 @@ def test_a_block_empties_the_bucket_and_holds_until_the_reset(engine, sandbox) -
 def test_the_budget_at_its_edges(engine, sandbox) -> None:
     """Edges found by mutation testing: the default of one token, the instant of a reset, a
     fraction of a token already there, a second asked twice, a bucket that allows nothing."""
-    add_account(engine, sandbox.url, options={"rate_limits": {"publish": [2, 600], "read": [60, 60],
+    add_account(engine, "x", name="x-test", base_url=sandbox.url, options={"rate_limits": {"publish": [2, 600], "read": [60, 60],
                                                               "metrics": [0, 60]}})
     with db.session_scope(engine) as session:
         account_id = session.exec(select(Account)).one().id
@@ -348,7 +349,7 @@ def test_the_budget_at_its_edges(engine, sandbox) -> None:
 
 
 def test_a_correction_for_an_endpoint_without_a_bucket_does_not_stop_the_others(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url)
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     with db.session_scope(engine) as session:
         account_id = session.exec(select(Account)).one().id
         budgets.correct(session, account_id=account_id, infos=[RateInfo("aaa-unknown", 0, 5, None),

@@ -17,7 +17,8 @@ from orchestrator.services import accounts
 from orchestrator.services.auth import SYSTEM
 from orchestrator.settings import get_settings
 from orchestrator.worker import Worker
-from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, delivery, schedule
 
 
 def _foreign_credentials(engine: sa.Engine, name: str) -> None:
@@ -33,8 +34,8 @@ def make_worker(engine: sa.Engine) -> Worker:
 
 
 def test_an_undecryptable_account_is_held_and_nothing_of_it_is_claimed(engine, sandbox) -> None:
-    bad = add_account(engine, sandbox.url, name="x-bad")
-    good = add_account(engine, sandbox.url, kind="mastodon", name="masto-ok")
+    bad = add_account(engine, "x", name="x-bad", base_url=sandbox.url)
+    good = add_account(engine, "mastodon", name="masto-ok", base_url=sandbox.url)
     held = [schedule(engine, approved_post(engine, text=f"Écrivez pour Juan {n} #W4R"), bad) for n in range(3)]
     sent = schedule(engine, approved_post(engine, text="Pour Mastodon #W4R"), good)
     _foreign_credentials(engine, bad)
@@ -63,7 +64,7 @@ def test_an_undecryptable_account_is_held_and_nothing_of_it_is_claimed(engine, s
 
 
 def test_a_key_change_while_running_is_caught_at_claim_time(engine, sandbox) -> None:
-    bad = add_account(engine, sandbox.url, name="x-bad")
+    bad = add_account(engine, "x", name="x-bad", base_url=sandbox.url)
     worker = make_worker(engine)
     worker.check_credentials()  # readable at start
     delivery_id = schedule(engine, approved_post(engine), bad)
@@ -74,7 +75,7 @@ def test_a_key_change_while_running_is_caught_at_claim_time(engine, sandbox) -> 
 
 
 def test_worker_once_exits_non_zero_and_says_why(engine, sandbox, env) -> None:
-    bad = add_account(engine, sandbox.url, name="x-bad")
+    bad = add_account(engine, "x", name="x-bad", base_url=sandbox.url)
     schedule(engine, approved_post(engine), bad)
     _foreign_credentials(engine, bad)
     for _ in range(2):  # the second run finds the account already unhealthy: still a failure

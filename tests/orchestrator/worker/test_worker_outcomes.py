@@ -18,7 +18,8 @@ from orchestrator.services.auth import SYSTEM
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker import Worker
-from tests.orchestrator.helpers import CREDS, add_account, approved_post, delivery, schedule
+from tests.factories import CREDS, add_account
+from tests.orchestrator.helpers import approved_post, delivery, schedule
 
 X_POST = r"^/2/tweets$"
 X_TIMELINE = r"^/2/users/\d+/tweets$"
@@ -40,7 +41,7 @@ def make_due(engine: sa.Engine, delivery_id: int) -> None:
 
 
 def test_an_ambiguous_bluesky_post_is_retried_with_its_fixed_key_and_posted_once(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url, kind="bluesky")
+    account = add_account(engine, "bluesky", name="bluesky-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("timeout_after_write", platform="bluesky", method="POST", path="createRecord", delay=0.2)
     worker = make_worker(engine)
@@ -55,7 +56,7 @@ def test_an_ambiguous_bluesky_post_is_retried_with_its_fixed_key_and_posted_once
 
 
 def test_an_ambiguous_mastodon_post_is_retried_with_its_idempotency_key_and_posted_once(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url, kind="mastodon")
+    account = add_account(engine, "mastodon", name="mastodon-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("timeout_after_write", platform="mastodon", method="POST", path=r"^/api/v1/statuses$", delay=0.2)
     worker = make_worker(engine)
@@ -70,7 +71,7 @@ def test_an_ambiguous_mastodon_post_is_retried_with_its_idempotency_key_and_post
 
 
 def test_a_mastodon_retry_after_the_idempotency_window_looks_before_posting(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url, kind="mastodon")
+    account = add_account(engine, "mastodon", name="mastodon-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("timeout_after_write", platform="mastodon", method="POST", path=r"^/api/v1/statuses$", delay=0.2)
     worker = make_worker(engine)
@@ -91,7 +92,7 @@ def test_a_mastodon_retry_after_the_idempotency_window_looks_before_posting(engi
 
 
 def test_an_x_doubt_is_looked_at_only_after_the_reconcile_delay(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("error_after_write", platform="x", method="POST", path=X_POST, status=503)
     worker = make_worker(engine, reconcile_delay_seconds=25)
@@ -106,7 +107,7 @@ def test_an_x_doubt_is_looked_at_only_after_the_reconcile_delay(engine, sandbox)
 
 
 def test_a_doubt_nobody_can_settle_is_left_for_a_person_with_the_reason(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("error_after_write", platform="x", method="POST", path=X_POST, status=503)
     sandbox.add_fault("error", platform="x", method="GET", path=X_TIMELINE, status=500, count=100)
@@ -128,7 +129,7 @@ def test_a_doubt_nobody_can_settle_is_left_for_a_person_with_the_reason(engine, 
 
 
 def test_a_refused_token_while_reconciling_holds_the_account_until_tested(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     doubtful = schedule(engine, approved_post(engine, text="Un"), account)
     later = schedule(engine, approved_post(engine, text="Deux"), account, at=utcnow() + dt.timedelta(hours=1))
     sandbox.add_fault("error_after_write", platform="x", method="POST", path=X_POST, status=503)
@@ -151,7 +152,7 @@ def test_a_refused_token_while_reconciling_holds_the_account_until_tested(engine
 
 
 def test_a_rate_limit_while_reconciling_waits_for_the_reset(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     sandbox.add_fault("error_after_write", platform="x", method="POST", path=X_POST, status=503)
     sandbox.add_fault("rate_limit", platform="x", method="GET", path=X_TIMELINE)
@@ -168,7 +169,7 @@ def test_a_rate_limit_while_reconciling_waits_for_the_reset(engine, sandbox) -> 
 
 
 def test_a_duplicate_refusal_after_an_earlier_try_is_found_not_failed(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     row = delivery(engine, delivery_id)
     # an earlier try went out but its answer was lost (and, here, nobody looked)
@@ -186,7 +187,7 @@ def test_a_duplicate_refusal_after_an_earlier_try_is_found_not_failed(engine, sa
 
 
 def test_a_runner_never_publishes_what_was_swept_from_it(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url)
+    account = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), account)
     worker = make_worker(engine)
     items = worker.claim()

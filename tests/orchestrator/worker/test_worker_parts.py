@@ -22,7 +22,8 @@ from orchestrator.worker.metrics import MetricsPoller
 from orchestrator.worker.publisher import Publisher, Runners
 from orchestrator.worker.reconciler import Reconciler
 from orchestrator.worker.recorder import Recorder, Success
-from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, delivery, schedule
 
 
 def settings(**overrides):
@@ -75,7 +76,7 @@ def outcomes_of(engine: sa.Engine, delivery_id: int) -> list[str]:
 def test_channels_keep_a_client_per_account_and_purpose_until_its_credentials_change(engine, sandbox) -> None:
     built = []
     channels = Channels(engine, settings(), factory=lambda account: built.append(account.name) or Platform())
-    account = channels.account(account_id(engine, add_account(engine, sandbox.url)))
+    account = channels.account(account_id(engine, add_account(engine, "x", name="x-test", base_url=sandbox.url)))
     first = channels.get(account, "publish")
     assert channels.get(account, "publish") is first
     assert channels.get(account, "metrics") is not first
@@ -85,7 +86,7 @@ def test_channels_keep_a_client_per_account_and_purpose_until_its_credentials_ch
 
 
 def test_the_claimer_takes_what_is_due_and_gives_it_back(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url)
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     due = schedule(engine, approved_post(engine), name)
     later = schedule(engine, approved_post(engine, text="Plus tard"), name, at=utcnow() + dt.timedelta(hours=1))
     claimer = Claimer(engine, settings(), "w")
@@ -99,7 +100,7 @@ def test_the_claimer_takes_what_is_due_and_gives_it_back(engine, sandbox) -> Non
 
 
 def test_the_recorder_writes_successes_in_batches_and_failures_by_the_table(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url)
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     ids = [schedule(engine, approved_post(engine, text=f"Texte {i}"), name) for i in range(3)]
     items = {item.delivery_id: item for item in Claimer(engine, settings(), "w").claim()}
     recorder = Recorder(engine, settings(), "w", publishing=lambda: False, stopping=threading.Event())
@@ -117,7 +118,7 @@ def test_the_recorder_writes_successes_in_batches_and_failures_by_the_table(engi
 
 
 def test_the_publisher_runs_each_account_that_has_work_at_once(engine, sandbox) -> None:
-    names = [add_account(engine, sandbox.url, name=f"x-{i}") for i in range(12)]
+    names = [add_account(engine, "x", name=f"x-{i}", base_url=sandbox.url) for i in range(12)]
     ids = [schedule(engine, approved_post(engine, text=f"Texte {i}"), name) for i, name in enumerate(names * 2)]
     platform, stopping, runners = Platform(delay=0.3), threading.Event(), Runners()
     s = settings()
@@ -133,7 +134,7 @@ def test_the_publisher_runs_each_account_that_has_work_at_once(engine, sandbox) 
 
 
 def test_one_publish_call_ends_in_a_named_result(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url)
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), name)
     worker = Worker(engine, settings=settings(), worker_id="w", channel_factory=Platform())
     [item] = worker.claim()
@@ -144,7 +145,7 @@ def test_one_publish_call_ends_in_a_named_result(engine, sandbox) -> None:
 
 
 def test_the_reconciler_sweeps_an_expired_lease_and_finds_the_post(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url)
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), name)
     Claimer(engine, settings(), "gone").claim()  # a worker that died while publishing
     reconciler = Reconciler(engine, settings(reconcile_delay_seconds=0), "w",
@@ -157,7 +158,7 @@ def test_the_reconciler_sweeps_an_expired_lease_and_finds_the_post(engine, sandb
 
 
 def test_the_metrics_poller_refreshes_the_figures_of_a_published_post(engine, sandbox) -> None:
-    name = add_account(engine, sandbox.url)
+    name = add_account(engine, "x", name="x-test", base_url=sandbox.url)
     delivery_id = schedule(engine, approved_post(engine), name)
     worker = Worker(engine, settings=settings(), worker_id="w", channel_factory=Platform())
     worker.dispatch(wait=True)

@@ -30,6 +30,7 @@ from cryptography.fernet import Fernet
 
 from channels.sandbox import SandboxServer, start_sandbox
 from orchestrator.services.auth import SYSTEM
+from tests.factories import make_account
 from tests.proofs.browser.screen import CHROMIUM, LAUNCH_ARGS, Screen
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -110,7 +111,7 @@ def site(sqlite_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     if reason:
         unavailable(reason)
     from orchestrator import db, demo
-    from orchestrator.services import accounts, users
+    from orchestrator.services import users
     from orchestrator.services.accounts import SANDBOX_CREDENTIALS
     from orchestrator.settings import get_settings
 
@@ -136,9 +137,9 @@ def site(sqlite_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             with db.session_scope(db.get_engine(url)) as s:
                 for username, role in PEOPLE.items():
                     users.add_user(s, actor=SYSTEM, username=username, password=PASSWORD, role=role)
-                for kind, name in ACCOUNTS:
-                    accounts.add_account(s, actor=SYSTEM, kind=kind, name=name, language="fr", base_url=sandbox.url,
-                                         credentials=SANDBOX_CREDENTIALS[kind], is_sandbox=True)
+                for kind, name in ACCOUNTS:  # the demo's sandbox credentials, as `porte-voix up` sets them
+                    make_account(s, kind, name=name, base_url=sandbox.url, credentials=SANDBOX_CREDENTIALS[kind],
+                                 is_sandbox=True)
                 demo.campaign_in_progress(s)  # the journeys' edition; the 2025 one stays, finished or not
             port = _free_port()
             procs.append(_start([sys.executable, "-m", "orchestrator", "worker"], env, folder / "worker.log"))

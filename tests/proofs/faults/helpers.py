@@ -19,9 +19,10 @@ from sqlmodel import select
 
 from orchestrator import db
 from orchestrator.models import Account, Delivery, WorkerHeartbeat
-from orchestrator.services import accounts, posts
+from orchestrator.services import posts
 from orchestrator.services.auth import SYSTEM
 from orchestrator.timeutil import utcnow
+from tests.factories import new_account, numbered_credentials
 
 KINDS = ("x", "mastodon", "bluesky", "facebook")
 REF = re.compile(r"réf\. (\d{6})")
@@ -35,16 +36,6 @@ PUBLISH_PATHS = {
 WIDE = {"rate_limits": {"publish": [100_000, 900], "read": [100_000, 300], "metrics": [100_000, 300]}}
 
 
-def credentials(kind: str, n: int) -> dict[str, str]:
-    """Distinct credentials per account: each is its own account on the emulator."""
-    return {
-        "x": {"bearer_token": f"tok-x-{n}"},
-        "mastodon": {"access_token": f"tok-mastodon-{n}"},
-        "bluesky": {"handle": f"w4r-{n}.test", "app_password": f"pw-bluesky-{n}"},
-        "facebook": {"page_id": str(4242 + n), "page_token": f"tok-facebook-{n}"},
-    }[kind]
-
-
 def build_queue(engine: sa.Engine, base_url: str, *, n: int, per_kind: int = 2,
                 kinds: tuple[str, ...] = KINDS, spread_seconds: float = 0.0,
                 options: dict | None = None) -> dict[int, str]:
@@ -54,8 +45,8 @@ def build_queue(engine: sa.Engine, base_url: str, *, n: int, per_kind: int = 2,
         account_ids = []
         for kind in kinds:
             for i in range(per_kind):
-                account = accounts.add_account(session, actor=SYSTEM, kind=kind, name=f"{kind}-{i}", credentials=credentials(kind, i),
-                                               base_url=base_url, language="fr", options=options or WIDE)
+                account = new_account(session, kind, name=f"{kind}-{i}", credentials=numbered_credentials(kind, i),
+                                      base_url=base_url, options=options or WIDE)
                 account_ids.append((account.id, kind))
         post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan López", submit=True)
         posts.approve_post(session, actor=SYSTEM, post_id=post.id)

@@ -12,11 +12,12 @@ from sqlmodel import select
 from orchestrator import db, logs, secrets
 from orchestrator.models import Campaign, Delivery
 from orchestrator.services.exports import schedule_ics
-from tests.orchestrator.helpers import add_account, approved_post, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, schedule
 
 
 def test_a_bare_carriage_return_cannot_start_a_new_calendar_property(engine: sa.Engine) -> None:
-    name = add_account(engine, "http://127.0.0.1:9")
+    name = add_account(engine, "x", name="x-test", base_url="http://127.0.0.1:9")
     delivery_id = schedule(engine, approved_post(engine), name)
     hostile = "Écrivez !\rATTENDEE:mailto:tous@evil.example\rEND:VEVENT\u0007\x1bfin\r\n\nsuite"
     with engine.begin() as conn:

@@ -14,7 +14,7 @@ from orchestrator import db, states
 from orchestrator.models import AuditEntry, Delivery, Post, PostEdit
 from orchestrator.services import deliveries, four_eyes, posts
 from orchestrator.services.auth import SYSTEM, Actor, PermissionDenied
-from tests.orchestrator.helpers import add_account
+from tests.factories import add_account
 
 ALICE = Actor("alice", "editor")
 BRUNO = Actor("bruno", "approver")
@@ -124,7 +124,7 @@ def test_approval_records_the_fingerprint_of_text_variants_and_images(engine) ->
 
 
 def _approved_and_due(engine, sandbox) -> tuple[int, int]:
-    account = add_account(engine, sandbox.url, kind="mastodon", name="mastodon-sandbox")
+    account = add_account(engine, "mastodon", name="mastodon-sandbox", base_url=sandbox.url)
     image = {"data": _png((10, 120, 10)), "alt": "Juan López", "filename": "juan.png"}
     post_id = _pending(engine, text="Texte approuvé.", images=[image])
     with db.session_scope(engine) as s:
@@ -165,7 +165,7 @@ def test_a_text_changed_after_approval_does_not_reach_a_new_delivery(engine, san
     from tests.orchestrator.worker.test_worker import make_worker
 
     post_id, _ = _approved_and_due(engine, sandbox)
-    add_account(engine, sandbox.url, kind="bluesky", name="bluesky-sandbox")
+    add_account(engine, "bluesky", name="bluesky-sandbox", base_url=sandbox.url)
     with db.session_scope(engine) as s:
         post = s.get(Post, post_id)
         post.text = "Texte jamais approuvé."  # changed behind the approval's back

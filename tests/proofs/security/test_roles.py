@@ -32,6 +32,7 @@ import orchestrator.services as services_pkg
 from orchestrator import db
 from orchestrator.models import Account, CallToAction, Campaign, Case, Delivery
 from orchestrator.services.auth import SYSTEM, Actor, PermissionDenied
+from tests.factories import make_account
 
 VIEWER = Actor("victor", "viewer")
 
@@ -68,7 +69,6 @@ FUNCTIONS = service_functions()
 def world(tmp_path_factory: pytest.TempPathFactory, sqlite_sample: Path) -> Iterator[dict[str, Any]]:
     """One database for the module: nothing may change it, which is the point."""
     from orchestrator.services import (
-        accounts,
         case_edit,
         deliveries,
         media_library,
@@ -92,8 +92,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_sample: Path) -> Iter
             add_user(s, actor=SYSTEM, username=name, password="un-mot-de-passe-long", role=role)
         campaign = s.exec(select(Campaign).where(Campaign.is_current)).one()
         case = s.exec(select(Case).where(Case.campaign_id == campaign.id, Case.slug == "juan-lopez")).one()
-        accounts.add_account(s, actor=SYSTEM, kind="x", name="x-fr", language="fr", credentials={"bearer_token": "t"},
-                             base_url="http://127.0.0.1:9")
+        make_account(s, "x", base_url="http://127.0.0.1:9")
         post = posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan !", submit=True)
         post.author = "edith"
         posts.approve_post(s, actor=SYSTEM, post_id=post.id)  # type: ignore[arg-type]
