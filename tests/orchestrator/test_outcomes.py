@@ -40,11 +40,14 @@ def rows(engine: sa.Engine, delivery_id: int) -> list[tuple[str, str, str]]:
 
 
 def test_every_error_class_of_the_channels_has_its_own_result() -> None:
+    # ListeningUnavailable is raised by listening only; were a publish to raise it, it is a
+    # refusal a person must look at, like any other permanent one.
     classes = [c for _, c in inspect.getmembers(channels.base, inspect.isclass)
-               if issubclass(c, ChannelError) and c is not ChannelError]
+               if issubclass(c, ChannelError) and c not in (ChannelError, channels.base.ListeningUnavailable)]
     results = [Result.of(c("x")) for c in classes]
     assert Result.UNKNOWN not in results and len(set(results)) == len(classes)
     assert Result.of(ValueError("a bug")) is Result.UNKNOWN
+    assert Result.of(channels.base.ListeningUnavailable("x")) is Result.PERMANENT
 
 
 def test_every_result_has_a_line_for_every_case_and_each_line_follows_the_diagram() -> None:

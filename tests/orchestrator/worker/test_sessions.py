@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from orchestrator import logs, states
 from orchestrator.timeutil import utcnow
-from tests.orchestrator.helpers import add_account, approved_post, delivery, schedule
+from tests.factories import add_account
+from tests.orchestrator.helpers import approved_post, delivery, schedule
 from tests.orchestrator.worker.test_worker import make_worker
 
 
 def test_a_burst_on_one_bluesky_account_logs_in_once(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url, kind="bluesky", name="bluesky-rafale")
+    account = add_account(engine, "bluesky", name="bluesky-rafale", base_url=sandbox.url)
     ids = [schedule(engine, approved_post(engine, text=f"Rafale {i}"), account, at=utcnow()) for i in range(6)]
     emulator = sandbox.sandbox.emulator("bluesky")
     before = emulator.sessions_created
@@ -22,7 +23,7 @@ def test_a_burst_on_one_bluesky_account_logs_in_once(engine, sandbox) -> None:
 
 
 def test_the_next_run_reuses_the_stored_session(engine, sandbox) -> None:
-    account = add_account(engine, sandbox.url, kind="bluesky", name="bluesky-reprise")
+    account = add_account(engine, "bluesky", name="bluesky-reprise", base_url=sandbox.url)
     schedule(engine, approved_post(engine, text="Premier"), account, at=utcnow())
     make_worker(engine).run_once()
     emulator = sandbox.sandbox.emulator("bluesky")
