@@ -144,8 +144,10 @@ def _endpoint(method: str, url: str) -> str | None:
         return "metrics"
     if method == "GET" and re.search(r"/2/users/\d+/tweets$", path):
         return "read"
-    if method == "GET" and path.endswith(("/2/tweets/search/recent", "/2/tweets/counts/recent")):
+    if method == "GET" and path.endswith("/2/tweets/search/recent"):
         return "search"
+    if method == "GET" and path.endswith("/2/tweets/counts/recent"):
+        return "counts"
     if method == "GET" and re.search(r"/2/users/\d+/mentions$", path):
         return "mentions"
     return None
@@ -227,8 +229,12 @@ class XChannel(Channel):
         "read": (900, 900),  # GET /2/users/:id/tweets
         "search": (300, 900),  # GET /2/tweets/search/recent (user context; counts: 300 per app)
         "mentions": (300, 900),  # GET /2/users/:id/mentions
+        "counts": (300, 900),  # GET /2/tweets/counts/recent (app auth: 300 per 15 min)
     }
     listen_endpoint = "search"
+    listen_answers_endpoint = "mentions"
+    listen_count_endpoint = "counts"
+    listen_counts = True
     listen_page_size = 100  # recent search and mentions: max_results 10-100 (mentions 5-100)
     #: Pay-per-use prices (platforms-next.md §3): a post read, a recent-counts request.
     listen_cost_per_post = 0.005
@@ -495,11 +501,31 @@ class XChannel(Channel):
         }
         if state.get("since"):
             kwargs["since_id"] = state["since"]
+        elif state.get("start"):  # a first poll that found nothing: from its time on
+            kwargs["start_time"] = dt.datetime.fromisoformat(state["start"])
         if state.get("next"):
             kwargs["next_token"] = state["next"]
         with self._reading():
             response = self.client.search_recent_tweets(**kwargs)
         return self._listen_page(response, state, calls=1 + calls_before)
+
+    def listen_start(
+        self, term: str, *, hashtag: bool, limit: int | None = None
+    ) -> ListenPage:
+        """X bills every post read: a term's first poll does not read the seven-day window back,
+        it reads one smallest page (10 posts, one call) and starts from its newest post. What
+        came before is counted, not read (:meth:`count_term`, priced per request)."""
+        started = dt.datetime.now(dt.UTC).replace(microsecond=0) - CLOCK_SLACK
+        page = self.listen(term, hashtag=hashtag, cursor=None, limit=10)
+        state = decode_cursor(page.cursor)
+        floor = state.get("newest") or state.get("since")
+        if floor:
+            return ListenPage(page.posts, encode_cursor(since=floor), more=False, calls=page.calls)
+        start = started.isoformat().replace("=", "")
+        return ListenPage(page.posts, encode_cursor(start=start), more=False, calls=page.calls)
+
+    def listen_calls_ahead(self) -> int:
+        return 1 + self._calls_for_me()
 
     def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
         """Replies and quotes that name this account (X's mentions timeline: replies always do,

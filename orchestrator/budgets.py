@@ -57,6 +57,26 @@ def read_bucket(session: Session, *, account_id: int, endpoint: str) -> Bucket |
     return Bucket(*row) if row is not None else None
 
 
+def ensure_buckets(session: Session, *, account_id: int, limits: dict[str, tuple[int, int]]) -> int:
+    """Add, full, the buckets of ``limits`` the account does not have yet (an endpoint added to a
+    platform after the account was); safe when two workers do it at once. How many were added."""
+    if not limits:
+        return 0
+    have = {e for (e,) in session.connection().execute(
+        sa.select(_TABLE.c.endpoint).where(_TABLE.c.account_id == account_id))}
+    missing = [{"account_id": account_id, "endpoint": e, "capacity": int(c), "window_seconds": int(w),
+                "tokens": float(c), "updated_at": utcnow()} for e, (c, w) in sorted(limits.items()) if e not in have]
+    if not missing:
+        return 0
+    if session.connection().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(_TABLE).values(missing).on_conflict_do_nothing(index_elements=["account_id", "endpoint"])
+    session.connection().execute(stmt)
+    return len(missing)
+
+
 def write_bucket(session: Session, bucket: Bucket) -> None:
     session.connection().execute(_WRITE, {"_id": bucket.id, "tokens": bucket.tokens, "updated_at": bucket.updated_at,
                                           "blocked_until": bucket.blocked_until})

@@ -35,6 +35,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -263,12 +264,21 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
 
 
 def cursor_row(session: Session, *, account_id: int, stream: str) -> ListenCursor:
-    row = session.exec(select(ListenCursor).where(ListenCursor.account_id == account_id,
-                                                  ListenCursor.stream == stream)).first()
+    """The stream's row, created if need be. Two workers may create it at the same moment: the
+    insert does nothing when the other's row is there (no duplicate-key error), then both read
+    the one row."""
+    query = select(ListenCursor).where(ListenCursor.account_id == account_id, ListenCursor.stream == stream)
+    row = session.exec(query).first()
     if row is None:
-        row = ListenCursor(account_id=account_id, stream=stream)
-        session.add(row)
-        session.flush()
+        table = ListenCursor.__table__  # type: ignore[attr-defined]
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        session.connection().execute(insert(table).values(account_id=account_id, stream=stream, last_error={},
+                                                          month="", calls_this_month=0, posts_read_this_month=0)
+                                     .on_conflict_do_nothing(index_elements=["account_id", "stream"]))
+        row = session.exec(query).one()
     return row
 
 
@@ -289,6 +299,34 @@ def note_error(session: Session, *, account_id: int, stream: str, code: str, fr:
     row.last_error_at = now
     _count_month(row, now, calls=calls, posts=0)
     session.add(row)
+
+
+def note_count(session: Session, *, account_id: int, stream: str, posts: int | None, since: dt.datetime,
+               now: dt.datetime | None = None, calls: int = 1) -> None:
+    """A term's volume counted without reading (stream "count:<term stream>"): the row's cursor
+    holds ``{"posts": n, "since": ISO time, "at": ISO time}`` (``posts`` null when the platform
+    does not count for this account), and the request is counted in the month's calls (priced as
+    a count on the account page)."""
+    now = now or utcnow()
+    row = cursor_row(session, account_id=account_id, stream=stream)
+    row.cursor = json.dumps({"posts": posts, "since": since.isoformat(), "at": now.isoformat()})
+    row.last_ok_at = now
+    row.last_error = {}
+    _count_month(row, now, calls=calls, posts=0)
+    session.add(row)
+
+
+def counted(row: ListenCursor) -> tuple[int, dt.timedelta] | None:
+    """(posts, over how long) of a count stream's last count, or None."""
+    try:
+        data = json.loads(row.cursor or "")
+        posts = data["posts"]
+        span = dt.datetime.fromisoformat(data["at"]) - dt.datetime.fromisoformat(data["since"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if posts is None or span.total_seconds() <= 0:
+        return None
+    return int(posts), span
 
 
 def clear_unavailable(session: Session, *, account_id: int) -> int:
