@@ -509,6 +509,16 @@ def account_states(session: Session, *, account: Account, now: dt.datetime | Non
     errors = [r for r in rows if r.last_error and not unavailable(r)]
     last_error = max(errors, key=lambda r: r.last_error_at or dt.datetime.min.replace(tzinfo=dt.UTC), default=None)
     oks = [r.last_ok_at for r in rows if r.last_ok_at]
+    # what reading each counted term would cost over a month, at the pace of its last count
+    reading: list[dict[str, Any]] = []
+    for r in rows:
+        found = counted(r) if r.stream.startswith("count:") else None
+        if found is not None:
+            posts_n, span = found
+            per_month = posts_n * 30 * 86400 / span.total_seconds()
+            reading.append({"stream": r.stream.removeprefix("count:"), "posts": posts_n, "days": round(span.total_seconds() / 86400, 1),
+                            "posts_per_month": round(per_month),
+                            "cost_per_month_usd": round(per_month * cls.listen_cost_per_post, 2)})
     return {
         "streams": len(rows),
         "last_ok_at": max(oks) if oks else None,
@@ -520,6 +530,9 @@ def account_states(session: Session, *, account: Account, now: dt.datetime | Non
         "posts_read_this_month": posts,
         "has_cost": cls.listen_cost_per_post > 0 or cls.listen_cost_per_count > 0,
         "estimated_cost_usd": round(posts * cls.listen_cost_per_post + count_calls * cls.listen_cost_per_count, 2),
+        "count_calls_this_month": count_calls,
+        #: per counted term: posts over the last days and what reading them all would cost a month
+        "reading_estimates": reading,
     }
 
 
