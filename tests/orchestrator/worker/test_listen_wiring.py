@@ -197,3 +197,25 @@ def test_a_stream_another_worker_is_polling_is_left_to_it(engine, sandbox) -> No
         other.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), {"a": account_id, "b": key})
         other.commit()
     assert make_worker(engine).listen().new == 1
+
+
+def test_calls_a_page_made_beyond_the_one_taken_are_charged_after_it(engine, sandbox) -> None:
+    """Facebook's answers: one call for our posts, one more for a post's further comments."""
+    from tests.orchestrator.listen_helpers import publish_one
+
+    em = sandbox.sandbox.emulator("facebook")
+    em.auto_public = False
+    name = factories.add_account(engine, "facebook", base_url=sandbox.url)
+    setup_terms(engine, case_terms={}, edition_terms={})
+    worker = make_worker(engine)
+    ours = publish_one(engine, name, worker)
+    em.inject_public(n=150, kinds=("reply",), answers=ours)
+    with db.session_scope(engine) as session:  # the bucket full, so the arithmetic is plain
+        bucket = session.exec(select(RateBucket).where(RateBucket.endpoint == "read")).one()
+        bucket.tokens = float(bucket.capacity)
+        session.add(bucket)
+    report = worker.listen()
+    assert report.answers == 150 and report.pages == 1 and report.calls == 2
+    read = _bucket(engine, "read")
+    assert read.capacity - read.tokens == pytest.approx(2, abs=0.2)
+    assert _cursor(engine, "answers").calls_this_month == 2
