@@ -423,6 +423,15 @@ class Channel(abc.ABC):
             message_fr=f"{self.label} ne donne pas à ce compte les réponses à ses publications.",
         )
 
+    #: Whether :meth:`listen_quotes` finds quotes of our posts the answers stream misses.
+    listen_quotes_of: ClassVar[bool] = False
+
+    def listen_quotes(self, ours: list[str], *, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Quotes of the given posts of ours (platform ids, newest first, a bounded few) after
+        ``cursor``, each with ``answers`` set; for a platform whose answers stream does not list
+        every quote (X: a quote that names no one is not a mention)."""
+        return ListenPage((), cursor)
+
     def count_term(self, term: str, *, hashtag: bool, since: dt.datetime) -> int | None:
         """How many public posts carried ``term`` since ``since``, where the platform counts
         without reading (X's recent counts); ``None`` where it does not."""

@@ -549,6 +549,39 @@ class XChannel(Channel):
         answering = tuple(p for p in page.posts if p.answers)
         return ListenPage(answering, page.cursor, page.more, page.calls)
 
+    listen_quotes_of = True
+    #: Our posts whose quotes are searched in one query (recent search's query is 512 characters
+    #: at most: 10 ``quotes_of_tweet_id:`` alternatives and ``-from:`` fit).
+    QUOTED_POSTS = 10
+
+    def listen_quotes(
+        self, ours: list[str], *, cursor: str | None, limit: int | None = None
+    ) -> ListenPage:
+        """Quotes of our latest posts (at most ``QUOTED_POSTS``, one recent-search query with
+        ``quotes_of_tweet_id:``), including those that name no one and so never reach the
+        mentions. A quote is newer than the post it quotes: the first poll starts just below our
+        oldest post given, then above the newest quote seen. Billed per quote read, like search."""
+        ids = [i for i in ours if str(i).isdigit()][: self.QUOTED_POSTS]
+        if not ids:
+            return ListenPage((), cursor, calls=0)
+        state = decode_cursor(cursor)
+        calls_before = self._calls_for_me()
+        query = " OR ".join(f"quotes_of_tweet_id:{i}" for i in ids)
+        kwargs: dict[str, Any] = {
+            "query": f"({query}) -from:{self._user_id()}",
+            "max_results": _page_size(limit, lowest=10),
+            **self._listen_fields(),
+            "user_auth": self.user_auth,
+            "since_id": state.get("since") or str(min(int(i) for i in ids) - 1),
+        }
+        if state.get("next"):
+            kwargs["next_token"] = state["next"]
+        with self._reading():
+            response = self.client.search_recent_tweets(**kwargs)
+        page = self._listen_page(response, {**state, "since": kwargs["since_id"]}, calls=1 + calls_before)
+        quotes = tuple(p for p in page.posts if p.answers and p.kind == "quote")
+        return ListenPage(quotes, page.cursor, page.more, page.calls)
+
     def count_term(self, term: str, *, hashtag: bool, since: dt.datetime) -> int | None:
         """X's recent counts (one request, billed per request, not per post): the number of posts
         carrying ``term`` since ``since`` (at most the last seven days). ``None`` without an

@@ -66,6 +66,7 @@ LANGUAGES = ("fr", "en")
 MAX_TERMS = 20  # per language and list: listening costs calls per term and account
 MAX_TERM_LENGTH = 100
 ANSWERS = "answers"
+QUOTES = "quotes"  # quotes of our latest posts the answers stream misses (channel.listen_quotes_of)
 #: Months a ``public_post`` row is kept after its edition ends (its count stays in ``response``).
 RETENTION_MONTHS = 3
 
@@ -280,6 +281,16 @@ def cursor_row(session: Session, *, account_id: int, stream: str) -> ListenCurso
                                      .on_conflict_do_nothing(index_elements=["account_id", "stream"]))
         row = session.exec(query).one()
     return row
+
+
+def recent_posts(session: Session, *, account_id: int, since: dt.datetime, limit: int) -> list[str]:
+    """Platform ids of the account's posts published since ``since``, newest first (at most
+    ``limit``): the posts whose quotes are searched."""
+    rows = session.exec(select(Delivery.platform_id).where(
+        Delivery.account_id == account_id, col(Delivery.platform_id).is_not(None),
+        col(Delivery.published_at).is_not(None), col(Delivery.published_at) >= since,
+    ).order_by(col(Delivery.published_at).desc(), col(Delivery.id).desc()).limit(limit)).all()
+    return [str(r) for r in rows if r]
 
 
 def _count_month(row: ListenCursor, now: dt.datetime, *, calls: int, posts: int) -> None:

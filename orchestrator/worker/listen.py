@@ -146,25 +146,32 @@ class Listener:
                 log.warning("listening skipped for account %s: %s", account.name, exc)
                 continue
             retry_db(functools.partial(self._ensure_buckets, account), "listen buckets")
-            for index, (stream, term) in enumerate(streams):
+            mine = list(streams)
+            ours: list[str] = []
+            if channel.listen_quotes_of:
+                ours = retry_db(functools.partial(self._ours, account.id or 0, now or utcnow(),
+                                                  int(getattr(channel, "QUOTED_POSTS", 10))), "recent posts")
+                if ours:
+                    mine.append((listening.QUOTES, None))
+            for index, (stream, term) in enumerate(mine):
                 row = cursors.get((account.id, stream))  # type: ignore[arg-type]
                 if listening.unavailable(row):
                     report.unavailable.append((account.name, stream))
                     continue
-                endpoint = (channel.listen_endpoint if term is not None
-                            else channel.listen_answers_endpoint or channel.listen_endpoint)
-                with self._polling(account.id or 0, stream) as mine:
-                    if not mine:
+                endpoint = (channel.listen_answers_endpoint or channel.listen_endpoint) if stream == listening.ANSWERS \
+                    else channel.listen_endpoint
+                with self._polling(account.id or 0, stream) as alone:
+                    if not alone:
                         report.busy.append((account.name, stream))
                         continue
                     row = retry_db(functools.partial(self._fresh, account.id or 0, stream), "listen cursor")
                     outcome = self._stream(account, campaign, channel, endpoint, stream, term, row, key, now, report,
-                                           slugs)
+                                           slugs, ours)
                     if outcome == "done" and term is not None and channel.listen_counts:
                         outcome = self._count(account, channel, term, cursors.get((account.id, f"count:{term.stream}")),  # type: ignore[arg-type]
                                               now or utcnow(), report)
                 if outcome == "budget":
-                    report.held_for_budget[account.name] = len(streams) - index
+                    report.held_for_budget[account.name] = len(mine) - index
                     break
                 if outcome == "auth":
                     break
@@ -181,7 +188,7 @@ class Listener:
 
     def _stream(self, account: Account, campaign: Campaign, channel: Any, endpoint: str, stream: str,
                 term: listening.Term | None, row: ListenCursor | None, key: bytes, now: dt.datetime | None,
-                report: ListenReport, slugs: dict[int | None, str]) -> str:
+                report: ListenReport, slugs: dict[int | None, str], ours: list[str] | None = None) -> str:
         """Page through one stream; "done", "budget" (reserve reached) or "auth"/"error"."""
         cursor = row.cursor if row is not None else None
         size = channel.listen_page_size or None
@@ -192,8 +199,10 @@ class Listener:
                 return "budget"
             report.calls += ahead
             try:
-                if term is None:
-                    page: ListenPage = channel.listen_answers(cursor=cursor, limit=size)
+                if stream == listening.QUOTES:
+                    page: ListenPage = channel.listen_quotes(list(ours or []), cursor=cursor, limit=size)
+                elif term is None:
+                    page = channel.listen_answers(cursor=cursor, limit=size)
                 elif cursor is None:
                     page = channel.listen_start(term.text, hashtag=term.hashtag, limit=size)
                 else:
@@ -264,6 +273,11 @@ class Listener:
         with session_scope(self.engine) as session:
             budgets.ensure_buckets(session, account_id=account.id or 0,
                                    limits=accounts_service.rate_limits_of(account))
+
+    def _ours(self, account_id: int, now: dt.datetime, limit: int) -> list[str]:
+        """Our posts of the platform's recent-search window whose quotes are looked for."""
+        with read_scope(self.engine) as session:
+            return listening.recent_posts(session, account_id=account_id, since=now - COUNT_WINDOW, limit=limit)
 
     def _fresh(self, account_id: int, stream: str) -> ListenCursor | None:
         """The stream's cursor as it is now (another worker may have moved it since the pass began)."""

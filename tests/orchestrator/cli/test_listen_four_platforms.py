@@ -33,6 +33,8 @@ def _public(ems, ours: dict[str, str]) -> dict[str, dict[str, int]]:
     ems["x"].inject_public(CASE_TAG, 2, kinds=("original", "photo"))
     ems["x"].inject_public(EDITION_TAG, 1)
     ems["x"].inject_public(None, 2, kinds=("reply", "quote"), answers=ours["x"])
+    # ... and a quote that names no one: only the search for quotes of our posts finds it
+    ems["x"].inject_public(None, 1, kinds=("quote",), answers=ours["x"], mention=False)
     # Bluesky: term search; replies, quotes and reposts through the notifications
     ems["bluesky"].inject_public(CASE_TAG, 2, kinds=("original", "photo"))
     ems["bluesky"].inject_public(EDITION_TAG, 1)
@@ -49,7 +51,7 @@ def _public(ems, ours: dict[str, str]) -> dict[str, dict[str, int]]:
     for n, kind in enumerate(("reply", "quote", "repost")):
         ems["mastodon"].public_post(kind=kind, answers=ours["mastodon"], author=10 + n)
     return {
-        "x": {"original": 1, "photo": 1, "reply": 1, "quote": 1},
+        "x": {"original": 1, "photo": 1, "reply": 1, "quote": 2},
         "bluesky": {"original": 1, "photo": 1, "reply": 1, "quote": 1, "repost": 1},
         "facebook": {"original": 1, "reply": 1, "repost": 1},
         "mastodon": {"original": 1, "photo": 1, "reply": 1, "quote": 1, "repost": 1},
