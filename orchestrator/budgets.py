@@ -3,8 +3,10 @@ spends from the same budget, and corrected from what the platform's headers say.
 
 Buckets are seeded from each channel's ``rate_limits`` (the platforms' published figures) or an
 account's ``options["rate_limits"]``. Endpoint names are the channels' own: ``publish``,
-``metrics`` and ``read`` everywhere, plus ``media`` (Mastodon) and ``login`` (Bluesky). A header
-about an endpoint without a bucket is ignored.
+``metrics`` and ``read`` everywhere, plus ``media`` (Mastodon), ``login`` (Bluesky) and X's
+listening endpoints ``search``, ``mentions`` and ``counts``. An account created before an
+endpoint was added gets its bucket from :func:`ensure_buckets` (the listener calls it at each
+pass). A header about an endpoint without a bucket is ignored.
 
 Locking order: buckets are always locked sorted by (account, endpoint), after any delivery rows,
 so two workers correcting several accounts at once cannot deadlock each other.

@@ -25,6 +25,13 @@ Counts
     an edition-wide term belong to no case: they are counted in ``public_post`` only
     (:func:`counts`), never in a case's total.
 
+Counted, not read
+    Where a platform counts a term's posts without reading them (X's recent counts, billed per
+    request rather than per post), the worker counts each term once a day on a "count:<term
+    stream>" cursor (:func:`note_count`): one total over the last seven days, no post, no kind.
+    It is never a case's action; the account page turns it into "what reading this term would
+    cost a month" (:func:`account_states`), and the request is priced in the month's estimate.
+
 Readers (the overview, case page, reports) use :func:`counts` and :func:`counts_by_hour`;
 the account page uses :func:`account_states`.
 """
