@@ -784,14 +784,23 @@ def _start_answers(state: dict[str, Any], days: float, now: float) -> dict[str, 
     with the mark of that kind of pass. A cursor of before the two kinds has one mark: both."""
     marks = dict(state.get("marks") or {})
     if not marks and state.get("mark") is not None:
-        marks = {"full": [state["mark"], state.get("seen", [])], "recent": [state["mark"], state.get("seen", [])]}
-    full = now - float(state.get("full_at") or 0) >= FULL_ANSWERS_EVERY or days <= RECENT_ANSWER_DAYS
+        marks = {
+            "full": [state["mark"], state.get("seen", [])],
+            "recent": [state["mark"], state.get("seen", [])],
+        }
+    full = (
+        now - float(state.get("full_at") or 0) >= FULL_ANSWERS_EVERY or days <= RECENT_ANSWER_DAYS
+    )
     band = "full" if full else "recent"
     mark, seen = marks.get(band) or marks.get("full") or [None, []]
     return {
-        "marks": marks, "full_at": state.get("full_at"), "band": band, "started": int(now),
+        "marks": marks,
+        "full_at": state.get("full_at"),
+        "band": band,
+        "started": int(now),
         "window": int(now - (days if full else RECENT_ANSWER_DAYS) * 86400),
-        "mark": mark, "seen": list(seen or []),
+        "mark": mark,
+        "seen": list(seen or []),
     }
 
 
@@ -810,7 +819,10 @@ def _finish_answers(state: dict[str, Any]) -> str:
         if mark is not None and (recent[0] is None or mark > recent[0]):
             marks["recent"] = [mark, seen]
         elif mark is not None and mark == recent[0]:
-            marks["recent"] = [mark, [*recent[1], *(i for i in seen if i not in recent[1])][:MARK_IDS]]
+            marks["recent"] = [
+                mark,
+                [*recent[1], *(i for i in seen if i not in recent[1])][:MARK_IDS],
+            ]
     return _encode({"marks": marks, "full_at": full_at})
 
 

@@ -70,10 +70,9 @@ def ensure_buckets(session: Session, *, account_id: int, limits: dict[str, tuple
                 "tokens": float(c), "updated_at": utcnow()} for e, (c, w) in sorted(limits.items()) if e not in have]
     if not missing:
         return 0
-    if session.connection().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if session.connection().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(_TABLE).values(missing).on_conflict_do_nothing(index_elements=["account_id", "endpoint"])
     session.connection().execute(stmt)
     return len(missing)

@@ -692,12 +692,16 @@ class XEmulator(Emulator):
                         # replies and quotes name the author (and so reach their mentions);
                         # a repost does not (X lists those apart, in reposts_of_me)
                         silent = kind == "quote" and not mention
-                        answers_users = [target["author_id"]] if kind != "repost" and not silent else []
+                        answers_users = (
+                            [target["author_id"]] if kind != "repost" and not silent else []
+                        )
                         at = "@" + target["username"]
                         text = (
                             f"RT {at}: {target['display_text']}"
                             if kind == "repost"
-                            else text if silent else f"{at} {text}"
+                            else text
+                            if silent
+                            else f"{at} {text}"
                         )
                         if kind == "reply":
                             conversation = target.get("conversation_id", target["id"])

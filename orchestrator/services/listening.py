@@ -279,10 +279,9 @@ def cursor_row(session: Session, *, account_id: int, stream: str) -> ListenCurso
     row = session.exec(query).first()
     if row is None:
         table = ListenCursor.__table__  # type: ignore[attr-defined]
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         session.connection().execute(insert(table).values(account_id=account_id, stream=stream, last_error={},
                                                           month="", calls_this_month=0, posts_read_this_month=0)
                                      .on_conflict_do_nothing(index_elements=["account_id", "stream"]))

@@ -15,7 +15,14 @@ from orchestrator import db
 from orchestrator.cli import app
 from orchestrator.models import Case, PublicPost, Response
 from tests import factories
-from tests.orchestrator.listen_helpers import CASE, CASE_TAG, EDITION_TAG, make_worker, publish_one, setup_terms
+from tests.orchestrator.listen_helpers import (
+    CASE,
+    CASE_TAG,
+    EDITION_TAG,
+    make_worker,
+    publish_one,
+    setup_terms,
+)
 
 PLATFORMS = ("bluesky", "facebook", "mastodon", "x")
 
