@@ -530,7 +530,7 @@ class XChannel(Channel):
     def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
         """Replies and quotes that name this account (X's mentions timeline: replies always do,
         quotes when they mention us), each crediting the post it answers. A quote that names
-        nobody is found by the term search instead (with ``answers`` set as well). X offers no
+        nobody is found by :meth:`listen_quotes` (and by the term search when it carries a term). X offers no
         list of the reposts of every post in one call: reposts are counted through metrics."""
         state = decode_cursor(cursor)
         calls_before = self._calls_for_me()
