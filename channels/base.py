@@ -377,8 +377,13 @@ class Channel(abc.ABC):
 
     # -- listening (optional: a channel that cannot listen keeps these defaults) --------------
 
-    #: Endpoint key in ``rate_limits`` that listening calls are charged to.
+    #: Endpoint key in ``rate_limits`` that listening calls are charged to: the term streams,
+    #: the answers stream (empty: the same as the terms) and count requests (empty: the same).
     listen_endpoint: ClassVar[str] = "search"
+    listen_answers_endpoint: ClassVar[str] = ""
+    listen_count_endpoint: ClassVar[str] = ""
+    #: Whether :meth:`count_term` counts a term's posts without reading them (X's recent counts).
+    listen_counts: ClassVar[bool] = False
     #: Most posts one listening call may return (the platform's page size ceiling).
     listen_page_size: ClassVar[int] = 0
     #: What the platform bills, in US dollars, per public post read and per count request
@@ -399,6 +404,17 @@ class Channel(abc.ABC):
             message_fr=f"{self.label} ne permet pas à ce compte de chercher les publications du public.",
         )
 
+    def listen_start(self, term: str, *, hashtag: bool, limit: int | None = None) -> ListenPage:
+        """The first poll of a term (no cursor yet). By default the whole recent window the
+        platform gives (free platforms); a platform that bills each post read starts from now
+        instead (X: one smallest page, whose newest post is the floor of the next poll)."""
+        return self.listen(term, hashtag=hashtag, cursor=None, limit=limit)
+
+    def listen_calls_ahead(self) -> int:
+        """Calls the next listening call will cost at least (X: one more while our user id is
+        still unknown), so the worker can keep the publishing reserve before calling."""
+        return 1
+
     def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
         """Replies, quotes and reposts of this account's own posts after ``cursor``, each with
         ``answers`` set to the platform id of our post."""
@@ -406,6 +422,15 @@ class Channel(abc.ABC):
             f"{self.label} does not give this account the answers to its posts",
             message_fr=f"{self.label} ne donne pas à ce compte les réponses à ses publications.",
         )
+
+    #: Whether :meth:`listen_quotes` finds quotes of our posts the answers stream misses.
+    listen_quotes_of: ClassVar[bool] = False
+
+    def listen_quotes(self, ours: list[str], *, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Quotes of the given posts of ours (platform ids, newest first, a bounded few) after
+        ``cursor``, each with ``answers`` set; for a platform whose answers stream does not list
+        every quote (X: a quote that names no one is not a mention)."""
+        return ListenPage((), cursor)
 
     def count_term(self, term: str, *, hashtag: bool, since: dt.datetime) -> int | None:
         """How many public posts carried ``term`` since ``since``, where the platform counts

@@ -310,14 +310,17 @@ class FacebookChannel(Channel):
 
     def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
         """Comments on the Page's own posts of the last ``listen_answers_days`` days (option,
-        14 by default), each answering its post. Bounded: one call per 25 posts of that window,
+        14 by default), each answering its post. Every post of that window is re-read at most
+        once an hour (``FULL_ANSWERS_EVERY``); the passes in between read only the posts of the
+        last ``RECENT_ANSWER_DAYS`` days, where most comments come, each kind of pass with its
+        own mark, so a comment on an older post waits at most an hour and is never missed. Bounded: one call per 25 posts of that window,
         whose newest 100 comments come inline; a post with more new comments than that is read
         further with its own ``/comments`` cursor (at most ``MAX_COMMENT_PAGES`` calls a post).
         Never the comment's author or text: only its id and time."""
         state = _decode(cursor)
         if not state.get("window"):
             days = float(self.account.options.get("listen_answers_days", ANSWER_WINDOW_DAYS))
-            state["window"] = int(time.time() - days * 86400)
+            state = _start_answers(state, days, time.time())
         args: dict[str, Any] = {
             "fields": ANSWER_FIELDS,
             "limit": ANSWER_POSTS_PER_PAGE,
@@ -355,7 +358,7 @@ class FacebookChannel(Channel):
         after = _next_after(page)
         if after:
             return ListenPage(tuple(posts), _encode({**state, "after": after}), True, calls)
-        return ListenPage(tuple(posts), _finish(state), False, calls)
+        return ListenPage(tuple(posts), _finish_answers(state), False, calls)
 
     def _listening(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -655,6 +658,9 @@ ANSWER_FIELDS = (
     ".summary(true){id,created_time}"
 )
 ANSWER_WINDOW_DAYS = 14
+#: The answers' passes between two full ones read only our posts of the last days (seconds, days).
+FULL_ANSWERS_EVERY = 3600
+RECENT_ANSWER_DAYS = 2
 MAX_COMMENT_PAGES = 10
 MARK_IDS = 200
 _FB_HASHTAG = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
@@ -771,6 +777,53 @@ def _finish(state: dict[str, Any]) -> str:
     elif top is not None and top == mark:
         seen = [*seen, *(i for i in state.get("top_seen", []) if i not in seen)][:MARK_IDS]
     return _encode({"mark": mark, "seen": seen, "tagged_only": state.get("tagged_only")})
+
+
+def _start_answers(state: dict[str, Any], days: float, now: float) -> dict[str, Any]:
+    """A new pass over our posts' comments: the full window once an hour, else the recent days,
+    with the mark of that kind of pass. A cursor of before the two kinds has one mark: both."""
+    marks = dict(state.get("marks") or {})
+    if not marks and state.get("mark") is not None:
+        marks = {
+            "full": [state["mark"], state.get("seen", [])],
+            "recent": [state["mark"], state.get("seen", [])],
+        }
+    full = (
+        now - float(state.get("full_at") or 0) >= FULL_ANSWERS_EVERY or days <= RECENT_ANSWER_DAYS
+    )
+    band = "full" if full else "recent"
+    mark, seen = marks.get(band) or marks.get("full") or [None, []]
+    return {
+        "marks": marks,
+        "full_at": state.get("full_at"),
+        "band": band,
+        "started": int(now),
+        "window": int(now - (days if full else RECENT_ANSWER_DAYS) * 86400),
+        "mark": mark,
+        "seen": list(seen or []),
+    }
+
+
+def _finish_answers(state: dict[str, Any]) -> str:
+    """End of an answers pass: its band's mark moves on. A full pass saw every post, the recent
+    ones too: the recent passes' mark moves up to it as well."""
+    done = _decode(_finish(state))
+    mark, seen = done.get("mark"), done.get("seen", [])
+    marks = dict(state.get("marks") or {})
+    band = state.get("band") or "full"
+    marks[band] = [mark, seen]
+    full_at = state.get("full_at")
+    if band == "full":
+        full_at = state.get("started")
+        recent = marks.get("recent") or [None, []]
+        if mark is not None and (recent[0] is None or mark > recent[0]):
+            marks["recent"] = [mark, seen]
+        elif mark is not None and mark == recent[0]:
+            marks["recent"] = [
+                mark,
+                [*recent[1], *(i for i in seen if i not in recent[1])][:MARK_IDS],
+            ]
+    return _encode({"marks": marks, "full_at": full_at})
 
 
 def _next_after(page: dict[str, Any]) -> str | None:

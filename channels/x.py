@@ -144,8 +144,10 @@ def _endpoint(method: str, url: str) -> str | None:
         return "metrics"
     if method == "GET" and re.search(r"/2/users/\d+/tweets$", path):
         return "read"
-    if method == "GET" and path.endswith(("/2/tweets/search/recent", "/2/tweets/counts/recent")):
+    if method == "GET" and path.endswith("/2/tweets/search/recent"):
         return "search"
+    if method == "GET" and path.endswith("/2/tweets/counts/recent"):
+        return "counts"
     if method == "GET" and re.search(r"/2/users/\d+/mentions$", path):
         return "mentions"
     return None
@@ -227,8 +229,12 @@ class XChannel(Channel):
         "read": (900, 900),  # GET /2/users/:id/tweets
         "search": (300, 900),  # GET /2/tweets/search/recent (user context; counts: 300 per app)
         "mentions": (300, 900),  # GET /2/users/:id/mentions
+        "counts": (300, 900),  # GET /2/tweets/counts/recent (app auth: 300 per 15 min)
     }
     listen_endpoint = "search"
+    listen_answers_endpoint = "mentions"
+    listen_count_endpoint = "counts"
+    listen_counts = True
     listen_page_size = 100  # recent search and mentions: max_results 10-100 (mentions 5-100)
     #: Pay-per-use prices (platforms-next.md §3): a post read, a recent-counts request.
     listen_cost_per_post = 0.005
@@ -495,16 +501,36 @@ class XChannel(Channel):
         }
         if state.get("since"):
             kwargs["since_id"] = state["since"]
+        elif state.get("start"):  # a first poll that found nothing: from its time on
+            kwargs["start_time"] = dt.datetime.fromisoformat(state["start"])
         if state.get("next"):
             kwargs["next_token"] = state["next"]
         with self._reading():
             response = self.client.search_recent_tweets(**kwargs)
         return self._listen_page(response, state, calls=1 + calls_before)
 
+    def listen_start(
+        self, term: str, *, hashtag: bool, limit: int | None = None
+    ) -> ListenPage:
+        """X bills every post read: a term's first poll does not read the seven-day window back,
+        it reads one smallest page (10 posts, one call) and starts from its newest post. What
+        came before is counted, not read (:meth:`count_term`, priced per request)."""
+        started = dt.datetime.now(dt.UTC).replace(microsecond=0) - CLOCK_SLACK
+        page = self.listen(term, hashtag=hashtag, cursor=None, limit=10)
+        state = decode_cursor(page.cursor)
+        floor = state.get("newest") or state.get("since")
+        if floor:
+            return ListenPage(page.posts, encode_cursor(since=floor), more=False, calls=page.calls)
+        start = started.isoformat().replace("=", "")
+        return ListenPage(page.posts, encode_cursor(start=start), more=False, calls=page.calls)
+
+    def listen_calls_ahead(self) -> int:
+        return 1 + self._calls_for_me()
+
     def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
         """Replies and quotes that name this account (X's mentions timeline: replies always do,
         quotes when they mention us), each crediting the post it answers. A quote that names
-        nobody is found by the term search instead (with ``answers`` set as well). X offers no
+        nobody is found by :meth:`listen_quotes` (and by the term search when it carries a term). X offers no
         list of the reposts of every post in one call: reposts are counted through metrics."""
         state = decode_cursor(cursor)
         calls_before = self._calls_for_me()
@@ -522,6 +548,39 @@ class XChannel(Channel):
         page = self._listen_page(response, state, calls=1 + calls_before)
         answering = tuple(p for p in page.posts if p.answers)
         return ListenPage(answering, page.cursor, page.more, page.calls)
+
+    listen_quotes_of = True
+    #: Our posts whose quotes are searched in one query (recent search's query is 512 characters
+    #: at most: 10 ``quotes_of_tweet_id:`` alternatives and ``-from:`` fit).
+    QUOTED_POSTS = 10
+
+    def listen_quotes(
+        self, ours: list[str], *, cursor: str | None, limit: int | None = None
+    ) -> ListenPage:
+        """Quotes of our latest posts (at most ``QUOTED_POSTS``, one recent-search query with
+        ``quotes_of_tweet_id:``), including those that name no one and so never reach the
+        mentions. A quote is newer than the post it quotes: the first poll starts just below our
+        oldest post given, then above the newest quote seen. Billed per quote read, like search."""
+        ids = [i for i in ours if str(i).isdigit()][: self.QUOTED_POSTS]
+        if not ids:
+            return ListenPage((), cursor, calls=0)
+        state = decode_cursor(cursor)
+        calls_before = self._calls_for_me()
+        query = " OR ".join(f"quotes_of_tweet_id:{i}" for i in ids)
+        kwargs: dict[str, Any] = {
+            "query": f"({query}) -from:{self._user_id()}",
+            "max_results": _page_size(limit, lowest=10),
+            **self._listen_fields(),
+            "user_auth": self.user_auth,
+            "since_id": state.get("since") or str(min(int(i) for i in ids) - 1),
+        }
+        if state.get("next"):
+            kwargs["next_token"] = state["next"]
+        with self._reading():
+            response = self.client.search_recent_tweets(**kwargs)
+        page = self._listen_page(response, {**state, "since": kwargs["since_id"]}, calls=1 + calls_before)
+        quotes = tuple(p for p in page.posts if p.answers and p.kind == "quote")
+        return ListenPage(quotes, page.cursor, page.more, page.calls)
 
     def count_term(self, term: str, *, hashtag: bool, since: dt.datetime) -> int | None:
         """X's recent counts (one request, billed per request, not per post): the number of posts

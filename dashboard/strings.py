@@ -542,6 +542,11 @@ STRINGS: dict[str, dict[str, str]] = {
                               "en": "This month: {calls} listening calls, {posts} public posts read."},
     "channels.listen.cost": {"fr": "Coût estimé de l'écoute ce mois-ci (la plateforme facture la lecture) : {cost} $ US.",
                              "en": "Estimated listening cost this month (the platform bills reads): US${cost}."},
+    "channels.listen.reading": {
+        "fr": "{term} : {posts} publications du public sur les {days} derniers jours (comptées sans être lues) ; "
+              "les lire toutes coûterait environ {cost} $ US par mois.",
+        "en": "{term}: {posts} public posts over the last {days} days (counted, not read); reading them all "
+              "would cost about US${cost} a month."},
     # One label and help per credential of each platform (orchestrator/services/accounts.py CREDENTIALS).
     "channels.cred.x.consumer_key": {"fr": "Clé d'API (API Key)", "en": "API Key"},
     "channels.cred.x.consumer_key.help": {

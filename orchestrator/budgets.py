@@ -3,8 +3,10 @@ spends from the same budget, and corrected from what the platform's headers say.
 
 Buckets are seeded from each channel's ``rate_limits`` (the platforms' published figures) or an
 account's ``options["rate_limits"]``. Endpoint names are the channels' own: ``publish``,
-``metrics`` and ``read`` everywhere, plus ``media`` (Mastodon) and ``login`` (Bluesky). A header
-about an endpoint without a bucket is ignored.
+``metrics`` and ``read`` everywhere, plus ``media`` (Mastodon), ``login`` (Bluesky) and X's
+listening endpoints ``search``, ``mentions`` and ``counts``. An account created before an
+endpoint was added gets its bucket from :func:`ensure_buckets` (the listener calls it at each
+pass). A header about an endpoint without a bucket is ignored.
 
 Locking order: buckets are always locked sorted by (account, endpoint), after any delivery rows,
 so two workers correcting several accounts at once cannot deadlock each other.
@@ -55,6 +57,25 @@ def read_bucket(session: Session, *, account_id: int, endpoint: str) -> Bucket |
     query = _READ.with_for_update() if connection.dialect.name == "postgresql" else _READ
     row = connection.execute(query, {"account_id": account_id, "endpoint": endpoint}).first()
     return Bucket(*row) if row is not None else None
+
+
+def ensure_buckets(session: Session, *, account_id: int, limits: dict[str, tuple[int, int]]) -> int:
+    """Add, full, the buckets of ``limits`` the account does not have yet (an endpoint added to a
+    platform after the account was); safe when two workers do it at once. How many were added."""
+    if not limits:
+        return 0
+    have = {e for (e,) in session.connection().execute(
+        sa.select(_TABLE.c.endpoint).where(_TABLE.c.account_id == account_id))}
+    missing = [{"account_id": account_id, "endpoint": e, "capacity": int(c), "window_seconds": int(w),
+                "tokens": float(c), "updated_at": utcnow()} for e, (c, w) in sorted(limits.items()) if e not in have]
+    if not missing:
+        return 0
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if session.connection().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_TABLE).values(missing).on_conflict_do_nothing(index_elements=["account_id", "endpoint"])
+    session.connection().execute(stmt)
+    return len(missing)
 
 
 def write_bucket(session: Session, bucket: Bucket) -> None:

@@ -658,10 +658,13 @@ class XEmulator(Emulator):
         kinds: tuple[str, ...] | list[str] = ("original",),
         answers: str | None = None,
         spread: float = 0.0,
+        mention: bool = True,
     ) -> list[str]:
         """Make the simulated public post ``n`` times, deterministically: kinds taken in turn from
         ``kinds`` (original, photo, reply, quote, repost), each carrying ``#term`` (or the keyword)
         when given, replies, quotes and reposts answering ``answers`` (one of our posts) when given.
+        A quote names our account (and so reaches its mentions) unless ``mention`` is False, as
+        a quote whose author wrote no @name.
         Creation times are spread evenly over the last ``spread`` seconds, oldest first. Returns the
         new post ids."""
         n = max(0, min(int(n), 200_000))
@@ -688,11 +691,16 @@ class XEmulator(Emulator):
                     if target is not None:
                         # replies and quotes name the author (and so reach their mentions);
                         # a repost does not (X lists those apart, in reposts_of_me)
-                        answers_users = [target["author_id"]] if kind != "repost" else []
+                        silent = kind == "quote" and not mention
+                        answers_users = (
+                            [target["author_id"]] if kind != "repost" and not silent else []
+                        )
                         at = "@" + target["username"]
                         text = (
                             f"RT {at}: {target['display_text']}"
                             if kind == "repost"
+                            else text
+                            if silent
                             else f"{at} {text}"
                         )
                         if kind == "reply":

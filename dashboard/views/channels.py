@@ -107,6 +107,10 @@ def show_listening(account: Any) -> None:
                  posts=fmt_number(state["posts_read_this_month"])))
     if state["has_cost"]:
         st.info(t("channels.listen.cost", cost=f"{state['estimated_cost_usd']:.2f}"))
+    for estimate in state.get("reading_estimates", []):
+        st.caption(t("channels.listen.reading", term=common.plain(estimate["stream"].split(":", 1)[-1]),
+                     posts=fmt_number(estimate["posts"]), days=fmt_number(round(estimate["days"])),
+                     cost=f"{estimate['cost_per_month_usd']:.2f}"))
 
 
 if not accounts:

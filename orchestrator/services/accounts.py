@@ -258,13 +258,18 @@ def build_channel(
     return cls(account_config(account), session=session, timeout=timeout)
 
 
+def rate_limits_of(account: Account) -> dict[str, tuple[int, int]]:
+    """(capacity, window in seconds) per endpoint: the platform's figures, then the account's own."""
+    limits = channel_class(account.kind).rate_limits
+    overrides = (account.options or {}).get("rate_limits", {})
+    return {**limits, **{k: (int(v[0]), int(v[1])) for k, v in overrides.items()}}
+
+
 def seed_rate_buckets(session: Session, *, account: Account) -> None:
     """One bucket per endpoint the platform limits, full at first."""
     assert account.id is not None
-    limits = channel_class(account.kind).rate_limits
-    overrides = (account.options or {}).get("rate_limits", {})
     have = {b.endpoint for b in session.exec(select(RateBucket).where(RateBucket.account_id == account.id))}
-    for endpoint, (capacity, window) in {**limits, **{k: tuple(v) for k, v in overrides.items()}}.items():
+    for endpoint, (capacity, window) in rate_limits_of(account).items():
         if endpoint in have:
             continue
         session.add(RateBucket(account_id=account.id, endpoint=endpoint, capacity=int(capacity),

@@ -25,6 +25,13 @@ Counts
     an edition-wide term belong to no case: they are counted in ``public_post`` only
     (:func:`counts`), never in a case's total.
 
+Counted, not read
+    Where a platform counts a term's posts without reading them (X's recent counts, billed per
+    request rather than per post), the worker counts each term once a day on a "count:<term
+    stream>" cursor (:func:`note_count`): one total over the last seven days, no post, no kind.
+    It is never a case's action; the account page turns it into "what reading this term would
+    cost a month" (:func:`account_states`), and the request is priced in the month's estimate.
+
 Readers (the overview, case page, reports) use :func:`counts` and :func:`counts_by_hour`;
 the account page uses :func:`account_states`.
 """
@@ -35,6 +42,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -65,6 +73,7 @@ LANGUAGES = ("fr", "en")
 MAX_TERMS = 20  # per language and list: listening costs calls per term and account
 MAX_TERM_LENGTH = 100
 ANSWERS = "answers"
+QUOTES = "quotes"  # quotes of our latest posts the answers stream misses (channel.listen_quotes_of)
 #: Months a ``public_post`` row is kept after its edition ends (its count stays in ``response``).
 RETENTION_MONTHS = 3
 
@@ -263,13 +272,31 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
 
 
 def cursor_row(session: Session, *, account_id: int, stream: str) -> ListenCursor:
-    row = session.exec(select(ListenCursor).where(ListenCursor.account_id == account_id,
-                                                  ListenCursor.stream == stream)).first()
+    """The stream's row, created if need be. Two workers may create it at the same moment: the
+    insert does nothing when the other's row is there (no duplicate-key error), then both read
+    the one row."""
+    query = select(ListenCursor).where(ListenCursor.account_id == account_id, ListenCursor.stream == stream)
+    row = session.exec(query).first()
     if row is None:
-        row = ListenCursor(account_id=account_id, stream=stream)
-        session.add(row)
-        session.flush()
+        table = ListenCursor.__table__  # type: ignore[attr-defined]
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.connection().execute(insert(table).values(account_id=account_id, stream=stream, last_error={},
+                                                          month="", calls_this_month=0, posts_read_this_month=0)
+                                     .on_conflict_do_nothing(index_elements=["account_id", "stream"]))
+        row = session.exec(query).one()
     return row
+
+
+def recent_posts(session: Session, *, account_id: int, since: dt.datetime, limit: int) -> list[str]:
+    """Platform ids of the account's posts published since ``since``, newest first (at most
+    ``limit``): the posts whose quotes are searched."""
+    rows = session.exec(select(Delivery.platform_id).where(
+        Delivery.account_id == account_id, col(Delivery.platform_id).is_not(None),
+        col(Delivery.published_at).is_not(None), col(Delivery.published_at) >= since,
+    ).order_by(col(Delivery.published_at).desc(), col(Delivery.id).desc()).limit(limit)).all()
+    return [str(r) for r in rows if r]
 
 
 def _count_month(row: ListenCursor, now: dt.datetime, *, calls: int, posts: int) -> None:
@@ -289,6 +316,34 @@ def note_error(session: Session, *, account_id: int, stream: str, code: str, fr:
     row.last_error_at = now
     _count_month(row, now, calls=calls, posts=0)
     session.add(row)
+
+
+def note_count(session: Session, *, account_id: int, stream: str, posts: int | None, since: dt.datetime,
+               now: dt.datetime | None = None, calls: int = 1) -> None:
+    """A term's volume counted without reading (stream "count:<term stream>"): the row's cursor
+    holds ``{"posts": n, "since": ISO time, "at": ISO time}`` (``posts`` null when the platform
+    does not count for this account), and the request is counted in the month's calls (priced as
+    a count on the account page)."""
+    now = now or utcnow()
+    row = cursor_row(session, account_id=account_id, stream=stream)
+    row.cursor = json.dumps({"posts": posts, "since": since.isoformat(), "at": now.isoformat()})
+    row.last_ok_at = now
+    row.last_error = {}
+    _count_month(row, now, calls=calls, posts=0)
+    session.add(row)
+
+
+def counted(row: ListenCursor) -> tuple[int, dt.timedelta] | None:
+    """(posts, over how long) of a count stream's last count, or None."""
+    try:
+        data = json.loads(row.cursor or "")
+        posts = data["posts"]
+        span = dt.datetime.fromisoformat(data["at"]) - dt.datetime.fromisoformat(data["since"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if posts is None or span.total_seconds() <= 0:
+        return None
+    return int(posts), span
 
 
 def clear_unavailable(session: Session, *, account_id: int) -> int:
@@ -471,6 +526,16 @@ def account_states(session: Session, *, account: Account, now: dt.datetime | Non
     errors = [r for r in rows if r.last_error and not unavailable(r)]
     last_error = max(errors, key=lambda r: r.last_error_at or dt.datetime.min.replace(tzinfo=dt.UTC), default=None)
     oks = [r.last_ok_at for r in rows if r.last_ok_at]
+    # what reading each counted term would cost over a month, at the pace of its last count
+    reading: list[dict[str, Any]] = []
+    for r in rows:
+        found = counted(r) if r.stream.startswith("count:") else None
+        if found is not None:
+            posts_n, span = found
+            per_month = posts_n * 30 * 86400 / span.total_seconds()
+            reading.append({"stream": r.stream.removeprefix("count:"), "posts": posts_n, "days": round(span.total_seconds() / 86400, 1),
+                            "posts_per_month": round(per_month),
+                            "cost_per_month_usd": round(per_month * cls.listen_cost_per_post, 2)})
     return {
         "streams": len(rows),
         "last_ok_at": max(oks) if oks else None,
@@ -482,6 +547,9 @@ def account_states(session: Session, *, account: Account, now: dt.datetime | Non
         "posts_read_this_month": posts,
         "has_cost": cls.listen_cost_per_post > 0 or cls.listen_cost_per_count > 0,
         "estimated_cost_usd": round(posts * cls.listen_cost_per_post + count_calls * cls.listen_cost_per_count, 2),
+        "count_calls_this_month": count_calls,
+        #: per counted term: posts over the last days and what reading them all would cost a month
+        "reading_estimates": reading,
     }
 
 

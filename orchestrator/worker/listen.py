@@ -8,9 +8,24 @@ is stored with the stream's cursor in one transaction (services/listening.record
 crash anywhere re-reads at most the page in flight, and the keyed post hash makes re-reading it
 harmless.
 
-Publishing comes first: every call spends one token of the account's ``channel.listen_endpoint``
-bucket, and listening stops for that account as soon as taking one would leave less than
-``listen_reserve`` of the bucket's capacity. A refusal (rate limit, 5xx, network) is written on the
+Publishing comes first: every platform call spends one token of the stream's bucket
+(``channel.listen_endpoint`` for the terms, ``listen_answers_endpoint`` for the answers,
+``listen_count_endpoint`` for count requests; the buckets an account lacks — one added before
+these endpoints existed — are created at the start of the pass). Before a call the worker takes
+what the call will cost at least (``channel.listen_calls_ahead()``), and only while that leaves
+``listen_reserve`` of the bucket's capacity; after it, the calls the page says it really made
+(``ListenPage.calls``: finding our user id, a post's further comments) are charged too, down to
+an empty bucket, never below. Listening stops for that account as soon as the reserve is reached.
+
+A term's first poll (no cursor yet) asks ``channel.listen_start``: the platforms that bill reads
+(X) start from now instead of reading their whole recent window, and where the platform counts
+without reading (``count_term``), the term's recent volume is counted once a day on a
+"count:<term>" stream, for the account page's estimate of what reading it costs.
+
+Two workers never poll the same stream at once on PostgreSQL: a stream is polled under a
+session advisory lock on (account, stream), taken without waiting (a stream another worker is
+polling is skipped in this pass). Whatever happens, a post is stored and counted once: the
+``public_post`` key is unique and the responses only grow by the rows actually inserted. A refusal (rate limit, 5xx, network) is written on the
 stream for the account page and tried again at the next pass; a platform that does not give this
 account search (:class:`~channels.base.ListeningUnavailable`) marks the stream unavailable, and it
 is not polled again until the account is re-tested.
@@ -22,6 +37,9 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +49,7 @@ from channels.base import AuthError, ChannelError, ListeningUnavailable, ListenP
 from orchestrator import budgets, secrets
 from orchestrator.db import read_scope, retry_db, session_scope
 from orchestrator.models import Account, Campaign, Case, ListenCursor
+from orchestrator.services import accounts as accounts_service
 from orchestrator.services import listening
 from orchestrator.services.auth import NotFound
 from orchestrator.services.campaigns import current_campaign
@@ -39,6 +58,10 @@ from orchestrator.timeutil import utcnow
 from orchestrator.worker.channels import Channels
 
 log = logging.getLogger("porte_voix.worker")
+
+#: How often a term's volume is counted where the platform counts without reading, and over what.
+COUNT_EVERY = dt.timedelta(days=1)
+COUNT_WINDOW = dt.timedelta(days=7)
 
 
 @dataclasses.dataclass
@@ -57,6 +80,10 @@ class ListenReport:
     #: (account name, stream, {"code", "fr", "en"})
     errors: list[tuple[str, str, dict[str, str]]] = dataclasses.field(default_factory=list)
     unavailable: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    #: (account name, stream) another worker was polling at the same time (left to it)
+    busy: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    #: (account name, stream) -> public posts carrying the term over the last days, counted
+    counted: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
     @property
     def new(self) -> int:
@@ -71,6 +98,8 @@ class ListenReport:
             "duplicates": self.duplicates, "answers": self.answers, "held_for_budget": self.held_for_budget,
             "errors": [{"account": a, "stream": s, **e} for a, s, e in self.errors],
             "unavailable": [{"account": a, "stream": s} for a, s in self.unavailable],
+            "busy": [{"account": a, "stream": s} for a, s in self.busy],
+            "counted": [{"account": a, "stream": s, "posts": n} for (a, s), n in sorted(self.counted.items())],
         }
 
 
@@ -116,16 +145,33 @@ class Listener:
             except Exception as exc:  # credentials unreadable with the key in force, no instance URL
                 log.warning("listening skipped for account %s: %s", account.name, exc)
                 continue
-            endpoint = channel.listen_endpoint
-            for index, (stream, term) in enumerate(streams):
+            retry_db(functools.partial(self._ensure_buckets, account), "listen buckets")
+            mine = list(streams)
+            ours: list[str] = []
+            if channel.listen_quotes_of:
+                ours = retry_db(functools.partial(self._ours, account.id or 0, now or utcnow(),
+                                                  int(getattr(channel, "QUOTED_POSTS", 10))), "recent posts")
+                if ours:
+                    mine.append((listening.QUOTES, None))
+            for index, (stream, term) in enumerate(mine):
                 row = cursors.get((account.id, stream))  # type: ignore[arg-type]
                 if listening.unavailable(row):
                     report.unavailable.append((account.name, stream))
                     continue
-                outcome = self._stream(account, campaign, channel, endpoint, stream, term, row, key, now, report,
-                                       slugs)
+                endpoint = (channel.listen_answers_endpoint or channel.listen_endpoint) if stream == listening.ANSWERS \
+                    else channel.listen_endpoint
+                with self._polling(account.id or 0, stream) as alone:
+                    if not alone:
+                        report.busy.append((account.name, stream))
+                        continue
+                    row = retry_db(functools.partial(self._fresh, account.id or 0, stream), "listen cursor")
+                    outcome = self._stream(account, campaign, channel, endpoint, stream, term, row, key, now, report,
+                                           slugs, ours)
+                    if outcome == "done" and term is not None and channel.listen_counts:
+                        outcome = self._count(account, channel, term, cursors.get((account.id, f"count:{term.stream}")),  # type: ignore[arg-type]
+                                              now or utcnow(), report)
                 if outcome == "budget":
-                    report.held_for_budget[account.name] = len(streams) - index
+                    report.held_for_budget[account.name] = len(mine) - index
                     break
                 if outcome == "auth":
                     break
@@ -142,17 +188,23 @@ class Listener:
 
     def _stream(self, account: Account, campaign: Campaign, channel: Any, endpoint: str, stream: str,
                 term: listening.Term | None, row: ListenCursor | None, key: bytes, now: dt.datetime | None,
-                report: ListenReport, slugs: dict[int | None, str]) -> str:
+                report: ListenReport, slugs: dict[int | None, str], ours: list[str] | None = None) -> str:
         """Page through one stream; "done", "budget" (reserve reached) or "auth"/"error"."""
         cursor = row.cursor if row is not None else None
         size = channel.listen_page_size or None
         for _ in range(max(1, self.settings.listen_max_pages)):
-            if not retry_db(functools.partial(self._take, account.id, endpoint, now or utcnow()), "listen budget"):
+            ahead = max(1, int(channel.listen_calls_ahead()))
+            if not retry_db(functools.partial(self._take, account.id, endpoint, now or utcnow(), ahead),
+                            "listen budget"):
                 return "budget"
-            report.calls += 1
+            report.calls += ahead
             try:
-                if term is None:
-                    page: ListenPage = channel.listen_answers(cursor=cursor, limit=size)
+                if stream == listening.QUOTES:
+                    page: ListenPage = channel.listen_quotes(list(ours or []), cursor=cursor, limit=size)
+                elif term is None:
+                    page = channel.listen_answers(cursor=cursor, limit=size)
+                elif cursor is None:
+                    page = channel.listen_start(term.text, hashtag=term.hashtag, limit=size)
                 else:
                     page = channel.listen(term.text, hashtag=term.hashtag, cursor=cursor, limit=size)
             except ChannelError as exc:
@@ -168,8 +220,10 @@ class Listener:
                     "listening %s on %s: %s", stream, account.name, exc.message("en"))
                 return "auth" if isinstance(exc, AuthError) else "error"
             infos = channel.take_rate_info()
+            extra = max(0, page.calls - ahead)
+            report.calls += extra
             recorded = retry_db(functools.partial(self._record, account, campaign, stream, page, term, key, infos,
-                                                  now), "record public posts")
+                                                  now, endpoint, extra), "record public posts")
             report.pages += 1
             report.duplicates += recorded.duplicates
             report.answers += recorded.answers
@@ -186,8 +240,8 @@ class Listener:
         with session_scope(self.engine) as session:
             return listening.purge(session)
 
-    def _take(self, account_id: int | None, endpoint: str, now: dt.datetime) -> bool:
-        """One token for one listening call, only while the bucket keeps its publishing reserve."""
+    def _take(self, account_id: int | None, endpoint: str, now: dt.datetime, n: int = 1) -> bool:
+        """``n`` tokens for a listening call, only while the bucket keeps its publishing reserve."""
         with session_scope(self.engine) as session:
             bucket = budgets.read_bucket(session, account_id=account_id or 0, endpoint=endpoint)
             if bucket is None:
@@ -195,17 +249,105 @@ class Listener:
             if bucket.blocked_until is not None and bucket.blocked_until > now:
                 return False
             budgets.refill(bucket, now)
-            if bucket.tokens - 1 < self.settings.listen_reserve * bucket.capacity:
+            if bucket.tokens - n < self.settings.listen_reserve * bucket.capacity:
                 return False
-            bucket.tokens -= 1
+            bucket.tokens -= n
             budgets.write_bucket(session, bucket)
             return True
 
+    @staticmethod
+    def _charge(session: Any, account_id: int, endpoint: str, n: int, now: dt.datetime) -> None:
+        """Calls already made beyond what was taken before them: spent, down to an empty bucket."""
+        if n <= 0:
+            return
+        bucket = budgets.read_bucket(session, account_id=account_id, endpoint=endpoint)
+        if bucket is None:
+            return
+        budgets.refill(bucket, now)
+        bucket.tokens = max(0.0, bucket.tokens - n)
+        budgets.write_bucket(session, bucket)
+
+    def _ensure_buckets(self, account: Account) -> None:
+        """The buckets of the account's platform it does not have yet (an account added before
+        the listening endpoints existed), so listening is never unlimited by mistake."""
+        with session_scope(self.engine) as session:
+            budgets.ensure_buckets(session, account_id=account.id or 0,
+                                   limits=accounts_service.rate_limits_of(account))
+
+    def _ours(self, account_id: int, now: dt.datetime, limit: int) -> list[str]:
+        """Our posts of the platform's recent-search window whose quotes are looked for."""
+        with read_scope(self.engine) as session:
+            return listening.recent_posts(session, account_id=account_id, since=now - COUNT_WINDOW, limit=limit)
+
+    def _fresh(self, account_id: int, stream: str) -> ListenCursor | None:
+        """The stream's cursor as it is now (another worker may have moved it since the pass began)."""
+        with read_scope(self.engine) as session:
+            row = session.exec(select(ListenCursor).where(ListenCursor.account_id == account_id,
+                                                          ListenCursor.stream == stream)).first()
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    @contextmanager
+    def _polling(self, account_id: int, stream: str) -> Iterator[bool]:
+        """True while this worker alone polls the stream (PostgreSQL advisory lock, not waited
+        for); always True on SQLite (one writer; the unique post key still counts a post once)."""
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        key = zlib.crc32(stream.encode()) - (1 << 31)  # a signed 32-bit integer
+        with self.engine.connect() as connection:
+            got = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:a, :b)"),
+                                          {"a": account_id, "b": key}).scalar())
+            connection.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), {"a": account_id, "b": key})
+                    connection.commit()
+
+    def _count(self, account: Account, channel: Any, term: listening.Term, row: ListenCursor | None,
+               now: dt.datetime, report: ListenReport) -> str:
+        """Once a day, the term's public posts of the last days, counted without reading them."""
+        if row is not None and row.last_ok_at is not None and now - row.last_ok_at < COUNT_EVERY:
+            return "done"
+        stream = f"count:{term.stream}"
+        endpoint = channel.listen_count_endpoint or channel.listen_endpoint
+        if not retry_db(functools.partial(self._take, account.id, endpoint, now), "listen budget"):
+            return "budget"
+        since = now - COUNT_WINDOW
+        try:
+            posts = channel.count_term(term.text, hashtag=term.hashtag, since=since)
+        except ChannelError as exc:
+            infos = channel.take_rate_info()
+            error = _error(exc)
+            report.calls += 1
+            retry_db(functools.partial(self._failed, account, stream, error, exc, endpoint, infos, now), "count error")
+            report.errors.append((account.name, stream, error))
+            return "auth" if isinstance(exc, AuthError) else "error"
+        infos = channel.take_rate_info()
+        calls = 0 if posts is None else 1  # None: the platform does not count for this account (no call)
+        report.calls += calls
+        if posts is not None:
+            report.counted[(account.name, term.stream)] = posts
+        retry_db(functools.partial(self._counted, account, stream, posts, since, now, calls, infos), "count")
+        return "done"
+
+    def _counted(self, account: Account, stream: str, posts: int | None, since: dt.datetime, now: dt.datetime,
+                 calls: int, infos: list[Any]) -> None:
+        with session_scope(self.engine) as session:
+            listening.note_count(session, account_id=account.id or 0, stream=stream, posts=posts, since=since,
+                                 now=now, calls=calls)
+            budgets.correct(session, account_id=account.id or 0, infos=infos)
+
     def _record(self, account: Account, campaign: Campaign, stream: str, page: ListenPage,
-                term: listening.Term | None, key: bytes, infos: list[Any], now: dt.datetime | None) -> Any:
+                term: listening.Term | None, key: bytes, infos: list[Any], now: dt.datetime | None,
+                endpoint: str = "", extra: int = 0) -> Any:
         with session_scope(self.engine) as session:
             recorded = listening.record_page(session, account=account, campaign=campaign, stream=stream, page=page,
                                              term=term, key=key, now=now)
+            self._charge(session, account.id or 0, endpoint, extra, utcnow())
             budgets.correct(session, account_id=account.id or 0, infos=infos)
         return recorded
 

@@ -245,3 +245,33 @@ def test_a_new_pages_experience_page_is_read_through_tagged_alone(sandbox: Sandb
     found, _, calls = drain(make_channel(sandbox), cursor)
     assert sorted(p.platform_id for p in found) == sorted(newer)
     assert calls == 1  # /visitor_posts is not asked again
+
+
+def test_answers_reread_older_posts_once_an_hour_only(sandbox: SandboxServer, monkeypatch) -> None:
+    """Between two full passes, only our posts of the last two days are read; a comment on an
+    older post is found at the next full pass, an hour later at most, and never lost."""
+    import time
+
+    import channels.facebook as fb
+
+    channel = make_channel(sandbox)
+    old = channel.publish(PublishRequest("k1", "Écrivez pour Aïcha"))
+    emu = emulator(sandbox)
+    first = emu.inject_public(None, 2, kinds=("reply",), answers=old.platform_id)
+    sandbox.sandbox.advance(3 * 86400)  # three days later: our post is older than the recent days
+    clock = {"now": time.time() + 3 * 86400}
+    monkeypatch.setattr(fb.time, "time", lambda: clock["now"])
+    found, cursor, calls = drain_answers(channel, None)  # the first pass reads the whole window
+    assert sorted(p.platform_id for p in found) == sorted(first) and calls == 1
+    late = emu.inject_public(None, 1, kinds=("reply",), answers=old.platform_id)
+    recent = channel.publish(PublishRequest("k2", "Et pour Karim"))
+    on_recent = emu.inject_public(None, 1, kinds=("reply",), answers=recent.platform_id)
+    sandbox.sandbox.advance(1800)
+    clock["now"] += 1800
+    found, cursor, calls = drain_answers(channel, cursor)
+    assert [p.platform_id for p in found] == on_recent  # not yet the old post's late comment
+    sandbox.sandbox.advance(1900)
+    clock["now"] += 1900
+    found, cursor, calls = drain_answers(channel, cursor)  # an hour on: the full window again
+    assert set(late) <= {p.platform_id for p in found}
+    assert drain_answers(channel, cursor)[0] == []

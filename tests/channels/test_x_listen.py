@@ -279,3 +279,24 @@ def test_with_an_oauth2_token_finding_our_id_costs_one_call_once(sandbox: Sandbo
     assert calls == 3 + 1 == sandbox.sandbox.calls("x")  # three pages and one GET /2/users/me
     emulator(sandbox).inject_public(TAG, 5)
     assert channel.listen(TAG, hashtag=True, cursor=None).calls == 1
+
+
+def test_listen_quotes_finds_the_quotes_that_name_no_one(sandbox: SandboxServer) -> None:
+    channel = make_channel(sandbox)
+    ours = channel.publish(PublishRequest(key="q1", text="Écrivez pour Aïcha"))
+    other = channel.publish(PublishRequest(key="q2", text="Et pour Karim"))
+    emu = emulator(sandbox)
+    silent = emu.inject_public(None, 2, kinds=("quote",), answers=ours.platform_id, mention=False)
+    named = emu.inject_public(None, 1, kinds=("quote",), answers=other.platform_id)
+    emu.inject_public(None, 1, kinds=("reply",), answers=ours.platform_id)  # a reply: the mentions' own
+    mentions = channel.listen_answers(cursor=None)
+    assert not set(silent) & {p.platform_id for p in mentions.posts}  # what the mentions miss
+    page = channel.listen_quotes([other.platform_id, ours.platform_id], cursor=None)
+    assert sorted(p.platform_id for p in page.posts) == sorted(silent + named)
+    assert {p.answers for p in page.posts if p.platform_id in silent} == {ours.platform_id}
+    assert {p.kind for p in page.posts} == {"quote"} and page.calls == 1 and not page.more
+    assert channel.listen_quotes([other.platform_id, ours.platform_id], cursor=page.cursor).posts == ()
+    again = emu.inject_public(None, 1, kinds=("quote",), answers=ours.platform_id, mention=False)
+    newer = channel.listen_quotes([ours.platform_id], cursor=page.cursor)
+    assert [p.platform_id for p in newer.posts] == again
+    assert channel.listen_quotes([], cursor=None) == ListenPage((), None, calls=0)

@@ -49,3 +49,22 @@ def test_no_cost_is_shown_where_the_platform_does_not_bill_reads(app, account, b
     shown = texts(app("victor", "channels"))
     assert "Écoute du public" in shown
     assert ("Coût estimé" in shown) == (XChannel.listen_cost_per_post > 0)
+
+
+def test_a_counted_term_shows_what_reading_it_would_cost_a_month(app, account, bare_engine) -> None:
+    import datetime as dt
+    import json
+
+    now = utcnow()
+    with db.session_scope(bare_engine) as s:
+        account_id = s.exec(select(Account).where(Account.name == account)).one().id
+        s.add(ListenCursor(account_id=account_id, stream="count:tag:liberezjuan", last_ok_at=now,
+                           month=now.strftime("%Y-%m"), calls_this_month=1,
+                           cursor=json.dumps({"posts": 700, "since": (now - dt.timedelta(days=7)).isoformat(),
+                                              "at": now.isoformat()})))
+    shown = texts(app("victor", "channels"))
+    # 700 posts a week: 3,000 a month at US$0.005 each
+    assert "liberezjuan : 700 publications du public sur les 7 derniers jours" in shown
+    assert "environ 15.00 $ US par mois" in shown
+    english = texts(app("victor", "channels", lang="en"))
+    assert "about US$15.00 a month" in english
