@@ -471,20 +471,20 @@ def record_page(session: Session, *, account: Account, campaign: Campaign, strea
 # Reading the counts (the overview, the case page, reports)
 
 
-def _only(query: Any, column: Any, case_id: int | None, edition_wide: bool) -> Any:
+def _only(query: Any, column: Any, case_id: int | None, campaign_wide: bool) -> Any:
     if case_id is not None:
         return query.where(column == case_id)
-    if edition_wide:
+    if campaign_wide:
         return query.where(column.is_(None))
     return query
 
 
 def counts(session: Session, *, campaign: Campaign, case_id: int | None = None,
-           edition_wide: bool = False) -> list[dict[str, Any]]:
+           campaign_wide: bool = False) -> list[dict[str, Any]]:
     """Public posts of the edition grouped by case, platform and kind:
     ``[{"case": slug or None, "case_id": id or None, "platform": "mastodon", "kind": "reply",
     "posts": n, "answers": n}]`` (``answers``: how many answer one of our deliveries). Pass
-    ``case_id`` to keep one case, or ``edition_wide=True`` to keep the posts of the edition's own
+    ``case_id`` to keep one case, or ``campaign_wide=True`` to keep the posts of the edition's own
     terms (no case)."""
     p = PublicPost.__table__.c  # type: ignore[attr-defined]
     c = Case.__table__.c  # type: ignore[attr-defined]
@@ -493,18 +493,18 @@ def counts(session: Session, *, campaign: Campaign, case_id: int | None = None,
              .select_from(PublicPost.__table__).outerjoin(Case.__table__, c.id == p.case_id)  # type: ignore[attr-defined]
              .where(p.campaign_id == campaign.id)
              .group_by(p.case_id, c.slug, p.platform, p.kind).order_by(c.slug, p.platform, p.kind))
-    query = _only(query, p.case_id, case_id, edition_wide)
+    query = _only(query, p.case_id, case_id, campaign_wide)
     return [{"case_id": cid, "case": slug, "platform": platform, "kind": kind, "posts": int(n), "answers": int(a)}
             for cid, slug, platform, kind, n, a in session.execute(query)]
 
 
-def counts_by_hour(session: Session, *, campaign: Campaign, case_id: int | None = None, edition_wide: bool = False,
+def counts_by_hour(session: Session, *, campaign: Campaign, case_id: int | None = None, campaign_wide: bool = False,
                    since: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Public posts per UTC hour and platform (same filters as :func:`counts`), for curves."""
     p = PublicPost.__table__.c  # type: ignore[attr-defined]
     query = (sa.select(p.hour, p.platform, sa.func.count()).where(p.campaign_id == campaign.id)
              .group_by(p.hour, p.platform).order_by(p.hour, p.platform))
-    query = _only(query, p.case_id, case_id, edition_wide)
+    query = _only(query, p.case_id, case_id, campaign_wide)
     if since is not None:
         query = query.where(p.hour >= since)
     return [{"hour": hour, "platform": platform, "posts": int(n)} for hour, platform, n in session.execute(query)]

@@ -178,7 +178,7 @@ def test_a_pass_credits_replies_quotes_and_boosts_to_our_delivery_and_its_case(e
         campaign, case = _campaign_case(session)
         delivery_id = session.exec(sa.text("select id from delivery where platform_id = :p").bindparams(p=ours)).scalar()
         by_kind = {r["kind"]: r for r in listening.counts(session, campaign=campaign, case_id=case.id)}
-        edition = listening.counts(session, campaign=campaign, edition_wide=True)
+        edition = listening.counts(session, campaign=campaign, campaign_wide=True)
         everything = listening.counts(session, campaign=campaign)
         hours = listening.counts_by_hour(session, campaign=campaign, case_id=case.id)
     answers = [r for r in _posts(engine) if r.delivery_id is not None]
