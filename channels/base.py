@@ -238,6 +238,26 @@ class AccountConfig:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True)
+class CredentialField:
+    """One credential a platform asks for, as the rest of the system needs to know it: its
+    ``name`` (the key in ``AccountConfig.credentials``, the ``PORTEVOIX_<KIND>_<NAME>`` variable),
+    whether it is ``secret`` (never an option on the command line, never shown back), its words
+    for people in French and English (``fr``/``en``, used inside sentences), a ``prompt`` for the
+    command line, and where to find it (``help_fr``/``help_en``)."""
+
+    name: str
+    fr: str
+    en: str
+    secret: bool = True
+    prompt: str = ""
+    help_fr: str = ""
+    help_en: str = ""
+
+    def words(self, language: str = "fr") -> str:
+        return self.fr if language == "fr" else self.en
+
+
 # ---------------------------------------------------------------------------------------------
 # Limits common to image checks
 
@@ -340,6 +360,75 @@ class Channel(abc.ABC):
     metrics_batch_size: ClassVar[int]
     #: Default request budgets per endpoint: (capacity, window seconds), from the platform docs.
     rate_limits: ClassVar[dict[str, tuple[int, int]]] = {}
+
+    # -- what the rest of the system knows of the platform (declared here, nowhere else) -------
+
+    #: The platform's own name, for people ("X", "Bluesky"); ``label`` may say more.
+    platform_name: ClassVar[str]
+    #: Every credential field this platform understands, in the order people fill them in.
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    #: The complete sets of credentials it accepts: any one group is enough; the first is the one
+    #: asked for by default.
+    credential_groups: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: Credentials the sandbox emulator accepts (demo and training accounts, tests).
+    sandbox_credentials: ClassVar[dict[str, str]] = {}
+    #: Hosts where the platform shows posts and profiles (links to them may be shown as links);
+    #: empty when each account has its own server (its ``base_url`` is then the only host).
+    public_hosts: ClassVar[frozenset[str]] = frozenset()
+    #: The account's public page and a post's page: ``{handle}`` (without "@"), ``{user}`` (the
+    #: handle before any "@instance"), ``{base}`` (the account's server), ``{id}`` (a post's id).
+    profile_url_pattern: ClassVar[str] = ""
+    post_url_pattern: ClassVar[str] = ""
+    #: Each account has its own server (a Mastodon instance): its address is required.
+    needs_server: ClassVar[bool] = False
+    #: The account option this channel reads its text length limit from (``check --limit``).
+    limit_option: ClassVar[str] = ""
+    #: Whether the client speaks through a ``requests`` session handed to it (the worker gives
+    #: sandbox and loopback accounts one without proxy lookups); False for a client on httpx.
+    uses_requests_session: ClassVar[bool] = True
+    #: Settings (not credentials) a person may give when adding an account (Facebook's
+    #: ``graph_version``, from ``--graph-version`` or ``PORTEVOIX_<KIND>_GRAPH_VERSION``).
+    account_options: ClassVar[tuple[str, ...]] = ()
+    #: Credentials that let the client be built only to validate text, offline (never sent).
+    offline_credentials: ClassVar[dict[str, str]] = {}
+
+    # -- capabilities (what this channel does; the defaults are the cautious answers) ----------
+
+    #: Publishing twice with the same request key cannot make a second post (Bluesky's record key).
+    publish_is_idempotent: ClassVar[bool] = False
+    #: A retry is safe within ``idempotency_window`` of the first try (Mastodon's Idempotency-Key).
+    retry_is_safe: ClassVar[bool] = False
+    idempotency_window: ClassVar[dt.timedelta | None] = None
+    #: Reply threads, a first comment under our post, deleting our post, hiding a public reply,
+    #: searching the public's posts, alt text on images.
+    can_thread: ClassVar[bool] = False
+    can_first_comment: ClassVar[bool] = False
+    can_delete: ClassVar[bool] = False
+    can_hide_reply: ClassVar[bool] = False
+    can_search: ClassVar[bool] = False
+    can_alt_text: ClassVar[bool] = False
+
+    @classmethod
+    def credential_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.credential_fields)
+
+    @classmethod
+    def secret_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.credential_fields if f.secret)
+
+    @classmethod
+    def public_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.credential_fields if not f.secret)
+
+    @classmethod
+    def profile_url(cls, handle: str | None, base_url: str | None = None) -> str | None:
+        """The account's public page, or None when the handle (or the server it needs) is unknown."""
+        return _fill(cls.profile_url_pattern, handle, base_url)
+
+    @classmethod
+    def post_url(cls, post_id: str, handle: str | None = None, base_url: str | None = None) -> str | None:
+        """A post's public page, or None when what the pattern needs is unknown."""
+        return _fill(cls.post_url_pattern, handle, base_url, post_id)
 
     def __init__(
         self,
@@ -445,3 +534,13 @@ class Channel(abc.ABC):
     def take_rate_info(self) -> list[RateInfo]:
         infos, self.rate_info = self.rate_info, []
         return infos
+
+
+def _fill(pattern: str, handle: str | None, base_url: str | None, post_id: str | None = None) -> str | None:
+    handle = (handle or "").lstrip("@")
+    base = (base_url or "").rstrip("/")
+    if not pattern or ("{handle}" in pattern or "{user}" in pattern) and not handle:
+        return None
+    if "{base}" in pattern and not base:
+        return None
+    return pattern.format(handle=handle, user=handle.split("@")[0], base=base, id=post_id or "")

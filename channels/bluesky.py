@@ -43,6 +43,7 @@ from channels.base import (
     AuthError,
     Channel,
     ChannelError,
+    CredentialField,
     Found,
     Image,
     ListeningUnavailable,
@@ -231,6 +232,27 @@ def map_error(exc: BaseException, *, write: bool) -> ChannelError:
 class BlueskyChannel(Channel):
     kind = "bluesky"
     label = "Bluesky"
+    platform_name = "Bluesky"
+    credential_fields = (
+        CredentialField(
+            "handle", "identifiant", "handle", secret=False, prompt="Handle",
+            help_fr="Par exemple ecrire.bsky.social, sans « @ ».",
+            help_en="For example ecrire.bsky.social, without “@”."),
+        CredentialField(
+            "app_password", "mot de passe d'application", "app password", prompt="App password",
+            help_fr="Paramètres → Confidentialité et sécurité → Mots de passe d'application. Jamais le mot de "
+                    "passe du compte.",
+            help_en="Settings → Privacy and security → App passwords. Never the account's own password."),
+    )
+    credential_groups = (("handle", "app_password"),)
+    sandbox_credentials = {"handle": "ecrire.sandbox.bsky", "app_password": "sandbox-app-password"}
+    public_hosts = frozenset({"bsky.app"})
+    profile_url_pattern = "https://bsky.app/profile/{handle}"
+    post_url_pattern = "https://bsky.app/profile/{handle}/post/{id}"
+    limit_option = "max_graphemes"
+    uses_requests_session = False  # atproto speaks httpx
+    can_search = True  # searchPosts and notifications
+    can_alt_text = True
     metrics_batch_size = 25  # app.bsky.feed.getPosts: "uris" maxLength 25
     # https://docs.bsky.app/docs/advanced-guides/rate-limits: 5,000 write points per hour with a
     # create costing 3 (≈ 1,666 posts/h), 3,000 requests per 5 min per IP, createSession 30/5 min.

@@ -29,6 +29,7 @@ from channels.base import (
     AuthError,
     Channel,
     ChannelError,
+    CredentialField,
     DuplicateRefused,
     Found,
     Image,
@@ -81,6 +82,29 @@ SERVER_CODES = frozenset({1, 2})  # "API Unknown" / "API Service": temporary, Me
 class FacebookChannel(Channel):
     kind = "facebook"
     label = "Facebook"
+    platform_name = "Facebook"
+    credential_fields = (
+        CredentialField(
+            "page_id", "identifiant de la Page", "Page ID", secret=False, prompt="Page ID",
+            help_fr="Sur Facebook, la Page : À propos → Transparence de la Page.",
+            help_en="On Facebook, the Page: About → Page transparency."),
+        CredentialField(
+            "page_token", "jeton de la Page", "Page token", prompt="Page access token",
+            help_fr="Un jeton de Page sans expiration, de préférence celui d'un utilisateur système de Meta "
+                    "Business Suite, avec le droit de publier sur la Page.",
+            help_en="A Page token that does not expire, preferably a Meta Business Suite system user's, allowed "
+                    "to post on the Page."),
+    )
+    credential_groups = (("page_id", "page_token"),)
+    sandbox_credentials = {"page_id": "1000001", "page_token": "sandbox-fb-token"}
+    public_hosts = frozenset({"facebook.com", "www.facebook.com", "m.facebook.com", "web.facebook.com"})
+    profile_url_pattern = "https://www.facebook.com/{handle}"
+    post_url_pattern = "https://www.facebook.com/{id}"
+    limit_option = "max_message_length"
+    account_options = ("graph_version",)
+    offline_credentials = {"page_id": "0", "page_token": "offline"}
+    can_search = True  # the Page's tagged and visitor posts, with the permission
+    can_alt_text = True  # alt_text_custom on photos
     metrics_batch_size = 50  # documented maximum of ids per ?ids= lookup
     # Page tokens fall under Business Use Case limits: 4,800 calls x engaged users per 24 h
     # (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/). With a single

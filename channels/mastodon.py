@@ -45,6 +45,7 @@ from channels.base import (
     AuthError,
     Channel,
     ChannelError,
+    CredentialField,
     Found,
     Image,
     ListeningUnavailable,
@@ -271,6 +272,24 @@ class MastodonChannel(Channel):
 
     kind = "mastodon"
     label = "Mastodon"
+    platform_name = "Mastodon"
+    credential_fields = (
+        CredentialField(
+            "access_token", "jeton d'accès", "access token", prompt="Access Token",
+            help_fr="Sur l'instance : Préférences → Développement → Nouvelle application, puis « Votre jeton "
+                    "d'accès ». L'adresse de l'instance va dans « Adresse du serveur ».",
+            help_en="On the instance: Preferences → Development → New application, then “Your access token”. "
+                    "The instance's address goes in “Server address”."),
+    )
+    credential_groups = (("access_token",),)
+    sandbox_credentials = {"access_token": "sandbox-mastodon-token"}
+    public_hosts = frozenset()  # only the account's own instance
+    profile_url_pattern = "{base}/@{user}"
+    post_url_pattern = "{base}/@{user}/{id}"
+    needs_server = True
+    limit_option = "max_characters"
+    can_search = True  # hashtag timelines and notifications
+    can_alt_text = True
     # GET /api/v1/statuses refuses more than 20 ids (Api::BaseController::DEFAULT_STATUSES_LIMIT,
     # https://docs.joinmastodon.org/methods/statuses/#index).
     metrics_batch_size = 20

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from channels.base import Channel
@@ -15,6 +16,15 @@ CHANNELS: dict[str, str] = {
     "mastodon": "channels.mastodon.MastodonChannel",
     "bluesky": "channels.bluesky.BlueskyChannel",
 }
+
+
+#: Every registered kind, in the order they are offered to people.
+KINDS: tuple[str, ...] = tuple(CHANNELS)
+
+#: The kinds in a French sentence, for help texts ("x, facebook, mastodon ou bluesky").
+KINDS_FR = ", ".join(KINDS[:-1]) + " ou " + KINDS[-1]
+
+T = TypeVar("T")
 
 
 class UnknownKind(ValueError):
@@ -30,3 +40,25 @@ def channel_class(kind: str) -> type[Channel]:
         raise UnknownKind(f"Type de compte inconnu « {kind} » (connus : {known}).") from None
     module_name, _, class_name = dotted.rpartition(".")
     return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+class ByKind(Mapping[str, T], Generic[T]):
+    """One fact per registered kind, read from its channel class the first time it is asked for
+    (so listing the kinds imports no SDK, and asking about one kind imports only its own)."""
+
+    def __init__(self, fact: Callable[[type[Channel]], T]) -> None:
+        self._fact = fact
+
+    def __getitem__(self, kind: str) -> T:
+        if kind not in CHANNELS:
+            raise KeyError(kind)
+        return self._fact(channel_class(kind))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CHANNELS)
+
+    def __len__(self) -> int:
+        return len(CHANNELS)
+
+    def __repr__(self) -> str:
+        return f"ByKind({dict(self)!r})"

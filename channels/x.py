@@ -41,6 +41,7 @@ from channels.base import (
     AuthError,
     Channel,
     ChannelError,
+    CredentialField,
     DuplicateRefused,
     Found,
     Image,
@@ -221,6 +222,43 @@ def _unanswered(write: bool, what_en: str, what_fr: str, code: int | None = None
 class XChannel(Channel):
     kind = "x"
     label = "X (Twitter)"
+    platform_name = "X"
+    credential_fields = (
+        CredentialField(
+            "consumer_key", "clé d'API", "API Key", prompt="API Key (consumer key)",
+            help_fr="Portail développeur de X, application, onglet « Keys and tokens » : « API Key ». À donner avec "
+                    "les trois champs suivants (méthode recommandée), ou bien seulement le jeton OAuth 2.",
+            help_en="X developer portal, your app, “Keys and tokens” tab: “API Key”. Give it with the next three "
+                    "fields (recommended), or only the OAuth 2 token."),
+        CredentialField(
+            "consumer_secret", "secret de la clé d'API", "API Key Secret", prompt="API Key Secret (consumer secret)",
+            help_fr="Affiché avec la clé d'API, dans « Keys and tokens ».",
+            help_en="Shown with the API Key, under “Keys and tokens”."),
+        CredentialField(
+            "access_token", "jeton d'accès", "access token", prompt="Access Token",
+            help_fr="Généré pour le compte de la campagne après avoir réglé l'application en « Read and write » ; "
+                    "un jeton créé avant ce réglage ne peut pas publier.",
+            help_en="Generated for the campaign account after setting the app to “Read and write”; a token made "
+                    "before that cannot post."),
+        CredentialField(
+            "access_token_secret", "secret du jeton d'accès", "Access Token Secret", prompt="Access Token Secret",
+            help_fr="Affiché avec le jeton d'accès.", help_en="Shown with the Access Token."),
+        CredentialField(
+            "bearer_token", "jeton OAuth 2", "OAuth 2 token", prompt="Bearer token (OAuth 2)",
+            help_fr="À la place des quatre champs précédents. Il expire au bout de deux heures : pour un essai "
+                    "seulement. Le « Bearer Token » de l'application ne peut pas publier.",
+            help_en="Instead of the four fields above. It expires after two hours: for a test only. The app's "
+                    "“Bearer Token” cannot post."),
+    )
+    credential_groups = (("bearer_token",), ("consumer_key", "consumer_secret", "access_token", "access_token_secret"))
+    sandbox_credentials = {"bearer_token": "sandbox-x-token"}
+    public_hosts = frozenset({"x.com", "www.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com",
+                              "mobile.x.com"})
+    profile_url_pattern = "https://x.com/{handle}"
+    post_url_pattern = "https://x.com/i/web/status/{id}"  # resolves without knowing the handle
+    limit_option = "text_limit"
+    can_search = True  # recent search, where the account's access level includes it
+    can_alt_text = True
     metrics_batch_size = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
     #: Per-user budgets, https://docs.x.com/x-api/fundamentals/rate-limits (per 15 minutes).
     rate_limits: ClassVar[dict[str, tuple[int, int]]] = {

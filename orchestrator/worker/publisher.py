@@ -294,20 +294,20 @@ class Publisher:
         return Attempted(Result.of(exc), for_account)
 
     def _safe_to_retry(self, item: Claimed, channel: Channel, now: dt.datetime) -> bool:
-        if getattr(channel, "publish_is_idempotent", False):
+        if channel.publish_is_idempotent:
             return True
-        window = getattr(channel, "idempotency_window", None)
-        if getattr(channel, "retry_is_safe", False) and window is not None:
+        window = channel.idempotency_window
+        if channel.retry_is_safe and window is not None:
             first = item.first_try_at or now
             return now + dt.timedelta(seconds=self.settings.backoff_base * 2) < first + window - WINDOW_MARGIN
         return False
 
     def _outside_idempotency_window(self, item: Claimed, channel: Channel) -> bool:
         """A Mastodon retry after a possible first post, once the key may have been forgotten."""
-        window = getattr(channel, "idempotency_window", None)
-        if not (item.was_ambiguous and getattr(channel, "retry_is_safe", False) and window is not None):
+        window = channel.idempotency_window
+        if not (item.was_ambiguous and channel.retry_is_safe and window is not None):
             return False
-        if getattr(channel, "publish_is_idempotent", False):
+        if channel.publish_is_idempotent:
             return False
         return utcnow() > (item.first_try_at or utcnow()) + window - WINDOW_MARGIN
 

@@ -23,6 +23,10 @@ from tests.orchestrator.helpers import approved_post, delivery, schedule
 class Refusing:
     """The platform's side of a channel that answers every post with ``error``."""
 
+    #: The capabilities every channel declares (channels/base.py), at their cautious defaults.
+    publish_is_idempotent = retry_is_safe = False
+    idempotency_window = None
+
     def __init__(self, error: Exception) -> None:
         self.error = error
 

@@ -34,6 +34,10 @@ class Platform:
     """A stand-in channel: every post goes out after ``delay`` seconds; it counts the calls in
     flight at once."""
 
+    #: The capabilities every channel declares (channels/base.py), at their cautious defaults.
+    publish_is_idempotent = retry_is_safe = False
+    idempotency_window = None
+
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.lock = threading.Lock()
