@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from channels.registry import KINDS
 from orchestrator import states
 from orchestrator.models import Account, CallToAction, Campaign, Delivery, Post, Template
 from orchestrator.services import accounts as account_service
@@ -20,13 +21,8 @@ from orchestrator.services.auth import SYSTEM
 from orchestrator.services.campaigns import current_campaign, list_cases
 from orchestrator.timeutil import utcnow
 
-SANDBOX_ACCOUNTS = [
-    ("x", "sandbox-x-fr", "fr"),
-    ("mastodon", "sandbox-mastodon-fr", "fr"),
-    ("bluesky", "sandbox-bluesky-fr", "fr"),
-    ("facebook", "sandbox-facebook-fr", "fr"),
-    ("x", "sandbox-x-en", "en"),
-]
+#: One French sandbox account per platform, and an English one on the first, to show both languages.
+SANDBOX_ACCOUNTS = [(kind, f"sandbox-{kind}-fr", "fr") for kind in KINDS] + [(KINDS[0], f"sandbox-{KINDS[0]}-en", "en")]
 DEMO_AUTHOR = "demo"
 
 

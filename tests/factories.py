@@ -13,28 +13,27 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from channels.registry import KINDS, channel_class
 from orchestrator import db
 from orchestrator.models import Account
 from orchestrator.services import accounts
 from orchestrator.services.auth import SYSTEM
 
-#: Sandbox credentials of each of the four kinds (fake values the channel sandboxes accept).
-CREDS: dict[str, dict[str, str]] = {
-    "x": {"bearer_token": "tok-x"},
-    "mastodon": {"access_token": "tok-mastodon"},
-    "bluesky": {"handle": "w4r.test", "app_password": "pw-bluesky"},
-    "facebook": {"page_id": "4242", "page_token": "tok-facebook"},
-}
+#: Sandbox credentials of every registered kind, as each channel declares them (fake values its
+#: emulator accepts).
+CREDS: dict[str, dict[str, str]] = {kind: dict(channel_class(kind).sandbox_credentials) for kind in KINDS}
+
+
+def _numbered(value: str, n: int) -> str:
+    if value.isdigit():  # an identifier that must stay a number (a Page id)
+        return str(int(value) + n)
+    head, dot, rest = value.partition(".")  # a handle keeps its domain: ecrire-3.sandbox.bsky
+    return f"{head}-{n}{dot}{rest}"
 
 
 def numbered_credentials(kind: str, n: int) -> dict[str, str]:
     """Sandbox credentials of ``kind`` distinct for each ``n``: each is its own account on the emulator."""
-    return {
-        "x": {"bearer_token": f"tok-x-{n}"},
-        "mastodon": {"access_token": f"tok-mastodon-{n}"},
-        "bluesky": {"handle": f"w4r-{n}.test", "app_password": f"pw-bluesky-{n}"},
-        "facebook": {"page_id": str(4242 + n), "page_token": f"tok-facebook-{n}"},
-    }[kind]
+    return {field: _numbered(value, n) for field, value in CREDS[kind].items()}
 
 
 def new_account(session: Session, kind: str = "x", *, name: str | None = None, language: str | None = "fr",

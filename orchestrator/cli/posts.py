@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from channels.registry import KINDS_FR
 from orchestrator.cli.common import fail, run_service
 from orchestrator.cli.plans import schedule_file
 from orchestrator.services.auth import command_line_operator
@@ -170,7 +171,7 @@ def status(
 
 @commands.command()
 def check(
-    kind: Annotated[str, typer.Argument(help="x, facebook, mastodon ou bluesky")],
+    kind: Annotated[str, typer.Argument(help=KINDS_FR)],
     text: Annotated[str | None, typer.Argument(help="Texte à vérifier")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Lire le texte dans un fichier")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="Instance Mastodon ou PDS Bluesky")] = None,
@@ -180,7 +181,7 @@ def check(
     language: Annotated[str, typer.Option(help="Langue des messages : fr ou en")] = "fr",
 ) -> None:
     """Vérifie un texte selon les règles d'une plateforme (longueur, liens…), sans contacter la plateforme."""
-    from channels.registry import UnknownKind
+    from channels.registry import ByKind, UnknownKind
     from orchestrator.services.validators import offline_validator
 
     if file is not None:
@@ -192,8 +193,7 @@ def check(
         fail("donnez un TEXTE ou --file CHEMIN.")
     assert text is not None
     # the option each channel reads its length limit from
-    limit_option = {"x": "text_limit", "facebook": "max_message_length", "mastodon": "max_characters",
-                    "bluesky": "max_graphemes"}
+    limit_option = ByKind(lambda cls: cls.limit_option)
     options = {limit_option[kind]: limit} if limit is not None and kind in limit_option else {}
     try:
         validator = offline_validator(kind, name="check", base_url=base_url, options=options)

@@ -3,53 +3,51 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
 from sqlmodel import Session, select
 
 from channels.base import AccountConfig, AuthError, Channel, ChannelError
-from channels.registry import CHANNELS, channel_class
+from channels.registry import CHANNELS, ByKind, channel_class
 from orchestrator import secrets
 from orchestrator.models import Account, RateBucket
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
 from orchestrator.timeutil import utcnow
 
-#: The platforms by their own names, for people (an account's ``kind`` is a code).
-PLATFORM_NAMES: dict[str, str] = {"x": "X", "facebook": "Facebook", "mastodon": "Mastodon", "bluesky": "Bluesky"}
-#: Credential fields per kind (secret) and the non-secret options each kind understands.
-CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "x": ("consumer_key", "consumer_secret", "access_token", "access_token_secret", "bearer_token"),
-    "facebook": ("page_id", "page_token"),
-    "mastodon": ("access_token",),
-    "bluesky": ("handle", "app_password"),
-}
-#: Each credential in words (French, English), for the messages people read.
-CREDENTIAL_NAMES: dict[str, tuple[str, str]] = {
-    "consumer_key": ("clé d'API", "API Key"),
-    "consumer_secret": ("secret de la clé d'API", "API Key Secret"),
-    "access_token": ("jeton d'accès", "access token"),
-    "access_token_secret": ("secret du jeton d'accès", "Access Token Secret"),
-    "bearer_token": ("jeton OAuth 2", "OAuth 2 token"),
-    "page_id": ("identifiant de la Page", "Page ID"),
-    "page_token": ("jeton de la Page", "Page token"),
-    "handle": ("identifiant", "handle"),
-    "app_password": ("mot de passe d'application", "app password"),
-}
-REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
-    # any one of these groups must be complete
-    "x": (("bearer_token",), ("consumer_key", "consumer_secret", "access_token", "access_token_secret")),
-    "facebook": (("page_id", "page_token"),),
-    "mastodon": (("access_token",),),
-    "bluesky": (("handle", "app_password"),),
-}
+#: The platforms by their own names, for people (an account's ``kind`` is a code). These lists
+#: are read from each channel class (``channels/<kind>.py`` declares its platform's facts).
+PLATFORM_NAMES: Mapping[str, str] = ByKind(lambda cls: cls.platform_name)
+#: Credential fields per kind.
+CREDENTIALS: Mapping[str, tuple[str, ...]] = ByKind(lambda cls: cls.credential_names())
+#: Complete sets of credentials per kind: any one of these groups must be complete.
+REQUIRED: Mapping[str, tuple[tuple[str, ...], ...]] = ByKind(lambda cls: cls.credential_groups)
 #: Credentials the sandbox accepts, used for demo and training accounts.
-SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
-    "x": {"bearer_token": "sandbox-x-token"},
-    "facebook": {"page_id": "1000001", "page_token": "sandbox-fb-token"},
-    "mastodon": {"access_token": "sandbox-mastodon-token"},
-    "bluesky": {"handle": "ecrire.sandbox.bsky", "app_password": "sandbox-app-password"},
-}
+SANDBOX_CREDENTIALS: Mapping[str, dict[str, str]] = ByKind(lambda cls: dict(cls.sandbox_credentials))
+
+
+class _CredentialNames(Mapping[str, tuple[str, str]]):
+    """Each credential in words (French, English), for the messages people read, over every kind."""
+
+    def _all(self) -> dict[str, tuple[str, str]]:
+        names: dict[str, tuple[str, str]] = {}
+        for kind in CHANNELS:
+            for field in channel_class(kind).credential_fields:
+                names.setdefault(field.name, (field.fr, field.en))
+        return names
+
+    def __getitem__(self, name: str) -> tuple[str, str]:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+CREDENTIAL_NAMES: Mapping[str, tuple[str, str]] = _CredentialNames()
 
 
 def add_account(

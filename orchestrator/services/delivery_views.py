@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from channels.registry import ByKind
 from orchestrator import states
 from orchestrator.models import Account, Delivery, LinkClickHour, MetricSnapshot, Post
 from orchestrator.services import safe_links
@@ -147,7 +148,7 @@ def shown_condition(keys: list[str], *, campaign_id: int) -> Any:
 
 
 #: Platform names as their owners write them (account kinds are the database's words).
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+PLATFORM_NAMES: Mapping[str, str] = ByKind(lambda cls: cls.platform_name)
 
 
 def platform_name(kind: str) -> str:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from channels.registry import KINDS
 from orchestrator.models import (
     PUBLIC_POST_KINDS,
     RESPONSE_KINDS,
@@ -33,7 +34,7 @@ from orchestrator.models import (
 )
 
 #: The platforms a public post is found on, in the order they are shown.
-PLATFORMS = ("x", "facebook", "mastodon", "bluesky")
+PLATFORMS = KINDS
 #: The source public posts are counted under among a case's actions.
 LISTENING_SOURCE = "listening"
 def _public_posts(campaign_id: int | None) -> Any:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from channels.registry import CHANNELS, channel_class
 from orchestrator import states
 from orchestrator.models import (
     Account,
@@ -451,19 +452,9 @@ def _row(delivery: Delivery, post: Post, account: Account, case: Case | None) ->
 
 def profile_url(account: Account) -> str | None:
     """Where a person can look for a post whose outcome is unknown: the account's public page."""
-    handle = (account.handle or "").lstrip("@")
-    if not handle:
+    if account.kind not in CHANNELS:
         return None
-    if account.kind == "x":
-        return f"https://x.com/{handle}"
-    if account.kind == "bluesky":
-        return f"https://bsky.app/profile/{handle}"
-    if account.kind == "mastodon":
-        base = (account.base_url or "").rstrip("/")
-        return f"{base}/@{handle.split('@')[0]}" if base else None
-    if account.kind == "facebook":
-        return f"https://www.facebook.com/{handle}"
-    return None
+    return channel_class(account.kind).profile_url(account.handle, account.base_url)
 
 
 def list_deliveries(

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from channels.registry import KINDS
 from orchestrator.models import Campaign, Case, Delivery, Response, ResponseImport
 from orchestrator.services.auth import Actor, audit, require
 from orchestrator.services.campaigns import current_campaign
@@ -32,7 +33,7 @@ from orchestrator.services.responses_csv import (
 from orchestrator.services.responses_fields import SOURCE, value_reason
 from orchestrator.timeutil import utcnow
 
-CHANNEL_KINDS = ("x", "facebook", "mastodon", "bluesky")
+CHANNEL_KINDS = KINDS
 BATCH = 1000
 
 #: The fields an import reads, in words (the report names them).

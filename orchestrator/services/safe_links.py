@@ -9,16 +9,15 @@ account may also use plain ``http`` on its own address. Anything else is shown a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.registry import ByKind
+
 #: Where each platform shows its posts and profiles.
-KNOWN_HOSTS: dict[str, frozenset[str]] = {
-    "x": frozenset({"x.com", "www.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com", "mobile.x.com"}),
-    "facebook": frozenset({"facebook.com", "www.facebook.com", "m.facebook.com", "web.facebook.com"}),
-    "bluesky": frozenset({"bsky.app"}),
-    "mastodon": frozenset(),  # only the account's own instance
-}
+#: (declared by each channel as ``public_hosts``; a Mastodon account has only its own instance).
+KNOWN_HOSTS: Mapping[str, frozenset[str]] = ByKind(lambda cls: cls.public_hosts)
 _MAX_LENGTH = 2048
 
 

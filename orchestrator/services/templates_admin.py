@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from channels.registry import KINDS
 from orchestrator.models import Account, CallToAction, Campaign, Case, Post, Template
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
 from orchestrator.services.campaign_admin import get_campaign, validated
 
 #: Used when no account exists yet: a template must fit wherever it may be published.
-ALL_KINDS = ("x", "bluesky", "mastodon", "facebook")
+ALL_KINDS = KINDS
 
 
 def list_templates(session: Session, *, campaign_id: int) -> list[Template]:

@@ -18,24 +18,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from channels.base import AccountConfig, Channel, Image, Problem, Validation
+from channels.registry import ByKind
 
 if TYPE_CHECKING:
     from orchestrator.models import Account
 
-#: How staff read each kind of account.
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+#: How staff read each kind of account (each channel declares its platform's name).
+PLATFORM_NAMES: Mapping[str, str] = ByKind(lambda cls: cls.platform_name)
 
 #: Satisfies a Mastodon client's constructor when the account has no instance address; the
 #: ``.invalid`` top-level domain can never resolve (RFC 2606), so nothing could reach it anyway.
 PLACEHOLDER_INSTANCE = "https://mastodon.invalid"
-
-_STAND_INS: dict[str, dict[str, str]] = {
-    "facebook": {"page_id": "0", "page_token": "offline"},
-}
-
 
 def platform_name(kind: str) -> str:
     return PLATFORM_NAMES.get(kind, kind.capitalize())
@@ -54,7 +51,8 @@ class OfflineValidator:
         return self.channel.validate(text, images)
 
 
-def _mastodon_note(options: dict[str, Any]) -> Problem | None:
+def _server_limit_note(options: dict[str, Any]) -> Problem | None:
+    """For an account on its own server (Mastodon), whose limit is read from that server."""
     if options.get("max_characters"):
         return None
     return Problem(
@@ -75,11 +73,11 @@ def offline_validator(
 
     options = dict(options or {})
     cls = channel_class(kind)  # raises UnknownKind for a kind no channel serves
-    if kind == "mastodon":
+    if cls.needs_server:
         base_url = base_url or options.get("instance_url") or PLACEHOLDER_INSTANCE
-    config = AccountConfig(kind=kind, name=name or kind, credentials=dict(_STAND_INS.get(kind, {})),
+    config = AccountConfig(kind=kind, name=name or kind, credentials=dict(cls.offline_credentials),
                            base_url=base_url, options=options)
-    note = _mastodon_note(options) if kind == "mastodon" else None
+    note = _server_limit_note(options) if cls.needs_server else None
     return OfflineValidator(kind=kind, channel=cls(config), note=note)
 
 

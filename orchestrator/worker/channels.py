@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from channels.base import Channel
+from channels.registry import channel_class
 from orchestrator.db import read_scope, session_scope
 from orchestrator.models import Account
 from orchestrator.services.accounts import build_channel, store_session
@@ -37,7 +38,7 @@ class Channels:
 
     def _build(self, account: Account) -> Channel:
         http = None
-        if account.kind != "bluesky" and (account.is_sandbox or _loopback(account.base_url)):
+        if channel_class(account.kind).uses_requests_session and (account.is_sandbox or _loopback(account.base_url)):
             import requests
 
             # No proxy or .netrc lookup per request: there is no proxy to find on this host.

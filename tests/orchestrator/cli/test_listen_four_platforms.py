@@ -47,8 +47,8 @@ def _public(ems, ours: dict[str, str]) -> dict[str, dict[str, int]]:
     ems["bluesky"].inject_public(EDITION_TAG, 1)
     ems["bluesky"].inject_public(None, 3, kinds=("reply", "quote", "repost"), answers=ours["bluesky"])
     # Facebook: posts tagging the Page with the tag; comments on our post; a share of it
-    ems["facebook"].inject_public(CASE_TAG, 1, page="4242")
-    ems["facebook"].inject_public(EDITION_TAG, 1, page="4242")
+    ems["facebook"].inject_public(CASE_TAG, 1, page=factories.CREDS["facebook"]["page_id"])
+    ems["facebook"].inject_public(EDITION_TAG, 1, page=factories.CREDS["facebook"]["page_id"])
     ems["facebook"].inject_public(None, 1, kinds=("reply",), answers=ours["facebook"])
     ems["facebook"].inject_public(CASE_TAG, 1, kinds=("repost",), answers=ours["facebook"])
     # Mastodon: the tag timelines; replies, quotes and boosts notify us
@@ -128,7 +128,7 @@ def test_the_worker_listens_on_the_four_platforms_and_prints_per_case(engine, sa
     # more of the public, read by the worker's own pass this time
     ems["x"].inject_public(CASE_TAG, 1)
     ems["bluesky"].inject_public(CASE_TAG, 1)
-    ems["facebook"].inject_public(CASE_TAG, 1, page="4242")
+    ems["facebook"].inject_public(CASE_TAG, 1, page=factories.CREDS["facebook"]["page_id"])
     ems["mastodon"].public_post(tag=CASE_TAG, author=30)
     report = worker.listen()
     assert report.new == 4 and {p for (_, p) in report.found} == set(PLATFORMS)

@@ -14,7 +14,7 @@ from orchestrator.services.auth import SYSTEM
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker import Worker
-from tests.factories import add_account
+from tests.factories import CREDS, add_account
 from tests.orchestrator.helpers import approved_post, delivery, schedule
 
 POST = r"^/2/tweets$"
@@ -147,7 +147,7 @@ def test_a_revoked_token_fails_and_holds_the_account_queue_until_tested(engine, 
     first = schedule(engine, approved_post(engine, text="Un"), account)
     second = schedule(engine, approved_post(engine, text="Deux"), account)  # same batch as the first
     later = schedule(engine, approved_post(engine, text="Trois"), account, at=utcnow() + dt.timedelta(hours=1))
-    sandbox.sandbox.revoked.add("tok-x")
+    sandbox.sandbox.revoked.add(CREDS["x"]["bearer_token"])
     worker = make_worker(engine)
     worker.dispatch(wait=True)
     assert delivery(engine, first).state == states.FAILED
