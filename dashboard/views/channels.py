@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from channels.registry import KINDS
 from dashboard import common, data
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import accounts as account_service
@@ -135,7 +136,7 @@ with st.form("acct_new"):
     language = st.selectbox(t("compose.language"), [None, "fr", "en"], key="acct_new_language",
                             format_func=lambda code: common.language_name(code, capital=True), placeholder=t("common.choose_one"))
     base_url = st.text_input(t("channels.base_url"), key="acct_new_base")
-    given = credential_fields(kind or "x", account_service.CREDENTIALS[kind or "x"], "acct_new_cred")
+    given = credential_fields(kind or KINDS[0], account_service.CREDENTIALS[kind or KINDS[0]], "acct_new_cred")
     sandbox = st.checkbox(t("channels.sandbox_option"), key="acct_new_sandbox")
     if st.form_submit_button(t("channels.add_button")):
         if common.run(lambda s: account_service.add_account(

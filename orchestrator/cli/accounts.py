@@ -15,20 +15,24 @@ from typing import Annotated, Any
 
 import typer
 
+from channels.registry import KINDS, KINDS_FR, channel_class
 from orchestrator.cli.common import fail, run_service, setup_logging
 from orchestrator.services.auth import command_line_operator
 
-account_app = typer.Typer(help="Comptes des plateformes (X, Facebook, Mastodon, Bluesky).", no_args_is_help=True)
+account_app = typer.Typer(help=f"Comptes des plateformes ({', '.join(k.capitalize() for k in KINDS)}).",
+                          no_args_is_help=True)
 
-#: Credential fields that are not secret (public identifiers): they may be given as options.
-PUBLIC_FIELDS = ("page_id", "handle")
-#: Labels of the prompts, per field.
-LABELS = {
-    "consumer_key": "API Key (consumer key)", "consumer_secret": "API Key Secret (consumer secret)",
-    "access_token": "Access Token", "access_token_secret": "Access Token Secret",
-    "bearer_token": "Bearer token (OAuth 2)", "page_id": "Page ID", "page_token": "Page access token",
-    "handle": "Handle", "app_password": "App password",
-}
+
+def public_fields(kind: str) -> tuple[str, ...]:
+    """Credential fields of ``kind`` that are not secret (public identifiers): they may be given
+    as options. Each channel declares its fields (``channels/<kind>.py``)."""
+    return channel_class(kind).public_fields()
+
+
+def prompt_label(kind: str, field: str) -> str:
+    """The prompt for one credential, as the channel declares it."""
+    return next((f.prompt for f in channel_class(kind).credential_fields if f.name == field), field)
+
 
 _SECRETS_HELP = (
     "Les secrets ne se donnent jamais en option (visibles dans la liste des processus) : ils viennent de "
@@ -48,17 +52,17 @@ def wanted_fields(kind: str, *, oauth1: bool) -> tuple[str, ...]:
     from orchestrator.services.accounts import REQUIRED
 
     groups = REQUIRED[kind]
-    if kind == "x" and oauth1:
+    if oauth1 and len(groups) > 1:  # X: the four OAuth 1.0a secrets rather than the OAuth 2 token
         return next(g for g in groups if len(g) > 1)
     return groups[0]
 
 
-def read_stdin_credentials(fields: tuple[str, ...], text: str) -> dict[str, str]:
+def read_stdin_credentials(fields: tuple[str, ...], text: str, public: tuple[str, ...] = ()) -> dict[str, str]:
     """``field=value`` lines (blank lines and ``#`` comments skipped); a single bare line is the
     value of the only secret asked for."""
     found: dict[str, str] = {}
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    secret_fields = [f for f in fields if f not in PUBLIC_FIELDS]
+    secret_fields = [f for f in fields if f not in public]
     if len(lines) == 1 and "=" not in lines[0] and len(secret_fields) == 1:
         return {secret_fields[0]: lines[0]}
     for number, line in enumerate(lines, start=1):
@@ -77,7 +81,7 @@ def collect(kind: str, *, oauth1: bool, stdin: bool, public: dict[str, str | Non
 
     fields = CREDENTIALS.get(kind)
     if fields is None:
-        fail(f"type de compte inconnu « {kind} » (x, facebook, mastodon, bluesky).")
+        fail(f"type de compte inconnu « {kind} » ({', '.join(KINDS)}).")
     assert fields is not None
     creds: dict[str, str] = {k: v for k, v in public.items() if v and k in fields}
     stray = [k for k, v in public.items() if v and k not in fields]
@@ -85,7 +89,7 @@ def collect(kind: str, *, oauth1: bool, stdin: bool, public: dict[str, str | Non
         fail(f"options sans objet pour {kind} : {', '.join('--' + s.replace('_', '-') for s in stray)}")
     wanted = wanted_fields(kind, oauth1=oauth1)
     if stdin:
-        given = read_stdin_credentials(wanted, sys.stdin.read())
+        given = read_stdin_credentials(wanted, sys.stdin.read(), public_fields(kind))
         unknown = sorted(set(given) - set(fields))
         if unknown:
             fail(f"champs inconnus pour {kind} sur l'entrée standard : {', '.join(unknown)} "
@@ -99,7 +103,7 @@ def collect(kind: str, *, oauth1: bool, stdin: bool, public: dict[str, str | Non
     if not have_group and not stdin and sys.stdin.isatty():
         for field in wanted:
             if field not in creds:
-                creds[field] = str(typer.prompt(LABELS.get(field, field), hide_input=field not in PUBLIC_FIELDS))
+                creds[field] = str(typer.prompt(prompt_label(kind, field), hide_input=field not in public_fields(kind)))
     return creds
 
 
@@ -158,7 +162,7 @@ def account_test(name: str) -> None:
 
 @account_app.command("add", help="Ajoute un compte ; les identifiants sont chiffrés et jamais réaffichés. " + _SECRETS_HELP)
 def account_add(
-    kind: Annotated[str, typer.Argument(help="x, facebook, mastodon ou bluesky")],
+    kind: Annotated[str, typer.Argument(help=KINDS_FR)],
     name: Annotated[str, typer.Argument(help="Nom du compte dans Porte-voix")],
     base_url: Annotated[str | None, typer.Option(help="Autre hôte (instance Mastodon, PDS Bluesky, bac à sable).")] = None,
     language: Annotated[str | None, typer.Option(help="fr ou en")] = None,
@@ -183,8 +187,10 @@ def account_add(
                            app_password=app_password)
     creds = collect(kind, oauth1=oauth1, stdin=credentials_stdin, public={"page_id": page_id, "handle": handle})
     options: dict[str, Any] = {}
-    version = graph_version or os.environ.get("PORTEVOIX_FACEBOOK_GRAPH_VERSION")
-    if kind == "facebook" and version:
+    from channels.registry import channel_class
+
+    version = graph_version or os.environ.get(f"PORTEVOIX_{kind.upper()}_GRAPH_VERSION")
+    if version and "graph_version" in channel_class(kind).account_options:
         options["graph_version"] = version.removeprefix("v")
     account = run_service(lambda s: add_account(s, actor=command_line_operator(), kind=kind, name=name, credentials=creds,
                                                 base_url=base_url, language=language, options=options))
