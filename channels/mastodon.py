@@ -515,12 +515,12 @@ class MastodonChannel(Channel):
         if not _HASHTAG_NAME.fullmatch(term):
             return Problem(
                 "hashtag_invalid",
-                f"« #{term} » n'est pas un hashtag Mastodon : seulement des lettres, des chiffres et « _ », "
+                f"« #{term} » n'est pas un mot-clic Mastodon : seulement des lettres, des chiffres et « _ », "
                 "sans espace ni ponctuation.",
                 f'"#{term}" is not a Mastodon hashtag: only letters, digits and "_", no spaces or punctuation.',
             )
         if term.isdigit():
-            return Problem("hashtag_digits", f"« #{term} » : un hashtag Mastodon ne peut pas être fait que de chiffres.",
+            return Problem("hashtag_digits", f"« #{term} » : un mot-clic Mastodon ne peut pas être fait que de chiffres.",
                            f'"#{term}": a Mastodon hashtag cannot be digits only.')
         return None
 
