@@ -29,7 +29,7 @@ def terms_form(key: str, terms: dict[str, dict[str, list[str]]], save: Callable[
                help_key: str = "listening.help") -> None:
     """``save(values)`` returns the service call (a function of the session) to run."""
     with st.form(key):
-        st.caption(t(help_key))
+        st.caption(f"{t(help_key)} {t('listening.one_per_line')}")
         values: dict[str, Any] = {}
         for column, language in zip(st.columns(2), ("fr", "en"), strict=True):
             name = common.language_name(language, capital=True)

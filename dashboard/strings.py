@@ -966,18 +966,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "cases.listening_edit": {"fr": "Modifier les termes d'écoute du cas", "en": "Edit the case's listening terms"},
     "listening.help": {
         "fr": "Les publications du public qui portent ces mots-clics (ou ces mots-clés, là où la plateforme cherche les "
-              "mots) comptent comme actions sur les réseaux, sans jamais garder qui les a écrites. Un par ligne.",
+              "mots) comptent comme actions sur les réseaux, sans jamais garder qui les a écrites.",
         "en": "Public posts carrying these hashtags (or these keywords, where the platform searches words) count as "
-              "social media actions, never keeping who wrote them. One per line."},
+              "social media actions, never keeping who wrote them."},
     "listening.help_edition": {
         "fr": "Les termes de toute l'édition (mots-clics, et mots-clés là où la plateforme cherche les mots). Les "
               "publications du public qui les portent sont comptées pour "
               "l'édition, sans cas : elles n'entrent dans le total d'aucun cas (les termes d'un cas se règlent sur "
-              "la page Cas). Rien n'est gardé sur leurs auteurs. Un par ligne.",
+              "la page Cas). Rien n'est gardé sur leurs auteurs.",
         "en": "The terms of the whole edition (hashtags, and keywords where the platform searches words). Public "
               "posts carrying them are counted for the edition, with no "
               "case: they add to no case's total (a case's own terms are set on the Cases page). Nothing is kept "
-              "about their authors. One per line."},
+              "about their authors."},
+    "listening.one_per_line": {"fr": "Un par ligne.", "en": "One per line."},
     "listening.hashtags": {"fr": "Mots-clics", "en": "Hashtags"},
     "listening.keywords": {"fr": "Mots-clés", "en": "Keywords"},
     "listening.save": {"fr": "Enregistrer les termes d'écoute", "en": "Save the listening terms"},

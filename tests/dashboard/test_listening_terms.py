@@ -120,6 +120,7 @@ def test_an_editor_changes_the_edition_s_terms_and_a_viewer_reads_them(app, bare
     viewer = app("victor", "campaigns")
     assert not any(key.startswith(form) for key in (w.key for w in viewer.text_area)), "a viewer got the form"
     assert "#W4R" in texts(viewer) and "Lecture seule" in texts(viewer)
+    assert "Un par ligne" not in texts(viewer), "a reader without a form is told how to type in it"
 
 
 def test_the_case_page_s_switch_names_what_it_opens_for_one_case(app, bare_engine) -> None:
