@@ -249,6 +249,8 @@ STRINGS: dict[str, dict[str, str]] = {
                           "en": "No click, public post or action for this case yet."},
     "voice.nothing_at_all": {"fr": "Pas encore de clic, de publication du public ni d'action.",
                              "en": "No click, public post or action yet."},
+    "voice.nothing_finished": {"fr": "Aucun clic, aucune publication du public ni aucune action pendant cette édition.",
+                               "en": "No click, public post or action during this edition."},
     "voice.no_public_posts": {"fr": "Aucune publication du public trouvée pour l'instant.",
                               "en": "No public post found so far."},
     "voice.public_by_platform": {"fr": "Publications du public par réseau et par type",

@@ -66,12 +66,13 @@ def _voice(case: Any, name: str) -> None:
                                        ("actions", row["actions_total"]))))
     if st.toggle(t("voice.case_detail"), key=f"case_voice_{case.slug}"):
         with ui.own_error(t("voice.title")):
-            voice_ui.case_detail(row, figures["days"], tz)
-            st.markdown(f"**{t('voice.funnel')}**")
-            voice_ui.channel_funnel(figures["funnel"], case.slug)
+            if voice_ui.case_detail(row, figures["days"], tz, finished=finished):
+                st.markdown(f"**{t('voice.funnel')}**")
+                voice_ui.channel_funnel(figures["funnel"], case.slug)
 
 
 paces = _pace()
+finished = campaign_results.phase(campaign, today=local(utcnow(), tz).date()) == campaign_results.FINISHED
 
 
 def _history(case_id: int) -> None:

@@ -143,19 +143,30 @@ def test_hostile_case_names_stay_text(app, bare_engine, running_campaign, lang):
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 @pytest.mark.parametrize("running", [True, False])
-def test_an_empty_edition_shows_zeros_without_error(app, bare_engine, campaign, lang, running):
+def test_an_empty_edition_says_so_once_instead_of_zeros(app, bare_engine, campaign, lang, running):
+    """No click, public post or action yet: the overview says so in one message (« pas encore »
+    while the edition runs, « pendant cette édition » once it is over) instead of a table, a
+    chart and a funnel of zeros; the case page's switch says the same, once."""
     if running:
         from tests.dashboard.busy import running_campaign
 
         running_campaign(bare_engine)
     for page in ("overview", "cases", "responses"):
         app("victor", page, lang=lang)  # no exception (asserted by the fixture)
+    message = {(True, "fr"): "Pas encore de clic, de publication du public ni d'action.",
+               (True, "en"): "No click, public post or action yet.",
+               (False, "fr"): "Aucun clic, aucune publication du public ni aucune action pendant cette édition.",
+               (False, "en"): "No click, public post or action during this edition."}[(running, lang)]
     at = app("victor", "overview", lang=lang)
-    whole = {"fr": "Toute l'édition", "en": "Whole edition"}[lang]
+    assert [i.value for i in at.info].count(message) == 1, [i.value for i in at.info]
     column = {"fr": "Cas", "en": "Case"}[lang]
-    assert rows_by(frame_with(at, column), column)[whole][{"fr": "Clics", "en": "Clicks"}[lang]] == 0
-    assert {"fr": "Pas encore de clic", "en": "No click"}[lang] in texts(at)
-    at.selectbox(key="overview_voice_case").set_value("juan-lopez").run()
-    assert not at.exception
-    funnel = frame_with(at, {"fr": "Étape", "en": "Step"}[lang])
-    assert funnel.drop(columns=[{"fr": "Étape", "en": "Step"}[lang]]).to_numpy().sum() == 0
+    with pytest.raises(AssertionError):
+        frame_with(at, column)  # no table of zeros
+    assert "overview_voice_case" not in {w.key for w in at.selectbox}
+    cases = app("victor", "cases", lang=lang)
+    cases.toggle(key="case_voice_juan-lopez").set_value(True).run()
+    assert not cases.exception
+    shown = [i.value for i in cases.info] + [c.value for c in cases.caption]
+    assert sum("publication du public" in v or "public post" in v for v in shown if "Clics" not in v
+               and "Clicks" not in v) == 1, shown
+    assert not [f for f in cases.dataframe], "a funnel or a table of zeros is drawn"
