@@ -207,7 +207,11 @@ for index, case in enumerate(cases):
     name = common.case_name(case.person or {}, case.slug)
     status = t(f"case.status.{case.status}")
     icon = "▶️" if case.status == "active" else "🎉" if case.status == "good_news" else "⏸️"
-    with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}", expanded=case.status != "active"):
+    # A card someone works in stays open: a confirmation shown at the top of the page after a save
+    # makes every card new to the browser, and a closed one would hide what was just saved.
+    working = any(st.session_state.get(f"{switch}_{case.slug}") for switch in ("case_listen_toggle", "case_voice"))
+    with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}",
+                     expanded=case.status != "active" or working):
         try:
             _show(case, index)
         except Exception:  # one case that cannot be drawn says so on its own card; the others go on

@@ -130,3 +130,15 @@ def test_the_case_page_s_switch_names_what_it_opens_for_one_case(app, bare_engin
         at = app("victor", "cases", lang=lang)
         labels = [w.label for w in at.toggle if w.key == "case_voice_juan-lopez"]
         assert labels and labels[0].startswith(words) and "par cas" not in labels[0] and "by case" not in labels[0]
+
+
+def test_the_case_s_card_stays_open_after_its_terms_are_saved(app, bare_engine, four_accounts) -> None:
+    """Saving shows a confirmation at the top of the page, which makes the cards new to the
+    browser: the card being worked in is drawn open, so the saved terms are in sight."""
+    at = _open_form(app, "edith")
+    at.text_area(key=f"{FORM}_tags_fr").input("#LiberezJuan")
+    at.button(key=f"FormSubmitter:{FORM}-Enregistrer les termes d'écoute").click().run()
+    assert not at.exception
+    cards = {e.label: e.proto.expanded for e in at.expander if "Juan" in e.label or "Damisoa" in e.label}
+    assert any(open_ for label, open_ in cards.items() if "Juan" in label), cards
+    assert not any(open_ for label, open_ in cards.items() if "Damisoa" in label), cards
