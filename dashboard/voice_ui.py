@@ -84,13 +84,16 @@ def over_time(days: list[dict[str, Any]], names: dict[str, str], tz: str, *, key
         return
     # Labels looked up in a mapping made now: AppTest calls format_func outside the page's run.
     labels = {f: t(f"voice.col.{f}") for f in FIGURES}
-    figure = st.radio(t("voice.figure"), list(FIGURES), horizontal=True, key=key, format_func=labels.__getitem__)
+    # First shown: the first figure with something in it (no empty chart of clicks before any click).
+    first = next((n for n, f in enumerate(FIGURES) if any(r[f] for r in days)), 0)
+    figure = st.radio(t("voice.figure"), list(FIGURES), index=first, horizontal=True, key=key,
+                      format_func=labels.__getitem__)
     points = [{"at": r["day"], "series": names.get(r["case"], r["case"]) if r["case"] else t("voice.no_case"),
                "value": r[figure]} for r in days if r[figure]]
     if points:
         _chart(points, tz, t("voice.col.case"))
-    else:
-        st.info(t("voice.nothing_at_all"))
+    else:  # this figure alone is empty: say which, not that nothing at all happened
+        st.info(t(f"voice.none.{figure}"))
 
 
 def silent(row: dict[str, Any]) -> bool:

@@ -5,12 +5,14 @@ empty edition."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 from sqlmodel import select
 
 from orchestrator import db
-from orchestrator.models import Case
+from orchestrator.models import Case, PublicPost
 from tests.dashboard.helpers import texts
 from tests.dashboard.markdown_sinks import markup_problems
 from tests.hostile import HOSTILE
@@ -170,3 +172,31 @@ def test_an_empty_edition_says_so_once_instead_of_zeros(app, bare_engine, campai
     assert sum("publication du public" in v or "public post" in v for v in shown if "Clics" not in v
                and "Clicks" not in v) == 1, shown
     assert not [f for f in cases.dataframe], "a funnel or a table of zeros is drawn"
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_no_click_yet_does_not_say_nothing_happened(app, bare_engine, running_campaign, lang):
+    """Public posts and actions but no click yet (short links not followed so far): the day-by-day
+    chart opens on the first figure with something in it, and choosing clicks says there is no
+    click, not that there is no public post or action either."""
+    from orchestrator.services.campaigns import current_campaign, get_case
+    from orchestrator.services.listening import _add_response
+
+    with db.session_scope(bare_engine) as s:
+        campaign = current_campaign(s)
+        case = get_case(s, slug="juan-lopez", campaign=campaign)
+        day = dt.date.today()
+        s.add(PublicPost(platform="mastodon", post_key="a" * 64, campaign_id=campaign.id, case_id=case.id,
+                         term="#JuanLopez", kind="original", hour=dt.datetime.now(dt.UTC).replace(minute=0, second=0,
+                                                                                                 microsecond=0)))
+        _add_response(s, case_id=case.id, day=day, platform="mastodon", n=1)
+    at = app("victor", "overview", lang=lang)
+    radio = at.radio(key="overview_voice_figure")
+    assert radio.value == "public_posts", radio.value
+    everything = {"fr": "Pas encore de clic, de publication du public ni d'action.",
+                  "en": "No click, public post or action yet."}[lang]
+    radio.set_value("clicks").run()
+    assert not at.exception
+    infos = [i.value for i in at.info]
+    assert everything not in infos, infos
+    assert {"fr": "Aucun clic sur nos liens pour l'instant.", "en": "No click on our links so far."}[lang] in infos
