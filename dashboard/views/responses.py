@@ -17,7 +17,8 @@ from orchestrator.services.campaigns import list_cases
 from orchestrator.services.responses import RESPONSE_KINDS
 from orchestrator.timeutil import local, utcnow
 
-FIGURES = ("posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions", "count")
+FIGURES = ("posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions", "public_posts",
+           "count")
 
 
 def kind_name(kind: str) -> str:
@@ -42,6 +43,18 @@ def _case_by_channel() -> None:
                           format_func=names.__getitem__, placeholder=t("common.choose_one"))
     if chosen is not None:
         voice_ui.channel_funnel(by_case_channel, chosen)
+
+
+def _with_public_posts(channels: list[dict[str, Any]], case_channel: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The by-channel rows with the public's posts found on each platform (every case and the
+    edition's own terms together); a platform with public posts and none of ours gets its row."""
+    public: dict[str, int] = {}
+    for row in case_channel:
+        public[row["channel"]] = public.get(row["channel"], 0) + int(row["public_posts"])
+    rows = [{**row, "public_posts": public.pop(row["channel"], 0)} for row in channels]
+    rows += [{"channel": ch, "posts": 0, "views": 0, "engagement": 0, "clicks": 0, "actions": 0, "channel_actions": 0,
+              "all_actions": 0, "public_posts": n} for ch, n in sorted(public.items()) if n]
+    return [{**row, "channel": common.platform_name(row["channel"])} for row in rows]
 
 
 campaign = common.require_campaign()
@@ -91,9 +104,9 @@ with funnel_tab:
     _case_by_channel()
     st.subheader(t("responses.by_channel"))
     st.caption(t("responses.by_channel_help"))
-    table([{**row, "channel": common.platform_name(row["channel"])} for row in by_channel],
-          ["channel", "posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions"],
-          "par-canal")
+    table(_with_public_posts(by_channel, by_case_channel),
+          ["channel", "posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions",
+           "public_posts"], "par-canal")
     st.subheader(t("responses.top"))
     table([{**row, "case": names.get(row["case"] or "", row["case"] or "—"), "text": (row["text"] or "")[:80],
             "channel": common.platform_name(row["channel"])}

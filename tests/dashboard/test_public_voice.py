@@ -200,3 +200,15 @@ def test_no_click_yet_does_not_say_nothing_happened(app, bare_engine, running_ca
     infos = [i.value for i in at.info]
     assert everything not in infos, infos
     assert {"fr": "Aucun clic sur nos liens pour l'instant.", "en": "No click on our links so far."}[lang] in infos
+
+
+def test_the_responses_page_counts_the_public_s_posts_channel_by_channel(app, bare_engine, running_campaign):
+    """The by-channel table has the public's posts found on each platform, every case and the
+    edition's own hashtag together, beside the actions."""
+    seed(bare_engine)
+    at = app("victor", "responses")
+    rows = rows_by(frame_with(at, "Actions (réseau, sans publication)"), "Réseau")
+    assert {name: row["Publications du public"] for name, row in rows.items()} == {
+        "X": 4, "Facebook": 1, "Mastodon": 6, "Bluesky": 3}
+    english = rows_by(frame_with(app("victor", "responses", lang="en"), "Actions (channel, no post)"), "Channel")
+    assert english["Mastodon"]["Public posts"] == 6
