@@ -1174,14 +1174,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "« Actions (publications) » : attribuées à une publication de ce réseau par son lien court. « Actions "
               "(réseau, sans publication) » : attribuées au réseau dans son ensemble par un import, sans publication "
               "précise ; une source qui n'est pas un réseau (une infolettre, par exemple) a sa propre ligne. "
-              "« Actions (toutes) » : la somme des deux. « Publications du public » : les publications du public "
-              "trouvées sur ce réseau par l'écoute, tous cas confondus (elles comptent aussi dans les actions de leur "
-              "cas, comme actions sur les réseaux).",
+              "« Actions (toutes) » : la somme des deux.",
         "en": "“Actions (posts)”: credited to a post on this channel through its short link. “Actions (channel, no "
               "post)”: credited to the channel as a whole by an import, with no post named; a source that is not a "
-              "channel (a newsletter, say) has a row of its own. “Actions (all)”: the sum of both. “Public posts”: the "
-              "public's own posts listening found on this channel, all cases together (they also count among their "
-              "case's actions, as social media actions)."},
+              "channel (a newsletter, say) has a row of its own. “Actions (all)”: the sum of both."},
     "responses.top": {"fr": "Publications qui ont apporté le plus d'actions", "en": "Posts that brought the most actions"},
     "responses.none": {"fr": "Rien encore.", "en": "Nothing yet."},
     "responses.col.case": {"fr": "Cas", "en": "Case"},
@@ -1193,7 +1189,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "responses.col.actions": {"fr": "Actions (publications)", "en": "Actions (posts)"},
     "responses.col.all_actions": {"fr": "Actions (toutes)", "en": "Actions (all)"},
     "responses.col.channel_actions": {"fr": "Actions (réseau, sans publication)", "en": "Actions (channel, no post)"},
-    "responses.col.public_posts": {"fr": "Publications du public", "en": "Public posts"},
+    "responses.public_by_channel": {
+        "fr": "Publications du public trouvées par l'écoute, par réseau, tous cas confondus (elles comptent aussi "
+              "dans les actions de leur cas) : {counts}",
+        "en": "The public's posts found by listening, by channel, all cases together (they also count among their "
+              "case's actions): {counts}"},
     "responses.col.code": {"fr": "Code", "en": "Code"},
     "responses.col.account": {"fr": "Compte", "en": "Account"},
     "responses.col.text": {"fr": "Texte", "en": "Text"},

@@ -17,8 +17,7 @@ from orchestrator.services.campaigns import list_cases
 from orchestrator.services.responses import RESPONSE_KINDS
 from orchestrator.timeutil import local, utcnow
 
-FIGURES = ("posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions", "public_posts",
-           "count")
+FIGURES = ("posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions", "count")
 
 
 def kind_name(kind: str) -> str:
@@ -45,16 +44,16 @@ def _case_by_channel() -> None:
         voice_ui.channel_funnel(by_case_channel, chosen)
 
 
-def _with_public_posts(channels: list[dict[str, Any]], case_channel: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The by-channel rows with the public's posts found on each platform (every case and the
-    edition's own terms together); a platform with public posts and none of ours gets its row."""
+def _public_posts_line(case_channel: list[dict[str, Any]]) -> None:
+    """The public's posts found on each platform, every case and the edition's own terms together:
+    one line under the by-channel table (a ninth column would not fit the page's width)."""
     public: dict[str, int] = {}
     for row in case_channel:
         public[row["channel"]] = public.get(row["channel"], 0) + int(row["public_posts"])
-    rows = [{**row, "public_posts": public.pop(row["channel"], 0)} for row in channels]
-    rows += [{"channel": ch, "posts": 0, "views": 0, "engagement": 0, "clicks": 0, "actions": 0, "channel_actions": 0,
-              "all_actions": 0, "public_posts": n} for ch, n in sorted(public.items()) if n]
-    return [{**row, "channel": common.platform_name(row["channel"])} for row in rows]
+    order = [p for p in public_voice.PLATFORMS if p in public] + sorted(p for p in public if p not in public_voice.PLATFORMS)
+    if any(public.values()):
+        st.caption(t("responses.public_by_channel", counts=" · ".join(
+            f"{common.platform_name(p)} {fmt_number(public[p])}" for p in order)))
 
 
 campaign = common.require_campaign()
@@ -104,9 +103,10 @@ with funnel_tab:
     _case_by_channel()
     st.subheader(t("responses.by_channel"))
     st.caption(t("responses.by_channel_help"))
-    table(_with_public_posts(by_channel, by_case_channel),
-          ["channel", "posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions",
-           "public_posts"], "par-canal")
+    table([{**row, "channel": common.platform_name(row["channel"])} for row in by_channel],
+          ["channel", "posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions"],
+          "par-canal")
+    _public_posts_line(by_case_channel)
     st.subheader(t("responses.top"))
     table([{**row, "case": names.get(row["case"] or "", row["case"] or "—"), "text": (row["text"] or "")[:80],
             "channel": common.platform_name(row["channel"])}
