@@ -53,7 +53,7 @@ def _public_posts_line(case_channel: list[dict[str, Any]]) -> None:
     order = [p for p in public_voice.PLATFORMS if p in public] + sorted(p for p in public if p not in public_voice.PLATFORMS)
     if any(public.values()):
         st.caption(t("responses.public_by_channel", counts=" · ".join(
-            f"{common.platform_name(p)} {fmt_number(public[p])}" for p in order)))
+            f"{common.plain(common.platform_name(p))} {fmt_number(public[p])}" for p in order)))
 
 
 campaign = common.require_campaign()
