@@ -137,6 +137,8 @@ def _samples(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "source_id": w["campaign"], "template_id": w["template"], "media_id": w["media"],
         "response_id": w["response"], "sibling_id": w["approved"], "action_id": w["action"],
         "engine": w["engine"], "case": s.get(Case, w["case"]), "account": s.exec(select(Account)).first(),
+        "campaign": s.get(Campaign, w["campaign"]),
+        "terms": {"fr": {"hashtags": ["JusticePourJuan"], "keywords": ["Guapinol"]}},
         "case_slug": "juan-lopez", "account_name": "x-fr", "account_names": ["x-fr"], "name": "x-fr",
         "kind": "x", "credentials": {"bearer_token": "autre"}, "base_url": None,
         "language": "fr", "text": "Écrivez pour Juan !", "link": None, "comment": "non", "reason": "essai",
