@@ -52,9 +52,9 @@ def listen(
         name = case or ("(the edition as a whole)" if en else "(l'édition entière)")
         parts = ", ".join(f"{n} {_KINDS.get(kind, (kind, kind))[1 if en else 0]}" for kind, n in sorted(kinds.items()))
         typer.echo(f"  {name:<28} {platform:<9} {parts}")
-    kinds = _account_kinds(eng)
+    account_kinds = _account_kinds(eng)
     for account, stream in report.unavailable:
-        platform = kinds.get(account, "")
+        platform = account_kinds.get(account, "")
         if platform in NO_KEYWORD_SEARCH and stream.startswith("keyword:"):  # by design: nothing to re-test
             word, label = stream.split(":", 1)[1], channel_class(platform).label
             typer.echo((f"  {account}: keyword \"{word}\" not listened to ({label} searches hashtags only, not "
