@@ -532,7 +532,7 @@ class MastodonChannel(Channel):
             raise ListeningUnavailable(
                 "Mastodon offers no search of keywords in public posts: only hashtags are listened to.",
                 message_fr="Mastodon ne permet pas de chercher des mots-clés dans les publications du public : "
-                "seuls les hashtags y sont écoutés.",
+                "seuls les mots-clics y sont écoutés.",
             )
         problem = self.validate_term(term, hashtag=True)
         if problem is not None:

@@ -178,3 +178,15 @@ def test_an_editor_sets_a_case_s_listening_terms_and_a_viewer_reads_the_public_s
     assert "par cas" not in text and "Mots-clics" not in text, "French left on an English page"
     platforms = _grid_rows(screen, screen.t("voice.col.platform"), "Mastodon")
     assert "Bluesky" in platforms, f"public posts by platform: {platforms}"
+
+    # The account page, back in French: how listening goes on each account, read by the viewer too.
+    screen.switch_language("fr")
+    screen.open("channels")
+    card = screen.page.locator('[data-testid="stExpander"]').filter(has_text="mastodon-fr").first
+    card.locator("summary").click()
+    card.get_by_text(screen.t("channels.listen.title")).wait_for()
+    screen.settle()
+    card.get_by_text(screen.t_words("channels.listen.last_ok")).wait_for()
+    month = card.get_by_text(screen.t_words("channels.listen.month")).first
+    month.wait_for()
+    _shoot_section(screen, "22-ecoute-du-compte", card.locator("summary"), month)
