@@ -406,6 +406,9 @@ class Channel(abc.ABC):
     can_delete: ClassVar[bool] = False
     can_hide_reply: ClassVar[bool] = False
     can_search: ClassVar[bool] = False
+    #: Whether its search covers keywords too, not only hashtags (Mastodon's does not, whatever
+    #: the account's access: a keyword refused there is the platform's design, not a gap to fix).
+    can_search_keywords: ClassVar[bool] = True
     can_alt_text: ClassVar[bool] = False
 
     @classmethod

@@ -289,6 +289,7 @@ class MastodonChannel(Channel):
     needs_server = True
     limit_option = "max_characters"
     can_search = True  # hashtag timelines and notifications
+    can_search_keywords = False
     can_alt_text = True
     # GET /api/v1/statuses refuses more than 20 ids (Api::BaseController::DEFAULT_STATUSES_LIMIT,
     # https://docs.joinmastodon.org/methods/statuses/#index).
@@ -534,12 +535,12 @@ class MastodonChannel(Channel):
         if not _HASHTAG_NAME.fullmatch(term):
             return Problem(
                 "hashtag_invalid",
-                f"« #{term} » n'est pas un hashtag Mastodon : seulement des lettres, des chiffres et « _ », "
+                f"« #{term} » n'est pas un mot-clic Mastodon : seulement des lettres, des chiffres et « _ », "
                 "sans espace ni ponctuation.",
                 f'"#{term}" is not a Mastodon hashtag: only letters, digits and "_", no spaces or punctuation.',
             )
         if term.isdigit():
-            return Problem("hashtag_digits", f"« #{term} » : un hashtag Mastodon ne peut pas être fait que de chiffres.",
+            return Problem("hashtag_digits", f"« #{term} » : un mot-clic Mastodon ne peut pas être fait que de chiffres.",
                            f'"#{term}": a Mastodon hashtag cannot be digits only.')
         return None
 
@@ -551,7 +552,7 @@ class MastodonChannel(Channel):
             raise ListeningUnavailable(
                 "Mastodon offers no search of keywords in public posts: only hashtags are listened to.",
                 message_fr="Mastodon ne permet pas de chercher des mots-clés dans les publications du public : "
-                "seuls les hashtags y sont écoutés.",
+                "seuls les mots-clics y sont écoutés.",
             )
         problem = self.validate_term(term, hashtag=True)
         if problem is not None:

@@ -7,7 +7,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, get_timezone_name
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from dashboard.strings import STRINGS
 
@@ -72,3 +72,8 @@ def fmt_number(value: float | int | None) -> str:
 
 def fmt_percent(value: float) -> str:
     return format_percent(value, locale=locale())
+
+
+def fmt_usd(value: float) -> str:
+    """An amount in US dollars as the reader writes it: « 0,12 $ US », "US$0.12"."""
+    return format_currency(value, "USD", locale=locale())

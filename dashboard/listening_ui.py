@@ -1,6 +1,7 @@
 """The listening terms' form, shared by the case page and the editions page: hashtags and
 keywords per language, one per line, checked against every platform that has an account when
-saved (a refusal says which term, which platform and why, and saves nothing)."""
+saved (a refusal says which term, which platform and why, and saves nothing); and the terms as
+read by those who may not change them."""
 
 from __future__ import annotations
 
@@ -17,10 +18,18 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def terms_form(key: str, terms: dict[str, dict[str, list[str]]], save: Callable[[dict[str, Any]], Any]) -> None:
+def shown(terms: dict[str, dict[str, list[str]]]) -> str:
+    """Every term once, as people type them: « #JusticePourJuan · « Guapinol » », or « — »."""
+    words = [f"#{h}" for lang_terms in terms.values() for h in lang_terms.get("hashtags", [])]
+    words += [f"« {k} »" for lang_terms in terms.values() for k in lang_terms.get("keywords", [])]
+    return common.plain(" · ".join(dict.fromkeys(words)) or "—")
+
+
+def terms_form(key: str, terms: dict[str, dict[str, list[str]]], save: Callable[[dict[str, Any]], Any], *,
+               help_key: str = "listening.help") -> None:
     """``save(values)`` returns the service call (a function of the session) to run."""
     with st.form(key):
-        st.caption(t("listening.help"))
+        st.caption(f"{t(help_key)} {t('listening.one_per_line')}")
         values: dict[str, Any] = {}
         for column, language in zip(st.columns(2), ("fr", "en"), strict=True):
             name = common.language_name(language, capital=True)

@@ -249,12 +249,19 @@ STRINGS: dict[str, dict[str, str]] = {
                           "en": "No click, public post or action for this case yet."},
     "voice.nothing_at_all": {"fr": "Pas encore de clic, de publication du public ni d'action.",
                              "en": "No click, public post or action yet."},
+    "voice.none.clicks": {"fr": "Aucun clic sur nos liens pour l'instant.", "en": "No click on our links so far."},
+    "voice.none.public_posts": {"fr": "Aucune publication du public pour l'instant.", "en": "No public post so far."},
+    "voice.none.actions": {"fr": "Aucune action pour l'instant.", "en": "No action so far."},
+    "voice.nothing_finished": {"fr": "Aucun clic, aucune publication du public ni aucune action pendant cette édition.",
+                               "en": "No click, public post or action during this edition."},
     "voice.no_public_posts": {"fr": "Aucune publication du public trouvée pour l'instant.",
                               "en": "No public post found so far."},
     "voice.public_by_platform": {"fr": "Publications du public par réseau et par type",
                                  "en": "Public posts by platform and kind"},
     "voice.actions_by_kind": {"fr": "Actions par type : {kinds}", "en": "Actions by kind: {kinds}"},
     "voice.actions_kind": {"fr": "{kind} {n}", "en": "{kind} {n}"},
+    "voice.case_detail": {"fr": "La voix du public en détail : par réseau, jour après jour, entonnoir",
+                          "en": "The public's voice in detail: by platform, day by day, funnel"},
     "voice.pick_case": {"fr": "Détail d'un cas", "en": "One case in detail"},
     "voice.funnel": {"fr": "Entonnoir par réseau", "en": "Funnel by channel"},
     "voice.funnel_help": {
@@ -526,27 +533,34 @@ STRINGS: dict[str, dict[str, str]] = {
     "channels.endpoint.metrics": {"fr": "Statistiques", "en": "Figures"},
     "channels.endpoint.read": {"fr": "Vérifications", "en": "Checks"},
     "channels.endpoint.search": {"fr": "Écoute (recherche)", "en": "Listening (search)"},
+    "channels.endpoint.mentions": {"fr": "Écoute (mentions)", "en": "Listening (mentions)"},
+    "channels.endpoint.counts": {"fr": "Écoute (décomptes)", "en": "Listening (counts)"},
+    "channels.endpoint.login": {"fr": "Connexions au compte", "en": "Sign-ins"},
     "channels.listen.title": {"fr": "Écoute du public", "en": "Listening to the public"},
     "channels.listen.none": {"fr": "Ce compte n'a encore rien écouté (le travailleur le fait toutes les quelques minutes).",
                              "en": "This account has not listened yet (the worker does every few minutes)."},
     "channels.listen.never": {"fr": "jamais", "en": "never"},
     "channels.listen.last_ok": {"fr": "Dernière écoute réussie : {when}", "en": "Last successful listening: {when}"},
     "channels.listen.unavailable": {
-        "fr": "Cet accès ne comprend pas la recherche pour : {terms}. Ces termes ne sont pas écoutés sur ce compte. "
-              "{reason} Retestez le compte quand son accès le permettra.",
-        "en": "This access does not include search for: {terms}. These terms are not listened to on this account. "
-              "{reason} Test the account again once its access allows it."},
+        "fr": "Non écoutés sur ce compte ({n}) : {terms}. {reason} Une fois l'accès changé, « {button} » relance "
+              "leur écoute.",
+        "en": "Not listened to on this account ({n}): {terms}. {reason} Once the access has changed, \"{button}\" "
+              "starts listening to them again."},
+    "channels.listen.not_searched": {"fr": "Non écoutés ici : {terms}. {reason}", "en": "Not listened to here: {terms}. {reason}"},
+    "channels.listen.keyword": {"fr": "« {text} »", "en": "\"{text}\""},
+    "channels.listen.answers": {"fr": "les réponses à nos publications", "en": "the answers to our posts"},
+    "channels.listen.trouble": {"fr": "écoute à vérifier", "en": "listening needs a look"},
     "channels.listen.error": {"fr": "Dernier refus de la plateforme ({when}) : {error} Nouvel essai au prochain passage.",
                               "en": "Last refusal by the platform ({when}): {error} Tried again at the next pass."},
     "channels.listen.month": {"fr": "Ce mois-ci : {calls} appels d'écoute, {posts} publications du public lues.",
                               "en": "This month: {calls} listening calls, {posts} public posts read."},
-    "channels.listen.cost": {"fr": "Coût estimé de l'écoute ce mois-ci (la plateforme facture la lecture) : {cost} $ US.",
-                             "en": "Estimated listening cost this month (the platform bills reads): US${cost}."},
+    "channels.listen.cost": {"fr": "Coût estimé de l'écoute ce mois-ci (la plateforme facture la lecture) : {cost}.",
+                             "en": "Estimated listening cost this month (the platform bills reads): {cost}."},
     "channels.listen.reading": {
         "fr": "{term} : {posts} publications du public sur les {days} derniers jours (comptées sans être lues) ; "
-              "les lire toutes coûterait environ {cost} $ US par mois.",
+              "les lire toutes coûterait environ {cost} par mois.",
         "en": "{term}: {posts} public posts over the last {days} days (counted, not read); reading them all "
-              "would cost about US${cost} a month."},
+              "would cost about {cost} a month."},
     # One label and help per credential of each platform (orchestrator/services/accounts.py CREDENTIALS).
     "channels.cred.x.consumer_key": {"fr": "Clé d'API (API Key)", "en": "API Key"},
     "channels.cred.x.consumer_key.help": {
@@ -905,6 +919,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Une par ligne : identifiant | AAAA-MM-JJ | nom en français | nom en anglais",
         "en": "One per line: identifier | YYYY-MM-DD | French name | English name"},
     "campaigns.save": {"fr": "Enregistrer", "en": "Save"},
+    "campaigns.admin_only": {"fr": "Les autres réglages de l'édition sont modifiés par l'administration.",
+                             "en": "The edition's other settings are changed by an admin."},
     "campaigns.listening": {"fr": "Termes d'écoute de l'édition « {name} »", "en": "Listening terms of the edition \"{name}\""},
     "campaigns.create_button": {"fr": "Créer l'édition", "en": "Create the edition"},
     "campaigns.copy_button": {"fr": "Copier", "en": "Copy"},
@@ -961,9 +977,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "cases.listening_edit": {"fr": "Modifier les termes d'écoute du cas", "en": "Edit the case's listening terms"},
     "listening.help": {
         "fr": "Les publications du public qui portent ces mots-clics (ou ces mots-clés, là où la plateforme cherche les "
-              "mots) comptent comme actions sur les réseaux, sans jamais garder qui les a écrites. Un par ligne.",
+              "mots) comptent comme actions sur les réseaux, sans jamais garder qui les a écrites.",
         "en": "Public posts carrying these hashtags (or these keywords, where the platform searches words) count as "
-              "social media actions, never keeping who wrote them. One per line."},
+              "social media actions, never keeping who wrote them."},
+    "listening.help_edition": {
+        "fr": "Les termes de toute l'édition (mots-clics, et mots-clés là où la plateforme cherche les mots). Les "
+              "publications du public qui les portent sont comptées pour "
+              "l'édition, sans cas : elles n'entrent dans le total d'aucun cas (les termes d'un cas se règlent sur "
+              "la page Cas). Rien n'est gardé sur leurs auteurs.",
+        "en": "The terms of the whole edition (hashtags, and keywords where the platform searches words). Public "
+              "posts carrying them are counted for the edition, with no "
+              "case: they add to no case's total (a case's own terms are set on the Cases page). Nothing is kept "
+              "about their authors."},
+    "listening.one_per_line": {"fr": "Un par ligne.", "en": "One per line."},
     "listening.hashtags": {"fr": "Mots-clics", "en": "Hashtags"},
     "listening.keywords": {"fr": "Mots-clés", "en": "Keywords"},
     "listening.save": {"fr": "Enregistrer les termes d'écoute", "en": "Save the listening terms"},
@@ -1169,6 +1195,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "responses.col.actions": {"fr": "Actions (publications)", "en": "Actions (posts)"},
     "responses.col.all_actions": {"fr": "Actions (toutes)", "en": "Actions (all)"},
     "responses.col.channel_actions": {"fr": "Actions (réseau, sans publication)", "en": "Actions (channel, no post)"},
+    "responses.public_by_channel": {
+        "fr": "Publications du public trouvées par l'écoute, par réseau, tous cas confondus (elles comptent aussi "
+              "dans les actions de leur cas) : {counts}",
+        "en": "The public's posts found by listening, by channel, all cases together (they also count among their "
+              "case's actions): {counts}"},
     "responses.col.code": {"fr": "Code", "en": "Code"},
     "responses.col.account": {"fr": "Compte", "en": "Account"},
     "responses.col.text": {"fr": "Texte", "en": "Text"},

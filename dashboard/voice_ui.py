@@ -84,18 +84,37 @@ def over_time(days: list[dict[str, Any]], names: dict[str, str], tz: str, *, key
         return
     # Labels looked up in a mapping made now: AppTest calls format_func outside the page's run.
     labels = {f: t(f"voice.col.{f}") for f in FIGURES}
-    figure = st.radio(t("voice.figure"), list(FIGURES), horizontal=True, key=key, format_func=labels.__getitem__)
+    # First shown: the first figure with something in it (no empty chart of clicks before any click).
+    first = next((n for n, f in enumerate(FIGURES) if any(r[f] for r in days)), 0)
+    figure = st.radio(t("voice.figure"), list(FIGURES), index=first, horizontal=True, key=key,
+                      format_func=labels.__getitem__)
     points = [{"at": r["day"], "series": names.get(r["case"], r["case"]) if r["case"] else t("voice.no_case"),
                "value": r[figure]} for r in days if r[figure]]
     if points:
         _chart(points, tz, t("voice.col.case"))
-    else:
-        st.info(t("voice.nothing_at_all"))
+    else:  # this figure alone is empty: say which, not that nothing at all happened
+        st.info(t(f"voice.none.{figure}"))
 
 
-def case_detail(row: dict[str, Any], days: list[dict[str, Any]], tz: str) -> None:
+def silent(row: dict[str, Any]) -> bool:
+    """Nothing at all yet: no click, no public post, no action."""
+    return not (row["clicks"] or row["public_total"] or row["actions_total"])
+
+
+def nothing(*, finished: bool, case: bool) -> None:
+    """The one message where there is nothing to show (instead of tables and charts of zeros);
+    an edition that is over says « pendant cette édition », not « pas encore »."""
+    key = ("voice.nothing_finished" if finished else "voice.nothing_yet" if case else "voice.nothing_at_all")
+    st.info(t(key))
+
+
+def case_detail(row: dict[str, Any], days: list[dict[str, Any]], tz: str, *, finished: bool = False) -> bool:
     """One case: its three figures, its public posts by platform and kind, its actions by kind,
-    and the three figures day by day."""
+    and the three figures day by day. With nothing at all, one message instead (and False: the
+    caller leaves out the funnel too)."""
+    if silent(row):
+        nothing(finished=finished, case=True)
+        return False
     cols = st.columns(3)
     for col, figure in zip(cols, FIGURES, strict=True):
         value = row["public_total"] if figure == "public_posts" else row["actions_total"] if figure == "actions" else row["clicks"]
@@ -115,8 +134,7 @@ def case_detail(row: dict[str, Any], days: list[dict[str, Any]], tz: str) -> Non
     if any(p["value"] for p in points):
         st.markdown(f"**{t('voice.over_time')}**")
         _chart(points, tz, t("voice.figure"))
-    elif not row["clicks"] and not row["actions_total"]:
-        st.info(t("voice.nothing_yet"))
+    return True
 
 
 def channel_funnel(rows: list[dict[str, Any]], slug: str | None) -> None:

@@ -61,8 +61,22 @@ for campaign in all_campaigns:
     except Exception:  # this edition cannot be drawn: it says so, the others are shown
         common.broken(t("campaigns.broken", slug=campaign.slug))
 
+chosen_name = _name(chosen.name, chosen.slug)
+# The edition's own listening terms: read by all, changed by editors (as a case's are), not
+# only by the admins who change the rest of the edition.
+with st.expander(t("campaigns.listening", name=common.plain(chosen_name))):
+    if common.can("editor"):
+        listening_ui.terms_form(f"edition_listen_{chosen.slug}", listening_service.get_terms(chosen), lambda values: partial(
+            listening_service.set_terms, actor=me, campaign_id=chosen.id, terms=values), help_key="listening.help_edition")
+    else:
+        st.caption(t("listening.help_edition"))
+        st.markdown(f"*{t('cases.listening')}* — {listening_ui.shown(listening_service.get_terms(chosen))}")
+
 if not admin:
-    common.viewer_notice()
+    if common.can("editor"):  # the terms above are theirs to change; the rest is not
+        st.caption(t("campaigns.admin_only"))
+    else:
+        common.viewer_notice()
     st.stop()
 
 
@@ -70,7 +84,6 @@ def _tags(text: str) -> list[str]:
     return [w for w in text.replace(",", " ").split() if w]
 
 
-chosen_name = _name(chosen.name, chosen.slug)
 with st.expander(t("campaigns.edit", name=common.plain(chosen_name))), st.form(f"edition_edit_{chosen.slug}"):
     a, b = st.columns(2)
     name_fr = a.text_input(t("campaigns.name_fr"), value=chosen.name.get("fr", ""), key="edition_name_fr")
@@ -93,10 +106,6 @@ with st.expander(t("campaigns.edit", name=common.plain(chosen_name))), st.form(f
             "key_dates": campaign_admin.parse_key_dates(key_dates)})
         if common.run(save, success=t("campaigns.saved", name=common.plain(name_fr or chosen.slug))) is not None:
             st.rerun()
-
-with st.expander(t("campaigns.listening", name=common.plain(chosen_name))):
-    listening_ui.terms_form(f"edition_listen_{chosen.slug}", listening_service.get_terms(chosen), lambda values: partial(
-        listening_service.set_terms, actor=me, campaign_id=chosen.id, terms=values))
 
 with st.expander(t("campaigns.copy", name=common.plain(chosen_name))):
     st.caption(t("campaigns.copy_help"))

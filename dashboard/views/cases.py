@@ -64,14 +64,15 @@ def _voice(case: Any, name: str) -> None:
     st.caption(" · ".join(t("voice.figure_value", figure=t(f"voice.col.{k}"), n=fmt_number(v))
                           for k, v in (("clicks", row["clicks"]), ("public_posts", row["public_total"]),
                                        ("actions", row["actions_total"]))))
-    if st.toggle(t("voice.title"), key=f"case_voice_{case.slug}"):
+    if st.toggle(t("voice.case_detail"), key=f"case_voice_{case.slug}"):
         with ui.own_error(t("voice.title")):
-            voice_ui.case_detail(row, figures["days"], tz)
-            st.markdown(f"**{t('voice.funnel')}**")
-            voice_ui.channel_funnel(figures["funnel"], case.slug)
+            if voice_ui.case_detail(row, figures["days"], tz, finished=finished):
+                st.markdown(f"**{t('voice.funnel')}**")
+                voice_ui.channel_funnel(figures["funnel"], case.slug)
 
 
 paces = _pace()
+finished = campaign_results.phase(campaign, today=local(utcnow(), tz).date()) == campaign_results.FINISHED
 
 
 def _history(case_id: int) -> None:
@@ -129,9 +130,7 @@ def _show(case: Any, index: int) -> None:
 def _listening(case: Any) -> None:
     """The case's listening terms: shown to all, changed by editors."""
     terms = listening_service.get_terms(case)
-    shown = [f"#{h}" for lang_terms in terms.values() for h in lang_terms["hashtags"]]
-    shown += [f"« {k} »" for lang_terms in terms.values() for k in lang_terms["keywords"]]
-    st.markdown(f"*{t('cases.listening')}* — {common.plain(' · '.join(dict.fromkeys(shown)) or '—')}")
+    st.markdown(f"*{t('cases.listening')}* — {listening_ui.shown(terms)}")
     if editor and st.toggle(t("cases.listening_edit"), key=f"case_listen_toggle_{case.slug}"):
         listening_ui.terms_form(f"case_listen_{case.slug}", terms, lambda values: partial(
             listening_service.set_terms, actor=me, case_id=case.id, terms=values))
@@ -208,7 +207,11 @@ for index, case in enumerate(cases):
     name = common.case_name(case.person or {}, case.slug)
     status = t(f"case.status.{case.status}")
     icon = "▶️" if case.status == "active" else "🎉" if case.status == "good_news" else "⏸️"
-    with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}", expanded=case.status != "active"):
+    # A card someone works in stays open: a confirmation shown at the top of the page after a save
+    # makes every card new to the browser, and a closed one would hide what was just saved.
+    working = any(st.session_state.get(f"{switch}_{case.slug}") for switch in ("case_listen_toggle", "case_voice"))
+    with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}",
+                     expanded=case.status != "active" or working):
         try:
             _show(case, index)
         except Exception:  # one case that cannot be drawn says so on its own card; the others go on

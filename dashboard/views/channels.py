@@ -10,9 +10,10 @@ import streamlit as st
 
 from channels.registry import KINDS
 from dashboard import common, data
-from dashboard.i18n import fmt_datetime, fmt_number, lang, t
+from dashboard.i18n import fmt_datetime, fmt_number, fmt_usd, lang, t
 from orchestrator.services import accounts as account_service
 from orchestrator.services import listening as listening_service
+from orchestrator.services import listening_view
 
 campaign = common.require_campaign()
 tz = campaign.timezone
@@ -97,21 +98,43 @@ def show_listening(account: Any) -> None:
         return
     when = fmt_datetime(state["last_ok_at"], tz) if state["last_ok_at"] else t("channels.listen.never")
     st.caption(t("channels.listen.last_ok", when=when))
-    if state["unavailable"]:
-        reason = state["unavailable_reason"].get(lang()) or ""
-        terms = ", ".join(common.plain(s.split(":", 1)[-1]) for s in state["unavailable"])
-        st.warning(t("channels.listen.unavailable", terms=terms, reason=common.plain(reason)))
+    with common.session() as s:
+        groups = listening_view.unavailable_groups(s, account=account, campaign=campaign)
+    for group in groups:
+        terms = common.plain(", ".join(term_name(kind, text) for kind, text in group["terms"]))
+        reason = common.plain(group["reason"].get(lang()) or "")
+        if group["by_design"]:  # the platform searches no keywords: nothing to fix, nothing to retest
+            st.caption(t("channels.listen.not_searched", terms=terms, reason=reason))
+        else:
+            st.warning(t("channels.listen.unavailable", n=fmt_number(len(group["terms"])), terms=terms, reason=reason,
+                         button=t("channels.test")))
     if state["last_error"]:
         st.warning(t("channels.listen.error", error=common.plain(state["last_error"].get(lang()) or ""),
                      when=fmt_datetime(state["last_error_at"], tz, "short")))
     st.caption(t("channels.listen.month", calls=fmt_number(state["calls_this_month"]),
                  posts=fmt_number(state["posts_read_this_month"])))
     if state["has_cost"]:
-        st.info(t("channels.listen.cost", cost=f"{state['estimated_cost_usd']:.2f}"))
+        st.info(t("channels.listen.cost", cost=fmt_usd(state["estimated_cost_usd"])))
     for estimate in state.get("reading_estimates", []):
-        st.caption(t("channels.listen.reading", term=common.plain(estimate["stream"].split(":", 1)[-1]),
+        kind, _, text = estimate["stream"].removeprefix("count:").partition(":")
+        st.caption(t("channels.listen.reading", term=common.plain(term_name("hashtag" if kind == "tag" else kind, text)),
                      posts=fmt_number(estimate["posts"]), days=fmt_number(round(estimate["days"])),
-                     cost=f"{estimate['cost_per_month_usd']:.2f}"))
+                     cost=fmt_usd(estimate["cost_per_month_usd"])))
+
+
+def term_name(kind: str, text: str) -> str:
+    """A term as staff typed it: « #JusticePourJuan », « "Guapinol" », or the answers to our posts."""
+    if kind == "answers":
+        return t("channels.listen.answers")
+    return f"#{text}" if kind == "hashtag" else t("channels.listen.keyword", text=text)
+
+
+def listening_trouble(account: Any) -> bool:
+    """Something about this account's listening staff should look at (said on the closed card)."""
+    with common.session() as s:
+        state = listening_service.account_states(s, account=account)
+        groups = listening_view.unavailable_groups(s, account=account, campaign=campaign)
+    return bool(state["last_error"]) or any(not g["by_design"] for g in groups)
 
 
 if not accounts:
@@ -120,6 +143,11 @@ for account in accounts:
     health = t("channels.healthy") if account.healthy else t("channels.unhealthy")
     icon = "🟢" if account.healthy else "🔴"
     label = f"{icon} {common.plain(account.name)} · {common.platform_name(account.kind)} · {health}"
+    try:
+        if listening_trouble(account):
+            label += f" · {t('channels.listen.trouble')}"
+    except Exception:  # the card itself says what cannot be read
+        pass
     with st.expander(label, expanded=not account.healthy):
         try:
             show_account(account)

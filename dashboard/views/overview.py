@@ -31,13 +31,16 @@ def _public_voice() -> None:
     st.caption(t("voice.help"))
     with ui.own_error(t("voice.title")):
         voice = data.voice(url, campaign.id or 0)
+        if voice_ui.silent(voice["edition"]):  # one message, not a table and a chart of zeros
+            voice_ui.nothing(finished=phase == campaign_results.FINISHED, case=False)
+            return
         voice_ui.summary(voice, names)
         voice_ui.over_time(voice["days"], names, tz, key="overview_voice_figure")
         by_slug = {r["slug"]: r for r in voice["cases"]}
         chosen = st.selectbox(t("voice.pick_case"), list(by_slug), index=None, key="overview_voice_case",
                               format_func=names.__getitem__, placeholder=t("common.choose_one"))
-        if chosen is not None:
-            voice_ui.case_detail(by_slug[chosen], voice["days"], tz)
+        if chosen is not None and voice_ui.case_detail(by_slug[chosen], voice["days"], tz,
+                                                        finished=phase == campaign_results.FINISHED):
             st.markdown(f"**{t('voice.funnel')}**")
             st.caption(t("voice.funnel_help"))
             voice_ui.channel_funnel(voice["funnel"], chosen)

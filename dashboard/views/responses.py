@@ -44,6 +44,18 @@ def _case_by_channel() -> None:
         voice_ui.channel_funnel(by_case_channel, chosen)
 
 
+def _public_posts_line(case_channel: list[dict[str, Any]]) -> None:
+    """The public's posts found on each platform, every case and the edition's own terms together:
+    one line under the by-channel table (a ninth column would not fit the page's width)."""
+    public: dict[str, int] = {}
+    for row in case_channel:
+        public[row["channel"]] = public.get(row["channel"], 0) + int(row["public_posts"])
+    order = [p for p in public_voice.PLATFORMS if p in public] + sorted(p for p in public if p not in public_voice.PLATFORMS)
+    if any(public.values()):
+        st.caption(t("responses.public_by_channel", counts=" · ".join(
+            f"{common.plain(common.platform_name(p))} {fmt_number(public[p])}" for p in order)))
+
+
 campaign = common.require_campaign()
 st.title(t("responses.title"))
 st.caption(t("responses.help"))
@@ -94,6 +106,7 @@ with funnel_tab:
     table([{**row, "channel": common.platform_name(row["channel"])} for row in by_channel],
           ["channel", "posts", "views", "engagement", "clicks", "actions", "channel_actions", "all_actions"],
           "par-canal")
+    _public_posts_line(by_case_channel)
     st.subheader(t("responses.top"))
     table([{**row, "case": names.get(row["case"] or "", row["case"] or "—"), "text": (row["text"] or "")[:80],
             "channel": common.platform_name(row["channel"])}

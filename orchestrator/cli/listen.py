@@ -31,6 +31,8 @@ def listen(
     if lang not in ("fr", "en"):
         fail("--lang : fr ou en")
     setup_logging()
+    from channels.registry import channel_class
+    from orchestrator.services.listening_view import searches_keywords
     from orchestrator.settings import get_settings
     from orchestrator.worker.channels import Channels
     from orchestrator.worker.listen import Listener
@@ -50,7 +52,16 @@ def listen(
         name = case or ("(the edition as a whole)" if en else "(l'édition entière)")
         parts = ", ".join(f"{n} {_KINDS.get(kind, (kind, kind))[1 if en else 0]}" for kind, n in sorted(kinds.items()))
         typer.echo(f"  {name:<28} {platform:<9} {parts}")
+    account_kinds = _account_kinds(eng)
     for account, stream in report.unavailable:
+        platform = account_kinds.get(account, "")
+        if not searches_keywords(platform) and stream.startswith("keyword:"):  # by design: nothing to re-test
+            word, label = stream.split(":", 1)[1], channel_class(platform).label
+            typer.echo((f"  {account}: keyword \"{word}\" not listened to ({label} searches hashtags only, not "
+                        "keywords)") if en else
+                       (f"  {account} : mot-clé « {word} » non écouté ({label} ne cherche que les mots-clics, pas "
+                        "les mots-clés)"))
+            continue
         typer.echo((f"  {account}: {stream} not available to this account (search not included; re-test the "
                     "account once its access allows it)") if en else
                    (f"  {account} : {stream} non disponible pour ce compte (recherche non comprise dans son accès ; "
@@ -61,3 +72,13 @@ def listen(
         typer.echo((f"  {account}: {streams} stream(s) left for the next pass, to keep the budget for publishing")
                    if en else
                    (f"  {account} : {streams} flux remis au prochain passage, pour garder le budget de la publication"))
+
+
+def _account_kinds(eng: object) -> dict[str, str]:
+    """Each account's platform, by name (the report names accounts)."""
+    from sqlmodel import Session, select
+
+    from orchestrator.models import Account
+
+    with Session(eng) as s:  # type: ignore[arg-type]
+        return {str(name): str(kind) for name, kind in s.exec(select(Account.name, Account.kind))}

@@ -173,10 +173,18 @@ def check(session: Session, raw: Any) -> dict[str, dict[str, list[str]]]:
     terms = normalize(raw)
     refused = problems(session, terms)
     if refused:
+        # One line per term and platform, the terms in the order typed: a list reads where a
+        # sentence of several refusals joined by semicolons did not.
+        typed = [("#" if field == "hashtags" else "") + term for lists in terms.values()
+                 for field in ("hashtags", "keywords") for term in lists.get(field, [])]
+        order = {term: n for n, term in reversed(list(enumerate(typed)))}
+        refused.sort(key=lambda r: order.get(r[1], len(typed)))
         label = {k: channel_class(k).label for k, _, _ in refused}
         raise ServiceError(
-            "Terme d'écoute refusé : " + " ; ".join(f"{t} ({label[k]}) : {p.fr}" for k, t, p in refused),
-            "Listening term refused: " + "; ".join(f"{t} ({label[k]}): {p.en}" for k, t, p in refused),
+            "Terme d'écoute refusé, rien n'est enregistré :\n\n"
+            + "\n".join(f"- {t} — {label[k]} : {p.fr}" for k, t, p in refused),
+            "Listening term refused, nothing is saved:\n\n"
+            + "\n".join(f"- {t} — {label[k]}: {p.en}" for k, t, p in refused),
         )
     return terms
 

@@ -69,10 +69,15 @@ def test_the_admin_edits_the_edition_and_errors_are_named(app, session):
 
 
 def test_others_read_the_editions_without_acting(app):
+    """Editors change only the edition's listening terms here (tests/dashboard/test_listening_terms.py),
+    and are told the rest is an admin's; viewers read."""
     at = app("edith", "campaigns")
     assert not at.exception
     assert not [b for b in at.button if b.key and b.key.startswith("edition_")]
-    assert "Lecture seule" in texts(at)
+    assert "Les autres réglages de l'édition sont modifiés par l'administration." in texts(at)
+    viewer = app("victor", "campaigns")
+    assert not [b for b in viewer.button if b.key and "edition_" in b.key]
+    assert "Lecture seule" in texts(viewer)
 
 
 # ---------------------------------------------------------------------------------------------

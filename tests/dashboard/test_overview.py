@@ -71,7 +71,9 @@ def test_it_shows_goals_countdowns_and_what_goes_out_next(app, scheduled, runnin
     assert "Grand marathon d'écriture de Montréal" in shown
     assert "Journée des droits humains" in shown
     assert "Juan López — 0 / " in shown  # the goal bar's label
-    assert len(at.dataframe) == 2  # the public's voice by case, and what goes out next
+    # what goes out next; the public's voice says in one line that nothing came yet (no table of zeros)
+    assert len(at.dataframe) == 1
+    assert "Pas encore de clic, de publication du public ni d'action." in [i.value for i in at.info]
     assert "Écrivez pour Juan López" in at.dataframe[-1].value.to_csv()
 
 

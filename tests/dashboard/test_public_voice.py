@@ -5,12 +5,14 @@ empty edition."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 from sqlmodel import select
 
 from orchestrator import db
-from orchestrator.models import Case
+from orchestrator.models import Case, PublicPost
 from tests.dashboard.helpers import texts
 from tests.dashboard.markdown_sinks import markup_problems
 from tests.hostile import HOSTILE
@@ -143,19 +145,70 @@ def test_hostile_case_names_stay_text(app, bare_engine, running_campaign, lang):
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 @pytest.mark.parametrize("running", [True, False])
-def test_an_empty_edition_shows_zeros_without_error(app, bare_engine, campaign, lang, running):
+def test_an_empty_edition_says_so_once_instead_of_zeros(app, bare_engine, campaign, lang, running):
+    """No click, public post or action yet: the overview says so in one message (« pas encore »
+    while the edition runs, « pendant cette édition » once it is over) instead of a table, a
+    chart and a funnel of zeros; the case page's switch says the same, once."""
     if running:
         from tests.dashboard.busy import running_campaign
 
         running_campaign(bare_engine)
     for page in ("overview", "cases", "responses"):
         app("victor", page, lang=lang)  # no exception (asserted by the fixture)
+    message = {(True, "fr"): "Pas encore de clic, de publication du public ni d'action.",
+               (True, "en"): "No click, public post or action yet.",
+               (False, "fr"): "Aucun clic, aucune publication du public ni aucune action pendant cette édition.",
+               (False, "en"): "No click, public post or action during this edition."}[(running, lang)]
     at = app("victor", "overview", lang=lang)
-    whole = {"fr": "Toute l'édition", "en": "Whole edition"}[lang]
+    assert [i.value for i in at.info].count(message) == 1, [i.value for i in at.info]
     column = {"fr": "Cas", "en": "Case"}[lang]
-    assert rows_by(frame_with(at, column), column)[whole][{"fr": "Clics", "en": "Clicks"}[lang]] == 0
-    assert {"fr": "Pas encore de clic", "en": "No click"}[lang] in texts(at)
-    at.selectbox(key="overview_voice_case").set_value("juan-lopez").run()
+    with pytest.raises(AssertionError):
+        frame_with(at, column)  # no table of zeros
+    assert "overview_voice_case" not in {w.key for w in at.selectbox}
+    cases = app("victor", "cases", lang=lang)
+    cases.toggle(key="case_voice_juan-lopez").set_value(True).run()
+    assert not cases.exception
+    shown = [i.value for i in cases.info] + [c.value for c in cases.caption]
+    assert sum("publication du public" in v or "public post" in v for v in shown if "Clics" not in v
+               and "Clicks" not in v) == 1, shown
+    assert not [f for f in cases.dataframe], "a funnel or a table of zeros is drawn"
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_no_click_yet_does_not_say_nothing_happened(app, bare_engine, running_campaign, lang):
+    """Public posts and actions but no click yet (short links not followed so far): the day-by-day
+    chart opens on the first figure with something in it, and choosing clicks says there is no
+    click, not that there is no public post or action either."""
+    from orchestrator.services.campaigns import current_campaign, get_case
+    from orchestrator.services.listening import _add_response
+
+    with db.session_scope(bare_engine) as s:
+        campaign = current_campaign(s)
+        case = get_case(s, slug="juan-lopez", campaign=campaign)
+        day = dt.date.today()
+        s.add(PublicPost(platform="mastodon", post_key="a" * 64, campaign_id=campaign.id, case_id=case.id,
+                         term="#JuanLopez", kind="original", hour=dt.datetime.now(dt.UTC).replace(minute=0, second=0,
+                                                                                                 microsecond=0)))
+        _add_response(s, case_id=case.id, day=day, platform="mastodon", n=1)
+    at = app("victor", "overview", lang=lang)
+    radio = at.radio(key="overview_voice_figure")
+    assert radio.value == "public_posts", radio.value
+    everything = {"fr": "Pas encore de clic, de publication du public ni d'action.",
+                  "en": "No click, public post or action yet."}[lang]
+    radio.set_value("clicks").run()
     assert not at.exception
-    funnel = frame_with(at, {"fr": "Étape", "en": "Step"}[lang])
-    assert funnel.drop(columns=[{"fr": "Étape", "en": "Step"}[lang]]).to_numpy().sum() == 0
+    infos = [i.value for i in at.info]
+    assert everything not in infos, infos
+    assert {"fr": "Aucun clic sur nos liens pour l'instant.", "en": "No click on our links so far."}[lang] in infos
+
+
+def test_the_responses_page_counts_the_public_s_posts_channel_by_channel(app, bare_engine, running_campaign):
+    """Under the by-channel table, the public's posts found on each platform, every case and the
+    edition's own hashtag together (a line, not a ninth column the page's width would cut)."""
+    seed(bare_engine)
+    at = app("victor", "responses")
+    line = [c.value for c in at.caption if c.value.startswith("Publications du public trouvées")]
+    assert line and line[0].endswith(": X 4 · Facebook 1 · Mastodon 6 · Bluesky 3"), line
+    english = [c.value for c in app("victor", "responses", lang="en").caption if "found by listening" in c.value]
+    assert english and english[0].endswith(": X 4 · Facebook 1 · Mastodon 6 · Bluesky 3"), english
+    assert len(frame_with(at, "Actions (réseau, sans publication)").columns) == 8, "the table grew past the page"

@@ -36,9 +36,12 @@ def test_listen_once_prints_what_it_found_per_case_and_platform(engine, sandbox)
     assert any(line.startswith("Passage d'écoute") and "3 nouvelle(s) publication(s) du public" in line for line in lines)
     assert any(CASE in line and "mastodon" in line and "1 photo" in line and "1 publication" in line for line in lines)
     assert any("(l'édition entière)" in line and "1 publication" in line for line in lines)
-    assert any("keyword:juan lópez" in line and "non disponible" in line for line in lines)
+    # Mastodon searches no keywords at all: said as such, without sending anyone to re-test the account
+    assert any("mot-clé « juan lópez » non écouté (Mastodon ne cherche que les mots-clics" in line for line in lines)
+    assert not any("retestez" in line for line in lines), lines
     again = CliRunner().invoke(app, ["listen", "--once", "--lang", "en"])
-    assert again.exit_code == 0 and "0 new public post(s)" in again.output and "not available" in again.output
+    assert again.exit_code == 0 and "0 new public post(s)" in again.output
+    assert 'keyword "juan lópez" not listened to (Mastodon searches hashtags only' in again.output
 
 
 def test_listen_once_as_json(engine, sandbox) -> None:
