@@ -21,8 +21,27 @@
   edition's terms, the worker listening every 10 s (``PORTEVOIX_LISTEN_SECONDS``, its shortest
   cadence) within the accounts' default search budgets. "Without": the same public, no listening
   terms and one pass a day (the accounts' answers, once, at start). Rounds alternate, without
-  first and last, on fresh databases; the noise is the spread between the "without" rounds, and
-  the target is the p99 lateness with listening within that noise of the rounds without.
+  first and last, on fresh databases; the noise is the spread of p99 between the "without"
+  rounds, and the target is the worst p99 with listening no further above the worst without
+  than that noise.
+
+What it shows (details under the tables):
+
+- Every post is counted once on every platform and database, and the case's ``social_action``
+  responses match its posts. Memory does not grow with the backlog: each page is stored in its
+  own transaction and nothing is kept between pages.
+- X, Bluesky and Mastodon stay within 1.1 of the fewest calls; what is above one is a sign-in or
+  "who am I" per process, Bluesky's overlap, and, on Mastodon, one empty page when a backlog is an
+  exact multiple of 40 (the small quick sizes can land just over 1.1 for that reason alone).
+- **Facebook does not**: Graph has no search, so the channel reads the Page's /tagged and
+  /visitor_posts edges and matches the words in memory, and the listener does that once per
+  term. With the sample edition's 23 terms, every tagged post is read 23 times: about 23 times
+  the fewest calls. With Facebook's default budget (50 reads an hour, half kept for publishing)
+  a pass also stops after the first term or two, and since every pass starts again from the
+  first term, the later terms (the edition's own hashtags come last) are never read there. The
+  fix is one read of the edges per pass for all the terms (one cursor per account, each post
+  given to the first term it matches, as ``terms_of`` orders them); it needs the listener to hand
+  the channel every term at once, so it is left to the listener's owners rather than patched here.
 
 Run alone: ``python -m benchmarks.bench_listen [--quick]``.
 """
@@ -364,8 +383,8 @@ def run(quick: bool = False) -> list[dict]:
     noise = high - low
     worst = max(r["p99"] for r in with_)
     rows.append(_row("punctuality, sqlite", "noise: spread of p99 between rounds without", noise, "s"))
-    rows.append(_row("punctuality, sqlite", "worst p99 with listening minus best without", worst - low, "s",
-                     f"≤ noise ({noise:.3f} s) + 0.1 s", worst - low <= noise + 0.1))
+    rows.append(_row("punctuality, sqlite", "worst p99 with listening minus worst without", worst - high, "s",
+                     f"≤ noise ({noise:.3f} s)", worst - high <= noise))
     return rows
 
 
