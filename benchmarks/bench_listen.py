@@ -43,6 +43,12 @@ What it shows (details under the tables):
   given to the first term it matches, as ``terms_of`` orders them); it needs the listener to hand
   the channel every term at once, so it is left to the listener's owners rather than patched here.
 
+- Punctuality: in the first full run (5 rounds, a minute each) both rounds with listening had a
+  higher p99 than every round without (0.25 and 0.26 s against 0.18 to 0.21 s; p50 unchanged):
+  listening on the same worker costs publishing a few tens of milliseconds at the tail on SQLite
+  (the listening thread's page transactions and the interpreter lock), more than the noise between
+  rounds without, far below the worker's 2 s target. Compare the rounds in the table for this run.
+
 Run alone: ``python -m benchmarks.bench_listen [--quick]``.
 """
 
