@@ -200,6 +200,7 @@ class MastodonEmulator(Emulator):
             self.public_max = 200
             self.tag_started: dict[str, float] = {}
             self.answered: set[str] = set()
+            self.last_public = 0.0  # the newest time inject_public gave, so the next come after it
 
     # -- wire format of errors and rate limits ------------------------------------------------
 
@@ -525,6 +526,39 @@ class MastodonEmulator(Emulator):
             if ours is not None:
                 self._notify(ours, "mention" if kind == "reply" else "quote", sid, now, person, status=record)
         return sid
+
+    def inject_public(self, term: str | None = None, n: int = 1, *, hashtag: bool = True,
+                      kinds: tuple[str, ...] | list[str] = ("original",), answers: str | None = None,
+                      spread: float = 0.0) -> list[str]:
+        """The simulated public posts ``n`` times, as the other emulators' ``inject_public`` (and
+        ``POST /_sandbox/public/mastodon``): kinds in turn from ``kinds``, carrying ``#term`` (or
+        the keyword in the text), replies, quotes and boosts answering our status ``answers``.
+        Times spread over the last ``spread`` seconds, oldest first, each after every public post
+        already made (ids follow times, as Mastodon's). Returns the ids made (a boost's is its
+        notification's)."""
+        n = max(0, min(int(n), 200_000))
+        made: list[str] = []
+        words = f"#{term}" if term and hashtag else (term or "")
+        with self.sandbox.lock:
+            now = self.sandbox.now()
+            last = self.last_public
+            tagged: list[str] = []
+            for i in range(n):
+                kind = kinds[i % len(kinds)]
+                at = max(now - spread * (n - 1 - i) / max(1, n), last + 0.001)
+                last = at
+                sid = self.public_post(kind=kind, answers=answers, author=i, at=at,
+                                       text=f"Solidarité {words} ({i})".strip())
+                made.append(sid)
+                if term and hashtag and kind != "repost":
+                    tagged.append(sid)
+            self.last_public = last
+            if tagged:
+                assert term is not None
+                ids = self.by_tag.setdefault(term.lower(), [])
+                ids.extend(tagged)
+                ids.sort(key=int)
+        return made
 
     def _notify(self, ours: dict[str, Any], ntype: str, sid: str, now: float, person: dict[str, Any],
                 *, status: dict[str, Any]) -> str:

@@ -108,3 +108,26 @@ def test_the_demo_public_posts_as_time_passes_deterministically_and_boundedly(ch
     ours = channel.publish(PublishRequest(key="demo", text="Écrivez !")).platform_id
     answers = channel.listen_answers(cursor=None).posts
     assert all(p.answers == ours for p in answers) and len(answers) <= 4
+
+
+def test_inject_public_spreads_a_backlog_in_time_and_the_timeline_pages_it_once(channel, public, sandbox) -> None:
+    import httpx
+
+    first = public.inject_public("W4R", 1)
+    sandbox.sandbox.advance(3600)  # an hour without listening
+    made = public.inject_public("W4R", 100, kinds=["original", "photo"], spread=3600)
+    # another process asks the same through the control endpoint
+    more = httpx.post(f"{sandbox.url}/_sandbox/public/mastodon", json={"term": "W4R", "n": 3}, timeout=5).json()
+    assert more["count"] == 3 and len(made) == len(set(made)) == 100
+    times = [public.public[i]["created"] for i in made]
+    assert times == sorted(times) and times[-1] - times[0] > 3000
+    cursor, got = first[0], []
+    for _ in range(10):
+        page = channel.listen("W4R", hashtag=True, cursor=cursor)
+        got += [p.platform_id for p in page.posts]
+        cursor = page.cursor
+        if not page.more:
+            break
+    # each page newest first, as Mastodon; every post once, the backlog then the three after it
+    assert sorted(got, key=int) == made + more["ids"] and len(set(got)) == 103
+    assert sum(bool(public.public[i]["media"]) for i in made) == 50
