@@ -166,12 +166,15 @@ class PublicPost:
     """A post by the public found while listening, reduced to what counting needs. A channel
     never puts its author, handle, text or media here. ``platform_id`` is hashed by the
     orchestrator before anything is stored; ``answers`` is the platform id of *our* post it
-    replies to, quotes or reposts (so it is credited to that delivery), when it does."""
+    replies to, quotes or reposts (so it is credited to that delivery), when it does. ``term``
+    is set only by :meth:`Channel.listen_all`: the first of the given terms the post matched, as
+    "#tag" or "keyword" (the text it was matched in is still dropped)."""
 
     platform_id: str
     kind: str  # one of PUBLIC_POST_KINDS
     created_at: dt.datetime
     answers: str | None = None
+    term: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -482,6 +485,11 @@ class Channel(abc.ABC):
     #: (X bills reads; the others are free). Shown as the month's estimate on the account page.
     listen_cost_per_post: ClassVar[float] = 0.0
     listen_cost_per_count: ClassVar[float] = 0.0
+    #: Whether listening reads shared edges rather than searching (Facebook: the Page's tagged
+    #: and visitor posts hold every post, whatever its words). The orchestrator then reads them
+    #: once for all the terms through :meth:`listen_all`, on one stream per account, instead of
+    #: once per term through :meth:`listen`.
+    listen_reads_all: ClassVar[bool] = False
 
     def validate_term(self, term: str, *, hashtag: bool) -> Problem | None:
         """Is this hashtag (without "#") or keyword usable in this platform's search? ``None``
@@ -495,6 +503,23 @@ class Channel(abc.ABC):
             f"{self.label} does not offer search to this account",
             message_fr=f"{self.label} ne permet pas à ce compte de chercher les publications du public.",
         )
+
+    def listen_all(self, terms: Sequence[tuple[str, bool]], *, cursor: str | None,
+                   limit: int | None = None) -> ListenPage:
+        """For a channel that ``listen_reads_all``: one page of the shared edges after ``cursor``,
+        matched against every ``(term, hashtag)`` at once; each post carries in ``term`` the
+        FIRST of ``terms`` it matched ("#tag" or "keyword"), so the caller orders them by
+        precedence. A post that matches none is dropped, unless it answers one of our posts
+        (then ``term`` is None and ``answers`` is set)."""
+        raise ListeningUnavailable(
+            f"{self.label} does not offer search to this account",
+            message_fr=f"{self.label} ne permet pas à ce compte de chercher les publications du public.",
+        )
+
+    def listen_all_resume(self, cursors: Sequence[str]) -> str | None:
+        """Where :meth:`listen_all` starts for an account that had per-term cursors (before
+        ``listen_reads_all``): a cursor no later than any of them, or None (the whole window)."""
+        return None
 
     def listen_start(self, term: str, *, hashtag: bool, limit: int | None = None) -> ListenPage:
         """The first poll of a term (no cursor yet). By default the whole recent window the

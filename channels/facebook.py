@@ -8,6 +8,7 @@ usage headers. Reference: /work/shared/reference/platforms.md §2.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -112,6 +113,7 @@ class FacebookChannel(Channel):
     rate_limits = {"publish": (50, 3600), "metrics": (100, 3600), "read": (50, 3600)}
     listen_endpoint = "read"
     listen_page_size = 100  # /{page}/tagged and /visitor_posts: limit up to 100
+    listen_reads_all = True  # no search: the edges are read once for all the terms
 
     def __init__(
         self,
@@ -281,7 +283,9 @@ class FacebookChannel(Channel):
     # /visitor_posts the same way; the message is matched against the term in memory and dropped,
     # ``from`` is never asked for. The cursor (``f1:`` + JSON) carries the mark, the edge and the
     # page cursor in progress, so a pass cut short resumes after the last page recorded. One call
-    # per page: ceil(n/100) per edge, at least one per edge.
+    # per page: ceil(n/100) per edge, at least one per edge. Since the edges hold every post
+    # whatever its words, the worker reads them once for all the terms (``listen_all``, one
+    # cursor per account), not once per term: each post carries the first term it matched.
 
     def validate_term(self, term: str, *, hashtag: bool) -> Problem | None:
         return facebook_term_problem(term, hashtag=hashtag)
@@ -292,6 +296,37 @@ class FacebookChannel(Channel):
         problem = self.validate_term(term, hashtag=hashtag)
         if problem is not None:
             raise PermanentError(problem.en, message_fr=problem.fr, platform_code=problem.code)
+        page = self._read_public([(term, hashtag)], cursor=cursor, limit=limit)
+        return dataclasses.replace(
+            page, posts=tuple(dataclasses.replace(p, term=None) for p in page.posts)
+        )
+
+    def listen_all(
+        self, terms: Sequence[tuple[str, bool]], *, cursor: str | None, limit: int | None = None
+    ) -> ListenPage:
+        """The edges read once for every term (``listen_reads_all``): each post is matched
+        against the terms in the order given and carries the first it matched. A term Facebook
+        cannot carry (refused where it is typed) matches nothing."""
+        usable = [(t, h) for t, h in terms if self.validate_term(t, hashtag=h) is None]
+        return self._read_public(usable, cursor=cursor, limit=limit)
+
+    def listen_all_resume(self, cursors: Sequence[str]) -> str | None:
+        """From per-term cursors (before ``listen_reads_all``): the OLDEST finished mark among
+        them, so no term misses a post (what the others read again is deduplicated by its key);
+        None when one of them was never finished (the whole window, once)."""
+        marks = [_decode(c) for c in cursors]
+        if not marks or any(m.get("mark") is None for m in marks):
+            return None
+        oldest = min(int(m["mark"]) for m in marks)
+        return _encode({
+            "mark": oldest,
+            "seen": [],  # any post at that second is read again, and deduplicated
+            "tagged_only": all(m.get("tagged_only") for m in marks) or None,
+        })
+
+    def _read_public(
+        self, terms: Sequence[tuple[str, bool]], *, cursor: str | None, limit: int | None
+    ) -> ListenPage:
         state = _decode(cursor)
         edge = int(state.get("edge", 0)) % len(PUBLIC_EDGES)
         size = max(1, min(self.listen_page_size, limit or self.listen_page_size))
@@ -312,25 +347,28 @@ class FacebookChannel(Channel):
             page = {"data": []}
             state = {**state, "tagged_only": True}  # remembered: the next passes skip it
         items = _timed(page.get("data", []))
-        matches = _matcher(term, hashtag=hashtag)
+        matchers = [
+            (("#" if hashtag else "") + term, _matcher(term, hashtag=hashtag))
+            for term, hashtag in terms
+        ]
         ours = f"{self.page_id}_"
-        posts = tuple(
-            _public_post(item, when)
-            for when, object_id, item in items
-            if not _at_mark(state, when, object_id)
+        posts: list[PublicPost] = []
+        for when, object_id, item in items:
+            if _at_mark(state, when, object_id):
+                continue
+            text = str(item.get("message") or "")
+            matched = next((label for label, matches in matchers if matches(text)), None)
             # a share of one of our posts counts whatever its words (it answers that post)
-            and (
-                matches(str(item.get("message") or ""))
-                or str(item.get("parent_id") or "").startswith(ours)
-            )
-        )
+            if matched is None and not str(item.get("parent_id") or "").startswith(ours):
+                continue
+            posts.append(dataclasses.replace(_public_post(item, when), term=matched))
         state = _advance(state, items)
         after = _next_after(page)
         if after:
-            return ListenPage(posts, _encode({**state, "edge": edge, "after": after}), True)
+            return ListenPage(tuple(posts), _encode({**state, "edge": edge, "after": after}), True)
         if edge + 1 < len(PUBLIC_EDGES) and not state.get("tagged_only"):
-            return ListenPage(posts, _encode({**state, "edge": edge + 1, "after": None}), True)
-        return ListenPage(posts, _finish(state), False)
+            return ListenPage(tuple(posts), _encode({**state, "edge": edge + 1, "after": None}), True)
+        return ListenPage(tuple(posts), _finish(state), False)
 
     def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
         """Comments on the Page's own posts of the last ``listen_answers_days`` days (option,

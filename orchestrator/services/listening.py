@@ -73,6 +73,8 @@ LANGUAGES = ("fr", "en")
 MAX_TERMS = 20  # per language and list: listening costs calls per term and account
 MAX_TERM_LENGTH = 100
 ANSWERS = "answers"
+#: The one stream of a channel that reads shared edges for all the terms (``listen_reads_all``).
+PAGE = "page"
 QUOTES = "quotes"  # quotes of our latest posts the answers stream misses (channel.listen_quotes_of)
 #: Months a ``public_post`` row is kept after its edition ends (its count stays in ``response``).
 RETENTION_MONTHS = 3
@@ -96,6 +98,11 @@ class Term:
     @property
     def label(self) -> str:
         return f"#{self.text}" if self.hashtag else self.text
+
+
+def term_key(label: str) -> str:
+    """How a term's label ("#Tag" or "words") is looked up, whatever its case."""
+    return label.casefold()
 
 
 def normalize(raw: Any) -> dict[str, dict[str, list[str]]]:
@@ -410,12 +417,16 @@ def _add_response(session: Session, *, case_id: int, day: dt.date, platform: str
 
 
 def record_page(session: Session, *, account: Account, campaign: Campaign, stream: str, page: ListenPage,
-                term: Term | None, key: bytes, now: dt.datetime | None = None) -> Recorded:
+                term: Term | None, key: bytes, now: dt.datetime | None = None,
+                terms: dict[str, Term] | None = None) -> Recorded:
     """Store one page's new posts and the stream's cursor, in the caller's transaction.
 
     ``term`` is None for the answers stream: such posts belong to the case of the delivery they
-    answer (and are skipped when they answer nothing of ours). A post that is one of our own
-    deliveries is never counted as the public's."""
+    answer (and are skipped when they answer nothing of ours). A page read for all the terms at
+    once (``channel.listen_all``, stream :data:`PAGE`) passes ``terms`` instead: its posts
+    carry their own term (``PublicPost.term``, looked up by :func:`term_key`), and a post with
+    none counts only if it answers one of ours. A post that is one of our own deliveries is
+    never counted as the public's."""
     assert account.id is not None and campaign.id is not None
     now = now or utcnow()
     platform = account.kind
@@ -436,6 +447,8 @@ def record_page(session: Session, *, account: Account, campaign: Campaign, strea
     for post in page.posts:
         if post.platform_id in ours or post.kind not in PUBLIC_POST_KINDS:
             continue  # our own post, or something no one agreed to count
+        if terms is not None:
+            term = terms.get(term_key(post.term)) if post.term else None
         delivery_id, case_id = None, (term.case_id if term else None)
         if post.answers and post.answers in ours:
             delivery_id, answered_case = ours[post.answers]

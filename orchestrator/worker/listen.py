@@ -8,6 +8,19 @@ is stored with the stream's cursor in one transaction (services/listening.record
 crash anywhere re-reads at most the page in flight, and the keyed post hash makes re-reading it
 harmless.
 
+A channel whose listening reads shared edges rather than searching (``listen_reads_all``:
+Facebook's Page edges hold every post, whatever its words) gets ONE stream for all the terms,
+"page", read through ``channel.listen_all`` with every term in the order of
+``listening.terms_of`` (the cases' terms first, then the edition's): each post is recorded under
+the first term it matched, so each post is read and counted once, not once per term. The first
+time, the stream starts from where the per-term cursors it replaces were
+(``channel.listen_all_resume``: Facebook takes the oldest of their marks; what that reads again is
+recognised by the post key).
+
+Within an account, the streams least recently polled (good or failed) go first, never polled
+ones before all: a budget that allows only some streams a pass rotates through all of them over
+the passes instead of always stopping at the same term.
+
 Publishing comes first: every platform call spends one token of the stream's bucket
 (``channel.listen_endpoint`` for the terms, ``listen_answers_endpoint`` for the answers,
 ``listen_count_endpoint`` for count requests; the buckets an account lacks — one added before
@@ -103,6 +116,15 @@ class ListenReport:
         }
 
 
+def _last_polled(row: ListenCursor | None) -> tuple[int, float]:
+    """Sort key: never polled first, then the longest since the last poll, good or failed (a
+    stream that keeps failing does not stay first and take the whole budget every pass)."""
+    times = [t for t in (row.last_ok_at, row.last_error_at) if t is not None] if row is not None else []
+    if not times:
+        return (0, 0.0)
+    return (1, max((t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp() for t in times))
+
+
 def _error(exc: ChannelError) -> dict[str, str]:
     code = "unavailable" if isinstance(exc, ListeningUnavailable) else exc.kind
     return {"code": code, "fr": exc.message("fr"), "en": exc.message("en")}
@@ -147,12 +169,25 @@ class Listener:
                 continue
             retry_db(functools.partial(self._ensure_buckets, account), "listen buckets")
             mine = list(streams)
+            resume: str | None = None
+            if channel.listen_reads_all:
+                # shared edges, not a search: one stream for all the terms (never one per term)
+                mine = [(listening.PAGE, None)] if terms else []
+                mine.append((listening.ANSWERS, None))
+                if (account.id, listening.PAGE) not in cursors:
+                    resume = channel.listen_all_resume([
+                        r.cursor for (a, s), r in sorted(cursors.items(), key=lambda i: i[0][1])
+                        if a == account.id and s.startswith(("tag:", "keyword:")) and r.cursor])
             ours: list[str] = []
             if channel.listen_quotes_of:
                 ours = retry_db(functools.partial(self._ours, account.id or 0, now or utcnow(),
                                                   int(getattr(channel, "QUOTED_POSTS", 10))), "recent posts")
                 if ours:
                     mine.append((listening.QUOTES, None))
+            # the least recently polled first, so a budget too tight for every stream in one
+            # pass rotates through them all over the passes (the sort is stable: never polled
+            # streams keep the order of terms_of, cases first)
+            mine.sort(key=lambda item: _last_polled(cursors.get((account.id, item[0]))))  # type: ignore[arg-type]
             for index, (stream, term) in enumerate(mine):
                 row = cursors.get((account.id, stream))  # type: ignore[arg-type]
                 if listening.unavailable(row):
@@ -166,7 +201,8 @@ class Listener:
                         continue
                     row = retry_db(functools.partial(self._fresh, account.id or 0, stream), "listen cursor")
                     outcome = self._stream(account, campaign, channel, endpoint, stream, term, row, key, now, report,
-                                           slugs, ours)
+                                           slugs, ours, all_terms=terms if stream == listening.PAGE else None,
+                                           resume=resume)
                     if outcome == "done" and term is not None and channel.listen_counts:
                         outcome = self._count(account, channel, term, cursors.get((account.id, f"count:{term.stream}")),  # type: ignore[arg-type]
                                               now or utcnow(), report)
@@ -188,9 +224,15 @@ class Listener:
 
     def _stream(self, account: Account, campaign: Campaign, channel: Any, endpoint: str, stream: str,
                 term: listening.Term | None, row: ListenCursor | None, key: bytes, now: dt.datetime | None,
-                report: ListenReport, slugs: dict[int | None, str], ours: list[str] | None = None) -> str:
-        """Page through one stream; "done", "budget" (reserve reached) or "auth"/"error"."""
+                report: ListenReport, slugs: dict[int | None, str], ours: list[str] | None = None, *,
+                all_terms: list[listening.Term] | None = None, resume: str | None = None) -> str:
+        """Page through one stream; "done", "budget" (reserve reached) or "auth"/"error".
+        ``all_terms``: the stream reads shared edges for all of them (:data:`listening.PAGE`),
+        starting, the first time, from ``resume`` (where the per-term cursors it replaces were)."""
         cursor = row.cursor if row is not None else None
+        if all_terms is not None and row is None:
+            cursor = resume
+        by_label = {listening.term_key(t.label): t for t in all_terms} if all_terms is not None else None
         size = channel.listen_page_size or None
         for _ in range(max(1, self.settings.listen_max_pages)):
             ahead = max(1, int(channel.listen_calls_ahead()))
@@ -199,8 +241,11 @@ class Listener:
                 return "budget"
             report.calls += ahead
             try:
-                if stream == listening.QUOTES:
-                    page: ListenPage = channel.listen_quotes(list(ours or []), cursor=cursor, limit=size)
+                if all_terms is not None:
+                    page: ListenPage = channel.listen_all([(t.text, t.hashtag) for t in all_terms], cursor=cursor,
+                                                          limit=size)
+                elif stream == listening.QUOTES:
+                    page = channel.listen_quotes(list(ours or []), cursor=cursor, limit=size)
                 elif term is None:
                     page = channel.listen_answers(cursor=cursor, limit=size)
                 elif cursor is None:
@@ -223,7 +268,7 @@ class Listener:
             extra = max(0, page.calls - ahead)
             report.calls += extra
             recorded = retry_db(functools.partial(self._record, account, campaign, stream, page, term, key, infos,
-                                                  now, endpoint, extra), "record public posts")
+                                                  now, endpoint, extra, by_label), "record public posts")
             report.pages += 1
             report.duplicates += recorded.duplicates
             report.answers += recorded.answers
@@ -343,10 +388,10 @@ class Listener:
 
     def _record(self, account: Account, campaign: Campaign, stream: str, page: ListenPage,
                 term: listening.Term | None, key: bytes, infos: list[Any], now: dt.datetime | None,
-                endpoint: str = "", extra: int = 0) -> Any:
+                endpoint: str = "", extra: int = 0, by_label: dict[str, listening.Term] | None = None) -> Any:
         with session_scope(self.engine) as session:
             recorded = listening.record_page(session, account=account, campaign=campaign, stream=stream, page=page,
-                                             term=term, key=key, now=now)
+                                             term=term, key=key, now=now, terms=by_label)
             self._charge(session, account.id or 0, endpoint, extra, utcnow())
             budgets.correct(session, account_id=account.id or 0, infos=infos)
         return recorded
