@@ -275,3 +275,71 @@ def test_answers_reread_older_posts_once_an_hour_only(sandbox: SandboxServer, mo
     found, cursor, calls = drain_answers(channel, cursor)  # an hour on: the full window again
     assert set(late) <= {p.platform_id for p in found}
     assert drain_answers(channel, cursor)[0] == []
+
+
+# -- every term at once (listen_all: the edges read once, not once per term) ---------------------
+
+MANY = [f"Cas{n}" for n in range(19)] + [TAG]  # 20 terms; the posts carry the last one
+
+
+def drain_all(
+    channel: FacebookChannel, terms: list[tuple[str, bool]], cursor: str | None
+) -> tuple[list[PublicPost], str | None, int]:
+    found: list[PublicPost] = []
+    calls = 0
+    for _ in range(100):
+        page = channel.listen_all(terms, cursor=cursor)
+        found += page.posts
+        calls += page.calls
+        cursor = page.cursor
+        if not page.more:
+            return found, cursor, calls
+    raise AssertionError("the pass did not end")
+
+
+def test_twenty_terms_read_the_edges_once_not_twenty_times(sandbox: SandboxServer) -> None:
+    emu = emulator(sandbox)
+    ids = emu.inject_public(TAG, 450, spread=3600, page=PAGE)
+    first = emu.inject_public("Cas3", 30, spread=600, page=PAGE)
+    emu.inject_public("Personne", 20, spread=600, page=PAGE)  # read, matched by none, dropped
+    terms = [(t, True) for t in MANY]
+    found, cursor, calls = drain_all(make_channel(sandbox), terms, None)
+    assert sorted(p.platform_id for p in found) == sorted(ids + first)
+    assert len(found) == len({p.platform_id for p in found})
+    # ceil(500 / 100) pages of /tagged and one (empty) of /visitor_posts: not 20 times that
+    assert calls == math.ceil(500 / 100) + 1 == sandbox.sandbox.calls("facebook", EDGES)
+    assert {p.term for p in found if p.platform_id in first} == {"#Cas3"}
+    assert {p.term for p in found if p.platform_id in ids} == {f"#{TAG}"}
+    newer = emu.inject_public("Cas7", 4, page=PAGE)
+    found, _, calls = drain_all(make_channel(sandbox), terms, cursor)
+    assert sorted(p.platform_id for p in found) == sorted(newer) and calls == 2
+
+
+def test_a_post_with_two_terms_carries_the_first_given(sandbox: SandboxServer) -> None:
+    emu = emulator(sandbox)
+    both = emu.inject_public("Cas1 #" + TAG, 3, hashtag=False, page=PAGE)
+    found, _, _ = drain_all(make_channel(sandbox), [(TAG, True), ("Cas1", False)], None)
+    assert sorted(p.platform_id for p in found) == sorted(both)
+    assert {p.term for p in found} == {f"#{TAG}"}
+    found, _, _ = drain_all(make_channel(sandbox), [("cas1", False), (TAG, True)], None)
+    assert {p.term for p in found} == {"cas1"}
+    # a term Facebook cannot carry matches nothing and does not stop the others
+    found, _, _ = drain_all(make_channel(sandbox), [("deux mots", True), (TAG, True)], None)
+    assert {p.term for p in found} == {f"#{TAG}"}
+
+
+def test_per_term_cursors_resume_as_one_from_the_oldest_mark(sandbox: SandboxServer) -> None:
+    emu = emulator(sandbox)
+    emu.inject_public(TAG, 5, page=PAGE)
+    _, old, _ = drain(make_channel(sandbox), None)  # a term read before the upgrade
+    sandbox.sandbox.advance(60)
+    missed = emu.inject_public("Cas2", 3, page=PAGE)  # after the old term's mark
+    _, newer, _ = drain(make_channel(sandbox), None, term="Cas2")
+    channel = make_channel(sandbox)
+    start = channel.listen_all_resume([newer, old])
+    assert start is not None
+    found, _, _ = drain_all(channel, [(TAG, True), ("Cas2", True)], start)
+    assert set(missed) <= {p.platform_id for p in found}  # nothing after the oldest mark is lost
+    # a cursor of a pass never finished: the whole window, once
+    cut = make_channel(sandbox).listen(TAG, hashtag=True, cursor=None, limit=2)
+    assert cut.more and channel.listen_all_resume([old, cut.cursor or ""]) is None
