@@ -318,9 +318,11 @@ class FacebookChannel(Channel):
         if not marks or any(m.get("mark") is None for m in marks):
             return None
         oldest = min(int(m["mark"]) for m in marks)
+        # a post at that second is skipped only if every cursor marked there had seen it
+        at = [set(m.get("seen") or []) for m in marks if int(m["mark"]) == oldest]
         return _encode({
             "mark": oldest,
-            "seen": [],  # any post at that second is read again, and deduplicated
+            "seen": sorted(set.intersection(*at)),
             "tagged_only": all(m.get("tagged_only") for m in marks) or None,
         })
 
