@@ -549,6 +549,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "channels.listen.not_searched": {"fr": "Non écoutés ici : {terms}. {reason}", "en": "Not listened to here: {terms}. {reason}"},
     "channels.listen.keyword": {"fr": "« {text} »", "en": "\"{text}\""},
     "channels.listen.answers": {"fr": "les réponses à nos publications", "en": "the answers to our posts"},
+    "channels.listen.page": {"fr": "les publications du public sur la Page (tous les termes)",
+                             "en": "the public's posts on the Page (every term)"},
     "channels.listen.trouble": {"fr": "écoute à vérifier", "en": "listening needs a look"},
     "channels.listen.error": {"fr": "Dernier refus de la plateforme ({when}) : {error} Nouvel essai au prochain passage.",
                               "en": "Last refusal by the platform ({when}): {error} Tried again at the next pass."},

@@ -126,6 +126,8 @@ def term_name(kind: str, text: str) -> str:
     """A term as staff typed it: « #JusticePourJuan », « "Guapinol" », or the answers to our posts."""
     if kind == "answers":
         return t("channels.listen.answers")
+    if kind == "page":
+        return t("channels.listen.page")
     return f"#{text}" if kind == "hashtag" else t("channels.listen.keyword", text=text)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from orchestrator.models import Account, Campaign, ListenCursor
-from orchestrator.services.listening import ANSWERS, terms_of, unavailable
+from orchestrator.services.listening import ANSWERS, PAGE, terms_of, unavailable
 
 
 def searches_keywords(kind: str) -> bool:
@@ -23,10 +23,13 @@ def searches_keywords(kind: str) -> bool:
 
 
 def stream_term(stream: str, labels: dict[str, tuple[bool, str]]) -> tuple[str, str]:
-    """("hashtag" | "keyword" | "answers", text as typed) for a stream key; a term no longer in
-    the edition keeps its stored (lower-cased) text."""
+    """("hashtag" | "keyword" | "answers" | "page", text as typed) for a stream key ("page": the
+    one stream of every term where the platform reads shared edges); a term no longer in the
+    edition keeps its stored (lower-cased) text."""
     if stream == ANSWERS:
         return "answers", ""
+    if stream == PAGE:
+        return "page", ""
     kind, _, text = stream.partition(":")
     if kind == "count" and ":" in text:  # a count of a term: named as the term
         return stream_term(text, labels)

@@ -147,3 +147,10 @@ def test_a_budget_of_one_call_a_pass_rotates_through_the_terms(engine, sandbox) 
     terms = ["tag:termea", "tag:termeb", "tag:termec"]
     assert polled[:3] == terms, "three passes poll three different terms"
     assert polled[3:] == [listening.ANSWERS, "tag:termea"]
+
+
+def test_the_account_page_names_the_page_stream_as_every_term() -> None:
+    from orchestrator.services.listening_view import stream_term
+
+    assert stream_term(listening.PAGE, {}) == ("page", "")
+    assert stream_term("tag:juan1", {"tag:juan1": (True, "Juan1")}) == ("hashtag", "Juan1")
