@@ -136,7 +136,9 @@ def test_nothing_about_the_author_or_the_text_is_kept(sandbox: SandboxServer) ->
         "kind",
         "created_at",
         "answers",
+        "term",  # which of *our* terms it matched (set by channels reading shared edges), never its text
     }
+    assert {p.term for p in page.posts} == {None}
 
 
 def test_listen_answers_credits_replies_and_quotes_to_our_post(sandbox: SandboxServer) -> None:
