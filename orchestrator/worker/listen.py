@@ -284,6 +284,7 @@ class Listener:
             infos = channel.take_rate_info()
             extra = max(0, page.calls - ahead)
             report.calls += extra
+            self.give_way()  # the page's write, too, after what is going out
             recorded = retry_db(functools.partial(self._record, account, campaign, stream, page, term, key, infos,
                                                   now, endpoint, extra, by_label), "record public posts")
             report.pages += 1
