@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     listen_seconds: float = 300.0
     listen_max_pages: int = 25
     listen_reserve: float = 0.5
+    #: Longest a listening page waits for the publisher to have no account at work (publishing
+    #: first; a steady stream of due posts slows listening, never stops it).
+    listen_yield_seconds: float = 2.0
 
     # media library --------------------------------------------------------------------------
     #: Where uploaded images go when ``media_storage`` is "disk"; default: ``home``/media.

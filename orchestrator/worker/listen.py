@@ -50,8 +50,10 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
+import threading
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -131,10 +133,24 @@ def _error(exc: ChannelError) -> dict[str, str]:
 
 
 class Listener:
-    def __init__(self, engine: sa.Engine, settings: Settings, *, channels: Channels) -> None:
+    def __init__(self, engine: sa.Engine, settings: Settings, *, channels: Channels,
+                 publishing: Callable[[], bool] = lambda: False, stopping: threading.Event | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.channels = channels
+        self._publishing = publishing
+        self._stopping = stopping or threading.Event()
+
+    def give_way(self) -> float:
+        """Publishing first: before each listening page, wait while the publisher has accounts at
+        work (their claims and outcomes need the database, and on SQLite its single writer), at
+        most ``listen_yield_seconds``, so listening is slowed, never stopped, by a steady stream
+        of due posts. Returns the seconds waited."""
+        started = time.monotonic()
+        deadline = started + max(0.0, self.settings.listen_yield_seconds)
+        while self._publishing() and time.monotonic() < deadline and not self._stopping.is_set():
+            self._stopping.wait(0.02)
+        return time.monotonic() - started
 
     # ------------------------------------------------------------------------------------------
 
@@ -235,6 +251,7 @@ class Listener:
         by_label = {listening.term_key(t.label): t for t in all_terms} if all_terms is not None else None
         size = channel.listen_page_size or None
         for _ in range(max(1, self.settings.listen_max_pages)):
+            self.give_way()
             ahead = max(1, int(channel.listen_calls_ahead()))
             if not retry_db(functools.partial(self._take, account.id, endpoint, now or utcnow(), ahead),
                             "listen budget"):
@@ -267,6 +284,7 @@ class Listener:
             infos = channel.take_rate_info()
             extra = max(0, page.calls - ahead)
             report.calls += extra
+            self.give_way()  # the page's write, too, after what is going out
             recorded = retry_db(functools.partial(self._record, account, campaign, stream, page, term, key, infos,
                                                   now, endpoint, extra, by_label), "record public posts")
             report.pages += 1

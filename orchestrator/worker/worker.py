@@ -71,7 +71,8 @@ class Worker:
                                    channels=self.channels, runners=self.runners, stopping=self.stopping)
         self.reconciler = Reconciler(engine, settings, self.id, channels=self.channels)
         self.metrics = MetricsPoller(engine, settings, channels=self.channels)
-        self.listener = Listener(engine, settings, channels=self.channels)
+        self.listener = Listener(engine, settings, channels=self.channels, publishing=self.runners.__bool__,
+                                 stopping=self.stopping)
 
     # ------------------------------------------------------------------------------------------
     # what the loops, the command line and the tests call
