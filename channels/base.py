@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -340,6 +341,18 @@ def empty_text(platform: str) -> Problem:
         f"Le texte est vide : {platform} n'accepte pas une publication sans texte ni image.",
         f"The text is empty: {platform} does not accept a post with neither text nor image.",
     )
+
+
+def read_cursor(cursor: str | None, prefix: str) -> dict[str, Any]:
+    """The state a listening cursor ``<prefix>{json}`` holds; empty for none, another channel's
+    or a damaged one (listening then starts again from the platform's recent window)."""
+    if not cursor or not cursor.startswith(prefix):
+        return {}
+    try:
+        state = json.loads(cursor[len(prefix):])
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def chunked(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -61,6 +61,7 @@ from channels.base import (
     check_images,
     chunked,
     empty_text,
+    read_cursor,
     too_long,
 )
 
@@ -780,13 +781,7 @@ def bluesky_term_problem(term: str, *, hashtag: bool) -> Problem | None:
 
 
 def _decode(cursor: str | None) -> dict[str, Any]:
-    if not cursor or not cursor.startswith("b1:"):
-        return {}
-    try:
-        state = json.loads(cursor[3:])
-    except ValueError:
-        return {}
-    return state if isinstance(state, dict) else {}
+    return read_cursor(cursor, "b1:")
 
 
 def _encode(**state: Any) -> str:

@@ -49,6 +49,7 @@ from channels.base import (
     check_images,
     chunked,
     empty_text,
+    read_cursor,
     too_long,
 )
 from channels.http import redirected_session
@@ -788,13 +789,7 @@ def _timed(data: list[dict[str, Any]]) -> list[tuple[dt.datetime, str, dict[str,
 
 
 def _decode(cursor: str | None) -> dict[str, Any]:
-    if not cursor or not cursor.startswith("f1:"):
-        return {}
-    try:
-        state = json.loads(cursor[3:])
-    except ValueError:
-        return {}
-    return state if isinstance(state, dict) else {}
+    return read_cursor(cursor, "f1:")
 
 
 def _encode(state: dict[str, Any]) -> str:
