@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     #: Longest a listening page waits for the publisher to have no account at work (publishing
     #: first; a steady stream of due posts slows listening, never stops it).
     listen_yield_seconds: float = 2.0
+    #: A listening page also waits while a delivery falls due within this many seconds (0: off).
+    listen_yield_ahead_seconds: float = 0.5
 
     # media library --------------------------------------------------------------------------
     #: Where uploaded images go when ``media_storage`` is "disk"; default: ``home``/media.
