@@ -115,6 +115,7 @@ class Image:
     mime_type: str
     alt: str
     filename: str = "image"
+    url: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -426,6 +427,7 @@ class Channel(abc.ABC):
     #: the account's access: a keyword refused there is the platform's design, not a gap to fix).
     can_search_keywords: ClassVar[bool] = True
     can_alt_text: ClassVar[bool] = False
+    needs_public_media: ClassVar[bool] = False
 
     @classmethod
     def credential_names(cls) -> tuple[str, ...]:
