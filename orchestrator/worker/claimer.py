@@ -274,7 +274,8 @@ class Claimer:
                     # the platform fetches them: each gets a freshly signed public address
                     from orchestrator.media_urls import with_urls
 
-                    attached = with_urls(attached, list(row.images), post_id=row.post_id, is_sandbox=public_media)
+                    attached = with_urls(attached, list(row.images), post_id=row.post_id, is_sandbox=public_media,
+                                         settings=self.settings)
                 request = PublishRequest(
                     key=f"pv-{row.source_code}-{row.id}", text=row.rendered_text, link=row.rendered_link,
                     images=attached, language=row.language,
