@@ -5,6 +5,7 @@ such a delivery fails with a message naming the setting and nothing is published
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -158,10 +159,18 @@ def test_status_and_check_say_the_setting_is_needed(engine: sa.Engine, fetching,
         note = public_media_note(s)
     assert note and "PORTEVOIX_MEDIA_BASE_URL" in note and "x" in note
     assert missing_for({"mastodon"}) is None  # PlainMastodon takes bytes
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    checked = CliRunner().invoke(app, ["check", "x", "Écrivez pour Juan !", "--json"])
+    assert json.loads(checked.stdout)["media_note"] == missing_for({"x"})
+    assert "media_note" not in json.loads(CliRunner().invoke(app, ["check", "mastodon", "Bonjour", "--json"]).stdout)
     monkeypatch.setenv("PORTEVOIX_MEDIA_BASE_URL", PUBLIC)
     get_settings.cache_clear()
     with db.session_scope(engine) as s:
         assert public_media_note(s) is None
+    assert "PORTEVOIX_MEDIA_BASE_URL" not in CliRunner().invoke(app, ["check", "x", "Écrivez pour Juan !"]).stdout
     get_settings.cache_clear()
 
 
