@@ -131,3 +131,27 @@ def test_no_file_of_the_server_is_reachable(engine: sa.Engine, client: TestClien
     assert not response.headers.get("content-type", "").startswith("image/")
     assert get_settings().secret_key.encode() not in response.content
     assert b"SQLite format" not in response.content
+
+
+def test_the_operators_check_address_serves_the_image_and_expires(engine: sa.Engine, client: TestClient,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    data = png(30, 20)
+    media_id = library_image(engine, data)
+    monkeypatch.setenv("PORTEVOIX_MEDIA_BASE_URL", "")
+    get_settings.cache_clear()
+    refused = CliRunner().invoke(app, ["links", "media-url", str(media_id)])
+    assert refused.exit_code == 1 and "PORTEVOIX_MEDIA_BASE_URL" in refused.output
+    monkeypatch.setenv("PORTEVOIX_MEDIA_BASE_URL", BASE)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["links", "media-url", str(media_id), "--minutes", "2"])
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip()
+    assert url.startswith(BASE + f"/m/{media_id}.") and url.endswith(".png")
+    assert client.get(url.removeprefix(BASE)).content == data
+    expires = int(url.removeprefix(BASE + "/m/").split(".")[1])
+    assert 100 < expires - time.time() <= 120
+    get_settings.cache_clear()
