@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlmodel import Session
 
-    from channels.base import Image
+    from channels.base import Image, PublishRequest
 
 log = logging.getLogger("porte-voix.media")
 
@@ -196,9 +196,7 @@ def routes(engine: sa.Engine) -> list[Any]:
         except Exception:  # the database is away: nothing to say to a stranger
             log.warning("media address not served: storage unavailable", exc_info=True)
             return Response(b"", status_code=503, headers=plain)
-        headers = {**plain, "Content-Length": str(len(served.data)),
-                   # a private cache (the platform's fetcher) may keep it until the address expires
-                   "Cache-Control": "private, max-age=300", "Content-Disposition": "inline"}
+        headers = {**plain, "Content-Length": str(len(served.data)), "Content-Disposition": "inline"}
         body = b"" if request.method == "HEAD" else served.data
         return Response(body, media_type=served.mime_type, headers=headers)
 
@@ -249,6 +247,24 @@ def with_urls(images: tuple[Image, ...], items: list[dict[str, Any]], *, post_id
         filled.append(dataclasses.replace(image, url=sign(ref, image.data, image.mime_type, base_url=base,
                                                           now=now, settings=settings)))
     return tuple(filled)
+
+
+def refreshed(request: PublishRequest, *, now: float | None = None, settings: Settings | None = None) -> PublishRequest:
+    """``request`` with each image's address signed again from now, just before the call: a
+    claimed batch can wait a while behind the platform's pace, and the address must outlive the
+    platform's fetch. A request without addresses is returned as it is."""
+    if not any(image.url for image in request.images):
+        return request
+    images = []
+    for image in request.images:
+        base, found, token = (image.url or "").rpartition(PREFIX)
+        if not found or not base:
+            images.append(image)
+            continue
+        ref = token.split(".", 1)[0]
+        images.append(dataclasses.replace(image, url=sign(ref, image.data, image.mime_type, base_url=base, now=now,
+                                                          settings=settings)))
+    return dataclasses.replace(request, images=tuple(images))
 
 
 def missing_for(kinds: set[str] | list[str], settings: Settings | None = None) -> str | None:

@@ -129,3 +129,18 @@ def test_the_encryption_key_is_not_the_signing_key_and_never_in_the_address() ->
     signed_with_raw_key = base64.urlsafe_b64encode(hmac.new(raw, message, hashlib.sha256).digest()).rstrip(b"=").decode()
     assert sig != signed_with_raw_key  # a derived key signs, not the key that encrypts credentials
     assert media_urls._digest(DATA) == digest
+
+
+def test_a_request_is_signed_again_just_before_the_call() -> None:
+    from channels.base import Image, PublishRequest
+
+    old = sign("12", DATA, "image/png", base_url=BASE, now=NOW - 3000, settings=settings())
+    request = PublishRequest(key="k", text="t", images=(
+        Image(data=DATA, mime_type="image/png", alt="a", url=old), Image(data=b"other", mime_type="image/png", alt="b")))
+    fresh = media_urls.refreshed(request, now=NOW, settings=settings())
+    assert fresh.images[1] == request.images[1]  # no address: none is made
+    token = token_of(fresh.images[0].url)
+    assert verify(token, now=NOW + 3599, settings=settings()).ref == "12"
+    assert refused(token_of(old), now=NOW + 3599) == 410
+    plain = PublishRequest(key="k", text="t", images=(Image(data=DATA, mime_type="image/png", alt="a"),))
+    assert media_urls.refreshed(plain, settings=settings()) is plain
