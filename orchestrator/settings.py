@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     #: at the command line, the plan file's own folder. Nothing outside them is ever read.
     plan_image_dir: Path | None = None
 
+    # public media (Instagram, Threads; orchestrator/media_urls.py, docs/deploy.md) -------------
+    #: The public ``https`` address of the service that serves images to platforms that fetch
+    #: them themselves (``links serve``, under ``/m/``), e.g. https://lien.example.org. Unset:
+    #: deliveries to such platforms fail with a message naming this setting (the sandbox's
+    #: accounts use the short-link service's local address).
+    media_base_url: str = ""
+    #: How long a signed image address stays valid; the platforms fetch within minutes.
+    media_url_lifetime_seconds: int = 3600
+
     # dashboard ----------------------------------------------------------------------------
     dashboard_port: int = 8501
     sandbox_port: int = 8765
