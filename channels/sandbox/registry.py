@@ -13,6 +13,7 @@ EMULATORS: dict[str, str] = {
     "facebook": "channels.sandbox.facebook.FacebookEmulator",
     "mastodon": "channels.sandbox.mastodon.MastodonEmulator",
     "bluesky": "channels.sandbox.bluesky.BlueskyEmulator",
+    "instagram": "channels.sandbox.instagram.InstagramEmulator",
 }
 
 
