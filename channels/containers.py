@@ -166,8 +166,9 @@ class ContainerChannel(Channel):
         """Publish a finished container; the post's id. Its unknown outcome is ambiguous."""
 
     @abc.abstractmethod
-    def _quota(self) -> Quota | None:
-        """The publishing quota's use, or None when the platform does not say."""
+    def _quota(self, *, reply: bool = False) -> Quota | None:
+        """The publishing quota's use (of replies' quota when ``reply``), or None when the
+        platform does not say."""
 
     @abc.abstractmethod
     def _recent(self, since: dt.datetime) -> Iterator[list[Recent]]:
@@ -192,6 +193,11 @@ class ContainerChannel(Channel):
     # -- publish --------------------------------------------------------------------------------
 
     def publish(self, request: PublishRequest) -> Published:
+        return self._publish_request(request, {})
+
+    def _publish_request(self, request: PublishRequest, extra: dict[str, str]) -> Published:
+        """Publish ``request``; ``extra`` fields go on its (parent) container (Threads'
+        ``reply_to_id``)."""
         problem = missing_public_address(request.images, self.label)
         if problem is not None:
             raise PermanentError(problem.en, message_fr=problem.fr, platform_code=problem.code)
@@ -207,9 +213,9 @@ class ContainerChannel(Channel):
             else:
                 LEDGER.drop(key)  # ERROR or EXPIRED: never published, start over
         if container is None:
-            self._check_quota()
+            self._check_quota(reply=bool(extra.get("reply_to_id")))
             started = dt.datetime.now(dt.UTC)
-            container = self._build(request)
+            container = self._build(request, extra)
             LEDGER.put(key, Entry(container, started))
             entry = LEDGER.get(key)
         assert entry is not None
@@ -230,15 +236,15 @@ class ContainerChannel(Channel):
     def _ledger_key(self, request: PublishRequest) -> tuple[str, str, str]:
         return (self.kind, self.account_key, request.key)
 
-    def _build(self, request: PublishRequest) -> str:
+    def _build(self, request: PublishRequest, extra: dict[str, str]) -> str:
         if len(request.images) <= 1:
-            return self._create(self._single_params(request))
+            return self._create({**self._single_params(request), **extra})
         children = []
         for image in request.images:
             child = self._create(self._item_params(image, in_carousel=True))
             self._wait(child)
             children.append(child)
-        return self._create(self._carousel_params(request, children))
+        return self._create({**self._carousel_params(request, children), **extra})
 
     def _option(self, name: str) -> float:
         return float(self.account.options.get(name, getattr(self, name)))
@@ -282,8 +288,8 @@ class ContainerChannel(Channel):
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def _check_quota(self) -> None:
-        quota = self._quota()
+    def _check_quota(self, *, reply: bool = False) -> None:
+        quota = self._quota(reply=reply)
         if quota is None or quota.usage < quota.total:
             return
         raise RateLimited(
@@ -480,7 +486,10 @@ def graph_error(
 ) -> ChannelError:
     """The one mapping of a Graph-shaped error answer (Instagram, Threads) to our error kinds."""
     code, subcode = as_int(error.get("code")), as_int(error.get("error_subcode"))
-    message = str(error.get("error_user_msg") or error.get("message") or "unknown error")
+    message = str(error.get("message") or error.get("error_user_msg") or "unknown error")
+    user_msg = error.get("error_user_msg")
+    if user_msg and user_msg != message:
+        message = f"{message} ({user_msg})"
     detail = f"{code}/{subcode}: {message}" if subcode else f"{code}: {message}"
     unsure = AmbiguousError if may_have_posted else TransientError
     if subcode == QUOTA_SUBCODE or code in RATE_LIMIT_CODES or status == 429:
@@ -505,8 +514,23 @@ def graph_error(
             platform_code=subcode or code,
         )
     en, fr = REFUSALS.get(subcode or 0, ("refused the request", "refuse la demande"))
+    if "LINK_LIMIT_EXCEEDED" in message:
+        en, fr = ("accepts at most 5 different links per post", "accepte au plus 5 liens différents par publication")
     return PermanentError(
         f"{platform} {en} ({detail})",
         message_fr=f"{platform} {fr} (code {detail}).",
         platform_code=subcode or code,
     )
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of an image, or None when Pillow cannot read it."""
+    import io
+
+    from PIL import Image as PILImage, UnidentifiedImageError
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None

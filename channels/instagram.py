@@ -13,7 +13,6 @@ keeps the last response for the error mapping). Reference: /work/shared/referenc
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import re
 import threading
@@ -48,6 +47,7 @@ from channels.containers import (
     compose,
     graph_error,
     graph_time,
+    image_size,
     missing_public_address,
     transport_error,
 )
@@ -198,7 +198,7 @@ class InstagramChannel(ContainerChannel):
         )
         return str(result["id"])
 
-    def _quota(self) -> Quota | None:
+    def _quota(self, *, reply: bool = False) -> Quota | None:
         result = self._call(
             self.graph.get_connections, self.user_id, "content_publishing_limit",
             fields="quota_usage,config", may_have_posted=False,
@@ -334,13 +334,3 @@ def check_images(images: Sequence[Image], platform: str) -> list[Problem]:
                 "and 1.91:1 (landscape). Crop it.",
             ))
     return problems
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    from PIL import Image as PILImage, UnidentifiedImageError
-
-    try:
-        with PILImage.open(io.BytesIO(data)) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None

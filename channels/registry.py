@@ -16,6 +16,7 @@ CHANNELS: dict[str, str] = {
     "mastodon": "channels.mastodon.MastodonChannel",
     "bluesky": "channels.bluesky.BlueskyChannel",
     "instagram": "channels.instagram.InstagramChannel",
+    "threads": "channels.threads.ThreadsChannel",
 }
 
 

@@ -14,6 +14,7 @@ EMULATORS: dict[str, str] = {
     "mastodon": "channels.sandbox.mastodon.MastodonEmulator",
     "bluesky": "channels.sandbox.bluesky.BlueskyEmulator",
     "instagram": "channels.sandbox.instagram.InstagramEmulator",
+    "threads": "channels.sandbox.threads.ThreadsEmulator",
 }
 
 
