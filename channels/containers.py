@@ -55,6 +55,7 @@ from channels.base import (
     Problem,
     Published,
     PublishRequest,
+    RateInfo,
     RateLimited,
     TransientError,
 )
@@ -290,7 +291,11 @@ class ContainerChannel(Channel):
 
     def _check_quota(self, *, reply: bool = False) -> None:
         quota = self._quota(reply=reply)
-        if quota is None or quota.usage < quota.total:
+        if quota is None:
+            return
+        if not reply:  # the platform's own count corrects our publishing budget
+            self.note_rate(RateInfo("publish", max(0, quota.total - quota.usage), quota.total, None))
+        if quota.usage < quota.total:
             return
         raise RateLimited(
             f"{self.label}'s publishing quota is used up ({quota.usage}/{quota.total} per "
@@ -307,7 +312,9 @@ class ContainerChannel(Channel):
         window = dt.timedelta(seconds=quota.duration or 86400)
         oldest = None
         try:
-            for page in self._recent(now - window):
+            for n, page in enumerate(self._recent(now - window)):
+                if n >= MAX_RECENT_PAGES:
+                    break
                 for post in page:
                     if post.at is not None and post.at >= now - window:
                         oldest = post.at if oldest is None else min(oldest, post.at)
@@ -527,7 +534,8 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) of an image, or None when Pillow cannot read it."""
     import io
 
-    from PIL import Image as PILImage, UnidentifiedImageError
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
 
     try:
         with PILImage.open(io.BytesIO(data)) as img:

@@ -254,7 +254,7 @@ class ContainerEmulator(Emulator):
         n = self.sandbox.next_id()
         failing = self.fail_containers > 0
         self.fail_containers -= 1 if failing else 0
-        container = {
+        container: dict[str, Any] = {
             "id": self.container_id(n), "user": user, "created": self.sandbox.now(), "item": is_item,
             "children": children, "text": text, "alt": fields.get("alt_text"), "image": fields.get("image_url"),
             "polls_left": self.pending_polls, "error": failing, "published": None,
@@ -452,9 +452,9 @@ def batch_calls(req: Request) -> list[dict[str, Any]] | None:
     """The calls of a Graph batch request (``POST /vNN.N/`` with ``batch``), or None."""
     if req.method != "POST":
         return None
-    raw = (req.query.get("batch") or [None])[0]
+    raw = req.arg("batch")
     if raw is None and req.body:
-        raw = (parse_qs(req.body.decode("utf-8", "replace")).get("batch") or [None])[0]
+        raw = next(iter(parse_qs(req.body.decode("utf-8", "replace")).get("batch") or []), None)
     try:
         calls = json.loads(raw) if raw else None
     except ValueError:

@@ -59,7 +59,9 @@ class InstagramEmulator(ContainerEmulator):
         if first:
             return IG_ID.match(first) is not None
         calls = batch_calls(req)
-        return bool(calls) and IG_ID.match(str(calls[0].get("relative_url", "")).lstrip("/").split("/")[0]) is not None
+        if not calls:
+            return False
+        return IG_ID.match(str(calls[0].get("relative_url", "")).lstrip("/").split("/")[0]) is not None
 
     def container_id(self, n: int) -> str:
         return f"1789{n:013d}"
@@ -76,8 +78,8 @@ class InstagramEmulator(ContainerEmulator):
         ratio = width / height if height else 0
         if not MIN_RATIO <= round(ratio, 3) <= MAX_RATIO:
             raise GraphError(36003, "The aspect ratio is not supported.", subcode=2207009,
-                             user_msg="The submitted image with aspect ratio ('%d/%d') cannot be published. "
-                                      "Please submit an image with a valid aspect ratio." % (width, height))
+                             user_msg=f"The submitted image with aspect ratio ('{width}/{height}') cannot be "
+                                      "published. Please submit an image with a valid aspect ratio.")
 
     def _check_text(self, text: str, fields: dict[str, str]) -> None:
         alt = fields.get("alt_text") or ""
@@ -113,7 +115,7 @@ class InstagramEmulator(ContainerEmulator):
         calls = batch_calls(req) or []
         if len(calls) > MAX_BATCH:
             return self._error(GraphError(1, f"(#1) Batch requests are limited to {MAX_BATCH} calls."))
-        token = (req.query.get("access_token") or [None])[0] or self._fields(req).get("access_token")
+        token = req.arg("access_token") or self._fields(req).get("access_token")
         answers = []
         for call in calls:
             url = str(call.get("relative_url", "")).lstrip("/")

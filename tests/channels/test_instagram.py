@@ -78,6 +78,8 @@ def test_it_publishes_one_photo_with_caption_and_alt(sandbox: SandboxServer, ima
     assert published.published_at is not None and published.published_at.tzinfo is not None
     assert "/a.jpg" in image_server.hits  # the platform fetched the image itself
     assert sandbox.sandbox.calls("instagram", r"/\d+$") >= 3  # status read until FINISHED, then permalink
+    (quota,) = ig.take_rate_info()  # the platform's quota, read before the container was made
+    assert (quota.endpoint, quota.remaining, quota.limit) == ("publish", 50, 50)
 
 
 def test_it_publishes_a_carousel(sandbox: SandboxServer, image_server: ImageServer) -> None:

@@ -18,7 +18,12 @@ from orchestrator.services.auth import SYSTEM
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker import Worker
-from tests.proofs.faults.helpers import CONTAINER_KINDS, PUBLISH_PATHS, build_queue, check_exactly_once
+from tests.proofs.faults.helpers import (
+    CONTAINER_KINDS,
+    PUBLISH_PATHS,
+    build_queue,
+    check_exactly_once,
+)
 from tests.proofs.faults.helpers import KINDS as FOUR
 
 KINDS = FOUR + CONTAINER_KINDS
