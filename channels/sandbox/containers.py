@@ -108,6 +108,20 @@ class ContainerEmulator(Emulator):
             self.quota: dict[str, int] = {}  # per-user quota override
             self.fetches: list[str] = []  # image addresses downloaded, in order
 
+    def configure(self, *, pending_polls: int | None = None, fail_containers: int | None = None,
+                  quota: dict[str, int] | None = None) -> dict[str, Any]:
+        """``POST /_sandbox/settings/{platform}``: the "not ready yet" status reads of each new
+        container, how many of the next containers end in ERROR, and per-user quotas."""
+        with self.sandbox.lock:
+            if pending_polls is not None:
+                self.pending_polls = max(0, int(pending_polls))
+            if fail_containers is not None:
+                self.fail_containers = max(0, int(fail_containers))
+            if quota is not None:
+                self.quota.update({str(k): int(v) for k, v in quota.items()})
+            return {"pending_polls": self.pending_polls, "fail_containers": self.fail_containers,
+                    "quota": dict(self.quota)}
+
     # -- ids --------------------------------------------------------------------------------------
 
     def container_id(self, n: int) -> str:  # pragma: no cover - subclasses

@@ -375,6 +375,17 @@ class Sandbox:
             except (TypeError, ValueError) as exc:
                 return json_response({"error": str(exc)}, 400)
             return json_response({"count": len(made), "ids": made[:1000]}, 201)
+        if path.startswith("settings/") and req.method == "POST":
+            # An emulator's own knobs, for tests and demos in another process (Instagram's and
+            # Threads' "not ready yet" polls, failing containers, quotas).
+            emulator = next((e for e in self.emulators if e.platform == path[9:]), None)
+            configure = getattr(emulator, "configure", None)
+            if configure is None:
+                return json_response({"error": f"no settings on {path[9:]}"}, 404)
+            try:
+                return json_response(configure(**req.json()))
+            except (TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
         if path.startswith("posts/"):
             platform = path.removeprefix("posts/")
             try:
