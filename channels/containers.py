@@ -206,10 +206,21 @@ class ContainerChannel(Channel):
         entry = LEDGER.get(key)
         container = None
         if entry is not None:
-            status, _detail = self._status(entry.container)
+            status = self._recorded_status(key, entry)
             if status == PUBLISHED:
                 return self._published_already(request, key, entry)
-            if status in (FINISHED, IN_PROGRESS):
+            if status is None:  # the platform forgot the container: the media list decides
+                found = self._match(request, since=entry.created_at)
+                if found.published is not None:
+                    return found.published
+                if not found.absent:
+                    raise AmbiguousError(
+                        f"{self.label} no longer knows this request's container and its media list "
+                        f"cannot tell whether it was published: {found.reason}",
+                        message_fr=f"{self.label} ne connaît plus le conteneur de cette demande et la "
+                        f"liste des médias ne permet pas de savoir s'il a été publié : {found.reason}",
+                    )
+            elif status in (FINISHED, IN_PROGRESS):
                 container = entry.container  # resumed, not made again
             else:
                 LEDGER.drop(key)  # ERROR or EXPIRED: never published, start over
@@ -233,6 +244,16 @@ class ContainerChannel(Channel):
         LEDGER.drop(key)
         url, at = self._permalink(post_id)
         return Published(post_id, url, at or dt.datetime.now(dt.UTC))
+
+    def _recorded_status(self, key: tuple[str, str, str], entry: Entry) -> str | None:
+        """The recorded container's status; None (and the record forgotten) when the platform
+        no longer knows it (gone after expiring): it was never published, or only the media
+        list can tell."""
+        try:
+            return self._status(entry.container)[0]
+        except PermanentError:
+            LEDGER.drop(key)
+            return None
 
     def _ledger_key(self, request: PublishRequest) -> tuple[str, str, str]:
         return (self.kind, self.account_key, request.key)
@@ -347,8 +368,8 @@ class ContainerChannel(Channel):
         if since.tzinfo is None:
             raise ValueError("find() needs an aware datetime for since")
         entry = LEDGER.get(self._ledger_key(request))
-        if entry is not None:
-            status, _ = self._status(entry.container)
+        status = self._recorded_status(self._ledger_key(request), entry) if entry is not None else None
+        if entry is not None and status is not None:
             if status != PUBLISHED:
                 # the container of this request was never published: the next try resumes it
                 return Found(absent=True)

@@ -348,3 +348,17 @@ def test_the_facebook_emulator_still_answers_its_own_ids(sandbox: SandboxServer)
 def test_missing_credentials_are_an_auth_error() -> None:
     with pytest.raises(AuthError):
         InstagramChannel(AccountConfig("instagram", "ig", {"ig_user_id": USER}))
+
+
+def test_a_container_the_platform_forgot_is_settled_by_the_media_list(sandbox: SandboxServer,
+                                                                      image_server: ImageServer) -> None:
+    request = PublishRequest("k", "Oubliée", images=(image(image_server),))
+    sandbox.add_fault("error_after_write", platform="instagram", method="POST", path=r"/media_publish$", status=500)
+    with pytest.raises(AmbiguousError):
+        channel(sandbox).publish(request)
+    emulator(sandbox).containers.clear()  # gone on Instagram's side
+
+    published = channel(sandbox).publish(request)
+
+    assert [p["id"] for p in posts(sandbox)] == [published.platform_id]  # found, not published again
+    assert sandbox.sandbox.calls("instagram", r"/media_publish$") == 1
