@@ -15,6 +15,8 @@ CHANNELS: dict[str, str] = {
     "facebook": "channels.facebook.FacebookChannel",
     "mastodon": "channels.mastodon.MastodonChannel",
     "bluesky": "channels.bluesky.BlueskyChannel",
+    "instagram": "channels.instagram.InstagramChannel",
+    "threads": "channels.threads.ThreadsChannel",
 }
 
 

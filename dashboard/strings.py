@@ -611,6 +611,28 @@ STRINGS: dict[str, dict[str, str]] = {
     "channels.cred.bluesky.app_password.help": {
         "fr": "Paramètres → Confidentialité et sécurité → Mots de passe d'application. Jamais le mot de passe du compte.",
         "en": "Settings → Privacy and security → App passwords. Never the account's own password."},
+    "channels.cred.instagram.ig_user_id": {"fr": "Identifiant du compte Instagram", "en": "Instagram account ID"},
+    "channels.cred.instagram.ig_user_id.help": {
+        "fr": "Le compte professionnel relié à la Page : dans l'Explorateur de l'API Graph, "
+              "GET /{id-de-la-Page}?fields=instagram_business_account (17 chiffres).",
+        "en": "The professional account linked to the Page: in the Graph API Explorer, "
+              "GET /{page-id}?fields=instagram_business_account (17 digits)."},
+    "channels.cred.instagram.access_token": {"fr": "Jeton d'accès de la Page reliée", "en": "Linked Page's access token"},
+    "channels.cred.instagram.access_token.help": {
+        "fr": "De préférence celui d'un utilisateur système de Meta Business Suite, avec instagram_basic, "
+              "instagram_content_publish et pages_read_engagement.",
+        "en": "Preferably a Meta Business Suite system user's, with instagram_basic, instagram_content_publish "
+              "and pages_read_engagement."},
+    "channels.cred.threads.user_id": {"fr": "Identifiant du profil Threads", "en": "Threads user ID"},
+    "channels.cred.threads.user_id.help": {
+        "fr": "Le nombre donné par GET https://graph.threads.net/v1.0/me?fields=id,username avec le jeton.",
+        "en": "The number given by GET https://graph.threads.net/v1.0/me?fields=id,username with the token."},
+    "channels.cred.threads.access_token": {"fr": "Jeton d'accès Threads", "en": "Threads access token"},
+    "channels.cred.threads.access_token.help": {
+        "fr": "Un jeton d'utilisateur Threads de longue durée (60 jours, à renouveler) avec threads_basic et "
+              "threads_content_publish.",
+        "en": "A long-lived Threads user token (60 days, to be refreshed) with threads_basic and "
+              "threads_content_publish."},
     "channels.last_error": {"fr": "Dernière erreur : {error}", "en": "Last error: {error}"},
     "channels.reconnect_first": {
         "fr": "Ses envois sont retenus. Corrigez les identifiants, puis « Tester la connexion » : ils repartiront.",

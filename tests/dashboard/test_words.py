@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from channels.registry import KINDS, channel_class
 from orchestrator import db
 from orchestrator.services.accounts import CREDENTIALS
 from tests.dashboard.conftest import APP
@@ -32,7 +33,7 @@ def test_every_credential_field_has_a_label_and_help(app, kind, lang):
         assert widget.help and len(widget.help) > 20, (name, widget.help)
     labels = [w.label for w in fields.values()]
     assert len(set(labels)) == len(labels)
-    assert at.selectbox(key="acct_new_kind").options == ["X", "Facebook", "Mastodon", "Bluesky"]
+    assert at.selectbox(key="acct_new_kind").options == [channel_class(k).platform_name for k in KINDS]
 
 
 def test_accounts_show_their_platform_server_and_languages_in_words(app, bare_engine):
