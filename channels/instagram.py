@@ -48,7 +48,6 @@ from channels.containers import (
     graph_error,
     graph_time,
     image_size,
-    missing_public_address,
     transport_error,
 )
 from channels.facebook import graph_version
@@ -159,9 +158,8 @@ class InstagramChannel(ContainerChannel):
                 "Instagram does not publish text alone: add at least one image.",
             ) if text.strip() else empty_text(self.label))
         problems += check_images(images, self.label)
-        public = missing_public_address(images, self.label) if images else None
-        if public is not None:
-            problems.append(public)
+        # no check of ``image.url`` here: images get their public address from the worker, just
+        # before publishing (approval sees them without); publish refuses an image without one
         return Validation(self.kind, length, limit, tuple(problems))
 
     # -- the container calls ----------------------------------------------------------------------

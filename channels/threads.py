@@ -53,7 +53,6 @@ from channels.containers import (
     graph_error,
     graph_time,
     image_size,
-    missing_public_address,
     transport_error,
 )
 from channels.http import redirected_session
@@ -209,9 +208,8 @@ class ThreadsChannel(ContainerChannel):
                     f"Image {i} is {size[0]} × {size[1]}: Threads refuses images more than 10 times longer "
                     "than wide. Crop it.",
                 ))
-        public = missing_public_address(images, self.label) if images else None
-        if public is not None:
-            problems.append(public)
+        # no check of ``image.url`` here: images get their public address from the worker, just
+        # before publishing (approval sees them without); publish refuses an image without one
         return Validation(self.kind, length, limit, tuple(problems))
 
     # -- threads of replies and deletion ----------------------------------------------------------
