@@ -1,6 +1,8 @@
 """Proof 3: three worker processes racing over one PostgreSQL database publish each of a few
 thousand deliveries exactly once, and all three take part; two workers sharing one SQLite file
-(one per core on one machine) do the same on a smaller queue."""
+(one per core on one machine) do the same on a smaller queue. The queues go to the four
+platforms, Threads and Instagram (each Instagram post with its image, served by the links
+service): a container one worker made is never published by another as a second post."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from channels.sandbox import x as x_emulator
 from orchestrator import db
 from orchestrator.models import Attempt, WorkerHeartbeat
 from tests.proofs.faults.helpers import (
+    ALL_KINDS,
+    MediaService,
     build_queue,
     check_exactly_once,
     start_worker,
@@ -33,7 +37,11 @@ def _race(engine, sandbox, tmp_path, monkeypatch, *, workers: int, total: int,  
     monkeypatch.setattr(sandbox.sandbox.emulator("x"), "limits", {k: 10**6 for k in x_emulator.LIMITS})
     monkeypatch.setattr(sandbox.sandbox.emulator("mastodon"), "window_requests", 10**6)
     monkeypatch.setitem(bluesky_emulator.POLICIES, "global", (10**6, 300))
-    env = worker_env(lease_seconds=30, request_timeout=5, claim_batch=claim_batch, reconcile_delay_seconds=10)
+    for kind in ("instagram", "threads"):  # their publishing quotas per 24 hours
+        monkeypatch.setattr(sandbox.sandbox.emulator(kind), "quota_total", 10**6)
+    media = MediaService(engine).__enter__()
+    env = worker_env(lease_seconds=30, request_timeout=5, claim_batch=claim_batch, reconcile_delay_seconds=10,
+                     **media.env())
     started = time.monotonic()
     procs = [start_worker(env, tmp_path / f"worker-{n}.log") for n in range(workers)]
     try:
@@ -43,13 +51,14 @@ def _race(engine, sandbox, tmp_path, monkeypatch, *, workers: int, total: int,  
                 if len(session.exec(select(WorkerHeartbeat)).all()) >= workers:
                     break
             time.sleep(0.2)
-        kinds = build_queue(engine, sandbox.url, n=total, per_kind=2)
+        kinds = build_queue(engine, sandbox.url, n=total, per_kind=2, kinds=ALL_KINDS)
         published = wait_until_settled(engine, total, timeout=180)
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
+        media.__exit__()
     with db.session_scope(engine) as session:
         by_worker = {a.actor for a in session.exec(select(Attempt).where(Attempt.outcome == "published"))}
     return kinds, published, time.monotonic() - started, by_worker
