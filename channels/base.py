@@ -24,7 +24,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import requests
 
@@ -361,6 +361,37 @@ def read_cursor(cursor: str | None, prefix: str) -> dict[str, Any]:
 def chunked(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress of a publication in several calls, kept where a crash does not lose it
+
+
+class ProgressRecord(Protocol):
+    """Where a channel notes how far a publication in several calls went (Meta's container made
+    but not yet published; later, the parts of a thread already out), by (kind, account, request
+    key), so the next try — in this process or another, after a crash — resumes instead of
+    starting over. The worker installs one on the database; without it, channels keep their
+    notes in the process."""
+
+    def load(self, kind: str, account: str, key: str) -> dict[str, Any] | None: ...
+
+    def save(self, kind: str, account: str, key: str, data: dict[str, Any]) -> None: ...
+
+    def forget(self, kind: str, account: str, key: str) -> None: ...
+
+
+_progress: ProgressRecord | None = None
+
+
+def use_progress_record(record: ProgressRecord | None) -> None:
+    """Install (or, with None, remove) the record every channel of this process writes to."""
+    global _progress
+    _progress = record
+
+
+def progress_record() -> ProgressRecord | None:
+    return _progress
 
 
 # ---------------------------------------------------------------------------------------------

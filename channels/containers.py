@@ -16,8 +16,9 @@ The promise kept here: **never publish twice**.
   the account) as soon as Meta names it, and forgotten only once its post is known. A try that
   stopped between creating and publishing (a timeout, a container still ``IN_PROGRESS`` after
   the bounded wait, a quota refusal) is *resumed* with the same container on the next try, never
-  duplicated. The ledger lives in the process (the worker keeps one process per machine); a
-  container lost with a crashed process is only an orphan, for the same reason as above.
+  duplicated. The worker writes the ledger through to the database (a ``ProgressRecord``), so a
+  try in another process, after a crash, resumes the same container; a container whose note
+  could not be written is only an orphan, for the same reason as above.
 - Only the publish call may have posted: its unknown outcome is an :class:`AmbiguousError`, and
   :meth:`ContainerChannel.find` settles it. Where the container is known, its own status says
   whether it was published (``PUBLISHED``), whatever the caption; the post is then matched in
@@ -35,6 +36,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+import logging
 import threading
 import time
 import unicodedata
@@ -58,7 +60,10 @@ from channels.base import (
     RateInfo,
     RateLimited,
     TransientError,
+    progress_record,
 )
+
+log = logging.getLogger(__name__)
 
 #: Container statuses (Instagram's ``status_code``; Threads' ``status`` has the same values).
 FINISHED, IN_PROGRESS, ERROR, EXPIRED, PUBLISHED = "FINISHED", "IN_PROGRESS", "ERROR", "EXPIRED", "PUBLISHED"
@@ -88,7 +93,9 @@ class Entry:
 
 
 class Ledger:
-    """Containers made but not yet known as published, by (kind, account, request key)."""
+    """Containers made but not yet known as published, by (kind, account, request key): kept in
+    the process, and written through to the :class:`~channels.base.ProgressRecord` the worker
+    installs (the database), so a container survives the process that made it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -96,19 +103,47 @@ class Ledger:
 
     def get(self, key: tuple[str, str, str]) -> Entry | None:
         with self._lock:
-            return self._entries.get(key)
+            entry = self._entries.get(key)
+        if entry is not None:
+            return entry
+        record = progress_record()
+        data = _quietly(record.load, *key) if record is not None else None
+        if not data or not data.get("container"):
+            return None
+        entry = Entry(str(data["container"]), dt.datetime.fromisoformat(str(data["created_at"])))
+        with self._lock:
+            self._entries[key] = entry
+        return entry
 
     def put(self, key: tuple[str, str, str], entry: Entry) -> None:
         with self._lock:
             self._entries[key] = entry
+        record = progress_record()
+        if record is not None:
+            _quietly(record.save, *key, {"container": entry.container, "created_at": entry.created_at.isoformat()})
 
     def drop(self, key: tuple[str, str, str]) -> None:
         with self._lock:
             self._entries.pop(key, None)
+        record = progress_record()
+        if record is not None:
+            _quietly(record.forget, *key)
 
     def clear(self) -> None:
+        """Forget what this process holds (as a process that ends does); the record stays."""
         with self._lock:
             self._entries.clear()
+
+
+def _quietly(call: Any, *args: Any) -> Any:
+    """The durable record is a help, not a condition: if the database cannot be written, the
+    container is kept in the process and an unknown outcome is still settled by :meth:`find`
+    from the account's media, so nothing is published twice either way."""
+    try:
+        return call(*args)
+    except Exception:  # noqa: BLE001 - any failure of the record leaves the in-process notes
+        log.warning("publication progress not written: kept in the process only", exc_info=True)
+        return None
 
 
 LEDGER = Ledger()

@@ -236,6 +236,21 @@ class Delivery(SQLModel, table=True):
     updated_at: dt.datetime = _ts(default=True)
 
 
+class PublishProgress(SQLModel, table=True):
+    """How far a publication in several calls went, by platform, account and request key (the
+    delivery's), written by the channel as it goes (Meta's container made, not yet published):
+    the next try, in any worker, resumes it. A row is removed once its post is known."""
+
+    __tablename__ = "publish_progress"
+    __table_args__ = (sa.UniqueConstraint("kind", "account", "request_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    account: str = Field(max_length=128)
+    request_key: str = Field(max_length=128)
+    data: dict[str, Any] = _json({})
+    updated_at: dt.datetime = _ts(default=True, index=True)
+
+
 class Attempt(SQLModel, table=True):
     """Every transition of a delivery, with who made it and why."""
 
