@@ -10,13 +10,13 @@ import json
 import logging
 import math
 import re
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
 from channels.base import Image, PublishRequest, RateInfo
-from channels.containers import LEDGER
 from channels.registry import channel_class
 from channels.sandbox import x as x_emulator
 from orchestrator import budgets, db, logs, secrets, states
@@ -48,13 +48,10 @@ FAST_CONTAINERS = {"container_first_delay": 0.01}
 
 
 @pytest.fixture
-def media(engine: sa.Engine):  # noqa: ANN201 - a generator fixture
-    """The links service, serving the images Instagram's emulator fetches; no container left
-    recorded by another test."""
-    LEDGER.clear()
+def media(engine: sa.Engine) -> Iterator[MediaService]:
+    """The links service on this test's database, serving the images Instagram's emulator fetches."""
     with MediaService(engine) as service:
         yield service
-    LEDGER.clear()
 
 
 def post_for(engine: sa.Engine, kind: str, text: str) -> int:
@@ -87,7 +84,6 @@ def test_every_budget_a_channel_reports_has_a_bucket_and_is_corrected(engine, sa
         if kind in ("threads", "instagram"):
             image = Image(picture(320, 320), "image/jpeg", "Un carré", "carre.jpg",
                           url=images.add("carre.jpg", picture(320, 320)))
-        LEDGER.clear()
         published = channel.publish(PublishRequest(key="k1", text=f"Écrivez ! {kind}", images=(image,)))
     finally:
         images.stop()

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from tests.conftest import postgres_admin_url
 from tests.proofs.faults.helpers import (
     ALL_KINDS,
-    MediaService,
     build_queue,
     check_exactly_once,
     start_worker,
@@ -27,12 +26,11 @@ APP = "porte-voix-proof-worker"
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_killed_database_connections_lose_nothing(engine, sandbox, tmp_path) -> None:
+def test_killed_database_connections_lose_nothing(engine, sandbox, media, tmp_path) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("pg_terminate_backend is PostgreSQL's")
     kinds = build_queue(engine, sandbox.url, n=400, spread_seconds=12, kinds=ALL_KINDS)
     url = engine.url.update_query_dict({"application_name": APP}).render_as_string(hide_password=False)
-    media = MediaService(engine).__enter__()
     env = worker_env(database_url=url, lease_seconds=6, request_timeout=2, **media.env())
     admin = sa.create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
     proc = start_worker(env, tmp_path / "worker.log")
@@ -51,7 +49,6 @@ def test_killed_database_connections_lose_nothing(engine, sandbox, tmp_path) -> 
         proc.terminate()
         proc.wait(timeout=30)
         admin.dispose()
-        media.__exit__()
     assert killed >= 10, f"only {killed} connections were killed: the test proved little"
     assert published == len(kinds), f"{published}/{len(kinds)} published; see {tmp_path / 'worker.log'}"
     check_exactly_once(engine, sandbox, kinds)

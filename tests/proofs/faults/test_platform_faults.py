@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from channels.containers import LEDGER
 from orchestrator import db, states
 from orchestrator.models import Account, Attempt, Delivery, RateBucket
 from orchestrator.services import accounts, deliveries
@@ -34,16 +32,6 @@ from tests.proofs.faults.helpers import (
 LOOK_FIRST = ("x", "facebook", *CONTAINER_KINDS)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def media(engine: sa.Engine) -> Iterator[MediaService]:
-    """Instagram's images are served here; containers recorded by an earlier test are forgotten
-    (this process is one worker: its record of containers is the worker's memory)."""
-    LEDGER.clear()
-    with MediaService(engine) as service:
-        yield service
-    LEDGER.clear()
 
 
 def make_worker(engine: sa.Engine, media: MediaService) -> Worker:

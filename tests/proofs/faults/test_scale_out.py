@@ -17,7 +17,6 @@ from orchestrator import db
 from orchestrator.models import Attempt, WorkerHeartbeat
 from tests.proofs.faults.helpers import (
     ALL_KINDS,
-    MediaService,
     build_queue,
     check_exactly_once,
     start_worker,
@@ -28,7 +27,7 @@ from tests.proofs.faults.helpers import (
 DELIVERIES = 2000
 
 
-def _race(engine, sandbox, tmp_path, monkeypatch, *, workers: int, total: int,  # noqa: ANN001
+def _race(engine, sandbox, media, tmp_path, monkeypatch, *, workers: int, total: int,  # noqa: ANN001
           claim_batch: int) -> tuple[dict[int, str], int, float, set[str]]:
     """``workers`` worker processes, all up before anything is due (a small queue could
     otherwise be done by the first while the others still import their modules), over ``total``
@@ -39,7 +38,6 @@ def _race(engine, sandbox, tmp_path, monkeypatch, *, workers: int, total: int,  
     monkeypatch.setitem(bluesky_emulator.POLICIES, "global", (10**6, 300))
     for kind in ("instagram", "threads"):  # their publishing quotas per 24 hours
         monkeypatch.setattr(sandbox.sandbox.emulator(kind), "quota_total", 10**6)
-    media = MediaService(engine).__enter__()
     env = worker_env(lease_seconds=30, request_timeout=5, claim_batch=claim_batch, reconcile_delay_seconds=10,
                      **media.env())
     started = time.monotonic()
@@ -58,7 +56,6 @@ def _race(engine, sandbox, tmp_path, monkeypatch, *, workers: int, total: int,  
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-        media.__exit__()
     with db.session_scope(engine) as session:
         by_worker = {a.actor for a in session.exec(select(Attempt).where(Attempt.outcome == "published"))}
     return kinds, published, time.monotonic() - started, by_worker
@@ -66,10 +63,10 @@ def _race(engine, sandbox, tmp_path, monkeypatch, *, workers: int, total: int,  
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_three_workers_on_postgresql_publish_each_delivery_once(engine, sandbox, tmp_path, monkeypatch) -> None:
+def test_three_workers_on_postgresql_publish_each_delivery_once(engine, sandbox, media, tmp_path, monkeypatch) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("scale-out is a PostgreSQL promise; SQLite has a single writer")
-    kinds, published, elapsed, by_worker = _race(engine, sandbox, tmp_path, monkeypatch, workers=3,
+    kinds, published, elapsed, by_worker = _race(engine, sandbox, media, tmp_path, monkeypatch, workers=3,
                                                  total=DELIVERIES, claim_batch=20)
     assert published == DELIVERIES, f"{published}/{DELIVERIES} after {elapsed:.0f} s; logs in {tmp_path}"
     check_exactly_once(engine, sandbox, kinds)
@@ -79,12 +76,12 @@ def test_three_workers_on_postgresql_publish_each_delivery_once(engine, sandbox,
 
 
 @pytest.mark.slow
-def test_two_workers_on_one_sqlite_file_publish_each_delivery_once(engine, sandbox, tmp_path, monkeypatch) -> None:
+def test_two_workers_on_one_sqlite_file_publish_each_delivery_once(engine, sandbox, media, tmp_path, monkeypatch) -> None:
     """One worker per core on one machine: SQLite's writers take turns (BEGIN IMMEDIATE), a
     claim skips accounts another worker is publishing, and nothing goes out twice."""
     if engine.dialect.name != "sqlite":
         pytest.skip("the PostgreSQL race is the test above")
-    kinds, published, _, by_worker = _race(engine, sandbox, tmp_path, monkeypatch, workers=2, total=400,
+    kinds, published, _, by_worker = _race(engine, sandbox, media, tmp_path, monkeypatch, workers=2, total=400,
                                            claim_batch=10)
     assert published == 400, f"{published}/400; logs in {tmp_path}"
     check_exactly_once(engine, sandbox, kinds)
