@@ -248,7 +248,8 @@ class CredentialField:
     ``name`` (the key in ``AccountConfig.credentials``, the ``PORTEVOIX_<KIND>_<NAME>`` variable),
     whether it is ``secret`` (never an option on the command line, never shown back), its words
     for people in French and English (``fr``/``en``, used inside sentences), a ``prompt`` for the
-    command line, and where to find it (``help_fr``/``help_en``)."""
+    command line, and where to find it (``help_fr``/``help_en``). A form labels it with
+    ``label_fr``/``label_en`` when given, else with its words, capitalised."""
 
     name: str
     fr: str
@@ -257,9 +258,23 @@ class CredentialField:
     prompt: str = ""
     help_fr: str = ""
     help_en: str = ""
+    label_fr: str = ""
+    label_en: str = ""
 
     def words(self, language: str = "fr") -> str:
         return self.fr if language == "fr" else self.en
+
+    def label(self, language: str = "fr") -> str:
+        """The field's label in a form (the dashboard's account form)."""
+        given = self.label_fr if language == "fr" else self.label_en
+        if given:
+            return given
+        words = self.words(language)
+        return words[:1].upper() + words[1:]
+
+    def help(self, language: str = "fr") -> str:
+        """Where to find it, for people filling it in."""
+        return self.help_fr if language == "fr" else self.help_en
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,6 +420,9 @@ class Channel(abc.ABC):
     #: Settings (not credentials) a person may give when adding an account (Facebook's
     #: ``graph_version``, from ``--graph-version`` or ``PORTEVOIX_<KIND>_GRAPH_VERSION``).
     account_options: ClassVar[tuple[str, ...]] = ()
+    #: Each account option in words for the command line's help, French and English (an option
+    #: without words is still accepted, with its name as its help).
+    account_option_help: ClassVar[dict[str, tuple[str, str]]] = {}
     #: Credentials that let the client be built only to validate text, offline (never sent).
     offline_credentials: ClassVar[dict[str, str]] = {}
 
@@ -438,6 +456,12 @@ class Channel(abc.ABC):
     @classmethod
     def public_fields(cls) -> tuple[str, ...]:
         return tuple(f.name for f in cls.credential_fields if not f.secret)
+
+    @classmethod
+    def account_option(cls, name: str, value: str) -> str:
+        """An account option as given by a person, in the form the channel reads it (Facebook's
+        "v24.0" becomes "24.0")."""
+        return value
 
     @classmethod
     def profile_url(cls, handle: str | None, base_url: str | None = None) -> str | None:

@@ -237,6 +237,7 @@ class BlueskyChannel(Channel):
     credential_fields = (
         CredentialField(
             "handle", "identifiant", "handle", secret=False, prompt="Handle",
+            label_fr="Identifiant Bluesky", label_en="Bluesky handle",
             help_fr="Par exemple ecrire.bsky.social, sans « @ ».",
             help_en="For example ecrire.bsky.social, without “@”."),
         CredentialField(

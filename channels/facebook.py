@@ -92,6 +92,7 @@ class FacebookChannel(Channel):
             help_en="On Facebook, the Page: About → Page transparency."),
         CredentialField(
             "page_token", "jeton de la Page", "Page token", prompt="Page access token",
+            label_fr="Jeton d'accès de la Page", label_en="Page access token",
             help_fr="Un jeton de Page sans expiration, de préférence celui d'un utilisateur système de Meta "
                     "Business Suite, avec le droit de publier sur la Page.",
             help_en="A Page token that does not expire, preferably a Meta Business Suite system user's, allowed "
@@ -104,6 +105,7 @@ class FacebookChannel(Channel):
     post_url_pattern = "https://www.facebook.com/{id}"
     limit_option = "max_message_length"
     account_options = ("graph_version",)
+    account_option_help = {"graph_version": ("version de l'API Graph, ex. 24.0", "Graph API version, e.g. 24.0")}
     offline_credentials = {"page_id": "0", "page_token": "offline"}
     can_search = True  # the Page's tagged and visitor posts, with the permission
     can_alt_text = True  # alt_text_custom on photos
@@ -115,6 +117,10 @@ class FacebookChannel(Channel):
     listen_endpoint = "read"
     listen_page_size = 100  # /{page}/tagged and /visitor_posts: limit up to 100
     listen_reads_all = True  # no search: the edges are read once for all the terms
+
+    @classmethod
+    def account_option(cls, name: str, value: str) -> str:
+        return value.strip().removeprefix("v") if name == "graph_version" else value
 
     def __init__(
         self,

@@ -226,25 +226,30 @@ class XChannel(Channel):
     credential_fields = (
         CredentialField(
             "consumer_key", "clé d'API", "API Key", prompt="API Key (consumer key)",
+            label_fr="Clé d'API (API Key)", label_en="API Key",
             help_fr="Portail développeur de X, application, onglet « Keys and tokens » : « API Key ». À donner avec "
                     "les trois champs suivants (méthode recommandée), ou bien seulement le jeton OAuth 2.",
             help_en="X developer portal, your app, “Keys and tokens” tab: “API Key”. Give it with the next three "
                     "fields (recommended), or only the OAuth 2 token."),
         CredentialField(
             "consumer_secret", "secret de la clé d'API", "API Key Secret", prompt="API Key Secret (consumer secret)",
+            label_fr="Secret de la clé d'API (API Key Secret)", label_en="API Key Secret",
             help_fr="Affiché avec la clé d'API, dans « Keys and tokens ».",
             help_en="Shown with the API Key, under “Keys and tokens”."),
         CredentialField(
             "access_token", "jeton d'accès", "access token", prompt="Access Token",
+            label_fr="Jeton d'accès du compte (Access Token)", label_en="Access Token",
             help_fr="Généré pour le compte de la campagne après avoir réglé l'application en « Read and write » ; "
                     "un jeton créé avant ce réglage ne peut pas publier.",
             help_en="Generated for the campaign account after setting the app to “Read and write”; a token made "
                     "before that cannot post."),
         CredentialField(
             "access_token_secret", "secret du jeton d'accès", "Access Token Secret", prompt="Access Token Secret",
+            label_fr="Secret du jeton d'accès (Access Token Secret)", label_en="Access Token Secret",
             help_fr="Affiché avec le jeton d'accès.", help_en="Shown with the Access Token."),
         CredentialField(
             "bearer_token", "jeton OAuth 2", "OAuth 2 token", prompt="Bearer token (OAuth 2)",
+            label_fr="Ou : jeton OAuth 2 d'utilisateur", label_en="Or: OAuth 2 user token",
             help_fr="À la place des quatre champs précédents. Il expire au bout de deux heures : pour un essai "
                     "seulement. Le « Bearer Token » de l'application ne peut pas publier.",
             help_en="Instead of the four fields above. It expires after two hours: for a test only. The app's "

@@ -563,54 +563,6 @@ STRINGS: dict[str, dict[str, str]] = {
               "les lire toutes coûterait environ {cost} par mois.",
         "en": "{term}: {posts} public posts over the last {days} days (counted, not read); reading them all "
               "would cost about {cost} a month."},
-    # One label and help per credential of each platform (orchestrator/services/accounts.py CREDENTIALS).
-    "channels.cred.x.consumer_key": {"fr": "Clé d'API (API Key)", "en": "API Key"},
-    "channels.cred.x.consumer_key.help": {
-        "fr": "Portail développeur de X, application, onglet « Keys and tokens » : « API Key ». À donner avec les "
-              "trois champs suivants (méthode recommandée), ou bien remplir seulement le jeton OAuth 2 plus bas.",
-        "en": "X developer portal, your app, “Keys and tokens” tab: “API Key”. Give it with the next three fields "
-              "(recommended), or fill in only the OAuth 2 token below."},
-    "channels.cred.x.consumer_secret": {"fr": "Secret de la clé d'API (API Key Secret)", "en": "API Key Secret"},
-    "channels.cred.x.consumer_secret.help": {"fr": "Affiché avec la clé d'API, dans « Keys and tokens ».",
-                                             "en": "Shown with the API Key, under “Keys and tokens”."},
-    "channels.cred.x.access_token": {"fr": "Jeton d'accès du compte (Access Token)", "en": "Access Token"},
-    "channels.cred.x.access_token.help": {
-        "fr": "Généré pour le compte de la campagne après avoir réglé l'application en « Read and write » ; un jeton "
-              "créé avant ce réglage ne peut pas publier.",
-        "en": "Generated for the campaign account after setting the app to “Read and write”; a token made before "
-              "that cannot post."},
-    "channels.cred.x.access_token_secret": {"fr": "Secret du jeton d'accès (Access Token Secret)",
-                                            "en": "Access Token Secret"},
-    "channels.cred.x.access_token_secret.help": {"fr": "Affiché avec le jeton d'accès.",
-                                                 "en": "Shown with the Access Token."},
-    "channels.cred.x.bearer_token": {"fr": "Ou : jeton OAuth 2 d'utilisateur", "en": "Or: OAuth 2 user token"},
-    "channels.cred.x.bearer_token.help": {
-        "fr": "À la place des quatre champs précédents. Il expire au bout de deux heures : pour un essai seulement. "
-              "Le « Bearer Token » de l'application ne peut pas publier.",
-        "en": "Instead of the four fields above. It expires after two hours: for a test only. The app's “Bearer "
-              "Token” cannot post."},
-    "channels.cred.facebook.page_id": {"fr": "Identifiant de la Page", "en": "Page ID"},
-    "channels.cred.facebook.page_id.help": {"fr": "Sur Facebook, la Page : À propos → Transparence de la Page.",
-                                            "en": "On Facebook, the Page: About → Page transparency."},
-    "channels.cred.facebook.page_token": {"fr": "Jeton d'accès de la Page", "en": "Page access token"},
-    "channels.cred.facebook.page_token.help": {
-        "fr": "Un jeton de Page sans expiration, de préférence celui d'un utilisateur système de Meta Business Suite, "
-              "avec le droit de publier sur la Page.",
-        "en": "A Page token that does not expire, preferably a Meta Business Suite system user's, allowed to post "
-              "on the Page."},
-    "channels.cred.mastodon.access_token": {"fr": "Jeton d'accès", "en": "Access token"},
-    "channels.cred.mastodon.access_token.help": {
-        "fr": "Sur l'instance : Préférences → Développement → Nouvelle application, puis « Votre jeton d'accès ». "
-              "L'adresse de l'instance va dans « Adresse du serveur ».",
-        "en": "On the instance: Preferences → Development → New application, then “Your access token”. The "
-              "instance's address goes in “Server address”."},
-    "channels.cred.bluesky.handle": {"fr": "Identifiant Bluesky", "en": "Bluesky handle"},
-    "channels.cred.bluesky.handle.help": {"fr": "Par exemple ecrire.bsky.social, sans « @ ».",
-                                          "en": "For example ecrire.bsky.social, without “@”."},
-    "channels.cred.bluesky.app_password": {"fr": "Mot de passe d'application", "en": "App password"},
-    "channels.cred.bluesky.app_password.help": {
-        "fr": "Paramètres → Confidentialité et sécurité → Mots de passe d'application. Jamais le mot de passe du compte.",
-        "en": "Settings → Privacy and security → App passwords. Never the account's own password."},
     "channels.last_error": {"fr": "Dernière erreur : {error}", "en": "Last error: {error}"},
     "channels.reconnect_first": {
         "fr": "Ses envois sont retenus. Corrigez les identifiants, puis « Tester la connexion » : ils repartiront.",

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from sqlmodel import Session, select
 
-from channels.base import AccountConfig, AuthError, Channel, ChannelError
+from channels.base import AccountConfig, AuthError, Channel, ChannelError, CredentialField
 from channels.registry import CHANNELS, ByKind, channel_class
 from orchestrator import secrets
 from orchestrator.models import Account, RateBucket
@@ -23,6 +23,11 @@ PLATFORM_NAMES: Mapping[str, str] = ByKind(lambda cls: cls.platform_name)
 CREDENTIALS: Mapping[str, tuple[str, ...]] = ByKind(lambda cls: cls.credential_names())
 #: Complete sets of credentials per kind: any one of these groups must be complete.
 REQUIRED: Mapping[str, tuple[tuple[str, ...], ...]] = ByKind(lambda cls: cls.credential_groups)
+#: Each credential as its channel declares it (words, help, secret or not), for forms.
+FIELDS: Mapping[str, tuple[CredentialField, ...]] = ByKind(lambda cls: cls.credential_fields)
+#: The secret credentials per kind (never options, never shown back) and the public ones.
+SECRET_FIELDS: Mapping[str, tuple[str, ...]] = ByKind(lambda cls: cls.secret_fields())
+PUBLIC_FIELDS: Mapping[str, tuple[str, ...]] = ByKind(lambda cls: cls.public_fields())
 #: Credentials the sandbox accepts, used for demo and training accounts.
 SANDBOX_CREDENTIALS: Mapping[str, dict[str, str]] = ByKind(lambda cls: dict(cls.sandbox_credentials))
 
@@ -213,8 +218,8 @@ def update_credentials(
             "not only those that change.",
         ) from None
     merged = {**old, **given}
-    if any(credentials.get(k) for k in ("handle", "app_password")):
-        merged.pop("session_string", None)  # a session of the old login must not outlive it
+    if given:
+        merged.pop("session_string", None)  # a platform session of the old login must not outlive it
     account.credentials = secrets.encrypt(merged)
     if base_url is not None:
         account.base_url = base_url or None
