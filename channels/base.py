@@ -23,7 +23,7 @@ import abc
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import requests
@@ -102,6 +102,77 @@ class AuthError(ChannelError):
 ERROR_KINDS: dict[str, type[ChannelError]] = {
     cls.kind: cls for cls in (RateLimited, TransientError, AmbiguousError, PermanentError, AuthError)
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# From the client library's failures to these errors: one table per channel
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorFacts:
+    """What a channel read from one failure, for its error table: the answer's HTTP ``status``
+    (None when no answer came), the platform's own error ``code`` or name, what the platform
+    said (``detail``, and ``detail_fr`` when the channel can say it in French), when a throttle
+    ends (``reset_at``), and any other value its messages name (``words``)."""
+
+    status: int | None = None
+    code: str | int | None = None
+    detail: str = ""
+    detail_fr: str = ""
+    reset_at: dt.datetime | None = None
+    words: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+    def values(self, platform: str) -> dict[str, object]:
+        return {"status": self.status, "code": self.code, "detail": self.detail,
+                "detail_fr": self.detail_fr or self.detail, "platform": platform, **self.words}
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorRule:
+    """One line of a channel's error table, read top to bottom, the first match wins.
+
+    It matches a failure that is an instance of one of ``exceptions`` (any, when empty), whose
+    status is in ``statuses`` or whose platform code is in ``codes`` (either, when both are given;
+    any, when neither is), for which ``when`` holds, and, with ``on_write`` set, only after a call
+    that may (True) or may not (False) have published. ``error`` is our class, or a pair: the
+    first after a call that may have published, the second otherwise (a 5xx is ambiguous after a
+    write, transient after a read). ``en``/``fr`` are the messages, with ``{status}``,
+    ``{code}``, ``{detail}``, ``{detail_fr}``, ``{platform}`` and the channel's ``words``.
+    ``platform_code`` replaces the code recorded (by default the code, else the status): a value,
+    or a function of the facts."""
+
+    error: type[ChannelError] | tuple[type[ChannelError], type[ChannelError]]
+    en: str
+    fr: str = ""
+    exceptions: tuple[type[BaseException], ...] = ()
+    statuses: Container[int] = ()
+    codes: Container[str | int] = ()
+    when: Callable[[BaseException, ErrorFacts], bool] | None = None
+    on_write: bool | None = None
+    platform_code: str | int | Callable[[ErrorFacts], str | int | None] | None = None
+
+    def matches(self, exc: BaseException, facts: ErrorFacts, *, write: bool) -> bool:
+        if self.exceptions and not isinstance(exc, self.exceptions):
+            return False
+        if (self.statuses or self.codes) and not (
+            (facts.status is not None and facts.status in self.statuses)
+            or (facts.code is not None and facts.code in self.codes)
+        ):
+            return False
+        if self.on_write is not None and self.on_write != write:
+            return False
+        return self.when is None or self.when(exc, facts)
+
+    def build(self, facts: ErrorFacts, *, write: bool, platform: str) -> ChannelError:
+        cls = self.error if isinstance(self.error, type) else self.error[0 if write else 1]
+        values = facts.values(platform)
+        en, fr = self.en.format(**values), self.fr.format(**values) or None
+        code = (self.platform_code(facts) if callable(self.platform_code)
+                else self.platform_code if self.platform_code is not None
+                else facts.code if facts.code is not None else facts.status)
+        if issubclass(cls, RateLimited):
+            return cls(en, reset_at=facts.reset_at, message_fr=fr, platform_code=code)
+        return cls(en, message_fr=fr, platform_code=code)
 
 # ---------------------------------------------------------------------------------------------
 # Values exchanged with the orchestrator
@@ -590,6 +661,36 @@ class Channel(abc.ABC):
         """How many public posts carried ``term`` since ``since``, where the platform counts
         without reading (X's recent counts); ``None`` where it does not."""
         return None
+
+    # -- errors -------------------------------------------------------------------------------
+
+    #: How the client library's failures become our errors (:class:`ErrorRule`, first match wins).
+    #: A channel lists its library's exception classes, HTTP statuses and platform codes here;
+    #: what no line matches is ambiguous after a call that may have published, permanent otherwise.
+    error_table: ClassVar[tuple[ErrorRule, ...]] = ()
+
+    @classmethod
+    def error_facts(cls, exc: BaseException) -> ErrorFacts:
+        """What the failure says (a channel whose library keeps more overrides this): by default
+        the status of an attached ``response`` and the exception's text."""
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return ErrorFacts(status=status if isinstance(status, int) else None, detail=str(exc))
+
+    @classmethod
+    def map_error(cls, exc: BaseException, *, write: bool, facts: ErrorFacts | None = None) -> ChannelError:
+        """Every failure of a call as exactly one error of the taxonomy, by ``error_table``.
+        ``write`` is True only for the call that may publish; ``facts`` when the channel read
+        them itself (from the last answer it saw)."""
+        if isinstance(exc, ChannelError):
+            return exc
+        facts = facts if facts is not None else cls.error_facts(exc)
+        for rule in cls.error_table:
+            if rule.matches(exc, facts, write=write):
+                return rule.build(facts, write=write, platform=cls.platform_name)
+        fallback: type[ChannelError] = AmbiguousError if write else PermanentError
+        return fallback(f"{cls.platform_name}: unexpected failure {exc!r}",
+                        message_fr=f"{cls.platform_name} : échec imprévu {exc!r}",
+                        platform_code=facts.code if facts.code is not None else facts.status)
 
     # -- helpers ------------------------------------------------------------------------------
 
