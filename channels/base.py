@@ -127,6 +127,16 @@ class ErrorFacts:
                 "detail_fr": self.detail_fr or self.detail, "platform": platform, **self.words}
 
 
+def no_platform_code(facts: ErrorFacts) -> None:
+    """For :attr:`ErrorRule.platform_code`: this failure records no code (no answer was read)."""
+    return None
+
+
+def platform_code_only(facts: ErrorFacts) -> str | int | None:
+    """For :attr:`ErrorRule.platform_code`: the platform's own code, never the HTTP status."""
+    return facts.code
+
+
 @dataclasses.dataclass(frozen=True)
 class ErrorRule:
     """One line of a channel's error table, read top to bottom, the first match wins.
