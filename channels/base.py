@@ -127,6 +127,14 @@ class ErrorFacts:
                 "detail_fr": self.detail_fr or self.detail, "platform": platform, **self.words}
 
 
+class _Words(dict[str, object]):
+    """A message's values: ``{exc}`` and ``{cause}`` always, and "?" for a value the failure
+    did not give (a message is never lost to a missing word)."""
+
+    def __missing__(self, key: str) -> object:
+        return "?"
+
+
 def no_platform_code(facts: ErrorFacts) -> None:
     """For :attr:`ErrorRule.platform_code`: this failure records no code (no answer was read)."""
     return None
@@ -173,10 +181,11 @@ class ErrorRule:
             return False
         return self.when is None or self.when(exc, facts)
 
-    def build(self, facts: ErrorFacts, *, write: bool, platform: str) -> ChannelError:
+    def build(self, exc: BaseException, facts: ErrorFacts, *, write: bool, platform: str) -> ChannelError:
         cls = self.error if isinstance(self.error, type) else self.error[0 if write else 1]
-        values = facts.values(platform)
-        en, fr = self.en.format(**values), self.fr.format(**values) or None
+        values = _Words({"exc": exc, "cause": exc.__cause__ or exc.__context__})
+        values.update(facts.values(platform))
+        en, fr = self.en.format_map(values), self.fr.format_map(values) or None
         code = (self.platform_code(facts) if callable(self.platform_code)
                 else self.platform_code if self.platform_code is not None
                 else facts.code if facts.code is not None else facts.status)
@@ -696,7 +705,7 @@ class Channel(abc.ABC):
         facts = facts if facts is not None else cls.error_facts(exc)
         for rule in cls.error_table:
             if rule.matches(exc, facts, write=write):
-                return rule.build(facts, write=write, platform=cls.platform_name)
+                return rule.build(exc, facts, write=write, platform=cls.platform_name)
         fallback: type[ChannelError] = AmbiguousError if write else PermanentError
         return fallback(f"{cls.platform_name}: unexpected failure {exc!r}",
                         message_fr=f"{cls.platform_name} : échec imprévu {exc!r}",
