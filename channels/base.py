@@ -28,12 +28,15 @@ from typing import Any, ClassVar
 
 import requests
 
+from content.words import Message
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 
 
-class ChannelError(Exception):
-    """Base of every error a channel raises. ``message_fr``/``message_en`` are for people."""
+class ChannelError(Message, Exception):
+    """Base of every error a channel raises. Its words for people are ``fr``/``en``
+    (:class:`~content.words.Message`; also ``message_fr``/``message_en``), ``str()`` is English."""
 
     kind: ClassVar[str] = "error"
 
@@ -45,12 +48,21 @@ class ChannelError(Exception):
         platform_code: str | int | None = None,
     ) -> None:
         super().__init__(message)
-        self.message_en = message
-        self.message_fr = message_fr or message
+        self.en = message
+        self.fr = message_fr or message
         self.platform_code = platform_code
 
+    @property
+    def message_en(self) -> str:
+        return self.en
+
+    @property
+    def message_fr(self) -> str:
+        return self.fr
+
     def message(self, language: str = "fr") -> str:
-        return self.message_fr if language == "fr" else self.message_en
+        """The same as :meth:`text`."""
+        return self.text(language)
 
 
 class RateLimited(ChannelError):
@@ -281,13 +293,12 @@ class ListenPage:
 
 
 @dataclasses.dataclass(frozen=True)
-class Problem:
+class Problem(Message):
+    """Something a person must change before publishing, with its ``code`` and its words."""
+
     code: str
     fr: str
     en: str
-
-    def text(self, language: str = "fr") -> str:
-        return self.fr if language == "fr" else self.en
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,7 +344,7 @@ class AccountConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class CredentialField:
+class CredentialField(Message):
     """One credential a platform asks for, as the rest of the system needs to know it: its
     ``name`` (the key in ``AccountConfig.credentials``, the ``PORTEVOIX_<KIND>_<NAME>`` variable),
     whether it is ``secret`` (never an option on the command line, never shown back), its words
@@ -352,7 +363,8 @@ class CredentialField:
     label_en: str = ""
 
     def words(self, language: str = "fr") -> str:
-        return self.fr if language == "fr" else self.en
+        """The field's words inside a sentence (the same as :meth:`text`)."""
+        return self.text(language)
 
     def label(self, language: str = "fr") -> str:
         """The field's label in a form (the dashboard's account form)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
+from content.words import Message
+
 
 @dataclasses.dataclass(frozen=True)
 class ContentProblem:
@@ -40,16 +42,26 @@ def format_problems(problems: Iterable[ContentProblem], language: str = "fr") ->
     return "\n".join(problem.text(language) for problem in problems)
 
 
-class ContentError(ValueError):
-    """Content could not be used as asked. ``message_fr``/``message_en`` are for people."""
+class ContentError(Message, ValueError):
+    """Content could not be used as asked. Its words for people are ``fr``/``en``
+    (:class:`~content.words.Message`; also ``message_fr``/``message_en``)."""
 
     def __init__(self, message_fr: str, message_en: str | None = None) -> None:
         super().__init__(message_fr)
-        self.message_fr = message_fr
-        self.message_en = message_en or message_fr
+        self.fr = message_fr
+        self.en = message_en or message_fr
+
+    @property
+    def message_fr(self) -> str:
+        return self.fr
+
+    @property
+    def message_en(self) -> str:
+        return self.en
 
     def message(self, language: str = "fr") -> str:
-        return self.message_en if language == "en" else self.message_fr
+        """The same as :meth:`text`."""
+        return self.text(language)
 
 
 class ContentInvalid(ContentError):

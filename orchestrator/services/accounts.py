@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from channels.base import AccountConfig, AuthError, Channel, ChannelError, CredentialField
 from channels.registry import CHANNELS, ByKind, channel_class
+from content.words import Words
 from orchestrator import secrets
 from orchestrator.models import Account, RateBucket
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
@@ -120,10 +121,13 @@ def _complete_credentials(kind: str, credentials: dict[str, str]) -> dict[str, s
 
 #: Why an account is unhealthy when the key in force cannot read its credentials (shown on the
 #: dashboard: no command line in it).
-UNREADABLE_FR = ("Identifiants illisibles : la clé de chiffrement de ce serveur ne les déchiffre pas (clé perdue "
-                 "ou changée). Remettez la bonne clé en place, ou saisissez de nouveau les identifiants du compte.")
-UNREADABLE_EN = ("Unreadable credentials: this server's encryption key does not decrypt them (lost or changed key). "
-                 "Put the right key back, or enter the account's credentials again.")
+UNREADABLE = Words(
+    "Identifiants illisibles : la clé de chiffrement de ce serveur ne les déchiffre pas (clé perdue ou changée). "
+    "Remettez la bonne clé en place, ou saisissez de nouveau les identifiants du compte.",
+    "Unreadable credentials: this server's encryption key does not decrypt them (lost or changed key). Put the "
+    "right key back, or enter the account's credentials again.")
+#: The French words, as stored in ``Account.last_error`` (compared to tell this reason apart).
+UNREADABLE_FR = UNREADABLE.fr
 
 
 def readable(account: Account) -> bool:
