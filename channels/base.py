@@ -527,6 +527,10 @@ class Channel(abc.ABC):
     account_option_help: ClassVar[dict[str, tuple[str, str]]] = {}
     #: Credentials that let the client be built only to validate text, offline (never sent).
     offline_credentials: ClassVar[dict[str, str]] = {}
+    #: The client library this channel speaks through, as pyproject.toml names the dependency
+    #: (``tweepy``, ``Mastodon.py``); a channel on a small client of its own names the library
+    #: that client stands on (``requests``).
+    client_distribution: ClassVar[str] = ""
 
     # -- capabilities (what this channel does; the defaults are the cautious answers) ----------
 

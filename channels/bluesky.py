@@ -175,6 +175,7 @@ class BlueskyChannel(Channel):
     )
     credential_groups = (("handle", "app_password"),)
     sandbox_credentials = {"handle": "ecrire.sandbox.bsky", "app_password": "sandbox-app-password"}
+    client_distribution = "atproto"
     public_hosts = frozenset({"bsky.app"})
     profile_url_pattern = "https://bsky.app/profile/{handle}"
     post_url_pattern = "https://bsky.app/profile/{handle}/post/{id}"

@@ -130,6 +130,7 @@ class FacebookChannel(Channel):
     account_options = ("graph_version",)
     account_option_help = {"graph_version": ("version de l'API Graph, ex. 24.0", "Graph API version, e.g. 24.0")}
     offline_credentials = {"page_id": "0", "page_token": "offline"}
+    client_distribution = "facebook-sdk"
     can_search = True  # the Page's tagged and visitor posts, with the permission
     can_alt_text = True  # alt_text_custom on photos
     metrics_batch_size = 50  # documented maximum of ids per ?ids= lookup

@@ -308,6 +308,7 @@ class MastodonChannel(Channel):
     )
     credential_groups = (("access_token",),)
     sandbox_credentials = {"access_token": "sandbox-mastodon-token"}
+    client_distribution = "Mastodon.py"
     public_hosts = frozenset()  # only the account's own instance
     profile_url_pattern = "{base}/@{user}"
     post_url_pattern = "{base}/@{user}/{id}"

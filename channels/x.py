@@ -247,6 +247,7 @@ class XChannel(Channel):
     )
     credential_groups = (("bearer_token",), ("consumer_key", "consumer_secret", "access_token", "access_token_secret"))
     sandbox_credentials = {"bearer_token": "sandbox-x-token"}
+    client_distribution = "tweepy"
     public_hosts = frozenset({"x.com", "www.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com",
                               "mobile.x.com"})
     profile_url_pattern = "https://x.com/{handle}"
