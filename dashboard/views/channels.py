@@ -103,7 +103,7 @@ def show_listening(account: Any) -> None:
         groups = listening_view.unavailable_groups(s, account=account, campaign=campaign)
     for group in groups:
         terms = common.plain(", ".join(term_name(kind, text) for kind, text in group["terms"]))
-        reason = common.plain(group["reason"].get(lang()) or "")
+        reason = common.plain(group["reason"].text(lang()))
         if group["by_design"]:  # the platform searches no keywords: nothing to fix, nothing to retest
             st.caption(t("channels.listen.not_searched", terms=terms, reason=reason))
         else:

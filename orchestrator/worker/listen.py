@@ -129,7 +129,7 @@ def _last_polled(row: ListenCursor | None) -> tuple[int, float]:
 
 def _error(exc: ChannelError) -> dict[str, str]:
     code = "unavailable" if isinstance(exc, ListeningUnavailable) else exc.kind
-    return {"code": code, "fr": exc.message("fr"), "en": exc.message("en")}
+    return {"code": code, "fr": exc.text("fr"), "en": exc.text("en")}
 
 
 class Listener:
