@@ -43,8 +43,8 @@ _SECRETS_HELP = (
     "champ=valeur par secret), ou sont demandés sans écho au clavier."
 )
 _STDIN_HELP = "Lire les secrets sur l'entrée standard : une ligne « champ=valeur » chacun (ou la valeur seule s'il n'y en a qu'un)."
-_SECOND_SET_HELP = ("Le second jeu d'identifiants de la plateforme au lieu du premier (X : OAuth 1.0a, quatre secrets, "
-                    "au lieu d'un jeton OAuth 2). Voir « Champs » ci-dessus.")
+_SECOND_SET_HELP = ("Le second jeu d'identifiants de la plateforme au lieu du premier, là où elle en accepte deux "
+                    "(voir « Champs » ci-dessus).")
 _BASE_URL_HELP = ("Adresse du serveur du compte : obligatoire pour une plateforme où chaque compte a le sien ; "
                   "sinon un autre hôte (serveur personnel, bac à sable).")
 _REFUSED = "Refusé : un secret sur la ligne de commande est visible de tous (ps). Voir --help."
@@ -122,10 +122,10 @@ class CredentialOptionsCommand(TyperCommand):
         generated: list[Any] | None = getattr(self, "_generated", None)
         if generated is None:
             generated = generated_options(with_account_options=self.with_account_options)
-            taken = {opt for param in self.params for opt in param.opts}
-            clash = sorted(opt for option in generated for opt in option.opts if opt in taken)
-            if clash:  # a field named like one of the command's own options: the channel must rename it
-                raise RuntimeError(f"credential fields clash with the options of {self.name}: {clash}")
+            taken = [opt for param in [*self.params, *generated] for opt in param.opts]
+            clash = sorted({opt for opt in taken if taken.count(opt) > 1})
+            if clash:  # a field or option named like another option: the channel must rename it
+                raise RuntimeError(f"declared fields and options clash in {self.name}: {clash}")
             self.params.extend(generated)
             self.help = f"{self.help or ''} {fields_help()}"
             self._generated = generated

@@ -49,3 +49,24 @@ def test_a_secret_given_as_an_option_is_refused_before_anything_else() -> None:
     result = CliRunner().invoke(app, ["account", "add", kind, "n", "--" + secret.replace("_", "-"), "visible"])
     assert result.exit_code == 1
     assert f"PORTEVOIX_{kind.upper()}_{secret.upper()}" in result.output and "visible" not in result.output
+
+
+def test_a_field_named_like_an_option_of_the_command_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A platform declaring a public field "language" would take --language from the command:
+    the options are not built, and the tests say why."""
+    from channels import registry
+    from channels.base import CredentialField
+
+    cls = channel_class(KINDS[0])
+    field = CredentialField("language", "langue", "language", secret=False, prompt="Language",
+                            help_fr="La langue.", help_en="The language.")
+    monkeypatch.setattr(cls, "credential_fields", (*cls.credential_fields, field))
+    registry.credential_fields.cache_clear()
+    registry.public_credential_names.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="--language"):
+            _options("add")
+    finally:
+        monkeypatch.undo()
+        registry.credential_fields.cache_clear()
+        registry.public_credential_names.cache_clear()
