@@ -14,7 +14,10 @@ Exception tree (every channel maps its SDK's exceptions onto exactly one of thes
     │                             posts (X without search, a Page without the permission)
     └── AuthError          the credentials are refused; the account is unhealthy until re-tested
 
-The orchestrator alone decides what to do with each (retries live in one place).
+Each channel says how in one table, ``Channel.error_table`` (:class:`ErrorRule` lines: the
+library's exception classes, HTTP statuses and platform codes, each to one of these classes),
+applied by ``Channel.map_error``. The orchestrator alone decides what to do with each (retries
+live in one place).
 """
 
 from __future__ import annotations
