@@ -17,8 +17,9 @@ from content.words import Message
 
 
 @dataclasses.dataclass(frozen=True)
-class ContentProblem:
-    """One thing wrong in a campaign folder, worded for a person who edits YAML, not code."""
+class ContentProblem(Message):
+    """One thing wrong in a campaign folder, worded for a person who edits YAML, not code. Its
+    words alone are ``fr``/``en``; :meth:`text` says where, then what."""
 
     file: str  # relative to the campaign folder (or to the campaigns root for load_all)
     field: str  # dotted path inside the file, e.g. ``story.fr`` or ``templates[2].action``; "" = whole file
@@ -26,12 +27,19 @@ class ContentProblem:
     message_en: str
     line: int | None = None  # 1-based line in ``file`` when we could locate it
 
+    @property
+    def fr(self) -> str:  # type: ignore[override]
+        return self.message
+
+    @property
+    def en(self) -> str:  # type: ignore[override]
+        return self.message_en
+
     def text(self, language: str = "fr") -> str:
         where = self.file if self.line is None else f"{self.file} (ligne {self.line})"
         if language == "en" and self.line is not None:
             where = f"{self.file} (line {self.line})"
-        message = self.message_en if language == "en" else self.message
-        return f"{where} : {self.field or '—'} : {message}"
+        return f"{where} : {self.field or '—'} : {super().text(language)}"
 
     def __str__(self) -> str:
         return self.text("fr")

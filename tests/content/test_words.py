@@ -4,7 +4,7 @@ services, is a content.words.Message read with text(language)."""
 from __future__ import annotations
 
 from channels.base import AuthError, CredentialField, Problem, RateLimited
-from content.errors import ContentError
+from content.errors import ContentError, ContentProblem
 from content.model import Bilingual
 from content.words import Message, Words
 from orchestrator.errors import ServiceError
@@ -33,6 +33,9 @@ def test_every_bilingual_thing_is_a_message_read_the_same_way() -> None:
 
 def test_a_message_located_in_a_file_says_where() -> None:
     assert PlanProblem(3, "date invalide", "bad date").text("en") == "Line 3: bad date"
+    problem = ContentProblem("cases.yaml", "story.fr", "vide", "empty", line=7)
+    assert isinstance(problem, Message) and (problem.fr, problem.en) == ("vide", "empty")
+    assert problem.text("en") == "cases.yaml (line 7) : story.fr : empty"
     assert isinstance(LineError(4, "", "vide", "empty"), Message)
     assert LineError(4, "", "vide", "empty").text("fr") == "ligne 4 : vide"
 
