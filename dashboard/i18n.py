@@ -6,7 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time, get_timezone_name
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    get_timezone_name,
+)
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from dashboard.strings import STRINGS
@@ -62,6 +68,14 @@ def fmt_date(value: dt.date | None, fmt: str = "long") -> str:
     if value is None:
         return "—"
     return format_date(value, format=fmt, locale=locale())
+
+
+def fmt_day(value: dt.date | None, weekday: bool = False) -> str:
+    """A short day in the language's own order: « 10 déc. », "Dec 10" (« jeu. 10 déc. »,
+    "Thu, Dec 10" with ``weekday``)."""
+    if value is None:
+        return "—"
+    return format_skeleton("MMMEd" if weekday else "MMMd", value, locale=locale())
 
 
 def fmt_number(value: float | int | None) -> str:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import common
 from dashboard import deliveries_ui as ui
-from dashboard.i18n import fmt_date, fmt_number, fmt_percent, lang, t
+from dashboard.i18n import fmt_day, fmt_number, fmt_percent, lang, t
 from orchestrator.services.public_voice import (
     FUNNEL_STEPS,
     PLATFORMS,
@@ -37,10 +37,10 @@ def pace_line(name: str, *, done: int, goal: int, projected: int, projected_righ
     without the 10 December part once that day has passed. ``name`` is shown as typed."""
     values = {"name": common.plain(name), "done": fmt_number(done), "goal": fmt_number(goal),
               "percent": fmt_percent(done / goal) if goal else "—", "projected": fmt_number(projected),
-              "last_day": fmt_date(ends_on, "d MMM") if ends_on else "—"}
+              "last_day": fmt_day(ends_on) if ends_on else "—"}
     if projected_rights_day is None or rights_day is None:
         return t("voice.pace_line_last", **values)
-    return t("voice.pace_line", rights=fmt_number(projected_rights_day), rights_day=fmt_date(rights_day, "d MMM"),
+    return t("voice.pace_line", rights=fmt_number(projected_rights_day), rights_day=fmt_day(rights_day),
              **values)
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import common
 from dashboard import deliveries_ui as ui
-from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, fmt_time, lang, t, zone_name
+from dashboard.i18n import fmt_date, fmt_datetime, fmt_day, fmt_number, fmt_time, lang, t, zone_name
 from orchestrator.services import accounts as account_service
 from orchestrator.services import calendar_feed, delivery_views, exports, reports
 from orchestrator.services.campaigns import list_cases
@@ -76,7 +76,7 @@ for week_start in range(0, len(days), 7):
     for column, day in zip(columns, days[week_start:week_start + 7], strict=True):
         with column.container(border=True):
             muted = view == "month" and day.month != anchor.month
-            header = fmt_date(day, "EEE d MMM")
+            header = fmt_day(day, weekday=True)
             st.markdown(f"**{header}**" if not muted else f":gray[{header}]")
             entry = by_day.get(day, {"count": 0, "rows": []})
             for row in entry["rows"]:

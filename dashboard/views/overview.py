@@ -10,7 +10,16 @@ import streamlit as st
 
 from dashboard import common, data, voice_ui
 from dashboard import deliveries_ui as ui
-from dashboard.i18n import fmt_date, fmt_datetime, fmt_number, fmt_percent, fmt_time, lang, t
+from dashboard.i18n import (
+    fmt_date,
+    fmt_datetime,
+    fmt_day,
+    fmt_number,
+    fmt_percent,
+    fmt_time,
+    lang,
+    t,
+)
 from orchestrator.services import campaign_results, delivery_views, reports
 from orchestrator.services.responses import RESPONSE_KINDS
 from orchestrator.settings import get_settings
@@ -120,7 +129,7 @@ else:
     for col, item in zip(st.columns(3), reports.countdowns(campaign, today=today), strict=False):
         days = item["days"]
         value = (t("overview.days", n=fmt_number(days)) if days > 0 else t("overview.today") if days == 0
-                 else t("overview.past_on", date=fmt_date(item["date"], "d MMM")))
+                 else t("overview.past_on", date=fmt_day(item["date"])))
         col.metric(common.plain(item["name"].get(lang()) or item["slug"]), value, help=fmt_date(item["date"]))
     if phase == campaign_results.UPCOMING:
         st.info(t("overview.upcoming", start=fmt_date(campaign.starts_on)), icon=":material/event_upcoming:")

@@ -197,27 +197,24 @@ def check(session: Session, raw: Any) -> dict[str, dict[str, list[str]]]:
 
 
 def set_campaign_terms(session: Session, *, actor: Actor, campaign: Campaign, terms: Any) -> dict[str, Any]:
-    require(actor, "editor", "modifier les termes d'écoute", "change the listening terms")
-    clean = check(session, terms)
-    before = dict(campaign.listening or {})
-    if clean != before:
-        campaign.listening = clean
-        campaign.updated_at = utcnow()
-        session.add(campaign)
-        audit(session, actor=actor, action="listening.set", target_type="campaign", target_id=campaign.slug,
-              before=before, after=clean)
-    return clean
+    return _set_owner_terms(session, actor=actor, owner=campaign, target_type="campaign", terms=terms)
 
 
 def set_case_terms(session: Session, *, actor: Actor, case: Case, terms: Any) -> dict[str, Any]:
+    return _set_owner_terms(session, actor=actor, owner=case, target_type="case", terms=terms)
+
+
+def _set_owner_terms(session: Session, *, actor: Actor, owner: Campaign | Case, target_type: str,
+                     terms: Any) -> dict[str, Any]:
+    """Checked terms stored on the edition or the case, audited when they change."""
     require(actor, "editor", "modifier les termes d'écoute", "change the listening terms")
     clean = check(session, terms)
-    before = dict(case.listening or {})
+    before = dict(owner.listening or {})
     if clean != before:
-        case.listening = clean
-        case.updated_at = utcnow()
-        session.add(case)
-        audit(session, actor=actor, action="listening.set", target_type="case", target_id=case.slug,
+        owner.listening = clean
+        owner.updated_at = utcnow()
+        session.add(owner)
+        audit(session, actor=actor, action="listening.set", target_type=target_type, target_id=owner.slug,
               before=before, after=clean)
     return clean
 

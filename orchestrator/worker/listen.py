@@ -63,7 +63,7 @@ from sqlmodel import col, select
 from channels.base import AuthError, ChannelError, ListeningUnavailable, ListenPage, RateLimited
 from orchestrator import budgets, secrets
 from orchestrator.db import read_scope, retry_db, session_scope
-from orchestrator.models import Account, Campaign, Case, ListenCursor
+from orchestrator.models import CLAIMABLE_SQL, Account, Campaign, Case, Delivery, ListenCursor
 from orchestrator.services import accounts as accounts_service
 from orchestrator.services import listening
 from orchestrator.services.auth import NotFound
@@ -118,6 +118,12 @@ class ListenReport:
         }
 
 
+#: The next claimable delivery's due time (the claim order's partial index answers it).
+_DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+_NEXT_DUE = (sa.select(sa.func.min(_DELIVERY.c.due_at))
+             .where(sa.text(f"delivery.{CLAIMABLE_SQL}"), _DELIVERY.c.due_at >= sa.bindparam("after")))
+
+
 def _last_polled(row: ListenCursor | None) -> tuple[int, float]:
     """Sort key: never polled first, then the longest since the last poll, good or failed (a
     stream that keeps failing does not stay first and take the whole budget every pass)."""
@@ -142,15 +148,43 @@ class Listener:
         self._stopping = stopping or threading.Event()
 
     def give_way(self) -> float:
-        """Publishing first: before each listening page, wait while the publisher has accounts at
-        work (their claims and outcomes need the database, and on SQLite its single writer), at
-        most ``listen_yield_seconds``, so listening is slowed, never stopped, by a steady stream
-        of due posts. Returns the seconds waited."""
+        """Publishing first: before each listening page (and its write), wait while the publisher
+        has accounts at work, or while a delivery falls due within ``listen_yield_ahead_seconds``
+        (its claim and outcome need the database, and on SQLite its single writer: a page written
+        just then would make it late), at most ``listen_yield_seconds``, so listening is slowed,
+        never stopped, by a steady stream of due posts. Returns the seconds waited."""
         started = time.monotonic()
         deadline = started + max(0.0, self.settings.listen_yield_seconds)
-        while self._publishing() and time.monotonic() < deadline and not self._stopping.is_set():
-            self._stopping.wait(0.02)
+        next_due, checked = None, -1.0
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            if self._publishing():
+                self._stopping.wait(0.02)
+                continue
+            if time.monotonic() - checked >= 0.1:  # a read, at most ten a second
+                next_due, checked = self._next_due(), time.monotonic()
+            if next_due is None:
+                break
+            due_in = (next_due - utcnow()).total_seconds()
+            # overdue by more than a second: a delivery that waits for something else (its
+            # account's pace, a held case); listening does not wait for it
+            if not -1.0 < due_in < self.settings.listen_yield_ahead_seconds:
+                break
+            self._stopping.wait(min(0.05, max(0.01, due_in)))
         return time.monotonic() - started
+
+    def _next_due(self) -> dt.datetime | None:
+        """When the next claimable delivery falls due (None when there is none, or the engine is
+        not there: the unit tests of :meth:`give_way`)."""
+        if self.engine is None or self.settings.listen_yield_ahead_seconds <= 0:
+            return None
+        try:
+            with self.engine.connect() as connection:
+                value = connection.execute(_NEXT_DUE, {"after": utcnow() - dt.timedelta(seconds=1)}).scalar()
+        except sa.exc.SQLAlchemyError:
+            return None
+        if value is None:
+            return None
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
     # ------------------------------------------------------------------------------------------
 
@@ -250,12 +284,19 @@ class Listener:
             cursor = resume
         by_label = {listening.term_key(t.label): t for t in all_terms} if all_terms is not None else None
         size = channel.listen_page_size or None
-        for _ in range(max(1, self.settings.listen_max_pages)):
-            self.give_way()
+        pages = max(1, self.settings.listen_max_pages)
+        taken = 0  # tokens already taken for the next call, in the previous page's write
+        for page_no in range(pages):
             ahead = max(1, int(channel.listen_calls_ahead()))
-            if not retry_db(functools.partial(self._take, account.id, endpoint, now or utcnow(), ahead),
-                            "listen budget"):
-                return "budget"
+            if taken < ahead:
+                self.give_way()
+                if not retry_db(functools.partial(self._take, account.id, endpoint, now or utcnow(), ahead - taken),
+                                "listen budget"):
+                    if taken:
+                        retry_db(functools.partial(self._give_back, account.id or 0, endpoint, taken), "listen budget")
+                    return "budget"
+            elif taken > ahead:
+                retry_db(functools.partial(self._give_back, account.id or 0, endpoint, taken - ahead), "listen budget")
             report.calls += ahead
             try:
                 if all_terms is not None:
@@ -285,8 +326,12 @@ class Listener:
             extra = max(0, page.calls - ahead)
             report.calls += extra
             self.give_way()  # the page's write, too, after what is going out
-            recorded = retry_db(functools.partial(self._record, account, campaign, stream, page, term, key, infos,
-                                                  now, endpoint, extra, by_label), "record public posts")
+            # one write per page: the posts, the cursor, and the tokens of the next call (when
+            # there is one), so listening holds SQLite's single writer half as often
+            want = ahead if page.more and page_no + 1 < pages else 0
+            recorded, taken = retry_db(functools.partial(self._record, account, campaign, stream, page, term, key,
+                                                         infos, now, endpoint, extra, by_label, want),
+                                       "record public posts")
             report.pages += 1
             report.duplicates += recorded.duplicates
             report.answers += recorded.answers
@@ -297,6 +342,8 @@ class Listener:
             cursor = page.cursor
             if not page.more:
                 return "done"
+            if want and not taken:
+                return "budget"
         return "done"
 
     def _purge(self) -> int:
@@ -306,17 +353,28 @@ class Listener:
     def _take(self, account_id: int | None, endpoint: str, now: dt.datetime, n: int = 1) -> bool:
         """``n`` tokens for a listening call, only while the bucket keeps its publishing reserve."""
         with session_scope(self.engine) as session:
-            bucket = budgets.read_bucket(session, account_id=account_id or 0, endpoint=endpoint)
-            if bucket is None:
-                return True
-            if bucket.blocked_until is not None and bucket.blocked_until > now:
-                return False
-            budgets.refill(bucket, now)
-            if bucket.tokens - n < self.settings.listen_reserve * bucket.capacity:
-                return False
-            bucket.tokens -= n
-            budgets.write_bucket(session, bucket)
+            return self._take_in(session, account_id, endpoint, now, n)
+
+    def _take_in(self, session: Any, account_id: int | None, endpoint: str, now: dt.datetime, n: int) -> bool:
+        bucket = budgets.read_bucket(session, account_id=account_id or 0, endpoint=endpoint)
+        if bucket is None:
             return True
+        if bucket.blocked_until is not None and bucket.blocked_until > now:
+            return False
+        budgets.refill(bucket, now)
+        if bucket.tokens - n < self.settings.listen_reserve * bucket.capacity:
+            return False
+        bucket.tokens -= n
+        budgets.write_bucket(session, bucket)
+        return True
+
+    def _give_back(self, account_id: int, endpoint: str, n: int) -> None:
+        """Tokens taken for a call that was not made (the rest of its take was refused)."""
+        with session_scope(self.engine) as session:
+            bucket = budgets.read_bucket(session, account_id=account_id, endpoint=endpoint)
+            if bucket is not None:
+                bucket.tokens = min(float(bucket.capacity), bucket.tokens + n)
+                budgets.write_bucket(session, bucket)
 
     @staticmethod
     def _charge(session: Any, account_id: int, endpoint: str, n: int, now: dt.datetime) -> None:
@@ -406,13 +464,17 @@ class Listener:
 
     def _record(self, account: Account, campaign: Campaign, stream: str, page: ListenPage,
                 term: listening.Term | None, key: bytes, infos: list[Any], now: dt.datetime | None,
-                endpoint: str = "", extra: int = 0, by_label: dict[str, listening.Term] | None = None) -> Any:
+                endpoint: str = "", extra: int = 0, by_label: dict[str, listening.Term] | None = None,
+                want: int = 0) -> tuple[Any, int]:
+        """The page's posts and cursor; and, when ``want``, the next call's tokens (how many
+        were taken: ``want`` or 0)."""
         with session_scope(self.engine) as session:
             recorded = listening.record_page(session, account=account, campaign=campaign, stream=stream, page=page,
                                              term=term, key=key, now=now, terms=by_label)
             self._charge(session, account.id or 0, endpoint, extra, utcnow())
             budgets.correct(session, account_id=account.id or 0, infos=infos)
-        return recorded
+            taken = want if want and self._take_in(session, account.id, endpoint, now or utcnow(), want) else 0
+        return recorded, taken
 
     def _failed(self, account: Account, stream: str, error: dict[str, str], exc: ChannelError, endpoint: str,
                 infos: list[Any], now: dt.datetime | None) -> None:

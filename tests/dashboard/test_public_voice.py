@@ -69,7 +69,7 @@ def test_the_overview_in_english_writes_numbers_the_english_way(app, bare_engine
     assert summary["Whole edition"]["Actions"] == 116
     shown = texts(at)
     line = next(line for line in shown.splitlines() if line.startswith("Juan López — 93 / 12,000 actions (1%) · projected: "))
-    assert " on 10 Dec, " in line and " on the last day (" in line
+    assert " on Dec 10, " in line and " on the last day (" in line
     at.selectbox(key="overview_voice_case").set_value("damisoa").run()
     assert not at.exception
     funnel = rows_by(frame_with(at, "Step"), "Step")

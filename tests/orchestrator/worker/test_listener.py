@@ -136,3 +136,31 @@ def test_a_backlog_is_caught_up_oldest_first_in_bounded_pages(engine, sandbox) -
     assert first.new == 80, "two pages of 40 per stream and pass"
     second = worker.listen()
     assert second.new == 50 and worker.listen().new == 0
+
+
+def test_a_paged_backlog_takes_each_next_call_in_the_page_s_own_write_and_keeps_the_reserve(
+        engine, sandbox, monkeypatch) -> None:
+    from orchestrator.worker.listen import Listener
+
+    em = emulator(sandbox)
+    name = mastodon_account(engine, sandbox, options={"rate_limits": {"publish": [10, 3600]}})
+    setup_terms(engine, case_terms={}, edition_terms={"fr": {"hashtags": [EDITION_TAG]}})
+    worker = make_worker(engine, factory=shared_budget, listen_reserve=0.5, listen_max_pages=8)
+    em.public_post(tag=EDITION_TAG, author=0)
+    worker.listen()  # the stream's cursor
+    for n in range(300):
+        em.public_post(tag=EDITION_TAG, author=n)
+    takes: list[int] = []
+    real_take = Listener._take
+    monkeypatch.setattr(Listener, "_take", lambda self, *a, **k: takes.append(1) or real_take(self, *a, **k))
+    before = _tokens(engine, "publish")
+    report = worker.listen()
+    spent = before - _tokens(engine, "publish")
+    # the pages read stop at the reserve, and every call made was paid for
+    assert _tokens(engine, "publish") >= 5 - 0.1
+    assert report.pages >= 2 and report.new == 40 * report.pages
+    assert spent >= report.calls - 0.1
+    # the first page of each stream takes its own tokens; every later page's were taken with the
+    # previous page's posts, in one write
+    assert len(takes) < report.pages, (len(takes), report.pages)
+    assert name in report.held_for_budget or report.pages == 8
