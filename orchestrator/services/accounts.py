@@ -305,10 +305,10 @@ def test_account(session: Session, *, actor: Actor, name: str, timeout: float = 
     try:
         handle = channel.whoami()
     except ChannelError as exc:
-        account.last_error = exc.message("fr")
+        account.last_error = exc.text("fr")
         if isinstance(exc, AuthError):
             account.healthy = False
-        ok, message = False, exc.message(language)
+        ok, message = False, exc.text(language)
     else:
         account.handle = handle
         account.last_error = ""

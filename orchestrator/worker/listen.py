@@ -320,7 +320,7 @@ class Listener:
                 else:
                     report.errors.append((account.name, stream, error))
                 (log.info if isinstance(exc, ListeningUnavailable) else log.warning)(
-                    "listening %s on %s: %s", stream, account.name, exc.message("en"))
+                    "listening %s on %s: %s", stream, account.name, exc.text("en"))
                 return "auth" if isinstance(exc, AuthError) else "error"
             infos = channel.take_rate_info()
             extra = max(0, page.calls - ahead)
