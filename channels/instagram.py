@@ -81,6 +81,7 @@ class InstagramChannel(ContainerChannel):
                     "Explorer, GET /{page-id}?fields=instagram_business_account."),
         CredentialField(
             "access_token", "jeton d'accès", "access token", prompt="Page access token",
+            label_fr="Jeton d'accès de la Page reliée", label_en="Linked Page's access token",
             help_fr="Le jeton de la Page reliée (de préférence celui d'un utilisateur système de Meta "
                     "Business Suite) avec instagram_basic, instagram_content_publish et pages_read_engagement.",
             help_en="The linked Page's token (preferably a Meta Business Suite system user's) with "

@@ -31,6 +31,7 @@ from content.fields import (
     Url,
     problem,
 )
+from content.words import Message
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")  # French first, always
@@ -64,8 +65,9 @@ class _Model(BaseModel):
 # Bilingual text and links
 
 
-class Bilingual(_Model):
-    """The same text in French and English; both are required and non-empty."""
+class Bilingual(_Model, Message):
+    """The same text in French and English; both are required and non-empty (a
+    :class:`~content.words.Message`: ``text(language)``, or ``get``)."""
 
     fr: NonEmptyStr
     en: NonEmptyStr

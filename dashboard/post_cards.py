@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from content.words import Message
 from dashboard import common
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import delivery_views, post_review
 from orchestrator.services import posts as post_service
-from orchestrator.services.auth import Actor, ServiceError
+from orchestrator.services.auth import Actor
 
 if TYPE_CHECKING:
     from orchestrator.models import Post
@@ -36,10 +37,9 @@ def language_name(code: str) -> str:
 
 def message(exc: Exception) -> str:
     """An error in the reader's language when it has one, else its own words."""
-    if isinstance(exc, ServiceError):
-        return exc.message(lang())
-    own = getattr(exc, "message_fr" if lang() == "fr" else "message_en", None)  # a channel's error
-    return own if isinstance(own, str) else (str(exc) or type(exc).__name__)
+    if isinstance(exc, Message):  # a refusal of a service, an error of a channel or of content
+        return exc.text(lang())
+    return str(exc) or type(exc).__name__
 
 
 def state_words(post: Post, state: str | None) -> str:

@@ -96,7 +96,7 @@ def _good_news(case: Any, name: str) -> None:
             try:
                 st.session_state[key] = case_edit.good_news_text(s, case_id=case.id, language=language)
             except ServiceError as exc:  # a template that cannot be filled: say which, leave the text empty
-                st.warning(common.plain(exc.message(lang())))
+                st.warning(common.plain(exc.text(lang())))
                 st.session_state[key] = ""
     text = st.text_area(t("cases.good_news_text"), key=key, height=120)
     if st.button(t("cases.good_news_create"), key=f"case_gn_create_{case.slug}", icon=":material/edit:"):

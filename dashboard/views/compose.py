@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from content.words import Words
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.services import actions_admin, media_library, post_review, templates_admin
@@ -137,13 +138,13 @@ with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_
                 mime, _, width, height = media_library.inspect(upload.getvalue())
                 verdicts[upload.file_id] = {"mime": mime, "w": width, "h": height}
             except ServiceError as exc:
-                verdicts[upload.file_id] = {"fr": exc.fr, "en": exc.en}
+                verdicts[upload.file_id] = {"why": Words(exc.fr, exc.en)}
         checked = verdicts[upload.file_id]
         if "mime" in checked:
             st.caption(t("compose.image_ok", name=common.plain(upload.name), kind=checked["mime"].split("/")[1].upper(),
                          w=fmt_number(checked["w"]), h=fmt_number(checked["h"])))
         else:
-            st.error(t("compose.bad_image", name=common.plain(upload.name), why=checked[lang()]),
+            st.error(t("compose.bad_image", name=common.plain(upload.name), why=checked["why"].text(lang())),
                      icon=":material/broken_image:")
     alt = st.text_input(t("compose.alt"), key="compose_alt", help=t("compose.alt_help"))
     if st.button(t("compose.add_image"), key="compose_add_image"):

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from content.words import Message
 from orchestrator.models import Campaign, Case, CaseStatusNote, Post, Template
 from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
@@ -192,7 +193,7 @@ def good_news_text(session: Session, *, case_id: int, language: str) -> str:
         return render_template_text(body, case=case, action=None, campaign=campaign, language=language,  # type: ignore[arg-type]
                                     name=template.slug if template else "good-news")
     except Exception as exc:  # ContentError: the template uses {date} or a misspelt placeholder
-        raise ServiceError(getattr(exc, "message_fr", str(exc)), getattr(exc, "message_en", str(exc))) from None
+        raise (ServiceError.of(exc) if isinstance(exc, Message) else ServiceError(str(exc))) from None
 
 
 def offer_good_news_post(session: Session, *, actor: Actor, case_id: int, language: str, text: str,

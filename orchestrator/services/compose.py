@@ -78,7 +78,7 @@ def preview(
                        problems=image_problems + [p.text(language) for p in check.problems],
                        note=validator.note.text(language) if validator.note else None, variant=bool(adjusted))
         except ServiceError as exc:
-            row["error"] = exc.message(language)
+            row["error"] = exc.text(language)
         except Exception as exc:  # noqa: BLE001 - this account's preview says it; the others still show
             row["error"] = (f"Aperçu impossible pour ce compte : {exc}" if language == "fr"
                             else f"No preview for this account: {exc}")

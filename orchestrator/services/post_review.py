@@ -163,7 +163,7 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
                        problems=[p.text(language) for p in check.problems],
                        note=note.text(language) if note else None)
         except ServiceError as exc:
-            row["error"] = exc.message(language)
+            row["error"] = exc.text(language)
         except Exception as exc:  # noqa: BLE001 - this account's card says it; the others still show
             row["error"] = (f"Aperçu impossible pour ce compte : {exc}" if language == "fr"
                             else f"No preview for this account: {exc}")
