@@ -127,6 +127,11 @@ class PublishRequest:
     link: str | None = None
     images: tuple[Image, ...] = ()
     language: str = "fr"
+    #: Mastodon's ``spoiler_text`` ("" for none) and visibility; Bluesky's self-label values
+    #: (``com.atproto.label.defs#selfLabels``). Platforms that offer none ignore them.
+    content_warning: str = ""
+    visibility: str = "public"
+    self_labels: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -515,6 +515,7 @@ class BlueskyChannel(Channel):
             facets=facets or None,
             embed=embed,
             langs=[request.language],
+            labels=self_labels(request.self_labels),
         )
 
         def create(client: Client) -> Any:
@@ -875,3 +876,14 @@ def _post_of(view: Any, when: dt.datetime) -> PublicPost:
         quoted = _field(inner, "uri") or _field(_field(inner, "record"), "uri")
         return PublicPost(view.uri, "quote", when, str(quoted) if quoted else None)
     return PublicPost(view.uri, kind, when, None)
+
+
+def self_labels(values: Sequence[str]) -> models.ComAtprotoLabelDefs.SelfLabels | None:
+    """The author's own labels on the record (``com.atproto.label.defs#selfLabels``), once each
+    in the order given; None (no ``labels`` field at all) for a post without any."""
+    unique = list(dict.fromkeys(v for v in values if v))
+    if not unique:
+        return None
+    return models.ComAtprotoLabelDefs.SelfLabels(
+        values=[models.ComAtprotoLabelDefs.SelfLabel(val=value) for value in unique]
+    )

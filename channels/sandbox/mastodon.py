@@ -353,12 +353,14 @@ class MastodonEmulator(Emulator):
             media_ids = [str(i) for i in data.get("media_ids") or []]
             visibility = data.get("visibility") or "public"
             language = data.get("language")
+            spoiler_text = str(data.get("spoiler_text") or "")
         else:
             params = req.params()
             text = (params.get("status") or [""])[0]
             media_ids = params.get("media_ids[]") or params.get("media_ids") or []
             visibility = (params.get("visibility") or ["public"])[0]
             language = (params.get("language") or [""])[0] or None
+            spoiler_text = (params.get("spoiler_text") or [""])[0]
         key = req.headers.get("idempotency-key")
         now = self.sandbox.now()
         with self.sandbox.lock:
@@ -382,7 +384,8 @@ class MastodonEmulator(Emulator):
             ]
             if not text.strip() and not media:
                 raise MastodonError(422, "Validation failed: Text can't be blank")
-            if text_length(text) > self.max_characters:
+            # StatusLengthValidator counts the content warning with the text
+            if text_length(text) + len(regex.findall(r"\X", spoiler_text)) > self.max_characters:
                 raise MastodonError(
                     422,
                     f"Validation failed: Text character limit of {self.max_characters} exceeded",
@@ -396,6 +399,7 @@ class MastodonEmulator(Emulator):
                 "created": now,
                 "visibility": visibility,
                 "language": language,
+                "spoiler_text": spoiler_text,
                 "media": media,
             }
             for item in media:
@@ -460,8 +464,9 @@ class MastodonEmulator(Emulator):
             "created_at": _iso(record["created"]),
             "in_reply_to_id": None,
             "in_reply_to_account_id": None,
-            "sensitive": False,
-            "spoiler_text": "",
+            # PostStatusService marks a status with a content warning sensitive
+            "sensitive": bool(record.get("spoiler_text")),
+            "spoiler_text": record.get("spoiler_text") or "",
             "visibility": record["visibility"],
             "language": record["language"],
             "uri": f"{base}/users/{u}/statuses/{record['id']}",

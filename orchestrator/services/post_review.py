@@ -105,7 +105,7 @@ def _verdict(session: Session, post: Post, account: Account, images: list[Image]
     campaign, case = context or _campaign_and_case(session, post)
     text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
     validator = for_account(account)
-    return text, validator.validate(text, images), validator.note
+    return text, validator.validate(text, images, content_warning=post.content_warning or ""), validator.note
 
 
 def problems_of(session: Session, post: Post) -> list[Said]:
