@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, get_args
 
+from content.model import MAX_CONTENT_WARNING, SelfLabel, Visibility
 from orchestrator.errors import ServiceError
 
 #: Mastodon's visibilities a campaign may use, most public first. ``direct`` is left out: a
 #: campaign post mentions nobody in private.
-VISIBILITIES = ("public", "unlisted", "private")
+VISIBILITIES: tuple[str, ...] = get_args(Visibility)
 DEFAULT_VISIBILITY = "public"
 VISIBILITY_LABELS = {
     "public": {"fr": "Publique", "en": "Public"},
@@ -37,7 +38,7 @@ VISIBILITY_LABELS = {
 
 #: Self-labels an author may put on a Bluesky post (values of ``com.atproto.label.defs``'s
 #: label values that the apps offer to authors; the sexual ones have no place in a campaign).
-SELF_LABELS = ("graphic-media", "nudity")
+SELF_LABELS: tuple[str, ...] = get_args(SelfLabel)
 SELF_LABEL_LABELS = {
     "graphic-media": {"fr": "Images violentes (graphic-media)", "en": "Graphic media (graphic-media)"},
     "nudity": {"fr": "Nudité (nudity)", "en": "Nudity (nudity)"},
@@ -45,7 +46,7 @@ SELF_LABEL_LABELS = {
 
 #: Longest warning accepted at all: Mastodon's default character limit. On Mastodon the warning
 #: and the text share the instance's limit (its validation counts both).
-MAX_WARNING = 500
+MAX_WARNING = MAX_CONTENT_WARNING
 
 
 @dataclasses.dataclass(frozen=True)
