@@ -745,6 +745,8 @@ class BlueskyEmulator(Emulator):
                 "text": p.record.get("text", ""),
                 "created": p.created,
                 "langs": p.record.get("langs") or [],
+                "labels": [v.get("val") for v in (p.record.get("labels") or {}).get("values") or []],
+                "record": p.record,
                 "facets": p.record.get("facets") or [],
                 "embed": (p.record.get("embed") or {}).get("$type"),
                 "link": ((p.record.get("embed") or {}).get("external") or {}).get("uri"),

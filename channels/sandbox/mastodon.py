@@ -7,7 +7,9 @@ What it serves (https://docs.joinmastodon.org/methods/):
 - ``GET /api/v1/accounts/verify_credentials``, ``GET /api/v1/accounts/:id/statuses`` (newest
   first, ``limit`` ≤ 40, ``max_id``/``since_id``/``min_id``).
 - ``POST /api/v1/statuses`` (form or JSON) with ``Idempotency-Key``: the same token and key within
-  an hour return the status already created; ``GET``/``DELETE /api/v1/statuses/:id``;
+  an hour return the status already created; its ``spoiler_text`` (content warning) counts with
+  the text toward the limit and marks the status sensitive, as Mastodon does;
+  ``GET``/``DELETE /api/v1/statuses/:id``;
   ``GET /api/v1/statuses?id[]=`` (at most 20 ids, Mastodon ≥ 4.3).
 - ``POST /api/v2/media`` and ``/api/v1/media`` (multipart ``file`` + ``description``).
 - ``GET /api/v1/timelines/tag/:hashtag`` (public; ``limit`` ≤ 40, ``max_id``/``since_id``/``min_id``,
@@ -771,6 +773,8 @@ class MastodonEmulator(Emulator):
                 "account": r["account"]["username"],
                 "visibility": r["visibility"],
                 "language": r["language"],
+                "spoiler_text": r.get("spoiler_text") or "",
+                "sensitive": bool(r.get("spoiler_text")),
                 "alts": [m["description"] for m in r["media"]],
                 "media": [
                     {"id": m["id"], "type": m["content_type"], "alt": m["description"]}
