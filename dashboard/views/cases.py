@@ -10,10 +10,10 @@ from typing import Any, get_args
 import streamlit as st
 
 from content.model import SolidarityKind
-from dashboard import common, data, listening_ui, voice_ui
+from dashboard import common, data, listening_ui, post_cards, voice_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.services import campaign_results, case_edit, responses
+from orchestrator.services import campaign_results, case_edit, content_warnings, responses
 from orchestrator.services import listening as listening_service
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
@@ -120,6 +120,9 @@ def _show(case: Any, index: int) -> None:
         st.markdown(f"**{common.language_name(language, capital=True)}**")
         st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language) or '—')}")
         st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language) or '—')}")
+    if warning := (case.content_warning or {}).get(lang()):
+        st.caption(common.plain(t("cases.cw_line", text=warning)) + " · " + t(
+            "compose.cw_visibility_line", visibility=post_cards.visibility_name(case.visibility or "public")))
     _history(case.id)
     _voice(case, name)
     _posts(case)
@@ -275,6 +278,21 @@ with st.form(prefix):
     fields["links"] = {"page": _link("page", t("cases.page")), "petition": _link("petition", t("cases.petition"))}
     fields["tags"] = st.text_input(t("cases.tags"), value=" ".join(current.tags) if current else "",
                                    key=f"{prefix}_tags").split()
+    # What posts about the case carry unless staff change them (Compose fills them in)
+    st.markdown(f"**{t('cases.cw_section')}**")
+    st.caption(t("cases.cw_help"))
+    fields["content_warning"] = _bi("content_warning", t("cases.cw_label"))
+    visibility_names = {v: post_cards.visibility_name(v) for v in content_warnings.VISIBILITIES}
+    label_names = {v: post_cards.label_name(v) for v in content_warnings.SELF_LABELS}
+    v, w = st.columns(2)
+    shown_visibility = current.visibility if current and current.visibility in visibility_names else "public"
+    fields["visibility"] = v.selectbox(t("compose.cw_visibility"), list(visibility_names), key=f"{prefix}_visibility",
+                                       index=list(visibility_names).index(shown_visibility),
+                                       format_func=visibility_names.__getitem__, help=t("compose.cw_visibility_help"))
+    fields["self_labels"] = w.multiselect(t("compose.cw_labels"), list(label_names), key=f"{prefix}_labels",
+                                          default=[x for x in (current.self_labels if current else []) if x in label_names],
+                                          format_func=label_names.__getitem__, placeholder=t("common.choose_many"),
+                                          help=t("compose.cw_labels_help"))
     if current is not None:
         st.caption(t("cases.frozen_note"))
     if st.form_submit_button(t("cases.save")):

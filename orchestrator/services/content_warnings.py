@@ -30,19 +30,10 @@ from orchestrator.errors import ServiceError
 #: campaign post mentions nobody in private.
 VISIBILITIES: tuple[str, ...] = get_args(Visibility)
 DEFAULT_VISIBILITY = "public"
-VISIBILITY_LABELS = {
-    "public": {"fr": "Publique", "en": "Public"},
-    "unlisted": {"fr": "Non listée (discrète)", "en": "Unlisted (quiet public)"},
-    "private": {"fr": "Abonnés seulement", "en": "Followers only"},
-}
 
 #: Self-labels an author may put on a Bluesky post (values of ``com.atproto.label.defs``'s
 #: label values that the apps offer to authors; the sexual ones have no place in a campaign).
 SELF_LABELS: tuple[str, ...] = get_args(SelfLabel)
-SELF_LABEL_LABELS = {
-    "graphic-media": {"fr": "Images violentes (graphic-media)", "en": "Graphic media (graphic-media)"},
-    "nudity": {"fr": "Nudité (nudity)", "en": "Nudity (nudity)"},
-}
 
 #: Longest warning accepted at all: Mastodon's default character limit. On Mastodon the warning
 #: and the text share the instance's limit (its validation counts both).
