@@ -31,6 +31,9 @@ common.times_note(campaign.timezone)
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
 editor, approver = common.can("editor"), common.can("approver")
+# Choice labels in dicts made now, in the reader's language (a format function calling t()
+# later may run in another language).
+STATUS_NAMES = {k: t(f"case.status.{k}") for k in case_edit.STATUSES}
 me = common.actor()
 
 
@@ -171,7 +174,7 @@ def _switches(case: Any, index: int, name: str) -> None:
             return
         a, b = st.columns([1, 2])
         stop_as = a.selectbox(t("cases.stop_as"), list(case_edit.STOPPED), key=f"case_status_{case.slug}",
-                              format_func=lambda k: t(f"case.status.{k}"), placeholder=t("common.choose_one"))
+                              format_func=STATUS_NAMES.__getitem__, placeholder=t("common.choose_one"))
         reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
         if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
             done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status=stop_as, note=reason))
@@ -184,7 +187,7 @@ def _switches(case: Any, index: int, name: str) -> None:
         others = [k for k in case_edit.STOPPED if k != case.status]
         a, b = st.columns([1, 2])
         move_to = a.selectbox(t("cases.stop_as"), others, key=f"case_status_{case.slug}",
-                              format_func=lambda k: t(f"case.status.{k}"), placeholder=t("common.choose_one"))
+                              format_func=STATUS_NAMES.__getitem__, placeholder=t("common.choose_one"))
         reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
         if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
             done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status=move_to, note=reason))
@@ -228,8 +231,9 @@ if not editor:
 
 st.subheader(t("cases.edit_section"))
 by_slug = {c.slug: c for c in cases}
+which_names = {None: t("cases.new"), **{k: common.case_name(c.person, k) for k, c in by_slug.items()}}
 which = st.selectbox(t("cases.edit_which"), [None, *by_slug], key="case_edit_which", placeholder=t("common.choose_one"),
-                     format_func=lambda k: t("cases.new") if k is None else common.case_name(by_slug[k].person, k))
+                     format_func=which_names.__getitem__)
 current = by_slug.get(which) if which else None
 prefix = f"case_form_{which or '_new'}"
 
@@ -273,7 +277,7 @@ with st.form(prefix):
     fields["solidarity_kind"] = c.selectbox(t("cases.solidarity_kind"), kinds, key=f"{prefix}_kind",
                                             index=kinds.index(current.solidarity_kind) if current and
                                             current.solidarity_kind in kinds else 0,
-                                            format_func=lambda k: t(f"cases.solidarity.{k}"),
+                                            format_func={k: t(f"cases.solidarity.{k}") for k in kinds}.__getitem__,
                                             placeholder=t("common.choose_one"))
     fields["links"] = {"page": _link("page", t("cases.page")), "petition": _link("petition", t("cases.petition"))}
     fields["tags"] = st.text_input(t("cases.tags"), value=" ".join(current.tags) if current else "",
