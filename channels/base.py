@@ -431,6 +431,12 @@ class Channel(abc.ABC):
     #: the account's access: a keyword refused there is the platform's design, not a gap to fix).
     can_search_keywords: ClassVar[bool] = True
     can_alt_text: ClassVar[bool] = False
+    #: What a post may carry besides its text: a content warning shown in its place (Mastodon's
+    #: ``spoiler_text``, which then counts toward the limit: ``validate`` takes ``spoiler_text``)
+    #: with a visibility; the author's self-labels (Bluesky); a language field.
+    can_content_warning: ClassVar[bool] = False
+    can_self_label: ClassVar[bool] = False
+    has_language_field: ClassVar[bool] = False
 
     @classmethod
     def credential_names(cls) -> tuple[str, ...]:

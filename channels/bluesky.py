@@ -254,6 +254,8 @@ class BlueskyChannel(Channel):
     uses_requests_session = False  # atproto speaks httpx
     can_search = True  # searchPosts and notifications
     can_alt_text = True
+    can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
+    has_language_field = True  # the record's ``langs``
     metrics_batch_size = 25  # app.bsky.feed.getPosts: "uris" maxLength 25
     # https://docs.bsky.app/docs/advanced-guides/rate-limits: 5,000 write points per hour with a
     # create costing 3 (≈ 1,666 posts/h), 3,000 requests per 5 min per IP, createSession 30/5 min.

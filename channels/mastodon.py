@@ -348,8 +348,9 @@ class MastodonChannel(Channel):
 
     # -- validate -----------------------------------------------------------------------------
 
-    #: The content warning shares the text's character limit: ``validate`` takes it.
-    counts_spoiler_text: ClassVar[bool] = True
+    #: ``spoiler_text`` and ``visibility`` on the status; the warning shares the text's limit.
+    can_content_warning = True
+    has_language_field = True  # the status's ``language``
 
     def validate(self, text: str, images: Sequence[Image] = (), *, spoiler_text: str = "") -> Validation:
         """``spoiler_text``, the content warning, counts with the text toward the limit, each of

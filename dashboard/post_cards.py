@@ -112,7 +112,7 @@ def shown_text(row: dict[str, Any], *, key: str) -> None:
         st.text(row["text"])
     if row.get("visibility"):
         st.caption(t("compose.cw_visibility_line", visibility=visibility_name(row["visibility"])))
-    if row.get("kind") in content_warnings.LABEL_PLATFORMS:
+    if content_warnings.LABELS.get(row.get("kind") or "", False):
         names = ", ".join(label_name(v) for v in row.get("labels") or []) or t("compose.cw_none")
         st.caption(common.plain(t("compose.cw_labels_line", labels=names)))
     for note in (row.get("warning_note"), row.get("language_note")):

@@ -23,6 +23,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, get_args
 
+from channels.registry import ByKind
 from content.model import MAX_CONTENT_WARNING, SelfLabel, Visibility
 from orchestrator.errors import ServiceError
 
@@ -127,11 +128,12 @@ def fingerprint_part(warning: PostWarning) -> dict[str, Any] | None:
     return {"text": warning.text, "visibility": warning.visibility, "labels": list(warning.labels)}
 
 
-#: Platforms whose posts carry what this module holds, and a language field (Mastodon's
-#: ``language``, Bluesky's ``langs``); the others guess the language from the text.
-WARNING_PLATFORMS = ("mastodon",)
-LABEL_PLATFORMS = ("bluesky",)
-LANGUAGE_PLATFORMS = ("mastodon", "bluesky")
+#: What each kind of account carries (declared by its channel): a content warning with a
+#: visibility (Mastodon), self-labels (Bluesky), a language field (Mastodon's ``language``,
+#: Bluesky's ``langs``; the others guess the language from the text).
+WARNS: Mapping[str, bool] = ByKind(lambda cls: cls.can_content_warning)
+LABELS: Mapping[str, bool] = ByKind(lambda cls: cls.can_self_label)
+HAS_LANGUAGE: Mapping[str, bool] = ByKind(lambda cls: cls.has_language_field)
 
 
 def preview_notes(kind: str, platform: str, warning: PostWarning, language: str) -> dict[str, Any]:
@@ -141,19 +143,20 @@ def preview_notes(kind: str, platform: str, warning: PostWarning, language: str)
     fr = language == "fr"
     out: dict[str, Any] = {"warning": "", "visibility": "", "labels": [], "warning_note": None,
                            "language_note": None}
-    if kind in WARNING_PLATFORMS:
+    warns, labels = WARNS.get(kind, False), LABELS.get(kind, False)
+    if warns:
         out.update(warning=warning.text, visibility=warning.visibility)
-    if kind in LABEL_PLATFORMS:
+    if labels:
         out["labels"] = list(warning.labels)
         if warning.text and not warning.labels:
             out["warning_note"] = (
                 f"{platform} n'a pas d'avertissement en texte : ajoutez une étiquette si les images le demandent."
                 if fr else f"{platform} has no warning text: add a label if the images call for one.")
-    elif kind not in WARNING_PLATFORMS and (warning.text or warning.labels):
+    elif not warns and (warning.text or warning.labels):
         out["warning_note"] = (
             f"{platform} n'offre pas d'avertissement de contenu : le texte paraît sans avertissement."
             if fr else f"{platform} offers no content warning: the text shows without one.")
-    if kind not in LANGUAGE_PLATFORMS:
+    if not HAS_LANGUAGE.get(kind, False):
         out["language_note"] = (
             f"{platform} n'a pas de champ de langue : la plateforme devine la langue du texte."
             if fr else f"{platform} has no language field: the platform guesses the text's language.")

@@ -51,7 +51,7 @@ class OfflineValidator:
                  content_warning: str = "") -> Validation:
         """``content_warning`` counts where the platform counts it with the text (Mastodon's
         ``spoiler_text``); elsewhere it is not sent, so not counted."""
-        if content_warning and getattr(self.channel, "counts_spoiler_text", False):
+        if content_warning and self.channel.can_content_warning:
             return self.channel.validate(text, images, spoiler_text=content_warning)  # type: ignore[call-arg]
         return self.channel.validate(text, images)
 
