@@ -11,7 +11,7 @@ from sqlmodel import select
 from orchestrator import db, states
 from orchestrator.models import AuditEntry, Case, Post, PostEdit
 from orchestrator.services import case_edit, compose, posts
-from orchestrator.services.auth import Actor, ServiceError
+from orchestrator.services.auth import SYSTEM, Actor, ServiceError
 from orchestrator.services.campaign_admin import export_content
 from orchestrator.settings import get_settings
 from orchestrator.worker import Worker
@@ -180,7 +180,11 @@ def test_a_warning_changed_behind_the_approval_sends_nothing(engine, sandbox) ->
         assert s.get(Post, post_id).status == posts.PENDING
 
 
-def test_the_case_default_goes_to_the_content_files_and_back(engine) -> None:
+def test_the_case_default_goes_to_the_content_files_and_back(engine, tmp_path) -> None:
+    """``content dump`` then ``content load``: the defaults come back as they were."""
+    from content.loader import dump_campaign, load_campaign
+    from orchestrator.services.campaigns import load_content
+
     _with_default(engine, visibility="private")
     with db.session_scope(engine) as s:
         content = export_content(s, campaign_id=s.get(Case, _case_id(s)).campaign_id)
@@ -189,6 +193,17 @@ def test_the_case_default_goes_to_the_content_files_and_back(engine) -> None:
     assert case.visibility == "private" and case.self_labels == ["graphic-media"]
     others = [c for c in content.cases if c.slug != "juan-lopez"]
     assert all(c.content_warning is None and c.visibility is None and c.self_labels is None for c in others)
+
+    dump_campaign(content, tmp_path / "edition")
+    with db.session_scope(engine) as s:  # changed in the meantime
+        case_edit.update_case(s, actor=EDITH, case_id=_case_id(s), changes={
+            "content_warning": {"fr": "autre", "en": "other"}, "visibility": "public", "self_labels": []})
+    with db.session_scope(engine) as s:
+        load_content(s, actor=SYSTEM, content=load_campaign(tmp_path / "edition"))
+    with db.session_scope(engine) as s:
+        row = s.get(Case, _case_id(s))
+        assert (row.content_warning, row.visibility, row.self_labels) == (WARNING, "private", ["graphic-media"])
+        assert s.exec(select(Case).where(Case.slug == "damisoa")).one().visibility == "public"
 
 
 def test_a_case_default_in_one_language_only_is_refused(engine) -> None:
