@@ -193,7 +193,8 @@ label_names = {v: post_cards.label_name(v) for v in content_warnings.SELF_LABELS
 with st.expander(t("compose.cw_section"), expanded=not default_warning.is_default):
     cw_text = st.text_input(t("compose.cw_text"), key="compose_cw", help=t("compose.cw_help"))
     visibility = st.selectbox(t("compose.cw_visibility"), list(visibility_names), key="compose_visibility",
-                              format_func=visibility_names.__getitem__, help=t("compose.cw_visibility_help"))
+                              format_func=visibility_names.__getitem__, help=t("compose.cw_visibility_help"),
+                              placeholder=t("common.choose_one"))
     self_labels = st.multiselect(t("compose.cw_labels"), list(label_names), key="compose_labels",
                                  format_func=label_names.__getitem__, placeholder=t("common.choose_many"),
                                  help=t("compose.cw_labels_help"))
