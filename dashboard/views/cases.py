@@ -293,7 +293,7 @@ with st.form(prefix):
     fields["visibility"] = v.selectbox(t("compose.cw_visibility"), list(visibility_names), key=f"{prefix}_visibility",
                                        index=list(visibility_names).index(shown_visibility),
                                        format_func=visibility_names.__getitem__, help=t("compose.cw_visibility_help"),
-                              placeholder=t("common.choose_one"))
+                                       placeholder=t("common.choose_one"))
     fields["self_labels"] = w.multiselect(t("compose.cw_labels"), list(label_names), key=f"{prefix}_labels",
                                           default=[x for x in (current.self_labels if current else []) if x in label_names],
                                           format_func=label_names.__getitem__, placeholder=t("common.choose_many"),
