@@ -115,6 +115,9 @@ class Image:
     mime_type: str
     alt: str
     filename: str = "image"
+    #: A public, signed and expiring address of the same bytes, filled by the worker for the
+    #: platforms that fetch images themselves (``Channel.needs_public_media``); None otherwise.
+    url: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -431,6 +434,9 @@ class Channel(abc.ABC):
     #: the account's access: a keyword refused there is the platform's design, not a gap to fix).
     can_search_keywords: ClassVar[bool] = True
     can_alt_text: ClassVar[bool] = False
+    #: The platform fetches images from a public address (``Image.url``) instead of receiving
+    #: their bytes (Instagram, Threads): the worker must fill ``url`` before publishing.
+    needs_public_media: ClassVar[bool] = False
     #: What a post may carry besides its text: a content warning shown in its place (Mastodon's
     #: ``spoiler_text``, which then counts toward the limit: ``validate`` takes ``spoiler_text``)
     #: with a visibility; the author's self-labels (Bluesky); a language field.

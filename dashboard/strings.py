@@ -648,6 +648,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "channels.reconnect_first": {
         "fr": "Ses envois sont retenus. Corrigez les identifiants, puis « Tester la connexion » : ils repartiront.",
         "en": "Its deliveries are held. Fix the credentials, then “Test connection”: they will go again."},
+    "channels.public_media_missing": {
+        "fr": "Cette plateforme va chercher les images à une adresse publique : tant que PORTEVOIX_MEDIA_BASE_URL "
+              "n'est pas l'adresse https publique du service de liens (docs/deploy.md), ses publications avec "
+              "images échouent.",
+        "en": "This platform fetches images from a public address: until PORTEVOIX_MEDIA_BASE_URL is the link "
+              "service's public https address (docs/deploy.md), its posts with images fail."},
     "channels.endpoint": {"fr": "Point d'accès", "en": "Endpoint"},
     "channels.remaining": {"fr": "Budget restant", "en": "Remaining budget"},
     "channels.window": {"fr": "Fenêtre", "en": "Window"},

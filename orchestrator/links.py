@@ -17,6 +17,8 @@ source code and UTC hour, nothing else: no IP address, no user agent, no referre
   card crawlers, the fediverse servers a post reaches). The user agent is looked at for that
   yes/no only, never kept.
 - An unknown code gets a 404 page in French and English; nothing is counted.
+- ``/m/<token>`` serves an image of a post at a signed, expiring address, for platforms that
+  fetch images themselves (Instagram, Threads): see :mod:`orchestrator.media_urls`.
 
 Throughput: codes are looked up once and cached; clicks are added to an in-memory buffer and
 written every ``flush_seconds`` in one upsert. The trade-off: if the process is killed (not
@@ -305,8 +307,10 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
         return not_found()  # any other path (/a/b, /../x) gets the same friendly page
 
     from orchestrator.calendar_routes import routes as calendar_routes  # the schedule's feed
+    from orchestrator.media_urls import routes as media_routes  # signed image addresses (/m/…)
 
     app = Starlette(routes=[Route("/healthz", health), Route("/", root), *calendar_routes(engine),
+                            *media_routes(engine),
                             Route("/{code}", redirect, methods=["GET", "HEAD"]),
                             Route("/{code}/{n}", redirect, methods=["GET", "HEAD"])],
                     lifespan=lifespan, exception_handlers={404: nowhere})

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     #: Longest a listening page waits for the publisher to have no account at work (publishing
     #: first; a steady stream of due posts slows listening, never stops it).
     listen_yield_seconds: float = 2.0
+    #: A listening page also waits while a delivery falls due within this many seconds (0: off).
+    listen_yield_ahead_seconds: float = 0.5
 
     # media library --------------------------------------------------------------------------
     #: Where uploaded images go when ``media_storage`` is "disk"; default: ``home``/media.
@@ -75,6 +77,15 @@ class Settings(BaseSettings):
     #: included). Unset: a plan's images come from the media library (``media:N``) only, plus,
     #: at the command line, the plan file's own folder. Nothing outside them is ever read.
     plan_image_dir: Path | None = None
+
+    # public media (Instagram, Threads; orchestrator/media_urls.py, docs/deploy.md) -------------
+    #: The public ``https`` address of the service that serves images to platforms that fetch
+    #: them themselves (``links serve``, under ``/m/``), e.g. https://lien.example.org. Unset:
+    #: deliveries to such platforms fail with a message naming this setting (the sandbox's
+    #: accounts use the short-link service's local address).
+    media_base_url: str = ""
+    #: How long a signed image address stays valid; the platforms fetch within minutes.
+    media_url_lifetime_seconds: int = 3600
 
     # dashboard ----------------------------------------------------------------------------
     dashboard_port: int = 8501

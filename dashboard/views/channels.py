@@ -11,6 +11,7 @@ import streamlit as st
 from channels.registry import KINDS
 from dashboard import common, data
 from dashboard.i18n import fmt_datetime, fmt_number, fmt_usd, lang, t
+from orchestrator import media_urls
 from orchestrator.services import accounts as account_service
 from orchestrator.services import listening as listening_service
 from orchestrator.services import listening_view
@@ -50,6 +51,8 @@ def show_account(account: Any) -> None:
     if account.is_sandbox:
         details += " · " + t("channels.sandbox")
     st.markdown(details)
+    if not account.is_sandbox and media_urls.missing_for({account.kind}):
+        st.warning(t("channels.public_media_missing"))
     if account.last_error:
         st.error(t("channels.last_error", error=common.plain(account.last_error)))
         if not account.healthy:

@@ -163,6 +163,8 @@ def status(
             typer.echo(f"Bloqué : envoi {s['id']} (travailleur {s['worker_id']}, bail expiré {s['lease_until']})")
         if data.get("short_links"):
             typer.echo(f"Note : {data['short_links']}")
+        if data.get("public_media"):
+            typer.echo(f"Note : {data['public_media']}")
         for p in problems:
             typer.echo(f"ALERTE : {p}")
     if check and problems:
@@ -200,10 +202,15 @@ def check(
     except UnknownKind as exc:
         fail(str(exc))
     result = validator.validate(text.rstrip("\n") if file is not None else text)
+    from orchestrator.media_urls import missing_for
+
+    media_note = missing_for({kind})  # the platform fetches images: they need a public address
     if as_json:
         out = result.as_dict(language)
         if validator.note is not None:
             out["note"] = validator.note.text(language)
+        if media_note:
+            out["media_note"] = media_note
         typer.echo(json.dumps(out, ensure_ascii=False))
     else:
         typer.echo(f"{kind} : {result.length}/{result.limit} — {'valide' if result.valid else 'invalide'}")
@@ -211,6 +218,8 @@ def check(
             typer.echo(f"  - {p.text(language)}")
         if validator.note is not None:
             typer.echo(f"  (i) {validator.note.text(language)}")
+        if media_note:
+            typer.echo(f"  (i) {media_note}")
     if not result.valid:
         raise typer.Exit(1)
 

@@ -104,3 +104,29 @@ def links_serve(
     # access_log=False: uvicorn's access log would write every visitor's IP address.
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", server_header=False,
                 proxy_headers=False)
+
+
+@links_app.command("media-url")
+def links_media_url(
+    media_id: Annotated[int, typer.Argument(help="Numéro de l'image dans la médiathèque")],
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Adresse publique (défaut : PORTEVOIX_MEDIA_BASE_URL)")] = None,
+    minutes: Annotated[int, typer.Option(min=1, max=1440, help="Durée de validité en minutes")] = 10,
+) -> None:
+    """Affiche une adresse signée et temporaire d'une image de la médiathèque, celle qu'Instagram et
+    Threads iraient chercher : pour vérifier de l'extérieur que le service la sert (curl -sI …)."""
+    from orchestrator import media_urls
+    from orchestrator.services import media_library
+    from orchestrator.settings import get_settings
+
+    base = (base_url or get_settings().media_base_url).strip()
+    if not base:
+        fail("donnez --base-url ou définissez PORTEVOIX_MEDIA_BASE_URL. "
+             "(Give --base-url or set PORTEVOIX_MEDIA_BASE_URL.)")
+
+    def signed(session):  # type: ignore[no-untyped-def]
+        item = media_library.get_item(session, media_id=media_id)
+        data = media_library.read_bytes(session, item)
+        return media_urls.sign(media_urls.library_ref(media_id), data, item.mime_type, base_url=base,
+                               lifetime=minutes * 60)
+
+    typer.echo(run_service(signed))

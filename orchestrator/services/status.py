@@ -61,6 +61,7 @@ def summary(session: Session, *, now: dt.datetime | None = None, problems_limit:
         ],
         "unhealthy_accounts": [{"name": a.name, "kind": a.kind, "reason": a.last_error} for a in unhealthy],
         "short_links": short_links_note(session),
+        "public_media": public_media_note(session),
     }
 
 
@@ -79,6 +80,15 @@ def short_links_note(session: Session) -> str | None:
             "une adresse https publique ; leurs publications portent le lien long et aucun clic n'est compté "
             "(docs/deploy.md). (Short links are off for real accounts until PORTEVOIX_LINKS_BASE_URL is a public "
             "https address: no click is counted.)")
+
+
+def public_media_note(session: Session) -> str | None:
+    """Why real accounts of a platform that fetches images itself (Instagram, Threads) cannot
+    publish images: no public address for them (PORTEVOIX_MEDIA_BASE_URL); ``None`` when all is well."""
+    from orchestrator.media_urls import missing_for
+
+    kinds = set(session.exec(select(Account.kind).where(Account.is_sandbox == sa.false()).distinct()))
+    return missing_for(kinds)
 
 
 def health_problems(data: dict[str, Any]) -> list[str]:

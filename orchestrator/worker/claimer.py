@@ -262,15 +262,23 @@ class Claimer:
         lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
         claimed = []
         moves: list[tuple[int, str, dict[str, Any]]] = []
+        public_media = self._public_media(session, account_id) if any(row.images for row in taken) else None
         for row in taken:
             try:
                 if row.images and row.post_id not in images:
                     from orchestrator.services.deliveries import post_images
 
                     images[row.post_id] = tuple(post_images(session.get(Post, row.post_id)))
+                attached = images.get(row.post_id, ()) if row.images else ()
+                if attached and public_media is not None:
+                    # the platform fetches them: each gets a freshly signed public address
+                    from orchestrator.media_urls import with_urls
+
+                    attached = with_urls(attached, list(row.images), post_id=row.post_id, is_sandbox=public_media,
+                                         settings=self.settings)
                 request = PublishRequest(
                     key=f"pv-{row.source_code}-{row.id}", text=row.rendered_text, link=row.rendered_link,
-                    images=images.get(row.post_id, ()) if row.images else (), language=row.language,
+                    images=attached, language=row.language,
                     content_warning=row.content_warning or "", visibility=row.visibility or "public",
                     self_labels=tuple(row.self_labels or ()),
                 )
@@ -291,6 +299,21 @@ class Claimer:
         states.transition_many(session, moves, states.PUBLISHING, actor=self.id, outcome="claimed",
                                worker_id=self.id, lease_until=lease)
         return claimed
+
+    @staticmethod
+    def _public_media(session: Any, account_id: int) -> bool | None:
+        """None when the account's platform takes image bytes; else whether it is a sandbox
+        account (its images may then be served from this machine)."""
+        from channels import registry
+
+        a = Account.__table__  # type: ignore[attr-defined]
+        kind, is_sandbox = session.connection().execute(
+            sa.select(a.c.kind, a.c.is_sandbox).where(a.c.id == account_id)).one()
+        try:
+            needs = registry.channel_class(kind).needs_public_media
+        except registry.UnknownKind:
+            return None  # the runner says what is wrong with the account
+        return bool(is_sandbox) if needs else None
 
     @staticmethod
     def _as_approved(session: Any, row: Any, images: tuple[Any, ...], seen: dict[int, bool]) -> bool:

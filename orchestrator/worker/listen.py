@@ -63,7 +63,7 @@ from sqlmodel import col, select
 from channels.base import AuthError, ChannelError, ListeningUnavailable, ListenPage, RateLimited
 from orchestrator import budgets, secrets
 from orchestrator.db import read_scope, retry_db, session_scope
-from orchestrator.models import Account, Campaign, Case, ListenCursor
+from orchestrator.models import CLAIMABLE_SQL, Account, Campaign, Case, Delivery, ListenCursor
 from orchestrator.services import accounts as accounts_service
 from orchestrator.services import listening
 from orchestrator.services.auth import NotFound
@@ -118,6 +118,12 @@ class ListenReport:
         }
 
 
+#: The next claimable delivery's due time (the claim order's partial index answers it).
+_DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+_NEXT_DUE = (sa.select(sa.func.min(_DELIVERY.c.due_at))
+             .where(sa.text(f"delivery.{CLAIMABLE_SQL}"), _DELIVERY.c.due_at >= sa.bindparam("after")))
+
+
 def _last_polled(row: ListenCursor | None) -> tuple[int, float]:
     """Sort key: never polled first, then the longest since the last poll, good or failed (a
     stream that keeps failing does not stay first and take the whole budget every pass)."""
@@ -142,15 +148,43 @@ class Listener:
         self._stopping = stopping or threading.Event()
 
     def give_way(self) -> float:
-        """Publishing first: before each listening page, wait while the publisher has accounts at
-        work (their claims and outcomes need the database, and on SQLite its single writer), at
-        most ``listen_yield_seconds``, so listening is slowed, never stopped, by a steady stream
-        of due posts. Returns the seconds waited."""
+        """Publishing first: before each listening page (and its write), wait while the publisher
+        has accounts at work, or while a delivery falls due within ``listen_yield_ahead_seconds``
+        (its claim and outcome need the database, and on SQLite its single writer: a page written
+        just then would make it late), at most ``listen_yield_seconds``, so listening is slowed,
+        never stopped, by a steady stream of due posts. Returns the seconds waited."""
         started = time.monotonic()
         deadline = started + max(0.0, self.settings.listen_yield_seconds)
-        while self._publishing() and time.monotonic() < deadline and not self._stopping.is_set():
-            self._stopping.wait(0.02)
+        next_due, checked = None, -1.0
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            if self._publishing():
+                self._stopping.wait(0.02)
+                continue
+            if time.monotonic() - checked >= 0.1:  # a read, at most ten a second
+                next_due, checked = self._next_due(), time.monotonic()
+            if next_due is None:
+                break
+            due_in = (next_due - utcnow()).total_seconds()
+            # overdue by more than a second: a delivery that waits for something else (its
+            # account's pace, a held case); listening does not wait for it
+            if not -1.0 < due_in < self.settings.listen_yield_ahead_seconds:
+                break
+            self._stopping.wait(min(0.05, max(0.01, due_in)))
         return time.monotonic() - started
+
+    def _next_due(self) -> dt.datetime | None:
+        """When the next claimable delivery falls due (None when there is none, or the engine is
+        not there: the unit tests of :meth:`give_way`)."""
+        if self.engine is None or self.settings.listen_yield_ahead_seconds <= 0:
+            return None
+        try:
+            with self.engine.connect() as connection:
+                value = connection.execute(_NEXT_DUE, {"after": utcnow() - dt.timedelta(seconds=1)}).scalar()
+        except sa.exc.SQLAlchemyError:
+            return None
+        if value is None:
+            return None
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
     # ------------------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from channels.base import AmbiguousError, Channel, ChannelError
-from orchestrator import states
+from orchestrator import media_urls, states
 from orchestrator.db import read_scope, retry_db, session_scope
 from orchestrator.models import Account, Delivery
 from orchestrator.outcomes import Attempted, Result
@@ -272,9 +272,14 @@ class Publisher:
                 message_fr="Un essai précédent est peut-être parti et la plateforme ne le dédoublonne "
                 "plus : vérification avant tout nouvel essai.")
             return self._failed(item, exc, 0, channel)
+        request = item.request
+        try:  # image addresses (a platform that fetches images) signed again, from now
+            request = media_urls.refreshed(request, settings=self.settings)
+        except Exception:  # nothing sent yet: the claim's addresses serve while they last
+            log.warning("image addresses of delivery %s not renewed", item.delivery_id, exc_info=True)
         started = time.monotonic()
         try:
-            published = channel.publish(item.request)
+            published = channel.publish(request)
         except ChannelError as exc:
             duration = int((time.monotonic() - started) * 1000)
             self.channels.keep_session(account, "publish", channel)

@@ -86,3 +86,19 @@ def test_a_hostile_instance_s_reply_to_the_connection_test_is_shown_as_text(app,
     assert [kind for kind, _ in outcome] == [said], outcome
     assert plain(HOSTILE_REPLY) in outcome[0][1], outcome
     assert not markup_problems(at), markup_problems(at)
+
+
+def test_an_account_whose_platform_fetches_images_says_the_public_address_is_needed(app, account, monkeypatch):
+    from channels.x import XChannel
+    from orchestrator.settings import get_settings
+
+    monkeypatch.setattr(XChannel, "needs_public_media", True)
+    monkeypatch.setenv("PORTEVOIX_MEDIA_BASE_URL", "")
+    get_settings.cache_clear()
+    at = app("victor", "channels")
+    assert "PORTEVOIX_MEDIA_BASE_URL" in "\n".join(w.value for w in at.warning)
+    monkeypatch.setenv("PORTEVOIX_MEDIA_BASE_URL", "https://lien.example.org")
+    get_settings.cache_clear()
+    at = app("victor", "channels")
+    assert "PORTEVOIX_MEDIA_BASE_URL" not in "\n".join(w.value for w in at.warning)
+    get_settings.cache_clear()

@@ -43,3 +43,37 @@ def test_the_worker_s_listener_watches_its_publisher(engine) -> None:
     assert worker.listener._publishing() is False
     worker.runners.add(1)
     assert worker.listener._publishing() is True
+
+
+def test_a_page_waits_for_a_delivery_about_to_fall_due_and_not_for_one_left_overdue(engine, monkeypatch) -> None:
+    import datetime as dt
+
+    from orchestrator.timeutil import utcnow
+
+    settings = get_settings().model_copy(update={"listen_yield_seconds": 5.0, "listen_yield_ahead_seconds": 0.5})
+    listener = Listener(engine, settings, channels=None)  # type: ignore[arg-type]
+    assert listener._next_due() is None and listener.give_way() < 0.05  # nothing scheduled
+    due = [utcnow() + dt.timedelta(seconds=0.3)]
+    monkeypatch.setattr(listener, "_next_due", lambda: due[0])
+    waited = listener.give_way()
+    assert 0.2 <= waited < 2.0, "it waits until the due time has passed"
+    due[0] = utcnow() - dt.timedelta(seconds=30)  # overdue: waiting for its account's pace
+    assert listener.give_way() < 0.05
+    due[0] = utcnow() + dt.timedelta(seconds=60)  # not soon
+    assert listener.give_way() < 0.05
+
+
+def test_the_next_due_time_is_read_from_the_claimable_deliveries(engine) -> None:
+    import datetime as dt
+
+    from orchestrator.timeutil import utcnow
+    from tests.factories import add_account
+    from tests.orchestrator.helpers import approved_post, schedule
+
+    settings = get_settings().model_copy(update={"listen_yield_ahead_seconds": 0.5})
+    listener = Listener(engine, settings, channels=None)  # type: ignore[arg-type]
+    name = add_account(engine, "mastodon")
+    at = utcnow() + dt.timedelta(minutes=5)
+    schedule(engine, approved_post(engine), name, at=at)
+    found = listener._next_due()
+    assert found is not None and abs((found - at).total_seconds()) < 1
