@@ -212,3 +212,17 @@ def test_a_case_default_in_one_language_only_is_refused(engine) -> None:
     assert "content_warning" in refused.value.fr
     with db.session_scope(engine) as s:
         assert s.get(Case, _case_id(s)).content_warning == {}
+
+
+def test_a_post_without_warning_keeps_the_fingerprint_it_had_before_warnings(engine) -> None:
+    """Posts approved before this change were fingerprinted without a warning: theirs still holds."""
+    from orchestrator.services import four_eyes
+
+    with db.session_scope(engine) as s:
+        post = _compose(s).post
+        before = four_eyes.fingerprint(text=post.text, link=post.link, variants=post.variants, images=[])
+        assert four_eyes.post_fingerprint(post, []) == before
+        post.content_warning = "Violences"
+        assert four_eyes.post_fingerprint(post, []) != before
+        post.content_warning, post.visibility = "", "private"
+        assert four_eyes.post_fingerprint(post, []) != before
