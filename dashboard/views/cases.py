@@ -231,7 +231,7 @@ if not editor:
 
 st.subheader(t("cases.edit_section"))
 by_slug = {c.slug: c for c in cases}
-which_names = {None: t("cases.new"), **{k: common.case_name(c.person, k) for k, c in by_slug.items()}}
+which_names: dict[str | None, str] = {None: t("cases.new"), **{k: common.case_name(c.person, k) for k, c in by_slug.items()}}
 which = st.selectbox(t("cases.edit_which"), [None, *by_slug], key="case_edit_which", placeholder=t("common.choose_one"),
                      format_func=which_names.__getitem__)
 current = by_slug.get(which) if which else None

@@ -16,7 +16,13 @@ import streamlit as st
 
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
-from orchestrator.services import actions_admin, content_warnings, media_library, post_review, templates_admin
+from orchestrator.services import (
+    actions_admin,
+    content_warnings,
+    media_library,
+    post_review,
+    templates_admin,
+)
 from orchestrator.services import compose as compose_service
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import ServiceError
