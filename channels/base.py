@@ -235,6 +235,11 @@ class PublishRequest:
     link: str | None = None
     images: tuple[Image, ...] = ()
     language: str = "fr"
+    #: Mastodon's ``spoiler_text`` ("" for none) and visibility; Bluesky's self-label values
+    #: (``com.atproto.label.defs#selfLabels``). Platforms that offer none ignore them.
+    content_warning: str = ""
+    visibility: str = "public"
+    self_labels: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -590,6 +595,12 @@ class Channel(abc.ABC):
     #: The platform fetches images from a public address (``Image.url``) instead of receiving
     #: their bytes (Instagram, Threads): the worker must fill ``url`` before publishing.
     needs_public_media: ClassVar[bool] = False
+    #: What a post may carry besides its text: a content warning shown in its place (Mastodon's
+    #: ``spoiler_text``, which then counts toward the limit: ``validate`` takes ``spoiler_text``)
+    #: with a visibility; the author's self-labels (Bluesky); a language field.
+    can_content_warning: ClassVar[bool] = False
+    can_self_label: ClassVar[bool] = False
+    has_language_field: ClassVar[bool] = False
 
     @classmethod
     def credential_names(cls) -> tuple[str, ...]:

@@ -183,6 +183,8 @@ class BlueskyChannel(Channel):
     uses_requests_session = False  # atproto speaks httpx
     can_search = True  # searchPosts and notifications
     can_alt_text = True
+    can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
+    has_language_field = True  # the record's ``langs``
     metrics_batch_size = 25  # app.bsky.feed.getPosts: "uris" maxLength 25
     # https://docs.bsky.app/docs/advanced-guides/rate-limits: 5,000 write points per hour with a
     # create costing 3 (≈ 1,666 posts/h), 3,000 requests per 5 min per IP, createSession 30/5 min.
@@ -517,6 +519,7 @@ class BlueskyChannel(Channel):
             facets=facets or None,
             embed=embed,
             langs=[request.language],
+            labels=self_labels(request.self_labels),
         )
 
         def create(client: Client) -> Any:
@@ -877,3 +880,14 @@ def _post_of(view: Any, when: dt.datetime) -> PublicPost:
         quoted = _field(inner, "uri") or _field(_field(inner, "record"), "uri")
         return PublicPost(view.uri, "quote", when, str(quoted) if quoted else None)
     return PublicPost(view.uri, kind, when, None)
+
+
+def self_labels(values: Sequence[str]) -> models.ComAtprotoLabelDefs.SelfLabels | None:
+    """The author's own labels on the record (``com.atproto.label.defs#selfLabels``), once each
+    in the order given; None (no ``labels`` field at all) for a post without any."""
+    unique = list(dict.fromkeys(v for v in values if v))
+    if not unique:
+        return None
+    return models.ComAtprotoLabelDefs.SelfLabels(
+        values=[models.ComAtprotoLabelDefs.SelfLabel(val=value) for value in unique]
+    )

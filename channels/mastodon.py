@@ -429,16 +429,29 @@ class MastodonChannel(Channel):
 
     # -- validate -----------------------------------------------------------------------------
 
-    def validate(self, text: str, images: Sequence[Image] = ()) -> Validation:
+    #: ``spoiler_text`` and ``visibility`` on the status; the warning shares the text's limit.
+    can_content_warning = True
+    has_language_field = True  # the status's ``language``
+
+    def validate(self, text: str, images: Sequence[Image] = (), *, spoiler_text: str = "") -> Validation:
+        """``spoiler_text``, the content warning, counts with the text toward the limit, each of
+        its characters as written (Mastodon shortens addresses in the text only)."""
         limits = self.limits
-        length = status_length(text, limits.characters_reserved_per_url)
+        text_length = status_length(text, limits.characters_reserved_per_url)
+        warning_length = len(regex.findall(r"\X", spoiler_text))
+        length = text_length + warning_length
         problems: list[Problem] = []
-        if length == 0 and not images:
+        if text_length == 0 and not images:
             problems.append(empty_text(self.label))
         if length > limits.max_characters:
-            problems.append(
-                too_long(self.label, length, limits.max_characters, "caractères", "characters")
-            )
+            problem = too_long(self.label, length, limits.max_characters, "caractères", "characters")
+            if warning_length:
+                problem = dataclasses.replace(
+                    problem,
+                    fr=f"{problem.fr} (l'avertissement en compte {number(warning_length, 'fr')})",
+                    en=f"{problem.en} (the content warning counts {number(warning_length, 'en')})",
+                )
+            problems.append(problem)
         problems += check_images(
             images,
             max_count=limits.max_media_attachments,
@@ -463,7 +476,7 @@ class MastodonChannel(Channel):
 
     def publish(self, request: PublishRequest) -> Published:
         text = compose(request.text, request.link)
-        check = self.validate(text, request.images)
+        check = self.validate(text, request.images, spoiler_text=request.content_warning)
         if not check.valid:
             raise PermanentError(
                 " ".join(p.en for p in check.problems),
@@ -487,7 +500,8 @@ class MastodonChannel(Channel):
                 media_ids=media_ids or None,
                 language=request.language,
                 idempotency_key=_idempotency_key(request.key),
-                visibility="public",
+                visibility=request.visibility or "public",
+                spoiler_text=request.content_warning or None,
             )
         return self._published(status)
 

@@ -25,7 +25,8 @@ STATUSES = ("active", "paused", "good_news", "closed")
 STOPPED = ("paused", "good_news", "closed")
 #: Fields edited in the form; slug (in links and exports) and status (below) are not among them.
 EDITABLE = ("person", "country", "country_code", "story", "authority", "ask", "solidarity_kind", "solidarity_to",
-            "solidarity_address", "goal", "image_alt", "links", "tags")
+            "solidarity_address", "goal", "image_alt", "links", "tags", "content_warning", "visibility",
+            "self_labels")
 
 #: Used when the edition has no template whose slug starts with "bonne-nouvelle" / "good-news".
 GOOD_NEWS_DEFAULT = {
@@ -58,6 +59,9 @@ def _apply(case: Case, model: Any) -> None:
     case.goal = model.goal
     case.links = model.links.model_dump(mode="json")
     case.tags = list(model.tags)
+    case.content_warning = model.content_warning.model_dump() if model.content_warning else {}
+    case.visibility = model.visibility or "public"
+    case.self_labels = list(model.self_labels or [])
     case.updated_at = utcnow()
 
 
