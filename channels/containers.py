@@ -28,7 +28,7 @@ The promise kept here: **never publish twice**.
   oldest post of the rolling window leaves it.
 
 Errors in Graph's JSON shape (``code``, ``error_subcode``, ``fbtrace_id``) are mapped to our
-error kinds by :func:`graph_error`, for both platforms.
+error kinds by one table, :data:`GRAPH_ERROR_TABLE`, for both platforms.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ from channels.base import (
     AuthError,
     Channel,
     ChannelError,
+    ErrorFacts,
+    ErrorRule,
     Found,
     Image,
     PermanentError,
@@ -60,6 +62,8 @@ from channels.base import (
     RateInfo,
     RateLimited,
     TransientError,
+    no_platform_code,
+    platform_code_only,
     progress_record,
 )
 
@@ -170,6 +174,94 @@ class Recent:
 # The channel
 
 
+class GraphRefusal(Exception):
+    """An error answer in Graph's JSON shape (``code``, ``error_subcode``, ``message``,
+    ``is_transient``), with the answer's HTTP status and, for a throttle, when it ends: what
+    :meth:`ContainerChannel.map_error` reads through the error table."""
+
+    def __init__(self, error: dict[str, Any], status: int | None, reset_at: dt.datetime | None = None) -> None:
+        super().__init__(str(error.get("message") or "Graph error"))
+        self.error, self.status, self.reset_at = error, status, reset_at
+
+
+def graph_facts(exc: BaseException) -> ErrorFacts:
+    """What a failure says, for the error table: Graph's code, subcode and words for a refusal;
+    the status and the redacted text for a failure of the connection."""
+    if not isinstance(exc, GraphRefusal):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return ErrorFacts(status=status if isinstance(status, int) else None, detail=redact(str(exc)),
+                          words={"redacted": redact(str(exc))})
+    error = exc.error
+    code, subcode = as_int(error.get("code")), as_int(error.get("error_subcode"))
+    message = str(error.get("message") or error.get("error_user_msg") or "unknown error")
+    user_msg = error.get("error_user_msg")
+    if user_msg and user_msg != message:
+        message = f"{message} ({user_msg})"
+    en, fr = REFUSALS.get(subcode or 0, ("refused the request", "refuse la demande"))
+    if "LINK_LIMIT_EXCEEDED" in message:
+        en, fr = ("accepts at most 5 different links per post", "accepte au plus 5 liens différents par publication")
+    return ErrorFacts(
+        status=exc.status, code=code, detail=f"{code}/{subcode}: {message}" if subcode else f"{code}: {message}",
+        reset_at=exc.reset_at or dt.datetime.now(dt.UTC) + RATE_LIMIT_FALLBACK,
+        words={"subcode": subcode, "transient": bool(error.get("is_transient")), "refusal": en, "refusal_fr": fr})
+
+
+def _connection(exc: BaseException, facts: ErrorFacts) -> bool:
+    return isinstance(exc, requests.RequestException)
+
+
+def _nothing_sent(exc: BaseException, facts: ErrorFacts) -> bool:
+    return isinstance(exc, requests.RequestException) and never_connected(exc)
+
+
+def _quota(exc: BaseException, facts: ErrorFacts) -> bool:
+    return facts.words.get("subcode") == QUOTA_SUBCODE
+
+
+def _meta_failed(exc: BaseException, facts: ErrorFacts) -> bool:
+    return bool((facts.status is not None and facts.status >= 500) or facts.code in SERVER_CODES
+                or facts.words.get("transient"))
+
+
+def _subcode_or_code(facts: ErrorFacts) -> str | int | None:
+    return facts.words.get("subcode") or facts.code  # type: ignore[return-value]
+
+
+#: How Graph's answers (Instagram, Threads) and failures of the connection become our errors
+#: (https://developers.facebook.com/docs/graph-api/guides/error-handling); read top to bottom.
+GRAPH_ERROR_TABLE: tuple[ErrorRule, ...] = (
+    # refused, DNS, connect timeout: nothing was sent, retrying is safe
+    ErrorRule(TransientError, "{platform} unreachable: {redacted}", "{platform} est injoignable (rien n'a été envoyé).",
+              when=_nothing_sent, platform_code=no_platform_code),
+    # the request left and no complete answer came: after the publish call, the post may exist
+    ErrorRule(AmbiguousError, "No complete answer from {platform}: {redacted}",
+              "{platform} n'a pas répondu jusqu'au bout : la publication a peut-être eu lieu.",
+              when=_connection, on_write=True, platform_code=no_platform_code),
+    ErrorRule(TransientError, "No complete answer from {platform}: {redacted}",
+              "{platform} n'a pas répondu jusqu'au bout (lecture, nouvel essai possible).",
+              when=_connection, platform_code=no_platform_code),
+    # the 24 hours' publishing quota (code 9, subcode 2207042), and Graph's throttles
+    ErrorRule(RateLimited, "{platform} limits publishing for now ({detail})",
+              "{platform} limite les publications pour le moment : nouvel essai plus tard ({detail}).",
+              when=_quota, platform_code=_subcode_or_code),
+    ErrorRule(RateLimited, "{platform} limits publishing for now ({detail})",
+              "{platform} limite les publications pour le moment : nouvel essai plus tard ({detail}).",
+              codes=RATE_LIMIT_CODES, statuses=(429,), platform_code=_subcode_or_code),
+    # expired or revoked token, missing permission: a person must renew it
+    ErrorRule(AuthError, "{platform} refused the access token ({detail})",
+              "{platform} refuse le jeton d'accès : renouvelez-le ou accordez à nouveau les autorisations "
+              "({detail}).",
+              codes=AUTH_CODES | frozenset(range(200, 300)), statuses=(401,), platform_code=platform_code_only),
+    # Meta's side failed and says "retry": after the publish call, the post may exist
+    ErrorRule((AmbiguousError, TransientError), "{platform} server error ({status}, {detail})",
+              "Erreur du côté de {platform} ({status}) : la publication a peut-être eu lieu si c'était un envoi.",
+              when=_meta_failed, platform_code=_subcode_or_code),
+    # anything else: the request or the content is refused, the same again cannot succeed
+    ErrorRule(PermanentError, "{platform} {refusal} ({detail})", "{platform} {refusal_fr} (code {detail}).",
+              platform_code=_subcode_or_code),
+)
+
+
 class ContainerChannel(Channel):
     """A channel that publishes through containers. Subclasses give the platform's calls."""
 
@@ -181,6 +273,11 @@ class ContainerChannel(Channel):
     container_wait: ClassVar[float] = 60.0
     container_first_delay: ClassVar[float] = 0.25
     needs_public_media = True
+    error_table = GRAPH_ERROR_TABLE
+
+    @classmethod
+    def error_facts(cls, exc: BaseException) -> ErrorFacts:
+        return graph_facts(exc)
 
     # -- what a platform gives ----------------------------------------------------------------
 
@@ -507,21 +604,6 @@ def redact(text: str) -> str:
     return re.sub(r"access_token=[^&\s'\"]+", "access_token=***", text)
 
 
-def transport_error(exc: requests.RequestException, platform: str, *, may_have_posted: bool) -> ChannelError:
-    """A request that got no usable answer: nothing sent (safe) or an unknown outcome."""
-    if never_connected(exc):
-        return TransientError(
-            f"{platform} unreachable: {redact(str(exc))}",
-            message_fr=f"{platform} est injoignable (rien n'a été envoyé).",
-        )
-    unsure = AmbiguousError if may_have_posted else TransientError
-    return unsure(
-        f"No complete answer from {platform}: {redact(str(exc))}",
-        message_fr=f"{platform} n'a pas répondu jusqu'au bout : la publication a peut-être eu lieu."
-        if may_have_posted else f"{platform} n'a pas répondu jusqu'au bout (lecture, nouvel essai possible).",
-    )
-
-
 #: Plain words for the refusals a person can act on, by Graph subcode (or code).
 REFUSALS: dict[int, tuple[str, str]] = {
     2207052: ("could not fetch the image from its public address",
@@ -537,53 +619,6 @@ REFUSALS: dict[int, tuple[str, str]] = {
     2207010: ("refuses the caption (too long, or too many hashtags or mentions)",
               "refuse la légende (trop longue, ou trop de mots-clics ou de mentions)"),
 }
-
-
-def graph_error(
-    platform: str,
-    error: dict[str, Any],
-    status: int | None,
-    *,
-    may_have_posted: bool,
-    reset_at: dt.datetime | None = None,
-) -> ChannelError:
-    """The one mapping of a Graph-shaped error answer (Instagram, Threads) to our error kinds."""
-    code, subcode = as_int(error.get("code")), as_int(error.get("error_subcode"))
-    message = str(error.get("message") or error.get("error_user_msg") or "unknown error")
-    user_msg = error.get("error_user_msg")
-    if user_msg and user_msg != message:
-        message = f"{message} ({user_msg})"
-    detail = f"{code}/{subcode}: {message}" if subcode else f"{code}: {message}"
-    unsure = AmbiguousError if may_have_posted else TransientError
-    if subcode == QUOTA_SUBCODE or code in RATE_LIMIT_CODES or status == 429:
-        return RateLimited(
-            f"{platform} limits publishing for now ({detail})",
-            message_fr=f"{platform} limite les publications pour le moment : nouvel essai plus tard ({detail}).",
-            reset_at=reset_at or dt.datetime.now(dt.UTC) + RATE_LIMIT_FALLBACK,
-            platform_code=subcode or code,
-        )
-    if code in AUTH_CODES or (code is not None and 200 <= code < 300) or status == 401:
-        return AuthError(
-            f"{platform} refused the access token ({detail})",
-            message_fr=f"{platform} refuse le jeton d'accès : renouvelez-le ou accordez à nouveau les "
-            f"autorisations ({detail}).",
-            platform_code=code,
-        )
-    if (status is not None and status >= 500) or code in SERVER_CODES or error.get("is_transient"):
-        return unsure(
-            f"{platform} server error ({status}, {detail})",
-            message_fr=f"Erreur du côté de {platform} ({status}) : "
-            + ("la publication a peut-être eu lieu." if may_have_posted else "nouvel essai possible."),
-            platform_code=subcode or code,
-        )
-    en, fr = REFUSALS.get(subcode or 0, ("refused the request", "refuse la demande"))
-    if "LINK_LIMIT_EXCEEDED" in message:
-        en, fr = ("accepts at most 5 different links per post", "accepte au plus 5 liens différents par publication")
-    return PermanentError(
-        f"{platform} {en} ({detail})",
-        message_fr=f"{platform} {fr} (code {detail}).",
-        platform_code=subcode or code,
-    )
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:

@@ -41,14 +41,13 @@ from channels.base import (
 from channels.containers import (
     RECENT_PAGE_SIZE,
     ContainerChannel,
+    GraphRefusal,
     Quota,
     Recent,
     as_int,
     compose,
-    graph_error,
     graph_time,
     image_size,
-    transport_error,
 )
 from channels.facebook import graph_version
 from channels.http import redirected_session
@@ -81,6 +80,7 @@ class InstagramChannel(ContainerChannel):
                     "Explorer, GET /{page-id}?fields=instagram_business_account."),
         CredentialField(
             "access_token", "jeton d'accès", "access token", prompt="Page access token",
+            label_fr="Jeton d'accès de la Page reliée", label_en="Linked Page's access token",
             help_fr="Le jeton de la Page reliée (de préférence celui d'un utilisateur système de Meta "
                     "Business Suite) avec instagram_basic, instagram_content_publish et pages_read_engagement.",
             help_en="The linked Page's token (preferably a Meta Business Suite system user's) with "
@@ -94,6 +94,12 @@ class InstagramChannel(ContainerChannel):
     post_url_pattern = "https://www.instagram.com/p/{id}/"
     limit_option = "max_caption_length"
     account_options = ("graph_version",)
+    account_option_help = {"graph_version": ("version de l'API Graph, ex. 24.0", "Graph API version, e.g. 24.0")}
+    client_distribution = "facebook-sdk"
+
+    @classmethod
+    def account_option(cls, name: str, value: str) -> str:
+        return value.strip().removeprefix("v") if name == "graph_version" else value
     offline_credentials = {"ig_user_id": "0", "access_token": "offline"}
     can_alt_text = True  # alt_text on image containers (since 2025-03-24)
     metrics_batch_size = 50  # Graph batch requests carry at most 50 calls
@@ -283,15 +289,15 @@ class InstagramChannel(ContainerChannel):
             error = exc.result.get("error") if isinstance(exc.result, dict) else None
             if not isinstance(error, dict):
                 error = {"message": str(exc)}
-            raise graph_error(self.label, error, response.status_code if response is not None else None,
-                              may_have_posted=may_have_posted) from exc
+            refusal = GraphRefusal(error, response.status_code if response is not None else None)
+            raise self.map_error(refusal, write=may_have_posted) from exc
         except requests.RequestException as exc:
-            raise transport_error(exc, self.label, may_have_posted=may_have_posted) from exc
+            raise self.map_error(exc, write=may_have_posted) from exc
         except (KeyError, ValueError) as exc:  # facebook-sdk reads headers and .json() blindly
             response = getattr(self._seen, "response", None)
             status = response.status_code if response is not None else None
-            raise graph_error(self.label, {"message": f"unreadable answer: {exc}"}, status or 500,
-                              may_have_posted=may_have_posted) from exc
+            refusal = GraphRefusal({"message": f"unreadable answer: {exc}"}, status or 500)
+            raise self.map_error(refusal, write=may_have_posted) from exc
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._seen.response = response

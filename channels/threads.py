@@ -46,14 +46,13 @@ from channels.base import check_images as common_image_checks
 from channels.containers import (
     RECENT_PAGE_SIZE,
     ContainerChannel,
+    GraphRefusal,
     Quota,
     Recent,
     as_int,
     compose,
-    graph_error,
     graph_time,
     image_size,
-    transport_error,
 )
 from channels.http import redirected_session
 
@@ -135,6 +134,7 @@ class ThreadsChannel(ContainerChannel):
                     "threads_content_publish, threads_manage_insights and threads_delete."),
     )
     credential_groups = (("user_id", "access_token"),)
+    client_distribution = "requests"  # no SDK reaches graph.threads.net: a typed client on requests
     sandbox_credentials = {"user_id": "25900000000000001", "access_token": "sandbox-threads-token"}
     public_hosts = frozenset({"threads.net", "www.threads.net", "threads.com", "www.threads.com"})
     profile_url_pattern = "https://www.threads.net/@{user}"
@@ -326,9 +326,9 @@ class ThreadsChannel(ContainerChannel):
         try:
             return self.client.request(method, path, params)
         except ThreadsAPIError as exc:
-            raise graph_error(self.label, exc.error, exc.status, may_have_posted=may_have_posted) from exc
+            raise self.map_error(GraphRefusal(exc.error, exc.status), write=may_have_posted) from exc
         except requests.RequestException as exc:
-            raise transport_error(exc, self.label, may_have_posted=may_have_posted) from exc
+            raise self.map_error(exc, write=may_have_posted) from exc
 
 
 def threads_length(text: str) -> int:

@@ -45,15 +45,23 @@ def post_add(
     link: Annotated[str | None, typer.Option(help="Lien (reçoit le code source de chaque envoi)")] = None,
     action: Annotated[str | None, typer.Option(help="Appel à l'action (ex. ecrire)")] = None,
     by: Annotated[str | None, typer.Option("--by", help=_BY_HELP)] = None,
+    content_warning: Annotated[str | None, typer.Option(
+        "--content-warning", help="Avertissement de contenu Mastodon (\"\" : aucun) ; sans l'option, celui du cas")] = None,
+    visibility: Annotated[str | None, typer.Option(
+        help="Visibilité Mastodon : public, unlisted ou private ; sans l'option, celle du cas")] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", help="Étiquette Bluesky (graphic-media, nudity), répétable ; sans l'option, celles du cas")] = None,
 ) -> None:
     """Écrit une publication (en attente d'approbation) et affiche son numéro. Son autrice ou
-    auteur est la personne --by, sinon votre compte du système (cli:NOM)."""
+    auteur est la personne --by, sinon votre compte du système (cli:NOM). L'avertissement, la
+    visibilité et les étiquettes sont ceux du cas, sauf option contraire."""
     from orchestrator.services.posts import create_post
 
     def add(s: Any) -> Any:
         author = staff_member(s, by, "editor") if by else command_line_operator()
         return create_post(s, actor=author, case_slug=case, language=language, text=text, link=link,
-                           action_slug=action, submit=True)
+                           action_slug=action, submit=True, content_warning=content_warning,
+                           visibility=visibility, self_labels=label)
 
     post = run_service(add)
     typer.echo(post.id)

@@ -1,8 +1,8 @@
 """publish_progress: how far a publication in several calls went (Meta's containers), so a try in
 another worker resumes it
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05 19:10:00
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 import orchestrator.models
 
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
