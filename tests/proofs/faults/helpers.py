@@ -94,7 +94,8 @@ def build_queue(engine: sa.Engine, base_url: str, *, n: int, per_kind: int = 2,
         account_id, kind = account_ids[i % len(account_ids)]
         at = start + dt.timedelta(seconds=spread_seconds * i / max(1, n))
         rows.append({
-            "post_id": post_ids[kind in IMAGE_KINDS], "account_id": account_id, "state": "scheduled", "scheduled_at": at, "due_at": at,
+            "post_id": post_ids[kind in IMAGE_KINDS], "account_id": account_id, "state": "scheduled",
+            "scheduled_at": at, "due_at": at,
             "source_code": f"p{i:07d}", "rendered_text": f"Écrivez pour Juan López, réf. {i:06d} #ÉcrireÇaLibère",
             "created_at": start, "updated_at": start, "attempts": 0, "last_error": "", "last_error_kind": "",
             "held_reason": "",
