@@ -68,9 +68,10 @@ JPEG = jpeg()
 
 def build_queue(engine: sa.Engine, base_url: str, *, n: int, per_kind: int = 2,
                 kinds: tuple[str, ...] = KINDS, spread_seconds: float = 0.0,
-                options: dict | None = None) -> dict[int, str]:
+                options: dict | None = None, weights: dict[str, int] | None = None) -> dict[int, str]:
     """``n`` deliveries spread round-robin over ``per_kind`` accounts of each kind, due from now
-    over ``spread_seconds``. Returns {delivery id: account kind}. Deliveries to a kind of
+    over ``spread_seconds``; ``weights`` gives each account of a kind that many turns per round
+    (one by default). Returns {delivery id: account kind}. Deliveries to a kind of
     :data:`IMAGE_KINDS` belong to a post with one JPEG and its alt text; the others to a text post."""
     with db.session_scope(engine) as session:
         account_ids = []
@@ -88,10 +89,12 @@ def build_queue(engine: sa.Engine, base_url: str, *, n: int, per_kind: int = 2,
                                      images=images, submit=True)
             posts.approve_post(session, actor=SYSTEM, post_id=post.id)
             post_ids[with_image] = post.id
+    turns = {kind: (weights or {}).get(kind, 1) for kind in kinds}
+    rotation = [(a, kind) for turn in range(max(turns.values())) for a, kind in account_ids if turns[kind] > turn]
     start = utcnow()
     rows = []
     for i in range(n):
-        account_id, kind = account_ids[i % len(account_ids)]
+        account_id, kind = rotation[i % len(rotation)]
         at = start + dt.timedelta(seconds=spread_seconds * i / max(1, n))
         rows.append({
             "post_id": post_ids[kind in IMAGE_KINDS], "account_id": account_id, "state": "scheduled",
