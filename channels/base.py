@@ -318,6 +318,8 @@ class Validation:
     length: int
     limit: int
     problems: tuple[Problem, ...] = ()
+    #: Worth knowing, not blocking: the post stays valid (Instagram shows only five hashtags).
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -330,6 +332,7 @@ class Validation:
             "limit": self.limit,
             "valid": self.valid,
             "problems": [p.text(language) for p in self.problems],
+            "warnings": [p.text(language) for p in self.warnings],
         }
 
 

@@ -54,7 +54,8 @@ from channels.http import redirected_session
 
 GRAPH_HOST = "graph.facebook.com"
 MAX_CAPTION = 2_200
-MAX_HASHTAGS = 5  # the app shows five since December 2025; the API's own limit (30) is higher
+MAX_HASHTAGS = 5  # the app shows five since December 2025: a warning above, not a refusal
+API_MAX_HASHTAGS = 30  # what the API refuses above
 MAX_MENTIONS = 20
 MAX_IMAGES = 10
 MAX_ALT = 1_000
@@ -142,8 +143,15 @@ class InstagramChannel(ContainerChannel):
         if length > limit:
             problems.append(too_long(self.label, length, limit, "caractères", "characters"))
         tags = _HASHTAG.findall(text)
-        if len(tags) > MAX_HASHTAGS:
+        warnings: list[Problem] = []
+        if len(tags) > API_MAX_HASHTAGS:
             problems.append(Problem(
+                "too_many_hashtags",
+                f"La légende a {len(tags)} mots-clics ; Instagram en refuse plus de {API_MAX_HASHTAGS}.",
+                f"The caption has {len(tags)} hashtags; Instagram refuses more than {API_MAX_HASHTAGS}.",
+            ))
+        elif len(tags) > MAX_HASHTAGS:  # accepted, but the app shows only the first five
+            warnings.append(Problem(
                 "too_many_hashtags",
                 f"La légende a {len(tags)} mots-clics ; Instagram n'en montre que {MAX_HASHTAGS} depuis "
                 f"décembre 2025 : gardez les {MAX_HASHTAGS} plus importants.",
@@ -166,7 +174,7 @@ class InstagramChannel(ContainerChannel):
         problems += check_images(images, self.label)
         # no check of ``image.url`` here: images get their public address from the worker, just
         # before publishing (approval sees them without); publish refuses an image without one
-        return Validation(self.kind, length, limit, tuple(problems))
+        return Validation(self.kind, length, limit, tuple(problems), tuple(warnings))
 
     # -- the container calls ----------------------------------------------------------------------
 

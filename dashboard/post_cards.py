@@ -138,6 +138,8 @@ def previews(rows: list[dict[str, Any]], tz: str, *, key: str = "preview") -> No
             shown_text(row, key=f"{key}_cw_{row['account']}_{row.get('delivery_id')}")
             for problem in row["problems"]:
                 st.warning(common.plain(problem))
+            for warning in row.get("warnings") or ():  # worth knowing; the post stays valid
+                st.info(common.plain(warning), icon=":material/info:")
             if row.get("note"):
                 st.caption(common.plain(row["note"]))
 

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     #: first; a steady stream of due posts slows listening, never stops it).
     listen_yield_seconds: float = 2.0
     #: A listening page also waits while a delivery falls due within this many seconds (0: off).
-    listen_yield_ahead_seconds: float = 0.5
+    listen_yield_ahead_seconds: float = 0.1
 
     # media library --------------------------------------------------------------------------
     #: Where uploaded images go when ``media_storage`` is "disk"; default: ``home``/media.

@@ -244,6 +244,8 @@ if account_names:
                 post_cards.shown_text(item, key=f"compose_cw_show_{item['account']}")
                 for problem in item["problems"]:
                     st.warning(common.plain(problem))
+                for warning in item.get("warnings") or ():  # worth knowing; the post stays valid
+                    st.info(common.plain(warning), icon=":material/info:")
                 if item["note"]:
                     st.caption(common.plain(item["note"]))
 

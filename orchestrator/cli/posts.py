@@ -212,7 +212,7 @@ def check(
     result = validator.validate(text.rstrip("\n") if file is not None else text)
     from orchestrator.media_urls import missing_for
 
-    media_note = missing_for({kind})  # the platform fetches images: they need a public address
+    media_note = missing_for({kind}, language=language)  # the platform fetches images: they need a public address
     if as_json:
         out = result.as_dict(language)
         if validator.note is not None:
@@ -224,6 +224,8 @@ def check(
         typer.echo(f"{kind} : {result.length}/{result.limit} — {'valide' if result.valid else 'invalide'}")
         for p in result.problems:
             typer.echo(f"  - {p.text(language)}")
+        for p in result.warnings:
+            typer.echo(f"  ! {p.text(language)}")
         if validator.note is not None:
             typer.echo(f"  (i) {validator.note.text(language)}")
         if media_note:

@@ -90,6 +90,7 @@ def preview(
             check = validator.validate(out, loaded, content_warning=warning.text)
             row.update(text=out, length=check.length, limit=check.limit, valid=check.valid and not image_problems,
                        problems=image_problems + [p.text(language) for p in check.problems],
+                       warnings=[p.text(language) for p in check.warnings],
                        note=validator.note.text(language) if validator.note else None, variant=bool(adjusted))
         except ServiceError as exc:
             row["error"] = exc.text(language)

@@ -164,6 +164,7 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
                 text = delivery.rendered_text  # what was frozen is what goes out
             row.update(text=text, length=check.length, limit=check.limit, valid=check.valid,
                        problems=[p.text(language) for p in check.problems],
+                       warnings=[p.text(language) for p in check.warnings],
                        note=note.text(language) if note else None)
             row.update(content_warnings.preview_notes(account.kind, row["platform"],
                                                       content_warnings.of_post(post), language))

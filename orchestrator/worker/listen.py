@@ -118,6 +118,9 @@ class ListenReport:
         }
 
 
+#: Seconds a due delivery is still "about to be claimed" for :meth:`Listener.give_way` (less than
+#: one look of the dispatcher at its default pace); older, it waits for something else.
+JUST_DUE = 0.2
 #: The next claimable delivery's due time (the claim order's partial index answers it).
 _DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
 _NEXT_DUE = (sa.select(sa.func.min(_DELIVERY.c.due_at))
@@ -165,9 +168,9 @@ class Listener:
             if next_due is None:
                 break
             due_in = (next_due - utcnow()).total_seconds()
-            # overdue by more than a second: a delivery that waits for something else (its
-            # account's pace, a held case); listening does not wait for it
-            if not -1.0 < due_in < self.settings.listen_yield_ahead_seconds:
+            # only what falls due now, or within the window; a delivery overdue by more than the
+            # claimer's next look waits for something else (its account's pace, a held case)
+            if not -JUST_DUE < due_in < self.settings.listen_yield_ahead_seconds:
                 break
             self._stopping.wait(min(0.05, max(0.01, due_in)))
         return time.monotonic() - started
@@ -179,7 +182,7 @@ class Listener:
             return None
         try:
             with self.engine.connect() as connection:
-                value = connection.execute(_NEXT_DUE, {"after": utcnow() - dt.timedelta(seconds=1)}).scalar()
+                value = connection.execute(_NEXT_DUE, {"after": utcnow() - dt.timedelta(seconds=JUST_DUE)}).scalar()
         except sa.exc.SQLAlchemyError:
             return None
         if value is None:

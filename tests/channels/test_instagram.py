@@ -259,8 +259,12 @@ def test_it_validates_instagram_limits(sandbox: SandboxServer, image_server: Ima
     assert ig.validate("a" * 2_200, [good]).valid
     assert [p.code for p in ig.validate("a" * 2_201, [good]).problems] == ["too_long"]
     assert ig.validate("#un #deux #trois #quatre #cinq", [good]).valid
-    assert [p.code for p in ig.validate("#un #deux #trois #quatre #cinq #six", [good]).problems] == [
-        "too_many_hashtags"]
+    six = ig.validate("#un #deux #trois #quatre #cinq #six", [good])
+    assert six.valid and [p.code for p in six.warnings] == ["too_many_hashtags"]  # warned, not refused
+    assert "5" in six.warnings[0].fr and "5" in six.warnings[0].en
+    many = ig.validate(" ".join(f"#mot{n}" for n in range(31)), [good])
+    assert [p.code for p in many.problems] == ["too_many_hashtags"] and not many.warnings
+    assert ig.validate(" ".join(f"#mot{n}" for n in range(30)), [good]).valid
     assert [p.code for p in ig.validate("Texte seul").problems] == ["image_required"]
     assert [p.code for p in ig.validate("Dix, plus une", [good] * 11).problems] == ["too_many_images"]
     png = Image(picture(1080, 1080, "PNG"), "image/png", "png", url="https://m.example/p.png")
