@@ -14,7 +14,10 @@ Exception tree (every channel maps its SDK's exceptions onto exactly one of thes
     │                             posts (X without search, a Page without the permission)
     └── AuthError          the credentials are refused; the account is unhealthy until re-tested
 
-The orchestrator alone decides what to do with each (retries live in one place).
+Each channel says how in one table, ``Channel.error_table`` (:class:`ErrorRule` lines: the
+library's exception classes, HTTP statuses and platform codes, each to one of these classes),
+applied by ``Channel.map_error``. The orchestrator alone decides what to do with each (retries
+live in one place).
 """
 
 from __future__ import annotations
@@ -23,17 +26,20 @@ import abc
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
 
 import requests
+
+from content.words import Message
 
 # ---------------------------------------------------------------------------------------------
 # Errors
 
 
-class ChannelError(Exception):
-    """Base of every error a channel raises. ``message_fr``/``message_en`` are for people."""
+class ChannelError(Message, Exception):
+    """Base of every error a channel raises. Its words for people are ``fr``/``en``
+    (:class:`~content.words.Message`; also ``message_fr``/``message_en``), ``str()`` is English."""
 
     kind: ClassVar[str] = "error"
 
@@ -45,12 +51,21 @@ class ChannelError(Exception):
         platform_code: str | int | None = None,
     ) -> None:
         super().__init__(message)
-        self.message_en = message
-        self.message_fr = message_fr or message
+        self.en = message
+        self.fr = message_fr or message
         self.platform_code = platform_code
 
+    @property
+    def message_en(self) -> str:
+        return self.en
+
+    @property
+    def message_fr(self) -> str:
+        return self.fr
+
     def message(self, language: str = "fr") -> str:
-        return self.message_fr if language == "fr" else self.message_en
+        """The same as :meth:`text`."""
+        return self.text(language)
 
 
 class RateLimited(ChannelError):
@@ -103,6 +118,96 @@ ERROR_KINDS: dict[str, type[ChannelError]] = {
     cls.kind: cls for cls in (RateLimited, TransientError, AmbiguousError, PermanentError, AuthError)
 }
 
+
+# ---------------------------------------------------------------------------------------------
+# From the client library's failures to these errors: one table per channel
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorFacts:
+    """What a channel read from one failure, for its error table: the answer's HTTP ``status``
+    (None when no answer came), the platform's own error ``code`` or name, what the platform
+    said (``detail``, and ``detail_fr`` when the channel can say it in French), when a throttle
+    ends (``reset_at``), and any other value its messages name (``words``)."""
+
+    status: int | None = None
+    code: str | int | None = None
+    detail: str = ""
+    detail_fr: str = ""
+    reset_at: dt.datetime | None = None
+    words: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+    def values(self, platform: str) -> dict[str, object]:
+        return {"status": self.status, "code": self.code, "detail": self.detail,
+                "detail_fr": self.detail_fr or self.detail, "platform": platform, **self.words}
+
+
+class _Words(dict[str, object]):
+    """A message's values: ``{exc}`` and ``{cause}`` always, and "?" for a value the failure
+    did not give (a message is never lost to a missing word)."""
+
+    def __missing__(self, key: str) -> object:
+        return "?"
+
+
+def no_platform_code(facts: ErrorFacts) -> None:
+    """For :attr:`ErrorRule.platform_code`: this failure records no code (no answer was read)."""
+    return None
+
+
+def platform_code_only(facts: ErrorFacts) -> str | int | None:
+    """For :attr:`ErrorRule.platform_code`: the platform's own code, never the HTTP status."""
+    return facts.code
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorRule:
+    """One line of a channel's error table, read top to bottom, the first match wins.
+
+    It matches a failure that is an instance of one of ``exceptions`` (any, when empty), whose
+    status is in ``statuses`` or whose platform code is in ``codes`` (either, when both are given;
+    any, when neither is), for which ``when`` holds, and, with ``on_write`` set, only after a call
+    that may (True) or may not (False) have published. ``error`` is our class, or a pair: the
+    first after a call that may have published, the second otherwise (a 5xx is ambiguous after a
+    write, transient after a read). ``en``/``fr`` are the messages, with ``{status}``,
+    ``{code}``, ``{detail}``, ``{detail_fr}``, ``{platform}`` and the channel's ``words``.
+    ``platform_code`` replaces the code recorded (by default the code, else the status): a value,
+    or a function of the facts."""
+
+    error: type[ChannelError] | tuple[type[ChannelError], type[ChannelError]]
+    en: str
+    fr: str = ""
+    exceptions: tuple[type[BaseException], ...] = ()
+    statuses: Container[int] = ()
+    codes: Container[str | int] = ()
+    when: Callable[[BaseException, ErrorFacts], bool] | None = None
+    on_write: bool | None = None
+    platform_code: str | int | Callable[[ErrorFacts], str | int | None] | None = None
+
+    def matches(self, exc: BaseException, facts: ErrorFacts, *, write: bool) -> bool:
+        if self.exceptions and not isinstance(exc, self.exceptions):
+            return False
+        if (self.statuses or self.codes) and not (
+            (facts.status is not None and facts.status in self.statuses)
+            or (facts.code is not None and facts.code in self.codes)
+        ):
+            return False
+        if self.on_write is not None and self.on_write != write:
+            return False
+        return self.when is None or self.when(exc, facts)
+
+    def build(self, exc: BaseException, facts: ErrorFacts, *, write: bool, platform: str) -> ChannelError:
+        cls = self.error if isinstance(self.error, type) else self.error[0 if write else 1]
+        values = _Words({"exc": exc, "cause": exc.__cause__ or exc.__context__})
+        values.update(facts.values(platform))
+        en, fr = self.en.format_map(values), self.fr.format_map(values) or None
+        code = (self.platform_code(facts) if callable(self.platform_code)
+                else self.platform_code if self.platform_code is not None
+                else facts.code if facts.code is not None else facts.status)
+        if issubclass(cls, RateLimited):
+            return cls(en, reset_at=facts.reset_at, message_fr=fr, platform_code=code)
+        return cls(en, message_fr=fr, platform_code=code)
+
 # ---------------------------------------------------------------------------------------------
 # Values exchanged with the orchestrator
 
@@ -130,6 +235,11 @@ class PublishRequest:
     link: str | None = None
     images: tuple[Image, ...] = ()
     language: str = "fr"
+    #: Mastodon's ``spoiler_text`` ("" for none) and visibility; Bluesky's self-label values
+    #: (``com.atproto.label.defs#selfLabels``). Platforms that offer none ignore them.
+    content_warning: str = ""
+    visibility: str = "public"
+    self_labels: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,13 +304,12 @@ class ListenPage:
 
 
 @dataclasses.dataclass(frozen=True)
-class Problem:
+class Problem(Message):
+    """Something a person must change before publishing, with its ``code`` and its words."""
+
     code: str
     fr: str
     en: str
-
-    def text(self, language: str = "fr") -> str:
-        return self.fr if language == "fr" else self.en
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +318,8 @@ class Validation:
     length: int
     limit: int
     problems: tuple[Problem, ...] = ()
+    #: Worth knowing, not blocking: the post stays valid (Instagram shows only five hashtags).
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -221,6 +332,7 @@ class Validation:
             "limit": self.limit,
             "valid": self.valid,
             "problems": [p.text(language) for p in self.problems],
+            "warnings": [p.text(language) for p in self.warnings],
         }
 
 
@@ -246,12 +358,13 @@ class AccountConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class CredentialField:
+class CredentialField(Message):
     """One credential a platform asks for, as the rest of the system needs to know it: its
     ``name`` (the key in ``AccountConfig.credentials``, the ``PORTEVOIX_<KIND>_<NAME>`` variable),
     whether it is ``secret`` (never an option on the command line, never shown back), its words
     for people in French and English (``fr``/``en``, used inside sentences), a ``prompt`` for the
-    command line, and where to find it (``help_fr``/``help_en``)."""
+    command line, and where to find it (``help_fr``/``help_en``). A form labels it with
+    ``label_fr``/``label_en`` when given, else with its words, capitalised."""
 
     name: str
     fr: str
@@ -260,9 +373,24 @@ class CredentialField:
     prompt: str = ""
     help_fr: str = ""
     help_en: str = ""
+    label_fr: str = ""
+    label_en: str = ""
 
     def words(self, language: str = "fr") -> str:
-        return self.fr if language == "fr" else self.en
+        """The field's words inside a sentence (the same as :meth:`text`)."""
+        return self.text(language)
+
+    def label(self, language: str = "fr") -> str:
+        """The field's label in a form (the dashboard's account form)."""
+        given = self.label_fr if language == "fr" else self.label_en
+        if given:
+            return given
+        words = self.words(language)
+        return words[:1].upper() + words[1:]
+
+    def help(self, language: str = "fr") -> str:
+        """Where to find it, for people filling it in."""
+        return self.help_fr if language == "fr" else self.help_en
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,6 +492,37 @@ def chunked(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Progress of a publication in several calls, kept where a crash does not lose it
+
+
+class ProgressRecord(Protocol):
+    """Where a channel notes how far a publication in several calls went (Meta's container made
+    but not yet published; later, the parts of a thread already out), by (kind, account, request
+    key), so the next try — in this process or another, after a crash — resumes instead of
+    starting over. The worker installs one on the database; without it, channels keep their
+    notes in the process."""
+
+    def load(self, kind: str, account: str, key: str) -> dict[str, Any] | None: ...
+
+    def save(self, kind: str, account: str, key: str, data: dict[str, Any]) -> None: ...
+
+    def forget(self, kind: str, account: str, key: str) -> None: ...
+
+
+_progress: ProgressRecord | None = None
+
+
+def use_progress_record(record: ProgressRecord | None) -> None:
+    """Install (or, with None, remove) the record every channel of this process writes to."""
+    global _progress
+    _progress = record
+
+
+def progress_record() -> ProgressRecord | None:
+    return _progress
+
+
+# ---------------------------------------------------------------------------------------------
 # The channel base class
 
 
@@ -408,8 +567,15 @@ class Channel(abc.ABC):
     #: Settings (not credentials) a person may give when adding an account (Facebook's
     #: ``graph_version``, from ``--graph-version`` or ``PORTEVOIX_<KIND>_GRAPH_VERSION``).
     account_options: ClassVar[tuple[str, ...]] = ()
+    #: Each account option in words for the command line's help, French and English (an option
+    #: without words is still accepted, with its name as its help).
+    account_option_help: ClassVar[dict[str, tuple[str, str]]] = {}
     #: Credentials that let the client be built only to validate text, offline (never sent).
     offline_credentials: ClassVar[dict[str, str]] = {}
+    #: The client library this channel speaks through, as pyproject.toml names the dependency
+    #: (``tweepy``, ``Mastodon.py``); a channel on a small client of its own names the library
+    #: that client stands on (``requests``).
+    client_distribution: ClassVar[str] = ""
 
     # -- capabilities (what this channel does; the defaults are the cautious answers) ----------
 
@@ -432,6 +598,12 @@ class Channel(abc.ABC):
     #: The platform fetches images from a public address (``Image.url``) instead of receiving
     #: their bytes (Instagram, Threads): the worker must fill ``url`` before publishing.
     needs_public_media: ClassVar[bool] = False
+    #: What a post may carry besides its text: a content warning shown in its place (Mastodon's
+    #: ``spoiler_text``, which then counts toward the limit: ``validate`` takes ``spoiler_text``)
+    #: with a visibility; the author's self-labels (Bluesky); a language field.
+    can_content_warning: ClassVar[bool] = False
+    can_self_label: ClassVar[bool] = False
+    has_language_field: ClassVar[bool] = False
 
     @classmethod
     def credential_names(cls) -> tuple[str, ...]:
@@ -444,6 +616,12 @@ class Channel(abc.ABC):
     @classmethod
     def public_fields(cls) -> tuple[str, ...]:
         return tuple(f.name for f in cls.credential_fields if not f.secret)
+
+    @classmethod
+    def account_option(cls, name: str, value: str) -> str:
+        """An account option as given by a person, in the form the channel reads it (Facebook's
+        "v24.0" becomes "24.0")."""
+        return value
 
     @classmethod
     def profile_url(cls, handle: str | None, base_url: str | None = None) -> str | None:
@@ -572,6 +750,36 @@ class Channel(abc.ABC):
         """How many public posts carried ``term`` since ``since``, where the platform counts
         without reading (X's recent counts); ``None`` where it does not."""
         return None
+
+    # -- errors -------------------------------------------------------------------------------
+
+    #: How the client library's failures become our errors (:class:`ErrorRule`, first match wins).
+    #: A channel lists its library's exception classes, HTTP statuses and platform codes here;
+    #: what no line matches is ambiguous after a call that may have published, permanent otherwise.
+    error_table: ClassVar[tuple[ErrorRule, ...]] = ()
+
+    @classmethod
+    def error_facts(cls, exc: BaseException) -> ErrorFacts:
+        """What the failure says (a channel whose library keeps more overrides this): by default
+        the status of an attached ``response`` and the exception's text."""
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return ErrorFacts(status=status if isinstance(status, int) else None, detail=str(exc))
+
+    @classmethod
+    def map_error(cls, exc: BaseException, *, write: bool, facts: ErrorFacts | None = None) -> ChannelError:
+        """Every failure of a call as exactly one error of the taxonomy, by ``error_table``.
+        ``write`` is True only for the call that may publish; ``facts`` when the channel read
+        them itself (from the last answer it saw)."""
+        if isinstance(exc, ChannelError):
+            return exc
+        facts = facts if facts is not None else cls.error_facts(exc)
+        for rule in cls.error_table:
+            if rule.matches(exc, facts, write=write):
+                return rule.build(exc, facts, write=write, platform=cls.platform_name)
+        fallback: type[ChannelError] = AmbiguousError if write else PermanentError
+        return fallback(f"{cls.platform_name}: unexpected failure {exc!r}",
+                        message_fr=f"{cls.platform_name} : échec imprévu {exc!r}",
+                        platform_code=facts.code if facts.code is not None else facts.status)
 
     # -- helpers ------------------------------------------------------------------------------
 

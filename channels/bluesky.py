@@ -44,6 +44,8 @@ from channels.base import (
     Channel,
     ChannelError,
     CredentialField,
+    ErrorFacts,
+    ErrorRule,
     Found,
     Image,
     ListeningUnavailable,
@@ -141,93 +143,18 @@ _FRENCH = {  # the PDS's lexicon messages a campaign worker may meet, in plain F
 }
 
 
-def map_error(exc: BaseException, *, write: bool) -> ChannelError:
-    """The one place where atproto/httpx failures become the channel's error kinds."""
-    # 429: every response of the PDS carries RateLimit-* headers; ratelimit-reset is epoch seconds
-    # (https://docs.bsky.app/docs/advanced-guides/rate-limits). atproto reads it for us.
-    if isinstance(exc, at_exc.RateLimitExceededError):
-        reset_at = exc.reset_at
-        if reset_at is None and exc.retry_after is not None:
-            reset_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=exc.retry_after)
-        return RateLimited(
-            f"Bluesky rate limit reached (policy {exc.policy or '?'}); retry after {reset_at}.",
-            reset_at=reset_at,
-            message_fr=f"Bluesky limite le débit (politique {exc.policy or '?'}) ; nouvel essai après {reset_at}.",
-            platform_code=429,
-        )
-    # An answer arrived: decide on its status and XRPC error name
-    # (https://atproto.com/specs/xrpc#error-responses).
-    if isinstance(exc, at_exc.RequestErrorBase) and exc.response is not None:
-        status, name, message = _xrpc(exc)
-        detail = f"{status} {name}: {message}".strip()
-        if status in (401, 403) or name in _TOKEN_ERRORS:
-            # Bad, expired or revoked tokens and wrong app passwords; ExpiredToken comes as 400.
-            return AuthError(
-                f"Bluesky refused the account's credentials ({detail}). Create a new app password "
-                "and test the account again.",
-                message_fr=f"Bluesky refuse les identifiants du compte ({detail}). Créez un nouveau "
-                "mot de passe d'application et testez de nouveau le compte.",
-                platform_code=name or status,
-            )
-        if status >= 500:
-            # A 5xx on a write: the PDS may have committed the record before failing. On a read
-            # nothing changed, so it is worth retrying.
-            cls: type[ChannelError] = AmbiguousError if write else TransientError
-            return cls(
-                f"Bluesky answered {detail}." + (" The post may be online." if write else ""),
-                message_fr=f"Bluesky a répondu {detail}."
-                + (" La publication est peut-être en ligne." if write else ""),
-                platform_code=status,
-            )
-        # Other 4xx (400 InvalidRequest from lexicon validation, 404, 409, 413 blob too large):
-        # the request itself is refused; a person must change it.
-        french = next((fr for hint, fr in _FRENCH.items() if hint in detail), "demande refusée")
-        return PermanentError(
-            f"Bluesky refused the request: {message or detail}",
-            message_fr=f"Bluesky a refusé la demande : {french} ({message or detail}).",
-            platform_code=name or status,
-        )
-    # No answer. atproto wraps httpx timeouts as InvokeTimeoutError and network errors as
-    # NetworkError (request.py _handle_request_errors); protocol errors pass through raw.
-    cause = exc.__cause__ if isinstance(exc, at_exc.NetworkError) else exc
-    if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        # Nothing left the machine: safe to retry.
-        return TransientError(
-            f"Could not reach Bluesky, nothing was sent: {cause!r}",
-            message_fr=f"Impossible de joindre Bluesky, rien n'a été envoyé : {cause!r}",
-        )
-    if isinstance(cause, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return PermanentError(
-            f"The account's Bluesky address is wrong: {cause}",
-            message_fr=f"L'adresse Bluesky du compte est erronée : {cause}",
-        )
-    if isinstance(cause, httpx.TransportError | at_exc.NetworkError):
-        # Read/write timeout, reset or closed connection after the request left: a write may
-        # have been applied. Retrying is still safe here (fixed record key, see publish()).
-        if write:
-            return AmbiguousError(
-                f"Bluesky did not confirm the post ({cause!r}); it may be online. A retry cannot "
-                "duplicate it: its record key is fixed.",
-                message_fr=f"Bluesky n'a pas confirmé la publication ({cause!r}) ; elle est peut-être "
-                "en ligne. Un nouvel essai ne peut pas la dupliquer : sa clé d'enregistrement est fixe.",
-            )
-        return TransientError(
-            f"Bluesky did not answer: {cause!r}", message_fr=f"Bluesky n'a pas répondu : {cause!r}"
-        )
-    if isinstance(exc, at_exc.LoginRequiredError) or type(exc).__module__.startswith(
-        "atproto_server"
-    ):
-        # No session, or a stored session string whose tokens cannot be decoded.
-        return AuthError(
-            f"No usable Bluesky session: {exc}",
-            message_fr=f"Aucune session Bluesky utilisable : {exc}",
-        )
-    # The client could not build the request or parse the answer (atproto ModelError, pydantic).
-    # After a write the answer was lost, not the post.
-    fallback: type[ChannelError] = AmbiguousError if write else PermanentError
-    return fallback(
-        f"The Bluesky client failed: {exc!r}", message_fr=f"Le client Bluesky a échoué : {exc!r}"
-    )
+def _cause(exc: BaseException) -> BaseException | None:
+    """The failure to judge: atproto wraps httpx timeouts as InvokeTimeoutError and network errors
+    as NetworkError (request.py _handle_request_errors); protocol errors pass through raw."""
+    return exc.__cause__ if isinstance(exc, at_exc.NetworkError) else exc
+
+
+def _cause_is(*classes: type[BaseException]) -> Callable[[BaseException, ErrorFacts], bool]:
+    return lambda exc, facts: isinstance(_cause(exc), classes)
+
+
+def _answered(exc: BaseException, facts: ErrorFacts) -> bool:
+    return facts.status is not None
 
 
 class BlueskyChannel(Channel):
@@ -237,6 +164,7 @@ class BlueskyChannel(Channel):
     credential_fields = (
         CredentialField(
             "handle", "identifiant", "handle", secret=False, prompt="Handle",
+            label_fr="Identifiant Bluesky", label_en="Bluesky handle",
             help_fr="Par exemple ecrire.bsky.social, sans « @ ».",
             help_en="For example ecrire.bsky.social, without “@”."),
         CredentialField(
@@ -247,6 +175,7 @@ class BlueskyChannel(Channel):
     )
     credential_groups = (("handle", "app_password"),)
     sandbox_credentials = {"handle": "ecrire.sandbox.bsky", "app_password": "sandbox-app-password"}
+    client_distribution = "atproto"
     public_hosts = frozenset({"bsky.app"})
     profile_url_pattern = "https://bsky.app/profile/{handle}"
     post_url_pattern = "https://bsky.app/profile/{handle}/post/{id}"
@@ -254,6 +183,8 @@ class BlueskyChannel(Channel):
     uses_requests_session = False  # atproto speaks httpx
     can_search = True  # searchPosts and notifications
     can_alt_text = True
+    can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
+    has_language_field = True  # the record's ``langs``
     metrics_batch_size = 25  # app.bsky.feed.getPosts: "uris" maxLength 25
     # https://docs.bsky.app/docs/advanced-guides/rate-limits: 5,000 write points per hour with a
     # create costing 3 (≈ 1,666 posts/h), 3,000 requests per 5 min per IP, createSession 30/5 min.
@@ -275,6 +206,79 @@ class BlueskyChannel(Channel):
     # keep the lexicon's figure unless options["max_image_bytes"] says otherwise.
     max_image_bytes = 1_000_000
     image_types = ("image/jpeg", "image/png", "image/webp", "image/gif")
+
+    #: How atproto/httpx failures become the channel's error kinds.
+    error_table = (
+        # 429: every response of the PDS carries RateLimit-* headers; ratelimit-reset is epoch
+        # seconds (https://docs.bsky.app/docs/advanced-guides/rate-limits). atproto reads it for us.
+        ErrorRule(RateLimited, "Bluesky rate limit reached (policy {policy}); retry after {reset_at}.",
+                  "Bluesky limite le débit (politique {policy}) ; nouvel essai après {reset_at}.",
+                  exceptions=(at_exc.RateLimitExceededError,), platform_code=429),
+        # An answer arrived: decide on its status and XRPC error name
+        # (https://atproto.com/specs/xrpc#error-responses). Bad, expired or revoked tokens and
+        # wrong app passwords; ExpiredToken comes as 400.
+        ErrorRule(AuthError, "Bluesky refused the account's credentials ({detail}). Create a new app password "
+                  "and test the account again.",
+                  "Bluesky refuse les identifiants du compte ({detail}). Créez un nouveau mot de passe "
+                  "d'application et testez de nouveau le compte.",
+                  exceptions=(at_exc.RequestErrorBase,), statuses=(401, 403), codes=_TOKEN_ERRORS),
+        # A 5xx on a write: the PDS may have committed the record before failing. On a read
+        # nothing changed, so it is worth retrying.
+        ErrorRule(AmbiguousError, "Bluesky answered {detail}. The post may be online.",
+                  "Bluesky a répondu {detail}. La publication est peut-être en ligne.",
+                  exceptions=(at_exc.RequestErrorBase,), statuses=range(500, 600), on_write=True,
+                  platform_code=lambda facts: facts.status),
+        ErrorRule(TransientError, "Bluesky answered {detail}.", "Bluesky a répondu {detail}.",
+                  exceptions=(at_exc.RequestErrorBase,), statuses=range(500, 600),
+                  platform_code=lambda facts: facts.status),
+        # Other 4xx (400 InvalidRequest from lexicon validation, 404, 409, 413 blob too large):
+        # the request itself is refused; a person must change it.
+        ErrorRule(PermanentError, "Bluesky refused the request: {said}",
+                  "Bluesky a refusé la demande : {detail_fr} ({said}).",
+                  exceptions=(at_exc.RequestErrorBase,), when=_answered),
+        # No answer, and nothing left the machine: safe to retry.
+        ErrorRule(TransientError, "Could not reach Bluesky, nothing was sent: {cause!r}",
+                  "Impossible de joindre Bluesky, rien n'a été envoyé : {cause!r}",
+                  when=_cause_is(httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)),
+        ErrorRule(PermanentError, "The account's Bluesky address is wrong: {cause}",
+                  "L'adresse Bluesky du compte est erronée : {cause}",
+                  when=_cause_is(httpx.UnsupportedProtocol, httpx.InvalidURL)),
+        # Read/write timeout, reset or closed connection after the request left: a write may have
+        # been applied. Retrying is still safe here (fixed record key, see publish()).
+        ErrorRule(AmbiguousError, "Bluesky did not confirm the post ({cause!r}); it may be online. A retry "
+                  "cannot duplicate it: its record key is fixed.",
+                  "Bluesky n'a pas confirmé la publication ({cause!r}) ; elle est peut-être en ligne. Un nouvel "
+                  "essai ne peut pas la dupliquer : sa clé d'enregistrement est fixe.",
+                  when=_cause_is(httpx.TransportError, at_exc.NetworkError), on_write=True),
+        ErrorRule(TransientError, "Bluesky did not answer: {cause!r}", "Bluesky n'a pas répondu : {cause!r}",
+                  when=_cause_is(httpx.TransportError, at_exc.NetworkError)),
+        # No session, or a stored session string whose tokens cannot be decoded.
+        ErrorRule(AuthError, "No usable Bluesky session: {detail}", "Aucune session Bluesky utilisable : {detail}",
+                  when=lambda exc, facts: isinstance(exc, at_exc.LoginRequiredError)
+                  or type(exc).__module__.startswith("atproto_server")),
+        # The client could not build the request or parse the answer (atproto ModelError,
+        # pydantic). After a write the answer was lost, not the post.
+        ErrorRule((AmbiguousError, PermanentError), "The Bluesky client failed: {exc!r}",
+                  "Le client Bluesky a échoué : {exc!r}"),
+    )
+
+    @classmethod
+    def error_facts(cls, exc: BaseException) -> ErrorFacts:
+        """The XRPC answer's status and error name when one came (``detail_fr``: the PDS's
+        lexicon message in plain French), when a throttle ends, and the failure judged."""
+        if isinstance(exc, at_exc.RateLimitExceededError):
+            reset_at = exc.reset_at
+            if reset_at is None and exc.retry_after is not None:
+                reset_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=exc.retry_after)
+            return ErrorFacts(status=429, reset_at=reset_at, detail=str(exc),
+                              words={"policy": exc.policy or "?", "reset_at": reset_at, "cause": exc, "exc": exc})
+        if isinstance(exc, at_exc.RequestErrorBase) and exc.response is not None:
+            status, name, message = _xrpc(exc)
+            detail = f"{status} {name}: {message}".strip()
+            french = next((fr for hint, fr in _FRENCH.items() if hint in detail), "demande refusée")
+            return ErrorFacts(status=status, code=name or None, detail=detail, detail_fr=french,
+                              words={"said": message or detail, "cause": exc, "exc": exc})
+        return ErrorFacts(detail=str(exc), words={"cause": _cause(exc), "exc": exc})
 
     def __init__(
         self,
@@ -350,7 +354,7 @@ class BlueskyChannel(Channel):
                     "d'application.",
                 )
         except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
-            raise map_error(exc, write=False) from exc
+            raise self.map_error(exc, write=False) from exc
         self._client = client
         return client
 
@@ -363,7 +367,7 @@ class BlueskyChannel(Channel):
             if not self._may_relogin(logins):
                 raise
         except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
-            err = map_error(exc, write=write)
+            err = self.map_error(exc, write=write)
             if not (isinstance(err, AuthError) and self._may_relogin(logins)):
                 raise err from exc
         # The token was refused before anything was written: a new session, then one retry.
@@ -371,7 +375,7 @@ class BlueskyChannel(Channel):
         try:
             return fn(client)
         except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
-            raise map_error(exc, write=write) from exc
+            raise self.map_error(exc, write=write) from exc
 
     def _may_relogin(self, logins_before: int) -> bool:
         # Not when the password itself was just refused: createSession is scarce (30 / 5 min).
@@ -515,6 +519,7 @@ class BlueskyChannel(Channel):
             facets=facets or None,
             embed=embed,
             langs=[request.language],
+            labels=self_labels(request.self_labels),
         )
 
         def create(client: Client) -> Any:
@@ -875,3 +880,14 @@ def _post_of(view: Any, when: dt.datetime) -> PublicPost:
         quoted = _field(inner, "uri") or _field(_field(inner, "record"), "uri")
         return PublicPost(view.uri, "quote", when, str(quoted) if quoted else None)
     return PublicPost(view.uri, kind, when, None)
+
+
+def self_labels(values: Sequence[str]) -> models.ComAtprotoLabelDefs.SelfLabels | None:
+    """The author's own labels on the record (``com.atproto.label.defs#selfLabels``), once each
+    in the order given; None (no ``labels`` field at all) for a post without any."""
+    unique = list(dict.fromkeys(v for v in values if v))
+    if not unique:
+        return None
+    return models.ComAtprotoLabelDefs.SelfLabels(
+        values=[models.ComAtprotoLabelDefs.SelfLabel(val=value) for value in unique]
+    )

@@ -32,6 +32,8 @@ from channels.base import (
     ChannelError,
     CredentialField,
     DuplicateRefused,
+    ErrorFacts,
+    ErrorRule,
     Found,
     Image,
     ListeningUnavailable,
@@ -49,6 +51,8 @@ from channels.base import (
     check_images,
     chunked,
     empty_text,
+    no_platform_code,
+    platform_code_only,
     read_cursor,
     too_long,
 )
@@ -81,6 +85,25 @@ AUTH_CODES = frozenset({10, 102, 104, 190})  # plus the permission range 200-299
 SERVER_CODES = frozenset({1, 2})  # "API Unknown" / "API Service": temporary, Meta says retry
 
 
+def _network(exc: BaseException, facts: ErrorFacts) -> bool:
+    return isinstance(exc, requests.RequestException) and not isinstance(exc, requests.JSONDecodeError)
+
+
+def _nothing_sent(exc: BaseException, facts: ErrorFacts) -> bool:
+    # https://requests.readthedocs.io/en/latest/api/#exceptions: ConnectTimeout "is safe to
+    # retry"; a NewConnectionError means no connection was ever made.
+    return _network(exc, facts) and (
+        isinstance(exc, requests.ConnectTimeout) or _never_connected(exc))  # type: ignore[arg-type]
+
+
+def _meta_failed(exc: BaseException, facts: ErrorFacts) -> bool:
+    """5xx, codes 1/2, is_transient, or an answer facebook-sdk could not read: Meta's side failed
+    and says "retry"."""
+    status, code = facts.status, facts.code
+    return bool((status is not None and status >= 500) or code in SERVER_CODES or facts.words.get("transient")
+                or (code is None and (status is None or status < 400)))
+
+
 class FacebookChannel(Channel):
     kind = "facebook"
     label = "Facebook"
@@ -92,6 +115,7 @@ class FacebookChannel(Channel):
             help_en="On Facebook, the Page: About → Page transparency."),
         CredentialField(
             "page_token", "jeton de la Page", "Page token", prompt="Page access token",
+            label_fr="Jeton d'accès de la Page", label_en="Page access token",
             help_fr="Un jeton de Page sans expiration, de préférence celui d'un utilisateur système de Meta "
                     "Business Suite, avec le droit de publier sur la Page.",
             help_en="A Page token that does not expire, preferably a Meta Business Suite system user's, allowed "
@@ -104,7 +128,9 @@ class FacebookChannel(Channel):
     post_url_pattern = "https://www.facebook.com/{id}"
     limit_option = "max_message_length"
     account_options = ("graph_version",)
+    account_option_help = {"graph_version": ("version de l'API Graph, ex. 24.0", "Graph API version, e.g. 24.0")}
     offline_credentials = {"page_id": "0", "page_token": "offline"}
+    client_distribution = "facebook-sdk"
     can_search = True  # the Page's tagged and visitor posts, with the permission
     can_alt_text = True  # alt_text_custom on photos
     metrics_batch_size = 50  # documented maximum of ids per ?ids= lookup
@@ -115,6 +141,44 @@ class FacebookChannel(Channel):
     listen_endpoint = "read"
     listen_page_size = 100  # /{page}/tagged and /visitor_posts: limit up to 100
     listen_reads_all = True  # no search: the edges are read once for all the terms
+
+    #: How facebook-sdk and requests failures become our errors
+    #: (https://developers.facebook.com/docs/graph-api/guides/error-handling).
+    error_table = (
+        # Refused, DNS or connect timeout: nothing was sent, retrying is safe.
+        ErrorRule(TransientError, "Graph API unreachable: {redacted}", "Facebook est injoignable (rien n'a été envoyé).",
+                  when=_nothing_sent, platform_code=no_platform_code),
+        # Read timeout, reset after sending, truncated answer: the request left, Meta may have
+        # acted on it. Only a read can be retried blindly.
+        ErrorRule((AmbiguousError, TransientError), "No complete answer from the Graph API: {redacted}",
+                  "Facebook n'a pas répondu jusqu'au bout : la publication a peut-être eu lieu.",
+                  when=_network, platform_code=no_platform_code),
+        # Throttling answers carry codes 4/17/32/613 (Platform), 80001 (Pages BUC) or 341
+        # (posting limit) with HTTP 400/403, not 429:
+        # https://developers.facebook.com/docs/graph-api/overview/rate-limiting/
+        ErrorRule(RateLimited, "Facebook rate limit ({code}): {detail}", codes=RATE_LIMIT_CODES, statuses=(429,),
+                  platform_code=platform_code_only),
+        # 190 invalid/expired token, 102 session, 104 no token, 10 and 200-299 missing permission:
+        # a person must renew the token or re-grant permissions.
+        ErrorRule(AuthError, "Facebook refused the Page token ({code}): {detail}",
+                  "Facebook refuse le jeton de la Page ({code}) : renouvelez-le ou accordez à nouveau les "
+                  "autorisations. Détail : {detail}",
+                  codes=AUTH_CODES | frozenset(range(200, 300)), statuses=(401,), platform_code=platform_code_only),
+        # Meta's side failed; after a write the post may exist.
+        ErrorRule((AmbiguousError, TransientError), "Graph API server error ({status}, {code}): {detail}",
+                  "Erreur du côté de Facebook ({status}) : la publication a peut-être eu lieu si c'était un envoi.",
+                  when=_meta_failed, platform_code=platform_code_only),
+        # Everything else (100, 324, 368, 506, 1609005, other 4xx): the content or the request is
+        # refused; retrying the same thing cannot succeed. 506 is a copy of a recent post.
+        ErrorRule(DuplicateRefused, "{refusal} ({code}: {detail})", "{refusal_fr} (code {code} : {detail})",
+                  codes=(506,), platform_code=platform_code_only),
+        ErrorRule(PermanentError, "{refusal} ({code}: {detail})", "{refusal_fr} (code {code} : {detail})",
+                  platform_code=platform_code_only),
+    )
+
+    @classmethod
+    def account_option(cls, name: str, value: str) -> str:
+        return value.strip().removeprefix("v") if name == "graph_version" else value
 
     def __init__(
         self,
@@ -482,73 +546,28 @@ class FacebookChannel(Channel):
             self.note_rate(RateInfo(endpoint, max(0, 100 - used), 100, reset))
 
     def _translate(self, exc: Exception, *, may_have_posted: bool) -> ChannelError:
-        """The one place where facebook-sdk and requests failures become our error kinds."""
-        response: requests.Response | None = getattr(self._seen, "response", None)
-        status = response.status_code if response is not None else None
-        unsure = AmbiguousError if may_have_posted else TransientError
+        """The one place where facebook-sdk and requests failures become our error kinds, by the
+        table, with the status of the last answer seen (facebook-sdk does not keep it)."""
+        return self.map_error(exc, write=may_have_posted, facts=_facts(exc, getattr(self._seen, "response", None)))
 
-        if isinstance(exc, requests.RequestException) and not isinstance(
-            exc, requests.JSONDecodeError
-        ):
-            # Refused, DNS or connect timeout: nothing was sent, retrying is safe
-            # (https://requests.readthedocs.io/en/latest/api/#exceptions: ConnectTimeout "is safe
-            # to retry"; a NewConnectionError means no connection was ever made).
-            if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
-                return TransientError(
-                    f"Graph API unreachable: {_redact(exc)}",
-                    message_fr="Facebook est injoignable (rien n'a été envoyé).",
-                )
-            # Read timeout, reset after sending, truncated answer: the request left, Meta may
-            # have acted on it (ReadTimeout: "The server did not send any data in the allotted
-            # amount of time", same page). Only a read can be retried blindly.
-            return unsure(
-                f"No complete answer from the Graph API: {_redact(exc)}",
-                message_fr="Facebook n'a pas répondu jusqu'au bout : la publication a peut-être eu lieu.",
-            )
+    @classmethod
+    def error_facts(cls, exc: BaseException) -> ErrorFacts:
+        return _facts(exc, getattr(exc, "response", None))
 
-        error = (
-            exc.result.get("error")
-            if isinstance(exc, facebook.GraphAPIError) and isinstance(exc.result, dict)
-            else None
-        )
-        error = error if isinstance(error, dict) else {}
-        code = _int(error.get("code"))
-        message = str(error.get("message") or exc)
 
-        # Throttling answers carry codes 4/17/32/613 (Platform), 80001 (Pages BUC) or 341
-        # (posting limit) with HTTP 400/403, not 429:
-        # https://developers.facebook.com/docs/graph-api/overview/rate-limiting/
-        if code in RATE_LIMIT_CODES or status == 429:
-            return RateLimited(
-                f"Facebook rate limit ({code}): {message}",
-                reset_at=_reset_at(response),
-                platform_code=code,
-            )
-        # 190 invalid/expired token, 102 session, 104 no token, 10 and 200-299 missing permission:
-        # a person must renew the token or re-grant permissions
-        # (https://developers.facebook.com/docs/graph-api/guides/error-handling#errorcodes).
-        if code in AUTH_CODES or (code is not None and 200 <= code < 300) or status == 401:
-            return AuthError(
-                f"Facebook refused the Page token ({code}): {message}",
-                message_fr=f"Facebook refuse le jeton de la Page ({code}) : renouvelez-le ou accordez à nouveau les autorisations. Détail : {message}",
-                platform_code=code,
-            )
-        # 5xx, codes 1/2, is_transient, or an answer facebook-sdk could not read: Meta's side
-        # failed and says "retry" (same error-handling page); after a write the post may exist.
-        if (
-            (status is not None and status >= 500)
-            or code in SERVER_CODES
-            or error.get("is_transient")
-            or (code is None and (status is None or status < 400))
-        ):
-            return unsure(
-                f"Graph API server error ({status}, {code}): {message}",
-                message_fr=f"Erreur du côté de Facebook ({status}) : la publication a peut-être eu lieu si c'était un envoi.",
-                platform_code=code,
-            )
-        # Everything else (100, 324, 368, 506, 1609005, other 4xx): the content or the request is
-        # refused; retrying the same thing cannot succeed (same error-handling page).
-        return _refusal(code, message)
+def _facts(exc: BaseException, response: requests.Response | None) -> ErrorFacts:
+    """The Graph error's code, message and ``is_transient`` flag, the answer's status, and when a
+    throttle ends (from the usage headers, else Retry-After, else a quarter of an hour)."""
+    error = (exc.result.get("error")
+             if isinstance(exc, facebook.GraphAPIError) and isinstance(exc.result, dict) else None)
+    error = error if isinstance(error, dict) else {}
+    code = _int(error.get("code"))
+    en, fr = REFUSALS.get(code, REFUSALS[None])
+    return ErrorFacts(
+        status=response.status_code if response is not None else None, code=code,
+        detail=str(error.get("message") or exc), reset_at=_reset_at(response),
+        words={"transient": bool(error.get("is_transient")), "redacted": _redact(exc), "refusal": en,
+               "refusal_fr": fr})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,7 +654,7 @@ def _never_connected(exc: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError) or isinstance(exc, requests.exceptions.SSLError)
 
 
-def _redact(exc: Exception) -> str:
+def _redact(exc: BaseException) -> str:
     # requests names the URL in its messages, and GET URLs carry the token (facebook-sdk puts
     # access_token in the query string): never let it reach a stored error.
     return re.sub(r"access_token=[^&\s'\"]+", "access_token=***", str(exc))
@@ -697,16 +716,6 @@ REFUSALS: dict[int | None, tuple[str, str]] = {
     ),
     None: ("Facebook refused the request.", "Facebook refuse la demande."),
 }
-
-
-def _refusal(code: int | None, message: str) -> PermanentError:
-    en, fr = REFUSALS.get(code, REFUSALS[None])
-    refusal = DuplicateRefused if code == 506 else PermanentError
-    return refusal(
-        f"{en} ({code}: {message})",
-        message_fr=f"{fr} (code {code} : {message})",
-        platform_code=code,
-    )
 
 
 # ---------------------------------------------------------------------------------------------

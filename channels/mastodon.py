@@ -46,6 +46,8 @@ from channels.base import (
     Channel,
     ChannelError,
     CredentialField,
+    ErrorFacts,
+    ErrorRule,
     Found,
     Image,
     ListeningUnavailable,
@@ -63,6 +65,7 @@ from channels.base import (
     check_images,
     chunked,
     empty_text,
+    no_platform_code,
     number,
     too_long,
 )
@@ -259,6 +262,28 @@ class _ObservedSession:
 # The channel
 
 
+def _unknown_outcome(exc_class: type[BaseException], **match: Any) -> tuple[ErrorRule, ErrorRule]:
+    """An answer that could not be understood: after a write the post may exist."""
+    return (
+        ErrorRule(AmbiguousError, "Mastodon's answer could not be understood ({exc}): the post may have been "
+                  "published.",
+                  "La réponse de Mastodon est incompréhensible : la publication a peut-être eu lieu.",
+                  exceptions=(exc_class,), on_write=True, platform_code=no_platform_code, **match),
+        ErrorRule(TransientError, "Mastodon's answer could not be understood ({exc}).",
+                  "La réponse de Mastodon est incompréhensible ; nouvel essai plus tard.",
+                  exceptions=(exc_class,), platform_code=no_platform_code, **match),
+    )
+
+
+def _connect_failed(exc: BaseException, facts: ErrorFacts) -> bool:
+    """Nothing was sent: DNS failure, connection refused, connect timeout, TLS handshake."""
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, requests.ConnectTimeout | requests.exceptions.SSLError) or (
+        isinstance(cause, requests.ConnectionError)
+        and isinstance(getattr(cause.args[0] if cause.args else None, "reason", None), NewConnectionError)
+    )
+
+
 class MastodonChannel(Channel):
     """One Mastodon account on one instance.
 
@@ -283,6 +308,7 @@ class MastodonChannel(Channel):
     )
     credential_groups = (("access_token",),)
     sandbox_credentials = {"access_token": "sandbox-mastodon-token"}
+    client_distribution = "Mastodon.py"
     public_hosts = frozenset()  # only the account's own instance
     profile_url_pattern = "{base}/@{user}"
     post_url_pattern = "{base}/@{user}/{id}"
@@ -314,6 +340,61 @@ class MastodonChannel(Channel):
     # The documented maximum of GET /api/v1/accounts/:id/statuses.
     find_page_size: ClassVar[int] = 40
     find_max_pages: ClassVar[int] = 10
+
+    #: How Mastodon.py's exceptions become the taxonomy (https://docs.joinmastodon.org/api/guidelines/#errors).
+    error_table = (
+        # 429: Mastodon answers with X-RateLimit-Reset (ISO-8601) on every throttled call,
+        # https://docs.joinmastodon.org/api/rate-limits/ . Mastodon.py also raises this class when
+        # it cannot parse a Reset header on a *successful* answer: then it is not a 429.
+        ErrorRule(RateLimited, "Mastodon rate limit reached; retry after the reset time.",
+                  exceptions=(MastodonRatelimitError,), statuses=(429,)),
+        *_unknown_outcome(MastodonRatelimitError),
+        # 401: token invalid, revoked or expired.
+        ErrorRule(AuthError, "Mastodon refused the access token (invalid or revoked): create a new one.",
+                  "Mastodon refuse le jeton d'accès (invalide ou révoqué) : créez-en un nouveau.",
+                  exceptions=(MastodonUnauthorizedError,), platform_code=401),
+        # Transport failures (Mastodon.py keeps the requests exception as __context__). Nothing
+        # was sent: DNS failure, connection refused, connect timeout, TLS handshake.
+        ErrorRule(TransientError, "Could not reach the Mastodon instance {base_url}: {cause}",
+                  "Impossible de joindre l'instance Mastodon {base_url} ; nouvel essai plus tard.",
+                  exceptions=(MastodonNetworkError,), when=_connect_failed),
+        # Read timeout or connection reset after the request left: on a write, it may have posted.
+        ErrorRule(AmbiguousError, "The connection to Mastodon failed after the post was sent ({cause}): it may "
+                  "have been published.",
+                  "La connexion à Mastodon a échoué après l'envoi : la publication a peut-être eu lieu.",
+                  exceptions=(MastodonNetworkError,), on_write=True),
+        ErrorRule(TransientError, "The connection to Mastodon failed ({cause}); try again later.",
+                  "La connexion à Mastodon a échoué ; nouvel essai plus tard.", exceptions=(MastodonNetworkError,)),
+        # 5xx: the server may have created the status before failing.
+        ErrorRule(AmbiguousError, "Mastodon answered {status} after receiving the post: it may have been "
+                  "published.",
+                  "Mastodon a répondu {status} après avoir reçu la publication : elle a peut-être été publiée.",
+                  exceptions=(MastodonServerError,), on_write=True),
+        ErrorRule(TransientError, "Mastodon is unavailable ({status}); try again later.",
+                  "Mastodon est indisponible ({status}) ; nouvel essai plus tard.", exceptions=(MastodonServerError,)),
+        # A 2xx whose body was not JSON: the outcome is unknown.
+        *_unknown_outcome(MastodonAPIError, when=lambda exc, facts: facts.status is None),
+        # 403: the token lacks the write:statuses/read scope, or the account is disabled,
+        # https://docs.joinmastodon.org/api/oauth-scopes/ — the account needs a person.
+        ErrorRule(AuthError, "Mastodon forbids this action for this token: {detail}. Check the token's scopes "
+                  "(read, write).",
+                  "Mastodon interdit cette action à ce jeton : {detail}. Vérifiez ses autorisations (read, write).",
+                  exceptions=(MastodonAPIError,), statuses=(403,)),
+        # 422 for media still being processed: nothing was posted, try again shortly
+        # (https://docs.joinmastodon.org/methods/statuses/#create, media_ids).
+        ErrorRule(TransientError, "Mastodon is still processing the images: {detail}",
+                  "Mastodon traite encore les images ; nouvel essai dans un moment.",
+                  exceptions=(MastodonAPIError,), statuses=(422,),
+                  when=lambda exc, facts: "processing" in facts.detail.lower()),
+        # 404, 410, 413, 422 and other 4xx: the request itself is refused,
+        # https://docs.joinmastodon.org/methods/statuses/#create (422 Validation failed).
+        ErrorRule(PermanentError, "Mastodon refused the request ({status}): {detail}",
+                  "Mastodon a refusé la demande ({status}) : {detail_fr}", exceptions=(MastodonAPIError,)),
+        # Bad arguments or an unsupported server version: our request cannot succeed as is.
+        ErrorRule(PermanentError, "Mastodon.py refused the request: {exc}", "La demande à Mastodon est invalide : {exc}",
+                  exceptions=(MastodonIllegalArgumentError, MastodonVersionError)),
+        *_unknown_outcome(BaseException),
+    )
 
     def __init__(
         self,
@@ -348,16 +429,29 @@ class MastodonChannel(Channel):
 
     # -- validate -----------------------------------------------------------------------------
 
-    def validate(self, text: str, images: Sequence[Image] = ()) -> Validation:
+    #: ``spoiler_text`` and ``visibility`` on the status; the warning shares the text's limit.
+    can_content_warning = True
+    has_language_field = True  # the status's ``language``
+
+    def validate(self, text: str, images: Sequence[Image] = (), *, spoiler_text: str = "") -> Validation:
+        """``spoiler_text``, the content warning, counts with the text toward the limit, each of
+        its characters as written (Mastodon shortens addresses in the text only)."""
         limits = self.limits
-        length = status_length(text, limits.characters_reserved_per_url)
+        text_length = status_length(text, limits.characters_reserved_per_url)
+        warning_length = len(regex.findall(r"\X", spoiler_text))
+        length = text_length + warning_length
         problems: list[Problem] = []
-        if length == 0 and not images:
+        if text_length == 0 and not images:
             problems.append(empty_text(self.label))
         if length > limits.max_characters:
-            problems.append(
-                too_long(self.label, length, limits.max_characters, "caractères", "characters")
-            )
+            problem = too_long(self.label, length, limits.max_characters, "caractères", "characters")
+            if warning_length:
+                problem = dataclasses.replace(
+                    problem,
+                    fr=f"{problem.fr} (l'avertissement en compte {number(warning_length, 'fr')})",
+                    en=f"{problem.en} (the content warning counts {number(warning_length, 'en')})",
+                )
+            problems.append(problem)
         problems += check_images(
             images,
             max_count=limits.max_media_attachments,
@@ -382,7 +476,7 @@ class MastodonChannel(Channel):
 
     def publish(self, request: PublishRequest) -> Published:
         text = compose(request.text, request.link)
-        check = self.validate(text, request.images)
+        check = self.validate(text, request.images, spoiler_text=request.content_warning)
         if not check.valid:
             raise PermanentError(
                 " ".join(p.en for p in check.problems),
@@ -406,7 +500,8 @@ class MastodonChannel(Channel):
                 media_ids=media_ids or None,
                 language=request.language,
                 idempotency_key=_idempotency_key(request.key),
-                visibility="public",
+                visibility=request.visibility or "public",
+                spoiler_text=request.content_warning or None,
             )
         return self._published(status)
 
@@ -632,123 +727,21 @@ class MastodonChannel(Channel):
             raise self.translate(exc, write=write) from exc
 
     def translate(self, exc: MastodonError, *, write: bool) -> ChannelError:
-        """The one place where a Mastodon.py exception becomes a taxonomy error.
+        """The one place where a Mastodon.py exception becomes a taxonomy error, by the table:
+        the status and the reset time are those of the last answer seen (Mastodon.py keeps
+        neither on the exception it raises for a 429).
 
         ``write`` is True only for the call that creates the public status.
         """
         # retrieve_mastodon_version(fail_hard=True) wraps the real failure: judge that one.
         if isinstance(exc, MastodonVersionError) and isinstance(exc.__cause__, MastodonError):
             return self.translate(exc.__cause__, write=write)
-        # 429: Mastodon answers with X-RateLimit-Reset (ISO-8601) on every throttled call,
-        # https://docs.joinmastodon.org/api/rate-limits/ . Mastodon.py also raises this class when
-        # it cannot parse a Reset header on a *successful* answer: then it is not a 429.
-        if isinstance(exc, MastodonRatelimitError):
-            if self._last_status == 429:
-                return RateLimited(
-                    "Mastodon rate limit reached; retry after the reset time.",
-                    reset_at=_parse_reset(self._last_reset),
-                    platform_code=429,
-                )
-            return self._unknown_outcome(exc, write)
-        # 401: token invalid, revoked or expired, https://docs.joinmastodon.org/api/guidelines/#errors
-        if isinstance(exc, MastodonUnauthorizedError):
-            return AuthError(
-                "Mastodon refused the access token (invalid or revoked): create a new one.",
-                message_fr="Mastodon refuse le jeton d'accès (invalide ou révoqué) : créez-en un nouveau.",
-                platform_code=401,
-            )
-        # Transport failures: Mastodon.py wraps the requests exception (kept as __context__).
-        if isinstance(exc, MastodonNetworkError):
-            return self._network(exc, write)
-        # 5xx: the server may have created the status before failing,
-        # https://docs.joinmastodon.org/api/guidelines/#errors
-        if isinstance(exc, MastodonServerError):
-            status = _status_of(exc)
-            if write:
-                return AmbiguousError(
-                    f"Mastodon answered {status} after receiving the post: it may have been published.",
-                    message_fr=f"Mastodon a répondu {status} après avoir reçu la publication : elle a peut-être été publiée.",
-                    platform_code=status,
-                )
-            return TransientError(
-                f"Mastodon is unavailable ({status}); try again later.",
-                message_fr=f"Mastodon est indisponible ({status}) ; nouvel essai plus tard.",
-                platform_code=status,
-            )
-        if isinstance(exc, MastodonAPIError):
-            status = _status_of(exc)
-            if status is None:  # a 2xx whose body was not JSON: the outcome is unknown
-                return self._unknown_outcome(exc, write)
-            reason = _reason_of(exc)
-            # 403: the token lacks the write:statuses/read scope, or the account is disabled,
-            # https://docs.joinmastodon.org/api/oauth-scopes/ — the account needs a person.
-            if status == 403:
-                return AuthError(
-                    f"Mastodon forbids this action for this token: {reason}. Check the token's scopes (read, write).",
-                    message_fr=f"Mastodon interdit cette action à ce jeton : {reason}. Vérifiez ses autorisations (read, write).",
-                    platform_code=403,
-                )
-            # 422 for media still being processed: nothing was posted, try again shortly
-            # (https://docs.joinmastodon.org/methods/statuses/#create, media_ids).
-            if status == 422 and "processing" in reason.lower():
-                return TransientError(
-                    f"Mastodon is still processing the images: {reason}",
-                    message_fr="Mastodon traite encore les images ; nouvel essai dans un moment.",
-                    platform_code=422,
-                )
-            # 404, 410, 413, 422 and other 4xx: the request itself is refused,
-            # https://docs.joinmastodon.org/methods/statuses/#create (422 Validation failed).
-            return PermanentError(
-                f"Mastodon refused the request ({status}): {reason}",
-                message_fr=f"Mastodon a refusé la demande ({status}) : {_reason_fr(reason)}",
-                platform_code=status,
-            )
-        # Bad arguments or an unsupported server version: our request cannot succeed as is.
-        if isinstance(exc, MastodonIllegalArgumentError | MastodonVersionError):
-            return PermanentError(
-                f"Mastodon.py refused the request: {exc}",
-                message_fr=f"La demande à Mastodon est invalide : {exc}",
-            )
-        return self._unknown_outcome(exc, write)
-
-    def _network(self, exc: MastodonNetworkError, write: bool) -> ChannelError:
-        cause = exc.__cause__ or exc.__context__
-        # Nothing was sent: DNS failure, connection refused, connect timeout, TLS handshake.
-        connect_failed = isinstance(
-            cause, requests.ConnectTimeout | requests.exceptions.SSLError
-        ) or (
-            isinstance(cause, requests.ConnectionError)
-            and isinstance(
-                getattr(cause.args[0] if cause.args else None, "reason", None), NewConnectionError
-            )
-        )
-        if connect_failed:
-            return TransientError(
-                f"Could not reach the Mastodon instance {self.base_url}: {cause}",
-                message_fr=f"Impossible de joindre l'instance Mastodon {self.base_url} ; nouvel essai plus tard.",
-            )
-        # Read timeout or connection reset after the request left: on a write, it may have posted.
-        if write:
-            return AmbiguousError(
-                f"The connection to Mastodon failed after the post was sent ({cause}): it may have been published.",
-                message_fr="La connexion à Mastodon a échoué après l'envoi : la publication a peut-être eu lieu.",
-            )
-        return TransientError(
-            f"The connection to Mastodon failed ({cause}); try again later.",
-            message_fr="La connexion à Mastodon a échoué ; nouvel essai plus tard.",
-        )
-
-    @staticmethod
-    def _unknown_outcome(exc: Exception, write: bool) -> ChannelError:
-        if write:
-            return AmbiguousError(
-                f"Mastodon's answer could not be understood ({exc}): the post may have been published.",
-                message_fr="La réponse de Mastodon est incompréhensible : la publication a peut-être eu lieu.",
-            )
-        return TransientError(
-            f"Mastodon's answer could not be understood ({exc}).",
-            message_fr="La réponse de Mastodon est incompréhensible ; nouvel essai plus tard.",
-        )
+        status = (self._last_status if isinstance(exc, MastodonRatelimitError)
+                  else _status_of(exc) if isinstance(exc, MastodonAPIError) else None)
+        reason = _reason_of(exc) if isinstance(exc, MastodonAPIError) else str(exc)
+        return self.map_error(exc, write=write, facts=ErrorFacts(
+            status=status, detail=reason, detail_fr=_reason_fr(reason), reset_at=_parse_reset(self._last_reset),
+            words={"base_url": self.base_url, "cause": exc.__cause__ or exc.__context__, "exc": exc}))
 
 
 # ---------------------------------------------------------------------------------------------

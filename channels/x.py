@@ -43,6 +43,8 @@ from channels.base import (
     ChannelError,
     CredentialField,
     DuplicateRefused,
+    ErrorFacts,
+    ErrorRule,
     Found,
     Image,
     ListeningUnavailable,
@@ -203,20 +205,8 @@ _NO_ANSWER = (
 )
 
 
-def _unanswered(write: bool, what_en: str, what_fr: str, code: int | None = None) -> ChannelError:
-    """No usable answer: ambiguous on a write (the post may exist), transient on a read."""
-    if write:
-        return AmbiguousError(
-            f"{what_en} after the post was sent; it may exist.",
-            message_fr=f"{what_fr} après l'envoi : la publication existe peut-être ; "
-            "vérification avant tout nouvel essai.",
-            platform_code=code,
-        )
-    return TransientError(
-        f"{what_en}; nothing was published.",
-        message_fr=f"{what_fr} ; rien n'a été publié, nouvel essai plus tard.",
-        platform_code=code,
-    )
+def _auth_problem(exc: BaseException, facts: ErrorFacts) -> bool:
+    return any(p in str(facts.words.get("problem", "")) for p in AUTH_PROBLEMS)
 
 
 class XChannel(Channel):
@@ -226,25 +216,30 @@ class XChannel(Channel):
     credential_fields = (
         CredentialField(
             "consumer_key", "clé d'API", "API Key", prompt="API Key (consumer key)",
+            label_fr="Clé d'API (API Key)", label_en="API Key",
             help_fr="Portail développeur de X, application, onglet « Keys and tokens » : « API Key ». À donner avec "
                     "les trois champs suivants (méthode recommandée), ou bien seulement le jeton OAuth 2.",
             help_en="X developer portal, your app, “Keys and tokens” tab: “API Key”. Give it with the next three "
                     "fields (recommended), or only the OAuth 2 token."),
         CredentialField(
             "consumer_secret", "secret de la clé d'API", "API Key Secret", prompt="API Key Secret (consumer secret)",
+            label_fr="Secret de la clé d'API (API Key Secret)", label_en="API Key Secret",
             help_fr="Affiché avec la clé d'API, dans « Keys and tokens ».",
             help_en="Shown with the API Key, under “Keys and tokens”."),
         CredentialField(
             "access_token", "jeton d'accès", "access token", prompt="Access Token",
+            label_fr="Jeton d'accès du compte (Access Token)", label_en="Access Token",
             help_fr="Généré pour le compte de la campagne après avoir réglé l'application en « Read and write » ; "
                     "un jeton créé avant ce réglage ne peut pas publier.",
             help_en="Generated for the campaign account after setting the app to “Read and write”; a token made "
                     "before that cannot post."),
         CredentialField(
             "access_token_secret", "secret du jeton d'accès", "Access Token Secret", prompt="Access Token Secret",
+            label_fr="Secret du jeton d'accès (Access Token Secret)", label_en="Access Token Secret",
             help_fr="Affiché avec le jeton d'accès.", help_en="Shown with the Access Token."),
         CredentialField(
             "bearer_token", "jeton OAuth 2", "OAuth 2 token", prompt="Bearer token (OAuth 2)",
+            label_fr="Ou : jeton OAuth 2 d'utilisateur", label_en="Or: OAuth 2 user token",
             help_fr="À la place des quatre champs précédents. Il expire au bout de deux heures : pour un essai "
                     "seulement. Le « Bearer Token » de l'application ne peut pas publier.",
             help_en="Instead of the four fields above. It expires after two hours: for a test only. The app's "
@@ -252,6 +247,7 @@ class XChannel(Channel):
     )
     credential_groups = (("bearer_token",), ("consumer_key", "consumer_secret", "access_token", "access_token_secret"))
     sandbox_credentials = {"bearer_token": "sandbox-x-token"}
+    client_distribution = "tweepy"
     public_hosts = frozenset({"x.com", "www.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com",
                               "mobile.x.com"})
     profile_url_pattern = "https://x.com/{handle}"
@@ -283,6 +279,59 @@ class XChannel(Channel):
     #: The simple v2 upload takes still images; GIF needs the chunked upload, not implemented.
     image_types = ("image/jpeg", "image/png", "image/webp")
     max_alt = 1000  # media metadata: alt text "Must be <= 1000 chars"
+
+    #: Every failure of a call to X, as exactly one error of the taxonomy
+    #: (https://docs.x.com/x-api/fundamentals/response-codes-and-errors). ``write`` is True only for
+    #: ``POST /2/tweets``: a media upload publishes nothing.
+    error_table = (
+        # 429 until x-rate-limit-reset.
+        ErrorRule(RateLimited, "X rate limit reached: {detail}",
+                  "X limite le nombre d'appels ; nouvel essai après la remise à zéro.",
+                  exceptions=(tweepy.TooManyRequests,)),
+        # 401 = missing, invalid or revoked token; these 403 problem types = the app or token lacks
+        # the permission (e.g. "Read" only), fixed only by regenerating credentials.
+        ErrorRule(AuthError, "X refused the credentials: {detail}",
+                  "X refuse les identifiants du compte (jeton révoqué, expiré ou sans droit d'écriture) : {detail}",
+                  exceptions=(tweepy.Unauthorized,)),
+        ErrorRule(AuthError, "X refused the credentials: {detail}",
+                  "X refuse les identifiants du compte (jeton révoqué, expiré ou sans droit d'écriture) : {detail}",
+                  exceptions=(tweepy.Forbidden,), when=_auth_problem),
+        # Pay-per-use accounts out of credits get 402 (https://docs.x.com/x-api/getting-started/pricing):
+        # every post on this account would fail the same way, so hold its queue.
+        ErrorRule(AuthError, "X refused for billing: {detail}",
+                  "X refuse pour une raison de facturation (crédits épuisés ?) : {detail}",
+                  exceptions=(tweepy.HTTPException,), statuses=(402,)),
+        # 5xx: on a write X may have created the post before failing (503 "over capacity").
+        ErrorRule(AmbiguousError, "X answered {status} after the post was sent; it may exist.",
+                  "X a répondu {status} après l'envoi : la publication existe peut-être ; vérification avant tout "
+                  "nouvel essai.", exceptions=(tweepy.TwitterServerError,), on_write=True),
+        ErrorRule(TransientError, "X answered {status}; nothing was published.",
+                  "X a répondu {status} ; rien n'a été publié, nouvel essai plus tard.",
+                  exceptions=(tweepy.TwitterServerError,)),
+        # A duplicate-content 403 after an ambiguous first attempt may mean that attempt went through:
+        # the orchestrator reconciles (find) before any retry, so it never reaches here blindly.
+        ErrorRule(DuplicateRefused, "X refused the post: {detail}",
+                  "X refuse un texte identique à une publication récente du même compte : modifiez le texte.",
+                  exceptions=(tweepy.HTTPException,), when=lambda exc, facts: "duplicate content" in facts.detail,
+                  platform_code="duplicate"),
+        # 400/403/404 and other 4xx: the request or content is refused as it stands.
+        ErrorRule(PermanentError, "X refused the post: {detail}", "X refuse la demande : {detail}",
+                  exceptions=(tweepy.HTTPException,)),
+        # Connection refused, DNS failure or connect timeout: the request never left.
+        ErrorRule(TransientError, "X could not be reached: {detail}",
+                  "Impossible de joindre X (réseau) ; rien n'a été envoyé.",
+                  exceptions=(requests.RequestException,), when=lambda exc, facts: _nothing_sent(exc)),
+        # Read timeout, reset after sending, or an unreadable answer: on a write the post may exist
+        # (https://docs.x.com/x-api/posts/manage-tweets/integrate: no idempotency key).
+        ErrorRule(AmbiguousError, "No usable answer from X ({exc_name}) after the post was sent; it may exist.",
+                  "X n'a pas répondu à temps après l'envoi : la publication existe peut-être ; vérification avant "
+                  "tout nouvel essai.", exceptions=_NO_ANSWER, on_write=True),
+        ErrorRule(TransientError, "No usable answer from X ({exc_name}); nothing was published.",
+                  "X n'a pas répondu à temps ; rien n'a été publié, nouvel essai plus tard.", exceptions=_NO_ANSWER),
+        # Anything else (malformed credentials, bad base URL): a person must fix the account.
+        ErrorRule(PermanentError, "X call could not be made: {detail}",
+                  "L'appel à X est impossible en l'état (configuration du compte ?) : {detail}"),
+    )
 
     def __init__(
         self,
@@ -756,86 +805,23 @@ class XChannel(Channel):
         except (tweepy.TweepyException, requests.RequestException, ValueError, KeyError) as exc:
             raise self.map_error(exc, write=write) from exc
 
-    @staticmethod
-    def map_error(exc: BaseException, *, write: bool) -> ChannelError:
-        """Every failure of a call to X, as exactly one error of the taxonomy.
-
-        ``write`` is True only for ``POST /2/tweets``: a media upload publishes nothing.
-        """
-        if isinstance(exc, tweepy.HTTPException):
-            response = exc.response
-            status = getattr(response, "status_code", 0)
-            said = "; ".join(str(m) for m in exc.api_messages) or f"HTTP {status}"
-            try:
-                kind = str(response.json().get("type", ""))
-            except ValueError:
-                kind = ""
-            if isinstance(exc, tweepy.TooManyRequests):
-                # https://docs.x.com/x-api/fundamentals/rate-limits: 429 until x-rate-limit-reset
-                # (epoch seconds); X sends no Retry-After.
-                reset = exc.reset_time
-                return RateLimited(
-                    f"X rate limit reached: {said}",
-                    reset_at=dt.datetime.fromtimestamp(reset, dt.UTC) if reset else None,
-                    message_fr="X limite le nombre d'appels ; nouvel essai après la remise à zéro.",
-                    platform_code=429,
-                )
-            if isinstance(exc, tweepy.Unauthorized) or (
-                isinstance(exc, tweepy.Forbidden) and any(p in kind for p in AUTH_PROBLEMS)
-            ):
-                # https://docs.x.com/x-api/fundamentals/response-codes-and-errors: 401 = missing,
-                # invalid or revoked token; these 403 problem types = the app or token lacks the
-                # permission (e.g. "Read" only), fixed only by regenerating credentials.
-                return AuthError(
-                    f"X refused the credentials: {said}",
-                    message_fr=f"X refuse les identifiants du compte (jeton révoqué, expiré ou sans droit d'écriture) : {said}",
-                    platform_code=status,
-                )
-            if status == 402:
-                # Pay-per-use accounts out of credits get 402 (https://docs.x.com/x-api/getting-started/pricing):
-                # every post on this account would fail the same way, so hold its queue.
-                return AuthError(
-                    f"X refused for billing: {said}",
-                    message_fr=f"X refuse pour une raison de facturation (crédits épuisés ?) : {said}",
-                    platform_code=402,
-                )
-            if isinstance(exc, tweepy.TwitterServerError):
-                # 5xx: on a write X may have created the post before failing
-                # (https://docs.x.com/x-api/fundamentals/response-codes-and-errors: 503 "over capacity").
-                return _unanswered(write, f"X answered {status}", f"X a répondu {status}", status)
-            duplicate = "duplicate content" in said
-            # 400/403/404 and other 4xx: the request or content is refused as it stands
-            # (https://docs.x.com/x-api/fundamentals/response-codes-and-errors). A duplicate-content
-            # 403 after an ambiguous first attempt may mean that attempt went through: the
-            # orchestrator reconciles (find) before any retry, so it never reaches here blindly.
-            if duplicate:
-                return DuplicateRefused(
-                    f"X refused the post: {said}",
-                    message_fr="X refuse un texte identique à une publication récente du même compte : modifiez le texte.",
-                    platform_code="duplicate",
-                )
-            return PermanentError(
-                f"X refused the post: {said}", message_fr=f"X refuse la demande : {said}", platform_code=status
-            )
-        if isinstance(exc, requests.RequestException) and _nothing_sent(exc):
-            # Connection refused, DNS failure or connect timeout: the request never left.
-            return TransientError(
-                f"X could not be reached: {exc}",
-                message_fr="Impossible de joindre X (réseau) ; rien n'a été envoyé.",
-            )
-        if isinstance(exc, _NO_ANSWER):
-            # Read timeout, reset after sending, or an unreadable answer: on a write the post may
-            # exist (https://docs.x.com/x-api/posts/manage-tweets/integrate: no idempotency key).
-            return _unanswered(
-                write,
-                f"No usable answer from X ({type(exc).__name__})",
-                "X n'a pas répondu à temps",
-            )
-        # Anything else (malformed credentials, bad base URL): a person must fix the account.
-        return PermanentError(
-            f"X call could not be made: {exc}",
-            message_fr=f"L'appel à X est impossible en l'état (configuration du compte ?) : {exc}",
-        )
+    @classmethod
+    def error_facts(cls, exc: BaseException) -> ErrorFacts:
+        """What X said: the status, its messages (``detail``), its problem type (``words``: the
+        ``type`` of the answer) and, on a 429, when the window resets (``x-rate-limit-reset``,
+        epoch seconds; X sends no Retry-After, https://docs.x.com/x-api/fundamentals/rate-limits)."""
+        if not isinstance(exc, tweepy.HTTPException):
+            return ErrorFacts(detail=str(exc), words={"problem": "", "exc_name": type(exc).__name__})
+        response = exc.response
+        status = getattr(response, "status_code", 0)
+        try:
+            problem = str(response.json().get("type", ""))
+        except ValueError:
+            problem = ""
+        reset = exc.reset_time if isinstance(exc, tweepy.TooManyRequests) else None
+        return ErrorFacts(status=status, detail="; ".join(str(m) for m in exc.api_messages) or f"HTTP {status}",
+                          reset_at=dt.datetime.fromtimestamp(reset, dt.UTC) if reset else None,
+                          words={"problem": problem, "exc_name": type(exc).__name__})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from content.fields import (
     Url,
     problem,
 )
+from content.words import Message
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")  # French first, always
@@ -38,6 +39,12 @@ LANGUAGES: tuple[Language, ...] = ("fr", "en")  # French first, always
 SolidarityKind = Literal["letter", "card", "drawing", "photo", "message"]
 CaseStatus = Literal["active", "paused", "good_news", "closed"]
 ActionKind = Literal["letter", "signature", "solidarity", "event"]
+#: Mastodon visibilities a campaign may use, most public first (orchestrator/services/content_warnings.py).
+Visibility = Literal["public", "unlisted", "private"]
+#: Bluesky self-labels an author may put on a post about a case.
+SelfLabel = Literal["graphic-media", "nudity"]
+#: Longest content warning: Mastodon's default limit (the warning counts with the text there).
+MAX_CONTENT_WARNING = 500
 
 # Placeholders a template body may use; anything else is refused at load time so a typo such as
 # {persone} is caught by `porte-voix content validate`, not on the morning of 10 December.
@@ -64,8 +71,9 @@ class _Model(BaseModel):
 # Bilingual text and links
 
 
-class Bilingual(_Model):
-    """The same text in French and English; both are required and non-empty."""
+class Bilingual(_Model, Message):
+    """The same text in French and English; both are required and non-empty (a
+    :class:`~content.words.Message`: ``text(language)``, or ``get``)."""
 
     fr: NonEmptyStr
     en: NonEmptyStr
@@ -309,6 +317,23 @@ class Case(_Model):
     tags: list[Slug] = Field(default_factory=list)
     #: The case's own listening terms, per language (its posts count for the case).
     listening: dict[Language, ListeningTerms] = Field(default_factory=dict)
+    #: What a post about the case carries unless staff change it: a Mastodon content warning in
+    #: both languages (e.g. for a killing or torture), the Mastodon visibility (absent: public)
+    #: and Bluesky self-labels.
+    content_warning: Bilingual | None = None
+    visibility: Visibility | None = None
+    self_labels: list[SelfLabel] | None = None
+
+    @field_validator("content_warning")
+    @classmethod
+    def _warning_length(cls, value: Bilingual | None) -> Bilingual | None:
+        for text in (value.fr, value.en) if value is not None else ():
+            if len(text) > MAX_CONTENT_WARNING:
+                raise problem(
+                    f"avertissement de {len(text)} caractères : {MAX_CONTENT_WARNING} au plus",
+                    f"content warning of {len(text)} characters: {MAX_CONTENT_WARNING} at most",
+                )
+        return value
 
     @field_validator("solidarity_address")
     @classmethod

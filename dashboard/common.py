@@ -101,7 +101,7 @@ def _attempt(fn: Callable[[Session], T], success: str | None) -> tuple[bool, T |
         with session() as s:
             result = fn(s)
     except ServiceError as exc:  # the state machine's refusals too (a delivery that moved meanwhile)
-        st.error(plain(exc.message(lang())), icon=":material/block:")  # messages quote what people typed
+        st.error(plain(exc.text(lang())), icon=":material/block:")  # messages quote what people typed
         return False, None
     if success:
         st.toast(success, icon=":material/check:")
@@ -129,7 +129,7 @@ def campaign() -> Campaign | None:
         with session() as s:
             return chosen_campaign(s, campaign_id=chosen if isinstance(chosen, int) else None)
     except ServiceError as exc:
-        st.warning(plain(exc.message(lang())))
+        st.warning(plain(exc.text(lang())))
         return None
 
 

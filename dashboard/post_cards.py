@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from content.words import Message
 from dashboard import common
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.services import delivery_views, post_review
+from orchestrator.services import content_warnings, delivery_views, post_review
 from orchestrator.services import posts as post_service
-from orchestrator.services.auth import Actor, ServiceError
+from orchestrator.services.auth import Actor
 
 if TYPE_CHECKING:
     from orchestrator.models import Post
@@ -36,10 +37,9 @@ def language_name(code: str) -> str:
 
 def message(exc: Exception) -> str:
     """An error in the reader's language when it has one, else its own words."""
-    if isinstance(exc, ServiceError):
-        return exc.message(lang())
-    own = getattr(exc, "message_fr" if lang() == "fr" else "message_en", None)  # a channel's error
-    return own if isinstance(own, str) else (str(exc) or type(exc).__name__)
+    if isinstance(exc, Message):  # a refusal of a service, an error of a channel or of content
+        return exc.text(lang())
+    return str(exc) or type(exc).__name__
 
 
 def state_words(post: Post, state: str | None) -> str:
@@ -89,8 +89,40 @@ def images(post: Post, *, width: int = 240) -> list[str]:
     return problems
 
 
-def previews(rows: list[dict[str, Any]], tz: str) -> None:
-    """Each account's text as it will go out, with the platform's verdict, in an expander."""
+def visibility_name(value: str) -> str:
+    return t(f"compose.visibility.{value}") if value in content_warnings.VISIBILITIES else value
+
+
+def label_name(value: str) -> str:
+    return t(f"compose.label.{value}") if value in content_warnings.SELF_LABELS else value
+
+
+def shown_text(row: dict[str, Any], *, key: str) -> None:
+    """The text as the platform shows it: on Mastodon, behind its content warning (folded until
+    "Show more", as Mastodon does); with the visibility, the Bluesky labels, and the notes where a
+    platform has no warning or no language field."""
+    warning = row.get("warning") or ""
+    if warning:
+        st.markdown(f"⚠️ **{common.plain(warning)}**")
+        if st.toggle(t("compose.cw_show_more"), key=key):
+            st.text(row["text"])
+        else:
+            st.caption(t("compose.cw_folded"))
+    else:
+        st.text(row["text"])
+    if row.get("visibility"):
+        st.caption(t("compose.cw_visibility_line", visibility=visibility_name(row["visibility"])))
+    if content_warnings.LABELS.get(row.get("kind") or "", False):
+        names = ", ".join(label_name(v) for v in row.get("labels") or []) or t("compose.cw_none")
+        st.caption(common.plain(t("compose.cw_labels_line", labels=names)))
+    for note in (row.get("warning_note"), row.get("language_note")):
+        if note:
+            st.caption(common.plain(note))
+
+
+def previews(rows: list[dict[str, Any]], tz: str, *, key: str = "preview") -> None:
+    """Each account's text as it will go out, with the platform's verdict, in an expander.
+    ``key`` makes the page's widgets unique (one per post on a page of posts)."""
     for row in rows:
         if row.get("error"):
             st.error(t("compose.preview_error", account=common.plain(row["account"]), why=common.plain(row["error"])))
@@ -103,9 +135,11 @@ def previews(rows: list[dict[str, Any]], tz: str) -> None:
         with st.expander(label, expanded=not row["valid"]):
             if row.get("variant"):
                 st.caption(t("compose.variant_badge"))
-            st.text(row["text"])
+            shown_text(row, key=f"{key}_cw_{row['account']}_{row.get('delivery_id')}")
             for problem in row["problems"]:
                 st.warning(common.plain(problem))
+            for warning in row.get("warnings") or ():  # worth knowing; the post stays valid
+                st.info(common.plain(warning), icon=":material/info:")
             if row.get("note"):
                 st.caption(common.plain(row["note"]))
 

@@ -407,6 +407,37 @@ STRINGS: dict[str, dict[str, str]] = {
     "compose.goes_to": {"fr": "Comptes : {accounts}", "en": "Accounts: {accounts}"},
     "compose.not_yet": {"fr": "pas encore d'heure", "en": "no time yet"},
     "compose.post_number": {"fr": "Publication n° {id}", "en": "Post no. {id}"},
+    "compose.cw_section": {"fr": "Avertissement de contenu et visibilité", "en": "Content warning and visibility"},
+    "compose.cw_text": {"fr": "Avertissement de contenu (Mastodon)", "en": "Content warning (Mastodon)"},
+    "compose.cw_help": {"fr": "Mastodon affiche ces mots à la place du texte, replié derrière « Afficher plus ». "
+                              "Il compte avec le texte dans la limite de caractères. Vide : pas d'avertissement.",
+                        "en": "Mastodon shows these words in place of the text, folded behind \"Show more\". It "
+                              "counts with the text toward the character limit. Empty: no warning."},
+    "compose.cw_visibility": {"fr": "Visibilité (Mastodon)", "en": "Visibility (Mastodon)"},
+    "compose.cw_visibility_help": {"fr": "Publique pour la campagne : seuls les messages publics paraissent dans les "
+                                         "fils publics et sous les mots-clics.",
+                                   "en": "Public for the campaign: only public posts show in the public timelines "
+                                         "and under hashtags."},
+    "compose.cw_labels": {"fr": "Étiquettes (Bluesky)", "en": "Labels (Bluesky)"},
+    "compose.cw_labels_help": {"fr": "Bluesky floute les images d'une publication étiquetée : « graphic-media » "
+                                     "pour des images violentes.",
+                               "en": "Bluesky blurs the images of a labelled post: \"graphic-media\" for violent "
+                                     "images."},
+    "compose.cw_from_case": {"fr": "Valeurs par défaut du cas : modifiez-les pour cette publication si besoin.",
+                             "en": "The case's defaults: change them for this post if needed."},
+    "compose.cw_changed": {"fr": "Modifié par rapport aux valeurs par défaut du cas.",
+                           "en": "Changed from the case's defaults."},
+    "compose.cw_show_more": {"fr": "Afficher plus", "en": "Show more"},
+    "compose.cw_folded": {"fr": "Le texte est replié derrière l'avertissement, comme sur Mastodon.",
+                          "en": "The text is folded behind the warning, as on Mastodon."},
+    "compose.cw_visibility_line": {"fr": "Visibilité : {visibility}", "en": "Visibility: {visibility}"},
+    "compose.cw_labels_line": {"fr": "Étiquettes Bluesky : {labels}", "en": "Bluesky labels: {labels}"},
+    "compose.cw_none": {"fr": "aucune", "en": "none"},
+    "compose.visibility.public": {"fr": "Publique", "en": "Public"},
+    "compose.visibility.unlisted": {"fr": "Non listée (hors des fils publics)", "en": "Unlisted (off public timelines)"},
+    "compose.visibility.private": {"fr": "Abonnés seulement", "en": "Followers only"},
+    "compose.label.graphic-media": {"fr": "Images violentes (graphic-media)", "en": "Graphic media (graphic-media)"},
+    "compose.label.nudity": {"fr": "Nudité (nudity)", "en": "Nudity (nudity)"},
     # approvals ---------------------------------------------------------------------------
     "approvals.title": {"fr": "Approbations", "en": "Approvals"},
     "approvals.four_eyes": {"fr": "Quatre yeux : on n'approuve jamais sa propre publication.",
@@ -422,6 +453,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "approvals.edited_by": {"fr": "Texte modifié par {names}", "en": "Text edited by {names}"},
     "posts.approved_by": {"fr": "Approuvée par {name}, {when}", "en": "Approved by {name}, {when}"},
     "approvals.not_scheduled": {"fr": "Pas encore programmée sur un compte.", "en": "Not scheduled on any account yet."},
+    "approvals.warning": {"fr": "Avertissement de contenu (Mastodon) : {text}",
+                          "en": "Content warning (Mastodon): {text}"},
     "approvals.approve": {"fr": "Approuver", "en": "Approve"},
     "approvals.approved": {"fr": "Publication n° {id} approuvée.", "en": "Post no. {id} approved."},
     "approvals.comment": {"fr": "Commentaire pour l'autrice ou l'auteur", "en": "Comment for the author"},
@@ -563,54 +596,6 @@ STRINGS: dict[str, dict[str, str]] = {
               "les lire toutes coûterait environ {cost} par mois.",
         "en": "{term}: {posts} public posts over the last {days} days (counted, not read); reading them all "
               "would cost about {cost} a month."},
-    # One label and help per credential of each platform (orchestrator/services/accounts.py CREDENTIALS).
-    "channels.cred.x.consumer_key": {"fr": "Clé d'API (API Key)", "en": "API Key"},
-    "channels.cred.x.consumer_key.help": {
-        "fr": "Portail développeur de X, application, onglet « Keys and tokens » : « API Key ». À donner avec les "
-              "trois champs suivants (méthode recommandée), ou bien remplir seulement le jeton OAuth 2 plus bas.",
-        "en": "X developer portal, your app, “Keys and tokens” tab: “API Key”. Give it with the next three fields "
-              "(recommended), or fill in only the OAuth 2 token below."},
-    "channels.cred.x.consumer_secret": {"fr": "Secret de la clé d'API (API Key Secret)", "en": "API Key Secret"},
-    "channels.cred.x.consumer_secret.help": {"fr": "Affiché avec la clé d'API, dans « Keys and tokens ».",
-                                             "en": "Shown with the API Key, under “Keys and tokens”."},
-    "channels.cred.x.access_token": {"fr": "Jeton d'accès du compte (Access Token)", "en": "Access Token"},
-    "channels.cred.x.access_token.help": {
-        "fr": "Généré pour le compte de la campagne après avoir réglé l'application en « Read and write » ; un jeton "
-              "créé avant ce réglage ne peut pas publier.",
-        "en": "Generated for the campaign account after setting the app to “Read and write”; a token made before "
-              "that cannot post."},
-    "channels.cred.x.access_token_secret": {"fr": "Secret du jeton d'accès (Access Token Secret)",
-                                            "en": "Access Token Secret"},
-    "channels.cred.x.access_token_secret.help": {"fr": "Affiché avec le jeton d'accès.",
-                                                 "en": "Shown with the Access Token."},
-    "channels.cred.x.bearer_token": {"fr": "Ou : jeton OAuth 2 d'utilisateur", "en": "Or: OAuth 2 user token"},
-    "channels.cred.x.bearer_token.help": {
-        "fr": "À la place des quatre champs précédents. Il expire au bout de deux heures : pour un essai seulement. "
-              "Le « Bearer Token » de l'application ne peut pas publier.",
-        "en": "Instead of the four fields above. It expires after two hours: for a test only. The app's “Bearer "
-              "Token” cannot post."},
-    "channels.cred.facebook.page_id": {"fr": "Identifiant de la Page", "en": "Page ID"},
-    "channels.cred.facebook.page_id.help": {"fr": "Sur Facebook, la Page : À propos → Transparence de la Page.",
-                                            "en": "On Facebook, the Page: About → Page transparency."},
-    "channels.cred.facebook.page_token": {"fr": "Jeton d'accès de la Page", "en": "Page access token"},
-    "channels.cred.facebook.page_token.help": {
-        "fr": "Un jeton de Page sans expiration, de préférence celui d'un utilisateur système de Meta Business Suite, "
-              "avec le droit de publier sur la Page.",
-        "en": "A Page token that does not expire, preferably a Meta Business Suite system user's, allowed to post "
-              "on the Page."},
-    "channels.cred.mastodon.access_token": {"fr": "Jeton d'accès", "en": "Access token"},
-    "channels.cred.mastodon.access_token.help": {
-        "fr": "Sur l'instance : Préférences → Développement → Nouvelle application, puis « Votre jeton d'accès ». "
-              "L'adresse de l'instance va dans « Adresse du serveur ».",
-        "en": "On the instance: Preferences → Development → New application, then “Your access token”. The "
-              "instance's address goes in “Server address”."},
-    "channels.cred.bluesky.handle": {"fr": "Identifiant Bluesky", "en": "Bluesky handle"},
-    "channels.cred.bluesky.handle.help": {"fr": "Par exemple ecrire.bsky.social, sans « @ ».",
-                                          "en": "For example ecrire.bsky.social, without “@”."},
-    "channels.cred.bluesky.app_password": {"fr": "Mot de passe d'application", "en": "App password"},
-    "channels.cred.bluesky.app_password.help": {
-        "fr": "Paramètres → Confidentialité et sécurité → Mots de passe d'application. Jamais le mot de passe du compte.",
-        "en": "Settings → Privacy and security → App passwords. Never the account's own password."},
     "channels.last_error": {"fr": "Dernière erreur : {error}", "en": "Last error: {error}"},
     "channels.reconnect_first": {
         "fr": "Ses envois sont retenus. Corrigez les identifiants, puis « Tester la connexion » : ils repartiront.",
@@ -982,6 +967,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "cases.down": {"fr": "Descendre", "en": "Move down"},
     "cases.history": {"fr": "Historique du statut", "en": "Status history"},
     "cases.listening": {"fr": "Écoute", "en": "Listening"},
+    "cases.cw_section": {"fr": "Avertissement par défaut des publications", "en": "Default warning for posts"},
+    "cases.cw_help": {"fr": "Chaque publication sur ce cas reçoit ces valeurs, que l'équipe peut changer avant "
+                            "l'approbation. Pour un cas de meurtre ou de torture, un avertissement dans les deux "
+                            "langues (ex. « Torture, mort en détention »).",
+                      "en": "Every post about this case gets these values, which staff may change before approval. "
+                            "For a case of killing or torture, a warning in both languages (e.g. \"Torture, death "
+                            "in custody\")."},
+    "cases.cw_label": {"fr": "Avertissement de contenu (Mastodon)", "en": "Content warning (Mastodon)"},
+    "cases.cw_line": {"fr": "Avertissement par défaut : {text}", "en": "Default warning: {text}"},
     "cases.listening_edit": {"fr": "Modifier les termes d'écoute du cas", "en": "Edit the case's listening terms"},
     "listening.help": {
         "fr": "Les publications du public qui portent ces mots-clics (ou ces mots-clés, là où la plateforme cherche les "

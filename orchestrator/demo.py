@@ -183,8 +183,10 @@ def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, 
             link = (action.url or {}).get(language) or (case.links.get("page") or {}).get(language)
             text = render_template_text(template.body, campaign=campaign, case=case, action=action,
                                         language=language, link=link)
+            name = (case.person or {}).get(language) or case.slug
             post = posts.create_post(session, actor=SYSTEM, case_slug=case.slug, language=language, text=text,
-                                     link=None, action_slug=action.slug, campaign=campaign)
+                                     link=None, action_slug=action.slug, campaign=campaign,
+                                     images=[demo_card(name, language)])
             post.author = DEMO_AUTHOR
             posts.approve_post(session, actor=SYSTEM, post_id=post.id)  # type: ignore[arg-type]
             for account in targets:
@@ -195,6 +197,30 @@ def schedule_demo(session: Session, *, accounts: list[Account], count: int = 8, 
                     continue
                 made += 1
     return made
+
+
+def demo_card(name: str, language: str) -> dict[str, str]:
+    """A drawn card for a demo post (a JPEG, 4:5, as Instagram takes it): the campaign's yellow,
+    the person's name and the call to write, with its alt text. Instagram publishes no post
+    without an image, and the others show it too."""
+    import base64
+    import io
+
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    call = "Écrivez pour" if language == "fr" else "Write for"
+    card = PILImage.new("RGB", (1080, 1350), (255, 255, 0))
+    draw = ImageDraw.Draw(card)
+    draw.rectangle((60, 60, 1020, 1290), outline=(0, 0, 0), width=12)
+    draw.text((120, 520), call, fill=(0, 0, 0), font=ImageFont.load_default(size=72))
+    draw.text((120, 640), name, fill=(0, 0, 0), font=ImageFont.load_default(size=88))
+    out = io.BytesIO()
+    card.save(out, "JPEG", quality=85)
+    alt = (f"Carte jaune de la campagne : « {call} {name} »." if language == "fr"
+           else f"Yellow campaign card: “{call} {name}”.")
+    return {"data": base64.b64encode(out.getvalue()).decode(), "mime_type": "image/jpeg", "alt": alt,
+            "filename": "carte.jpg"}
 
 
 DEMO_USERS = [("redaction", "editor"), ("approbation", "approver"), ("admin", "admin")]

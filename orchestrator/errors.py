@@ -6,14 +6,23 @@ is a fault of the program and is raised as it is.
 
 from __future__ import annotations
 
+from content.words import Message
 
-class ServiceError(ValueError):
-    """A refusal a person can act on; ``str()`` is French, ``en`` is English."""
+
+class ServiceError(Message, ValueError):
+    """A refusal a person can act on; ``str()`` is French, ``en`` is English
+    (:class:`~content.words.Message`)."""
 
     def __init__(self, fr: str, en: str | None = None) -> None:
         super().__init__(fr)
         self.fr = fr
         self.en = en or fr
 
+    @classmethod
+    def of(cls, words: Message) -> ServiceError:
+        """The refusal that says ``words``."""
+        return cls(words.fr, words.en)
+
     def message(self, language: str = "fr") -> str:
-        return self.fr if language == "fr" else self.en
+        """The same as :meth:`text`."""
+        return self.text(language)

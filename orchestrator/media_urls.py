@@ -267,9 +267,11 @@ def refreshed(request: PublishRequest, *, now: float | None = None, settings: Se
     return dataclasses.replace(request, images=tuple(images))
 
 
-def missing_for(kinds: set[str] | list[str], settings: Settings | None = None) -> str | None:
+def missing_for(kinds: set[str] | list[str], settings: Settings | None = None,
+                language: str | None = None) -> str | None:
     """A note for ``check``/the account page when accounts of ``kinds`` need public media and no
-    usable address is set; None when all is well."""
+    usable address is set, in ``language`` (both, French first, when None: ``status``); None when
+    all is well."""
     from channels import registry
     from orchestrator.links import reachable_by_public
 
@@ -278,7 +280,9 @@ def missing_for(kinds: set[str] | list[str], settings: Settings | None = None) -
     base = settings.media_base_url.strip()
     if not needing or (base and reachable_by_public(base)):
         return None
-    names = ", ".join(needing)
-    return (f"Les comptes {names} ont besoin de PORTEVOIX_MEDIA_BASE_URL (adresse https publique du service de "
-            f"liens) pour publier des images. (Accounts of {names} need PORTEVOIX_MEDIA_BASE_URL (the link "
-            "service's public https address) to publish images.)")
+    names = ", ".join(registry.channel_class(k).platform_name for k in needing)
+    fr = (f"Les comptes {names} ont besoin de PORTEVOIX_MEDIA_BASE_URL (adresse https publique du service de "
+          "liens) pour publier des images.")
+    en = (f"{names} accounts need PORTEVOIX_MEDIA_BASE_URL (the link service's public https address) to "
+          "publish images.")
+    return fr if language == "fr" else en if language == "en" else f"{fr} ({en})"

@@ -96,6 +96,13 @@ class Case(SQLModel, table=True):
     tags: list[str] = _json([])
     #: The case's own listening terms, same shape as ``Campaign.listening``.
     listening: dict[str, Any] = _json({})
+    #: What a post about this case carries unless staff change it (see
+    #: orchestrator/services/warnings.py): the Mastodon content warning per language
+    #: (``{"fr": "...", "en": "..."}``, empty: none), the Mastodon visibility, and the
+    #: Bluesky self-labels (``["graphic-media"]``).
+    content_warning: dict[str, str] = _json({})
+    visibility: str = Field(default="public", max_length=16, sa_column_kwargs={"server_default": "public"})
+    self_labels: list[str] = _json([])
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 
@@ -146,6 +153,11 @@ class Post(SQLModel, table=True):
     variants: dict[str, str] = _json({})
     #: Accounts chosen when the post was written (ids), kept while no time is set.
     accounts: list[int] = _json([])
+    #: Taken from the case's defaults when the post is written, then the post's own: the
+    #: Mastodon content warning ("" for none) and visibility, the Bluesky self-labels.
+    content_warning: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    visibility: str = Field(default="public", max_length=16, sa_column_kwargs={"server_default": "public"})
+    self_labels: list[str] = _json([])
     #: The compose form the post came from: the same form submitted twice makes one post.
     form_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
     status: str = Field(default="draft", max_length=16, index=True)  # draft, pending, approved, rejected
@@ -234,6 +246,21 @@ class Delivery(SQLModel, table=True):
     next_metrics_at: dt.datetime | None = _ts(nullable=True, index=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
+
+
+class PublishProgress(SQLModel, table=True):
+    """How far a publication in several calls went, by platform, account and request key (the
+    delivery's), written by the channel as it goes (Meta's container made, not yet published):
+    the next try, in any worker, resumes it. A row is removed once its post is known."""
+
+    __tablename__ = "publish_progress"
+    __table_args__ = (sa.UniqueConstraint("kind", "account", "request_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    account: str = Field(max_length=128)
+    request_key: str = Field(max_length=128)
+    data: dict[str, Any] = _json({})
+    updated_at: dt.datetime = _ts(default=True, index=True)
 
 
 class Attempt(SQLModel, table=True):

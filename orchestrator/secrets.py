@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from channels.registry import public_credential_names
 from orchestrator import logs
 from orchestrator.settings import Settings, get_settings
 
@@ -96,12 +97,10 @@ def decrypt(token: str, settings: Settings | None = None) -> dict[str, str]:
             "or enter the account's credentials again.)"
         ) from None
     # From now on these values are masked in every log line of this process, however they appear.
-    logs.remember_secrets(v for k, v in data.items() if k not in PUBLIC_FIELDS)
+    # Only the fields every channel declares public (a Page's id, a handle) stay readable.
+    public = public_credential_names()
+    logs.remember_secrets(v for k, v in data.items() if k not in public)
     return data
-
-
-#: Credential fields that identify an account publicly (not secrets): left readable in logs.
-PUBLIC_FIELDS = frozenset({"page_id", "handle"})
 
 
 def mask(value: str) -> str:

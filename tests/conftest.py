@@ -174,3 +174,15 @@ def engine(env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[sa.E
     eng = db.get_engine()
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_progress_record_between_tests() -> Iterator[None]:
+    """A worker installs the database as the channels' progress record for its process; a later
+    test (another database, or none) starts without it, and without containers in memory."""
+    from channels.base import use_progress_record
+    from channels.containers import LEDGER
+
+    yield
+    use_progress_record(None)
+    LEDGER.clear()

@@ -121,3 +121,67 @@ def test_no_module_outside_channels_names_a_kind() -> None:
                         and id(node) not in repeated):
                     found.append(f"{rel}:{node.lineno}: {node.value!r}")
     assert not found, "read these from channels.registry (or allow-list them with a reason):\n" + "\n".join(found)
+
+
+#: What docs/channels/adding-a-platform.md asks of a platform, each checked below for every kind.
+CHECKLIST_FILES = ("channels/<kind>.py", "channels/registry.py", "channels/sandbox/<kind>.py",
+                   "channels/sandbox/registry.py", "tests/channels/test_<kind>.py", "docs/channels/<kind>.md",
+                   "pyproject.toml", "README.md")
+CHECKLIST_ATTRIBUTES = ("kind", "label", "platform_name", "credential_fields", "credential_groups",
+                        "sandbox_credentials", "public_hosts", "needs_server", "profile_url_pattern",
+                        "post_url_pattern", "limit_option", "account_options", "account_option_help",
+                        "offline_credentials", "rate_limits", "metrics_batch_size", "error_table", "error_facts",
+                        "client_distribution", "label_fr", "label_en")
+
+
+def test_the_checklist_names_every_file_and_declaration() -> None:
+    guide = (ROOT / "docs" / "channels" / "adding-a-platform.md").read_text(encoding="utf-8")
+    missing = [item for item in (*CHECKLIST_FILES, *CHECKLIST_ATTRIBUTES) if f"`{item}" not in guide]
+    assert not missing, f"docs/channels/adding-a-platform.md does not name: {missing}"
+
+
+def _dependencies() -> set[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = (re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0] for spec in project["dependencies"])
+    return {re.sub(r"[-_.]+", "-", name).lower() for name in names}
+
+
+@pytest.mark.parametrize("kind", sorted(CHANNELS))
+def test_every_channel_kind_follows_the_checklist(kind: str) -> None:
+    """Everything docs/channels/adding-a-platform.md lists, declared or present for this kind."""
+    from channels.base import AuthError, ErrorRule, RateLimited
+    from channels.sandbox.core import Emulator
+    from channels.sandbox.registry import emulator_classes
+
+    cls = channel_class(kind)
+    # Its module, and its emulator, registered and speaking for the same kind.
+    assert (ROOT / "channels" / f"{kind}.py").is_file() and (ROOT / "channels" / "sandbox" / f"{kind}.py").is_file()
+    emulators = {e.platform: e for e in emulator_classes()}
+    assert kind in emulators and issubclass(emulators[kind], Emulator)
+    # Its form: a label and help per field in both languages, labels told apart.
+    for language in ("fr", "en"):
+        labels = [field.label(language) for field in cls.credential_fields]
+        assert all(label.strip() for label in labels) and len(set(labels)) == len(labels), labels
+    for option in cls.account_options:
+        fr, en = cls.account_option_help.get(option, ("", ""))
+        assert fr.strip() and en.strip(), f"{kind}.{option}: words for the command line's help"
+    # Its errors: one table, with its throttling and its refused credentials, and a last word
+    # for anything else (whatever fails, on a write or a read, a rule of its own says what it is).
+    table = cls.error_table
+    assert table and all(isinstance(rule, ErrorRule) for rule in table), "an error_table of ErrorRule"
+    outcomes = {rule.error if isinstance(rule.error, type) else rule.error[0] for rule in table}
+    assert RateLimited in outcomes and AuthError in outcomes, "throttling and refused credentials are mapped"
+    for rule in table:
+        assert rule.en.strip() and (rule.fr.strip() or rule.error is RateLimited), f"{kind}: a message in both languages"
+    odd = RuntimeError("unforeseen")
+    for write in (True, False):
+        assert any(rule.matches(odd, cls.error_facts(odd), write=write) for rule in table), \
+            f"{kind}: the table ends with a rule for anything else (write={write})"
+    # Its library, a dependency of the project.
+    assert cls.client_distribution, "the client library, as pyproject.toml names it"
+    assert re.sub(r"[-_.]+", "-", cls.client_distribution).lower() in _dependencies(), \
+        f"{cls.client_distribution} is not a dependency in pyproject.toml"
+    # Its row in the README's table of kinds.
+    assert f"| `{kind}` |" in (ROOT / "README.md").read_text(encoding="utf-8"), "README.md: a row in the kinds table"

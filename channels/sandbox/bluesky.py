@@ -688,6 +688,17 @@ class BlueskyEmulator(Emulator):
             )
         if len(record.get("langs") or []) > 3:
             return invalid_post("Record/langs must not have more than 3 elements")
+        labels = record.get("labels")
+        if labels is not None:  # the post lexicon's "labels": a union of com.atproto.label.defs#selfLabels
+            if not isinstance(labels, dict) or labels.get("$type") != "com.atproto.label.defs#selfLabels":
+                return invalid_post("Record/labels must be an object of type com.atproto.label.defs#selfLabels")
+            values = labels.get("values")
+            if not isinstance(values, list) or len(values) > 10:
+                return invalid_post('Record/labels must have the property "values" (at most 10 elements)')
+            for value in values:
+                if not isinstance(value, dict) or not isinstance(value.get("val"), str) \
+                        or not 0 < len(value["val"]) <= 128:
+                    return invalid_post("Record/labels/values/val must be a string of 1 to 128 characters")
         embed = record.get("embed")
         if not embed:
             return None
@@ -734,6 +745,8 @@ class BlueskyEmulator(Emulator):
                 "text": p.record.get("text", ""),
                 "created": p.created,
                 "langs": p.record.get("langs") or [],
+                "labels": [v.get("val") for v in (p.record.get("labels") or {}).get("values") or []],
+                "record": p.record,
                 "facets": p.record.get("facets") or [],
                 "embed": (p.record.get("embed") or {}).get("$type"),
                 "link": ((p.record.get("embed") or {}).get("external") or {}).get("uri"),

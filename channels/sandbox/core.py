@@ -168,8 +168,16 @@ class Emulator:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
 
+    #: Claims its requests before the others: its paths overlap another emulator's (Instagram
+    #: and Threads speak Graph's ``/vNN.N/`` paths, as Facebook does).
+    narrow: ClassVar[bool] = False
+
     def owns(self, path: str) -> bool:
         return path.startswith(self.prefixes)
+
+    def claims(self, req: Request) -> bool:
+        """Whether this emulator answers ``req`` (by default: by its path alone)."""
+        return self.owns(req.path)
 
     def handle(self, req: Request) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -235,6 +243,8 @@ class Sandbox:
 
         for factory in registry.emulator_classes():
             self.emulators.append(factory(self))
+        # the emulators whose paths overlap another's are asked first
+        self.emulators.sort(key=lambda e: not e.narrow)
 
     # clock ----------------------------------------------------------------------------------
     def now(self) -> float:
@@ -303,7 +313,7 @@ class Sandbox:
         if req.path.startswith("/_sandbox/"):
             return self.control(req), None
         for emulator in self.emulators:
-            if emulator.owns(req.path):
+            if emulator.claims(req):
                 with self.lock:
                     self.request_log.append((emulator.platform, req.method, req.path))
                 fault = self.take_fault(emulator.platform, req)
@@ -365,6 +375,17 @@ class Sandbox:
             except (TypeError, ValueError) as exc:
                 return json_response({"error": str(exc)}, 400)
             return json_response({"count": len(made), "ids": made[:1000]}, 201)
+        if path.startswith("settings/") and req.method == "POST":
+            # An emulator's own knobs, for tests and demos in another process (Instagram's and
+            # Threads' "not ready yet" polls, failing containers, quotas).
+            emulator = next((e for e in self.emulators if e.platform == path[9:]), None)
+            configure = getattr(emulator, "configure", None)
+            if configure is None:
+                return json_response({"error": f"no settings on {path[9:]}"}, 404)
+            try:
+                return json_response(configure(**req.json()))
+            except (TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
         if path.startswith("posts/"):
             platform = path.removeprefix("posts/")
             try:

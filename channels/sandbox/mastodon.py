@@ -7,7 +7,9 @@ What it serves (https://docs.joinmastodon.org/methods/):
 - ``GET /api/v1/accounts/verify_credentials``, ``GET /api/v1/accounts/:id/statuses`` (newest
   first, ``limit`` ≤ 40, ``max_id``/``since_id``/``min_id``).
 - ``POST /api/v1/statuses`` (form or JSON) with ``Idempotency-Key``: the same token and key within
-  an hour return the status already created; ``GET``/``DELETE /api/v1/statuses/:id``;
+  an hour return the status already created; its ``spoiler_text`` (content warning) counts with
+  the text toward the limit and marks the status sensitive, as Mastodon does;
+  ``GET``/``DELETE /api/v1/statuses/:id``;
   ``GET /api/v1/statuses?id[]=`` (at most 20 ids, Mastodon ≥ 4.3).
 - ``POST /api/v2/media`` and ``/api/v1/media`` (multipart ``file`` + ``description``).
 - ``GET /api/v1/timelines/tag/:hashtag`` (public; ``limit`` ≤ 40, ``max_id``/``since_id``/``min_id``,
@@ -353,12 +355,14 @@ class MastodonEmulator(Emulator):
             media_ids = [str(i) for i in data.get("media_ids") or []]
             visibility = data.get("visibility") or "public"
             language = data.get("language")
+            spoiler_text = str(data.get("spoiler_text") or "")
         else:
             params = req.params()
             text = (params.get("status") or [""])[0]
             media_ids = params.get("media_ids[]") or params.get("media_ids") or []
             visibility = (params.get("visibility") or ["public"])[0]
             language = (params.get("language") or [""])[0] or None
+            spoiler_text = (params.get("spoiler_text") or [""])[0]
         key = req.headers.get("idempotency-key")
         now = self.sandbox.now()
         with self.sandbox.lock:
@@ -382,7 +386,8 @@ class MastodonEmulator(Emulator):
             ]
             if not text.strip() and not media:
                 raise MastodonError(422, "Validation failed: Text can't be blank")
-            if text_length(text) > self.max_characters:
+            # StatusLengthValidator counts the content warning with the text
+            if text_length(text) + len(regex.findall(r"\X", spoiler_text)) > self.max_characters:
                 raise MastodonError(
                     422,
                     f"Validation failed: Text character limit of {self.max_characters} exceeded",
@@ -396,6 +401,7 @@ class MastodonEmulator(Emulator):
                 "created": now,
                 "visibility": visibility,
                 "language": language,
+                "spoiler_text": spoiler_text,
                 "media": media,
             }
             for item in media:
@@ -460,8 +466,9 @@ class MastodonEmulator(Emulator):
             "created_at": _iso(record["created"]),
             "in_reply_to_id": None,
             "in_reply_to_account_id": None,
-            "sensitive": False,
-            "spoiler_text": "",
+            # PostStatusService marks a status with a content warning sensitive
+            "sensitive": bool(record.get("spoiler_text")),
+            "spoiler_text": record.get("spoiler_text") or "",
             "visibility": record["visibility"],
             "language": record["language"],
             "uri": f"{base}/users/{u}/statuses/{record['id']}",
@@ -766,6 +773,8 @@ class MastodonEmulator(Emulator):
                 "account": r["account"]["username"],
                 "visibility": r["visibility"],
                 "language": r["language"],
+                "spoiler_text": r.get("spoiler_text") or "",
+                "sensitive": bool(r.get("spoiler_text")),
                 "alts": [m["description"] for m in r["media"]],
                 "media": [
                     {"id": m["id"], "type": m["content_type"], "alt": m["description"]}

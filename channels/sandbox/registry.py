@@ -13,6 +13,8 @@ EMULATORS: dict[str, str] = {
     "facebook": "channels.sandbox.facebook.FacebookEmulator",
     "mastodon": "channels.sandbox.mastodon.MastodonEmulator",
     "bluesky": "channels.sandbox.bluesky.BlueskyEmulator",
+    "instagram": "channels.sandbox.instagram.InstagramEmulator",
+    "threads": "channels.sandbox.threads.ThreadsEmulator",
 }
 
 

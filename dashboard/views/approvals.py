@@ -62,6 +62,8 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
     if mine:
         st.info(t("approvals.yours" if me.username == post.author else "approvals.you_edited"),
                 icon=":material/visibility_off:")
+    if post.content_warning:  # what Mastodon shows first, in place of the text
+        st.warning(common.plain(t("approvals.warning", text=post.content_warning)), icon=":material/warning:")
     st.text(post.text)
     broken = post_cards.images(post)
     with common.session() as s:
@@ -70,7 +72,7 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
         problems = post_review.problems_of(s, fresh)
     if not rows:
         st.caption(t("approvals.not_scheduled"))
-    post_cards.previews(rows, tz)
+    post_cards.previews(rows, tz, key=f"approvals_{post_id}")
     if problems or broken:
         st.error(t("approvals.blocked"), icon=":material/block:")
     return not problems and not broken, not mine

@@ -10,10 +10,10 @@ from typing import Any, get_args
 import streamlit as st
 
 from content.model import SolidarityKind
-from dashboard import common, data, listening_ui, voice_ui
+from dashboard import common, data, listening_ui, post_cards, voice_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.services import campaign_results, case_edit, responses
+from orchestrator.services import campaign_results, case_edit, content_warnings, responses
 from orchestrator.services import listening as listening_service
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
@@ -31,6 +31,9 @@ common.times_note(campaign.timezone)
 with common.session() as s:
     cases = list_cases(s, campaign=campaign)
 editor, approver = common.can("editor"), common.can("approver")
+# Choice labels in dicts made now, in the reader's language (a format function calling t()
+# later may run in another language).
+STATUS_NAMES = {k: t(f"case.status.{k}") for k in case_edit.STATUSES}
 me = common.actor()
 
 
@@ -96,7 +99,7 @@ def _good_news(case: Any, name: str) -> None:
             try:
                 st.session_state[key] = case_edit.good_news_text(s, case_id=case.id, language=language)
             except ServiceError as exc:  # a template that cannot be filled: say which, leave the text empty
-                st.warning(common.plain(exc.message(lang())))
+                st.warning(common.plain(exc.text(lang())))
                 st.session_state[key] = ""
     text = st.text_area(t("cases.good_news_text"), key=key, height=120)
     if st.button(t("cases.good_news_create"), key=f"case_gn_create_{case.slug}", icon=":material/edit:"):
@@ -120,6 +123,9 @@ def _show(case: Any, index: int) -> None:
         st.markdown(f"**{common.language_name(language, capital=True)}**")
         st.markdown(f"*{t('cases.story')}* — {common.plain(case.story.get(language) or '—')}")
         st.markdown(f"*{t('cases.ask')}* — {common.plain(case.ask.get(language) or '—')}")
+    if warning := (case.content_warning or {}).get(lang()):
+        st.caption(common.plain(t("cases.cw_line", text=warning)) + " · " + t(
+            "compose.cw_visibility_line", visibility=post_cards.visibility_name(case.visibility or "public")))
     _history(case.id)
     _voice(case, name)
     _posts(case)
@@ -168,7 +174,7 @@ def _switches(case: Any, index: int, name: str) -> None:
             return
         a, b = st.columns([1, 2])
         stop_as = a.selectbox(t("cases.stop_as"), list(case_edit.STOPPED), key=f"case_status_{case.slug}",
-                              format_func=lambda k: t(f"case.status.{k}"), placeholder=t("common.choose_one"))
+                              format_func=STATUS_NAMES.__getitem__, placeholder=t("common.choose_one"))
         reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
         if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
             done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status=stop_as, note=reason))
@@ -181,7 +187,7 @@ def _switches(case: Any, index: int, name: str) -> None:
         others = [k for k in case_edit.STOPPED if k != case.status]
         a, b = st.columns([1, 2])
         move_to = a.selectbox(t("cases.stop_as"), others, key=f"case_status_{case.slug}",
-                              format_func=lambda k: t(f"case.status.{k}"), placeholder=t("common.choose_one"))
+                              format_func=STATUS_NAMES.__getitem__, placeholder=t("common.choose_one"))
         reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
         if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
             done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status=move_to, note=reason))
@@ -225,8 +231,9 @@ if not editor:
 
 st.subheader(t("cases.edit_section"))
 by_slug = {c.slug: c for c in cases}
+which_names: dict[str | None, str] = {None: t("cases.new"), **{k: common.case_name(c.person, k) for k, c in by_slug.items()}}
 which = st.selectbox(t("cases.edit_which"), [None, *by_slug], key="case_edit_which", placeholder=t("common.choose_one"),
-                     format_func=lambda k: t("cases.new") if k is None else common.case_name(by_slug[k].person, k))
+                     format_func=which_names.__getitem__)
 current = by_slug.get(which) if which else None
 prefix = f"case_form_{which or '_new'}"
 
@@ -270,11 +277,27 @@ with st.form(prefix):
     fields["solidarity_kind"] = c.selectbox(t("cases.solidarity_kind"), kinds, key=f"{prefix}_kind",
                                             index=kinds.index(current.solidarity_kind) if current and
                                             current.solidarity_kind in kinds else 0,
-                                            format_func=lambda k: t(f"cases.solidarity.{k}"),
+                                            format_func={k: t(f"cases.solidarity.{k}") for k in kinds}.__getitem__,
                                             placeholder=t("common.choose_one"))
     fields["links"] = {"page": _link("page", t("cases.page")), "petition": _link("petition", t("cases.petition"))}
     fields["tags"] = st.text_input(t("cases.tags"), value=" ".join(current.tags) if current else "",
                                    key=f"{prefix}_tags").split()
+    # What posts about the case carry unless staff change them (Compose fills them in)
+    st.markdown(f"**{t('cases.cw_section')}**")
+    st.caption(t("cases.cw_help"))
+    fields["content_warning"] = _bi("content_warning", t("cases.cw_label"))
+    visibility_names = {v: post_cards.visibility_name(v) for v in content_warnings.VISIBILITIES}
+    label_names = {v: post_cards.label_name(v) for v in content_warnings.SELF_LABELS}
+    v, w = st.columns(2)
+    shown_visibility = current.visibility if current and current.visibility in visibility_names else "public"
+    fields["visibility"] = v.selectbox(t("compose.cw_visibility"), list(visibility_names), key=f"{prefix}_visibility",
+                                       index=list(visibility_names).index(shown_visibility),
+                                       format_func=visibility_names.__getitem__, help=t("compose.cw_visibility_help"),
+                                       placeholder=t("common.choose_one"))
+    fields["self_labels"] = w.multiselect(t("compose.cw_labels"), list(label_names), key=f"{prefix}_labels",
+                                          default=[x for x in (current.self_labels if current else []) if x in label_names],
+                                          format_func=label_names.__getitem__, placeholder=t("common.choose_many"),
+                                          help=t("compose.cw_labels_help"))
     if current is not None:
         st.caption(t("cases.frozen_note"))
     if st.form_submit_button(t("cases.save")):

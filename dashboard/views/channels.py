@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from channels.base import CredentialField
 from channels.registry import KINDS
 from dashboard import common, data
 from dashboard.i18n import fmt_datetime, fmt_number, fmt_usd, lang, t
@@ -29,11 +30,11 @@ editor, admin = common.can("editor"), common.can("admin")
 me = common.actor()
 
 
-def credential_fields(kind: str, fields: tuple[str, ...], key: str) -> dict[str, str]:
-    """One password field per credential of the platform, each with its name and where to find
-    it in the reader's language."""
-    return {field: st.text_input(t(f"channels.cred.{kind}.{field}"), type="password", key=f"{key}_{field}",
-                                 help=t(f"channels.cred.{kind}.{field}.help"))
+def credential_fields(fields: tuple[CredentialField, ...], key: str) -> dict[str, str]:
+    """One field per credential the platform's channel declares, with its label and where to find
+    it in the reader's language; a secret in a password field."""
+    return {field.name: st.text_input(field.label(lang()), type="password" if field.secret else "default",
+                                      key=f"{key}_{field.name}", help=field.help(lang()))
             for field in fields}
 
 
@@ -78,10 +79,10 @@ def show_account(account: Any) -> None:
             data.rate_budgets.clear()
             st.rerun()
     if admin:
-        fields = account_service.CREDENTIALS[account.kind]  # an unknown platform stops here, not in a form
+        fields = account_service.FIELDS[account.kind]  # an unknown platform stops here, not in a form
         with st.form(f"acct_edit_{account.name}"):
             st.caption(t("channels.edit_help"))
-            given = credential_fields(account.kind, fields, f"acct_cred_{account.name}")
+            given = credential_fields(fields, f"acct_cred_{account.name}")
             base_url = st.text_input(t("channels.base_url"), value=account.base_url or "",
                                      key=f"acct_base_{account.name}")
             if st.form_submit_button(t("channels.save")):
@@ -105,7 +106,7 @@ def show_listening(account: Any) -> None:
         groups = listening_view.unavailable_groups(s, account=account, campaign=campaign)
     for group in groups:
         terms = common.plain(", ".join(term_name(kind, text) for kind, text in group["terms"]))
-        reason = common.plain(group["reason"].get(lang()) or "")
+        reason = common.plain(group["reason"].text(lang()))
         if group["by_design"]:  # the platform searches no keywords: nothing to fix, nothing to retest
             st.caption(t("channels.listen.not_searched", terms=terms, reason=reason))
         else:
@@ -169,7 +170,7 @@ with st.form("acct_new"):
     language = st.selectbox(t("compose.language"), [None, "fr", "en"], key="acct_new_language",
                             format_func=lambda code: common.language_name(code, capital=True), placeholder=t("common.choose_one"))
     base_url = st.text_input(t("channels.base_url"), key="acct_new_base")
-    given = credential_fields(kind or KINDS[0], account_service.CREDENTIALS[kind or KINDS[0]], "acct_new_cred")
+    given = credential_fields(account_service.FIELDS[kind or KINDS[0]], "acct_new_cred")
     sandbox = st.checkbox(t("channels.sandbox_option"), key="acct_new_sandbox")
     if st.form_submit_button(t("channels.add_button")):
         if common.run(lambda s: account_service.add_account(

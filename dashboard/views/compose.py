@@ -14,9 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from content.words import Words
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
-from orchestrator.services import actions_admin, media_library, post_review, templates_admin
+from orchestrator.services import (
+    actions_admin,
+    content_warnings,
+    media_library,
+    post_review,
+    templates_admin,
+)
 from orchestrator.services import compose as compose_service
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import ServiceError
@@ -54,6 +61,7 @@ if st.session_state.pop("compose_reset", False):
         "compose_text": "", "compose_link": "", "compose_accounts": [], "compose_when": "none",
         "compose_alt": "", "compose_publish_now": False, "compose_sibling": None,
         "compose_date": slot.date(), "compose_time": slot.time(), "compose_images": [],
+        "compose_cw_source": None,  # the case's defaults are filled in again
     })
     st.session_state["compose_generation"] = st.session_state.get("compose_generation", 0) + 1
     st.session_state["compose_token"] = uuid.uuid4().hex
@@ -137,13 +145,13 @@ with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_
                 mime, _, width, height = media_library.inspect(upload.getvalue())
                 verdicts[upload.file_id] = {"mime": mime, "w": width, "h": height}
             except ServiceError as exc:
-                verdicts[upload.file_id] = {"fr": exc.fr, "en": exc.en}
+                verdicts[upload.file_id] = {"why": Words(exc.fr, exc.en)}
         checked = verdicts[upload.file_id]
         if "mime" in checked:
             st.caption(t("compose.image_ok", name=common.plain(upload.name), kind=checked["mime"].split("/")[1].upper(),
                          w=fmt_number(checked["w"]), h=fmt_number(checked["h"])))
         else:
-            st.error(t("compose.bad_image", name=common.plain(upload.name), why=checked[lang()]),
+            st.error(t("compose.bad_image", name=common.plain(upload.name), why=checked["why"].text(lang())),
                      icon=":material/broken_image:")
     alt = st.text_input(t("compose.alt"), key="compose_alt", help=t("compose.alt_help"))
     if st.button(t("compose.add_image"), key="compose_add_image"):
@@ -179,6 +187,28 @@ with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_
             st.rerun()
 images = st.session_state["compose_images"]
 
+# Content warning, visibility (Mastodon) and labels (Bluesky): the case's defaults in the post's
+# language, filled in again when the case or the language changes; staff may change them here.
+chosen_case = next((c for c in cases if c.slug == case_slug), None)
+default_warning = content_warnings.case_default(chosen_case, language)
+if st.session_state.get("compose_cw_source") != (case_slug, language):
+    st.session_state.update({
+        "compose_cw": default_warning.text, "compose_visibility": default_warning.visibility,
+        "compose_labels": list(default_warning.labels), "compose_cw_source": (case_slug, language)})
+visibility_names = {v: post_cards.visibility_name(v) for v in content_warnings.VISIBILITIES}
+label_names = {v: post_cards.label_name(v) for v in content_warnings.SELF_LABELS}
+with st.expander(t("compose.cw_section"), expanded=not default_warning.is_default):
+    cw_text = st.text_input(t("compose.cw_text"), key="compose_cw", help=t("compose.cw_help"))
+    visibility = st.selectbox(t("compose.cw_visibility"), list(visibility_names), key="compose_visibility",
+                              format_func=visibility_names.__getitem__, help=t("compose.cw_visibility_help"),
+                              placeholder=t("common.choose_one"))
+    self_labels = st.multiselect(t("compose.cw_labels"), list(label_names), key="compose_labels",
+                                 format_func=label_names.__getitem__, placeholder=t("common.choose_many"),
+                                 help=t("compose.cw_labels_help"))
+    chosen_warning = content_warnings.PostWarning(content_warnings.clean_text(cw_text), visibility or "public",
+                                                  tuple(content_warnings.clean_labels(self_labels)))
+    st.caption(t("compose.cw_from_case" if chosen_warning == default_warning else "compose.cw_changed"))
+
 # Per account: an adjusted text, and the platform's verdict on what will go out. Checked for
 # every chosen account, scheduled or not.
 variants: dict[str, str] = {}
@@ -195,7 +225,9 @@ if account_names:
             with common.session() as s:
                 previews = compose_service.preview(s, text=text, link=link, case_slug=case_slug,
                                                    account_names=account_names, images=images, language=lang(),
-                                                   campaign=campaign, variants=variants)
+                                                   campaign=campaign, variants=variants, content_warning=cw_text,
+                                                   visibility=visibility, self_labels=self_labels,
+                                                   post_language=language)
         except Exception as exc:  # noqa: BLE001 - e.g. the case just deleted: say it, keep the form
             st.error(common.plain(post_cards.message(exc)))
         for item in previews:
@@ -209,9 +241,11 @@ if account_names:
                             + t("compose.counter", length=fmt_number(item["length"]), limit=fmt_number(item["limit"])))
                 if item["variant"]:
                     st.caption(t("compose.variant_badge"))
-                st.text(item["text"])
+                post_cards.shown_text(item, key=f"compose_cw_show_{item['account']}")
                 for problem in item["problems"]:
                     st.warning(common.plain(problem))
+                for warning in item.get("warnings") or ():  # worth knowing; the post stays valid
+                    st.info(common.plain(warning), icon=":material/info:")
                 if item["note"]:
                     st.caption(common.plain(item["note"]))
 
@@ -254,7 +288,8 @@ if save or submit:
     result = common.run(lambda s: compose_service.compose(
         s, actor=me, case_slug=case_slug, language=language, text=text, link=link, action_slug=action_slug,
         images=images, account_names=account_names, variants=variants, at=at, next_free=when == "next",
-        publish_now=publish_now, submit=submit, sibling_id=sibling, campaign=campaign, form_token=token))
+        publish_now=publish_now, submit=submit, sibling_id=sibling, campaign=campaign, form_token=token,
+        content_warning=cw_text, visibility=visibility, self_labels=self_labels))
     if result is not None:
         post_id = result.post.id
         if result.duplicate:
@@ -287,6 +322,8 @@ def _my_post(post: Post) -> None:
     st.markdown(f"**{t('compose.post_number', id=post_id)}** · {post_service.STATUS_LABELS[post.status][lang()]} · "
                 f"{post_cards.language_name(post.language)} · {fmt_datetime(post.updated_at, tz, 'short')}")
     post_cards.where_it_goes(post, tz)
+    if post.content_warning:
+        st.caption(common.plain(t("approvals.warning", text=post.content_warning)))
     st.text(post.text)
     for account_id, body in (post.variants or {}).items():
         name = account_names_by_id.get(int(account_id), account_id)
@@ -298,6 +335,8 @@ def _my_post(post: Post) -> None:
     if post.status not in (post_service.DRAFT, post_service.REJECTED):
         return
     edited = st.text_area(t("compose.edit"), value=post.text, key=f"mine_text_{post_id}")
+    edited_cw = st.text_input(t("compose.cw_text"), value=post.content_warning or "", key=f"mine_cw_{post_id}",
+                              help=t("compose.cw_help"))
     edited_variants = {}
     for account_id in sorted({*(str(a) for a in post.accounts or []), *(post.variants or {})}):
         name = account_names_by_id.get(int(account_id), account_id)
@@ -311,11 +350,13 @@ def _my_post(post: Post) -> None:
     c1, c2 = st.columns(2)
     if c1.button(t("compose.save_only"), key=f"mine_save_{post_id}", icon=":material/save:"):
         if common.run(partial(post_service.edit_post, actor=me, post_id=post_id, text=edited, link=post.link,
-                              variants=edited_variants, images=kept), success=t("compose.edited")):
+                              variants=edited_variants, images=kept, content_warning=edited_cw),
+                      success=t("compose.edited")):
             st.rerun()
     if c2.button(t("compose.resubmit"), key=f"mine_submit_{post_id}", icon=":material/send:"):
         if common.run(partial(post_service.resubmit_post, actor=me, post_id=post_id, text=edited, link=post.link,
-                              variants=edited_variants, images=kept), success=t("compose.resubmitted")):
+                              variants=edited_variants, images=kept, content_warning=edited_cw),
+                      success=t("compose.resubmitted")):
             st.rerun()
 
 

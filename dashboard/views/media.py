@@ -48,7 +48,7 @@ if editor:
                 try:
                     media_library.inspect(upload.getvalue())
                 except ServiceError as exc:
-                    st.error(t("media.bad_file", name=common.plain(upload.name), why=exc.message(lang())),
+                    st.error(t("media.bad_file", name=common.plain(upload.name), why=exc.text(lang())),
                              icon=":material/broken_image:")
                 else:
                     common.run(partial(media_library.add_image, actor=me, campaign_id=campaign.id or 0,

@@ -104,7 +104,7 @@ def _card(post: Post) -> None:
     post_cards.images(post, width=160)
     with common.session() as s:
         rows = post_review.previews(s, post=post, language=lang())
-    post_cards.previews([r for r in rows if r["variant"] or not r["valid"] or r["error"]], tz)
+    post_cards.previews([r for r in rows if r["variant"] or not r["valid"] or r["error"]], tz, key=f"posts_{post_id}")
     if post.status == post_service.REJECTED:
         if post.review_comment:
             st.warning(t("compose.review_comment", comment=common.plain(post.review_comment)))

@@ -123,7 +123,7 @@ def _verdict(body: str, language: str, action_slug: str) -> None:
             report = templates_admin.fit_report(s, campaign_id=campaign.id or 0, body=body, language=language,
                                                 action_slug=action_slug)
     except ServiceError as exc:
-        st.error(common.plain(exc.message(lang())))
+        st.error(common.plain(exc.text(lang())))
         return
     bad = templates_admin.too_long(report)
     if not bad:

@@ -45,15 +45,23 @@ def post_add(
     link: Annotated[str | None, typer.Option(help="Lien (reçoit le code source de chaque envoi)")] = None,
     action: Annotated[str | None, typer.Option(help="Appel à l'action (ex. ecrire)")] = None,
     by: Annotated[str | None, typer.Option("--by", help=_BY_HELP)] = None,
+    content_warning: Annotated[str | None, typer.Option(
+        "--content-warning", help="Avertissement de contenu Mastodon (\"\" : aucun) ; sans l'option, celui du cas")] = None,
+    visibility: Annotated[str | None, typer.Option(
+        help="Visibilité Mastodon : public, unlisted ou private ; sans l'option, celle du cas")] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", help="Étiquette Bluesky (graphic-media, nudity), répétable ; sans l'option, celles du cas")] = None,
 ) -> None:
     """Écrit une publication (en attente d'approbation) et affiche son numéro. Son autrice ou
-    auteur est la personne --by, sinon votre compte du système (cli:NOM)."""
+    auteur est la personne --by, sinon votre compte du système (cli:NOM). L'avertissement, la
+    visibilité et les étiquettes sont ceux du cas, sauf option contraire."""
     from orchestrator.services.posts import create_post
 
     def add(s: Any) -> Any:
         author = staff_member(s, by, "editor") if by else command_line_operator()
         return create_post(s, actor=author, case_slug=case, language=language, text=text, link=link,
-                           action_slug=action, submit=True)
+                           action_slug=action, submit=True, content_warning=content_warning,
+                           visibility=visibility, self_labels=label)
 
     post = run_service(add)
     typer.echo(post.id)
@@ -204,7 +212,7 @@ def check(
     result = validator.validate(text.rstrip("\n") if file is not None else text)
     from orchestrator.media_urls import missing_for
 
-    media_note = missing_for({kind})  # the platform fetches images: they need a public address
+    media_note = missing_for({kind}, language=language)  # the platform fetches images: they need a public address
     if as_json:
         out = result.as_dict(language)
         if validator.note is not None:
@@ -216,6 +224,8 @@ def check(
         typer.echo(f"{kind} : {result.length}/{result.limit} — {'valide' if result.valid else 'invalide'}")
         for p in result.problems:
             typer.echo(f"  - {p.text(language)}")
+        for p in result.warnings:
+            typer.echo(f"  ! {p.text(language)}")
         if validator.note is not None:
             typer.echo(f"  (i) {validator.note.text(language)}")
         if media_note:

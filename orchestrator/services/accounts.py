@@ -9,8 +9,9 @@ from typing import Any
 import requests
 from sqlmodel import Session, select
 
-from channels.base import AccountConfig, AuthError, Channel, ChannelError
+from channels.base import AccountConfig, AuthError, Channel, ChannelError, CredentialField
 from channels.registry import CHANNELS, ByKind, channel_class
+from content.words import Words
 from orchestrator import secrets
 from orchestrator.models import Account, RateBucket
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
@@ -23,6 +24,11 @@ PLATFORM_NAMES: Mapping[str, str] = ByKind(lambda cls: cls.platform_name)
 CREDENTIALS: Mapping[str, tuple[str, ...]] = ByKind(lambda cls: cls.credential_names())
 #: Complete sets of credentials per kind: any one of these groups must be complete.
 REQUIRED: Mapping[str, tuple[tuple[str, ...], ...]] = ByKind(lambda cls: cls.credential_groups)
+#: Each credential as its channel declares it (words, help, secret or not), for forms.
+FIELDS: Mapping[str, tuple[CredentialField, ...]] = ByKind(lambda cls: cls.credential_fields)
+#: The secret credentials per kind (never options, never shown back) and the public ones.
+SECRET_FIELDS: Mapping[str, tuple[str, ...]] = ByKind(lambda cls: cls.secret_fields())
+PUBLIC_FIELDS: Mapping[str, tuple[str, ...]] = ByKind(lambda cls: cls.public_fields())
 #: Credentials the sandbox accepts, used for demo and training accounts.
 SANDBOX_CREDENTIALS: Mapping[str, dict[str, str]] = ByKind(lambda cls: dict(cls.sandbox_credentials))
 
@@ -115,10 +121,13 @@ def _complete_credentials(kind: str, credentials: dict[str, str]) -> dict[str, s
 
 #: Why an account is unhealthy when the key in force cannot read its credentials (shown on the
 #: dashboard: no command line in it).
-UNREADABLE_FR = ("Identifiants illisibles : la clé de chiffrement de ce serveur ne les déchiffre pas (clé perdue "
-                 "ou changée). Remettez la bonne clé en place, ou saisissez de nouveau les identifiants du compte.")
-UNREADABLE_EN = ("Unreadable credentials: this server's encryption key does not decrypt them (lost or changed key). "
-                 "Put the right key back, or enter the account's credentials again.")
+UNREADABLE = Words(
+    "Identifiants illisibles : la clé de chiffrement de ce serveur ne les déchiffre pas (clé perdue ou changée). "
+    "Remettez la bonne clé en place, ou saisissez de nouveau les identifiants du compte.",
+    "Unreadable credentials: this server's encryption key does not decrypt them (lost or changed key). Put the "
+    "right key back, or enter the account's credentials again.")
+#: The French words, as stored in ``Account.last_error`` (compared to tell this reason apart).
+UNREADABLE_FR = UNREADABLE.fr
 
 
 def readable(account: Account) -> bool:
@@ -213,8 +222,8 @@ def update_credentials(
             "not only those that change.",
         ) from None
     merged = {**old, **given}
-    if any(credentials.get(k) for k in ("handle", "app_password")):
-        merged.pop("session_string", None)  # a session of the old login must not outlive it
+    if given:
+        merged.pop("session_string", None)  # a platform session of the old login must not outlive it
     account.credentials = secrets.encrypt(merged)
     if base_url is not None:
         account.base_url = base_url or None
@@ -296,10 +305,10 @@ def test_account(session: Session, *, actor: Actor, name: str, timeout: float = 
     try:
         handle = channel.whoami()
     except ChannelError as exc:
-        account.last_error = exc.message("fr")
+        account.last_error = exc.text("fr")
         if isinstance(exc, AuthError):
             account.healthy = False
-        ok, message = False, exc.message(language)
+        ok, message = False, exc.text(language)
     else:
         account.handle = handle
         account.last_error = ""

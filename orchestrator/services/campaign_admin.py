@@ -243,6 +243,10 @@ def case_data(case: Case) -> dict[str, Any]:
         "solidarity_to": case.solidarity_to, "solidarity_address": case.solidarity_address,
         "image_alt": case.image_alt, "links": case.links or {}, "tags": list(case.tags),
         "listening": {k: dict(v) for k, v in (case.listening or {}).items()},
+        "content_warning": dict(case.content_warning or {}),
+        # the defaults are left out, as a case file would leave them out
+        "visibility": None if (case.visibility or "public") == "public" else case.visibility,
+        "self_labels": list(case.self_labels or []) or None,
     }
     return _clean(data)  # type: ignore[no-any-return]
 

@@ -70,6 +70,9 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
         case.links = item.links.model_dump(mode="json") if item.links is not None else {}
         case.tags = list(item.tags)
         case.listening = _listening(item.listening)
+        case.content_warning = item.content_warning.model_dump() if item.content_warning else {}
+        case.visibility = item.visibility or "public"
+        case.self_labels = list(item.self_labels or [])
         case.updated_at = utcnow()
         session.add(case)
 

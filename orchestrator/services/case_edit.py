@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from content.words import Message
 from orchestrator.models import Campaign, Case, CaseStatusNote, Post, Template
 from orchestrator.services import deliveries, posts
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
@@ -24,7 +25,8 @@ STATUSES = ("active", "paused", "good_news", "closed")
 STOPPED = ("paused", "good_news", "closed")
 #: Fields edited in the form; slug (in links and exports) and status (below) are not among them.
 EDITABLE = ("person", "country", "country_code", "story", "authority", "ask", "solidarity_kind", "solidarity_to",
-            "solidarity_address", "goal", "image_alt", "links", "tags")
+            "solidarity_address", "goal", "image_alt", "links", "tags", "content_warning", "visibility",
+            "self_labels")
 
 #: Used when the edition has no template whose slug starts with "bonne-nouvelle" / "good-news".
 GOOD_NEWS_DEFAULT = {
@@ -57,6 +59,9 @@ def _apply(case: Case, model: Any) -> None:
     case.goal = model.goal
     case.links = model.links.model_dump(mode="json")
     case.tags = list(model.tags)
+    case.content_warning = model.content_warning.model_dump() if model.content_warning else {}
+    case.visibility = model.visibility or "public"
+    case.self_labels = list(model.self_labels or [])
     case.updated_at = utcnow()
 
 
@@ -192,7 +197,7 @@ def good_news_text(session: Session, *, case_id: int, language: str) -> str:
         return render_template_text(body, case=case, action=None, campaign=campaign, language=language,  # type: ignore[arg-type]
                                     name=template.slug if template else "good-news")
     except Exception as exc:  # ContentError: the template uses {date} or a misspelt placeholder
-        raise ServiceError(getattr(exc, "message_fr", str(exc)), getattr(exc, "message_en", str(exc))) from None
+        raise (ServiceError.of(exc) if isinstance(exc, Message) else ServiceError(str(exc))) from None
 
 
 def offer_good_news_post(session: Session, *, actor: Actor, case_id: int, language: str, text: str,

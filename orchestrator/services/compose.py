@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator import states
 from orchestrator.models import Account, Campaign, Delivery, Post
-from orchestrator.services import deliveries, posts
+from orchestrator.services import content_warnings, deliveries, posts
 from orchestrator.services.accounts import get_account
 from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign, get_case
@@ -50,11 +50,17 @@ def preview(
     language: str = "fr",
     campaign: Campaign | None = None,
     variants: dict[str, str] | None = None,
+    content_warning: str | None = None,
+    visibility: str | None = None,
+    self_labels: list[str] | None = None,
+    post_language: str | None = None,
 ) -> list[dict[str, Any]]:
     """The text as it will go out on each account (its variant, links tagged), with length,
-    limit, problems and a note when the limit is a platform default. Offline: no credentials are
-    read, no platform is called. An account whose preview cannot be built gets ``error``; the
-    others are still shown."""
+    limit, problems and a note when the limit is a platform default; the content warning,
+    visibility and labels as that platform carries them (``None``: the case's default for a post
+    in ``post_language``; ``language`` is the reader's), and a
+    note where it has no language field. Offline: no credentials are read, no platform is
+    called. An account whose preview cannot be built gets ``error``; the others are still shown."""
     from orchestrator.services.post_review import check_images, platform
     from orchestrator.services.validators import for_account
 
@@ -62,6 +68,13 @@ def preview(
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     loaded, broken = check_images(list(images or []), session)
     image_problems = [fr if language == "fr" else en for fr, en in broken]
+    post_language = post_language or (language if language in ("fr", "en") else "fr")
+    try:
+        warning = content_warnings.resolve(case, post_language, text=content_warning, visibility=visibility,
+                                           labels=self_labels)
+    except ServiceError as exc:
+        image_problems.append(exc.message(language))
+        warning = content_warnings.case_default(case, post_language)
     result = []
     for name in dict.fromkeys(account_names):
         row: dict[str, Any] = {"account": name, "kind": "", "platform": "", "text": "", "length": 0, "limit": 0,
@@ -69,16 +82,18 @@ def preview(
         try:
             account = get_account(session, name=name)
             row.update(kind=account.kind, platform=platform(account.kind))
+            row.update(content_warnings.preview_notes(account.kind, row["platform"], warning, language))
             adjusted = _variants_by_id([account], variants, text)
             draft = Post(campaign_id=campaign.id or 0, text=text, link=link or None, variants=adjusted)
             out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
             validator = for_account(account)
-            check = validator.validate(out, loaded)
+            check = validator.validate(out, loaded, content_warning=warning.text)
             row.update(text=out, length=check.length, limit=check.limit, valid=check.valid and not image_problems,
                        problems=image_problems + [p.text(language) for p in check.problems],
+                       warnings=[p.text(language) for p in check.warnings],
                        note=validator.note.text(language) if validator.note else None, variant=bool(adjusted))
         except ServiceError as exc:
-            row["error"] = exc.message(language)
+            row["error"] = exc.text(language)
         except Exception as exc:  # noqa: BLE001 - this account's preview says it; the others still show
             row["error"] = (f"Aperçu impossible pour ce compte : {exc}" if language == "fr"
                             else f"No preview for this account: {exc}")
@@ -122,7 +137,7 @@ def check_time(at: dt.datetime, *, publish_now: bool, tz: str, now: dt.datetime 
 
 def _problems(session: Session, *, text: str, link: str | None, case_slug: str | None,
               accounts: list[Account], images: list[dict[str, Any]], variants: dict[str, str],
-              campaign: Campaign) -> list[tuple[str, str]]:
+              campaign: Campaign, content_warning: str = "") -> list[tuple[str, str]]:
     """Each chosen account's verdict on its text, with the images: (fr, en) problems."""
     from orchestrator.services.post_review import check_images, platform
     from orchestrator.services.validators import for_account
@@ -133,7 +148,7 @@ def _problems(session: Session, *, text: str, link: str | None, case_slug: str |
     for account in accounts:
         label = f"{account.name} ({platform(account.kind)})"
         out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
-        check = for_account(account).validate(out, loaded)
+        check = for_account(account).validate(out, loaded, content_warning=content_warning)
         problems += [(f"{label} : {p.fr}", f"{label}: {p.en}") for p in check.problems]
     return problems
 
@@ -157,6 +172,9 @@ def compose(
     sibling_id: int | None = None,
     campaign: Campaign | None = None,
     form_token: str | None = None,
+    content_warning: str | None = None,
+    visibility: str | None = None,
+    self_labels: list[str] | None = None,
 ) -> Composed:
     """One post for all the chosen accounts, with the text adjusted per account (``variants``:
     account name -> text) kept on the post and approved once; scheduled on every account when a
@@ -166,7 +184,8 @@ def compose(
     fit one of them cannot be submitted or scheduled (a draft without a time may be saved, and
     the result says what to fix). ``form_token`` names the form: the same form sent twice makes
     one post (the second call returns the first post with ``duplicate``). A past ``at`` is refused
-    unless ``publish_now``."""
+    unless ``publish_now``. ``content_warning``, ``visibility``, ``self_labels``: ``None`` takes
+    the case's default; checked before anything is saved."""
     require(actor, "editor", "écrire une publication", "write a post")
     if form_token:
         existing = session.exec(select(Post).where(Post.form_token == form_token)).first()
@@ -177,6 +196,9 @@ def compose(
     if (at is not None or next_free) and not account_names:
         raise ServiceError("Choisissez au moins un compte pour programmer.", "Pick at least one account to schedule.")
     campaign = campaign or current_campaign(session)  # the edition chosen in the dashboard
+    case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
+    warning = content_warnings.resolve(case, language, text=content_warning, visibility=visibility,
+                                       labels=self_labels)
     if at is not None:
         at = check_time(at, publish_now=publish_now, tz=campaign.timezone)
     chosen = _accounts(session, account_names)
@@ -184,7 +206,8 @@ def compose(
     if next_free:
         at = next_free_slot(session, account_names=[a.name for a in chosen], tz=campaign.timezone)
     problems = _problems(session, text=text, link=link, case_slug=case_slug, accounts=chosen,
-                         images=list(images or []), variants=adjusted, campaign=campaign) if text.strip() else []
+                         images=list(images or []), variants=adjusted, campaign=campaign,
+                         content_warning=warning.text) if text.strip() else []
     if problems and (submit or at is not None):
         raise ServiceError(
             "Cette publication ne convient pas à tous les comptes choisis : " + " · ".join(fr for fr, _ in problems),
@@ -194,6 +217,7 @@ def compose(
         session, actor=actor, case_slug=case_slug, language=language, text=text, link=link,
         action_slug=action_slug, images=images, submit=submit, campaign=campaign, sibling_id=sibling_id,
         variants=adjusted, accounts=[a.id for a in chosen if a.id is not None], form_token=form_token or None,
+        content_warning=warning.text, visibility=warning.visibility, self_labels=list(warning.labels),
     )
     made: list[Delivery] = []
     if at is not None:

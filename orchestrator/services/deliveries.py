@@ -88,7 +88,8 @@ def check_for_account(session: Session, *, post: Post, account: Account, languag
     text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code="x" * 7)
     from orchestrator.services.validators import for_account
 
-    result = for_account(account).validate(text, post_images(post))  # offline: no credentials read
+    result = for_account(account).validate(text, post_images(post),  # offline: no credentials read
+                                           content_warning=post.content_warning or "")
     return [p.text(language) for p in result.problems]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -31,20 +32,26 @@ AUTHOR_ONLY = ("draft", "rejected")
 
 
 def fingerprint(*, text: str, link: str | None, variants: Mapping[str, str] | None,
-                images: Sequence[Image]) -> str:
+                images: Sequence[Image], warning: Mapping[str, Any] | None = None) -> str:
     """A SHA-256 of what goes out: text, link, variants (by account) and each image's bytes,
-    type and alt text, in order."""
-    content = {
+    type and alt text, in order; and the content warning, visibility and labels when the post
+    has any (``content_warnings.fingerprint_part``: None for none, so older approvals hold)."""
+    content: dict[str, Any] = {
         "text": text,
         "link": link or None,
         "variants": {str(k): v for k, v in sorted((variants or {}).items())},
         "images": [[hashlib.sha256(i.data).hexdigest(), i.mime_type, i.alt] for i in images],
     }
+    if warning:
+        content["warning"] = dict(warning)
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def post_fingerprint(post: Post, images: Sequence[Image]) -> str:
-    return fingerprint(text=post.text, link=post.link, variants=post.variants, images=images)
+    from orchestrator.services.content_warnings import fingerprint_part, of_post
+
+    return fingerprint(text=post.text, link=post.link, variants=post.variants, images=images,
+                       warning=fingerprint_part(of_post(post)))
 
 
 def still_as_approved(approved: str | None, current: str) -> bool:

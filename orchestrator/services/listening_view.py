@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from content.words import Words
 from orchestrator.models import Account, Campaign, ListenCursor
 from orchestrator.services.listening import ANSWERS, PAGE, terms_of, unavailable
 
@@ -41,7 +42,7 @@ def stream_term(stream: str, labels: dict[str, tuple[bool, str]]) -> tuple[str, 
 
 
 def unavailable_groups(session: Session, *, account: Account, campaign: Campaign | None) -> list[dict[str, Any]]:
-    """``[{"reason": {"fr", "en"}, "terms": [("hashtag" | "keyword" | "answers", text)],
+    """``[{"reason": Words, "terms": [("hashtag" | "keyword" | "answers", text)],
     "by_design": bool}]``: the account's streams marked unavailable, one group per reason, in
     the order first met."""
     rows = session.exec(select(ListenCursor).where(ListenCursor.account_id == account.id)
@@ -51,8 +52,8 @@ def unavailable_groups(session: Session, *, account: Account, campaign: Campaign
     for row in rows:
         if not unavailable(row):
             continue
-        reason = {"fr": str(row.last_error.get("fr") or ""), "en": str(row.last_error.get("en") or "")}
-        group = groups.setdefault((reason["fr"], reason["en"]), {"reason": reason, "terms": []})
+        reason = Words.from_dict(row.last_error)
+        group = groups.setdefault((reason.fr, reason.en), {"reason": reason, "terms": []})
         term = stream_term(row.stream, labels)
         if term not in group["terms"]:
             group["terms"].append(term)

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from channels.base import Channel
 from orchestrator import states
 from orchestrator.models import Account, AuditEntry, Campaign, Case, Delivery, Post
-from orchestrator.services import deliveries, posts
+from orchestrator.services import content_warnings, deliveries, posts
 from orchestrator.services.accounts import PLATFORM_NAMES, build_channel
 from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign
@@ -151,7 +151,12 @@ class _Checker:
                 return self.verdicts[cache_key]
             if account.id not in self.channels:
                 self.channels[account.id or 0] = build_channel(account)
-            result = self.channels[account.id or 0].validate(text, loaded)
+            channel = self.channels[account.id or 0]
+            # a new post takes its case's content warning, which Mastodon counts with the text
+            warning = post.content_warning if post is not None else \
+                content_warnings.case_default(case, key[1]).text
+            result = (channel.validate(text, loaded, spoiler_text=warning)  # type: ignore[call-arg]
+                      if warning and channel.can_content_warning else channel.validate(text, loaded))
             self.verdicts[cache_key] = [(p.text("fr"), p.text("en")) for p in result.problems]
         return self.verdicts[cache_key]
 
@@ -394,10 +399,13 @@ def _apply(session: Session, *, actor: Actor, result: PlanResult, existing: dict
                 images[row.key] = row.images
     created_posts: list[Post] = []
     if new_keys:
+        # each new post takes its case's content warning, visibility and labels, as create_post does
+        warnings = {k: content_warnings.case_default(cases.get(k[0]), k[1]) for k in new_keys}
         created_posts = list(session.scalars(sa.insert(Post).returning(Post, sort_by_parameter_order=True), [
             {"campaign_id": campaign.id, "case_id": cases[k[0]].id if k[0] else None, "language": k[1],
              "text": k[2], "link": k[3], "images": images[k], "author": actor.username, "status": posts.PENDING,
-             "created_at": now, "updated_at": now}
+             "content_warning": warnings[k].text, "visibility": warnings[k].visibility,
+             "self_labels": list(warnings[k].labels), "created_at": now, "updated_at": now}
             for k in new_keys
         ]))
         for key, post in zip(new_keys, created_posts, strict=True):

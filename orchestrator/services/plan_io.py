@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from content.words import Message
 from orchestrator import csvsafe
 from orchestrator.models import Account, Campaign, Case, Delivery, Post
 
@@ -45,13 +46,15 @@ EXPORT_COLUMNS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class Problem:
+class Problem(Message):
+    """A problem of a plan file, at a line (0: the file as a whole), in both languages."""
+
     line: int  # 0: the file as a whole
     fr: str
     en: str
 
     def text(self, language: str = "fr") -> str:
-        message = self.fr if language == "fr" else self.en
+        message = super().text(language)
         if not self.line:
             return message
         return f"Ligne {self.line} : {message}" if language == "fr" else f"Line {self.line}: {message}"

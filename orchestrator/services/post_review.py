@@ -105,7 +105,7 @@ def _verdict(session: Session, post: Post, account: Account, images: list[Image]
     campaign, case = context or _campaign_and_case(session, post)
     text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
     validator = for_account(account)
-    return text, validator.validate(text, images), validator.note
+    return text, validator.validate(text, images, content_warning=post.content_warning or ""), validator.note
 
 
 def problems_of(session: Session, post: Post) -> list[Said]:
@@ -142,7 +142,10 @@ def platform(kind: str) -> str:
 def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict[str, Any]]:
     """One row per account the post goes to: the text as it will go out (that account's variant,
     links tagged), its length against the limit, the platform's problems, a note when the limit
-    is a default, and ``error`` when this one preview could not be built."""
+    is a default, the content warning, visibility and labels as that platform carries them (see
+    ``content_warnings.preview_notes``), and ``error`` when this one preview could not be built."""
+    from orchestrator.services import content_warnings
+
     images, _ = check_images(list(post.images or []), session)
     context = _campaign_and_case(session, post)
     rows: list[dict[str, Any]] = []
@@ -161,9 +164,12 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
                 text = delivery.rendered_text  # what was frozen is what goes out
             row.update(text=text, length=check.length, limit=check.limit, valid=check.valid,
                        problems=[p.text(language) for p in check.problems],
+                       warnings=[p.text(language) for p in check.warnings],
                        note=note.text(language) if note else None)
+            row.update(content_warnings.preview_notes(account.kind, row["platform"],
+                                                      content_warnings.of_post(post), language))
         except ServiceError as exc:
-            row["error"] = exc.message(language)
+            row["error"] = exc.text(language)
         except Exception as exc:  # noqa: BLE001 - this account's card says it; the others still show
             row["error"] = (f"Aperçu impossible pour ce compte : {exc}" if language == "fr"
                             else f"No preview for this account: {exc}")

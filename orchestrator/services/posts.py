@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from orchestrator import states
 from orchestrator.models import CallToAction, Campaign, Delivery, Post, PostEdit
-from orchestrator.services import four_eyes
+from orchestrator.services import content_warnings, four_eyes
 from orchestrator.services.auth import (
     SYSTEM,
     Actor,
@@ -58,15 +58,23 @@ def create_post(
     variants: dict[str, str] | None = None,
     accounts: list[int] | None = None,
     form_token: str | None = None,
+    content_warning: str | None = None,
+    visibility: str | None = None,
+    self_labels: list[str] | None = None,
 ) -> Post:
     """``variants``: text adjusted per account id (as a string); ``accounts``: the accounts
-    chosen, kept until the post is scheduled; ``form_token``: the compose form it came from."""
+    chosen, kept until the post is scheduled; ``form_token``: the compose form it came from.
+    ``content_warning``, ``visibility``, ``self_labels``: ``None`` takes the case's default
+    (``content_warnings``); a value ("" for no warning) is the post's own."""
     require(actor, "editor", "écrire une publication", "write a post")
     _check_text(text, link, language)
     for body in (variants or {}).values():
         _check_text(body, link, language)
     campaign = campaign or current_campaign(session)
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
+    warning = content_warnings.resolve(case, language, text=content_warning, visibility=visibility,
+                                       labels=self_labels)
+    default = content_warnings.case_default(case, language)
     action_id = None
     if action_slug:
         action = session.exec(
@@ -90,6 +98,9 @@ def create_post(
         author=actor.username,
         status=PENDING if submit else DRAFT,
         sibling_id=sibling_id,
+        content_warning=warning.text,
+        visibility=warning.visibility,
+        self_labels=list(warning.labels),
     )
     session.add(post)
     try:
@@ -106,7 +117,9 @@ def create_post(
             sibling.sibling_id = post.id
             session.add(sibling)
     audit(session, actor=actor, action="create", target_type="post", target_id=post.id,
-          case=case_slug, language=language, submitted=submit)
+          case=case_slug, language=language, submitted=submit,
+          **({"warning": content_warnings.fingerprint_part(warning),
+              "warning_from_case": warning == default} if not (warning.is_default and default.is_default) else {}))
     return post
 
 
@@ -234,10 +247,12 @@ def withdraw_post(session: Session, *, actor: Actor, post_id: int) -> Post:
 def edit_post(
     session: Session, *, actor: Actor, post_id: int, text: str, link: str | None = None,
     variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
+    content_warning: str | None = None, visibility: str | None = None, self_labels: list[str] | None = None,
 ) -> Post:
-    """Change a post's text (and, when given, its per-account variants or its images). Only the
-    author edits a draft or a rejected post; the edit is recorded, and whoever made it may not
-    approve the post. An approved post goes back for approval and its deliveries wait."""
+    """Change a post's text (and, when given, its per-account variants, its images, its content
+    warning, visibility or Bluesky labels). Only the author edits a draft or a rejected post;
+    the edit is recorded, and whoever made it may not approve the post. An approved post goes
+    back for approval and its deliveries wait."""
     require(actor, "editor", "modifier une publication", "edit a post")
     post = get_post(session, post_id=post_id)
     refusal = four_eyes.edit_refusal(actor, author=post.author, status=post.status)
@@ -247,6 +262,7 @@ def edit_post(
     for body in (variants or {}).values():
         if body.strip():
             _check_text(body, link, post.language)
+    content_warnings.check(content_warning, visibility, self_labels)
     deliveries = list(session.exec(select(Delivery).where(Delivery.post_id == post.id)))
     if any(d.state in (states.PUBLISHING, states.PUBLISHED, states.UNCONFIRMED) for d in deliveries):
         raise ServiceError(
@@ -257,14 +273,20 @@ def edit_post(
     new_variants = post.variants if variants is None else \
         {str(k): v.strip() for k, v in variants.items() if v.strip() and v.strip() != new_text}
     new_images = post.images if images is None else _checked_images(images)
+    new_warning = post.content_warning if content_warning is None else content_warnings.clean_text(content_warning)
+    new_visibility = post.visibility if visibility is None else visibility
+    new_labels = post.self_labels if self_labels is None else content_warnings.clean_labels(self_labels)
     changed = [name for name, before, after in (
         ("text", post.text, new_text), ("link", post.link, new_link),
         ("variants", post.variants or {}, new_variants), ("images", post.images or [], new_images),
+        ("content_warning", post.content_warning or "", new_warning),
+        ("visibility", post.visibility, new_visibility), ("self_labels", post.self_labels or [], new_labels),
     ) if before != after]
     if not changed:
         return post  # saved as it was: nothing to record, nothing to approve again
     was_approved = post.status == APPROVED
     post.text, post.link, post.variants, post.images = new_text, new_link, new_variants, new_images
+    post.content_warning, post.visibility, post.self_labels = new_warning, new_visibility, list(new_labels)
     post.status = PENDING if was_approved or post.status == PENDING else post.status
     post.approved_by = None
     post.approved_at = None
@@ -284,11 +306,13 @@ def edit_post(
 def resubmit_post(
     session: Session, *, actor: Actor, post_id: int, text: str, link: str | None = None,
     variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
+    content_warning: str | None = None, visibility: str | None = None, self_labels: list[str] | None = None,
 ) -> Post:
     """A draft or a rejected post, edited and submitted for approval in one step: when the
     submission is refused the edit is refused with it (one transaction), so what the author
     sees is what they last saved."""
-    edit_post(session, actor=actor, post_id=post_id, text=text, link=link, variants=variants, images=images)
+    edit_post(session, actor=actor, post_id=post_id, text=text, link=link, variants=variants, images=images,
+              content_warning=content_warning, visibility=visibility, self_labels=self_labels)
     return submit_post(session, actor=actor, post_id=post_id)
 
 

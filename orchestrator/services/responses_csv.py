@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from content.words import Message
 from orchestrator.models import RESPONSE_KINDS
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.responses_fields import (
@@ -158,7 +159,9 @@ def sniff_delimiter(header_line: str) -> str:
 
 
 @dataclasses.dataclass
-class LineError:
+class LineError(Message):
+    """A refused line of a responses file, in both languages, with where it is."""
+
     line: int
     column: str
     fr: str
@@ -388,7 +391,7 @@ def _columns(header: list[str], mapping: ColumnMapping, parsed: Parsed) -> dict[
     return positions
 
 
-class _Refused(Exception):
+class _Refused(Message, Exception):
     def __init__(self, fr: str, en: str) -> None:
         self.fr, self.en = fr, en
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from channels.registry import KINDS
+from content.words import Message
 from orchestrator.models import Account, CallToAction, Campaign, Case, Post, Template
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
 from orchestrator.services.campaign_admin import get_campaign, validated
@@ -132,7 +133,7 @@ def fit_report(session: Session, *, campaign_id: int, body: str, language: str,
             texts.append((case, render_template_text(body, case=case, action=action, campaign=campaign,  # type: ignore[arg-type]
                                                      language=language)))  # type: ignore[arg-type]
         except Exception as exc:  # ContentError: a placeholder that cannot be filled
-            raise ServiceError(getattr(exc, "message_fr", str(exc)), getattr(exc, "message_en", str(exc))) from None
+            raise (ServiceError.of(exc) if isinstance(exc, Message) else ServiceError(str(exc))) from None
     report = []
     for kind, options, base_url in _kinds(session, language):
         channel = offline_validator(kind, base_url=base_url, options=options)

@@ -47,7 +47,12 @@ class OfflineValidator:
     #: Said beside the counter when the limit is a platform default rather than the account's own.
     note: Problem | None = None
 
-    def validate(self, text: str, images: list[Image] | tuple[Image, ...] = ()) -> Validation:
+    def validate(self, text: str, images: list[Image] | tuple[Image, ...] = (), *,
+                 content_warning: str = "") -> Validation:
+        """``content_warning`` counts where the platform counts it with the text (Mastodon's
+        ``spoiler_text``); elsewhere it is not sent, so not counted."""
+        if content_warning and self.channel.can_content_warning:
+            return self.channel.validate(text, images, spoiler_text=content_warning)  # type: ignore[call-arg]
         return self.channel.validate(text, images)
 
 

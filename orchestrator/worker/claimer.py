@@ -33,7 +33,7 @@ from orchestrator.models import (
     RateBucket,
     WorkerHeartbeat,
 )
-from orchestrator.services import four_eyes
+from orchestrator.services import content_warnings, four_eyes
 from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
 
@@ -279,6 +279,8 @@ class Claimer:
                 request = PublishRequest(
                     key=f"pv-{row.source_code}-{row.id}", text=row.rendered_text, link=row.rendered_link,
                     images=attached, language=row.language,
+                    content_warning=row.content_warning or "", visibility=row.visibility or "public",
+                    self_labels=tuple(row.self_labels or ()),
                 )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
                 delivery = session.get(Delivery, row.id)
@@ -318,7 +320,8 @@ class Claimer:
         """Whether the post's text, link, variants and images are still what was approved. One
         that changed by any path is sent back for approval (its deliveries wait), not sent."""
         if row.post_id not in seen:
-            current = four_eyes.fingerprint(text=row.text, link=row.link, variants=row.variants, images=images)
+            current = four_eyes.fingerprint(text=row.text, link=row.link, variants=row.variants, images=images,
+                                            warning=content_warnings.fingerprint_part(content_warnings.of_post(row)))
             seen[row.post_id] = four_eyes.still_as_approved(row.approved_fingerprint, current)
             if not seen[row.post_id]:
                 from orchestrator.services.posts import void_approval
@@ -373,6 +376,9 @@ def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
         link=delivery.rendered_link,
         images=tuple(post_images(post)),
         language=post.language,
+        content_warning=post.content_warning or "",
+        visibility=post.visibility or "public",
+        self_labels=tuple(post.self_labels or ()),
     )
 
 
@@ -387,7 +393,8 @@ def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
     query = (
         sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
                   d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
-                  p.c.approved_fingerprint, c.c.status.label("case_status"))
+                  p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels,
+                  c.c.status.label("case_status"))
         .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
                      .outerjoin(c, c.c.id == p.c.case_id))
         .where(

@@ -138,7 +138,7 @@ def _last_polled(row: ListenCursor | None) -> tuple[int, float]:
 
 def _error(exc: ChannelError) -> dict[str, str]:
     code = "unavailable" if isinstance(exc, ListeningUnavailable) else exc.kind
-    return {"code": code, "fr": exc.message("fr"), "en": exc.message("en")}
+    return {"code": code, "fr": exc.text("fr"), "en": exc.text("en")}
 
 
 class Listener:
@@ -323,7 +323,7 @@ class Listener:
                 else:
                     report.errors.append((account.name, stream, error))
                 (log.info if isinstance(exc, ListeningUnavailable) else log.warning)(
-                    "listening %s on %s: %s", stream, account.name, exc.message("en"))
+                    "listening %s on %s: %s", stream, account.name, exc.text("en"))
                 return "auth" if isinstance(exc, AuthError) else "error"
             infos = channel.take_rate_info()
             extra = max(0, page.calls - ahead)

@@ -76,7 +76,7 @@ class Reconciler:
             except (AuthError, RateLimited) as exc:
                 error = exc
             except ChannelError as exc:
-                found = Found(reason=exc.message("fr"))
+                found = Found(reason=exc.text("fr"))
             except Exception as exc:
                 log.exception("reconcile failed for delivery %s", delivery_id)
                 found = Found(reason=repr(exc))
@@ -134,7 +134,7 @@ class Reconciler:
             if isinstance(error, AuthError):
                 fresh = session.get(Account, account.id)
                 assert fresh is not None
-                mark_unhealthy(session, account=fresh, reason=error.message("fr"))
+                mark_unhealthy(session, account=fresh, reason=error.text("fr"))
                 delivery.due_at = now  # looked at as soon as the account works again
                 delivery.last_error = f"Vérification impossible, compte refusé : {error.message('fr')}"
                 session.add(delivery)

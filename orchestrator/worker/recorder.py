@@ -148,7 +148,7 @@ class Recorder:
         result = Result.of(exc)
         if not isinstance(exc, ChannelError):  # a bug of ours or the SDK's: we cannot know whether it posted
             exc = AmbiguousError(f"unexpected error: {exc!r}")
-        reason = exc.message("fr")
+        reason = exc.text("fr")
         with session_scope(self.engine) as session:
             query = select(Delivery).where(Delivery.id == item.delivery_id)
             if self.postgres:

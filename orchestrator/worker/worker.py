@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from channels.base import use_progress_record
 from orchestrator import __version__
 from orchestrator.db import session_scope
 from orchestrator.models import WorkerHeartbeat
@@ -37,6 +38,7 @@ from orchestrator.worker.channels import Channels, Factory
 from orchestrator.worker.claimer import Claimed, Claimer
 from orchestrator.worker.listen import Listener, ListenReport
 from orchestrator.worker.metrics import MetricsPoller
+from orchestrator.worker.progress import DatabaseProgress
 from orchestrator.worker.publisher import Publisher, Runners
 from orchestrator.worker.reconciler import Reconciler
 from orchestrator.worker.recorder import Recorder
@@ -65,6 +67,8 @@ class Worker:
         self.stopping = threading.Event()
         self.runners = Runners()
         self.channels = Channels(engine, settings, channel_factory)
+        # channels note publications in several calls in the database, for any worker to resume
+        use_progress_record(DatabaseProgress(engine))
         self.claimer = Claimer(engine, settings, self.id)
         self.recorder = Recorder(engine, settings, self.id, publishing=self.runners.__bool__, stopping=self.stopping)
         self.publisher = Publisher(engine, settings, self.id, claimer=self.claimer, recorder=self.recorder,

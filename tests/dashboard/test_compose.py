@@ -5,7 +5,7 @@ import io
 
 import pytest
 from babel.numbers import format_decimal
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from orchestrator.models import Account, Delivery, Post
 from orchestrator.services.auth import SYSTEM
@@ -302,3 +302,22 @@ def test_one_broken_post_in_my_posts_does_not_hide_the_others(app, bare_engine, 
     assert not at.exception
     assert any(f"n° {bad} ne peut pas être affichée" in e.value for e in at.error)
     assert f"mine_text_{good}" in {ta.key for ta in at.text_area}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_instagram_and_threads_get_their_previews_and_a_warning_that_does_not_block(app, bare_engine, campaign, lang):
+    from tests.factories import make_account
+
+    with Session(bare_engine) as s:
+        names = [make_account(s, kind, name=f"{kind}-fr") for kind in ("instagram", "threads")]
+        s.commit()
+    at = app("edith", "compose", lang=lang)
+    _write(at, "Écrivez pour Juan López. #un #deux #trois #quatre #cinq #six", names)
+    assert not at.exception
+    shown = texts(at).replace("\\-", "-")
+    assert "**instagram-fr** · Instagram" in shown and "**threads-fr** · Threads" in shown
+    # Instagram: text alone is refused (a problem); six hashtags only warned (shown, not blocking)
+    warned = [i.value for i in at.info if "#" not in i.value and ("5" in i.value)]
+    assert warned and ("mots-clics" in warned[0] if lang == "fr" else "hashtags" in warned[0])
+    refused = " ".join(w.value for w in at.warning)
+    assert ("texte seul" if lang == "fr" else "text alone") in refused

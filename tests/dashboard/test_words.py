@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from channels.registry import KINDS, channel_class
 from orchestrator import db
 from orchestrator.services.accounts import CREDENTIALS
 from tests.dashboard.conftest import APP
@@ -32,7 +33,7 @@ def test_every_credential_field_has_a_label_and_help(app, kind, lang):
         assert widget.help and len(widget.help) > 20, (name, widget.help)
     labels = [w.label for w in fields.values()]
     assert len(set(labels)) == len(labels)
-    assert at.selectbox(key="acct_new_kind").options == ["X", "Facebook", "Mastodon", "Bluesky"]
+    assert at.selectbox(key="acct_new_kind").options == [channel_class(k).platform_name for k in KINDS]
 
 
 def test_accounts_show_their_platform_server_and_languages_in_words(app, bare_engine):
@@ -184,3 +185,18 @@ def test_the_author_is_named_in_both_genders_wherever_french_names_them():
     one_gender = [key for key, entry in STRINGS.items()
                   if re.search(r"\bauteur\b", entry["fr"]) and "autrice" not in entry["fr"]]
     assert not one_gender, one_gender
+
+
+@pytest.mark.parametrize("kind", list(CREDENTIALS))
+def test_the_account_form_is_the_channels_declaration(app, kind):
+    """The form's fields are those the platform's channel declares, in its words, in English too,
+    and only a secret is typed in a password field (a Page's id or a handle is shown as typed)."""
+    from channels.registry import channel_class
+
+    at = app("ada", "channels", lang="en")
+    at.selectbox(key="acct_new_kind").set_value(kind).run()
+    widgets = {w.key.removeprefix("acct_new_cred_"): w for w in at.text_input if w.key.startswith("acct_new_cred_")}
+    for field in channel_class(kind).credential_fields:
+        widget = widgets[field.name]
+        assert widget.label == field.label("en") and widget.help == field.help_en
+        assert widget.proto.type == (widget.proto.PASSWORD if field.secret else widget.proto.DEFAULT), field.name

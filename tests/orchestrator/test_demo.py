@@ -86,3 +86,21 @@ def test_the_demo_s_goal_bars_move_some_cases_on_track_some_behind(engine: sa.En
     assert {r["behind"] for r in rows} == {True, False}
     _schedule(engine, today)  # a second start counts nothing twice
     assert progress() == rows
+
+
+def test_the_demo_posts_reach_every_platform_with_a_card_instagram_accepts(engine: sa.Engine) -> None:
+    from channels.registry import KINDS
+    from orchestrator.models import Account
+    from orchestrator.services.media import load_image
+    from orchestrator.services.validators import offline_validator
+
+    _schedule(engine, dt.date(2026, 12, 5))
+    with db.session_scope(engine) as s:
+        kinds = set(s.exec(select(Account.kind).join(Delivery, Delivery.account_id == Account.id)))
+        post = s.exec(select(Post).where(Post.author == demo.DEMO_AUTHOR)).first()
+        image = load_image(post.images[0])
+        text = post.text
+    assert kinds == set(KINDS), "an account the demo schedules nothing for shows nothing"
+    assert image.mime_type == "image/jpeg" and image.alt
+    check = offline_validator("instagram").validate(text, [image])
+    assert check.valid, check.problems

@@ -88,3 +88,18 @@ def test_credentials_can_come_from_the_environment(env: dict[str, str], sandbox:
     cli({**env, "PORTEVOIX_X_BEARER_TOKEN": "from-env"}, "account", "add", "x", "x-env", "--base-url", sandbox.url)
     result = cli(env, "account", "test", "x-env")
     assert "OK" in result.stdout
+
+
+def test_a_post_written_at_the_command_line_takes_or_overrides_the_case_warning(env: dict[str, str]) -> None:
+    cli(env, "init")
+    first = cli(env, "post", "add", "--case", "juan-lopez", "--text", "Bonjour",
+                "--content-warning", "Violences", "--visibility", "unlisted", "--label", "graphic-media")
+    refused = cli(env, "post", "add", "--case", "juan-lopez", "--text", "Bonjour", "--visibility", "direct",
+                  check=False)
+    assert refused.returncode != 0 and "Visibilité inconnue « direct »" in refused.stdout + refused.stderr
+    engine = sa.create_engine(env["PORTEVOIX_DATABASE_URL"])
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, content_warning, visibility, self_labels FROM post")).all()
+    engine.dispose()
+    assert [(str(r[0]), r[1], r[2], json.loads(r[3]) if isinstance(r[3], str) else r[3]) for r in rows] == [
+        (first.stdout.strip(), "Violences", "unlisted", ["graphic-media"])]

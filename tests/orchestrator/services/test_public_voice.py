@@ -8,6 +8,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from channels.registry import KINDS
 from orchestrator import db
 from orchestrator.services import campaign_results, public_voice, responses
 from orchestrator.services.campaigns import current_campaign
@@ -64,7 +65,7 @@ def test_the_funnel_of_one_case_channel_by_channel(engine: sa.Engine) -> None:
     with db.session_scope(engine) as s:
         rows = public_voice.funnel_by_case_channel(s, campaign=current_campaign(s))
     juan = public_voice.case_funnel(rows, "juan-lopez")
-    assert list(juan) == ["x", "facebook", "mastodon", "bluesky", "total"]
+    assert list(juan) == [*KINDS, "total"]
     assert juan["x"] == {"posts": 1, "views": 1000, "engagement": 11, "clicks": 10, "actions": 0, "public_posts": 4}
     assert juan["mastodon"]["clicks"] == 5 and juan["mastodon"]["public_posts"] == 2
     assert juan["total"]["views"] == 1000 + 2000 + 3000 + 4000 and juan["total"]["public_posts"] == 7

@@ -157,14 +157,16 @@ def test_status_and_check_say_the_setting_is_needed(engine: sa.Engine, fetching,
     get_settings.cache_clear()
     with db.session_scope(engine) as s:
         note = public_media_note(s)
-    assert note and "PORTEVOIX_MEDIA_BASE_URL" in note and "x" in note
+    assert note and "PORTEVOIX_MEDIA_BASE_URL" in note and "comptes X " in note and "X accounts" in note
     assert missing_for({"mastodon"}) is None  # PlainMastodon takes bytes
     from typer.testing import CliRunner
 
     from orchestrator.cli import app
 
     checked = CliRunner().invoke(app, ["check", "x", "Écrivez pour Juan !", "--json"])
-    assert json.loads(checked.stdout)["media_note"] == missing_for({"x"})
+    assert json.loads(checked.stdout)["media_note"] == missing_for({"x"}, language="fr")
+    english = CliRunner().invoke(app, ["check", "x", "Write for Juan!", "--json", "--language", "en"])
+    assert json.loads(english.stdout)["media_note"].startswith("X accounts need PORTEVOIX_MEDIA_BASE_URL")
     assert "media_note" not in json.loads(CliRunner().invoke(app, ["check", "mastodon", "Bonjour", "--json"]).stdout)
     monkeypatch.setenv("PORTEVOIX_MEDIA_BASE_URL", PUBLIC)
     get_settings.cache_clear()
