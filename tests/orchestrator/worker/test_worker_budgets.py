@@ -145,6 +145,17 @@ def test_a_metrics_refresh_makes_ceil_n_over_batch_calls_per_account(engine, san
     for kind, n in counts.items():
         batch = channel_class(kind).metrics_batch_size
         assert sandbox.sandbox.calls(kind, paths[kind]) == math.ceil(n / batch), kind
+    # Instagram's saves are kept with its other figures, on the delivery and its snapshot; the
+    # platforms that do not give them leave them empty
+    with db.session_scope(engine) as session:
+        saves = dict(session.execute(sa.text(
+            "SELECT a.kind, count(d.saves) FROM delivery d JOIN account a ON a.id = d.account_id GROUP BY a.kind")).all())
+        snapshots = dict(session.execute(sa.text(
+            "SELECT a.kind = 'instagram', count(m.saves) = count(*) FROM metric_snapshot m "
+            "JOIN delivery d ON d.id = m.delivery_id JOIN account a ON a.id = d.account_id "
+            "GROUP BY a.kind = 'instagram'")).all())
+    assert saves.pop("instagram") == counts["instagram"] and set(saves.values()) == {0}
+    assert snapshots[True] and not snapshots[False]  # every Instagram snapshot has them, no other
 
 
 def test_one_bluesky_session_serves_every_worker(engine, sandbox) -> None:
