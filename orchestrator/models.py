@@ -263,6 +263,23 @@ class PublishProgress(SQLModel, table=True):
     updated_at: dt.datetime = _ts(default=True, index=True)
 
 
+class Suspension(SQLModel, table=True):
+    """All publishing stopped by an admin, for the organisation (no edition, no account), one
+    edition (``campaign_id``) or one account (``account_id``), with the reason, who set it and
+    when. In force while ``lifted_at`` is empty: the worker claims nothing it covers."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    reason: str
+    set_by: str = Field(max_length=64)
+    set_at: dt.datetime = _ts(default=True)
+    lifted_by: str | None = Field(default=None, max_length=64)
+    lifted_at: dt.datetime | None = _ts(nullable=True, index=True)
+    #: what was done with the overdue deliveries when it was lifted: publish, reschedule or cancel
+    lift_choice: str = Field(default="", max_length=16)
+
+
 class Attempt(SQLModel, table=True):
     """Every transition of a delivery, with who made it and why."""
 
