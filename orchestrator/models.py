@@ -103,6 +103,9 @@ class Case(SQLModel, table=True):
     content_warning: dict[str, str] = _json({})
     visibility: str = Field(default="public", max_length=16, sa_column_kwargs={"server_default": "public"})
     self_labels: list[str] = _json([])
+    #: Nothing about the case is published before this time, whatever is scheduled (the claim
+    #: enforces it); empty: no embargo.
+    embargo_until: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 
@@ -168,6 +171,9 @@ class Post(SQLModel, table=True):
     #: sends nothing of a post whose content no longer matches it (see ``four_eyes``).
     approved_fingerprint: str | None = Field(default=None, max_length=64)
     review_comment: str = ""
+    #: The post is not published before this time, whatever is scheduled (its case's embargo
+    #: holds it too); empty: no embargo of its own.
+    embargo_until: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 

@@ -1,4 +1,5 @@
-"""suspension: an admin stops all publishing (the organisation, one edition or one account)
+"""suspension: an admin stops all publishing (the organisation, one edition or one account);
+embargo_until on case and post: nothing about them is published before that time
 
 Revision ID: 0016
 Revises: 0015
@@ -36,9 +37,15 @@ def upgrade() -> None:
     op.create_index(op.f('ix_suspension_campaign_id'), 'suspension', ['campaign_id'])
     op.create_index(op.f('ix_suspension_account_id'), 'suspension', ['account_id'])
     op.create_index(op.f('ix_suspension_lifted_at'), 'suspension', ['lifted_at'])
+    for table in ('case', 'post'):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column('embargo_until', orchestrator.models.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    for table in ('post', 'case'):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column('embargo_until')
     op.drop_index(op.f('ix_suspension_lifted_at'), table_name='suspension')
     op.drop_index(op.f('ix_suspension_account_id'), table_name='suspension')
     op.drop_index(op.f('ix_suspension_campaign_id'), table_name='suspension')
