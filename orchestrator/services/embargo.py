@@ -56,3 +56,8 @@ def embargo_of(post: Post, case: Case | None, now: dt.datetime | None = None) ->
     ends = [end for end in (post.embargo_until, case.embargo_until if case else None) if end is not None]
     latest = max(ends) if ends else None
     return latest if latest is not None and latest > now else None
+
+
+def post_embargo(session: Session, *, post: Post) -> dt.datetime | None:
+    """The end of the embargo that holds ``post`` now (its own or its case's), if any."""
+    return embargo_of(post, session.get(Case, post.case_id) if post.case_id else None)

@@ -97,3 +97,30 @@ def test_the_lift_page_in_english(app, bare_engine, scheduled) -> None:
     Claimer(bare_engine, get_settings(), "w").claim()
     shown = texts(app("ada", "stop", lang="en"))
     assert "Overdue since the suspension: 1" in shown and "Suspension no. 1 — the whole organisation" in shown
+
+
+def test_an_embargo_is_shown_on_the_case_and_post_cards_and_set_from_the_case(app, bare_engine, scheduled) -> None:
+    from orchestrator.models import Case
+    from orchestrator.services import embargo
+
+    scheduled()
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    with db.session_scope(bare_engine) as s:
+        juan = s.exec(select(Case).where(Case.slug == "juan-lopez")).one()
+        embargo.set_case_embargo(s, actor=Actor("edith", "editor"), case_id=juan.id, until=until)
+    for lang, words in (("fr", "Cas sous embargo jusqu'au"), ("en", "Case under embargo until")):
+        assert words in texts(app("victor", "cases", lang=lang))
+    for lang, words in (("fr", "Sous embargo jusqu'au"), ("en", "Under embargo until")):
+        assert words in texts(app("victor", "posts", lang=lang))
+    # an editor may not lift it: the refusal says so; an approver may
+    at = app("edith", "cases")
+    at.toggle(key="case_embargo_juan-lopez_toggle").set_value(True).run()
+    at.button(key="case_embargo_juan-lopez_lift").click().run()
+    assert "lever ou avancer l'embargo" in texts(at)
+    at = app("alain", "cases")
+    at.toggle(key="case_embargo_juan-lopez_toggle").set_value(True).run()
+    at.button(key="case_embargo_juan-lopez_lift").click().run()
+    assert not at.exception
+    [juan] = stored(bare_engine, select(Case).where(Case.slug == "juan-lopez"))
+    assert juan.embargo_until is None
+    assert "sous embargo" not in texts(app("victor", "cases")).lower()
