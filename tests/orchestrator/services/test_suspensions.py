@@ -86,3 +86,16 @@ def test_refusals_for_a_bad_scope_a_double_suspension_or_a_second_lift(engine) -
         with pytest.raises(ServiceError) as again:
             suspensions.lift(session, actor=ADMIN, suspension_id=number, choice="publish")
         assert "déjà levée" in again.value.fr and "already lifted" in again.value.en
+
+
+def test_a_suspended_delivery_says_why_in_both_languages() -> None:
+    from orchestrator import states
+    from orchestrator.services.delivery_views import held_reason_text
+
+    stored_reason = str(states.HeldReason.suspended(7, "Crise : silence"))
+    parsed = states.HeldReason.parse(stored_reason)
+    assert parsed.kind is states.HeldFor.SUSPENDED and parsed.suspension_id == 7
+    assert held_reason_text(stored_reason, "fr") == ("La publication est suspendue : Crise : silence. Un admin "
+                                                     "décidera à la levée : publier, reprogrammer ou annuler.")
+    assert held_reason_text(stored_reason, "en").startswith("Publishing is suspended: Crise : silence. An admin")
+    assert states.HeldReason.parse("suspended by mistake").kind is states.HeldFor.OTHER  # not a number: not ours
