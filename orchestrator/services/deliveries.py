@@ -252,20 +252,21 @@ def _release(session: Session, deliveries: list[Delivery], *, actor: str, force:
 OVERDUE_CHOICES = ("publish", "reschedule", "cancel")
 
 
-def settle_overdue(session: Session, held: list[Delivery], *, actor: str, choice: str,
+def settle_overdue(session: Session, held: list[Delivery], *, by: str, choice: str,
                    spacing_minutes: int = 10) -> int:
     """Held deliveries whose time came while they were held: ``publish`` sends them now (as
     "send anyway" does), ``reschedule`` spreads them from now, ``spacing_minutes`` apart per
-    account, earliest first, and ``cancel`` cancels them. Returns how many were settled."""
+    account, earliest first, and ``cancel`` cancels them, in the name of ``by`` (whose right to
+    do so the caller checked). Returns how many were settled."""
     if choice not in OVERDUE_CHOICES:
         raise ServiceError(f"Choix inconnu « {choice} » (permis : {', '.join(OVERDUE_CHOICES)}).",
                            f"Unknown choice '{choice}' (allowed: {', '.join(OVERDUE_CHOICES)}).")
     held = [d for d in held if d.state == states.HELD]
     if choice == "publish":
-        return _release(session, held, actor=actor, force=True)
+        return _release(session, held, actor=by, force=True)
     if choice == "cancel":
         for delivery in held:
-            states.transition(session, delivery, states.CANCELLED, actor=actor, outcome="cancelled")
+            states.transition(session, delivery, states.CANCELLED, actor=by, outcome="cancelled")
         return len(held)
     now = utcnow()
     step = dt.timedelta(minutes=max(0, spacing_minutes))
@@ -274,7 +275,7 @@ def settle_overdue(session: Session, held: list[Delivery], *, actor: str, choice
         n = per_account.get(delivery.account_id, 0)
         per_account[delivery.account_id] = n + 1
         at = now + step * n
-        states.transition(session, delivery, states.requeue_state(delivery.attempts), actor=actor,
+        states.transition(session, delivery, states.requeue_state(delivery.attempts), actor=by,
                           outcome="rescheduled", held_reason="", scheduled_at=at, due_at=at)
     return len(held)
 

@@ -150,7 +150,7 @@ def lift(session: Session, *, actor: Actor, suspension_id: int, choice: str,
     suspension.lifted_by = actor.username
     suspension.lift_choice = choice
     session.add(suspension)
-    count = deliveries.settle_overdue(session, overdue(session, suspension_id=suspension_id), actor=actor.username,
+    count = deliveries.settle_overdue(session, overdue(session, suspension_id=suspension_id), by=actor.username,
                                       choice=choice, spacing_minutes=spacing_minutes)
     audit(session, actor=actor, action="resume", target_type="suspension", target_id=suspension.id,
           choice=choice, settled=count, reason=suspension.reason)
