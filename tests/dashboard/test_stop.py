@@ -112,6 +112,13 @@ def test_an_embargo_is_shown_on_the_case_and_post_cards_and_set_from_the_case(ap
         assert words in texts(app("victor", "cases", lang=lang))
     for lang, words in (("fr", "Sous embargo jusqu'au"), ("en", "Under embargo until")):
         assert words in texts(app("victor", "posts", lang=lang))
+    with db.session_scope(bare_engine) as s:
+        from orchestrator.services import posts
+
+        waiting = posts.create_post(s, actor=Actor("edith", "editor"), case_slug="juan-lopez", text="À approuver",
+                                    submit=True)
+        embargo.set_post_embargo(s, actor=Actor("edith", "editor"), post_id=waiting.id, until=until)
+    assert "Sous embargo jusqu'au" in texts(app("alain", "approvals"))
     # an editor may not lift it: the refusal says so; an approver may
     at = app("edith", "cases")
     at.toggle(key="case_embargo_juan-lopez_toggle").set_value(True).run()
