@@ -57,8 +57,17 @@ class InForce:
         return "toute l'organisation" if fr else "the whole organisation"
 
 
-def in_force(session: Any) -> list[InForce]:
-    """Every suspension in force, the oldest first (one small query: the claim calls it)."""
+#: PostgreSQL advisory lock between claims (shared) and a new suspension (exclusive): once
+#: ``suspend`` has committed, every claim either finished before it or sees it. Apart from the
+#: claimer's per-account locks (another namespace).
+_LOCK = (0x5053, 0)
+
+
+def in_force(session: Any, *, for_claim: bool = False) -> list[InForce]:
+    """Every suspension in force, the oldest first (one small query: the claim calls it, with
+    ``for_claim``, which on PostgreSQL waits for a suspension being set to be committed)."""
+    if for_claim and session.connection().dialect.name == "postgresql":
+        session.connection().execute(sa.select(sa.func.pg_advisory_xact_lock_shared(*_LOCK)))
     s, c, a = Suspension.__table__, Campaign.__table__, Account.__table__  # type: ignore[attr-defined]
     rows = session.connection().execute(
         sa.select(s.c.id, s.c.campaign_id, s.c.account_id, s.c.reason, s.c.set_by, s.c.set_at,
@@ -98,6 +107,9 @@ def suspend(session: Session, *, actor: Actor, reason: str, campaign: str | None
         raise ServiceError("Indiquez la raison de la suspension : elle s'affiche sur chaque page.",
                            "Give the reason for the suspension: it is shown on every page.")
     campaign_id, account_id = _scope(session, campaign, account)
+    if session.connection().dialect.name == "postgresql":
+        # claims in progress finish first; claims after wait for this transaction, then see it
+        session.connection().execute(sa.select(sa.func.pg_advisory_xact_lock(*_LOCK)))
     for existing in in_force(session):
         if existing.campaign_id == campaign_id and existing.account_id == account_id:
             raise ServiceError(f"Une suspension est déjà en vigueur pour {existing.scope_text('fr')} (n° {existing.id}).",

@@ -118,7 +118,7 @@ class Claimer:
             skip = (exclude or set()) | self._busy_elsewhere(session)
             chosen = self._choose(session, now, account_id, skip, per_account, accounts_wanted)
             # read after the due rows are locked: a suspension committed before is seen
-            stopped = suspensions.in_force(session) if chosen else []
+            stopped = suspensions.in_force(session, for_claim=True) if chosen else []
             images: dict[int, tuple[Any, ...]] = {}  # per post, within this claim
             as_approved: dict[int, bool] = {}  # per post: its content is still what was approved
             for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder

@@ -132,3 +132,39 @@ def test_another_suspension_still_in_force_holds_again(engine) -> None:
     lift(engine, everything, "publish")
     assert claimer(engine).claim() == []
     assert states.HeldReason.parse(delivery(engine, due).held_reason).suspension_id == by_account
+
+
+def test_a_claim_racing_a_suspension_being_set_waits_for_it_and_claims_nothing(engine) -> None:
+    """PostgreSQL: a claim that starts while a suspension is being written (not yet committed)
+    waits for it and then sees it: after ``suspend`` returns, nothing it covers is claimed.
+    (SQLite has one writer at a time: the claim's BEGIN IMMEDIATE waits the same way.)"""
+    import threading
+    import time
+
+    account = add_account(engine, "x", name="x-test")
+    due = schedule(engine, approved_post(engine), account)
+    written, release = threading.Event(), threading.Event()
+
+    def slow_suspend() -> None:
+        with db.session_scope(engine) as session:
+            suspensions.suspend(session, actor=ADMIN, reason="Crise")
+            session.flush()
+            written.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=slow_suspend)
+    writer.start()
+    try:
+        assert written.wait(10)
+        result: list = []
+        claim = threading.Thread(target=lambda: result.extend(claimer(engine).claim()))
+        claim.start()
+        time.sleep(0.5)
+        assert claim.is_alive()  # waiting for the suspension's transaction
+        release.set()
+        claim.join(20)
+        assert not claim.is_alive() and result == []
+    finally:
+        release.set()
+        writer.join(20)
+    assert delivery(engine, due).state == states.HELD
