@@ -16,7 +16,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import common  # noqa: E402
+from dashboard import common, suspension_ui  # noqa: E402
 from dashboard.i18n import LANGUAGE_NAMES, LANGUAGES, t  # noqa: E402
 from dashboard.login import current_actor, login_form, logout  # noqa: E402
 from orchestrator.services.auth import ROLE_LABELS  # noqa: E402
@@ -97,6 +97,9 @@ pages = {
     ],
 }
 if actor.can("admin"):
-    pages[t("nav.section.admin")] = [page("users", ":material/group:"), page("audit", ":material/history:")]
+    pages[t("nav.section.admin")] = [page("users", ":material/group:"), page("audit", ":material/history:"),
+                                     page("stop", ":material/front_hand:")]
 
-st.navigation(pages, expanded=True).run()
+current = st.navigation(pages, expanded=True)
+suspension_ui.banner()  # above every page, for every role, while a suspension is in force
+current.run()

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from content.words import Message
-from dashboard import common
+from dashboard import common, embargo_ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.services import content_warnings, delivery_views, post_review
+from orchestrator.services import content_warnings, delivery_views, embargo, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 
@@ -50,10 +50,18 @@ def state_words(post: Post, state: str | None) -> str:
     return delivery_views.shown_state(state, post.status).text(lang())
 
 
+def embargo_notice(post: Post, tz: str) -> None:
+    """The embargo holding the post (its own or its case's), if any."""
+    with common.session() as s:
+        embargoed = embargo.post_embargo(s, post=post)
+    embargo_ui.notice(embargoed, tz)
+
+
 def where_it_goes(post: Post, tz: str) -> None:
     """One line per account: its platform, its time (or none yet) and its state."""
     with common.session() as s:
         targets = post_review.chosen_accounts(s, post)
+    embargo_notice(post, tz)
     if not targets:
         st.caption(t("posts.no_account"))
         return

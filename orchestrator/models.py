@@ -103,6 +103,9 @@ class Case(SQLModel, table=True):
     content_warning: dict[str, str] = _json({})
     visibility: str = Field(default="public", max_length=16, sa_column_kwargs={"server_default": "public"})
     self_labels: list[str] = _json([])
+    #: Nothing about the case is published before this time, whatever is scheduled (the claim
+    #: enforces it); empty: no embargo.
+    embargo_until: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 
@@ -168,6 +171,9 @@ class Post(SQLModel, table=True):
     #: sends nothing of a post whose content no longer matches it (see ``four_eyes``).
     approved_fingerprint: str | None = Field(default=None, max_length=64)
     review_comment: str = ""
+    #: The post is not published before this time, whatever is scheduled (its case's embargo
+    #: holds it too); empty: no embargo of its own.
+    embargo_until: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 
@@ -262,6 +268,23 @@ class PublishProgress(SQLModel, table=True):
     request_key: str = Field(max_length=128)
     data: dict[str, Any] = _json({})
     updated_at: dt.datetime = _ts(default=True, index=True)
+
+
+class Suspension(SQLModel, table=True):
+    """All publishing stopped by an admin, for the organisation (no edition, no account), one
+    edition (``campaign_id``) or one account (``account_id``), with the reason, who set it and
+    when. In force while ``lifted_at`` is empty: the worker claims nothing it covers."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    reason: str
+    set_by: str = Field(max_length=64)
+    set_at: dt.datetime = _ts(default=True)
+    lifted_by: str | None = Field(default=None, max_length=64)
+    lifted_at: dt.datetime | None = _ts(nullable=True, index=True)
+    #: what was done with the overdue deliveries when it was lifted: publish, reschedule or cancel
+    lift_choice: str = Field(default="", max_length=16)
 
 
 class Attempt(SQLModel, table=True):

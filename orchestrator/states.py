@@ -90,6 +90,9 @@ class HeldFor(enum.Enum):
     ACCOUNT = "account"
     #: its time passed while it was held: a person decides
     LATE = "late"
+    #: a suspension of publishing is in force (detail: the suspension's number, then its reason
+    #: after ": ")
+    SUSPENDED = "suspended"
     #: anything else (a reason stored by an older version)
     OTHER = "other"
 
@@ -115,6 +118,18 @@ class HeldReason:
     def late(cls) -> HeldReason:
         return cls(HeldFor.LATE)
 
+    @classmethod
+    def suspended(cls, suspension_id: int, reason: str = "") -> HeldReason:
+        return cls(HeldFor.SUSPENDED, f"{suspension_id}: {reason}" if reason else str(suspension_id))
+
+    @property
+    def suspension_id(self) -> int | None:
+        """The number of the suspension that holds the delivery (``SUSPENDED`` only)."""
+        if self.kind is not HeldFor.SUSPENDED:
+            return None
+        head = self.detail.partition(":")[0].strip()
+        return int(head) if head.isdigit() else None
+
     def __str__(self) -> str:
         if self.kind is HeldFor.CASE:
             return f"case {self.detail}"
@@ -122,6 +137,8 @@ class HeldReason:
             return f"account unhealthy: {self.detail}"
         if self.kind is HeldFor.LATE:
             return "late: waiting for a person"
+        if self.kind is HeldFor.SUSPENDED:
+            return f"suspended {self.detail}"
         return self.detail
 
     @classmethod
@@ -133,6 +150,8 @@ class HeldReason:
             return cls(HeldFor.ACCOUNT, rest.strip())
         if head == "late" and colon:
             return cls(HeldFor.LATE)
+        if head.startswith("suspended ") and head[len("suspended "):].strip().isdigit():
+            return cls(HeldFor.SUSPENDED, stored[len("suspended "):])
         return cls(HeldFor.OTHER, stored)
 
 

@@ -62,6 +62,7 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
     if mine:
         st.info(t("approvals.yours" if me.username == post.author else "approvals.you_edited"),
                 icon=":material/visibility_off:")
+    post_cards.embargo_notice(post, tz)
     if post.content_warning:  # what Mastodon shows first, in place of the text
         st.warning(common.plain(t("approvals.warning", text=post.content_warning)), icon=":material/warning:")
     st.text(post.text)

@@ -10,10 +10,11 @@ from typing import Any, get_args
 import streamlit as st
 
 from content.model import SolidarityKind
-from dashboard import common, data, listening_ui, post_cards, voice_ui
+from dashboard import common, data, embargo_ui, listening_ui, post_cards, voice_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import campaign_results, case_edit, content_warnings, responses
+from orchestrator.services import embargo as embargo_service
 from orchestrator.services import listening as listening_service
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
@@ -117,6 +118,7 @@ def _show(case: Any, index: int) -> None:
     if case.status != "active":
         st.warning(t("cases.stopped", status=status, note=common.plain(case.status_note or "—"),
                      when=fmt_datetime(case.status_changed_at, tz)))
+    embargo_ui.notice(case.embargo_until, tz, of_case=True)
     st.caption(t("cases.goal", goal=fmt_number(case.goal)) + f" · {common.plain(common.case_name(case.country))}"
                f" · {t('cases.solidarity_line', kind=t(f'cases.solidarity.{case.solidarity_kind}'))}")
     for language in ("fr", "en"):
@@ -126,6 +128,8 @@ def _show(case: Any, index: int) -> None:
     if warning := (case.content_warning or {}).get(lang()):
         st.caption(common.plain(t("cases.cw_line", text=warning)) + " · " + t(
             "compose.cw_visibility_line", visibility=post_cards.visibility_name(case.visibility or "public")))
+    embargo_ui.controls(f"case_embargo_{case.slug}", case.embargo_until, tz, lambda until: partial(
+        embargo_service.set_case_embargo, actor=me, case_id=case.id, until=until))
     _history(case.id)
     _voice(case, name)
     _posts(case)

@@ -5,14 +5,15 @@ schedule an approved post on more accounts or at another time, withdraw a post a
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from dashboard import common, post_cards
+from dashboard import common, embargo_ui, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.services import compose as compose_service
-from orchestrator.services import four_eyes, post_review
+from orchestrator.services import embargo, four_eyes, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 from orchestrator.timeutil import at_local, local, utcnow
@@ -100,6 +101,8 @@ def _card(post: Post) -> None:
     if hands:
         st.caption(common.plain(" · ".join(hands)))
     post_cards.where_it_goes(post, tz)
+    embargo_ui.controls(f"post_embargo_{post_id}", post.embargo_until, tz, lambda until: partial(
+        embargo.set_post_embargo, actor=me, post_id=post_id, until=until))
     st.text(post.text)
     post_cards.images(post, width=160)
     with common.session() as s:

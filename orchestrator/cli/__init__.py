@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.cli import accounts, campaigns, listen, ops, plans, posts, responses, start, users
+from orchestrator.cli import accounts, campaigns, listen, ops, plans, posts, responses, start, stop, users
 
 app = typer.Typer(help="Porte-voix : l'orchestrateur de la campagne Écrire, ça libère !", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -20,6 +20,7 @@ app.add_typer(start.commands)  # init, worker, sandbox, up
 app.add_typer(posts.commands)  # schedule, status, check
 app.add_typer(ops.commands)  # backup, restore
 app.add_typer(listen.listen_app)  # listen
+app.add_typer(stop.commands)  # suspend, resume
 
 # Groups of commands.
 app.add_typer(accounts.account_app, name="account")

@@ -155,13 +155,24 @@ def status(
     """État des envois, des travailleurs et de ce qui attend une personne."""
     from orchestrator.services.status import health_problems, summary
 
-    data = run_service(lambda s: summary(s))
+    from orchestrator.services.suspensions import in_force
+
+    def read(session):  # type: ignore[no-untyped-def]
+        stopped = [{"id": s.id, "scope": s.scope, "of": s.scope_name, "reason": s.reason, "set_by": s.set_by,
+                    "set_at": s.set_at.isoformat()} for s in in_force(session)]
+        return {**summary(session), "suspensions": stopped}
+
+    data = run_service(read)
     problems = health_problems(data)
     if as_json:
         typer.echo(json.dumps({**data, "problems": problems}, ensure_ascii=False, indent=2))
     else:
         typer.echo("Envois : " + (", ".join(f"{k} {v}" for k, v in sorted(data["deliveries"].items())) or "aucun"))
         typer.echo(f"Prochain envoi dû : {data['next_due'] or '—'}")
+        for item in data["suspensions"]:
+            scope = {"all": "toute l'organisation", "campaign": f"édition {item['of']}",
+                     "account": f"compte {item['of']}"}[item["scope"]]
+            typer.echo(f"SUSPENDU ({scope}) n° {item['id']} par {item['set_by']} le {item['set_at']} : {item['reason']}")
         for w in data["workers"]:
             state = " (terminé)" if w["ended_at"] else "" if w["fresh"] else " (silencieux)"
             typer.echo(f"Travailleur {w['id']} vu {w['last_seen']}{state}")

@@ -248,6 +248,38 @@ def _release(session: Session, deliveries: list[Delivery], *, actor: str, force:
     return released
 
 
+#: What a person may do with what came due while deliveries were held (a suspension lifted)
+OVERDUE_CHOICES = ("publish", "reschedule", "cancel")
+
+
+def settle_overdue(session: Session, held: list[Delivery], *, by: str, choice: str,
+                   spacing_minutes: int = 10) -> int:
+    """Held deliveries whose time came while they were held: ``publish`` sends them now (as
+    "send anyway" does), ``reschedule`` spreads them from now, ``spacing_minutes`` apart per
+    account, earliest first, and ``cancel`` cancels them, in the name of ``by`` (whose right to
+    do so the caller checked). Returns how many were settled."""
+    if choice not in OVERDUE_CHOICES:
+        raise ServiceError(f"Choix inconnu « {choice} » (permis : {', '.join(OVERDUE_CHOICES)}).",
+                           f"Unknown choice '{choice}' (allowed: {', '.join(OVERDUE_CHOICES)}).")
+    held = [d for d in held if d.state == states.HELD]
+    if choice == "publish":
+        return _release(session, held, actor=by, force=True)
+    if choice == "cancel":
+        for delivery in held:
+            states.transition(session, delivery, states.CANCELLED, actor=by, outcome="cancelled")
+        return len(held)
+    now = utcnow()
+    step = dt.timedelta(minutes=max(0, spacing_minutes))
+    per_account: dict[int, int] = {}
+    for delivery in sorted(held, key=lambda d: (d.scheduled_at, d.id or 0)):
+        n = per_account.get(delivery.account_id, 0)
+        per_account[delivery.account_id] = n + 1
+        at = now + step * n
+        states.transition(session, delivery, states.requeue_state(delivery.attempts), actor=by,
+                          outcome="rescheduled", held_reason="", scheduled_at=at, due_at=at)
+    return len(held)
+
+
 def _queued_for(session: Session, *, case_id: int | None = None, account_id: int | None = None,
                 state_in: tuple[str, ...]) -> list[Delivery]:
     query = select(Delivery).where(col(Delivery.state).in_(state_in))

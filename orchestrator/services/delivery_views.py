@@ -196,6 +196,14 @@ def held_reason_text(reason: str, language: str, *, escape: Callable[[str], str]
         return ("Son heure est passée pendant qu'elle était retenue : une personne décide de l'envoyer quand même ou "
                 "de l'annuler." if fr else
                 "Its time passed while it was held: a person decides whether to send it anyway or cancel it.")
+    if held.kind is states.HeldFor.SUSPENDED:
+        _, _, why = held.detail.partition(":")
+        why = escape(why.strip())
+        base = "La publication est suspendue" if fr else "Publishing is suspended"
+        if why:
+            base += f" : {why}" if fr else f": {why}"
+        return base + (". Un admin décidera à la levée : publier, reprogrammer ou annuler." if fr else
+                       ". An admin decides when it is lifted: publish, reschedule or cancel.")
     return escape(reason)
 
 

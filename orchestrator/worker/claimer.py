@@ -33,7 +33,7 @@ from orchestrator.models import (
     RateBucket,
     WorkerHeartbeat,
 )
-from orchestrator.services import content_warnings, four_eyes
+from orchestrator.services import content_warnings, four_eyes, suspensions
 from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
 
@@ -117,6 +117,8 @@ class Claimer:
         with session_scope(self.engine) as session:
             skip = (exclude or set()) | self._busy_elsewhere(session)
             chosen = self._choose(session, now, account_id, skip, per_account, accounts_wanted)
+            # read after the due rows are locked: a suspension committed before is seen
+            stopped = suspensions.in_force(session, for_claim=True) if chosen else []
             images: dict[int, tuple[Any, ...]] = {}  # per post, within this claim
             as_approved: dict[int, bool] = {}  # per post: its content is still what was approved
             for acc_id in sorted(chosen):  # locks in account order: no deadlock with the recorder
@@ -124,7 +126,7 @@ class Claimer:
                     continue
                 if not self._credentials_readable(session, acc_id):
                     continue  # now unhealthy, its queue held: nothing of it is claimed
-                batch = self._apply_gates(session, chosen[acc_id])
+                batch = self._apply_gates(session, chosen[acc_id], stopped, now)
                 if batch:
                     claimed.extend(self._claim_batch(session, acc_id, batch, now, images, as_approved))
         return claimed
@@ -232,10 +234,28 @@ class Claimer:
         ).first()
         return busy is None
 
-    def _apply_gates(self, session: Any, batch: list[Any]) -> list[Any]:
-        """A paused case holds its deliveries even if the pause raced the claim."""
+    def _apply_gates(self, session: Any, batch: list[Any], stopped: list[suspensions.InForce],
+                     now: dt.datetime) -> list[Any]:
+        """A suspension in force (the organisation's, the edition's or the account's) holds what
+        it covers, whatever is scheduled; an embargo (the post's or its case's) not yet over
+        moves the delivery's next eligible time to its end, whatever is scheduled; a paused case
+        holds its deliveries even if the pause raced the claim."""
         kept = []
+        embargoed: dict[dt.datetime, list[int]] = {}
         for row in batch:
+            ends = [end for end in (row.post_embargo, row.case_embargo) if end is not None]
+            if ends:
+                until = max(_aware(end) for end in ends)
+                if until > now:
+                    embargoed.setdefault(until, []).append(row.id)
+                    continue
+            suspension = suspensions.covering(stopped, campaign_id=row.campaign_id, account_id=row.account_id)
+            if suspension is not None:
+                delivery = session.get(Delivery, row.id)
+                reason = str(states.HeldReason.suspended(suspension.id, suspension.reason))
+                states.transition(session, delivery, states.HELD, actor=self.id, outcome="held", detail=reason,
+                                  held_reason=reason)
+                continue
             if row.case_status is not None and row.case_status != "active":
                 delivery = session.get(Delivery, row.id)
                 reason = str(states.HeldReason.case(row.case_status))
@@ -243,6 +263,9 @@ class Claimer:
                                   held_reason=reason)
                 continue
             kept.append(row)
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        for until, ids in embargoed.items():
+            session.execute(table.update().where(table.c.id.in_(ids)).values(due_at=until))
         return kept
 
     def _claim_batch(self, session: Any, account_id: int, batch: list[Any], now: dt.datetime,
@@ -365,6 +388,11 @@ class Claimer:
         return max(1, math.ceil(with_work / live))
 
 
+def _aware(value: dt.datetime) -> dt.datetime:
+    """A time read by a core select (no ORM type on the way): UTC if the driver gave it naive."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
     """What publishing ``delivery`` sends (its key is stable across retries)."""
     from orchestrator.services.deliveries import post_images
@@ -392,9 +420,10 @@ def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
                   Case.__table__)  # type: ignore[attr-defined]
     query = (
         sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
-                  d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
+                  d.c.rendered_link, d.c.post_id, p.c.campaign_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
                   p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels,
-                  c.c.status.label("case_status"))
+                  c.c.status.label("case_status"), p.c.embargo_until.label("post_embargo"),
+                  c.c.embargo_until.label("case_embargo"))
         .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
                      .outerjoin(c, c.c.id == p.c.case_id))
         .where(

@@ -148,6 +148,7 @@ def _samples(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "day_goal": 10, "count": 1, "day": dt.date(2025, 12, 7), "starts_on": dt.date(2026, 11, 1),
         "ends_on": dt.date(2026, 12, 31), "content": load_campaign(bundled_campaign("2025")),
         "keys": [Fernet.generate_key()], "comment_text": "", "published_at": soon,
+        "suspension_id": 1, "choice": "publish", "until": soon,
         "plan": SeriesPlan(name="essai", start=dt.date(2025, 12, 1), end=dt.date(2025, 12, 3),
                            time=dt.time(12, 0), accounts=["x-fr"], text="Pour {person}"),
     }
