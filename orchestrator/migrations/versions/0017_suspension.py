@@ -1,8 +1,8 @@
 """suspension: an admin stops all publishing (the organisation, one edition or one account);
 embargo_until on case and post: nothing about them is published before that time
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-05 19:35:00
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 import orchestrator.models
 
-revision = '0016'
-down_revision = '0015'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
