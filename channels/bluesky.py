@@ -504,12 +504,17 @@ class BlueskyChannel(Channel):
                     for img in request.images
                 ]
             )
-        elif request.link:
+        elif request.link and request.card is not None:
+            # A record has one embed: a post with images shows its images, and its link stays a
+            # link in the text (its facet). Without a card (the page could not be read) the link
+            # is plain too, rather than a card saying nothing but the domain.
+            card = request.card
             embed = models.AppBskyEmbedExternal.Main(
                 external=models.AppBskyEmbedExternal.External(
                     uri=request.link,
-                    title=urlsplit(request.link).netloc.removeprefix("www."),
-                    description="",
+                    title=card.title,
+                    description=card.description,
+                    thumb=self._upload(card.thumb) if card.thumb is not None else None,
                 )
             )
         now = dt.datetime.now(dt.UTC)

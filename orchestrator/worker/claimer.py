@@ -33,7 +33,7 @@ from orchestrator.models import (
     RateBucket,
     WorkerHeartbeat,
 )
-from orchestrator.services import content_warnings, four_eyes
+from orchestrator.services import content_warnings, four_eyes, link_cards
 from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
 
@@ -281,6 +281,7 @@ class Claimer:
                     images=attached, language=row.language,
                     content_warning=row.content_warning or "", visibility=row.visibility or "public",
                     self_labels=tuple(row.self_labels or ()),
+                    card=link_cards.for_channel(row.link_card, row.link) if row.rendered_link else None,
                 )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
                 delivery = session.get(Delivery, row.id)
@@ -379,6 +380,7 @@ def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
         content_warning=post.content_warning or "",
         visibility=post.visibility or "public",
         self_labels=tuple(post.self_labels or ()),
+        card=link_cards.for_channel(post.link_card, post.link) if delivery.rendered_link else None,
     )
 
 
@@ -393,7 +395,7 @@ def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
     query = (
         sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
                   d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
-                  p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels,
+                  p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels, p.c.link_card,
                   c.c.status.label("case_status"))
         .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
                      .outerjoin(c, c.c.id == p.c.case_id))
