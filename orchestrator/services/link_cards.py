@@ -355,3 +355,19 @@ def edit(post: Any, *, title: str, description: str) -> dict[str, Any]:
         card["error"] = None
     post.link_card = card
     return card
+
+
+def keep(post: Any, card: dict[str, Any] | None) -> None:
+    """Keep on ``post`` the card read for its link in the compose preview (title and description
+    as staff left them, cleaned again); a card of another address is ignored."""
+    if not card or not post.link or card.get("url") != post.link:
+        return
+    kept = {key: card.get(key) for key in ("url", "image", "thumb", "fetched_at", "error", "edited")}
+    kept["title"] = clean_text(str(card.get("title") or ""), MAX_TITLE)
+    kept["description"] = clean_text(str(card.get("description") or ""), MAX_DESCRIPTION)
+    thumb = kept.get("thumb")
+    if not (isinstance(thumb, dict) and isinstance(thumb.get("data"), str) and thumb.get("mime") in _KEPT_FORMATS.values()):
+        kept["thumb"] = None
+    if kept["error"] is not None and not isinstance(kept["error"], dict):
+        kept["error"] = {"fr": "la page n'a pas pu être lue", "en": "the page could not be read"}
+    post.link_card = kept

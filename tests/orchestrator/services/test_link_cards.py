@@ -5,93 +5,21 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image as PILImage
 
-from orchestrator.services import link_cards
+from orchestrator import db, states
+from orchestrator.models import Post
+from orchestrator.services import compose, link_cards, posts
+from orchestrator.services.auth import Actor
+from orchestrator.settings import get_settings
+from orchestrator.worker import Worker
+from tests.factories import add_account
+from tests.orchestrator.helpers import delivery, schedule
 from orchestrator.services.link_cards import Unreadable, decode, fetch, parse, read_card, thumbnail
-
-
-def picture(width: int = 600, height: int = 315, fmt: str = "PNG", noise: bool = False) -> bytes:
-    out = io.BytesIO()
-    if noise:
-        import os
-
-        image = PILImage.frombytes("RGB", (width, height), os.urandom(width * height * 3))
-    else:
-        image = PILImage.new("RGB", (width, height), (250, 220, 0))
-    image.save(out, format=fmt)
-    return out.getvalue()
-
-
-class Pages:
-    """A local web server whose answers the test writes: (status, headers, body, delay)."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, dict[str, str], bytes, float]] = {}
-        self.hits: list[str] = []
-        routes, hits = self.routes, self.hits
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
-                hits.append(self.path)
-                status, headers, body, delay = routes.get(self.path, (404, {}, b"", 0.0))
-                self.send_response(status)
-                for name, value in headers.items():
-                    if value:  # an empty value: the header is left out (a body read to the end)
-                        self.send_header(name, value)
-                if "Content-Length" not in headers:
-                    self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    if delay:
-                        self.wfile.write(body[:10])
-                        self.wfile.flush()
-                        time.sleep(delay)
-                        self.wfile.write(body[10:])
-                    else:
-                        self.wfile.write(body)
-                except OSError:
-                    pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-
-    def add(self, path: str, body: bytes | str, *, status: int = 200, content_type: str = "text/html; charset=utf-8",
-            headers: dict[str, str] | None = None, delay: float = 0.0) -> str:
-        data = body.encode() if isinstance(body, str) else body
-        self.routes[path] = (status, {"Content-Type": content_type, **(headers or {})}, data, delay)
-        return self.base + path
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-@pytest.fixture
-def pages() -> Iterator[Pages]:
-    server = Pages()
-    yield server
-    server.stop()
-
-
-PAGE = """<!doctype html><html><head>
-<title>Titre du document</title>
-<meta property="og:title" content="Libérez Juan López">
-<meta property="og:description" content="Défenseur de l'eau au Honduras, tué en 2024.">
-<meta property="og:image" content="/images/juan.png">
-<meta name="description" content="La description simple">
-</head><body>…</body></html>"""
+from tests.pages import PAGE, pages, picture  # noqa: F401 - pages is a fixture
 
 
 # -- the page's tags ------------------------------------------------------------------------
@@ -258,3 +186,96 @@ def test_a_heavy_picture_is_scaled_down_below_blueskys_limit() -> None:
     assert thumbnail(small) == (small, "image/jpeg")  # kept as it is
     with pytest.raises(Unreadable):
         thumbnail(b"<svg onload=alert(1)>")
+
+
+# -- kept on the post at approval, used at publishing -------------------------------------------
+
+EDITH = Actor("edith", "editor")
+ALAIN = Actor("alain", "approver")
+
+
+@pytest.fixture
+def private_pages_allowed(monkeypatch):
+    """The tests' pages are on 127.0.0.1: the explicit, test-only exception."""
+    from orchestrator.settings import get_settings
+
+    monkeypatch.setenv("PORTEVOIX_LINK_CARDS_ALLOW_PRIVATE", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _approved(engine, link: str, **compose_kw) -> int:
+    with db.session_scope(engine) as s:
+        post = compose.compose(s, actor=EDITH, case_slug="juan-lopez", language="fr", text="Écrivez pour Juan López.",
+                               link=link, submit=True, **compose_kw).post
+        posts.approve_post(s, actor=ALAIN, post_id=post.id)
+        return post.id
+
+
+def _publish(engine, post_id: int, account: str) -> int:
+    delivery_id = schedule(engine, post_id, account)
+    settings = get_settings().model_copy(update={"request_timeout": 2.0, "backoff_base": 0.01})
+    Worker(engine, settings=settings, worker_id="cards-worker").run_once()
+    return delivery_id
+
+
+def test_the_card_is_read_at_approval_and_publishing_does_not_read_again(engine, sandbox, pages,
+                                                                          private_pages_allowed) -> None:
+    pages.add("/images/juan.png", picture(), content_type="image/png")
+    link = pages.add("/cas", PAGE)
+    post_id = _approved(engine, link)
+    assert pages.hits == ["/cas", "/images/juan.png"]
+    with db.session_scope(engine) as s:
+        card = s.get(Post, post_id).link_card
+        assert (card["url"], card["title"], card["error"]) == (link, "Libérez Juan López", None)
+        assert card["thumb"]["mime"] == "image/png"
+    pages.routes.clear()  # the page is gone by publishing time: the card was kept
+    bluesky = add_account(engine, "bluesky", name="bluesky-cards", base_url=sandbox.url)
+    delivery_id = _publish(engine, post_id, bluesky)
+    assert delivery(engine, delivery_id).state == states.PUBLISHED
+    assert pages.hits == ["/cas", "/images/juan.png"]
+    [skeet] = sandbox.sandbox.posts("bluesky")
+    assert skeet["embed"] == "app.bsky.embed.external"
+    assert skeet["link"].startswith(link)  # the delivery's own link, with its tracking code
+    assert skeet["card"]["title"] == "Libérez Juan López"
+    assert skeet["card"]["description"] == "Défenseur de l'eau au Honduras, tué en 2024."
+    assert skeet["card"]["thumb"]["size"] == len(picture()) and skeet["card"]["thumb"]["mimeType"] == "image/png"
+
+
+def test_an_unreadable_page_approves_and_publishes_a_plain_link(engine, sandbox, pages) -> None:
+    link = pages.add("/cas", PAGE)  # on 127.0.0.1, and the exception is off: refused
+    post_id = _approved(engine, link)
+    with db.session_scope(engine) as s:
+        post = s.get(Post, post_id)
+        assert post.status == posts.APPROVED
+        assert "private address" in post.link_card["error"]["en"] and post.link_card["error"]["fr"]
+    assert pages.hits == []
+    bluesky = add_account(engine, "bluesky", name="bluesky-cards", base_url=sandbox.url)
+    assert delivery(engine, _publish(engine, post_id, bluesky)).state == states.PUBLISHED
+    [skeet] = sandbox.sandbox.posts("bluesky")
+    assert skeet["embed"] is None and link in [f["features"][0]["uri"].split("?")[0] for f in skeet["facets"]]
+
+
+def test_the_card_staff_edited_in_the_preview_is_the_one_published(engine, sandbox, pages,
+                                                                   private_pages_allowed) -> None:
+    pages.add("/images/juan.png", picture(), content_type="image/png")
+    link = pages.add("/cas", PAGE)
+    card = read_card(link, allow_private=True)
+    card.update(title="  Juan López <b>libre</b>\n", description="Écrivez-lui.", edited=True)
+    hits = len(pages.hits)
+    post_id = _approved(engine, link, link_card=card)
+    assert len(pages.hits) == hits  # approval kept the preview's card
+    bluesky = add_account(engine, "bluesky", name="bluesky-cards", base_url=sandbox.url)
+    _publish(engine, post_id, bluesky)
+    [skeet] = sandbox.sandbox.posts("bluesky")
+    assert (skeet["card"]["title"], skeet["card"]["description"]) == ("Juan López <b>libre</b>", "Écrivez-lui.")
+    assert "thumb" in skeet["card"]
+
+
+def test_a_card_of_another_address_is_not_kept(engine, pages, private_pages_allowed) -> None:
+    card = read_card(pages.add("/autre", PAGE), allow_private=True)
+    link = pages.add("/cas", "<title>La vraie page</title>")
+    post_id = _approved(engine, link, link_card=card)
+    with db.session_scope(engine) as s:
+        assert s.get(Post, post_id).link_card["title"] == "La vraie page"
