@@ -98,3 +98,14 @@ def test_hostile_tags_are_shown_as_text(app, bare_engine, pages, private_pages_a
     [caption] = [c.value for c in at.caption if "Mastodon" in c.value]
     assert "<script>" not in caption and "\\<script\\>" in caption  # neutralised Markdown
     assert "[clic](" not in caption and "\\[clic\\]" in caption  # no link made
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_with_images_the_preview_says_bluesky_shows_the_images(app, bare_engine, pages, private_pages_allowed, lang):
+    import base64
+
+    at = app("edith", "compose", lang=lang)
+    at.session_state["compose_images"] = [{"data": base64.b64encode(picture(40, 30)).decode(), "mime_type": "image/png",
+                                           "filename": "a.png", "alt": "Des bougies"}]
+    at.text_input(key="compose_link").input(pages.add("/cas", PAGE)).run()
+    assert WORDS[lang]["images"] in texts(at)
