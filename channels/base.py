@@ -616,6 +616,9 @@ class Channel(abc.ABC):
     #: with a visibility; the author's self-labels (Bluesky); a language field.
     can_content_warning: ClassVar[bool] = False
     can_self_label: ClassVar[bool] = False
+    #: Whether the platform shows the link card it is given (``PublishRequest.card``) rather than
+    #: reading the page itself (Bluesky's ``app.bsky.embed.external``).
+    shows_link_card: ClassVar[bool] = False
     has_language_field: ClassVar[bool] = False
 
     @classmethod

@@ -184,6 +184,7 @@ class BlueskyChannel(Channel):
     can_search = True  # searchPosts and notifications
     can_alt_text = True
     can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
+    shows_link_card = True  # app.bsky.embed.external: the card is built by the poster
     has_language_field = True  # the record's ``langs``
     metrics_batch_size = 25  # app.bsky.feed.getPosts: "uris" maxLength 25
     # https://docs.bsky.app/docs/advanced-guides/rate-limits: 5,000 write points per hour with a

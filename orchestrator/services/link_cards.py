@@ -58,9 +58,13 @@ class Unreadable(Exception):
 
 # -- bounded fetch --------------------------------------------------------------------------------
 
+#: How a host's name becomes addresses (the tests put one here that reads no network).
+_resolve: Callable[..., list[Any]] = socket.getaddrinfo
+
+
 def _check_host(host: str, port: int, *, allow_private: bool) -> None:
     try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        infos = _resolve(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise Unreadable(f"adresse introuvable ({host})", f"address not found ({host})") from exc
     if not infos:

@@ -263,6 +263,9 @@ class Claimer:
         claimed = []
         moves: list[tuple[int, str, dict[str, Any]]] = []
         public_media = self._public_media(session, account_id) if any(row.images for row in taken) else None
+        # a post's card (and its thumbnail's bytes) is read only for a platform that shows it
+        with_cards = any(row.rendered_link for row in taken) and self._shows_cards(session, account_id)
+        cards: dict[int, Any] = {}
         for row in taken:
             try:
                 if row.images and row.post_id not in images:
@@ -281,7 +284,7 @@ class Claimer:
                     images=attached, language=row.language,
                     content_warning=row.content_warning or "", visibility=row.visibility or "public",
                     self_labels=tuple(row.self_labels or ()),
-                    card=link_cards.for_channel(row.link_card, row.link) if row.rendered_link else None,
+                    card=self._card(session, row.post_id, cards) if with_cards and row.rendered_link else None,
                 )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
                 delivery = session.get(Delivery, row.id)
@@ -300,6 +303,27 @@ class Claimer:
         states.transition_many(session, moves, states.PUBLISHING, actor=self.id, outcome="claimed",
                                worker_id=self.id, lease_until=lease)
         return claimed
+
+    @staticmethod
+    def _shows_cards(session: Any, account_id: int) -> bool:
+        from channels import registry
+
+        a = Account.__table__  # type: ignore[attr-defined]
+        kind = session.connection().execute(sa.select(a.c.kind).where(a.c.id == account_id)).scalar()
+        try:
+            return bool(registry.channel_class(kind).shows_link_card)
+        except registry.UnknownKind:
+            return False
+
+    @staticmethod
+    def _card(session: Any, post_id: int, cards: dict[int, Any]) -> Any:
+        """The post's stored link card for the channel (once per post in a batch)."""
+        if post_id not in cards:
+            p = Post.__table__  # type: ignore[attr-defined]
+            link, card = session.connection().execute(
+                sa.select(p.c.link, p.c.link_card).where(p.c.id == post_id)).one()
+            cards[post_id] = link_cards.for_channel(card, link)
+        return cards[post_id]
 
     @staticmethod
     def _public_media(session: Any, account_id: int) -> bool | None:
@@ -395,7 +419,7 @@ def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
     query = (
         sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
                   d.c.rendered_link, d.c.post_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
-                  p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels, p.c.link_card,
+                  p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels,
                   c.c.status.label("case_status"))
         .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
                      .outerjoin(c, c.c.id == p.c.case_id))

@@ -88,6 +88,22 @@ def test_private_link_local_and_loopback_addresses_are_refused(host) -> None:
         fetch(f"http://{host}/", max_bytes=1000, timeout=1)
 
 
+@pytest.mark.parametrize("addresses", [["10.0.0.5"], ["93.184.215.14", "127.0.0.1"], ["::ffff:169.254.169.254"],
+                                       ["fe80::1"]])
+def test_a_name_that_resolves_to_any_private_address_is_refused(monkeypatch, addresses) -> None:
+    def resolve(host, port, *args, **kwargs):
+        return [(0, 0, 6, "", (address, port)) for address in addresses]
+
+    monkeypatch.setattr(link_cards, "_resolve", resolve)
+    with pytest.raises(Unreadable, match="private address"):
+        fetch("https://campagne.example/page", max_bytes=1000, timeout=1)
+
+
+def test_a_name_that_resolves_to_public_addresses_only_passes_the_check(monkeypatch) -> None:
+    monkeypatch.setattr(link_cards, "_resolve", lambda host, port, *a, **k: [(0, 0, 6, "", ("93.184.215.14", port))])
+    link_cards._check_host("campagne.example", 443, allow_private=False)  # no exception
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://a.example/", "javascript:alert(1)",
                                  "gopher://127.0.0.1/", "http://user:pw@127.0.0.1/"])
 def test_only_http_and_https_addresses_are_read(url) -> None:
