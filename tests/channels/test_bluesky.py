@@ -91,6 +91,14 @@ def test_it_shows_the_link_card_with_its_thumb_when_there_is_no_image(sandbox):
     assert external["thumb"]["mimeType"] == "image/jpeg" and external["thumb"]["size"] == len(JPEG)
     assert external["thumb"]["ref"]["$link"] in sandbox.sandbox.emulator("bluesky").blobs
     assert calls(sandbox, "uploadBlob") == 1
+    # what the PDS stored reads back as the lexicon's own models (app.bsky.feed.post, embed.external)
+    from atproto_client import models
+    from atproto_client.models.utils import get_or_create
+
+    stored = get_or_create({"$type": "app.bsky.feed.post", **post["record"]}, models.AppBskyFeedPost.Record,
+                           strict=True)
+    assert isinstance(stored.embed, models.AppBskyEmbedExternal.Main)
+    assert stored.embed.external.thumb.mime_type == "image/jpeg"
 
 
 def test_a_card_without_thumb_uploads_nothing(sandbox):
