@@ -477,6 +477,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "approvals.not_scheduled": {"fr": "Pas encore programmée sur un compte.", "en": "Not scheduled on any account yet."},
     "approvals.warning": {"fr": "Avertissement de contenu (Mastodon) : {text}",
                           "en": "Content warning (Mastodon): {text}"},
+    "approvals.card": {"fr": "Carte du lien (Bluesky) : {title} — {description}",
+                       "en": "Link card (Bluesky): {title} — {description}"},
+    "approvals.card_later": {"fr": "La carte du lien sera lue sur sa page à l'approbation.",
+                             "en": "The link's card will be read from its page on approval."},
+    "approvals.card_unreadable": {
+        "fr": "La page du lien n'a pas pu être lue ({why}) : le lien partira comme un simple lien, sans carte.",
+        "en": "The link's page could not be read ({why}): the link will go out as a plain link, without a card."},
     "approvals.approve": {"fr": "Approuver", "en": "Approve"},
     "approvals.approved": {"fr": "Publication n° {id} approuvée.", "en": "Post no. {id} approved."},
     "approvals.comment": {"fr": "Commentaire pour l'autrice ou l'auteur", "en": "Comment for the author"},

@@ -109,3 +109,47 @@ def test_with_images_the_preview_says_bluesky_shows_the_images(app, bare_engine,
                                            "filename": "a.png", "alt": "Des bougies"}]
     at.text_input(key="compose_link").input(pages.add("/cas", PAGE)).run()
     assert WORDS[lang]["images"] in texts(at)
+
+
+APPROVALS = {
+    "fr": {"later": "La carte du lien sera lue sur sa page à l'approbation.",
+           "approved_plain": "La page du lien n'a pas pu être lue (adresse privée refusée (127.0.0.1)) : "
+                             "le lien partira comme un simple lien, sans carte.",
+           "card": "Carte du lien (Bluesky) : Libérez Juan López — Défenseur de l'eau au Honduras, tué en 2024."},
+    "en": {"later": "The link's card will be read from its page on approval.",
+           "approved_plain": "The link's page could not be read (private address refused (127.0.0.1)): "
+                             "the link will go out as a plain link, without a card.",
+           "card": "Link card (Bluesky): Libérez Juan López — Défenseur de l'eau au Honduras, tué en 2024."},
+}
+
+
+def _pending(engine, link: str, **kw) -> int:
+    from orchestrator import db
+    from orchestrator.services import compose
+    from orchestrator.services.auth import Actor
+
+    with db.session_scope(engine) as s:
+        return compose.compose(s, actor=Actor("edith", "editor"), case_slug="juan-lopez", language="fr",
+                               text="Écrivez pour Juan López.", link=link, submit=True, **kw).post.id
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_an_approval_with_an_unreadable_page_goes_through_and_says_so(app, bare_engine, pages, lang):
+    post_id = _pending(bare_engine, pages.add("/cas", PAGE))
+    at = app("alain", "approvals", lang=lang)
+    assert APPROVALS[lang]["later"] in texts(at)
+    at.button(key=f"approve_{post_id}").click().run()
+    assert not at.exception
+    [post] = stored(bare_engine, select(Post))
+    assert post.status == "approved"
+    assert APPROVALS[lang]["approved_plain"] in texts(at).replace("\\", "")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_approver_sees_the_card_compose_read(app, bare_engine, pages, private_pages_allowed, lang):
+    from orchestrator.services.link_cards import read_card
+
+    link = pages.add("/cas", PAGE)
+    _pending(bare_engine, link, link_card=read_card(link, allow_private=True))
+    at = app("alain", "approvals", lang=lang)
+    assert APPROVALS[lang]["card"] in texts(at).replace("\\", "")
