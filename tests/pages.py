@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from PIL import Image as PILImage
 
 
@@ -72,8 +71,8 @@ class Pages:
         self._server.server_close()
 
 
-@pytest.fixture
-def pages() -> Iterator[Pages]:
+def serve() -> Iterator[Pages]:
+    """For a module's ``pages`` fixture: ``yield from serve()``."""
     server = Pages()
     yield server
     server.stop()

@@ -4,12 +4,20 @@ and Mastodon will show from the same tags; a page that cannot be read says so an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlmodel import select
 
 from orchestrator.models import Post
 from tests.dashboard.helpers import stored, texts
-from tests.pages import PAGE, pages, picture  # noqa: F401 - pages is a fixture
+from tests.pages import PAGE, Pages, picture, serve
+
+
+@pytest.fixture
+def pages() -> Iterator[Pages]:
+    yield from serve()
+
 
 HOSTILE = """<html><head><title>ignored</title>
 <meta property="og:title" content="<script>alert(1)</script> **Libérez** Juan">

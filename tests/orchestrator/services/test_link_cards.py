@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import time
+from collections.abc import Iterator
 
 import pytest
 from PIL import Image as PILImage
@@ -14,12 +15,17 @@ from orchestrator import db, states
 from orchestrator.models import Post
 from orchestrator.services import compose, link_cards, posts
 from orchestrator.services.auth import Actor
+from orchestrator.services.link_cards import Unreadable, decode, fetch, parse, read_card, thumbnail
 from orchestrator.settings import get_settings
 from orchestrator.worker import Worker
 from tests.factories import add_account
 from tests.orchestrator.helpers import delivery, schedule
-from orchestrator.services.link_cards import Unreadable, decode, fetch, parse, read_card, thumbnail
-from tests.pages import PAGE, pages, picture  # noqa: F401 - pages is a fixture
+from tests.pages import PAGE, Pages, picture, serve
+
+
+@pytest.fixture
+def pages() -> Iterator[Pages]:
+    yield from serve()
 
 
 # -- the page's tags ------------------------------------------------------------------------
