@@ -28,7 +28,8 @@ class Pages:
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, dict[str, str], bytes, float]] = {}
         self.hits: list[str] = []
-        routes, hits = self.routes, self.hits
+        self.hosts: list[str] = []  # the Host header of each request
+        routes, hits, hosts = self.routes, self.hits, self.hosts
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
@@ -36,6 +37,7 @@ class Pages:
 
             def do_GET(self) -> None:  # noqa: N802 - stdlib name
                 hits.append(self.path)
+                hosts.append(self.headers.get("Host", ""))
                 status, headers, body, delay = routes.get(self.path, (404, {}, b"", 0.0))
                 self.send_response(status)
                 for name, value in headers.items():

@@ -8,7 +8,8 @@ fetches a page.
 
 Reading a page someone pasted is reading an address chosen by someone else, from our server:
 every fetch is bounded in time, size and redirects, goes only to ``http``/``https``, and only to
-public addresses (each hop's host is resolved and every address it resolves to checked).
+public addresses (each hop's host is resolved, every address it resolves to checked, and the
+connection made to the address checked, not to the name resolved again).
 ``allow_private`` lifts the last rule for the sandbox's and the tests' pages on 127.0.0.1 only
 when asked (the ``link_cards_allow_private`` setting, off by default). Whatever goes wrong, the
 result is a card with an ``error`` (French and English) and the link stays a plain link: a page
@@ -62,22 +63,39 @@ class Unreadable(Exception):
 _resolve: Callable[..., list[Any]] = socket.getaddrinfo
 
 
-def _check_host(host: str, port: int, *, allow_private: bool) -> None:
+def _check_host(host: str, port: int, *, allow_private: bool) -> str:
+    """The address to connect to for ``host`` (the first it resolves to), once every address it
+    resolves to is checked public (unless ``allow_private``)."""
     try:
         infos = _resolve(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise Unreadable(f"adresse introuvable ({host})", f"address not found ({host})") from exc
     if not infos:
         raise Unreadable(f"adresse introuvable ({host})", f"address not found ({host})")
-    if allow_private:
-        return
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        if mapped is not None:
-            address = mapped
-        if not address.is_global or address.is_multicast:
-            raise Unreadable(f"adresse privée refusée ({host})", f"private address refused ({host})")
+    addresses = [str(info[4][0]).split("%")[0] for info in infos]
+    if not allow_private:
+        for value in addresses:
+            address = ipaddress.ip_address(value)
+            mapped = getattr(address, "ipv4_mapped", None)
+            if mapped is not None:
+                address = mapped
+            if not address.is_global or address.is_multicast:
+                raise Unreadable(f"adresse privée refusée ({host})", f"private address refused ({host})")
+    return addresses[0]
+
+
+def _pinned(url: str, host: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``url`` sent to the checked ``address`` itself, so the name is not resolved a second time
+    (to another address) by the connection: the ``Host`` header and, for https, the TLS server
+    name (checked against the certificate) stay the name's."""
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    host_header = host if parts.port is None else f"{host}:{parts.port}"
+    if ":" in host and not host.startswith("["):
+        host_header = f"[{host}]" if parts.port is None else f"[{host}]:{parts.port}"
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, extensions
 
 
 def _checked_url(url: str) -> tuple[str, int]:
@@ -105,12 +123,14 @@ def fetch(url: str, *, max_bytes: int, accept: str = "*/*", timeout: float = TIM
                       headers={"User-Agent": _USER_AGENT, "Accept": accept}) as client:
         while True:
             host, port = _checked_url(url)
-            _check_host(host, port, allow_private=allow_private)
+            address = _check_host(host, port, allow_private=allow_private)
+            target, headers, extensions = _pinned(url, host, address)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise Unreadable("délai dépassé", "timed out")
             try:
-                with client.stream("GET", url, timeout=httpx.Timeout(left)) as response:
+                with client.stream("GET", target, headers=headers, extensions=extensions,
+                                   timeout=httpx.Timeout(left)) as response:
                     if response.is_redirect:
                         hops += 1
                         if hops > max_redirects:

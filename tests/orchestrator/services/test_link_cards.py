@@ -110,6 +110,17 @@ def test_a_name_that_resolves_to_public_addresses_only_passes_the_check(monkeypa
     link_cards._check_host("campagne.example", 443, allow_private=False)  # no exception
 
 
+def test_the_connection_goes_to_the_address_checked_not_to_the_name_resolved_again(pages, monkeypatch) -> None:
+    """The name is resolved once, by the check; the request goes to that address with the name in
+    its Host header (here a name no resolver knows: resolving it again would fail)."""
+    monkeypatch.setattr(link_cards, "_resolve", lambda host, port, *a, **k: [(0, 0, 6, "", ("127.0.0.1", port))])
+    pages.add("/cas", PAGE)
+    port = pages.base.rsplit(":", 1)[1]
+    final, _, body = fetch(f"http://campagne.invalid:{port}/cas", max_bytes=10_000, allow_private=True)
+    assert final == f"http://campagne.invalid:{port}/cas" and body.startswith(b"<!doctype")
+    assert pages.hosts == [f"campagne.invalid:{port}"]
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://a.example/", "javascript:alert(1)",
                                  "gopher://127.0.0.1/", "http://user:pw@127.0.0.1/"])
 def test_only_http_and_https_addresses_are_read(url) -> None:
@@ -121,10 +132,10 @@ def test_every_hop_is_checked_and_a_redirect_to_a_private_address_is_refused(pag
     checked: list[str] = []
     real = link_cards._check_host
 
-    def check(host: str, port: int, *, allow_private: bool) -> None:
+    def check(host: str, port: int, *, allow_private: bool) -> str:
         checked.append(host)
         # the test server is on 127.0.0.1: let it through, check every other host for real
-        real(host, port, allow_private=allow_private or host == "127.0.0.1")
+        return real(host, port, allow_private=allow_private or host == "127.0.0.1")
 
     monkeypatch.setattr(link_cards, "_check_host", check)
     start = pages.add("/go", "", status=302, headers={"Location": "http://10.1.2.3/admin"})
