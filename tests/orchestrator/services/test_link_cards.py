@@ -312,3 +312,28 @@ def test_a_card_of_another_address_is_not_kept(engine, pages, private_pages_allo
     post_id = _approved(engine, link, link_card=card)
     with db.session_scope(engine) as s:
         assert s.get(Post, post_id).link_card["title"] == "La vraie page"
+
+
+def test_a_card_goes_to_the_channel_only_for_the_link_it_was_read_from() -> None:
+    card = {"url": "https://a.example/", "title": "T", "description": "D", "error": None,
+            "thumb": {"data": base64.b64encode(b"\xff\xd8jpeg").decode(), "mime": "image/jpeg"}}
+    sent = link_cards.for_channel(card, "https://a.example/")
+    assert sent is not None and (sent.title, sent.description, sent.thumb.data) == ("T", "D", b"\xff\xd8jpeg")
+    assert link_cards.for_channel(card, "https://b.example/") is None  # the link changed since
+    assert link_cards.for_channel({**card, "error": {"fr": "x", "en": "x"}}, "https://a.example/") is None
+    assert link_cards.for_channel({}, "https://a.example/") is None
+    assert link_cards.for_channel({**card, "thumb": {"data": "%%%", "mime": "image/jpeg"}}, card["url"]).thumb is None
+
+
+def test_a_card_from_the_preview_is_cleaned_again_before_it_is_kept() -> None:
+    class Post:
+        link = "https://a.example/"
+        link_card: dict = {}
+
+    post = Post()
+    link_cards.keep(post, {"url": post.link, "title": "a\x00b\u202e  c", "description": "x" * 5000,
+                           "thumb": {"data": "AAAA", "mime": "text/html"}, "error": None})
+    assert post.link_card["title"] == "ab c" and len(post.link_card["description"]) == link_cards.MAX_DESCRIPTION
+    assert post.link_card["thumb"] is None  # only pictures
+    link_cards.keep(post, {"url": "https://other.example/", "title": "autre"})
+    assert post.link_card["title"] == "ab c"  # a card of another address is ignored
