@@ -272,6 +272,8 @@ class Metrics:
     replies: int | None = None
     quotes: int | None = None
     views: int | None = None
+    #: Instagram's "saved": people who kept the post to come back to it (no other platform says).
+    saves: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -247,7 +247,7 @@ class InstagramChannel(ContainerChannel):
 
     def fetch_metrics(self, platform_ids: Sequence[str]) -> list[Metrics]:
         """Reach, likes, comments and shares of each post, 50 posts per Graph batch request.
-        ``saved`` is read too but has no place in :class:`Metrics`; reach is given as views.
+        ``saved`` is given as saves; reach as views.
         A deleted post is left out; a metric Instagram leaves out (no data yet) is None."""
         found: list[Metrics] = []
         for batch in chunked(list(platform_ids), self.metrics_batch_size):
@@ -273,6 +273,7 @@ class InstagramChannel(ContainerChannel):
                 found.append(Metrics(
                     pid, likes=values.get("likes"), shares=values.get("shares"),
                     replies=values.get("comments"), quotes=None, views=values.get("reach"),
+                    saves=values.get("saved"),
                 ))
         return found
 

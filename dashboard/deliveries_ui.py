@@ -169,8 +169,9 @@ def delivery_figures(row: dict[str, Any], *, tz: str) -> None:
     if row["state"] != "published" and not data["series"]:
         st.caption(t("figures.none_yet"))
         return
-    columns = st.columns(len(FIGURE_KEYS))
-    for column, name in zip(columns, FIGURE_KEYS, strict=True):
+    keys = FIGURE_KEYS + tuple(n for n in delivery_views.SOME_FIGURES if latest.get(n) is not None)
+    columns = st.columns(len(keys))
+    for column, name in zip(columns, keys, strict=True):
         column.metric(figure_name(name), fmt_number(latest.get(name)))
     if data["metrics_at"]:
         st.caption(t("figures.as_of", when=fmt_datetime(data["metrics_at"], tz, "short")))
@@ -206,9 +207,10 @@ def case_posts(campaign: Any, case_id: int, *, key: str, page_size: int = 25) ->
         _, rows = delivery_views.case_deliveries(s, campaign_id=campaign.id or 0, case_id=case_id,
                                                  limit=page_size, offset=(page - 1) * page_size)
     st.caption(t("figures.case_count", n=fmt_number(total)))
+    keys = FIGURE_KEYS + tuple(n for n in delivery_views.SOME_FIGURES if any(r.get(n) is not None for r in rows))
     common.table([{
         t("figures.published_at"): fmt_datetime(r["published_at"], tz, "short"),
         t("col.account"): f"{r['account']} ({platform(r['kind'])})",
-        **{figure_name(name): r[name] for name in FIGURE_KEYS},
+        **{figure_name(name): r[name] for name in keys},
         t("col.text"): short(r["text"], 100),
-    } for r in rows], numbers=[figure_name(name) for name in FIGURE_KEYS], download=f"{campaign.slug}-{key}-{case_id}")
+    } for r in rows], numbers=[figure_name(name) for name in keys], download=f"{campaign.slug}-{key}-{case_id}")

@@ -703,6 +703,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "figures.shares": {"fr": "Partages", "en": "Shares"},
     "figures.replies": {"fr": "Réponses", "en": "Replies"},
     "figures.clicks": {"fr": "Clics", "en": "Clicks"},
+    "figures.saves": {"fr": "Enregistrements", "en": "Saves"},
     "figures.none_yet": {"fr": "Pas encore de chiffres : ils arrivent après la publication.",
                          "en": "No figures yet: they come after publication."},
     "figures.as_of": {"fr": "Derniers chiffres relevés : {when}", "en": "Latest figures read: {when}"},

@@ -245,6 +245,7 @@ class Delivery(SQLModel, table=True):
     replies: int | None = None
     quotes: int | None = None
     views: int | None = None
+    saves: int | None = None  # Instagram's "saved"
     metrics_at: dt.datetime | None = _ts(nullable=True)
     next_metrics_at: dt.datetime | None = _ts(nullable=True, index=True)
     created_at: dt.datetime = _ts(default=True)
@@ -290,6 +291,7 @@ class MetricSnapshot(SQLModel, table=True):
     replies: int | None = None
     quotes: int | None = None
     views: int | None = None
+    saves: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -222,6 +222,8 @@ def waiting_text(shown: str, language: str) -> str:
 # A delivery's own figures
 
 FIGURES = ("views", "likes", "shares", "replies", "clicks")
+#: Figures only some platforms give (Instagram's saves): shown where a delivery has them.
+SOME_FIGURES = ("saves",)
 
 
 def clicks_by_code(session: Session, codes: list[str]) -> dict[str, int]:
@@ -245,14 +247,15 @@ def delivery_figures(session: Session, *, delivery_id: int, limit: int = 2000) -
         .where(LinkClickHour.source_code == delivery.source_code).order_by(col(LinkClickHour.hour))
     ))
     latest = {"views": delivery.views, "likes": delivery.likes, "shares": delivery.shares,
-              "replies": delivery.replies, "clicks": sum(int(n or 0) for _, n in clicks_rows)}
+              "replies": delivery.replies, "clicks": sum(int(n or 0) for _, n in clicks_rows),
+              "saves": delivery.saves}
     snapshots = list(session.exec(
         select(MetricSnapshot).where(MetricSnapshot.delivery_id == delivery_id)
         .order_by(col(MetricSnapshot.taken_at).desc(), col(MetricSnapshot.id).desc()).limit(limit)
     ))
     series: list[dict[str, Any]] = []
     for snap in reversed(snapshots):
-        for name in ("views", "likes", "shares", "replies"):
+        for name in ("views", "likes", "shares", "replies", "saves"):
             value = getattr(snap, name)
             if value is not None:
                 series.append({"at": snap.taken_at, "figure": name, "value": int(value)})
@@ -288,7 +291,7 @@ def case_deliveries(
     rows = [{
         "id": d.id, "published_at": d.published_at, "account": a.name, "kind": a.kind, "language": p.language,
         "text": d.rendered_text or p.text, "views": d.views, "likes": d.likes, "shares": d.shares,
-        "replies": d.replies, "clicks": clicks.get(d.source_code, 0), "metrics_at": d.metrics_at,
+        "replies": d.replies, "clicks": clicks.get(d.source_code, 0), "saves": d.saves, "metrics_at": d.metrics_at,
         "platform_link": safe_links.for_account(d.platform_url, a),
     } for d, p, a in found]
     return total, rows

@@ -447,6 +447,7 @@ def _row(delivery: Delivery, post: Post, account: Account, case: Case | None) ->
         "replies": delivery.replies,
         "quotes": delivery.quotes,
         "views": delivery.views,
+        "saves": delivery.saves,
     }
 
 

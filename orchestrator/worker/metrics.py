@@ -100,11 +100,12 @@ class MetricsPoller:
             for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(ids))):
                 m = by_pid.get(delivery.platform_id or "")
                 if m is not None:
-                    for field in ("likes", "shares", "replies", "quotes", "views"):
+                    for field in ("likes", "shares", "replies", "quotes", "views", "saves"):
                         setattr(delivery, field, getattr(m, field))
                     delivery.metrics_at = now
                     session.add(MetricSnapshot(delivery_id=delivery.id, taken_at=now, likes=m.likes,  # type: ignore[arg-type]
-                                               shares=m.shares, replies=m.replies, quotes=m.quotes, views=m.views))
+                                               shares=m.shares, replies=m.replies, quotes=m.quotes, views=m.views,
+                                               saves=m.saves))
                     done += 1
                 delivery.next_metrics_at = self.next_poll(delivery.published_at or now, now)
                 session.add(delivery)

@@ -74,7 +74,7 @@ def test_a_delivery_s_figures_and_a_case_s_published_deliveries(engine: sa.Engin
     made = _fill(engine)
     with db.session_scope(engine) as s:
         figures = delivery_views.delivery_figures(s, delivery_id=made["published"])
-        assert figures["latest"] == {"views": 100, "likes": 7, "shares": 2, "replies": 1, "clicks": 4}
+        assert figures["latest"] == {"views": 100, "likes": 7, "shares": 2, "replies": 1, "clicks": 4, "saves": None}
         assert {(p["figure"], p["value"]) for p in figures["series"]} >= {("views", 0), ("views", 40), ("likes", 3),
                                                                           ("clicks", 4)}
         total, rows = delivery_views.case_deliveries(s, campaign_id=current_campaign(s).id,  # type: ignore[arg-type]
@@ -124,3 +124,18 @@ def test_the_queue_offers_what_a_person_can_do_with_each_state() -> None:
 
 def test_the_figures_of_a_delivery_out_or_going_out_are_read_again() -> None:
     assert {s for s in states.STATES if delivery_views.figures_growing(s)} == {states.PUBLISHED, states.PUBLISHING}
+
+
+def test_saves_are_shown_where_a_platform_gives_them(engine: sa.Engine) -> None:
+    made = _fill(engine)
+    with db.session_scope(engine) as s:
+        d = s.get(Delivery, made["published"])
+        d.saves = 7  # type: ignore[union-attr]
+        s.add(d)
+        s.add(MetricSnapshot(delivery_id=made["published"], taken_at=NOW - dt.timedelta(hours=1), saves=5))
+    with db.session_scope(engine) as s:
+        figures = delivery_views.delivery_figures(s, delivery_id=made["published"])
+        _, rows = delivery_views.case_deliveries(s, campaign_id=current_campaign(s).id,  # type: ignore[arg-type]
+                                                 case_id=get_case(s, slug="juan-lopez").id)  # type: ignore[arg-type]
+    assert figures["latest"]["saves"] == 7 and rows[0]["saves"] == 7
+    assert {(p["figure"], p["value"]) for p in figures["series"]} >= {("saves", 0), ("saves", 5)}

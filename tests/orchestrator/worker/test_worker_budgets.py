@@ -9,6 +9,8 @@ import io
 import json
 import logging
 import math
+import re
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -19,13 +21,16 @@ from channels.registry import channel_class
 from channels.sandbox import x as x_emulator
 from orchestrator import budgets, db, logs, secrets, states
 from orchestrator.models import Account, RateBucket, WorkerHeartbeat
-from orchestrator.services import deliveries
+from orchestrator.services import deliveries, posts
+from orchestrator.services.auth import SYSTEM
 from orchestrator.settings import get_settings
 from orchestrator.timeutil import at_local, utcnow
 from orchestrator.worker import Worker
+from tests.channels.conftest import ImageServer, picture
 from tests.conftest import TEST_KEY
 from tests.factories import CREDS, add_account
 from tests.orchestrator.helpers import approved_post, delivery, schedule
+from tests.proofs.faults.helpers import ALT, JPEG, PUBLISH_PATHS, MediaService
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -37,26 +42,60 @@ def make_worker(engine: sa.Engine, name: str = "test-worker", **overrides) -> Wo
     return Worker(engine, settings=settings, worker_id=name)
 
 
+#: Container kinds' waits for a container to be ready, shortened (their first look still finds it
+#: not ready: the emulator's "in progress" state is kept).
+FAST_CONTAINERS = {"container_first_delay": 0.01}
+
+
+@pytest.fixture
+def media(engine: sa.Engine) -> Iterator[MediaService]:
+    """The links service on this test's database, serving the images Instagram's emulator fetches."""
+    with MediaService(engine) as service:
+        yield service
+
+
+def post_for(engine: sa.Engine, kind: str, text: str) -> int:
+    """An approved post ``kind`` can publish: Instagram's carries a JPEG (it takes no text alone)."""
+    if kind != "instagram":
+        return approved_post(engine, text=text, link=None)
+    with db.session_scope(engine) as session:
+        post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text=text, submit=True, images=[
+            {"data": base64.b64encode(JPEG).decode(), "alt": ALT, "filename": "juan.jpg"}])
+        posts.approve_post(session, actor=SYSTEM, post_id=post.id)
+        assert post.id is not None
+        return post.id
+
+
 def buckets(engine: sa.Engine, account: str) -> dict[str, RateBucket]:
     with db.session_scope(engine) as session:
         acc = session.exec(select(Account).where(Account.name == account)).one()
         return {b.endpoint: b for b in session.exec(select(RateBucket).where(RateBucket.account_id == acc.id))}
 
 
-@pytest.mark.parametrize("kind", ["x", "mastodon", "bluesky", "facebook"])
+@pytest.mark.parametrize("kind", ["x", "mastodon", "bluesky", "facebook", "threads", "instagram"])
 def test_every_budget_a_channel_reports_has_a_bucket_and_is_corrected(engine, sandbox, kind) -> None:
-    name = add_account(engine, kind, name=f"{kind}-test", base_url=sandbox.url)
+    name = add_account(engine, kind, name=f"{kind}-test", base_url=sandbox.url, options=FAST_CONTAINERS)
     with db.session_scope(engine) as session:
         account = session.exec(select(Account)).one()
     channel = make_worker(engine).channel(account, "check")
-    image = Image(PNG, "image/png", "Un carré", "carre.png")
-    published = channel.publish(PublishRequest(key="k1", text=f"Écrivez ! {kind}", images=(image,)))
+    images = ImageServer()  # Meta's platforms fetch the image from its address
+    try:
+        image = Image(PNG, "image/png", "Un carré", "carre.png")
+        if kind in ("threads", "instagram"):
+            image = Image(picture(320, 320), "image/jpeg", "Un carré", "carre.jpg",
+                          url=images.add("carre.jpg", picture(320, 320)))
+        published = channel.publish(PublishRequest(key="k1", text=f"Écrivez ! {kind}", images=(image,)))
+    finally:
+        images.stop()
     channel.fetch_metrics([published.platform_id])
     channel.find(PublishRequest(key="k1", text=f"Écrivez ! {kind}"), since=utcnow() - dt.timedelta(minutes=5))
     infos = channel.take_rate_info()
     reported = {i.endpoint for i in infos}
+    # Threads and Instagram: the publishing quota, read from its own endpoint before each post
+    # (their reads and metrics report no budget: Meta's usage headers are Facebook's)
     expected = {"x": {"publish", "metrics", "read"}, "mastodon": {"publish", "media", "metrics", "read"},
-                "bluesky": {"publish", "metrics", "read", "login"}, "facebook": {"publish", "metrics", "read"}}[kind]
+                "bluesky": {"publish", "metrics", "read", "login"}, "facebook": {"publish", "metrics", "read"},
+                "threads": {"publish"}, "instagram": {"publish"}}[kind]
     assert expected <= reported, f"{kind} reports {sorted(reported)}"
     assert reported <= set(buckets(engine, name)), "a reported budget has no bucket: it would be ignored"
     last = budgets.latest(infos)
@@ -84,25 +123,39 @@ def test_a_correction_scales_a_percent_budget_and_blocks_at_zero(engine, sandbox
     assert got["metrics"].blocked_until is None
 
 
-def test_a_metrics_refresh_makes_ceil_n_over_batch_calls_per_account(engine, sandbox, monkeypatch) -> None:
+def test_a_metrics_refresh_makes_ceil_n_over_batch_calls_per_account(engine, sandbox, media, monkeypatch) -> None:
     monkeypatch.setattr(sandbox.sandbox.emulator("x"), "limits", {**x_emulator.LIMITS, "POST /2/tweets": 10_000})
-    wide = {"rate_limits": {"publish": [1000, 900]}}
-    counts = {"x": 101, "mastodon": 21, "bluesky": 26, "facebook": 51}
+    # Instagram batches 50 insights a call: a batch of 2 here shows the split without 51 posts
+    monkeypatch.setattr(channel_class("instagram"), "metrics_batch_size", 2)
+    wide = {"rate_limits": {"publish": [1000, 900]}, **FAST_CONTAINERS}
+    counts = {"x": 101, "mastodon": 21, "bluesky": 26, "facebook": 51, "threads": 3, "instagram": 5}
     for kind, n in counts.items():
-        account = add_account(engine, kind, name=f"{kind}-test", base_url=sandbox.url, options=wide)
+        account = add_account(engine, kind, name=f"{kind}-test", base_url=sandbox.url, options=wide,
+                              is_sandbox=kind == "instagram")
         for i in range(n):
-            schedule(engine, approved_post(engine, text=f"Message {i} pour {kind} #W4R", link=None), account)
-    worker = make_worker(engine)
+            schedule(engine, post_for(engine, kind, f"Message {i} pour {kind} #W4R"), account)
+    worker = make_worker(engine, **media.env())
     worker.run_once()
     with db.session_scope(engine) as session:
         assert {s for (s,) in session.execute(sa.text("SELECT DISTINCT state FROM delivery"))} == {"published"}
     sandbox.sandbox.request_log.clear()
     assert worker.poll_metrics(now=utcnow() + dt.timedelta(minutes=2)) == sum(counts.values())
     paths = {"x": r"^/2/tweets$", "mastodon": r"^/api/v1/statuses$", "bluesky": r"getPosts$",
-             "facebook": r"^/v\d+\.\d+/?$"}
+             "facebook": r"^/v\d+\.\d+/?$", "threads": r"/insights$", "instagram": r"^/v\d+\.\d+/?$"}
     for kind, n in counts.items():
         batch = channel_class(kind).metrics_batch_size
         assert sandbox.sandbox.calls(kind, paths[kind]) == math.ceil(n / batch), kind
+    # Instagram's saves are kept with its other figures, on the delivery and its snapshot; the
+    # platforms that do not give them leave them empty
+    with db.session_scope(engine) as session:
+        saves = dict(session.execute(sa.text(
+            "SELECT a.kind, count(d.saves) FROM delivery d JOIN account a ON a.id = d.account_id GROUP BY a.kind")).all())
+        snapshots = dict(session.execute(sa.text(
+            "SELECT a.kind = 'instagram', count(m.saves) = count(*) FROM metric_snapshot m "
+            "JOIN delivery d ON d.id = m.delivery_id JOIN account a ON a.id = d.account_id "
+            "GROUP BY a.kind = 'instagram'")).all())
+    assert saves.pop("instagram") == counts["instagram"] and set(saves.values()) == {0}
+    assert snapshots[True] and not snapshots[False]  # every Instagram snapshot has them, no other
 
 
 def test_one_bluesky_session_serves_every_worker(engine, sandbox) -> None:
@@ -250,6 +303,31 @@ def test_a_worker_never_calls_a_platform_more_than_the_publish_budget_allows(eng
     # What the budget cannot cover waits for its next token (one every 20 minutes here), not refused.
     assert all(d.due_at >= started + dt.timedelta(minutes=19) for d in waiting)
     assert buckets(engine, name)["publish"].tokens < 1
+
+
+def test_a_container_platform_gets_no_more_posts_than_the_publish_budget_allows(engine, sandbox, media) -> None:
+    """Two steps per post (a container, then its publishing): the budget is spent before the
+    first, so what it cannot cover makes no container either. Threads and Instagram at once."""
+    ids = {}
+    for kind in ("threads", "instagram"):
+        name = add_account(engine, kind, name=f"{kind}-test", base_url=sandbox.url, is_sandbox=kind == "instagram",
+                           options={**FAST_CONTAINERS, "rate_limits": {"publish": [3, 3600]}})
+        ids[kind] = [schedule(engine, post_for(engine, kind, f"Écrivez pour Juan, message {n}. #W4R"), name)
+                     for n in range(5)]
+    started = utcnow()
+    make_worker(engine, **media.env()).run_once()
+    for kind, create in (("threads", r"/threads$"), ("instagram", r"/media$")):
+        posted = [path for platform, method, path in sandbox.sandbox.request_log
+                  if platform == kind and method == "POST" and re.search(create, path)]
+        assert len(posted) == 3, (kind, posted)  # containers made: what the platform received
+        assert sandbox.sandbox.calls(kind, PUBLISH_PATHS[kind]) == 3, kind
+        assert len(sandbox.sandbox.posts(kind)) == 3, kind
+        rows = [delivery(engine, i) for i in ids[kind]]
+        assert [d.state for d in rows].count(states.PUBLISHED) == 3, kind
+        waiting = [d for d in rows if d.state != states.PUBLISHED]
+        assert {d.state for d in waiting} == {states.SCHEDULED}, kind
+        assert all(d.due_at >= started + dt.timedelta(minutes=19) for d in waiting), kind
+    assert media.served == 3  # each of Instagram's images fetched by the platform from the links service
 
 
 def test_the_budget_refills_at_its_rate_and_no_faster(engine, sandbox) -> None:

@@ -1,20 +1,32 @@
 """Building large queues quickly, running real worker processes, and counting what the emulators
 received. Accounts and posts go through the service layer; the thousands of deliveries are
 inserted in one statement (the service path for one delivery is tested elsewhere), each with its
-own frozen text carrying a reference, so a duplicate on a platform is visible."""
+own frozen text carrying a reference, so a duplicate on a platform is visible.
+
+Instagram publishes nothing without an image, and fetches each image itself from a public
+address: its deliveries belong to a second post carrying one JPEG (with alt text), its accounts
+are sandbox accounts, and :class:`MediaService` runs the links service (which serves ``/m/``,
+the signed media addresses) for the duration of a proof, so that Instagram's emulator downloads
+every image from this machine exactly as Meta would from ``PORTEVOIX_MEDIA_BASE_URL``."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
+import uvicorn
+from PIL import Image as PILImage
 from sqlmodel import select
 
 from orchestrator import db
@@ -25,9 +37,13 @@ from orchestrator.timeutil import utcnow
 from tests.factories import new_account, numbered_credentials
 
 KINDS = ("x", "mastodon", "bluesky", "facebook")
-#: Kinds that publish through Meta's containers (two steps); Threads takes text alone, so it can
-#: join the queues of these proofs (Instagram needs images served at a public address).
-CONTAINER_KINDS = ("threads",)
+#: Kinds that publish through Meta's containers (two steps: create, wait until ready, publish).
+CONTAINER_KINDS = ("threads", "instagram")
+ALL_KINDS = KINDS + CONTAINER_KINDS
+#: Kinds that cannot publish text alone: their deliveries carry :data:`JPEG`, fetched by the
+#: platform from the links service (a proof that queues them runs :class:`MediaService`).
+IMAGE_KINDS = ("instagram",)
+ALT = "Juan López tient une bougie allumée devant la rivière."
 REF = re.compile(r"réf\. (\d{6})")
 PUBLISH_PATHS = {
     "x": r"^/2/tweets$",
@@ -35,33 +51,54 @@ PUBLISH_PATHS = {
     "bluesky": r"createRecord$",
     "facebook": r"/feed$",
     "threads": r"/threads_publish$",
+    "instagram": r"/media_publish$",
 }
 #: Budgets wide enough that a test about crashes or scale is not a test about rate limits.
 WIDE = {"rate_limits": {"publish": [100_000, 900], "read": [100_000, 300], "metrics": [100_000, 300]}}
 
 
+def jpeg(width: int = 64, height: int = 64) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", (width, height), (230, 190, 30)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+JPEG = jpeg()
+
+
 def build_queue(engine: sa.Engine, base_url: str, *, n: int, per_kind: int = 2,
                 kinds: tuple[str, ...] = KINDS, spread_seconds: float = 0.0,
-                options: dict | None = None) -> dict[int, str]:
+                options: dict | None = None, weights: dict[str, int] | None = None) -> dict[int, str]:
     """``n`` deliveries spread round-robin over ``per_kind`` accounts of each kind, due from now
-    over ``spread_seconds``. Returns {delivery id: account kind}."""
+    over ``spread_seconds``; ``weights`` gives each account of a kind that many turns per round
+    (one by default). Returns {delivery id: account kind}. Deliveries to a kind of
+    :data:`IMAGE_KINDS` belong to a post with one JPEG and its alt text; the others to a text post."""
     with db.session_scope(engine) as session:
         account_ids = []
         for kind in kinds:
             for i in range(per_kind):
                 account = new_account(session, kind, name=f"{kind}-{i}", credentials=numbered_credentials(kind, i),
-                                      base_url=base_url, options=options or WIDE)
+                                      base_url=base_url, options=options or WIDE,
+                                      is_sandbox=kind in IMAGE_KINDS)  # its images: from the links service
                 account_ids.append((account.id, kind))
-        post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan López", submit=True)
-        posts.approve_post(session, actor=SYSTEM, post_id=post.id)
-        post_id = post.id
+        post_ids = {}
+        for with_image in sorted({k in IMAGE_KINDS for k in kinds}):
+            images = [{"data": base64.b64encode(JPEG).decode(), "alt": ALT, "filename": "juan.jpg"}] \
+                if with_image else None
+            post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text="Écrivez pour Juan López",
+                                     images=images, submit=True)
+            posts.approve_post(session, actor=SYSTEM, post_id=post.id)
+            post_ids[with_image] = post.id
+    turns = {kind: (weights or {}).get(kind, 1) for kind in kinds}
+    rotation = [(a, kind) for turn in range(max(turns.values())) for a, kind in account_ids if turns[kind] > turn]
     start = utcnow()
     rows = []
     for i in range(n):
-        account_id, _kind = account_ids[i % len(account_ids)]
+        account_id, kind = rotation[i % len(rotation)]
         at = start + dt.timedelta(seconds=spread_seconds * i / max(1, n))
         rows.append({
-            "post_id": post_id, "account_id": account_id, "state": "scheduled", "scheduled_at": at, "due_at": at,
+            "post_id": post_ids[kind in IMAGE_KINDS], "account_id": account_id, "state": "scheduled",
+            "scheduled_at": at, "due_at": at,
             "source_code": f"p{i:07d}", "rendered_text": f"Écrivez pour Juan López, réf. {i:06d} #ÉcrireÇaLibère",
             "created_at": start, "updated_at": start, "attempts": 0, "last_error": "", "last_error_kind": "",
             "held_reason": "",
@@ -86,7 +123,8 @@ def refs_on_platforms(sandbox, kinds: tuple[str, ...] = KINDS) -> dict[str, Coun
 
 
 def check_exactly_once(engine: sa.Engine, sandbox, kinds: dict[int, str]) -> None:
-    """Every delivery published, each reference on its platform exactly once, nothing else."""
+    """Every delivery published, each reference on its platform exactly once, nothing else; on
+    Instagram each post carries its one image, with its alt text, fetched from a signed address."""
     with db.session_scope(engine) as session:
         rows = {d.id: d for d in session.exec(select(Delivery))}
     by_ref = {int(REF.search(d.rendered_text).group(1)): d for d in rows.values()}  # type: ignore[union-attr]
@@ -100,6 +138,57 @@ def check_exactly_once(engine: sa.Engine, sandbox, kinds: dict[int, str]) -> Non
         assert not twice, f"{kind}: published twice: {sorted(twice)[:10]}"
         assert set(seen[kind]) == expected, (
             f"{kind}: missing {sorted(expected - set(seen[kind]))[:10]}, unexpected {sorted(set(seen[kind]) - expected)[:10]}")
+    for kind in set(queued) & set(IMAGE_KINDS):
+        for post in sandbox.sandbox.posts(kind):
+            assert post["alts"] == [ALT] and len(post["images"]) == 1 and "/m/" in post["images"][0], (kind, post)
+
+
+class MediaService:
+    """The links service (short links, and the signed media addresses under ``/m/``) on a free
+    port of this machine, under uvicorn in a thread as ``up`` runs it, on the proof's database.
+    Worker processes are pointed at it through ``PORTEVOIX_LINKS_BASE_URL`` (:meth:`env`): their
+    Instagram accounts are sandbox accounts, whose images are addressed there when no
+    ``PORTEVOIX_MEDIA_BASE_URL`` is set. ``served`` counts the images it answered."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        from orchestrator.links import create_app
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        self.base = f"http://127.0.0.1:{port}"
+        self.served = 0
+        app = create_app(engine, flush_seconds=3600)
+
+        async def counting(scope, receive, send):  # noqa: ANN001, ANN202 - ASGI
+            if scope["type"] == "http" and scope["path"].startswith("/m/"):
+                async def counted(message):  # noqa: ANN001, ANN202
+                    if message["type"] == "http.response.start" and message["status"] == 200:
+                        self.served += 1
+                    await send(message)
+                return await app(scope, receive, counted)
+            return await app(scope, receive, send)
+
+        self.server = uvicorn.Server(uvicorn.Config(counting, host="127.0.0.1", port=port, access_log=False,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> MediaService:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise AssertionError("the links service did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def env(self) -> dict[str, str]:
+        """Worker settings (``worker_env`` overrides) that address images here."""
+        return {"links_base_url": self.base, "media_base_url": ""}
 
 
 def worker_env(**overrides: object) -> dict[str, str]:
