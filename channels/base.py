@@ -226,6 +226,17 @@ class Image:
 
 
 @dataclasses.dataclass(frozen=True)
+class LinkCard:
+    """The card of a post's link, read from the page once (at approval) and kept on the post:
+    its title, description and thumbnail. Bluesky shows what it is given (an
+    ``app.bsky.embed.external``); the other platforms read the page themselves and ignore it."""
+
+    title: str
+    description: str = ""
+    thumb: Image | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class PublishRequest:
     """What to publish. ``key`` identifies the delivery and is stable across retries: channels
     derive their idempotency key (Mastodon) or record key (Bluesky) from it."""
@@ -240,6 +251,8 @@ class PublishRequest:
     content_warning: str = ""
     visibility: str = "public"
     self_labels: tuple[str, ...] = ()
+    #: The link's card (None: the page was not read, or could not be; the link stays plain).
+    card: LinkCard | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -605,6 +618,9 @@ class Channel(abc.ABC):
     #: with a visibility; the author's self-labels (Bluesky); a language field.
     can_content_warning: ClassVar[bool] = False
     can_self_label: ClassVar[bool] = False
+    #: Whether the platform shows the link card it is given (``PublishRequest.card``) rather than
+    #: reading the page itself (Bluesky's ``app.bsky.embed.external``).
+    shows_link_card: ClassVar[bool] = False
     has_language_field: ClassVar[bool] = False
 
     @classmethod

@@ -184,6 +184,7 @@ class BlueskyChannel(Channel):
     can_search = True  # searchPosts and notifications
     can_alt_text = True
     can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
+    shows_link_card = True  # app.bsky.embed.external: the card is built by the poster
     has_language_field = True  # the record's ``langs``
     metrics_batch_size = 25  # app.bsky.feed.getPosts: "uris" maxLength 25
     # https://docs.bsky.app/docs/advanced-guides/rate-limits: 5,000 write points per hour with a
@@ -504,12 +505,17 @@ class BlueskyChannel(Channel):
                     for img in request.images
                 ]
             )
-        elif request.link:
+        elif request.link and request.card is not None:
+            # A record has one embed: a post with images shows its images, and its link stays a
+            # link in the text (its facet). Without a card (the page could not be read) the link
+            # is plain too, rather than a card saying nothing but the domain.
+            card = request.card
             embed = models.AppBskyEmbedExternal.Main(
                 external=models.AppBskyEmbedExternal.External(
                     uri=request.link,
-                    title=urlsplit(request.link).netloc.removeprefix("www."),
-                    description="",
+                    title=card.title,
+                    description=card.description,
+                    thumb=self._upload(card.thumb) if card.thumb is not None else None,
                 )
             )
         now = dt.datetime.now(dt.UTC)

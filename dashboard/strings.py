@@ -408,6 +408,28 @@ STRINGS: dict[str, dict[str, str]] = {
     "compose.goes_to": {"fr": "Comptes : {accounts}", "en": "Accounts: {accounts}"},
     "compose.not_yet": {"fr": "pas encore d'heure", "en": "no time yet"},
     "compose.post_number": {"fr": "Publication n° {id}", "en": "Post no. {id}"},
+    "compose.card_section": {"fr": "Carte du lien", "en": "Link card"},
+    "compose.card_reading": {"fr": "Lecture de la page du lien…", "en": "Reading the link's page…"},
+    "compose.card_unreadable": {
+        "fr": "La page du lien n'a pas pu être lue ({why}) : le lien restera un simple lien, sans carte. "
+              "La publication peut quand même être envoyée.",
+        "en": "The link's page could not be read ({why}): the link will stay a plain link, without a card. "
+              "The post can still go out."},
+    "compose.card_no_image": {"fr": "La page ne donne pas d'image : la carte n'en aura pas.",
+                              "en": "The page gives no picture: the card will have none."},
+    "compose.card_title": {"fr": "Titre de la carte (Bluesky)", "en": "Card title (Bluesky)"},
+    "compose.card_description": {"fr": "Description de la carte (Bluesky)", "en": "Card description (Bluesky)"},
+    "compose.card_bluesky": {
+        "fr": "Bluesky montre cette carte telle quelle : ce titre, cette description et cette image.",
+        "en": "Bluesky shows this card as it is: this title, this description and this picture."},
+    "compose.card_images_win": {
+        "fr": "Cette publication a des images : Bluesky montre les images et pas la carte (une seule pièce "
+              "jointe par publication) ; le lien reste cliquable dans le texte.",
+        "en": "This post has images: Bluesky shows the images, not the card (one attachment per post); "
+              "the link stays clickable in the text."},
+    "compose.card_others": {
+        "fr": "X, Facebook et Mastodon lisent la page eux-mêmes et montrent : {title} — {description}",
+        "en": "X, Facebook and Mastodon read the page themselves and show: {title} — {description}"},
     "compose.cw_section": {"fr": "Avertissement de contenu et visibilité", "en": "Content warning and visibility"},
     "compose.cw_text": {"fr": "Avertissement de contenu (Mastodon)", "en": "Content warning (Mastodon)"},
     "compose.cw_help": {"fr": "Mastodon affiche ces mots à la place du texte, replié derrière « Afficher plus ». "
@@ -456,6 +478,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "approvals.not_scheduled": {"fr": "Pas encore programmée sur un compte.", "en": "Not scheduled on any account yet."},
     "approvals.warning": {"fr": "Avertissement de contenu (Mastodon) : {text}",
                           "en": "Content warning (Mastodon): {text}"},
+    "approvals.card": {"fr": "Carte du lien (Bluesky) : {title} — {description}",
+                       "en": "Link card (Bluesky): {title} — {description}"},
+    "approvals.card_later": {"fr": "La carte du lien sera lue sur sa page à l'approbation.",
+                             "en": "The link's card will be read from its page on approval."},
+    "approvals.card_unreadable": {
+        "fr": "La page du lien n'a pas pu être lue ({why}) : le lien partira comme un simple lien, sans carte.",
+        "en": "The link's page could not be read ({why}): the link will go out as a plain link, without a card."},
     "approvals.approve": {"fr": "Approuver", "en": "Approve"},
     "approvals.approved": {"fr": "Publication n° {id} approuvée.", "en": "Post no. {id} approved."},
     "approvals.comment": {"fr": "Commentaire pour l'autrice ou l'auteur", "en": "Comment for the author"},

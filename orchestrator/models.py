@@ -161,6 +161,9 @@ class Post(SQLModel, table=True):
     content_warning: str = Field(default="", sa_column_kwargs={"server_default": ""})
     visibility: str = Field(default="public", max_length=16, sa_column_kwargs={"server_default": "public"})
     self_labels: list[str] = _json([])
+    #: The card of ``link`` (``services/link_cards``), read when the post is approved and kept so
+    #: publishing does not read the page again: url, title, description, image, thumb, error.
+    link_card: dict[str, Any] = _json({})
     #: The compose form the post came from: the same form submitted twice makes one post.
     form_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
     status: str = Field(default="draft", max_length=16, index=True)  # draft, pending, approved, rejected

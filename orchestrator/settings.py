@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     #: A listening page also waits while a delivery falls due within this many seconds (0: off).
     listen_yield_ahead_seconds: float = 0.1
 
+    # link cards (orchestrator/services/link_cards.py) ---------------------------------------
+    #: Read link cards from private and loopback addresses too: for the sandbox's and the tests'
+    #: pages on 127.0.0.1 only. Never set it in production (it would let a pasted link make the
+    #: server read its own network).
+    link_cards_allow_private: bool = False
+
     # media library --------------------------------------------------------------------------
     #: Where uploaded images go when ``media_storage`` is "disk"; default: ``home``/media.
     media_dir: Path | None = None

@@ -186,3 +186,17 @@ def _no_progress_record_between_tests() -> Iterator[None]:
     yield
     use_progress_record(None)
     LEDGER.clear()
+
+
+@pytest.fixture(autouse=True)
+def _link_cards_read_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Approving a post reads its link's page (link cards): in the tests, names are never looked
+    up (an address such as https://amnistie.ca/ecrire stays unreadable, fast, on any machine);
+    addresses written as numbers (the tests' own pages on 127.0.0.1) are read as usual."""
+    from orchestrator.services import link_cards
+
+    def numeric_only(host: str, port: int, *args: object, **kwargs: object) -> list:
+        kwargs["flags"] = socket.AI_NUMERICHOST
+        return socket.getaddrinfo(host, port, *args, **kwargs)  # a name: socket.gaierror
+
+    monkeypatch.setattr(link_cards, "_resolve", numeric_only)

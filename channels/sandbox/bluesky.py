@@ -8,7 +8,7 @@ Served under ``/xrpc/``. Wire formats follow the lexicons (github.com/bluesky-so
   15 min before it). No ``didDoc`` is returned, so the client stays on the sandbox URL.
 - records: ``com.atproto.repo.createRecord`` / ``getRecord`` / ``deleteRecord`` / ``uploadBlob``,
   validating ``app.bsky.feed.post`` as the PDS does (300 graphemes, 3000 bytes, ≤ 4 images with
-  alt, blobs ≤ 1,000,000 bytes).
+  alt, blobs ≤ 1,000,000 bytes; a link card's thumb likewise).
 - views: ``app.bsky.feed.getPosts`` (≤ 25 URIs), ``app.bsky.feed.getAuthorFeed``,
   ``app.bsky.actor.getProfile``, with engagement from ``sandbox.metrics_for``.
 - listening: ``app.bsky.feed.searchPosts`` (``q``, ``tag``, ``sort=latest``, ``since``/``until``,
@@ -708,6 +708,17 @@ class BlueskyEmulator(Emulator):
             for field in ("uri", "title", "description"):
                 if not isinstance(external.get(field), str):
                     return invalid_post(f'Record/embed/external must have the property "{field}"')
+            thumb = external.get("thumb")
+            if thumb is not None:  # lexicons/app/bsky/embed/external.json: image/*, maxSize 1000000
+                ref = (thumb.get("ref") or {}) if isinstance(thumb, dict) else {}
+                blob = self.blobs.get(ref.get("$link", "") if isinstance(ref, dict) else str(ref))
+                if blob is None:
+                    return xrpc_error(400, "InvalidRequest", f"Could not find blob: {ref}")
+                if not blob["mimeType"].startswith("image/"):
+                    return invalid_post(f"Record/embed/external/thumb mimeType is not accepted: {blob['mimeType']}")
+                if blob["size"] > self.max_image_bytes:
+                    return invalid_post(
+                        f"Record/embed/external/thumb file too big (max {self.max_image_bytes} bytes)")
             return None
         if kind != "app.bsky.embed.images":
             return None
@@ -750,6 +761,7 @@ class BlueskyEmulator(Emulator):
                 "facets": p.record.get("facets") or [],
                 "embed": (p.record.get("embed") or {}).get("$type"),
                 "link": ((p.record.get("embed") or {}).get("external") or {}).get("uri"),
+                "card": (p.record.get("embed") or {}).get("external"),
                 "alts": [i.get("alt") for i in (p.record.get("embed") or {}).get("images") or []],
             }
             for p in sorted(everything, key=lambda p: p.created)

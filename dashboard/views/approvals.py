@@ -66,6 +66,16 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
     if post.content_warning:  # what Mastodon shows first, in place of the text
         st.warning(common.plain(t("approvals.warning", text=post.content_warning)), icon=":material/warning:")
     st.text(post.text)
+    if post.link:  # the link's card: read when the post is approved, unless compose read it
+        card = post.link_card or {}
+        if card.get("url") == post.link and card.get("error"):
+            st.warning(t("approvals.card_unreadable", why=common.plain(card["error"][lang()])),
+                       icon=":material/link_off:")
+        elif card.get("url") == post.link:
+            st.caption(t("approvals.card", title=common.plain(card.get("title") or "—"),
+                         description=common.plain(card.get("description") or "—")))
+        else:
+            st.caption(t("approvals.card_later"))
     broken = post_cards.images(post)
     with common.session() as s:
         fresh = post_service.get_post(s, post_id=post_id)
@@ -96,8 +106,13 @@ for post in shown:
         if allowed and a.button(t("approvals.approve"), key=f"approve_{post_id}", type="primary",
                                 icon=":material/check:", disabled=not ready,
                                 help=None if ready else t("approvals.blocked_help")):
-            if common.run(partial(post_service.approve_post, actor=me, post_id=post_id),
-                          success=t("approvals.approved", id=post_id)):
+            approved = common.run(partial(post_service.approve_post, actor=me, post_id=post_id),
+                                  success=t("approvals.approved", id=post_id))
+            if approved is not None:
+                error = (approved.link_card or {}).get("error") if approved.link else None
+                if error:  # approved all the same: the link goes out plain
+                    st.session_state["flash"] += " " + t("approvals.card_unreadable",
+                                                         why=common.plain(error[lang()]))
                 st.rerun()
         with b:
             post_cards.reject_controls(post, me)

@@ -20,6 +20,7 @@ from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.services import (
     actions_admin,
     content_warnings,
+    link_cards,
     media_library,
     post_review,
     templates_admin,
@@ -62,6 +63,7 @@ if st.session_state.pop("compose_reset", False):
         "compose_alt": "", "compose_publish_now": False, "compose_sibling": None,
         "compose_date": slot.date(), "compose_time": slot.time(), "compose_images": [],
         "compose_cw_source": None,  # the case's defaults are filled in again
+        "compose_card": None, "compose_card_title": "", "compose_card_description": "",
     })
     st.session_state["compose_generation"] = st.session_state.get("compose_generation", 0) + 1
     st.session_state["compose_token"] = uuid.uuid4().hex
@@ -187,6 +189,41 @@ with st.expander(t("compose.images", n=fmt_number(len(st.session_state["compose_
             st.rerun()
 images = st.session_state["compose_images"]
 
+# The link's card: read from the page's own tags (bounded; a page that cannot be read leaves a
+# plain link), once per address. Bluesky shows this card, with the title and description staff
+# may change here; X, Facebook and Mastodon read the same tags themselves.
+link_card: dict[str, Any] | None = None
+if link:
+    if (st.session_state.get("compose_card") or {}).get("url") != link:
+        with st.spinner(t("compose.card_reading")):
+            read = link_cards.read_card(link, allow_private=link_cards.allow_private())
+        st.session_state["compose_card"] = read
+        st.session_state["compose_card_title"] = read["title"]
+        st.session_state["compose_card_description"] = read["description"]
+    link_card = dict(st.session_state["compose_card"])
+    with st.expander(t("compose.card_section"), expanded=True):
+        if link_card.get("error"):
+            st.warning(t("compose.card_unreadable", why=common.plain(link_card["error"][lang()])),
+                       icon=":material/link_off:")
+        else:
+            thumb = link_card.get("thumb")
+            if thumb:
+                st.image(base64.b64decode(thumb["data"]), width=240)
+            else:
+                st.caption(t("compose.card_no_image"))
+            title = st.text_input(t("compose.card_title"), key="compose_card_title", max_chars=link_cards.MAX_TITLE)
+            description = st.text_area(t("compose.card_description"), key="compose_card_description",
+                                       max_chars=link_cards.MAX_DESCRIPTION, height=80)
+            if (title, description) != (link_card["title"], link_card["description"]):
+                link_card.update(title=title, description=description, edited=True)
+            st.caption(t("compose.card_bluesky"))
+            if images:
+                st.info(t("compose.card_images_win"), icon=":material/info:")
+            read_title = st.session_state["compose_card"]["title"]
+            read_description = st.session_state["compose_card"]["description"]
+            st.caption(t("compose.card_others", title=common.plain(read_title) or "—",
+                         description=common.plain(read_description) or "—"))
+
 # Content warning, visibility (Mastodon) and labels (Bluesky): the case's defaults in the post's
 # language, filled in again when the case or the language changes; staff may change them here.
 chosen_case = next((c for c in cases if c.slug == case_slug), None)
@@ -289,7 +326,7 @@ if save or submit:
         s, actor=me, case_slug=case_slug, language=language, text=text, link=link, action_slug=action_slug,
         images=images, account_names=account_names, variants=variants, at=at, next_free=when == "next",
         publish_now=publish_now, submit=submit, sibling_id=sibling, campaign=campaign, form_token=token,
-        content_warning=cw_text, visibility=visibility, self_labels=self_labels))
+        content_warning=cw_text, visibility=visibility, self_labels=self_labels, link_card=link_card))
     if result is not None:
         post_id = result.post.id
         if result.duplicate:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator import states
 from orchestrator.models import Account, Campaign, Delivery, Post
-from orchestrator.services import content_warnings, deliveries, posts
+from orchestrator.services import content_warnings, deliveries, link_cards, posts
 from orchestrator.services.accounts import get_account
 from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign, get_case
@@ -175,6 +175,7 @@ def compose(
     content_warning: str | None = None,
     visibility: str | None = None,
     self_labels: list[str] | None = None,
+    link_card: dict[str, Any] | None = None,
 ) -> Composed:
     """One post for all the chosen accounts, with the text adjusted per account (``variants``:
     account name -> text) kept on the post and approved once; scheduled on every account when a
@@ -185,7 +186,9 @@ def compose(
     the result says what to fix). ``form_token`` names the form: the same form sent twice makes
     one post (the second call returns the first post with ``duplicate``). A past ``at`` is refused
     unless ``publish_now``. ``content_warning``, ``visibility``, ``self_labels``: ``None`` takes
-    the case's default; checked before anything is saved."""
+    the case's default; checked before anything is saved. ``link_card``: the card of ``link`` as
+    the preview read it (``link_cards.read_card``), with the title and description staff left;
+    kept on the post, so approval does not read the page again."""
     require(actor, "editor", "écrire une publication", "write a post")
     if form_token:
         existing = session.exec(select(Post).where(Post.form_token == form_token)).first()
@@ -219,6 +222,9 @@ def compose(
         variants=adjusted, accounts=[a.id for a in chosen if a.id is not None], form_token=form_token or None,
         content_warning=warning.text, visibility=warning.visibility, self_labels=list(warning.labels),
     )
+    if link_card:
+        link_cards.keep(post, link_card)
+        session.add(post)
     made: list[Delivery] = []
     if at is not None:
         for account in chosen:

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from orchestrator import states
 from orchestrator.models import CallToAction, Campaign, Delivery, Post, PostEdit
-from orchestrator.services import content_warnings, four_eyes
+from orchestrator.services import content_warnings, four_eyes, link_cards
 from orchestrator.services.auth import (
     SYSTEM,
     Actor,
@@ -192,6 +192,9 @@ def approve_post(session: Session, *, actor: Actor, post_id: int) -> Post:
     # What would fail at send time (an image that is not one, a text too long for an account)
     # is refused now, while the approver is looking, instead of failing later unseen.
     refuse_if_problems(session, post, doing_fr="approuver cette publication", doing_en="approve this post")
+    # The link's card is read now (bounded; never an error: an unreadable page leaves a plain
+    # link and a warning on the card) and kept, so publishing does not read the page again.
+    card = link_cards.refresh(post)
     post.status = APPROVED
     post.approved_by = actor.username
     post.approved_at = utcnow()
@@ -203,7 +206,8 @@ def approve_post(session: Session, *, actor: Actor, post_id: int) -> Post:
         if delivery.state not in (states.PUBLISHED, states.CANCELLED):
             render_delivery(session, delivery=delivery, post=post)
     audit(session, actor=actor, action="approve", target_type="post", target_id=post.id,
-          fingerprint=post.approved_fingerprint, **({"four_eyes": "operator"} if actor.operator else {}))
+          fingerprint=post.approved_fingerprint, **({"four_eyes": "operator"} if actor.operator else {}),
+          **({"link_card": (card.get("error") or {}).get("en") or "read"} if card else {}))
     return post
 
 

@@ -33,7 +33,7 @@ from orchestrator.models import (
     RateBucket,
     WorkerHeartbeat,
 )
-from orchestrator.services import content_warnings, four_eyes, suspensions
+from orchestrator.services import content_warnings, four_eyes, link_cards, suspensions
 from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
 
@@ -286,6 +286,9 @@ class Claimer:
         claimed = []
         moves: list[tuple[int, str, dict[str, Any]]] = []
         public_media = self._public_media(session, account_id) if any(row.images for row in taken) else None
+        # a post's card (and its thumbnail's bytes) is read only for a platform that shows it
+        with_cards = any(row.rendered_link for row in taken) and self._shows_cards(session, account_id)
+        cards: dict[int, Any] = {}
         for row in taken:
             try:
                 if row.images and row.post_id not in images:
@@ -304,6 +307,7 @@ class Claimer:
                     images=attached, language=row.language,
                     content_warning=row.content_warning or "", visibility=row.visibility or "public",
                     self_labels=tuple(row.self_labels or ()),
+                    card=self._card(session, row.post_id, cards) if with_cards and row.rendered_link else None,
                 )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
                 delivery = session.get(Delivery, row.id)
@@ -322,6 +326,27 @@ class Claimer:
         states.transition_many(session, moves, states.PUBLISHING, actor=self.id, outcome="claimed",
                                worker_id=self.id, lease_until=lease)
         return claimed
+
+    @staticmethod
+    def _shows_cards(session: Any, account_id: int) -> bool:
+        from channels import registry
+
+        a = Account.__table__  # type: ignore[attr-defined]
+        kind = session.connection().execute(sa.select(a.c.kind).where(a.c.id == account_id)).scalar()
+        try:
+            return bool(registry.channel_class(kind).shows_link_card)
+        except registry.UnknownKind:
+            return False
+
+    @staticmethod
+    def _card(session: Any, post_id: int, cards: dict[int, Any]) -> Any:
+        """The post's stored link card for the channel (once per post in a batch)."""
+        if post_id not in cards:
+            p = Post.__table__  # type: ignore[attr-defined]
+            link, card = session.connection().execute(
+                sa.select(p.c.link, p.c.link_card).where(p.c.id == post_id)).one()
+            cards[post_id] = link_cards.for_channel(card, link)
+        return cards[post_id]
 
     @staticmethod
     def _public_media(session: Any, account_id: int) -> bool | None:
@@ -407,6 +432,7 @@ def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
         content_warning=post.content_warning or "",
         visibility=post.visibility or "public",
         self_labels=tuple(post.self_labels or ()),
+        card=link_cards.for_channel(post.link_card, post.link) if delivery.rendered_link else None,
     )
 
 

@@ -17,6 +17,7 @@ from channels.base import (
     AmbiguousError,
     AuthError,
     Image,
+    LinkCard,
     PermanentError,
     PublishRequest,
     RateLimited,
@@ -76,14 +77,73 @@ def test_it_publishes_text_link_and_images_with_alt(sandbox):
     assert calls(sandbox, "uploadBlob") == 2
 
 
-def test_it_shows_a_link_card_when_there_is_no_image(sandbox):
-    link = "https://amnesty.fr/petition"
-    channel(sandbox).publish(request(text="Signez", link=link))
+def test_it_shows_the_link_card_with_its_thumb_when_there_is_no_image(sandbox):
+    link = "https://amnesty.fr/petition?pv=abc1234"
+    card = LinkCard("Libérez Juan López", "Défenseur de l'eau", Image(JPEG, "image/jpeg", alt=""))
+    channel(sandbox).publish(request(text="Signez", link=link, card=card))
 
     [post] = posts(sandbox)
     assert post["embed"] == "app.bsky.embed.external"
     assert post["link"] == link
+    assert post["text"] == "Signez\n\namnesty.fr/petition?pv=abc1234"
+    external = post["card"]
+    assert (external["title"], external["description"]) == ("Libérez Juan López", "Défenseur de l'eau")
+    assert external["thumb"]["mimeType"] == "image/jpeg" and external["thumb"]["size"] == len(JPEG)
+    assert external["thumb"]["ref"]["$link"] in sandbox.sandbox.emulator("bluesky").blobs
+    assert calls(sandbox, "uploadBlob") == 1
+    # what the PDS stored reads back as the lexicon's own models (app.bsky.feed.post, embed.external)
+    from atproto_client import models
+    from atproto_client.models.utils import get_or_create
+
+    stored = get_or_create({"$type": "app.bsky.feed.post", **post["record"]}, models.AppBskyFeedPost.Record,
+                           strict=True)
+    assert isinstance(stored.embed, models.AppBskyEmbedExternal.Main)
+    assert stored.embed.external.thumb.mime_type == "image/jpeg"
+
+
+def test_a_card_without_thumb_uploads_nothing(sandbox):
+    channel(sandbox).publish(request(text="Signez", link="https://amnesty.fr/a", card=LinkCard("Agir", "")))
+
+    [post] = posts(sandbox)
+    assert post["card"]["title"] == "Agir" and "thumb" not in post["card"]
+    assert calls(sandbox, "uploadBlob") == 0
+
+
+def test_without_a_card_the_link_stays_a_plain_link(sandbox):
+    """The page could not be read: no card saying only the domain, the link's facet is enough."""
+    link = "https://amnesty.fr/petition"
+    channel(sandbox).publish(request(text="Signez", link=link))
+
+    [post] = posts(sandbox)
+    assert post["embed"] is None
     assert post["text"] == "Signez\n\namnesty.fr/petition"
+    assert [f["features"][0]["uri"] for f in post["facets"]] == [link]
+
+
+def test_images_win_over_the_card_since_a_record_has_one_embed(sandbox):
+    link = "https://amnesty.fr/petition"
+    card = LinkCard("Agir", "", Image(JPEG, "image/jpeg", alt=""))
+    channel(sandbox).publish(request(text="Signez", link=link, card=card,
+                                     images=(Image(PNG, "image/png", alt="Des bougies"),)))
+
+    [post] = posts(sandbox)
+    assert post["embed"] == "app.bsky.embed.images" and post["card"] is None
+    assert post["alts"] == ["Des bougies"]
+    assert calls(sandbox, "uploadBlob") == 1  # the thumb is not even sent
+    assert [f["features"][0]["uri"] for f in post["facets"]] == [link]
+
+
+def test_the_emulator_refuses_a_thumb_it_never_received_or_too_big(sandbox):
+    emulator = sandbox.sandbox.emulator("bluesky")
+    record = {"text": "x", "createdAt": "2026-12-05T00:00:00Z",
+              "embed": {"$type": "app.bsky.embed.external", "external": {
+                  "uri": "https://a.example/", "title": "t", "description": "d",
+                  "thumb": {"$type": "blob", "ref": {"$link": "bafkunknown"}, "mimeType": "image/jpeg", "size": 1}}}}
+    refused = emulator._check_post(record)
+    assert refused is not None and "Could not find blob" in refused.body["message"]
+    emulator.blobs["bafkbig"] = {"mimeType": "image/jpeg", "size": 1_000_001}
+    record["embed"]["external"]["thumb"]["ref"]["$link"] = "bafkbig"
+    assert "too big" in emulator._check_post(record).body["message"]
 
 
 def test_it_turns_links_and_hashtags_into_facets_with_byte_offsets(sandbox):
