@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.cli import accounts, campaigns, listen, ops, plans, posts, responses, start, stop, users
+from orchestrator.cli import (
+                  accounts,
+                  campaigns,
+                  listen,
+                  ops,
+                  plans,
+                  posts,
+                  responses,
+                  start,
+                  stop,
+                  users,
+)
 
 app = typer.Typer(help="Porte-voix : l'orchestrateur de la campagne Écrire, ça libère !", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)

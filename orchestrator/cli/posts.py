@@ -154,7 +154,6 @@ def status(
 ) -> None:
     """État des envois, des travailleurs et de ce qui attend une personne."""
     from orchestrator.services.status import health_problems, summary
-
     from orchestrator.services.suspensions import in_force
 
     def read(session):  # type: ignore[no-untyped-def]

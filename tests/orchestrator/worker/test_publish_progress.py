@@ -4,6 +4,8 @@ publishes that same container, never a second one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlmodel import select
 
@@ -12,8 +14,16 @@ from channels.containers import LEDGER
 from orchestrator import db
 from orchestrator.models import PublishProgress
 from orchestrator.worker.progress import DatabaseProgress
-from tests.channels.conftest import image_server  # noqa: F401 - the fixture
+from tests.channels.conftest import ImageServer
 from tests.channels.test_instagram import channel, emulator, image, posts
+
+
+@pytest.fixture
+def image_server() -> Iterator[ImageServer]:
+    """Where the Instagram emulator fetches the images, as in the channel tests."""
+    server = ImageServer()
+    yield server
+    server.stop()
 
 
 def _keys(engine) -> list[str]:
