@@ -187,12 +187,14 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
         s.add(Template(campaign_id=current.id or 0, slug="hostile-fr", action_slug=action.slug, language="fr",
                        body=f"{{person}} {HOSTILE} {{link}}"))
 
-        # -- accounts: all four kinds on their servers, one unhealthy, hostile handles and errors
+        # -- accounts: every kind on its server, one unhealthy, hostile handles and errors
         made = {
             "x": new_account(s, "x"),
             "facebook": new_account(s, "facebook"),
             "mastodon": new_account(s, "mastodon", base_url="https://mastodon.example.org"),
             "bluesky": new_account(s, "bluesky", name="bluesky-en", language="en", base_url="https://pds.example.org"),
+            "instagram": new_account(s, "instagram"),
+            "threads": new_account(s, "threads"),
             "unhealthy": new_account(s, "x", name=f"x \"l'écho\" & {IMG_TAG}", language=None),
         }
         made["x"].handle = f"@ecrire {IMG_TAG}"
@@ -266,10 +268,12 @@ def build_busy_database(url: str, *, now: dt.datetime | None = None) -> Busy:
         # A picture that draws, described with markup: its alt text is the caption under it.
         pictured = [{"data": base64.b64encode(png_bytes()).decode(), "mime_type": "image/png",
                      "filename": f"{IMG_TAG}.png", "alt": f"Alt {HOSTILE}", "source": "upload"}]
-        for kind in ("x", "facebook", "mastodon", "bluesky"):
+        for kind in ("x", "facebook", "mastodon", "bluesky", "instagram", "threads"):
             account = made[kind]
+            # a picture on X and on Instagram (a PNG, which Instagram refuses: a broken item there)
             waiting = post(f"En attente {kind} : {HOSTILE_LONG}", hostile_case, status="pending",
-                           language=account.language or "fr", images=pictured if kind == "x" else None)
+                           language=account.language or "fr",
+                           images=pictured if kind in ("x", "instagram") else None)
             delivery(waiting, account, states.SCHEDULED, at=now + dt.timedelta(days=1))
             pending[kind] = waiting.id or 0
         broken = post(f"Image cassée {EMOJI}", cases[4], status="pending", images=[{
