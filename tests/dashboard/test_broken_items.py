@@ -12,7 +12,7 @@ from orchestrator.models import Account
 def _unknown_platform(engine: sa.Engine) -> None:
     """An account of a platform this version does not know (added by a newer one, say)."""
     with db.session_scope(engine) as s:
-        s.add(Account(kind="instagram", name="insta-fr", language="fr", credentials=""))
+        s.add(Account(kind="myspace", name="insta-fr", language="fr", credentials=""))
 
 
 def test_an_account_of_an_unknown_platform_breaks_only_its_card(app, account, bare_engine):
