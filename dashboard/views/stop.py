@@ -54,17 +54,17 @@ for item in stopped:
 st.subheader(t("stop.new"))
 scope = st.radio(t("stop.scope"), ("all", "campaign", "account"), key="stop_scope",
                  format_func=lambda c: t(f"stop.scope.{c}"), horizontal=True)
-edition = account = None
+chosen_campaign = account = None
 with common.session() as s:
     if scope == "campaign":
         slugs = [c.slug for c in list_campaigns(s)]
-        edition = st.selectbox(t("stop.edition"), slugs, key="stop_edition",
+        chosen_campaign = st.selectbox(t("stop.edition"), slugs, key="stop_campaign",
                                index=slugs.index(campaign.slug) if campaign.slug in slugs else 0)
     elif scope == "account":
         account = st.selectbox(t("stop.account"), [a.name for a in list_accounts(s)], key="stop_account",
                                placeholder=t("common.choose_one"))
 reason = st.text_area(t("stop.reason"), key="stop_reason")
 if st.button(t("stop.suspend"), key="stop_suspend", icon=":material/front_hand:", type="primary"):
-    if common.run(lambda s: suspensions.suspend(s, actor=me, reason=reason, campaign=edition, account=account),
+    if common.run(lambda s: suspensions.suspend(s, actor=me, reason=reason, campaign=chosen_campaign, account=account),
                   success=t("stop.suspended")):
         st.rerun()
