@@ -641,6 +641,18 @@ class Channel(abc.ABC):
         "v24.0" becomes "24.0")."""
         return value
 
+    def required_credentials(self, *names: str) -> tuple[str, ...]:
+        """The named credentials of the account, stripped, in that order; an :class:`AuthError`
+        naming the missing ones in the fields' own words when any is empty."""
+        values = tuple(str(self.account.credentials.get(name) or "").strip() for name in names)
+        missing = [name for name, value in zip(names, values, strict=True) if not value]
+        if missing:
+            words = {f.name: f for f in self.credential_fields}
+            fr = ", ".join(f"{words[n].text('fr')} ({n})" if n in words else n for n in missing)
+            en = ", ".join(f"{words[n].text('en')} ({n})" if n in words else n for n in missing)
+            raise AuthError(f"{self.platform_name} needs {en}.", message_fr=f"{self.platform_name} demande : {fr}.")
+        return values
+
     @classmethod
     def profile_url(cls, handle: str | None, base_url: str | None = None) -> str | None:
         """The account's public page, or None when the handle (or the server it needs) is unknown."""

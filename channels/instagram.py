@@ -116,13 +116,7 @@ class InstagramChannel(ContainerChannel):
         timeout: float = 15.0,
     ) -> None:
         super().__init__(account, session=session, timeout=timeout)
-        self.user_id = str(account.credentials.get("ig_user_id") or "").strip()
-        token = str(account.credentials.get("access_token") or "").strip()
-        if not self.user_id or not token:
-            raise AuthError(
-                "Instagram needs both ig_user_id and access_token.",
-                message_fr="Instagram demande l'identifiant du compte (ig_user_id) et le jeton d'accès (access_token).",
-            )
+        self.user_id, token = self.required_credentials("ig_user_id", "access_token")
         self.graph_version = graph_version(account)
         http = redirected_session(account.base_url, (GRAPH_HOST,), session)
         http.hooks["response"].append(self._on_response)

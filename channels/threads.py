@@ -157,13 +157,7 @@ class ThreadsChannel(ContainerChannel):
         timeout: float = 15.0,
     ) -> None:
         super().__init__(account, session=session, timeout=timeout)
-        self.user_id = str(account.credentials.get("user_id") or "").strip()
-        token = str(account.credentials.get("access_token") or "").strip()
-        if not self.user_id or not token:
-            raise AuthError(
-                "Threads needs both user_id and access_token.",
-                message_fr="Threads demande l'identifiant du profil (user_id) et le jeton d'accès (access_token).",
-            )
+        self.user_id, token = self.required_credentials("user_id", "access_token")
         http = redirected_session(account.base_url, (THREADS_HOST,), session)
         self.client = ThreadsClient(token, http, timeout=timeout)
 

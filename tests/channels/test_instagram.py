@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
 
 import pytest
 
@@ -28,13 +27,6 @@ USER = "17841400000000001"
 TOKEN = "sandbox-ig-token"
 JPEG = picture(1080, 1080)
 FAST = {"container_first_delay": 0.01, "container_wait": 5.0}
-
-
-@pytest.fixture(autouse=True)
-def fresh_ledger() -> Iterator[None]:
-    LEDGER.clear()
-    yield
-    LEDGER.clear()
 
 
 def channel(sandbox: SandboxServer, *, timeout: float = 5.0, **options: object) -> InstagramChannel:
@@ -366,3 +358,15 @@ def test_a_container_the_platform_forgot_is_settled_by_the_media_list(sandbox: S
 
     assert [p["id"] for p in posts(sandbox)] == [published.platform_id]  # found, not published again
     assert sandbox.sandbox.calls("instagram", r"/media_publish$") == 1
+
+
+def test_a_missing_credential_is_named_in_the_field_s_words(sandbox: SandboxServer) -> None:
+    from channels.threads import ThreadsChannel
+
+    with pytest.raises(AuthError) as caught:
+        InstagramChannel(AccountConfig("instagram", "ig", {"ig_user_id": " ", "access_token": TOKEN}))
+    assert "ig_user_id" in caught.value.message_en and "identifiant du compte Instagram" in caught.value.message_fr
+    assert "access_token" not in caught.value.message_en
+    with pytest.raises(AuthError) as caught:
+        ThreadsChannel(AccountConfig("threads", "th", {"user_id": "1"}))
+    assert "Threads access token (access_token)" in caught.value.message_en

@@ -4,7 +4,6 @@ emulator, which downloads the images from a local public image server."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 
@@ -27,13 +26,6 @@ USER = "25900000000000001"
 TOKEN = "sandbox-threads-token"
 JPEG = picture(1080, 1350)
 FAST = {"container_first_delay": 0.01, "container_wait": 5.0}
-
-
-@pytest.fixture(autouse=True)
-def fresh_ledger() -> Iterator[None]:
-    LEDGER.clear()
-    yield
-    LEDGER.clear()
 
 
 def channel(sandbox: SandboxServer, *, timeout: float = 5.0, **options: object) -> ThreadsChannel:
