@@ -207,20 +207,33 @@ def demo_card(name: str, language: str) -> dict[str, str]:
     import io
 
     from PIL import Image as PILImage
-    from PIL import ImageDraw, ImageFont
+    from PIL import ImageDraw
 
     call = "Écrivez pour" if language == "fr" else "Write for"
     card = PILImage.new("RGB", (1080, 1350), (255, 255, 0))
     draw = ImageDraw.Draw(card)
     draw.rectangle((60, 60, 1020, 1290), outline=(0, 0, 0), width=12)
-    draw.text((120, 520), call, fill=(0, 0, 0), font=ImageFont.load_default(size=72))
-    draw.text((120, 640), name, fill=(0, 0, 0), font=ImageFont.load_default(size=88))
+    draw.text((120, 520), call, fill=(0, 0, 0), font=_font(72))
+    draw.text((120, 640), name, fill=(0, 0, 0), font=_font(88))
     out = io.BytesIO()
     card.save(out, "JPEG", quality=85)
     alt = (f"Carte jaune de la campagne : « {call} {name} »." if language == "fr"
            else f"Yellow campaign card: “{call} {name}”.")
     return {"data": base64.b64encode(out.getvalue()).decode(), "mime_type": "image/jpeg", "alt": alt,
             "filename": "carte.jpg"}
+
+
+def _font(size: int) -> Any:
+    """A system font with the accents of the names (« López », « Écrivez »); Pillow's own default
+    draws them as boxes, so it is only the last resort."""
+    from PIL import ImageFont
+
+    for name in ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
 
 
 DEMO_USERS = [("redaction", "editor"), ("approbation", "approver"), ("admin", "admin")]
