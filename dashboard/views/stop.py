@@ -3,6 +3,8 @@ reason; lift a suspension, settling what became overdue (publish now, reschedule
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from dashboard import common
@@ -45,8 +47,8 @@ for item in stopped:
             st.caption(t("stop.overdue_none"))
             choice, spacing = "publish", 10
         if st.button(t("stop.lift"), key=f"stop_lift_{item.id}", icon=":material/play_arrow:", type="primary"):
-            lifted = common.run(lambda s, i=item.id, c=choice, n=int(spacing): suspensions.lift(
-                s, actor=me, suspension_id=i, choice=c, spacing_minutes=n))
+            lifted = common.run(partial(suspensions.lift, actor=me, suspension_id=item.id,
+                                        choice=str(choice), spacing_minutes=int(spacing)))
             if lifted is not None:
                 st.session_state["flash"] = t("stop.lifted", count=lifted[1])
                 st.rerun()
