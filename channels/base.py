@@ -237,6 +237,15 @@ class LinkCard:
 
 
 @dataclasses.dataclass(frozen=True)
+class Part:
+    """One part of a thread after the first (the first is the request's own text and images):
+    its text and images, alt text required as for any post."""
+
+    text: str
+    images: tuple[Image, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class PublishRequest:
     """What to publish. ``key`` identifies the delivery and is stable across retries: channels
     derive their idempotency key (Mastodon) or record key (Bluesky) from it."""
@@ -253,6 +262,11 @@ class PublishRequest:
     self_labels: tuple[str, ...] = ()
     #: The link's card (None: the page was not read, or could not be; the link stays plain).
     card: LinkCard | None = None
+    #: Parts 2..n of a thread, in order (part 1 is ``text``/``images``): each is published as a
+    #: reply to the one before (Facebook: a comment under the post). Empty: a single post.
+    parts: tuple[Part, ...] = ()
+    #: The platform id of a post this one answers (the first part replies to it); None: none.
+    reply_to: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +274,14 @@ class Published:
     platform_id: str
     url: str | None
     published_at: dt.datetime | None = None
+    #: Every part's platform id in order, the first being ``platform_id`` (a thread); empty for
+    #: a single post.
+    part_ids: tuple[str, ...] = ()
+    #: What a reply to this post must name besides its id (Bluesky's record cid); "" elsewhere.
+    ref: str = ""
+    #: Something people must know about how it went out (X refused the thread's replies: only
+    #: the first part was posted), in French and English; None when it went out as asked.
+    note: Message | None = None
 
 
 @dataclasses.dataclass(frozen=True)

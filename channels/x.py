@@ -65,7 +65,9 @@ from channels.base import (
     number,
     too_long,
 )
+from channels import thread
 from channels.http import RedirectAdapter
+from channels.thread import ReplyRefused
 
 API = "https://api.twitter.com"  # the host tweepy uses; production accepts it and api.x.com
 HOSTS = ("api.twitter.com", "api.x.com", "upload.twitter.com")
@@ -205,6 +207,11 @@ _NO_ANSWER = (
 )
 
 
+def _reply_refused(facts: ErrorFacts) -> bool:
+    detail = facts.detail.lower()
+    return "reply to this conversation is not allowed" in detail or "not been mentioned" in detail
+
+
 def _auth_problem(exc: BaseException, facts: ErrorFacts) -> bool:
     return any(p in str(facts.words.get("problem", "")) for p in AUTH_PROBLEMS)
 
@@ -255,6 +262,7 @@ class XChannel(Channel):
     limit_option = "text_limit"
     can_search = True  # recent search, where the account's access level includes it
     can_alt_text = True
+    can_thread = True  # each part replies to the one before (X may refuse replies: ReplyRefused)
     metrics_batch_size = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
     #: Per-user budgets, https://docs.x.com/x-api/fundamentals/rate-limits (per 15 minutes).
     rate_limits: ClassVar[dict[str, tuple[int, int]]] = {
@@ -314,6 +322,14 @@ class XChannel(Channel):
                   "X refuse un texte identique à une publication récente du même compte : modifiez le texte.",
                   exceptions=(tweepy.HTTPException,), when=lambda exc, facts: "duplicate content" in facts.detail,
                   platform_code="duplicate"),
+        # Since 2026-02-23 X accepts an API reply only if the parent's author summoned the account
+        # (platforms-next.md §3); whether a reply to one's own post (a thread) is exempt is not
+        # documented. A refused reply: the thread ends with the parts already out (channels/thread).
+        ErrorRule(ReplyRefused, "X refused the reply: {detail}",
+                  "X refuse la réponse (depuis février 2026, X n'accepte une réponse par l'API que si l'auteur "
+                  "du message visé a mentionné le compte) : {detail}",
+                  exceptions=(tweepy.Forbidden,), when=lambda exc, facts: _reply_refused(facts),
+                  platform_code="reply_refused"),
         # 400/403/404 and other 4xx: the request or content is refused as it stands.
         ErrorRule(PermanentError, "X refused the post: {detail}", "X refuse la demande : {detail}",
                   exceptions=(tweepy.HTTPException,)),
@@ -419,6 +435,12 @@ class XChannel(Channel):
         return request.text
 
     def publish(self, request: PublishRequest) -> Published:
+        """One post, or a thread (each part a reply to the one before: ``channels/thread``);
+        with ``reply_to``, the first part answers that post."""
+        first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None
+        return thread.publish(self, request, first=first, find_first=self._find_post)
+
+    def post_part(self, request: PublishRequest, target: thread.Target | None) -> Published:
         text = self.compose(request)
         check = self.validate(text, request.images)
         if not check.valid:
@@ -431,7 +453,8 @@ class XChannel(Channel):
         media_ids = [self._upload(image) for image in request.images]
         with self._mapped(write=True):
             response = self.client.create_tweet(
-                text=text or None, media_ids=media_ids or None, user_auth=self.user_auth
+                text=text or None, media_ids=media_ids or None, user_auth=self.user_auth,
+                in_reply_to_tweet_id=target.parent if target is not None else None,
             )
             post_id = str((response.data or {})["id"])  # KeyError -> ambiguous, like any bad answer
         return Published(post_id, self._url(post_id), dt.datetime.now(dt.UTC))
@@ -518,8 +541,21 @@ class XChannel(Channel):
     # -- reconciling --------------------------------------------------------------------------
 
     def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
+        """A single post by :meth:`_find_post`; a thread by its notes, each part looked for as a
+        reply of the one before (``channels/thread``)."""
+        first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None
+        return thread.find(self, request, since=since, find_first=self._find_post, first=first)
+
+    def _find_post(self, request: PublishRequest, since: dt.datetime) -> Found:
+        return self._find_in_timeline(request, since=since, parent=None)
+
+    def find_part(self, request: PublishRequest, target: thread.Target, *, since: dt.datetime) -> Found:
+        """A part of a thread: a post of ours with its text, replying to ``target.parent``."""
+        return self._find_in_timeline(request, since=since, parent=target.parent)
+
+    def _find_in_timeline(self, request: PublishRequest, *, since: dt.datetime, parent: str | None) -> Found:
         """Read the account's posts since ``since`` and match the text (links restored from
-        ``entities``, whitespace and HTML escapes normalised).
+        ``entities``, whitespace and HTML escapes normalised) and, for a reply, its parent.
 
         Rate limits and refused credentials are raised (the orchestrator acts on them); any
         other failure is undecidable. X's timeline can lag a few seconds behind a write: call
@@ -529,6 +565,7 @@ class XChannel(Channel):
             raise ValueError("since must be an aware datetime")
         wanted = _canonical(self.compose(request))
         token: str | None = None
+        fields = ["created_at", "entities"] + (["referenced_tweets"] if parent else [])
         try:
             user_id = self._me()["id"]
             for _page in range(MAX_TIMELINE_PAGES):
@@ -538,10 +575,13 @@ class XChannel(Channel):
                         start_time=since - CLOCK_SLACK,
                         max_results=100,
                         pagination_token=token,
-                        tweet_fields=["created_at", "entities"],
+                        tweet_fields=fields,
                         user_auth=self.user_auth,
                     )
                 for tweet in response.data or []:
+                    if parent and not any(ref.type == "replied_to" and str(ref.id) == parent
+                                          for ref in tweet.referenced_tweets or []):
+                        continue
                     if _canonical(_restore_links(tweet.text, tweet.entities)) == wanted:
                         return Found(
                             published=Published(

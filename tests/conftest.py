@@ -182,10 +182,12 @@ def _no_progress_record_between_tests() -> Iterator[None]:
     test (another database, or none) starts without it, and without containers in memory."""
     from channels.base import use_progress_record
     from channels.containers import LEDGER
+    from channels.thread import NOTES
 
     yield
     use_progress_record(None)
     LEDGER.clear()
+    NOTES.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -110,6 +110,14 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+#: Which API replies the emulator accepts (``XEmulator.reply_policy``).
+REPLY_POLICIES = frozenset({"open", "summoned", "none"})
+#: X's answer to a reply it does not accept (403): the parent's author has not mentioned or
+#: otherwise engaged the account (the words X gives for a restricted conversation).
+REPLY_REFUSED = ("Reply to this conversation is not allowed because you have not been mentioned or otherwise "
+                 "engaged by the author of the post you are replying to.")
+
+
 def problem(status: int, title: str, detail: str, type_: str = "about:blank") -> Response:
     """X's RFC 7807 problem body (https://docs.x.com/x-api/fundamentals/response-codes-and-errors)."""
     return json_response(
@@ -188,6 +196,12 @@ class XEmulator(Emulator):
             self._by_tag: dict[str, list[int]] = {}  # lower-case hashtag -> ids, ascending
             self._mentions: dict[str, list[int]] = {}  # user id -> ids of posts answering them
             self.search_denied: set[str] = set()  # tokens configured without search access
+            #: Which API replies X accepts (since 2026-02-23 a reply needs the parent's author to
+            #: have summoned the account; whether a reply to one's own post is exempt is not
+            #: documented): "open" accepts every reply, "summoned" refuses replies to another
+            #: author who did not mention the account (self-threads pass), "none" refuses every
+            #: reply, self-threads too.
+            self.reply_policy = "open"
             self.live = LivePublic(self)
 
     def posts(self) -> list[dict[str, Any]]:
@@ -203,9 +217,27 @@ class XEmulator(Emulator):
                     "created_at": _iso(p["created"]),
                     "media": [dict(m) for m in p["media"]],
                     "alts": [m["alt"] for m in p["media"]],
+                    "in_reply_to": next((r["id"] for r in p.get("referenced") or []
+                                         if r["type"] == "replied_to"), None),
+                    "conversation_id": p.get("conversation_id", p["id"]),
                 }
                 for p in self._posts.values()
             ]
+
+    def configure(self, *, reply_policy: str | None = None) -> dict[str, Any]:
+        """The emulator's knobs (``POST /_sandbox/settings/x``): which replies X accepts."""
+        if reply_policy is not None:
+            if reply_policy not in REPLY_POLICIES:
+                raise ValueError(f"reply_policy must be one of {sorted(REPLY_POLICIES)}")
+            self.reply_policy = reply_policy
+        return {"reply_policy": self.reply_policy}
+
+    def _reply_refused(self, parent: dict[str, Any], user: dict[str, str]) -> bool:
+        if self.reply_policy == "none":
+            return True
+        if self.reply_policy == "summoned" and parent["author_id"] != user["id"]:
+            return f"@{user['username']}".lower() not in parent["text"].lower()
+        return False
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -365,6 +397,14 @@ class XEmulator(Emulator):
                         f"Your media IDs are invalid: [{media_id}]", {"media.media_ids": media_ids}
                     )
                 media.append(item)
+            reply_to = str((body.get("reply") or {}).get("in_reply_to_tweet_id") or "")
+            parent = self._posts.get(reply_to) if reply_to else None
+            if reply_to and parent is None:
+                return invalid_request(
+                    f"The `reply.in_reply_to_tweet_id` value [{reply_to}] does not exist",
+                    {"reply.in_reply_to_tweet_id": [reply_to]})
+            if parent is not None and self._reply_refused(parent, user):
+                return problem(403, "Forbidden", REPLY_REFUSED)
             now = self.sandbox.now()
             last = self._recent_texts.get((user["id"], text))
             if text and last is not None and now - last < DUPLICATE_WINDOW:
@@ -388,6 +428,10 @@ class XEmulator(Emulator):
                     for m in media
                 ],
             }
+            if parent is not None:
+                post["referenced"] = [{"type": "replied_to", "id": parent["id"]}]
+                post["conversation_id"] = parent.get("conversation_id", parent["id"])
+                post["in_reply_to_user_id"] = parent["author_id"]
             self._keep(post)
             self._timelines.setdefault(user["id"], []).append(post)
             if text:
