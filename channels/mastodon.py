@@ -39,6 +39,7 @@ from mastodon.errors import (
 from twitter_text.extract_urls import extract_urls_with_indices
 from urllib3.exceptions import NewConnectionError
 
+from channels import thread
 from channels.base import (
     AccountConfig,
     AmbiguousError,
@@ -317,6 +318,7 @@ class MastodonChannel(Channel):
     can_search = True  # hashtag timelines and notifications
     can_search_keywords = False
     can_alt_text = True
+    can_thread = True  # in_reply_to_id, each part with its own Idempotency-Key
     # GET /api/v1/statuses refuses more than 20 ids (Api::BaseController::DEFAULT_STATUSES_LIMIT,
     # https://docs.joinmastodon.org/methods/statuses/#index).
     metrics_batch_size = 20
@@ -475,6 +477,12 @@ class MastodonChannel(Channel):
     # -- publish ------------------------------------------------------------------------------
 
     def publish(self, request: PublishRequest) -> Published:
+        """One status, or a thread (each part ``in_reply_to_id`` the one before, with its own
+        Idempotency-Key: ``channels/thread``); with ``reply_to``, the first part answers it."""
+        first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None
+        return thread.publish(self, request, first=first, find_first=self._find_status)
+
+    def post_part(self, request: PublishRequest, target: thread.Target | None) -> Published:
         text = compose(request.text, request.link)
         check = self.validate(text, request.images, spoiler_text=request.content_warning)
         if not check.valid:
@@ -497,9 +505,10 @@ class MastodonChannel(Channel):
         with self._errors(write=True):
             status = self.client.status_post(
                 text,
+                in_reply_to_id=target.parent if target is not None else None,
                 media_ids=media_ids or None,
                 language=request.language,
-                idempotency_key=_idempotency_key(request.key),
+                idempotency_key=_idempotency_key(request.key),  # per part: thread.part_key
                 visibility=request.visibility or "public",
                 spoiler_text=request.content_warning or None,
             )
@@ -574,7 +583,21 @@ class MastodonChannel(Channel):
     # -- reconcile ----------------------------------------------------------------------------
 
     def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
-        """Read the account's own statuses newer than ``since`` and match the text.
+        """A single status by :meth:`_find_status`; a thread by its notes, each part looked for
+        as a reply of the one before (``channels/thread``)."""
+        first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None
+        return thread.find(self, request, since=since, find_first=self._find_status, first=first)
+
+    def _find_status(self, request: PublishRequest, since: dt.datetime) -> Found:
+        return self._find_own(request, since=since, parent=None)
+
+    def find_part(self, request: PublishRequest, target: thread.Target, *, since: dt.datetime) -> Found:
+        """A part of a thread: a status of ours with its text, ``in_reply_to_id`` the parent."""
+        return self._find_own(request, since=since, parent=target.parent)
+
+    def _find_own(self, request: PublishRequest, *, since: dt.datetime, parent: str | None) -> Found:
+        """Read the account's own statuses newer than ``since`` and match the text (and, for a
+        part of a thread, its parent).
 
         Mastodon renders ``content`` as HTML, so both sides are reduced to comparable plain text.
         Proves absence when every status since ``since`` (minus :attr:`find_margin`) was read.
@@ -596,6 +619,8 @@ class MastodonChannel(Channel):
                     exclude_reblogs=True,
                 )
             for status in page:
+                if parent is not None and str(status.get("in_reply_to_id") or "") != parent:
+                    continue
                 if comparable(html_to_text(status.get("content") or "")) == expected:
                     return Found(published=self._published(status))
             if len(page) < self.find_page_size:

@@ -35,6 +35,7 @@ from twitter_text.config import config as twitter_text_config
 from twitter_text.has_invalid_characters import has_invalid_characters
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from channels import thread
 from channels.base import (
     AccountConfig,
     AmbiguousError,
@@ -65,7 +66,6 @@ from channels.base import (
     number,
     too_long,
 )
-from channels import thread
 from channels.http import RedirectAdapter
 from channels.thread import ReplyRefused
 

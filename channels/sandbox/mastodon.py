@@ -356,6 +356,7 @@ class MastodonEmulator(Emulator):
             visibility = data.get("visibility") or "public"
             language = data.get("language")
             spoiler_text = str(data.get("spoiler_text") or "")
+            in_reply_to = str(data.get("in_reply_to_id") or "") or None
         else:
             params = req.params()
             text = (params.get("status") or [""])[0]
@@ -363,6 +364,7 @@ class MastodonEmulator(Emulator):
             visibility = (params.get("visibility") or ["public"])[0]
             language = (params.get("language") or [""])[0] or None
             spoiler_text = (params.get("spoiler_text") or [""])[0]
+            in_reply_to = (params.get("in_reply_to_id") or [""])[0] or None
         key = req.headers.get("idempotency-key")
         now = self.sandbox.now()
         with self.sandbox.lock:
@@ -374,6 +376,9 @@ class MastodonEmulator(Emulator):
                 raise MastodonError(
                     422, "Validation failed: Visibility is not included in the list"
                 )
+            parent = self.statuses.get(in_reply_to) if in_reply_to else None
+            if in_reply_to and parent is None:
+                raise MastodonError(404, "Record not found")
             if len(media_ids) > MAX_MEDIA:
                 raise MastodonError(422, f"Cannot attach more than {MAX_MEDIA} files")
             # PostStatusService takes the account's own, unattached media and ignores the rest.
@@ -403,6 +408,8 @@ class MastodonEmulator(Emulator):
                 "language": language,
                 "spoiler_text": spoiler_text,
                 "media": media,
+                "in_reply_to": parent["id"] if parent else None,
+                "in_reply_to_account": parent["account"]["id"] if parent else None,
             }
             for item in media:
                 item["status_id"] = sid
@@ -464,8 +471,8 @@ class MastodonEmulator(Emulator):
         return {
             "id": record["id"],
             "created_at": _iso(record["created"]),
-            "in_reply_to_id": None,
-            "in_reply_to_account_id": None,
+            "in_reply_to_id": record.get("in_reply_to"),
+            "in_reply_to_account_id": record.get("in_reply_to_account"),
             # PostStatusService marks a status with a content warning sensitive
             "sensitive": bool(record.get("spoiler_text")),
             "spoiler_text": record.get("spoiler_text") or "",
@@ -775,6 +782,7 @@ class MastodonEmulator(Emulator):
                 "language": r["language"],
                 "spoiler_text": r.get("spoiler_text") or "",
                 "sensitive": bool(r.get("spoiler_text")),
+                "in_reply_to": r.get("in_reply_to"),
                 "alts": [m["description"] for m in r["media"]],
                 "media": [
                     {"id": m["id"], "type": m["content_type"], "alt": m["description"]}
