@@ -66,6 +66,7 @@ from channels.base import (
     read_cursor,
     too_long,
 )
+from channels import thread
 
 T = TypeVar("T")
 POST = "app.bsky.feed.post"
@@ -183,6 +184,7 @@ class BlueskyChannel(Channel):
     uses_requests_session = False  # atproto speaks httpx
     can_search = True  # searchPosts and notifications
     can_alt_text = True
+    can_thread = True  # ReplyRef (root, parent), a record key per part
     can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
     shows_link_card = True  # app.bsky.embed.external: the card is built by the poster
     has_language_field = True  # the record's ``langs``
@@ -482,6 +484,25 @@ class BlueskyChannel(Channel):
     # -- publish ------------------------------------------------------------------------------
 
     def publish(self, request: PublishRequest) -> Published:
+        """One post, or a thread (``channels/thread``): each part a reply (``ReplyRef`` with the
+        thread's root and the part before as parent) at its own record key, derived from the
+        request's key and the part's place; with ``reply_to``, the first part answers that post."""
+        first = self._reply_target(request.reply_to) if request.reply_to else None
+        return thread.publish(self, request, first=first, find_first=self._find_post)
+
+    def _reply_target(self, uri: str) -> thread.Target:
+        """Where a reply to ``uri`` goes: its cid, and its thread's root (the parent's own
+        ``reply.root``, or the parent itself), read with getPosts."""
+        [view] = self._call(_get_posts([uri]), write=False) or [None]
+        if view is None:
+            raise PermanentError(f"The Bluesky post {uri} to answer was not found.",
+                                 message_fr=f"La publication Bluesky {uri} à laquelle répondre est introuvable.",
+                                 platform_code="NotFound")
+        root = getattr(getattr(view.record, "reply", None), "root", None)
+        return thread.Target(parent=view.uri, parent_ref=view.cid, root=root.uri if root else view.uri,
+                             root_ref=root.cid if root else view.cid)
+
+    def post_part(self, request: PublishRequest, target: thread.Target | None) -> Published:
         """Create the post at its fixed record key; never a duplicate, whatever happened before.
 
         A ``createRecord`` at a key already used fails: with a 500 on the reference PDS (its MST
@@ -519,14 +540,8 @@ class BlueskyChannel(Channel):
                 )
             )
         now = dt.datetime.now(dt.UTC)
-        record = models.AppBskyFeedPost.Record(
-            text=text,
-            created_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            facets=facets or None,
-            embed=embed,
-            langs=[request.language],
-            labels=self_labels(request.self_labels),
-        )
+        record = post_record(text, now, facets=facets, embed=embed, language=request.language,
+                             labels=request.self_labels, reply=target)
 
         def create(client: Client) -> Any:
             data = models.ComAtprotoRepoCreateRecord.Data(
@@ -547,7 +562,7 @@ class BlueskyChannel(Channel):
             if found is None:
                 raise
             return found
-        return Published(created.uri, self._web_url(rkey), now)
+        return Published(created.uri, self._web_url(rkey), now, ref=created.cid)
 
     def _upload(self, image: Image) -> Any:
         def upload(client: Client) -> Any:
@@ -580,7 +595,7 @@ class BlueskyChannel(Channel):
             raise
         created = getattr(got.value, "created_at", None)
         when = dt.datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
-        return Published(got.uri, self._web_url(rkey), when)
+        return Published(got.uri, self._web_url(rkey), when, ref=str(got.cid or ""))
 
     # -- listening ----------------------------------------------------------------------------
     #
@@ -721,12 +736,16 @@ class BlueskyChannel(Channel):
         return metrics
 
     def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
-        """Exact: the post can only be at the record key derived from ``request.key``, so
-        ``getRecord`` either returns it or proves it absent (``since`` is not needed). A late
-        arrival of the lost request cannot duplicate a retry either: it would hit the same key.
+        """Exact: each part can only be at the record key derived from its key, so ``getRecord``
+        either returns it or proves it absent (``since`` is not needed); a thread is found when
+        every part is (``channels/thread``). A late arrival of the lost request cannot duplicate
+        a retry either: it would hit the same key.
 
         Raises :class:`AuthError` and :class:`RateLimited` (the account needs attention or time);
         other failures make the answer undecidable."""
+        return thread.find(self, request, since=since, find_first=self._find_post)
+
+    def _find_post(self, request: PublishRequest, since: dt.datetime) -> Found:
         try:
             found = self._get(record_key_for(request.key))
         except (AuthError, RateLimited):
@@ -734,6 +753,10 @@ class BlueskyChannel(Channel):
         except ChannelError as err:
             return Found(reason=err.message_en)
         return Found(published=found) if found else Found(absent=True)
+
+    def find_part(self, request: PublishRequest, target: thread.Target, *, since: dt.datetime) -> Found:
+        """A part of a thread, at its own record key (exact, whatever its parent)."""
+        return self._find_post(request, since)
 
     def whoami(self) -> str:
         session = self._call(lambda c: c.com.atproto.server.get_session(), write=False)
@@ -886,6 +909,28 @@ def _post_of(view: Any, when: dt.datetime) -> PublicPost:
         quoted = _field(inner, "uri") or _field(_field(inner, "record"), "uri")
         return PublicPost(view.uri, "quote", when, str(quoted) if quoted else None)
     return PublicPost(view.uri, kind, when, None)
+
+
+def post_record(text: str, now: dt.datetime, *, facets: Sequence[models.AppBskyRichtextFacet.Main] = (),
+                embed: Any = None, language: str = "fr", labels: Sequence[str] = (),
+                reply: thread.Target | None = None) -> models.AppBskyFeedPost.Record:
+    """An ``app.bsky.feed.post`` record, built with atproto's own models (which check the
+    lexicon's shape): a reply names its thread's root and its parent by strong ref (uri, cid)."""
+    ref = None
+    if reply is not None:
+        ref = models.AppBskyFeedPost.ReplyRef(
+            root=models.ComAtprotoRepoStrongRef.Main(uri=reply.root, cid=reply.root_ref),
+            parent=models.ComAtprotoRepoStrongRef.Main(uri=reply.parent, cid=reply.parent_ref),
+        )
+    return models.AppBskyFeedPost.Record(
+        text=text,
+        created_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        facets=list(facets) or None,
+        embed=embed,
+        langs=[language],
+        labels=self_labels(labels),
+        reply=ref,
+    )
 
 
 def self_labels(values: Sequence[str]) -> models.ComAtprotoLabelDefs.SelfLabels | None:

@@ -654,6 +654,13 @@ class BlueskyEmulator(Emulator):
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _stored(self, uri: str) -> StoredPost | None:
+        parts = uri.removeprefix("at://").split("/")
+        if len(parts) != 3 or parts[1] != POST:
+            return None
+        with self.sandbox.lock:
+            return self.records.get(parts[0], {}).get(parts[2])
+
     def _view(self, post: StoredPost) -> dict[str, Any]:
         figures = self.sandbox.metrics_for(self.platform, post.uri, post.created)
         return {
@@ -699,6 +706,23 @@ class BlueskyEmulator(Emulator):
                 if not isinstance(value, dict) or not isinstance(value.get("val"), str) \
                         or not 0 < len(value["val"]) <= 128:
                     return invalid_post("Record/labels/values/val must be a string of 1 to 128 characters")
+        reply = record.get("reply")
+        if reply is not None:  # app.bsky.feed.post#replyRef: root and parent, strong refs
+            if not isinstance(reply, dict):
+                return invalid_post("Record/reply must be an object")
+            for field in ("root", "parent"):
+                ref = reply.get(field)
+                if not isinstance(ref, dict) or not isinstance(ref.get("uri"), str) \
+                        or not isinstance(ref.get("cid"), str):
+                    return invalid_post(f'Record/reply must have the property "{field}" (uri and cid)')
+                if not ref["uri"].startswith("at://"):
+                    return invalid_post(f"Record/reply/{field}/uri must be a valid at-uri")
+            parent = self._stored(reply["parent"]["uri"])
+            if parent is None or parent.cid != reply["parent"]["cid"]:
+                return invalid_post("Record/reply/parent does not name an existing post at that cid")
+            wanted_root = (parent.record.get("reply") or {}).get("root") or {"uri": parent.uri, "cid": parent.cid}
+            if reply["root"].get("uri") != wanted_root.get("uri"):
+                return invalid_post("Record/reply/root must be the root of the parent's thread")
         embed = record.get("embed")
         if not embed:
             return None
@@ -763,6 +787,9 @@ class BlueskyEmulator(Emulator):
                 "link": ((p.record.get("embed") or {}).get("external") or {}).get("uri"),
                 "card": (p.record.get("embed") or {}).get("external"),
                 "alts": [i.get("alt") for i in (p.record.get("embed") or {}).get("images") or []],
+                "cid": p.cid,
+                "reply_parent": ((p.record.get("reply") or {}).get("parent") or {}).get("uri"),
+                "reply_root": ((p.record.get("reply") or {}).get("root") or {}).get("uri"),
             }
             for p in sorted(everything, key=lambda p: p.created)
         ]
