@@ -625,6 +625,9 @@ class Channel(abc.ABC):
     #: searching the public's posts, alt text on images.
     can_thread: ClassVar[bool] = False
     can_first_comment: ClassVar[bool] = False
+    #: A thread's parts after the first go under the first, not under each other (Facebook's
+    #: first comments); see channels/thread.
+    replies_under_root: ClassVar[bool] = False
     can_delete: ClassVar[bool] = False
     can_hide_reply: ClassVar[bool] = False
     can_search: ClassVar[bool] = False

@@ -37,6 +37,7 @@ from atproto_client.models.common import XrpcError
 from atproto_client.utils.facet_detection import detect_facets
 from atproto_core.exceptions import AtProtocolError
 
+from channels import thread
 from channels.base import (
     AccountConfig,
     AmbiguousError,
@@ -66,7 +67,6 @@ from channels.base import (
     read_cursor,
     too_long,
 )
-from channels import thread
 
 T = TypeVar("T")
 POST = "app.bsky.feed.post"

@@ -24,6 +24,7 @@ import regex
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from channels import thread
 from channels.base import (
     AccountConfig,
     AmbiguousError,
@@ -133,6 +134,9 @@ class FacebookChannel(Channel):
     client_distribution = "facebook-sdk"
     can_search = True  # the Page's tagged and visitor posts, with the permission
     can_alt_text = True  # alt_text_custom on photos
+    can_thread = True  # the post, then the Page's first comments under it
+    can_first_comment = True
+    replies_under_root = True
     metrics_batch_size = 50  # documented maximum of ids per ?ids= lookup
     # Page tokens fall under Business Use Case limits: 4,800 calls x engaged users per 24 h
     # (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/). With a single
@@ -225,6 +229,14 @@ class FacebookChannel(Channel):
     # -- publish ----------------------------------------------------------------------------------
 
     def publish(self, request: PublishRequest) -> Published:
+        """The Page post; a thread's other parts as the Page's first comments under it, in
+        order (``channels/thread``); with ``reply_to``, a comment of the Page on that post."""
+        first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None
+        return thread.publish(self, request, first=first, find_first=self._find_post)
+
+    def post_part(self, request: PublishRequest, target: thread.Target | None) -> Published:
+        if target is not None:
+            return self._comment(request, target)
         # Facebook has no idempotency key: an uncertain outcome is settled by find().
         message = compose(request)
         page = self.page_id
@@ -269,6 +281,53 @@ class FacebookChannel(Channel):
             post_id = str(result["id"])
         return Published(post_id, permalink(post_id), dt.datetime.now(dt.UTC))
 
+    def _comment(self, request: PublishRequest, target: thread.Target) -> Published:
+        """A comment of the Page under ``target.parent`` (``POST /{post-id}/comments message=``
+        with the Page token: the Page is the author). Text only: a comment takes one picture at
+        most, and only from an address; parts with images are refused before anything is sent."""
+        if request.images:
+            raise PermanentError(
+                "On Facebook the parts after the first are comments: they carry text only.",
+                message_fr="Sur Facebook, les parties après la première sont des commentaires : texte seulement.",
+                platform_code="comment_images")
+        message = compose(request)
+        check = self.validate(message)
+        if not check.valid:
+            raise PermanentError(" ".join(p.en for p in check.problems),
+                                 message_fr=" ".join(p.fr for p in check.problems), platform_code="validation")
+        result = self._call(self.graph.put_object, target.parent, "comments", may_have_posted=True, message=message)
+        comment_id = str(result["id"])
+        return Published(comment_id, comment_link(target.parent, comment_id), dt.datetime.now(dt.UTC))
+
+    def find_part(self, request: PublishRequest, target: thread.Target, *, since: dt.datetime) -> Found:
+        """A comment of the Page under ``target.parent`` with this text (the post's comments,
+        newest first, read back to ``since``)."""
+        wanted = _normal(compose(request))
+        floor = since - CLOCK_SKEW
+        args: dict[str, Any] = {"fields": "id,message,from,created_time", "order": "reverse_chronological",
+                                "limit": FEED_PAGE_SIZE}
+        try:
+            for _ in range(MAX_FEED_PAGES):
+                page = self._call(self.graph.get_connections, target.parent, "comments", may_have_posted=False,
+                                  **args)
+                for item in page.get("data", []):
+                    created = _graph_time(item.get("created_time"))
+                    if created is not None and created < floor:
+                        return Found(absent=True)
+                    mine = str((item.get("from") or {}).get("id") or "") == self.page_id
+                    if mine and _normal(item.get("message", "")) == wanted:
+                        cid = str(item["id"])
+                        return Found(published=Published(cid, comment_link(target.parent, cid), created))
+                after = page.get("paging", {}).get("cursors", {}).get("after")
+                if not after or not page.get("paging", {}).get("next"):
+                    return Found(absent=True)
+                args = {**args, "after": after}
+        except (AuthError, RateLimited):
+            raise
+        except ChannelError as exc:
+            return Found(reason=f"Commentaires illisibles : {exc.message_fr}")
+        return Found(reason=f"Plus de {MAX_FEED_PAGES * FEED_PAGE_SIZE} commentaires : lecture arrêtée.")
+
     # -- metrics ----------------------------------------------------------------------------------
 
     def fetch_metrics(self, platform_ids: Sequence[str]) -> list[Metrics]:
@@ -301,7 +360,15 @@ class FacebookChannel(Channel):
     # -- reconcile --------------------------------------------------------------------------------
 
     def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
+        """The post by :meth:`_find_post`; a thread's comments by its notes, each looked for
+        under the post (``channels/thread``)."""
+        first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None
+        return thread.find(self, request, since=since, find_first=self._find_post, first=first)
+
+    def _find_post(self, request: PublishRequest, since: dt.datetime) -> Found:
         """Read the Page feed from ``since`` on and look for the exact message."""
+        if request.reply_to:  # a comment of ours under that post
+            return self.find_part(request, thread.Target(request.reply_to, request.reply_to), since=since)
         if since.tzinfo is None:
             raise ValueError("find() needs an aware datetime for since")
         wanted = _normal(compose(request))
@@ -595,6 +662,10 @@ def compose(request: PublishRequest) -> str:
     if request.link and request.link not in text:
         return f"{text}\n\n{request.link}" if text else request.link
     return text
+
+
+def comment_link(post_id: str, comment_id: str) -> str:
+    return f"{permalink(post_id)}?comment_id={comment_id}"
 
 
 def permalink(post_id: str) -> str:

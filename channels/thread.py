@@ -174,13 +174,13 @@ def _entry(published: Published) -> dict[str, Any]:
             "at": at.isoformat() if at else None}
 
 
-def _target(channel: Threading, parts: Sequence[dict[str, Any]], first: Target | None) -> Target | None:
+def _target(channel: Channel, parts: Sequence[dict[str, Any]], first: Target | None) -> Target | None:
     """Where the next part goes: under the last part out, in the thread of the first (or of the
     post the first answered)."""
     if not parts:
         return first
     root, last = parts[0], parts[-1]
-    if getattr(channel, "replies_under_root", False):  # Facebook: comments under the post
+    if channel.replies_under_root:  # Facebook: comments under the post
         return Target(parent=str(root["id"]), root=str(root["id"]), parent_ref=str(root.get("ref") or ""),
                       root_ref=str(root.get("ref") or ""))
     if first is not None:

@@ -203,6 +203,8 @@ class FacebookEmulator(Emulator):
             route = partial(self._delete, parts[0])
         elif len(parts) == 2 and req.method == "POST" and parts[1] == "feed":
             route = partial(self._create_post, parts[0], token, fields)
+        elif len(parts) == 2 and req.method == "POST" and parts[1] == "comments":
+            route = partial(self._create_comment, parts[0], token, fields)
         elif len(parts) == 2 and req.method == "POST" and parts[1] == "photos":
             route = partial(self._upload_photo, parts[0], token, fields, files)
         elif len(parts) == 2 and req.method == "GET" and parts[1] in PUBLIC_EDGES:
@@ -325,6 +327,23 @@ class FacebookEmulator(Emulator):
             self._photos[media_id]["post_id"] = post["id"]
             post["photos"].append(media_id)
         return {"id": post["id"]}
+
+    def _create_comment(self, post_id: str, token: str, fields: dict[str, str]) -> dict[str, Any]:
+        """``POST /{post-id}/comments message=``: with a Page token, the Page comments as itself
+        (a first comment under its own post)."""
+        post = self._post(post_id)
+        self._bind(token, post["page_id"])
+        message = fields.get("message", "")
+        self._check_message(message)
+        if not message.strip():
+            raise GraphError(100, "(#100) Missing message or attachment.")
+        now = self.sandbox.now()
+        comment_id = f"{post['n']}_{self.sandbox.next_id()}"
+        bisect.insort(self._comments.setdefault(post["id"], []), (now, comment_id))
+        self._comment_bodies[comment_id] = {
+            "message": message, "from": {"id": post["page_id"], "name": f"Page sandbox {post['page_id']}"},
+            "parent": post["id"], "created": now}
+        return {"id": comment_id}
 
     def _upload_photo(
         self, page: str, token: str, fields: dict[str, str], files: dict[str, Any]
@@ -645,7 +664,15 @@ class FacebookEmulator(Emulator):
         except ValueError:
             raise GraphError(100, "(#100) Param limit must be an integer") from None
         stored = self._comments.get(post_id, [])
-        return self._comment_page(post_id, stored, limit, fields.get("after"), version)
+        page = self._comment_page(post_id, stored, limit, fields.get("after"), version)
+        wanted = fields.get("fields") or ""
+        for item in page["data"]:
+            body = self._comment_bodies.get(item["id"], {})
+            if "message" in wanted:
+                item["message"] = body.get("message", "")
+            if "from" in wanted:  # the Page's own comments name it; the public's need a Page token
+                item["from"] = dict(body.get("from") or {})
+        return page
 
     # -- inspection -------------------------------------------------------------------------------
 
@@ -661,6 +688,11 @@ class FacebookEmulator(Emulator):
                     "photos": list(p["photos"]),
                     "alts": [self._photos[m]["alt"] for m in p["photos"]],
                     "url": f"https://www.facebook.com/{p['page_id']}/posts/{p['n']}",
+                    "comments": [
+                        {"id": cid, "text": self._comment_bodies.get(cid, {}).get("message", ""),
+                         "from": (self._comment_bodies.get(cid, {}).get("from") or {}).get("id")}
+                        for _, cid in self._comments.get(p["id"], [])
+                    ],
                 }
                 for p in self._posts.values()
             ]
