@@ -164,6 +164,9 @@ class Post(SQLModel, table=True):
     #: The card of ``link`` (``services/link_cards``), read when the post is approved and kept so
     #: publishing does not read the page again: url, title, description, image, thumb, error.
     link_card: dict[str, Any] = _json({})
+    #: A thread's parts after the first (the first is ``text``/``images``), in order: each
+    #: ``{"text": str, "images": [as in images]}``. Empty: a single post. Covered by approval.
+    parts: list[dict[str, Any]] = _json([])
     #: The compose form the post came from: the same form submitted twice makes one post.
     form_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
     status: str = Field(default="draft", max_length=16, index=True)  # draft, pending, approved, rejected
@@ -245,6 +248,12 @@ class Delivery(SQLModel, table=True):
     held_reason: str = ""
     platform_id: str | None = Field(default=None, index=True)
     platform_url: str | None = None
+    #: A thread's parts' platform ids in order (the first is ``platform_id``); empty for one post.
+    part_ids: list[str] = _json([])
+    #: Each part's last figures, by platform id (the delivery's own figures are their sums).
+    part_metrics: dict[str, Any] = _json({})
+    #: How it went out when not quite as asked (X refused the thread's replies), ``{"fr", "en"}``.
+    note: dict[str, Any] = _json({})
     published_at: dt.datetime | None = _ts(nullable=True, index=True)
     likes: int | None = None
     shares: int | None = None

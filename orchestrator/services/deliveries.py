@@ -7,7 +7,7 @@ import secrets as pysecrets
 
 from sqlmodel import Session, col, select
 
-from channels.base import Image
+from channels.base import Image, Part
 from orchestrator import states
 from orchestrator.models import Account, Campaign, Case, Delivery, Post
 from orchestrator.services.accounts import get_account
@@ -78,6 +78,16 @@ def post_images(post: Post) -> list[Image]:
     # the post's own session reads library images inside the caller's transaction
     # (object_session is typed as SQLAlchemy's Session; the instance is sqlmodel's subclass)
     return [load_image(item, Session.object_session(post)) for item in post.images]  # type: ignore[arg-type]
+
+
+def post_parts(post: Post) -> list[Part]:
+    """A thread's parts after the first, with their images read (empty for a single post)."""
+    from orchestrator.services.media import load_image
+
+    session = Session.object_session(post)
+    return [Part(str(part.get("text") or ""),
+                 tuple(load_image(item, session) for item in part.get("images") or []))  # type: ignore[arg-type]
+            for part in post.parts or []]
 
 
 def check_for_account(session: Session, *, post: Post, account: Account, language: str = "fr") -> list[str]:

@@ -32,10 +32,12 @@ AUTHOR_ONLY = ("draft", "rejected")
 
 
 def fingerprint(*, text: str, link: str | None, variants: Mapping[str, str] | None,
-                images: Sequence[Image], warning: Mapping[str, Any] | None = None) -> str:
+                images: Sequence[Image], warning: Mapping[str, Any] | None = None,
+                parts: Sequence[tuple[str, Sequence[Image]]] = ()) -> str:
     """A SHA-256 of what goes out: text, link, variants (by account) and each image's bytes,
-    type and alt text, in order; and the content warning, visibility and labels when the post
-    has any (``content_warnings.fingerprint_part``: None for none, so older approvals hold)."""
+    type and alt text, in order; the content warning, visibility and labels when the post has
+    any (``content_warnings.fingerprint_part``: None for none, so older approvals hold); and a
+    thread's other parts, each text with its images, in order, when it has any."""
     content: dict[str, Any] = {
         "text": text,
         "link": link or None,
@@ -44,14 +46,19 @@ def fingerprint(*, text: str, link: str | None, variants: Mapping[str, str] | No
     }
     if warning:
         content["warning"] = dict(warning)
+    if parts:
+        content["parts"] = [[part_text, [[hashlib.sha256(i.data).hexdigest(), i.mime_type, i.alt] for i in part_images]]
+                            for part_text, part_images in parts]
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def post_fingerprint(post: Post, images: Sequence[Image]) -> str:
     from orchestrator.services.content_warnings import fingerprint_part, of_post
+    from orchestrator.services.deliveries import post_parts
 
     return fingerprint(text=post.text, link=post.link, variants=post.variants, images=images,
-                       warning=fingerprint_part(of_post(post)))
+                       warning=fingerprint_part(of_post(post)),
+                       parts=[(part.text, part.images) for part in post_parts(post)])
 
 
 def still_as_approved(approved: str | None, current: str) -> bool:

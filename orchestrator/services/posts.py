@@ -61,8 +61,10 @@ def create_post(
     content_warning: str | None = None,
     visibility: str | None = None,
     self_labels: list[str] | None = None,
+    parts: list[dict[str, Any]] | None = None,
 ) -> Post:
-    """``variants``: text adjusted per account id (as a string); ``accounts``: the accounts
+    """``variants``: text adjusted per account id (as a string); ``parts``: a thread's parts
+    after the first (``{"text", "images"}`` each, alt text required); ``accounts``: the accounts
     chosen, kept until the post is scheduled; ``form_token``: the compose form it came from.
     ``content_warning``, ``visibility``, ``self_labels``: ``None`` takes the case's default
     (``content_warnings``); a value ("" for no warning) is the post's own."""
@@ -84,6 +86,7 @@ def create_post(
             raise NotFound(f"Appel à l'action inconnu « {action_slug} ».", f"Unknown call to action '{action_slug}'.")
         action_id = action.id
     images = _checked_images(images)
+    checked_parts = _checked_parts(parts, link, language)
     post = Post(
         campaign_id=campaign.id,  # type: ignore[arg-type]
         case_id=case.id if case else None,
@@ -101,6 +104,7 @@ def create_post(
         content_warning=warning.text,
         visibility=warning.visibility,
         self_labels=list(warning.labels),
+        parts=checked_parts,
     )
     session.add(post)
     try:
@@ -146,6 +150,23 @@ def _checked_images(images: list[dict[str, Any]] | None) -> list[dict[str, Any]]
                 raise ServiceError(f"Image « {name} » : {exc.fr}", f"Image '{name}': {exc.en}") from None
             image = {**image, "mime_type": mime}
         checked.append(dict(image))
+    return checked
+
+
+def _checked_parts(parts: list[dict[str, Any]] | None, link: str | None, language: str) -> list[dict[str, Any]]:
+    """A thread's parts after the first, in order: each with a text (or images) and alt text on
+    every image, as any post. Blank parts are dropped."""
+    checked = []
+    for number, part in enumerate(parts or [], start=2):
+        if not isinstance(part, dict):
+            raise ServiceError(f"Partie {number} du fil sans contenu.", f"Part {number} of the thread without content.")
+        text = str(part.get("text") or "").strip()
+        images = _checked_images(list(part.get("images") or []))
+        if not text and not images:
+            continue
+        if text:
+            _check_text(text, None, language)
+        checked.append({"text": text, "images": images})
     return checked
 
 
@@ -252,9 +273,10 @@ def edit_post(
     session: Session, *, actor: Actor, post_id: int, text: str, link: str | None = None,
     variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
     content_warning: str | None = None, visibility: str | None = None, self_labels: list[str] | None = None,
+    parts: list[dict[str, Any]] | None = None,
 ) -> Post:
     """Change a post's text (and, when given, its per-account variants, its images, its content
-    warning, visibility or Bluesky labels). Only the author edits a draft or a rejected post;
+    warning, visibility, Bluesky labels or a thread's other parts). Only the author edits a draft or a rejected post;
     the edit is recorded, and whoever made it may not approve the post. An approved post goes
     back for approval and its deliveries wait."""
     require(actor, "editor", "modifier une publication", "edit a post")
@@ -280,17 +302,20 @@ def edit_post(
     new_warning = post.content_warning if content_warning is None else content_warnings.clean_text(content_warning)
     new_visibility = post.visibility if visibility is None else visibility
     new_labels = post.self_labels if self_labels is None else content_warnings.clean_labels(self_labels)
+    new_parts = post.parts or [] if parts is None else _checked_parts(parts, new_link, post.language)
     changed = [name for name, before, after in (
         ("text", post.text, new_text), ("link", post.link, new_link),
         ("variants", post.variants or {}, new_variants), ("images", post.images or [], new_images),
         ("content_warning", post.content_warning or "", new_warning),
         ("visibility", post.visibility, new_visibility), ("self_labels", post.self_labels or [], new_labels),
+        ("parts", post.parts or [], new_parts),
     ) if before != after]
     if not changed:
         return post  # saved as it was: nothing to record, nothing to approve again
     was_approved = post.status == APPROVED
     post.text, post.link, post.variants, post.images = new_text, new_link, new_variants, new_images
     post.content_warning, post.visibility, post.self_labels = new_warning, new_visibility, list(new_labels)
+    post.parts = new_parts
     post.status = PENDING if was_approved or post.status == PENDING else post.status
     post.approved_by = None
     post.approved_at = None

@@ -289,6 +289,7 @@ class Claimer:
         # a post's card (and its thumbnail's bytes) is read only for a platform that shows it
         with_cards = any(row.rendered_link for row in taken) and self._shows_cards(session, account_id)
         cards: dict[int, Any] = {}
+        parts: dict[int, tuple[Any, ...]] = {}
         for row in taken:
             try:
                 if row.images and row.post_id not in images:
@@ -308,6 +309,7 @@ class Claimer:
                     content_warning=row.content_warning or "", visibility=row.visibility or "public",
                     self_labels=tuple(row.self_labels or ()),
                     card=self._card(session, row.post_id, cards) if with_cards and row.rendered_link else None,
+                    parts=self._parts(session, row, parts),
                 )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
                 delivery = session.get(Delivery, row.id)
@@ -315,7 +317,8 @@ class Claimer:
                 states.transition(session, delivery, states.FAILED, actor=self.id, outcome="permanent",
                                   detail=reason, last_error=reason, last_error_kind="permanent")
                 continue
-            if not self._as_approved(session, row, images.get(row.post_id, ()) if row.images else (), as_approved):
+            if not self._as_approved(session, row, images.get(row.post_id, ()) if row.images else (), as_approved,
+                                     parts.get(row.post_id, ())):
                 continue
             moves.append((row.id, row.state, {}))
             first_try, was_ambiguous = history.get(row.id, (None, False))
@@ -364,12 +367,26 @@ class Claimer:
         return bool(is_sandbox) if needs else None
 
     @staticmethod
-    def _as_approved(session: Any, row: Any, images: tuple[Any, ...], seen: dict[int, bool]) -> bool:
-        """Whether the post's text, link, variants and images are still what was approved. One
-        that changed by any path is sent back for approval (its deliveries wait), not sent."""
+    def _parts(session: Any, row: Any, parts: dict[int, tuple[Any, ...]]) -> tuple[Any, ...]:
+        """A thread's parts after the first, with their images (once per post in a batch)."""
+        if not row.parts:
+            return ()
+        if row.post_id not in parts:
+            from orchestrator.services.deliveries import post_parts
+
+            parts[row.post_id] = tuple(post_parts(session.get(Post, row.post_id)))
+        return parts[row.post_id]
+
+    @staticmethod
+    def _as_approved(session: Any, row: Any, images: tuple[Any, ...], seen: dict[int, bool],
+                     parts: tuple[Any, ...] = ()) -> bool:
+        """Whether the post's text, link, variants, images and a thread's other parts are still
+        what was approved. One that changed by any path is sent back for approval (its
+        deliveries wait), not sent."""
         if row.post_id not in seen:
             current = four_eyes.fingerprint(text=row.text, link=row.link, variants=row.variants, images=images,
-                                            warning=content_warnings.fingerprint_part(content_warnings.of_post(row)))
+                                            warning=content_warnings.fingerprint_part(content_warnings.of_post(row)),
+                                            parts=[(part.text, part.images) for part in parts])
             seen[row.post_id] = four_eyes.still_as_approved(row.approved_fingerprint, current)
             if not seen[row.post_id]:
                 from orchestrator.services.posts import void_approval
@@ -420,7 +437,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
     """What publishing ``delivery`` sends (its key is stable across retries)."""
-    from orchestrator.services.deliveries import post_images
+    from orchestrator.services.deliveries import post_images, post_parts
 
     assert delivery.rendered_text is not None
     return PublishRequest(
@@ -433,6 +450,7 @@ def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
         visibility=post.visibility or "public",
         self_labels=tuple(post.self_labels or ()),
         card=link_cards.for_channel(post.link_card, post.link) if delivery.rendered_link else None,
+        parts=tuple(post_parts(post)),
     )
 
 
@@ -448,7 +466,7 @@ def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
         sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
                   d.c.rendered_link, d.c.post_id, p.c.campaign_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
                   p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels,
-                  c.c.status.label("case_status"), p.c.embargo_until.label("post_embargo"),
+                  p.c.parts, c.c.status.label("case_status"), p.c.embargo_until.label("post_embargo"),
                   c.c.embargo_until.label("case_embargo"))
         .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
                      .outerjoin(c, c.c.id == p.c.case_id))

@@ -259,9 +259,12 @@ class Publisher:
         return item.delivery_id in ours and (lease - utcnow()).total_seconds() >= margin
 
     def _margin(self, item: Claimed) -> float:
-        """Lease needed to start a publish call: its requests (one per image, one for the post)
+        """Lease needed to start a publish call: its requests (one per image, one for the post,
+        and so for each part of a thread, with one look for a part whose outcome is unknown)
         each bounded by the request timeout, plus a second for clocks and scheduling."""
-        return self.settings.request_timeout * (1 + len(item.request.images)) + 1.0
+        request = item.request
+        calls = 1 + len(request.images) + sum(2 + len(part.images) for part in request.parts)
+        return self.settings.request_timeout * calls + 1.0
 
     def publish_one(self, item: Claimed, account: Account) -> Attempted:
         """Publish one claimed delivery: how it ended, and whether the account goes on."""

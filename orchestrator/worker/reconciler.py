@@ -33,6 +33,7 @@ from orchestrator.settings import Settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker.channels import Channels
 from orchestrator.worker.claimer import publish_request
+from orchestrator.worker.recorder import outcome_facts
 
 log = logging.getLogger("porte_voix.worker")
 
@@ -151,7 +152,7 @@ class Reconciler:
                     facts: dict[str, Any] = {
                         "platform_id": found.published.platform_id, "platform_url": found.published.url,
                         "published_at": found.published.published_at or now, "last_error": "",
-                        "last_error_kind": "", "next_metrics_at": now}
+                        "last_error_kind": "", "next_metrics_at": now, **outcome_facts(found.published)}
                 elif then.state == states.FAILED:
                     facts = {"last_error": "Absente de la plateforme après plusieurs essais.",
                              "last_error_kind": "transient"}

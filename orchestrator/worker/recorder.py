@@ -194,7 +194,7 @@ class Recorder:
                 published = success.published
                 facts: dict[str, Any] = {"platform_id": published.platform_id, "platform_url": published.url,
                          "published_at": published.published_at or now, "next_metrics_at": now,
-                         "last_error": "", "last_error_kind": ""}
+                         "last_error": "", "last_error_kind": "", **outcome_facts(published)}
                 if state in (states.PUBLISHING, states.UNCONFIRMED):  # the usual case, written together
                     moves.append((delivery_id, state, {**facts, "attempts": attempts + 1,
                                                        "duration_ms": success.duration_ms}))
@@ -211,12 +211,25 @@ class Recorder:
                     log.error("delivery %s published while %s", delivery_id, state)
                     delivery.platform_id = published.platform_id
                     delivery.platform_url = published.url
+                    delivery.part_ids = list(published.part_ids)
                     session.add(delivery)
             states.transition_many(session, moves, _PUBLISHED.state, actor=self.id, outcome=_PUBLISHED.outcome,
                                    worker_id=None, lease_until=None)
             for account_id in sorted(infos):  # buckets after deliveries, in account order
                 budgets.correct(session, account_id=account_id, infos=infos[account_id])
 
+
+
+def outcome_facts(published: Published) -> dict[str, Any]:
+    """What a delivery keeps of a publication besides its id: every part's id (a thread) and
+    the note on how it went out (X refused the thread's replies); nothing for a single post (the
+    hot path writes the columns it always wrote)."""
+    facts: dict[str, Any] = {}
+    if published.part_ids:
+        facts["part_ids"] = list(published.part_ids)
+    if published.note is not None:
+        facts["note"] = {"fr": published.note.text("fr"), "en": published.note.text("en")}
+    return facts
 
 
 @functools.lru_cache(maxsize=2)
