@@ -8,12 +8,13 @@ import functools
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from channels.base import RateInfo
+from channels.base import Metrics, RateInfo
 from channels.registry import channel_class
 from orchestrator import budgets, states
 from orchestrator.db import retry_db, session_scope
@@ -24,6 +25,29 @@ from orchestrator.timeutil import utcnow
 from orchestrator.worker.channels import Channels
 
 log = logging.getLogger("porte_voix.worker")
+
+
+FIGURES = ("likes", "shares", "replies", "quotes", "views", "saves")
+
+
+def _figures(m: Metrics) -> dict[str, int | None]:
+    return {name: getattr(m, name) for name in FIGURES}
+
+
+def thread_metrics(part_ids: Sequence[str], by_pid: Mapping[str, Metrics]) -> Metrics | None:
+    """A thread's figures as one delivery's: each figure summed over the parts the platform
+    answered for (None where none gives it), less the thread's own replies: each part after the
+    first is itself a reply (or a comment) the platform counts. None when no part was found."""
+    found = [by_pid[pid] for pid in part_ids if pid in by_pid]
+    if not found:
+        return None
+    sums: dict[str, int | None] = {}
+    for name in FIGURES:
+        values = [v for v in (getattr(m, name) for m in found) if v is not None]
+        sums[name] = sum(values) if values else None
+    if sums["replies"] is not None:
+        sums["replies"] = max(0, sums["replies"] - (len(part_ids) - 1))
+    return Metrics(platform_id=part_ids[0], **sums)
 
 
 class MetricsPoller:
@@ -54,7 +78,7 @@ class MetricsPoller:
             account = self.channels.account(account_id)
             channel = self.channels.get(account, "metrics")
             try:
-                metrics = channel.fetch_metrics([pid for _, pid in items])
+                metrics = channel.fetch_metrics([pid for _, pids in items for pid in pids])
             except Exception as exc:  # never lets a metrics problem touch publishing
                 log.warning("metrics for account %s failed: %s", account.name, exc)
                 channel.take_rate_info()
@@ -66,8 +90,8 @@ class MetricsPoller:
                              "record metrics")
         return done
 
-    def _take_metrics(self, now: dt.datetime, limit: int) -> dict[int, list[tuple[int, str]]]:
-        batches: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    def _take_metrics(self, now: dt.datetime, limit: int) -> dict[int, list[tuple[int, list[str]]]]:
+        batches: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
         with session_scope(self.engine) as session:
             query = (select(Delivery).where(Delivery.state == states.PUBLISHED, col(Delivery.next_metrics_at) <= now,
                                             col(Delivery.platform_id).is_not(None))
@@ -81,24 +105,30 @@ class MetricsPoller:
                 col(Account.id).in_(list(by_account)))).all()) if by_account else {}
             for account_id in sorted(by_account):
                 rows = by_account[account_id]
-                calls = math.ceil(len(rows) / channel_class(kinds[account_id]).metrics_batch_size)
+                ids = sum(max(1, len(d.part_ids or [])) for d in rows)  # a thread: every part's figures
+                calls = math.ceil(ids / channel_class(kinds[account_id]).metrics_batch_size)
                 ok, retry_at = budgets.spend(session, account_id=account_id, endpoint="metrics", n=calls, now=now)
                 for delivery in rows:
                     # claimed for this round; a crash only delays the figures a little
                     delivery.next_metrics_at = now + dt.timedelta(minutes=5) if ok else retry_at
                     session.add(delivery)
                 if ok:
-                    batches[account_id] = [(d.id, d.platform_id) for d in rows]  # type: ignore[misc]
+                    batches[account_id] = [(d.id, list(d.part_ids or []) or [str(d.platform_id)])  # type: ignore[misc]
+                                           for d in rows]
         return batches
 
-    def _record_metrics(self, account_id: int, items: list[tuple[int, str]], metrics: list[Any],
+    def _record_metrics(self, account_id: int, items: list[tuple[int, list[str]]], metrics: list[Any],
                         infos: list[RateInfo], now: dt.datetime) -> int:
         by_pid = {m.platform_id: m for m in metrics}
         done = 0
         with session_scope(self.engine) as session:
             ids = [delivery_id for delivery_id, _ in items]
             for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(ids))):
-                m = by_pid.get(delivery.platform_id or "")
+                if delivery.part_ids:  # a thread: one delivery, its parts' figures summed
+                    m = thread_metrics(delivery.part_ids, by_pid)
+                    delivery.part_metrics = {pid: _figures(by_pid[pid]) for pid in delivery.part_ids if pid in by_pid}
+                else:
+                    m = by_pid.get(delivery.platform_id or "")
                 if m is not None:
                     for field in ("likes", "shares", "replies", "quotes", "views", "saves"):
                         setattr(delivery, field, getattr(m, field))
