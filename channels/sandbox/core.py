@@ -127,7 +127,9 @@ class Fault:
     (handle, then stay silent for ``delay`` seconds and drop the connection), ``reset`` (drop the
     connection before handling), ``slow`` (wait ``delay`` seconds, then handle), ``rate_limit``
     (answer the platform's 429 without handling), ``error`` (answer ``status`` without handling),
-    ``revoke`` (answer the platform's bad-token error without handling).
+    ``revoke`` (answer the platform's bad-token error without handling), ``stall`` (wait
+    ``delay`` seconds, then drop the connection without handling: a call in flight that never
+    writes). ``skip`` lets that many matching requests through first (a thread's part 3: skip 2).
     """
 
     action: str
@@ -138,9 +140,10 @@ class Fault:
     status: int = 503
     delay: float = 0.0
     id: int = 0
+    skip: int = 0
 
     ACTIONS: ClassVar[frozenset[str]] = frozenset(
-        {"error_after_write", "timeout_after_write", "reset", "slow", "rate_limit", "error", "revoke"}
+        {"error_after_write", "timeout_after_write", "reset", "slow", "rate_limit", "error", "revoke", "stall"}
     )
 
     def matches(self, platform: str, req: Request) -> bool:
@@ -276,6 +279,9 @@ class Sandbox:
         with self.lock:
             for fault in self.faults:
                 if fault.count > 0 and fault.matches(platform, req):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.count -= 1
                     if fault.count == 0:
                         self.faults.remove(fault)
@@ -322,6 +328,9 @@ class Sandbox:
                     return emulator.bad_token(req), None
                 if fault is not None:
                     if fault.action == "reset":
+                        raise DropConnection
+                    if fault.action == "stall":
+                        time.sleep(fault.delay)
                         raise DropConnection
                     if fault.action == "rate_limit":
                         return emulator.rate_limited(req), None

@@ -232,3 +232,91 @@ def wait_until_settled(engine: sa.Engine, total: int, timeout: float) -> int:
             break
         time.sleep(0.25)
     return published
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads: one thread of several parts per account, checked on the platforms' side
+
+#: Where each part of a thread goes out: a thread's parts after the first are replies (X,
+#: Mastodon, Bluesky) or the Page's comments under the post (Facebook).
+PART_PATHS = {
+    "x": r"^/2/tweets$",
+    "mastodon": r"^/api/v1/statuses$",
+    "bluesky": r"createRecord$",
+    "facebook": r"/comments$",
+}
+
+
+def thread_texts(parts: int) -> list[str]:
+    return [f"Fil pour Juan López, partie {i}/{parts} : sa rivière, sa vie." for i in range(1, parts + 1)]
+
+
+def build_threads(engine: sa.Engine, base_url: str, *, kinds: tuple[str, ...] = KINDS, parts: int = 4,
+                  options: dict | None = None) -> dict[int, str]:
+    """One account per kind and one delivery each of a thread of ``parts`` parts (its first the
+    delivery's frozen text). Returns {delivery id: account kind}."""
+    texts = thread_texts(parts)
+    with db.session_scope(engine) as session:
+        account_ids = [(new_account(session, kind, name=f"{kind}-0", credentials=numbered_credentials(kind, 0),
+                                    base_url=base_url, options=options or WIDE).id, kind) for kind in kinds]
+        post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text=texts[0], submit=True,
+                                 parts=[{"text": t} for t in texts[1:]])
+        posts.approve_post(session, actor=SYSTEM, post_id=post.id)
+        post_id = post.id
+    start = utcnow()
+    rows = [{
+        "post_id": post_id, "account_id": account_id, "state": "scheduled", "scheduled_at": start, "due_at": start,
+        "source_code": f"t{i:07d}", "rendered_text": texts[0], "created_at": start, "updated_at": start,
+        "attempts": 0, "last_error": "", "last_error_kind": "", "held_reason": "",
+    } for i, (account_id, _) in enumerate(account_ids)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Delivery), rows)
+    with db.session_scope(engine) as session:
+        kind_of = dict(session.exec(select(Account.id, Account.kind)).all())
+        return {d.id: kind_of[d.account_id] for d in session.exec(select(Delivery))}
+
+
+def thread_on_platform(sandbox, kind: str) -> list[tuple[str, str, str | None, str | None]]:
+    """The account's posts as (id, text, parent, root), the thread's structure as the platform
+    holds it: for Facebook the post, then its comments (each with the post as parent and root)."""
+    found = []
+    for post in sandbox.sandbox.posts(kind):
+        if kind == "x":
+            found.append((post["id"], post["text"], post["in_reply_to"],
+                          post["conversation_id"] if post["in_reply_to"] else None))
+        elif kind == "mastodon":
+            found.append((post["id"], post["text"], post["in_reply_to"], None))
+        elif kind == "bluesky":
+            found.append((post["id"], post["text"], post["reply_parent"], post["reply_root"]))
+        elif kind == "facebook":
+            found.append((post["id"], post["text"], None, None))
+            found += [(c["id"], c["text"], post["id"], post["id"]) for c in post["comments"]]
+    return found
+
+
+def check_threads(engine: sa.Engine, sandbox, kinds: dict[int, str], parts: int = 4) -> None:
+    """Every thread published once, whole, in order: on each platform exactly one post per part
+    (no part twice), each part's parent the part before (Facebook: the post), its root the first
+    (Mastodon keeps no root: the chain of parents says it), and the delivery holding every
+    part's id in that order."""
+    texts = thread_texts(parts)
+    with db.session_scope(engine) as session:
+        rows = {d.id: d for d in session.exec(select(Delivery))}
+    for delivery_id, kind in kinds.items():
+        d = rows[delivery_id]
+        assert d.state == "published", (kind, d.state, d.last_error)
+        on_platform = thread_on_platform(sandbox, kind)
+        seen = Counter(text for _, text, _, _ in on_platform)
+        assert all(seen[t] == 1 for t in texts), f"{kind}: parts posted {dict(seen)}"
+        assert len(on_platform) == parts, f"{kind}: {len(on_platform)} posts for {parts} parts"
+        by_text = {text: (pid, parent, root) for pid, text, parent, root in on_platform}
+        chain = [by_text[t][0] for t in texts]
+        root = chain[0]
+        assert by_text[texts[0]][1] is None, f"{kind}: the first part answers {by_text[texts[0]][1]}"
+        for i in range(1, parts):
+            _, parent, part_root = by_text[texts[i]]
+            expected_parent = root if kind == "facebook" else chain[i - 1]
+            assert parent == expected_parent, f"{kind}: part {i + 1} answers {parent}, not {expected_parent}"
+            if kind != "mastodon":
+                assert part_root == root, f"{kind}: part {i + 1} in the thread of {part_root}, not {root}"
+        assert d.platform_id == root and list(d.part_ids) == chain, (kind, d.platform_id, d.part_ids, chain)
