@@ -26,11 +26,12 @@ The promise kept here: **never publish a part twice**.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from channels.base import (
@@ -66,6 +67,31 @@ class Target:
     root: str
     parent_ref: str = ""
     root_ref: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The caller's lease: a thread takes several calls, each started only with time left to finish it
+
+_lease = threading.local()
+
+
+@contextlib.contextmanager
+def lease(still_ours: Callable[[], bool]) -> Iterator[None]:
+    """While publishing in this thread of execution, ``still_ours()`` is asked before each part
+    after the first: it renews the caller's lease when needed and says whether the delivery is
+    still the caller's with time enough for one more part. When it is not, nothing more is sent
+    (the try stops with a :class:`TransientError`; the notes say where the thread stands)."""
+    before = getattr(_lease, "check", None)
+    _lease.check = still_ours
+    try:
+        yield
+    finally:
+        _lease.check = before
+
+
+def _lease_holds() -> bool:
+    check = getattr(_lease, "check", None)
+    return check is None or bool(check())
 
 
 def part_key(key: str, index: int) -> str:
@@ -237,6 +263,11 @@ def publish(channel: Any, request: PublishRequest, *, first: Target | None = Non
                     "nothing more is sent before it is.",
                     message_fr=f"La partie {index + 1} du fil est peut-être partie et reste introuvable pour "
                     f"l'instant ({found.reason}) : rien de plus n'est envoyé avant de le savoir.")
+        if index > 0 and not _lease_holds():
+            raise TransientError(
+                f"The delivery's lease ran out before part {index + 1} of the thread: nothing more was sent.",
+                message_fr=f"Le bail de l'envoi a expiré avant la partie {index + 1} du fil : rien de plus n'a été "
+                "envoyé.")
         note = {"parts": parts, "pending": index, "since": dt.datetime.now(dt.UTC).isoformat()}
         NOTES.save(key, note, required=True)
         try:

@@ -36,6 +36,7 @@ from functools import partial
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from channels import thread
 from channels.base import AmbiguousError, Channel, ChannelError
 from orchestrator import media_urls, states
 from orchestrator.db import read_scope, retry_db, session_scope
@@ -259,11 +260,14 @@ class Publisher:
         return item.delivery_id in ours and (lease - utcnow()).total_seconds() >= margin
 
     def _margin(self, item: Claimed) -> float:
-        """Lease needed to start a publish call: its requests (one per image, one for the post,
-        and so for each part of a thread, with one look for a part whose outcome is unknown)
-        each bounded by the request timeout, plus a second for clocks and scheduling."""
+        """Lease needed to start a publish call: its requests (one per image, one for the post)
+        each bounded by the request timeout, plus a second for clocks and scheduling. A thread's
+        parts each start only with this much left (``channels.thread.lease``, renewed between
+        parts): its largest part, and one look for a part whose outcome is unknown."""
         request = item.request
-        calls = 1 + len(request.images) + sum(2 + len(part.images) for part in request.parts)
+        if not request.parts:
+            return self.settings.request_timeout * (1 + len(request.images)) + 1.0
+        calls = 2 + max(len(request.images), *(len(part.images) for part in request.parts))
         return self.settings.request_timeout * calls + 1.0
 
     def publish_one(self, item: Claimed, account: Account) -> Attempted:
@@ -282,7 +286,8 @@ class Publisher:
             log.warning("image addresses of delivery %s not renewed", item.delivery_id, exc_info=True)
         started = time.monotonic()
         try:
-            published = channel.publish(request)
+            with thread.lease(partial(self._ensure_lease, [item])):  # renewed between a thread's parts
+                published = channel.publish(request)
         except ChannelError as exc:
             duration = int((time.monotonic() - started) * 1000)
             self.channels.keep_session(account, "publish", channel)
