@@ -326,6 +326,11 @@ class ContainerChannel(Channel):
     # -- publish --------------------------------------------------------------------------------
 
     def publish(self, request: PublishRequest) -> Published:
+        if (request.parts or request.reply_to) and not self.can_thread:
+            raise PermanentError(
+                f"{self.label} does not publish threads or replies here: publish a single post.",
+                message_fr=f"{self.label} ne publie pas de fil ni de réponse ici : publiez une seule publication.",
+                platform_code="no_thread")
         return self._publish_request(request, {})
 
     def _publish_request(self, request: PublishRequest, extra: dict[str, str]) -> Published:

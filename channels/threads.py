@@ -26,11 +26,13 @@ from typing import Any
 
 import requests
 
+from channels import thread
 from channels.base import (
     AccountConfig,
     AuthError,
     ChannelError,
     CredentialField,
+    Found,
     Image,
     Metrics,
     PermanentError,
@@ -145,6 +147,7 @@ class ThreadsChannel(ContainerChannel):
     can_thread = True  # reply_to_id: each part answers the previous one
     can_delete = True  # DELETE /{media-id} (threads_delete)
     can_alt_text = True
+    can_thread = True  # reply_to_id, each part its own container
     metrics_batch_size = 1  # /{media}/insights answers for one post; Threads has no batch call
     # 250 posts per rolling 24 h (threads_publishing_limit); calls: 4,800 x impressions per 24 h.
     rate_limits = {"publish": (250, 86400), "metrics": (200, 3600), "read": (100, 3600)}
@@ -207,6 +210,28 @@ class ThreadsChannel(ContainerChannel):
         return Validation(self.kind, length, limit, tuple(problems))
 
     # -- threads of replies and deletion ----------------------------------------------------------
+
+    def publish(self, request: PublishRequest) -> Published:
+        """One post, or a thread whose parts each reply to the one before (``reply_to_id``,
+        each part its own container under its own key: ``channels/thread``); with
+        ``reply_to``, the first part answers that post."""
+        first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None
+        return thread.publish(self, request, first=first, find_first=self._find_post)
+
+    def post_part(self, request: PublishRequest, target: thread.Target | None) -> Published:
+        return self._publish_request(request, {"reply_to_id": target.parent} if target is not None else {})
+
+    def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
+        first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None
+        return thread.find(self, request, since=since, find_first=self._find_post, first=first)
+
+    def _find_post(self, request: PublishRequest, since: dt.datetime) -> Found:
+        return super().find(request, since=since)
+
+    def find_part(self, request: PublishRequest, target: thread.Target, *, since: dt.datetime) -> Found:
+        """A part, by its own container (its status says whether it was published) or its text
+        among the account's recent posts."""
+        return super().find(request, since=since)
 
     def publish_reply(self, request: PublishRequest, reply_to: str) -> Published:
         """Publish ``request`` as a reply to the post ``reply_to`` (ours): one part of a thread."""
