@@ -54,13 +54,17 @@ def preview(
     visibility: str | None = None,
     self_labels: list[str] | None = None,
     post_language: str | None = None,
+    parts: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The text as it will go out on each account (its variant, links tagged), with length,
     limit, problems and a note when the limit is a platform default; the content warning,
     visibility and labels as that platform carries them (``None``: the case's default for a post
     in ``post_language``; ``language`` is the reader's), and a
     note where it has no language field. Offline: no credentials are read, no platform is
-    called. An account whose preview cannot be built gets ``error``; the others are still shown."""
+    called. An account whose preview cannot be built gets ``error``; the others are still shown.
+    ``parts``: a thread's parts after the first (``{"text", "images"}``): each account's row then
+    has ``parts`` (each part's text, length, limit and problems) and what the platform does with
+    a thread among its problems and warnings."""
     from orchestrator.services.post_review import check_images, platform
     from orchestrator.services.validators import for_account
 
@@ -68,6 +72,9 @@ def preview(
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     loaded, broken = check_images(list(images or []), session)
     image_problems = [fr if language == "fr" else en for fr, en in broken]
+    thread = _loaded_parts(session, parts)
+    for _, _, part_broken in thread:
+        image_problems += [fr if language == "fr" else en for fr, en in part_broken]
     post_language = post_language or (language if language in ("fr", "en") else "fr")
     try:
         warning = content_warnings.resolve(case, post_language, text=content_warning, visibility=visibility,
@@ -88,10 +95,14 @@ def preview(
             out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
             validator = for_account(account)
             check = validator.validate(out, loaded, content_warning=warning.text)
-            row.update(text=out, length=check.length, limit=check.limit, valid=check.valid and not image_problems,
-                       problems=image_problems + [p.text(language) for p in check.problems],
-                       warnings=[p.text(language) for p in check.warnings],
-                       note=validator.note.text(language) if validator.note else None, variant=bool(adjusted))
+            thread_problems, thread_warnings = _thread_verdict(account, validator, thread, warning.text)
+            row.update(text=out, length=check.length, limit=check.limit,
+                       valid=check.valid and not image_problems and not thread_problems,
+                       problems=image_problems + [p.text(language) for p in [*check.problems, *thread_problems]],
+                       warnings=[p.text(language) for p in [*check.warnings, *thread_warnings]],
+                       note=validator.note.text(language) if validator.note else None, variant=bool(adjusted),
+                       parts=[_part_row(validator, text_, images_, warning.text, language)
+                              for text_, images_, _ in thread])
         except ServiceError as exc:
             row["error"] = exc.text(language)
         except Exception as exc:  # noqa: BLE001 - this account's preview says it; the others still show
@@ -99,6 +110,52 @@ def preview(
                             else f"No preview for this account: {exc}")
         result.append(row)
     return result
+
+
+def _loaded_parts(session: Session, parts: list[dict[str, Any]] | None) -> list[tuple[str, list[Any], list[Any]]]:
+    """A thread's parts after the first, blank ones left out: (text, images read, image problems)."""
+    from orchestrator.services.post_review import check_images
+
+    out = []
+    for part in parts or []:
+        text = str(part.get("text") or "").strip()
+        loaded, broken = check_images(list(part.get("images") or []), session)
+        if text or part.get("images"):
+            out.append((text, loaded, broken))
+    return out
+
+
+def _thread_verdict(account: Account, validator: Any, thread: list[tuple[str, list[Any], list[Any]]],
+                    content_warning: str) -> tuple[list[Any], list[Any]]:
+    from orchestrator.services import thread_parts
+
+    def check(text: str, images: Any) -> Any:
+        return validator.validate(text, list(images), content_warning=content_warning)
+
+    return thread_parts.verdict(account.kind, check, [(text, images) for text, images, _ in thread])
+
+
+def _part_row(validator: Any, text: str, images: list[Any], content_warning: str, language: str) -> dict[str, Any]:
+    check = validator.validate(text, images, content_warning=content_warning)
+    return {"text": text, "length": check.length, "limit": check.limit, "valid": check.valid,
+            "problems": [p.text(language) for p in check.problems], "images": len(images)}
+
+
+def split_for_accounts(session: Session, *, text: str, account_names: list[str], numbered: bool = False,
+                       content_warning: str = "") -> list[str]:
+    """``text`` split at its sentences into parts that fit every chosen account (each platform's
+    own count: X's weighted characters, Bluesky's graphemes, a Mastodon server's limit with its
+    content warning); optionally numbered « 1/4 ». Offline."""
+    from orchestrator.services import thread_parts
+    from orchestrator.services.validators import for_account
+
+    validators = [for_account(get_account(session, name=name)) for name in dict.fromkeys(account_names)]
+
+    def fits(part: str) -> bool:
+        return all(not any(p.code == "too_long" for p in v.validate(part, content_warning=content_warning).problems)
+                   for v in validators)
+
+    return thread_parts.split_story(text, fits, numbered=numbered)
 
 
 @dataclasses.dataclass
@@ -137,19 +194,26 @@ def check_time(at: dt.datetime, *, publish_now: bool, tz: str, now: dt.datetime 
 
 def _problems(session: Session, *, text: str, link: str | None, case_slug: str | None,
               accounts: list[Account], images: list[dict[str, Any]], variants: dict[str, str],
-              campaign: Campaign, content_warning: str = "") -> list[tuple[str, str]]:
+              campaign: Campaign, content_warning: str = "",
+              parts: list[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
     """Each chosen account's verdict on its text, with the images: (fr, en) problems."""
     from orchestrator.services.post_review import check_images, platform
     from orchestrator.services.validators import for_account
 
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     loaded, problems = check_images(images, session)
+    thread = _loaded_parts(session, parts)
+    for _, _, broken in thread:
+        problems += broken
     draft = Post(campaign_id=campaign.id or 0, text=text.strip(), link=link or None, variants=variants)
     for account in accounts:
         label = f"{account.name} ({platform(account.kind)})"
         out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
-        check = for_account(account).validate(out, loaded, content_warning=content_warning)
+        validator = for_account(account)
+        check = validator.validate(out, loaded, content_warning=content_warning)
         problems += [(f"{label} : {p.fr}", f"{label}: {p.en}") for p in check.problems]
+        thread_problems, _ = _thread_verdict(account, validator, thread, content_warning)
+        problems += [(f"{label} : {p.fr}", f"{label}: {p.en}") for p in thread_problems]
     return problems
 
 
@@ -176,6 +240,7 @@ def compose(
     visibility: str | None = None,
     self_labels: list[str] | None = None,
     link_card: dict[str, Any] | None = None,
+    parts: list[dict[str, Any]] | None = None,
 ) -> Composed:
     """One post for all the chosen accounts, with the text adjusted per account (``variants``:
     account name -> text) kept on the post and approved once; scheduled on every account when a
@@ -188,7 +253,8 @@ def compose(
     unless ``publish_now``. ``content_warning``, ``visibility``, ``self_labels``: ``None`` takes
     the case's default; checked before anything is saved. ``link_card``: the card of ``link`` as
     the preview read it (``link_cards.read_card``), with the title and description staff left;
-    kept on the post, so approval does not read the page again."""
+    kept on the post, so approval does not read the page again. ``parts``: a thread's parts
+    after the first (``{"text", "images"}``), checked for every chosen account like the text."""
     require(actor, "editor", "écrire une publication", "write a post")
     if form_token:
         existing = session.exec(select(Post).where(Post.form_token == form_token)).first()
@@ -210,7 +276,7 @@ def compose(
         at = next_free_slot(session, account_names=[a.name for a in chosen], tz=campaign.timezone)
     problems = _problems(session, text=text, link=link, case_slug=case_slug, accounts=chosen,
                          images=list(images or []), variants=adjusted, campaign=campaign,
-                         content_warning=warning.text) if text.strip() else []
+                         content_warning=warning.text, parts=parts) if text.strip() else []
     if problems and (submit or at is not None):
         raise ServiceError(
             "Cette publication ne convient pas à tous les comptes choisis : " + " · ".join(fr for fr, _ in problems),
@@ -221,6 +287,7 @@ def compose(
         action_slug=action_slug, images=images, submit=submit, campaign=campaign, sibling_id=sibling_id,
         variants=adjusted, accounts=[a.id for a in chosen if a.id is not None], form_token=form_token or None,
         content_warning=warning.text, visibility=warning.visibility, self_labels=list(warning.labels),
+        parts=parts,
     )
     if link_card:
         link_cards.keep(post, link_card)

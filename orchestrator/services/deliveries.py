@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets as pysecrets
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -98,9 +99,16 @@ def check_for_account(session: Session, *, post: Post, account: Account, languag
     text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code="x" * 7)
     from orchestrator.services.validators import for_account
 
-    result = for_account(account).validate(text, post_images(post),  # offline: no credentials read
-                                           content_warning=post.content_warning or "")
-    return [p.text(language) for p in result.problems]
+    validator = for_account(account)
+    result = validator.validate(text, post_images(post),  # offline: no credentials read
+                                content_warning=post.content_warning or "")
+    from orchestrator.services.thread_parts import verdict
+
+    def check(part_text: str, images: Any) -> Any:
+        return validator.validate(part_text, list(images), content_warning=post.content_warning or "")
+
+    thread_problems, _ = verdict(account.kind, check, [(p.text, p.images) for p in post_parts(post)])
+    return [p.text(language) for p in [*result.problems, *thread_problems]]
 
 
 def schedule(

@@ -105,7 +105,10 @@ class MetricsPoller:
                 col(Account.id).in_(list(by_account)))).all()) if by_account else {}
             for account_id in sorted(by_account):
                 rows = by_account[account_id]
-                ids = sum(max(1, len(d.part_ids or [])) for d in rows)  # a thread: every part's figures
+                # a thread: every part's figures (not Facebook's comments: their figures are not the
+                # post's, and the post's already count what is said under it)
+                every_part = not channel_class(kinds[account_id]).replies_under_root
+                ids = sum(max(1, len(d.part_ids or []) if every_part else 1) for d in rows)
                 calls = math.ceil(ids / channel_class(kinds[account_id]).metrics_batch_size)
                 ok, retry_at = budgets.spend(session, account_id=account_id, endpoint="metrics", n=calls, now=now)
                 for delivery in rows:
@@ -113,8 +116,8 @@ class MetricsPoller:
                     delivery.next_metrics_at = now + dt.timedelta(minutes=5) if ok else retry_at
                     session.add(delivery)
                 if ok:
-                    batches[account_id] = [(d.id, list(d.part_ids or []) or [str(d.platform_id)])  # type: ignore[misc]
-                                           for d in rows]
+                    batches[account_id] = [(d.id, (list(d.part_ids or []) if every_part else [])  # type: ignore[misc]
+                                            or [str(d.platform_id)]) for d in rows]
         return batches
 
     def _record_metrics(self, account_id: int, items: list[tuple[int, list[str]]], metrics: list[Any],
