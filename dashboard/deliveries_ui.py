@@ -165,6 +165,8 @@ def delivery_figures(row: dict[str, Any], *, tz: str) -> None:
     with common.session() as s:
         data = delivery_views.delivery_figures(s, delivery_id=row["id"])
     latest = data["latest"]
+    if data.get("note"):  # how it went out when not quite as asked (X refused the thread's replies)
+        st.warning(common.plain(data["note"].get(lang()) or data["note"].get("fr") or ""), icon=":material/info:")
     st.markdown(f"**{t('figures.title')}**")
     if row["state"] != "published" and not data["series"]:
         st.caption(t("figures.none_yet"))
@@ -175,6 +177,11 @@ def delivery_figures(row: dict[str, Any], *, tz: str) -> None:
         column.metric(figure_name(name), fmt_number(latest.get(name)))
     if data["metrics_at"]:
         st.caption(t("figures.as_of", when=fmt_datetime(data["metrics_at"], tz, "short")))
+    if data.get("parts"):  # a thread: one delivery, the figures above summed over its parts
+        st.caption(t("figures.thread", n=fmt_number(len(data["parts"]))))
+        st.dataframe([{t("figures.part"): part["number"], "id": part["platform_id"],
+                       **{figure_name(n): part.get(n) for n in ("views", "likes", "shares", "replies")}}
+                      for part in data["parts"]], hide_index=True)
     if not data["series"]:
         st.caption(t("figures.no_curve"))
         return

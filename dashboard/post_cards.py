@@ -128,6 +128,18 @@ def shown_text(row: dict[str, Any], *, key: str) -> None:
             st.caption(common.plain(note))
 
 
+def thread_parts(parts: list[dict[str, Any]], *, first: int = 2) -> None:
+    """A thread's parts after the first, numbered, each with its count when it has one."""
+    for number, part in enumerate(parts, start=first):
+        line = t("compose.part_heading", n=fmt_number(number))
+        if part.get("limit"):
+            line += " · " + t("compose.counter", length=fmt_number(part["length"]), limit=fmt_number(part["limit"]))
+        if part.get("images"):
+            line += " · " + t("compose.part_images", n=fmt_number(part["images"]))
+        st.markdown(f"**{line}**")
+        st.text(part.get("text") or "")
+
+
 def previews(rows: list[dict[str, Any]], tz: str, *, key: str = "preview") -> None:
     """Each account's text as it will go out, with the platform's verdict, in an expander.
     ``key`` makes the page's widgets unique (one per post on a page of posts)."""
@@ -144,6 +156,7 @@ def previews(rows: list[dict[str, Any]], tz: str, *, key: str = "preview") -> No
             if row.get("variant"):
                 st.caption(t("compose.variant_badge"))
             shown_text(row, key=f"{key}_cw_{row['account']}_{row.get('delivery_id')}")
+            thread_parts(row.get("parts") or [])
             for problem in row["problems"]:
                 st.warning(common.plain(problem))
             for warning in row.get("warnings") or ():  # worth knowing; the post stays valid

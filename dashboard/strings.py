@@ -331,6 +331,13 @@ STRINGS: dict[str, dict[str, str]] = {
                           "en": "Each delivery gets its own source code in the link."},
     "compose.accounts": {"fr": "Comptes", "en": "Accounts"},
     "compose.images": {"fr": "Images ({n})", "en": "Images ({n})"},
+    "approvals.thread": {"fr": "Fil de {n} parties : les suivantes, approuvées avec la première.",
+                         "en": "Thread of {n} parts: the next ones, approved with the first."},
+    "figures.thread": {"fr": "Fil de {n} parties : les chiffres ci-dessus en sont la somme (moins les réponses "
+                             "du fil lui-même) ; chaque partie ci-dessous.",
+                       "en": "Thread of {n} parts: the figures above are their sum (less the thread's own "
+                             "replies); each part below."},
+    "figures.part": {"fr": "Partie", "en": "Part"},
     "compose.image_file": {"fr": "Fichier image", "en": "Image file"},
     "compose.alt": {"fr": "Texte alternatif (obligatoire)", "en": "Alt text (required)"},
     "compose.alt_help": {"fr": "Décrivez l'image pour les personnes qui ne la voient pas.",
@@ -409,6 +416,22 @@ STRINGS: dict[str, dict[str, str]] = {
     "compose.not_yet": {"fr": "pas encore d'heure", "en": "no time yet"},
     "compose.post_number": {"fr": "Publication n° {id}", "en": "Post no. {id}"},
     "compose.card_section": {"fr": "Carte du lien", "en": "Link card"},
+    "compose.thread_section": {"fr": "Fil : {n} partie(s)", "en": "Thread: {n} part(s)"},
+    "compose.thread_help": {
+        "fr": "Le texte ci-dessus est la première partie ; les suivantes partent en réponses (X, Bluesky, Mastodon, "
+              "Threads) ou en premiers commentaires (Facebook), dans l'ordre.",
+        "en": "The text above is the first part; the next ones go out as replies (X, Bluesky, Mastodon, Threads) "
+              "or as first comments (Facebook), in order."},
+    "compose.numbered": {"fr": "Numéroter les parties (« 1/4 »)", "en": "Number the parts (“1/4”)"},
+    "compose.split": {"fr": "Découper ce texte en fil", "en": "Split this story into a thread"},
+    "compose.split_needs": {"fr": "Écrivez le texte et choisissez les comptes avant de le découper : chaque partie "
+                                  "doit tenir dans la limite de chaque plateforme choisie.",
+                            "en": "Write the text and pick the accounts before splitting it: each part must fit "
+                                  "every chosen platform's limit."},
+    "compose.add_part": {"fr": "Ajouter une partie", "en": "Add a part"},
+    "compose.remove_part": {"fr": "Retirer cette partie", "en": "Remove this part"},
+    "compose.part_heading": {"fr": "Partie {n}", "en": "Part {n}"},
+    "compose.part_images": {"fr": "{n} image(s)", "en": "{n} image(s)"},
     "compose.card_reading": {"fr": "Lecture de la page du lien…", "en": "Reading the link's page…"},
     "compose.card_unreadable": {
         "fr": "La page du lien n'a pas pu être lue ({why}) : le lien restera un simple lien, sans carte. "

@@ -66,6 +66,9 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
     if post.content_warning:  # what Mastodon shows first, in place of the text
         st.warning(common.plain(t("approvals.warning", text=post.content_warning)), icon=":material/warning:")
     st.text(post.text)
+    if post.parts:  # a thread: what follows the first part, in order, approved with it
+        st.caption(t("approvals.thread", n=fmt_number(len(post.parts) + 1)))
+        post_cards.thread_parts([{"text": p.get("text"), "images": len(p.get("images") or [])} for p in post.parts])
     if post.link:  # the link's card: read when the post is approved, unless compose read it
         card = post.link_card or {}
         if card.get("url") == post.link and card.get("error"):

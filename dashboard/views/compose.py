@@ -64,7 +64,10 @@ if st.session_state.pop("compose_reset", False):
         "compose_date": slot.date(), "compose_time": slot.time(), "compose_images": [],
         "compose_cw_source": None,  # the case's defaults are filled in again
         "compose_card": None, "compose_card_title": "", "compose_card_description": "",
+        "compose_parts": [], "compose_numbered": False,
     })
+    for key in [k for k in st.session_state if str(k).startswith("compose_part_")]:
+        st.session_state[key] = ""
     st.session_state["compose_generation"] = st.session_state.get("compose_generation", 0) + 1
     st.session_state["compose_token"] = uuid.uuid4().hex
 if st.session_state.pop("compose_image_added", False):  # ready for the next image
@@ -246,6 +249,96 @@ with st.expander(t("compose.cw_section"), expanded=not default_warning.is_defaul
                                                   tuple(content_warnings.clean_labels(self_labels)))
     st.caption(t("compose.cw_from_case" if chosen_warning == default_warning else "compose.cw_changed"))
 
+# A thread: the text above is its first part; the others follow in order, each with its own text
+# and images (alt text required). "Split" cuts the text at its sentences so that each part fits
+# every chosen account (each platform's own count), optionally numbered « 1/4 ».
+st.session_state.setdefault("compose_parts", [])
+
+
+def _split_story() -> None:
+    names = st.session_state.get("compose_accounts") or []
+    story = str(st.session_state.get("compose_text") or "")
+    if not names or not story.strip():
+        st.session_state["compose_split_error"] = t("compose.split_needs")
+        return
+    try:
+        with common.session() as s:
+            parts = compose_service.split_for_accounts(
+                s, text=story, account_names=names, numbered=bool(st.session_state.get("compose_numbered")),
+                content_warning=str(st.session_state.get("compose_cw") or ""))
+    except Exception as exc:  # noqa: BLE001 - said on the page; the text stays as it was
+        st.session_state["compose_split_error"] = post_cards.message(exc)
+        return
+    if not parts:
+        return
+    st.session_state["compose_text"] = parts[0]
+    st.session_state["compose_parts"] = [{"images": []} for _ in parts[1:]]
+    for i, part in enumerate(parts[1:]):
+        st.session_state[f"compose_part_{i}"] = part
+
+
+def _add_part() -> None:
+    st.session_state["compose_parts"].append({"images": []})
+    st.session_state[f"compose_part_{len(st.session_state['compose_parts']) - 1}"] = ""
+
+
+def _remove_part(index: int) -> None:
+    parts = st.session_state["compose_parts"]
+    texts = [st.session_state.get(f"compose_part_{i}", "") for i in range(len(parts))]
+    parts.pop(index)
+    texts.pop(index)
+    for i, text_ in enumerate(texts):
+        st.session_state[f"compose_part_{i}"] = text_
+
+
+def _part_images(index: int) -> None:
+    """One part's images, each with its alt text (required), as for the post's own images."""
+    part = st.session_state["compose_parts"][index]
+    upload = st.file_uploader(t("compose.image_file"), key=f"compose_part_upload_{generation}_{index}",
+                              max_upload_size=limit_mb)
+    alt_ = st.text_input(t("compose.alt"), key=f"compose_part_alt_{generation}_{index}", help=t("compose.alt_help"))
+    if st.button(t("compose.add_image"), key=f"compose_part_add_image_{index}"):
+        if upload is None:
+            st.error(t("compose.no_file"))
+        elif not alt_.strip():
+            st.error(t("compose.alt_required"))
+        else:
+            try:
+                mime, _, _, _ = media_library.inspect(upload.getvalue())
+            except ServiceError as exc:
+                st.error(t("compose.bad_image", name=common.plain(upload.name), why=exc.text(lang())))
+            else:
+                part["images"].append({"data": base64.b64encode(upload.getvalue()).decode(), "mime_type": mime,
+                                       "filename": upload.name, "alt": alt_.strip()})
+                st.rerun()
+    for j, image in enumerate(list(part["images"])):
+        a, b = st.columns([4, 1])
+        a.text(f"{image.get('filename', '')} — {image['alt']}")
+        if b.button(t("compose.remove"), key=f"compose_part_remove_image_{index}_{j}"):
+            part["images"].pop(j)
+            st.rerun()
+
+
+with st.expander(t("compose.thread_section", n=fmt_number(len(st.session_state["compose_parts"]) + 1)),
+                 expanded=bool(st.session_state["compose_parts"])):
+    st.caption(t("compose.thread_help"))
+    n1, n2, n3 = st.columns([2, 2, 2], vertical_alignment="bottom")
+    n1.checkbox(t("compose.numbered"), key="compose_numbered")
+    n2.button(t("compose.split"), key="compose_split", on_click=_split_story, icon=":material/call_split:")
+    n3.button(t("compose.add_part"), key="compose_add_part", on_click=_add_part, icon=":material/add:")
+    if error := st.session_state.pop("compose_split_error", None):
+        st.warning(common.plain(str(error)))
+    for index in range(len(st.session_state["compose_parts"])):
+        with st.container(border=True):
+            st.text_area(t("compose.part_heading", n=fmt_number(index + 2)), key=f"compose_part_{index}", height=100)
+            _part_images(index)
+            st.button(t("compose.remove_part"), key=f"compose_remove_part_{index}", on_click=_remove_part,
+                      args=(index,))
+thread: list[dict[str, Any]] = [
+    {"text": str(st.session_state.get(f"compose_part_{i}") or ""), "images": list(part["images"])}
+    for i, part in enumerate(st.session_state["compose_parts"])]
+thread = [part for part in thread if str(part["text"]).strip() or part["images"]]
+
 # Per account: an adjusted text, and the platform's verdict on what will go out. Checked for
 # every chosen account, scheduled or not.
 variants: dict[str, str] = {}
@@ -264,7 +357,7 @@ if account_names:
                                                    account_names=account_names, images=images, language=lang(),
                                                    campaign=campaign, variants=variants, content_warning=cw_text,
                                                    visibility=visibility, self_labels=self_labels,
-                                                   post_language=language)
+                                                   post_language=language, parts=thread)
         except Exception as exc:  # noqa: BLE001 - e.g. the case just deleted: say it, keep the form
             st.error(common.plain(post_cards.message(exc)))
         for item in previews:
@@ -279,6 +372,7 @@ if account_names:
                 if item["variant"]:
                     st.caption(t("compose.variant_badge"))
                 post_cards.shown_text(item, key=f"compose_cw_show_{item['account']}")
+                post_cards.thread_parts(item.get("parts") or [])
                 for problem in item["problems"]:
                     st.warning(common.plain(problem))
                 for warning in item.get("warnings") or ():  # worth knowing; the post stays valid
@@ -326,7 +420,8 @@ if save or submit:
         s, actor=me, case_slug=case_slug, language=language, text=text, link=link, action_slug=action_slug,
         images=images, account_names=account_names, variants=variants, at=at, next_free=when == "next",
         publish_now=publish_now, submit=submit, sibling_id=sibling, campaign=campaign, form_token=token,
-        content_warning=cw_text, visibility=visibility, self_labels=self_labels, link_card=link_card))
+        content_warning=cw_text, visibility=visibility, self_labels=self_labels, link_card=link_card,
+        parts=thread))
     if result is not None:
         post_id = result.post.id
         if result.duplicate:
@@ -362,6 +457,8 @@ def _my_post(post: Post) -> None:
     if post.content_warning:
         st.caption(common.plain(t("approvals.warning", text=post.content_warning)))
     st.text(post.text)
+    if post.parts:
+        post_cards.thread_parts([{"text": p.get("text"), "images": len(p.get("images") or [])} for p in post.parts])
     for account_id, body in (post.variants or {}).items():
         name = account_names_by_id.get(int(account_id), account_id)
         st.caption(t("compose.variant_for", account=common.plain(str(name))))

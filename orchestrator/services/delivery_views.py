@@ -249,7 +249,7 @@ def delivery_figures(session: Session, *, delivery_id: int, limit: int = 2000) -
     last ``limit``), and the clicks on its short link, added up hour by hour."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
-        return {"latest": {}, "series": [], "metrics_at": None}
+        return {"latest": {}, "series": [], "metrics_at": None, "parts": [], "note": None}
     clicks_rows = list(session.exec(
         select(LinkClickHour.hour, LinkClickHour.count)
         .where(LinkClickHour.source_code == delivery.source_code).order_by(col(LinkClickHour.hour))
@@ -276,7 +276,11 @@ def delivery_figures(session: Session, *, delivery_id: int, limit: int = 2000) -
         for name in {r["figure"] for r in series}:
             series.append({"at": delivery.published_at, "figure": name, "value": 0})
     series.sort(key=lambda r: r["at"])
-    return {"latest": latest, "series": series, "metrics_at": delivery.metrics_at}
+    # a thread: each part's platform id and last figures, in order (the latest above are their sums)
+    parts = [{"number": i, "platform_id": pid, **(delivery.part_metrics or {}).get(pid, {})}
+             for i, pid in enumerate(delivery.part_ids or [], start=1)]
+    return {"latest": latest, "series": series, "metrics_at": delivery.metrics_at, "parts": parts,
+            "note": dict(delivery.note) if delivery.note else None}
 
 
 def case_deliveries(

@@ -105,7 +105,19 @@ def _verdict(session: Session, post: Post, account: Account, images: list[Image]
     campaign, case = context or _campaign_and_case(session, post)
     text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
     validator = for_account(account)
-    return text, validator.validate(text, images, content_warning=post.content_warning or ""), validator.note
+    check = validator.validate(text, images, content_warning=post.content_warning or "")
+    if post.parts:  # a thread: each other part by the same rules, and what the platform does with a thread
+        import dataclasses
+
+        from orchestrator.services.deliveries import post_parts
+        from orchestrator.services.thread_parts import verdict
+
+        def part_check(part_text: str, part_images: Any) -> Any:
+            return validator.validate(part_text, list(part_images), content_warning=post.content_warning or "")
+
+        problems, warnings = verdict(account.kind, part_check, [(p.text, p.images) for p in post_parts(post)])
+        check = dataclasses.replace(check, problems=(*check.problems, *problems), warnings=(*check.warnings, *warnings))
+    return text, check, validator.note
 
 
 def problems_of(session: Session, post: Post) -> list[Said]:
@@ -165,7 +177,9 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
             row.update(text=text, length=check.length, limit=check.limit, valid=check.valid,
                        problems=[p.text(language) for p in check.problems],
                        warnings=[p.text(language) for p in check.warnings],
-                       note=note.text(language) if note else None)
+                       note=note.text(language) if note else None,
+                       parts=[{"text": str(part.get("text") or ""), "images": len(part.get("images") or [])}
+                              for part in post.parts or []])
             row.update(content_warnings.preview_notes(account.kind, row["platform"],
                                                       content_warnings.of_post(post), language))
         except ServiceError as exc:
