@@ -8,15 +8,19 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
+from channels import thread
 from orchestrator.db import retry_db, session_scope
 from orchestrator.models import PublishProgress
 from orchestrator.timeutil import utcnow
 
 #: Notes older than this are dropped when a new one is written: Meta's containers expire after
-#: 24 hours, so an older note can only name a container that no longer exists.
+#: 24 hours, so an older note can only name a container that no longer exists. A thread's note
+#: (``channels.thread.KIND``) is kept: it is what stops a retry, however late (a person retrying
+#: a failed thread days later), from posting its first parts again.
 KEEP = dt.timedelta(days=2)
+KEPT_KINDS = (thread.KIND,)
 
 
 class DatabaseProgress:
@@ -45,7 +49,8 @@ class DatabaseProgress:
                     row.data, row.updated_at = dict(data), now
                 session.add(row)
                 session.execute(sa.delete(PublishProgress).where(
-                    PublishProgress.updated_at < now - KEEP))  # type: ignore[arg-type]
+                    PublishProgress.updated_at < now - KEEP,  # type: ignore[arg-type]
+                    col(PublishProgress.kind).not_in(KEPT_KINDS)))
         retry_db(write, "publication progress")
 
     def forget(self, kind: str, account: str, key: str) -> None:

@@ -72,3 +72,24 @@ def test_the_worker_installs_the_database_record(engine) -> None:
 
     make_worker(engine)
     assert isinstance(progress_record(), DatabaseProgress) and progress_record().engine is engine
+
+
+def test_a_threads_note_outlives_the_containers_purge(engine) -> None:
+    """Old container notes are dropped; a thread's note is kept, however old: a person may retry a
+    failed thread days later, and its first parts must not go out again."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from channels.thread import KIND
+    from orchestrator.models import PublishProgress
+    from orchestrator.timeutil import utcnow
+
+    record = DatabaseProgress(engine)
+    record.save(KIND, "x/x-fr", "pv-a-1", {"parts": [{"id": "1"}], "pending": None})
+    record.save("instagram", "ig", "pv-b-2", {"container": "c1", "created_at": utcnow().isoformat()})
+    with engine.begin() as conn:
+        conn.execute(sa.update(PublishProgress).values(updated_at=utcnow() - dt.timedelta(days=9)))
+    record.save("instagram", "ig", "pv-c-3", {"container": "c2", "created_at": utcnow().isoformat()})
+    assert record.load(KIND, "x/x-fr", "pv-a-1") == {"parts": [{"id": "1"}], "pending": None}
+    assert record.load("instagram", "ig", "pv-b-2") is None
