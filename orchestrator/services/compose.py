@@ -96,6 +96,10 @@ def preview(
             validator = for_account(account)
             check = validator.validate(out, loaded, content_warning=warning.text)
             thread_problems, thread_warnings = _thread_verdict(account, validator, thread, warning.text)
+            if account.kind == "x":  # X bills each post, a post with a link several times more
+                from orchestrator.services.thread_parts import x_cost
+
+                thread_warnings.append(x_cost([out, *(text_ for text_, _, _ in thread)]))
             row.update(text=out, length=check.length, limit=check.limit,
                        valid=check.valid and not image_problems and not thread_problems,
                        problems=image_problems + [p.text(language) for p in [*check.problems, *thread_problems]],

@@ -153,3 +153,12 @@ def test_thread_figures_are_summed_less_the_threads_own_replies() -> None:
     m = thread_metrics(["a", "b", "c"], by_pid)
     assert m is not None and (m.likes, m.replies, m.views) == (5, 3, None)  # 4 + 1 + 0 less parts b and c
     assert thread_metrics(["z"], by_pid) is None
+
+
+def test_the_preview_says_what_a_post_costs_on_x(engine) -> None:
+    name = add_account(engine, "x", name="x-cost", base_url=NOWHERE)
+    with db.session_scope(engine) as s:
+        [row] = compose.preview(s, text="Signez : https://amnistie.ca/juan", link=None, case_slug="juan-lopez",
+                                account_names=[name], language="en", parts=[{"text": "Merci."}])
+    [cost] = [w for w in row["warnings"] if w.startswith("Cost on X")]
+    assert "US$0.215 for 2 post(s)" in cost  # one post with a link, one without
