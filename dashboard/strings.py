@@ -418,10 +418,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "compose.card_section": {"fr": "Carte du lien", "en": "Link card"},
     "compose.thread_section": {"fr": "Fil : {n} partie(s)", "en": "Thread: {n} part(s)"},
     "compose.thread_help": {
-        "fr": "Le texte ci-dessus est la première partie ; les suivantes partent en réponses (X, Bluesky, Mastodon, "
-              "Threads) ou en premiers commentaires (Facebook), dans l'ordre.",
-        "en": "The text above is the first part; the next ones go out as replies (X, Bluesky, Mastodon, Threads) "
-              "or as first comments (Facebook), in order."},
+        "fr": "Le texte ci-dessus est la première partie ; les suivantes partent dans l'ordre, chacune en réponse "
+              "à la précédente (sur Facebook : en premiers commentaires sous la publication).",
+        "en": "The text above is the first part; the next ones go out in order, each replying to the one before "
+              "(on Facebook: as first comments under the post)."},
     "compose.numbered": {"fr": "Numéroter les parties (« 1/4 »)", "en": "Number the parts (“1/4”)"},
     "compose.split": {"fr": "Découper ce texte en fil", "en": "Split this story into a thread"},
     "compose.split_needs": {"fr": "Écrivez le texte et choisissez les comptes avant de le découper : chaque partie "
