@@ -7,8 +7,6 @@ is sent once, and parts 1–2 are never re-posted. Checked on the emulators' sid
 from __future__ import annotations
 
 import datetime as dt
-import re
-import shutil
 import time
 
 import pytest
@@ -82,8 +80,6 @@ def test_a_worker_killed_during_part_three_resumes_from_part_three(engine, sandb
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    if published != len(kinds):
-        shutil.copy(log_path, "/tmp/thr/crash.log")
     assert published == len(kinds), f"{published}/{len(kinds)} published; see {log_path}"
     check_threads(engine, sandbox, kinds)
     calls = part_calls(sandbox)
@@ -94,8 +90,3 @@ def test_a_worker_killed_during_part_three_resumes_from_part_three(engine, sandb
         outcomes = [a.outcome for a in session.exec(select(Attempt))]
     assert outcomes.count("lease_expired") == len(kinds)
     assert "refused_as_duplicate" not in outcomes and "late_outcome" not in outcomes
-
-
-def test_part_paths_cover_every_thread_kind() -> None:
-    assert set(PART_PATHS) == {"x", "mastodon", "bluesky", "facebook"}
-    assert all(re.compile(p) for p in PART_PATHS.values())
