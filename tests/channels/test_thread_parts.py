@@ -241,3 +241,20 @@ def test_x_error_table_maps_the_refused_reply() -> None:
                          b'to.", "type": "about:blank", "status": 403}')
     mapped = XChannel.map_error(tweepy.Forbidden(response), write=True)
     assert isinstance(mapped, ReplyRefused)
+
+
+def test_threads_by_meta_chains_each_part_by_reply_to_id(sandbox) -> None:
+    published = make(sandbox, "threads").publish(thread_request())
+    posts = sandbox.sandbox.posts("threads")
+    assert [p["text"] for p in posts] == list(TEXTS)
+    assert [p["reply_to"] for p in posts] == [None, posts[0]["id"], posts[1]["id"]]
+    assert published.part_ids == tuple(p["id"] for p in posts)
+
+
+def test_instagram_refuses_a_thread_before_anything_is_sent(sandbox) -> None:
+    from channels.base import PermanentError
+
+    with pytest.raises(PermanentError) as err:
+        make(sandbox, "instagram").publish(thread_request())
+    assert err.value.platform_code == "no_thread"
+    assert sandbox.sandbox.calls("instagram") == 0
