@@ -147,12 +147,14 @@ def test_bluesky_records_are_the_lexicons_models(sandbox) -> None:
              "reply": {"root": posts[1]["record"]["reply"]["root"], "parent": {"uri": posts[0]["id"]}}}
     with pytest.raises(Exception):  # noqa: B017, PT011 - pydantic's ValidationError, wrapped by atproto
         get_or_create(wrong, models.AppBskyFeedPost.Record, strict=True, strict_string_format=True)
-    # and the emulator refuses it, as the PDS's lexicon check does
-    from channels.bluesky import post_record
+    # and a reply naming its parent at another cid is refused by the emulator, as the PDS would
+    from channels.base import PermanentError
 
-    bad = post_record("x", dt.datetime.now(dt.UTC), reply=thread.Target(parent=posts[0]["id"], root=posts[0]["id"],
-                                                                        parent_ref="bafy-wrong", root_ref="bafy-wrong"))
-    assert bad.reply is not None and bad.reply.parent.cid == "bafy-wrong"
+    wrong_cid = thread.Target(parent=posts[0]["id"], root=posts[0]["id"], parent_ref=posts[1]["cid"],
+                              root_ref=posts[0]["cid"])
+    with pytest.raises(PermanentError):
+        make(sandbox, "bluesky").post_part(PublishRequest(key="pv-wrong", text="Réponse"), wrong_cid)
+    assert len(sandbox.sandbox.posts("bluesky")) == 3
 
 
 def test_a_thread_cut_after_part_two_resumes_with_part_three_from_the_durable_notes(sandbox) -> None:
