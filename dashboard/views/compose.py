@@ -480,16 +480,23 @@ def _my_post(post: Post) -> None:
     kept = [image for i, image in enumerate(post.images or [])
             if st.checkbox(t("compose.keep_image", name=common.plain(str(image.get("filename") or i + 1))), value=True,
                            key=f"mine_image_{post_id}_{i}")]
+    # a thread's other parts: each text editable (emptied, the part goes), its images kept
+    edited_parts = [{"text": st.text_area(t("compose.part_heading", n=fmt_number(i + 2)), value=str(part.get("text") or ""),
+                                          key=f"mine_part_{post_id}_{i}", height=80),
+                     "images": list(part.get("images") or [])}
+                    for i, part in enumerate(post.parts or [])]
 
     c1, c2 = st.columns(2)
     if c1.button(t("compose.save_only"), key=f"mine_save_{post_id}", icon=":material/save:"):
         if common.run(partial(post_service.edit_post, actor=me, post_id=post_id, text=edited, link=post.link,
-                              variants=edited_variants, images=kept, content_warning=edited_cw),
+                              variants=edited_variants, images=kept, content_warning=edited_cw,
+                              parts=edited_parts),
                       success=t("compose.edited")):
             st.rerun()
     if c2.button(t("compose.resubmit"), key=f"mine_submit_{post_id}", icon=":material/send:"):
         if common.run(partial(post_service.resubmit_post, actor=me, post_id=post_id, text=edited, link=post.link,
-                              variants=edited_variants, images=kept, content_warning=edited_cw),
+                              variants=edited_variants, images=kept, content_warning=edited_cw,
+                              parts=edited_parts),
                       success=t("compose.resubmitted")):
             st.rerun()
 

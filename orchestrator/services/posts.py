@@ -336,12 +336,13 @@ def resubmit_post(
     session: Session, *, actor: Actor, post_id: int, text: str, link: str | None = None,
     variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
     content_warning: str | None = None, visibility: str | None = None, self_labels: list[str] | None = None,
+    parts: list[dict[str, Any]] | None = None,
 ) -> Post:
     """A draft or a rejected post, edited and submitted for approval in one step: when the
     submission is refused the edit is refused with it (one transaction), so what the author
     sees is what they last saved."""
     edit_post(session, actor=actor, post_id=post_id, text=text, link=link, variants=variants, images=images,
-              content_warning=content_warning, visibility=visibility, self_labels=self_labels)
+              content_warning=content_warning, visibility=visibility, self_labels=self_labels, parts=parts)
     return submit_post(session, actor=actor, post_id=post_id)
 
 

@@ -60,3 +60,16 @@ def test_the_approver_sees_the_parts(app, bare_engine, four_accounts, lang):
     assert "Écrivez pour lui. 2/2" in shown
     assert ("Fil de 2 parties" if lang == "fr" else "Thread of 2 parts") in shown
     assert f"approve_{post_id}" in {b.key for b in at.button}
+
+
+def test_the_author_edits_a_part_of_a_draft_thread_in_my_posts(app, bare_engine, four_accounts, session):
+    with db.session_scope(bare_engine) as s:
+        post_id = compose.compose(s, actor=Actor("edith", "editor"), case_slug="juan-lopez", language="fr",
+                                  text="Juan López défendait sa rivière. 1/2", account_names=["mastodon-fr"],
+                                  parts=[{"text": "Écrivez pour lui. 2/2"}]).post.id
+    at = app("edith", "compose")
+    at.text_area(key=f"mine_part_{post_id}_0").input("Écrivez au procureur. 2/2").run()
+    at.button(key=f"mine_save_{post_id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    session.expire_all()
+    assert session.get(Post, post_id).parts == [{"text": "Écrivez au procureur. 2/2", "images": []}]
