@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from channels.base import AccountConfig, AmbiguousError, Channel, PermanentError, PublishRequest, RateLimited, \
-    TransientError
+from channels.base import (
+    AccountConfig,
+    AmbiguousError,
+    Channel,
+    PermanentError,
+    PublishRequest,
+    RateLimited,
+    TransientError,
+)
 from channels.containers import LEDGER
 from channels.registry import channel_class
 from channels.sandbox import SandboxServer
