@@ -718,6 +718,52 @@ STRINGS: dict[str, dict[str, str]] = {
     "figures.case_none": {"fr": "Rien n'est encore paru pour ce cas.", "en": "Nothing published for this case yet."},
     "figures.published_at": {"fr": "Parue le", "en": "Published"},
     # users -------------------------------------------------------------------------------
+    # retracting what is published (post, delivery and case pages) ----------------------------
+    "retract.action": {"fr": "Retirer ({n} publication(s) en ligne)", "en": "Retract ({n} post(s) online)"},
+    "retract.help": {"fr": "Supprime ces publications sur les plateformes, une à une, dans les limites de chaque "
+                           "plateforme. Leurs chiffres et ce qu'elles ont apporté restent comptés. Les partages et "
+                           "citations faits par d'autres ne peuvent pas être retirés.",
+                     "en": "Deletes these posts on the platforms, one by one, within each platform's limits. Their "
+                           "figures and what they brought stay counted. Reposts and quotes by others cannot be "
+                           "removed."},
+    "retract.reason": {"fr": "Raison (obligatoire, gardée dans l'historique du cas)",
+                       "en": "Reason (required, kept in the case's history)"},
+    "retract.cut_off": {"fr": "Seulement ce qui a été publié avant une date", "en": "Only what was published before a date"},
+    "retract.before_day": {"fr": "Publié avant le", "en": "Published before"},
+    "retract.before_time": {"fr": "à", "en": "at"},
+    "retract.confirm": {"fr": "Je confirme : retirer {n} publication(s) des plateformes.",
+                        "en": "I confirm: remove {n} post(s) from the platforms."},
+    "retract.go": {"fr": "Retirer", "en": "Retract"},
+    "retract.asked": {"fr": "Retrait {number} demandé : {n} publication(s) seront supprimées par le travailleur.",
+                      "en": "Retraction {number} asked: the worker will delete {n} post(s)."},
+    "retract.asked_four_eyes": {"fr": "Retrait {number} demandé : il attend la confirmation d'une deuxième personne "
+                                      "(quatre yeux).",
+                                "en": "Retraction {number} asked: it waits for a second person to confirm (four eyes)."},
+    "retract.list": {"fr": "Retraits", "en": "Retractions"},
+    "retract.item": {"fr": "**Retrait {number}** par {who}, {when}", "en": "**Retraction {number}** by {who}, {when}"},
+    "retract.awaiting": {"fr": "En attente de la confirmation d'une deuxième personne (quatre yeux) : rien n'est "
+                               "supprimé avant.",
+                         "en": "Waiting for a second person to confirm (four eyes): nothing is deleted before."},
+    "retract.confirm_second": {"fr": "Confirmer le retrait", "en": "Confirm the retraction"},
+    "retract.confirmed": {"fr": "Retrait confirmé : les suppressions commencent.",
+                          "en": "Retraction confirmed: the deletions start."},
+    "retract.decline": {"fr": "Refuser", "en": "Decline"},
+    "retract.declined": {"fr": "Refusé : rien n'a été retiré.", "en": "Declined: nothing was removed."},
+    "retract.declined_done": {"fr": "Retrait refusé.", "en": "Retraction declined."},
+    "retract.removed": {"fr": "Retirées", "en": "Removed"},
+    "retract.failed": {"fr": "Non retirées", "en": "Not removed"},
+    "retract.pending": {"fr": "En cours", "en": "Pending"},
+    "retract.pending_help": {"fr": "Le travailleur continue, dans les limites de suppression de chaque plateforme "
+                                   "(Mastodon : 30 par 30 minutes ; Threads : 100 par jour).",
+                             "en": "The worker goes on, within each platform's deletion limits (Mastodon: 30 per "
+                                   "30 minutes; Threads: 100 a day)."},
+    "retract.failed_item": {"fr": "Envoi {id} ({account}, {platform}) : {error}",
+                            "en": "Delivery {id} ({account}, {platform}): {error}"},
+    "retract.by_hand": {"fr": "Retirer à la main sur la plateforme", "en": "Remove by hand on the platform"},
+    "retract.others": {"fr": "Impossible à retirer : {n} partage(s) ou citation(s) par d'autres vus.",
+                       "en": "Cannot be removed: {n} repost(s) or quote(s) by others seen."},
+    "retract.nothing": {"fr": "Il ne restait là rien de publié à retirer.", "en": "Nothing published was left there."},
+    "retract.retracted": {"fr": "Retirée des plateformes le {when}.", "en": "Removed from the platforms on {when}."},
     # stop everything (the banner on every page, and the admins' page) ----------------------
     "stop.banner": {"fr": "**Publication suspendue pour {scope}** — {reason} (par {who}, {when}). Rien de ce "
                           "qu'elle couvre n'est publié avant sa levée.",

@@ -108,17 +108,19 @@ def _reason(reason: str | None) -> str:
     return text
 
 
-def _find_case(session: Session, slug: str) -> Case:
-    found = session.exec(select(Case).join(Campaign, col(Campaign.id) == col(Case.campaign_id))
-                         .where(Case.slug == slug)
-                         .order_by(col(Campaign.is_current).desc(), col(Campaign.id).desc())).first()
+def _find_case(session: Session, slug: str, campaign_id: int | None = None) -> Case:
+    """The case by its slug: in ``campaign_id`` when given, else the current edition's first."""
+    query = select(Case).join(Campaign, col(Campaign.id) == col(Case.campaign_id)).where(Case.slug == slug)
+    if campaign_id is not None:
+        query = query.where(Case.campaign_id == campaign_id)
+    found = session.exec(query.order_by(col(Campaign.is_current).desc(), col(Campaign.id).desc())).first()
     if found is None:
         raise NotFound(f"Cas « {slug} » introuvable.", f"Case '{slug}' not found.")
     return found
 
 
-def _targets(session: Session, *, scope: str, target: str, before: dt.datetime | None
-             ) -> tuple[list[Delivery], Post | None, Case | None]:
+def _targets(session: Session, *, scope: str, target: str, before: dt.datetime | None,
+             campaign_id: int | None = None) -> tuple[list[Delivery], Post | None, Case | None]:
     """The published deliveries the request covers (still on their platform, not being removed
     by another request), and the post and case it is about."""
     query = select(Delivery).where(Delivery.state == states.PUBLISHED, col(Delivery.platform_id).is_not(None),
@@ -144,7 +146,7 @@ def _targets(session: Session, *, scope: str, target: str, before: dt.datetime |
             raise NotFound(f"Publication {target} introuvable.", f"Post {target} not found.")
         query = query.where(Delivery.post_id == post.id)
     else:
-        case = _find_case(session, target)
+        case = _find_case(session, target, campaign_id)
         query = query.join(Post, col(Post.id) == col(Delivery.post_id)).where(Post.case_id == case.id)
     if before is not None:
         query = query.where(col(Delivery.published_at) < before)
@@ -157,10 +159,12 @@ def _targets(session: Session, *, scope: str, target: str, before: dt.datetime |
 
 
 def request(session: Session, *, actor: Actor, reason: str | None, delivery_id: int | None = None,
-            post_id: int | None = None, case: str | None = None, before: dt.datetime | None = None) -> Retraction:
+            post_id: int | None = None, case: str | None = None, before: dt.datetime | None = None,
+            campaign_id: int | None = None) -> Retraction:
     """Ask to retract one delivery, a post's or a case's published deliveries (exactly one of
-    ``delivery_id``, ``post_id``, ``case``), published before ``before`` when given. Its jobs
-    are queued at once, or wait for a second person where the edition asks for four eyes."""
+    ``delivery_id``, ``post_id``, ``case``: a slug, of the edition ``campaign_id`` when given),
+    published before ``before`` when given. Its jobs are queued at once, or wait for a second
+    person where the edition asks for four eyes."""
     require(actor, "approver", "retirer des publications", "retract posts")
     text = _reason(reason)
     given = [(s, v) for s, v in (("delivery", delivery_id), ("post", post_id), ("case", case)) if v not in (None, "")]
@@ -170,7 +174,8 @@ def request(session: Session, *, actor: Actor, reason: str | None, delivery_id: 
     scope, target = given[0][0], str(given[0][1]).strip()
     if before is not None:
         before = require_aware(before)
-    deliveries, post, found_case = _targets(session, scope=scope, target=target, before=before)
+    deliveries, post, found_case = _targets(session, scope=scope, target=target, before=before,
+                                            campaign_id=campaign_id)
     campaign_id = found_case.campaign_id if found_case is not None else post.campaign_id if post else None
     campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
     four_eyes = bool(campaign is not None and campaign.retract_four_eyes and not actor.operator)
@@ -197,6 +202,20 @@ def request(session: Session, *, actor: Actor, reason: str | None, delivery_id: 
         _note(session, found_case, actor,
               f"Retrait demandé ({len(deliveries)} publication(s)) : {text}")
     return retraction
+
+
+def still_out(session: Session, *, delivery_id: int | None = None, post_id: int | None = None,
+              case: str | None = None, before: dt.datetime | None = None, campaign_id: int | None = None) -> int:
+    """How many published deliveries a retraction of that scope would remove now (for the
+    confirm step): 0 when nothing is left, or the delivery is not published."""
+    scope, target = next(((s, str(v)) for s, v in (("delivery", delivery_id), ("post", post_id), ("case", case))
+                          if v not in (None, "")), ("", ""))
+    if not scope:
+        return 0
+    try:
+        return len(_targets(session, scope=scope, target=target, before=before, campaign_id=campaign_id)[0])
+    except ServiceError:
+        return 0
 
 
 def _note(session: Session, case: Case, actor: Actor, note: str) -> None:
@@ -274,6 +293,8 @@ class NotRemoved:
     platform: str
     error: str
     url: str | None
+    #: ``url`` when it is safe to show as a link (https on the platform's own host)
+    link: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,22 +321,25 @@ class Progress:
 
 def progress(session: Session, *, retraction_id: int) -> Progress:
     retraction = get(session, retraction_id=retraction_id)
+    from orchestrator.services.safe_links import for_account
+
     rows = session.exec(
-        select(RetractionJob, Account.name, Account.kind)
+        select(RetractionJob, Account)
         .join(Account, col(Account.id) == col(RetractionJob.account_id))
         .where(RetractionJob.retraction_id == retraction_id).order_by(col(RetractionJob.id))).all()
     removed, failed, pending, cancelled = [], [], 0, 0
-    for job, name, kind in rows:
+    for job, account in rows:
         if job.state == RETRACTED:
-            removed.append(Removed(job.delivery_id, name, kind, job.manual_url))
+            removed.append(Removed(job.delivery_id, account.name, account.kind, job.manual_url))
         elif job.state == FAILED:
-            failed.append(NotRemoved(job.delivery_id, name, kind, job.error, job.manual_url))
+            failed.append(NotRemoved(job.delivery_id, account.name, account.kind, job.error, job.manual_url,
+                                     for_account(job.manual_url, account)))
         elif job.state == CANCELLED:
             cancelled += 1
         else:
             pending += 1
     return Progress(retraction, removed, failed, pending, cancelled,
-                    others_seen(session, [job.delivery_id for job, _, _ in rows]))
+                    others_seen(session, [job.delivery_id for job, _ in rows]))
 
 
 def others_seen(session: Session, delivery_ids: list[int]) -> int:
@@ -344,3 +368,9 @@ def awaiting(session: Session) -> list[Retraction]:
     """Requests waiting for a second person, oldest first."""
     return list(session.exec(select(Retraction).where(Retraction.status == AWAITING)
                              .order_by(col(Retraction.id))))
+
+
+def retracted_at(session: Session, *, delivery_id: int) -> dt.datetime | None:
+    """When the delivery's post was removed by a retraction (None: it was not)."""
+    found = session.get(Delivery, delivery_id)
+    return found.retracted_at if found is not None else None
