@@ -102,3 +102,13 @@ def test_four_eyes_a_second_person_confirms_on_the_page(app, bare_engine, schedu
     assert job.state == retractions.QUEUED
     [made] = stored(bare_engine, select(Retraction))
     assert made.confirmed_by == "ada"
+
+
+def test_a_retracted_delivery_is_shown_as_retracted_in_the_queue(app, bare_engine, scheduled) -> None:
+    scheduled(state="published", platform_id="1900000000000000043", platform_url=URL, published_at=utcnow(),
+              retracted_at=utcnow())
+    for lang, word in (("fr", "Retirée"), ("en", "Retracted")):
+        at = app("victor", "queue", lang=lang)
+        cells = " ".join(str(v) for v in at.dataframe[0].value.to_numpy().ravel())
+        assert word in cells, lang
+        assert ("Retirée des plateformes" if lang == "fr" else "Removed from the platforms") in texts(at)
