@@ -722,6 +722,27 @@ class Channel(abc.ABC):
     def whoami(self) -> str:
         """Check the credentials; return the account's handle or raise :class:`AuthError`."""
 
+    # -- deletion (retracting what was published) ---------------------------------------------
+
+    #: Endpoint key in ``rate_limits`` that deletions are charged to (their own budget: the
+    #: platforms limit deletions apart from posts, e.g. Mastodon's 30 per 30 minutes).
+    delete_endpoint: ClassVar[str] = "delete"
+
+    def delete(self, platform_id: str) -> None:
+        """Delete our post ``platform_id``. A post already gone (deleted by hand, 404) counts as
+        deleted: no error. Failures go through ``error_table`` (``map_error(..., write=True)``:
+        a deletion changes what is public). A platform whose API cannot delete (Instagram's is
+        unconfirmed) keeps this default: a :class:`PermanentError` saying to remove it by hand."""
+        url = self.post_url(platform_id, str(self.account.options.get("handle") or "") or None, self.account.base_url)
+        where_en = f": {url}" if url else f" (post {platform_id})."
+        where_fr = f" : {url}" if url else f" (publication {platform_id})."
+        raise PermanentError(
+            f"{self.platform_name} does not let Porte-voix delete a post: remove it by hand{where_en}",
+            message_fr=f"{self.platform_name} ne permet pas à Porte-voix de supprimer une publication : "
+                       f"retirez-la à la main{where_fr}",
+            platform_code="delete_by_hand",
+        )
+
     # -- listening (optional: a channel that cannot listen keeps these defaults) --------------
 
     #: Endpoint key in ``rate_limits`` that listening calls are charged to: the term streams,

@@ -183,6 +183,7 @@ class BlueskyChannel(Channel):
     limit_option = "max_graphemes"
     uses_requests_session = False  # atproto speaks httpx
     can_search = True  # searchPosts and notifications
+    can_delete = True  # com.atproto.repo.deleteRecord (delete_post)
     can_alt_text = True
     can_thread = True  # ReplyRef (root, parent), a record key per part
     can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
@@ -196,6 +197,8 @@ class BlueskyChannel(Channel):
         "metrics": (3000, 300),
         "read": (3000, 300),
         "login": (30, 300),
+        # a delete costs 1 write point of the 5,000 per hour (a create costs 3)
+        "delete": (5000, 3600),
     }
     listen_endpoint = "read"  # searchPosts and listNotifications share the per-IP budget
     listen_page_size = 100  # searchPosts and listNotifications: limit 1-100
@@ -715,6 +718,19 @@ class BlueskyChannel(Channel):
             raise
 
     # -- metrics, find, whoami ----------------------------------------------------------------
+
+    def delete(self, platform_id: str) -> None:
+        """``com.atproto.repo.deleteRecord`` of the post's record (atproto's ``delete_post``,
+        given its ``at://`` URI). Deleting a record that is not there succeeds on the PDS: a post
+        already gone counts as deleted; so does an answer "RecordNotFound"."""
+        def delete_post(client: Client) -> None:
+            client.delete_post(platform_id)
+
+        try:
+            self._call(delete_post, write=True)
+        except PermanentError as exc:
+            if "RecordNotFound" not in f"{exc.platform_code} {exc.message_en}":
+                raise
 
     def fetch_metrics(self, platform_ids: Sequence[str]) -> list[Metrics]:
         """Figures from app.bsky.feed.getPosts, 25 posts per call. Bluesky gives no view count;

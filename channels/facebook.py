@@ -133,6 +133,7 @@ class FacebookChannel(Channel):
     offline_credentials = {"page_id": "0", "page_token": "offline"}
     client_distribution = "facebook-sdk"
     can_search = True  # the Page's tagged and visitor posts, with the permission
+    can_delete = True  # DELETE /{page-post-id} with the Page token (delete_object)
     can_alt_text = True  # alt_text_custom on photos
     can_thread = True  # the post, then the Page's first comments under it
     can_first_comment = True
@@ -141,7 +142,9 @@ class FacebookChannel(Channel):
     # Page tokens fall under Business Use Case limits: 4,800 calls x engaged users per 24 h
     # (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/). With a single
     # engaged user that is 200 calls an hour, split here between the three kinds of call.
-    rate_limits = {"publish": (50, 3600), "metrics": (100, 3600), "read": (50, 3600)}
+    # Deleting a Page post (DELETE /{page-post-id}) has no figure of its own: it is budgeted like
+    # publishing, apart from it, out of the same Business Use Case calls.
+    rate_limits = {"publish": (50, 3600), "metrics": (100, 3600), "read": (50, 3600), "delete": (50, 3600)}
     listen_endpoint = "read"
     listen_page_size = 100  # /{page}/tagged and /visitor_posts: limit up to 100
     listen_reads_all = True  # no search: the edges are read once for all the terms
@@ -575,6 +578,18 @@ class FacebookChannel(Channel):
                 ) from err
             raise
 
+    # -- deletion ---------------------------------------------------------------------------------
+
+    def delete(self, platform_id: str) -> None:
+        """``DELETE /{page-post-id}`` with the Page token (facebook-sdk's ``delete_object``); a
+        post already gone (Graph's "does not exist", code 100 subcode 33, or a 404) counts as
+        deleted."""
+        try:
+            self._call(self.graph.delete_object, platform_id, may_have_posted=True)
+        except PermanentError as exc:
+            if not _gone(exc.__cause__):
+                raise
+
     # -- whoami -----------------------------------------------------------------------------------
 
     def whoami(self) -> str:
@@ -606,7 +621,8 @@ class FacebookChannel(Channel):
         usage = _usage(response.headers)
         if usage is not None:
             method, url = response.request.method, response.request.url or ""
-            endpoint = "publish" if method != "GET" else "metrics" if "ids=" in url else "read"
+            endpoint = ("delete" if method == "DELETE" else "publish" if method != "GET"
+                        else "metrics" if "ids=" in url else "read")
             used, regain = usage
             reset = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=regain) if regain else None
             # Graph reports usage in percent of the budget: limit 100, remaining what is left.
@@ -620,6 +636,16 @@ class FacebookChannel(Channel):
     @classmethod
     def error_facts(cls, exc: BaseException) -> ErrorFacts:
         return _facts(exc, getattr(exc, "response", None))
+
+
+def _gone(exc: BaseException | None) -> bool:
+    """Whether Graph said the object does not exist (code 100, subcode 33) or answered 404."""
+    if not isinstance(exc, facebook.GraphAPIError) or not isinstance(exc.result, dict):
+        return False
+    error = exc.result.get("error")
+    error = error if isinstance(error, dict) else {}
+    return (_int(error.get("code")) == 100 and _int(error.get("error_subcode")) == 33) or "does not exist" in str(
+        error.get("message") or "")
 
 
 def _facts(exc: BaseException, response: requests.Response | None) -> ErrorFacts:

@@ -317,6 +317,7 @@ class MastodonChannel(Channel):
     limit_option = "max_characters"
     can_search = True  # hashtag timelines and notifications
     can_search_keywords = False
+    can_delete = True  # DELETE /api/v1/statuses/:id (status_delete)
     can_alt_text = True
     can_thread = True  # in_reply_to_id, each part with its own Idempotency-Key
     # GET /api/v1/statuses refuses more than 20 ids (Api::BaseController::DEFAULT_STATUSES_LIMIT,
@@ -330,6 +331,8 @@ class MastodonChannel(Channel):
         "media": (30, 30 * 60),
         "metrics": (300, 300),
         "read": (300, 300),
+        # deleting and unreblogging: 30 per 30 minutes together (platforms-next.md §4)
+        "delete": (30, 30 * 60),
     }
     #: Mastodon's 300 calls per 5 minutes cover every call of the account: listening spends the
     #: same "read" budget as reconciling, and the orchestrator keeps a reserve of it.
@@ -520,6 +523,17 @@ class MastodonChannel(Channel):
             status.get("url") or status.get("uri"),
             _aware(status.get("created_at")),
         )
+
+    # -- deletion -----------------------------------------------------------------------------
+
+    def delete(self, platform_id: str) -> None:
+        """``DELETE /api/v1/statuses/:id`` through Mastodon.py's ``status_delete``; a status
+        already gone (404 "Record not found") counts as deleted."""
+        with self._errors(write=True):
+            try:
+                self.client.status_delete(platform_id)
+            except MastodonNotFoundError:
+                return
 
     # -- metrics ------------------------------------------------------------------------------
 

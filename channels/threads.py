@@ -150,7 +150,8 @@ class ThreadsChannel(ContainerChannel):
     can_thread = True  # reply_to_id, each part its own container
     metrics_batch_size = 1  # /{media}/insights answers for one post; Threads has no batch call
     # 250 posts per rolling 24 h (threads_publishing_limit); calls: 4,800 x impressions per 24 h.
-    rate_limits = {"publish": (250, 86400), "metrics": (200, 3600), "read": (100, 3600)}
+    # deletions: 100 per 24 h (platforms-next.md §2)
+    rate_limits = {"publish": (250, 86400), "metrics": (200, 3600), "read": (100, 3600), "delete": (100, 86400)}
 
     def __init__(
         self,
@@ -247,7 +248,16 @@ class ThreadsChannel(ContainerChannel):
         return out
 
     def delete(self, platform_id: str) -> None:
-        result = self._call("DELETE", platform_id, may_have_posted=False)
+        """``DELETE /{media-id}`` (``threads_delete``); a post already gone (Graph's "does not
+        exist", code 100 subcode 33, or a 404) counts as deleted."""
+        try:
+            result = self._call("DELETE", platform_id, may_have_posted=True)
+        except PermanentError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ThreadsAPIError) and (
+                    cause.status == 404 or (cause.error.get("code") == 100 and cause.error.get("error_subcode") == 33)):
+                return
+            raise
         if not result.get("success"):
             raise PermanentError(f"Threads did not delete {platform_id}.",
                                  message_fr=f"Threads n'a pas supprimé la publication {platform_id}.")

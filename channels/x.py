@@ -145,6 +145,8 @@ def _endpoint(method: str, url: str) -> str | None:
     path = urlsplit(url).path.rstrip("/")
     if method == "POST" and path.endswith("/2/tweets"):
         return "publish"
+    if method == "DELETE" and re.search(r"/2/tweets/\w+$", path):
+        return "delete"
     if method == "GET" and path.endswith("/2/tweets"):
         return "metrics"
     if method == "GET" and re.search(r"/2/users/\d+/tweets$", path):
@@ -261,6 +263,7 @@ class XChannel(Channel):
     post_url_pattern = "https://x.com/i/web/status/{id}"  # resolves without knowing the handle
     limit_option = "text_limit"
     can_search = True  # recent search, where the account's access level includes it
+    can_delete = True  # DELETE /2/tweets/:id (delete_tweet)
     can_alt_text = True
     can_thread = True  # each part replies to the one before (X may refuse replies: ReplyRefused)
     metrics_batch_size = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
@@ -272,6 +275,7 @@ class XChannel(Channel):
         "search": (300, 900),  # GET /2/tweets/search/recent (user context; counts: 300 per app)
         "mentions": (300, 900),  # GET /2/users/:id/mentions
         "counts": (300, 900),  # GET /2/tweets/counts/recent (app auth: 300 per 15 min)
+        "delete": (50, 900),  # DELETE /2/tweets/:id (platforms-next.md §3: user 50)
     }
     listen_endpoint = "search"
     listen_answers_endpoint = "mentions"
@@ -462,6 +466,19 @@ class XChannel(Channel):
             )
             post_id = str((response.data or {})["id"])  # KeyError -> ambiguous, like any bad answer
         return Published(post_id, self._url(post_id), dt.datetime.now(dt.UTC))
+
+    def delete(self, platform_id: str) -> None:
+        """``DELETE /2/tweets/:id`` through tweepy's ``delete_tweet``; a post already gone (404)
+        counts as deleted."""
+        with self._mapped(write=True):
+            try:
+                response = self.client.delete_tweet(platform_id, user_auth=self.user_auth)
+            except tweepy.NotFound:
+                return  # deleted by hand, or by an earlier try whose answer was lost
+            if not (response.data or {}).get("deleted"):
+                raise PermanentError(f"X did not delete post {platform_id}.",
+                                     message_fr=f"X n'a pas supprimé la publication {platform_id}.",
+                                     platform_code="not_deleted")
 
     def _upload(self, image: Image) -> str:
         """Upload one image and set its alt text (https://docs.x.com/x-api/media/upload-media,

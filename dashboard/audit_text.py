@@ -11,7 +11,7 @@ from typing import Any
 from dashboard.i18n import LANGUAGE_NAMES, fmt_datetime, fmt_number, lang, t
 
 #: Details that hold a number naming a row, not a quantity: never written "1 234".
-_IDENTIFIERS = {"post", "sibling", "case_id", "campaign_id", "order"}
+_IDENTIFIERS = {"post", "sibling", "case_id", "campaign_id", "order", "retraction"}
 #: Details that name a case, by its slug or its number: shown as the case's name.
 _CASES = {"case", "case_id", "case_slug", "order"}
 

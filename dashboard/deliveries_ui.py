@@ -24,7 +24,9 @@ from orchestrator.services.delivery_views import StateStyle
 
 
 def shown(row: dict[str, Any]) -> StateStyle:
-    """The state to show for a delivery row of services/reports.py."""
+    """The state to show for a delivery row of services/reports.py (a retracted one says so)."""
+    if row.get("retracted_at") is not None and row["state"] == "published":
+        return delivery_views.RETRACTED_STYLE
     return delivery_views.shown_state(row["state"], row.get("post_status"))
 
 

@@ -741,6 +741,52 @@ STRINGS: dict[str, dict[str, str]] = {
     "figures.case_none": {"fr": "Rien n'est encore paru pour ce cas.", "en": "Nothing published for this case yet."},
     "figures.published_at": {"fr": "Parue le", "en": "Published"},
     # users -------------------------------------------------------------------------------
+    # retracting what is published (post, delivery and case pages) ----------------------------
+    "retract.action": {"fr": "Retirer ({n} publication(s) en ligne)", "en": "Retract ({n} post(s) online)"},
+    "retract.help": {"fr": "Supprime ces publications sur les plateformes, une à une, dans les limites de chaque "
+                           "plateforme. Leurs chiffres et ce qu'elles ont apporté restent comptés. Les partages et "
+                           "citations faits par d'autres ne peuvent pas être retirés.",
+                     "en": "Deletes these posts on the platforms, one by one, within each platform's limits. Their "
+                           "figures and what they brought stay counted. Reposts and quotes by others cannot be "
+                           "removed."},
+    "retract.reason": {"fr": "Raison (obligatoire, gardée dans l'historique du cas)",
+                       "en": "Reason (required, kept in the case's history)"},
+    "retract.cut_off": {"fr": "Seulement ce qui a été publié avant une date", "en": "Only what was published before a date"},
+    "retract.before_day": {"fr": "Publié avant le", "en": "Published before"},
+    "retract.before_time": {"fr": "à", "en": "at"},
+    "retract.confirm": {"fr": "Je confirme : retirer {n} publication(s) des plateformes.",
+                        "en": "I confirm: remove {n} post(s) from the platforms."},
+    "retract.go": {"fr": "Retirer", "en": "Retract"},
+    "retract.asked": {"fr": "Retrait {number} demandé : {n} publication(s) seront supprimées par le travailleur.",
+                      "en": "Retraction {number} asked: the worker will delete {n} post(s)."},
+    "retract.asked_four_eyes": {"fr": "Retrait {number} demandé : il attend la confirmation d'une deuxième personne "
+                                      "(quatre yeux).",
+                                "en": "Retraction {number} asked: it waits for a second person to confirm (four eyes)."},
+    "retract.list": {"fr": "Retraits", "en": "Retractions"},
+    "retract.item": {"fr": "**Retrait {number}** par {who}, {when}", "en": "**Retraction {number}** by {who}, {when}"},
+    "retract.awaiting": {"fr": "En attente de la confirmation d'une deuxième personne (quatre yeux) : rien n'est "
+                               "supprimé avant.",
+                         "en": "Waiting for a second person to confirm (four eyes): nothing is deleted before."},
+    "retract.confirm_second": {"fr": "Confirmer le retrait", "en": "Confirm the retraction"},
+    "retract.confirmed": {"fr": "Retrait confirmé : les suppressions commencent.",
+                          "en": "Retraction confirmed: the deletions start."},
+    "retract.decline": {"fr": "Refuser", "en": "Decline"},
+    "retract.declined": {"fr": "Refusé : rien n'a été retiré.", "en": "Declined: nothing was removed."},
+    "retract.declined_done": {"fr": "Retrait refusé.", "en": "Retraction declined."},
+    "retract.removed": {"fr": "Retirées", "en": "Removed"},
+    "retract.failed": {"fr": "Non retirées", "en": "Not removed"},
+    "retract.pending": {"fr": "En cours", "en": "Pending"},
+    "retract.pending_help": {"fr": "Le travailleur continue, dans les limites de suppression de chaque plateforme "
+                                   "(Mastodon : 30 par 30 minutes ; Threads : 100 par jour).",
+                             "en": "The worker goes on, within each platform's deletion limits (Mastodon: 30 per "
+                                   "30 minutes; Threads: 100 a day)."},
+    "retract.failed_item": {"fr": "Envoi {id} ({account}, {platform}) : {error}",
+                            "en": "Delivery {id} ({account}, {platform}): {error}"},
+    "retract.by_hand": {"fr": "Retirer à la main sur la plateforme", "en": "Remove by hand on the platform"},
+    "retract.others": {"fr": "Impossible à retirer : {n} partage(s) ou citation(s) par d'autres vus.",
+                       "en": "Cannot be removed: {n} repost(s) or quote(s) by others seen."},
+    "retract.nothing": {"fr": "Il ne restait là rien de publié à retirer.", "en": "Nothing published was left there."},
+    "retract.retracted": {"fr": "Retirée des plateformes le {when}.", "en": "Removed from the platforms on {when}."},
     # stop everything (the banner on every page, and the admins' page) ----------------------
     "stop.banner": {"fr": "**Publication suspendue pour {scope}** — {reason} (par {who}, {when}). Rien de ce "
                           "qu'elle couvre n'est publié avant sa levée.",
@@ -874,6 +920,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit.action.embargo": {"fr": "Embargo changé", "en": "Embargo changed"},
     "audit.action.suspend": {"fr": "Publication suspendue", "en": "Publishing suspended"},
     "audit.action.resume": {"fr": "Suspension levée", "en": "Suspension lifted"},
+    "audit.action.retract_request": {"fr": "Retrait demandé", "en": "Retraction asked"},
+    "audit.action.retract_confirm": {"fr": "Retrait confirmé (quatre yeux)", "en": "Retraction confirmed (four eyes)"},
+    "audit.action.retract_decline": {"fr": "Retrait refusé", "en": "Retraction declined"},
+    "audit.action.retracted": {"fr": "Publication retirée de la plateforme", "en": "Post removed from the platform"},
+    "audit.action.retract_failed": {"fr": "Retrait impossible : à faire à la main",
+                                    "en": "Retraction failed: to do by hand"},
     "audit.action.resolve": {"fr": "Envoi non confirmé résolu", "en": "Unconfirmed delivery resolved"},
     "audit.action.retry": {"fr": "Nouvel essai d'un envoi", "en": "Delivery retried"},
     "audit.action.schedule": {"fr": "Envoi programmé", "en": "Delivery scheduled"},
@@ -901,6 +953,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit.target.post": {"fr": "Publication", "en": "Post"},
     "audit.target.response": {"fr": "Décompte", "en": "Tally"},
     "audit.target.suspension": {"fr": "Suspension", "en": "Suspension"},
+    "audit.target.retraction": {"fr": "Retrait", "en": "Retraction"},
     "audit.target.response_import": {"fr": "Import de réponses", "en": "Responses import"},
     "audit.target.secret_key": {"fr": "Clé de chiffrement", "en": "Encryption key"},
     "audit.target.series": {"fr": "Série", "en": "Series"},
@@ -909,6 +962,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit.target.session": {"fr": "Navigateur", "en": "Browser"},
     # The details an audited action notes.
     "audit.field.accounts": {"fr": "comptes", "en": "accounts"},
+    "audit.field.retraction": {"fr": "retrait", "en": "retraction"},
+    "audit.field.before": {"fr": "publié avant", "en": "published before"},
+    "audit.field.four_eyes": {"fr": "quatre yeux", "en": "four eyes"},
+    "audit.field.four_eyes_skipped": {"fr": "quatre yeux contournés par", "en": "four eyes skipped by"},
+    "audit.field.requested_by": {"fr": "demandé par", "en": "asked by"},
+    "audit.field.manual_url": {"fr": "à retirer à la main", "en": "to remove by hand"},
+    "audit.field.error": {"fr": "erreur", "en": "error"},
     "audit.field.action_slug": {"fr": "appel à l'action", "en": "call to action"},
     "audit.field.affected": {"fr": "envois touchés", "en": "deliveries affected"},
     "audit.field.approved": {"fr": "approuvées", "en": "approved"},

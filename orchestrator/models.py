@@ -63,6 +63,8 @@ class Campaign(SQLModel, table=True):
     link_rules: dict[str, Any] = _json({})
     url: dict[str, str] = _json({})
     is_current: bool = False
+    #: Four eyes on retractions: one person asks, a second confirms before anything is deleted.
+    retract_four_eyes: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     #: What the worker listens for across the whole edition, per language:
     #: ``{"fr": {"hashtags": ["EcrireCaLibere"], "keywords": []}, "en": {...}}`` (hashtags
     #: without "#"). See orchestrator/services/listening.py.
@@ -263,6 +265,61 @@ class Delivery(SQLModel, table=True):
     saves: int | None = None  # Instagram's "saved"
     metrics_at: dt.datetime | None = _ts(nullable=True)
     next_metrics_at: dt.datetime | None = _ts(nullable=True, index=True)
+    #: When its post was removed from the platform by a retraction (see ``Retraction``). The
+    #: delivery stays ``published`` (it went out; its figures, attribution and counts are kept):
+    #: this says it is no longer there.
+    retracted_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts(default=True)
+    updated_at: dt.datetime = _ts(default=True)
+
+
+class Retraction(SQLModel, table=True):
+    """A request to remove what was published: one delivery, every published delivery of a post,
+    or of a case (``scope`` and ``target``: the delivery's or post's number, the case's slug),
+    optionally only those published before ``before``; who asked and why. With four eyes (the
+    edition's ``retract_four_eyes``) it waits for a second person's confirmation before
+    anything is deleted. Each delivery it covers is one :class:`RetractionJob`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    scope: str = Field(max_length=16)  # delivery, post, case
+    target: str = Field(max_length=64)
+    before: dt.datetime | None = _ts(nullable=True)
+    reason: str
+    requested_by: str = Field(max_length=64)
+    requested_at: dt.datetime = _ts(default=True)
+    #: awaiting_confirmation (four eyes), confirmed (its jobs run), declined
+    status: str = Field(default="confirmed", max_length=24, index=True)
+    confirmed_by: str | None = Field(default=None, max_length=64)
+    confirmed_at: dt.datetime | None = _ts(nullable=True)
+
+
+class RetractionJob(SQLModel, table=True):
+    """Deleting one delivery's post, claimed by the worker like a delivery: ``waiting`` (its
+    request awaits confirmation), ``queued`` (due at ``due_at``), ``deleting`` (leased to a
+    worker until ``lease_until``), then ``retracted`` or ``failed`` (``error``, and the post's
+    address to remove it by hand). A recorded outcome is never run again."""
+
+    __tablename__ = "retraction_job"
+    __table_args__ = (
+        sa.UniqueConstraint("retraction_id", "delivery_id"),
+        sa.Index("ix_retraction_job_due", "state", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    retraction_id: int = Field(foreign_key="retraction.id", index=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    state: str = Field(default="queued", max_length=16)
+    due_at: dt.datetime = _ts(default=True)
+    attempts: int = 0
+    worker_id: str | None = Field(default=None, max_length=64)
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    error: str = ""
+    error_kind: str = Field(default="", max_length=32)
+    #: where to remove it by hand when the platform would not (the post's public address)
+    manual_url: str | None = None
+    done_at: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 

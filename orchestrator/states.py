@@ -17,6 +17,12 @@
 (``scheduled`` stands for ``retrying`` too in the last three lines.) What each platform result
 leads to is the table of :mod:`orchestrator.outcomes`.
 
+``published`` stays final when staff retract a post (:mod:`orchestrator.services.retractions`):
+the delivery did go out, its figures, attribution and counts are kept, and ``retracted_at``
+records that the post was removed from the platform since (shown "Retirée" / "Retracted",
+:func:`label`). The deletion is a job of its own, with its own moves
+(``retractions.JOB_TRANSITIONS``).
+
 Every transition goes through :func:`transition`, which refuses one not in the diagram and writes
 an :class:`~orchestrator.models.Attempt` row.
 """
@@ -78,6 +84,17 @@ LABELS: dict[str, dict[str, str]] = {
     UNCONFIRMED: {"fr": "Non confirmée", "en": "Unconfirmed"},
     CANCELLED: {"fr": "Annulée", "en": "Cancelled"},
 }
+
+
+#: A published delivery whose post was removed by a retraction (``retracted_at`` set).
+RETRACTED_LABEL: dict[str, str] = {"fr": "Retirée", "en": "Retracted"}
+
+
+def label(state: str, language: str = "fr", *, retracted: bool = False) -> str:
+    """A delivery's state in words; a retracted publication says so."""
+    if retracted and state == PUBLISHED:
+        return RETRACTED_LABEL[language]
+    return LABELS.get(state, {}).get(language, state)
 
 
 class HeldFor(enum.Enum):

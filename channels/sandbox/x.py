@@ -64,6 +64,7 @@ LIMITS: dict[str, int] = {
     "POST /2/tweets": 100,
     "GET /2/tweets": 5000,
     "GET /2/tweets/:id": 900,
+    "DELETE /2/tweets/:id": 50,  # platforms-next.md §3: delete, user 50 per 15 minutes
     "GET /2/users/me": 75,
     "GET /2/users/:id/tweets": 900,
     "POST /2/media/upload": 500,
@@ -341,6 +342,7 @@ class XEmulator(Emulator):
             "POST /2/tweets": self._create_tweet,
             "GET /2/tweets": self._lookup,
             "GET /2/tweets/:id": self._lookup_one,
+            "DELETE /2/tweets/:id": self._delete,
             "GET /2/users/me": self._me,
             "GET /2/users/:id/tweets": self._timeline,
             "GET /2/tweets/search/recent": self._search,
@@ -550,6 +552,21 @@ class XEmulator(Emulator):
             if post is None:
                 return json_response({"errors": [_not_found(id)]})
             return json_response({"data": self._render(post, self._fields(req))})
+
+    def _delete(self, req: Request, user: dict[str, str], id: str) -> Response:  # noqa: A002
+        """``DELETE /2/tweets/:id``: the post leaves its page, the timeline and search. An unknown
+        id answers X's "resource not found" problem (404); another author's post, 403."""
+        with self.sandbox.lock:
+            post = self._posts.get(id)
+            if post is None:
+                return problem(404, "Not Found Error", f"Could not find tweet with id: [{id}].")
+            if post["author_id"] != user["id"]:
+                return problem(403, "Forbidden", "You are not allowed to delete this Tweet.")
+            del self._posts[id]
+            timeline = self._timelines.get(post["author_id"], [])
+            if post in timeline:
+                timeline.remove(post)
+        return json_response({"data": {"deleted": True}})
 
     def _me(self, req: Request, user: dict[str, str]) -> Response:
         return json_response({"data": dict(user)})

@@ -10,7 +10,7 @@ from typing import Any, get_args
 import streamlit as st
 
 from content.model import SolidarityKind
-from dashboard import common, data, embargo_ui, listening_ui, post_cards, voice_ui
+from dashboard import common, data, embargo_ui, listening_ui, post_cards, retract_ui, voice_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import campaign_results, case_edit, content_warnings, responses
@@ -133,6 +133,8 @@ def _show(case: Any, index: int) -> None:
     _history(case.id)
     _voice(case, name)
     _posts(case)
+    retract_ui.action(f"case_retract_{case.slug}", tz=tz, case=case.slug, campaign_id=campaign.id, with_cut_off=True)
+    retract_ui.progress_list(f"case_retractions_{case.slug}", tz=tz, case_id=case.id)
     _listening(case)
     _switches(case, index, name)
 

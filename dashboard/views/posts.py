@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from dashboard import common, embargo_ui, post_cards
+from dashboard import common, embargo_ui, post_cards, retract_ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.services import compose as compose_service
 from orchestrator.services import embargo, four_eyes, post_review
@@ -130,3 +130,5 @@ for post in shown:
                 _schedule_form(post, me)
             except Exception as exc:  # noqa: BLE001
                 st.error(t("compose.card_error", id=post_id, why=common.plain(post_cards.message(exc))))
+            retract_ui.action(f"posts_retract_{post_id}", tz=tz, post_id=post_id)
+            retract_ui.progress_list(f"posts_retractions_{post_id}", tz=tz, post_id=post_id, limit=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, retract_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import accounts as account_service
@@ -117,6 +117,13 @@ def _figures(row: dict) -> None:
 
 
 _figures(row)
+
+with ui.own_error(t("retract.list")):
+    retracted_at = retract_ui.retracted_at(row["id"])
+    if retracted_at is not None:
+        st.info(t("retract.retracted", when=fmt_datetime(retracted_at, tz, "short")), icon=":material/delete_sweep:")
+    retract_ui.action(f"queue_retract_{row['id']}", tz=tz, delivery_id=row["id"])
+    retract_ui.progress_list(f"queue_retractions_{row['id']}", tz=tz, delivery_id=row["id"], limit=3)
 
 if not common.can("editor"):
     common.viewer_notice()

@@ -18,6 +18,7 @@ from orchestrator.cli import (
                   plans,
                   posts,
                   responses,
+                  retract,
                   start,
                   stop,
                   users,
@@ -32,6 +33,7 @@ app.add_typer(posts.commands)  # schedule, status, check
 app.add_typer(ops.commands)  # backup, restore
 app.add_typer(listen.listen_app)  # listen
 app.add_typer(stop.commands)  # suspend, resume
+app.add_typer(retract.commands)  # retract, confirm-retraction
 
 # Groups of commands.
 app.add_typer(accounts.account_app, name="account")

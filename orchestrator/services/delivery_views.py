@@ -76,6 +76,9 @@ STYLES: dict[str, StateStyle] = {s.key: s for s in (
     _style(states.CANCELLED, states.LABELS[states.CANCELLED], "gray", "cancel", "⚪"),
 )}
 SHOWN_STATES = tuple(STYLES)
+#: A published delivery whose post a retraction removed (``retracted_at``): still ``published``
+#: for counting and filters, shown as retracted (not one of the filters' states).
+RETRACTED_STYLE = _style("retracted", states.RETRACTED_LABEL, "gray", "delete_sweep", "🗑️")
 
 
 #: The states with a figure of their own at the top of the overview; the others are listed when

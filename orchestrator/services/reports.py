@@ -420,6 +420,7 @@ def _row(delivery: Delivery, post: Post, account: Account, case: Case | None) ->
         "scheduled_at": delivery.scheduled_at,
         "due_at": delivery.due_at,
         "published_at": delivery.published_at,
+        "retracted_at": delivery.retracted_at,
         "account": account.name,
         "account_id": account.id,
         "kind": account.kind,

@@ -94,7 +94,8 @@ class MetricsPoller:
         batches: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
         with session_scope(self.engine) as session:
             query = (select(Delivery).where(Delivery.state == states.PUBLISHED, col(Delivery.next_metrics_at) <= now,
-                                            col(Delivery.platform_id).is_not(None))
+                                            col(Delivery.platform_id).is_not(None),
+                                            col(Delivery.retracted_at).is_(None))  # gone: figures kept as they were
                      .order_by(col(Delivery.next_metrics_at)).limit(limit))
             if self.postgres:
                 query = query.with_for_update(skip_locked=True)

@@ -10,6 +10,7 @@ explicit arguments and testable alone (docs/architecture.md shows how a delivery
 - :class:`~orchestrator.worker.recorder.Recorder`: writes each call's end, by the outcome table;
 - :class:`~orchestrator.worker.reconciler.Reconciler`: expired leases, unknown outcomes;
 - :class:`~orchestrator.worker.metrics.MetricsPoller`: the figures of published posts;
+- :class:`~orchestrator.worker.retractor.Retractor`: deleting what staff retract, job by job;
 - :class:`~orchestrator.worker.listen.Listener`: the public's posts with the edition's terms, and
   the answers to ours (within each budget's reserve for publishing);
 - :class:`~orchestrator.worker.channels.Channels`: the platform clients they share.
@@ -42,6 +43,7 @@ from orchestrator.worker.progress import DatabaseProgress
 from orchestrator.worker.publisher import Publisher, Runners
 from orchestrator.worker.reconciler import Reconciler
 from orchestrator.worker.recorder import Recorder
+from orchestrator.worker.retractor import Retractor
 
 log = logging.getLogger("porte_voix.worker")
 
@@ -75,6 +77,7 @@ class Worker:
                                    channels=self.channels, runners=self.runners, stopping=self.stopping)
         self.reconciler = Reconciler(engine, settings, self.id, channels=self.channels)
         self.metrics = MetricsPoller(engine, settings, channels=self.channels)
+        self.retractor = Retractor(engine, settings, self.id, channels=self.channels)
         self.listener = Listener(engine, settings, channels=self.channels, publishing=self.runners.__bool__,
                                  stopping=self.stopping)
 
@@ -114,6 +117,9 @@ class Worker:
 
     def poll_metrics(self, now: dt.datetime | None = None, limit: int = 50_000) -> int:
         return self.metrics.poll(now, limit)
+
+    def retract(self, now: dt.datetime | None = None) -> int:
+        return self.retractor.run_due(now)
 
     def listen(self, now: dt.datetime | None = None) -> ListenReport:
         return self.listener.listen(now)
@@ -166,6 +172,7 @@ class Worker:
                 if self.dispatch(wait=True) == 0:
                     break
             self.wait_idle()
+        self.retract()
         self.poll_metrics()
         self.sign_off()  # done: a finished run is not a worker at work
 
@@ -196,6 +203,7 @@ class Worker:
             ("heartbeat", self.heartbeat, s.heartbeat_seconds, 30),
             ("sweep", self.sweep, max(1.0, min(30.0, s.lease_seconds / 2)), 60),
             ("reconcile", lambda: self.reconciler.reconcile_all(self.stopping), max(1.0, min(15.0, s.reconcile_delay_seconds / 2)), 60),
+            ("retract", self.retract, max(0.5, s.dispatch_interval), 30),
             ("metrics", self.poll_metrics, 20, 120),
             ("listen", self.listen, max(10.0, s.listen_seconds), 300),
         ]

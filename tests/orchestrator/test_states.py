@@ -93,3 +93,21 @@ def test_held_reasons_are_values_stored_as_the_text_earlier_versions_wrote() -> 
         assert HeldReason.parse(stored) == reason
     assert HeldReason.parse("latency checks").kind is HeldFor.OTHER  # a prefix alone is not a kind
     assert HeldReason.parse("case closed").detail == "closed"
+
+
+def test_a_retracted_delivery_stays_published_and_its_job_moves_only_forward() -> None:
+    from orchestrator.models import RetractionJob
+    from orchestrator.services import retractions
+    from orchestrator.services.auth import ServiceError
+
+    assert states.TRANSITIONS[states.PUBLISHED] == frozenset()  # a retraction changes no state
+    assert states.label(states.PUBLISHED, "fr", retracted=True) == "Retirée"
+    assert states.label(states.PUBLISHED, "en", retracted=True) == "Retracted"
+    assert states.label(states.FAILED, "en", retracted=True) == "Failed"
+    assert set(retractions.JOB_TRANSITIONS) == set(retractions.JOB_STATES)
+    job = RetractionJob(id=1, retraction_id=1, delivery_id=1, account_id=1, state=retractions.QUEUED)
+    retractions.move(job, retractions.DELETING)
+    retractions.move(job, retractions.RETRACTED)
+    for target in retractions.JOB_STATES:  # a recorded outcome is final: never run again
+        with pytest.raises(ServiceError):
+            retractions.move(job, target)

@@ -91,7 +91,7 @@ def test_the_import_check_sees_a_root_import_and_a_cycle(tmp_path: Path, files: 
 
 #: Every command, as before the package (names and hidden aliases included).
 COMMANDS = {
-    "init", "worker", "sandbox", "up", "schedule", "status", "check", "backup", "restore", "listen", "suspend", "resume",
+    "init", "worker", "sandbox", "up", "schedule", "status", "check", "backup", "restore", "listen", "suspend", "resume", "retract", "confirm-retraction",
     "account list", "account test", "account add", "account set-credentials", "account remove",
     "post add", "post approve", "post reject", "post withdraw",
     "content validate", "content load", "content dump",
