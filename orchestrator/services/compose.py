@@ -67,6 +67,7 @@ def preview(
     campaign = campaign or current_campaign(session)
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     loaded, broken = check_images(list(images or []), session)
+    broken += _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images)
     image_problems = [fr if language == "fr" else en for fr, en in broken]
     post_language = post_language or (language if language in ("fr", "en") else "fr")
     try:
@@ -99,6 +100,17 @@ def preview(
                             else f"No preview for this account: {exc}")
         result.append(row)
     return result
+
+
+def _consent_problems(session: Session, *, campaign: Campaign, case: Any, text: str,
+                      variants: dict[str, str] | None, images: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
+    """What in this text or its images breaks a consent withdrawn on a case: the same problems
+    approval would refuse (``services/consent.py``), shown before submitting."""
+    from orchestrator.services import consent
+
+    draft = Post(campaign_id=campaign.id or 0, case_id=case.id if case else None, text=text,
+                 variants={k: v for k, v in (variants or {}).items() if v}, images=list(images or []))
+    return consent.problems(session, draft)
 
 
 @dataclasses.dataclass
@@ -144,6 +156,7 @@ def _problems(session: Session, *, text: str, link: str | None, case_slug: str |
 
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     loaded, problems = check_images(images, session)
+    problems += _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images)
     draft = Post(campaign_id=campaign.id or 0, text=text.strip(), link=link or None, variants=variants)
     for account in accounts:
         label = f"{account.name} ({platform(account.kind)})"

@@ -101,6 +101,8 @@ def schedule(
     account_name: str,
     at: dt.datetime,
 ) -> Delivery:
+    from orchestrator.services import consent
+
     require(actor, "editor", "programmer une publication", "schedule a post")
     at = require_aware(at)
     post = session.get(Post, post_id)
@@ -130,6 +132,9 @@ def schedule(
     elif not account.healthy:
         delivery.state = states.HELD
         delivery.held_reason = str(states.HeldReason.account(account.last_error))
+    elif breach := next(iter(consent.breaches(session, post)), None):
+        delivery.state = states.HELD
+        delivery.held_reason = str(consent.reason_for(breach))
     session.add(delivery)
     session.flush()
     if post.status == "approved":
@@ -234,10 +239,15 @@ def _hold(session: Session, deliveries: list[Delivery], *, actor: str, reason: s
 def _release(session: Session, deliveries: list[Delivery], *, actor: str, force: bool = False) -> int:
     """Held deliveries go back to the queue; one whose time passed more than the lateness limit
     ago waits for a person (``force``)."""
+    from orchestrator.services.consent import still_held
+
     limit = dt.timedelta(minutes=get_settings().lateness_limit_minutes)
     now = utcnow()
     released = 0
+    kept = {id(d) for d in still_held(session, deliveries)}  # a withdrawn consent holds them still
     for delivery in deliveries:
+        if id(delivery) in kept:
+            continue
         if not force and delivery.scheduled_at < now - limit:
             delivery.held_reason = str(states.HeldReason.late())
             session.add(delivery)
@@ -261,7 +271,12 @@ def settle_overdue(session: Session, held: list[Delivery], *, by: str, choice: s
     if choice not in OVERDUE_CHOICES:
         raise ServiceError(f"Choix inconnu « {choice} » (permis : {', '.join(OVERDUE_CHOICES)}).",
                            f"Unknown choice '{choice}' (allowed: {', '.join(OVERDUE_CHOICES)}).")
+    from orchestrator.services.consent import still_held
+
     held = [d for d in held if d.state == states.HELD]
+    if choice != "cancel":  # a withdrawn consent holds them still
+        kept = {id(d) for d in still_held(session, held)}
+        held = [d for d in held if id(d) not in kept]
     if choice == "publish":
         return _release(session, held, actor=by, force=True)
     if choice == "cancel":

@@ -204,6 +204,16 @@ def held_reason_text(reason: str, language: str, *, escape: Callable[[str], str]
             base += f" : {why}" if fr else f": {why}"
         return base + (". Un admin décidera à la levée : publier, reprogrammer ou annuler." if fr else
                        ". An admin decides when it is lifted: publish, reschedule or cancel.")
+    if held.kind is states.HeldFor.CONSENT:
+        from orchestrator.services.consent import FLAG_WORDS
+
+        flag, _, slug = held.detail.partition(":")
+        words = FLAG_WORDS.get(flag.strip(), {"fr": flag.strip(), "en": flag.strip()})
+        slug = escape(slug.strip())
+        return (f"Sa publication enfreint un consentement retiré (« {words['fr']} », cas « {slug} ») : elle attend "
+                "que le texte ou l'image change, ou que le consentement soit rendu." if fr else
+                f"Its post breaks a withdrawn consent ('{words['en']}', case '{slug}'): it waits until the text or "
+                "image changes, or the consent is granted again.")
     return escape(reason)
 
 

@@ -109,8 +109,12 @@ def _verdict(session: Session, post: Post, account: Account, images: list[Image]
 
 
 def problems_of(session: Session, post: Post) -> list[Said]:
-    """What would make this post fail on one of its accounts (images first): [] when it may go."""
+    """What would make this post fail on one of its accounts (images first), or break a consent
+    withdrawn on a case (``services/consent.py``): [] when it may go."""
+    from orchestrator.services.consent import problems as consent_problems
+
     images, problems = check_images(list(post.images or []), session)
+    problems += consent_problems(session, post)
     context = _campaign_and_case(session, post)
     for account, _ in chosen_accounts(session, post):
         label = f"{account.name} ({platform(account.kind)})"
