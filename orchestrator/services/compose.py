@@ -113,6 +113,15 @@ def _consent_problems(session: Session, *, campaign: Campaign, case: Any, text: 
     return consent.problems(session, draft)
 
 
+def consent_check(session: Session, *, campaign: Campaign, case_slug: str | None, text: str,
+                  variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
+                  ) -> list[tuple[str, str]]:
+    """What in a text being written breaks a consent withdrawn on a case, before any account is
+    chosen (the previews say it per account once there are)."""
+    case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
+    return _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images)
+
+
 @dataclasses.dataclass
 class Composed:
     post: Post

@@ -360,3 +360,29 @@ def as_content(case: Case) -> dict[str, Any]:
     if case.location_terms:
         data["location_terms"] = list(case.location_terms)
     return data
+
+
+def published_rows(session: Session, *, case_id: int) -> dict[str, list[dict[str, Any]]]:
+    """For each withdrawn flag of the case, the published deliveries that break it as the case
+    page lists them: number, account, when, the link to the post (checked: ``safe_links``) or
+    the address as plain text when it is not one the dashboard may link to."""
+    from orchestrator.models import Account
+    from orchestrator.services.safe_links import for_account
+
+    case = session.get(Case, case_id)
+    if case is None:
+        return {}
+    accounts: dict[int, Account] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for flag in withdrawn(case):
+        rows = []
+        for delivery in published_breaking(session, case_id, flag):
+            if delivery.account_id not in accounts:
+                accounts[delivery.account_id] = session.get(Account, delivery.account_id)  # type: ignore[assignment]
+            account = accounts[delivery.account_id]
+            rows.append({"delivery_id": delivery.id, "post_id": delivery.post_id,
+                         "account": account.name if account else "", "published_at": delivery.published_at,
+                         "link": for_account(delivery.platform_url, account) if account else None,
+                         "url": delivery.platform_url})
+        out[flag] = rows
+    return out

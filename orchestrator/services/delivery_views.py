@@ -83,6 +83,8 @@ SHOWN_STATES = tuple(STYLES)
 HEADLINE = (states.SCHEDULED, AWAITING_APPROVAL, states.PUBLISHED, states.HELD, states.FAILED, states.UNCONFIRMED)
 #: What the queue's figures and "needs a person" count look at.
 FAILED = states.FAILED
+#: Gone out or cancelled: no warning about its day is worth showing any more.
+FINAL = states.FINAL
 
 #: What a person can do with one delivery from the queue (each has its service in deliveries.py,
 #: which refuses it again if the delivery moved meanwhile).

@@ -148,7 +148,7 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
     links tagged), its length against the limit, the platform's problems, a note when the limit
     is a default, the content warning, visibility and labels as that platform carries them (see
     ``content_warnings.preview_notes``), and ``error`` when this one preview could not be built."""
-    from orchestrator.services import content_warnings
+    from orchestrator.services import content_warnings, sensitive_dates
 
     images, _ = check_images(list(post.images or []), session)
     context = _campaign_and_case(session, post)
@@ -172,6 +172,8 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
                        note=note.text(language) if note else None)
             row.update(content_warnings.preview_notes(account.kind, row["platform"],
                                                       content_warnings.of_post(post), language))
+            if delivery is not None and (day := sensitive_dates.warning(context[0], delivery.scheduled_at)):
+                row["warnings"].append(day[0] if language == "fr" else day[1])  # worth a second look, not a refusal
         except ServiceError as exc:
             row["error"] = exc.text(language)
         except Exception as exc:  # noqa: BLE001 - this account's card says it; the others still show
