@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from orchestrator import db
-from orchestrator.models import Campaign, Case, Delivery, MediaItem
+from orchestrator.models import Campaign, Case, Delivery, MediaItem, Post
 from orchestrator.services import consent, posts
 from orchestrator.services.auth import Actor
 from orchestrator.timeutil import utcnow
-from tests.dashboard.helpers import texts
+from tests.dashboard.helpers import stored, texts
 from tests.orchestrator.services.helpers import png
 
 EDITH = Actor("edith", "editor")
@@ -125,3 +125,34 @@ def test_an_admin_types_the_sensitive_dates_of_the_edition(app, session):
     assert campaign.sensitive_dates[1]["label"] == {"fr": "Noël", "en": "Christmas"}
     session.rollback()
     assert "Date sensible" in texts(app("victor", "campaigns"))
+
+
+def test_compose_blocks_a_text_that_breaks_a_consent_before_it_is_submitted(app, account, bare_engine):
+    _withdraw_name(bare_engine)
+    at = app("edith", "compose")
+    at.selectbox(key="compose_case").set_value("sonia-dahmani")
+    at.text_area(key="compose_text").input("Sonia et Juan López attendent vos lettres.").run()
+    assert any("nommer la personne" in e.value for e in at.error)  # before any account is chosen
+    at.multiselect(key="compose_accounts").set_value([account]).run()
+    assert any("nommer la personne" in w.value for w in at.warning)  # on the account's preview
+    assert any("corrigez-le avant de le soumettre" in e.value for e in at.error)
+    at.button(key="compose_submit").click().run()
+    assert any("nommer la personne" in e.value for e in at.error)
+    assert stored(bare_engine, select(Post)) == []
+
+
+def test_compose_warns_of_a_sensitive_date_when_the_time_is_chosen(app, account, bare_engine):
+    with db.session_scope(bare_engine) as s:
+        campaign = s.exec(select(Campaign).where(Campaign.slug == "ecrire-2025")).one()
+        zone = ZoneInfo(campaign.timezone)
+        day = (utcnow().astimezone(zone) + dt.timedelta(days=3)).date()
+        campaign.sensitive_dates = [{"date": day.isoformat(), "label": {"fr": "Jour de deuil", "en": "Day of mourning"}}]
+    at = app("edith", "compose")
+    at.text_area(key="compose_text").input("Écrivez !")
+    at.multiselect(key="compose_accounts").set_value([account]).run()
+    at.radio(key="compose_when").set_value("at").run()
+    at.date_input(key="compose_date").set_value(day)
+    at.time_input(key="compose_time").set_value(dt.time(12, 0)).run()
+    assert any("Jour de deuil" in w.value for w in at.warning)
+    at.date_input(key="compose_date").set_value(day + dt.timedelta(days=1)).run()
+    assert not any("Jour de deuil" in w.value for w in at.warning)
