@@ -183,6 +183,9 @@ class BlueskyChannel(Channel):
     uses_requests_session = False  # atproto speaks httpx
     can_search = True  # searchPosts and notifications
     can_alt_text = True
+    #: The lexicon sets no limit on ``alt``; the Bluesky app shows and edits 2,000 characters
+    #: (social-app, src/lib/constants.ts, MAX_ALT_TEXT).
+    alt_text_read_limit = 2000
     can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
     shows_link_card = True  # app.bsky.embed.external: the card is built by the poster
     has_language_field = True  # the record's ``langs``

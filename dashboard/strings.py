@@ -1397,4 +1397,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "One per line: YYYY-MM-DD | French label | English label. Posts scheduled that day (the edition's "
               "zone) carry a warning for the approver."},
     "campaigns.sensitive_line": {"fr": "Date sensible : {day} — {label}", "en": "Sensitive date: {day} — {label}"},
+    # what a post costs where the platform bills its API (X's pay-per-use) -------------------
+    "compose.x_cost": {
+        "fr": "Coût estimé sur {platform} : {cost} (paiement à l'usage de l'API : 0,015 $ US la publication, "
+              "0,20 $ US si elle contient un lien).",
+        "en": "Estimated cost on {platform}: {cost} (pay-per-use API: US$0.015 a post, US$0.20 if it holds a link)."},
+    "compose.x_cost_total": {"fr": "Coût estimé de cette publication sur X : {cost} pour {n} envois.",
+                             "en": "Estimated cost of this post on X: {cost} for {n} deliveries."},
 }

@@ -286,6 +286,8 @@ if account_names:
                     st.info(common.plain(warning), icon=":material/info:")
                 if item["note"]:
                     st.caption(common.plain(item["note"]))
+                post_cards.cost_line(item)
+        post_cards.cost_total(previews)
 breaches: list[tuple[str, str]] = []
 if text.strip() and not account_names:  # with accounts, each account's card says it (above)
     try:

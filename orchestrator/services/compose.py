@@ -86,9 +86,11 @@ def preview(
             row.update(content_warnings.preview_notes(account.kind, row["platform"], warning, language))
             adjusted = _variants_by_id([account], variants, text)
             draft = Post(campaign_id=campaign.id or 0, text=text, link=link or None, variants=adjusted)
-            out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
+            out, out_link = deliveries.rendered(draft, campaign=campaign, case=case, account=account,
+                                                source_code="a" * 7)
             validator = for_account(account)
             check = validator.validate(out, loaded, content_warning=warning.text)
+            row["cost_usd"] = validator.channel.publish_cost(out, out_link)
             row.update(text=out, length=check.length, limit=check.limit, valid=check.valid and not image_problems,
                        problems=image_problems + [p.text(language) for p in check.problems],
                        warnings=[p.text(language) for p in check.warnings],

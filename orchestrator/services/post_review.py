@@ -95,17 +95,19 @@ def _campaign_and_case(session: Session, post: Post) -> tuple[Campaign, Case | N
 
 
 def _verdict(session: Session, post: Post, account: Account, images: list[Image],
-             source_code: str, context: tuple[Campaign, Case | None] | None = None) -> tuple[str, Any, Any]:
-    """The text that goes out on ``account`` and the platform's verdict on it. ``context``: the
+             source_code: str, context: tuple[Campaign, Case | None] | None = None) -> tuple[str, Any, Any, float | None]:
+    """The text that goes out on ``account``, the platform's verdict on it, its note and what
+    publishing it costs (X bills per post; None elsewhere). ``context``: the
     post's edition and case, read once by a caller checking many accounts (the session keeps only
     weak references: a case read here alone would be read again for every delivery)."""
     from orchestrator.services.deliveries import rendered
     from orchestrator.services.validators import for_account
 
     campaign, case = context or _campaign_and_case(session, post)
-    text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
+    text, link = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
     validator = for_account(account)
-    return text, validator.validate(text, images, content_warning=post.content_warning or ""), validator.note
+    verdict = validator.validate(text, images, content_warning=post.content_warning or "")
+    return text, verdict, validator.note, validator.channel.publish_cost(text, link)
 
 
 def problems_of(session: Session, post: Post) -> list[Said]:
@@ -119,7 +121,7 @@ def problems_of(session: Session, post: Post) -> list[Said]:
     for account, _ in chosen_accounts(session, post):
         label = f"{account.name} ({platform(account.kind)})"
         try:
-            _, check, _ = _verdict(session, post, account, images, "x" * 7, context)
+            _, check, _, _ = _verdict(session, post, account, images, "x" * 7, context)
         except ServiceError as exc:
             problems.append((f"{label} : {exc.fr}", f"{label}: {exc.en}"))
             continue
@@ -163,7 +165,8 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
         }
         try:
             code = delivery.source_code if delivery else "x" * 7
-            text, check, note = _verdict(session, post, account, images, code, context)
+            text, check, note, cost = _verdict(session, post, account, images, code, context)
+            row["cost_usd"] = cost
             if delivery is not None and delivery.rendered_text and post.status == "approved":
                 text = delivery.rendered_text  # what was frozen is what goes out
             row.update(text=text, length=check.length, limit=check.limit, valid=check.valid,
