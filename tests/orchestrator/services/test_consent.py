@@ -240,3 +240,29 @@ def test_consent_round_trips_through_a_folder_and_a_folder_never_grants_back(eng
     with db.session_scope(engine) as s:
         load_content(s, actor=SYSTEM, content=stricter)
     assert delivery(engine, queued).held_reason == "consent location: juan-lopez"
+
+
+def test_a_plan_scheduling_a_post_that_breaks_a_withdrawn_flag_holds_it(engine) -> None:
+    from tests.orchestrator.services.plan.helpers import add_accounts, all_deliveries, csv_text, later, run
+
+    add_accounts(engine, "x")
+    _withdraw(engine, name=False)
+    result = run(engine, csv_text(
+        f"sonia-dahmani,fr,Sonia et Juan Lopez vous attendent.,,x-fr,{later()}",
+        f"sonia-dahmani,fr,Sonia vous attend.,,x-fr,{later(3)}",
+    ))
+    assert result.ok, [p.text() for p in result.problems]
+    assert [(d.state, d.held_reason) for d in all_deliveries(engine)] == [
+        (states.HELD, "consent name: juan-lopez"), (states.SCHEDULED, "")]
+
+
+def test_a_held_post_corrected_and_approved_again_goes_out(engine) -> None:
+    account = x_account(engine)
+    post_id = approved_post(engine, text="Écrivez pour Juan López.")
+    queued = schedule(engine, post_id, account, at=utcnow() + dt.timedelta(hours=2))
+    _withdraw(engine, name=False)
+    assert delivery(engine, queued).state == states.HELD
+    with db.session_scope(engine) as s:
+        posts.edit_post(s, actor=EDITOR, post_id=post_id, text="Écrivez pour lui.")
+        posts.approve_post(s, actor=APPROVER, post_id=post_id)
+    assert delivery(engine, queued).state == states.SCHEDULED
