@@ -243,7 +243,13 @@ def test_consent_round_trips_through_a_folder_and_a_folder_never_grants_back(eng
 
 
 def test_a_plan_scheduling_a_post_that_breaks_a_withdrawn_flag_holds_it(engine) -> None:
-    from tests.orchestrator.services.plan.helpers import add_accounts, all_deliveries, csv_text, later, run
+    from tests.orchestrator.services.plan.helpers import (
+        add_accounts,
+        all_deliveries,
+        csv_text,
+        later,
+        run,
+    )
 
     add_accounts(engine, "x")
     _withdraw(engine, name=False)
