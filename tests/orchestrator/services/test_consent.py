@@ -272,3 +272,13 @@ def test_a_held_post_corrected_and_approved_again_goes_out(engine) -> None:
         posts.edit_post(s, actor=EDITOR, post_id=post_id, text="Écrivez pour lui.")
         posts.approve_post(s, actor=APPROVER, post_id=post_id)
     assert delivery(engine, queued).state == states.SCHEDULED
+
+
+def test_the_hold_reads_back_and_says_which_consent_in_both_languages() -> None:
+    from orchestrator.services import delivery_views
+
+    reason = states.HeldReason.consent("face", "juan-lopez")
+    assert states.HeldReason.parse(str(reason)) == reason and str(reason) == "consent face: juan-lopez"
+    assert "montrer son visage" in delivery_views.held_reason_text(str(reason), "fr")
+    assert "show their face" in delivery_views.held_reason_text(str(reason), "en")
+    assert delivery_views.person_actions(states.HELD, str(reason)) == frozenset({delivery_views.CANCEL})
