@@ -190,8 +190,21 @@ def retry(session: Session, *, actor: Actor, delivery_id: int) -> Delivery:
         )
     states.transition(session, delivery, states.RETRYING, actor=actor.username, outcome="manual_retry",
                       due_at=utcnow(), attempts=0, last_error="", last_error_kind="")
+    _hold_if_breaking(session, delivery, actor=actor.username)
     audit(session, actor=actor, action="retry", target_type="delivery", target_id=delivery.id)
     return delivery
+
+
+def _hold_if_breaking(session: Session, delivery: Delivery, *, actor: str) -> None:
+    """Back in the queue, a delivery whose post breaks a consent withdrawn meanwhile is held."""
+    from orchestrator.services import consent
+
+    post = session.get(Post, delivery.post_id)
+    breach = next(iter(consent.breaches(session, post)), None) if post is not None else None
+    if breach is not None:
+        reason = consent.reason_for(breach)
+        states.transition(session, delivery, states.HELD, actor=actor, outcome="held", detail=str(reason),
+                          held_reason=str(reason))
 
 
 def retry_all_failed(session: Session, *, actor: Actor) -> int:
@@ -221,6 +234,7 @@ def resolve_unconfirmed(
     else:
         states.transition(session, delivery, states.RETRYING, actor=actor.username, outcome="absent_per_person",
                           due_at=utcnow(), lease_until=None, worker_id=None)
+        _hold_if_breaking(session, delivery, actor=actor.username)
     audit(session, actor=actor, action="resolve", target_type="delivery", target_id=delivery.id, published=published)
     return delivery
 

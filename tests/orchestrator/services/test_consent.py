@@ -282,3 +282,19 @@ def test_the_hold_reads_back_and_says_which_consent_in_both_languages() -> None:
     assert "montrer son visage" in delivery_views.held_reason_text(str(reason), "fr")
     assert "show their face" in delivery_views.held_reason_text(str(reason), "en")
     assert delivery_views.person_actions(states.HELD, str(reason)) == frozenset({delivery_views.CANCEL})
+
+
+def test_a_failed_delivery_retried_after_a_withdrawal_is_held(engine) -> None:
+    from orchestrator.services import deliveries
+
+    account = x_account(engine)
+    failed = schedule(engine, approved_post(engine, text="Écrivez pour Juan López."), account,
+                      at=utcnow() + dt.timedelta(hours=2))
+    with db.session_scope(engine) as s:
+        s.get(Delivery, failed).state = states.FAILED
+    _withdraw(engine, name=False)
+    assert delivery(engine, failed).state == states.FAILED  # not queued: nothing to hold yet
+    with db.session_scope(engine) as s:
+        deliveries.retry(s, actor=EDITOR, delivery_id=failed)
+    assert (delivery(engine, failed).state, delivery(engine, failed).held_reason) == (
+        states.HELD, "consent name: juan-lopez")
