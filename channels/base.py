@@ -635,6 +635,10 @@ class Channel(abc.ABC):
     #: the account's access: a keyword refused there is the platform's design, not a gap to fix).
     can_search_keywords: ClassVar[bool] = True
     can_alt_text: ClassVar[bool] = False
+    #: The most alt text the platform shows where it accepts more (Bluesky's app): beyond it,
+    #: a warning (``channels/accessibility.py``). None: it refuses longer alt text itself, or says
+    #: nothing of a limit.
+    alt_text_read_limit: ClassVar[int | None] = None
     #: The platform fetches images from a public address (``Image.url``) instead of receiving
     #: their bytes (Instagram, Threads): the worker must fill ``url`` before publishing.
     needs_public_media: ClassVar[bool] = False
@@ -705,6 +709,12 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     def validate(self, text: str, images: Sequence[Image] = ()) -> Validation:
         """Check a rendered text and its media against this platform's rules, offline."""
+
+    @classmethod
+    def publish_cost(cls, text: str, link: str | None = None) -> float | None:
+        """What publishing this text (and link) costs in US dollars where the platform bills its
+        API per call (X's pay-per-use), for the preview; None where publishing is not billed."""
+        return None
 
     @abc.abstractmethod
     def publish(self, request: PublishRequest) -> Published:

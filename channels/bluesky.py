@@ -186,6 +186,9 @@ class BlueskyChannel(Channel):
     can_delete = True  # com.atproto.repo.deleteRecord (delete_post)
     can_alt_text = True
     can_thread = True  # ReplyRef (root, parent), a record key per part
+    #: The lexicon sets no limit on ``alt``; the Bluesky app shows and edits 2,000 characters
+    #: (social-app, src/lib/constants.ts, MAX_ALT_TEXT).
+    alt_text_read_limit = 2000
     can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
     shows_link_card = True  # app.bsky.embed.external: the card is built by the poster
     has_language_field = True  # the record's ``langs``

@@ -289,6 +289,10 @@ class XChannel(Channel):
     publish_cost_per_post = 0.015
     publish_cost_per_post_with_link = 0.20
     listen_cost_per_count = 0.005
+    #: Pay-per-use price of creating a post, and of one that carries a URL (platforms-next.md §3,
+    #: X's pricing page 2026-08): US dollars.
+    post_cost = 0.015
+    post_with_url_cost = 0.20
     text_limit = 280  # https://docs.x.com/fundamentals/counting-characters
     max_images = 4
     max_image_bytes = 5 * 1024 * 1024  # https://docs.x.com/x-api/media: "Image: 5 MB"
@@ -432,6 +436,12 @@ class XChannel(Channel):
         return Validation(
             kind=self.kind, length=length, limit=self.text_limit, problems=tuple(problems)
         )
+
+    @classmethod
+    def publish_cost(cls, text: str, link: str | None = None) -> float | None:
+        """A post with a URL (one X would link, a bare « amnistie.ca » included, or the post's
+        link, added at the end) costs ``post_with_url_cost``; another ``post_cost``."""
+        return cls.post_with_url_cost if (link or twitter_text.extract_urls(text)) else cls.post_cost
 
     # -- publishing ---------------------------------------------------------------------------
 

@@ -196,6 +196,15 @@ class KeyDate(_Model):
     name: Bilingual
 
 
+class SensitiveDate(_Model):
+    """A day on which a post needs a second thought (6 December in Canada: the National Day of
+    Remembrance and Action on Violence against Women): posts scheduled on it, in the edition's
+    zone, show a warning to the approver. It may fall outside the campaign's window."""
+
+    date: IsoDate
+    label: Bilingual
+
+
 class ListeningTerms(_Model):
     """What the worker listens for in one language: hashtags (written with or without "#",
     kept without) and keywords. Each platform's own rules are checked where terms are typed in
@@ -237,6 +246,21 @@ class Campaign(_Model):
     url: LocalizedUrl | None = None  # the campaign's public page, used when a case has none
     #: What the worker listens for across the whole edition, per language.
     listening: dict[Language, ListeningTerms] = Field(default_factory=dict)
+    #: Days on which posts show a warning to the approver (orchestrator/services/sensitive_dates.py).
+    #: (Absent, as the other optional fields, so a folder without any is written back without.)
+    sensitive_dates: list[SensitiveDate] | None = None
+
+    @field_validator("sensitive_dates")
+    @classmethod
+    def _one_label_a_day(cls, value: list[SensitiveDate] | None) -> list[SensitiveDate] | None:
+        if not value:
+            return None
+        seen: set[dt.date] = set()
+        for item in value:
+            if item.date in seen:
+                raise problem(f"date sensible en double : {item.date}", f"duplicate sensitive date: {item.date}")
+            seen.add(item.date)
+        return sorted(value, key=lambda item: item.date)
 
     @field_validator("ends_on")
     @classmethod
@@ -298,6 +322,27 @@ class CaseLinks(_Model):
     page: LocalizedUrl | None = None
 
 
+class Consent(_Model):
+    """What the person or family agreed to: may posts name them, show their face, say where
+    they are (orchestrator/services/consent.py). Absent from a case file: all three agreed."""
+
+    name: bool = True
+    face: bool = True
+    location: bool = True
+
+
+def clean_terms(value: list[str], what_fr: str, what_en: str) -> list[str]:
+    """Names or places to look for in posts: spaces tidied, each once, two characters at least."""
+    out: list[str] = []
+    for term in value:
+        term = " ".join(term.split())
+        if len(term) < 2:
+            raise problem(f"{what_fr} trop court : « {term} »", f"{what_en} too short: '{term}'")
+        if term not in out:
+            out.append(term)
+    return out
+
+
 class Case(_Model):
     slug: Slug
     position: PositiveInt  # order on the dashboard and in lists, 1 = first
@@ -323,6 +368,22 @@ class Case(_Model):
     content_warning: Bilingual | None = None
     visibility: Visibility | None = None
     self_labels: list[SelfLabel] | None = None
+    #: What the person or family agreed to; the name's other spellings looked for besides
+    #: ``person``; the place names that say where the person is (a prison, a town).
+    #: (Absent when all agreed and when empty: a case file says only what differs.)
+    consent: Consent | None = None
+    aliases: list[str] | None = None
+    location_terms: list[str] | None = None
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str] | None) -> list[str] | None:
+        return clean_terms(value, "autre nom", "other name") or None if value else None
+
+    @field_validator("location_terms")
+    @classmethod
+    def _places(cls, value: list[str] | None) -> list[str] | None:
+        return clean_terms(value, "lieu", "place") or None if value else None
 
     @field_validator("content_warning")
     @classmethod

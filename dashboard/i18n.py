@@ -91,3 +91,8 @@ def fmt_percent(value: float) -> str:
 def fmt_usd(value: float) -> str:
     """An amount in US dollars as the reader writes it: « 0,12 $ US », "US$0.12"."""
     return format_currency(value, "USD", locale=locale())
+
+
+def fmt_usd_exact(value: float) -> str:
+    """An amount in US dollars with all its decimals (a price per call: « 0,015 $ US »)."""
+    return format_currency(value, "USD", locale=locale(), decimal_quantization=False)

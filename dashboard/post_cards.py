@@ -14,7 +14,7 @@ import streamlit as st
 
 from content.words import Message
 from dashboard import common, embargo_ui
-from dashboard.i18n import fmt_datetime, fmt_number, lang, t
+from dashboard.i18n import fmt_datetime, fmt_number, fmt_usd_exact, lang, t
 from orchestrator.services import content_warnings, delivery_views, embargo, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
@@ -163,6 +163,21 @@ def previews(rows: list[dict[str, Any]], tz: str, *, key: str = "preview") -> No
                 st.info(common.plain(warning), icon=":material/info:")
             if row.get("note"):
                 st.caption(common.plain(row["note"]))
+            cost_line(row)
+    cost_total(rows)
+
+
+def cost_line(row: dict[str, Any]) -> None:
+    """What publishing this account's text costs, where the platform bills it (X)."""
+    if row.get("cost_usd") is not None:
+        st.caption(t("compose.x_cost", platform=row.get("platform") or "X", cost=fmt_usd_exact(row["cost_usd"])))
+
+
+def cost_total(rows: list[dict[str, Any]]) -> None:
+    """The total for the post's billed deliveries (X), when there are several."""
+    billed = [r["cost_usd"] for r in rows if r.get("cost_usd") is not None and not r.get("error")]
+    if len(billed) > 1:
+        st.caption(t("compose.x_cost_total", cost=fmt_usd_exact(sum(billed)), n=fmt_number(len(billed))))
 
 
 def withdraw_button(post: Post, me: Actor, *, key: str) -> None:

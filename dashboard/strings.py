@@ -1422,4 +1422,69 @@ STRINGS: dict[str, dict[str, str]] = {
     "bulk.col.result": {"fr": "Résultat", "en": "Result"},
     "bulk.col.text": {"fr": "Texte", "en": "Text"},
     "bulk.col.problem": {"fr": "Problème", "en": "Problem"},
+
+    # consent on a case (name, face, location) ------------------------------------------------
+    "consent.title": {"fr": "Consentement", "en": "Consent"},
+    "consent.yes": {"fr": "oui", "en": "yes"},
+    "consent.no": {"fr": "RETIRÉ", "en": "WITHDRAWN"},
+    "consent.withdrawn": {
+        "fr": "Consentement retiré : {flags}. Aucune publication qui l'enfreint ne peut être approuvée ; "
+              "celles en file sont retenues.",
+        "en": "Consent withdrawn: {flags}. No post that breaks it can be approved; queued ones are held."},
+    "consent.terms_line": {"fr": "Autres noms cherchés : {aliases} · Lieux cherchés : {places}",
+                           "en": "Other names looked for: {aliases} · Places looked for: {places}"},
+    "consent.edit": {"fr": "Modifier le consentement", "en": "Edit consent"},
+    "consent.help": {
+        "fr": "Ce que la personne ou sa famille a accepté. Décocher retient à l'instant les publications en file "
+              "qui l'enfreignent (toute personne qui écrit peut le faire) ; recocher, ou retirer un nom ou un lieu, "
+              "demande une personne qui approuve. Le nom est cherché sans accents ni majuscules, en mots entiers "
+              "et dans les mots-clics.",
+        "en": "What the person or their family agreed to. Unticking holds at once the queued posts that break it "
+              "(anyone who writes may do it); ticking again, or removing a name or a place, takes an approver. "
+              "The name is looked for without accents or capitals, as whole words and inside hashtags."},
+    "consent.aliases": {"fr": "Autres noms de la personne (un par ligne)", "en": "Other names of the person (one a line)"},
+    "consent.aliases_help": {"fr": "Le nom du cas est toujours cherché ; ajoutez surnoms, translittérations, nom seul.",
+                             "en": "The case's name is always looked for; add nicknames, transliterations, surname."},
+    "consent.places": {"fr": "Lieux qui disent où elle se trouve (un par ligne)",
+                       "en": "Places that say where the person is (one a line)"},
+    "consent.places_help": {"fr": "Une prison, une ville, un camp : cherchés quand « dire où elle se trouve » est retiré.",
+                            "en": "A prison, a town, a camp: looked for when 'publish their location' is withdrawn."},
+    "consent.note": {"fr": "Note (qui l'a demandé, quand)", "en": "Note (who asked, when)"},
+    "consent.save": {"fr": "Enregistrer le consentement", "en": "Save consent"},
+    "consent.saved": {"fr": "Consentement enregistré : {held} envoi(s) retenu(s), {released} relâché(s).",
+                      "en": "Consent saved: {held} delivery(ies) held, {released} released."},
+    "consent.published_toggle": {"fr": "Publications déjà parues qui l'enfreignent",
+                                 "en": "Published posts that break it"},
+    "consent.published_for": {"fr": "« {flag} » : {n} publication(s) parue(s)", "en": "'{flag}': {n} published post(s)"},
+    "consent.published_none": {"fr": "Aucune.", "en": "None."},
+    "consent.published_line": {"fr": "Envoi n° {id} (publication n° {post}) · {account} · {when}",
+                               "en": "Delivery no. {id} (post no. {post}) · {account} · {when}"},
+    "consent.open": {"fr": "voir sur la plateforme", "en": "open on the platform"},
+    "consent.retract_note": {
+        "fr": "Ces publications sont déjà en ligne : retirez-les (le retrait depuis Porte-voix arrive) ou supprimez-les "
+              "à la main sur la plateforme, par le lien.",
+        "en": "These posts are already online: retract them (retraction from Porte-voix is coming) or delete them by "
+              "hand on the platform, through the link."},
+    # an image showing the person's face (media library) ----------------------------------------
+    "media.shows_face": {"fr": "Montre le visage de la personne", "en": "Shows the person's face"},
+    "media.shows_face_help": {
+        "fr": "Une publication avec cette image ne peut pas être approuvée si la personne du cas a retiré son accord "
+              "pour montrer son visage.",
+        "en": "A post with this image cannot be approved if the case's person withdrew consent to show their face."},
+    "media.face_badge": {"fr": "🙂 Montre le visage de la personne", "en": "🙂 Shows the person's face"},
+    # sensitive dates of an edition ----------------------------------------------------------
+    "campaigns.sensitive_dates": {"fr": "Dates sensibles", "en": "Sensitive dates"},
+    "campaigns.sensitive_dates_help": {
+        "fr": "Une par ligne : AAAA-MM-JJ | libellé en français | label in English. Les publications programmées ce "
+              "jour-là (fuseau de l'édition) portent un avertissement pour la personne qui approuve.",
+        "en": "One per line: YYYY-MM-DD | French label | English label. Posts scheduled that day (the edition's "
+              "zone) carry a warning for the approver."},
+    "campaigns.sensitive_line": {"fr": "Date sensible : {day} — {label}", "en": "Sensitive date: {day} — {label}"},
+    # what a post costs where the platform bills its API (X's pay-per-use) -------------------
+    "compose.x_cost": {
+        "fr": "Coût estimé sur {platform} : {cost} (paiement à l'usage de l'API : 0,015 $ US la publication, "
+              "0,20 $ US si elle contient un lien).",
+        "en": "Estimated cost on {platform}: {cost} (pay-per-use API: US$0.015 a post, US$0.20 if it holds a link)."},
+    "compose.x_cost_total": {"fr": "Coût estimé de cette publication sur X : {cost} pour {n} envois.",
+                             "en": "Estimated cost of this post on X: {cost} for {n} deliveries."},
 }

@@ -83,6 +83,23 @@ def dates_around(source: Campaign, today: dt.date) -> tuple[dt.date, dt.date, li
     return start + shift, end + shift, [item | {"date": (day + shift).isoformat()} for item, day in key_dates]
 
 
+#: 6 December in Canada: the National Day of Remembrance and Action on Violence against Women
+#: (the École Polytechnique, 1989); in 2025 also the Montréal marathon's day. Posts scheduled on it
+#: carry a warning for the approver (services/sensitive_dates.py).
+REMEMBRANCE_DAY = (12, 6, {"fr": "Journée nationale de commémoration et d'action contre la violence faite aux femmes",
+                           "en": "National Day of Remembrance and Action on Violence against Women"})
+
+
+def demo_sensitive_dates(starts_on: dt.date, ends_on: dt.date) -> list[dict[str, Any]]:
+    """Each 6 December of the demonstration edition's window (and the first after its start, if
+    none falls inside), as its sensitive dates."""
+    month, day, label = REMEMBRANCE_DAY
+    days = [dt.date(year, month, day) for year in range(starts_on.year, ends_on.year + 1)]
+    inside = [d for d in days if starts_on <= d <= ends_on] or [d for d in days if d >= starts_on][:1] or \
+        [dt.date(starts_on.year + 1, month, day)]
+    return [{"date": d.isoformat(), "label": dict(label)} for d in inside]
+
+
 def ensure_demo_campaign(session: Session, *, today: dt.date) -> Campaign:
     """The current edition if it is in progress ``today``; otherwise a demonstration edition (a
     copy of the newest edition with its cases, calls to action and templates), made or moved
@@ -104,7 +121,8 @@ def ensure_demo_campaign(session: Session, *, today: dt.date) -> Campaign:
                                      name=DEMO_NAME, starts_on=starts_on, ends_on=ends_on, include_cases=True)
     if made or phase(demo, today=today) != RUNNING:
         campaign_admin.update_campaign(session, actor=SYSTEM, campaign_id=demo.id,  # type: ignore[arg-type]
-                                changes={"starts_on": starts_on, "ends_on": ends_on, "key_dates": key_dates})
+                                changes={"starts_on": starts_on, "ends_on": ends_on, "key_dates": key_dates,
+                                         "sensitive_dates": demo_sensitive_dates(starts_on, ends_on) or None})
     campaign_admin.set_current(session, actor=SYSTEM, campaign_id=demo.id)  # type: ignore[arg-type]
     return demo
 

@@ -69,6 +69,9 @@ class Campaign(SQLModel, table=True):
     #: ``{"fr": {"hashtags": ["EcrireCaLibere"], "keywords": []}, "en": {...}}`` (hashtags
     #: without "#"). See orchestrator/services/listening.py.
     listening: dict[str, Any] = _json({})
+    #: Days on which a post needs a second thought (6 December in Canada), in the edition's zone:
+    #: ``[{"date": "2026-12-06", "label": {"fr": "...", "en": "..."}}]``; see services/sensitive_dates.py.
+    sensitive_dates: list[dict[str, Any]] = _json([])
     archived_at: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
@@ -108,6 +111,15 @@ class Case(SQLModel, table=True):
     #: Nothing about the case is published before this time, whatever is scheduled (the claim
     #: enforces it); empty: no embargo.
     embargo_until: dt.datetime | None = _ts(nullable=True)
+    #: What the person or family agreed to (services/consent.py): may posts name them, show their
+    #: face, say where they are. A post that breaks a withdrawn one cannot be approved.
+    consent_name: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    consent_face: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    consent_location: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    #: Other spellings of the person's name looked for besides ``person`` (a nickname, a
+    #: transliteration); and the place names that say where they are (a prison, a town).
+    aliases: list[str] = _json([])
+    location_terms: list[str] = _json([])
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 
@@ -533,6 +545,9 @@ class MediaItem(SQLModel, table=True):
     sha256: str = Field(max_length=64, index=True)
     alt: dict[str, str] = _json({})
     credit: str = ""
+    #: The image shows the face of the person of its case (of any person featured, for an
+    #: image of the whole edition): a post using it breaks a withdrawn face consent.
+    shows_face: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     storage: str = Field(default="db", max_length=8)  # db, disk
     path: str = ""  # relative to the media folder when storage is "disk"
     uploaded_by: str = Field(default="system", max_length=64)

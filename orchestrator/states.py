@@ -2,7 +2,7 @@
 
 ::
 
-             ┌──── held (case paused, account unhealthy) ◄─────────────────┐
+             ┌──── held (case paused, account unhealthy, consent) ◄─────────────────┐
              ▼                                                             │
   scheduled ──► publishing ──► published                                   │
       ▲   │         │ ├──► retrying ──► publishing                         │
@@ -110,6 +110,9 @@ class HeldFor(enum.Enum):
     #: a suspension of publishing is in force (detail: the suspension's number, then its reason
     #: after ": ")
     SUSPENDED = "suspended"
+    #: its post breaks a consent withdrawn on a case (detail: the flag, then the case's slug after
+    #: ": "; see services/consent.py)
+    CONSENT = "consent"
     #: anything else (a reason stored by an older version)
     OTHER = "other"
 
@@ -139,6 +142,10 @@ class HeldReason:
     def suspended(cls, suspension_id: int, reason: str = "") -> HeldReason:
         return cls(HeldFor.SUSPENDED, f"{suspension_id}: {reason}" if reason else str(suspension_id))
 
+    @classmethod
+    def consent(cls, flag: str, case_slug: str) -> HeldReason:
+        return cls(HeldFor.CONSENT, f"{flag}: {case_slug}")
+
     @property
     def suspension_id(self) -> int | None:
         """The number of the suspension that holds the delivery (``SUSPENDED`` only)."""
@@ -156,6 +163,8 @@ class HeldReason:
             return "late: waiting for a person"
         if self.kind is HeldFor.SUSPENDED:
             return f"suspended {self.detail}"
+        if self.kind is HeldFor.CONSENT:
+            return f"consent {self.detail}"
         return self.detail
 
     @classmethod
@@ -169,6 +178,8 @@ class HeldReason:
             return cls(HeldFor.LATE)
         if head.startswith("suspended ") and head[len("suspended "):].strip().isdigit():
             return cls(HeldFor.SUSPENDED, stored[len("suspended "):])
+        if head.startswith("consent ") and colon:
+            return cls(HeldFor.CONSENT, stored[len("consent "):])
         return cls(HeldFor.OTHER, stored)
 
 

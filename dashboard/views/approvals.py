@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.services import four_eyes, post_review, reports
+from orchestrator.services import consent, four_eyes, post_review, reports, sensitive_dates
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 from orchestrator.services.campaigns import list_cases
@@ -84,6 +84,12 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
         fresh = post_service.get_post(s, post_id=post_id)
         rows = reports.post_previews(s, post=fresh, language=lang())
         problems = post_review.problems_of(s, fresh)
+        breaches = consent.problems(s, fresh)
+        days = sensitive_dates.warnings_of_post(s, fresh, campaign)
+    for fr, en in days:  # a warning: the approver decides
+        st.warning(common.plain(fr if lang() == "fr" else en), icon=":material/event_busy:")
+    for fr, en in breaches:  # named here once, for the post, whatever its accounts
+        st.error(common.plain(fr if lang() == "fr" else en), icon=":material/privacy_tip:")
     if not rows:
         st.caption(t("approvals.not_scheduled"))
     post_cards.previews(rows, tz, key=f"approvals_{post_id}")

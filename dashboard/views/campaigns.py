@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import common, listening_ui
 from dashboard.i18n import fmt_date, fmt_number, lang, t, zone_name
-from orchestrator.services import campaign_admin
+from orchestrator.services import campaign_admin, sensitive_dates
 from orchestrator.services import listening as listening_service
 
 chosen = common.require_campaign()
@@ -39,6 +39,10 @@ def show_campaign(campaign: Any) -> None:
         st.caption(t("campaigns.dates", start=fmt_date(campaign.starts_on), end=fmt_date(campaign.ends_on),
                      goal=fmt_number(campaign.goal),
                      tz=f"{zone_name(campaign.timezone)} ({campaign.timezone})"))
+        for item in campaign.sensitive_dates or []:
+            label = (item.get("label") or {}).get(lang()) or (item.get("label") or {}).get("fr", "")
+            st.caption(t("campaigns.sensitive_line", day=fmt_date(dt.date.fromisoformat(str(item["date"]))),
+                         label=common.plain(label)))
         if not admin:
             return
         a, b, _ = st.columns([2, 2, 3])
@@ -98,12 +102,15 @@ with st.expander(t("campaigns.edit", name=common.plain(chosen_name))), st.form(f
     url_en = b.text_input(t("campaigns.url_en"), value=chosen.url.get("en", ""), key="edition_url_en")
     key_dates = st.text_area(t("campaigns.key_dates"), value=campaign_admin.key_dates_text(chosen), key="edition_key_dates",
                              help=t("campaigns.key_dates_help"))
+    sensitive = st.text_area(t("campaigns.sensitive_dates"), value=sensitive_dates.as_text(chosen),
+                             key="edition_sensitive_dates", help=t("campaigns.sensitive_dates_help"))
     if st.form_submit_button(t("campaigns.save")):
         save = partial(campaign_admin.update_campaign, actor=me, campaign_id=chosen.id or 0, changes={
             "name": {"fr": name_fr, "en": name_en}, "timezone": tz.strip(), "goal": int(goal),
             "starts_on": starts, "ends_on": ends, "hashtags": {"fr": _tags(tags_fr), "en": _tags(tags_en)},
             "url": {"fr": url_fr or None, "en": url_en or None} if (url_fr or url_en) else None,
-            "key_dates": campaign_admin.parse_key_dates(key_dates)})
+            "key_dates": campaign_admin.parse_key_dates(key_dates),
+            "sensitive_dates": sensitive_dates.parse(sensitive) or None})
         if common.run(save, success=t("campaigns.saved", name=common.plain(name_fr or chosen.slug))) is not None:
             st.rerun()
 

@@ -10,7 +10,7 @@ from typing import Any, get_args
 import streamlit as st
 
 from content.model import SolidarityKind
-from dashboard import common, data, embargo_ui, listening_ui, post_cards, retract_ui, voice_ui
+from dashboard import common, consent_ui, data, embargo_ui, listening_ui, post_cards, retract_ui, voice_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import campaign_results, case_edit, content_warnings, responses
@@ -119,6 +119,7 @@ def _show(case: Any, index: int) -> None:
         st.warning(t("cases.stopped", status=status, note=common.plain(case.status_note or "—"),
                      when=fmt_datetime(case.status_changed_at, tz)))
     embargo_ui.notice(case.embargo_until, tz, of_case=True)
+    consent_ui.notice(case)
     st.caption(t("cases.goal", goal=fmt_number(case.goal)) + f" · {common.plain(common.case_name(case.country))}"
                f" · {t('cases.solidarity_line', kind=t(f'cases.solidarity.{case.solidarity_kind}'))}")
     for language in ("fr", "en"):
@@ -130,6 +131,8 @@ def _show(case: Any, index: int) -> None:
             "compose.cw_visibility_line", visibility=post_cards.visibility_name(case.visibility or "public")))
     embargo_ui.controls(f"case_embargo_{case.slug}", case.embargo_until, tz, lambda until: partial(
         embargo_service.set_case_embargo, actor=me, case_id=case.id, until=until))
+    consent_ui.controls(case, me, f"case_consent_{case.slug}")
+    consent_ui.published(case, tz, key=f"case_consent_{case.slug}")
     _history(case.id)
     _voice(case, name)
     _posts(case)
@@ -221,7 +224,8 @@ for index, case in enumerate(cases):
     icon = "▶️" if case.status == "active" else "🎉" if case.status == "good_news" else "⏸️"
     # A card someone works in stays open: a confirmation shown at the top of the page after a save
     # makes every card new to the browser, and a closed one would hide what was just saved.
-    working = any(st.session_state.get(f"{switch}_{case.slug}") for switch in ("case_listen_toggle", "case_voice"))
+    working = any(st.session_state.get(f"{switch}_{case.slug}") for switch in ("case_listen_toggle", "case_voice")) or \
+        any(st.session_state.get(f"case_consent_{case.slug}_{switch}") for switch in ("toggle", "published"))
     with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}",
                      expanded=case.status != "active" or working):
         try:

@@ -23,6 +23,7 @@ from orchestrator.services import (
     link_cards,
     media_library,
     post_review,
+    sensitive_dates,
     templates_admin,
 )
 from orchestrator.services import compose as compose_service
@@ -379,6 +380,18 @@ if account_names:
                     st.info(common.plain(warning), icon=":material/info:")
                 if item["note"]:
                     st.caption(common.plain(item["note"]))
+                post_cards.cost_line(item)
+        post_cards.cost_total(previews)
+breaches: list[tuple[str, str]] = []
+if text.strip() and not account_names:  # with accounts, each account's card says it (above)
+    try:
+        with common.session() as s:
+            breaches = compose_service.consent_check(s, campaign=campaign, case_slug=case_slug, text=text,
+                                                     variants=variants, images=images)
+    except Exception as exc:  # noqa: BLE001 - e.g. the case just deleted: say it, keep the form
+        st.error(common.plain(post_cards.message(exc)))
+    for fr, en in breaches:
+        st.error(common.plain(fr if lang() == "fr" else en), icon=":material/privacy_tip:")
 
 st.subheader(t("compose.when"))
 when_labels = {k: t(f"compose.when_{k}") for k in ("none", "at", "next")}
@@ -395,6 +408,8 @@ if when == "at":
     time = d2.time_input(t("compose.time"), key="compose_time", step=300)
     at = at_local(day, time, tz)
     st.caption(t("compose.tz_note", tz=zone_name(tz), when=post_cards.when(at, tz)))
+    if day_warning := sensitive_dates.warning(campaign, at):  # a second thought, not a refusal
+        st.warning(common.plain(day_warning[0] if lang() == "fr" else day_warning[1]), icon=":material/event_busy:")
     if at <= utcnow():
         st.warning(t("compose.past", when=post_cards.when(at, tz)), icon=":material/history:")
         publish_now = st.checkbox(t("compose.publish_now"), key="compose_publish_now",
@@ -409,7 +424,7 @@ sibling_labels: dict[int | None, str] = {None: t("compose.no_sibling"),
 sibling = st.selectbox(t("compose.sibling"), list(sibling_labels), key="compose_sibling",
                        placeholder=t("common.choose_one"), format_func=lambda i: sibling_labels.get(i, str(i)))
 
-if any(not item["valid"] for item in previews):
+if breaches or any(not item["valid"] for item in previews):
     st.error(t("compose.fix_first"), icon=":material/block:")
 b1, b2 = st.columns(2)
 save = b1.button(t("compose.save"), key="compose_save", icon=":material/save:")

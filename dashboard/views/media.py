@@ -41,6 +41,7 @@ if editor:
         alt_fr = a.text_area(t("media.alt_fr"), key="media_alt_fr", height=80)
         alt_en = b.text_area(t("media.alt_en"), key="media_alt_en", height=80)
         credit = st.text_input(t("media.credit"), key="media_credit")
+        shows_face = st.checkbox(t("media.shows_face"), key="media_shows_face", help=t("media.shows_face_help"))
         if st.form_submit_button(t("media.upload")):
             if upload is None:
                 st.error(t("media.no_file"))
@@ -53,7 +54,8 @@ if editor:
                 else:
                     common.run(partial(media_library.add_image, actor=me, campaign_id=campaign.id or 0,
                                        case_slug=case_slug, data=upload.getvalue(), filename=upload.name,
-                                       alt={"fr": alt_fr, "en": alt_en}, credit=credit), success=t("media.added"))
+                                       alt={"fr": alt_fr, "en": alt_en}, credit=credit, shows_face=shows_face),
+                               success=t("media.added"))
 else:
     common.viewer_notice()
 
@@ -91,6 +93,8 @@ for item in items:
         right.caption(t("media.caption", w=fmt_number(item.width), h=fmt_number(item.height),
                         size=fmt_number(round(item.size / 1024)),
                         credit=common.plain(item.credit) if item.credit else t("media.no_credit")))
+        if item.shows_face:
+            right.caption(t("media.face_badge"))
         if used[item.id]:
             right.caption(t("media.used_by", ids=", ".join(str(p.id) for p, _ in used[item.id])))
         if not editor:
@@ -101,9 +105,12 @@ for item in items:
             alt_fr = st.text_input(t("media.alt_fr"), value=item.alt.get("fr", ""), key=f"media_alt_fr_{item.id}")
             alt_en = st.text_input(t("media.alt_en"), value=item.alt.get("en", ""), key=f"media_alt_en_{item.id}")
             credit = st.text_input(t("media.credit"), value=item.credit, key=f"media_credit_{item.id}")
+            face = st.checkbox(t("media.shows_face"), value=item.shows_face, key=f"media_face_{item.id}",
+                               help=t("media.shows_face_help"))
             if st.form_submit_button(t("media.save")):
                 if common.run(partial(media_library.update_image, actor=me, media_id=item.id or 0,
-                                      alt={"fr": alt_fr, "en": alt_en}, credit=credit), success=t("media.saved")):
+                                      alt={"fr": alt_fr, "en": alt_en}, credit=credit, shows_face=face),
+                              success=t("media.saved")):
                     st.rerun()
         if right.button(t("media.delete"), key=f"media_delete_{item.id}", icon=":material/delete:"):
             if common.done(partial(media_library.delete_image, actor=me, media_id=item.id or 0),

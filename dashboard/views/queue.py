@@ -9,7 +9,7 @@ from dashboard import common, retract_ui
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import accounts as account_service
-from orchestrator.services import deliveries, delivery_views, reports
+from orchestrator.services import deliveries, delivery_views, reports, sensitive_dates
 from orchestrator.services.campaigns import list_cases
 
 PAGE = 100
@@ -93,6 +93,8 @@ picked = st.selectbox(t("queue.pick"), list(picks), key="queue_pick", format_fun
 row = by_id[picked] if picked in by_id else rows[0]
 with ui.own_error(t("queue.pick")):
     ui.state_badge(row)
+    if row["state"] not in delivery_views.FINAL and (day := sensitive_dates.warning(campaign, row["scheduled_at"])):
+        st.warning(common.plain(day[0] if lang() == "fr" else day[1]), icon=":material/event_busy:")
     st.text(row["text"])
     if row["last_error"]:
         st.warning(t("queue.last_error", kind=ui.error_kind(row["last_error_kind"] or ""),

@@ -24,7 +24,8 @@ from orchestrator.timeutil import utcnow
 M = TypeVar("M", bound=BaseModel)
 
 #: Campaign fields staff may change; the slug names the edition everywhere (links, exports).
-EDITABLE = ("name", "timezone", "starts_on", "ends_on", "key_dates", "hashtags", "goal", "link_rules", "url")
+EDITABLE = ("name", "timezone", "starts_on", "ends_on", "key_dates", "hashtags", "goal", "link_rules", "url",
+            "sensitive_dates")
 
 
 def validated(cls: type[M], data: dict[str, Any], *, what_fr: str, what_en: str) -> M:
@@ -69,6 +70,8 @@ def campaign_data(campaign: Campaign) -> dict[str, Any]:
         data["url"] = dict(campaign.url)
     if campaign.listening:
         data["listening"] = {k: dict(v) for k, v in campaign.listening.items()}
+    if campaign.sensitive_dates:
+        data["sensitive_dates"] = [dict(d) for d in campaign.sensitive_dates]
     return data
 
 
@@ -85,6 +88,8 @@ def _apply(campaign: Campaign, model: Any) -> None:
     campaign.url = model.url.model_dump(exclude_none=True) if model.url is not None else {}
     campaign.listening = {lang: t.model_dump(mode="json") for lang, t in model.listening.items()
                           if t.hashtags or t.keywords}
+    campaign.sensitive_dates = [{"date": d.date.isoformat(), "label": d.label.model_dump()}
+                                for d in model.sensitive_dates or []]
     campaign.updated_at = utcnow()
 
 
@@ -204,8 +209,13 @@ def copy_campaign(
         day = dt.date.fromisoformat(str(item["date"])) + shift
         if starts_on <= day <= ends_on:
             key_dates.append({"slug": item["slug"], "date": day, "name": dict(item["name"])})
+    from orchestrator.services.sensitive_dates import moved_years
+
     data = campaign_data(source) | {
         "slug": slug, "name": name, "starts_on": starts_on, "ends_on": ends_on, "key_dates": key_dates,
+        # a day of remembrance comes back on the same day of the year, not by the start's shift
+        "sensitive_dates": moved_years(source.sensitive_dates,
+                                       starts_on.year - source.starts_on.year if source.starts_on else 0) or None,
         "link_rules": dict(source.link_rules) | {"utm_campaign": slug},
     }
     campaign = create_campaign(session, actor=actor, data=data)
@@ -248,6 +258,9 @@ def case_data(case: Case) -> dict[str, Any]:
         "visibility": None if (case.visibility or "public") == "public" else case.visibility,
         "self_labels": list(case.self_labels or []) or None,
     }
+    from orchestrator.services.consent import as_content
+
+    data.update(as_content(case))
     return _clean(data)  # type: ignore[no-any-return]
 
 

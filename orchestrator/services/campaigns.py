@@ -26,7 +26,11 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
     """Create or update a campaign and its cases, calls to action and templates from a folder.
 
     Loading the same folder twice changes nothing; a case's status set in the dashboard is kept.
+    A folder may withdraw a case's consent (the queued posts that break it are held, as on the
+    case page) but never grants back one withdrawn: an old folder loaded again must not undo a
+    family's request; granting again takes an approver on the case page.
     """
+    from orchestrator.services import consent
     require(actor, "admin", "charger une campagne", "load a campaign")
     data = content.campaign
     campaign = session.exec(select(Campaign).where(Campaign.slug == str(data.slug))).first()
@@ -45,6 +49,7 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
     campaign.link_rules = data.link_rules.model_dump(mode="json")
     campaign.url = _bi(data.url)
     campaign.listening = _listening(data.listening)
+    campaign.sensitive_dates = [{"date": d.date.isoformat(), "label": _bi(d.label)} for d in data.sensitive_dates or []]
     campaign.updated_at = utcnow()
     if session.exec(select(Campaign).where(Campaign.is_current)).first() is None:
         campaign.is_current = True
@@ -53,8 +58,22 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
     assert campaign.id is not None
 
     existing_cases = {c.slug: c for c in session.exec(select(Case).where(Case.campaign_id == campaign.id))}
+    withdrawn_now: list[tuple[Case, str]] = []
+    kept_withdrawn: list[str] = []
     for item in content.cases:
-        case = existing_cases.get(item.slug) or Case(campaign_id=campaign.id, slug=item.slug, status=item.status)
+        old = existing_cases.get(item.slug)
+        case = old or Case(campaign_id=campaign.id, slug=item.slug, status=item.status)
+        agreed = item.consent.model_dump() if item.consent else dict.fromkeys(consent.FLAGS, True)
+        for flag in consent.FLAGS:
+            was = True if old is None else consent.granted(case, flag)
+            if agreed[flag] and not was:
+                kept_withdrawn.append(f"{item.slug}:{flag}")
+            elif was and not agreed[flag]:
+                setattr(case, f"consent_{flag}", False)
+                if old is not None:
+                    withdrawn_now.append((case, flag))
+        case.aliases = list(item.aliases or [])
+        case.location_terms = list(item.location_terms or [])
         case.position = item.position
         case.person = _bi(item.person)
         case.country = _bi(item.country)
@@ -98,8 +117,13 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
         template.action_slug = tpl.action
         template.body = tpl.body
         session.add(template)
+    session.flush()
+    held = sum(consent.hold_breaking(session, case=c, flag=flag, actor=actor) for c, flag in withdrawn_now)
     audit(session, actor=actor, action="load" if created else "reload", target_type="campaign",
-          target_id=campaign.slug, cases=len(content.cases))
+          target_id=campaign.slug, cases=len(content.cases),
+          **({"consent_withdrawn": [f"{c.slug}:{flag}" for c, flag in withdrawn_now], "held": held}
+             if withdrawn_now else {}),
+          **({"consent_kept_withdrawn": kept_withdrawn} if kept_withdrawn else {}))
     session.flush()
     return campaign
 

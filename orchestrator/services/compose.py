@@ -71,6 +71,7 @@ def preview(
     campaign = campaign or current_campaign(session)
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     loaded, broken = check_images(list(images or []), session)
+    broken += _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images)
     image_problems = [fr if language == "fr" else en for fr, en in broken]
     thread = _loaded_parts(session, parts)
     for _, _, part_broken in thread:
@@ -92,14 +93,15 @@ def preview(
             row.update(content_warnings.preview_notes(account.kind, row["platform"], warning, language))
             adjusted = _variants_by_id([account], variants, text)
             draft = Post(campaign_id=campaign.id or 0, text=text, link=link or None, variants=adjusted)
-            out, _ = deliveries.rendered(draft, campaign=campaign, case=case, account=account, source_code="a" * 7)
+            out, out_link = deliveries.rendered(draft, campaign=campaign, case=case, account=account,
+                                                source_code="a" * 7)
             validator = for_account(account)
             check = validator.validate(out, loaded, content_warning=warning.text)
             thread_problems, thread_warnings = _thread_verdict(account, validator, thread, warning.text)
-            if account.kind == "x":  # X bills each post, a post with a link several times more
-                from orchestrator.services.thread_parts import x_cost
-
-                thread_warnings.append(x_cost([out, *(text_ for text_, _, _ in thread)]))
+            cost = validator.channel.publish_cost(out, out_link)
+            if cost is not None:  # each part of a thread is a post of its own on the bill
+                cost += sum(validator.channel.publish_cost(text_) or 0.0 for text_, _, _ in thread)
+            row["cost_usd"] = cost
             row.update(text=out, length=check.length, limit=check.limit,
                        valid=check.valid and not image_problems and not thread_problems,
                        problems=image_problems + [p.text(language) for p in [*check.problems, *thread_problems]],
@@ -162,6 +164,26 @@ def split_for_accounts(session: Session, *, text: str, account_names: list[str],
     return thread_parts.split_story(text, fits, numbered=numbered)
 
 
+def _consent_problems(session: Session, *, campaign: Campaign, case: Any, text: str,
+                      variants: dict[str, str] | None, images: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
+    """What in this text or its images breaks a consent withdrawn on a case: the same problems
+    approval would refuse (``services/consent.py``), shown before submitting."""
+    from orchestrator.services import consent
+
+    draft = Post(campaign_id=campaign.id or 0, case_id=case.id if case else None, text=text,
+                 variants={k: v for k, v in (variants or {}).items() if v}, images=list(images or []))
+    return consent.problems(session, draft)
+
+
+def consent_check(session: Session, *, campaign: Campaign, case_slug: str | None, text: str,
+                  variants: dict[str, str] | None = None, images: list[dict[str, Any]] | None = None,
+                  ) -> list[tuple[str, str]]:
+    """What in a text being written breaks a consent withdrawn on a case, before any account is
+    chosen (the previews say it per account once there are)."""
+    case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
+    return _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images)
+
+
 @dataclasses.dataclass
 class Composed:
     post: Post
@@ -209,6 +231,7 @@ def _problems(session: Session, *, text: str, link: str | None, case_slug: str |
     thread = _loaded_parts(session, parts)
     for _, _, broken in thread:
         problems += broken
+    problems += _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images)
     draft = Post(campaign_id=campaign.id or 0, text=text.strip(), link=link or None, variants=variants)
     for account in accounts:
         label = f"{account.name} ({platform(account.kind)})"

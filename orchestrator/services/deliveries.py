@@ -119,6 +119,8 @@ def schedule(
     account_name: str,
     at: dt.datetime,
 ) -> Delivery:
+    from orchestrator.services import consent
+
     require(actor, "editor", "programmer une publication", "schedule a post")
     at = require_aware(at)
     post = session.get(Post, post_id)
@@ -148,6 +150,9 @@ def schedule(
     elif not account.healthy:
         delivery.state = states.HELD
         delivery.held_reason = str(states.HeldReason.account(account.last_error))
+    elif breach := next(iter(consent.breaches(session, post)), None):
+        delivery.state = states.HELD
+        delivery.held_reason = str(consent.reason_for(breach))
     session.add(delivery)
     session.flush()
     if post.status == "approved":
@@ -203,8 +208,21 @@ def retry(session: Session, *, actor: Actor, delivery_id: int) -> Delivery:
         )
     states.transition(session, delivery, states.RETRYING, actor=actor.username, outcome="manual_retry",
                       due_at=utcnow(), attempts=0, last_error="", last_error_kind="")
+    _hold_if_breaking(session, delivery, actor=actor.username)
     audit(session, actor=actor, action="retry", target_type="delivery", target_id=delivery.id)
     return delivery
+
+
+def _hold_if_breaking(session: Session, delivery: Delivery, *, actor: str) -> None:
+    """Back in the queue, a delivery whose post breaks a consent withdrawn meanwhile is held."""
+    from orchestrator.services import consent
+
+    post = session.get(Post, delivery.post_id)
+    breach = next(iter(consent.breaches(session, post)), None) if post is not None else None
+    if breach is not None:
+        reason = consent.reason_for(breach)
+        states.transition(session, delivery, states.HELD, actor=actor, outcome="held", detail=str(reason),
+                          held_reason=str(reason))
 
 
 def retry_all_failed(session: Session, *, actor: Actor) -> int:
@@ -234,6 +252,7 @@ def resolve_unconfirmed(
     else:
         states.transition(session, delivery, states.RETRYING, actor=actor.username, outcome="absent_per_person",
                           due_at=utcnow(), lease_until=None, worker_id=None)
+        _hold_if_breaking(session, delivery, actor=actor.username)
     audit(session, actor=actor, action="resolve", target_type="delivery", target_id=delivery.id, published=published)
     return delivery
 
@@ -252,10 +271,15 @@ def _hold(session: Session, deliveries: list[Delivery], *, actor: str, reason: s
 def _release(session: Session, deliveries: list[Delivery], *, actor: str, force: bool = False) -> int:
     """Held deliveries go back to the queue; one whose time passed more than the lateness limit
     ago waits for a person (``force``)."""
+    from orchestrator.services.consent import still_held
+
     limit = dt.timedelta(minutes=get_settings().lateness_limit_minutes)
     now = utcnow()
     released = 0
+    kept = {id(d) for d in still_held(session, deliveries)}  # a withdrawn consent holds them still
     for delivery in deliveries:
+        if id(delivery) in kept:
+            continue
         if not force and delivery.scheduled_at < now - limit:
             delivery.held_reason = str(states.HeldReason.late())
             session.add(delivery)
@@ -279,7 +303,12 @@ def settle_overdue(session: Session, held: list[Delivery], *, by: str, choice: s
     if choice not in OVERDUE_CHOICES:
         raise ServiceError(f"Choix inconnu « {choice} » (permis : {', '.join(OVERDUE_CHOICES)}).",
                            f"Unknown choice '{choice}' (allowed: {', '.join(OVERDUE_CHOICES)}).")
+    from orchestrator.services.consent import still_held
+
     held = [d for d in held if d.state == states.HELD]
+    if choice != "cancel":  # a withdrawn consent holds them still
+        kept = {id(d) for d in still_held(session, held)}
+        held = [d for d in held if id(d) not in kept]
     if choice == "publish":
         return _release(session, held, actor=by, force=True)
     if choice == "cancel":

@@ -86,6 +86,8 @@ RETRACTED_STYLE = _style("retracted", states.RETRACTED_LABEL, "gray", "delete_sw
 HEADLINE = (states.SCHEDULED, AWAITING_APPROVAL, states.PUBLISHED, states.HELD, states.FAILED, states.UNCONFIRMED)
 #: What the queue's figures and "needs a person" count look at.
 FAILED = states.FAILED
+#: Gone out or cancelled: no warning about its day is worth showing any more.
+FINAL = states.FINAL
 
 #: What a person can do with one delivery from the queue (each has its service in deliveries.py,
 #: which refuses it again if the delivery moved meanwhile).
@@ -207,6 +209,16 @@ def held_reason_text(reason: str, language: str, *, escape: Callable[[str], str]
             base += f" : {why}" if fr else f": {why}"
         return base + (". Un admin décidera à la levée : publier, reprogrammer ou annuler." if fr else
                        ". An admin decides when it is lifted: publish, reschedule or cancel.")
+    if held.kind is states.HeldFor.CONSENT:
+        from orchestrator.services.consent import FLAG_WORDS
+
+        flag, _, slug = held.detail.partition(":")
+        words = FLAG_WORDS.get(flag.strip(), {"fr": flag.strip(), "en": flag.strip()})
+        slug = escape(slug.strip())
+        return (f"Sa publication enfreint un consentement retiré (« {words['fr']} », cas « {slug} ») : elle attend "
+                "que le texte ou l'image change, ou que le consentement soit rendu." if fr else
+                f"Its post breaks a withdrawn consent ('{words['en']}', case '{slug}'): it waits until the text or "
+                "image changes, or the consent is granted again.")
     return escape(reason)
 
 

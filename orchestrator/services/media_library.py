@@ -85,7 +85,7 @@ def _bilingual_alt(alt: dict[str, str]) -> dict[str, str]:
 
 
 def add_image(session: Session, *, actor: Actor, campaign_id: int, case_slug: str | None, data: bytes,
-              filename: str, alt: dict[str, str], credit: str = "") -> MediaItem:
+              filename: str, alt: dict[str, str], credit: str = "", shows_face: bool = False) -> MediaItem:
     """Check and store one image. The same bytes twice for the same case are refused: the
     library keeps one copy and posts share it."""
     require(actor, "editor", "ajouter une image", "add an image")
@@ -109,7 +109,7 @@ def add_image(session: Session, *, actor: Actor, campaign_id: int, case_slug: st
     storage = _storage()
     item = MediaItem(campaign_id=campaign_id, case_id=case.id if case else None, filename=Path(filename).name[:255],
                      mime_type=mime, size=len(data), width=width, height=height, sha256=digest, alt=alt,
-                     credit=credit.strip(), storage=storage, uploaded_by=actor.username)
+                     credit=credit.strip(), storage=storage, uploaded_by=actor.username, shows_face=bool(shows_face))
     session.add(item)
     session.flush()
     if storage == "db":
@@ -127,7 +127,7 @@ def add_image(session: Session, *, actor: Actor, campaign_id: int, case_slug: st
         item.path = relative
         session.add(item)
     audit(session, actor=actor, action="media_add", target_type="media", target_id=item.id,
-          case=case_slug or "", size=len(data), mime=mime, storage=storage)
+          case=case_slug or "", size=len(data), mime=mime, storage=storage, shows_face=bool(shows_face))
     return item
 
 
@@ -165,16 +165,40 @@ def list_images(session: Session, *, campaign_id: int, case_slug: str | None = N
     return list(session.exec(query.order_by(col(MediaItem.id))))
 
 
-def update_image(session: Session, *, actor: Actor, media_id: int, alt: dict[str, str], credit: str) -> MediaItem:
+def update_image(session: Session, *, actor: Actor, media_id: int, alt: dict[str, str], credit: str,
+                 shows_face: bool | None = None) -> MediaItem:
     """New alt text or credit. Posts copied the alt text when they picked the image; approved
-    ones keep theirs (what was approved goes out)."""
+    ones keep theirs (what was approved goes out).
+
+    ``shows_face``: the image shows the face of its case's person (``services/consent.py``).
+    Marking it is stricter: the queued posts using it that break a withdrawn face consent are
+    held. Unmarking it lets them out: that takes an approver."""
+    from orchestrator.services import consent
+
     require(actor, "editor", "modifier une image", "edit an image")
     item = get_item(session, media_id=media_id)
+    before = item.shows_face
+    if shows_face is not None and before and not shows_face:
+        require(actor, "approver", "dire qu'une image ne montre pas le visage de la personne",
+                "say an image does not show the person's face")
     item.alt = _bilingual_alt(alt)
     item.credit = credit.strip()
+    if shows_face is not None:
+        item.shows_face = bool(shows_face)
     item.updated_at = utcnow()
     session.add(item)
-    audit(session, actor=actor, action="media_edit", target_type="media", target_id=item.id)
+    session.flush()
+    held = released = 0
+    if item.shows_face != before:
+        for case in consent.restricted_cases(session, campaign_id=item.campaign_id):
+            if consent.granted(case, "face") or (item.case_id is not None and item.case_id != case.id):
+                continue
+            if item.shows_face:
+                held += consent.hold_breaking(session, case=case, flag="face", actor=actor)
+            else:
+                released += consent.release_for(session, case=case, flag="face", actor=actor)
+    audit(session, actor=actor, action="media_edit", target_type="media", target_id=item.id,
+          **({"shows_face": item.shows_face, "held": held, "released": released} if item.shows_face != before else {}))
     return item
 
 

@@ -414,6 +414,18 @@ def _apply(session: Session, *, actor: Actor, result: PlanResult, existing: dict
 
     to_create = [r for r in result.rows if r.outcome == CREATE]
     values = []
+    # a post that breaks a consent withdrawn on a case is held, as deliveries.schedule does
+    # (read only when a case of the edition has one withdrawn)
+    from orchestrator.services import consent
+
+    restricted = consent.restricted_cases(session, campaign_id=campaign.id or 0)
+    breach_of: dict[PostKey, consent.Breach | None] = {}
+
+    def breach(key: PostKey) -> consent.Breach | None:
+        if key not in breach_of:
+            breach_of[key] = next(iter(consent.breaches(session, post_for[key], cases=restricted)), None)
+        return breach_of[key]
+
     for row, code in zip(to_create, _source_codes(session, len(to_create)), strict=True):
         account, at = accounts[row.raw.account], row.at or now
         state, held = states.SCHEDULED, ""
@@ -423,6 +435,8 @@ def _apply(session: Session, *, actor: Actor, result: PlanResult, existing: dict
             state, held = states.HELD, str(states.HeldReason.case(case.status))
         elif not account.healthy:
             state, held = states.HELD, str(states.HeldReason.account(account.last_error))
+        elif restricted and (found := breach(row.key)) is not None:
+            state, held = states.HELD, str(consent.reason_for(found))
         values.append({"post_id": post_for[row.key].id, "account_id": account.id, "scheduled_at": at, "due_at": at,
                        "source_code": code, "state": state, "held_reason": held, "created_at": now, "updated_at": now})
     made = list(session.scalars(sa.insert(Delivery).returning(Delivery, sort_by_parameter_order=True), values)) \

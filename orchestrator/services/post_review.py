@@ -95,17 +95,19 @@ def _campaign_and_case(session: Session, post: Post) -> tuple[Campaign, Case | N
 
 
 def _verdict(session: Session, post: Post, account: Account, images: list[Image],
-             source_code: str, context: tuple[Campaign, Case | None] | None = None) -> tuple[str, Any, Any]:
-    """The text that goes out on ``account`` and the platform's verdict on it. ``context``: the
+             source_code: str, context: tuple[Campaign, Case | None] | None = None) -> tuple[str, Any, Any, float | None]:
+    """The text that goes out on ``account``, the platform's verdict on it, its note and what
+    publishing it costs (X bills per post; None elsewhere). ``context``: the
     post's edition and case, read once by a caller checking many accounts (the session keeps only
     weak references: a case read here alone would be read again for every delivery)."""
     from orchestrator.services.deliveries import rendered
     from orchestrator.services.validators import for_account
 
     campaign, case = context or _campaign_and_case(session, post)
-    text, _ = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
+    text, link = rendered(post, campaign=campaign, case=case, account=account, source_code=source_code)
     validator = for_account(account)
     check = validator.validate(text, images, content_warning=post.content_warning or "")
+    cost = validator.channel.publish_cost(text, link)
     if post.parts:  # a thread: each other part by the same rules, and what the platform does with a thread
         import dataclasses
 
@@ -115,19 +117,26 @@ def _verdict(session: Session, post: Post, account: Account, images: list[Image]
         def part_check(part_text: str, part_images: Any) -> Any:
             return validator.validate(part_text, list(part_images), content_warning=post.content_warning or "")
 
-        problems, warnings = verdict(account.kind, part_check, [(p.text, p.images) for p in post_parts(post)])
+        parts = post_parts(post)
+        problems, warnings = verdict(account.kind, part_check, [(p.text, p.images) for p in parts])
         check = dataclasses.replace(check, problems=(*check.problems, *problems), warnings=(*check.warnings, *warnings))
-    return text, check, validator.note
+        if cost is not None:  # each part is a post of its own on the bill
+            cost += sum(validator.channel.publish_cost(p.text) or 0.0 for p in parts)
+    return text, check, validator.note, cost
 
 
 def problems_of(session: Session, post: Post) -> list[Said]:
-    """What would make this post fail on one of its accounts (images first): [] when it may go."""
+    """What would make this post fail on one of its accounts (images first), or break a consent
+    withdrawn on a case (``services/consent.py``): [] when it may go."""
+    from orchestrator.services.consent import problems as consent_problems
+
     images, problems = check_images(list(post.images or []), session)
+    problems += consent_problems(session, post)
     context = _campaign_and_case(session, post)
     for account, _ in chosen_accounts(session, post):
         label = f"{account.name} ({platform(account.kind)})"
         try:
-            _, check, _ = _verdict(session, post, account, images, "x" * 7, context)
+            _, check, _, _ = _verdict(session, post, account, images, "x" * 7, context)
         except ServiceError as exc:
             problems.append((f"{label} : {exc.fr}", f"{label}: {exc.en}"))
             continue
@@ -156,7 +165,7 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
     links tagged), its length against the limit, the platform's problems, a note when the limit
     is a default, the content warning, visibility and labels as that platform carries them (see
     ``content_warnings.preview_notes``), and ``error`` when this one preview could not be built."""
-    from orchestrator.services import content_warnings
+    from orchestrator.services import content_warnings, sensitive_dates
 
     images, _ = check_images(list(post.images or []), session)
     context = _campaign_and_case(session, post)
@@ -171,7 +180,8 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
         }
         try:
             code = delivery.source_code if delivery else "x" * 7
-            text, check, note = _verdict(session, post, account, images, code, context)
+            text, check, note, cost = _verdict(session, post, account, images, code, context)
+            row["cost_usd"] = cost
             if delivery is not None and delivery.rendered_text and post.status == "approved":
                 text = delivery.rendered_text  # what was frozen is what goes out
             row.update(text=text, length=check.length, limit=check.limit, valid=check.valid,
@@ -182,6 +192,8 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
                               for part in post.parts or []])
             row.update(content_warnings.preview_notes(account.kind, row["platform"],
                                                       content_warnings.of_post(post), language))
+            if delivery is not None and (day := sensitive_dates.warning(context[0], delivery.scheduled_at)):
+                row["warnings"].append(day[0] if language == "fr" else day[1])  # worth a second look, not a refusal
         except ServiceError as exc:
             row["error"] = exc.text(language)
         except Exception as exc:  # noqa: BLE001 - this account's card says it; the others still show

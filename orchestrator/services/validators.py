@@ -50,10 +50,17 @@ class OfflineValidator:
     def validate(self, text: str, images: list[Image] | tuple[Image, ...] = (), *,
                  content_warning: str = "") -> Validation:
         """``content_warning`` counts where the platform counts it with the text (Mastodon's
-        ``spoiler_text``); elsewhere it is not sent, so not counted."""
+        ``spoiler_text``); elsewhere it is not sent, so not counted. The accessibility warnings
+        (``channels/accessibility.py``: hashtags, emoji, a link mid-sentence on X, alt text) are
+        added to the platform's own: they never make a text invalid."""
+        from channels import accessibility
+
         if content_warning and self.channel.can_content_warning:
-            return self.channel.validate(text, images, spoiler_text=content_warning)  # type: ignore[call-arg]
-        return self.channel.validate(text, images)
+            verdict = self.channel.validate(text, images, spoiler_text=content_warning)  # type: ignore[call-arg]
+        else:
+            verdict = self.channel.validate(text, images)
+        extra = accessibility.warnings(self.channel, text, images)
+        return dataclasses.replace(verdict, warnings=verdict.warnings + tuple(extra)) if extra else verdict
 
 
 def _server_limit_note(options: dict[str, Any]) -> Problem | None:
