@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from orchestrator.models import ApiToken, IntegrationWebhook, NotificationOutbox, NotificationPreference
+from orchestrator.models import (
+    ApiToken,
+    IntegrationWebhook,
+    NotificationOutbox,
+    NotificationPreference,
+)
 from orchestrator.services import integrations
 from tests.dashboard.helpers import stored, texts
 
