@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     notify_lease_seconds: int = 120
     #: Local hour (the edition's time zone) of the daily digest.
     notify_digest_hour: int = 18
+    #: Send webhooks to private and loopback addresses too: for the tests' receivers on
+    #: 127.0.0.1 and a chat server on the organisation's own network. Off, a webhook address that
+    #: resolves to one is refused (a staff member's webhook must not make the server call into
+    #: its own network).
+    webhooks_allow_private: bool = False
     #: The dashboard's address, for links in messages.
     dashboard_url: str = "http://127.0.0.1:8501"
 

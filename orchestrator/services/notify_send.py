@@ -176,16 +176,29 @@ def _smtp_codes(recipients: dict[str, Any]) -> str:
     return ", ".join(str(v[0]) for v in recipients.values())
 
 
-def post_json(url: str, payload: dict[str, Any], *, secret: str, message_id: int, timeout: float = 10.0) -> int:
+def post_json(url: str, payload: dict[str, Any], *, secret: str, message_id: int, timeout: float = 10.0,
+              allow_private: bool = False) -> int:
     """POST ``payload`` signed; returns the status. 2xx is sent; 4xx (but 408, 429) will not get
-    better by trying again; anything else is tried again."""
+    better by trying again; anything else is tried again. The host must resolve to public
+    addresses only (unless ``allow_private``), and the request goes to the address checked."""
+    from urllib.parse import urlsplit
+
+    from orchestrator.services.link_cards import Unreadable, _check_host, _pinned
+
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     stamp = int(time.time())
     headers = {"Content-Type": "application/json", TIMESTAMP: str(stamp), MESSAGE_ID: str(message_id),
                SIGNATURE: sign(secret, stamp, body), "User-Agent": "Porte-voix"}
     try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        address = _check_host(host, parts.port or (443 if parts.scheme == "https" else 80), allow_private=allow_private)
+    except (ValueError, Unreadable) as exc:
+        raise SendError(str(exc), permanent=True) from None
+    target, pinned_headers, extensions = _pinned(url, host, address)
+    try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.post(url, content=body, headers=headers)
+            response = client.post(target, content=body, headers={**headers, **pinned_headers}, extensions=extensions)
     except httpx.HTTPError as exc:
         raise SendError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
     if 200 <= response.status_code < 300:

@@ -123,7 +123,7 @@ class Notifier:
         message_id = first.message_id or first.id or 0
         if first.channel == "hook":
             self.post(first.address, transport.hook_payload(group, message_id), secret=self._secret(first),
-                      message_id=message_id)
+                      message_id=message_id, allow_private=self.settings.webhooks_allow_private)
             return
         subject, text = transport.words(group, dashboard_url=self.settings.dashboard_url)
         if first.channel == "email":
@@ -131,7 +131,7 @@ class Notifier:
         else:
             fmt = str((first.data or {}).get("_format", "slack"))
             self.post(first.address, transport.chat_payload(fmt, subject, text), secret=self._secret(first),
-                      message_id=message_id)
+                      message_id=message_id, allow_private=self.settings.webhooks_allow_private)
 
     def finish(self, group: list[NotificationOutbox], error: BaseException | None, now: dt.datetime | None = None) -> str:
         """Write how sending ``group`` ended, for the rows still ours; returns their new state."""

@@ -55,7 +55,8 @@ def outbox(engine: sa.Engine, **where: Any) -> list[NotificationOutbox]:
 
 def notifier(engine: sa.Engine, settings: Settings, port: int = 9, name: str = "w1", **kw: Any) -> Notifier:
     s = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none",
-                                    "notify_backoff_base": 30.0})
+                                    "notify_backoff_base": 30.0, "webhooks_allow_private": True,
+                                    **kw.pop("changes", {})})
     return Notifier(engine, s, name, **kw)
 
 
@@ -74,6 +75,14 @@ def test_submitting_tells_approvers_not_the_author_nor_editors(engine: sa.Engine
     rows = outbox(engine, event="approval_requested")
     assert sorted(r.address for r in rows) == ["ada@example.org", "alain@example.org"]
     assert all(r.data["post_id"] == post_id for r in rows)
+
+
+def test_an_approver_who_wrote_the_post_is_not_asked_to_approve_it(engine: sa.Engine, settings: Settings) -> None:
+    staff(engine, "alain", "approver", email="alain@example.org")
+    staff(engine, "ada", "admin", email="ada@example.org")
+    with db.session_scope(engine) as s:
+        posts.create_post(s, actor=APPROVER, case_slug="juan-lopez", text="Écrivez pour Juan.", submit=True)
+    assert [r.address for r in outbox(engine, event="approval_requested")] == ["ada@example.org"]
 
 
 def test_a_rolled_back_event_leaves_no_notification(engine: sa.Engine, settings: Settings) -> None:
@@ -213,6 +222,16 @@ def test_a_permanent_refusal_ends_at_once_and_too_many_errors_end_too(engine: sa
             notify.emit(s, "worker_down", {"since": "now"})
         assert notifier(engine, settings).send_due().failed == 1
     assert outbox(engine)[0].state == "failed"
+
+
+def test_a_webhook_into_the_servers_own_network_is_refused(engine: sa.Engine, settings: Settings) -> None:
+    with http_receiver() as receiver:
+        staff(engine, "edith", "editor", webhook=receiver.url)
+        with db.session_scope(engine) as s:
+            notify.emit(s, "worker_down", {"since": "now"})
+        report = notifier(engine, settings, changes={"webhooks_allow_private": False}).send_due()
+        assert report.failed == 1 and receiver.requests == []
+    assert "private address refused" in outbox(engine)[0].last_error
 
 
 def test_a_send_error_never_reaches_the_caller(engine: sa.Engine, settings: Settings) -> None:
