@@ -323,6 +323,22 @@ def test_the_daily_digest_is_written_once(engine: sa.Engine, settings: Settings)
     assert len(rows) == 1 and {"published", "failed", "actions", "tomorrow"} <= set(rows[0].data)
 
 
+def test_cases_behind_their_pace_are_told_once_a_day_while_the_campaign_runs(engine: sa.Engine,
+                                                                             settings: Settings) -> None:
+    staff(engine, "victor", "viewer", email="victor@example.org", events=["behind_pace"])
+    n = notifier(engine, settings.model_copy(update={"notify_digest_hour": 0}))
+    running = dt.datetime(2025, 12, 1, 17, 0, tzinfo=dt.UTC)  # noon in Montréal, the edition running
+    n.daily(running)
+    n.daily(running + dt.timedelta(hours=2))
+    first = outbox(engine, event="behind_pace")
+    assert first and len({r.data["slug"] for r in first}) == len(first)  # each case once
+    n.daily(running + dt.timedelta(days=1))
+    assert len(outbox(engine, event="behind_pace")) == 2 * len(first)  # the next day again
+    after = dt.datetime(2026, 3, 1, 17, 0, tzinfo=dt.UTC)  # the edition is over: no pace to keep
+    n.daily(after)
+    assert len(outbox(engine, event="behind_pace")) == 2 * len(first)
+
+
 # ---------------------------------------------------------------------------------------------
 # preferences
 
