@@ -82,7 +82,8 @@ live = [k for k in tokens if k.revoked_at is None]
 if live:
     a, b, c = st.columns(3, vertical_alignment="bottom")
     pick = a.selectbox(t("integrations.token"), [k.id for k in live], key="integrations_pick",
-                       format_func=lambda i: next(f"#{k.id} {k.name}" for k in live if k.id == i))
+                       format_func=lambda i: next(f"#{k.id} {k.name}" for k in live if k.id == i),
+                       placeholder=t("common.choose_one"))
     if b.button(t("integrations.rotate"), key="integrations_rotate", icon=":material/autorenew:"):
         made = common.run(partial(integrations.rotate_token, actor=me, token_id=int(pick or 0)),
                           success=t("integrations.rotated"))
@@ -118,7 +119,8 @@ if add:
 if hooks:
     a, b = st.columns(2, vertical_alignment="bottom")
     which = a.selectbox(t("integrations.webhook"), [h.id for h in hooks], key="integrations_hook_pick",
-                        format_func=lambda i: next(f"#{h.id} {h.name}" for h in hooks if h.id == i))
+                        format_func=lambda i: next(f"#{h.id} {h.name}" for h in hooks if h.id == i),
+                        placeholder=t("common.choose_one"))
     current = next((h for h in hooks if h.id == which), None)
     if current is not None and b.button(t("integrations.pause") if current.active else t("integrations.resume"),
                                         key="integrations_hook_toggle"):

@@ -36,7 +36,8 @@ with st.form("notifications_form"):
                             help=t("notifications.webhook_help"))
     fmt = st.selectbox(t("notifications.format"), notify.FORMATS, key="notifications_format",
                        index=notify.FORMATS.index(mine.webhook_format) if mine.webhook_format in notify.FORMATS else 0,
-                       format_func=lambda f: {"slack": "Slack", "mattermost": "Mattermost", "teams": "Microsoft Teams"}[f])
+                       format_func=lambda f: {"slack": "Slack", "mattermost": "Mattermost", "teams": "Microsoft Teams"}[f],
+                       placeholder=t("common.choose_one"))
     saved = st.form_submit_button(t("notifications.save"), icon=":material/save:")
 if saved:
     result = common.run(partial(notify.save_preference, actor=me, username=me.username, events=chosen, email=email,
