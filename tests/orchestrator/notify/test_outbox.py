@@ -364,3 +364,43 @@ def test_send_a_test_reaches_only_the_one_who_asked(engine: sa.Engine, settings:
         assert notifier(engine, settings, port).send_due().sent == 1
         assert [m["To"] for m in box.messages] == ["edith@example.org"]
         assert "Essai" in box.messages[0]["Subject"]
+
+
+CHILD = """
+import os, sys
+from orchestrator import db
+from orchestrator.settings import get_settings
+from orchestrator.worker.notifier import Notifier
+
+settings = get_settings().model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": int(sys.argv[1]),
+                                             "smtp_tls": "none"})
+notifier = Notifier(db.get_engine(), settings, "doomed")
+for group in notifier.claim():
+    notifier.send_group(group)  # sent ...
+os._exit(9)  # ... and killed before writing so
+"""
+
+
+def test_a_sender_killed_between_sending_and_recording_loses_nothing(engine: sa.Engine, settings: Settings) -> None:
+    """A real process is killed after its message left: the row waits for its lease, then goes out
+    again under the same Message-ID (a mail client shows it once); nothing is lost, and no
+    other row is sent twice."""
+    import subprocess
+    import sys
+
+    staff(engine, "edith", "editor", email="edith@example.org")
+    with db.session_scope(engine) as s:
+        notify.emit(s, "worker_down", {"since": "now"})
+    with smtp_server() as (port, box):
+        child = subprocess.run([sys.executable, "-c", CHILD, str(port)], capture_output=True, text=True, timeout=60)
+        assert child.returncode == 9, child.stderr
+        assert len(box.messages) == 1
+        [row] = outbox(engine)
+        assert (row.state, row.worker_id) == ("sending", "doomed")
+        n = notifier(engine, settings, port)
+        assert n.send_due().messages == 0  # the lease still runs
+        assert n.send_due(utcnow() + dt.timedelta(seconds=settings.notify_lease_seconds + 1)).sent == 1
+        assert n.send_due(utcnow() + dt.timedelta(hours=3)).messages == 0
+        ids = [m["Message-ID"] for m in box.messages]
+    assert len(ids) == 2 and ids[0] == ids[1]
+    assert outbox(engine)[0].state == "sent"
