@@ -94,11 +94,12 @@ pages = {
         page("counter", ":material/scoreboard:"),
         page("channels", ":material/hub:"),
         page("exports", ":material/download:"),
+        page("notifications", ":material/notifications:"),
     ],
 }
 if actor.can("admin"):
     pages[t("nav.section.admin")] = [page("users", ":material/group:"), page("audit", ":material/history:"),
-                                     page("stop", ":material/front_hand:")]
+                                     page("integrations", ":material/api:"), page("stop", ":material/front_hand:")]
 
 current = st.navigation(pages, expanded=True)
 suspension_ui.banner()  # above every page, for every role, while a suspension is in force

@@ -47,7 +47,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from orchestrator.timeutil import UTC
 
@@ -219,7 +219,10 @@ def page(status: int, title: str, fr: str, en: str, home: str | None = None) -> 
                         status_code=status, headers=NO_STORE)
 
 
-def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "https://amnistie.ca") -> Starlette:
+def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "https://amnistie.ca",
+               notify_seconds: float = 30.0) -> Starlette:
+    """``notify_seconds``: how often this process looks for "no worker alive" and sends the
+    notifications that are due (a worker does too; with none alive, this is who tells). 0: never."""
     from orchestrator.services.responses import add_clicks
 
     resolver = Resolver(engine)
@@ -244,15 +247,36 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
             with contextlib.suppress(Exception):
                 await run_in_threadpool(flush)
 
+    async def watcher() -> None:
+        import os
+        import socket
+
+        from orchestrator.settings import get_settings
+        from orchestrator.worker.notifier import Notifier
+
+        notifier = Notifier(engine, get_settings(), f"links-{socket.gethostname()}-{os.getpid()}"[:64])
+
+        def once() -> None:
+            notifier.watch_workers()
+            notifier.send_due()
+
+        while True:
+            await asyncio.sleep(notify_seconds)
+            with contextlib.suppress(Exception):
+                await run_in_threadpool(once)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(flusher())
+        tasks = [asyncio.create_task(flusher())]
+        if notify_seconds > 0:
+            tasks.append(asyncio.create_task(watcher()))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await run_in_threadpool(flush)  # a normal stop loses nothing
 
     def not_found() -> Response:
@@ -306,11 +330,12 @@ def create_app(engine: sa.Engine, *, flush_seconds: float = 1.0, home: str = "ht
     async def nowhere(_request: Request, _exc: Exception) -> Response:
         return not_found()  # any other path (/a/b, /../x) gets the same friendly page
 
+    from orchestrator.api import create_api  # the JSON API for other tools (/api/v1/…)
     from orchestrator.calendar_routes import routes as calendar_routes  # the schedule's feed
     from orchestrator.media_urls import routes as media_routes  # signed image addresses (/m/…)
 
     app = Starlette(routes=[Route("/healthz", health), Route("/", root), *calendar_routes(engine),
-                            *media_routes(engine),
+                            *media_routes(engine), Mount("/api/v1", app=create_api(engine)),
                             Route("/{code}", redirect, methods=["GET", "HEAD"]),
                             Route("/{code}/{n}", redirect, methods=["GET", "HEAD"])],
                     lifespan=lifespan, exception_handlers={404: nowhere})

@@ -700,3 +700,85 @@ class ListenCursor(SQLModel, table=True):
     month: str = Field(default="", max_length=7)
     calls_this_month: int = 0
     posts_read_this_month: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Notifications, the API and outgoing webhooks (migration 0023)
+
+
+class NotificationOutbox(SQLModel, table=True):
+    """One notification for one address (an e-mail, a chat webhook, an integration's webhook),
+    written in the same transaction as the event it tells of, and sent by the worker (or the
+    link service) with retries. Rows for one address and kind that fall due together are sent
+    as one message (``group``). ``dedupe_key`` (unique when set) makes an event that several
+    processes may notice (a digest, no worker alive, a milestone) written once."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (sa.Index("ix_notification_due", "state", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event: str = Field(max_length=32)
+    #: who it is for: a staff member's username, or "webhook:<id>" for an integration
+    recipient: str = Field(max_length=64)
+    channel: str = Field(max_length=16)  # email, chat, hook
+    address: str = Field(max_length=500)
+    language: str = Field(default="fr", max_length=2)
+    data: dict[str, Any] = _json({})
+    state: str = Field(default="pending", max_length=16)  # pending, sending, sent, failed
+    due_at: dt.datetime = _ts()
+    dedupe_key: str | None = Field(default=None, max_length=160, unique=True)
+    attempts: int = 0
+    worker_id: str | None = Field(default=None, max_length=64)
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    #: the id of the message it went out in (the smallest id of its group): receivers drop a
+    #: message whose id they saw (the Message-ID of a mail, the X-Porte-Voix-Id of a webhook)
+    message_id: int | None = None
+    last_error: str = ""
+    created_at: dt.datetime = _ts(default=True)
+    sent_at: dt.datetime | None = _ts(nullable=True)
+
+
+class NotificationPreference(SQLModel, table=True):
+    """What one staff member wants to hear of, and where: events (names of ``EVENTS``), an
+    e-mail address, a chat webhook (its address and format), the chat webhook's signing secret
+    (encrypted like credentials)."""
+
+    __tablename__ = "notification_preference"
+    username: str = Field(primary_key=True, max_length=64)
+    events: list[str] = _json([])
+    email: str = Field(default="", max_length=254)
+    webhook_url: str = Field(default="", max_length=500)
+    webhook_format: str = Field(default="slack", max_length=16)  # slack, mattermost, teams
+    webhook_secret: str = ""
+    updated_at: dt.datetime = _ts(default=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token an integration (petition tool, CRM, website) calls the API with. Only the SHA-256
+    of the token is kept (it has 256 bits of randomness: no slow hash needed); it is shown once."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(unique=True, max_length=64)
+    scopes: list[str] = _json([])
+    rate_per_minute: int = 600
+    created_by: str = Field(default="system", max_length=64)
+    created_at: dt.datetime = _ts(default=True)
+    expires_at: dt.datetime | None = _ts(nullable=True)
+    revoked_at: dt.datetime | None = _ts(nullable=True)
+    last_used_at: dt.datetime | None = _ts(nullable=True)
+
+
+class IntegrationWebhook(SQLModel, table=True):
+    """An address told of events (published, failed, milestone), signed with its own secret."""
+
+    __tablename__ = "integration_webhook"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    url: str = Field(max_length=500)
+    events: list[str] = _json([])
+    secret: str = ""  # Fernet token, like credentials
+    active: bool = True
+    created_by: str = Field(default="system", max_length=64)
+    created_at: dt.datetime = _ts(default=True)

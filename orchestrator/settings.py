@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -115,6 +115,37 @@ class Settings(BaseSettings):
     links_shorten: bool = True
     #: In the sandbox (``up``), the simulated public follows a few short links of each post.
     sandbox_clicks: bool = True
+
+    # notifications (orchestrator/services/notify.py, docs/notifications.md) -------------------
+    #: The SMTP server notifications go through; empty host: no e-mail is sent (rows wait).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    #: "starttls" (port 587), "ssl" (port 465) or "none" (a relay on this machine only).
+    smtp_tls: str = "starttls"
+    smtp_user: str = ""
+    #: Never logged; a SecretStr so that printing the settings shows stars.
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "porte-voix@localhost"
+    smtp_timeout: float = 15.0
+    #: Events of one kind for one address within this many seconds go out as one message.
+    notify_group_seconds: float = 60.0
+    notify_max_attempts: int = 8
+    notify_backoff_base: float = 30.0
+    notify_backoff_max: float = 3600.0
+    notify_lease_seconds: int = 120
+    #: Local hour (the edition's time zone) of the daily digest.
+    notify_digest_hour: int = 18
+    #: Send webhooks to private and loopback addresses too: for the tests' receivers on
+    #: 127.0.0.1 and a chat server on the organisation's own network. Off, a webhook address that
+    #: resolves to one is refused (a staff member's webhook must not make the server call into
+    #: its own network).
+    webhooks_allow_private: bool = False
+    #: The dashboard's address, for links in messages.
+    dashboard_url: str = "http://127.0.0.1:8501"
+
+    # API (orchestrator/api.py) ---------------------------------------------------------------
+    api_max_body_bytes: int = 256 * 1024
+    api_max_counts: int = 1000
 
     # sign-in and sessions (docs/security.md) ----------------------------------------------
     #: Failures older than this (with none since) are forgotten.

@@ -239,6 +239,11 @@ def transition(
         duration_ms=duration_ms,
     )
     session.add(attempt)
+    if target in _TOLD:
+        from orchestrator.services.notify import emit_safely
+
+        emit_safely(session, _TOLD[target], [_told(delivery.id, delivery.post_id, delivery.account_id,
+                                                   changes.get("last_error") or detail)])
     log.info(
         "delivery %s: %s -> %s",
         delivery.id,
@@ -292,6 +297,15 @@ def transition_many(
         [{"delivery_id": delivery_id, "at": now, "actor": actor, "from_state": current, "to_state": target,
           "outcome": outcome, "detail": "", "duration_ms": durations[delivery_id]} for delivery_id, current, _ in rows],
     )
+    if target in _TOLD and target != PUBLISHING:
+        from orchestrator.services.notify import emit_safely
+
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        post_ids = {int(i): int(p) for i, p in connection.execute(
+            sa.select(table.c.id, table.c.post_id).where(table.c.id.in_([r[0] for r in rows])))
+        } if target != PUBLISHED or _hooks_wanted(session) else {}
+        if post_ids:
+            emit_safely(session, _TOLD[target], [_told(i, post_ids.get(i), None, "") for i, _, _ in rows])
     if log.isEnabledFor(logging.INFO):  # one record for the batch, one line per transition
         log.info(
             "%d deliveries -> %s",
@@ -301,6 +315,21 @@ def transition_many(
                    "event_common": {"to": target, "outcome": outcome, "actor": actor},
                    "events": [{"delivery_id": delivery_id, "from": current} for delivery_id, current, _ in rows]},
         )
+
+
+#: The transitions people (or integrations) are told of, and the event they are told as.
+_TOLD = {FAILED: "delivery_failed", UNCONFIRMED: "delivery_unconfirmed", PUBLISHED: "published"}
+
+
+def _told(delivery_id: int | None, post_id: int | None, account_id: int | None, error: str) -> dict[str, Any]:
+    return {"delivery_id": delivery_id, "post_id": post_id, "account_id": account_id, "error": (error or "")[:500]}
+
+
+def _hooks_wanted(session: Session) -> bool:
+    """Is any integration told of publications? (the hot path writes nothing when none is)"""
+    from orchestrator.services.notify import _hook_addresses
+
+    return bool(_hook_addresses(session, "published"))
 
 
 _ATTEMPT_COLUMNS = ("delivery_id", "at", "actor", "from_state", "to_state", "outcome", "detail", "duration_ms")

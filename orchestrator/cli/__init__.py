@@ -46,5 +46,6 @@ app.add_typer(ops.secrets_app, name="secrets")
 app.add_typer(ops.metrics_app, name="metrics")
 app.add_typer(responses.responses_app, name="responses")
 app.add_typer(responses.links_app, name="links")
+app.add_typer(responses.api_app, name="api")
 
 __all__ = ["app"]

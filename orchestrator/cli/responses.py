@@ -14,6 +14,7 @@ from orchestrator.services.auth import command_line_operator
 responses_app = typer.Typer(help="Réponses (lettres, signatures, messages…) : importer, saisir, suivre.",
                             no_args_is_help=True)
 links_app = typer.Typer(help="Liens courts qui comptent les clics (sans IP ni navigateur).", no_args_is_help=True)
+api_app = typer.Typer(help="API JSON pour d'autres outils (lecture, comptes de réponses).", no_args_is_help=True)
 
 
 @responses_app.command("import")
@@ -130,3 +131,21 @@ def links_media_url(
                                lifetime=minutes * 60)
 
     typer.echo(run_service(signed))
+
+
+@api_app.command("serve")
+def api_serve(
+    host: Annotated[str, typer.Option(help="Adresse d'écoute")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8790,
+) -> None:
+    """Sert l'API sous /api/v1 (aussi servie par « links serve ») ; description : /api/v1/openapi.json."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from orchestrator.api import create_api
+
+    app = Starlette(routes=[Mount("/api/v1", app=create_api(engine()))])
+    typer.echo(f"API sur http://{host}:{port}/api/v1 (description : /api/v1/openapi.json).")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", server_header=False,
+                proxy_headers=False)

@@ -331,7 +331,11 @@ def test_account(session: Session, *, actor: Actor, name: str, timeout: float = 
 
 def mark_unhealthy(session: Session, *, account: Account, reason: str, at: dt.datetime | None = None) -> None:
     from orchestrator.services import deliveries
+    from orchestrator.services.notify import emit_safely
 
+    if account.healthy:  # told once, when it turns unhealthy
+        emit_safely(session, "account_unhealthy", [{"account_id": account.id, "account": account.name,
+                                                    "kind": account.kind, "error": reason[:500]}])
     account.healthy = False
     account.last_error = reason
     account.last_checked_at = at or utcnow()

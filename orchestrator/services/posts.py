@@ -124,6 +124,8 @@ def create_post(
           case=case_slug, language=language, submitted=submit,
           **({"warning": content_warnings.fingerprint_part(warning),
               "warning_from_case": warning == default} if not (warning.is_default and default.is_default) else {}))
+    if submit:
+        tell_approvers(session, post)
     return post
 
 
@@ -190,7 +192,15 @@ def submit_post(session: Session, *, actor: Actor, post_id: int) -> Post:
     post.updated_at = utcnow()
     session.add(post)
     audit(session, actor=actor, action="submit", target_type="post", target_id=post.id)
+    tell_approvers(session, post)
     return post
+
+
+def tell_approvers(session: Session, post: Post) -> None:
+    """The approvers who chose to hear of it are told (the outbox, in this transaction)."""
+    from orchestrator.services.notify import emit
+
+    emit(session, "approval_requested", {"post_id": post.id, "author": post.author, "text": post.text[:280]})
 
 
 def approve_post(session: Session, *, actor: Actor, post_id: int) -> Post:
@@ -253,6 +263,10 @@ def reject_post(session: Session, *, actor: Actor, post_id: int, comment: str) -
     post.updated_at = utcnow()
     session.add(post)
     audit(session, actor=actor, action="reject", target_type="post", target_id=post.id, comment=comment.strip())
+    from orchestrator.services.notify import emit
+
+    emit(session, "rejected", {"post_id": post.id, "author": post.author, "by": actor.username,
+                               "comment": post.review_comment, "text": post.text[:280]})
     return post
 
 

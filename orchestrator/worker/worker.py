@@ -39,6 +39,7 @@ from orchestrator.worker.channels import Channels, Factory
 from orchestrator.worker.claimer import Claimed, Claimer
 from orchestrator.worker.listen import Listener, ListenReport
 from orchestrator.worker.metrics import MetricsPoller
+from orchestrator.worker.notifier import Notifier
 from orchestrator.worker.progress import DatabaseProgress
 from orchestrator.worker.publisher import Publisher, Runners
 from orchestrator.worker.reconciler import Reconciler
@@ -80,6 +81,8 @@ class Worker:
         self.retractor = Retractor(engine, settings, self.id, channels=self.channels)
         self.listener = Listener(engine, settings, channels=self.channels, publishing=self.runners.__bool__,
                                  stopping=self.stopping)
+        #: the outbox of notifications, sent apart from publishing (a mail server down slows nothing)
+        self.notifier = Notifier(engine, settings, self.id)
 
     # ------------------------------------------------------------------------------------------
     # what the loops, the command line and the tests call
@@ -206,6 +209,8 @@ class Worker:
             ("retract", self.retract, max(0.5, s.dispatch_interval), 30),
             ("metrics", self.poll_metrics, 20, 120),
             ("listen", self.listen, max(10.0, s.listen_seconds), 300),
+            ("notify", self.notifier.send_due, 5, 60),
+            ("notify-watch", self.notifier.watch, 60, 300),
         ]
         for job_id, fn, seconds, grace in jobs:
             scheduler.add_job(self.safe, "interval", args=(job_id, fn), seconds=seconds, id=job_id,

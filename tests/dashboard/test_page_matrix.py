@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 VIEWS = ROOT / "dashboard" / "views"
 PAGES = sorted(p.stem for p in VIEWS.glob("*.py"))
-ADMIN_ONLY = {"users", "audit", "stop"}
+ADMIN_ONLY = {"users", "audit", "stop", "integrations"}
 LANGUAGES = ("fr", "en")
 
 ROLES = ("viewer", "editor", "approver", "admin")

@@ -97,7 +97,7 @@ COMMANDS = {
     "content validate", "content load", "content dump",
     "user add", "user password", "user passwd", "user role", "user disable", "user unlock", "user list",
     "plan apply", "export ics", "export deliveries", "secrets rotate", "metrics rebuild",
-    "responses import", "responses tally", "responses pace", "links serve", "links media-url",
+    "responses import", "responses tally", "responses pace", "links serve", "links media-url", "api serve",
 }
 
 

@@ -35,14 +35,14 @@ def test_every_page_that_acts_checks_the_role() -> None:
         assert checks, f"{path.name} offers actions without checking the role (or add it to READ_ONLY)"
 
 
-@pytest.mark.parametrize("page", ["users", "audit"])
+@pytest.mark.parametrize("page", ["users", "audit", "integrations"])
 def test_admin_pages_are_not_offered_to_a_viewer(app, page: str) -> None:  # noqa: F811
     at = app("victor")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(f"views/{page}.py")
 
 
-@pytest.mark.parametrize("page", ["users", "audit"])
+@pytest.mark.parametrize("page", ["users", "audit", "integrations"])
 def test_admin_pages_opened_directly_show_a_viewer_nothing(people, campaign, page: str) -> None:  # noqa: F811
     """Even run on its own (a page file reached some other way), the page checks the role."""
     at = AppTest.from_file(str(VIEWS / f"{page}.py"), default_timeout=60)

@@ -1,0 +1,179 @@
+"""Response counts pushed through the API per second: a real ``porte-voix api serve`` (uvicorn,
+one process) in a child process, on SQLite and on PostgreSQL, fed by threads of httpx clients on
+the same 2 cores.
+
+Each request adds 1 to a case's figure for the day (``mode: add``) under its own idempotency key,
+as a petition tool pushing signatures as they happen; requests carry one count update each, or a
+batch of 100. Afterwards the database must hold exactly as many as the API acknowledged (none
+lost), and sending every acknowledged request again must change nothing (none counted twice).
+Run alone: ``python -m benchmarks.bench_api``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks._databases import empty_database
+from orchestrator.services.auth import SYSTEM
+
+TARGET = 1000  # count updates per second
+CASES = ("juan-lopez", "sonia-dahmani", "damisoa", "sai-zaw-thaike")
+
+
+def _prepare(url: str, home: Path) -> tuple[dict[str, str], str]:
+    from cryptography.fernet import Fernet
+
+    env = {"PORTEVOIX_HOME": str(home), "PORTEVOIX_DATABASE_URL": url,
+           "PORTEVOIX_SECRET_KEY": Fernet.generate_key().decode(), "PORTEVOIX_LOG_LEVEL": "WARNING"}
+    os.environ.update(env)
+    from content.loader import load_all
+    from orchestrator import db
+    from orchestrator.services import integrations
+    from orchestrator.services.campaigns import load_content
+    from orchestrator.settings import get_settings
+
+    get_settings.cache_clear()
+    db._cached_engine.cache_clear()
+    engine = db.get_engine()
+    db.upgrade(engine)
+    with db.session_scope(engine) as s:
+        for campaign in load_all():
+            load_content(s, actor=SYSTEM, content=campaign)
+        _, token = integrations.create_token(s, actor=SYSTEM, name="bench", scopes=["responses:write"],
+                                             rate_per_minute=100_000)
+    engine.dispose()
+    db._cached_engine.cache_clear()
+    return env, token
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _body(key: str, batch: int, n: int) -> dict[str, Any]:
+    day = (dt.date(2025, 12, 1) + dt.timedelta(days=n % 10)).isoformat()
+    return {"key": key, "mode": "add",
+            "counts": [{"case": CASES[(n + i) % len(CASES)], "kind": "signature", "day": day, "count": 1,
+                        "source": "x"} for i in range(batch)]}
+
+
+def _hammer(url: str, token: str, seconds: float, workers: int, batch: int) -> tuple[list[dict[str, Any]], int, float]:
+    """Bodies acknowledged (201), refusals, elapsed seconds."""
+    stop = time.monotonic() + seconds
+    acknowledged: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def worker(index: int) -> int:
+        bad = n = 0
+        with httpx.Client(timeout=30) as client:
+            while time.monotonic() < stop and n < 1_000_000:
+                body = _body(f"{index}-{n}-{uuid.uuid4().hex[:8]}", batch, n)
+                n += 1
+                answer = client.post(url, json=body, headers=headers)
+                if answer.status_code == 201:
+                    with lock:
+                        acknowledged.append(body)
+                else:
+                    bad += 1
+        return bad
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        bad = sum(pool.map(worker, range(workers)))
+    return acknowledged, bad, time.monotonic() - start
+
+
+def _total(url: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        total = conn.exec_driver_sql("SELECT COALESCE(SUM(count), 0) FROM response").scalar_one()
+    engine.dispose()
+    return int(total)
+
+
+def _one(kind: str, seconds: float, quick: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp, empty_database(kind, Path(tmp)) as url:
+        env, token = _prepare(url, Path(tmp))
+        port = _free_port()
+        server = subprocess.Popen([sys.executable, "-m", "orchestrator", "api", "serve", "--port", str(port)],
+                                  env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"api serve did not start: {server.stderr.read() if server.stderr else ''}") from None
+                    time.sleep(0.1)
+            endpoint = f"http://127.0.0.1:{port}/api/v1/responses"
+            expected = 0
+            for batch, workers in ((1, 8), (100, 4)):
+                acknowledged, bad, elapsed = _hammer(endpoint, token, seconds, workers, batch)
+                updates = len(acknowledged) * batch
+                expected += updates
+                case = f"{kind}, {batch} update(s) a request, {workers} clients"
+                rows.append({"case": case, "metric": "count updates per second", "value": round(updates / elapsed, 1),
+                             "unit": "updates/s", "target": f"≥ {TARGET}" if batch > 1 else ""})
+                rows.append({"case": case, "metric": "requests per second", "value": round(len(acknowledged) / elapsed, 1),
+                             "unit": "req/s", "target": ""})
+                rows.append({"case": case, "metric": "requests refused", "value": bad, "unit": "", "target": "= 0"})
+                # none lost: what was acknowledged is what is stored
+                stored = _total(url)
+                rows.append({"case": case, "metric": "stored minus acknowledged (lost or extra)",
+                             "value": stored - expected, "unit": "updates", "target": "= 0"})
+                # none counted twice: every acknowledged request again (a client retrying)
+                replay = acknowledged[: 200 if quick else 1000]
+                with httpx.Client(timeout=30) as client:
+                    statuses = [client.post(endpoint, json=body, headers={"Authorization": f"Bearer {token}"}).status_code
+                                for body in replay]
+                rows.append({"case": case, "metric": "replayed requests answered as duplicates",
+                             "value": sum(1 for s in statuses if s == 200), "unit": f"of {len(replay)}",
+                             "target": f"= {len(replay)}"})
+                rows.append({"case": case, "metric": "stored after the replay minus acknowledged",
+                             "value": _total(url) - expected, "unit": "updates", "target": "= 0"})
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+    return rows
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    from benchmarks._databases import ADMIN_URL
+
+    seconds = 3.0 if quick else 8.0
+    rows = _one("sqlite", seconds, quick)
+    try:
+        import sqlalchemy as sa
+
+        sa.create_engine(ADMIN_URL).connect().close()
+    except Exception as exc:  # noqa: BLE001 - no server: say so
+        rows.append({"case": "postgresql", "metric": "skipped", "value": str(exc)[:80], "unit": "", "target": ""})
+        return rows
+    return rows + _one("postgresql", seconds, quick)
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv):
+        print(row)

@@ -1,0 +1,257 @@
+"""The JSON API for other tools: ``porte-voix api serve``, and mounted under ``/api/v1`` beside
+the short-link service (``links serve``, ``up``).
+
+Every route but ``/openapi.json`` needs ``Authorization: Bearer pv_…``, a token an admin created
+on the Intégrations page (``orchestrator.services.integrations``), with the route's scope:
+
+- ``GET /cases``, ``GET /cases/{slug}``, ``GET /progress``, ``GET /deliveries``: ``read``;
+- ``POST /responses``: ``responses:write`` (counts only, idempotent by the caller's key).
+
+Every refusal is JSON ``{"error": {"code", "fr", "en"}}`` with its status, and stores nothing.
+Rate: each token's ``rate_per_minute``, as a token bucket in this process (a 429 says when to try
+again). The description is ``docs/openapi.json``, served at ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from orchestrator.db import read_scope, session_scope
+from orchestrator.models import ApiToken, Campaign
+from orchestrator.services import integrations
+from orchestrator.settings import Settings, get_settings
+from orchestrator.timeutil import utcnow
+
+OPENAPI_FILE = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
+HEADERS = {"Cache-Control": "no-store"}
+
+MESSAGES: dict[str, tuple[int, str, str]] = {
+    "missing_token": (401, "Jeton manquant : en-tête « Authorization: Bearer pv_… ».",
+                      "Missing token: header 'Authorization: Bearer pv_…'."),
+    "bad_token": (401, "Jeton inconnu.", "Unknown token."),
+    "revoked_token": (401, "Ce jeton a été révoqué.", "This token was revoked."),
+    "expired_token": (401, "Ce jeton a expiré.", "This token has expired."),
+    "wrong_scope": (403, "Ce jeton n'a pas la portée « {scope} ».", "This token lacks the '{scope}' scope."),
+    "rate_limited": (429, "Trop de requêtes pour ce jeton : réessayez dans {retry} s.",
+                     "Too many requests for this token: try again in {retry} s."),
+    "malformed_json": (400, "Le corps n'est pas du JSON valide (un objet).", "The body is not valid JSON (an object)."),
+    "too_large": (413, "Corps trop gros (au plus {limit} octets).", "Body too large (at most {limit} bytes)."),
+    "not_found": (404, "Introuvable.", "Not found."),
+    "wrong_type": (415, "Content-Type: application/json attendu.", "Content-Type: application/json expected."),
+}
+
+
+def error(code: str, status: int | None = None, fr: str | None = None, en: str | None = None,
+          headers: dict[str, str] | None = None, **values: Any) -> JSONResponse:
+    known = MESSAGES.get(code, (422, code, code))
+    body = {"error": {"code": code, "fr": (fr or known[1]).format(**values), "en": (en or known[2]).format(**values)}}
+    return JSONResponse(body, status_code=status or known[0], headers={**HEADERS, **(headers or {})})
+
+
+class RateLimiter:
+    """A token bucket per API token, in this process: ``rate`` requests a minute, bursts of as many."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: int, rate: int, now: float | None = None) -> float:
+        """0 when allowed, else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, at = self._buckets.get(key, (float(rate), now))
+            tokens = min(float(rate), tokens + (now - at) * rate / 60.0)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return (1.0 - tokens) * 60.0 / rate
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0.0
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def ok(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, default=_json_default, ensure_ascii=False), status_code=status,
+                    media_type="application/json", headers=HEADERS)
+
+
+def openapi() -> dict[str, Any]:
+    return json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
+
+
+def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    limiter = RateLimiter()
+    last_used: dict[int, float] = {}
+
+    def check_token(header: str) -> ApiToken | str:
+        if not header.lower().startswith("bearer "):
+            return "missing_token"
+        with read_scope(engine) as session:
+            found = integrations.authenticate(session, header[7:].strip())
+        if isinstance(found, ApiToken) and time.monotonic() - last_used.get(found.id or 0, -1e9) > 60:
+            last_used[found.id or 0] = time.monotonic()  # noted at most once a minute: reads stay reads
+            with session_scope(engine) as session:
+                row = session.get(ApiToken, found.id)
+                if row is not None:
+                    row.last_used_at = utcnow()
+                    session.add(row)
+        return found
+
+    async def authorized(request: Request, scope: str) -> ApiToken | Response:
+        found = await run_in_threadpool(check_token, request.headers.get("authorization", ""))
+        if isinstance(found, str):
+            return error(found, headers={"WWW-Authenticate": "Bearer"})
+        if scope not in found.scopes:
+            return error("wrong_scope", scope=scope)
+        wait = limiter.take(found.id or 0, found.rate_per_minute)
+        if wait:
+            retry = max(1, int(wait + 0.999))
+            return error("rate_limited", retry=retry, headers={"Retry-After": str(retry)})
+        return found
+
+    def read(fn: Any) -> Any:
+        with read_scope(engine) as session:
+            from orchestrator.services.campaigns import current_campaign
+
+            return fn(session, current_campaign(session))
+
+    def cases_of(session: Session, campaign: Campaign) -> list[dict[str, Any]]:
+        from orchestrator.services.reports import case_progress
+
+        return [{k: row[k] for k in ("slug", "person", "status", "goal", "actions", "projected", "behind",
+                                     "reached", "published", "engagement", "clicks")}
+                for row in case_progress(session, campaign_id=campaign.id or 0)]
+
+    async def cases(request: Request) -> Response:
+        token = await authorized(request, "read")
+        if isinstance(token, Response):
+            return token
+        return ok({"cases": await run_in_threadpool(read, cases_of)})
+
+    async def case(request: Request) -> Response:
+        token = await authorized(request, "read")
+        if isinstance(token, Response):
+            return token
+        slug = request.path_params["slug"]
+        found = [c for c in await run_in_threadpool(read, cases_of) if c["slug"] == slug]
+        return ok(found[0]) if found else error("not_found")
+
+    def progress_of(session: Session, campaign: Campaign) -> dict[str, Any]:
+        from orchestrator.services.campaign_results import results
+        from orchestrator.services.responses import pace
+
+        overall, _ = pace(session, campaign=campaign)
+        data = results(session, campaign=campaign)
+        data.pop("cases", None)
+        return {"campaign": campaign.slug, "name": dict(campaign.name), **data,
+                "pace": {"projected": overall.projected, "behind": overall.behind,
+                         "projected_rights_day": overall.projected_rights_day}}
+
+    async def progress(request: Request) -> Response:
+        token = await authorized(request, "read")
+        if isinstance(token, Response):
+            return token
+        return ok(await run_in_threadpool(read, progress_of))
+
+    async def deliveries(request: Request) -> Response:
+        token = await authorized(request, "read")
+        if isinstance(token, Response):
+            return token
+        from orchestrator.services.reports import list_deliveries
+        from orchestrator.states import STATES
+
+        state = request.query_params.get("state", "published")
+        try:
+            limit = min(500, max(1, int(request.query_params.get("limit", "100"))))
+            offset = max(0, int(request.query_params.get("offset", "0")))
+        except ValueError:
+            return error("invalid", 400, "limit et offset : des entiers.", "limit and offset: integers.")
+        if state not in STATES:
+            return error("invalid", 400, f"state : l'un de {', '.join(STATES)}.", f"state: one of {', '.join(STATES)}.")
+        fields = ("id", "state", "scheduled_at", "published_at", "kind", "case", "language", "text", "platform_url",
+                  "source_code", "likes", "shares", "replies", "quotes", "views", "saves")
+
+        def rows(session: Session, campaign: Campaign) -> list[dict[str, Any]]:
+            found = list_deliveries(session, campaign_id=campaign.id or 0, limit=limit, offset=offset,
+                                    newest_first=True, state_in=[state])
+            return [{k: r[k] for k in fields} for r in found]
+
+        return ok({"deliveries": await run_in_threadpool(read, rows), "limit": limit, "offset": offset})
+
+    async def body_of(request: Request) -> dict[str, Any] | Response:
+        limit = settings.api_max_body_bytes
+        if "json" not in request.headers.get("content-type", ""):
+            return error("wrong_type")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return error("too_large", limit=limit)
+        raw = bytearray()
+        async for chunk in request.stream():  # never more than the limit in memory
+            raw.extend(chunk)
+            if len(raw) > limit:
+                return error("too_large", limit=limit)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return error("malformed_json")
+        return body if isinstance(body, dict) else error("malformed_json")
+
+    def write(token: ApiToken, key: str, body: dict[str, Any]) -> integrations.Written:
+        with session_scope(engine) as session:
+            return integrations.write_counts(session, token=token, key=key, body=body)
+
+    async def responses(request: Request) -> Response:
+        token = await authorized(request, "responses:write")
+        if isinstance(token, Response):
+            return token
+        body = await body_of(request)
+        if isinstance(body, Response):
+            return body
+        key = str(body.get("key") or request.headers.get("idempotency-key", ""))
+        try:
+            written = await run_in_threadpool(write, token, key, body)
+        except integrations.Refused as refused:
+            return error(refused.code, refused.status, refused.fr, refused.en)
+        except sa.exc.IntegrityError:  # the same key at the same moment from another request
+            return error("key_reused", 409, "Cette clé vient d'être utilisée par une autre requête : rien n'est "
+                         "enregistré.", "This key was just used by another request: nothing is stored.")
+        return ok(written.as_json(), 200 if written.duplicate else 201)
+
+    async def spec(_request: Request) -> Response:
+        return ok(openapi())
+
+    async def missing(_request: Request, _exc: Exception) -> Response:
+        return error("not_found")
+
+    async def not_allowed(_request: Request, _exc: Exception) -> Response:
+        return error("method_not_allowed", 405, "Méthode non permise.", "Method not allowed.")
+
+    routes = [
+        Route("/openapi.json", spec, methods=["GET"]),
+        Route("/cases", cases, methods=["GET"]),
+        Route("/cases/{slug}", case, methods=["GET"]),
+        Route("/progress", progress, methods=["GET"]),
+        Route("/deliveries", deliveries, methods=["GET"]),
+        Route("/responses", responses, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: missing, 405: not_allowed})
+    app.state.limiter = limiter
+    return app

@@ -1,0 +1,355 @@
+"""Other tools talking to Porte-voix: API tokens, the response counts they push, and the webhooks
+that tell them of events.
+
+Tokens: ``pv_`` + 43 url-safe characters (256 random bits), shown once; only their SHA-256 is
+kept (a slow hash adds nothing against a secret this long, and the API checks one per request).
+Admins create them with scopes (``read``, ``responses:write``), an optional expiry and a rate;
+rotate them (a new token, same name and scopes, the old one revoked); revoke them.
+
+Counts pushed through the API follow the rules of ``responses import``
+(``orchestrator.services.responses_import``): counts only (case, kind, day, source, count, and no
+other field), personal data refused, sources Porte-voix does not know counted without a source,
+and idempotent by the caller's key: a request is recorded as a ``ResponseImport`` whose SHA-256
+is that of the token's name and the key, so the same key is never counted twice, by any process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import secrets as pysecrets
+from collections import Counter
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from orchestrator import secrets
+from orchestrator.errors import ServiceError
+from orchestrator.models import ApiToken, Campaign, IntegrationWebhook, Response, ResponseImport
+from orchestrator.services.auth import Actor, NotFound, audit, require
+from orchestrator.services.notify import HOOK_EVENTS, check_webhook_url
+from orchestrator.services.responses_csv import normalize
+from orchestrator.services.responses_fields import KIND_ALIASES, MAX_COUNT, SOURCE, value_reason
+from orchestrator.services.responses_import import BATCH, case_lookup, classify_sources, write_rows
+from orchestrator.timeutil import utcnow
+
+SCOPES = {"read": {"fr": "Lecture (cas, progression, envois)", "en": "Read (cases, progress, deliveries)"},
+          "responses:write": {"fr": "Envoi de comptes de réponses", "en": "Push response counts"}}
+PREFIX = "pv_"
+COUNT_FIELDS = ("case", "kind", "day", "count", "source")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+
+
+def _check_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ServiceError(f"Portées possibles : {', '.join(SCOPES)} (au moins une).",
+                           f"Possible scopes: {', '.join(SCOPES)} (at least one).")
+    return [s for s in SCOPES if s in scopes]
+
+
+def create_token(session: Session, *, actor: Actor, name: str, scopes: list[str],
+                 expires_at: dt.datetime | None = None, rate_per_minute: int = 600) -> tuple[ApiToken, str]:
+    """A new token; returns the row and the token itself, which is never shown again."""
+    require(actor, "admin", "créer un jeton d'API", "create an API token")
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ServiceError("Donnez un nom au jeton (l'outil qui l'utilise, 64 caractères au plus).",
+                           "Name the token (the tool that uses it, at most 64 characters).")
+    if not 1 <= rate_per_minute <= 100_000:
+        raise ServiceError("Débit : de 1 à 100 000 requêtes par minute.", "Rate: 1 to 100,000 requests a minute.")
+    token = PREFIX + pysecrets.token_urlsafe(32)
+    row = ApiToken(name=name, prefix=token[:10], token_hash=hash_token(token), scopes=_check_scopes(scopes),
+                   rate_per_minute=rate_per_minute, created_by=actor.username, created_at=utcnow(),
+                   expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    audit(session, actor=actor, action="api_token_create", target_type="api_token", target_id=row.id,
+          name=name, scopes=row.scopes, expires_at=expires_at.isoformat() if expires_at else None)
+    return row, token
+
+
+def get_token(session: Session, token_id: int) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"Jeton {token_id} introuvable.", f"Token {token_id} not found.")
+    return row
+
+
+def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
+    require(actor, "admin", "révoquer un jeton d'API", "revoke an API token")
+    row = get_token(session, token_id)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        audit(session, actor=actor, action="api_token_revoke", target_type="api_token", target_id=row.id)
+    return row
+
+
+def rotate_token(session: Session, *, actor: Actor, token_id: int) -> tuple[ApiToken, str]:
+    """A new token with the same name, scopes, rate and expiry; the old one stops working now."""
+    old = get_token(session, token_id)
+    if old.revoked_at is not None:
+        raise ServiceError("Ce jeton est révoqué : créez-en un autre.", "This token is revoked: create another.")
+    row, token = create_token(session, actor=actor, name=old.name, scopes=list(old.scopes),
+                              expires_at=old.expires_at, rate_per_minute=old.rate_per_minute)
+    revoke_token(session, actor=actor, token_id=token_id)
+    return row, token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).order_by(col(ApiToken.id).desc())))
+
+
+def authenticate(session: Session, token: str, *, now: dt.datetime | None = None) -> ApiToken | str:
+    """The token's row, or why it is refused: ``bad_token``, ``revoked_token``, ``expired_token``."""
+    if not token.startswith(PREFIX) or len(token) > 100:
+        return "bad_token"
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None:
+        return "bad_token"
+    if row.revoked_at is not None:
+        return "revoked_token"
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
+        return "expired_token"
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Outgoing webhooks
+
+
+def add_webhook(session: Session, *, actor: Actor, name: str, url: str, events: list[str]) -> tuple[IntegrationWebhook, str]:
+    """A webhook told of ``events`` (published, failed, milestone); returns it and its signing
+    secret, shown once (kept encrypted, like credentials)."""
+    require(actor, "admin", "ajouter un webhook", "add a webhook")
+    allowed = set(HOOK_EVENTS.values())
+    if not events or any(e not in allowed for e in events):
+        raise ServiceError(f"Événements possibles : {', '.join(sorted(allowed))}.",
+                           f"Possible events: {', '.join(sorted(allowed))}.")
+    if not name.strip() or len(name.strip()) > 64:
+        raise ServiceError("Donnez un nom au webhook.", "Name the webhook.")
+    url = check_webhook_url(url)
+    if not url:
+        raise ServiceError("L'adresse du webhook est vide.", "The webhook's address is empty.")
+    secret = pysecrets.token_urlsafe(32)
+    row = IntegrationWebhook(name=name.strip(), url=url, events=sorted(set(events)),
+                             secret=secrets.encrypt({"secret": secret}), created_by=actor.username,
+                             created_at=utcnow())
+    session.add(row)
+    session.flush()
+    audit(session, actor=actor, action="webhook_add", target_type="webhook", target_id=row.id, events=row.events)
+    return row, secret
+
+
+def set_webhook_active(session: Session, *, actor: Actor, webhook_id: int, active: bool) -> IntegrationWebhook:
+    require(actor, "admin", "changer un webhook", "change a webhook")
+    row = session.get(IntegrationWebhook, webhook_id)
+    if row is None:
+        raise NotFound(f"Webhook {webhook_id} introuvable.", f"Webhook {webhook_id} not found.")
+    row.active = active
+    session.add(row)
+    audit(session, actor=actor, action="webhook_active" if active else "webhook_pause", target_type="webhook",
+          target_id=webhook_id)
+    return row
+
+
+def list_webhooks(session: Session) -> list[IntegrationWebhook]:
+    return list(session.exec(select(IntegrationWebhook).order_by(col(IntegrationWebhook.id))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Response counts pushed through the API
+
+
+class Refused(ServiceError):
+    """The request is refused as a whole; nothing is stored. ``code`` for the API's answer."""
+
+    def __init__(self, code: str, fr: str, en: str, status: int = 422) -> None:
+        super().__init__(fr, en)
+        self.code = code
+        self.status = status
+
+
+@dataclasses.dataclass
+class Written:
+    import_id: int
+    rows: int
+    total: int
+    replaced: int
+    unknown_sources: int
+    duplicate: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+#: (database, campaign id) -> (read at, lookup, slugs): a request reads the cases' names once
+#: every ``CASES_SECONDS`` at most (half the time of a one-count request went to reading them).
+_CASES: dict[tuple[str, int], tuple[float, dict[str, int], str]] = {}
+CASES_SECONDS = 10.0
+
+
+def _cases(session: Session, campaign: Campaign) -> tuple[dict[str, int], str]:
+    import time
+
+    key = (str(session.get_bind().engine.url), campaign.id or 0)
+    hit = _CASES.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CASES_SECONDS:
+        return hit[1], hit[2]
+    lookup, known = case_lookup(session, campaign)
+    _CASES[key] = (time.monotonic(), lookup, known)
+    return lookup, known
+
+
+def _item_rows(session: Session, campaign: Campaign, items: list[Any]) -> tuple[list[tuple[Any, ...]], int]:
+    """Check every item (all or nothing) and sum them by natural key."""
+    cases, known = _cases(session, campaign)
+    parsed: Counter[tuple[int, str, dt.date, str]] = Counter()
+    for number, item in enumerate(items, start=1):
+        where = f"counts[{number - 1}]"
+        if not isinstance(item, dict):
+            raise Refused("invalid", f"{where} : un objet est attendu.", f"{where}: an object is expected.")
+        extra = sorted(set(item) - set(COUNT_FIELDS))
+        if extra:  # a field we do not read may hold a person: refused, not ignored
+            raise Refused("personal_data" if any(_looks_personal(k, item[k]) for k in extra) else "unknown_field",
+                          f"{where} : champ(s) refusé(s) {', '.join(extra)} ; seuls {', '.join(COUNT_FIELDS)} sont lus "
+                          "(des comptes, jamais des personnes).",
+                          f"{where}: field(s) refused {', '.join(extra)}; only {', '.join(COUNT_FIELDS)} are read "
+                          "(counts, never people).")
+        for name in ("case", "source", "kind"):
+            value = item.get(name, "")
+            if not isinstance(value, str):
+                raise Refused("invalid", f"{where}.{name} : texte attendu.", f"{where}.{name}: text expected.")
+            if name != "kind" and value_reason(value):
+                raise Refused("personal_data", f"{where}.{name} ressemble à une donnée personnelle : refusé.",
+                              f"{where}.{name} looks like personal data: refused.")
+        case_id = cases.get(normalize(item.get("case", "")))
+        if case_id is None:
+            raise Refused("unknown_case", f"{where} : cas inconnu (cas : {known}).", f"{where}: unknown case (cases: {known}).")
+        kind = KIND_ALIASES.get(normalize(item.get("kind", "")))
+        if kind is None:
+            raise Refused("invalid", f"{where}.kind : type d'action inconnu.", f"{where}.kind: unknown kind of action.")
+        count = item.get("count")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_COUNT:
+            raise Refused("invalid", f"{where}.count : un entier de 0 à {MAX_COUNT}.",
+                          f"{where}.count: an integer from 0 to {MAX_COUNT}.")
+        try:
+            day = dt.date.fromisoformat(str(item.get("day", "")))
+        except ValueError:
+            raise Refused("invalid", f"{where}.day : une date AAAA-MM-JJ.", f"{where}.day: a YYYY-MM-DD date.") from None
+        source = item.get("source", "").strip()
+        if source and not SOURCE.match(source):
+            raise Refused("invalid", f"{where}.source : un code ou un nom court, sans espace.",
+                          f"{where}.source: a code or a short name, without spaces.")
+        parsed[(case_id, kind, day, source)] += count
+    kinds = classify_sources(session, campaign, {k[3] for k in parsed})
+    merged: Counter[tuple[int, str, dt.date, str, str]] = Counter()
+    unknown = 0
+    for (case_id, kind, day, source), count in parsed.items():
+        known_source = kinds.get(source)
+        if known_source is None:  # counted without a source, the value is not kept (as imports do)
+            unknown += 1
+            known_source = ("import", "")
+        merged[(case_id, kind, day, *known_source)] += count
+    return [(*key, n) for key, n in merged.items()], unknown
+
+
+def _looks_personal(name: str, value: Any) -> bool:
+    from orchestrator.services.responses_fields import header_reason
+
+    return bool(header_reason(name)) or (isinstance(value, str) and bool(value_reason(value)))
+
+
+def write_counts(session: Session, *, token: ApiToken, key: str, body: dict[str, Any],
+                 campaign: Campaign | None = None) -> Written:
+    """Check and write one request's counts (all or nothing), idempotent by ``key``."""
+    from orchestrator.services.campaigns import current_campaign
+
+    if "responses:write" not in token.scopes:
+        raise Refused("wrong_scope", "Ce jeton n'a pas la portée responses:write.",
+                      "This token lacks the responses:write scope.", 403)
+    if not key or len(key) > 200 or not key.isprintable():
+        raise Refused("missing_key", "Clé d'idempotence manquante ou invalide (« key », ou l'en-tête Idempotency-Key, "
+                      "200 caractères au plus).", "Missing or invalid idempotency key ('key', or the Idempotency-Key "
+                      "header, at most 200 characters).", 400)
+    extra = sorted(set(body) - {"key", "mode", "counts"})
+    if extra:
+        raise Refused("unknown_field", f"Champ(s) refusé(s) : {', '.join(extra)} (key, mode, counts).",
+                      f"Field(s) refused: {', '.join(extra)} (key, mode, counts).")
+    mode = body.get("mode", "set")
+    if mode not in ("set", "add"):
+        raise Refused("invalid", "mode : « set » (remplace le chiffre, comme un import) ou « add » (s'y ajoute).",
+                      "mode: 'set' (replaces the figure, as an import does) or 'add' (adds to it).")
+    items = body.get("counts")
+    if not isinstance(items, list) or not items:
+        raise Refused("invalid", "counts : une liste non vide est attendue.", "counts: a non-empty list is expected.")
+    from orchestrator.settings import get_settings
+
+    if len(items) > get_settings().api_max_counts:
+        raise Refused("too_many", f"Au plus {get_settings().api_max_counts} comptes par requête.",
+                      f"At most {get_settings().api_max_counts} counts per request.", 413)
+    digest = hashlib.sha256(f"api\0{token.name}\0{key}".encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    earlier = session.exec(select(ResponseImport).where(ResponseImport.sha256 == digest)).first()
+    if earlier is not None:
+        if not earlier.filename.endswith(fingerprint):
+            raise Refused("key_reused", f"La clé « {key} » a déjà servi pour d'autres chiffres (import n° {earlier.id}) : "
+                          "rien n'est enregistré. Une clé par envoi.",
+                          f"The key '{key}' was already used for other figures (import #{earlier.id}): nothing is "
+                          "stored. One key per request.", 409)
+        return Written(import_id=earlier.id or 0, rows=earlier.keys_written, total=earlier.total,
+                       replaced=earlier.keys_replaced, unknown_sources=0, duplicate=True)
+    campaign = campaign or current_campaign(session)
+    rows, unknown = _item_rows(session, campaign, items)
+    actor = Actor(f"api:{token.name}"[:64], "editor")
+    record = ResponseImport(campaign_id=campaign.id or 0, sha256=digest, filename=f"api {token.name} {fingerprint}",
+                            encoding="json", delimiter=",", lines=len(items), keys_written=len(rows),
+                            total=sum(r[-1] for r in rows), imported_by=actor.username, created_at=utcnow())
+    session.add(record)
+    session.flush()
+    assert record.id is not None
+    if mode == "set":
+        record.keys_replaced = write_rows(session, rows, import_id=record.id, entered_by=actor.username)
+    else:
+        add_rows(session, rows, import_id=record.id, entered_by=actor.username)
+    session.add(record)
+    audit(session, actor=actor, action="api_responses", target_type="response_import", target_id=record.id,
+          token=token.id, rows=len(rows), total=record.total, mode=mode)
+    return Written(import_id=record.id, rows=len(rows), total=record.total, replaced=record.keys_replaced,
+                   unknown_sources=unknown)
+
+
+def add_rows(session: Session, rows: list[tuple[Any, ...]], *, import_id: int, entered_by: str) -> None:
+    """Like ``write_rows``, but each count adds to the figure already imported for its key."""
+    table: Any = Response.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    for start in range(0, len(rows), BATCH):
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["case_id", "kind", "day", "source_type", "source"],
+            index_where=table.c.import_id.is_not(None),
+            set_={"count": table.c.count + stmt.excluded["count"], "import_id": stmt.excluded.import_id,
+                  "entered_by": stmt.excluded.entered_by, "created_at": stmt.excluded.created_at},
+        )
+        session.execute(stmt, [
+            {"case_id": c, "kind": k, "day": d, "source_type": t, "source": s, "count": n,
+             "import_id": import_id, "entered_by": entered_by, "created_at": now}
+            for c, k, d, t, s, n in rows[start:start + BATCH]
+        ])
+
+
+def api_imports(session: Session, *, limit: int = 50) -> list[ResponseImport]:
+    return list(session.exec(select(ResponseImport).where(col(ResponseImport.encoding) == "json")
+                             .order_by(col(ResponseImport.id).desc()).limit(limit)))
