@@ -10,7 +10,16 @@ from typing import Any, get_args
 import streamlit as st
 
 from content.model import SolidarityKind
-from dashboard import common, consent_ui, data, embargo_ui, listening_ui, post_cards, retract_ui, voice_ui
+from dashboard import (
+    common,
+    consent_ui,
+    data,
+    embargo_ui,
+    listening_ui,
+    post_cards,
+    retract_ui,
+    voice_ui,
+)
 from dashboard import deliveries_ui as ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import campaign_results, case_edit, content_warnings, responses
