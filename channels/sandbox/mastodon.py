@@ -356,6 +356,7 @@ class MastodonEmulator(Emulator):
             visibility = data.get("visibility") or "public"
             language = data.get("language")
             spoiler_text = str(data.get("spoiler_text") or "")
+            in_reply_to = str(data.get("in_reply_to_id") or "") or None
         else:
             params = req.params()
             text = (params.get("status") or [""])[0]
@@ -363,6 +364,7 @@ class MastodonEmulator(Emulator):
             visibility = (params.get("visibility") or ["public"])[0]
             language = (params.get("language") or [""])[0] or None
             spoiler_text = (params.get("spoiler_text") or [""])[0]
+            in_reply_to = (params.get("in_reply_to_id") or [""])[0] or None
         key = req.headers.get("idempotency-key")
         now = self.sandbox.now()
         with self.sandbox.lock:
@@ -392,10 +394,15 @@ class MastodonEmulator(Emulator):
                     422,
                     f"Validation failed: Text character limit of {self.max_characters} exceeded",
                 )
+            parent = (self.public.get(in_reply_to) or self.statuses.get(in_reply_to)) if in_reply_to else None
+            if in_reply_to and parent is None:
+                raise MastodonError(404, "Record not found")
             sid = self._snowflake()
             record = {
                 "id": sid,
                 "account": account,
+                "in_reply_to": in_reply_to,
+                "in_reply_to_account": parent["account"]["id"] if parent else None,
                 "text": text,
                 "content": render_html(text, base),
                 "created": now,
@@ -464,8 +471,8 @@ class MastodonEmulator(Emulator):
         return {
             "id": record["id"],
             "created_at": _iso(record["created"]),
-            "in_reply_to_id": None,
-            "in_reply_to_account_id": None,
+            "in_reply_to_id": record.get("in_reply_to"),
+            "in_reply_to_account_id": record.get("in_reply_to_account"),
             # PostStatusService marks a status with a content warning sensitive
             "sensitive": bool(record.get("spoiler_text")),
             "spoiler_text": record.get("spoiler_text") or "",
@@ -510,13 +517,15 @@ class MastodonEmulator(Emulator):
         person = {"id": str(900000 + author % len(PUBLIC_NAMES)), "username": name}
         with self.sandbox.lock:
             ours = self.statuses.get(answers or "") if answers else None
-            if kind in ("reply", "quote", "repost") and ours is None:
+            if kind in ("reply", "quote", "repost", "mention") and ours is None:
                 raise KeyError(f"no status of ours {answers!r} to answer")
             sid = self._snowflake() if at is None else str((int(now * 1000) << 16) | (self.sandbox.next_id() & 0xFFFF))
             if kind == "repost":
                 assert ours is not None
                 return self._notify(ours, "reblog", sid, now, person, status=ours)
             words = text or ("Solidarité" + (f" #{tag}" if tag else ""))
+            if kind == "mention" and ours is not None:
+                words = f"@{ours['account']['username']} {words}"
             media = []
             if kind == "photo":
                 media = [{"id": sid + "1", "account_id": person["id"], "status_id": sid, "description": "",
@@ -531,12 +540,13 @@ class MastodonEmulator(Emulator):
                 self.by_tag.setdefault(tag.lower(), []).append(sid)
                 self.by_tag[tag.lower()].sort(key=int)
             if ours is not None:
-                self._notify(ours, "mention" if kind == "reply" else "quote", sid, now, person, status=record)
+                self._notify(ours, "mention" if kind in ("reply", "mention") else "quote", sid, now, person,
+                             status=record)
         return sid
 
     def inject_public(self, term: str | None = None, n: int = 1, *, hashtag: bool = True,
                       kinds: tuple[str, ...] | list[str] = ("original",), answers: str | None = None,
-                      spread: float = 0.0) -> list[str]:
+                      spread: float = 0.0, texts: tuple[str, ...] | list[str] = ()) -> list[str]:
         """The simulated public posts ``n`` times, as the other emulators' ``inject_public`` (and
         ``POST /_sandbox/public/mastodon``): kinds in turn from ``kinds``, carrying ``#term`` (or
         the keyword in the text), replies, quotes and boosts answering our status ``answers``.
@@ -555,7 +565,7 @@ class MastodonEmulator(Emulator):
                 at = max(now - spread * (n - 1 - i) / max(1, n), last + 0.001)
                 last = at
                 sid = self.public_post(kind=kind, answers=answers, author=i, at=at,
-                                       text=f"Solidarité {words} ({i})".strip())
+                                       text=texts[i % len(texts)] if texts else f"Solidarité {words} ({i})".strip())
                 made.append(sid)
                 if term and hashtag and kind != "repost":
                     tagged.append(sid)
@@ -775,6 +785,7 @@ class MastodonEmulator(Emulator):
                 "language": r["language"],
                 "spoiler_text": r.get("spoiler_text") or "",
                 "sensitive": bool(r.get("spoiler_text")),
+                "in_reply_to": r.get("in_reply_to"),
                 "alts": [m["description"] for m in r["media"]],
                 "media": [
                     {"id": m["id"], "type": m["content_type"], "alt": m["description"]}
