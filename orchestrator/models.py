@@ -674,6 +674,8 @@ class InboxItem(SQLModel, table=True):
     handled_at: dt.datetime | None = _ts(nullable=True)
     #: The campaign's inbox words it carries ("à revoir en premier" when not empty).
     flagged: list[str] = _json([])
+    #: ``flagged`` is not empty: "à revoir en premier" (a column, so the inbox sorts on it in SQL).
+    to_review: bool = False
     hidden: bool = False
     hide_error: str = ""
     #: The reply written from the inbox (a post with one delivery, ``Post.reply_to`` set).

@@ -12,6 +12,8 @@ explicit arguments and testable alone (docs/architecture.md shows how a delivery
 - :class:`~orchestrator.worker.metrics.MetricsPoller`: the figures of published posts;
 - :class:`~orchestrator.worker.listen.Listener`: the public's posts with the edition's terms, and
   the answers to ours (within each budget's reserve for publishing);
+- :class:`~orchestrator.worker.inbox.InboxFetcher`: replies and mentions kept to be answered
+  (same budgets and reserve), their purge after the retention period;
 - :class:`~orchestrator.worker.channels.Channels`: the platform clients they share.
 """
 
@@ -36,6 +38,7 @@ from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker.channels import Channels, Factory
 from orchestrator.worker.claimer import Claimed, Claimer
+from orchestrator.worker.inbox import InboxFetcher, InboxReport
 from orchestrator.worker.listen import Listener, ListenReport
 from orchestrator.worker.metrics import MetricsPoller
 from orchestrator.worker.progress import DatabaseProgress
@@ -77,6 +80,8 @@ class Worker:
         self.metrics = MetricsPoller(engine, settings, channels=self.channels)
         self.listener = Listener(engine, settings, channels=self.channels, publishing=self.runners.__bool__,
                                  stopping=self.stopping)
+        self.inbox_fetcher = InboxFetcher(engine, settings, channels=self.channels,
+                                          publishing=self.runners.__bool__, stopping=self.stopping)
 
     # ------------------------------------------------------------------------------------------
     # what the loops, the command line and the tests call
@@ -117,6 +122,10 @@ class Worker:
 
     def listen(self, now: dt.datetime | None = None) -> ListenReport:
         return self.listener.listen(now)
+
+    def inbox(self, now: dt.datetime | None = None) -> InboxReport:
+        """One pass of the inbox: replies and mentions fetched, answered items settled, purge."""
+        return self.inbox_fetcher.fetch(now)
 
     def next_poll(self, published_at: dt.datetime, now: dt.datetime) -> dt.datetime | None:
         return self.metrics.next_poll(published_at, now)
@@ -198,6 +207,7 @@ class Worker:
             ("reconcile", lambda: self.reconciler.reconcile_all(self.stopping), max(1.0, min(15.0, s.reconcile_delay_seconds / 2)), 60),
             ("metrics", self.poll_metrics, 20, 120),
             ("listen", self.listen, max(10.0, s.listen_seconds), 300),
+            ("inbox", self.inbox, max(10.0, s.inbox_seconds), 300),
         ]
         for job_id, fn, seconds, grace in jobs:
             scheduler.add_job(self.safe, "interval", args=(job_id, fn), seconds=seconds, id=job_id,

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column('handled_by', sa.String(length=64), nullable=True),
         sa.Column('handled_at', UTCDateTime(), nullable=True),
         sa.Column('flagged', sa.JSON(), nullable=False),
+        sa.Column('to_review', sa.Boolean(), nullable=False),
         sa.Column('hidden', sa.Boolean(), nullable=False),
         sa.Column('hide_error', sa.String(), nullable=False),
         sa.Column('reply_post_id', sa.Integer(), sa.ForeignKey('post.id'), nullable=True),
