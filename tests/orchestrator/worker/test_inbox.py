@@ -206,3 +206,28 @@ def test_a_reply_from_the_inbox_is_published_in_the_items_thread(engine: sa.Engi
     assert report.new == 0  # our own reply is not the public's
     (done,) = items(engine)
     assert (done.state, done.handled_by) == ("done", EDITOR.username)
+
+
+def test_no_text_or_handle_reaches_the_logs(engine: sa.Engine, sandbox: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from orchestrator.logs import QUIET_LOGGERS
+
+    worker = make_worker(engine)
+    _, ours = published_on(engine, sandbox, "x", worker)
+    inject(sandbox, "x", ours, 3, ("reply", "mention", "reply"))
+    # as logs.setup() leaves them, even at DEBUG: the clients' loggers print whole responses
+    before = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    try:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        with caplog.at_level(logging.DEBUG):
+            report = worker.inbox()
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
+    assert report.new == 3
+    lines = "\n".join(r.getMessage() + " " + str(vars(r)) for r in caplog.records)
+    assert "3 new items" in lines  # the pass is logged ...
+    for item in items(engine):  # ... without anything of what the public wrote or who
+        assert item.text and item.text not in lines and item.author and item.author not in lines
