@@ -1339,4 +1339,72 @@ STRINGS: dict[str, dict[str, str]] = {
     "bulk.col.result": {"fr": "Résultat", "en": "Result"},
     "bulk.col.text": {"fr": "Texte", "en": "Text"},
     "bulk.col.problem": {"fr": "Problème", "en": "Problem"},
+    # inbox (issue 22) ------------------------------------------------------------------------
+    "nav.inbox": {"fr": "Boîte de réception", "en": "Inbox"},
+    "inbox.title": {"fr": "Boîte de réception", "en": "Inbox"},
+    "inbox.help": {"fr": "Les réponses du public à nos publications et les mentions de nos comptes (X, Facebook, "
+                         "Mastodon, Bluesky), les plus récentes d'abord ; celles qui portent un mot à revoir en "
+                         "premier. Textes et pseudonymes sont effacés 30 jours après traitement (voir la politique "
+                         "de confidentialité).",
+                   "en": "The public's replies to our posts and mentions of our accounts (X, Facebook, Mastodon, "
+                         "Bluesky), newest first; those carrying a flag word first. Texts and handles are erased "
+                         "30 days after they are handled (see the privacy policy)."},
+    "inbox.state.new": {"fr": "Nouveau", "en": "New"},
+    "inbox.state.todo": {"fr": "À traiter", "en": "To do"},
+    "inbox.state.done": {"fr": "Traité", "en": "Done"},
+    "inbox.state.ignored": {"fr": "Ignoré", "en": "Ignored"},
+    "inbox.kind.reply": {"fr": "réponse", "en": "reply"},
+    "inbox.kind.mention": {"fr": "mention", "en": "mention"},
+    "inbox.viewer": {"fr": "Votre rôle montre les chiffres de la boîte de réception, pas les messages ni leurs "
+                           "auteurs (données personnelles).",
+                     "en": "Your role shows the inbox's figures, not the messages nor their authors (personal "
+                           "data)."},
+    "inbox.all": {"fr": "Tous", "en": "All"},
+    "inbox.platform": {"fr": "Plateforme", "en": "Platform"},
+    "inbox.language": {"fr": "Langue", "en": "Language"},
+    "inbox.page": {"fr": "Page (sur {pages})", "en": "Page (of {pages})"},
+    "inbox.count": {"fr": "{n} éléments ({shown} affichés)", "en": "{n} items ({shown} shown)"},
+    "inbox.empty": {"fr": "Rien dans la boîte de réception pour ces filtres.",
+                    "en": "Nothing in the inbox for these filters."},
+    "inbox.no_case": {"fr": "Sans cas", "en": "No case"},
+    "inbox.review_first": {"fr": "À revoir en premier : {words}", "en": "Review first: {words}"},
+    "inbox.answers": {"fr": "En réponse à : {text}", "en": "Answering: {text}"},
+    "inbox.purged": {"fr": "Texte et auteur effacés (durée de conservation écoulée).",
+                     "en": "Text and author erased (retention period over)."},
+    "inbox.assigned": {"fr": "Attribué à {who}", "en": "Assigned to {who}"},
+    "inbox.handled": {"fr": "Traité par {who} le {when}", "en": "Handled by {who} on {when}"},
+    "inbox.hidden": {"fr": "Masqué sur la plateforme", "en": "Hidden on the platform"},
+    "inbox.hidden_done": {"fr": "Réponse masquée sur la plateforme.", "en": "Reply hidden on the platform."},
+    "inbox.assign": {"fr": "Attribuer à", "en": "Assign to"},
+    "inbox.open": {"fr": "Voir sur la plateforme", "en": "See on the platform"},
+    "inbox.hide": {"fr": "Masquer", "en": "Hide"},
+    "inbox.saved": {"fr": "Enregistré.", "en": "Saved."},
+    "inbox.reply": {"fr": "Répondre", "en": "Reply"},
+    "inbox.replied": {"fr": "Réponse écrite : publication n° {id} (elle part une fois approuvée).",
+                      "en": "Reply written: post #{id} (it goes out once approved)."},
+    "inbox.saved_answer": {"fr": "Réponse type", "en": "Saved answer"},
+    "inbox.reply_text": {"fr": "Texte de la réponse", "en": "Reply text"},
+    "inbox.reply_help": {"fr": "La réponse est publiée dans le fil de ce message, par le même compte, une fois "
+                               "approuvée par une autre personne (quatre yeux).",
+                         "en": "The reply is published in this message's thread, by the same account, once "
+                               "approved by someone else (four eyes)."},
+    "inbox.reply_send": {"fr": "Soumettre pour approbation", "en": "Submit for approval"},
+    "inbox.reply_sent": {"fr": "Réponse soumise pour approbation (publication n° {id}).",
+                         "en": "Reply submitted for approval (post #{id})."},
+    "inbox.saved_answers": {"fr": "Réponses types", "en": "Saved answers"},
+    "inbox.saved_answers_help": {"fr": "Pour les questions qui reviennent, par langue ; avec les liens du cas.",
+                                 "en": "For the questions that come back, per language; with the case's links."},
+    "inbox.answer_edit": {"fr": "Réponse type à modifier", "en": "Saved answer to change"},
+    "inbox.answer_new": {"fr": "Nouvelle réponse type", "en": "New saved answer"},
+    "inbox.answer_title": {"fr": "Titre", "en": "Title"},
+    "inbox.answer_text": {"fr": "Texte", "en": "Text"},
+    "inbox.answer_save": {"fr": "Enregistrer", "en": "Save"},
+    "inbox.words": {"fr": "Mots à revoir en premier", "en": "Words to review first"},
+    "inbox.words_help": {"fr": "Un mot par ligne, pour toute l'édition : un message qui en contient un passe en tête "
+                               "(insultes, menaces, nom d'une personne à protéger). Accents et majuscules ignorés.",
+                         "en": "One word a line, for the whole edition: a message carrying one goes to the top "
+                               "(insults, threats, the name of a person to protect). Accents and case ignored."},
+    "overview.inbox": {"fr": "Boîte de réception : messages à traiter", "en": "Inbox: messages to handle"},
+    "overview.inbox_none": {"fr": "Aucun message du public en attente.", "en": "No message from the public waiting."},
+    "overview.inbox_case": {"fr": "{case} : {n}", "en": "{case}: {n}"},
 }

@@ -52,6 +52,7 @@ from orchestrator.timeutil import utcnow
 
 #: The listening cursor stream the inbox resumes from, per account.
 STREAM = "inbox"
+STATES = INBOX_STATES
 NEW, TODO, DONE, IGNORED = INBOX_STATES
 OPEN = (NEW, TODO)
 HANDLED = (DONE, IGNORED)
@@ -67,6 +68,14 @@ MAX_TEXT = 10_000
 PERSONAL = ("text", "author", "url", "platform_item_id")
 
 _TABLE: Any = InboxItem.__table__  # type: ignore[attr-defined]
+
+
+def platforms() -> list[str]:
+    """The kinds of account whose channel has an inbox (``Channel.inbox`` overridden)."""
+    from channels.base import Channel
+    from channels.registry import CHANNELS, channel_class
+
+    return [kind for kind in CHANNELS if channel_class(kind).inbox is not Channel.inbox]
 
 
 # ---------------------------------------------------------------------------------------------
