@@ -647,6 +647,10 @@ class InboxItem(SQLModel, table=True):
         sa.Index("ix_inbox_item_newest", "received_at", "id"),
         sa.Index("ix_inbox_item_case_state", "case_id", "state"),
         sa.Index("ix_inbox_item_state_newest", "state", "received_at"),
+        # The inbox's first screen, in the order it is read: to review first, then newest.
+        sa.Index("ix_inbox_item_screen", "campaign_id", "to_review", "received_at", "id"),
+        # Counts per state and the languages present, read from the index alone.
+        sa.Index("ix_inbox_item_campaign_state", "campaign_id", "state", "language"),
     )
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16, index=True)
@@ -674,7 +678,8 @@ class InboxItem(SQLModel, table=True):
     handled_at: dt.datetime | None = _ts(nullable=True)
     #: The campaign's inbox words it carries ("à revoir en premier" when not empty).
     flagged: list[str] = _json([])
-    #: ``flagged`` is not empty: "à revoir en premier" (a column, so the inbox sorts on it in SQL).
+    #: Open (new, to do) and ``flagged``: "à revoir en premier" (a column, so that the inbox's
+    #: first screen is read in the order of an index, not sorted).
     to_review: bool = False
     hidden: bool = False
     hide_error: str = ""

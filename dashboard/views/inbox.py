@@ -17,7 +17,7 @@ from orchestrator.services import inbox
 from orchestrator.services.accounts import list_accounts
 from orchestrator.services.campaigns import list_cases
 
-PER_PAGE = 25
+PER_PAGE = 20
 INBOX_STATES = inbox.STATES
 
 campaign = common.require_campaign()

@@ -110,7 +110,7 @@ def set_words(session: Session, *, actor: Actor, campaign: Campaign, words: Sequ
     for item in session.exec(select(InboxItem).where(InboxItem.campaign_id == campaign.id,
                                                      col(InboxItem.text).is_not(None))):
         item.flagged = flags(item.text or "", clean)
-        item.to_review = bool(item.flagged)
+        item.to_review = bool(item.flagged) and item.state in OPEN
         session.add(item)
     audit(session, actor=actor, action="inbox_words", target_type="campaign", target_id=campaign.slug,
           words=len(clean))
@@ -204,7 +204,7 @@ def settle_replies(session: Session, *, now: dt.datetime | None = None) -> int:
     rows = session.exec(select(InboxItem, Post.author).join(Post, col(Post.id) == InboxItem.reply_post_id)
                         .where(col(InboxItem.state).in_(OPEN), col(InboxItem.reply_post_id).in_(published))).all()
     for item, author in rows:
-        item.state, item.handled_by, item.handled_at = DONE, author, now
+        item.state, item.handled_by, item.handled_at, item.to_review = DONE, author, now, False
         session.add(item)
     return len(rows)
 
@@ -306,7 +306,7 @@ def page(session: Session, *, actor: Actor, campaign_id: int | None, filters: Fi
     order: list[Any] = []
     if filters.flagged_first:
         # open items carrying flag words first ("à revoir en premier")
-        order.append(sa.case((sa.and_(_TABLE.c.state.in_(OPEN), _TABLE.c.to_review.is_(True)), 0), else_=1))
+        order.append(_TABLE.c.to_review.desc())  # open items with flag words (ix_inbox_item_screen)
     order += [_TABLE.c.received_at.desc(), _TABLE.c.id.desc()]
     query = (sa.select(_TABLE, a.c.name.label("account_name"), c.c.person, c.c.slug.label("case_slug"),
                        p.c.text.label("post_text"), d.c.platform_url.label("post_url"))
@@ -377,6 +377,7 @@ def set_state(session: Session, *, actor: Actor, item_id: int, state: str) -> In
         raise ServiceError(f"État inconnu « {state} ».", f"Unknown state '{state}'.")
     item = get_item(session, item_id=item_id)
     item.state = state
+    item.to_review = bool(item.flagged) and state in OPEN
     if state in HANDLED:
         item.handled_by, item.handled_at = actor.username, utcnow()
     else:

@@ -62,6 +62,8 @@ def upgrade() -> None:
     op.create_index('ix_inbox_item_newest', 'inbox_item', ['received_at', 'id'])
     op.create_index('ix_inbox_item_case_state', 'inbox_item', ['case_id', 'state'])
     op.create_index('ix_inbox_item_state_newest', 'inbox_item', ['state', 'received_at'])
+    op.create_index('ix_inbox_item_campaign_state', 'inbox_item', ['campaign_id', 'state', 'language'])
+    op.create_index('ix_inbox_item_screen', 'inbox_item', ['campaign_id', 'to_review', 'received_at', 'id'])
     op.create_table(
         'saved_answer',
         sa.Column('id', sa.Integer(), primary_key=True),
