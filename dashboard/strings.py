@@ -1378,6 +1378,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "inbox.assign": {"fr": "Attribuer à", "en": "Assign to"},
     "inbox.open": {"fr": "Voir sur la plateforme", "en": "See on the platform"},
     "inbox.hide": {"fr": "Masquer", "en": "Hide"},
+    "inbox.handle": {"fr": "Traiter", "en": "Handle"},
     "inbox.saved": {"fr": "Enregistré.", "en": "Saved."},
     "inbox.reply": {"fr": "Répondre", "en": "Reply"},
     "inbox.replied": {"fr": "Réponse écrite : publication n° {id} (elle part une fois approuvée).",

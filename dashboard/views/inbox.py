@@ -100,7 +100,15 @@ def _item(row: inbox.Row) -> None:
         st.caption(" · ".join(who))
     if row.hide_error:
         st.error(common.plain(row.hide_error.split("\n")[0 if lang() == "fr" else -1]), icon=":material/block:")
-    a, b, c, d = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+    if row.url and row.url.startswith("https://"):
+        st.link_button(t("inbox.open"), row.url, icon=":material/open_in_new:")
+    # One item's controls at a time: a screen of items stays a screen of text and one button each.
+    if st.session_state.get("inbox_open") != row.id:
+        if st.button(t("inbox.handle"), key=f"inbox_open_{row.id}", icon=":material/edit_note:"):
+            st.session_state["inbox_open"] = row.id
+            st.rerun()
+        return
+    a, b, d = st.columns([2, 2, 1], vertical_alignment="bottom")
     chosen = a.selectbox(t("col.state"), INBOX_STATES, index=INBOX_STATES.index(row.state), placeholder=t("common.choose_one"), key=f"inbox_st_{row.id}_{row.state}",
                          format_func=lambda x: t(f"inbox.state.{x}"))
     if chosen != row.state and common.done(partial(inbox.set_state, actor=me, item_id=row.id, state=chosen),
@@ -113,8 +121,6 @@ def _item(row: inbox.Row) -> None:
     if assignee != row.assigned_to and common.done(partial(inbox.assign, actor=me, item_id=row.id, username=assignee),
                                                    success=t("inbox.saved")):
         st.rerun()
-    if row.url and row.url.startswith("https://"):
-        c.link_button(t("inbox.open"), row.url, icon=":material/open_in_new:")
     if not row.hidden and d.button(t("inbox.hide"), key=f"inbox_hide_{row.id}", icon=":material/visibility_off:"):
         result = common.run(partial(inbox.hide, actor=me, item_id=row.id))
         if result is not None:

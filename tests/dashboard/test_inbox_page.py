@@ -66,7 +66,10 @@ def test_filters_triage_and_assignment(app, items, bare_engine):
     at.selectbox(key="inbox_platform").set_value("mastodon").run()
     assert QUESTION not in texts(at)
     at.selectbox(key="inbox_platform").set_value(None).run()
+    assert f"inbox_st_{items[0]}_new" not in {s.key for s in at.selectbox}  # one item's controls at a time
+    at.button(key=f"inbox_open_{items[0]}").click().run()
     at.selectbox(key=f"inbox_st_{items[0]}_new").set_value("ignored").run()
+    at.button(key=f"inbox_open_{items[1]}").click().run()
     at.selectbox(key=f"inbox_as_{items[1]}_").set_value("alain").run()
     assert not at.exception
     rows = {r.id: r for r in stored(bare_engine, InboxItem.__table__.select())}  # type: ignore[attr-defined]
@@ -78,6 +81,7 @@ def test_filters_triage_and_assignment(app, items, bare_engine):
 
 def test_a_reply_from_a_saved_answer_goes_for_approval_in_the_items_thread(app, items, bare_engine):
     at = app("edith", "inbox")
+    at.button(key=f"inbox_open_{items[0]}").click().run()
     at.selectbox(key=f"inbox_sa_{items[0]}").set_value(0).run()
     assert at.text_area(key=f"inbox_text_{items[0]}").value == "Signez ici : https://amnistie.ca/juan"
     at.button(key=f"inbox_send_{items[0]}").click().run()
