@@ -1379,6 +1379,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "inbox.open": {"fr": "Voir sur la plateforme", "en": "See on the platform"},
     "inbox.hide": {"fr": "Masquer", "en": "Hide"},
     "inbox.handle": {"fr": "Traiter", "en": "Handle"},
+    "approvals.reply_to": {"fr": "Réponse, dans son fil sur {platform}, au message de {author} : « {text} »",
+                           "en": "A reply, in its thread on {platform}, to the message of {author}: “{text}”"},
     "inbox.saved": {"fr": "Enregistré.", "en": "Saved."},
     "inbox.reply": {"fr": "Répondre", "en": "Reply"},
     "inbox.replied": {"fr": "Réponse écrite : publication n° {id} (elle part une fois approuvée).",

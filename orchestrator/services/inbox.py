@@ -470,6 +470,12 @@ def reply(session: Session, *, actor: Actor, item_id: int, text: str, language: 
     return post
 
 
+def answered_by(session: Session, *, actor: Actor, post_id: int) -> InboxItem | None:
+    """The inbox item a reply post answers (the approvals page shows it beside the reply)."""
+    require(actor, "editor", "lire les réponses du public", "read the public's replies")
+    return session.exec(select(InboxItem).where(InboxItem.reply_post_id == post_id)).first()
+
+
 # ---------------------------------------------------------------------------------------------
 # Saved answers
 

@@ -90,6 +90,11 @@ def test_a_reply_from_a_saved_answer_goes_for_approval_in_the_items_thread(app, 
     assert (post.status, post.author, post.text) == ("pending", "edith", "Signez ici : https://amnistie.ca/juan")
     (delivery,) = stored(bare_engine, Delivery.__table__.select().where(Delivery.post_id == post.id))  # type: ignore[attr-defined]
     assert delivery.rendered_text is None  # nothing goes out before someone else approves it
+    approver = app("alain", "approvals")  # the approver sees what the reply answers, and approves it
+    assert f"au message de camille\\_soutien : « {QUESTION} »" in texts(approver)
+    approver.button(key=f"approve_{post.id}").click().run()
+    (post,) = stored(bare_engine, Post.__table__.select().where(Post.reply_to == "1001"))  # type: ignore[attr-defined]
+    assert (post.status, post.approved_by) == ("approved", "alain")
 
 
 def test_a_viewer_sees_counts_never_texts_nor_handles(app, items):
