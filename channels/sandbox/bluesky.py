@@ -35,7 +35,7 @@ from typing import Any
 import regex
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
-from channels.sandbox.public import ANSWER_KINDS, KINDS, LivePublic
+from channels.sandbox.public import ANSWER_KINDS, ANSWER_TEXTS, KINDS, MENTION_EVERY, LivePublic
 
 POST = "app.bsky.feed.post"
 THREADGATE = "app.bsky.feed.threadgate"
@@ -585,7 +585,10 @@ class BlueskyEmulator(Emulator):
             kinds = KINDS if latest else ("original", "photo")
             self.inject_public(tag, n, kinds=kinds, answers=latest, spread=spread)
         elif latest is not None:
-            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread)
+            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread, texts=ANSWER_TEXTS)
+            if n >= MENTION_EVERY:  # and a few posts naming the account (the inbox's mentions)
+                self.inject_public(None, n // MENTION_EVERY, kinds=("mention",), answers=latest, spread=spread,
+                                   texts=ANSWER_TEXTS[::-1])
 
     def _notify(
         self,

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
-from channels.sandbox.public import KINDS, LivePublic
+from channels.sandbox.public import ANSWER_TEXTS, KINDS, LivePublic
 
 VERSION_PREFIX = re.compile(r"^/(v\d+\.\d+)/")
 MAX_MESSAGE = 63_206
@@ -651,7 +651,7 @@ class FacebookEmulator(Emulator):
                 tags[0], n, kinds=KINDS, answers=latest["id"], spread=spread, page=page, edge=edge
             )
         elif edge == "tagged":
-            self.inject_public(None, n, kinds=("reply",), answers=latest["id"], spread=spread)
+            self.inject_public(None, n, kinds=("reply",), answers=latest["id"], spread=spread, texts=ANSWER_TEXTS)
 
     def _read_public(
         self, version: str, page: str, edge: str, fields: dict[str, str]

@@ -40,6 +40,7 @@ from typing import Any
 import regex
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.sandbox.public import ANSWER_TEXTS
 
 VERSION = "4.3.0"
 MAX_CHARACTERS = 500
@@ -618,7 +619,11 @@ class MastodonEmulator(Emulator):
             self.answered.add(record["id"])
             seed = int(hashlib.sha256(f"{self.sandbox.seed}:{record['id']}".encode()).hexdigest()[:8], 16)
             for n, kind in enumerate(("reply", "repost", "quote", "reply")[: seed % 5]):
-                self.public_post(kind=kind, answers=record["id"], author=seed + n)
+                self.public_post(kind=kind, answers=record["id"], author=seed + n,
+                                 text=ANSWER_TEXTS[(seed + n) % len(ANSWER_TEXTS)] if kind == "reply" else None)
+            if seed % 3 == 0:  # now and then a status naming the account (the inbox's mentions)
+                self.public_post(kind="mention", answers=record["id"], author=seed + 7,
+                                 text=ANSWER_TEXTS[seed % len(ANSWER_TEXTS)])
 
     def _tag_timeline(self, req: Request, tag: str, base: str) -> _Paged:
         from urllib.parse import unquote

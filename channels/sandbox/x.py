@@ -46,7 +46,7 @@ from urllib.parse import unquote
 import twitter_text
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
-from channels.sandbox.public import ANSWER_KINDS, KINDS, LivePublic
+from channels.sandbox.public import ANSWER_KINDS, ANSWER_TEXTS, KINDS, MENTION_EVERY, LivePublic
 from channels.x import weighted_length
 
 TEXT_LIMIT = 280
@@ -772,7 +772,10 @@ class XEmulator(Emulator):
             kinds = KINDS if latest else ("original", "photo")
             self.inject_public(tag, n, kinds=kinds, answers=latest, spread=spread)
         elif latest is not None:
-            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread)
+            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread, texts=ANSWER_TEXTS)
+            if n >= MENTION_EVERY:  # and a few posts naming the account (the inbox's mentions)
+                self.inject_public(None, n // MENTION_EVERY, kinds=("mention",), answers=latest, spread=spread,
+                                   texts=ANSWER_TEXTS[::-1])
 
     def _matching(self, query: str) -> tuple[list[int], Callable[[dict[str, Any]], bool]]:
         """Candidate ids (ascending) and a test for a query of the forms we serve: ``#tag``, a

@@ -133,3 +133,23 @@ def test_x_refuses_to_hide_outside_our_conversations_in_both_languages(sandbox: 
         channel.hide_reply(mention, root=None)
     assert refused.value.text("fr").startswith("X refuse de masquer")
     assert refused.value.text("en").startswith("X refused to hide")
+
+
+@pytest.mark.parametrize("kind", ("x", "mastodon", "bluesky"))
+def test_the_live_public_of_the_demo_asks_thanks_mentions_and_harasses(sandbox: SandboxServer, kind: str) -> None:
+    from channels.sandbox.public import ANSWER_TEXTS
+
+    channel = channel_of(kind, sandbox)
+    emu: Any = sandbox.sandbox.emulator(kind)
+    ours = {channel.publish(PublishRequest(key=f"pv-inbox-{kind}-live-{n}", text=f"Écrivez pour Aïcha ({n})"))
+            .platform_id for n in range(8)}  # Mastodon's public answers some of our statuses, by its seed
+    emu.auto_public = True
+    try:
+        entries, _ = drain(channel, None)
+    finally:
+        emu.auto_public = False
+    assert {e.kind for e in entries} == {"reply", "mention"}
+    assert all(e.author and e.text for e in entries)
+    assert any(e.text.endswith("bande de traîtres. Personne ne vous écoute.") for e in entries)
+    assert all(any(e.text.endswith(t) for t in ANSWER_TEXTS) for e in entries)
+    assert all(e.answers in ours for e in entries if e.kind == "reply")
