@@ -231,3 +231,22 @@ def test_no_text_or_handle_reaches_the_logs(engine: sa.Engine, sandbox: Any, cap
     assert "3 new items" in lines  # the pass is logged ...
     for item in items(engine):  # ... without anything of what the public wrote or who
         assert item.text and item.text not in lines and item.author and item.author not in lines
+
+
+def test_hide_where_the_platform_allows_it_and_say_why_where_it_does_not(engine: sa.Engine, sandbox: Any) -> None:
+    worker = make_worker(engine)
+    for kind in ("x", "mastodon"):
+        _, ours = published_on(engine, sandbox, kind, worker)
+        inject(sandbox, kind, ours, 1)
+    worker.inbox()
+    by_platform = {i.platform: i for i in items(engine)}
+    with db.session_scope(engine) as session:
+        assert inbox.hide(session, actor=EDITOR, item_id=by_platform["x"].id or 0, timeout=2.0) == (True, {})
+        ok, why = inbox.hide(session, actor=EDITOR, item_id=by_platform["mastodon"].id or 0, timeout=2.0)
+        with pytest.raises(PermissionDenied):
+            inbox.hide(session, actor=VIEWER, item_id=by_platform["x"].id or 0)
+    assert not ok and "Signalez" in why["fr"] and "Report" in why["en"]
+    hidden = [p for p in emulator(sandbox, "x").posts() if p["id"] == by_platform["x"].platform_item_id]
+    assert [p["hidden"] for p in hidden] == [True]
+    after = {i.platform: i for i in items(engine)}
+    assert after["x"].hidden and not after["mastodon"].hidden and "Signalez" in after["mastodon"].hide_error
