@@ -320,6 +320,8 @@ class FacebookChannel(Channel):
                 reason="Publication sans texte : impossible de la reconnaître dans le fil de la Page."
             )
         floor = since - CLOCK_SKEW
+        if request.reply_to:
+            return self._find_reply(request.reply_to, wanted, floor)
         args: dict[str, Any] = {
             "fields": "id,message,created_time",
             "since": int(floor.timestamp()),
@@ -348,6 +350,27 @@ class FacebookChannel(Channel):
         return Found(
             reason=f"Plus de {MAX_FEED_PAGES * FEED_PAGE_SIZE} publications depuis {since:%Y-%m-%d %H:%M} : lecture arrêtée."
         )
+
+    def _find_reply(self, parent: str, wanted: str, floor: dt.datetime) -> Found:
+        """A reply is a comment under ``parent``, not a post of the feed: read the parent's
+        comments, newest first, for the Page's own with the exact message."""
+        args: dict[str, Any] = {"fields": "id,message,created_time,from", "order": "reverse_chronological",
+                                "limit": FEED_PAGE_SIZE}
+        for _ in range(MAX_FEED_PAGES):
+            page = self._call(self.graph.get_connections, parent, "comments", may_have_posted=False, **args)
+            for item in page.get("data", []):
+                created = _graph_time(item.get("created_time"))
+                if created is not None and created < floor:
+                    return Found(absent=True)
+                mine = str((item.get("from") or {}).get("id") or "") == str(self.page_id)
+                if mine and _normal(item.get("message", "")) == wanted:
+                    comment_id = str(item["id"])
+                    return Found(published=Published(comment_id, permalink(comment_id), created))
+            after = _next_after(page)
+            if not after:
+                return Found(absent=True)
+            args = {**args, "after": after}
+        return Found(reason=f"Plus de {MAX_FEED_PAGES * FEED_PAGE_SIZE} commentaires sous {parent} : lecture arrêtée.")
 
     # -- listening --------------------------------------------------------------------------------
     #

@@ -484,8 +484,8 @@ class FacebookEmulator(Emulator):
         self.last_public = created
         self._comment_bodies[comment_id] = {"message": message, "from": {"id": page, "name": f"Page sandbox {page}"},
                                             "post": post_id, "parent": object_id if parent else None}
-        if parent is None:
-            bisect.insort(self._comments.setdefault(post_id, []), (created, comment_id))
+        # a reply in a comment's thread is listed under that comment (GET /{comment-id}/comments)
+        bisect.insort(self._comments.setdefault(object_id if parent else post_id, []), (created, comment_id))
         return {"id": comment_id}
 
     def _update(self, object_id: str, fields: dict[str, str]) -> dict[str, Any]:
@@ -704,7 +704,8 @@ class FacebookEmulator(Emulator):
         return body
 
     def _read_comments(self, version: str, post_id: str, fields: dict[str, str]) -> dict[str, Any]:
-        self._post(post_id)
+        if post_id not in self._comment_bodies:  # a post's comments, or a comment's replies
+            self._post(post_id)
         try:
             limit = max(1, min(100, int(fields.get("limit", "25"))))
         except ValueError:

@@ -621,7 +621,7 @@ class MastodonEmulator(Emulator):
             for n, kind in enumerate(("reply", "repost", "quote", "reply")[: seed % 5]):
                 self.public_post(kind=kind, answers=record["id"], author=seed + n,
                                  text=ANSWER_TEXTS[(seed + n) % len(ANSWER_TEXTS)] if kind == "reply" else None)
-            if seed % 3 == 0:  # now and then a status naming the account (the inbox's mentions)
+            if seed % 5:  # with its answers, a status naming the account (the inbox's mentions)
                 self.public_post(kind="mention", answers=record["id"], author=seed + 7,
                                  text=ANSWER_TEXTS[seed % len(ANSWER_TEXTS)])
 
