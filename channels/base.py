@@ -341,6 +341,39 @@ class ListenPage:
 
 
 @dataclasses.dataclass(frozen=True)
+class InboxEntry:
+    """A reply to one of our posts or a mention of our account, for the inbox: unlike a
+    :class:`PublicPost`, its text and author's handle are kept (personal data: the orchestrator
+    purges them after the retention period, never logs nor exports them). ``answers`` is the
+    platform id of OUR post it replies to (the thread's first post for a reply deeper in it)."""
+
+    platform_id: str
+    kind: str  # reply, mention
+    created_at: dt.datetime
+    text: str
+    author: str
+    answers: str | None = None
+    language: str = ""
+    url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class InboxPage:
+    """One call's worth of inbox entries; ``cursor`` is opaque and stored with them; ``more``:
+    call again at once with it (catching up after downtime)."""
+
+    entries: tuple[InboxEntry, ...]
+    cursor: str | None
+    more: bool = False
+    calls: int = 1
+
+
+class HideRefused(PermanentError):
+    """The platform does not hide this reply (Mastodon has no such thing; a mention is not in
+    our thread; the platform refused): the message says why and what to do instead."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Problem(Message):
     """Something a person must change before publishing, with its ``code`` and its words."""
 
@@ -831,6 +864,26 @@ class Channel(abc.ABC):
         ``cursor``, each with ``answers`` set; for a platform whose answers stream does not list
         every quote (X: a quote that names no one is not a mention)."""
         return ListenPage((), cursor)
+
+    # -- the inbox (optional: a channel without one keeps these defaults) ------------------------
+
+    #: Endpoint key in ``rate_limits`` the inbox's calls are charged to ("" : the answers' one).
+    inbox_endpoint: ClassVar[str] = ""
+
+    def inbox(self, *, cursor: str | None, limit: int | None = None) -> InboxPage:
+        """Replies to our posts and mentions of this account after ``cursor``, with their texts
+        and authors' handles, one page."""
+        raise ListeningUnavailable(
+            f"{self.platform_name}: no inbox in Porte-voix yet.",
+            message_fr=f"{self.platform_name} : pas encore de boîte de réception dans Porte-voix.",
+        )
+
+    def hide_reply(self, platform_id: str, *, root: str | None = None) -> None:
+        """Hide a public reply in our thread (``root``: the platform id of our post it answers)."""
+        raise HideRefused(
+            f"{self.platform_name} does not let an account hide a reply.",
+            message_fr=f"{self.platform_name} ne permet pas à un compte de masquer une réponse.",
+        )
 
     def count_term(self, term: str, *, hashtag: bool, since: dt.datetime) -> int | None:
         """How many public posts carried ``term`` since ``since``, where the platform counts

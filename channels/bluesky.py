@@ -48,7 +48,10 @@ from channels.base import (
     ErrorFacts,
     ErrorRule,
     Found,
+    HideRefused,
     Image,
+    InboxEntry,
+    InboxPage,
     ListeningUnavailable,
     ListenPage,
     Metrics,
@@ -70,6 +73,10 @@ from channels.base import (
 
 T = TypeVar("T")
 POST = "app.bsky.feed.post"
+THREADGATE = "app.bsky.feed.threadgate"
+#: lexicons/app/bsky/feed/threadgate.json: hiddenReplies maxLength 300.
+MAX_HIDDEN_REPLIES = 300
+INBOX_REASONS = ("reply", "mention")
 DEFAULT_SERVICE = "https://bsky.social"
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 _TID_START_US = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z
@@ -189,6 +196,7 @@ class BlueskyChannel(Channel):
     #: The lexicon sets no limit on ``alt``; the Bluesky app shows and edits 2,000 characters
     #: (social-app, src/lib/constants.ts, MAX_ALT_TEXT).
     alt_text_read_limit = 2000
+    can_hide_reply = True  # the thread-gate's hiddenReplies, on our own threads
     can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
     shows_link_card = True  # app.bsky.embed.external: the card is built by the poster
     has_language_field = True  # the record's ``langs``
@@ -690,6 +698,102 @@ class BlueskyChannel(Channel):
         cursor_out = _next_cursor(state, items, answer.cursor if more else None, dt.timedelta(0))
         return ListenPage(posts, cursor_out, more)
 
+    def inbox(self, *, cursor: str | None, limit: int | None = None) -> InboxPage:
+        """Replies and mentions from the account's notifications (``reasons`` reply, mention),
+        with the post's text, language and author's handle. Notifications come newest first and
+        their cursor goes backwards: a pass pages down until it reaches the previous pass's
+        newest time (its mark), which it then moves up to its own newest."""
+        state = _decode(cursor)
+        size = max(1, min(self.listen_page_size, limit or self.listen_page_size))
+        params: dict[str, Any] = {"reasons": list(INBOX_REASONS), "limit": size}
+        if state.get("api"):
+            params["cursor"] = state["api"]
+
+        def notifications(client: Client) -> Any:
+            return client.app.bsky.notification.list_notifications(
+                models.AppBskyNotificationListNotifications.Params(**params)
+            )
+
+        answer = self._listening(notifications)
+        items = [(_when(n.indexed_at), n) for n in answer.notifications]
+        mark = _when(state["mark"]) if state.get("mark") else None
+        entries = []
+        seen = set(state.get("seen") or [])
+        for when, note in items:
+            if mark is not None and (when < mark or when == mark and _short(note.uri) in seen) \
+                    or note.reason not in INBOX_REASONS:
+                continue
+            record = note.record
+            answers = None
+            if note.reason == "reply":
+                root = _field(_field(_field(record, "reply"), "root"), "uri")
+                answers = root if isinstance(root, str) and self.did and root.startswith(f"at://{self.did}/") \
+                    else note.reason_subject
+            handle = str(_field(note.author, "handle") or "")
+            langs = _field(record, "langs") or []
+            entries.append(InboxEntry(
+                platform_id=note.uri, kind="reply" if note.reason == "reply" else "mention", created_at=when,
+                text=str(_field(record, "text") or ""), author=handle, answers=answers,
+                language=str(langs[0]) if langs else "",
+                url=f"https://bsky.app/profile/{handle}/post/{note.uri.rsplit('/', 1)[-1]}"))
+        top, top_seen = state.get("top"), state.get("top_seen") or []
+        if not state.get("api") and items:  # the first page of a pass holds its newest
+            newest = max(when for when, _ in items)
+            top, top_seen = _stamp(newest), [_short(n.uri) for when, n in items if when == newest][:MARK_URIS]
+        reached = mark is not None and any(when < mark for when, _ in items)
+        more = bool(answer.cursor) and bool(items) and not reached
+        if more:
+            return InboxPage(tuple(entries), _encode(mark=state.get("mark"), seen=state.get("seen"), api=answer.cursor,
+                                                     top=top, top_seen=top_seen), True)
+        if top:
+            return InboxPage(tuple(entries), _encode(mark=top, seen=top_seen), False)
+        return InboxPage(tuple(entries), _encode(mark=state.get("mark"), seen=state.get("seen")), False)
+
+    def hide_reply(self, platform_id: str, *, root: str | None = None) -> None:
+        """Hide a reply in our thread: its URI joins the ``hiddenReplies`` of the thread-gate of
+        the thread's root (our post; rkey = the root's rkey), rewritten with ``putRecord``; the
+        gate's other rules are kept."""
+        if self.did is None:
+            self._call(_connected, write=False)  # who we are (the session's DID)
+        if not root or not root.startswith(f"at://{self.did}/"):
+            raise HideRefused(
+                "Bluesky hides a reply only in a thread our account started (a thread-gate on our post); "
+                "this one is not.",
+                message_fr="Bluesky ne masque une réponse que dans un fil lancé par notre compte (thread-gate "
+                "de notre publication) ; ce n'est pas le cas ici.",
+                platform_code="not_our_thread",
+            )
+        rkey = root.rsplit("/", 1)[-1]
+
+        def current(client: Client) -> Any:
+            return client.com.atproto.repo.get_record(
+                models.ComAtprotoRepoGetRecord.Params(repo=self.did, collection=THREADGATE, rkey=rkey))
+
+        gate: dict[str, Any] = {}
+        try:
+            got = self._call(current, write=False)
+            gate = dict(got.value) if isinstance(got.value, dict) else got.value.model_dump(by_alias=True,
+                                                                                            exclude_none=True)
+        except PermanentError as err:
+            if err.platform_code != "RecordNotFound":
+                raise
+        hidden = [u for u in gate.get("hiddenReplies") or [] if u != platform_id] + [platform_id]
+        if len(hidden) > MAX_HIDDEN_REPLIES:
+            raise HideRefused(
+                f"Bluesky hides at most {MAX_HIDDEN_REPLIES} replies per thread; this thread has reached it.",
+                message_fr=f"Bluesky masque au plus {MAX_HIDDEN_REPLIES} réponses par fil ; ce fil a atteint "
+                "la limite.",
+                platform_code="too_many_hidden",
+            )
+        record = {**gate, "$type": THREADGATE, "post": root, "hiddenReplies": hidden,
+                  "createdAt": gate.get("createdAt") or _stamp(dt.datetime.now(dt.UTC))}
+
+        def put(client: Client) -> Any:
+            return client.com.atproto.repo.put_record(models.ComAtprotoRepoPutRecord.Data(
+                repo=self.did, collection=THREADGATE, rkey=rkey, record=record))
+
+        self._call(put, write=False)
+
     def _answer_of(self, note: Any, when: dt.datetime) -> PublicPost | None:
         record = note.record
         answers = note.reason_subject
@@ -888,6 +992,10 @@ def _next_cursor(
     if top and not (state.get("mark") and _when(top) < _when(state["mark"])):
         return _encode(mark=top, seen=top_seen)
     return _encode(mark=state.get("mark"), seen=state.get("seen"))
+
+
+def _connected(client: Client) -> None:
+    """Nothing more than the connection (and so the session's DID)."""
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -36,7 +36,10 @@ from channels.base import (
     ErrorFacts,
     ErrorRule,
     Found,
+    HideRefused,
     Image,
+    InboxEntry,
+    InboxPage,
     ListeningUnavailable,
     ListenPage,
     Metrics,
@@ -138,6 +141,7 @@ class FacebookChannel(Channel):
     can_thread = True  # the post, then the Page's first comments under it
     can_first_comment = True
     replies_under_root = True
+    can_hide_reply = True  # a comment's is_hidden
     metrics_batch_size = 50  # documented maximum of ids per ?ids= lookup
     # Page tokens fall under Business Use Case limits: 4,800 calls x engaged users per 24 h
     # (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/). With a single
@@ -516,12 +520,33 @@ class FacebookChannel(Channel):
         whose newest 100 comments come inline; a post with more new comments than that is read
         further with its own ``/comments`` cursor (at most ``MAX_COMMENT_PAGES`` calls a post).
         Never the comment's author or text: only its id and time."""
+        found, cursor_out, more, calls = self._comments(cursor, ANSWER_FIELDS, "")
+        posts = tuple(PublicPost(comment_id, "reply", when, answers=post_id) for when, comment_id, _, post_id in found)
+        return ListenPage(posts, cursor_out, more, calls)
+
+    def inbox(self, *, cursor: str | None, limit: int | None = None) -> InboxPage:
+        """The inbox's entries: the comments on the Page's own posts (the same walk as
+        :meth:`listen_answers`, with its own cursor), with their message and author's name
+        (``from``, given to a Page token with the MODERATE task). Mentions of the Page in other
+        people's posts (``/tagged``) are not in the inbox: their authors are hidden by Graph."""
+        found, cursor_out, more, calls = self._comments(cursor, INBOX_FIELDS, INBOX_COMMENT_FIELDS)
+        entries = tuple(
+            InboxEntry(platform_id=comment_id, kind="reply", created_at=when, text=str(raw.get("message") or ""),
+                       author=str((raw.get("from") or {}).get("name") or ""), answers=post_id,
+                       url=raw.get("permalink_url") or f"https://www.facebook.com/{comment_id}")
+            for when, comment_id, raw, post_id in found)
+        return InboxPage(entries, cursor_out, more, calls)
+
+    def _comments(self, cursor: str | None, fields: str,
+                  comment_fields: str) -> tuple[list[tuple[dt.datetime, str, dict[str, Any], str]], str, bool, int]:
+        """One page of our posts' new comments, oldest mark first: (when, comment id, the
+        comment as Graph gave it, our post's id), the next cursor, whether more follow, calls."""
         state = _decode(cursor)
         if not state.get("window"):
             days = float(self.account.options.get("listen_answers_days", ANSWER_WINDOW_DAYS))
             state = _start_answers(state, days, time.time())
         args: dict[str, Any] = {
-            "fields": ANSWER_FIELDS,
+            "fields": fields,
             "limit": ANSWER_POSTS_PER_PAGE,
             "since": state["window"],
         }
@@ -530,7 +555,7 @@ class FacebookChannel(Channel):
         page = self._listening(self.graph.get_connections, self.page_id, "published_posts", **args)
         calls = 1
         found: list[tuple[dt.datetime, str, dict[str, Any]]] = []
-        posts: list[PublicPost] = []
+        new: list[tuple[dt.datetime, str, dict[str, Any], str]] = []
         for item in page.get("data", []):
             post_id = str(item.get("id"))
             comments = item.get("comments") or {}
@@ -540,24 +565,35 @@ class FacebookChannel(Channel):
             for _ in range(MAX_COMMENT_PAGES):
                 if not (next_url and batch and _is_new(state, batch[-1][0], batch[-1][1])):
                     break
-                more = self._listening(
-                    self.graph.get_connections, post_id, "comments", **_query_of(next_url)
-                )
+                query = _query_of(next_url)
+                if comment_fields and "fields" not in query:
+                    query["fields"] = comment_fields
+                more = self._listening(self.graph.get_connections, post_id, "comments", **query)
                 calls += 1
                 batch = _timed(more.get("data", []))
                 chunk += batch
                 next_url = (more.get("paging") or {}).get("next")
             found += chunk
-            posts += [
-                PublicPost(comment_id, "reply", when, answers=post_id)
-                for when, comment_id, _ in chunk
-                if _is_new(state, when, comment_id)
-            ]
+            new += [(when, comment_id, raw, post_id) for when, comment_id, raw in chunk
+                    if _is_new(state, when, comment_id)]
         state = _advance(state, found, any_page=True)
         after = _next_after(page)
         if after:
-            return ListenPage(tuple(posts), _encode({**state, "after": after}), True, calls)
-        return ListenPage(tuple(posts), _finish_answers(state), False, calls)
+            return new, _encode({**state, "after": after}), True, calls
+        return new, _finish_answers(state), False, calls
+
+    def hide_reply(self, platform_id: str, *, root: str | None = None) -> None:
+        """``POST /{comment-id}?is_hidden=true``: the comment stays visible to its author and
+        friends only (https://developers.facebook.com/docs/graph-api/reference/comment)."""
+        try:
+            self._call(self.graph.request, f"{self.graph.version}/{platform_id}",
+                       post_args={"is_hidden": "true"}, may_have_posted=False)
+        except PermanentError as err:
+            raise HideRefused(
+                f"Facebook refused to hide this comment: {err.message_en}",
+                message_fr=f"Facebook refuse de masquer ce commentaire : {err.message_fr}",
+                platform_code=err.platform_code,
+            ) from err
 
     def _listening(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -827,6 +863,12 @@ ANSWER_COMMENTS_INLINE = 100
 ANSWER_FIELDS = (
     f"id,comments.order(reverse_chronological).limit({ANSWER_COMMENTS_INLINE})"
     ".summary(true){id,created_time}"
+)
+#: The inbox reads the same walk with the comments' words and authors (the MODERATE task).
+INBOX_COMMENT_FIELDS = "id,created_time,message,from,permalink_url"
+INBOX_FIELDS = (
+    f"id,comments.order(reverse_chronological).limit({ANSWER_COMMENTS_INLINE})"
+    f".summary(true){{{INBOX_COMMENT_FIELDS}}}"
 )
 ANSWER_WINDOW_DAYS = 14
 #: The answers' passes between two full ones read only our posts of the last days (seconds, days).

@@ -50,7 +50,10 @@ from channels.base import (
     ErrorFacts,
     ErrorRule,
     Found,
+    HideRefused,
     Image,
+    InboxEntry,
+    InboxPage,
     ListeningUnavailable,
     ListenPage,
     Metrics,
@@ -729,6 +732,42 @@ class MastodonChannel(Channel):
                                             str(status["in_reply_to_id"])))
         return self._page(page, posts, cursor, size)
 
+    def inbox(self, *, cursor: str | None, limit: int | None = None) -> InboxPage:
+        """Replies and mentions from the account's notifications (``types[]=mention``: a reply to
+        us is a mention too), oldest page first after ``cursor`` (``min_id``), with the status's
+        text (its HTML made plain), language and author's ``acct``. The first pass reads from the
+        oldest notification the server keeps (``min_id=0``), then on from the newest seen."""
+        size = max(1, min(limit or self.listen_page_size, 80))
+        me = self._me()
+        with self._errors(write=False):
+            page = self.client.notifications(types=["mention"], min_id=cursor or "0", limit=size)
+        entries = []
+        for note in page:
+            status = note.get("status") or {}
+            if note.get("type") != "mention" or not status:
+                continue
+            reply = bool(status.get("in_reply_to_id")) and str(status.get("in_reply_to_account_id")) == me
+            entries.append(InboxEntry(
+                platform_id=str(status["id"]), kind="reply" if reply else "mention",
+                created_at=_aware(status.get("created_at")) or _aware(note.get("created_at")) or dt.datetime.now(dt.UTC),
+                text=plain_text(str(status.get("content") or "")),
+                author=str((status.get("account") or note.get("account") or {}).get("acct") or ""),
+                answers=str(status["in_reply_to_id"]) if reply else None,
+                language=str(status.get("language") or ""), url=status.get("url") or status.get("uri")))
+        listened = self._page(page, [], cursor or "0", size)
+        return InboxPage(tuple(entries), listened.cursor, listened.more)
+
+    def hide_reply(self, platform_id: str, *, root: str | None = None) -> None:
+        """Mastodon has no hiding of a reply by the author of the post: report it to the instance."""
+        raise HideRefused(
+            "Mastodon does not let an account hide a reply under its post. Report the reply to its "
+            "instance's moderators (the platform's « Report » button), or mute or block its author.",
+            message_fr="Mastodon ne permet pas de masquer une réponse sous sa publication. Signalez-la "
+            "aux modérateurs de son instance (bouton « Signaler » de la plateforme), ou masquez ou "
+            "bloquez son auteur.",
+            platform_code="no_hide",
+        )
+
     @staticmethod
     def _page(page: Sequence[Any], posts: list[PublicPost], cursor: str | None, size: int) -> ListenPage:
         ids = [int(item["id"]) for item in page]
@@ -867,3 +906,9 @@ def _int_or_none(value: str | None) -> int | None:
 def _version_tuple(version: str) -> tuple[int, int, int]:
     numbers = [int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3]]
     return tuple((numbers + [0, 0, 0])[:3])  # type: ignore[return-value]
+
+
+def plain_text(content: str) -> str:
+    """A status's HTML as the words people read: line breaks kept, tags dropped, entities read."""
+    text = re.sub(r"<br\s*/?>|</p>\s*<p[^>]*>", "\n", content)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()

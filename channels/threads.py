@@ -147,7 +147,6 @@ class ThreadsChannel(ContainerChannel):
     can_thread = True  # reply_to_id: each part answers the previous one
     can_delete = True  # DELETE /{media-id} (threads_delete)
     can_alt_text = True
-    can_thread = True  # reply_to_id, each part its own container
     metrics_batch_size = 1  # /{media}/insights answers for one post; Threads has no batch call
     # 250 posts per rolling 24 h (threads_publishing_limit); calls: 4,800 x impressions per 24 h.
     # deletions: 100 per 24 h (platforms-next.md §2)

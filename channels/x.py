@@ -47,7 +47,10 @@ from channels.base import (
     ErrorFacts,
     ErrorRule,
     Found,
+    HideRefused,
     Image,
+    InboxEntry,
+    InboxPage,
     ListeningUnavailable,
     ListenPage,
     Metrics,
@@ -266,6 +269,8 @@ class XChannel(Channel):
     can_delete = True  # DELETE /2/tweets/:id (delete_tweet)
     can_alt_text = True
     can_thread = True  # each part replies to the one before (X may refuse replies: ReplyRefused)
+    can_hide_reply = True  # PUT /2/tweets/:id/hidden, in our own conversations
+    inbox_endpoint = "mentions"
     metrics_batch_size = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
     #: Per-user budgets, https://docs.x.com/x-api/fundamentals/rate-limits (per 15 minutes).
     rate_limits: ClassVar[dict[str, tuple[int, int]]] = {
@@ -706,6 +711,53 @@ class XChannel(Channel):
         page = self._listen_page(response, state, calls=1 + calls_before)
         answering = tuple(p for p in page.posts if p.answers)
         return ListenPage(answering, page.cursor, page.more, page.calls)
+
+    def inbox(self, *, cursor: str | None, limit: int | None = None) -> InboxPage:
+        """Replies and mentions from X's mentions timeline (a reply always names the author it
+        answers), with their text, language and author's username (``expansions=author_id``),
+        forward from the newest seen (``since_id``), paging within a pass (``pagination_token``)."""
+        state = decode_cursor(cursor)
+        calls_before = self._calls_for_me()
+        kwargs: dict[str, Any] = {
+            "max_results": _page_size(limit, lowest=5),
+            "tweet_fields": ["created_at", "referenced_tweets", "conversation_id", "lang"],
+            "expansions": ["author_id"],
+            "user_fields": ["username"],
+            "user_auth": self.user_auth,
+        }
+        if state.get("since"):
+            kwargs["since_id"] = state["since"]
+        if state.get("next"):
+            kwargs["pagination_token"] = state["next"]
+        with self._reading():
+            response = self.client.get_users_mentions(self._user_id(), **kwargs)
+        users = {str(u.id): str(u.username) for u in (response.includes or {}).get("users", [])}
+        entries = []
+        for tweet in response.data or []:
+            refs = {str(r.type): str(r.id) for r in tweet.referenced_tweets or []}
+            if "retweeted" in refs:
+                continue
+            reply = "replied_to" in refs
+            entries.append(InboxEntry(
+                platform_id=str(tweet.id), kind="reply" if reply else "mention",
+                created_at=tweet.created_at or dt.datetime.now(dt.UTC), text=str(tweet.text or ""),
+                author=users.get(str(tweet.author_id), ""),
+                answers=str(tweet.conversation_id or refs["replied_to"]) if reply else None,
+                language=str(getattr(tweet, "lang", None) or ""), url=self._url(str(tweet.id))))
+        page = self._listen_page(response, state, calls=1 + calls_before)
+        return InboxPage(tuple(entries), page.cursor, page.more, page.calls)
+
+    def hide_reply(self, platform_id: str, *, root: str | None = None) -> None:
+        """X's hidden replies (``PUT /2/tweets/:id/hidden``): only replies in our conversations."""
+        try:
+            with self._mapped(write=False):
+                self.client.hide_reply(platform_id, user_auth=self.user_auth)
+        except PermanentError as err:
+            raise HideRefused(
+                f"X refused to hide this reply: {err.message_en}",
+                message_fr=f"X refuse de masquer cette réponse : {err.message_fr}",
+                platform_code=err.platform_code,
+            ) from err
 
     listen_quotes_of = True
     #: Our posts whose quotes are searched in one query (recent search's query is 512 characters

@@ -77,6 +77,7 @@ pages = {
         page("overview", ":material/dashboard:", default=True),
         page("queue", ":material/list:"),
         page("calendar", ":material/calendar_month:"),
+        page("inbox", ":material/inbox:"),
     ],
     t("nav.section.write"): [
         page("compose", ":material/edit:"),

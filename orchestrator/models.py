@@ -72,6 +72,8 @@ class Campaign(SQLModel, table=True):
     #: Days on which a post needs a second thought (6 December in Canada), in the edition's zone:
     #: ``[{"date": "2026-12-06", "label": {"fr": "...", "en": "..."}}]``; see services/sensitive_dates.py.
     sensitive_dates: list[dict[str, Any]] = _json([])
+    #: Words that put an inbox item "à revoir en premier" (migration 0022), any language.
+    inbox_words: list[str] = _json([])
     archived_at: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
@@ -194,6 +196,9 @@ class Post(SQLModel, table=True):
     #: The post is not published before this time, whatever is scheduled (its case's embargo
     #: holds it too); empty: no embargo of its own.
     embargo_until: dt.datetime | None = _ts(nullable=True)
+    #: A reply from the inbox (migration 0022): the platform id of the post it answers, in the
+    #: platform's thread (``PublishRequest.reply_to``); None for an ordinary post.
+    reply_to: str | None = Field(default=None, max_length=512)
     created_at: dt.datetime = _ts(default=True)
     updated_at: dt.datetime = _ts(default=True)
 
@@ -782,3 +787,77 @@ class IntegrationWebhook(SQLModel, table=True):
     active: bool = True
     created_by: str = Field(default="system", max_length=64)
     created_at: dt.datetime = _ts(default=True)
+
+
+# The inbox: the public's replies to our posts and mentions of our accounts (migration 0022)
+
+INBOX_KINDS = ("reply", "mention")
+#: Stored as ASCII codes; shown as nouveau, à traiter, traité, ignoré (dashboard/i18n).
+INBOX_STATES = ("new", "todo", "done", "ignored")
+INBOX_OPEN_SQL = "state IN ('new', 'todo')"
+
+
+class InboxItem(SQLModel, table=True):
+    """One reply to our posts or mention of our account, kept to be answered. Its text, author's
+    handle and address are personal data: :func:`orchestrator.services.inbox.purge` empties them
+    after the retention period (``PORTEVOIX_INBOX_RETENTION_DAYS``), leaving the row for counts.
+    ``item_key`` (a keyed hash of the platform id) keeps the item unique after the purge."""
+
+    __tablename__ = "inbox_item"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "item_key"),
+        sa.Index("ix_inbox_item_newest", "received_at", "id"),
+        sa.Index("ix_inbox_item_case_state", "case_id", "state"),
+        sa.Index("ix_inbox_item_state_newest", "state", "received_at"),
+        # The inbox's first screen, in the order it is read: to review first, then newest.
+        sa.Index("ix_inbox_item_screen", "campaign_id", "to_review", "received_at", "id"),
+        # Counts per state and the languages present, read from the index alone.
+        sa.Index("ix_inbox_item_campaign_state", "campaign_id", "state", "language"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16, index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    #: HMAC-SHA256 (hex) of the platform's id under the installation's listening key.
+    item_key: str = Field(max_length=64)
+    #: The platform's id (None once purged): what hide and reply are given.
+    platform_item_id: str | None = Field(default=None, max_length=512)
+    kind: str = Field(max_length=16)  # reply, mention
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    #: Our delivery it answers (its post, its case), when it answers one.
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
+    #: The platform id of our post it answers (for hide: the thread's root).
+    answers_id: str | None = Field(default=None, max_length=512)
+    text: str | None = None
+    author: str | None = Field(default=None, max_length=256)
+    language: str = Field(default="", max_length=8, index=True)
+    url: str | None = None
+    received_at: dt.datetime = _ts()
+    found_at: dt.datetime = _ts(default=True)
+    state: str = Field(default="new", max_length=16)
+    assigned_to: str | None = Field(default=None, max_length=64)
+    handled_by: str | None = Field(default=None, max_length=64)
+    handled_at: dt.datetime | None = _ts(nullable=True)
+    #: The campaign's inbox words it carries ("à revoir en premier" when not empty).
+    flagged: list[str] = _json([])
+    #: Open (new, to do) and ``flagged``: "à revoir en premier" (a column, so that the inbox's
+    #: first screen is read in the order of an index, not sorted).
+    to_review: bool = False
+    hidden: bool = False
+    hide_error: str = ""
+    #: The reply written from the inbox (a post with one delivery, ``Post.reply_to`` set).
+    reply_post_id: int | None = Field(default=None, foreign_key="post.id")
+    purged_at: dt.datetime | None = _ts(nullable=True, index=True)
+
+
+class SavedAnswer(SQLModel, table=True):
+    """A saved answer for the questions that come back, per campaign and language, editable."""
+
+    __tablename__ = "saved_answer"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    language: str = Field(default="fr", max_length=2)
+    title: str = Field(max_length=140)
+    text: str
+    updated_by: str = Field(default="system", max_length=64)
+    updated_at: dt.datetime = _ts(default=True)

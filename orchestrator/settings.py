@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     listen_yield_seconds: float = 2.0
     #: A listening page also waits while a delivery falls due within this many seconds (0: off).
     listen_yield_ahead_seconds: float = 0.1
+    #: The inbox (orchestrator/worker/inbox.py, docs/privacy.md): a pass over every account this
+    #: often, at most this many pages an account (the rest waits for the next pass); texts and
+    #: handles purged this many days after an item was handled (done, ignored), and this many
+    #: days after it came in when nobody handled it.
+    inbox_seconds: float = 120.0
+    inbox_max_pages: int = 10
+    inbox_retention_days: float = 30.0
+    inbox_unhandled_days: float = 60.0
 
     # link cards (orchestrator/services/link_cards.py) ---------------------------------------
     #: Read link cards from private and loopback addresses too: for the sandbox's and the tests'

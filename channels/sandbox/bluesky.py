@@ -35,9 +35,10 @@ from typing import Any
 import regex
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
-from channels.sandbox.public import ANSWER_KINDS, KINDS, LivePublic
+from channels.sandbox.public import ANSWER_KINDS, ANSWER_TEXTS, KINDS, MENTION_EVERY, LivePublic
 
 POST = "app.bsky.feed.post"
+THREADGATE = "app.bsky.feed.threadgate"
 TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 TID_RE = regex.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 
@@ -133,6 +134,7 @@ class BlueskyEmulator(Emulator):
             self.timeline: list[tuple[float, str]] = []  # (sort time, uri) of every post, sorted
             self.by_tag: dict[str, list[tuple[float, str]]] = {}  # lower-case tag -> same
             self.notifications: dict[str, list[dict[str, Any]]] = {}  # did -> oldest first
+            self.gates: dict[tuple[str, str], dict[str, Any]] = {}  # (did, rkey) -> thread-gate
             self.last_public = 0.0  # time of the newest public post made
             self.search_unavailable = False  # True: answer searchPosts as a PDS without search
             self.live = LivePublic(self)
@@ -324,6 +326,11 @@ class BlueskyEmulator(Emulator):
         uri = f"at://{did}/{POST}/{rkey}"
         cid = cid_for(json.dumps(record, sort_keys=True).encode(), 0x71)
         with self.sandbox.lock:
+            reply = record.get("reply")
+            if reply is not None:
+                parent = self._post_at(str((reply.get("parent") or {}).get("uri") or ""))
+                if parent is None or parent.cid != (reply.get("parent") or {}).get("cid"):
+                    return invalid_post("Record/reply/parent must be a strong ref to an existing post")
             repo = self.records.setdefault(did, {})
             if rkey in repo:
                 # The reference PDS has no "exists" check: the MST insert throws "There is already
@@ -340,12 +347,51 @@ class BlueskyEmulator(Emulator):
     def x_com_atproto_repo_getRecord(self, req: Request) -> Response:
         did, _ = self._handle_of(req.arg("repo") or "")
         rkey = req.arg("rkey") or ""
+        if req.arg("collection") == THREADGATE:
+            with self.sandbox.lock:
+                gate = self.gates.get((did, rkey))
+            if gate is None:
+                return xrpc_error(400, "RecordNotFound", f"Could not locate record: at://{did}/{THREADGATE}/{rkey}")
+            return json_response({"uri": f"at://{did}/{THREADGATE}/{rkey}",
+                                  "cid": cid_for(json.dumps(gate, sort_keys=True).encode(), 0x71), "value": gate})
         with self.sandbox.lock:
             post = self.records.get(did, {}).get(rkey) if req.arg("collection") == POST else None
         if post is None:
             uri = f"at://{did}/{req.arg('collection')}/{rkey}"
             return xrpc_error(400, "RecordNotFound", f"Could not locate record: {uri}")
         return json_response({"uri": post.uri, "cid": post.cid, "value": post.record})
+
+    def x_com_atproto_repo_putRecord(self, req: Request) -> Response:
+        """Only thread-gates (``app.bsky.feed.threadgate``, rkey = the root post's): what hides
+        replies (``hiddenReplies`` ≤ 300) and limits who may reply (``allow``)."""
+        who = self._requester(req)
+        if isinstance(who, Response):
+            return who
+        did, _ = who
+        body = req.json()
+        if body.get("repo") not in who:
+            return xrpc_error(401, "AuthenticationRequired", "Input/repo must be the requester")
+        if body.get("collection") != THREADGATE:
+            return xrpc_error(400, "InvalidRequest", "The sandbox only puts app.bsky.feed.threadgate")
+        record = body.get("record") or {}
+        rkey = str(body.get("rkey") or "")
+        hidden = record.get("hiddenReplies") or []
+        if not isinstance(hidden, list) or len(hidden) > 300:
+            return invalid_post("Record/hiddenReplies must not have more than 300 elements")
+        with self.sandbox.lock:
+            root = self.records.get(did, {}).get(rkey)
+            if root is None or record.get("post") != root.uri:
+                return invalid_post("Record/post must be the post at the same rkey")
+            self.gates[(did, rkey)] = {**record, "$type": THREADGATE}
+        uri = f"at://{did}/{THREADGATE}/{rkey}"
+        return json_response({"uri": uri, "cid": cid_for(json.dumps(record, sort_keys=True).encode(), 0x71)})
+
+    def gate_of(self, post_uri: str) -> dict[str, Any] | None:
+        """The thread-gate of one of the sandbox's posts (tests look at its hiddenReplies)."""
+        parts = post_uri.removeprefix("at://").split("/")
+        with self.sandbox.lock:
+            gate = self.gates.get((parts[0], parts[-1]))
+            return dict(gate) if gate else None
 
     def x_com_atproto_repo_deleteRecord(self, req: Request) -> Response:
         who = self._requester(req)
@@ -419,6 +465,7 @@ class BlueskyEmulator(Emulator):
         answers: str | None = None,
         spread: float = 0.0,
         lag: float = 0.0,
+        texts: tuple[str, ...] | list[str] = (),
     ) -> list[str]:
         """The simulated public posts ``n`` times, deterministically: kinds in turn from ``kinds``
         (original, photo, reply, quote, repost), with ``#term`` as a tag facet (or the keyword in
@@ -426,7 +473,9 @@ class BlueskyEmulator(Emulator):
         ours) with the notification its author gets. Times spread over the last ``spread``
         seconds, oldest first; ``lag`` seconds between a post's ``createdAt`` (its sort time) and its
         indexing, as when the AppView sees a post late. Returns the URIs made (a repost's is its
-        repost record)."""
+        repost record). ``mention`` as a kind is a post of its own naming the author of
+        ``answers`` (a mention facet, and a "mention" notification); ``texts``, when given, are
+        the posts' words in turn (a question, thanks, an abusive reply)."""
         n = max(0, min(int(n), 200_000))
         made: list[str] = []
         with self.sandbox.lock:
@@ -443,13 +492,29 @@ class BlueskyEmulator(Emulator):
                 created -= max(0.0, lag)
                 rkey = self._next_tid()
                 words = f"#{term}" if term and hashtag else (term or "")
-                text = f"Solidarité {words} ({i})".strip()
+                text = texts[i % len(texts)] if texts else f"Solidarité {words} ({i})".strip()
                 record: dict[str, Any] = {
                     "$type": POST,
                     "text": text,
                     "createdAt": iso(created),
                     "langs": ["fr"],
                 }
+                if kind == "mention" and target is not None:
+                    at = f"@{target.handle} "
+                    record["text"] = at + text
+                    record["facets"] = [{
+                        "index": {"byteStart": 0, "byteEnd": len(at.encode()) - 1},
+                        "features": [{"$type": "app.bsky.richtext.facet#mention", "did": target.did}],
+                    }]
+                    uri = f"at://{did}/{POST}/{rkey}"
+                    post = StoredPost(uri, cid_for(json.dumps(record, sort_keys=True).encode(), 0x71), did, handle,
+                                      rkey, record, created)
+                    self.records.setdefault(did, {})[rkey] = post
+                    self.handles.setdefault(did, handle)
+                    self._index(post)
+                    self._notify(target, uri, did, handle, "mention", record, created)
+                    made.append(uri)
+                    continue
                 if term and hashtag:
                     start = len("Solidarité ".encode())
                     record["facets"] = [
@@ -520,7 +585,10 @@ class BlueskyEmulator(Emulator):
             kinds = KINDS if latest else ("original", "photo")
             self.inject_public(tag, n, kinds=kinds, answers=latest, spread=spread)
         elif latest is not None:
-            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread)
+            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread, texts=ANSWER_TEXTS)
+            if n >= MENTION_EVERY:  # and a few posts naming the account (the inbox's mentions)
+                self.inject_public(None, n // MENTION_EVERY, kinds=("mention",), answers=latest, spread=spread,
+                                   texts=ANSWER_TEXTS[::-1])
 
     def _notify(
         self,
@@ -790,6 +858,7 @@ class BlueskyEmulator(Emulator):
                 "cid": p.cid,
                 "reply_parent": ((p.record.get("reply") or {}).get("parent") or {}).get("uri"),
                 "reply_root": ((p.record.get("reply") or {}).get("root") or {}).get("uri"),
+                "reply": p.record.get("reply"),
             }
             for p in sorted(everything, key=lambda p: p.created)
         ]

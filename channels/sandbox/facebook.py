@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
-from channels.sandbox.public import KINDS, LivePublic
+from channels.sandbox.public import ANSWER_TEXTS, KINDS, LivePublic
 
 VERSION_PREFIX = re.compile(r"^/(v\d+\.\d+)/")
 MAX_MESSAGE = 63_206
@@ -209,6 +209,10 @@ class FacebookEmulator(Emulator):
             route = partial(self._upload_photo, parts[0], token, fields, files)
         elif len(parts) == 2 and req.method == "GET" and parts[1] in PUBLIC_EDGES:
             route = partial(self._read_public, version, parts[0], parts[1], fields)
+        elif len(parts) == 2 and req.method == "POST" and parts[1] == "comments":
+            route = partial(self._comment_on, parts[0], token, fields)
+        elif len(parts) == 1 and req.method == "POST":
+            route = partial(self._update, parts[0], fields)
         elif len(parts) == 2 and req.method == "GET" and parts[1] == "comments":
             route = partial(self._read_comments, version, parts[0], fields)
         elif (
@@ -431,9 +435,10 @@ class FacebookEmulator(Emulator):
         limit_match = re.search(r"\.limit\((\d+)\)", spec.group(1) if spec else "")
         limit = min(100, int(limit_match.group(1))) if limit_match else 25
         stored = self._comments.get(post["id"], [])
+        sub = re.search(r"comments(?:\.\w+\([^)]*\))*\{([^}]*)\}", wanted)
         field: dict[str, Any] = {"data": []}
         if limit and stored:
-            field = self._comment_page(post["id"], stored, limit, None, "v24.0")
+            field = self._comment_page(post["id"], stored, limit, None, "v24.0", sub.group(1) if sub else "")
         field["summary"] = {
             "order": "chronological" if "reverse" not in wanted else "reverse_chronological",
             "total_count": replies + len(stored),
@@ -448,11 +453,12 @@ class FacebookEmulator(Emulator):
         limit: int,
         after: str | None,
         version: str,
+        wanted: str = "",
     ) -> dict[str, Any]:
         high = _decode_key(after) if after else None
         hi = bisect.bisect_left(stored, high) if high else len(stored)
         chunk = stored[max(0, hi - limit) : hi][::-1]
-        data = [{"id": cid, "created_time": _time_str(created)} for created, cid in chunk]
+        data = [self._comment_json(cid, created, wanted) for created, cid in chunk]
         body: dict[str, Any] = {"data": data}
         if chunk:
             last = _encode_key(chunk[-1])
@@ -463,6 +469,62 @@ class FacebookEmulator(Emulator):
                     f"https://graph.facebook.com/{version}/{post_id}/comments?{query}"
                 )
         return body
+
+    def _comment_json(self, comment_id: str, created: float, wanted: str) -> dict[str, Any]:
+        """A comment as Graph gives it: id and time, and what ``{...}`` asks for (message,
+        from (the Page's token holds the MODERATE task), permalink_url, is_hidden, parent)."""
+        out: dict[str, Any] = {"id": comment_id, "created_time": _time_str(created)}
+        body = self._comment_bodies.get(comment_id) or {}
+        asked = {f.strip() for f in wanted.split(",") if f.strip()}
+        if "message" in asked:
+            out["message"] = body.get("message", "")
+        if "from" in asked and body.get("from"):
+            out["from"] = dict(body["from"])
+        if "permalink_url" in asked:
+            out["permalink_url"] = f"https://www.facebook.com/{comment_id}"
+        if "is_hidden" in asked:
+            out["is_hidden"] = bool(body.get("hidden"))
+        if "parent" in asked and body.get("parent"):
+            out["parent"] = {"id": body["parent"]}
+        return out
+
+    def _comment_on(self, object_id: str, token: str, fields: dict[str, str]) -> dict[str, Any]:
+        """``POST /{post-or-comment-id}/comments message=``: a comment as the Page (a reply in a
+        comment's thread when the object is a comment)."""
+        message = fields.get("message", "")
+        if not message.strip():
+            raise GraphError(100, "(#100) Missing message or attachment")
+        self._check_message(message)
+        parent = self._comment_bodies.get(object_id)
+        post_id = parent["post"] if parent else self._post(object_id)["id"]
+        page = self._token_pages.get(token) or self._posts[post_id]["page_id"]
+        comment_id = f"{self._posts[post_id]['n']}_{self.sandbox.next_id()}"
+        created = max(self.sandbox.now(), self.last_public + 0.1)
+        self.last_public = created
+        self._comment_bodies[comment_id] = {"message": message, "from": {"id": page, "name": f"Page sandbox {page}"},
+                                            "post": post_id, "parent": object_id if parent else None}
+        # a reply in a comment's thread is listed under that comment (GET /{comment-id}/comments)
+        bisect.insort(self._comments.setdefault(object_id if parent else post_id, []), (created, comment_id))
+        return {"id": comment_id}
+
+    def _update(self, object_id: str, fields: dict[str, str]) -> dict[str, Any]:
+        """``POST /{comment-id}?is_hidden=true|false``: only a comment on one of the Page's posts."""
+        body = self._comment_bodies.get(object_id)
+        if body is None or "is_hidden" not in fields:
+            raise GraphError(100, f"Unsupported post request. Object with ID '{object_id}' does not exist, cannot "
+                             "be loaded due to missing permissions, or does not support this operation.", subcode=33,
+                             type_="GraphMethodException")
+        if (body.get("from") or {}).get("id") == self._posts.get(body.get("post") or "", {}).get("page_id"):
+            raise GraphError(100, "(#100) The Page's own comments cannot be hidden")
+        body["hidden"] = fields["is_hidden"].lower() == "true"
+        return {"success": True}
+
+    def comments(self) -> dict[str, dict[str, Any]]:
+        """Every comment by id: message, author, the post it is under, its parent comment, hidden."""
+        with self.sandbox.lock:
+            return {cid: {"message": b.get("message", ""), "from": dict(b.get("from") or {}), "post": b.get("post"),
+                          "parent": b.get("parent"), "hidden": bool(b.get("hidden"))}
+                    for cid, b in self._comment_bodies.items()}
 
     def _read_one(self, object_id: str, fields: dict[str, str]) -> dict[str, Any]:
         if "_" in object_id:
@@ -532,12 +594,14 @@ class FacebookEmulator(Emulator):
         spread: float = 0.0,
         page: str | None = None,
         edge: str = "tagged",
+        texts: tuple[str, ...] | list[str] = (),
     ) -> list[str]:
         """The simulated public, deterministically. Kinds in turn from ``kinds``: ``original`` and
         ``photo`` are posts on the Page's ``edge`` (tagged or visitor_posts) carrying ``#term`` (or
         the keyword); ``quote``/``repost`` are shares of the post ``answers`` (with or without a
         message) tagging the Page; ``reply`` is a comment on ``answers``. Times spread over the last
-        ``spread`` seconds, after every public post already made. Returns the ids made."""
+        ``spread`` seconds, after every public post already made. ``texts``, when given, are the
+        comments' words in turn (a question, thanks, an abusive reply). Returns the ids made."""
         n = max(0, min(int(n), 200_000))
         made: list[str] = []
         with self.sandbox.lock:
@@ -566,7 +630,8 @@ class FacebookEmulator(Emulator):
                     bisect.insort(
                         self._comments.setdefault(target["id"], []), (created, comment_id)
                     )
-                    self._comment_bodies[comment_id] = {"message": message, "from": author}
+                    self._comment_bodies[comment_id] = {"message": texts[i % len(texts)] if texts else message,
+                                                        "from": author, "post": target["id"]}
                     made.append(comment_id)
                     continue
                 # a visitor post lives on the Page, a tagging post on its author's timeline
@@ -605,7 +670,7 @@ class FacebookEmulator(Emulator):
                 tags[0], n, kinds=KINDS, answers=latest["id"], spread=spread, page=page, edge=edge
             )
         elif edge == "tagged":
-            self.inject_public(None, n, kinds=("reply",), answers=latest["id"], spread=spread)
+            self.inject_public(None, n, kinds=("reply",), answers=latest["id"], spread=spread, texts=ANSWER_TEXTS)
 
     def _read_public(
         self, version: str, page: str, edge: str, fields: dict[str, str]
@@ -658,21 +723,14 @@ class FacebookEmulator(Emulator):
         return body
 
     def _read_comments(self, version: str, post_id: str, fields: dict[str, str]) -> dict[str, Any]:
-        self._post(post_id)
+        if post_id not in self._comment_bodies:  # a post's comments, or a comment's replies
+            self._post(post_id)
         try:
             limit = max(1, min(100, int(fields.get("limit", "25"))))
         except ValueError:
             raise GraphError(100, "(#100) Param limit must be an integer") from None
         stored = self._comments.get(post_id, [])
-        page = self._comment_page(post_id, stored, limit, fields.get("after"), version)
-        wanted = fields.get("fields") or ""
-        for item in page["data"]:
-            body = self._comment_bodies.get(item["id"], {})
-            if "message" in wanted:
-                item["message"] = body.get("message", "")
-            if "from" in wanted:  # the Page's own comments name it; the public's need a Page token
-                item["from"] = dict(body.get("from") or {})
-        return page
+        return self._comment_page(post_id, stored, limit, fields.get("after"), version, fields.get("fields", ""))
 
     # -- inspection -------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from typing import Any
 import regex
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
+from channels.sandbox.public import ANSWER_TEXTS
 
 VERSION = "4.3.0"
 MAX_CHARACTERS = 500
@@ -376,9 +377,6 @@ class MastodonEmulator(Emulator):
                 raise MastodonError(
                     422, "Validation failed: Visibility is not included in the list"
                 )
-            parent = self.statuses.get(in_reply_to) if in_reply_to else None
-            if in_reply_to and parent is None:
-                raise MastodonError(404, "Record not found")
             if len(media_ids) > MAX_MEDIA:
                 raise MastodonError(422, f"Cannot attach more than {MAX_MEDIA} files")
             # PostStatusService takes the account's own, unattached media and ignores the rest.
@@ -397,10 +395,15 @@ class MastodonEmulator(Emulator):
                     422,
                     f"Validation failed: Text character limit of {self.max_characters} exceeded",
                 )
+            parent = (self.public.get(in_reply_to) or self.statuses.get(in_reply_to)) if in_reply_to else None
+            if in_reply_to and parent is None:
+                raise MastodonError(404, "Record not found")
             sid = self._snowflake()
             record = {
                 "id": sid,
                 "account": account,
+                "in_reply_to": in_reply_to,
+                "in_reply_to_account": parent["account"]["id"] if parent else None,
                 "text": text,
                 "content": render_html(text, base),
                 "created": now,
@@ -408,8 +411,6 @@ class MastodonEmulator(Emulator):
                 "language": language,
                 "spoiler_text": spoiler_text,
                 "media": media,
-                "in_reply_to": parent["id"] if parent else None,
-                "in_reply_to_account": parent["account"]["id"] if parent else None,
             }
             for item in media:
                 item["status_id"] = sid
@@ -517,13 +518,15 @@ class MastodonEmulator(Emulator):
         person = {"id": str(900000 + author % len(PUBLIC_NAMES)), "username": name}
         with self.sandbox.lock:
             ours = self.statuses.get(answers or "") if answers else None
-            if kind in ("reply", "quote", "repost") and ours is None:
+            if kind in ("reply", "quote", "repost", "mention") and ours is None:
                 raise KeyError(f"no status of ours {answers!r} to answer")
             sid = self._snowflake() if at is None else str((int(now * 1000) << 16) | (self.sandbox.next_id() & 0xFFFF))
             if kind == "repost":
                 assert ours is not None
                 return self._notify(ours, "reblog", sid, now, person, status=ours)
             words = text or ("Solidarité" + (f" #{tag}" if tag else ""))
+            if kind == "mention" and ours is not None:
+                words = f"@{ours['account']['username']} {words}"
             media = []
             if kind == "photo":
                 media = [{"id": sid + "1", "account_id": person["id"], "status_id": sid, "description": "",
@@ -538,12 +541,13 @@ class MastodonEmulator(Emulator):
                 self.by_tag.setdefault(tag.lower(), []).append(sid)
                 self.by_tag[tag.lower()].sort(key=int)
             if ours is not None:
-                self._notify(ours, "mention" if kind == "reply" else "quote", sid, now, person, status=record)
+                self._notify(ours, "mention" if kind in ("reply", "mention") else "quote", sid, now, person,
+                             status=record)
         return sid
 
     def inject_public(self, term: str | None = None, n: int = 1, *, hashtag: bool = True,
                       kinds: tuple[str, ...] | list[str] = ("original",), answers: str | None = None,
-                      spread: float = 0.0) -> list[str]:
+                      spread: float = 0.0, texts: tuple[str, ...] | list[str] = ()) -> list[str]:
         """The simulated public posts ``n`` times, as the other emulators' ``inject_public`` (and
         ``POST /_sandbox/public/mastodon``): kinds in turn from ``kinds``, carrying ``#term`` (or
         the keyword in the text), replies, quotes and boosts answering our status ``answers``.
@@ -562,7 +566,7 @@ class MastodonEmulator(Emulator):
                 at = max(now - spread * (n - 1 - i) / max(1, n), last + 0.001)
                 last = at
                 sid = self.public_post(kind=kind, answers=answers, author=i, at=at,
-                                       text=f"Solidarité {words} ({i})".strip())
+                                       text=texts[i % len(texts)] if texts else f"Solidarité {words} ({i})".strip())
                 made.append(sid)
                 if term and hashtag and kind != "repost":
                     tagged.append(sid)
@@ -615,7 +619,11 @@ class MastodonEmulator(Emulator):
             self.answered.add(record["id"])
             seed = int(hashlib.sha256(f"{self.sandbox.seed}:{record['id']}".encode()).hexdigest()[:8], 16)
             for n, kind in enumerate(("reply", "repost", "quote", "reply")[: seed % 5]):
-                self.public_post(kind=kind, answers=record["id"], author=seed + n)
+                self.public_post(kind=kind, answers=record["id"], author=seed + n,
+                                 text=ANSWER_TEXTS[(seed + n) % len(ANSWER_TEXTS)] if kind == "reply" else None)
+            if seed % 5:  # with its answers, a status naming the account (the inbox's mentions)
+                self.public_post(kind="mention", answers=record["id"], author=seed + 7,
+                                 text=ANSWER_TEXTS[seed % len(ANSWER_TEXTS)])
 
     def _tag_timeline(self, req: Request, tag: str, base: str) -> _Paged:
         from urllib.parse import unquote

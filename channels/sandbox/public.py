@@ -21,6 +21,19 @@ from typing import Any
 #: What the live public posts, in turn: mostly its own words, some photos, some answers.
 KINDS = ("original", "original", "photo", "reply", "quote", "repost")
 ANSWER_KINDS = ("reply", "quote", "repost")
+#: What the live public writes when it answers our posts (the inbox shows it): questions, thanks,
+#: testimonies, a broken link reported, and, as under posts about people at risk, harassment.
+ANSWER_TEXTS = (
+    "Où est-ce que je signe ?",
+    "Merci pour ce que vous faites, j'ai écrit ma lettre ce matin.",
+    "La pétition ne marche pas sur mon téléphone.",
+    "Where do I sign? The link seems broken.",
+    "Fermez-la, bande de traîtres. Personne ne vous écoute.",
+    "J'ai partagé avec ma classe, on écrit vendredi !",
+    "Thank you, I signed and shared it.",
+)
+#: One mention of the account for so many answers made for one request.
+MENTION_EVERY = 5
 BACKLOG = 3600.0  # the first request finds an hour of posts already there
 MAX_BATCH = 500  # at most this many posts made for one request
 

@@ -46,7 +46,7 @@ from urllib.parse import unquote
 import twitter_text
 
 from channels.sandbox.core import Emulator, Request, Response, json_response
-from channels.sandbox.public import ANSWER_KINDS, KINDS, LivePublic
+from channels.sandbox.public import ANSWER_KINDS, ANSWER_TEXTS, KINDS, MENTION_EVERY, LivePublic
 from channels.x import weighted_length
 
 TEXT_LIMIT = 280
@@ -62,6 +62,7 @@ WINDOW = 15 * 60
 #: are not in the published Posts table; 500 is the sandbox's own choice.
 LIMITS: dict[str, int] = {
     "POST /2/tweets": 100,
+    "PUT /2/tweets/:id/hidden": 50,
     "GET /2/tweets": 5000,
     "GET /2/tweets/:id": 900,
     "DELETE /2/tweets/:id": 50,  # platforms-next.md §3: delete, user 50 per 15 minutes
@@ -221,6 +222,7 @@ class XEmulator(Emulator):
                     "in_reply_to": next((r["id"] for r in p.get("referenced") or []
                                          if r["type"] == "replied_to"), None),
                     "conversation_id": p.get("conversation_id", p["id"]),
+                    "hidden": bool(p.get("hidden")),
                 }
                 for p in self._posts.values()
             ]
@@ -330,6 +332,8 @@ class XEmulator(Emulator):
             return f"{req.method} {path}", {}
         if m := re.fullmatch(r"/2/users/(\d+)/mentions", path):
             return f"{req.method} /2/users/:id/mentions", {"id": m.group(1)}
+        if m := re.fullmatch(r"/2/tweets/(\w+)/hidden", path):
+            return f"{req.method} /2/tweets/:id/hidden", {"id": m.group(1)}
         if m := re.fullmatch(r"/2/tweets/(\w+)", path):
             return f"{req.method} /2/tweets/:id", {"id": m.group(1)}
         if m := re.fullmatch(r"/2/users/(\d+)/tweets", path):
@@ -348,6 +352,7 @@ class XEmulator(Emulator):
             "GET /2/tweets/search/recent": self._search,
             "GET /2/tweets/counts/recent": self._counts,
             "GET /2/users/:id/mentions": self._mentions_of,
+            "PUT /2/tweets/:id/hidden": self._hide,
             "POST /2/media/upload": self._upload,
             "POST /2/media/metadata": self._metadata,
         }
@@ -376,6 +381,7 @@ class XEmulator(Emulator):
             return invalid_request("Request body is not valid JSON")
         text = unicodedata.normalize("NFC", str(body.get("text") or ""))
         media_ids = [str(m) for m in (body.get("media") or {}).get("media_ids", [])]
+        parent_id = str((body.get("reply") or {}).get("in_reply_to_tweet_id") or "") or None
         if not text.strip() and not media_ids:
             return invalid_request(
                 "Post text is required when no media is attached", {"text": [text]}
@@ -415,6 +421,12 @@ class XEmulator(Emulator):
                     "Forbidden",
                     "You are not allowed to create a Tweet with duplicate content.",
                 )
+            parent = self._posts.get(parent_id) if parent_id else None
+            if parent_id and parent is None:
+                return invalid_request(
+                    "The post you are replying to has been deleted or is not visible to you.",
+                    {"reply.in_reply_to_tweet_id": [parent_id]},
+                )
             post_id = str(ID_BASE + self.sandbox.next_id())
             display, urls = self._shorten(post_id, text, user["username"], bool(media))
             post = {
@@ -431,9 +443,12 @@ class XEmulator(Emulator):
                 ],
             }
             if parent is not None:
+                post["in_reply_to"] = parent["id"]
                 post["referenced"] = [{"type": "replied_to", "id": parent["id"]}]
                 post["conversation_id"] = parent.get("conversation_id", parent["id"])
                 post["in_reply_to_user_id"] = parent["author_id"]
+                if parent["author_id"] != user["id"]:
+                    post["answers_users"] = [parent["author_id"]]
             self._keep(post)
             self._timelines.setdefault(user["id"], []).append(post)
             if text:
@@ -501,6 +516,8 @@ class XEmulator(Emulator):
             out["referenced_tweets"] = [dict(r) for r in post["referenced"]]
         if "conversation_id" in fields:
             out["conversation_id"] = post.get("conversation_id", post["id"])
+        if "lang" in fields:
+            out["lang"] = post.get("lang", "fr")
         if "public_metrics" in fields:
             figures = self.sandbox.metrics_for("x", post["id"], post["created"])
             out["public_metrics"] = {
@@ -720,12 +737,15 @@ class XEmulator(Emulator):
         answers: str | None = None,
         spread: float = 0.0,
         mention: bool = True,
+        texts: tuple[str, ...] | list[str] = (),
     ) -> list[str]:
         """Make the simulated public post ``n`` times, deterministically: kinds taken in turn from
         ``kinds`` (original, photo, reply, quote, repost), each carrying ``#term`` (or the keyword)
         when given, replies, quotes and reposts answering ``answers`` (one of our posts) when given.
         A quote names our account (and so reaches its mentions) unless ``mention`` is False, as
-        a quote whose author wrote no @name.
+        a quote whose author wrote no @name. ``mention`` as a kind is a post of its own naming
+        the author of ``answers`` (reaching their mentions). ``texts``, when given, are the posts'
+        words in turn (a question, thanks, an abusive reply) instead of the generated ones.
         Creation times are spread evenly over the last ``spread`` seconds, oldest first. Returns the
         new post ids."""
         n = max(0, min(int(n), 200_000))
@@ -741,8 +761,11 @@ class XEmulator(Emulator):
                 post_id = str(ID_BASE + self.sandbox.next_id())
                 referenced: list[dict[str, str]] = []
                 answers_users: list[str] = []
-                text = f"Solidarité {words} ({i})".strip()
+                text = texts[i % len(texts)] if texts else f"Solidarité {words} ({i})".strip()
                 conversation = post_id
+                if kind == "mention" and target is not None:
+                    answers_users = [target["author_id"]]
+                    text = f"@{target['username']} {text}"
                 if kind in ("reply", "quote", "repost"):
                     ref_id = answers or str(ID_BASE)
                     ref_type = {"reply": "replied_to", "quote": "quoted", "repost": "retweeted"}[
@@ -806,7 +829,10 @@ class XEmulator(Emulator):
             kinds = KINDS if latest else ("original", "photo")
             self.inject_public(tag, n, kinds=kinds, answers=latest, spread=spread)
         elif latest is not None:
-            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread)
+            self.inject_public(None, n, kinds=ANSWER_KINDS, answers=latest, spread=spread, texts=ANSWER_TEXTS)
+            if n >= MENTION_EVERY:  # and a few posts naming the account (the inbox's mentions)
+                self.inject_public(None, n // MENTION_EVERY, kinds=("mention",), answers=latest, spread=spread,
+                                   texts=ANSWER_TEXTS[::-1])
 
     def _matching(self, query: str) -> tuple[list[int], Callable[[dict[str, Any]], bool]]:
         """Candidate ids (ascending) and a test for a query of the forms we serve: ``#tag``, a
@@ -872,6 +898,10 @@ class XEmulator(Emulator):
             high = min(high, int(token, 16))
         fields = self._fields(req)
         media_wanted = "attachments.media_keys" in (req.arg("expansions") or "")
+        authors_wanted = "author_id" in (req.arg("expansions") or "").split(",")
+        if authors_wanted:
+            fields = fields | {"author_id"}
+        users: dict[str, dict[str, str]] = {}
         start_cut = self.sandbox.now() - SEARCH_WINDOW
         start_time = _parse_iso(req.arg("start_time") or "") if req.arg("start_time") else None
         selected: list[dict[str, Any]] = []
@@ -893,6 +923,9 @@ class XEmulator(Emulator):
                     more = True
                     break
                 selected.append(self._render(post, fields))
+                if authors_wanted:
+                    users[post["author_id"]] = {"id": post["author_id"], "name": post["username"],
+                                                "username": post["username"]}
                 if media_wanted:
                     media += [{"media_key": m["media_key"], "type": "photo"} for m in post["media"]]
         meta: dict[str, Any] = {"result_count": len(selected)}
@@ -905,6 +938,8 @@ class XEmulator(Emulator):
             body["data"] = selected
         if media:
             body["includes"] = {"media": media}
+        if users:
+            body.setdefault("includes", {})["users"] = list(users.values())
         return json_response(body)
 
     @staticmethod
@@ -948,6 +983,23 @@ class XEmulator(Emulator):
             low=bounds[0],
             high=bounds[1],
         )
+
+    def _hide(self, req: Request, user: dict[str, str], id: str) -> Response:  # noqa: A002
+        """``PUT /2/tweets/:id/hidden``: only a reply in a conversation the user started."""
+        try:
+            hidden = bool(req.json().get("hidden"))
+        except ValueError:
+            return invalid_request("Request body is not valid JSON")
+        with self.sandbox.lock:
+            post = self._posts.get(id)
+            if post is None:
+                return problem(404, "Not Found Error", f"Could not find tweet with id: [{id}].")
+            root = self._posts.get(post.get("conversation_id", post["id"]))
+            if not post.get("referenced") or root is None or root["author_id"] != user["id"] \
+                    or post["id"] == root["id"]:
+                return problem(403, "Forbidden", "You cannot hide or unhide replies to conversations you did not start.")
+            post["hidden"] = hidden
+        return json_response({"data": {"hidden": hidden}})
 
     def _counts(self, req: Request, user: dict[str, str]) -> Response:
         query = req.arg("query") or ""

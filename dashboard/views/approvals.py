@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import common, post_cards
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t
-from orchestrator.services import consent, four_eyes, post_review, reports, sensitive_dates
+from orchestrator.services import consent, four_eyes, inbox, post_review, reports, sensitive_dates
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 from orchestrator.services.campaigns import list_cases
@@ -62,6 +62,13 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
     if mine:
         st.info(t("approvals.yours" if me.username == post.author else "approvals.you_edited"),
                 icon=":material/visibility_off:")
+    if post.reply_to:  # a reply from the inbox: what it answers, in its thread
+        with common.session() as s:
+            item = inbox.answered_by(s, actor=me, post_id=post_id)
+        if item is not None and item.text is not None:
+            st.info(t("approvals.reply_to", platform=common.platform_name(item.platform),
+                      author=common.plain(item.author or "—"), text=common.plain(item.text[:280])),
+                    icon=":material/reply:")
     post_cards.embargo_notice(post, tz)
     if post.content_warning:  # what Mastodon shows first, in place of the text
         st.warning(common.plain(t("approvals.warning", text=post.content_warning)), icon=":material/warning:")

@@ -161,6 +161,19 @@ else:
                 label += " · " + t("overview.case_reached")
             st.progress(min(1.0, done / goal) if goal else 0.0, text=label)
 
+st.subheader(t("overview.inbox"))
+with ui.own_error(t("overview.inbox")):
+    from orchestrator.services import inbox
+
+    with common.session() as s:
+        waiting = inbox.open_by_case(s, campaign_id=campaign.id)  # counts only: every role sees them
+    case_names = {r["case_id"]: names[r["slug"]] for r in figures["progress"]}
+    if not waiting:
+        st.caption(t("overview.inbox_none"))
+    else:
+        st.caption(" · ".join(t("overview.inbox_case", case=common.plain(case_names.get(c) or t("inbox.no_case")),
+                                n=fmt_number(n)) for c, n in sorted(waiting.items(), key=lambda kv: -kv[1])))
+
 st.subheader(t("overview.engagement"))
 with ui.own_error(t("overview.engagement")):
     detailed = st.toggle(t("overview.detailed"), key="overview_detailed", help=t("overview.detailed_help"))

@@ -310,6 +310,7 @@ class Claimer:
                     self_labels=tuple(row.self_labels or ()),
                     card=self._card(session, row.post_id, cards) if with_cards and row.rendered_link else None,
                     parts=self._parts(session, row, parts),
+                    reply_to=row.reply_to,
                 )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
                 delivery = session.get(Delivery, row.id)
@@ -451,6 +452,7 @@ def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
         self_labels=tuple(post.self_labels or ()),
         card=link_cards.for_channel(post.link_card, post.link) if delivery.rendered_link else None,
         parts=tuple(post_parts(post)),
+        reply_to=post.reply_to,
     )
 
 
@@ -465,7 +467,7 @@ def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
     query = (
         sa.select(d.c.id, d.c.account_id, d.c.state, d.c.attempts, d.c.source_code, d.c.rendered_text,
                   d.c.rendered_link, d.c.post_id, p.c.campaign_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
-                  p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels,
+                  p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels, p.c.reply_to,
                   p.c.parts, c.c.status.label("case_status"), p.c.embargo_until.label("post_embargo"),
                   c.c.embargo_until.label("case_embargo"))
         .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)

@@ -13,6 +13,8 @@ explicit arguments and testable alone (docs/architecture.md shows how a delivery
 - :class:`~orchestrator.worker.retractor.Retractor`: deleting what staff retract, job by job;
 - :class:`~orchestrator.worker.listen.Listener`: the public's posts with the edition's terms, and
   the answers to ours (within each budget's reserve for publishing);
+- :class:`~orchestrator.worker.inbox.InboxFetcher`: replies and mentions kept to be answered
+  (same budgets and reserve), their purge after the retention period;
 - :class:`~orchestrator.worker.channels.Channels`: the platform clients they share.
 """
 
@@ -37,6 +39,7 @@ from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
 from orchestrator.worker.channels import Channels, Factory
 from orchestrator.worker.claimer import Claimed, Claimer
+from orchestrator.worker.inbox import InboxFetcher, InboxReport
 from orchestrator.worker.listen import Listener, ListenReport
 from orchestrator.worker.metrics import MetricsPoller
 from orchestrator.worker.notifier import Notifier
@@ -83,6 +86,8 @@ class Worker:
                                  stopping=self.stopping)
         #: the outbox of notifications, sent apart from publishing (a mail server down slows nothing)
         self.notifier = Notifier(engine, settings, self.id)
+        self.inbox_fetcher = InboxFetcher(engine, settings, channels=self.channels,
+                                          publishing=self.runners.__bool__, stopping=self.stopping)
 
     # ------------------------------------------------------------------------------------------
     # what the loops, the command line and the tests call
@@ -126,6 +131,10 @@ class Worker:
 
     def listen(self, now: dt.datetime | None = None) -> ListenReport:
         return self.listener.listen(now)
+
+    def inbox(self, now: dt.datetime | None = None) -> InboxReport:
+        """One pass of the inbox: replies and mentions fetched, answered items settled, purge."""
+        return self.inbox_fetcher.fetch(now)
 
     def next_poll(self, published_at: dt.datetime, now: dt.datetime) -> dt.datetime | None:
         return self.metrics.next_poll(published_at, now)
@@ -211,6 +220,7 @@ class Worker:
             ("listen", self.listen, max(10.0, s.listen_seconds), 300),
             ("notify", self.notifier.send_due, 5, 60),
             ("notify-watch", self.notifier.watch, 60, 300),
+            ("inbox", self.inbox, max(10.0, s.inbox_seconds), 300),
         ]
         for job_id, fn, seconds, grace in jobs:
             scheduler.add_job(self.safe, "interval", args=(job_id, fn), seconds=seconds, id=job_id,

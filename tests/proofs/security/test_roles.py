@@ -108,8 +108,19 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_sample: Path) -> Iter
                                        day=dt.date(2025, 12, 6))
         action = s.exec(select(CallToAction).where(CallToAction.campaign_id == campaign.id)).first()
         assert action is not None
+        from orchestrator.models import InboxItem
+        from orchestrator.services import inbox
+
+        item = InboxItem(platform="x", account_id=delivery.account_id, item_key="0" * 64, platform_item_id="77",
+                         kind="reply", campaign_id=campaign.id, case_id=case.id, delivery_id=delivery.id, text="Où ?",
+                         author="camille", language="fr", received_at=dt.datetime.now(dt.UTC))
+        s.add(item)
+        answer = inbox.save_answer(s, actor=SYSTEM, campaign_id=campaign.id or 0, language="fr", title="Où signer",
+                                   text="Ici.")
+        s.flush()
         ids = {"campaign": campaign.id, "case": case.id, "post": draft.id, "approved": post.id, "action": action.id,
-               "delivery": delivery.id, "template": template.id, "media": image.id, "response": tally.id}
+               "delivery": delivery.id, "template": template.id, "media": image.id, "response": tally.id,
+               "inbox_item": item.id, "answer": answer.id}
         assert case_edit  # imported for the samples below
     yield {"engine": engine, **ids}
     engine.dispose()
@@ -149,6 +160,7 @@ def _samples(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "ends_on": dt.date(2026, 12, 31), "content": load_campaign(bundled_campaign("2025")),
         "keys": [Fernet.generate_key()], "comment_text": "", "published_at": soon,
         "suspension_id": 1, "choice": "publish", "until": soon,
+        "item_id": w["inbox_item"], "answer_id": w["answer"], "title": "Où signer", "words": ["traitres"],
         "plan": SeriesPlan(name="essai", start=dt.date(2025, 12, 1), end=dt.date(2025, 12, 3),
                            time=dt.time(12, 0), accounts=["x-fr"], text="Pour {person}"),
     }
@@ -169,6 +181,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "reports.audit_entries": {"actor": "victor"},  # a filter there, not the person acting
     "four_eyes.approval_refusal": {"author": "ada", "edited_by": ["victor"]},
     "four_eyes.edit_refusal": {"author": "ada", "status": "draft"},
+    "inbox.set_state": {"state": "done"},
 }
 
 
