@@ -203,8 +203,6 @@ class FacebookEmulator(Emulator):
             route = partial(self._delete, parts[0])
         elif len(parts) == 2 and req.method == "POST" and parts[1] == "feed":
             route = partial(self._create_post, parts[0], token, fields)
-        elif len(parts) == 2 and req.method == "POST" and parts[1] == "comments":
-            route = partial(self._create_comment, parts[0], token, fields)
         elif len(parts) == 2 and req.method == "POST" and parts[1] == "photos":
             route = partial(self._upload_photo, parts[0], token, fields, files)
         elif len(parts) == 2 and req.method == "GET" and parts[1] in PUBLIC_EDGES:
@@ -331,23 +329,6 @@ class FacebookEmulator(Emulator):
             self._photos[media_id]["post_id"] = post["id"]
             post["photos"].append(media_id)
         return {"id": post["id"]}
-
-    def _create_comment(self, post_id: str, token: str, fields: dict[str, str]) -> dict[str, Any]:
-        """``POST /{post-id}/comments message=``: with a Page token, the Page comments as itself
-        (a first comment under its own post)."""
-        post = self._post(post_id)
-        self._bind(token, post["page_id"])
-        message = fields.get("message", "")
-        self._check_message(message)
-        if not message.strip():
-            raise GraphError(100, "(#100) Missing message or attachment.")
-        now = self.sandbox.now()
-        comment_id = f"{post['n']}_{self.sandbox.next_id()}"
-        bisect.insort(self._comments.setdefault(post["id"], []), (now, comment_id))
-        self._comment_bodies[comment_id] = {
-            "message": message, "from": {"id": post["page_id"], "name": f"Page sandbox {post['page_id']}"},
-            "parent": post["id"], "created": now}
-        return {"id": comment_id}
 
     def _upload_photo(
         self, page: str, token: str, fields: dict[str, str], files: dict[str, Any]
@@ -498,6 +479,7 @@ class FacebookEmulator(Emulator):
         parent = self._comment_bodies.get(object_id)
         post_id = parent["post"] if parent else self._post(object_id)["id"]
         page = self._token_pages.get(token) or self._posts[post_id]["page_id"]
+        self._bind(token, page)
         comment_id = f"{self._posts[post_id]['n']}_{self.sandbox.next_id()}"
         created = max(self.sandbox.now(), self.last_public + 0.1)
         self.last_public = created
