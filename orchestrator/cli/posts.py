@@ -51,17 +51,20 @@ def post_add(
         help="Visibilité Mastodon : public, unlisted ou private ; sans l'option, celle du cas")] = None,
     label: Annotated[list[str] | None, typer.Option(
         "--label", help="Étiquette Bluesky (graphic-media, nudity), répétable ; sans l'option, celles du cas")] = None,
+    part: Annotated[list[str] | None, typer.Option(
+        "--part", help="Partie suivante d'un fil (répétable, dans l'ordre) ; --text est la première")] = None,
 ) -> None:
     """Écrit une publication (en attente d'approbation) et affiche son numéro. Son autrice ou
     auteur est la personne --by, sinon votre compte du système (cli:NOM). L'avertissement, la
-    visibilité et les étiquettes sont ceux du cas, sauf option contraire."""
+    visibilité et les étiquettes sont ceux du cas, sauf option contraire. Avec --part, un fil :
+    --text, puis chaque --part en réponse à la précédente (sur Facebook : en commentaires)."""
     from orchestrator.services.posts import create_post
 
     def add(s: Any) -> Any:
         author = staff_member(s, by, "editor") if by else command_line_operator()
         return create_post(s, actor=author, case_slug=case, language=language, text=text, link=link,
                            action_slug=action, submit=True, content_warning=content_warning,
-                           visibility=visibility, self_labels=label)
+                           visibility=visibility, self_labels=label, parts=[{"text": p} for p in part or []])
 
     post = run_service(add)
     typer.echo(post.id)

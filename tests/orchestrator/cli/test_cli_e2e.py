@@ -103,3 +103,18 @@ def test_a_post_written_at_the_command_line_takes_or_overrides_the_case_warning(
     engine.dispose()
     assert [(str(r[0]), r[1], r[2], json.loads(r[3]) if isinstance(r[3], str) else r[3]) for r in rows] == [
         (first.stdout.strip(), "Violences", "unlisted", ["graphic-media"])]
+
+
+def test_a_thread_written_at_the_command_line_goes_out_whole(env: dict[str, str], sandbox: SandboxServer) -> None:
+    cli(env, "init")
+    cli({**env, "PORTEVOIX_MASTODON_ACCESS_TOKEN": "sandbox-mastodon-token"}, "account", "add", "mastodon",
+        "mastodon-fr", "--base-url", sandbox.url, "--language", "fr")
+    post_id = cli(env, "post", "add", "--case", "juan-lopez", "--text", "Juan López défendait sa rivière. 1/3",
+                  "--part", "Il a été assassiné en 2024. 2/3", "--part", "Écrivez pour lui. 3/3").stdout.strip()
+    cli(env, "post", "approve", post_id)
+    cli(env, "schedule", post_id, "--account", "mastodon-fr", "--at", "now")
+    cli(env, "worker", "--once")
+    posts = sandbox.sandbox.posts("mastodon")
+    assert [p["text"] for p in posts] == ["Juan López défendait sa rivière. 1/3", "Il a été assassiné en 2024. 2/3",
+                                          "Écrivez pour lui. 3/3"]
+    assert [p["in_reply_to"] for p in posts] == [None, posts[0]["id"], posts[1]["id"]]
