@@ -93,6 +93,11 @@ def progress(key: str, retraction_id: int, *, tz: str) -> None:
                 st.link_button(t("retract.by_hand"), bad.link, icon=":material/open_in_new:")
             elif bad.url:
                 st.code(bad.url, language=None)
+            if common.can("approver") and st.button(t("retract.done_by_hand"), key=f"{key}_hand_{bad.delivery_id}",
+                                                    icon=":material/check:"):
+                if common.run(partial(retractions.removed_by_hand, actor=common.actor(), retraction_id=r.id or 0,
+                                      delivery_id=bad.delivery_id), success=t("retract.noted_by_hand")) is not None:
+                    st.rerun()
         if report.others_seen:
             st.info(t("retract.others", n=fmt_number(report.others_seen)), icon=":material/repeat:")
         if report.total == 0 and r.status != retractions.AWAITING:

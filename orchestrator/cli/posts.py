@@ -180,6 +180,13 @@ def status(
             typer.echo(f"Travailleur {w['id']} vu {w['last_seen']}{state}")
         for item in data["attention"]:
             typer.echo(f"À voir : envoi {item['id']} {item['state']} — {item['reason']}")
+        gone = data["retractions"]
+        if gone["pending"] or gone["awaiting_confirmation"]:
+            typer.echo(f"Retraits : {gone['pending']} suppression(s) en cours, "
+                       f"{gone['awaiting_confirmation']} demande(s) en attente d'une deuxième personne")
+        for item in gone["failed"]:
+            typer.echo(f"À retirer à la main : envoi {item['delivery_id']} (retrait {item['retraction']}) — "
+                       f"{item['reason']}" + (f" {item['url']}" if item["url"] else ""))
         for s in data["stuck"]:
             typer.echo(f"Bloqué : envoi {s['id']} (travailleur {s['worker_id']}, bail expiré {s['lease_until']})")
         if data.get("short_links"):

@@ -139,7 +139,8 @@ def _print(report: Any, *, en: bool) -> None:
     if report.removed:
         typer.echo(f"Removed ({len(report.removed)}):" if en else f"Retirées ({len(report.removed)}) :")
         for item in report.removed:
-            typer.echo(f"  {'delivery' if en else 'envoi'} {item.delivery_id}  {item.account} ({item.platform})")
+            hand = (" (by hand)" if en else " (à la main)") if item.by_hand else ""
+            typer.echo(f"  {'delivery' if en else 'envoi'} {item.delivery_id}  {item.account} ({item.platform}){hand}")
     if report.failed:
         typer.echo(f"Could not be removed ({len(report.failed)}), remove by hand:" if en else
                    f"Non retirées ({len(report.failed)}), à retirer à la main :")

@@ -61,8 +61,10 @@ QUEUED = "queued"
 DELETING = "deleting"
 RETRACTED = "retracted"
 FAILED = "failed"
+#: a failed deletion a person then did by hand on the platform, and said so
+BY_HAND = "by_hand"
 CANCELLED = "cancelled"
-JOB_STATES = (WAITING, QUEUED, DELETING, RETRACTED, FAILED, CANCELLED)
+JOB_STATES = (WAITING, QUEUED, DELETING, RETRACTED, FAILED, BY_HAND, CANCELLED)
 #: States a job leaves only by the worker or a person: still to be done.
 PENDING = (WAITING, QUEUED, DELETING)
 #: The job's moves (the worker's: queued -> deleting -> retracted | failed | queued again).
@@ -71,7 +73,8 @@ JOB_TRANSITIONS: dict[str, frozenset[str]] = {
     QUEUED: frozenset({DELETING}),
     DELETING: frozenset({RETRACTED, FAILED, QUEUED}),
     RETRACTED: frozenset(),
-    FAILED: frozenset(),
+    FAILED: frozenset({BY_HAND}),
+    BY_HAND: frozenset(),
     CANCELLED: frozenset(),
 }
 
@@ -274,6 +277,27 @@ def decline(session: Session, *, actor: Actor, retraction_id: int) -> Retraction
     return retraction
 
 
+def removed_by_hand(session: Session, *, actor: Actor, retraction_id: int, delivery_id: int) -> RetractionJob:
+    """A person removed by hand, on the platform, a post whose deletion failed: recorded as
+    such (the delivery is retracted; the audit log says who)."""
+    require(actor, "approver", "retirer des publications", "retract posts")
+    job = session.exec(select(RetractionJob).where(RetractionJob.retraction_id == retraction_id,
+                                                   RetractionJob.delivery_id == delivery_id)).first()
+    if job is None or job.state != FAILED:
+        raise ServiceError("Ce retrait n'a pas échoué : rien à noter.", "This retraction did not fail: nothing to note.")
+    now = utcnow()
+    move(job, BY_HAND, done_at=now)
+    session.add(job)
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is not None and delivery.retracted_at is None:
+        delivery.retracted_at = now
+        delivery.next_metrics_at = None
+        session.add(delivery)
+    audit(session, actor=actor, action="retract_by_hand", target_type="delivery", target_id=delivery_id,
+          retraction=retraction_id, manual_url=job.manual_url or "")
+    return job
+
+
 # ---------------------------------------------------------------------------------------------
 # Progress, for the dashboard and the command line
 
@@ -284,6 +308,8 @@ class Removed:
     account: str
     platform: str
     url: str | None
+    #: removed by a person on the platform after the deletion failed
+    by_hand: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,8 +355,9 @@ def progress(session: Session, *, retraction_id: int) -> Progress:
         .where(RetractionJob.retraction_id == retraction_id).order_by(col(RetractionJob.id))).all()
     removed, failed, pending, cancelled = [], [], 0, 0
     for job, account in rows:
-        if job.state == RETRACTED:
-            removed.append(Removed(job.delivery_id, account.name, account.kind, job.manual_url))
+        if job.state in (RETRACTED, BY_HAND):
+            removed.append(Removed(job.delivery_id, account.name, account.kind, job.manual_url,
+                                   by_hand=job.state == BY_HAND))
         elif job.state == FAILED:
             failed.append(NotRemoved(job.delivery_id, account.name, account.kind, job.error, job.manual_url,
                                      for_account(job.manual_url, account)))

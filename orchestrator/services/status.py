@@ -62,7 +62,25 @@ def summary(session: Session, *, now: dt.datetime | None = None, problems_limit:
         "unhealthy_accounts": [{"name": a.name, "kind": a.kind, "reason": a.last_error} for a in unhealthy],
         "short_links": short_links_note(session),
         "public_media": public_media_note(session),
+        "retractions": retractions_note(session, limit=problems_limit),
     }
+
+
+def retractions_note(session: Session, *, limit: int = 20) -> dict[str, Any]:
+    """Deletions still to do, requests waiting for a second person, and the latest deletions that
+    failed (each with the address to remove the post by hand)."""
+    from orchestrator.models import Retraction, RetractionJob
+    from orchestrator.services import retractions
+
+    pending = session.exec(select(sa.func.count()).select_from(RetractionJob).where(
+        col(RetractionJob.state).in_((retractions.QUEUED, retractions.DELETING)))).one()
+    awaiting = session.exec(select(sa.func.count()).select_from(Retraction).where(
+        Retraction.status == retractions.AWAITING)).one()
+    failed = session.exec(select(RetractionJob).where(RetractionJob.state == retractions.FAILED)
+                          .order_by(col(RetractionJob.done_at).desc()).limit(limit))
+    return {"pending": int(pending), "awaiting_confirmation": int(awaiting),
+            "failed": [{"retraction": j.retraction_id, "delivery_id": j.delivery_id, "reason": j.error,
+                        "url": j.manual_url} for j in failed]}
 
 
 def short_links_note(session: Session) -> str | None:

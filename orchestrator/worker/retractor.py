@@ -129,7 +129,9 @@ class Retractor:
     def claim(self, now: dt.datetime | None = None, per_account: int | None = None) -> list[Deletion]:
         """Due jobs of healthy accounts, each account's within its deletion budget."""
         now = now or utcnow()
-        per_account = per_account or max(1, min(self.settings.claim_batch, 100))
+        # an account's batch runs one call after another: it must end well within the lease
+        s = self.settings
+        per_account = per_account or max(1, min(s.claim_batch, 100, int(s.lease_seconds // (2 * (s.request_timeout + 1)))))
         claimed: list[Deletion] = []
         with session_scope(self.engine) as session:
             j, a = RetractionJob.__table__, Account.__table__  # type: ignore[attr-defined]

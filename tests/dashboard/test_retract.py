@@ -112,3 +112,25 @@ def test_a_retracted_delivery_is_shown_as_retracted_in_the_queue(app, bare_engin
         cells = " ".join(str(v) for v in at.dataframe[0].value.to_numpy().ravel())
         assert word in cells, lang
         assert ("Retirée des plateformes" if lang == "fr" else "Removed from the platforms") in texts(at)
+
+
+def test_a_failed_deletion_done_by_hand_is_noted(app, bare_engine, scheduled) -> None:
+    from orchestrator.models import Delivery
+    from orchestrator.services.auth import Actor
+
+    delivery_id = published(scheduled)
+    with db.session_scope(bare_engine) as s:
+        number = retractions.request(s, actor=Actor("alain", "approver"), reason="Transfert", delivery_id=delivery_id).id
+        job = s.exec(select(RetractionJob)).one()
+        job.state, job.error = retractions.FAILED, "X a refusé la suppression."
+        s.add(job)
+    key = f"queue_retractions_{delivery_id}_{number}_hand_{delivery_id}"
+    assert key not in [b.key for b in app("edith", "queue").button]  # an approver says so
+    at = app("alain", "queue")
+    at.button(key=key).click().run()
+    assert not at.exception
+    [job] = stored(bare_engine, select(RetractionJob))
+    assert job.state == retractions.BY_HAND
+    [row] = stored(bare_engine, select(Delivery))
+    assert row.retracted_at is not None
+    assert "Non retirées" in texts(at) and "X a refusé" not in texts(at)

@@ -4,6 +4,8 @@ refused, and four eyes wait for ``confirm-retraction`` by a second person."""
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import select
 
 from orchestrator import db, states
@@ -58,6 +60,11 @@ def test_retract_a_case_and_wait_prints_what_was_removed_and_what_was_not(env, s
     assert "à retirer à la main" in out.stdout and "https://www.instagram.com/p/IGCLI/" in out.stdout
     assert "(x cli)" not in texts(sandbox, "x") and "(mastodon cli)" not in texts(sandbox, "mastodon")
     assert all(delivery(engine, i).retracted_at is not None for i in ids.values())
+
+    status = cli(env, "status").stdout  # what must still be removed by hand stays in view
+    assert "À retirer à la main : envoi" in status and "https://www.instagram.com/p/IGCLI/" in status
+    failed = json.loads(cli(env, "status", "--json").stdout)["retractions"]["failed"]
+    assert [f["url"] for f in failed] == ["https://www.instagram.com/p/IGCLI/"]
 
     again = cli(env, "retract", "--delivery", str(ids["x"]), "--reason", "encore", "--wait", "--lang", "en")
     assert "Nothing published is left to retract there." in again.stdout  # harmless

@@ -276,3 +276,25 @@ def test_a_delivery_not_published_cannot_be_retracted(engine) -> None:
     waiting = schedule(engine, approved_post(engine), "x-ret", at=utcnow() + dt.timedelta(hours=1))
     with pytest.raises(ServiceError):
         retract(engine, delivery_id=waiting)
+
+
+def test_a_refused_token_holds_the_retraction_until_the_account_is_fixed(engine, sandbox) -> None:
+    from orchestrator.models import Account
+    from orchestrator.services import accounts
+
+    gone = publish(engine, sandbox, "mastodon", "jeton refusé")
+    number = retract(engine, delivery_id=gone)
+    sandbox.add_fault("revoke", platform="mastodon", method="DELETE")
+    make_worker(engine).retract()
+    with db.session_scope(engine) as session:
+        account = session.exec(select(Account).where(Account.name == "mastodon-ret")).one()
+        assert not account.healthy  # the account is flagged, the job is not failed nor lost
+        job = session.exec(select(RetractionJob)).one()
+        assert job.state == retractions.QUEUED and job.error_kind == "auth"
+    make_worker(engine).retract()
+    assert on_platform(sandbox, "mastodon", "jeton refusé")  # an unhealthy account is not called
+    with db.session_scope(engine) as session:
+        assert accounts.test_account(session, actor=SYSTEM, name="mastodon-ret")[0]
+    make_worker(engine).retract()
+    assert not on_platform(sandbox, "mastodon", "jeton refusé")
+    assert progress(engine, number).done
