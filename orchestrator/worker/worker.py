@@ -170,6 +170,10 @@ class Worker:
                     break
             self.wait_idle()
         self.poll_metrics()
+        # notifications due (sending never raises); milestones are looked for by the long-running
+        # worker only (they offer a post for approval)
+        self.safe("notify daily", self.notifier.daily)
+        self.notifier.send_due()
         self.sign_off()  # done: a finished run is not a worker at work
 
     def stop(self) -> None:
