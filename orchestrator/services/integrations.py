@@ -98,6 +98,7 @@ def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
 
 def rotate_token(session: Session, *, actor: Actor, token_id: int) -> tuple[ApiToken, str]:
     """A new token with the same name, scopes, rate and expiry; the old one stops working now."""
+    require(actor, "admin", "renouveler un jeton d'API", "rotate an API token")
     old = get_token(session, token_id)
     if old.revoked_at is not None:
         raise ServiceError("Ce jeton est révoqué : créez-en un autre.", "This token is revoked: create another.")

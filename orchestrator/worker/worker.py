@@ -186,6 +186,10 @@ class Worker:
             self.wait_idle()
         self.retract()
         self.poll_metrics()
+        # notifications due (sending never raises); milestones are looked for by the long-running
+        # worker only (they offer a post for approval)
+        self.safe("notify daily", self.notifier.daily)
+        self.notifier.send_due()
         self.sign_off()  # done: a finished run is not a worker at work
 
     def stop(self) -> None:
