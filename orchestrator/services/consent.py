@@ -233,7 +233,9 @@ def reason_for(breach: Breach) -> states.HeldReason:
 
 
 def hold_breaking(session: Session, *, case: Case, flag: str, actor: Actor) -> int:
-    """Hold every queued delivery whose post breaks ``flag`` of ``case``."""
+    """Hold every queued delivery whose post breaks ``flag`` of ``case`` (an editor may: it only
+    makes publishing stricter)."""
+    require(actor, "editor", "retenir des envois", "hold deliveries")
     held = 0
     for delivery in _breaking(session, case, flag, QUEUED):
         reason = states.HeldReason.consent(flag, case.slug)
@@ -269,7 +271,9 @@ def still_held(session: Session, deliveries: Iterable[Delivery]) -> list[Deliver
 
 
 def release_for(session: Session, *, case: Case, flag: str, actor: Actor) -> int:
-    """Release what ``flag`` of ``case`` held (what still breaks another withdrawn flag stays)."""
+    """Release what ``flag`` of ``case`` held (what still breaks another withdrawn flag stays);
+    an approver's act, as granting the flag back is."""
+    require(actor, "approver", "relâcher des envois retenus", "release held deliveries")
     from orchestrator.services.deliveries import _release
 
     mine = str(states.HeldReason.consent(flag, case.slug))

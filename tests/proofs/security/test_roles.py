@@ -168,7 +168,7 @@ def _samples(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "keys": [Fernet.generate_key()], "comment_text": "", "published_at": soon,
         "token_id": w["token"], "webhook_id": w["webhook"], "scopes": ["read", "responses:write"],
         "url": "https://crm.example.org/hook", "events": ["published"], "active": False,
-        "suspension_id": 1, "choice": "publish", "until": soon,
+        "suspension_id": 1, "choice": "publish", "until": soon, "flag": "name",
         "item_id": w["inbox_item"], "answer_id": w["answer"], "title": "Où signer", "words": ["traitres"],
         "plan": SeriesPlan(name="essai", start=dt.date(2025, 12, 1), end=dt.date(2025, 12, 3),
                            time=dt.time(12, 0), accounts=["x-fr"], text="Pour {person}"),
