@@ -273,7 +273,7 @@ class Claimer:
         bucket = budgets.read_bucket(session, account_id=account_id, endpoint="publish")
         allowed, next_free = len(batch), None
         if bucket is not None:
-            allowed, next_free = budgets.take(bucket, now, len(batch))
+            allowed, next_free = _take_calls(bucket, now, batch)
             budgets.write_bucket(session, bucket)
         if batch[allowed:]:
             # spread the burst: wait for the budget instead of being refused
@@ -429,6 +429,23 @@ class Claimer:
                            col(Delivery.state) == states.PUBLISHING))
             ).one()
         return max(1, math.ceil(with_work / live))
+
+
+def _take_calls(bucket: Any, now: dt.datetime, batch: list[Any]) -> tuple[int, dt.datetime | None]:
+    """Publishing budget for the batch, in order: a single post costs one call, a thread one per
+    part (at most the bucket's capacity, so a long thread still goes when the budget is full).
+    How many rows are covered, and when more budget frees when not all are."""
+    costs = [min(1 + len(row.parts or []), max(1, int(bucket.capacity))) for row in batch]
+    got, next_free = budgets.take(bucket, now, sum(costs))
+    allowed = spent = 0
+    for cost in costs:
+        if spent + cost > got:
+            break
+        spent, allowed = spent + cost, allowed + 1
+    bucket.tokens += got - spent  # what a thread could not use waits for it, not lost
+    if allowed < len(batch) and next_free is None:
+        next_free = now + dt.timedelta(seconds=1)
+    return allowed, next_free
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

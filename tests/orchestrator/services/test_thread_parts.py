@@ -162,3 +162,23 @@ def test_the_preview_says_what_a_post_costs_on_x(engine) -> None:
                                 account_names=[name], language="en", parts=[{"text": "Merci."}])
     [cost] = [w for w in row["warnings"] if w.startswith("Cost on X")]
     assert "US$0.215 for 2 post(s)" in cost  # one post with a link, one without
+
+
+def test_a_thread_costs_one_publishing_call_per_part() -> None:
+    """The publishing budget is spent per call: a thread of three parts takes three tokens, and
+    waits when fewer are left rather than going out past the platform's limit."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from orchestrator.budgets import Bucket
+    from orchestrator.timeutil import utcnow
+    from orchestrator.worker.claimer import _take_calls
+
+    now = utcnow()
+    bucket = Bucket(id=1, capacity=100, window_seconds=900, tokens=4.0, updated_at=now, blocked_until=None)
+    thread_row, single = SimpleNamespace(parts=[{}, {}]), SimpleNamespace(parts=[])
+    assert _take_calls(bucket, now, [single, thread_row]) == (2, None) and bucket.tokens < 1  # 1 + 3
+    bucket.tokens = 2.0
+    allowed, next_free = _take_calls(bucket, now, [thread_row, single])
+    assert allowed == 0 and next_free is not None and next_free > now - dt.timedelta(seconds=1)
+    assert bucket.tokens >= 2.0  # the tokens the thread could not use are kept
