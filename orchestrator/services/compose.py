@@ -71,7 +71,8 @@ def preview(
     campaign = campaign or current_campaign(session)
     case = get_case(session, slug=case_slug, campaign=campaign) if case_slug else None
     loaded, broken = check_images(list(images or []), session)
-    broken += _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images)
+    broken += _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images,
+                                 parts=parts)
     image_problems = [fr if language == "fr" else en for fr, en in broken]
     thread = _loaded_parts(session, parts)
     for _, _, part_broken in thread:
@@ -165,13 +166,15 @@ def split_for_accounts(session: Session, *, text: str, account_names: list[str],
 
 
 def _consent_problems(session: Session, *, campaign: Campaign, case: Any, text: str,
-                      variants: dict[str, str] | None, images: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
+                      variants: dict[str, str] | None, images: list[dict[str, Any]] | None,
+                      parts: list[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
     """What in this text or its images breaks a consent withdrawn on a case: the same problems
     approval would refuse (``services/consent.py``), shown before submitting."""
     from orchestrator.services import consent
 
     draft = Post(campaign_id=campaign.id or 0, case_id=case.id if case else None, text=text,
-                 variants={k: v for k, v in (variants or {}).items() if v}, images=list(images or []))
+                 variants={k: v for k, v in (variants or {}).items() if v}, images=list(images or []),
+                 parts=list(parts or []))
     return consent.problems(session, draft)
 
 
@@ -231,7 +234,8 @@ def _problems(session: Session, *, text: str, link: str | None, case_slug: str |
     thread = _loaded_parts(session, parts)
     for _, _, broken in thread:
         problems += broken
-    problems += _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images)
+    problems += _consent_problems(session, campaign=campaign, case=case, text=text, variants=variants, images=images,
+                                  parts=parts)
     draft = Post(campaign_id=campaign.id or 0, text=text.strip(), link=link or None, variants=variants)
     for account in accounts:
         label = f"{account.name} ({platform(account.kind)})"

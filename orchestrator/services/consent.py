@@ -117,14 +117,26 @@ class Breach(Message):
 def post_texts(post: Post, extra: Iterable[str | None] = ()) -> list[str]:
     """What goes out of a post in words: its text, variants, images' alt text (and ``extra``,
     e.g. a delivery's frozen text)."""
-    texts = [post.text, *(post.variants or {}).values(), *(str(i.get("alt", "")) for i in post.images or []
-                                                             if isinstance(i, dict))]
+    texts = [post.text, *(post.variants or {}).values(),
+             *(str(i.get("alt", "")) for i in _all_images(post) if isinstance(i, dict))]
+    for part in post.parts or []:  # a thread's other parts (a Facebook post's first comments)
+        if isinstance(part, dict):
+            texts.append(str(part.get("text") or ""))
     return [t for t in [*texts, *extra] if t]
+
+
+def _all_images(post: Post) -> list[Any]:
+    """The images of the post and of every other part of its thread, in order."""
+    images = list(post.images or [])
+    for part in post.parts or []:
+        if isinstance(part, dict):
+            images += list(part.get("images") or [])
+    return images
 
 
 def _face_image(session: Session, post: Post, case: Case) -> str | None:
     """The first image of ``post`` showing the face of ``case``'s person, named, or None."""
-    for number, item in enumerate(post.images or [], start=1):
+    for number, item in enumerate(_all_images(post), start=1):
         if not isinstance(item, dict):
             continue
         owner: int | None = post.case_id

@@ -298,3 +298,18 @@ def test_a_failed_delivery_retried_after_a_withdrawal_is_held(engine) -> None:
         deliveries.retry(s, actor=EDITOR, delivery_id=failed)
     assert (delivery(engine, failed).state, delivery(engine, failed).held_reason) == (
         states.HELD, "consent name: juan-lopez")
+
+
+def test_a_thread_part_naming_the_person_breaks_the_withdrawn_name_too(engine) -> None:
+    # the name only in part 2 (or in a part's image's alt text): approval refuses it all the same
+    with db.session_scope(engine) as s:
+        thread = posts.create_post(s, actor=EDITOR, case_slug="sonia-dahmani", text="Un fil pour Sonia (1/2).",
+                                   parts=[{"text": "Et pour Juan López aussi (2/2)."}], submit=False).id
+        alt = posts.create_post(s, actor=EDITOR, case_slug="sonia-dahmani", text="Un fil pour Sonia (1/2).",
+                                parts=[{"text": "Écrivez (2/2).",
+                                        "images": [{"data": __import__("base64").b64encode(png()).decode(),
+                                                    "alt": "Juan López sourit."}]}], submit=False).id
+    _withdraw(engine, name=False)
+    for post_id in (thread, alt):
+        with pytest.raises(ServiceError, match="Juan López"):
+            _approve(engine, post_id)
