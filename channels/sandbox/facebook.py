@@ -361,10 +361,19 @@ class FacebookEmulator(Emulator):
         return {"id": photo_id, "post_id": post["id"]}
 
     def _delete(self, object_id: str) -> dict[str, Any]:
+        """``DELETE /{post-or-comment-id}``: a comment leaves its post's (or comment's) list; a
+        post takes its comments with it, as on Facebook."""
+        if object_id in self._comment_bodies:
+            body = self._comment_bodies.pop(object_id)
+            under = body.get("parent") or body.get("post")
+            self._comments[under] = [c for c in self._comments.get(under, []) if c[1] != object_id]
+            return {"success": True}
         post = self._post(object_id)
         del self._posts[object_id]
         feed = self._feeds[post["page_id"]]
         feed.remove((post["created"], object_id))
+        for _, comment_id in self._comments.pop(object_id, []):
+            self._comment_bodies.pop(comment_id, None)
         return {"success": True}
 
     # -- reads ------------------------------------------------------------------------------------

@@ -83,9 +83,12 @@ OTHERS_COPIES = ("repost", "quote")
 
 
 def delivery_platform_ids(delivery: Delivery) -> list[str]:
-    """Every platform id a retraction of ``delivery`` deletes: its post, and (once deliveries
-    keep them) the other parts of its thread and its first comment, the last part first."""
-    return [delivery.platform_id] if delivery.platform_id else []
+    """Every platform id a retraction of ``delivery`` deletes: its post and the other parts of
+    its thread (a Facebook post's first comments), the last part first."""
+    parts = [str(pid) for pid in (delivery.part_ids or []) if pid]
+    if delivery.platform_id and delivery.platform_id not in parts:
+        parts.insert(0, delivery.platform_id)
+    return parts[::-1]  # the last reply first: no part is left answering a deleted one
 
 
 def move(job: RetractionJob, target: str, **changes: Any) -> None:

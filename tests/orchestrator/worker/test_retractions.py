@@ -298,3 +298,37 @@ def test_a_refused_token_holds_the_retraction_until_the_account_is_fixed(engine,
     make_worker(engine).retract()
     assert not on_platform(sandbox, "mastodon", "jeton refusé")
     assert progress(engine, number).done
+
+
+@pytest.mark.parametrize("kind", ("x", "facebook", "mastodon", "bluesky"))
+def test_a_threads_every_part_is_retracted_last_part_first(engine, sandbox, kind) -> None:
+    from orchestrator.services import posts
+
+    name = f"{kind}-ret"
+    add_account(engine, kind, name=name, base_url=sandbox.url, options=FAST)
+    with db.session_scope(engine) as session:
+        post = posts.create_post(session, actor=SYSTEM, case_slug="juan-lopez", text="Fil pour Juan (1/3)",
+                                 parts=[{"text": "Il attend (2/3)"}, {"text": "Écrivez (3/3)"}], submit=True)
+        posts.approve_post(session, actor=SYSTEM, post_id=post.id)
+        post_id = post.id
+    delivery_id = schedule(engine, post_id, name)
+    make_worker(engine).run_once()
+    published = delivery(engine, delivery_id)
+    assert published.state == states.PUBLISHED and len(published.part_ids) == 3
+    assert all(anywhere(sandbox, kind, marker) for marker in ("(1/3)", "(2/3)", "(3/3)"))
+    assert retractions.delivery_platform_ids(published) == list(reversed(published.part_ids))
+    retract(engine, delivery_id=delivery_id)
+    make_worker(engine).retract()
+    assert delivery(engine, delivery_id).retracted_at is not None
+    # every part gone on the platform's side (a Facebook post's first comments with it)
+    assert not any(anywhere(sandbox, kind, marker) for marker in ("(1/3)", "(2/3)", "(3/3)"))
+
+
+def anywhere(sandbox, kind: str, marker: str) -> bool:  # type: ignore[no-untyped-def]
+    """On the platform as a post, or (Facebook) as a comment of the Page."""
+    if on_platform(sandbox, kind, marker):
+        return True
+    if kind != "facebook":
+        return False
+    comments = sandbox.sandbox.emulator("facebook").comments()
+    return any(marker in str(c.get("message") or "") for c in comments.values())
