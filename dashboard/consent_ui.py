@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, retract_ui
 from dashboard.i18n import fmt_datetime, lang, t
 from orchestrator.services import consent
 
@@ -53,6 +53,8 @@ def published(case: Any, tz: str, *, key: str) -> None:
                 st.markdown(line)
                 if row["url"]:
                     st.code(row["url"], language=None)
+            # approvers and admins retract it from here (nothing shows for others, or once it is retracted)
+            retract_ui.action(f"{key}_retract_{row['delivery_id']}", tz=tz, delivery_id=row["delivery_id"])
 
 
 def controls(case: Any, me: Any, key: str) -> None:

@@ -1464,10 +1464,10 @@ STRINGS: dict[str, dict[str, str]] = {
                                "en": "Delivery no. {id} (post no. {post}) · {account} · {when}"},
     "consent.open": {"fr": "voir sur la plateforme", "en": "open on the platform"},
     "consent.retract_note": {
-        "fr": "Ces publications sont déjà en ligne : retirez-les (le retrait depuis Porte-voix arrive) ou supprimez-les "
-              "à la main sur la plateforme, par le lien.",
-        "en": "These posts are already online: retract them (retraction from Porte-voix is coming) or delete them by "
-              "hand on the platform, through the link."},
+        "fr": "Ces publications sont déjà en ligne : retirez-les des plateformes avec « Retirer » sous chacune "
+              "(personnes qui approuvent et admins), ou supprimez-les à la main sur la plateforme, par le lien.",
+        "en": "These posts are already online: remove them from the platforms with 'Retract' under each one "
+              "(approvers and admins), or delete them by hand on the platform, through the link."},
     # an image showing the person's face (media library) ----------------------------------------
     "media.shows_face": {"fr": "Montre le visage de la personne", "en": "Shows the person's face"},
     "media.shows_face_help": {

@@ -156,3 +156,27 @@ def test_compose_warns_of_a_sensitive_date_when_the_time_is_chosen(app, account,
     assert any("Jour de deuil" in w.value for w in at.warning)
     at.date_input(key="compose_date").set_value(day + dt.timedelta(days=1)).run()
     assert not any("Jour de deuil" in w.value for w in at.warning)
+
+
+def test_an_approver_retracts_a_published_post_that_breaks_a_withdrawn_consent(app, scheduled, session):
+    from orchestrator.models import Retraction, RetractionJob
+
+    out = scheduled(state="published", text="Merci pour Juan López !", platform_url="https://x.com/amnistie/status/43",
+                    platform_id="43",
+                    published_at=utcnow())
+    _withdraw_name(session.get_bind())
+    key = f"case_consent_juan-lopez_retract_{out}"
+    editor = app("edith", "cases")
+    editor.toggle(key="case_consent_juan-lopez_published").set_value(True).run()
+    assert f"{key}_go" not in {b.key for b in editor.button}  # retracting is for approvers and admins
+    at = app("alain", "cases")
+    at.toggle(key="case_consent_juan-lopez_published").set_value(True).run()
+    at.text_area(key=f"{key}_reason").input("La famille a retiré son accord pour le nom")
+    at.checkbox(key=f"{key}_sure").check().run()
+    next(b for b in at.button if b.key == f"{key}_go").click().run()
+    assert not at.exception and not at.error
+    session.expire_all()
+    (asked,) = session.exec(select(Retraction)).all()
+    assert asked.reason.startswith("La famille") and asked.requested_by == "alain"
+    assert [j.delivery_id for j in session.exec(select(RetractionJob)).all()] == [out]
+    session.rollback()
