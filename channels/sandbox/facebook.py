@@ -365,7 +365,7 @@ class FacebookEmulator(Emulator):
         post takes its comments with it, as on Facebook."""
         if object_id in self._comment_bodies:
             body = self._comment_bodies.pop(object_id)
-            under = body.get("parent") or body.get("post")
+            under = str(body.get("parent") or body.get("post") or "")
             self._comments[under] = [c for c in self._comments.get(under, []) if c[1] != object_id]
             return {"success": True}
         post = self._post(object_id)
