@@ -289,10 +289,6 @@ class XChannel(Channel):
     listen_page_size = 100  # recent search and mentions: max_results 10-100 (mentions 5-100)
     #: Pay-per-use prices (platforms-next.md §3): a post read, a recent-counts request.
     listen_cost_per_post = 0.005
-    #: What X bills a post made through the API, with and without a link (platforms-next.md §3:
-    #: "Writes: create $0.015, Post with a URL $0.20"); shown in the preview, before approval.
-    publish_cost_per_post = 0.015
-    publish_cost_per_post_with_link = 0.20
     listen_cost_per_count = 0.005
     #: Pay-per-use price of creating a post, and of one that carries a URL (platforms-next.md §3,
     #: X's pricing page 2026-08): US dollars.

@@ -133,25 +133,6 @@ def verdict(kind: str, validate: Callable[[str, Sequence[Image]], object],
     return problems, warnings
 
 
-def x_cost(texts: Sequence[str]) -> Problem:
-    """What X bills for these posts (a single post, or each part of a thread), said in the
-    preview: a post with a link costs several times one without."""
-    from channels.base import number
-    from channels.x import XChannel
-
-    with_link = sum(1 for text in texts if "http://" in text or "https://" in text)
-    total = (with_link * XChannel.publish_cost_per_post_with_link
-             + (len(texts) - with_link) * XChannel.publish_cost_per_post)
-    link_fr, link_en = (number(XChannel.publish_cost_per_post_with_link, lang, 2) for lang in ("fr", "en"))
-    plain_fr, plain_en = (number(XChannel.publish_cost_per_post, lang, 3) for lang in ("fr", "en"))
-    return Problem(
-        "x_cost",
-        f"Coût sur X : environ {number(total, 'fr', 3)} $ US pour {len(texts)} publication(s) "
-        f"(X facture chaque publication par l'API : {plain_fr} $, {link_fr} $ avec un lien).",
-        f"Cost on X: about US${number(total, 'en', 3)} for {len(texts)} post(s) "
-        f"(X bills each post made through the API: ${plain_en}, ${link_en} with a link).")
-
-
 #: Said before approval: X may refuse the thread's replies (platforms-next.md §3).
 X_THREAD_WARNING = Problem(
     "x_thread_may_be_single",
