@@ -317,8 +317,10 @@ def transition_many(
         )
 
 
-#: The transitions people (or integrations) are told of, and the event they are told as.
-_TOLD = {FAILED: "delivery_failed", UNCONFIRMED: "delivery_unconfirmed", PUBLISHED: "published"}
+#: The transitions people (or integrations) are told of, and the event they are told as. An
+#: unconfirmed delivery is told of when the reconciler leaves it for a person, not when the doubt
+#: arises (most are settled by the reconciler within a minute).
+_TOLD = {FAILED: "delivery_failed", PUBLISHED: "published"}
 
 
 def _told(delivery_id: int | None, post_id: int | None, account_id: int | None, error: str) -> dict[str, Any]:

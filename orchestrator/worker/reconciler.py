@@ -183,6 +183,11 @@ class Reconciler:
             )
             log.warning("delivery %s left for a person after %d looks", delivery.id, looks,
                         extra={"event": "undecidable", "delivery_id": delivery.id, "worker": self.id})
+            from orchestrator.services.notify import emit_safely
+
+            emit_safely(session, "delivery_unconfirmed", [{"delivery_id": delivery.id, "post_id": delivery.post_id,
+                                                           "account_id": account.id, "account": account.name,
+                                                           "error": reason[:500]}])
         else:
             delivery.last_error = f"Vérification impossible pour l'instant ({reason}) ; nouvel essai prévu."
             delivery.due_at = now + dt.timedelta(seconds=self.settings.reconcile_interval_seconds)

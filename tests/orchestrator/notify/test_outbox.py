@@ -117,6 +117,29 @@ def test_a_failed_delivery_is_told_in_its_transaction(engine: sa.Engine, setting
         ("edith@example.org", delivery_id, "image gone")]
 
 
+def test_an_unconfirmed_delivery_is_told_when_it_is_left_for_a_person(engine: sa.Engine, settings: Settings) -> None:
+    from orchestrator.models import Account
+    from orchestrator.worker.reconciler import Reconciler
+
+    staff(engine, "edith", "editor", email="edith@example.org")
+    _, delivery_id = scheduled_post(engine)
+    with db.session_scope(engine) as s:
+        d = s.get(Delivery, delivery_id)
+        assert d is not None
+        states.transition(s, d, states.PUBLISHING, actor="w")
+        states.transition(s, d, states.UNCONFIRMED, actor="w", last_error="timeout")
+    assert outbox(engine) == []  # a doubt the reconciler usually settles: nobody is disturbed yet
+    reconciler = Reconciler(engine, settings, "w", channels=None)  # type: ignore[arg-type]
+    for look in range(settings.reconcile_max_tries):
+        with db.session_scope(engine) as s:
+            d = s.get(Delivery, delivery_id)
+            account = s.get(Account, d.account_id)  # type: ignore[union-attr]
+            reconciler._undecidable(s, d, account, "the timeline cannot tell", utcnow())  # type: ignore[arg-type]
+        told = outbox(engine, event="delivery_unconfirmed")
+        assert len(told) == (1 if look == settings.reconcile_max_tries - 1 else 0)
+    assert told[0].data["delivery_id"] == delivery_id and told[0].address == "edith@example.org"
+
+
 def test_a_notification_that_cannot_be_written_never_costs_the_publication(
         engine: sa.Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     staff(engine, "edith", "editor", email="edith@example.org")
