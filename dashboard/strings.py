@@ -742,6 +742,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "figures.published_at": {"fr": "Parue le", "en": "Published"},
     # users -------------------------------------------------------------------------------
     # retracting what is published (post, delivery and case pages) ----------------------------
+    "campaigns.retract_four_eyes": {"fr": "Quatre yeux pour les retraits", "en": "Four eyes on retractions"},
+    "campaigns.retract_four_eyes_help": {"fr": "Un retrait demandé par une personne n'est fait qu'après la "
+                                               "confirmation d'une deuxième (approbation ou administration).",
+                                         "en": "A retraction asked by one person is carried out only once a second "
+                                               "one (approver or admin) confirms it."},
+    "audit.action.retract_four_eyes": {"fr": "Quatre yeux des retraits réglés", "en": "Four eyes on retractions set"},
     "retract.action": {"fr": "Retirer ({n} publication(s) en ligne)", "en": "Retract ({n} post(s) online)"},
     "retract.help": {"fr": "Supprime ces publications sur les plateformes, une à une, dans les limites de chaque "
                            "plateforme. Leurs chiffres et ce qu'elles ont apporté restent comptés. Les partages et "

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import common, listening_ui
 from dashboard.i18n import fmt_date, fmt_number, lang, t, zone_name
-from orchestrator.services import campaign_admin, sensitive_dates
+from orchestrator.services import campaign_admin, retractions, sensitive_dates
 from orchestrator.services import listening as listening_service
 
 chosen = common.require_campaign()
@@ -45,6 +45,12 @@ def show_campaign(campaign: Any) -> None:
                          label=common.plain(label)))
         if not admin:
             return
+        four_eyes = st.toggle(t("campaigns.retract_four_eyes"), value=bool(campaign.retract_four_eyes),
+                              key=f"edition_retract_four_eyes_{campaign.slug}", help=t("campaigns.retract_four_eyes_help"))
+        if four_eyes != bool(campaign.retract_four_eyes):
+            if common.run(partial(retractions.set_four_eyes, actor=me, campaign_id=campaign.id, on=four_eyes),
+                          success=t("campaigns.saved", name=common.plain(name))) is not None:
+                st.rerun()
         a, b, _ = st.columns([2, 2, 3])
         if not campaign.is_current and campaign.archived_at is None and a.button(
                 t("campaigns.set_current"), key=f"edition_current_{campaign.slug}", icon=":material/star:"):

@@ -224,6 +224,19 @@ def still_out(session: Session, *, delivery_id: int | None = None, post_id: int 
         return 0
 
 
+def set_four_eyes(session: Session, *, actor: Actor, campaign_id: int, on: bool) -> Campaign:
+    """Whether the edition's retractions need a second person's confirmation (admins)."""
+    require(actor, "admin", "régler les quatre yeux des retraits", "set four eyes on retractions")
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"Édition {campaign_id} introuvable.", f"Edition {campaign_id} not found.")
+    campaign.retract_four_eyes = bool(on)
+    session.add(campaign)
+    audit(session, actor=actor, action="retract_four_eyes", target_type="campaign", target_id=campaign.slug,
+          four_eyes=bool(on))
+    return campaign
+
+
 def _note(session: Session, case: Case, actor: Actor, note: str) -> None:
     """The case's history keeps the reason (a note at its unchanged status)."""
     assert case.id is not None

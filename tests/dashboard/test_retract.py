@@ -134,3 +134,14 @@ def test_a_failed_deletion_done_by_hand_is_noted(app, bare_engine, scheduled) ->
     [row] = stored(bare_engine, select(Delivery))
     assert row.retracted_at is not None
     assert "Non retirées" in texts(at) and "X a refusé" not in texts(at)
+
+
+def test_an_admin_turns_four_eyes_on_retractions_on_for_an_edition(app, bare_engine) -> None:
+    [before] = stored(bare_engine, select(Campaign).where(Campaign.is_current == True))  # noqa: E712
+    assert not before.retract_four_eyes
+    assert f"edition_retract_four_eyes_{before.slug}" not in [w.key for w in app("alain", "campaigns").toggle]
+    at = app("ada", "campaigns")
+    at.toggle(key=f"edition_retract_four_eyes_{before.slug}").set_value(True).run()
+    assert not at.exception
+    [after] = stored(bare_engine, select(Campaign).where(Campaign.id == before.id))
+    assert after.retract_four_eyes
