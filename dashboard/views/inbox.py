@@ -86,7 +86,7 @@ def _item(row: inbox.Row) -> None:
     if row.purged:
         st.caption(t("inbox.purged"))
         return
-    st.markdown(f"**{common.plain(row.author or '—')}**")
+    st.markdown(f"**{common.isolated(row.author or '—')}**")
     st.text(row.text or "")
     who = []
     if row.assigned_to:
