@@ -199,11 +199,18 @@ def plain(text: str) -> str:
 _BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def readable(text: str) -> str:
+    """A stranger's text without its bidirectional controls: a right-to-left override (U+202E)
+    would show « Bande de traîtres » as « sertîart ed ednaB »; Arabic and Hebrew still read right
+    to left by themselves."""
+    return _BIDI.sub("", text)
+
+
 def isolated(text: str) -> str:
     """A stranger's words (a handle, a reply from the public) as :func:`plain` text set apart in
     its own direction: its bidirectional controls removed, the rest isolated (FSI ... PDI), so
     Arabic or Hebrew shows right to left without turning the words around it."""
-    return "\u2068" + plain(_BIDI.sub("", text)) + "\u2069"
+    return "\u2068" + plain(readable(text)) + "\u2069"
 
 
 def person(username: str) -> str:

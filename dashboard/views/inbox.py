@@ -87,7 +87,7 @@ def _item(row: inbox.Row) -> None:
         st.caption(t("inbox.purged"))
         return
     st.markdown(f"**{common.isolated(row.author or '—')}**")
-    st.text(row.text or "")
+    st.text(common.readable(row.text or ""))
     who = []
     if row.assigned_to:
         who.append(t("inbox.assigned", who=common.plain(row.assigned_to)))

@@ -119,7 +119,9 @@ def test_a_strangers_direction_controls_never_turn_the_page_around(app, items, b
     with db.session_scope(bare_engine) as s:
         item = s.get(InboxItem, items[0])
         item.author = "\u202eeciffo_lanoitanretni\u2066"
+        item.text = "\u202e" + QUESTION
         s.add(item)
     shown = texts(app("edith", "inbox"))
+    assert QUESTION in shown  # read as written, not backwards
     assert "\u202e" not in shown and "\u2066" not in shown
     assert "\u2068eciffo\\_lanoitanretni\u2069" in shown
