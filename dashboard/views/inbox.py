@@ -127,8 +127,7 @@ def _item(row: inbox.Row) -> None:
             ok, why = result
             if ok:
                 st.session_state["flash"] = t("inbox.hidden_done")
-            else:
-                st.session_state["flash_problem"] = common.plain(why[lang()])
+            # a refusal is said once, under the item it concerns (kept there: hide_error)
             st.rerun()
     if row.reply_post_id is not None:
         st.caption(t("inbox.replied", id=row.reply_post_id))

@@ -125,3 +125,22 @@ def test_a_strangers_direction_controls_never_turn_the_page_around(app, items, b
     assert QUESTION in shown  # read as written, not backwards
     assert "\u202e" not in shown and "\u2066" not in shown
     assert "\u2068eciffo\\_lanoitanretni\u2069" in shown
+
+
+def test_a_refused_hide_is_said_once_under_its_item(app, items, bare_engine, monkeypatch):
+    """Mastodon cannot hide a reply: the reason shows once, under the item, not again on top."""
+    why = {"fr": "Mastodon ne permet pas de masquer une réponse sous sa publication.",
+           "en": "Mastodon does not let an account hide a reply under its post."}
+
+    def refused(session, *, actor, item_id, timeout=20.0):
+        item = session.get(InboxItem, item_id)
+        item.hide_error = why["fr"] + "\n" + why["en"]
+        session.add(item)
+        return False, why
+
+    monkeypatch.setattr(inbox, "hide", refused)
+    at = app("edith", "inbox")
+    at.button(key=f"inbox_open_{items[0]}").click().run()
+    at.button(key=f"inbox_hide_{items[0]}").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [why["fr"]]
