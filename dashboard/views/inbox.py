@@ -94,6 +94,8 @@ def _item(row: inbox.Row) -> None:
     if row.handled_by:
         who.append(t("inbox.handled", who=common.plain(common.person(row.handled_by)),
                      when=fmt_datetime(row.handled_at, tz, "short")))
+    if row.reply_post_id is not None and row.state in inbox.OPEN:  # said before anyone opens it to answer again
+        who.append(t("inbox.replied", id=row.reply_post_id))
     if row.hidden:
         who.append(t("inbox.hidden"))
     if who:
@@ -129,8 +131,7 @@ def _item(row: inbox.Row) -> None:
                 st.session_state["flash"] = t("inbox.hidden_done")
             # a refusal is said once, under the item it concerns (kept there: hide_error)
             st.rerun()
-    if row.reply_post_id is not None:
-        st.caption(t("inbox.replied", id=row.reply_post_id))
+    if row.reply_post_id is not None:  # its reply is written (said above)
         return
     with st.expander(t("inbox.reply")):
         mine = [x for x in answers if not row.language or x.language == row.language[:2]] or answers

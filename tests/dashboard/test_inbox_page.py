@@ -90,6 +90,8 @@ def test_a_reply_from_a_saved_answer_goes_for_approval_in_the_items_thread(app, 
     assert (post.status, post.author, post.text) == ("pending", "edith", "Signez ici : https://amnistie.ca/juan")
     (delivery,) = stored(bare_engine, Delivery.__table__.select().where(Delivery.post_id == post.id))  # type: ignore[attr-defined]
     assert delivery.rendered_text is None  # nothing goes out before someone else approves it
+    again = app("ada", "inbox")  # someone else sees the reply is written before opening the item
+    assert f"Réponse écrite : publication n° {post.id}" in texts(again)
     approver = app("alain", "approvals")  # the approver sees what the reply answers, and approves it
     assert f"au message de \u2068camille\\_soutien\u2069 : « \u2068{QUESTION}\u2069 »" in texts(approver)
     approver.button(key=f"approve_{post.id}").click().run()

@@ -65,8 +65,9 @@ def _pick(screen: Screen, widget_key: str, option: str) -> None:
             screen.page.keyboard.press("Escape")
             continue
         wanted.first.click()
-        break
-    screen.settle()
+        screen.settle()
+        return
+    raise AssertionError(f"no option {option!r} in {widget_key}")
 
 
 def _published_questions(site: Site) -> dict[str, tuple[str, str]]:
