@@ -194,6 +194,25 @@ def plain(text: str) -> str:
     return _EMAIL_AT.sub(_JOINER + "@", text)  # before the "@" of name@host.tld, not of a lone @handle
 
 
+#: Bidirectional controls (embeddings, overrides, isolates, marks of direction): in a stranger's
+#: text or handle, an unclosed one reorders what the page prints after it on the same line.
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def readable(text: str) -> str:
+    """A stranger's text without its bidirectional controls: a right-to-left override (U+202E)
+    would show « Bande de traîtres » as « sertîart ed ednaB »; Arabic and Hebrew still read right
+    to left by themselves."""
+    return _BIDI.sub("", text)
+
+
+def isolated(text: str) -> str:
+    """A stranger's words (a handle, a reply from the public) as :func:`plain` text set apart in
+    its own direction: its bidirectional controls removed, the rest isolated (FSI ... PDI), so
+    Arabic or Hebrew shows right to left without turning the words around it."""
+    return "\u2068" + plain(readable(text)) + "\u2069"
+
+
 def person(username: str) -> str:
     """Who did something: a staff member's username, or the system's own work in words."""
     return t("common.system") if username == "system" else username

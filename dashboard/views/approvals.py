@@ -67,7 +67,7 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
             item = inbox.answered_by(s, actor=me, post_id=post_id)
         if item is not None and item.text is not None:
             st.info(t("approvals.reply_to", platform=common.platform_name(item.platform),
-                      author=common.plain(item.author or "—"), text=common.plain(item.text[:280])),
+                      author=common.isolated(item.author or "—"), text=common.isolated(item.text[:280])),
                     icon=":material/reply:")
     post_cards.embargo_notice(post, tz)
     if post.content_warning:  # what Mastodon shows first, in place of the text

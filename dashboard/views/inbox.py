@@ -86,14 +86,16 @@ def _item(row: inbox.Row) -> None:
     if row.purged:
         st.caption(t("inbox.purged"))
         return
-    st.markdown(f"**{common.plain(row.author or '—')}**")
-    st.text(row.text or "")
+    st.markdown(f"**{common.isolated(row.author or '—')}**")
+    st.text(common.readable(row.text or ""))
     who = []
     if row.assigned_to:
         who.append(t("inbox.assigned", who=common.plain(row.assigned_to)))
     if row.handled_by:
         who.append(t("inbox.handled", who=common.plain(common.person(row.handled_by)),
                      when=fmt_datetime(row.handled_at, tz, "short")))
+    if row.reply_post_id is not None and row.state in inbox.OPEN:  # said before anyone opens it to answer again
+        who.append(t("inbox.replied", id=row.reply_post_id))
     if row.hidden:
         who.append(t("inbox.hidden"))
     if who:
@@ -127,11 +129,9 @@ def _item(row: inbox.Row) -> None:
             ok, why = result
             if ok:
                 st.session_state["flash"] = t("inbox.hidden_done")
-            else:
-                st.session_state["flash_problem"] = common.plain(why[lang()])
+            # a refusal is said once, under the item it concerns (kept there: hide_error)
             st.rerun()
-    if row.reply_post_id is not None:
-        st.caption(t("inbox.replied", id=row.reply_post_id))
+    if row.reply_post_id is not None:  # its reply is written (said above)
         return
     with st.expander(t("inbox.reply")):
         mine = [x for x in answers if not row.language or x.language == row.language[:2]] or answers

@@ -90,8 +90,10 @@ def test_a_reply_from_a_saved_answer_goes_for_approval_in_the_items_thread(app, 
     assert (post.status, post.author, post.text) == ("pending", "edith", "Signez ici : https://amnistie.ca/juan")
     (delivery,) = stored(bare_engine, Delivery.__table__.select().where(Delivery.post_id == post.id))  # type: ignore[attr-defined]
     assert delivery.rendered_text is None  # nothing goes out before someone else approves it
+    again = app("ada", "inbox")  # someone else sees the reply is written before opening the item
+    assert f"Réponse écrite : publication n° {post.id}" in texts(again)
     approver = app("alain", "approvals")  # the approver sees what the reply answers, and approves it
-    assert f"au message de camille\\_soutien : « {QUESTION} »" in texts(approver)
+    assert f"au message de \u2068camille\\_soutien\u2069 : « \u2068{QUESTION}\u2069 »" in texts(approver)
     approver.button(key=f"approve_{post.id}").click().run()
     (post,) = stored(bare_engine, Post.__table__.select().where(Post.reply_to == "1001"))  # type: ignore[attr-defined]
     assert (post.status, post.approved_by) == ("approved", "alain")
@@ -111,3 +113,36 @@ def test_the_overview_counts_what_waits_per_case(app, items, bare_engine):
         inbox.set_state(s, actor=Actor("edith", "editor"), item_id=items[0], state="done")
     at = app("victor", "overview")
     assert "Juan López : 1" in texts(at) or "Juan López : 1" in texts(at).replace("\u202f", " ")
+
+
+def test_a_strangers_direction_controls_never_turn_the_page_around(app, items, bare_engine):
+    """A handle with a right-to-left override (U+202E) would print the words after it backwards
+    on the same line: the page drops the controls and isolates the handle in its own direction."""
+    with db.session_scope(bare_engine) as s:
+        item = s.get(InboxItem, items[0])
+        item.author = "\u202eeciffo_lanoitanretni\u2066"
+        item.text = "\u202e" + QUESTION
+        s.add(item)
+    shown = texts(app("edith", "inbox"))
+    assert QUESTION in shown  # read as written, not backwards
+    assert "\u202e" not in shown and "\u2066" not in shown
+    assert "\u2068eciffo\\_lanoitanretni\u2069" in shown
+
+
+def test_a_refused_hide_is_said_once_under_its_item(app, items, bare_engine, monkeypatch):
+    """Mastodon cannot hide a reply: the reason shows once, under the item, not again on top."""
+    why = {"fr": "Mastodon ne permet pas de masquer une réponse sous sa publication.",
+           "en": "Mastodon does not let an account hide a reply under its post."}
+
+    def refused(session, *, actor, item_id, timeout=20.0):
+        item = session.get(InboxItem, item_id)
+        item.hide_error = why["fr"] + "\n" + why["en"]
+        session.add(item)
+        return False, why
+
+    monkeypatch.setattr(inbox, "hide", refused)
+    at = app("edith", "inbox")
+    at.button(key=f"inbox_open_{items[0]}").click().run()
+    at.button(key=f"inbox_hide_{items[0]}").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [why["fr"]]
