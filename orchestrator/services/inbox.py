@@ -213,6 +213,10 @@ def settle_replies(session: Session, *, now: dt.datetime | None = None) -> int:
 # Privacy: the purge
 
 
+#: Who "handled" an item nobody answered before its text was erased.
+PURGED_BY = "purge"
+
+
 def purge(session: Session, *, settings: Settings, now: dt.datetime | None = None) -> int:
     """Empty the texts, handles, addresses and platform ids of the items past the retention
     period: ``inbox_retention_days`` after they were handled, ``inbox_unhandled_days`` after they
@@ -228,9 +232,15 @@ def purge(session: Session, *, settings: Settings, now: dt.datetime | None = Non
             sa.and_(_TABLE.c.state.in_(OPEN), _TABLE.c.received_at < unhandled_before),
         ),
     )
+    # An item nobody handled is closed as it is erased ("ignoré", by the purge): with nothing left
+    # to read or answer, it would otherwise wait as "nouveau" for ever in the counts.
+    still_open = _TABLE.c.state.in_(OPEN)
     result = session.connection().execute(
-        _TABLE.update().where(due).values(text=None, author=None, url=None, platform_item_id=None, flagged=[], to_review=False,
-                                          hide_error="", purged_at=now))
+        _TABLE.update().where(due).values(
+            text=None, author=None, url=None, platform_item_id=None, flagged=[], to_review=False, hide_error="",
+            purged_at=now, state=sa.case((still_open, "ignored"), else_=_TABLE.c.state),
+            handled_by=sa.case((still_open, PURGED_BY), else_=_TABLE.c.handled_by),
+            handled_at=sa.case((still_open, now), else_=_TABLE.c.handled_at)))
     return int(result.rowcount or 0)
 
 
