@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from channels.registry import ByKind
-from channels.reply_limits import LIMITS
+from channels.reply_limits import LIMITS as LIMITS
 from orchestrator.models import Case
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
 from orchestrator.timeutil import utcnow
