@@ -449,7 +449,7 @@ class ContainerEmulator(Emulator):
                 {"id": m["id"], "text": m["text"], "created": m["created"], "user": m["user"],
                  "container": m["container"], "children": list(m["children"]), "alts": list(m["alts"]),
                  "images": list(m["images"]), "url": m["permalink"], "reply_to": m.get("reply_to"),
-                 "media_type": m["media_type"]}
+                 "media_type": m["media_type"], "reply_control": m.get("reply_control")}
                 for m in self.media.values()
             ]
 

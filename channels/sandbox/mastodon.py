@@ -799,6 +799,7 @@ class MastodonEmulator(Emulator):
                 "spoiler_text": r.get("spoiler_text") or "",
                 "sensitive": bool(r.get("spoiler_text")),
                 "in_reply_to": r.get("in_reply_to"),
+                "quote_approval_policy": r.get("quote_approval_policy") or "public",
                 "alts": [m["description"] for m in r["media"]],
                 "media": [
                     {"id": m["id"], "type": m["content_type"], "alt": m["description"]}

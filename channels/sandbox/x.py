@@ -225,6 +225,7 @@ class XEmulator(Emulator):
                                          if r["type"] == "replied_to"), None),
                     "conversation_id": p.get("conversation_id", p["id"]),
                     "hidden": bool(p.get("hidden")),
+                    "reply_settings": p.get("reply_settings"),
                 }
                 for p in self._posts.values()
             ]
