@@ -690,6 +690,9 @@ class Channel(abc.ABC):
     #: What ``PublishRequest.reply_limit`` limits on the platform: "replies", "quotes"
     #: (Mastodon: replies cannot be limited) or "" (nothing: Facebook, Instagram).
     limits_replies: ClassVar[str] = ""
+    #: Where the platform's nearest setting differs from ours, what it does instead, by our
+    #: value, in French and English (X's "followers" lets the accounts we follow reply).
+    reply_limit_caveats: ClassVar[Mapping[str, tuple[str, str]]] = {}
 
     @classmethod
     def credential_names(cls) -> tuple[str, ...]:

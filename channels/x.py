@@ -271,6 +271,9 @@ class XChannel(Channel):
     can_thread = True  # each part replies to the one before (X may refuse replies: ReplyRefused)
     can_hide_reply = True  # PUT /2/tweets/:id/hidden, in our own conversations
     limits_replies = "replies"  # create_tweet's reply_settings (channels/reply_limits.py)
+    reply_limit_caveats = {"followers": (
+        "X : réponses limitées aux comptes que nous suivons (X n'offre pas « nos abonnés »).",
+        "X: replies limited to accounts we follow (X offers no 'our followers').")}
     inbox_endpoint = "mentions"
     metrics_batch_size = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
     #: Per-user budgets, https://docs.x.com/x-api/fundamentals/rate-limits (per 15 minutes).

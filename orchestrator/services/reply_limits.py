@@ -19,6 +19,7 @@ from orchestrator.timeutil import utcnow
 #: What each kind of account limits: "replies" (X, Bluesky, Threads), "quotes" (Mastodon), ""
 #: (Facebook, Instagram: nothing).
 LIMITS_WHAT: Mapping[str, str] = ByKind(lambda cls: cls.limits_replies)
+CAVEATS: Mapping[str, Mapping[str, tuple[str, str]]] = ByKind(lambda cls: cls.reply_limit_caveats)
 
 
 def set_reply_limit(session: Session, *, actor: Actor, case_id: int, limit: str) -> Case:
@@ -56,9 +57,8 @@ def preview_note(kind: str, platform: str, limit: str, language: str) -> str | N
         return (f"{platform} ne permet pas de limiter les réponses : seules les citations sont limitées "
                 f"({_words(limit, fr)})." if fr else
                 f"{platform} cannot limit replies: only quotes are limited ({_words(limit, fr)}).")
-    if kind == "x" and limit == "followers":
-        return ("X : réponses limitées aux comptes que nous suivons (X n'offre pas « nos abonnés »)."
-                if fr else "X: replies limited to accounts we follow (X offers no 'our followers').")
+    if caveat := CAVEATS.get(kind, {}).get(limit):
+        return caveat[0] if fr else caveat[1]
     return (f"{platform} : réponses limitées ({_words(limit, fr)})." if fr
             else f"{platform}: replies limited ({_words(limit, fr)}).")
 
