@@ -905,8 +905,17 @@ class BlueskyChannel(Channel):
         a retry either: it would hit the same key.
 
         Raises :class:`AuthError` and :class:`RateLimited` (the account needs attention or time);
-        other failures make the answer undecidable."""
-        return thread.find(self, request, since=since, find_first=self._find_post)
+        other failures make the answer undecidable. A post found with a reply limit gets its
+        thread-gate now if the lost try did not write it (the same record at the same key)."""
+        found = thread.find(self, request, since=since, find_first=self._find_post)
+        if found.published is not None and request.reply_limit and not request.reply_to:
+            try:
+                self._gate(found.published.platform_id, request.reply_limit)
+            except (AuthError, RateLimited):
+                raise
+            except ChannelError as err:  # found, but not yet protected: asked again later
+                return Found(reason=f"reply limit not yet applied: {err.message_en}")
+        return found
 
     def _find_post(self, request: PublishRequest, since: dt.datetime) -> Found:
         try:

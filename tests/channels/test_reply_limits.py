@@ -127,3 +127,19 @@ def test_bluesky_hiding_a_reply_keeps_the_limit(sandbox) -> None:
 @pytest.mark.parametrize("kind", ["facebook", "instagram"])
 def test_platforms_without_the_setting_say_so(kind) -> None:
     assert registry.channel_class(kind).limits_replies == ""
+
+
+def test_bluesky_a_post_found_after_a_lost_answer_gets_its_gate(sandbox) -> None:
+    """The try's answer was lost after the post was made and before the gate: the reconciler's
+    find writes the gate, at the root's key."""
+    import datetime as dt
+
+    channel = make(sandbox, "bluesky")
+    request = PublishRequest(key="pv-rl-4", text=TEXTS[0], reply_limit="mentioned")
+    root = channel.post_part(request, None).platform_id  # the post alone, as a lost try leaves it
+    emulator = sandbox.sandbox.emulator("bluesky")
+    assert emulator.gate_of(root) is None
+    found = channel.find(request, since=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+    assert found.published is not None and found.published.platform_id == root
+    gate = emulator.gate_of(root)
+    assert gate is not None and [r["$type"] for r in gate["allow"]] == ["app.bsky.feed.threadgate#mentionRule"]
