@@ -267,6 +267,9 @@ class PublishRequest:
     parts: tuple[Part, ...] = ()
     #: The platform id of a post this one answers (the first part replies to it); None: none.
     reply_to: str | None = None
+    #: Who may reply to the post ("" everyone; "followers", "mentioned", "nobody"), mapped per
+    #: platform in ``channels/reply_limits.py``; the first part only carries it.
+    reply_limit: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -684,6 +687,12 @@ class Channel(abc.ABC):
     #: reading the page itself (Bluesky's ``app.bsky.embed.external``).
     shows_link_card: ClassVar[bool] = False
     has_language_field: ClassVar[bool] = False
+    #: What ``PublishRequest.reply_limit`` limits on the platform: "replies", "quotes"
+    #: (Mastodon: replies cannot be limited) or "" (nothing: Facebook, Instagram).
+    limits_replies: ClassVar[str] = ""
+    #: Where the platform's nearest setting differs from ours, what it does instead, by our
+    #: value, in French and English (X's "followers" lets the accounts we follow reply).
+    reply_limit_caveats: ClassVar[Mapping[str, tuple[str, str]]] = {}
 
     @classmethod
     def credential_names(cls) -> tuple[str, ...]:

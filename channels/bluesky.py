@@ -37,7 +37,7 @@ from atproto_client.models.common import XrpcError
 from atproto_client.utils.facet_detection import detect_facets
 from atproto_core.exceptions import AtProtocolError
 
-from channels import thread
+from channels import reply_limits, thread
 from channels.base import (
     AccountConfig,
     AmbiguousError,
@@ -197,6 +197,7 @@ class BlueskyChannel(Channel):
     #: (social-app, src/lib/constants.ts, MAX_ALT_TEXT).
     alt_text_read_limit = 2000
     can_hide_reply = True  # the thread-gate's hiddenReplies, on our own threads
+    limits_replies = "replies"  # the thread-gate's ``allow`` rules, on the root post
     can_self_label = True  # the record's ``labels`` (com.atproto.label.defs#selfLabels)
     shows_link_card = True  # app.bsky.embed.external: the card is built by the poster
     has_language_field = True  # the record's ``langs``
@@ -502,7 +503,46 @@ class BlueskyChannel(Channel):
         thread's root and the part before as parent) at its own record key, derived from the
         request's key and the part's place; with ``reply_to``, the first part answers that post."""
         first = self._reply_target(request.reply_to) if request.reply_to else None
-        return thread.publish(self, request, first=first, find_first=self._find_post)
+        published = thread.publish(self, request, first=first, find_first=self._find_post)
+        if request.reply_limit and first is None:
+            self._gate(published.platform_id, request.reply_limit)
+        return published
+
+    def _gate(self, root: str, limit: str) -> None:
+        """Limit who may reply to our new post ``root``: its thread-gate (rkey = the root's)
+        gets the ``allow`` rules of ``limit`` (``channels/reply_limits.py``; ``[]``: nobody).
+        Written with ``putRecord`` at that fixed key, so a retry rewrites the same record and
+        never fails on it nor makes a second one; replies already hidden stay hidden."""
+        if self.did is None:
+            self._call(_connected, write=False)
+        rkey = root.rsplit("/", 1)[-1]
+
+        def current(client: Client) -> Any:
+            return client.com.atproto.repo.get_record(
+                models.ComAtprotoRepoGetRecord.Params(repo=self.did, collection=THREADGATE, rkey=rkey))
+
+        hidden: list[str] = []
+        created = _stamp(dt.datetime.now(dt.UTC))
+        try:
+            got = self._call(current, write=False)
+            value = got.value if isinstance(got.value, dict) else got.value.model_dump(by_alias=True,
+                                                                                       exclude_none=True)
+            hidden = list(value.get("hiddenReplies") or [])
+            created = value.get("createdAt") or created
+        except PermanentError as err:
+            if err.platform_code != "RecordNotFound":
+                raise
+        rules: dict[str, Any] = {"app.bsky.feed.threadgate#followerRule": models.AppBskyFeedThreadgate.FollowerRule,
+                                 "app.bsky.feed.threadgate#mentionRule": models.AppBskyFeedThreadgate.MentionRule}
+        allow = [rules[name]() for name in reply_limits.BLUESKY.get(limit, ())]
+        record = models.AppBskyFeedThreadgate.Record(post=root, created_at=created, allow=allow,
+                                                     hidden_replies=hidden or None)
+
+        def put(client: Client) -> Any:
+            return client.com.atproto.repo.put_record(models.ComAtprotoRepoPutRecord.Data(
+                repo=self.did, collection=THREADGATE, rkey=rkey, record=record))
+
+        self._call(put, write=False)
 
     def _reply_target(self, uri: str) -> thread.Target:
         """Where a reply to ``uri`` goes: its cid, and its thread's root (the parent's own
@@ -865,8 +905,17 @@ class BlueskyChannel(Channel):
         a retry either: it would hit the same key.
 
         Raises :class:`AuthError` and :class:`RateLimited` (the account needs attention or time);
-        other failures make the answer undecidable."""
-        return thread.find(self, request, since=since, find_first=self._find_post)
+        other failures make the answer undecidable. A post found with a reply limit gets its
+        thread-gate now if the lost try did not write it (the same record at the same key)."""
+        found = thread.find(self, request, since=since, find_first=self._find_post)
+        if found.published is not None and request.reply_limit and not request.reply_to:
+            try:
+                self._gate(found.published.platform_id, request.reply_limit)
+            except (AuthError, RateLimited):
+                raise
+            except ChannelError as err:  # found, but not yet protected: asked again later
+                return Found(reason=f"reply limit not yet applied: {err.message_en}")
+        return found
 
     def _find_post(self, request: PublishRequest, since: dt.datetime) -> Found:
         try:

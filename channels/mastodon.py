@@ -39,7 +39,7 @@ from mastodon.errors import (
 from twitter_text.extract_urls import extract_urls_with_indices
 from urllib3.exceptions import NewConnectionError
 
-from channels import thread
+from channels import reply_limits, thread
 from channels.base import (
     AccountConfig,
     AmbiguousError,
@@ -440,6 +440,7 @@ class MastodonChannel(Channel):
     #: ``spoiler_text`` and ``visibility`` on the status; the warning shares the text's limit.
     can_content_warning = True
     has_language_field = True  # the status's ``language``
+    limits_replies = "quotes"  # 4.5's quote_approval_policy; replies cannot be limited
 
     def validate(self, text: str, images: Sequence[Image] = (), *, spoiler_text: str = "") -> Validation:
         """``spoiler_text``, the content warning, counts with the text toward the limit, each of
@@ -517,6 +518,7 @@ class MastodonChannel(Channel):
                 idempotency_key=_idempotency_key(request.key),  # per part: thread.part_key
                 visibility=request.visibility or "public",
                 spoiler_text=request.content_warning or None,
+                quote_approval_policy=reply_limits.value_for(reply_limits.MASTODON, request.reply_limit),
             )
         return self._published(status)
 

@@ -102,12 +102,12 @@ def part_key(key: str, index: int) -> str:
 
 def part_requests(request: PublishRequest) -> list[PublishRequest]:
     """One request per part, in order. The first is the request itself without its parts (its
-    link and card stay with it); each other part keeps the language, content warning,
-    visibility and labels, with its own text, images and key."""
+    link, card and reply limit stay with it); each other part keeps the language, content
+    warning, visibility and labels, with its own text, images and key."""
     first = dataclasses.replace(request, parts=())
     rest = [
         dataclasses.replace(first, key=part_key(request.key, i), text=part.text, images=part.images,
-                            link=None, card=None, reply_to=None)
+                            link=None, card=None, reply_to=None, reply_limit="")
         for i, part in enumerate(request.parts, start=1)
     ]
     return [first, *rest]

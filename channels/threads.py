@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from channels import thread
+from channels import reply_limits, thread
 from channels.base import (
     AccountConfig,
     AuthError,
@@ -145,6 +145,7 @@ class ThreadsChannel(ContainerChannel):
     limit_option = "max_text_length"
     offline_credentials = {"user_id": "0", "access_token": "offline"}
     can_thread = True  # reply_to_id: each part answers the previous one
+    limits_replies = "replies"  # reply_control on the first part's container
     can_delete = True  # DELETE /{media-id} (threads_delete)
     can_alt_text = True
     metrics_batch_size = 1  # /{media}/insights answers for one post; Threads has no batch call
@@ -219,7 +220,10 @@ class ThreadsChannel(ContainerChannel):
         return thread.publish(self, request, first=first, find_first=self._find_post)
 
     def post_part(self, request: PublishRequest, target: thread.Target | None) -> Published:
-        return self._publish_request(request, {"reply_to_id": target.parent} if target is not None else {})
+        extra = {"reply_to_id": target.parent} if target is not None else {}
+        if control := reply_limits.value_for(reply_limits.THREADS, request.reply_limit):
+            extra["reply_control"] = control  # who may reply: the first part only carries a limit
+        return self._publish_request(request, extra)
 
     def find(self, request: PublishRequest, *, since: dt.datetime) -> Found:
         first = thread.Target(request.reply_to, request.reply_to) if request.reply_to else None

@@ -35,7 +35,7 @@ from twitter_text.config import config as twitter_text_config
 from twitter_text.has_invalid_characters import has_invalid_characters
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from channels import thread
+from channels import reply_limits, thread
 from channels.base import (
     AccountConfig,
     AmbiguousError,
@@ -270,6 +270,10 @@ class XChannel(Channel):
     can_alt_text = True
     can_thread = True  # each part replies to the one before (X may refuse replies: ReplyRefused)
     can_hide_reply = True  # PUT /2/tweets/:id/hidden, in our own conversations
+    limits_replies = "replies"  # create_tweet's reply_settings (channels/reply_limits.py)
+    reply_limit_caveats = {"followers": (
+        "X : réponses limitées aux comptes que nous suivons (X n'offre pas « nos abonnés »).",
+        "X: replies limited to accounts we follow (X offers no 'our followers').")}
     inbox_endpoint = "mentions"
     metrics_batch_size = 100  # GET /2/tweets: "Up to 100 are allowed in a single request"
     #: Per-user budgets, https://docs.x.com/x-api/fundamentals/rate-limits (per 15 minutes).
@@ -474,6 +478,7 @@ class XChannel(Channel):
             response = self.client.create_tweet(
                 text=text or None, media_ids=media_ids or None, user_auth=self.user_auth,
                 in_reply_to_tweet_id=target.parent if target is not None else None,
+                reply_settings=reply_limits.value_for(reply_limits.X, request.reply_limit),
             )
             post_id = str((response.data or {})["id"])  # KeyError -> ambiguous, like any bad answer
         return Published(post_id, self._url(post_id), dt.datetime.now(dt.UTC))

@@ -41,6 +41,9 @@ CaseStatus = Literal["active", "paused", "good_news", "closed"]
 ActionKind = Literal["letter", "signature", "solidarity", "event"]
 #: Mastodon visibilities a campaign may use, most public first (orchestrator/services/content_warnings.py).
 Visibility = Literal["public", "unlisted", "private"]
+#: Who may reply to a new post about a case (absent: everyone), mapped per platform in
+#: channels/reply_limits.py.
+ReplyLimit = Literal["followers", "mentioned", "nobody"]
 #: Bluesky self-labels an author may put on a post about a case.
 SelfLabel = Literal["graphic-media", "nudity"]
 #: Longest content warning: Mastodon's default limit (the warning counts with the text there).
@@ -368,6 +371,9 @@ class Case(_Model):
     content_warning: Bilingual | None = None
     visibility: Visibility | None = None
     self_labels: list[SelfLabel] | None = None
+    #: Who may reply to new posts about the case where the platform lets us limit it (absent:
+    #: everyone).
+    reply_limit: ReplyLimit | None = None
     #: What the person or family agreed to; the name's other spellings looked for besides
     #: ``person``; the place names that say where the person is (a prison, a town).
     #: (Absent when all agreed and when empty: a case file says only what differs.)

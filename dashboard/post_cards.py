@@ -123,7 +123,7 @@ def shown_text(row: dict[str, Any], *, key: str) -> None:
     if content_warnings.LABELS.get(row.get("kind") or "", False):
         names = ", ".join(label_name(v) for v in row.get("labels") or []) or t("compose.cw_none")
         st.caption(common.plain(t("compose.cw_labels_line", labels=names)))
-    for note in (row.get("warning_note"), row.get("language_note")):
+    for note in (row.get("warning_note"), row.get("language_note"), row.get("reply_limit_note")):
         if note:
             st.caption(common.plain(note))
 

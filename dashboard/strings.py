@@ -895,6 +895,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit.action.case_edit": {"fr": "Cas modifié", "en": "Case edited"},
     "audit.action.case_pause": {"fr": "Cas mis en pause", "en": "Case paused"},
     "audit.action.case_reorder": {"fr": "Ordre des cas changé", "en": "Cases reordered"},
+    "audit.action.case_reply_limit": {"fr": "Réponses limitées (cas)", "en": "Case reply limit"},
     "audit.action.case_resume": {"fr": "Cas repris", "en": "Case resumed"},
     "audit.action.case_status": {"fr": "Statut d'un cas changé", "en": "Case status changed"},
     "audit.action.compose": {"fr": "Publication rédigée et programmée", "en": "Post written and scheduled"},
@@ -1154,6 +1155,25 @@ STRINGS: dict[str, dict[str, str]] = {
                             "in custody\")."},
     "cases.cw_label": {"fr": "Avertissement de contenu (Mastodon)", "en": "Content warning (Mastodon)"},
     "cases.cw_line": {"fr": "Avertissement par défaut : {text}", "en": "Default warning: {text}"},
+    "cases.reply_limit": {"fr": "Limiter les réponses aux nouvelles publications",
+                          "en": "Limit replies on new posts"},
+    "cases.reply_limit_line": {"fr": "Réponses aux nouvelles publications : {limit}",
+                               "en": "Replies on new posts: {limit}"},
+    "cases.reply_limit_help": {
+        "fr": "Là où la plateforme le permet : X (paramètres de réponse ; « abonnés » y devient « comptes que "
+              "nous suivons »), Bluesky (thread-gate), Threads (contrôle des réponses). Mastodon ne limite que "
+              "les citations. Facebook et Instagram ne le permettent pas : leurs publications restent ouvertes "
+              "à tous. Les publications déjà parues gardent leur réglage.",
+        "en": "Where the platform allows it: X (reply settings; 'followers' becomes 'accounts we follow' there), "
+              "Bluesky (thread-gate), Threads (reply control). Mastodon limits only quotes. Facebook and "
+              "Instagram do not allow it: their posts stay open to everyone. Posts already out keep their setting.",
+    },
+    "cases.reply_limit_save": {"fr": "Enregistrer la limite", "en": "Save the limit"},
+    "cases.reply_limit_saved": {"fr": "Limite des réponses enregistrée.", "en": "Reply limit saved."},
+    "cases.reply_limit.everyone": {"fr": "tout le monde", "en": "everyone"},
+    "cases.reply_limit.followers": {"fr": "abonnés seulement", "en": "followers only"},
+    "cases.reply_limit.mentioned": {"fr": "comptes mentionnés seulement", "en": "mentioned accounts only"},
+    "cases.reply_limit.nobody": {"fr": "personne", "en": "nobody"},
     "cases.listening_edit": {"fr": "Modifier les termes d'écoute du cas", "en": "Edit the case's listening terms"},
     "listening.help": {
         "fr": "Les publications du public qui portent ces mots-clics (ou ces mots-clés, là où la plateforme cherche les "

@@ -110,6 +110,10 @@ class Case(SQLModel, table=True):
     content_warning: dict[str, str] = _json({})
     visibility: str = Field(default="public", max_length=16, sa_column_kwargs={"server_default": "public"})
     self_labels: list[str] = _json([])
+    #: Who may reply to a new post about the case where the platform lets us say so ("":
+    #: everyone; "followers", "mentioned", "nobody": channels/reply_limits.py maps them per
+    #: platform). Set by an approver; applied to the first part of each new post.
+    reply_limit: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
     #: Nothing about the case is published before this time, whatever is scheduled (the claim
     #: enforces it); empty: no embargo.
     embargo_until: dt.datetime | None = _ts(nullable=True)

@@ -273,6 +273,7 @@ class ContainerEmulator(Emulator):
             "children": children, "text": text, "alt": fields.get("alt_text"), "image": fields.get("image_url"),
             "polls_left": self.pending_polls, "error": failing, "published": None,
             "reply_to": fields.get("reply_to_id"), "media_type": media_type or ("IMAGE" if prepared else "TEXT"),
+            "reply_control": fields.get("reply_control") or None,
         }
         self.containers[container["id"]] = container
         return {"id": container["id"]}
@@ -369,6 +370,7 @@ class ContainerEmulator(Emulator):
             "alts": [self.containers[c]["alt"] for c in container["children"]] or [container["alt"]],
             "images": [self.containers[c]["image"] for c in container["children"]] or [container["image"]],
             "reply_to": container.get("reply_to"),
+            "reply_control": container.get("reply_control"),
         }
         media["permalink"] = self.permalink(media)
         container["published"] = media["id"]
@@ -447,7 +449,7 @@ class ContainerEmulator(Emulator):
                 {"id": m["id"], "text": m["text"], "created": m["created"], "user": m["user"],
                  "container": m["container"], "children": list(m["children"]), "alts": list(m["alts"]),
                  "images": list(m["images"]), "url": m["permalink"], "reply_to": m.get("reply_to"),
-                 "media_type": m["media_type"]}
+                 "media_type": m["media_type"], "reply_control": m.get("reply_control")}
                 for m in self.media.values()
             ]
 

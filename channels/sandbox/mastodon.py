@@ -63,6 +63,8 @@ IDEMPOTENCY_SECONDS = 3600.0  # PostStatusService keeps the key for one hour
 WINDOW_SECONDS = 300
 WINDOW_REQUESTS = 300
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+#: 4.5's ``quote_approval_policy`` on a new status.
+QUOTE_POLICIES = ("public", "followers", "nobody")
 
 # A second, simpler opinion on Mastodon's counting than the channel's (so tests compare two).
 _URL = regex.compile(
@@ -358,6 +360,7 @@ class MastodonEmulator(Emulator):
             language = data.get("language")
             spoiler_text = str(data.get("spoiler_text") or "")
             in_reply_to = str(data.get("in_reply_to_id") or "") or None
+            quote_policy = str(data.get("quote_approval_policy") or "") or None
         else:
             params = req.params()
             text = (params.get("status") or [""])[0]
@@ -366,6 +369,7 @@ class MastodonEmulator(Emulator):
             language = (params.get("language") or [""])[0] or None
             spoiler_text = (params.get("spoiler_text") or [""])[0]
             in_reply_to = (params.get("in_reply_to_id") or [""])[0] or None
+            quote_policy = (params.get("quote_approval_policy") or [""])[0] or None
         key = req.headers.get("idempotency-key")
         now = self.sandbox.now()
         with self.sandbox.lock:
@@ -379,6 +383,8 @@ class MastodonEmulator(Emulator):
                 )
             if len(media_ids) > MAX_MEDIA:
                 raise MastodonError(422, f"Cannot attach more than {MAX_MEDIA} files")
+            if quote_policy is not None and quote_policy not in QUOTE_POLICIES:
+                raise MastodonError(422, "Validation failed: Quote approval policy is not included in the list")
             # PostStatusService takes the account's own, unattached media and ignores the rest.
             media = [
                 self.media[i]
@@ -411,6 +417,8 @@ class MastodonEmulator(Emulator):
                 "language": language,
                 "spoiler_text": spoiler_text,
                 "media": media,
+                # 4.5: who may quote it; a status without one is quotable by all (the default)
+                "quote_approval_policy": quote_policy or "public",
             }
             for item in media:
                 item["status_id"] = sid
@@ -791,6 +799,7 @@ class MastodonEmulator(Emulator):
                 "spoiler_text": r.get("spoiler_text") or "",
                 "sensitive": bool(r.get("spoiler_text")),
                 "in_reply_to": r.get("in_reply_to"),
+                "quote_approval_policy": r.get("quote_approval_policy") or "public",
                 "alts": [m["description"] for m in r["media"]],
                 "media": [
                     {"id": m["id"], "type": m["content_type"], "alt": m["description"]}

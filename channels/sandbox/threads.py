@@ -29,6 +29,8 @@ from channels.sandbox.core import Request
 MAX_TEXT = 500
 MAX_LINKS = 5
 MAX_REPLIES = 1_000
+#: ``reply_control`` of a post (developers.facebook.com/docs/threads/reply-management).
+REPLY_CONTROLS = ("everyone", "accounts_you_follow", "mentioned_only", "parent_post_author_only", "followers_only")
 _LINK = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 
 
@@ -78,6 +80,9 @@ class ThreadsEmulator(ContainerEmulator):
         if len(links) > MAX_LINKS:
             raise GraphError(100, "THREADS_API__LINK_LIMIT_EXCEEDED: a post may carry at most 5 unique links.",
                              user_msg="The post has more than 5 links.")
+        control = fields.get("reply_control")
+        if control and control not in REPLY_CONTROLS:
+            raise GraphError(100, f"(#100) Param reply_control must be one of {{{', '.join(REPLY_CONTROLS)}}}")
         reply_to = fields.get("reply_to_id")
         if reply_to and reply_to not in self.media:
             raise GraphError(100, f"(#100) The reply_to_id '{reply_to}' does not exist.", subcode=33)

@@ -116,6 +116,8 @@ def _sniff(data: bytes) -> str | None:
 REPLY_POLICIES = frozenset({"open", "summoned", "none"})
 #: X's answer to a reply it does not accept (403): the parent's author has not mentioned or
 #: otherwise engaged the account (the words X gives for a restricted conversation).
+#: POST /2/tweets ``reply_settings`` (https://docs.x.com/x-api/posts/create-post).
+REPLY_SETTINGS = ("following", "mentionedUsers", "subscribers", "verified")
 REPLY_REFUSED = ("Reply to this conversation is not allowed because you have not been mentioned or otherwise "
                  "engaged by the author of the post you are replying to.")
 
@@ -223,6 +225,7 @@ class XEmulator(Emulator):
                                          if r["type"] == "replied_to"), None),
                     "conversation_id": p.get("conversation_id", p["id"]),
                     "hidden": bool(p.get("hidden")),
+                    "reply_settings": p.get("reply_settings"),
                 }
                 for p in self._posts.values()
             ]
@@ -238,6 +241,12 @@ class XEmulator(Emulator):
     def _reply_refused(self, parent: dict[str, Any], user: dict[str, str]) -> bool:
         if self.reply_policy == "none":
             return True
+        # the conversation's first post says who may reply (its reply_settings); its author always
+        # may. The sandbox's accounts follow nobody, have no subscribers and are not verified.
+        root = self._posts.get(parent.get("conversation_id") or parent["id"]) or parent
+        settings = root.get("reply_settings")
+        if settings and root["author_id"] != user["id"]:
+            return settings != "mentionedUsers" or f"@{user['username']}".lower() not in root["text"].lower()
         if self.reply_policy == "summoned" and parent["author_id"] != user["id"]:
             return f"@{user['username']}".lower() not in parent["text"].lower()
         return False
@@ -382,6 +391,10 @@ class XEmulator(Emulator):
         text = unicodedata.normalize("NFC", str(body.get("text") or ""))
         media_ids = [str(m) for m in (body.get("media") or {}).get("media_ids", [])]
         parent_id = str((body.get("reply") or {}).get("in_reply_to_tweet_id") or "") or None
+        reply_settings = body.get("reply_settings")
+        if reply_settings is not None and reply_settings not in REPLY_SETTINGS:
+            return invalid_request(f"{reply_settings!r} is not one of {list(REPLY_SETTINGS)}",
+                                   {"reply_settings": [str(reply_settings)]})
         if not text.strip() and not media_ids:
             return invalid_request(
                 "Post text is required when no media is attached", {"text": [text]}
@@ -442,6 +455,8 @@ class XEmulator(Emulator):
                     for m in media
                 ],
             }
+            if reply_settings:
+                post["reply_settings"] = reply_settings
             if parent is not None:
                 post["in_reply_to"] = parent["id"]
                 post["referenced"] = [{"type": "replied_to", "id": parent["id"]}]

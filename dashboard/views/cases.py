@@ -25,6 +25,7 @@ from dashboard.i18n import fmt_datetime, fmt_number, lang, t
 from orchestrator.services import campaign_results, case_edit, content_warnings, responses
 from orchestrator.services import embargo as embargo_service
 from orchestrator.services import listening as listening_service
+from orchestrator.services import reply_limits as reply_limit_service
 from orchestrator.services.auth import ServiceError
 from orchestrator.services.campaigns import list_cases
 from orchestrator.timeutil import local, utcnow
@@ -138,6 +139,7 @@ def _show(case: Any, index: int) -> None:
     if warning := (case.content_warning or {}).get(lang()):
         st.caption(common.plain(t("cases.cw_line", text=warning)) + " · " + t(
             "compose.cw_visibility_line", visibility=post_cards.visibility_name(case.visibility or "public")))
+    _reply_limit(case)
     embargo_ui.controls(f"case_embargo_{case.slug}", case.embargo_until, tz, lambda until: partial(
         embargo_service.set_case_embargo, actor=me, case_id=case.id, until=until))
     consent_ui.controls(case, me, f"case_consent_{case.slug}")
@@ -149,6 +151,23 @@ def _show(case: Any, index: int) -> None:
     retract_ui.progress_list(f"case_retractions_{case.slug}", tz=tz, case_id=case.id)
     _listening(case)
     _switches(case, index, name)
+
+
+def _reply_limit(case: Any) -> None:
+    """Who may reply to the case's new posts: shown to all, set by approvers."""
+    names = {v: t(f"cases.reply_limit.{v or 'everyone'}") for v in ("", *reply_limit_service.LIMITS)}
+    current = case.reply_limit if case.reply_limit in names else ""
+    st.caption(t("cases.reply_limit_line", limit=names[current]))
+    if not approver:
+        return
+    key = f"case_reply_limit_{case.slug}"
+    a, b = st.columns([2, 1])
+    chosen = a.selectbox(t("cases.reply_limit"), list(names), key=key, index=list(names).index(current),
+                         format_func=names.__getitem__, help=t("cases.reply_limit_help"))
+    if b.button(t("cases.reply_limit_save"), key=f"{key}_save", disabled=chosen == current):
+        if common.run(partial(reply_limit_service.set_reply_limit, actor=me, case_id=case.id, limit=chosen)):
+            st.session_state["flash"] = t("cases.reply_limit_saved")
+            st.rerun()
 
 
 def _listening(case: Any) -> None:

@@ -257,6 +257,7 @@ def case_data(case: Case) -> dict[str, Any]:
         # the defaults are left out, as a case file would leave them out
         "visibility": None if (case.visibility or "public") == "public" else case.visibility,
         "self_labels": list(case.self_labels or []) or None,
+        "reply_limit": case.reply_limit or None,
     }
     from orchestrator.services.consent import as_content
 

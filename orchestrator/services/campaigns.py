@@ -92,6 +92,7 @@ def load_content(session: Session, *, content: CampaignContent, actor: Actor) ->
         case.content_warning = item.content_warning.model_dump() if item.content_warning else {}
         case.visibility = item.visibility or "public"
         case.self_labels = list(item.self_labels or [])
+        case.reply_limit = item.reply_limit or ""
         case.updated_at = utcnow()
         session.add(case)
 

@@ -62,6 +62,7 @@ def _apply(case: Case, model: Any) -> None:
     case.content_warning = model.content_warning.model_dump() if model.content_warning else {}
     case.visibility = model.visibility or "public"
     case.self_labels = list(model.self_labels or [])
+    case.reply_limit = model.reply_limit or ""
     case.updated_at = utcnow()
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator import states
 from orchestrator.models import Account, Campaign, Delivery, Post
-from orchestrator.services import content_warnings, deliveries, link_cards, posts
+from orchestrator.services import content_warnings, deliveries, link_cards, posts, reply_limits
 from orchestrator.services.accounts import get_account
 from orchestrator.services.auth import Actor, ServiceError, audit, require
 from orchestrator.services.campaigns import current_campaign, get_case
@@ -92,6 +92,8 @@ def preview(
             account = get_account(session, name=name)
             row.update(kind=account.kind, platform=platform(account.kind))
             row.update(content_warnings.preview_notes(account.kind, row["platform"], warning, language))
+            row["reply_limit_note"] = reply_limits.preview_note(account.kind, row["platform"],
+                                                                reply_limits.of_case(case), language)
             adjusted = _variants_by_id([account], variants, text)
             draft = Post(campaign_id=campaign.id or 0, text=text, link=link or None, variants=adjusted)
             out, out_link = deliveries.rendered(draft, campaign=campaign, case=case, account=account,

@@ -165,7 +165,7 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
     links tagged), its length against the limit, the platform's problems, a note when the limit
     is a default, the content warning, visibility and labels as that platform carries them (see
     ``content_warnings.preview_notes``), and ``error`` when this one preview could not be built."""
-    from orchestrator.services import content_warnings, sensitive_dates
+    from orchestrator.services import content_warnings, reply_limits, sensitive_dates
 
     images, _ = check_images(list(post.images or []), session)
     context = _campaign_and_case(session, post)
@@ -192,6 +192,8 @@ def previews(session: Session, *, post: Post, language: str = "fr") -> list[dict
                               for part in post.parts or []])
             row.update(content_warnings.preview_notes(account.kind, row["platform"],
                                                       content_warnings.of_post(post), language))
+            row["reply_limit_note"] = None if post.reply_to else reply_limits.preview_note(
+                account.kind, row["platform"], reply_limits.of_case(context[1]), language)
             if delivery is not None and (day := sensitive_dates.warning(context[0], delivery.scheduled_at)):
                 row["warnings"].append(day[0] if language == "fr" else day[1])  # worth a second look, not a refusal
         except ServiceError as exc:

@@ -311,6 +311,8 @@ class Claimer:
                     card=self._card(session, row.post_id, cards) if with_cards and row.rendered_link else None,
                     parts=self._parts(session, row, parts),
                     reply_to=row.reply_to,
+                    # who may answer: the case's setting, for a new post (a reply takes none)
+                    reply_limit="" if row.reply_to else (row.case_reply_limit or ""),
                 )
             except Exception as exc:  # e.g. an image file gone: a person must fix the post
                 delivery = session.get(Delivery, row.id)
@@ -453,8 +455,9 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
-    """What publishing ``delivery`` sends (its key is stable across retries)."""
+def publish_request(delivery: Delivery, post: Post, case: Case | None = None) -> PublishRequest:
+    """What publishing ``delivery`` sends (its key is stable across retries); ``case``: the
+    post's case, whose reply limit a new post carries."""
     from orchestrator.services.deliveries import post_images, post_parts
 
     assert delivery.rendered_text is not None
@@ -470,6 +473,7 @@ def publish_request(delivery: Delivery, post: Post) -> PublishRequest:
         card=link_cards.for_channel(post.link_card, post.link) if delivery.rendered_link else None,
         parts=tuple(post_parts(post)),
         reply_to=post.reply_to,
+        reply_limit="" if post.reply_to or case is None else (case.reply_limit or ""),
     )
 
 
@@ -486,7 +490,7 @@ def _due_statement(per_account: bool, skipping: bool, postgres: bool) -> Any:
                   d.c.rendered_link, d.c.post_id, p.c.campaign_id, p.c.language, p.c.images, p.c.text, p.c.link, p.c.variants,
                   p.c.approved_fingerprint, p.c.content_warning, p.c.visibility, p.c.self_labels, p.c.reply_to,
                   p.c.parts, c.c.status.label("case_status"), p.c.embargo_until.label("post_embargo"),
-                  c.c.embargo_until.label("case_embargo"))
+                  c.c.embargo_until.label("case_embargo"), c.c.reply_limit.label("case_reply_limit"))
         .select_from(d.join(p, p.c.id == d.c.post_id).join(a, a.c.id == d.c.account_id)
                      .outerjoin(c, c.c.id == p.c.case_id))
         .where(

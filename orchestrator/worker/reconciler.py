@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from channels.base import AuthError, ChannelError, Found, RateInfo, RateLimited
 from orchestrator import budgets, states
 from orchestrator.db import retry_db, session_scope
-from orchestrator.models import Account, Attempt, AuditEntry, Delivery, Post
+from orchestrator.models import Account, Attempt, AuditEntry, Case, Delivery, Post
 from orchestrator.outcomes import Facts, Result, decide
 from orchestrator.services.accounts import mark_unhealthy
 from orchestrator.services.auth import SYSTEM, audit
@@ -118,7 +118,8 @@ class Reconciler:
                 session.add(delivery)
                 assert delivery.id is not None
                 since = (first_try.get(delivery.id) or delivery.scheduled_at) - dt.timedelta(minutes=2)
-                todo.append((delivery.id, delivery.account_id, publish_request(delivery, post), since))
+                case = session.get(Case, post.case_id) if post.case_id else None
+                todo.append((delivery.id, delivery.account_id, publish_request(delivery, post, case), since))
         return todo
 
     def _record_reconcile(self, delivery_id: int, account: Account, found: Found,

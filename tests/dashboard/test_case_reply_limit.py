@@ -1,0 +1,44 @@
+"""The case page's reply limit (issue 22, "Protect"): approvers set it, in French and English,
+the audit records it; editors and viewers see it and cannot change it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from orchestrator.models import AuditEntry, Case
+from tests.dashboard.helpers import texts
+
+KEY = "case_reply_limit_juan-lopez"
+
+
+def _case(session) -> Case:
+    session.expire_all()
+    return session.exec(select(Case).where(Case.slug == "juan-lopez")).one()
+
+
+@pytest.mark.parametrize(("lang", "label", "shown", "saved"), [
+    ("fr", "Limiter les réponses aux nouvelles publications", "Réponses aux nouvelles publications : personne",
+     "Limite des réponses enregistrée."),
+    ("en", "Limit replies on new posts", "Replies on new posts: nobody", "Reply limit saved."),
+])
+def test_an_approver_limits_replies_and_the_audit_says_so(app, session, lang, label, shown, saved):
+    at = app("alain", "cases", lang=lang)
+    box = at.selectbox(key=KEY)
+    assert box.label == label and box.value == ""
+    assert "Facebook" in (box.help or "")  # says plainly where it cannot be done
+    box.select("nobody").run()
+    at.button(key=f"{KEY}_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _case(session).reply_limit == "nobody"
+    assert saved in texts(at) and shown in texts(at)
+    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "case_reply_limit")).one()
+    assert (entry.actor, entry.detail["after"]) == ("alain", "nobody")
+
+
+@pytest.mark.parametrize("who", ["edith", "victor"])
+def test_editors_and_viewers_see_it_but_cannot_change_it(app, session, who):
+    at = app(who, "cases")
+    assert KEY not in {s.key for s in at.selectbox}
+    assert "Réponses aux nouvelles publications : tout le monde" in texts(at)
+    assert _case(session).reply_limit == ""
