@@ -664,6 +664,9 @@ class Channel(abc.ABC):
     #: A thread's parts after the first go under the first, not under each other (Facebook's
     #: first comments); see channels/thread.
     replies_under_root: ClassVar[bool] = False
+    #: Said before approval of a thread on this platform, when the platform may not publish it as
+    #: one (X's reply rule of 2026); None: nothing to say.
+    thread_caveat: ClassVar[Problem | None] = None
     can_delete: ClassVar[bool] = False
     can_hide_reply: ClassVar[bool] = False
     can_search: ClassVar[bool] = False

@@ -269,6 +269,17 @@ class XChannel(Channel):
     can_delete = True  # DELETE /2/tweets/:id (delete_tweet)
     can_alt_text = True
     can_thread = True  # each part replies to the one before (X may refuse replies: ReplyRefused)
+    #: Since 23 February 2026 X takes an API reply only where the replied-to author summoned the
+    #: account; whether one's own post counts is not documented (platforms-next.md §3).
+    thread_caveat = Problem(
+        "x_thread_may_be_single",
+        "Sur X, le fil peut partir comme une seule publication : depuis le 23 février 2026, X n'accepte une réponse "
+        "par l'API que si l'auteur du message visé a mentionné le compte, et X ne dit pas si une réponse à sa propre "
+        "publication fait exception. Si X refuse, seule la première partie est publiée, le reste n'est pas envoyé, "
+        "et l'envoi le signale.",
+        "On X the thread may go out as a single post: since 23 February 2026 X accepts an API reply only if the "
+        "author of the post replied to mentioned the account, and X does not say whether a reply to one's own post "
+        "is exempt. If X refuses, only the first part is published, the rest is not sent, and the delivery says so.")
     can_hide_reply = True  # PUT /2/tweets/:id/hidden, in our own conversations
     limits_replies = "replies"  # create_tweet's reply_settings (channels/reply_limits.py)
     reply_limit_caveats = {"followers": (

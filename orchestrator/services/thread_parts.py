@@ -128,18 +128,6 @@ def verdict(kind: str, validate: Callable[[str, Sequence[Image]], object],
             "first_comments",
             f"Sur {name}, les parties après la première paraîtront en commentaires de la Page sous la publication.",
             f"On {name}, the parts after the first will appear as the Page's comments under the post."))
-    if kind == "x":
-        warnings.append(X_THREAD_WARNING)
+    if cls.thread_caveat is not None:  # what the platform may do to a thread (X's reply rule)
+        warnings.append(cls.thread_caveat)
     return problems, warnings
-
-
-#: Said before approval: X may refuse the thread's replies (platforms-next.md §3).
-X_THREAD_WARNING = Problem(
-    "x_thread_may_be_single",
-    "Sur X, le fil peut partir comme une seule publication : depuis le 23 février 2026, X n'accepte une réponse "
-    "par l'API que si l'auteur du message visé a mentionné le compte, et X ne dit pas si une réponse à sa propre "
-    "publication fait exception. Si X refuse, seule la première partie est publiée, le reste n'est pas envoyé, "
-    "et l'envoi le signale.",
-    "On X the thread may go out as a single post: since 23 February 2026 X accepts an API reply only if the "
-    "author of the post replied to mentioned the account, and X does not say whether a reply to one's own post "
-    "is exempt. If X refuses, only the first part is published, the rest is not sent, and the delivery says so.")
