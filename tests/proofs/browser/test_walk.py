@@ -62,6 +62,27 @@ def test_compose_a_thread_and_the_newer_pages(site: Site, screen: Screen, person
     screen.settle()
     no_error(screen, "Compose after editing a part")
     shoot(screen, "compose-thread")
+    main = screen.main_text()
+    assert screen.t_words("compose.x_cost") in main, "no X cost in the preview"
+    if person == "edith":  # submitted, then read by the approver as one thread
+        n = parts.count() + 1
+        screen.button("compose.submit").click()
+        screen.shows(screen.t_words("compose.saved_submitted"))
+        screen.settle()
+        screen.sign_out()
+        screen.sign_in("amir", lang=lang)
+        screen.open("approvals")
+        screen.shows(screen.t("approvals.thread", n=n))
+        assert "Partie modifiée" in screen.main_text()
+        no_error(screen, "Approvals of a thread")
+        shoot(screen, "approvals-thread")
+        screen.open("cases")
+        screen.page.locator("summary", has_text="Unecebo Mboteni").first.click()
+        screen.settle()
+        screen.keyed("case_consent_unecebo-mboteni_toggle").locator("label").first.click()
+        screen.settle()
+        no_error(screen, "the case's consent")
+        shoot(screen, "case-consent")
     for view in ("campaigns", "notifications", *(("integrations",) if person == "ada" else ()), "approvals"):
         screen.open(view)
         no_error(screen, view)
