@@ -1196,6 +1196,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "listening.saved": {"fr": "Termes d'écoute enregistrés.", "en": "Listening terms saved."},
     "cases.history_line": {"fr": "{when} · {actor} : {before} → {after} — {note}",
                            "en": "{when} · {actor}: {before} → {after} — {note}"},
+    "cases.history_note": {"fr": "{when} · {actor} : {note}", "en": "{when} · {actor}: {note}"},
     "cases.good_news_offer": {
         "fr": "Bonne nouvelle : annoncez-la. Ce texte vient d'un modèle ; la publication attendra une approbation.",
         "en": "Good news: announce it. This text comes from a template; the post will wait for approval."},

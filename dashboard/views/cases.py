@@ -95,9 +95,13 @@ def _history(case_id: int) -> None:
     if notes:
         st.markdown(f"*{t('cases.history')}*")
         for note in notes[:10]:
-            st.caption(t("cases.history_line", when=fmt_datetime(note.at, tz), actor=common.plain(note.actor),
+            when, actor, words = fmt_datetime(note.at, tz), common.plain(note.actor), common.plain(note.note or "—")
+            if note.from_status == note.status:  # a note at an unchanged status (a retraction's reason)
+                st.caption(t("cases.history_note", when=when, actor=actor, note=words))
+                continue
+            st.caption(t("cases.history_line", when=when, actor=actor,
                          before=t(f"case.status.{note.from_status}") if note.from_status else "—",
-                         after=t(f"case.status.{note.status}"), note=common.plain(note.note or "—")))
+                         after=t(f"case.status.{note.status}"), note=words))
 
 
 def _good_news(case: Any, name: str) -> None:

@@ -284,7 +284,8 @@ def _offer_post(session: Session, campaign: Campaign, case: Case, milestone: int
     if _offered(session, case.id or 0, milestone):
         return
     number = f"{milestone:,}".replace(",", "\u202f")
-    tags = " ".join("#" + t for t in (campaign.hashtags or {}).get("fr", [])[:2])
+    # The campaign's hashtags are kept with their "#" (as the campaign's file writes them).
+    tags = " ".join("#" + t.strip().lstrip("#") for t in (campaign.hashtags or {}).get("fr", [])[:2])
     text = f"{number} actions pour {case.label('fr')} ! Merci à toutes et à tous. {tags}".strip()
     post = Post(campaign_id=campaign.id or 0, case_id=case.id, language="fr", text=text, status="pending",
                 author="system", form_token=f"milestone-{case.id}-{milestone}")

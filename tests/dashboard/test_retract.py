@@ -44,6 +44,8 @@ def test_an_approver_retracts_a_case_with_a_reason_and_a_confirmation(app, bare_
     shown = texts(at)
     assert "Retrait 1 demandé" in shown and "En cours" in shown
     assert "Retrait demandé (1 publication(s))" in shown  # the case's history keeps the reason
+    # ... as a note, not as a change of status from "Active" to "Active"
+    assert "Active → Active" not in shown and "alain : Retrait demandé" in shown
 
 
 def test_the_progress_shows_what_must_be_removed_by_hand_and_the_reposts_seen(app, bare_engine, scheduled) -> None:

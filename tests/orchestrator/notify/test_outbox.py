@@ -334,6 +334,7 @@ def test_a_milestone_is_told_once_with_a_post_offered_for_approval(engine: sa.En
     with db.session_scope(engine) as s:
         offered = list(s.exec(select(Post).where(Post.author == "system", Post.status == "pending")))
     assert len(offered) == 1 and offered[0].text.startswith("1\u202f000 actions pour")
+    assert "##" not in offered[0].text and "#ÉcrireÇaLibère" in offered[0].text, offered[0].text  # one "#" a tag
     assert [r.address for r in outbox(engine, event="approval_requested")] == ["alain@example.org"]
 
 
