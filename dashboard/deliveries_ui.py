@@ -181,9 +181,9 @@ def delivery_figures(row: dict[str, Any], *, tz: str) -> None:
         st.caption(t("figures.as_of", when=fmt_datetime(data["metrics_at"], tz, "short")))
     if data.get("parts"):  # a thread: one delivery, the figures above summed over its parts
         st.caption(t("figures.thread", n=fmt_number(len(data["parts"]))))
-        st.dataframe([{t("figures.part"): part["number"], "id": part["platform_id"],
+        common.table([{t("figures.part"): part["number"], "id": part["platform_id"],
                        **{figure_name(n): part.get(n) for n in ("views", "likes", "shares", "replies")}}
-                      for part in data["parts"]], hide_index=True)
+                      for part in data["parts"]])
     if not data["series"]:
         st.caption(t("figures.no_curve"))
         return

@@ -44,14 +44,16 @@ def rows(engine: sa.Engine, delivery_id: int) -> list[tuple[str, str, str]]:
 
 
 def test_every_error_class_of_the_channels_has_its_own_result() -> None:
-    # ListeningUnavailable is raised by listening only; were a publish to raise it, it is a
-    # refusal a person must look at, like any other permanent one.
+    # ListeningUnavailable is raised by listening only, HideRefused by the inbox's hide only; were
+    # a publish to raise either, it is a refusal a person must look at, like any other permanent one.
+    apart = (channels.base.ListeningUnavailable, channels.base.HideRefused)
     classes = [c for _, c in inspect.getmembers(channels.base, inspect.isclass)
-               if issubclass(c, ChannelError) and c not in (ChannelError, channels.base.ListeningUnavailable)]
+               if issubclass(c, ChannelError) and c is not ChannelError and c not in apart]
     results = [Result.of(c("x")) for c in classes]
     assert Result.UNKNOWN not in results and len(set(results)) == len(classes)
     assert Result.of(ValueError("a bug")) is Result.UNKNOWN
-    assert Result.of(channels.base.ListeningUnavailable("x")) is Result.PERMANENT
+    for only_elsewhere in apart:
+        assert Result.of(only_elsewhere("x")) is Result.PERMANENT
 
 
 def test_every_result_has_a_line_for_every_case_and_each_line_follows_the_diagram() -> None:

@@ -169,6 +169,7 @@ def _samples(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "token_id": w["token"], "webhook_id": w["webhook"], "scopes": ["read", "responses:write"],
         "url": "https://crm.example.org/hook", "events": ["published"], "active": False,
         "suspension_id": 1, "choice": "publish", "until": soon, "flag": "name",
+        "retraction_id": 1, "on": True,
         "item_id": w["inbox_item"], "answer_id": w["answer"], "title": "Où signer", "words": ["traitres"],
         "plan": SeriesPlan(name="essai", start=dt.date(2025, 12, 1), end=dt.date(2025, 12, 3),
                            time=dt.time(12, 0), accounts=["x-fr"], text="Pour {person}"),
@@ -191,6 +192,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "four_eyes.approval_refusal": {"author": "ada", "edited_by": ["victor"]},
     "four_eyes.edit_refusal": {"author": "ada", "status": "draft"},
     "inbox.set_state": {"state": "done"},
+    "reply_limits.set_reply_limit": {"limit": "nobody"},
 }
 
 
