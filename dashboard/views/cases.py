@@ -167,7 +167,8 @@ def _reply_limit(case: Any) -> None:
     key = f"case_reply_limit_{case.slug}"
     a, b = st.columns([2, 1])
     chosen = a.selectbox(t("cases.reply_limit"), list(names), key=key, index=list(names).index(current),
-                         format_func=names.__getitem__, help=t("cases.reply_limit_help"))
+                         format_func=names.__getitem__, help=t("cases.reply_limit_help"),
+                         placeholder=t("common.choose_one"))
     if b.button(t("cases.reply_limit_save"), key=f"{key}_save", disabled=chosen == current):
         if common.run(partial(reply_limit_service.set_reply_limit, actor=me, case_id=case.id, limit=chosen)):
             st.session_state["flash"] = t("cases.reply_limit_saved")
