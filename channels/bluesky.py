@@ -708,12 +708,12 @@ class BlueskyChannel(Channel):
         seconds = float(self.account.options.get("listen_overlap_seconds", LISTEN_OVERLAP_SECONDS))
         return dt.timedelta(seconds=max(0.0, seconds))
 
-    def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
-        """Replies, quotes and reposts of our posts, from the account's notifications; each
-        ``answers`` the URI of our post (what :meth:`publish` returned)."""
+    def _notifications(self, cursor: str | None, reasons: Any, limit: int | None) -> tuple[dict[str, Any], Any]:
+        """One page of the account's notifications of these ``reasons``, from the cursor's own
+        state (shared by listening's answers and the inbox): (that state, the page)."""
         state = _decode(cursor)
         size = max(1, min(self.listen_page_size, limit or self.listen_page_size))
-        params: dict[str, Any] = {"reasons": list(ANSWER_REASONS), "limit": size}
+        params: dict[str, Any] = {"reasons": list(reasons), "limit": size}
         if state.get("api"):
             params["cursor"] = state["api"]
 
@@ -722,7 +722,12 @@ class BlueskyChannel(Channel):
                 models.AppBskyNotificationListNotifications.Params(**params)
             )
 
-        answer = self._listening(notifications)
+        return state, self._listening(notifications)
+
+    def listen_answers(self, *, cursor: str | None, limit: int | None = None) -> ListenPage:
+        """Replies, quotes and reposts of our posts, from the account's notifications; each
+        ``answers`` the URI of our post (what :meth:`publish` returned)."""
+        state, answer = self._notifications(cursor, ANSWER_REASONS, limit)
         items = [(_when(n.indexed_at), n.uri, n) for n in answer.notifications]
         mark = _when(state["mark"]) if state.get("mark") else None
         reached = mark is not None and any(when < mark for when, _, _ in items)
@@ -743,18 +748,7 @@ class BlueskyChannel(Channel):
         with the post's text, language and author's handle. Notifications come newest first and
         their cursor goes backwards: a pass pages down until it reaches the previous pass's
         newest time (its mark), which it then moves up to its own newest."""
-        state = _decode(cursor)
-        size = max(1, min(self.listen_page_size, limit or self.listen_page_size))
-        params: dict[str, Any] = {"reasons": list(INBOX_REASONS), "limit": size}
-        if state.get("api"):
-            params["cursor"] = state["api"]
-
-        def notifications(client: Client) -> Any:
-            return client.app.bsky.notification.list_notifications(
-                models.AppBskyNotificationListNotifications.Params(**params)
-            )
-
-        answer = self._listening(notifications)
+        state, answer = self._notifications(cursor, INBOX_REASONS, limit)
         items = [(_when(n.indexed_at), n) for n in answer.notifications]
         mark = _when(state["mark"]) if state.get("mark") else None
         entries = []
