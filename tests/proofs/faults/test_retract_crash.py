@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from orchestrator import db, states
-from orchestrator.models import AuditEntry, Delivery, RetractionJob
+from orchestrator.models import AuditEntry, Delivery, RetractionJob, WorkerHeartbeat
 from orchestrator.services import retractions
 from orchestrator.services.auth import Actor
 from orchestrator.settings import get_settings
@@ -44,6 +44,22 @@ def settled(engine: sa.Engine) -> int:
             RetractionJob.state == retractions.RETRACTED)).one())
 
 
+def wait_for_deleting(engine: sa.Engine, pid: int, timeout: float) -> bool:
+    """Wait until the worker of ``pid`` has claimed a job (its deletion in flight); False if no
+    job is left that it could claim."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.session_scope(engine) as session:
+            ids = set(session.exec(select(WorkerHeartbeat.id).where(WorkerHeartbeat.pid == pid)))
+            jobs = list(session.exec(select(RetractionJob.state, RetractionJob.worker_id)))
+        if any(state == retractions.DELETING and worker in ids for state, worker in jobs):
+            return True
+        if all(state == retractions.RETRACTED for state, _ in jobs):
+            return False
+        time.sleep(0.02)
+    raise AssertionError("no deletion started within the time allowed")
+
+
 @pytest.mark.slow
 def test_sigkill_mid_retraction_loses_nothing_and_runs_nothing_twice(engine, sandbox, tmp_path) -> None:
     seed = random.randrange(1_000_000)
@@ -71,7 +87,11 @@ def test_sigkill_mid_retraction_loses_nothing_and_runs_nothing_twice(engine, san
         proc = start_worker(env, log_path)
         try:
             wait_for_heartbeat(engine, proc.pid)
-            time.sleep(rng.uniform(0.2, 1.5))
+            # kill only once a deletion is under way (a kill before the first claim would prove
+            # nothing), at a random instant of its slowed call
+            if not wait_for_deleting(engine, proc.pid, timeout=60.0):
+                break  # every job settled already: the later assertions say whether that is right
+            time.sleep(rng.uniform(0.0, 0.12))
         finally:
             proc.kill()  # SIGKILL: no cleanup of any kind
             proc.wait()
