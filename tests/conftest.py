@@ -116,8 +116,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> I
     db._cached_engine.cache_clear()
 
 
-def _build_sample(url: str) -> None:
-    """Migrate an empty database to the head and load the 2025 sample campaign into it."""
+def _build_sample(url: str, *, load: bool = True) -> None:
+    """Migrate an empty database to the head and (unless ``load`` is false) load the bundled
+    campaigns into it."""
     from content.loader import load_all
     from orchestrator import db
     from orchestrator.services.campaigns import load_content
@@ -125,7 +126,7 @@ def _build_sample(url: str) -> None:
     eng = db.make_engine(url)
     db.upgrade(eng)
     with db.session_scope(eng) as session:
-        for campaign in load_all():
+        for campaign in load_all() if load else []:
             load_content(session, actor=SYSTEM, content=campaign)
     sqlite = eng.dialect.name == "sqlite"
     eng.dispose()
@@ -140,6 +141,15 @@ def sqlite_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite file built through the migrations per session; each test gets a copy of it."""
     path = tmp_path_factory.mktemp("sample") / "sample.db"
     _build_sample(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sqlite_empty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to the head with nothing in it, per session: the dashboard's
+    ``bare_engine`` copies it (running the migrations per page test cost half a second each)."""
+    path = tmp_path_factory.mktemp("empty") / "empty.db"
+    _build_sample(f"sqlite:///{path}", load=False)
     return path
 
 
@@ -174,6 +184,22 @@ def engine(env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[sa.E
     eng = db.get_engine()
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """Argon2 at its default cost takes about 0.15 s a hash on purpose, and most tests create four
+    people: in this process, hashes are made at the lowest cost argon2id allows. Checking a password
+    reads the cost from the stored hash, so a hash made here verifies anywhere; the cost used in
+    production is checked by tests/proofs/security/test_password_cost.py in a separate process."""
+    from argon2 import PasswordHasher
+
+    from orchestrator.services import users
+
+    production = users._hasher
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    users._hasher = production
 
 
 @pytest.fixture(autouse=True)

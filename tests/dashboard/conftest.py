@@ -5,6 +5,7 @@ as any of them."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,15 +27,16 @@ PEOPLE = {"victor": "viewer", "edith": "editor", "alain": "approver", "ada": "ad
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_empty: Path) -> Iterator[str]:
+    """A SQLite database this test owns, migrated to the head: a copy of the session's empty one."""
     url = f"sqlite:///{tmp_path / 'porte-voix.db'}"
+    shutil.copyfile(sqlite_empty, tmp_path / "porte-voix.db")
     monkeypatch.setenv("PORTEVOIX_DATABASE_URL", url)
     monkeypatch.setenv("PORTEVOIX_HOME", str(tmp_path))
     monkeypatch.setenv("PORTEVOIX_SECRET_KEY", Fernet.generate_key().decode())
     get_settings.cache_clear()
     db._cached_engine.cache_clear()
     st.cache_data.clear()
-    db.upgrade(url)
     yield url
     db._cached_engine(url).dispose()
     get_settings.cache_clear()
