@@ -835,6 +835,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "stop.lift": {"fr": "Lever la suspension", "en": "Lift the suspension"},
     "stop.lifted": {"fr": "Suspension levée ({count} envoi(s) en retard traité(s)).",
                     "en": "Suspension lifted ({count} overdue delivery(ies) settled)."},
+    "stop.still_held": {"fr": "{count} envoi(s) restent retenus : la suspension {numbers} les couvre encore. Levez-la "
+                              "aussi pour qu'ils partent.",
+                        "en": "{count} delivery(ies) stay held: suspension {numbers} still covers them. Lift it too "
+                              "for them to go out."},
     # embargo (case and post cards) ---------------------------------------------------------
     "embargo.notice": {"fr": "Sous embargo jusqu'au {until} : rien n'est publié avant, quelle que soit l'heure prévue.",
                        "en": "Under embargo until {until}: nothing is published before, whatever the scheduled time."},
