@@ -90,7 +90,7 @@ def _card(post: Post) -> None:
     post_id = post.id or 0
     st.markdown(f"**{t('compose.post_number', id=post_id)}** · {post_service.STATUS_LABELS[post.status][lang()]} · "
                 f"{post_cards.language_name(post.language)} · "
-                + t("approvals.by", author=common.plain(post.author), when=fmt_datetime(post.updated_at, tz, "short")))
+                + t("approvals.by", author=common.plain(common.person(post.author)), when=fmt_datetime(post.updated_at, tz, "short")))
     # Four eyes, as it went: who changed the text after writing it, and who approved it.
     with common.session() as s:
         edited_by = four_eyes.editors(s, post_id=post_id)
