@@ -62,7 +62,8 @@ def test_a_post_naming_a_person_whose_name_is_withdrawn_cannot_be_approved(engin
     assert change.withdrawn == ["name"]
     with pytest.raises(ServiceError) as refused:
         _approve(engine, naming)
-    assert "nommer la personne" in refused.value.fr and "juan-lopez" in refused.value.fr
+    assert "nommer la personne" in refused.value.fr and "pour le cas de Juan López" in refused.value.fr
+    assert "juan-lopez" not in refused.value.fr + refused.value.en  # the person by name, not the case's slug
     assert "name the person" in refused.value.en and "JUAN" not in refused.value.en  # as recorded on the case
     _approve(engine, other)  # a post that breaks nothing goes through
     with db.session_scope(engine) as s:
