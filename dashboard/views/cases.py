@@ -231,11 +231,13 @@ def _switches(case: Any, index: int, name: str) -> None:
         move_to = a.selectbox(t("cases.stop_as"), others, key=f"case_status_{case.slug}",
                               format_func=STATUS_NAMES.__getitem__, placeholder=t("common.choose_one"))
         reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
-        if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
+        # The case is already stopped: this changes why (« Mettre en pause » would say it is not).
+        if st.button(t("cases.change_kind"), key=f"case_pause_{case.slug}", icon=":material/swap_horiz:"):
             done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status=move_to, note=reason))
             if done is not None:
                 _clear_fields(case.slug)
-                st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
+                st.session_state["flash"] = t("cases.kind_changed", name=common.plain(name),
+                                              status=STATUS_NAMES.get(str(move_to), str(move_to)))
                 st.rerun()
         if approver:
             note = st.text_input(t("cases.resume_note"), key=f"case_note_{case.slug}")
