@@ -172,6 +172,7 @@ def _reply_limit(case: Any) -> None:
     if b.button(t("cases.reply_limit_save"), key=f"{key}_save", disabled=chosen == current):
         if common.run(partial(reply_limit_service.set_reply_limit, actor=me, case_id=case.id, limit=chosen)):
             st.session_state["flash"] = t("cases.reply_limit_saved")
+            st.session_state[f"case_open_{case.slug}"] = True  # the card stays open on what was saved
             st.rerun()
 
 
@@ -260,7 +261,8 @@ for index, case in enumerate(cases):
     # A card someone works in stays open: a confirmation shown at the top of the page after a save
     # makes every card new to the browser, and a closed one would hide what was just saved.
     working = any(st.session_state.get(f"{switch}_{case.slug}") for switch in ("case_listen_toggle", "case_voice")) or \
-        any(st.session_state.get(f"case_consent_{case.slug}_{switch}") for switch in ("toggle", "published"))
+        any(st.session_state.get(f"case_consent_{case.slug}_{switch}") for switch in ("toggle", "published")) or \
+        st.session_state.pop(f"case_open_{case.slug}", False)  # a save in the card (its reply limit) just now
     with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}",
                      expanded=case.status != "active" or working):
         try:
