@@ -121,10 +121,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.attempts": {"fr": "Essais", "en": "Attempts"},
     "col.problem": {"fr": "Problème", "en": "Problem"},
     "col.text": {"fr": "Texte", "en": "Text"},
-    "case.status.active": {"fr": "Active", "en": "Active"},
+    "case.status.active": {"fr": "Actif", "en": "Active"},
     "case.status.paused": {"fr": "En pause", "en": "Paused"},
     "case.status.good_news": {"fr": "Bonne nouvelle", "en": "Good news"},
-    "case.status.closed": {"fr": "Fermée", "en": "Closed"},
+    "case.status.closed": {"fr": "Fermé", "en": "Closed"},
     # overview ----------------------------------------------------------------------------
     "overview.title": {"fr": "{name}", "en": "{name}"},
     "overview.no_worker": {"fr": "Aucun travailleur actif : rien ne sera publié.",

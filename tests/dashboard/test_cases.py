@@ -190,3 +190,20 @@ def test_a_paused_case_moved_to_good_news_is_not_said_to_be_paused_again(app, ba
     assert any(words in f for f in flash) and not any("en pause" in f or "paused" in f for f in flash), flash
     [sonia] = stored(bare_engine, select(Case).where(Case.slug == "sonia-dahmani"))
     assert sonia.status == "good_news"
+
+
+def test_a_case_s_status_agrees_with_the_word_cas_in_french(app, bare_engine):
+    """« un cas » is masculine: its card reads « Actif », « Fermé », not « Active », « Fermée »
+    (seen on the Cases page in a browser)."""
+    from sqlmodel import select
+
+    from orchestrator import db
+    from orchestrator.services import case_edit
+    from orchestrator.services.auth import Actor
+
+    with db.session_scope(bare_engine) as s:
+        sonia = s.exec(select(Case).where(Case.slug == "sonia-dahmani")).one()
+        case_edit.set_status(s, actor=Actor("edith", "editor"), case_id=sonia.id, status="closed", note="Fin")
+    labels = [e.label for e in app("victor", "cases").expander]
+    assert any(label.endswith("Juan López · Actif") for label in labels), labels
+    assert any(label.endswith("Sonia Dahmani · Fermé") for label in labels), labels
