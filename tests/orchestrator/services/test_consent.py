@@ -314,3 +314,11 @@ def test_a_thread_part_naming_the_person_breaks_the_withdrawn_name_too(engine) -
     for post_id in (thread, alt):
         with pytest.raises(ServiceError, match="Juan López"):
             _approve(engine, post_id)
+
+
+def test_the_person_is_named_with_french_elision() -> None:
+    from orchestrator.services.consent import of_fr
+
+    assert of_fr("Juan López") == "de Juan López"
+    assert of_fr("Ellinor Guttorm Utsi") == "d'Ellinor Guttorm Utsi"
+    assert of_fr("Édith") == "d'Édith"
