@@ -101,3 +101,10 @@ def test_webhook_events_and_token_scopes_read_in_words_and_a_form_sent_twice_add
     tables = [frame.value for frame in at.dataframe]
     assert list(tables[0]["Portées"]) == ["Lecture (cas, progression, envois)"]
     assert list(tables[1]["Événements"]) == ["Publication parue"]
+
+
+@pytest.mark.parametrize(("who", "offered"), [("victor", False), ("edith", True), ("alain", True)])
+def test_my_post_rejected_is_offered_to_those_who_write_posts(app, who, offered) -> None:
+    """A viewer writes no post: « Ma publication refusée » was offered to them all the same."""
+    labels = [c.label for c in app(who, "notifications").checkbox]
+    assert ("Ma publication refusée" in labels) is offered, labels
