@@ -322,3 +322,16 @@ def test_the_person_is_named_with_french_elision() -> None:
     assert of_fr("Juan López") == "de Juan López"
     assert of_fr("Ellinor Guttorm Utsi") == "d'Ellinor Guttorm Utsi"
     assert of_fr("Édith") == "d'Édith"
+
+
+def test_the_hold_names_the_person_when_the_page_knows_them() -> None:
+    from orchestrator.services import delivery_views
+
+    reason = str(states.HeldReason.consent("face", "ellinor-guttorm-utsi"))
+    people = {"ellinor-guttorm-utsi": {"fr": "Ellinor Guttorm Utsi", "en": "Ellinor Guttorm Utsi"}}
+    fr = delivery_views.held_reason_text(reason, "fr", people=people)
+    en = delivery_views.held_reason_text(reason, "en", people=people)
+    assert "cas d'Ellinor Guttorm Utsi" in fr and "the case of Ellinor Guttorm Utsi" in en
+    assert "ellinor-guttorm-utsi" not in fr + en
+    # another case's person (a post naming someone else): the slug, as before
+    assert "« ellinor-guttorm-utsi »" in delivery_views.held_reason_text(reason, "fr", people={"x": {"fr": "X"}})
