@@ -115,6 +115,9 @@ def flash() -> None:
     message = st.session_state.pop("flash", None)
     if message:
         st.success(message, icon=":material/check:")
+    caveat = st.session_state.pop("flash_caveat", None)  # done, but not all of what was hoped for
+    if caveat:
+        st.warning(caveat, icon=":material/warning:")
     problem = st.session_state.pop("flash_problem", None)  # an outcome that went wrong: not in green
     if problem:
         st.error(problem, icon=":material/error:")

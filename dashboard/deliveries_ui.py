@@ -63,7 +63,8 @@ def why(row: dict[str, Any], *, markdown: bool = False) -> str:
     if key in (delivery_views.AWAITING_APPROVAL, delivery_views.DRAFT):
         return delivery_views.waiting_text(key, lang())
     if row.get("held_reason"):
-        return delivery_views.held_reason_text(row["held_reason"], lang(), escape=escape)
+        people = {row["case"]: row["case_person"]} if row.get("case") and row.get("case_person") else None
+        return delivery_views.held_reason_text(row["held_reason"], lang(), escape=escape, people=people)
     return ""
 
 

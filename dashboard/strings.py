@@ -121,10 +121,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.attempts": {"fr": "Essais", "en": "Attempts"},
     "col.problem": {"fr": "Problème", "en": "Problem"},
     "col.text": {"fr": "Texte", "en": "Text"},
-    "case.status.active": {"fr": "Active", "en": "Active"},
+    "case.status.active": {"fr": "Actif", "en": "Active"},
     "case.status.paused": {"fr": "En pause", "en": "Paused"},
     "case.status.good_news": {"fr": "Bonne nouvelle", "en": "Good news"},
-    "case.status.closed": {"fr": "Fermée", "en": "Closed"},
+    "case.status.closed": {"fr": "Fermé", "en": "Closed"},
     # overview ----------------------------------------------------------------------------
     "overview.title": {"fr": "{name}", "en": "{name}"},
     "overview.no_worker": {"fr": "Aucun travailleur actif : rien ne sera publié.",
@@ -594,6 +594,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "cases.stop_as": {"fr": "Motif", "en": "Kind"},
     "cases.reason": {"fr": "Raison (obligatoire)", "en": "Reason (required)"},
     "cases.pause": {"fr": "Mettre en pause", "en": "Pause"},
+    "cases.change_kind": {"fr": "Changer le motif", "en": "Change the kind"},
+    "cases.kind_changed": {"fr": "{name} : désormais « {status} ». Rien ne part pour ce cas.",
+                           "en": "{name}: now “{status}”. Nothing goes out for this case."},
     "cases.paused": {"fr": "{name} en pause : {n} envoi(s) retenu(s).", "en": "{name} paused: {n} deliveries held."},
     "cases.resume_note": {"fr": "Note (facultative)", "en": "Note (optional)"},
     "cases.send_late": {"fr": "Envoyer aussi les envois dont l'heure est passée",
@@ -835,6 +838,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "stop.lift": {"fr": "Lever la suspension", "en": "Lift the suspension"},
     "stop.lifted": {"fr": "Suspension levée ({count} envoi(s) en retard traité(s)).",
                     "en": "Suspension lifted ({count} overdue delivery(ies) settled)."},
+    "stop.still_held": {"fr": "{count} envoi(s) restent retenus : la suspension {numbers} les couvre encore. Levez-la "
+                              "aussi pour qu'ils partent.",
+                        "en": "{count} delivery(ies) stay held: suspension {numbers} still covers them. Lift it too "
+                              "for them to go out."},
     # embargo (case and post cards) ---------------------------------------------------------
     "embargo.notice": {"fr": "Sous embargo jusqu'au {until} : rien n'est publié avant, quelle que soit l'heure prévue.",
                        "en": "Under embargo until {until}: nothing is published before, whatever the scheduled time."},

@@ -53,7 +53,7 @@ def _card(post: Post, me: Actor) -> tuple[bool, bool]:
     who = common.case_name(case.person, case.slug) if case else t("approvals.no_case")
     st.markdown(f"**{t('compose.post_number', id=post_id)} · {common.plain(who)}** · "
                 f"{post_cards.language_name(post.language)} · "
-                + t("approvals.by", author=common.plain(post.author), when=fmt_datetime(post.updated_at, tz, "short")))
+                + t("approvals.by", author=common.plain(common.person(post.author)), when=fmt_datetime(post.updated_at, tz, "short")))
     with common.session() as s:
         edited_by = four_eyes.editors(s, post_id=post_id)
     if edited_by:

@@ -172,6 +172,7 @@ def _reply_limit(case: Any) -> None:
     if b.button(t("cases.reply_limit_save"), key=f"{key}_save", disabled=chosen == current):
         if common.run(partial(reply_limit_service.set_reply_limit, actor=me, case_id=case.id, limit=chosen)):
             st.session_state["flash"] = t("cases.reply_limit_saved")
+            st.session_state[f"case_open_{case.slug}"] = True  # the card stays open on what was saved
             st.rerun()
 
 
@@ -231,11 +232,13 @@ def _switches(case: Any, index: int, name: str) -> None:
         move_to = a.selectbox(t("cases.stop_as"), others, key=f"case_status_{case.slug}",
                               format_func=STATUS_NAMES.__getitem__, placeholder=t("common.choose_one"))
         reason = b.text_input(t("cases.reason"), key=f"case_reason_{case.slug}")
-        if st.button(t("cases.pause"), key=f"case_pause_{case.slug}", icon=":material/pause:"):
+        # The case is already stopped: this changes why (« Mettre en pause » would say it is not).
+        if st.button(t("cases.change_kind"), key=f"case_pause_{case.slug}", icon=":material/swap_horiz:"):
             done = common.run(partial(case_edit.set_status, actor=me, case_id=case.id, status=move_to, note=reason))
             if done is not None:
                 _clear_fields(case.slug)
-                st.session_state["flash"] = t("cases.paused", name=common.plain(name), n=done[1])
+                st.session_state["flash"] = t("cases.kind_changed", name=common.plain(name),
+                                              status=STATUS_NAMES.get(str(move_to), str(move_to)))
                 st.rerun()
         if approver:
             note = st.text_input(t("cases.resume_note"), key=f"case_note_{case.slug}")
@@ -258,7 +261,8 @@ for index, case in enumerate(cases):
     # A card someone works in stays open: a confirmation shown at the top of the page after a save
     # makes every card new to the browser, and a closed one would hide what was just saved.
     working = any(st.session_state.get(f"{switch}_{case.slug}") for switch in ("case_listen_toggle", "case_voice")) or \
-        any(st.session_state.get(f"case_consent_{case.slug}_{switch}") for switch in ("toggle", "published"))
+        any(st.session_state.get(f"case_consent_{case.slug}_{switch}") for switch in ("toggle", "published")) or \
+        st.session_state.pop(f"case_open_{case.slug}", False)  # a save in the card (its reply limit) just now
     with st.expander(f"{icon} {case.position}. {common.plain(name)} · {status}",
                      expanded=case.status != "active" or working):
         try:

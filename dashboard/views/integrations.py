@@ -39,6 +39,17 @@ st.subheader(t("integrations.tokens"))
 st.caption(t("integrations.tokens_help"))
 
 
+def _event(name: str, language: str | None = None) -> str:
+    """A webhook event in words (the internal event's name, or the one the payload carries)."""
+    words = integrations.HOOK_EVENT_WORDS.get(notify.HOOK_EVENTS.get(name, name))
+    return words[language or lang()] if words else name
+
+
+def _scope(name: str) -> str:
+    words = integrations.SCOPES.get(name)
+    return words[lang()] if words else name
+
+
 def _state(token: object) -> str:
     if getattr(token, "revoked_at", None):
         return t("integrations.revoked")
@@ -53,7 +64,7 @@ if tokens:
         "#": k.id,
         t("integrations.name"): k.name,
         t("integrations.prefix"): k.prefix + "…",
-        t("integrations.scopes"): ", ".join(k.scopes),
+        t("integrations.scopes"): ", ".join(_scope(scope) for scope in k.scopes),
         t("integrations.rate"): k.rate_per_minute,
         t("integrations.state"): _state(k),
         t("integrations.expires"): fmt_datetime(k.expires_at, tz, "short"),
@@ -101,14 +112,15 @@ st.caption(t("integrations.webhooks_help"))
 if hooks:
     common.table([{
         "#": h.id, t("integrations.name"): h.name, t("integrations.url"): h.url,
-        t("integrations.events"): ", ".join(h.events),
+        t("integrations.events"): ", ".join(_event(e) for e in h.events),
         t("integrations.state"): t("integrations.active") if h.active else t("integrations.paused"),
     } for h in hooks], numbers=["#"])
 with st.form("integrations_hook_form"):
     hook_name = st.text_input(t("integrations.name"), key="integrations_hook_name")
     url = st.text_input(t("integrations.url"), key="integrations_hook_url")
     events = st.multiselect(t("integrations.events"), sorted(set(notify.HOOK_EVENTS.values())),
-                            key="integrations_hook_events", placeholder=t("common.choose_one"))
+                            key="integrations_hook_events", placeholder=t("common.choose_one"),
+                            format_func=partial(_event, language=lang()))  # the language of this run, bound
     add = st.form_submit_button(t("integrations.add_hook"), icon=":material/add_link:")
 if add:
     added = common.run(partial(integrations.add_webhook, actor=me, name=hook_name, url=url, events=events),
@@ -134,7 +146,7 @@ if log:
     common.table([{
         t("notifications.when"): fmt_datetime(r.created_at, tz, "short"),
         t("integrations.webhook"): names.get(r.recipient, r.recipient),
-        t("notifications.event"): r.event,
+        t("notifications.event"): _event(r.event),
         t("notifications.state"): t(f"notifications.state.{r.state}"),
         t("notifications.attempts"): r.attempts,
         t("integrations.sent_at"): fmt_datetime(r.sent_at, tz, "short"),

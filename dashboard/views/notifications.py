@@ -27,7 +27,8 @@ if secret := st.session_state.pop("notifications_secret", None):
     st.success(t("notifications.secret"), icon=":material/key:")
     st.code(secret, language=None)
 
-allowed = [e for e in notify.CHOOSABLE if me.can(notify.EVENTS[e].role) or e == "rejected"]
+# Each event for the roles it concerns: « Ma publication refusée » for whoever writes posts, not a viewer.
+allowed = [e for e in notify.CHOOSABLE if me.can(notify.EVENTS[e].role)]
 with st.form("notifications_form"):
     chosen = [e for e in allowed
               if st.checkbox(notify.EVENTS[e].label[lang()], value=e in mine.events, key=f"notifications_event_{e}")]

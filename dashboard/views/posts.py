@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard import common, embargo_ui, post_cards, retract_ui
 from dashboard.i18n import fmt_datetime, fmt_number, lang, t, zone_name
 from orchestrator.services import compose as compose_service
-from orchestrator.services import embargo, four_eyes, post_review
+from orchestrator.services import consent, embargo, four_eyes, post_review
 from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 from orchestrator.timeutil import at_local, local, utcnow
@@ -42,6 +42,8 @@ with common.session() as s:
     found = post_service.list_posts(s, status=wanted, campaign=campaign, limit=LIMIT)
     total = post_service.count_posts(s, status=wanted, campaign=campaign)
     every_account = compose_service.schedulable_accounts(s)
+    # Cases with a consent withdrawn, read once for the page: a post that breaks one says so.
+    restricted = consent.restricted_cases(s, campaign_id=campaign.id or 0)
 accounts = {a.name: a.kind for a in every_account}
 account_labels = {n: t("compose.account_option", name=n, platform=post_review.platform(k)) for n, k in accounts.items()}
 languages = {a.name: a.language for a in every_account}
@@ -90,7 +92,7 @@ def _card(post: Post) -> None:
     post_id = post.id or 0
     st.markdown(f"**{t('compose.post_number', id=post_id)}** · {post_service.STATUS_LABELS[post.status][lang()]} · "
                 f"{post_cards.language_name(post.language)} · "
-                + t("approvals.by", author=common.plain(post.author), when=fmt_datetime(post.updated_at, tz, "short")))
+                + t("approvals.by", author=common.plain(common.person(post.author)), when=fmt_datetime(post.updated_at, tz, "short")))
     # Four eyes, as it went: who changed the text after writing it, and who approved it.
     with common.session() as s:
         edited_by = four_eyes.editors(s, post_id=post_id)
@@ -107,6 +109,9 @@ def _card(post: Post) -> None:
     post_cards.images(post, width=160)
     with common.session() as s:
         rows = post_review.previews(s, post=post, language=lang())
+        breaches = consent.breaches(s, post, cases=restricted) if restricted else []
+    for breach in breaches:  # its deliveries stay held (an approval would not send them): say why
+        st.error(common.plain(breach.fr if lang() == "fr" else breach.en), icon=":material/privacy_tip:")
     post_cards.previews([r for r in rows if r["variant"] or not r["valid"] or r["error"]], tz, key=f"posts_{post_id}")
     if post.status == post_service.REJECTED:
         if post.review_comment:

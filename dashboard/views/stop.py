@@ -7,7 +7,7 @@ from functools import partial
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, deliveries_ui
 from dashboard.i18n import fmt_datetime, lang, t
 from orchestrator.services import deliveries, suspensions
 from orchestrator.services.accounts import list_accounts
@@ -25,8 +25,7 @@ st.caption(t("stop.intro"))
 st.subheader(t("stop.in_force"))
 with common.session() as s:
     stopped = suspensions.in_force(s)
-    late = {item.id: [(d.id, d.scheduled_at) for d in suspensions.overdue(s, suspension_id=item.id)]
-            for item in stopped}
+    late = {item.id: suspensions.overdue_rows(s, suspension_id=item.id) for item in stopped}
 if not stopped:
     st.info(t("stop.none"), icon=":material/check_circle:")
 for item in stopped:
@@ -37,8 +36,9 @@ for item in stopped:
         overdue = late[item.id]
         if overdue:
             st.warning(t("stop.overdue", count=len(overdue)), icon=":material/schedule:")
-            common.table([{t("stop.delivery"): number, t("col.when"): fmt_datetime(at, campaign.timezone, "short")}
-                          for number, at in overdue])
+            common.table([{t("stop.delivery"): row.id, t("col.when"): fmt_datetime(row.scheduled_at, campaign.timezone, "short"),
+                           t("col.account"): row.account, t("col.text"): deliveries_ui.short(row.text, 80)}
+                          for row in overdue], numbers=[t("stop.delivery")])
             choice = st.radio(t("stop.choice"), deliveries.OVERDUE_CHOICES, key=f"stop_choice_{item.id}",
                               format_func=lambda c: t(f"stop.choice.{c}"), horizontal=True)
             spacing = st.number_input(t("stop.spacing"), min_value=0, max_value=1440, value=10, step=5,
@@ -51,6 +51,11 @@ for item in stopped:
                                         choice=str(choice), spacing_minutes=int(spacing)))
             if lifted is not None:
                 st.session_state["flash"] = t("stop.lifted", count=lifted[1])
+                with common.session() as s:  # what another suspension still holds is not on its way
+                    held = suspensions.still_covered(s, [row.id for row in overdue])
+                if held and choice != "cancel":
+                    numbers = ", ".join(f"n° {n}" if lang() == "fr" else f"no. {n}" for n in sorted(set(held.values())))
+                    st.session_state["flash_caveat"] = t("stop.still_held", count=len(held), numbers=numbers)
                 st.rerun()
 
 st.subheader(t("stop.new"))
@@ -59,9 +64,11 @@ scope = st.radio(t("stop.scope"), ("all", "campaign", "account"), key="stop_scop
 chosen_campaign = account = None
 with common.session() as s:
     if scope == "campaign":
-        slugs = [c.slug for c in list_campaigns(s)]
-        chosen_campaign = st.selectbox(t("stop.edition"), slugs, key="stop_campaign",
-                               index=slugs.index(campaign.slug) if campaign.slug in slugs else 0)
+        names = {c.slug: c.name.get(lang()) or c.name.get("fr") or c.slug for c in list_campaigns(s)}
+        slugs = list(names)
+        chosen_campaign = st.selectbox(t("stop.edition"), slugs, key="stop_campaign", format_func=names.__getitem__,
+                                       index=slugs.index(campaign.slug) if campaign.slug in slugs else 0,
+                                       placeholder=t("common.choose_one"))
     elif scope == "account":
         account = st.selectbox(t("stop.account"), [a.name for a in list_accounts(s)], key="stop_account",
                                placeholder=t("common.choose_one"))

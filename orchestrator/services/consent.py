@@ -155,12 +155,21 @@ def _face_image(session: Session, post: Post, case: Case) -> str | None:
     return None
 
 
+def of_fr(name: str) -> str:
+    """« de Juan López », « d'Ellinor Guttorm Utsi »: French elides « de » before a vowel."""
+    return f"d'{name}" if fold(name[:1]).strip() in set("aeiouy") else f"de {name}"
+
+
 def breaks(session: Session, post: Post, case: Case, flag: str, *, extra: Iterable[str | None] = ()) -> Breach | None:
     """How ``post`` breaks ``flag`` of ``case`` (whether or not it is withdrawn now), or None."""
     slug = case.slug
     words = FLAG_WORDS[flag]
-    head_fr = f"Consentement retiré (« {words['fr']} ») pour le cas « {slug} »"
-    head_en = f"Consent withdrawn ('{words['en']}') for case '{slug}'"
+    # The person as staff know them, not the case's slug (a word for links and files).
+    person = case.person or {}
+    name_fr = person.get("fr") or person.get("en") or slug
+    name_en = person.get("en") or person.get("fr") or slug
+    head_fr = f"Consentement retiré (« {words['fr']} ») pour le cas {of_fr(name_fr)}"
+    head_en = f"Consent withdrawn ('{words['en']}') for the case of {name_en}"
     if flag == "face":
         image = _face_image(session, post, case)
         if image is None:

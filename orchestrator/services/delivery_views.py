@@ -174,10 +174,13 @@ def _same(text: str) -> str:
     return text
 
 
-def held_reason_text(reason: str, language: str, *, escape: Callable[[str], str] = _same) -> str:
+def held_reason_text(reason: str, language: str, *, escape: Callable[[str], str] = _same,
+                     people: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """A held reason as the worker and the services store it (``case paused: note``,
     ``account unhealthy: error``, ``late: waiting for a person``) as a sentence. ``escape`` is
-    applied to the part people or platforms wrote (a note, an error), e.g. for Markdown."""
+    applied to the part people or platforms wrote (a note, an error), e.g. for Markdown.
+    ``people``: case slug -> its person's name by language, to name the person a consent
+    protects instead of the case's slug."""
     fr = language != "en"
     held = states.HeldReason.parse(reason)
     if held.kind is states.HeldFor.CASE:
@@ -210,14 +213,19 @@ def held_reason_text(reason: str, language: str, *, escape: Callable[[str], str]
         return base + (". Un admin décidera à la levée : publier, reprogrammer ou annuler." if fr else
                        ". An admin decides when it is lifted: publish, reschedule or cancel.")
     if held.kind is states.HeldFor.CONSENT:
-        from orchestrator.services.consent import FLAG_WORDS
+        from orchestrator.services.consent import FLAG_WORDS, of_fr
 
         flag, _, slug = held.detail.partition(":")
         words = FLAG_WORDS.get(flag.strip(), {"fr": flag.strip(), "en": flag.strip()})
-        slug = escape(slug.strip())
-        return (f"Sa publication enfreint un consentement retiré (« {words['fr']} », cas « {slug} ») : elle attend "
+        person = (people or {}).get(slug.strip()) or {}
+        name = person.get(language) or person.get("fr") or person.get("en")
+        if name:
+            case_fr, case_en = f"cas {of_fr(escape(name))}", f"the case of {escape(name)}"
+        else:
+            case_fr, case_en = f"cas « {escape(slug.strip())} »", f"case '{escape(slug.strip())}'"
+        return (f"Sa publication enfreint un consentement retiré (« {words['fr']} », {case_fr}) : elle attend "
                 "que le texte ou l'image change, ou que le consentement soit rendu." if fr else
-                f"Its post breaks a withdrawn consent ('{words['en']}', case '{slug}'): it waits until the text or "
+                f"Its post breaks a withdrawn consent ('{words['en']}', {case_en}): it waits until the text or "
                 "image changes, or the consent is granted again.")
     return escape(reason)
 

@@ -38,6 +38,10 @@ from orchestrator.timeutil import utcnow
 
 SCOPES = {"read": {"fr": "Lecture (cas, progression, envois)", "en": "Read (cases, progress, deliveries)"},
           "responses:write": {"fr": "Envoi de comptes de réponses", "en": "Push response counts"}}
+#: What each webhook event is, in words (the payload carries the event's own name).
+HOOK_EVENT_WORDS = {"published": {"fr": "Publication parue", "en": "Post published"},
+                    "failed": {"fr": "Envoi en échec", "en": "Delivery failed"},
+                    "milestone": {"fr": "Palier atteint", "en": "Milestone reached"}}
 PREFIX = "pv_"
 COUNT_FIELDS = ("case", "kind", "day", "count", "source")
 
@@ -68,6 +72,11 @@ def create_token(session: Session, *, actor: Actor, name: str, scopes: list[str]
                            "Name the token (the tool that uses it, at most 64 characters).")
     if not 1 <= rate_per_minute <= 100_000:
         raise ServiceError("Débit : de 1 à 100 000 requêtes par minute.", "Rate: 1 to 100,000 requests a minute.")
+    same = session.exec(select(ApiToken).where(ApiToken.name == name, col(ApiToken.revoked_at).is_(None))).first()
+    if same is not None:  # the same form sent twice: one tool, one token (« Renouveler » gives a new one)
+        raise ServiceError(f"Un jeton en service porte déjà ce nom (n° {same.id}) : renouvelez-le ou choisissez un "
+                           "autre nom.",
+                           f"A token in use already has this name (no. {same.id}): renew it or choose another name.")
     token = PREFIX + pysecrets.token_urlsafe(32)
     row = ApiToken(name=name, prefix=token[:10], token_hash=hash_token(token), scopes=_check_scopes(scopes),
                    rate_per_minute=rate_per_minute, created_by=actor.username, created_at=utcnow(),
@@ -102,9 +111,10 @@ def rotate_token(session: Session, *, actor: Actor, token_id: int) -> tuple[ApiT
     old = get_token(session, token_id)
     if old.revoked_at is not None:
         raise ServiceError("Ce jeton est révoqué : créez-en un autre.", "This token is revoked: create another.")
+    revoke_token(session, actor=actor, token_id=token_id)  # first: the new one takes its name (one transaction)
+    session.flush()
     row, token = create_token(session, actor=actor, name=old.name, scopes=list(old.scopes),
                               expires_at=old.expires_at, rate_per_minute=old.rate_per_minute)
-    revoke_token(session, actor=actor, token_id=token_id)
     return row, token
 
 
@@ -136,13 +146,21 @@ def add_webhook(session: Session, *, actor: Actor, name: str, url: str, events: 
     require(actor, "admin", "ajouter un webhook", "add a webhook")
     allowed = set(HOOK_EVENTS.values())
     if not events or any(e not in allowed for e in events):
-        raise ServiceError(f"Événements possibles : {', '.join(sorted(allowed))}.",
-                           f"Possible events: {', '.join(sorted(allowed))}.")
+        def listed(language: str) -> str:
+            return ", ".join(f"« {HOOK_EVENT_WORDS[e][language]} » ({e})" if language == "fr" else
+                             f"“{HOOK_EVENT_WORDS[e][language]}” ({e})" for e in sorted(allowed))
+        raise ServiceError(f"Choisissez au moins un événement parmi : {listed('fr')}.",
+                           f"Choose at least one event among: {listed('en')}.")
     if not name.strip() or len(name.strip()) > 64:
         raise ServiceError("Donnez un nom au webhook.", "Name the webhook.")
     url = check_webhook_url(url)
     if not url:
         raise ServiceError("L'adresse du webhook est vide.", "The webhook's address is empty.")
+    # The same form sent twice (a double click) must not tell the other tool everything twice.
+    same = session.exec(select(IntegrationWebhook).where(IntegrationWebhook.url == url)).first()
+    if same is not None:
+        raise ServiceError(f"Un webhook vers cette adresse existe déjà (n° {same.id}, « {same.name} »).",
+                           f"A webhook to this address already exists (no. {same.id}, '{same.name}').")
     secret = pysecrets.token_urlsafe(32)
     row = IntegrationWebhook(name=name.strip(), url=url, events=sorted(set(events)),
                              secret=secrets.encrypt({"secret": secret}), created_by=actor.username,

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from orchestrator import states
-from orchestrator.models import Account, Campaign, Delivery, Suspension
+from orchestrator.models import Account, Campaign, Delivery, Post, Suspension
 from orchestrator.services import deliveries
 from orchestrator.services.auth import Actor, NotFound, ServiceError, audit, require
 from orchestrator.timeutil import utcnow
@@ -36,6 +36,8 @@ class InForce:
     set_at: dt.datetime
     #: what it covers, for people: "" (everything), the edition's slug or the account's name
     scope_name: str = ""
+    #: the edition's name in each language (staff know an edition by its name, not its slug)
+    edition_name: dict[str, str] | None = None
 
     @property
     def scope(self) -> str:
@@ -51,7 +53,9 @@ class InForce:
     def scope_text(self, language: str) -> str:
         fr = language == "fr"
         if self.scope == "campaign":
-            return f"l'édition {self.scope_name}" if fr else f"the {self.scope_name} edition"
+            names = self.edition_name or {}
+            name = names.get(language) or names.get("fr") or self.scope_name
+            return f"l'édition « {name} »" if fr else f"the “{name}” edition"
         if self.scope == "account":
             return f"le compte {self.scope_name}" if fr else f"the {self.scope_name} account"
         return "toute l'organisation" if fr else "the whole organisation"
@@ -71,7 +75,7 @@ def in_force(session: Any, *, for_claim: bool = False) -> list[InForce]:
     s, c, a = Suspension.__table__, Campaign.__table__, Account.__table__  # type: ignore[attr-defined]
     rows = session.connection().execute(
         sa.select(s.c.id, s.c.campaign_id, s.c.account_id, s.c.reason, s.c.set_by, s.c.set_at,
-                  sa.func.coalesce(c.c.slug, a.c.name, ""))
+                  sa.func.coalesce(c.c.slug, a.c.name, ""), c.c.name)
         .select_from(s.outerjoin(c, c.c.id == s.c.campaign_id).outerjoin(a, a.c.id == s.c.account_id))
         .where(s.c.lifted_at.is_(None)).order_by(s.c.set_at, s.c.id))
     return [InForce(*row) for row in rows]
@@ -145,6 +149,46 @@ def overdue(session: Session, *, suspension_id: int) -> list[Delivery]:
                                                col(Delivery.held_reason).like("suspended %"))
                         .order_by(col(Delivery.scheduled_at), col(Delivery.id)))
     return [d for d in held if states.HeldReason.parse(d.held_reason).suspension_id == suspension_id]
+
+
+@dataclasses.dataclass(frozen=True)
+class Overdue:
+    """An overdue delivery as the lifting page lists it: which account, what text."""
+
+    id: int
+    scheduled_at: dt.datetime
+    account: str
+    text: str
+
+
+def overdue_rows(session: Session, *, suspension_id: int) -> list[Overdue]:
+    """:func:`overdue`, each with its account's name and the text that would go out: a number
+    alone tells staff nothing about what they are about to publish or cancel."""
+    rows = []
+    for d in overdue(session, suspension_id=suspension_id):
+        account, post = session.get(Account, d.account_id), session.get(Post, d.post_id)
+        rows.append(Overdue(d.id or 0, d.scheduled_at, account.name if account else "",
+                            d.rendered_text or (post.text if post else "")))
+    return rows
+
+
+def still_covered(session: Session, delivery_ids: list[int]) -> dict[int, int]:
+    """Of these deliveries, those still waiting that a suspension in force covers: delivery id ->
+    that suspension's number. Lifting one suspension of several lets nothing out that another
+    still covers (the next claim holds it again): the page says so instead of "settled"."""
+    force = in_force(session)
+    if not delivery_ids or not force:
+        return {}
+    rows = session.exec(select(Delivery.id, Delivery.account_id, Post.campaign_id)
+                        .join(Post, col(Post.id) == col(Delivery.post_id))
+                        .where(col(Delivery.id).in_(delivery_ids),
+                               col(Delivery.state).in_((states.SCHEDULED, states.RETRYING, states.HELD))))
+    found = {}
+    for delivery_id, account_id, campaign_id in rows:
+        other = covering(force, campaign_id=campaign_id, account_id=account_id)
+        if other is not None and delivery_id is not None:
+            found[delivery_id] = other.id
+    return found
 
 
 def lift(session: Session, *, actor: Actor, suspension_id: int, choice: str,

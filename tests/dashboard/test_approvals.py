@@ -168,3 +168,15 @@ def test_an_approver_who_edited_or_wrote_a_post_sees_why_and_has_no_approve_butt
     keys = {b.key for b in at.button}
     assert f"approve_{pending}" in keys and f"approve_{own}" not in keys
     assert ("Vous l'avez écrite" if lang == "fr" else "You wrote it") in texts(at)
+
+
+@pytest.mark.parametrize(("lang", "words"), [("fr", "par Porte-voix (automatique)"), ("en", "by Porte-voix (automatic)")])
+def test_a_post_the_system_wrote_is_signed_in_words_not_by_a_username(app, bare_engine, lang, words) -> None:
+    """The good-news posts an edition's content brings are written by « system »: staff read who
+    wrote a post, and a bare "par system" is a programmer's word on a French page."""
+    from orchestrator.services.auth import SYSTEM
+
+    with db.session_scope(bare_engine) as s:
+        posts.create_post(s, actor=SYSTEM, case_slug="juan-lopez", text="1 000 actions pour Juan !", submit=True)
+    shown = texts(app("alain", "approvals", lang=lang))
+    assert words in shown and " system," not in shown, shown

@@ -42,3 +42,20 @@ def test_editors_and_viewers_see_it_but_cannot_change_it(app, session, who):
     assert KEY not in {s.key for s in at.selectbox}
     assert "Réponses aux nouvelles publications : tout le monde" in texts(at)
     assert _case(session).reply_limit == ""
+
+
+def test_the_card_stays_open_on_the_limit_just_saved(app, session):
+    """Walked in a browser: after « Enregistrer la limite » the confirmation showed at the top and
+    the case's card closed, hiding the limit just set."""
+    at = app("alain", "cases")
+
+    def card():  # type: ignore[no-untyped-def]
+        return next(e for e in at.expander if "Juan López" in e.label)
+
+    assert card().proto.expanded is False  # an active case's card starts closed
+    at.selectbox(key=KEY).select("followers").run()
+    at.button(key=f"{KEY}_save").click().run()
+    assert not at.exception
+    assert card().proto.expanded is True
+    at.run()  # once: the next visit starts closed again
+    assert card().proto.expanded is False

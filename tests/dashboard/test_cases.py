@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 
 from orchestrator.models import Case, Delivery
 from tests.dashboard.helpers import texts
@@ -163,3 +164,46 @@ def test_the_reason_is_emptied_once_the_case_is_paused_and_resumed(app, session)
     assert at.text_input(key="case_reason_juan-lopez").value == ""
     at.button(key="case_pause_juan-lopez").click().run()  # a new pause asks for a new reason
     assert any("raison" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize(("lang", "button", "words"), [
+    ("fr", "Changer le motif", "Sonia Dahmani : désormais « Bonne nouvelle »"),
+    ("en", "Change the kind", "Sonia Dahmani: now “Good news”")])
+def test_a_paused_case_moved_to_good_news_is_not_said_to_be_paused_again(app, bare_engine, lang, button, words):
+    from sqlmodel import select
+
+    from orchestrator import db
+    from orchestrator.services import case_edit
+    from orchestrator.services.auth import Actor
+    from tests.dashboard.helpers import stored
+
+    with db.session_scope(bare_engine) as s:
+        sonia = s.exec(select(Case).where(Case.slug == "sonia-dahmani")).one()
+        case_edit.set_status(s, actor=Actor("edith", "editor"), case_id=sonia.id, status="paused", note="On attend")
+    at = app("edith", "cases", lang=lang)
+    assert at.button(key="case_pause_sonia-dahmani").label == button  # not « Mettre en pause »: it is paused
+    at.selectbox(key="case_status_sonia-dahmani").set_value("good_news")
+    at.text_input(key="case_reason_sonia-dahmani").input("Libérée")
+    at.button(key="case_pause_sonia-dahmani").click().run()
+    assert not at.exception
+    flash = [e.value for e in at.success]
+    assert any(words in f for f in flash) and not any("en pause" in f or "paused" in f for f in flash), flash
+    [sonia] = stored(bare_engine, select(Case).where(Case.slug == "sonia-dahmani"))
+    assert sonia.status == "good_news"
+
+
+def test_a_case_s_status_agrees_with_the_word_cas_in_french(app, bare_engine):
+    """« un cas » is masculine: its card reads « Actif », « Fermé », not « Active », « Fermée »
+    (seen on the Cases page in a browser)."""
+    from sqlmodel import select
+
+    from orchestrator import db
+    from orchestrator.services import case_edit
+    from orchestrator.services.auth import Actor
+
+    with db.session_scope(bare_engine) as s:
+        sonia = s.exec(select(Case).where(Case.slug == "sonia-dahmani")).one()
+        case_edit.set_status(s, actor=Actor("edith", "editor"), case_id=sonia.id, status="closed", note="Fin")
+    labels = [e.label for e in app("victor", "cases").expander]
+    assert any(label.endswith("Juan López · Actif") for label in labels), labels
+    assert any(label.endswith("Sonia Dahmani · Fermé") for label in labels), labels

@@ -73,7 +73,7 @@ def test_approvals_name_the_consent_a_post_breaks_and_offer_no_approval(app, bar
                                     submit=True).id
     _withdraw_name(bare_engine)
     at = app("alain", "approvals", lang="en")
-    assert any("name the person" in e.value and "juan-lopez" in e.value for e in at.error)
+    assert any("name the person" in e.value and "the case of Juan López" in e.value for e in at.error)
     assert at.button(key=f"approve_{post_id}").disabled
 
 
@@ -180,3 +180,19 @@ def test_an_approver_retracts_a_published_post_that_breaks_a_withdrawn_consent(a
     assert asked.reason.startswith("La famille") and asked.requested_by == "alain"
     assert [j.delivery_id for j in session.exec(select(RetractionJob)).all()] == [out]
     session.rollback()
+
+
+def test_the_posts_page_says_which_consent_a_post_breaks(app, bare_engine, account):
+    """Walked in a browser: on Publications, a post awaiting approval whose deliveries a withdrawn
+    consent holds read « En attente d'approbation » and nothing more; its author could not tell
+    that no approval would send it."""
+    with db.session_scope(bare_engine) as s:
+        posts.create_post(s, actor=EDITH, case_slug="sonia-dahmani", text="Juan Lopez vous attend.", submit=True)
+        posts.create_post(s, actor=EDITH, case_slug="sonia-dahmani", text="Sonia vous attend.", submit=True)
+    _withdraw_name(bare_engine)
+    for lang, words in (("fr", "pour le cas de Juan López"), ("en", "for the case of Juan López")):
+        at = app("edith", "posts", lang=lang)
+        at.session_state["posts_status"] = "pending"
+        at.run()
+        errors = [e.value for e in at.error if words in e.value]
+        assert len(errors) == 1, (lang, texts(at))  # the post naming him, not the other

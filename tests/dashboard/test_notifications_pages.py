@@ -77,3 +77,34 @@ def test_an_admin_adds_a_webhook_in_english(app, bare_engine) -> None:
     assert not at.exception
     [hook] = stored(bare_engine, select(IntegrationWebhook))
     assert hook.events == ["published"] and hook.url == "https://site.example.org/hook"
+
+
+def test_webhook_events_and_token_scopes_read_in_words_and_a_form_sent_twice_adds_one(app, bare_engine) -> None:
+    at = app("ada", "integrations")
+    box = at.multiselect(key="integrations_hook_events")
+    assert box.options == ["Envoi en échec", "Palier atteint", "Publication parue"]  # not failed, milestone…
+    submit(at, "Ajouter le webhook")  # no event chosen: the refusal names them in words
+    assert "Choisissez au moins un événement parmi" in texts(at) and "« Envoi en échec » (failed)" in texts(at)
+    at.text_input(key="integrations_hook_name").input("CRM")
+    at.text_input(key="integrations_hook_url").input("https://crm.example.org/hook")
+    at.multiselect(key="integrations_hook_events").select("published")
+    submit(at, "Ajouter le webhook")
+    submit(at, "Ajouter le webhook")  # the second click of a double click: the form still holds it all
+    assert len(stored(bare_engine, select(IntegrationWebhook))) == 1
+    assert "Un webhook vers cette adresse existe déjà (n° 1, « CRM »)" in texts(at).replace("\\", "")
+    at.text_input(key="integrations_token_name").input("Pétition")
+    at.multiselect(key="integrations_token_scopes").select("read")
+    submit(at, "Créer le jeton")
+    submit(at, "Créer le jeton")
+    assert len(stored(bare_engine, select(ApiToken))) == 1
+    assert "Un jeton en service porte déjà ce nom (n° 1)" in texts(at).replace("\\", "")
+    tables = [frame.value for frame in at.dataframe]
+    assert list(tables[0]["Portées"]) == ["Lecture (cas, progression, envois)"]
+    assert list(tables[1]["Événements"]) == ["Publication parue"]
+
+
+@pytest.mark.parametrize(("who", "offered"), [("victor", False), ("edith", True), ("alain", True)])
+def test_my_post_rejected_is_offered_to_those_who_write_posts(app, who, offered) -> None:
+    """A viewer writes no post: « Ma publication refusée » was offered to them all the same."""
+    labels = [c.label for c in app(who, "notifications").checkbox]
+    assert ("Ma publication refusée" in labels) is offered, labels

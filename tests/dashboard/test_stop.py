@@ -131,3 +131,40 @@ def test_an_embargo_is_shown_on_the_case_and_post_cards_and_set_from_the_case(ap
     [juan] = stored(bare_engine, select(Case).where(Case.slug == "juan-lopez"))
     assert juan.embargo_until is None
     assert "sous embargo" not in texts(app("victor", "cases")).lower()
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_lifting_one_of_two_suspensions_says_what_the_other_still_holds(app, bare_engine, scheduled, account,
+                                                                       lang) -> None:
+    late = scheduled(in_hours=-1)
+    everything = suspend(bare_engine)
+    also_the_account = suspend(bare_engine, account=account)
+    Claimer(bare_engine, get_settings(), "w").claim()
+    at = app("ada", "stop")
+    # The radio's words are read in French outside a run: the language changes for the click's run.
+    at.session_state["lang"] = lang
+    at.button(key=f"stop_lift_{everything}").click().run()
+    assert not at.exception
+    [row] = stored(bare_engine, select(Delivery).where(Delivery.id == late))
+    assert row.state == states.SCHEDULED  # released by the first, held again at the next claim
+    words = {"fr": f"1 envoi(s) restent retenus : la suspension n° {also_the_account} les couvre encore",
+             "en": f"1 delivery(ies) stay held: suspension no. {also_the_account} still covers them"}[lang]
+    assert [w.value for w in at.warning if words in w.value], texts(at)
+    # lifting the last one says nothing more
+    at = app("ada", "stop")
+    at.button(key=f"stop_lift_{also_the_account}").click().run()
+    assert not [w for w in at.warning if "retenus" in w.value or "stay held" in w.value]
+
+
+def test_the_overdue_list_names_the_account_and_the_text_and_editions_go_by_their_names(app, bare_engine, scheduled,
+                                                                                        account) -> None:
+    scheduled(in_hours=-1, text="Écrivez pour Juan López aujourd'hui !")
+    suspend(bare_engine)
+    Claimer(bare_engine, get_settings(), "w").claim()
+    at = app("ada", "stop")
+    table = at.dataframe[0].value
+    assert list(table["Compte"]) == [account]
+    assert list(table["Texte"]) == ["Écrivez pour Juan López aujourd'hui !"]
+    at.radio(key="stop_scope").set_value("campaign").run()
+    box = at.selectbox(key="stop_campaign")
+    assert box.options == ["Écrire, ça libère ! 2025"] and box.value == "ecrire-2025"

@@ -62,7 +62,8 @@ def test_a_post_naming_a_person_whose_name_is_withdrawn_cannot_be_approved(engin
     assert change.withdrawn == ["name"]
     with pytest.raises(ServiceError) as refused:
         _approve(engine, naming)
-    assert "nommer la personne" in refused.value.fr and "juan-lopez" in refused.value.fr
+    assert "nommer la personne" in refused.value.fr and "pour le cas de Juan López" in refused.value.fr
+    assert "juan-lopez" not in refused.value.fr + refused.value.en  # the person by name, not the case's slug
     assert "name the person" in refused.value.en and "JUAN" not in refused.value.en  # as recorded on the case
     _approve(engine, other)  # a post that breaks nothing goes through
     with db.session_scope(engine) as s:
@@ -313,3 +314,24 @@ def test_a_thread_part_naming_the_person_breaks_the_withdrawn_name_too(engine) -
     for post_id in (thread, alt):
         with pytest.raises(ServiceError, match="Juan López"):
             _approve(engine, post_id)
+
+
+def test_the_person_is_named_with_french_elision() -> None:
+    from orchestrator.services.consent import of_fr
+
+    assert of_fr("Juan López") == "de Juan López"
+    assert of_fr("Ellinor Guttorm Utsi") == "d'Ellinor Guttorm Utsi"
+    assert of_fr("Édith") == "d'Édith"
+
+
+def test_the_hold_names_the_person_when_the_page_knows_them() -> None:
+    from orchestrator.services import delivery_views
+
+    reason = str(states.HeldReason.consent("face", "ellinor-guttorm-utsi"))
+    people = {"ellinor-guttorm-utsi": {"fr": "Ellinor Guttorm Utsi", "en": "Ellinor Guttorm Utsi"}}
+    fr = delivery_views.held_reason_text(reason, "fr", people=people)
+    en = delivery_views.held_reason_text(reason, "en", people=people)
+    assert "cas d'Ellinor Guttorm Utsi" in fr and "the case of Ellinor Guttorm Utsi" in en
+    assert "ellinor-guttorm-utsi" not in fr + en
+    # another case's person (a post naming someone else): the slug, as before
+    assert "« ellinor-guttorm-utsi »" in delivery_views.held_reason_text(reason, "fr", people={"x": {"fr": "X"}})

@@ -52,8 +52,9 @@ def test_suspending_and_lifting_are_audited(engine) -> None:
         stopped = {s.id: s for s in suspensions.in_force(session)}
         assert stopped[whole.id].reason == "Transfert de Juan" and stopped[whole.id].set_by == "alice"
         assert stopped[one.id].scope == "account" and stopped[one.id].scope_name == "x-fr"
-        assert stopped[edition.id].scope_text("fr") == "l'édition ecrire-2025"
-        assert stopped[edition.id].scope_text("en") == "the ecrire-2025 edition"
+        # the edition by its name, as staff know it, not by its slug
+        assert stopped[edition.id].scope_text("fr") == "l'édition « Écrire, ça libère ! 2025 »"
+        assert stopped[edition.id].scope_text("en") == "the “Write for Rights 2025” edition"
         suspensions.lift(session, actor=ADMIN, suspension_id=one.id, choice="cancel")
     with db.session_scope(engine) as session:
         rows = session.exec(select(AuditEntry).where(AuditEntry.target_type == "suspension")
