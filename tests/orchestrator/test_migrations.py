@@ -92,15 +92,18 @@ def _assert_kept(before: dict[str, set[str]], columns: dict[str, set[str]], afte
         assert _project(expected, columns[table]) <= kept, f"{direction} to {revision} lost or changed rows of {table}"
 
 
-def walk_both_ways(database_url: str, config: Config) -> list[str]:
-    """Upgrade revision by revision over full data, checking each step down and up again."""
+def walk_both_ways(database_url: str, config: Config, *, start: str = "0001") -> list[str]:
+    """Upgrade revision by revision over full data from ``start``, checking each step down and up
+    again."""
     revisions = revisions_in_order(config)
     assert revisions[0] == "0001"
+    revisions = revisions[revisions.index(start):]
     engine = db.make_engine(database_url)
     try:
         command.upgrade(config, revisions[0])
         with engine.begin() as conn:
-            seed_0001(conn)
+            if start == "0001":
+                seed_0001(conn)
             fill_empty_tables(conn)
         for previous, revision in zip(revisions, revisions[1:], strict=False):
             with engine.connect() as conn:
@@ -161,7 +164,8 @@ def downgrade() -> None:
 
 
 def test_the_walk_catches_a_migration_that_loses_data(database_url: str, tmp_path: Path) -> None:
-    """The check itself can fail: a migration that drops a column's data is refused."""
+    """The check itself can fail: a migration that drops a column's data is refused (the walk starts
+    at the last real revision, with every table filled: the real steps have their own test)."""
     folder = tmp_path / "migrations"
     shutil.copytree(db.MIGRATIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
     config = db.alembic_config(database_url)
@@ -169,7 +173,7 @@ def test_the_walk_catches_a_migration_that_loses_data(database_url: str, tmp_pat
     (folder / "versions" / "9999_lossy.py").write_text(LOSSY.format(head=head, column="platform_url"))
     config.set_main_option("script_location", str(folder))
     with pytest.raises(AssertionError, match="upgrade to 9999 lost or changed rows of delivery"):
-        walk_both_ways(database_url, config)
+        walk_both_ways(database_url, config, start=head)
 
 
 def test_the_first_revision_seed_reads_back_through_the_models(database_url: str) -> None:
