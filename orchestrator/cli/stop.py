@@ -51,15 +51,16 @@ def resume(
         found = suspensions.find(session, campaign=campaign, account=account)
         late = suspensions.overdue(session, suspension_id=found.id)
         if late and overdue is None:
-            return found.id, late_lines(late), None
+            return found.id, late_lines(late), None, {}
         _, count = suspensions.lift(session, actor=command_line_operator(), suspension_id=found.id,
                                     choice=overdue or "publish", spacing_minutes=spacing)
-        return found.id, [], count
+        held = suspensions.still_covered(session, [d.id for d in late]) if overdue != "cancel" else {}
+        return found.id, [], count, held
 
     def late_lines(late):  # type: ignore[no-untyped-def]
         return [f"  envoi {d.id} prévu {d.scheduled_at:%Y-%m-%d %H:%M} UTC" for d in late]
 
-    number, lines, count = run_service(lift)
+    number, lines, count, held = run_service(lift)
     if count is None:
         typer.echo(f"En retard depuis la suspension {number} ({len(lines)}) :")
         for line in lines:
@@ -69,3 +70,7 @@ def resume(
             "cancel": "annulés"}[overdue or "publish"]
     typer.echo(f"Suspension {number} levée." + (f" Envois en retard {done} : {count}." if count else
                                                   " Rien n'était en retard."))
+    if held:  # lifting this one does not send what another suspension still covers
+        others = ", ".join(str(n) for n in sorted(set(held.values())))
+        typer.echo(f"Attention : {len(held)} de ces envois restent retenus, la suspension {others} les couvre "
+                   "encore. Levez-la aussi pour qu'ils partent.")

@@ -54,3 +54,19 @@ def test_an_account_suspension_from_the_command_line(env: dict[str, str]) -> Non
     again = cli(env, "suspend", "--reason", "encore", "--account", "x-fr", check=False)
     assert again.returncode == 1 and "déjà en vigueur" in again.stderr
     assert "Rien n'était en retard" in cli(env, "resume", "--account", "x-fr").stdout
+
+
+def test_lifting_one_of_two_says_what_the_other_still_holds(env: dict[str, str]) -> None:
+    cli(env, "init")
+    engine = db.get_engine()
+    account = add_account(engine, "x", name="x-fr")
+    cli(env, "suspend", "--reason", "Transfert de Juan")
+    cli(env, "suspend", "--reason", "Compte compromis", "--account", "x-fr")
+    due = schedule(engine, approved_post(engine), account, at=utcnow() - dt.timedelta(minutes=3))
+    assert Claimer(engine, get_settings(), "w").claim() == []
+    out = cli(env, "resume", "--overdue", "publish").stdout
+    assert "levée" in out and "1 de ces envois restent retenus" in out, out
+    assert Claimer(engine, get_settings(), "w").claim() == []  # what the message says: still held
+    assert delivery(engine, due).state == states.HELD
+    quiet = cli(env, "resume", "--account", "x-fr", "--overdue", "publish").stdout
+    assert "restent retenus" not in quiet
