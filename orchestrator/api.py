@@ -10,10 +10,18 @@ on the Intégrations page (``orchestrator.services.integrations``), with the rou
 Every refusal is JSON ``{"error": {"code", "fr", "en"}}`` with its status, and stores nothing.
 Rate: each token's ``rate_per_minute``, as a token bucket in this process (a 429 says when to try
 again). The description is ``docs/openapi.json``, served at ``/openapi.json``.
+
+An accepted token is trusted for ``integrations.TOKEN_SECONDS`` (5 s) before it is read again: a
+revocation elsewhere takes effect within that time, one in this process at once. Counts are
+written by one thread (``GroupWriter``): the requests that arrive while it writes go into its next
+transaction together, each in its own savepoint, and each is answered once that commit is done.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
 import datetime as dt
 import json
 import threading
@@ -96,16 +104,76 @@ def openapi() -> dict[str, Any]:
     return json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
 
 
+class GroupWriter:
+    """One thread writes the counts of every request of this process (``integrations.write_many``).
+
+    A request hands its body over and waits; the thread takes everything waiting (up to ``most``)
+    into one transaction, one savepoint each, commits once, then answers each request with its own
+    result or error. Nobody is answered before the commit that holds their counts; a failed commit
+    fails every request in it, and none is acknowledged. The thread ends after ``idle`` seconds
+    without work and starts again with the next request."""
+
+    def __init__(self, engine: sa.Engine, most: int = 200, idle: float = 2.0) -> None:
+        self.engine, self.most, self.idle = engine, most, idle
+        self._waiting: collections.deque[tuple[ApiToken, str, dict[str, Any], concurrent.futures.Future[Any]]] = (
+            collections.deque())
+        self._ready = threading.Condition()
+        self._running = False
+        self.transactions = 0  # commits made, for tests and curiosity
+
+    def submit(self, token: ApiToken, key: str, body: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._ready:
+            self._waiting.append((token, key, body, future))
+            if self._running:
+                self._ready.notify()
+            else:
+                self._running = True
+                threading.Thread(target=self._run, name="api-writer", daemon=True).start()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                if not self._waiting:
+                    self._ready.wait(self.idle)
+                if not self._waiting:
+                    self._running = False
+                    return
+                batch = [self._waiting.popleft() for _ in range(min(self.most, len(self._waiting)))]
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[ApiToken, str, dict[str, Any], concurrent.futures.Future[Any]]]) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                results = integrations.write_many(session, [(t, k, b) for t, k, b, _ in batch])
+            self.transactions += 1
+        except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
+            for *_, future in batch:
+                future.set_exception(exc)
+            return
+        for (*_, future), result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     limiter = RateLimiter()
+    writer = GroupWriter(engine)
     last_used: dict[int, float] = {}
 
     def check_token(header: str) -> ApiToken | str:
         if not header.lower().startswith("bearer "):
             return "missing_token"
+        secret = header[7:].strip()
+        seen = integrations.revocations()
         with read_scope(engine) as session:
-            found = integrations.authenticate(session, header[7:].strip())
+            found = integrations.authenticate(session, secret)
+        if isinstance(found, ApiToken):
+            integrations.remember_token(secret, found, seen)
         if isinstance(found, ApiToken) and time.monotonic() - last_used.get(found.id or 0, -1e9) > 60:
             last_used[found.id or 0] = time.monotonic()  # noted at most once a minute: reads stay reads
             with session_scope(engine) as session:
@@ -116,7 +184,10 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
         return found
 
     async def authorized(request: Request, scope: str) -> ApiToken | Response:
-        found = await run_in_threadpool(check_token, request.headers.get("authorization", ""))
+        header = request.headers.get("authorization", "")
+        found = integrations.cached_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+        if found is None:
+            found = await run_in_threadpool(check_token, header)
         if isinstance(found, str):
             return error(found, headers={"WWW-Authenticate": "Bearer"})
         if scope not in found.scopes:
@@ -214,10 +285,6 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
             return error("malformed_json")
         return body if isinstance(body, dict) else error("malformed_json")
 
-    def write(token: ApiToken, key: str, body: dict[str, Any]) -> integrations.Written:
-        with session_scope(engine) as session:
-            return integrations.write_counts(session, token=token, key=key, body=body)
-
     async def responses(request: Request) -> Response:
         token = await authorized(request, "responses:write")
         if isinstance(token, Response):
@@ -227,7 +294,7 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
             return body
         key = str(body.get("key") or request.headers.get("idempotency-key", ""))
         try:
-            written = await run_in_threadpool(write, token, key, body)
+            written = await asyncio.wrap_future(writer.submit(token, key, body))
         except integrations.Refused as refused:
             return error(refused.code, refused.status, refused.fr, refused.en)
         except sa.exc.IntegrityError:  # the same key at the same moment from another request
@@ -254,4 +321,5 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
     ]
     app = Starlette(routes=routes, exception_handlers={404: missing, 405: not_allowed})
     app.state.limiter = limiter
+    app.state.writer = writer
     return app

@@ -20,9 +20,12 @@ import datetime as dt
 import hashlib
 import json
 import secrets as pysecrets
+import threading
+import time
 from collections import Counter
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -89,6 +92,7 @@ def get_token(session: Session, token_id: int) -> ApiToken:
 def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
     require(actor, "admin", "révoquer un jeton d'API", "revoke an API token")
     row = get_token(session, token_id)
+    forget_token(token_id)  # this process's API stops taking it now; another's within TOKEN_SECONDS
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
@@ -124,6 +128,48 @@ def authenticate(session: Session, token: str, *, now: dt.datetime | None = None
     if row.expires_at is not None and row.expires_at <= (now or utcnow()):
         return "expired_token"
     return row
+
+
+#: How long the API trusts a token it has read (seconds): a token revoked or rotated in another
+#: process (the dashboard) stops working within this time; in the API's own process at once
+#: (``revoke_token`` forgets it). Expiry is checked on every request against the row kept.
+TOKEN_SECONDS = 5.0
+#: token hash -> (read at, row, revocations seen): only accepted tokens are kept, so a token just
+#: created works at once and an unknown one is always looked up.
+_TOKENS: dict[str, tuple[float, ApiToken, int]] = {}
+_REVOCATIONS = [0]
+_TOKENS_LOCK = threading.Lock()
+
+
+def forget_token(token_id: int) -> None:
+    with _TOKENS_LOCK:
+        _REVOCATIONS[0] += 1
+        for digest in [d for d, hit in _TOKENS.items() if hit[1].id == token_id]:
+            del _TOKENS[digest]
+
+
+def cached_token(token: str, *, now: dt.datetime | None = None) -> ApiToken | str | None:
+    """The token's row if it was accepted less than ``TOKEN_SECONDS`` ago (``expired_token`` if it
+    has expired since), else ``None``: read it again with ``authenticate`` and ``remember_token``."""
+    hit = _TOKENS.get(hash_token(token))
+    if hit is None or time.monotonic() - hit[0] >= TOKEN_SECONDS:
+        return None
+    row = hit[1]
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
+        return "expired_token"
+    return row
+
+
+def remember_token(token: str, row: ApiToken, revocations: int) -> None:
+    """Keep an accepted token's row; ``revocations`` is ``revocations()`` taken before it was read,
+    so a revocation in this process while it was being read is not undone."""
+    with _TOKENS_LOCK:
+        if revocations == _REVOCATIONS[0]:
+            _TOKENS[hash_token(token)] = (time.monotonic(), row, revocations)
+
+
+def revocations() -> int:
+    return _REVOCATIONS[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +348,9 @@ def write_counts(session: Session, *, token: ApiToken, key: str, body: dict[str,
                       f"At most {get_settings().api_max_counts} counts per request.", 413)
     digest = hashlib.sha256(f"api\0{token.name}\0{key}".encode()).hexdigest()
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    earlier = session.exec(select(ResponseImport).where(ResponseImport.sha256 == digest)).first()
+    imports: Any = ResponseImport.__table__  # type: ignore[attr-defined]
+    earlier = session.execute(sa.select(imports.c.id, imports.c.filename, imports.c.keys_written, imports.c.total,
+                                        imports.c.keys_replaced).where(imports.c.sha256 == digest)).first()
     if earlier is not None:
         if not earlier.filename.endswith(fingerprint):
             raise Refused("key_reused", f"La clé « {key} » a déjà servi pour d'autres chiffres (import n° {earlier.id}) : "
@@ -314,36 +362,66 @@ def write_counts(session: Session, *, token: ApiToken, key: str, body: dict[str,
     campaign = campaign or current_campaign(session)
     rows, unknown = _item_rows(session, campaign, items)
     actor = Actor(f"api:{token.name}"[:64], "editor")
-    record = ResponseImport(campaign_id=campaign.id or 0, sha256=digest, filename=f"api {token.name} {fingerprint}",
-                            encoding="json", delimiter=",", lines=len(items), keys_written=len(rows),
-                            total=sum(r[-1] for r in rows), imported_by=actor.username, created_at=utcnow())
-    session.add(record)
-    session.flush()
-    assert record.id is not None
+    total = sum(r[-1] for r in rows)
+    # Core, not the ORM: the record is written once and never read back as an object here
+    import_id = session.execute(
+        sa.insert(imports).returning(imports.c.id),
+        {"campaign_id": campaign.id or 0, "sha256": digest, "filename": f"api {token.name} {fingerprint}",
+         "encoding": "json", "delimiter": ",", "lines": len(items), "lines_skipped": 0, "keys_written": len(rows),
+         "keys_replaced": 0, "total": total, "dropped_columns": [], "imported_by": actor.username,
+         "created_at": utcnow()}).scalar_one()
+    replaced = 0
     if mode == "set":
-        record.keys_replaced = write_rows(session, rows, import_id=record.id, entered_by=actor.username)
+        replaced = write_rows(session, rows, import_id=import_id, entered_by=actor.username)
+        if replaced:
+            session.execute(sa.update(imports).where(imports.c.id == import_id).values(keys_replaced=replaced))
     else:
-        add_rows(session, rows, import_id=record.id, entered_by=actor.username)
-    session.add(record)
-    audit(session, actor=actor, action="api_responses", target_type="response_import", target_id=record.id,
-          token=token.id, rows=len(rows), total=record.total, mode=mode)
-    return Written(import_id=record.id, rows=len(rows), total=record.total, replaced=record.keys_replaced,
-                   unknown_sources=unknown)
+        add_rows(session, rows, import_id=import_id, entered_by=actor.username)
+    audit(session, actor=actor, action="api_responses", target_type="response_import", target_id=import_id,
+          token=token.id, rows=len(rows), total=total, mode=mode)
+    return Written(import_id=import_id, rows=len(rows), total=total, replaced=replaced, unknown_sources=unknown)
 
 
-def add_rows(session: Session, rows: list[tuple[Any, ...]], *, import_id: int, entered_by: str) -> None:
-    """Like ``write_rows``, but each count adds to the figure already imported for its key."""
-    table: Any = Response.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    now = utcnow()
-    for start in range(0, len(rows), BATCH):
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(
+def write_many(session: Session, requests: list[tuple[ApiToken, str, dict[str, Any]]]) -> list[Written | Exception]:
+    """Several requests' counts in one transaction (the API's group commit), each by
+    ``write_counts``'s rules and in its own savepoint: a request refused, or whose key another
+    process has just stored (``IntegrityError``), gets its own error and leaves the others
+    written. Any other error fails the whole transaction, and so every request in it."""
+    from orchestrator.services.campaigns import current_campaign
+
+    campaign = current_campaign(session)
+    out: list[Written | Exception] = []
+    for token, key, body in requests:
+        try:
+            with session.begin_nested():
+                out.append(write_counts(session, token=token, key=key, body=body, campaign=campaign))
+        except (Refused, sa.exc.IntegrityError) as exc:
+            out.append(exc)
+    return out
+
+
+_ADD: dict[str, Any] = {}
+
+
+def _add_statement(dialect: str) -> Any:
+    """The upsert that adds a count to its key's figure, built once per database kind."""
+    if dialect not in _ADD:
+        table: Any = Response.__table__  # type: ignore[attr-defined]
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        _ADD[dialect] = stmt.on_conflict_do_update(
             index_elements=["case_id", "kind", "day", "source_type", "source"],
             index_where=table.c.import_id.is_not(None),
             set_={"count": table.c.count + stmt.excluded["count"], "import_id": stmt.excluded.import_id,
                   "entered_by": stmt.excluded.entered_by, "created_at": stmt.excluded.created_at},
         )
+    return _ADD[dialect]
+
+
+def add_rows(session: Session, rows: list[tuple[Any, ...]], *, import_id: int, entered_by: str) -> None:
+    """Like ``write_rows``, but each count adds to the figure already imported for its key."""
+    stmt = _add_statement(session.get_bind().dialect.name)
+    now = utcnow()
+    for start in range(0, len(rows), BATCH):
         session.execute(stmt, [
             {"case_id": c, "kind": k, "day": d, "source_type": t, "source": s, "count": n,
              "import_id": import_id, "entered_by": entered_by, "created_at": now}
