@@ -105,7 +105,7 @@ def openapi() -> dict[str, Any]:
 
 
 class GroupWriter:
-    """One thread writes the counts of every request of this process (``integrations.write_many``).
+    """One thread writes the counts of every request of this process (``integrations.write_requests``).
 
     A request hands its body over and waits; the thread takes everything waiting (up to ``most``)
     into one transaction, one savepoint each, commits once, then answers each request with its own
@@ -146,7 +146,7 @@ class GroupWriter:
     def _write(self, batch: list[tuple[ApiToken, str, dict[str, Any], concurrent.futures.Future[Any]]]) -> None:
         try:
             with session_scope(self.engine) as session:
-                results = integrations.write_many(session, [(t, k, b) for t, k, b, _ in batch])
+                results = integrations.write_requests(session, [(t, k, b) for t, k, b, _ in batch])
             self.transactions += 1
         except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
             for *_, future in batch:
