@@ -108,10 +108,13 @@ class GroupWriter:
     """One thread writes the counts of every request of this process (``integrations.write_requests``).
 
     A request hands its body over and waits; the thread takes everything waiting (up to ``most``)
-    into one transaction, one savepoint each, commits once, then answers each request with its own
-    result or error. Nobody is answered before the commit that holds their counts; a failed commit
-    fails every request in it, and none is acknowledged. The thread ends after ``idle`` seconds
-    without work and starts again with the next request."""
+    into one transaction, commits once, then answers each request with its own result or error.
+    Nobody is answered before the commit that holds their counts; a failed commit fails every
+    request in it, and none is acknowledged. While busy the thread keeps its database connection
+    (no checkout and ping per transaction); a transaction that finds that connection broken is
+    tried once more on a fresh one (the keys make a second try count nothing twice). The thread
+    ends, and lets the connection go, after ``idle`` seconds without work; the next request
+    starts it again."""
 
     def __init__(self, engine: sa.Engine, most: int = 200, idle: float = 2.0) -> None:
         self.engine, self.most, self.idle = engine, most, idle
@@ -133,30 +136,49 @@ class GroupWriter:
         return future
 
     def _run(self) -> None:
-        while True:
-            with self._ready:
-                if not self._waiting:
-                    self._ready.wait(self.idle)
-                if not self._waiting:
-                    self._running = False
-                    return
-                batch = [self._waiting.popleft() for _ in range(min(self.most, len(self._waiting)))]
-            self._write(batch)
-
-    def _write(self, batch: list[tuple[ApiToken, str, dict[str, Any], concurrent.futures.Future[Any]]]) -> None:
+        connection: sa.Connection | None = None
         try:
-            with session_scope(self.engine) as session:
-                results = integrations.write_requests(session, [(t, k, b) for t, k, b, _ in batch])
-            self.transactions += 1
-        except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
-            for *_, future in batch:
-                future.set_exception(exc)
-            return
+            while True:
+                with self._ready:
+                    if not self._waiting:
+                        self._ready.wait(self.idle)
+                    if not self._waiting:
+                        self._running = False
+                        return
+                    batch = [self._waiting.popleft() for _ in range(min(self.most, len(self._waiting)))]
+                connection = self._write(batch, connection)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _write(self, batch: list[tuple[ApiToken, str, dict[str, Any], concurrent.futures.Future[Any]]],
+               connection: sa.Connection | None) -> sa.Connection | None:
+        requests = [(t, k, b) for t, k, b, _ in batch]
+        for attempt in (1, 2):
+            fresh = connection is None
+            try:
+                if connection is None:
+                    connection = self.engine.connect()
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    results = integrations.write_requests(session, requests)
+                    session.commit()
+                self.transactions += 1
+                break
+            except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
+                if connection is not None:
+                    connection.close()
+                    connection = None
+                if attempt == 1 and not fresh and isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+                    continue  # the kept connection had gone (a restarted server): once more on a new one
+                for *_, future in batch:
+                    future.set_exception(exc)
+                return None
         for (*_, future), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+        return connection
 
 
 def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette:

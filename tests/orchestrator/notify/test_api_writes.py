@@ -231,3 +231,25 @@ def test_the_api_answers_through_the_writer(engine: sa.Engine, client: TestClien
     again = client.post(f"{BASE}/responses", json=counts(add(2), key="w", mode="add"), headers=auth(secret))
     assert (first.status_code, again.status_code) == (201, 200) and again.json()["duplicate"] is True
     assert stored(engine) == (1, 2)
+
+
+def test_a_lost_connection_is_tried_once_more_and_counts_once(engine: sa.Engine,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    token_id, _ = token(engine)
+    row = row_of(engine, token_id)
+    writer = GroupWriter(engine, idle=30)
+    assert isinstance(writer.submit(row, "a", counts(add(1), key="a", mode="add")).result(timeout=60),
+                      integrations.Written)  # the writer now keeps its connection
+    real, calls = integrations.write_requests, []
+
+    def flaky(session: Any, requests: Any, **kw: Any) -> Any:
+        calls.append(1)
+        out = real(session, requests, **kw)
+        if len(calls) == 1:  # written, then the server went away before the commit
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        return out
+
+    monkeypatch.setattr(integrations, "write_requests", flaky)
+    written = writer.submit(row, "b", counts(add(2), key="b", mode="add")).result(timeout=60)
+    assert isinstance(written, integrations.Written) and len(calls) == 2
+    assert stored(engine) == (2, 3)
