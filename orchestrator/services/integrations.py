@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 from orchestrator import secrets
 from orchestrator.errors import ServiceError
 from orchestrator.models import ApiToken, Campaign, IntegrationWebhook, Response, ResponseImport
-from orchestrator.services.auth import Actor, NotFound, audit, require
+from orchestrator.services.auth import Actor, NotFound, audit, audit_many, require
 from orchestrator.services.notify import HOOK_EVENTS, check_webhook_url
 from orchestrator.services.responses_csv import normalize
 from orchestrator.services.responses_fields import KIND_ALIASES, MAX_COUNT, SOURCE, value_reason
@@ -248,9 +248,24 @@ _CASES: dict[tuple[str, int], tuple[float, dict[str, int], str]] = {}
 CASES_SECONDS = 10.0
 
 
-def _cases(session: Session, campaign: Campaign) -> tuple[dict[str, int], str]:
-    import time
+#: database -> (read at, the current campaign): pushed counts go to the campaign that was current
+#: at most ``CASES_SECONDS`` ago (a row read per request cost as much as the rest of the writing).
+_CURRENT: dict[str, tuple[float, Campaign]] = {}
 
+
+def _current_campaign(session: Session) -> Campaign:
+    from orchestrator.services.campaigns import current_campaign
+
+    key = str(session.get_bind().engine.url)
+    hit = _CURRENT.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CASES_SECONDS:
+        return hit[1]
+    campaign = current_campaign(session)
+    _CURRENT[key] = (time.monotonic(), campaign)
+    return campaign
+
+
+def _cases(session: Session, campaign: Campaign) -> tuple[dict[str, int], str]:
     key = (str(session.get_bind().engine.url), campaign.id or 0)
     hit = _CASES.get(key)
     if hit is not None and time.monotonic() - hit[0] < CASES_SECONDS:
@@ -379,12 +394,16 @@ def _checked(token: ApiToken, key: str, body: dict[str, Any]) -> _Request:
     return _Request(token, key, body, mode, items, digest, fingerprint)
 
 
+_IMPORTS: Any = ResponseImport.__table__  # type: ignore[attr-defined]
+_EARLIER = sa.select(_IMPORTS.c.sha256, _IMPORTS.c.id, _IMPORTS.c.filename, _IMPORTS.c.keys_written,
+                     _IMPORTS.c.total, _IMPORTS.c.keys_replaced).where(
+    _IMPORTS.c.sha256.in_(sa.bindparam("digests", expanding=True)))
+
+
 def _earlier(session: Session, digests: list[str]) -> dict[str, Any]:
     """The imports already stored under these keys (their digests)."""
-    imports: Any = ResponseImport.__table__  # type: ignore[attr-defined]
-    return {row.sha256: row for start in range(0, len(digests), BATCH) for row in session.execute(
-        sa.select(imports.c.sha256, imports.c.id, imports.c.filename, imports.c.keys_written, imports.c.total,
-                  imports.c.keys_replaced).where(imports.c.sha256.in_(digests[start:start + BATCH])))}
+    return {row.sha256: row for start in range(0, len(digests), BATCH)
+            for row in session.execute(_EARLIER, {"digests": digests[start:start + BATCH]})}
 
 
 def _replayed(earlier: Any, request: _Request) -> Written | Refused:
@@ -407,8 +426,6 @@ def write_requests(session: Session, requests: list[tuple[ApiToken, str, dict[st
     second is its replay. The writes go in one savepoint; if it fails on a key (``IntegrityError``:
     another process has just stored it), each request is written again in a savepoint of its own,
     so only that one fails. Any other error fails them all (the caller's transaction)."""
-    from orchestrator.services.campaigns import current_campaign
-
     out: list[Written | Exception | None] = [None] * len(requests)
     checked: list[tuple[int, _Request]] = []
     for index, (token, key, body) in enumerate(requests):
@@ -429,7 +446,7 @@ def write_requests(session: Session, requests: list[tuple[ApiToken, str, dict[st
             taken.add(request.digest)
             fresh.append((index, request))
     if fresh:
-        campaign = campaign or current_campaign(session)
+        campaign = campaign or _current_campaign(session)
         valid: list[tuple[int, _Request]] = []
         for index, request in fresh:
             try:
@@ -496,11 +513,10 @@ def _store(session: Session, campaign: Campaign, requests: list[tuple[int, _Requ
                 session.execute(sa.update(imports).where(imports.c.id == import_id)
                                 .values(keys_replaced=replaced[number]))
     add_pending()
-    for (_, request), import_id, user in zip(requests, ids, users, strict=True):
-        audit(session, actor=Actor(user, "editor"), action="api_responses", target_type="response_import",
-              target_id=import_id, token=request.token.id, rows=len(request.rows),
-              total=sum(row[-1] for row in request.rows), mode=request.mode)
-    session.flush()  # inside the caller's savepoint: a failure here rolls back with the rest
+    audit_many(session, [(Actor(user, "editor"), "api_responses", "response_import", import_id,
+                          {"token": request.token.id, "rows": len(request.rows),
+                           "total": sum(row[-1] for row in request.rows), "mode": request.mode})
+                         for (_, request), import_id, user in zip(requests, ids, users, strict=True)])
     return [Written(import_id=import_id, rows=len(r.rows), total=sum(row[-1] for row in r.rows),
                     replaced=replaced[number], unknown_sources=r.unknown)
             for number, ((_, r), import_id) in enumerate(zip(requests, ids, strict=True))]
