@@ -24,8 +24,10 @@ import collections
 import concurrent.futures
 import datetime as dt
 import json
+import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from orchestrator.services import integrations
 from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
 
+log = logging.getLogger("porte_voix.api")
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 HEADERS = {"Cache-Control": "no-store"}
 
@@ -118,22 +121,48 @@ class GroupWriter:
 
     def __init__(self, engine: sa.Engine, most: int = 200, idle: float = 2.0) -> None:
         self.engine, self.most, self.idle = engine, most, idle
-        self._waiting: collections.deque[tuple[ApiToken, str, dict[str, Any], concurrent.futures.Future[Any]]] = (
+        self._waiting: collections.deque[tuple[ApiToken, str, dict[str, Any], Callable[[Any], object]]] = (
             collections.deque())
         self._ready = threading.Condition()
         self._running = False
         self.transactions = 0  # commits made, for tests and curiosity
 
     def submit(self, token: ApiToken, key: str, body: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        """For a thread: a future of the request's ``Written``, or of its error."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def settle(result: Any) -> None:
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+        self._enqueue(token, key, body, settle)
+        return future
+
+    async def write(self, token: ApiToken, key: str, body: dict[str, Any]) -> integrations.Written:
+        """For the event loop: the request's ``Written``, or its error raised."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+
+        def settle(result: Any) -> None:
+            if not waiter.done():
+                waiter.set_result(result)
+
+        self._enqueue(token, key, body, lambda result: loop.call_soon_threadsafe(settle, result))
+        result = await waiter
+        if isinstance(result, BaseException):
+            raise result
+        return result  # type: ignore[no-any-return]
+
+    def _enqueue(self, token: ApiToken, key: str, body: dict[str, Any], settle: Callable[[Any], object]) -> None:
         with self._ready:
-            self._waiting.append((token, key, body, future))
+            self._waiting.append((token, key, body, settle))
             if self._running:
                 self._ready.notify()
             else:
                 self._running = True
                 threading.Thread(target=self._run, name="api-writer", daemon=True).start()
-        return future
 
     def _run(self) -> None:
         connection: sa.Connection | None = None
@@ -151,7 +180,7 @@ class GroupWriter:
             if connection is not None:
                 connection.close()
 
-    def _write(self, batch: list[tuple[ApiToken, str, dict[str, Any], concurrent.futures.Future[Any]]],
+    def _write(self, batch: list[tuple[ApiToken, str, dict[str, Any], Callable[[Any], object]]],
                connection: sa.Connection | None) -> sa.Connection | None:
         requests = [(t, k, b) for t, k, b, _ in batch]
         for attempt in (1, 2):
@@ -170,15 +199,20 @@ class GroupWriter:
                     connection = None
                 if attempt == 1 and not fresh and isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
                     continue  # the kept connection had gone (a restarted server): once more on a new one
-                for *_, future in batch:
-                    future.set_exception(exc)
+                for *_, settle in batch:
+                    _tell(settle, exc)
                 return None
-        for (*_, future), result in zip(batch, results, strict=True):
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        for (*_, settle), result in zip(batch, results, strict=True):
+            _tell(settle, result)
         return connection
+
+
+def _tell(settle: Callable[[Any], object], result: Any) -> None:
+    """Answer one request; one that can no longer be answered (its loop closed) stops no other."""
+    try:
+        settle(result)
+    except Exception:  # noqa: BLE001
+        log.exception("API writer: a request could not be answered")
 
 
 def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette:
@@ -316,7 +350,7 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
             return body
         key = str(body.get("key") or request.headers.get("idempotency-key", ""))
         try:
-            written = await asyncio.wrap_future(writer.submit(token, key, body))
+            written = await writer.write(token, key, body)
         except integrations.Refused as refused:
             return error(refused.code, refused.status, refused.fr, refused.en)
         except sa.exc.IntegrityError:  # the same key at the same moment from another request
