@@ -100,6 +100,15 @@ def _hammer(url: str, token: str, seconds: float, workers: int, batch: int) -> t
     return acknowledged, bad, time.monotonic() - start
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux), 0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _total(url: str) -> int:
     import sqlalchemy as sa
 
@@ -130,14 +139,18 @@ def _one(kind: str, seconds: float, quick: bool) -> list[dict[str, Any]]:
             endpoint = f"http://127.0.0.1:{port}/api/v1/responses"
             expected = 0
             for batch, workers in ((1, 8), (100, 4)):
+                cpu = _cpu_seconds(server.pid)
                 acknowledged, bad, elapsed = _hammer(endpoint, token, seconds, workers, batch)
+                cpu = _cpu_seconds(server.pid) - cpu
                 updates = len(acknowledged) * batch
                 expected += updates
                 case = f"{kind}, {batch} update(s) a request, {workers} clients"
                 rows.append({"case": case, "metric": "count updates per second", "value": round(updates / elapsed, 1),
-                             "unit": "updates/s", "target": f"≥ {TARGET}" if batch > 1 else ""})
+                             "unit": "updates/s", "target": f"≥ {TARGET}"})
                 rows.append({"case": case, "metric": "requests per second", "value": round(len(acknowledged) / elapsed, 1),
                              "unit": "req/s", "target": ""})
+                rows.append({"case": case, "metric": "server CPU per request (the machine's load aside)",
+                             "value": round(1000 * cpu / max(1, len(acknowledged)), 2), "unit": "ms", "target": ""})
                 rows.append({"case": case, "metric": "requests refused", "value": bad, "unit": "", "target": "= 0"})
                 # none lost: what was acknowledged is what is stored
                 stored = _total(url)

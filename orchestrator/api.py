@@ -107,11 +107,14 @@ def openapi() -> dict[str, Any]:
     return json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
 
 
+_Waiting = tuple[ApiToken, str, dict[str, Any], Callable[[Any], object]]  # a request's token, key, body, and how to answer it
+
+
 class GroupWriter:
     """One thread writes the counts of every request of this process (``integrations.write_requests``).
 
-    A request hands its body over and waits; the thread takes everything waiting (up to ``most``)
-    into one transaction, commits once, then answers each request with its own result or error.
+    A request hands its body over and waits; the thread takes everything waiting (up to ``most``
+    requests, and no more once ``most_counts`` count updates are taken) into one transaction, commits once, then answers each request with its own result or error.
     Nobody is answered before the commit that holds their counts; a failed commit fails every
     request in it, and none is acknowledged. While busy the thread keeps its database connection
     (no checkout and ping per transaction); a transaction that finds that connection broken is
@@ -119,9 +122,9 @@ class GroupWriter:
     ends, and lets the connection go, after ``idle`` seconds without work; the next request
     starts it again."""
 
-    def __init__(self, engine: sa.Engine, most: int = 200, idle: float = 2.0) -> None:
-        self.engine, self.most, self.idle = engine, most, idle
-        self._waiting: collections.deque[tuple[ApiToken, str, dict[str, Any], Callable[[Any], object]]] = (
+    def __init__(self, engine: sa.Engine, most: int = 200, most_counts: int = 5000, idle: float = 2.0) -> None:
+        self.engine, self.most, self.most_counts, self.idle = engine, most, most_counts, idle
+        self._waiting: collections.deque[_Waiting] = (
             collections.deque())
         self._ready = threading.Condition()
         self._running = False
@@ -174,13 +177,18 @@ class GroupWriter:
                     if not self._waiting:
                         self._running = False
                         return
-                    batch = [self._waiting.popleft() for _ in range(min(self.most, len(self._waiting)))]
+                    batch: list[_Waiting] = []
+                    items = 0
+                    while self._waiting and len(batch) < self.most and items < self.most_counts:
+                        batch.append(self._waiting.popleft())
+                        counts = batch[-1][2].get("counts")
+                        items += len(counts) if isinstance(counts, list) else 1
                 connection = self._write(batch, connection)
         finally:
             if connection is not None:
                 connection.close()
 
-    def _write(self, batch: list[tuple[ApiToken, str, dict[str, Any], Callable[[Any], object]]],
+    def _write(self, batch: list[_Waiting],
                connection: sa.Connection | None) -> sa.Connection | None:
         requests = [(t, k, b) for t, k, b, _ in batch]
         for attempt in (1, 2):

@@ -253,3 +253,15 @@ def test_a_lost_connection_is_tried_once_more_and_counts_once(engine: sa.Engine,
     written = writer.submit(row, "b", counts(add(2), key="b", mode="add")).result(timeout=60)
     assert isinstance(written, integrations.Written) and len(calls) == 2
     assert stored(engine) == (2, 3)
+
+
+def test_a_transaction_takes_no_more_counts_than_its_bound(engine: sa.Engine) -> None:
+    token_id, _ = token(engine)
+    row = row_of(engine, token_id)
+    writer = GroupWriter(engine, most_counts=3, idle=0.01)
+    writer._running = True  # queue them all first; the thread's loop then runs here
+    futures = [writer.submit(row, f"k{n}", counts(add(1), add(1, day="2025-12-06"), key=f"k{n}", mode="add"))
+               for n in range(4)]
+    writer._run()
+    assert [f.result(timeout=1).total for f in futures] == [2, 2, 2, 2]
+    assert writer.transactions == 2 and stored(engine) == (4, 8)  # 2 + 2 items, then 2 + 2
