@@ -122,12 +122,17 @@ class GroupWriter:
     ends, and lets the connection go, after ``idle`` seconds without work; the next request
     starts it again."""
 
-    def __init__(self, engine: sa.Engine, most: int = 200, most_counts: int = 5000, idle: float = 2.0) -> None:
+    def __init__(self, engine: sa.Engine, most: int = 200, most_counts: int = 5000, idle: float = 2.0,
+                 threads: int | None = None) -> None:
         self.engine, self.most, self.most_counts, self.idle = engine, most, most_counts, idle
+        # SQLite writes one transaction at a time anyway; PostgreSQL takes several at once, and a
+        # thread waiting on the server leaves the interpreter to another that checks its requests
+        self.threads = threads or (1 if engine.dialect.name == "sqlite" else 3)
         self._waiting: collections.deque[_Waiting] = (
             collections.deque())
         self._ready = threading.Condition()
-        self._running = False
+        self._running = 0  # threads started and not ended
+        self._idle_threads = 0  # of which waiting for work
         self.transactions = 0  # commits made, for tests and curiosity
 
     def submit(self, token: ApiToken, key: str, body: dict[str, Any]) -> concurrent.futures.Future[Any]:
@@ -161,11 +166,11 @@ class GroupWriter:
     def _enqueue(self, token: ApiToken, key: str, body: dict[str, Any], settle: Callable[[Any], object]) -> None:
         with self._ready:
             self._waiting.append((token, key, body, settle))
-            if self._running:
-                self._ready.notify()
-            else:
-                self._running = True
+            if self._running < self.threads and len(self._waiting) > self._idle_threads:
+                self._running += 1
                 threading.Thread(target=self._run, name="api-writer", daemon=True).start()
+            else:
+                self._ready.notify()
 
     def _run(self) -> None:
         connection: sa.Connection | None = None
@@ -173,9 +178,11 @@ class GroupWriter:
             while True:
                 with self._ready:
                     if not self._waiting:
+                        self._idle_threads += 1
                         self._ready.wait(self.idle)
+                        self._idle_threads -= 1
                     if not self._waiting:
-                        self._running = False
+                        self._running -= 1
                         return
                     batch: list[_Waiting] = []
                     items = 0

@@ -180,12 +180,17 @@ def test_a_replayed_key_under_concurrency_is_counted_once(engine: sa.Engine) -> 
 
     def send(_: int) -> Any:
         start.wait()
-        return writer.submit(row, "same", dict(body)).result(timeout=60)
+        try:
+            return writer.submit(row, "same", dict(body)).result(timeout=60)
+        except sa.exc.IntegrityError as clash:  # another writer thread's transaction had it: 409
+            return clash
 
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
         results = list(pool.map(send, range(10)))
-    assert sorted(r.duplicate for r in results) == [False] + [True] * 9
-    assert len({r.import_id for r in results}) == 1
+    written = [r for r in results if isinstance(r, integrations.Written)]
+    assert [r.duplicate for r in written].count(False) == 1  # stored once, by one request
+    assert all(isinstance(r, sa.exc.IntegrityError) for r in results if r not in written)
+    assert len({r.import_id for r in written}) == 1
     assert stored(engine) == (1, 3)
 
 
@@ -255,11 +260,36 @@ def test_a_lost_connection_is_tried_once_more_and_counts_once(engine: sa.Engine,
     assert stored(engine) == (2, 3)
 
 
+def test_postgresql_gets_several_writer_threads_and_sqlite_one(engine: sa.Engine) -> None:
+    writer = GroupWriter(engine)
+    assert writer.threads == (1 if engine.dialect.name == "sqlite" else 3)
+    token_id, _ = token(engine)
+    row = row_of(engine, token_id)
+    gate = threading.Event()
+    real = integrations.write_requests
+    seen: set[str] = set()
+
+    def slow(session: Any, requests: Any, **kw: Any) -> Any:
+        seen.add(threading.current_thread().name + str(threading.get_ident()))
+        gate.wait(5)
+        return real(session, requests, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(integrations, "write_requests", slow)
+        futures = []
+        for n in range(6):
+            futures.append(writer.submit(row, f"k{n}", counts(add(1), key=f"k{n}", mode="add")))
+            threading.Event().wait(0.05)  # each arrives while the earlier ones are being written
+        gate.set()
+        assert all(isinstance(f.result(timeout=60), integrations.Written) for f in futures)
+    assert len(seen) == writer.threads and stored(engine) == (6, 6)
+
+
 def test_a_transaction_takes_no_more_counts_than_its_bound(engine: sa.Engine) -> None:
     token_id, _ = token(engine)
     row = row_of(engine, token_id)
     writer = GroupWriter(engine, most_counts=3, idle=0.01)
-    writer._running = True  # queue them all first; the thread's loop then runs here
+    writer._running = writer.threads  # queue them all first; one thread's loop then runs here
     futures = [writer.submit(row, f"k{n}", counts(add(1), add(1, day="2025-12-06"), key=f"k{n}", mode="add"))
                for n in range(4)]
     writer._run()
