@@ -92,7 +92,10 @@ def get_token(session: Session, token_id: int) -> ApiToken:
 def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
     require(actor, "admin", "révoquer un jeton d'API", "revoke an API token")
     row = get_token(session, token_id)
-    forget_token(token_id)  # this process's API stops taking it now; another's within TOKEN_SECONDS
+    # this process's API stops taking it now, and again once committed (a request reading it in
+    # between saw it still valid); another process's API within TOKEN_SECONDS
+    forget_token(token_id)
+    sa.event.listen(session, "after_commit", lambda _session: forget_token(token_id), once=True)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)

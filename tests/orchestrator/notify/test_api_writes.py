@@ -53,6 +53,16 @@ def test_a_token_revoked_in_this_process_is_refused_at_once(engine: sa.Engine, c
     assert stored(engine) == (1, 12)
 
 
+def test_a_token_read_while_its_revocation_commits_is_forgotten_at_the_commit(engine: sa.Engine) -> None:
+    token_id, secret = token(engine)
+    row = row_of(engine, token_id)
+    with db.session_scope(engine) as s:
+        integrations.revoke_token(s, actor=ADMIN, token_id=token_id)
+        integrations.remember_token(secret, row, integrations.revocations())  # a request read it meanwhile
+        assert integrations.cached_token(secret) is row
+    assert integrations.cached_token(secret) is None
+
+
 def test_a_token_revoked_elsewhere_stops_within_token_seconds(engine: sa.Engine, client: TestClient,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
