@@ -23,15 +23,17 @@ one transaction, by ``integrations.write_requests``: one look-up of the keys, on
 records, consecutive additions summed in one upsert, the audit entries in one statement; the
 current campaign and its cases are read at most every 10 s.
 
-Same machine, same session (2 shared cores, load average 7 to 9 from other work), before
-(commit 7245711, ``python -m benchmarks.bench_api``) and after (the table below):
+Same machine, same session (2 shared cores, load average 5 to 9 from other work), before
+(commit 7245711, ``python -m benchmarks.bench_api``, 4 runs from 00:57 to 01:11 UTC, the last at
+load 5.3) and after (the table below, a few minutes later; an earlier after-run at load 9.3 gave
+378, 19,572, 140 and 7,210 with one writer thread on PostgreSQL, 3 since):
 
-| Case | Before, 3 runs: updates/s | Before: server CPU a request |
+| Case | Before, 4 runs: updates/s | Before: server CPU a request |
 |---|---:|---:|
-| sqlite, 1 update a request, 8 clients | 110, 92, 99 | 5.5 to 6.0 ms |
-| sqlite, 100 updates a request, 4 clients | 6,037, 9,849, 9,247 | — |
-| postgresql, 1 update a request, 8 clients | 94, 124, 140 | 5.3 ms |
-| postgresql, 100 updates a request, 4 clients | 8,757, 7,463, 8,844 | 7.9 ms |
+| sqlite, 1 update a request, 8 clients | 110, 92, 99, 101 | 5.5 to 6.0 ms |
+| sqlite, 100 updates a request, 4 clients | 6,037, 9,849, 9,247, 12,786 | — |
+| postgresql, 1 update a request, 8 clients | 94, 124, 140, 125 | 5.3 ms |
+| postgresql, 100 updates a request, 4 clients | 8,757, 7,463, 8,844, 8,512 | 7.9 ms |
 
 The one-count target (1,000 a second) is not met here: at 1 ms of server CPU and about 0.8 ms of
 the clients' own a request, on two cores shared with other work, the rate is bound by the

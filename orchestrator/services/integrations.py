@@ -467,19 +467,27 @@ def write_requests(session: Session, requests: list[tuple[ApiToken, str, dict[st
                         out[index] = written
             except sa.exc.IntegrityError as clash:
                 if len(valid) == 1:
-                    out[valid[0][0]] = clash
+                    out[valid[0][0]] = _after_clash(session, valid[0][1], clash)
                 else:  # one at a time, each in its own savepoint: only the clashing one fails
                     for index, request in valid:
                         try:
                             with session.begin_nested():
                                 out[index] = _store(session, campaign, [(index, request)])[0]
                         except sa.exc.IntegrityError as own:
-                            out[index] = own
+                            out[index] = _after_clash(session, request, own)
     if later:  # their first is written (or refused) now: the same rules answer them
         again = write_requests(session, [requests[i] for i in later], campaign=campaign)
         for index, result in zip(later, again, strict=True):
             out[index] = result
     return [r if r is not None else RuntimeError("unanswered") for r in out]
+
+
+def _after_clash(session: Session, request: _Request, clash: sa.exc.IntegrityError) -> Written | Exception:
+    """A key another transaction stored while this one was writing it (a client sending again
+    while its first try is being written, on another connection): once that one is committed, the
+    same rules as any replay answer; until then, the clash itself (the API's 409)."""
+    found = _earlier(session, [request.digest]).get(request.digest)
+    return clash if found is None else _replayed(found, request)
 
 
 def _store(session: Session, campaign: Campaign, requests: list[tuple[int, _Request]]) -> list[Written]:

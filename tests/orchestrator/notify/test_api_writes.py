@@ -147,14 +147,25 @@ def test_a_key_stored_meanwhile_by_another_process_fails_only_its_request(engine
     with db.session_scope(engine) as s:
         integrations.write_counts(s, token=row, key="taken", body=counts(add(7), key="taken", mode="add"))
     # the other process stored "taken" after this one looked: the look finds nothing
-    monkeypatch.setattr(integrations, "_earlier", lambda _session, _digests: {})
+    real, looks = integrations._earlier, []
+
+    def first_blind(session: Any, digests: list[str]) -> dict[str, Any]:
+        looks.append(digests)
+        return {} if len(looks) == 1 else real(session, digests)
+
+    monkeypatch.setattr(integrations, "_earlier", first_blind)
     with db.session_scope(engine) as s:
         results = integrations.write_requests(s, [(row, "n1", counts(add(1), key="n1", mode="add")),
                                                   (row, "taken", counts(add(7), key="taken", mode="add")),
                                                   (row, "n2", counts(add(2), key="n2", mode="add"))])
     assert isinstance(results[0], integrations.Written) and isinstance(results[2], integrations.Written)
-    assert isinstance(results[1], sa.exc.IntegrityError)
+    assert isinstance(results[1], integrations.Written) and results[1].duplicate  # answered as its replay
     assert stored(engine) == (3, 10)
+    with db.session_scope(engine) as s:  # other figures under that key: refused, stored once still
+        other = integrations.write_requests(s, [(row, "taken", counts(add(9), key="taken", mode="add")),
+                                                (row, "n3", counts(add(1), key="n3", mode="add"))])
+    assert isinstance(other[0], integrations.Refused) and other[0].code == "key_reused"
+    assert isinstance(other[1], integrations.Written) and stored(engine) == (4, 11)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,17 +201,12 @@ def test_a_replayed_key_under_concurrency_is_counted_once(engine: sa.Engine) -> 
 
     def send(_: int) -> Any:
         start.wait()
-        try:
-            return writer.submit(row, "same", dict(body)).result(timeout=60)
-        except sa.exc.IntegrityError as clash:  # another writer thread's transaction had it: 409
-            return clash
+        return writer.submit(row, "same", dict(body)).result(timeout=60)
 
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
         results = list(pool.map(send, range(10)))
-    written = [r for r in results if isinstance(r, integrations.Written)]
-    assert [r.duplicate for r in written].count(False) == 1  # stored once, by one request
-    assert all(isinstance(r, sa.exc.IntegrityError) for r in results if r not in written)
-    assert len({r.import_id for r in written}) == 1
+    assert sorted(r.duplicate for r in results) == [False] + [True] * 9  # stored once, the others its replays
+    assert len({r.import_id for r in results}) == 1
     assert stored(engine) == (1, 3)
 
 
