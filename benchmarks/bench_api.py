@@ -6,7 +6,41 @@ Each request adds 1 to a case's figure for the day (``mode: add``) under its own
 as a petition tool pushing signatures as they happen; requests carry one count update each, or a
 batch of 100. Afterwards the database must hold exactly as many as the API acknowledged (none
 lost), and sending every acknowledged request again must change nothing (none counted twice).
+"Server CPU per request" is the server process's CPU time over the requests it acknowledged:
+unlike the rates, it hardly depends on what else the shared machine is running.
 Run alone: ``python -m benchmarks.bench_api``.
+
+Where a one-count request's time went before the group writer (py-spy on the server under this
+load, 2026-12-06): 5.5 ms of server CPU a request (5.3 on PostgreSQL), the clients 1.2 to 1.5 ms
+more. Of the interpreter's time, about 40 % was the write's own transaction (a new ORM session,
+BEGIN IMMEDIATE and the writer lock, the key looked up through the ORM, the import record flushed
+then updated, the audit entry flushed, the add upsert rebuilt, the commit), 11 % reading the token
+(one query a request, behind a threadpool hop of its own), 13 % uvicorn and Starlette, and the
+rest the two threadpool hops and SQLAlchemy's bookkeeping. Since then (``orchestrator/api.py``):
+an accepted token is kept 5 s (a revocation elsewhere takes effect within that time, in the same
+process at once); one writer thread (three on PostgreSQL) writes the requests waiting together in
+one transaction, by ``integrations.write_requests``: one look-up of the keys, one insert of the
+records, consecutive additions summed in one upsert, the audit entries in one statement; the
+current campaign and its cases are read at most every 10 s.
+
+Same machine, same session (2 shared cores, load average 2.6 to 9 from other work), before
+(commit 7245711, ``python -m benchmarks.bench_api``, 4 runs from 00:57 to 01:11 UTC) and after
+(4 runs from 01:01 to 01:25 UTC, the first with one writer thread on PostgreSQL, three since; the
+last is the table below). The rates swing with the machine's load; the server's CPU a request
+does not:
+
+| Case | Before, 4 runs: updates/s | After, 4 runs: updates/s | Server CPU a request, before → after |
+|---|---:|---:|---:|
+| sqlite, 1 update a request, 8 clients | 110, 92, 99, 101 | 378, 737, 592, 345 | 5.5 to 6.0 → 1.0 to 1.1 ms |
+| sqlite, 100 updates a request, 4 clients | 6,037, 9,849, 9,247, 12,786 | 19,572, 30,179, 24,197, 18,401 | — → 2.7 to 3.1 ms |
+| postgresql, 1 update a request, 8 clients | 94, 124, 140, 125 | 140, 316, 232, 200 | 5.3 → 1.5 to 2.3 ms |
+| postgresql, 100 updates a request, 4 clients | 8,757, 7,463, 8,844, 8,512 | 7,210, 17,599, 8,658, 9,133 | 7.9 → 3.8 to 4.9 ms |
+
+The one-count target (1,000 a second) is not met here: at 1 ms of server CPU and about 0.8 ms of
+the clients' own a request, on two cores shared with other work, the rate is bound by the
+machine; by its CPU time, the server alone on a core of its own would come near 1,000 a second
+on SQLite (not measured). PostgreSQL stays below SQLite: each transaction waits on the server's
+answers (about ten a transaction), and on this loaded machine each costs a scheduling delay.
 """
 
 from __future__ import annotations
@@ -73,31 +107,55 @@ def _body(key: str, batch: int, n: int) -> dict[str, Any]:
                         "source": "x"} for i in range(batch)]}
 
 
-def _hammer(url: str, token: str, seconds: float, workers: int, batch: int) -> tuple[list[dict[str, Any]], int, float]:
-    """Bodies acknowledged (201), refusals, elapsed seconds."""
+def _hammer(url: str, token: str, seconds: float, workers: int,
+            batch: int) -> tuple[list[dict[str, Any]], int, float, int]:
+    """Bodies acknowledged, refusals, elapsed seconds, connections lost.
+
+    A connection lost before the answer (on this loaded machine a keep-alive connection is now and
+    then reset) is what a real client meets: it sends the same body, same key, again (at most 5
+    times). A 201, or a 200 duplicate after such a loss, acknowledges the body: counted once."""
     stop = time.monotonic() + seconds
     acknowledged: list[dict[str, Any]] = []
     lock = threading.Lock()
     headers = {"Authorization": f"Bearer {token}"}
 
-    def worker(index: int) -> int:
-        bad = n = 0
+    def worker(index: int) -> tuple[int, int]:
+        bad = n = lost = 0
         with httpx.Client(timeout=30) as client:
             while time.monotonic() < stop and n < 1_000_000:
                 body = _body(f"{index}-{n}-{uuid.uuid4().hex[:8]}", batch, n)
                 n += 1
-                answer = client.post(url, json=body, headers=headers)
-                if answer.status_code == 201:
+                status = 0
+                for attempt in range(5):
+                    try:
+                        answer = client.post(url, json=body, headers=headers)
+                    except httpx.TransportError:
+                        lost += 1
+                        continue
+                    status = answer.status_code
+                    if status == 200 and attempt == 0:
+                        status = -1  # a duplicate at the first try: the key was not new
+                    break
+                if status in (200, 201):
                     with lock:
                         acknowledged.append(body)
                 else:
                     bad += 1
-        return bad
+        return bad, lost
 
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        bad = sum(pool.map(worker, range(workers)))
-    return acknowledged, bad, time.monotonic() - start
+        outcomes = list(pool.map(worker, range(workers)))
+    return acknowledged, sum(b for b, _ in outcomes), time.monotonic() - start, sum(lost for _, lost in outcomes)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux), 0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _total(url: str) -> int:
@@ -130,15 +188,21 @@ def _one(kind: str, seconds: float, quick: bool) -> list[dict[str, Any]]:
             endpoint = f"http://127.0.0.1:{port}/api/v1/responses"
             expected = 0
             for batch, workers in ((1, 8), (100, 4)):
-                acknowledged, bad, elapsed = _hammer(endpoint, token, seconds, workers, batch)
+                cpu = _cpu_seconds(server.pid)
+                acknowledged, bad, elapsed, lost = _hammer(endpoint, token, seconds, workers, batch)
+                cpu = _cpu_seconds(server.pid) - cpu
                 updates = len(acknowledged) * batch
                 expected += updates
                 case = f"{kind}, {batch} update(s) a request, {workers} clients"
                 rows.append({"case": case, "metric": "count updates per second", "value": round(updates / elapsed, 1),
-                             "unit": "updates/s", "target": f"≥ {TARGET}" if batch > 1 else ""})
+                             "unit": "updates/s", "target": f"≥ {TARGET}"})
                 rows.append({"case": case, "metric": "requests per second", "value": round(len(acknowledged) / elapsed, 1),
                              "unit": "req/s", "target": ""})
+                rows.append({"case": case, "metric": "server CPU per request (the machine's load aside)",
+                             "value": round(1000 * cpu / max(1, len(acknowledged)), 2), "unit": "ms", "target": ""})
                 rows.append({"case": case, "metric": "requests refused", "value": bad, "unit": "", "target": "= 0"})
+                rows.append({"case": case, "metric": "connections lost, request sent again with its key",
+                             "value": lost, "unit": "", "target": ""})
                 # none lost: what was acknowledged is what is stored
                 stored = _total(url)
                 rows.append({"case": case, "metric": "stored minus acknowledged (lost or extra)",

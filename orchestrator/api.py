@@ -10,14 +10,24 @@ on the Intégrations page (``orchestrator.services.integrations``), with the rou
 Every refusal is JSON ``{"error": {"code", "fr", "en"}}`` with its status, and stores nothing.
 Rate: each token's ``rate_per_minute``, as a token bucket in this process (a 429 says when to try
 again). The description is ``docs/openapi.json``, served at ``/openapi.json``.
+
+An accepted token is trusted for ``integrations.TOKEN_SECONDS`` (5 s) before it is read again: a
+revocation elsewhere takes effect within that time, one in this process at once. Counts are
+written by one thread (``GroupWriter``): the requests that arrive while it writes go into its next
+transaction together, each in its own savepoint, and each is answered once that commit is done.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
 import datetime as dt
 import json
+import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +45,7 @@ from orchestrator.services import integrations
 from orchestrator.settings import Settings, get_settings
 from orchestrator.timeutil import utcnow
 
+log = logging.getLogger("porte_voix.api")
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 HEADERS = {"Cache-Control": "no-store"}
 
@@ -96,16 +107,144 @@ def openapi() -> dict[str, Any]:
     return json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
 
 
+_Waiting = tuple[ApiToken, str, dict[str, Any], Callable[[Any], object]]  # a request's token, key, body, and how to answer it
+
+
+class GroupWriter:
+    """One thread writes the counts of every request of this process (``integrations.write_requests``).
+
+    A request hands its body over and waits; the thread takes everything waiting (up to ``most``
+    requests, and no more once ``most_counts`` count updates are taken) into one transaction, commits once, then answers each request with its own result or error.
+    Nobody is answered before the commit that holds their counts; a failed commit fails every
+    request in it, and none is acknowledged. While busy the thread keeps its database connection
+    (no checkout and ping per transaction); a transaction that finds that connection broken is
+    tried once more on a fresh one (the keys make a second try count nothing twice). The thread
+    ends, and lets the connection go, after ``idle`` seconds without work; the next request
+    starts it again."""
+
+    def __init__(self, engine: sa.Engine, most: int = 200, most_counts: int = 5000, idle: float = 2.0,
+                 threads: int | None = None) -> None:
+        self.engine, self.most, self.most_counts, self.idle = engine, most, most_counts, idle
+        # SQLite writes one transaction at a time anyway; PostgreSQL takes several at once, and a
+        # thread waiting on the server leaves the interpreter to another that checks its requests
+        self.threads = threads or (1 if engine.dialect.name == "sqlite" else 3)
+        self._waiting: collections.deque[_Waiting] = (
+            collections.deque())
+        self._ready = threading.Condition()
+        self._running = 0  # threads started and not ended
+        self._idle_threads = 0  # of which waiting for work
+        self.transactions = 0  # commits made, for tests and curiosity
+
+    def submit(self, token: ApiToken, key: str, body: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        """For a thread: a future of the request's ``Written``, or of its error."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def settle(result: Any) -> None:
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+        self._enqueue(token, key, body, settle)
+        return future
+
+    async def write(self, token: ApiToken, key: str, body: dict[str, Any]) -> integrations.Written:
+        """For the event loop: the request's ``Written``, or its error raised."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+
+        def settle(result: Any) -> None:
+            if not waiter.done():
+                waiter.set_result(result)
+
+        self._enqueue(token, key, body, lambda result: loop.call_soon_threadsafe(settle, result))
+        result = await waiter
+        if isinstance(result, BaseException):
+            raise result
+        return result  # type: ignore[no-any-return]
+
+    def _enqueue(self, token: ApiToken, key: str, body: dict[str, Any], settle: Callable[[Any], object]) -> None:
+        with self._ready:
+            self._waiting.append((token, key, body, settle))
+            if self._running < self.threads and len(self._waiting) > self._idle_threads:
+                self._running += 1
+                threading.Thread(target=self._run, name="api-writer", daemon=True).start()
+            else:
+                self._ready.notify()
+
+    def _run(self) -> None:
+        connection: sa.Connection | None = None
+        try:
+            while True:
+                with self._ready:
+                    if not self._waiting:
+                        self._idle_threads += 1
+                        self._ready.wait(self.idle)
+                        self._idle_threads -= 1
+                    if not self._waiting:
+                        self._running -= 1
+                        return
+                    batch: list[_Waiting] = []
+                    items = 0
+                    while self._waiting and len(batch) < self.most and items < self.most_counts:
+                        batch.append(self._waiting.popleft())
+                        counts = batch[-1][2].get("counts")
+                        items += len(counts) if isinstance(counts, list) else 1
+                connection = self._write(batch, connection)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _write(self, batch: list[_Waiting],
+               connection: sa.Connection | None) -> sa.Connection | None:
+        requests = [(t, k, b) for t, k, b, _ in batch]
+        for attempt in (1, 2):
+            fresh = connection is None
+            try:
+                if connection is None:
+                    connection = self.engine.connect()
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    results = integrations.write_requests(session, requests)
+                    session.commit()
+                self.transactions += 1
+                break
+            except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
+                if connection is not None:
+                    connection.close()
+                    connection = None
+                if attempt == 1 and not fresh and isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+                    continue  # the kept connection had gone (a restarted server): once more on a new one
+                for *_, settle in batch:
+                    _tell(settle, exc)
+                return None
+        for (*_, settle), result in zip(batch, results, strict=True):
+            _tell(settle, result)
+        return connection
+
+
+def _tell(settle: Callable[[Any], object], result: Any) -> None:
+    """Answer one request; one that can no longer be answered (its loop closed) stops no other."""
+    try:
+        settle(result)
+    except Exception:  # noqa: BLE001
+        log.exception("API writer: a request could not be answered")
+
+
 def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     limiter = RateLimiter()
+    writer = GroupWriter(engine)
     last_used: dict[int, float] = {}
 
     def check_token(header: str) -> ApiToken | str:
         if not header.lower().startswith("bearer "):
             return "missing_token"
+        secret = header[7:].strip()
+        seen = integrations.revocations()
         with read_scope(engine) as session:
-            found = integrations.authenticate(session, header[7:].strip())
+            found = integrations.authenticate(session, secret)
+        if isinstance(found, ApiToken):
+            integrations.remember_token(secret, found, seen)
         if isinstance(found, ApiToken) and time.monotonic() - last_used.get(found.id or 0, -1e9) > 60:
             last_used[found.id or 0] = time.monotonic()  # noted at most once a minute: reads stay reads
             with session_scope(engine) as session:
@@ -116,7 +255,10 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
         return found
 
     async def authorized(request: Request, scope: str) -> ApiToken | Response:
-        found = await run_in_threadpool(check_token, request.headers.get("authorization", ""))
+        header = request.headers.get("authorization", "")
+        found = integrations.cached_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+        if found is None:
+            found = await run_in_threadpool(check_token, header)
         if isinstance(found, str):
             return error(found, headers={"WWW-Authenticate": "Bearer"})
         if scope not in found.scopes:
@@ -214,10 +356,6 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
             return error("malformed_json")
         return body if isinstance(body, dict) else error("malformed_json")
 
-    def write(token: ApiToken, key: str, body: dict[str, Any]) -> integrations.Written:
-        with session_scope(engine) as session:
-            return integrations.write_counts(session, token=token, key=key, body=body)
-
     async def responses(request: Request) -> Response:
         token = await authorized(request, "responses:write")
         if isinstance(token, Response):
@@ -227,7 +365,7 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
             return body
         key = str(body.get("key") or request.headers.get("idempotency-key", ""))
         try:
-            written = await run_in_threadpool(write, token, key, body)
+            written = await writer.write(token, key, body)
         except integrations.Refused as refused:
             return error(refused.code, refused.status, refused.fr, refused.en)
         except sa.exc.IntegrityError:  # the same key at the same moment from another request
@@ -254,4 +392,5 @@ def create_api(engine: sa.Engine, settings: Settings | None = None) -> Starlette
     ]
     app = Starlette(routes=routes, exception_handlers={404: missing, 405: not_allowed})
     app.state.limiter = limiter
+    app.state.writer = writer
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from orchestrator.errors import ServiceError
@@ -69,13 +70,17 @@ def require(actor: Actor, role: str, what_fr: str, what_en: str) -> None:
 def audit(
     session: Session, *, actor: Actor, action: str, target_type: str, target_id: object = "", **detail: Any
 ) -> None:
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            actor=actor.username,
-            action=action,
-            target_type=target_type,
-            target_id=str(target_id),
-            detail=detail,
-        )
-    )
+    session.add(AuditEntry(**_audit_row(actor, action, target_type, target_id, detail)))
+
+
+def _audit_row(actor: Actor, action: str, target_type: str, target_id: object, detail: dict[str, Any]) -> dict[str, Any]:
+    return {"at": utcnow(), "actor": actor.username, "action": action, "target_type": target_type,
+            "target_id": str(target_id), "detail": detail}
+
+
+def audit_many(session: Session, entries: list[tuple[Actor, str, str, object, dict[str, Any]]]) -> None:
+    """``audit`` for many entries (actor, action, target type, target id, detail) in one statement,
+    written now rather than at the next flush (the API's writer records a batch of requests)."""
+    if entries:
+        table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+        session.execute(sa.insert(table), [_audit_row(*entry) for entry in entries])

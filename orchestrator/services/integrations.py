@@ -20,16 +20,19 @@ import datetime as dt
 import hashlib
 import json
 import secrets as pysecrets
+import threading
+import time
 from collections import Counter
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from orchestrator import secrets
 from orchestrator.errors import ServiceError
 from orchestrator.models import ApiToken, Campaign, IntegrationWebhook, Response, ResponseImport
-from orchestrator.services.auth import Actor, NotFound, audit, require
+from orchestrator.services.auth import Actor, NotFound, audit, audit_many, require
 from orchestrator.services.notify import HOOK_EVENTS, check_webhook_url
 from orchestrator.services.responses_csv import normalize
 from orchestrator.services.responses_fields import KIND_ALIASES, MAX_COUNT, SOURCE, value_reason
@@ -98,6 +101,10 @@ def get_token(session: Session, token_id: int) -> ApiToken:
 def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
     require(actor, "admin", "révoquer un jeton d'API", "revoke an API token")
     row = get_token(session, token_id)
+    # this process's API stops taking it now, and again once committed (a request reading it in
+    # between saw it still valid); another process's API within TOKEN_SECONDS
+    forget_token(token_id)
+    sa.event.listen(session, "after_commit", lambda _session: forget_token(token_id), once=True)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
@@ -134,6 +141,49 @@ def authenticate(session: Session, token: str, *, now: dt.datetime | None = None
     if row.expires_at is not None and row.expires_at <= (now or utcnow()):
         return "expired_token"
     return row
+
+
+#: How long the API trusts a token it has read (seconds): a token revoked or rotated in another
+#: process (the dashboard) stops working within this time; in the API's own process at once
+#: (``revoke_token`` forgets it). Expiry is checked on every request against the row kept.
+TOKEN_SECONDS = 5.0
+#: token hash -> (read at, row, revocations seen): only accepted tokens are kept, so a token just
+#: created works at once and an unknown one is always looked up.
+_TOKENS: dict[str, tuple[float, ApiToken, int]] = {}
+_REVOCATIONS = [0]
+_TOKENS_LOCK = threading.Lock()
+_clock = time.monotonic
+
+
+def forget_token(token_id: int) -> None:
+    with _TOKENS_LOCK:
+        _REVOCATIONS[0] += 1
+        for digest in [d for d, hit in _TOKENS.items() if hit[1].id == token_id]:
+            del _TOKENS[digest]
+
+
+def cached_token(token: str, *, now: dt.datetime | None = None) -> ApiToken | str | None:
+    """The token's row if it was accepted less than ``TOKEN_SECONDS`` ago (``expired_token`` if it
+    has expired since), else ``None``: read it again with ``authenticate`` and ``remember_token``."""
+    hit = _TOKENS.get(hash_token(token))
+    if hit is None or _clock() - hit[0] >= TOKEN_SECONDS:
+        return None
+    row = hit[1]
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
+        return "expired_token"
+    return row
+
+
+def remember_token(token: str, row: ApiToken, revocations: int) -> None:
+    """Keep an accepted token's row; ``revocations`` is ``revocations()`` taken before it was read,
+    so a revocation in this process while it was being read is not undone."""
+    with _TOKENS_LOCK:
+        if revocations == _REVOCATIONS[0]:
+            _TOKENS[hash_token(token)] = (_clock(), row, revocations)
+
+
+def revocations() -> int:
+    return _REVOCATIONS[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,9 +269,24 @@ _CASES: dict[tuple[str, int], tuple[float, dict[str, int], str]] = {}
 CASES_SECONDS = 10.0
 
 
-def _cases(session: Session, campaign: Campaign) -> tuple[dict[str, int], str]:
-    import time
+#: database -> (read at, the current campaign): pushed counts go to the campaign that was current
+#: at most ``CASES_SECONDS`` ago (a row read per request cost as much as the rest of the writing).
+_CURRENT: dict[str, tuple[float, Campaign]] = {}
 
+
+def _current_campaign(session: Session) -> Campaign:
+    from orchestrator.services.campaigns import current_campaign
+
+    key = str(session.get_bind().engine.url)
+    hit = _CURRENT.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CASES_SECONDS:
+        return hit[1]
+    campaign = current_campaign(session)
+    _CURRENT[key] = (time.monotonic(), campaign)
+    return campaign
+
+
+def _cases(session: Session, campaign: Campaign) -> tuple[dict[str, int], str]:
     key = (str(session.get_bind().engine.url), campaign.id or 0)
     hit = _CASES.get(key)
     if hit is not None and time.monotonic() - hit[0] < CASES_SECONDS:
@@ -231,10 +296,13 @@ def _cases(session: Session, campaign: Campaign) -> tuple[dict[str, int], str]:
     return lookup, known
 
 
-def _item_rows(session: Session, campaign: Campaign, items: list[Any]) -> tuple[list[tuple[Any, ...]], int]:
-    """Check every item (all or nothing) and sum them by natural key."""
+Parsed = Counter[tuple[int, str, dt.date, str]]
+
+
+def _parse_items(session: Session, campaign: Campaign, items: list[Any]) -> Parsed:
+    """Check every item (all or nothing) and sum them by (case, kind, day, source as written)."""
     cases, known = _cases(session, campaign)
-    parsed: Counter[tuple[int, str, dt.date, str]] = Counter()
+    parsed: Parsed = Counter()
     for number, item in enumerate(items, start=1):
         where = f"counts[{number - 1}]"
         if not isinstance(item, dict):
@@ -272,7 +340,11 @@ def _item_rows(session: Session, campaign: Campaign, items: list[Any]) -> tuple[
             raise Refused("invalid", f"{where}.source : un code ou un nom court, sans espace.",
                           f"{where}.source: a code or a short name, without spaces.")
         parsed[(case_id, kind, day, source)] += count
-    kinds = classify_sources(session, campaign, {k[3] for k in parsed})
+    return parsed
+
+
+def _merge(parsed: Parsed, kinds: dict[str, tuple[str, str] | None]) -> tuple[list[tuple[Any, ...]], int]:
+    """The rows to write (by natural key, sources classified) and how many sources were unknown."""
     merged: Counter[tuple[int, str, dt.date, str, str]] = Counter()
     unknown = 0
     for (case_id, kind, day, source), count in parsed.items():
@@ -293,8 +365,28 @@ def _looks_personal(name: str, value: Any) -> bool:
 def write_counts(session: Session, *, token: ApiToken, key: str, body: dict[str, Any],
                  campaign: Campaign | None = None) -> Written:
     """Check and write one request's counts (all or nothing), idempotent by ``key``."""
-    from orchestrator.services.campaigns import current_campaign
+    result = write_requests(session, [(token, key, body)], campaign=campaign)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
+
+@dataclasses.dataclass
+class _Request:
+    token: ApiToken
+    key: str
+    body: dict[str, Any]
+    mode: str
+    items: list[Any]
+    digest: str
+    fingerprint: str
+    parsed: Parsed = dataclasses.field(default_factory=Counter)
+    rows: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+    unknown: int = 0
+
+
+def _checked(token: ApiToken, key: str, body: dict[str, Any]) -> _Request:
+    """The request's own checks, before any count is read (nothing from the database)."""
     if "responses:write" not in token.scopes:
         raise Refused("wrong_scope", "Ce jeton n'a pas la portée responses:write.",
                       "This token lacks the responses:write scope.", 403)
@@ -320,52 +412,171 @@ def write_counts(session: Session, *, token: ApiToken, key: str, body: dict[str,
                       f"At most {get_settings().api_max_counts} counts per request.", 413)
     digest = hashlib.sha256(f"api\0{token.name}\0{key}".encode()).hexdigest()
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    earlier = session.exec(select(ResponseImport).where(ResponseImport.sha256 == digest)).first()
-    if earlier is not None:
-        if not earlier.filename.endswith(fingerprint):
-            raise Refused("key_reused", f"La clé « {key} » a déjà servi pour d'autres chiffres (import n° {earlier.id}) : "
-                          "rien n'est enregistré. Une clé par envoi.",
-                          f"The key '{key}' was already used for other figures (import #{earlier.id}): nothing is "
-                          "stored. One key per request.", 409)
-        return Written(import_id=earlier.id or 0, rows=earlier.keys_written, total=earlier.total,
-                       replaced=earlier.keys_replaced, unknown_sources=0, duplicate=True)
-    campaign = campaign or current_campaign(session)
-    rows, unknown = _item_rows(session, campaign, items)
-    actor = Actor(f"api:{token.name}"[:64], "editor")
-    record = ResponseImport(campaign_id=campaign.id or 0, sha256=digest, filename=f"api {token.name} {fingerprint}",
-                            encoding="json", delimiter=",", lines=len(items), keys_written=len(rows),
-                            total=sum(r[-1] for r in rows), imported_by=actor.username, created_at=utcnow())
-    session.add(record)
-    session.flush()
-    assert record.id is not None
-    if mode == "set":
-        record.keys_replaced = write_rows(session, rows, import_id=record.id, entered_by=actor.username)
-    else:
-        add_rows(session, rows, import_id=record.id, entered_by=actor.username)
-    session.add(record)
-    audit(session, actor=actor, action="api_responses", target_type="response_import", target_id=record.id,
-          token=token.id, rows=len(rows), total=record.total, mode=mode)
-    return Written(import_id=record.id, rows=len(rows), total=record.total, replaced=record.keys_replaced,
-                   unknown_sources=unknown)
+    return _Request(token, key, body, mode, items, digest, fingerprint)
 
 
-def add_rows(session: Session, rows: list[tuple[Any, ...]], *, import_id: int, entered_by: str) -> None:
-    """Like ``write_rows``, but each count adds to the figure already imported for its key."""
-    table: Any = Response.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+_IMPORTS: Any = ResponseImport.__table__  # type: ignore[attr-defined]
+_EARLIER = sa.select(_IMPORTS.c.sha256, _IMPORTS.c.id, _IMPORTS.c.filename, _IMPORTS.c.keys_written,
+                     _IMPORTS.c.total, _IMPORTS.c.keys_replaced).where(
+    _IMPORTS.c.sha256.in_(sa.bindparam("digests", expanding=True)))
+
+
+def _earlier(session: Session, digests: list[str]) -> dict[str, Any]:
+    """The imports already stored under these keys (their digests)."""
+    return {row.sha256: row for start in range(0, len(digests), BATCH)
+            for row in session.execute(_EARLIER, {"digests": digests[start:start + BATCH]})}
+
+
+def _replayed(earlier: Any, request: _Request) -> Written | Refused:
+    """A key already stored: the same figures are a duplicate (nothing counted again), others refused."""
+    if not earlier.filename.endswith(request.fingerprint):
+        return Refused("key_reused", f"La clé « {request.key} » a déjà servi pour d'autres chiffres (import n° "
+                       f"{earlier.id}) : rien n'est enregistré. Une clé par envoi.",
+                       f"The key '{request.key}' was already used for other figures (import #{earlier.id}): nothing "
+                       "is stored. One key per request.", 409)
+    return Written(import_id=earlier.id or 0, rows=earlier.keys_written, total=earlier.total,
+                   replaced=earlier.keys_replaced, unknown_sources=0, duplicate=True)
+
+
+def write_requests(session: Session, requests: list[tuple[ApiToken, str, dict[str, Any]]], *,
+                   campaign: Campaign | None = None) -> list[Written | Exception]:
+    """Several requests' counts (the API's group commit), each all or nothing and idempotent by
+    its key, in a few statements whatever their number; one result or error per request, in order.
+
+    A request refused leaves the others written. Two with the same key: the first is written, the
+    second is its replay. The writes go in one savepoint; if it fails on a key (``IntegrityError``:
+    another process has just stored it), each request is written again in a savepoint of its own,
+    so only that one fails. Any other error fails them all (the caller's transaction)."""
+    out: list[Written | Exception | None] = [None] * len(requests)
+    checked: list[tuple[int, _Request]] = []
+    for index, (token, key, body) in enumerate(requests):
+        try:
+            checked.append((index, _checked(token, key, body)))
+        except Refused as refused:
+            out[index] = refused
+    earlier = _earlier(session, sorted({r.digest for _, r in checked}))
+    fresh: list[tuple[int, _Request]] = []
+    later: list[int] = []  # a key already in this batch: answered after it, as its replay
+    taken: set[str] = set()
+    for index, request in checked:
+        if request.digest in earlier:
+            out[index] = _replayed(earlier[request.digest], request)
+        elif request.digest in taken:
+            later.append(index)
+        else:
+            taken.add(request.digest)
+            fresh.append((index, request))
+    if fresh:
+        campaign = campaign or _current_campaign(session)
+        valid: list[tuple[int, _Request]] = []
+        for index, request in fresh:
+            try:
+                request.parsed = _parse_items(session, campaign, request.items)
+                valid.append((index, request))
+            except Refused as refused:
+                out[index] = refused
+        if valid:
+            kinds = classify_sources(session, campaign, {k[3] for _, r in valid for k in r.parsed})
+            for _, request in valid:
+                request.rows, request.unknown = _merge(request.parsed, kinds)
+            try:
+                with session.begin_nested():
+                    for index, written in zip([i for i, _ in valid], _store(session, campaign, valid), strict=True):
+                        out[index] = written
+            except sa.exc.IntegrityError as clash:
+                if len(valid) == 1:
+                    out[valid[0][0]] = _after_clash(session, valid[0][1], clash)
+                else:  # one at a time, each in its own savepoint: only the clashing one fails
+                    for index, request in valid:
+                        try:
+                            with session.begin_nested():
+                                out[index] = _store(session, campaign, [(index, request)])[0]
+                        except sa.exc.IntegrityError as own:
+                            out[index] = _after_clash(session, request, own)
+    if later:  # their first is written (or refused) now: the same rules answer them
+        again = write_requests(session, [requests[i] for i in later], campaign=campaign)
+        for index, result in zip(later, again, strict=True):
+            out[index] = result
+    return [r if r is not None else RuntimeError("unanswered") for r in out]
+
+
+def _after_clash(session: Session, request: _Request, clash: sa.exc.IntegrityError) -> Written | Exception:
+    """A key another transaction stored while this one was writing it (a client sending again
+    while its first try is being written, on another connection): once that one is committed, the
+    same rules as any replay answer; until then, the clash itself (the API's 409)."""
+    found = _earlier(session, [request.digest]).get(request.digest)
+    return clash if found is None else _replayed(found, request)
+
+
+def _store(session: Session, campaign: Campaign, requests: list[tuple[int, _Request]]) -> list[Written]:
+    """Write checked requests, in their order: their records (one statement), their counts
+    (consecutive ``add`` requests summed in one upsert; each ``set`` on its own, as an import), and
+    their audit entries."""
+    imports: Any = ResponseImport.__table__  # type: ignore[attr-defined]
     now = utcnow()
-    for start in range(0, len(rows), BATCH):
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(
+    users = [f"api:{r.token.name}"[:64] for _, r in requests]
+    ids = list(session.execute(
+        sa.insert(imports).returning(imports.c.id, sort_by_parameter_order=True),
+        [{"campaign_id": campaign.id or 0, "sha256": r.digest, "filename": f"api {r.token.name} {r.fingerprint}",
+          "encoding": "json", "delimiter": ",", "lines": len(r.items), "lines_skipped": 0, "keys_written": len(r.rows),
+          "keys_replaced": 0, "total": sum(row[-1] for row in r.rows), "dropped_columns": [], "imported_by": user,
+          "created_at": now} for (_, r), user in zip(requests, users, strict=True)]).scalars())
+    replaced = [0] * len(requests)
+    adding: dict[tuple[Any, ...], list[Any]] = {}  # natural key -> [count, import id, entered by]
+
+    def add_pending() -> None:
+        if adding:
+            _add(session, [(*k, n, i, by) for k, (n, i, by) in adding.items()], now)
+            adding.clear()
+
+    for number, ((_, request), import_id, user) in enumerate(zip(requests, ids, users, strict=True)):
+        if request.mode == "add":
+            for *natural, count in request.rows:
+                pending = adding.setdefault(tuple(natural), [0, import_id, user])
+                pending[0] += count
+                pending[1:] = [import_id, user]  # the last request adding to a key is its import
+        else:
+            add_pending()
+            replaced[number] = write_rows(session, request.rows, import_id=import_id, entered_by=user)
+            if replaced[number]:
+                session.execute(sa.update(imports).where(imports.c.id == import_id)
+                                .values(keys_replaced=replaced[number]))
+    add_pending()
+    audit_many(session, [(Actor(user, "editor"), "api_responses", "response_import", import_id,
+                          {"token": request.token.id, "rows": len(request.rows),
+                           "total": sum(row[-1] for row in request.rows), "mode": request.mode})
+                         for (_, request), import_id, user in zip(requests, ids, users, strict=True)])
+    return [Written(import_id=import_id, rows=len(r.rows), total=sum(row[-1] for row in r.rows),
+                    replaced=replaced[number], unknown_sources=r.unknown)
+            for number, ((_, r), import_id) in enumerate(zip(requests, ids, strict=True))]
+
+
+_ADD: dict[str, Any] = {}
+
+
+def _add_statement(dialect: str) -> Any:
+    """The upsert that adds a count to its key's figure, built once per database kind."""
+    if dialect not in _ADD:
+        table: Any = Response.__table__  # type: ignore[attr-defined]
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        _ADD[dialect] = stmt.on_conflict_do_update(
             index_elements=["case_id", "kind", "day", "source_type", "source"],
             index_where=table.c.import_id.is_not(None),
             set_={"count": table.c.count + stmt.excluded["count"], "import_id": stmt.excluded.import_id,
                   "entered_by": stmt.excluded.entered_by, "created_at": stmt.excluded.created_at},
         )
+    return _ADD[dialect]
+
+
+def _add(session: Session, rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
+    """Like ``write_rows``, but each count adds to the figure already imported for its key. Rows:
+    (case id, kind, day, source type, source, count, import id, entered by), one per key."""
+    stmt = _add_statement(session.get_bind().dialect.name)
+    for start in range(0, len(rows), BATCH):
         session.execute(stmt, [
             {"case_id": c, "kind": k, "day": d, "source_type": t, "source": s, "count": n,
-             "import_id": import_id, "entered_by": entered_by, "created_at": now}
-            for c, k, d, t, s, n in rows[start:start + BATCH]
+             "import_id": i, "entered_by": by, "created_at": now}
+            for c, k, d, t, s, n, i, by in rows[start:start + BATCH]
         ])
 
 

@@ -174,6 +174,9 @@ def declared_sources(mapping: ColumnMapping | None) -> set[str]:
     return {n.strip() for n in names if n.strip() and SOURCE.match(n.strip()) and not value_reason(n)}
 
 
+_CODES = sa.select(col(Delivery.source_code)).where(col(Delivery.source_code).in_(sa.bindparam("codes", expanding=True)))
+
+
 def classify_sources(session: Session, campaign: Campaign, sources: set[str],
                      declared: set[str] | None = None) -> dict[str, tuple[str, str] | None]:
     """Each source as written in the file -> (source type, source): a code Porte-voix issued
@@ -187,7 +190,7 @@ def classify_sources(session: Session, campaign: Campaign, sources: set[str],
     candidates = sorted({s.lower() for s in sources if s})
     for start in range(0, len(candidates), BATCH):
         chunk = candidates[start:start + BATCH]
-        codes.update(session.exec(select(Delivery.source_code).where(col(Delivery.source_code).in_(chunk))))
+        codes.update(session.execute(_CODES, {"codes": chunk}).scalars())
     out: dict[str, tuple[str, str] | None] = {}
     for source in sources:
         lowered = source.lower()
