@@ -37,7 +37,7 @@ class InForce:
     #: what it covers, for people: "" (everything), the edition's slug or the account's name
     scope_name: str = ""
     #: the edition's name in each language (staff know an edition by its name, not its slug)
-    edition_name: dict[str, str] | None = None
+    campaign_name: dict[str, str] | None = None
 
     @property
     def scope(self) -> str:
@@ -53,7 +53,7 @@ class InForce:
     def scope_text(self, language: str) -> str:
         fr = language == "fr"
         if self.scope == "campaign":
-            names = self.edition_name or {}
+            names = self.campaign_name or {}
             name = names.get(language) or names.get("fr") or self.scope_name
             return f"l'édition « {name} »" if fr else f"the “{name}” edition"
         if self.scope == "account":
