@@ -22,7 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP) $(AXE_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # From npm's cache when offline, else from the registry. When neither can be had, the tests still
 # run and the accessibility audit says why it skips (in CI it fails instead).
