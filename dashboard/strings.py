@@ -390,10 +390,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "compose.invalid": {"fr": "à corriger", "en": "to fix"},
     "compose.variant_badge": {"fr": "Texte ajusté pour ce compte.", "en": "Text adjusted for this account."},
     "compose.preview_error": {"fr": "{account} : {why}", "en": "{account}: {why}"},
-    "compose.fix_first": {"fr": "Ce texte ne convient pas à tous les comptes choisis : corrigez-le avant de le "
-                                "soumettre (un brouillon sans heure peut être enregistré).",
-                          "en": "This text does not fit every account chosen: fix it before submitting (a draft "
-                                "without a time can be saved)."},
+    "compose.fix_first": {"fr": "Cette publication ne convient pas à tous les comptes choisis (la raison est sous "
+                                "chaque compte) : corrigez-la avant de la soumettre (un brouillon sans heure peut "
+                                "être enregistré).",
+                          "en": "This post does not suit every account chosen (the reason is under each account): "
+                                "fix it before submitting (a draft without a time can be saved)."},
     "compose.kept_note": {"fr": "Les comptes choisis restent avec la publication : programmez-la plus tard depuis "
                                 "la page « Publications ».",
                           "en": "The accounts chosen stay with the post: schedule it later from the Posts page."},

@@ -321,3 +321,7 @@ def test_instagram_and_threads_get_their_previews_and_a_warning_that_does_not_bl
     assert warned and ("mots-clics" in warned[0] if lang == "fr" else "hashtags" in warned[0])
     refused = " ".join(w.value for w in at.warning)
     assert ("texte seul" if lang == "fr" else "text alone") in refused
+    # the summary above the submit button speaks of the post, not only its text: Instagram refuses
+    # it for want of an image, and the reason is under its account
+    summary = " ".join(e.value for e in at.error)
+    assert ("Cette publication ne convient pas" if lang == "fr" else "This post does not suit") in summary
