@@ -79,11 +79,17 @@ def where_it_goes(post: Post, tz: str) -> None:
 def images(post: Post, *, width: int = 240) -> list[str]:
     """Show each image with its alt text; an image that cannot be read says why on the card.
     Returns the problems found."""
+    from orchestrator.services.consent import hidden_images
     from orchestrator.services.media import load_image
     from orchestrator.services.media_library import inspect
 
     problems = []
+    with common.session() as s:
+        hidden = hidden_images(s, post)
     for number, item in enumerate(post.images or [], start=1):
+        if number in hidden:  # a face whose consent was withdrawn is not shown, here either
+            st.warning(t("approvals.image_hidden", n=number), icon=":material/visibility_off:")
+            continue
         try:
             with common.session() as s:
                 image = load_image(item, s)

@@ -517,6 +517,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "approvals.card_error": {"fr": "Une partie de la publication n° {id} ne peut pas être affichée : {why}",
                              "en": "Part of post no. {id} cannot be shown: {why}"},
     "approvals.image_error": {"fr": "Image {n} (« {name} ») : {why}", "en": "Image {n} ('{name}'): {why}"},
+    "approvals.image_hidden": {"fr": "Image {n} masquée : elle montre le visage d'une personne qui a retiré son "
+                                     "consentement. Retirez-la de la publication.",
+                               "en": "Image {n} hidden: it shows the face of a person who withdrew their consent. "
+                                     "Remove it from the post."},
     "approvals.blocked": {"fr": "Elle ne peut pas être approuvée en l'état : refusez-la avec un commentaire pour que "
                                 "son autrice ou son auteur la corrige.",
                           "en": "It cannot be approved as it is: reject it with a comment so that its author fixes it."},

@@ -134,25 +134,50 @@ def _all_images(post: Post) -> list[Any]:
     return images
 
 
+def _face_of(session: Session, post: Post, item: Any, case: Case) -> str | None:
+    """The image's name ("" when it has none) if ``item`` shows the face of ``case``'s person,
+    else None."""
+    if not isinstance(item, dict):
+        return None
+    owner: int | None = post.case_id
+    marked = bool(item.get("shows_face"))
+    media = None
+    if "media_id" in item:
+        try:
+            media = session.get(MediaItem, int(item["media_id"]))
+        except (TypeError, ValueError):
+            media = None
+        if media is not None:
+            marked = marked or media.shows_face
+            owner = media.case_id or post.case_id
+    if marked and (owner is None or owner == case.id):
+        return str(item.get("filename") or "") or (media.filename if media is not None else "")
+    return None
+
+
 def _face_image(session: Session, post: Post, case: Case) -> str | None:
     """The first image of ``post`` showing the face of ``case``'s person, named, or None."""
     for number, item in enumerate(_all_images(post), start=1):
-        if not isinstance(item, dict):
-            continue
-        owner: int | None = post.case_id
-        marked = bool(item.get("shows_face"))
-        if "media_id" in item:
-            try:
-                media = session.get(MediaItem, int(item["media_id"]))
-            except (TypeError, ValueError):
-                media = None
-            if media is not None:
-                marked = marked or media.shows_face
-                owner = media.case_id or post.case_id
-        if marked and (owner is None or owner == case.id):
-            name = str(item.get("filename") or "") or (media.filename if "media_id" in item and media else "")
+        name = _face_of(session, post, item, case)
+        if name is not None:
             return f"{number}" + (f" ({name})" if name else "")
     return None
+
+
+def hidden_images(session: Session, post: Post) -> dict[int, Breach]:
+    """The images of ``post`` itself (numbered from 1, as on its card) that show the face of a
+    person whose consent to show it is withdrawn, with the breach: pages show the reason in their
+    place, never the face, to staff as to the public."""
+    hidden: dict[int, Breach] = {}
+    cases = [c for c in restricted_cases(session, campaign_id=post.campaign_id) if not granted(c, "face")]
+    for number, item in enumerate(post.images or [], start=1):
+        for case in cases:
+            if _face_of(session, post, item, case) is not None:
+                breach = breaks(session, post, case, "face")
+                if breach is not None:
+                    hidden[number] = breach
+                break
+    return hidden
 
 
 def of_fr(name: str) -> str:

@@ -73,7 +73,7 @@ def test_live_counter_flags_a_text_too_long_for_x(app, account, bare_engine):
     shown = texts(at)
     assert "300 / 280" in shown
     assert "au-delà de la limite de 280" in shown
-    assert "corrigez-le avant de le soumettre" in shown
+    assert "corrigez-la avant de la soumettre" in shown
     at.radio(key="compose_when").set_value("next").run()
     at.button(key="compose_submit").click().run()
     assert any("ne convient pas" in e.value for e in at.error)  # the service refuses, nothing saved

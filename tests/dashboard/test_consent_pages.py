@@ -135,7 +135,7 @@ def test_compose_blocks_a_text_that_breaks_a_consent_before_it_is_submitted(app,
     assert any("nommer la personne" in e.value for e in at.error)  # before any account is chosen
     at.multiselect(key="compose_accounts").set_value([account]).run()
     assert any("nommer la personne" in w.value for w in at.warning)  # on the account's preview
-    assert any("corrigez-le avant de le soumettre" in e.value for e in at.error)
+    assert any("corrigez-la avant de la soumettre" in e.value for e in at.error)
     at.button(key="compose_submit").click().run()
     assert any("nommer la personne" in e.value for e in at.error)
     assert stored(bare_engine, select(Post)) == []
@@ -196,3 +196,34 @@ def test_the_posts_page_says_which_consent_a_post_breaks(app, bare_engine, accou
         at.run()
         errors = [e.value for e in at.error if words in e.value]
         assert len(errors) == 1, (lang, texts(at))  # the post naming him, not the other
+
+
+def test_a_face_whose_consent_was_withdrawn_is_not_shown_on_the_cards(app, bare_engine, account):
+    """Walked in a browser: the approver saw the portrait of a person who had withdrawn their
+    consent to show their face. The card now shows why the image is hidden, not the face; the
+    other image of the post is still shown."""
+    from orchestrator.services import media_library
+
+    with db.session_scope(bare_engine) as s:
+        campaign_id = _case(s).campaign_id
+        face = media_library.add_image(s, actor=EDITH, campaign_id=campaign_id, case_slug="juan-lopez", data=png(),
+                                       filename="juan.png", alt={"fr": "Portrait", "en": "Portrait"}, shows_face=True)
+        card = media_library.add_image(s, actor=EDITH, campaign_id=campaign_id, case_slug="juan-lopez",
+                                       data=png(colour=(30, 90, 200)), filename="carte.png", alt={"fr": "Une carte", "en": "A card"})
+        refs = [media_library.reference(face, "fr"), media_library.reference(card, "fr")]
+        post_id = posts.create_post(s, actor=EDITH, case_slug="juan-lopez", text="Écrivez-lui.", images=refs,
+                                    submit=True).id
+    shown = {lang: len(app("alain", "approvals", lang=lang).get("image")) for lang in ("fr", "en")}
+    assert min(shown.values()) >= 2  # both images (and whatever else the page draws)
+    with db.session_scope(bare_engine) as s:
+        consent.set_consent(s, actor=EDITH, case_id=_case(s).id, face=False)
+    for lang, words in (("fr", "Image 1 masquée"), ("en", "Image 1 hidden")):
+        at = app("alain", "approvals", lang=lang)
+        assert not at.exception
+        assert len(at.get("image")) == shown[lang] - 1, lang  # the card, not the face
+        assert any(words in w.value for w in at.warning), (lang, [w.value for w in at.warning])
+        assert at.button(key=f"approve_{post_id}").disabled
+    at = app("edith", "posts")
+    at.session_state["posts_status"] = "pending"
+    at.run()
+    assert "Image 1 masquée" in " ".join(w.value for w in at.warning)
