@@ -20,7 +20,9 @@ from orchestrator.services import posts as post_service
 from orchestrator.services.auth import Actor
 
 if TYPE_CHECKING:
-    from orchestrator.models import Post
+    from collections.abc import Sequence
+
+    from orchestrator.models import Case, Post
 
 #: A moment as people say it ("samedi 6 décembre 2025, 10 h 00"), not babel's medium format
 #: with its seconds.
@@ -76,16 +78,17 @@ def where_it_goes(post: Post, tz: str) -> None:
     st.caption("  \n".join(common.plain(line) for line in lines))
 
 
-def images(post: Post, *, width: int = 240) -> list[str]:
-    """Show each image with its alt text; an image that cannot be read says why on the card.
-    Returns the problems found."""
+def images(post: Post, *, width: int = 240, restricted: Sequence[Case] | None = None) -> list[str]:
+    """Show each image with its alt text; an image that cannot be read says why on the card, one
+    showing a face whose consent is withdrawn is not drawn. ``restricted``: the edition's cases
+    with a consent withdrawn, when the page has read them. Returns the problems found."""
     from orchestrator.services.consent import hidden_images
     from orchestrator.services.media import load_image
     from orchestrator.services.media_library import inspect
 
     problems = []
     with common.session() as s:
-        hidden = hidden_images(s, post)
+        hidden = hidden_images(s, post, cases=restricted)
     for number, item in enumerate(post.images or [], start=1):
         if number in hidden:  # a face whose consent was withdrawn is not shown, here either
             st.warning(t("approvals.image_hidden", n=number), icon=":material/visibility_off:")

@@ -106,12 +106,12 @@ def _card(post: Post) -> None:
     embargo_ui.controls(f"post_embargo_{post_id}", post.embargo_until, tz, lambda until: partial(
         embargo.set_post_embargo, actor=me, post_id=post_id, until=until))
     st.text(post.text)
-    post_cards.images(post, width=160)
+    post_cards.images(post, width=160, restricted=restricted)
     with common.session() as s:
         rows = post_review.previews(s, post=post, language=lang())
         breaches = consent.breaches(s, post, cases=restricted) if restricted else []
     for breach in breaches:  # its deliveries stay held (an approval would not send them): say why
-        st.error(common.plain(breach.fr if lang() == "fr" else breach.en), icon=":material/privacy_tip:")
+        st.error(common.plain(breach.text(lang())), icon=":material/privacy_tip:")
     post_cards.previews([r for r in rows if r["variant"] or not r["valid"] or r["error"]], tz, key=f"posts_{post_id}")
     if post.status == post_service.REJECTED:
         if post.review_comment:

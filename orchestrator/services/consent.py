@@ -164,20 +164,15 @@ def _face_image(session: Session, post: Post, case: Case) -> str | None:
     return None
 
 
-def hidden_images(session: Session, post: Post) -> dict[int, Breach]:
-    """The images of ``post`` itself (numbered from 1, as on its card) that show the face of a
-    person whose consent to show it is withdrawn, with the breach: pages show the reason in their
-    place, never the face, to staff as to the public."""
-    hidden: dict[int, Breach] = {}
-    cases = [c for c in restricted_cases(session, campaign_id=post.campaign_id) if not granted(c, "face")]
-    for number, item in enumerate(post.images or [], start=1):
-        for case in cases:
-            if _face_of(session, post, item, case) is not None:
-                breach = breaks(session, post, case, "face")
-                if breach is not None:
-                    hidden[number] = breach
-                break
-    return hidden
+def hidden_images(session: Session, post: Post, *, cases: Sequence[Case] | None = None) -> set[int]:
+    """The numbers (from 1, as on its card) of the images of ``post`` itself that show the face of
+    a person whose consent to show it is withdrawn: pages show the reason in their place, never
+    the face, to staff as to the public. ``cases``: the edition's restricted cases, when the page
+    has read them already."""
+    restricted = restricted_cases(session, campaign_id=post.campaign_id) if cases is None else cases
+    faces = [c for c in restricted if not granted(c, "face")]
+    return {number for number, item in enumerate(post.images or [], start=1)
+            if any(_face_of(session, post, item, case) is not None for case in faces)}
 
 
 def of_fr(name: str) -> str:
